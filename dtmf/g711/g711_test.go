@@ -171,3 +171,33 @@ func BenchmarkEncodeUlawFrame(b *testing.B) {
 		EncodeUlaw(dst, src)
 	}
 }
+
+func TestLaw(t *testing.T) {
+	pcm := []int16{0, 1000, -1000, 32000}
+	for _, law := range []Law{Ulaw, Alaw} {
+		codes := make([]byte, len(pcm))
+		if n := law.Encode(codes, pcm); n != len(pcm) {
+			t.Fatalf("%v: Encode wrote %d", law, n)
+		}
+		back := make([]int16, len(pcm))
+		law.Decode(back, codes)
+		for i := range pcm {
+			want := Alaw2Linear(Linear2Alaw(pcm[i]))
+			if law == Ulaw {
+				want = Ulaw2Linear(Linear2Ulaw(pcm[i]))
+			}
+			if back[i] != want {
+				t.Errorf("%v sample %d: %d, want %d", law, i, back[i], want)
+			}
+		}
+		if s := law.Silence(); law.Decode(back[:1], []byte{s}) != 1 || back[0] != 0 && back[0] != 8 {
+			t.Errorf("%v: silence code %#x decodes to %d", law, s, back[0])
+		}
+	}
+	if Law(0).Valid() || Law(0).Encode(make([]byte, 4), pcm) != 0 {
+		t.Error("the zero Law must be invalid and encode nothing")
+	}
+	if Ulaw.String() != "PCMU" || Alaw.String() != "PCMA" {
+		t.Error("String must give the RTP encoding names")
+	}
+}
