@@ -1,0 +1,99 @@
+# dtmfgw — every target installs what it needs and says what it is doing.
+# On a fresh Debian 12 machine, as root, with only Go installed:
+#   make run    build and start dtmfgw on its embedded defaults
+#   make test   install test dependencies, lint, and run every test
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO            ?= go
+BIN           := $(CURDIR)/bin
+STATICCHECK   := $(BIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# Debian packages the tests drive as real peers or use to make test material.
+DEB_PACKAGES  := espeak-ng
+FUZZTIME      ?= 30s
+BENCH_COUNT   ?= 5
+TEST_TIMEOUT  ?= 30m
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: help build run test test-go lint deps modules tools fuzz bench detector-report clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+modules: ## download the Go modules (through the Go module proxy)
+	@echo "==> downloading Go modules"
+	@$(GO) mod download
+
+build: modules ## build bin/dtmfgw
+	@echo "==> building bin/dtmfgw"
+	@$(GO) build -o $(BIN)/dtmfgw ./cmd/dtmfgw
+
+# Until `dtmfgw serve` lands (issues 4 and 7), `make run` shows the DTMF engine
+# end to end: it synthesises key presses and detects them again.
+run: build ## build and run dtmfgw (today: the DTMF engine on a generated sample)
+	@echo "==> dtmfgw version"
+	@$(BIN)/dtmfgw version
+	@mkdir -p $(CURDIR)/data
+	@echo "==> dtmfgw tone --out data/sample.wav 0123456789*#ABCD"
+	@$(BIN)/dtmfgw tone --out $(CURDIR)/data/sample.wav '0123456789*#ABCD'
+	@echo "==> dtmfgw detect data/sample.wav   (onset_ms key)"
+	@$(BIN)/dtmfgw detect $(CURDIR)/data/sample.wav
+
+deps: ## install the Debian packages the tests need (apt-get, as root)
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "==> Debian packages present: $(DEB_PACKAGES)"; \
+	else \
+	  echo "==> installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  echo "==> installed:$$missing"; \
+	fi
+
+tools: $(STATICCHECK) ## install the lint tools into bin/
+
+$(STATICCHECK):
+	@echo "==> installing staticcheck $(STATICCHECK_VERSION) into bin/"
+	@GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: modules tools ## gofmt, go vet, staticcheck
+	@echo "==> gofmt"
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@echo "==> go vet"
+	@$(GO) vet ./...
+	@echo "==> staticcheck"
+	@$(STATICCHECK) ./...
+
+test: deps lint test-go ## install what the tests need, lint, run every test (race detector on)
+
+test-go:
+	@echo "==> go test -race ./... (fuzz seed corpora included)"
+	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "==> fuzzing $$pkg $$t for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench: modules ## run the benchmarks and write docs/benchmarks.md
+	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
+	@mkdir -p $(BIN)
+	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
+	@echo "==> writing docs/benchmarks.md"
+	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/benchmarks.md \
+	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
+
+detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
+	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"
+	@$(GO) test ./internal/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
+
+clean: ## remove build output
+	rm -rf $(BIN)

@@ -1,0 +1,90 @@
+// Package archtest holds tests about the shape of the code base itself.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "dtmfgw"
+
+// layer returns the rank of one of our packages in the one-way import order
+// cmd → api/sip → session → media → dtmf (ARCHITECTURE.md): a package may
+// import only packages of a lower rank, or of its own top-level folder.
+// Leaf helpers under internal/ sit just above dtmf, so media and the command
+// line can share them but dtmf stays free of everything of ours.
+func layer(pkg string) (rank float64, top string) {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	top, _, _ = strings.Cut(rel, "/")
+	if top == "internal" {
+		// Each internal helper is its own concern.
+		parts := strings.SplitN(rel, "/", 3)
+		if len(parts) > 1 {
+			top = "internal/" + parts[1]
+		}
+	}
+	switch {
+	case top == "dtmf":
+		return 0, top
+	case strings.HasPrefix(top, "internal/"):
+		return 0.5, top
+	case top == "media":
+		return 1, top
+	case top == "session", top == "processor", top == "store":
+		return 2, top
+	case top == "sip", top == "api":
+		return 3, top
+	case top == "cmd", top == "bench":
+		return 4, top
+	}
+	return 4, top
+}
+
+func TestImportsFlowOneWay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		from := f[0]
+		fromRank, fromTop := layer(from)
+		for _, imp := range f[1:] {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			checked++
+			toRank, toTop := layer(imp)
+			if toTop == fromTop {
+				continue
+			}
+			// Tests of internal helpers may use the whole engine they serve
+			// (the detector corpus drives dtmf), but nothing may import upward.
+			if toRank >= fromRank {
+				t.Errorf("%s imports %s: imports must flow cmd → api/sip → session → media → dtmf", from, imp)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("found no imports between our packages: the check did not run")
+	}
+}
+
+func TestLayerRanks(t *testing.T) {
+	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/cmd/dtmfgw"}
+	for i := 1; i < len(order); i++ {
+		a, _ := layer(order[i-1])
+		b, _ := layer(order[i])
+		if a >= b {
+			t.Errorf("%s (rank %v) must sit below %s (rank %v)", order[i-1], a, order[i], b)
+		}
+	}
+	if _, top := layer("dtmfgw/internal/audiofile/x"); top != "internal/audiofile" {
+		t.Errorf("internal helpers are their own concern, got %q", top)
+	}
+}
