@@ -1,0 +1,545 @@
+package dtmf
+
+// The in-band DTMF Detector (ITU-T Q.23 signals, Q.24 receiver limits).
+//
+// Design, and the Q.24 row (as tabulated in /work/shared/DTMF.md) each part
+// answers:
+//
+//  1. Goertzel bank (goertzel.go). Every 32-sample block (4 ms) yields the
+//     complex DFT of the eight DTMF frequencies, phase-referred to the
+//     stream's first sample, and the block energy. Four blocks make a 16 ms
+//     rectangular window; one block is the hop. This costs eight recurrence
+//     steps per sample whatever happens, and is the only per-sample work.
+//
+//  2. Candidate (every hop, while no tone is held). The strongest bin of
+//     each group must dominate its group, the pair must hold a fair share of
+//     the window's energy and be loud enough with a plausible twist. This is
+//     cheap and deliberately loose: it only says "a pair may be starting",
+//     which raises Suspected (so the masking stage can hold audio from the
+//     first block with a plausible pair) and runs step 3.
+//
+//  3. Measurement at the tone's own frequency. The coarse frequency of each
+//     tone comes from how far its bin's phase turned between the window and
+//     the window one hop earlier (unambiguous to ±125 Hz). It is refined with
+//     two Hann-weighted DFTs at that frequency, 64 samples apart (the Hann
+//     sidelobes keep the other tone of the pair out of the phase), which
+//     reads the frequency to about a hertz even at 15 dB SNR. Q.24 wants
+//     ±1.5% accepted and ±3.5% rejected; a bin 62.5 Hz wide cannot tell
+//     those apart, a phase measurement can, so the limit is set half-way,
+//     2.5%. A last Hann DFT at the measured frequency gives each tone's
+//     amplitude and phase: the level limit (accept 0 to −25 dBm0, reject
+//     −55 dBm0 and below: the floor is −40 dBm0 per tone, so that −25 dBm0
+//     with 8 dB of reverse twist still passes) and the twist limit (accept
+//     −8..+4 dB, reject ≤−12 and ≥+12: limits −10 and +8 dB) are checked
+//     on these exact amplitudes.
+//
+//  4. Purity (talk-off). The two measured sinusoids form a model of the last
+//     28 ms of signal; the model must explain at least 80% of the energy
+//     there. Two fixed sinusoids at exact DTMF frequencies (within 2.5%)
+//     carrying 80% of the energy for 28 ms is what DTMF is and what speech
+//     and music almost never are: voiced speech spreads its energy over many
+//     harmonics and moves its pitch; chords bring harmonics, which count as
+//     unexplained energy. White noise at 15 dB SNR leaves about 97%.
+//
+//  5. Duration and onset (duration row: accept ≥ 40 ms, reject ≤ 23 ms).
+//     With the model, each held sample n scores g[n] = x²−(x−m)² = 2xm−m²,
+//     the energy the model removes: positive inside the tone, about −m²
+//     outside it. The run of samples with the largest total score (a
+//     maximum-subarray search over the last 64 ms) is the tone, to within a
+//     few samples even in noise. A Begin is decided as soon as that run
+//     reaches 28 ms and is still going: 5 ms of margin over 23 ms, and the
+//     decision comes 28–32 ms after the onset, inside the 40 ms look-ahead
+//     the masking stage holds. Onset is the start of the run.
+//
+//  6. Holding and ending (pause row: 40 ms gap → two digits; interruption
+//     row: ≤ 10 ms gap → one digit). While a digit is held, each block is
+//     checked for the pair at its bins (share of block energy and level
+//     against the confirmed level). A 10 ms gap can spoil at most three
+//     blocks; the digit ends after six absent blocks (24 ms), well short of
+//     a 40 ms pause. The end sample is the change point of the last model
+//     (largest prefix score). The next digit may not start before it.
+//
+// Everything is in fixed-size arrays inside the Detector: Process allocates
+// nothing, and the only per-sample work is the Goertzel step and the copy
+// into the sample history.
+
+import "math"
+
+const (
+	// histLen is the sample history: enough for the 64 ms onset search plus
+	// the End change-point search behind it. A power of two, so an index is
+	// a mask.
+	histLen  = 1024
+	histMask = histLen - 1
+
+	// blockRing holds the spectra of the last blocks: a window and the
+	// window one hop before it need five.
+	blockRing = 8
+	blockMask = blockRing - 1
+
+	// fineLag is the spacing of the two Hann windows the frequency is
+	// refined from: unambiguous to ±62.5 Hz around the coarse estimate.
+	fineLag = 64
+
+	// lookback is how far back the onset search goes (64 ms).
+	lookback = 512
+
+	// endAbsentBlocks is how many consecutive blocks without the pair end a
+	// held digit: 24 ms, between the 10 ms bridge and the 40 ms pause of Q.24.
+	endAbsentBlocks = 6
+
+	// Candidate (step 2) limits: loose on purpose.
+	candidateShare     = 0.3 // of window energy in the two strongest bins
+	candidateDominance = 2.0 // strongest bin over the next in its group (power)
+	candidateSlackDB   = 12  // allowance on level and twist before measurement
+
+	// Holding (step 6) limits, per block.
+	holdShare = 0.5 // of block energy in the digit's two bins
+	holdLevel = 0.1 // of the confirmed pair power (−10 dB)
+)
+
+// DetectorConfig tunes the Detector. The zero value is the configuration
+// that meets ITU-T Q.24 as the package documents it; each zero field means
+// its default.
+type DetectorConfig struct {
+	// MinLevelDBm0 is the lowest accepted level of each tone. Default −40
+	// dBm0 (Q.24: detect down to −25 dBm0, reject −55 dBm0 and below).
+	MinLevelDBm0 float64
+	// MaxDeviation is the largest accepted relative frequency deviation of
+	// each tone. Default 0.025 (Q.24: detect ±1.5%, reject beyond ±3.5%).
+	MaxDeviation float64
+	// MaxHighOverLowDB is how much louder than the low-group tone the
+	// high-group tone may be. Default 8 dB (Q.24: detect +4, reject +12).
+	MaxHighOverLowDB float64
+	// MaxLowOverHighDB is how much louder than the high-group tone the
+	// low-group tone may be. Default 10 dB (Q.24: detect 8, reject 12).
+	MaxLowOverHighDB float64
+	// MinDuration is the shortest accepted tone, in samples. Default 224
+	// (28 ms; Q.24: detect ≥ 40 ms, reject ≤ 23 ms). It is also the
+	// shortest possible decision latency.
+	MinDuration int
+	// MinPurity is the share of the signal energy over the last MinDuration
+	// samples that the two measured tones must explain. Default 0.8.
+	MinPurity float64
+}
+
+// settings is a DetectorConfig with the defaults filled in.
+type settings struct {
+	minAmp       float64 // linear peak amplitude of MinLevelDBm0
+	minLevelDBm0 float64
+	maxDev       float64
+	maxHighOver  float64
+	maxLowOver   float64
+	minDur       int64
+	minPurity    float64
+}
+
+func (c DetectorConfig) settings() settings {
+	s := settings{
+		minLevelDBm0: orDefault(c.MinLevelDBm0, -40),
+		maxDev:       orDefault(c.MaxDeviation, 0.025),
+		maxHighOver:  orDefault(c.MaxHighOverLowDB, 8),
+		maxLowOver:   orDefault(c.MaxLowOverHighDB, 10),
+		minPurity:    orDefault(c.MinPurity, 0.8),
+		minDur:       224,
+	}
+	if c.MinDuration > 0 {
+		// The onset search cannot see further back than lookback.
+		s.minDur = int64(min(c.MinDuration, lookback-2*blockLen))
+	}
+	s.minAmp = Amplitude(s.minLevelDBm0)
+	return s
+}
+
+func orDefault(v, def float64) float64 {
+	if v == 0 || math.IsNaN(v) {
+		return def
+	}
+	return v
+}
+
+// toneModel is the measured pair: x[n] ≈ Σ Re(amp·exp(iω(n−ref))).
+type toneModel struct {
+	omega [2]float64    // radians per sample, low then high tone
+	amp   [2]complex128 // peak amplitude and phase at sample ref
+	ref   int64
+}
+
+// Detector finds DTMF key presses in 8 kHz linear PCM (ITU-T Q.24 limits).
+// It is not safe for concurrent use; one Detector serves one audio stream.
+type Detector struct {
+	cfg settings
+
+	hist    [histLen]int16 // the last histLen samples, indexed by sample number
+	pos     int64          // samples consumed
+	bank    goertzelBank
+	blocks  [blockRing]blockSpectrum
+	nblocks int64 // completed blocks
+
+	// Candidate state (no digit held).
+	suspected    bool
+	suspectOnset int64
+
+	// Held digit.
+	active     bool
+	key        Key
+	row, col   int
+	onset      int64
+	absent     int // consecutive blocks without the pair
+	model      toneModel
+	lastFit    int64   // end of the last window the model was fitted on
+	blockPower float64 // expected |bin|² sum of the pair in one block
+
+	// floor is the earliest sample a new digit may start at: the end of
+	// the previous one.
+	floor int64
+}
+
+// NewDetector returns a Detector at the start of a stream.
+func NewDetector(cfg DetectorConfig) *Detector {
+	return &Detector{cfg: cfg.settings()}
+}
+
+// Reset returns the Detector to the start of a stream, keeping its
+// configuration. Position starts again at zero.
+func (d *Detector) Reset() {
+	*d = Detector{cfg: d.cfg}
+}
+
+// Position returns how many samples the Detector has consumed.
+func (d *Detector) Position() int64 { return d.pos }
+
+// Suspected reports whether a plausible DTMF pair is present that has not
+// (yet) been decided to be a digit, and roughly where it started. It rises
+// on the first hop whose window holds a plausible pair, typically 6–12 ms
+// after the onset, and falls when the pair is decided to be a digit (a
+// Begin is emitted) or goes away. The masking stage uses it to hold or
+// replace audio before the decision.
+func (d *Detector) Suspected() (onset int64, ok bool) {
+	if !d.suspected || d.active {
+		return 0, false
+	}
+	return d.suspectOnset, true
+}
+
+// Process consumes 8 kHz 16-bit linear PCM, in chunks of any size, and
+// appends the KeyEvents it decides to out. Events depend only on the
+// samples, not on how they were chunked. It allocates nothing unless out
+// must grow.
+func (d *Detector) Process(pcm []int16, out []KeyEvent) []KeyEvent {
+	for _, x := range pcm {
+		d.hist[d.pos&histMask] = x
+		d.pos++
+		if d.bank.push(x) {
+			d.bank.finish(&d.blocks[d.nblocks&blockMask])
+			d.nblocks++
+			out = d.hop(out)
+		}
+	}
+	return out
+}
+
+// Flush ends the stream: a held digit is ended at its last sample, and a
+// suspected pair is dropped. The Detector can go on with more samples
+// afterwards as if a new stream began at Position.
+func (d *Detector) Flush(out []KeyEvent) []KeyEvent {
+	if d.active {
+		out = d.end(out, d.pos)
+	}
+	d.suspected = false
+	d.floor = d.pos
+	return out
+}
+
+// hop runs once per completed block; t is the sample after the block.
+func (d *Detector) hop(out []KeyEvent) []KeyEvent {
+	t := d.pos
+	if d.active {
+		return d.hold(out, t)
+	}
+	if d.nblocks < 4 {
+		return out
+	}
+	// Step 2: candidate from the window of the last four blocks.
+	var w [8]complex128
+	var energy float64
+	for i := range int64(4) {
+		b := &d.blocks[(d.nblocks-1-i)&blockMask]
+		for k := range w {
+			w[k] += b.bin[k]
+		}
+		energy += b.energy
+	}
+	row, col, share, ok := d.candidate(&w, energy)
+	if !ok {
+		d.suspected = false
+		return out
+	}
+	if !d.suspected {
+		d.suspected = true
+		// The pair's share of the window grows with how much of it the tone
+		// covers: a first, rough onset.
+		cover := min(share/0.9, 1)
+		d.suspectOnset = max(t-int64(cover*winLen), d.floor)
+	}
+	// Steps 3–5 need the two Hann windows and the window one hop earlier.
+	if d.nblocks < (winLen+fineLag)/blockLen || t-d.cfg.minDur < d.floor {
+		return out
+	}
+	var prev [2]complex128
+	b := &d.blocks[(d.nblocks-5)&blockMask]
+	prev[0] = w[row] - d.blocks[(d.nblocks-1)&blockMask].bin[row] + b.bin[row]
+	prev[1] = w[4+col] - d.blocks[(d.nblocks-1)&blockMask].bin[4+col] + b.bin[4+col]
+	m, ok := d.measure(t, row, col, [2]complex128{w[row], w[4+col]}, prev)
+	if !ok {
+		return out
+	}
+	// Step 4: purity over the last MinDuration samples.
+	if d.purity(&m, t-d.cfg.minDur, t) < d.cfg.minPurity {
+		return out
+	}
+	// Step 5: the tone's extent.
+	lo := max(d.floor, t-lookback)
+	a, e := d.bestRun(&m, lo, t)
+	if e < t-blockLen || e-a < d.cfg.minDur {
+		return out
+	}
+	d.active = true
+	d.suspected = false
+	d.key = keyAt(row, col)
+	d.row, d.col = row, col
+	d.onset = a
+	d.absent = 0
+	d.model = m
+	d.lastFit = t
+	d.blockPower = blockLen * blockLen / 4 * (sq(m.amp[0]) + sq(m.amp[1]))
+	return append(out, KeyEvent{
+		Kind:            Begin,
+		Key:             d.key,
+		Source:          SourceInband,
+		Duration:        uint32(t - a),
+		Onset:           a,
+		DecisionLatency: int(t - a),
+	})
+}
+
+// candidate is step 2 on one window's bins and energy.
+func (d *Detector) candidate(w *[8]complex128, energy float64) (row, col int, share float64, ok bool) {
+	if energy <= 0 {
+		return 0, 0, 0, false
+	}
+	row, pl, nl := strongest(w[0:4])
+	col, ph, nh := strongest(w[4:8])
+	share = 2 * (pl + ph) / (winLen * energy)
+	if share < candidateShare || pl < candidateDominance*nl || ph < candidateDominance*nh {
+		return 0, 0, 0, false
+	}
+	// A full window of a tone of peak a gives |bin| = a·winLen/2.
+	slack := math.Pow(10, -candidateSlackDB/20.0)
+	minBin := d.cfg.minAmp * slack * winLen / 2
+	if pl < minBin*minBin || ph < minBin*minBin {
+		return 0, 0, 0, false
+	}
+	twist := 10 * math.Log10(ph/pl)
+	if twist > d.cfg.maxHighOver+candidateSlackDB || -twist > d.cfg.maxLowOver+candidateSlackDB {
+		return 0, 0, 0, false
+	}
+	return row, col, share, true
+}
+
+// strongest returns the index and power of the strongest of four bins and
+// the power of the next strongest.
+func strongest(bins []complex128) (idx int, best, next float64) {
+	for i, b := range bins {
+		p := sq(b)
+		switch {
+		case p > best:
+			idx, best, next = i, p, best
+		case p > next:
+			next = p
+		}
+	}
+	return idx, best, next
+}
+
+func sq(c complex128) float64 { return real(c)*real(c) + imag(c)*imag(c) }
+
+// measure is step 3: each tone's frequency, amplitude and phase over the
+// window ending at t, and the frequency, level and twist limits.
+// now and prev are the tones' bins over the window and the window one hop
+// earlier.
+func (d *Detector) measure(t int64, row, col int, now, prev [2]complex128) (toneModel, bool) {
+	m := toneModel{ref: t - winLen}
+	nominal := [2]int{toneHz[row], toneHz[4+col]}
+	for i := range 2 {
+		if sq(prev[i]) == 0 || sq(now[i]) == 0 {
+			return m, false
+		}
+		w0 := 2 * math.Pi * float64(nominal[i]) / SampleRate
+		// Coarse: the bin's phase turns by δ·blockLen per hop.
+		coarse := w0 + phase(now[i]*conj(prev[i]))/blockLen
+		// Fine: two Hann windows fineLag apart, measured at the coarse
+		// frequency, turn by the remaining offset times fineLag.
+		y1 := toneDFT(&d.hist, t-winLen-fineLag, winLen, coarse, true)
+		y2 := toneDFT(&d.hist, t-winLen, winLen, coarse, true)
+		turn := y2 * conj(y1) * complex(math.Cos(coarse*fineLag), -math.Sin(coarse*fineLag))
+		if sq(turn) == 0 {
+			return m, false
+		}
+		w := coarse + phase(turn)/fineLag
+		dev := w/w0 - 1
+		if math.Abs(dev) > d.cfg.maxDev {
+			return m, false
+		}
+		m.omega[i] = w
+		// Hann sums to winLen/2, and a real sine of peak a puts a/2 at +ω.
+		m.amp[i] = toneDFT(&d.hist, t-winLen, winLen, w, true) * complex(4.0/winLen, 0)
+	}
+	al, ah := math.Sqrt(sq(m.amp[0])), math.Sqrt(sq(m.amp[1]))
+	if al < d.cfg.minAmp || ah < d.cfg.minAmp {
+		return m, false
+	}
+	twist := 20 * math.Log10(ah/al)
+	if twist > d.cfg.maxHighOver || -twist > d.cfg.maxLowOver {
+		return m, false
+	}
+	return m, true
+}
+
+func conj(c complex128) complex128 { return complex(real(c), -imag(c)) }
+
+func phase(c complex128) float64 { return math.Atan2(imag(c), real(c)) }
+
+// modelWalker steps the model through consecutive samples with two rotating
+// phasors.
+type modelWalker struct {
+	p, rot [2]complex128
+	amp    [2]complex128
+}
+
+func (m *toneModel) walker(from int64) modelWalker {
+	var w modelWalker
+	for i := range 2 {
+		a := m.omega[i] * float64(from-m.ref)
+		w.p[i] = complex(math.Cos(a), math.Sin(a))
+		w.rot[i] = complex(math.Cos(m.omega[i]), math.Sin(m.omega[i]))
+		w.amp[i] = m.amp[i]
+	}
+	return w
+}
+
+// next returns the model's value at the current sample and advances.
+func (w *modelWalker) next() float64 {
+	v := real(w.amp[0]*w.p[0]) + real(w.amp[1]*w.p[1])
+	w.p[0] *= w.rot[0]
+	w.p[1] *= w.rot[1]
+	return v
+}
+
+// purity is the share of the energy of samples [lo, hi) that the model
+// explains: 1 − Σ(x−m)²/Σx².
+func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
+	w := m.walker(lo)
+	var energy, resid float64
+	for n := lo; n < hi; n++ {
+		x := float64(d.hist[n&histMask])
+		r := x - w.next()
+		energy += x * x
+		resid += r * r
+	}
+	if energy <= 0 {
+		return 0
+	}
+	return 1 - resid/energy
+}
+
+// bestRun is the maximum-subarray search of step 5: the run [a, b) within
+// [lo, hi) with the largest total score 2xm − m².
+func (d *Detector) bestRun(m *toneModel, lo, hi int64) (a, b int64) {
+	w := m.walker(lo)
+	var best, run float64
+	start := lo
+	a, b = lo, lo
+	for n := lo; n < hi; n++ {
+		x := float64(d.hist[n&histMask])
+		v := w.next()
+		run += 2*x*v - v*v
+		if run <= 0 {
+			run = 0
+			start = n + 1
+			continue
+		}
+		if run > best {
+			best, a, b = run, start, n+1
+		}
+	}
+	return a, b
+}
+
+// endOf returns the sample after the tone, searching [from, hi): the end of
+// the prefix of [from, hi) with the largest total score.
+func (d *Detector) endOf(m *toneModel, from, hi int64) int64 {
+	w := m.walker(from)
+	var sum, best float64
+	end := from
+	for n := from; n < hi; n++ {
+		x := float64(d.hist[n&histMask])
+		v := w.next()
+		sum += 2*x*v - v*v
+		if sum > best {
+			best, end = sum, n+1
+		}
+	}
+	return end
+}
+
+// hold is step 6, once per block while a digit is held.
+func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
+	b := &d.blocks[(d.nblocks-1)&blockMask]
+	p := sq(b.bin[d.row]) + sq(b.bin[4+d.col])
+	if p >= holdLevel*d.blockPower && 2*p >= holdShare*blockLen*b.energy {
+		d.absent = 0
+		d.refit(t)
+		return out
+	}
+	d.absent++
+	if d.absent < endAbsentBlocks {
+		return out
+	}
+	return d.end(out, t)
+}
+
+// refit re-measures the held pair's amplitude and phase over the window
+// ending at t, keeping the measured frequencies, so that the end of the
+// digit is found against a fresh model.
+func (d *Detector) refit(t int64) {
+	m := toneModel{omega: d.model.omega, ref: t - winLen}
+	for i := range 2 {
+		m.amp[i] = toneDFT(&d.hist, t-winLen, winLen, m.omega[i], true) * complex(4.0/winLen, 0)
+	}
+	if d.purity(&m, t-winLen, t) >= d.cfg.minPurity {
+		d.model = m
+		d.lastFit = t
+	}
+}
+
+// end emits the held digit's End, searching for its last sample up to hi.
+func (d *Detector) end(out []KeyEvent, hi int64) []KeyEvent {
+	from := max(d.lastFit-winLen, d.onset, hi-histLen+1)
+	e := d.endOf(&d.model, from, hi)
+	if e <= d.onset {
+		e = d.onset + 1
+	}
+	out = append(out, KeyEvent{
+		Kind:      End,
+		Key:       d.key,
+		Source:    SourceInband,
+		Duration:  uint32(e - d.onset),
+		Onset:     d.onset,
+		EndSample: e,
+	})
+	d.active = false
+	d.suspected = false
+	d.floor = e
+	return out
+}
