@@ -1,0 +1,199 @@
+package dtmfcorpus
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"dtmfgw/dtmf"
+)
+
+var (
+	reportPath = flag.String("report", "", "write the Markdown report (docs/dtmf-detector.md) to this path; env DTMF_CORPUS_REPORT also works")
+	caseFilter = flag.String("case", "", "score only cases whose category, codec or name contains this substring")
+	dumpDir    = flag.String("dump", "", "write the audio of every failing case as a WAV file into this directory")
+)
+
+// minTalkOffMinutes is the least distinct talk-off material the corpus must
+// hold.
+const minTalkOffMinutes = 30
+
+// TestDetectorCorpus runs dtmf.Detector over the whole corpus and asserts
+// the bar: every Q.24 must-detect case exactly once, every must-reject case
+// rejected, and no false digit in any talk-off material.
+func TestDetectorCorpus(t *testing.T) {
+	cases := Q24Cases()
+	cases = append(cases, MusicCases()...)
+	speech, speechInfo, err := speechCases(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, speech...)
+	if *caseFilter != "" {
+		cases = slices.DeleteFunc(cases, func(c Case) bool {
+			return !strings.Contains(c.Category+" "+c.Codec+" "+c.Name, *caseFilter)
+		})
+	}
+
+	outcomes := runAll(cases, func() Detector { return dtmf.NewDetector(dtmf.DetectorConfig{}) })
+	stats := Summarise(outcomes)
+
+	if path := reportFile(); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = WriteReport(f, stats, ReportInfo{
+			Detector:    "`dtmf.NewDetector(dtmf.DetectorConfig{})` (the defaults)",
+			Speech:      speechInfo,
+			MaxFailures: 200,
+		})
+		if err := errors.Join(err, f.Close()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("report written to %s", path)
+	}
+
+	for _, s := range stats {
+		t.Logf("%-52s %-6s %5d cases %7s pass  %3d false  %6.1f min  latency p99/max %s/%s",
+			s.Category, s.Codec, s.Cases, pct(s.Passed, s.Cases), s.FalseDigits, s.Seconds/60, msOrDash(s.LatencyP99), msOrDash(s.LatencyMax))
+	}
+	if *caseFilter == "" {
+		if m := TalkOffMinutes(stats); m < minTalkOffMinutes {
+			t.Errorf("talk-off material is %.1f min, want at least %d", m, minTalkOffMinutes)
+		}
+	}
+
+	// The bar, with the failing cases listed (bounded) so the detector's
+	// author can act on them.
+	const maxListed = 60
+	listed := 0
+	for _, s := range stats {
+		if len(s.Failures) == 0 {
+			continue
+		}
+		var what string
+		switch s.Kind {
+		case MustDetect:
+			what = "detected exactly once"
+		default:
+			what = "rejected"
+		}
+		t.Errorf("%s · %s: %d of %d cases %s (want all), %d false digits", s.Category, s.Codec, s.Passed, s.Cases, what, s.FalseDigits)
+		for _, o := range s.Failures {
+			if listed < maxListed {
+				t.Log("  " + o.Describe())
+				listed++
+			}
+			if *dumpDir != "" {
+				dump(t, o.Case)
+			}
+		}
+	}
+	if listed == maxListed {
+		t.Logf("(failure list cut at %d; -report PATH lists up to 200)", maxListed)
+	}
+}
+
+func reportFile() string {
+	if *reportPath != "" {
+		return *reportPath
+	}
+	return os.Getenv("DTMF_CORPUS_REPORT")
+}
+
+// runAll scores every case with a fresh detector, the cases spread over the
+// CPUs (detectors share nothing).
+func runAll(cases []Case, newDetector func() Detector) []Outcome {
+	outcomes := make([]Outcome, len(cases))
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			var events []dtmf.KeyEvent
+			for i := w; i < len(cases); i += workers {
+				events = Run(newDetector(), &cases[i], events[:0])
+				outcomes[i] = Score(&cases[i], slices.Clone(events))
+			}
+		})
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// speechCases renders the speech plan (from the cache when possible) and
+// returns it as talk-off cases, linear and through µ-law. Without espeak-ng
+// the test fails: the talk-off bar cannot be checked without speech.
+func speechCases(t *testing.T) ([]Case, string, error) {
+	t.Helper()
+	plan := SpeechPlan()
+	pcm, err := Speech(context.Background(), plan, SpeechCacheDir(), 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("talk-off speech: %w", err)
+	}
+	var out []Case
+	voices, langs := map[string]bool{}, map[string]bool{}
+	for i, u := range plan {
+		name := fmt.Sprintf("espeak-ng %s", strings.Join(quoteArgs(u.Args()), " "))
+		cat := "talk-off speech: " + u.Lang
+		out = append(out, Case{Category: cat, Name: fmt.Sprintf("%s level=%gdBm0", name, u.LevelDBm0), PCM: pcm[i], Kind: TalkOff, Codec: CodecLinear})
+		voices[u.Voice] = true
+		langs[u.Lang] = true
+	}
+	for i, u := range plan {
+		name := fmt.Sprintf("espeak-ng %s", strings.Join(quoteArgs(u.Args()), " "))
+		mu := Compand(CodecUlaw, slices.Clone(pcm[i]))
+		out = append(out, Case{Category: "talk-off speech: all languages", Name: fmt.Sprintf("%s level=%gdBm0", name, u.LevelDBm0), PCM: mu, Kind: TalkOff, Codec: CodecUlaw})
+	}
+	info := fmt.Sprintf("%d espeak-ng renderings in %d languages (%s) with %d voice/variant combinations, speeds 125–224 wpm and pitches 20–89, reading counting, card-number-like digit strings, dates and amounts, and call-centre scripts",
+		len(plan), len(langs), strings.Join(sortedKeys(langs), ", "), len(voices))
+	return out, info, nil
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " '\"") {
+			a = fmt.Sprintf("%q", a)
+			if len(a) > 40 {
+				a = a[:37] + `…"`
+			}
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9.=+-]+`)
+
+func dump(t *testing.T, c *Case) {
+	t.Helper()
+	if err := os.MkdirAll(*dumpDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := unsafeName.ReplaceAllString(c.Category+"_"+c.Codec+"_"+c.Name, "_")
+	if len(name) > 150 {
+		name = name[:150]
+	}
+	if err := os.WriteFile(filepath.Join(*dumpDir, name+".wav"), AppendWAV(nil, c.PCM, SampleRate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
