@@ -34,12 +34,16 @@ package dtmf
 //     on these exact amplitudes.
 //
 //  4. Purity (talk-off). The two measured sinusoids form a model of the last
-//     28 ms of signal; the model must explain at least 80% of the energy
+//     28 ms of signal; the model must explain at least 90% of the energy
 //     there. Two fixed sinusoids at exact DTMF frequencies (within 2.5%)
 //     carrying 80% of the energy for 28 ms is what DTMF is and what speech
 //     and music almost never are: voiced speech spreads its energy over many
 //     harmonics and moves its pitch; chords bring harmonics, which count as
-//     unexplained energy. White noise at 15 dB SNR leaves about 97%.
+//     unexplained energy. White noise at 15 dB SNR leaves about 96%. A pair
+//     whose frequencies stand in the ratio of two neighbouring harmonics
+//     (2:1, 3:2, 4:3, 5:3) is refused outright: no Q.24 must-detect pair
+//     comes within 0.7% of those ratios, but a harmonic voice or instrument
+//     can put its first two harmonics within 2.5% of a DTMF pair.
 //
 //  5. Duration and onset (duration row: accept ≥ 40 ms, reject ≤ 23 ms).
 //     With the model, each held sample n scores g[n] = x²−(x−m)² = 2xm−m²,
@@ -119,7 +123,8 @@ type DetectorConfig struct {
 	// shortest possible decision latency.
 	MinDuration int
 	// MinPurity is the share of the signal energy over the last MinDuration
-	// samples that the two measured tones must explain. Default 0.8.
+	// samples that the two measured tones must explain. Default 0.9 (white
+	// noise at 15 dB SNR leaves about 0.96).
 	MinPurity float64
 }
 
@@ -140,7 +145,7 @@ func (c DetectorConfig) settings() settings {
 		maxDev:       orDefault(c.MaxDeviation, 0.025),
 		maxHighOver:  orDefault(c.MaxHighOverLowDB, 8),
 		maxLowOver:   orDefault(c.MaxLowOverHighDB, 10),
-		minPurity:    orDefault(c.MinPurity, 0.8),
+		minPurity:    orDefault(c.MinPurity, 0.9),
 		minDur:       224,
 	}
 	if c.MinDuration > 0 {
@@ -403,7 +408,34 @@ func (d *Detector) measure(t int64, row, col int, now, prev [2]complex128) (tone
 	if twist > d.cfg.maxHighOver || -twist > d.cfg.maxLowOver {
 		return m, false
 	}
+	if harmonic(m.omega[1] / m.omega[0]) {
+		return m, false
+	}
 	return m, true
+}
+
+// harmonicRatios are the frequency ratios of neighbouring low harmonics of
+// one fundamental (2:1, 3:2, 4:3, 5:3), with how close a pair's ratio must
+// come to one to be taken for a harmonic sound rather than a DTMF pair.
+// Every Q.24 must-detect pair (each tone within ±1.5%) stays at least 0.7%
+// away from all of them (4:3 against 941+1209 Hz is the closest; 2:1 is
+// 1.2% away), so the check costs no conforming digit, while a voice or
+// instrument whose first two harmonics fall within 2.5% of a DTMF pair
+// (e.g. 752+1504 Hz, read as 770+1477 Hz) is refused even when those two
+// harmonics carry almost all of its energy.
+var harmonicRatios = [...]struct{ ratio, tol float64 }{
+	{2, 0.005}, {1.5, 0.005}, {4.0 / 3, 0.003}, {5.0 / 3, 0.003},
+}
+
+// harmonic reports whether a high/low frequency ratio is that of two
+// harmonics of one fundamental.
+func harmonic(ratio float64) bool {
+	for _, h := range harmonicRatios {
+		if math.Abs(ratio/h.ratio-1) <= h.tol {
+			return true
+		}
+	}
+	return false
 }
 
 func conj(c complex128) complex128 { return complex(real(c), -imag(c)) }
