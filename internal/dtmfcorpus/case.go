@@ -67,3 +67,12 @@ func samplesOf(ms float64) int { return int(ms * SampleRate / 1000) }
 
 // zeroDBm0RMS is the RMS of a 0 dBm0 sine in 16-bit linear units.
 var zeroDBm0RMS = dtmf.ZeroDBm0Peak / math.Sqrt2
+
+// dBm0RMS returns the level, in dBm0, of a signal of mean power p (16-bit
+// linear units squared).
+func dBm0RMS(p float64) float64 {
+	if p <= 0 {
+		return math.Inf(-1)
+	}
+	return 10 * math.Log10(p/(zeroDBm0RMS*zeroDBm0RMS))
+}

@@ -1,0 +1,192 @@
+package dtmfcorpus
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+
+	"dtmfgw/dtmf"
+)
+
+func TestQ24CasesCoverEveryRowKeyAndCodec(t *testing.T) {
+	type key struct {
+		cat, codec string
+		k          dtmf.Key
+	}
+	// Cases per key per codec for each category.
+	perKey := map[string]int{
+		CatFreqAccept: 8, CatFreqReject: 12, CatLevelAccept: 4, CatLevelReject: 2,
+		CatTwistAccept: 11, CatTwistReject: 6, CatDurationAccept: 4, CatDurationReject: 3,
+		CatPause: 2, CatInterruption: 3, CatNoise: 12,
+	}
+	count := map[key]int{}
+	for _, c := range Q24Cases() {
+		var k dtmf.Key
+		switch {
+		case len(c.Want) > 0:
+			k = c.Want[0].Key
+		default:
+			k = dtmf.Key(c.Name[len("key=")])
+		}
+		count[key{c.Category, c.Codec, k}]++
+		wantKind := MustDetect
+		if c.Category == CatFreqReject || c.Category == CatLevelReject || c.Category == CatTwistReject || c.Category == CatDurationReject {
+			wantKind = MustReject
+		}
+		if c.Kind != wantKind || (wantKind == MustReject) != (len(c.Want) == 0) {
+			t.Errorf("%s %s: kind %v with %d wanted digits", c.Category, c.Name, c.Kind, len(c.Want))
+		}
+	}
+	for cat, n := range perKey {
+		for _, codec := range []string{CodecLinear, CodecUlaw, CodecAlaw} {
+			for _, k := range Keys {
+				if got := count[key{cat, codec, k}]; got != n {
+					t.Errorf("%s · %s · key %s: %d cases, want %d", cat, codec, k, got, n)
+				}
+			}
+		}
+	}
+}
+
+func TestQ24CasesAreDeterministic(t *testing.T) {
+	digest := func() [32]byte {
+		h := sha256.New()
+		for _, c := range Q24Cases() {
+			h.Write([]byte(c.Category + c.Codec + c.Name))
+			binary.Write(h, binary.LittleEndian, c.PCM)
+			binary.Write(h, binary.LittleEndian, c.Want)
+		}
+		return [32]byte(h.Sum(nil))
+	}
+	if a, b := digest(), digest(); a != b {
+		t.Error("two builds of the Q.24 corpus differ")
+	}
+}
+
+// TestQ24CasesHoldWhatTheySay measures every rendered burst of the linear
+// corpus: silence before the true onset, and each tone at its stated
+// frequency and level. It guards the corpus against a synthesiser bug.
+func TestQ24CasesHoldWhatTheySay(t *testing.T) {
+	for i, s := range q24Specs() {
+		lead := 300 + i%160
+		c := s.render(lead)
+		if len(c.Want) == 0 && s.kind == MustDetect {
+			t.Fatalf("%s: no wanted digit", c.Name)
+		}
+		pos := lead
+		for j, tn := range s.tones {
+			pos += int(tn.gap * SampleRate / time.Second)
+			n := tn.spec.Samples()
+			if s.want[j] {
+				w := c.Want[0]
+				if j > 0 {
+					w = c.Want[len(c.Want)-1]
+				}
+				if w.Onset != int64(pos) || w.Key != tn.spec.Key {
+					t.Errorf("%s: wanted %s@%d, burst %d starts at %d", c.Name, w.Key, w.Onset, j, pos)
+				}
+			}
+			if s.snrDB == 0 {
+				for k := max(0, pos-40); k < pos; k++ {
+					if j == 0 && c.PCM[k] != 0 {
+						t.Fatalf("%s: sample %d before the onset %d is %d", c.Name, k, pos, c.PCM[k])
+					}
+				}
+			}
+			// Levels of unclipped tones at their stated frequencies.
+			lo, hi, _ := dtmf.KeyFrequencies(tn.spec.Key)
+			loA, hiA := dtmf.Amplitude(tn.spec.LevelDBm0), dtmf.Amplitude(tn.spec.LevelDBm0+tn.spec.TwistDB)
+			if loA+hiA < 32000 && n >= 160 && tn.spec.LevelDBm0 > -50 {
+				seg := c.PCM[pos : pos+n]
+				tol := 0.5 // dB: the Hann window's leakage from the other tone
+				if s.snrDB > 0 {
+					tol = 1.5
+				}
+				if d := 20 * math.Log10(toneLevel(seg, lo*(1+tn.spec.LowOffset), SampleRate)/loA); math.Abs(d) > tol {
+					t.Errorf("%s: low tone %.1f dB off its level", c.Name, d)
+				}
+				if d := 20 * math.Log10(toneLevel(seg, hi*(1+tn.spec.HighOffset), SampleRate)/hiA); math.Abs(d) > tol {
+					t.Errorf("%s: high tone %.1f dB off its level", c.Name, d)
+				}
+			}
+			pos += n
+		}
+		if tail := len(c.PCM) - pos; tail != tailSamples {
+			t.Errorf("%s: %d samples after the last tone, want %d", c.Name, tail, tailSamples)
+		}
+	}
+}
+
+func TestNoiseCasesHaveTheirSNR(t *testing.T) {
+	for _, s := range q24Specs() {
+		if s.snrDB == 0 {
+			continue
+		}
+		c := s.render(800)
+		// The lead-in is noise alone.
+		var e float64
+		for _, v := range c.PCM[:800] {
+			e += float64(v) * float64(v)
+		}
+		noise := e / 800
+		sp := s.tones[0].spec
+		lo, hi := dtmf.Amplitude(sp.LevelDBm0), dtmf.Amplitude(sp.LevelDBm0+sp.TwistDB)
+		snr := 10 * math.Log10((lo*lo+hi*hi)/2/noise)
+		// 800 samples estimate the noise power to about ±0.5 dB.
+		if math.Abs(snr-s.snrDB) > 0.75 {
+			t.Errorf("%s: measured SNR %.2f dB", c.Name, snr)
+		}
+	}
+}
+
+func TestCompandStaysCloseToLinear(t *testing.T) {
+	x := sine(1000, dtmf.Amplitude(-10), SampleRate, 800)
+	for _, codec := range []string{CodecUlaw, CodecAlaw} {
+		y := Compand(codec, append([]int16(nil), x...))
+		var sig, errE float64
+		diff := false
+		for i := range x {
+			d := float64(y[i]) - float64(x[i])
+			sig += float64(x[i]) * float64(x[i])
+			errE += d * d
+			diff = diff || d != 0
+		}
+		// G.711 gives about 38 dB signal-to-quantisation ratio at −10 dBm0.
+		if snr := 10 * math.Log10(sig/errE); !diff || snr < 33 {
+			t.Errorf("%s: SNR %.1f dB, changed=%v", codec, snr, diff)
+		}
+	}
+	x2 := append([]int16(nil), x...)
+	if y := Compand(CodecLinear, x2); &y[0] != &x2[0] || y[5] != x[5] {
+		t.Error("linear codec changed the audio")
+	}
+}
+
+func TestRNGIsFixedAcrossReleases(t *testing.T) {
+	// These values pin the generator: if a Go release changed PCG, every
+	// noise and music case would silently change with it.
+	r := newRNG(1)
+	got := []uint64{r.src.Uint64(), r.src.Uint64()}
+	r2 := newRNG(1)
+	if a, b := r2.src.Uint64(), r2.src.Uint64(); a != got[0] || b != got[1] {
+		t.Fatal("same seed, different sequence")
+	}
+	want := []uint64{0xee4200f3880a19eb, 0xbaadcc279ed76e43}
+	if got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("PCG(1) starts %#x %#x, want %#x %#x", got[0], got[1], want[0], want[1])
+	}
+	// Box–Muller output has unit variance.
+	r = newRNG(7)
+	var sum, sq float64
+	const n = 100000
+	for range n {
+		g := r.gauss()
+		sum += g
+		sq += g * g
+	}
+	if mean, v := sum/n, sq/n-(sum/n)*(sum/n); math.Abs(mean) > 0.02 || math.Abs(v-1) > 0.02 {
+		t.Errorf("gauss mean %.3f variance %.3f", mean, v)
+	}
+}
