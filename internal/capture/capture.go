@@ -1,0 +1,441 @@
+// Package capture reads packet capture files (pcap and pcapng, as written
+// by tcpdump, Wireshark, sngrep or any SBC) and splits the RTP they carry
+// into streams, so that DTMF can be found in recorded calls: events in
+// telephone-event packets (RFC 4733) and tones in G.711 audio.
+//
+// The file formats are read by gopacket's pure-Go pcapgo, the link, IP and
+// UDP layers by gopacket/layers, RTP headers by pion/rtp and SDP by
+// pion/sdp. What is RTP, and which payload type carries telephone-event,
+// is decided here: from the SDP of SIP packets in the same capture when
+// there is any, else by looking at the packets.
+//
+// Everything is bounded: the number of packets, the bytes of payload kept,
+// the number of streams and of SDP media descriptions.
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/pion/rtp"
+)
+
+// Limits on what one capture may make this package hold.
+const (
+	// MaxPackets is the largest number of packet records read.
+	MaxPackets = 4_000_000
+	// MaxPayloadBytes bounds the RTP payload bytes kept in memory.
+	MaxPayloadBytes = 512 << 20
+	// MaxStreams bounds the number of RTP streams; packets of further
+	// streams are counted in Stats.DroppedStreams and otherwise ignored.
+	MaxStreams = 4096
+	// MaxSDPMedia bounds the SDP media descriptions remembered.
+	MaxSDPMedia = 4096
+)
+
+var (
+	// ErrNotCapture is returned for input that is neither pcap nor pcapng.
+	ErrNotCapture = errors.New("capture: not a pcap or pcapng file")
+	// ErrMalformed is returned for a capture file that breaks its format.
+	ErrMalformed = errors.New("capture: malformed capture file")
+	// ErrTooLarge is returned when a capture exceeds MaxPackets or
+	// MaxPayloadBytes.
+	ErrTooLarge = errors.New("capture: capture too large")
+	// ErrLinkType is returned for a link-layer type this package cannot
+	// take apart.
+	ErrLinkType = errors.New("capture: unsupported link type")
+)
+
+// StreamKey identifies an RTP stream: its UDP addresses and its SSRC
+// (RFC 3550 §3: the SSRC identifies the source within an RTP session).
+type StreamKey struct {
+	Src, Dst netip.AddrPort
+	SSRC     uint32
+}
+
+// String formats the key as "10.0.0.1:4000>10.0.0.2:5000 ssrc=0x1234".
+func (k StreamKey) String() string {
+	return fmt.Sprintf("%s>%s ssrc=0x%x", k.Src, k.Dst, k.SSRC)
+}
+
+// Packet is one RTP packet of a stream.
+type Packet struct {
+	// At is the capture timestamp.
+	At          time.Time
+	PayloadType uint8
+	Marker      bool
+	Sequence    uint16
+	Timestamp   uint32
+	// Payload is the RTP payload, without padding (RFC 3550 §5.1). It is
+	// owned by the Packet.
+	Payload []byte
+}
+
+// EventPTSource says how a stream's telephone-event payload type was found.
+type EventPTSource uint8
+
+const (
+	// EventPTNone means the stream has no telephone-event packets known.
+	EventPTNone EventPTSource = iota
+	// EventPTFromSDP means an SDP a=rtpmap line in the capture named it.
+	EventPTFromSDP
+	// EventPTInferred means the packets themselves looked like RFC 4733
+	// events (see InferEventPT).
+	EventPTInferred
+)
+
+func (s EventPTSource) String() string {
+	switch s {
+	case EventPTFromSDP:
+		return "sdp"
+	case EventPTInferred:
+		return "inferred"
+	}
+	return "none"
+}
+
+// Stream is the RTP packets of one StreamKey, in capture order.
+type Stream struct {
+	Key     StreamKey
+	Packets []Packet
+	// EventPT and EventRate are the telephone-event payload type and its
+	// RTP clock rate when EventSource is not EventPTNone.
+	EventPT     uint8
+	EventRate   int
+	EventSource EventPTSource
+}
+
+// Stats counts what a capture held.
+type Stats struct {
+	Records        int // packet records in the file
+	UDP            int // of which UDP datagrams (first fragments included)
+	RTP            int // of which kept as RTP
+	SIP            int // of which looked like SIP with a body
+	Undecodable    int // records whose link/IP/UDP layers did not decode
+	DroppedStreams int // RTP packets of streams beyond MaxStreams
+	NotRTPStreams  int // candidate streams dropped as not RTP after all
+}
+
+// Capture is what Read found in a capture file.
+type Capture struct {
+	// First is the timestamp of the first packet record of the file, the
+	// origin of every offset the command line prints.
+	First time.Time
+	// Streams are the RTP streams, ordered by their first packet.
+	Streams []*Stream
+	// Media are the SDP media descriptions found in SIP packets.
+	Media []SDPMedia
+	Stats Stats
+}
+
+// Magic numbers of the two file formats: pcap (classic, microsecond and
+// nanosecond, either byte order) and the pcapng Section Header Block type
+// (draft-ietf-opsawg-pcapng §4.1), which reads the same in both orders.
+var (
+	pcapMagics = [][]byte{
+		{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
+		{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
+	}
+	pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+)
+
+// Kind reports "pcap" or "pcapng" for a file starting with head, or "".
+func Kind(head []byte) string {
+	if len(head) < 4 {
+		return ""
+	}
+	for _, m := range pcapMagics {
+		if bytes.Equal(head[:4], m) {
+			return "pcap"
+		}
+	}
+	if bytes.Equal(head[:4], pcapngMagic) {
+		return "pcapng"
+	}
+	return ""
+}
+
+// packetSource is what pcapgo's two readers have in common.
+type packetSource interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// Read reads a pcap or pcapng capture from r and returns its RTP streams.
+// A capture truncated in its last record (tcpdump killed mid-write) is read
+// up to that record.
+func Read(r io.Reader) (*Capture, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(4)
+	var (
+		src      packetSource
+		linkType layers.LinkType
+		mixed    bool
+	)
+	switch Kind(head) {
+	case "pcap":
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pcap header: %v", ErrMalformed, err)
+		}
+		src, linkType = pr, pr.LinkType()
+	case "pcapng":
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: pcapng section header: %v", ErrMalformed, err)
+		}
+		src, linkType, mixed = nr, nr.LinkType(), true
+	default:
+		return nil, fmt.Errorf("%w (starts with % x)", ErrNotCapture, head)
+	}
+	if !mixed && firstDecoder(linkType) == nil {
+		return nil, fmt.Errorf("%w %d (%s); want Ethernet, Linux cooked, loopback or raw IP", ErrLinkType, int(linkType), linkType)
+	}
+	b := newBuilder()
+	for {
+		data, ci, err := src.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err == io.ErrUnexpectedEOF {
+			break // a last record cut short: keep what came before
+		}
+		if err != nil {
+			if b.stats.Records == 0 {
+				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+			return nil, fmt.Errorf("%w: after %d records: %v", ErrMalformed, b.stats.Records, err)
+		}
+		lt := linkType
+		if mixed && len(ci.AncillaryData) > 0 {
+			if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+				lt = l
+			}
+		}
+		if err := b.add(data, ci.Timestamp, lt); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish(), nil
+}
+
+// builder accumulates streams while a capture is read.
+type builder struct {
+	first    time.Time
+	streams  map[StreamKey]*Stream
+	order    []*Stream
+	media    []SDPMedia
+	stats    Stats
+	retained int
+	rtp      rtp.Header
+}
+
+func newBuilder() *builder {
+	return &builder{streams: make(map[StreamKey]*Stream)}
+}
+
+// add takes one packet record apart.
+func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
+	b.stats.Records++
+	if b.stats.Records > MaxPackets {
+		return fmt.Errorf("%w: more than %d packets", ErrTooLarge, MaxPackets)
+	}
+	if b.stats.Records == 1 {
+		b.first = at
+	}
+	src, dst, payload, ok := udpOf(data, lt)
+	if !ok {
+		b.stats.Undecodable++
+		return nil
+	}
+	b.stats.UDP++
+	if looksLikeSIP(payload) {
+		if media := sdpMediaFromSIP(payload); len(media) > 0 {
+			b.stats.SIP++
+			for _, m := range media {
+				if len(b.media) < MaxSDPMedia {
+					b.media = append(b.media, m)
+				}
+			}
+		}
+		return nil
+	}
+	if !looksLikeRTP(payload) {
+		return nil
+	}
+	n, err := b.rtp.Unmarshal(payload)
+	if err != nil || b.rtp.Version != 2 {
+		// pion does not check the version (STYLE.md); we do.
+		return nil
+	}
+	body, ok := rtpPayload(payload[n:], b.rtp.Padding)
+	if !ok {
+		return nil
+	}
+	key := StreamKey{Src: src, Dst: dst, SSRC: b.rtp.SSRC}
+	s := b.streams[key]
+	if s == nil {
+		if len(b.streams) >= MaxStreams {
+			b.stats.DroppedStreams++
+			return nil
+		}
+		s = &Stream{Key: key}
+		b.streams[key] = s
+		b.order = append(b.order, s)
+	}
+	b.retained += len(body)
+	if b.retained > MaxPayloadBytes {
+		return fmt.Errorf("%w: more than %d bytes of RTP payload", ErrTooLarge, MaxPayloadBytes)
+	}
+	b.stats.RTP++
+	s.Packets = append(s.Packets, Packet{
+		At:          at,
+		PayloadType: b.rtp.PayloadType,
+		Marker:      b.rtp.Marker,
+		Sequence:    b.rtp.SequenceNumber,
+		Timestamp:   b.rtp.Timestamp,
+		Payload:     bytes.Clone(body),
+	})
+	return nil
+}
+
+// rtpPayload returns the bytes after the RTP header without the padding
+// the P bit announces (RFC 3550 §5.1: the last octet counts the padding).
+func rtpPayload(body []byte, padding bool) ([]byte, bool) {
+	if padding {
+		if len(body) == 0 {
+			return nil, false
+		}
+		pad := int(body[len(body)-1])
+		if pad == 0 || pad > len(body) {
+			return nil, false
+		}
+		body = body[:len(body)-pad]
+	}
+	return body, true
+}
+
+// finish keeps the streams that behave like RTP and resolves each one's
+// telephone-event payload type.
+func (b *builder) finish() *Capture {
+	c := &Capture{First: b.first, Media: b.media, Stats: b.stats}
+	for _, s := range b.order {
+		if !plausibleRTPStream(s) {
+			c.Stats.NotRTPStreams++
+			c.Stats.RTP -= len(s.Packets)
+			continue
+		}
+		c.Streams = append(c.Streams, s)
+	}
+	for _, s := range c.Streams {
+		resolveEventPT(s, c.Media)
+	}
+	sort.SliceStable(c.Streams, func(i, j int) bool {
+		return c.Streams[i].Packets[0].At.Before(c.Streams[j].Packets[0].At)
+	})
+	return c
+}
+
+// udpOf decodes the link, IP and UDP layers of one record. Non-first IP
+// fragments and anything that is not UDP are refused.
+func udpOf(data []byte, lt layers.LinkType) (src, dst netip.AddrPort, payload []byte, ok bool) {
+	first := firstDecoder(lt)
+	if first == nil {
+		return src, dst, nil, false
+	}
+	p := gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	udpLayer, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if udpLayer == nil {
+		return src, dst, nil, false
+	}
+	var sa, da netip.Addr
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		if ip.FragOffset != 0 {
+			return src, dst, nil, false
+		}
+		sa, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+		da, _ = netip.AddrFromSlice(ip.DstIP.To4())
+	case *layers.IPv6:
+		sa, _ = netip.AddrFromSlice(ip.SrcIP.To16())
+		da, _ = netip.AddrFromSlice(ip.DstIP.To16())
+	default:
+		return src, dst, nil, false
+	}
+	return netip.AddrPortFrom(sa.Unmap(), uint16(udpLayer.SrcPort)),
+		netip.AddrPortFrom(da.Unmap(), uint16(udpLayer.DstPort)),
+		udpLayer.Payload, true
+}
+
+// firstDecoder returns the gopacket decoder for a link type this package
+// takes apart, or nil. These are the link types telephony captures come in:
+// Ethernet (with VLAN tags), Linux cooked v1 and v2 ("any" interface),
+// BSD loopback, and raw IP.
+func firstDecoder(lt layers.LinkType) gopacket.Decoder {
+	switch lt {
+	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
+		layers.LinkTypeNull, layers.LinkTypeLoop, layers.LinkTypeRaw, 12, 14:
+		return lt
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6
+	}
+	return nil
+}
+
+// looksLikeRTP is the cheap first test (RFC 3550 §5.1, RFC 5761 §4): at
+// least a fixed header, version 2, and a second byte that is not an RTCP
+// packet type 200–204 (which would read as marker set, PT 72–76).
+func looksLikeRTP(p []byte) bool {
+	if len(p) < 12 || p[0]>>6 != 2 {
+		return false
+	}
+	pt := p[1] & 0x7F
+	return pt < 72 || pt > 76
+}
+
+// plausibleRTPStream drops candidate streams that passed looksLikeRTP by
+// chance (DNS, QUIC, games): a real stream has more than one packet and
+// sequence numbers that mostly advance by small steps.
+func plausibleRTPStream(s *Stream) bool {
+	if len(s.Packets) < 2 {
+		return false
+	}
+	good := 0
+	for i := 1; i < len(s.Packets); i++ {
+		// Duplicates (0) and reordering (small negative) happen on real
+		// networks; a random field jumps anywhere.
+		d := int16(s.Packets[i].Sequence - s.Packets[i-1].Sequence)
+		if d >= -16 && d <= 100 {
+			good++
+		}
+	}
+	return good*4 >= (len(s.Packets)-1)*3
+}
+
+// looksLikeSIP reports whether a UDP payload starts like a SIP request or
+// response (RFC 3261 §7.1, §7.2): "SIP/2.0 " or a method token followed by
+// a space and a URI.
+func looksLikeSIP(p []byte) bool {
+	if bytes.HasPrefix(p, []byte("SIP/2.0 ")) {
+		return true
+	}
+	line := p
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	return bytes.HasSuffix(bytes.TrimRight(line, "\r"), []byte(" SIP/2.0"))
+}
+
+// be16 reads a big-endian uint16; used by the inference on event payloads.
+func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }

@@ -1,0 +1,267 @@
+package capture
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// maxRTPMaps bounds the rtpmap entries kept per media description.
+const maxRTPMaps = 64
+
+// SDPMedia is one m= section of an SDP body seen in the capture: where its
+// sender wants to receive (RFC 3264 §5: the address and port in an offer or
+// answer are where that side receives) and its dynamic payload types.
+type SDPMedia struct {
+	Addr netip.AddrPort
+	// TelephoneEvents maps payload types to RTP clock rates for every
+	// "a=rtpmap:<pt> telephone-event/<rate>" (RFC 4733 §7.1.1).
+	TelephoneEvents map[uint8]int
+}
+
+// sdpMediaFromSIP returns the audio media descriptions of the SDP body of
+// a SIP message, if it has one. Multipart bodies are searched for "v=0".
+func sdpMediaFromSIP(msg []byte) []SDPMedia {
+	i := bytes.Index(msg, []byte("\r\n\r\n"))
+	sep := 4
+	if i < 0 {
+		i, sep = bytes.Index(msg, []byte("\n\n")), 2
+	}
+	if i < 0 {
+		return nil
+	}
+	body := msg[i+sep:]
+	v := bytes.Index(body, []byte("v=0"))
+	if v < 0 {
+		return nil
+	}
+	body = body[v:]
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err == nil {
+		return mediaFromParsed(&sd)
+	}
+	// pion/sdp is strict about line order (STYLE.md: a session c= after
+	// t= is refused); carrier SDP breaks it harmlessly, so read the few
+	// lines we need by hand.
+	return mediaFromLines(body)
+}
+
+func mediaFromParsed(sd *sdp.SessionDescription) []SDPMedia {
+	var sessionAddr netip.Addr
+	if ci := sd.ConnectionInformation; ci != nil && ci.Address != nil {
+		sessionAddr, _ = netip.ParseAddr(ci.Address.Address)
+	}
+	var out []SDPMedia
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value <= 0 || md.MediaName.Port.Value > 65535 {
+			continue
+		}
+		addr := sessionAddr
+		if ci := md.ConnectionInformation; ci != nil && ci.Address != nil {
+			if a, err := netip.ParseAddr(ci.Address.Address); err == nil {
+				addr = a
+			}
+		}
+		m := SDPMedia{Addr: netip.AddrPortFrom(addr.Unmap(), uint16(md.MediaName.Port.Value))}
+		for _, a := range md.Attributes {
+			if a.Key == "rtpmap" {
+				addEventMap(&m, a.Value)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func mediaFromLines(body []byte) []SDPMedia {
+	var (
+		sessionAddr netip.Addr
+		out         []SDPMedia
+		cur         *SDPMedia
+		curHasAddr  bool
+	)
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "c="):
+			f := strings.Fields(line[2:])
+			if len(f) < 3 {
+				continue
+			}
+			a, err := netip.ParseAddr(strings.SplitN(f[2], "/", 2)[0])
+			if err != nil {
+				continue
+			}
+			if cur == nil {
+				sessionAddr = a
+			} else {
+				cur.Addr = netip.AddrPortFrom(a.Unmap(), cur.Addr.Port())
+				curHasAddr = true
+			}
+		case strings.HasPrefix(line, "m="):
+			if cur != nil {
+				out = appendMedia(out, cur, curHasAddr, sessionAddr)
+			}
+			cur, curHasAddr = nil, false
+			f := strings.Fields(line[2:])
+			if len(f) < 2 || f[0] != "audio" {
+				continue
+			}
+			port, err := strconv.ParseUint(strings.SplitN(f[1], "/", 2)[0], 10, 16)
+			if err != nil || port == 0 {
+				continue
+			}
+			cur = &SDPMedia{Addr: netip.AddrPortFrom(netip.Addr{}, uint16(port))}
+		case strings.HasPrefix(line, "a=rtpmap:") && cur != nil:
+			addEventMap(cur, line[len("a=rtpmap:"):])
+		}
+	}
+	if cur != nil {
+		out = appendMedia(out, cur, curHasAddr, sessionAddr)
+	}
+	return out
+}
+
+func appendMedia(out []SDPMedia, m *SDPMedia, hasAddr bool, sessionAddr netip.Addr) []SDPMedia {
+	if !hasAddr {
+		m.Addr = netip.AddrPortFrom(sessionAddr.Unmap(), m.Addr.Port())
+	}
+	return append(out, *m)
+}
+
+// addEventMap records an rtpmap value "<pt> telephone-event/<rate>[/<ch>]"
+// (RFC 4566 §6, RFC 4733 §7.1.1); other encodings are not needed.
+func addEventMap(m *SDPMedia, v string) {
+	pt, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok {
+		return
+	}
+	name, rateStr, ok := strings.Cut(strings.TrimSpace(rest), "/")
+	if !ok || !strings.EqualFold(name, "telephone-event") {
+		return
+	}
+	rateStr, _, _ = strings.Cut(rateStr, "/")
+	p, err1 := strconv.ParseUint(pt, 10, 7)
+	rate, err2 := strconv.Atoi(rateStr)
+	if err1 != nil || err2 != nil || rate < 1000 || rate > 192000 {
+		return
+	}
+	if m.TelephoneEvents == nil {
+		m.TelephoneEvents = make(map[uint8]int)
+	}
+	if len(m.TelephoneEvents) < maxRTPMaps {
+		m.TelephoneEvents[uint8(p)] = rate
+	}
+}
+
+// resolveEventPT sets s.EventPT from the SDP of the receiver of the stream
+// (its PT numbering is the one the sender must use), else from the SDP of
+// the sender (symmetric RTP nearly always uses the same numbers), else by
+// looking at the packets.
+func resolveEventPT(s *Stream, media []SDPMedia) {
+	present := map[uint8]bool{}
+	for _, p := range s.Packets {
+		present[p.PayloadType] = true
+	}
+	for _, end := range []netip.AddrPort{s.Key.Dst, s.Key.Src} {
+		for i := len(media) - 1; i >= 0; i-- { // the latest SDP (re-INVITE) wins
+			m := media[i]
+			if m.Addr != end {
+				continue
+			}
+			for pt, rate := range m.TelephoneEvents {
+				if present[pt] {
+					s.EventPT, s.EventRate, s.EventSource = pt, rate, EventPTFromSDP
+					return
+				}
+			}
+		}
+	}
+	if pt, rate, ok := InferEventPT(s.Packets); ok {
+		s.EventPT, s.EventRate, s.EventSource = pt, rate, EventPTInferred
+	}
+}
+
+// InferEventPT guesses a stream's telephone-event payload type when no SDP
+// names it. A candidate is a dynamic payload type (96–127, RFC 3551 §3)
+// whose every payload is a whole number of 4-byte events (RFC 4733 §2.3)
+// with event code 0–16 (the DTMF keys and hook flash, §3.2), and in which
+// some event timestamp repeats, as every event longer than one packet
+// interval makes it (§2.5.1.1), or some packet has the E bit. The most
+// frequent candidate wins. The clock rate is taken from how fast the
+// duration field grows against capture time, rounded to 8, 16 or 48 kHz;
+// 8 kHz when it cannot be measured.
+func InferEventPT(pkts []Packet) (pt uint8, rate int, ok bool) {
+	type cand struct {
+		n, bad    int
+		repeated  bool
+		lastTS    uint32
+		seen      bool
+		rateVotes [3]int
+		firstDur  int
+		firstAt   int64
+	}
+	var cands [32]cand
+	for _, p := range pkts {
+		if p.PayloadType < 96 || p.PayloadType > 127 {
+			continue
+		}
+		c := &cands[p.PayloadType-96]
+		c.n++
+		if len(p.Payload) == 0 || len(p.Payload)%4 != 0 || p.Payload[0] > 16 {
+			c.bad++
+			continue
+		}
+		dur := int(be16(p.Payload[2:4]))
+		at := p.At.UnixNano()
+		if p.Payload[1]&0x80 != 0 {
+			c.repeated = true
+		}
+		if c.seen && p.Timestamp == c.lastTS {
+			c.repeated = true
+			if dt := at - c.firstAt; dt >= int64(15e6) && dur > c.firstDur {
+				perSec := float64(dur-c.firstDur) / (float64(dt) / 1e9)
+				c.rateVotes[nearestRate(perSec)]++
+			}
+		} else {
+			c.firstDur, c.firstAt = dur, at
+		}
+		c.lastTS, c.seen = p.Timestamp, true
+	}
+	best := -1
+	for i := range cands {
+		c := &cands[i]
+		if c.n == 0 || c.bad > 0 || !c.repeated {
+			continue
+		}
+		if best < 0 || c.n > cands[best].n {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, 0, false
+	}
+	rates := [3]int{8000, 16000, 48000}
+	rate, votes := 8000, 0
+	for i, v := range cands[best].rateVotes {
+		if v > votes {
+			rate, votes = rates[i], v
+		}
+	}
+	return uint8(96 + best), rate, true
+}
+
+// nearestRate returns the index in {8000, 16000, 48000} nearest (in ratio)
+// to a measured clock rate.
+func nearestRate(perSec float64) int {
+	switch {
+	case perSec < 11300: // geometric mean of 8000 and 16000
+		return 0
+	case perSec < 27700: // of 16000 and 48000
+		return 1
+	}
+	return 2
+}
