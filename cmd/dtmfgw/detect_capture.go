@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/capture"
+)
+
+// Static payload types of G.711 (RFC 3551 §6, table 4).
+const (
+	ptPCMU = 0
+	ptPCMA = 8
+)
+
+const (
+	// sampleTime is one sample at 8 kHz.
+	sampleTime = time.Second / dtmf.SampleRate
+	// maxStreamSamples bounds the audio rebuilt for one stream: four hours.
+	maxStreamSamples = 4 * 3600 * dtmf.SampleRate
+	// maxAudioGap bounds the silence inserted for one gap in a stream
+	// (lost packets, or a sender that stopped sending during hold).
+	maxAudioGap = 10 * dtmf.SampleRate
+	// reanchorSlack is how far an RTP timestamp may disagree with capture
+	// time before it is taken as a jump of the sender's timestamps rather
+	// than jitter or clock drift; the timeline is then re-anchored on
+	// capture time.
+	reanchorSlack = dtmf.SampleRate
+	// mergeSlack widens both presses when matching an RFC 4733 press with
+	// an in-band one: the two are timed by different clocks (capture time
+	// of packets against samples of audio).
+	mergeSlack = 60 * time.Millisecond
+)
+
+// streamPress is a key press found in one stream, timed from the first
+// packet of the capture.
+type streamPress struct {
+	onset, length time.Duration
+	key           dtmf.Key
+	source        string
+}
+
+// detectCapture finds the presses of every RTP stream of a capture.
+func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, verbose bool) ([]detection, error) {
+	if verbose {
+		fmt.Fprintf(stderr, "capture: %d records, %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP\n",
+			c.Stats.Records, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP)
+	}
+	var found []detection
+	for i, s := range c.Streams {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		events := eventPresses(s, c.First)
+		inband, note, err := inbandStreamPresses(ctx, s, c.First)
+		if err != nil {
+			return nil, err
+		}
+		if verbose {
+			describeStream(stderr, s, note, len(events), len(inband))
+		}
+		name := s.Key.String()
+		for _, p := range mergePresses(events, inband) {
+			found = append(found, detection{
+				OnsetMS:    roundMS(p.onset),
+				Digit:      p.key.String(),
+				Source:     p.source,
+				DurationMS: roundMS(p.length),
+				Stream:     name,
+				order:      i,
+			})
+		}
+	}
+	return found, nil
+}
+
+// roundMS rounds a duration to whole milliseconds, half away from zero.
+func roundMS(d time.Duration) int64 { return d.Round(time.Millisecond).Milliseconds() }
+
+// eventPresses runs the stream's telephone-event packets through a
+// Tracker. A press's onset is its first packet's capture time less the
+// duration that packet reports (RFC 4733 §2.5.1.2: the duration counts from
+// the event's start), so that a press whose first packets were lost still
+// starts where it began.
+func eventPresses(s *capture.Stream, first time.Time) []streamPress {
+	if s.EventSource == capture.EventPTNone || len(s.Packets) == 0 {
+		return nil
+	}
+	rate := s.EventRate
+	clock := func(units uint32) time.Duration {
+		return time.Duration(int64(units) * int64(time.Second) / int64(rate))
+	}
+	tr := dtmf.NewTracker(dtmf.TrackerConfig{ClockRate: uint32(rate)})
+	var (
+		out    []streamPress
+		evs    = make([]dtmf.KeyEvent, 0, 8)
+		open   bool
+		onset  time.Duration
+		curKey dtmf.Key
+	)
+	handle := func(evs []dtmf.KeyEvent) {
+		for _, ev := range evs {
+			switch ev.Kind {
+			case dtmf.Begin:
+				open, curKey = true, ev.Key
+				onset = ev.FirstSeen.Sub(first) - clock(ev.Duration)
+			case dtmf.End:
+				if !open {
+					continue
+				}
+				open = false
+				out = append(out, streamPress{onset: onset, length: clock(ev.Duration), key: curKey, source: dtmf.SourceRFC4733.String()})
+			}
+		}
+	}
+	for _, p := range s.Packets {
+		if p.PayloadType != s.EventPT {
+			// Other packets of the stream advance the clock, so that a
+			// press whose end packets were lost ends on time.
+			handle(tr.Tick(p.At, evs[:0]))
+			continue
+		}
+		h := dtmf.RTPInfo{SSRC: s.Key.SSRC, Sequence: p.Sequence, Timestamp: p.Timestamp, Marker: p.Marker}
+		got, err := tr.Feed(h, p.Payload, p.At, evs[:0])
+		if err != nil {
+			continue // a malformed payload is skipped; the stream goes on
+		}
+		handle(got)
+	}
+	last := s.Packets[len(s.Packets)-1].At
+	handle(tr.Tick(last.Add(time.Minute), evs[:0]))
+	handle(tr.Flush(evs[:0]))
+	return out
+}
+
+// inbandStreamPresses rebuilds the stream's G.711 audio on its RTP clock
+// (lost packets become silence, so sample positions stay true) and runs
+// the in-band Detector over it. note describes the audio for -v.
+func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time) ([]streamPress, string, error) {
+	var tl audioTimeline
+	for _, p := range s.Packets {
+		switch p.PayloadType {
+		case ptPCMU:
+			tl.add(p, g711.DecodeUlaw)
+		case ptPCMA:
+			tl.add(p, g711.DecodeAlaw)
+		}
+	}
+	if tl.packets == 0 {
+		return nil, "no G.711 audio", nil
+	}
+	note := fmt.Sprintf("%d G.711 packets, %.1f s of audio", tl.packets, float64(len(tl.pcm))/dtmf.SampleRate)
+	if tl.truncated {
+		note += " (truncated at 4 h)"
+	}
+	offset := tl.originAt.Sub(first)
+	var out []streamPress
+	err := inbandPresses(ctx, tl.pcm, func(onset, end int64, key dtmf.Key) {
+		out = append(out, streamPress{
+			onset:  offset + time.Duration(onset)*sampleTime,
+			length: time.Duration(end-onset) * sampleTime,
+			key:    key,
+			source: dtmf.SourceInband.String(),
+		})
+	})
+	return out, note, err
+}
+
+// audioTimeline places decoded G.711 packets at the sample position their
+// RTP timestamps give (RFC 3550 §5.1: the timestamp is the sampling instant
+// of the first octet), anchored at the first packet.
+type audioTimeline struct {
+	pcm       []int16
+	packets   int
+	anchored  bool
+	originAt  time.Time // capture time of sample 0
+	baseIdx   int64     // sample index of baseTS
+	baseTS    uint32
+	baseAt    time.Time
+	truncated bool
+}
+
+func (a *audioTimeline) add(p capture.Packet, decode func([]int16, []byte) int) {
+	n := int64(len(p.Payload))
+	if n == 0 || a.truncated {
+		return
+	}
+	if !a.anchored {
+		a.anchored, a.originAt = true, p.At
+		a.baseIdx, a.baseTS, a.baseAt = 0, p.Timestamp, p.At
+	}
+	idx := a.baseIdx + int64(int32(p.Timestamp-a.baseTS))
+	byClock := a.baseIdx + int64(p.At.Sub(a.baseAt)/sampleTime)
+	if d := idx - byClock; d > reanchorSlack || d < -reanchorSlack {
+		// The sender's timestamps jumped (new talk spurt source, hold,
+		// re-INVITE): trust capture time for where this packet goes.
+		idx = min(max(byClock, int64(len(a.pcm))), int64(len(a.pcm))+maxAudioGap)
+		a.baseIdx, a.baseTS, a.baseAt = idx, p.Timestamp, p.At
+	}
+	if idx < 0 || idx+n < int64(len(a.pcm))-maxAudioGap {
+		return // far too late to place
+	}
+	if gap := idx - int64(len(a.pcm)); gap > maxAudioGap {
+		idx = int64(len(a.pcm)) + maxAudioGap
+		a.baseIdx, a.baseTS, a.baseAt = idx, p.Timestamp, p.At
+	}
+	if idx+n > maxStreamSamples {
+		a.truncated = true
+		return
+	}
+	if end := idx + n; end > int64(len(a.pcm)) {
+		// Lost packets before this one leave zeros: linear silence.
+		a.pcm = append(a.pcm, make([]int16, end-int64(len(a.pcm)))...)
+	}
+	decode(a.pcm[idx:idx+n], p.Payload)
+	a.packets++
+}
+
+// mergePresses pairs each RFC 4733 press with an in-band press of the same
+// key that overlaps it in time: the same key press sent both ways (DTMF.md:
+// count it once). A pair becomes one press with both sources, spanning
+// both: from the earlier onset to the later end.
+func mergePresses(events, inband []streamPress) []streamPress {
+	used := make([]bool, len(inband))
+	out := make([]streamPress, 0, len(events)+len(inband))
+	for _, e := range events {
+		for j, b := range inband {
+			if used[j] || b.key != e.key || !overlaps(e, b) {
+				continue
+			}
+			used[j] = true
+			e.source = e.source + "+" + b.source
+			end := max(e.onset+e.length, b.onset+b.length)
+			e.onset = min(e.onset, b.onset)
+			e.length = end - e.onset
+			break
+		}
+		out = append(out, e)
+	}
+	for j, b := range inband {
+		if !used[j] {
+			out = append(out, b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].onset < out[j].onset })
+	return out
+}
+
+func overlaps(a, b streamPress) bool {
+	return a.onset-mergeSlack < b.onset+b.length && b.onset-mergeSlack < a.onset+a.length
+}
+
+// describeStream writes one line about a stream for -v.
+func describeStream(w io.Writer, s *capture.Stream, audioNote string, events, inband int) {
+	counts := map[uint8]int{}
+	for _, p := range s.Packets {
+		counts[p.PayloadType]++
+	}
+	pts := make([]int, 0, len(counts))
+	for pt := range counts {
+		pts = append(pts, int(pt))
+	}
+	sort.Ints(pts)
+	var b strings.Builder
+	for i, pt := range pts {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%d×%d", pt, counts[uint8(pt)])
+	}
+	ev := "no telephone-event"
+	if s.EventSource != capture.EventPTNone {
+		ev = fmt.Sprintf("telephone-event PT %d/%d (%s)", s.EventPT, s.EventRate, s.EventSource)
+	}
+	fmt.Fprintf(w, "stream %s: %d packets (PT×count %s), %s, %s; %d rfc4733 and %d inband presses\n",
+		s.Key.String(), len(s.Packets), b.String(), ev, audioNote, events, inband)
+}

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/capture/capturetest"
+)
+
+// pressPlan renders keys at 8 kHz: lead silence, then each key on for on
+// and off for off, then lead silence again.
+func pressPlan(keys string, lead, on, off time.Duration) []int16 {
+	silence := func(dst []int16, d time.Duration) []int16 {
+		return append(dst, make([]int16, int(d/sampleTime))...)
+	}
+	pcm := silence(nil, lead)
+	for _, k := range []byte(keys) {
+		pcm = dtmf.AppendDTMF(pcm, dtmf.ToneSpec{Key: dtmf.Key(k), LevelDBm0: -10, TwistDB: 2, Duration: on})
+		pcm = silence(pcm, off)
+	}
+	return silence(pcm, lead)
+}
+
+// wavFile writes 16-bit PCM WAV with channels copies of each sample.
+func wavFile(pcm []int16, rate, channels int) []byte {
+	le := binary.LittleEndian
+	var data []byte
+	for _, s := range pcm {
+		for range channels {
+			data = le.AppendUint16(data, uint16(s))
+		}
+	}
+	out := []byte("RIFF\x00\x00\x00\x00WAVEfmt ")
+	out = le.AppendUint32(out, 16)
+	out = le.AppendUint16(out, 1)
+	out = le.AppendUint16(out, uint16(channels))
+	out = le.AppendUint32(out, uint32(rate))
+	out = le.AppendUint32(out, uint32(rate*2*channels))
+	out = le.AppendUint16(out, uint16(2*channels))
+	out = le.AppendUint16(out, 16)
+	out = append(out, "data"...)
+	out = le.AppendUint32(out, uint32(len(data)))
+	out = append(out, data...)
+	le.PutUint32(out[4:], uint32(len(out)-8))
+	return out
+}
+
+// tonesAt renders keys directly at rate (no resampling in the test), with
+// the same timing as pressPlan.
+func tonesAt(rate int, keys string, lead, on, off time.Duration) []int16 {
+	n := func(d time.Duration) int { return int(d * time.Duration(rate) / time.Second) }
+	pcm := make([]int16, n(lead))
+	for _, k := range []byte(keys) {
+		lo, hi, _ := dtmf.KeyFrequencies(dtmf.Key(k))
+		a := dtmf.Amplitude(-10)
+		for i := range n(on) {
+			t := float64(i) / float64(rate)
+			pcm = append(pcm, int16(math.Round(a*math.Sin(2*math.Pi*lo*t)+a*1.26*math.Sin(2*math.Pi*hi*t))))
+		}
+		pcm = append(pcm, make([]int16, n(off))...)
+	}
+	return append(pcm, make([]int16, n(lead))...)
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runDetectArgs(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err = runDetect(context.Background(), args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+func TestDetectPrintsTheDigitsOfAudioFiles(t *testing.T) {
+	const keys = "159#0*AD"
+	lead, on, off := 500*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	pcm := pressPlan(keys, lead, on, off)
+	ulaw := make([]byte, len(pcm))
+	alaw := make([]byte, len(pcm))
+	g711.EncodeUlaw(ulaw, pcm)
+	g711.EncodeAlaw(alaw, pcm)
+	var raw []byte
+	for _, s := range pcm {
+		raw = binary.LittleEndian.AppendUint16(raw, uint16(s))
+	}
+	want := "500 1\n700 5\n900 9\n1100 #\n1300 0\n1500 *\n1700 A\n1900 D\n"
+	tests := []struct {
+		name string
+		file string
+		data []byte
+		args []string
+	}{
+		{"wav 8 kHz", "call.wav", wavFile(pcm, 8000, 1), nil},
+		{"wav 8 kHz stereo", "call.wav", wavFile(pcm, 8000, 2), nil},
+		{"wav 44.1 kHz resampled", "call.wav", wavFile(tonesAt(44100, keys, lead, on, off), 44100, 1), nil},
+		{"wav 16 kHz resampled, any name", "call.bin", wavFile(tonesAt(16000, keys, lead, on, off), 16000, 2), nil},
+		{"ulaw by extension", "call.ulaw", ulaw, nil},
+		{"alaw by extension", "call.al", alaw, nil},
+		{"pcm16 by extension", "call.sln", raw, nil},
+		{"ulaw by flag", "call.bin", ulaw, []string{"--format", "ulaw"}},
+		{"alaw by flag", "call.bin", alaw, []string{"--format=alaw"}},
+		{"pcm16 by flag", "call.bin", raw, []string{"-format", "pcm16"}},
+		{"wav by flag", "call.bin", wavFile(pcm, 8000, 1), []string{"--format", "wav"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTemp(t, tc.file, tc.data)
+			out, errOut, err := runDetectArgs(t, append(tc.args, path)...)
+			if err != nil {
+				t.Fatalf("runDetect: %v (stderr %q)", err, errOut)
+			}
+			if out != want {
+				t.Errorf("output:\n%s\nwant:\n%s", out, want)
+			}
+		})
+	}
+}
+
+func TestDetectJSONLines(t *testing.T) {
+	path := writeTemp(t, "call.wav", wavFile(pressPlan("7*", 300*time.Millisecond, 80*time.Millisecond, 60*time.Millisecond), 8000, 1))
+	out, _, err := runDetectArgs(t, "--json", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"onset_ms":300,"digit":"7","source":"inband","duration_ms":80}
+{"onset_ms":440,"digit":"*","source":"inband","duration_ms":80}
+`
+	if out != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// rtpPlan collects the packets of a capture so they can be written in
+// capture-time order whatever order the test makes them in.
+type rtpPlan struct {
+	pkts []plannedPacket
+}
+
+type plannedPacket struct {
+	at       time.Time
+	src, dst netip.AddrPort
+	h        rtp.Header
+	payload  []byte
+	udp      []byte // non-RTP datagram when set
+}
+
+func (p *rtpPlan) add(pp plannedPacket) { p.pkts = append(p.pkts, pp) }
+
+// build writes the packets ordered by time, numbering each stream's
+// sequence in the order its packets are sent (order of creation, so that a
+// test can reorder arrival times while keeping sequence numbers true).
+func (p *rtpPlan) build(link capturetest.Link) *capturetest.Builder {
+	seq := map[uint32]uint16{}
+	for i := range p.pkts {
+		if p.pkts[i].udp == nil {
+			ssrc := p.pkts[i].h.SSRC
+			p.pkts[i].h.SequenceNumber = 1000 + seq[ssrc]
+			seq[ssrc]++
+		}
+	}
+	sorted := append([]plannedPacket(nil), p.pkts...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].at.Before(sorted[j].at) })
+	w := capturetest.New(link)
+	for _, pp := range sorted {
+		if pp.udp != nil {
+			w.UDP(pp.at, pp.src, pp.dst, pp.udp)
+		} else {
+			w.RTP(pp.at, pp.src, pp.dst, pp.h, pp.payload)
+		}
+	}
+	return w
+}
+
+// audioStream adds pcm as 20 ms G.711 packets from start, skipping the
+// packets whose index is in lose and delaying those in late by 30 ms.
+func (p *rtpPlan) audioStream(start time.Time, src, dst netip.AddrPort, ssrc uint32, pt uint8, pcm []int16, lose, late map[int]bool) {
+	const frame = 160
+	for i := 0; i*frame < len(pcm); i++ {
+		if lose[i] {
+			continue
+		}
+		chunk := pcm[i*frame : min((i+1)*frame, len(pcm))]
+		payload := make([]byte, len(chunk))
+		if pt == 8 {
+			g711.EncodeAlaw(payload, chunk)
+		} else {
+			g711.EncodeUlaw(payload, chunk)
+		}
+		at := start.Add(time.Duration(i) * 20 * time.Millisecond)
+		if late[i] {
+			at = at.Add(30 * time.Millisecond)
+		}
+		p.add(plannedPacket{at: at, src: src, dst: dst, h: rtp.Header{PayloadType: pt, Timestamp: 5000 + uint32(i*frame), SSRC: ssrc}, payload: payload})
+	}
+}
+
+// eventPress adds one RFC 4733 press: updates every 20 ms after onset
+// (durations 160, 320, …), then three end packets, at the 8 kHz clock with
+// timestamp ts. skipFirst drops the first update; noEnd drops the end
+// packets.
+func (p *rtpPlan) eventPress(onset time.Time, src, dst netip.AddrPort, ssrc uint32, pt uint8, ts uint32, key dtmf.Key, length time.Duration, skipFirst, noEnd bool) {
+	n := int(length / (20 * time.Millisecond))
+	for i := 1; i <= n; i++ {
+		if i == 1 && skipFirst {
+			continue
+		}
+		end := i == n
+		if end && noEnd {
+			break
+		}
+		reps := 1
+		if end {
+			reps = 3
+		}
+		for range reps {
+			p.add(plannedPacket{
+				at: onset.Add(time.Duration(i) * 20 * time.Millisecond), src: src, dst: dst,
+				h:       rtp.Header{PayloadType: pt, Timestamp: ts, SSRC: ssrc, Marker: i == 1},
+				payload: capturetest.EventPayload(key.Code(), end, 10, uint16(160*i)),
+			})
+		}
+	}
+}
+
+var (
+	capStart = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	hostA    = netip.MustParseAddrPort("10.0.0.1:4000")
+	hostB    = netip.MustParseAddrPort("10.0.0.2:5000")
+	hostC    = netip.MustParseAddrPort("10.0.0.3:4002")
+	hostD    = netip.MustParseAddrPort("10.0.0.4:5002")
+	hostE    = netip.MustParseAddrPort("[2001:db8::5]:6000")
+	hostF    = netip.MustParseAddrPort("[2001:db8::6]:7000")
+)
+
+func at(ms int) time.Time { return capStart.Add(time.Duration(ms) * time.Millisecond) }
+
+// callCapture is a capture of three streams:
+//
+//   - A→B (SSRC 0xa): PCMU with the tones of "147" and, for the same
+//     presses, telephone-event packets with PT 101 named by the SDP of the
+//     SIP INVITE that opens the capture;
+//   - C→D (SSRC 0xc): PCMA with the tones of "9*", two packets lost and two
+//     arriving out of order, all in the silences;
+//   - E→F over IPv6 (SSRC 0xe): telephone-events only, PT 96 with no SDP,
+//     "0" with its first update lost and "#" with its end packets lost.
+func callCapture() *rtpPlan {
+	var p rtpPlan
+	p.add(plannedPacket{at: at(0), src: netip.MustParseAddrPort("192.0.2.1:5060"), dst: netip.MustParseAddrPort("192.0.2.2:5060"), udp: capturetest.SIPWithSDP(hostB, 101, 8000)})
+
+	// A→B starts at 100 ms; its keys start 300 ms into the stream.
+	on, off, lead := 100*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
+	p.audioStream(at(100), hostA, hostB, 0xa, 0, pressPlan("147", lead, on, off), nil, nil)
+	for i, k := range "147" {
+		startSample := 2400 + 1600*i // 300 ms + i·200 ms at 8 kHz
+		p.eventPress(at(400+200*i), hostA, hostB, 0xa, 101, 5000+uint32(startSample), dtmf.Key(k), on, false, false)
+	}
+
+	// C→D starts at 150 ms.
+	lose := map[int]bool{2: true, 3: true, 22: true}
+	late := map[int]bool{6: true, 23: true}
+	p.audioStream(at(150), hostC, hostD, 0xc, 8, pressPlan("9*", lead, on, off), lose, late)
+
+	// E→F: events only.
+	p.eventPress(at(1000), hostE, hostF, 0xe, 96, 90000, '0', 120*time.Millisecond, true, false)
+	p.eventPress(at(1300), hostE, hostF, 0xe, 96, 90000+2400, '#', 100*time.Millisecond, false, true)
+	return &p
+}
+
+const callCaptureWant = `400 1 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa rfc4733+inband
+450 9 10.0.0.3:4002>10.0.0.4:5002 ssrc=0xc inband
+600 4 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa rfc4733+inband
+650 * 10.0.0.3:4002>10.0.0.4:5002 ssrc=0xc inband
+800 7 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa rfc4733+inband
+1000 0 [2001:db8::5]:6000>[2001:db8::6]:7000 ssrc=0xe rfc4733
+1300 # [2001:db8::5]:6000>[2001:db8::6]:7000 ssrc=0xe rfc4733
+`
+
+func TestDetectPrintsTheDigitsOfCaptures(t *testing.T) {
+	tests := []struct {
+		name string
+		link capturetest.Link
+		ng   bool
+		file string
+		args []string
+	}{
+		{"pcap ethernet", capturetest.Ethernet, false, "call.pcap", nil},
+		{"pcapng linux sll", capturetest.LinuxSLL, true, "call.pcapng", nil},
+		{"pcap vlan, odd name", capturetest.EthernetVLAN, false, "call.dat", nil},
+		{"pcapng raw ip with --format pcap", capturetest.RawIP, true, "call.cap", []string{"--format", "pcap"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := callCapture().build(tc.link)
+			data := w.Pcap()
+			if tc.ng {
+				data = w.PcapNG()
+			}
+			path := writeTemp(t, tc.file, data)
+			out, errOut, err := runDetectArgs(t, append(tc.args, path)...)
+			if err != nil {
+				t.Fatalf("runDetect: %v (stderr %q)", err, errOut)
+			}
+			if out != callCaptureWant {
+				t.Errorf("output:\n%s\nwant:\n%s", out, callCaptureWant)
+			}
+		})
+	}
+}
+
+func TestDetectCaptureJSONAndVerbose(t *testing.T) {
+	path := writeTemp(t, "call.pcap", callCapture().build(capturetest.Ethernet).Pcap())
+	out, errOut, err := runDetectArgs(t, "--json", "-v", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 7 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	var first detection
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	want := detection{OnsetMS: 400, Digit: "1", Source: "rfc4733+inband", DurationMS: 100, Stream: "10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa"}
+	if first != want {
+		t.Errorf("first line %+v, want %+v", first, want)
+	}
+	for _, s := range []string{
+		"3 streams",
+		"stream 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa:",
+		"telephone-event PT 101/8000 (sdp)",
+		"telephone-event PT 96/8000 (inferred)",
+		"no G.711 audio",
+	} {
+		if !strings.Contains(errOut, s) {
+			t.Errorf("-v output lacks %q:\n%s", s, errOut)
+		}
+	}
+}
+
+func TestDetectErrorsNameTheFileAndTheReason(t *testing.T) {
+	dir := t.TempDir()
+	good := wavFile(pressPlan("1", 100*time.Millisecond, 100*time.Millisecond, 0), 8000, 1)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"missing file", []string{filepath.Join(dir, "missing.wav")}, "missing.wav: no such file or directory"},
+		{"directory", []string{dir}, "is a directory"},
+		{"truncated wav", []string{write("cut.wav", good[:len(good)-100])}, "cut.wav: audiofile: malformed file: truncated: data chunk claims"},
+		{"wav header only", []string{write("head.wav", good[:20])}, "head.wav: audiofile: malformed file: truncated"},
+		{"unknown extension", []string{write("call.mp3", []byte("ID3\x03"))}, `call.mp3: audiofile: unknown format: no RIFF header and extension ".mp3" is not known; say which with --format`},
+		{"wav that is not", []string{write("fake.wav", []byte("hello, world"))}, "fake.wav: audiofile: malformed file: no RIFF header"},
+		{"odd pcm16", []string{"--format", "pcm16", write("odd.raw", []byte{1, 2, 3})}, "odd.raw: audiofile: malformed file: raw 16-bit PCM has an odd number of bytes (3)"},
+		{"pcap flag on a wav", []string{"--format", "pcap", write("x.wav", good)}, "x.wav: --format pcap: capture: not a pcap or pcapng file"},
+		{"truncated pcap header", []string{write("cut.pcap", callCapture().build(capturetest.Ethernet).Pcap()[:12])}, "cut.pcap: capture: malformed capture file: pcap header"},
+		{"unsupported wav", []string{write("mp3.wav", mp3InWAV(good))}, "mp3.wav: audiofile: unsupported audio: WAV format tag 0x0055 (MPEG layer 3)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := runDetectArgs(t, tc.args...)
+			if err == nil || errors.Is(err, errUsage) {
+				t.Fatalf("err %v, want a file error", err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", err, tc.msg)
+			}
+			if out != "" {
+				t.Errorf("output %q on error", out)
+			}
+		})
+	}
+}
+
+// mp3InWAV rewrites the format tag of a WAV built by wavFile.
+func mp3InWAV(wav []byte) []byte {
+	b := append([]byte(nil), wav...)
+	binary.LittleEndian.PutUint16(b[20:], 0x55)
+	return b
+}
+
+func TestDetectUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want error
+	}{
+		{"no file", nil, errUsage},
+		{"two files", []string{"a.wav", "b.wav"}, errUsage},
+		{"bad format", []string{"--format", "mp3", "a.wav"}, errUsage},
+		{"unknown flag", []string{"--frobnicate", "a.wav"}, nil},
+		{"help", []string{"-h"}, flag.ErrHelp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := runDetectArgs(t, tc.args...)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			if out != "" || !strings.Contains(errOut, "usage: dtmfgw detect") && !strings.Contains(errOut, "--format") {
+				t.Errorf("stdout %q, stderr %q", out, errOut)
+			}
+		})
+	}
+}
+
+func TestDetectExitCodesThroughMain(t *testing.T) {
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"detect", filepath.Join(t.TempDir(), "none.wav")}, &o, &e); code != 1 {
+		t.Errorf("missing file: exit %d, want 1", code)
+	}
+	if !strings.Contains(e.String(), "none.wav") {
+		t.Errorf("stderr %q does not name the file", e.String())
+	}
+	if code := run(context.Background(), []string{"detect"}, &o, &e); code != 2 {
+		t.Errorf("no file: exit %d, want 2", code)
+	}
+}
+
+func TestDetectStopsWhenCancelled(t *testing.T) {
+	path := writeTemp(t, "call.wav", wavFile(pressPlan("12", time.Second, 100*time.Millisecond, 100*time.Millisecond), 8000, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var o, e bytes.Buffer
+	if err := runDetect(ctx, []string{path}, &o, &e); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+}
