@@ -98,10 +98,15 @@ type TrackerConfig struct {
 // Sequence and Marker are accepted for the caller's convenience but do not
 // drive keying: the timestamp identifies the press (RFC 4733 §2.5.1.1).
 type RTPInfo struct {
-	SSRC      uint32
-	Sequence  uint16
+	// SSRC identifies the stream; a new one resets the Tracker.
+	SSRC uint32
+	// Sequence is the RTP sequence number.
+	Sequence uint16
+	// Timestamp is the RTP timestamp: the start of the event (or of the
+	// first event, when several are packed in one packet).
 	Timestamp uint32
-	Marker    bool
+	// Marker is the RTP marker bit.
+	Marker bool
 }
 
 // TrackerStats counts what a Tracker has seen, for metrics. It never holds
@@ -255,7 +260,7 @@ func (t *Tracker) Flush(out []KeyEvent) []KeyEvent {
 	return out
 }
 
-// Reset forgets everything, including an open press, whose End is not
+// Reset forgets everything, counters included, and an open press, whose End is not
 // emitted: call Flush first to end it. The configuration is kept.
 func (t *Tracker) Reset() {
 	*t = Tracker{clockRate: t.clockRate, endTimeout: t.endTimeout, lateWindow: t.lateWindow}

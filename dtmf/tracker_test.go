@@ -102,6 +102,14 @@ func noMarker(ps []pkt) []pkt {
 	return out
 }
 
+func withMarker(ps []pkt) []pkt {
+	out := append([]pkt(nil), ps...)
+	for i := range out {
+		out[i].marker = true
+	}
+	return out
+}
+
 func duplicated(ps []pkt) []pkt {
 	var out []pkt
 	for _, p := range ps {
@@ -200,6 +208,9 @@ func TestTracker(t *testing.T) {
 		{"repeated end packets counted once", TrackerConfig{},
 			seq(a, []pkt{{at: 400 * ms, ssrc: ssrcA, ts: 1000, events: []TelephoneEvent{endOf(5, 1600)}}}), aWant},
 		{"every packet duplicated", TrackerConfig{}, duplicated(a), aWant},
+		{"marker bit on every packet starts no new press", TrackerConfig{}, withMarker(a), aWant},
+		{"end packet overtakes every update", TrackerConfig{}, seq(a[3:4], a[:3], a[4:]),
+			[]want{{Begin, '5', 1000, 1600, 150 * ms}, {End, '5', 1000, 1600, 150 * ms}}},
 		{"updates reordered within a press", TrackerConfig{}, seq(a[:1], a[2:3], a[1:2], a[3:]), aWant},
 		{"late update after the end packets is ignored", TrackerConfig{}, seq(a[:2], a[3:], a[2:3]),
 			[]want{{Begin, '5', 1000, 400, 0}, {End, '5', 1000, 1600, 0}}},
