@@ -260,8 +260,8 @@ func (t *Tracker) Flush(out []KeyEvent) []KeyEvent {
 	return out
 }
 
-// Reset forgets everything, counters included, and an open press, whose End is not
-// emitted: call Flush first to end it. The configuration is kept.
+// Reset forgets everything, counters included. An open press is dropped
+// without its End: call Flush first to end it. The configuration is kept.
 func (t *Tracker) Reset() {
 	*t = Tracker{clockRate: t.clockRate, endTimeout: t.endTimeout, lateWindow: t.lateWindow}
 }
