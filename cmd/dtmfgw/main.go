@@ -43,6 +43,17 @@ func commands() []command {
 // errUsage marks an error already explained to the user by a usage message.
 var errUsage = errors.New("usage")
 
+// parseFlags parses a command's flags; the flag package has already printed
+// what was wrong, so a failure becomes errUsage (exit code 2), and -h stays
+// flag.ErrHelp (exit code 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -93,7 +104,7 @@ func usage(w io.Writer) {
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -42,7 +42,7 @@ func runTone(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: dtmfgw tone [flags] --out FILE KEYS\n\nKEYS are DTMF keys: 0-9 * # A-D.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || o.out == "" {
