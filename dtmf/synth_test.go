@@ -224,3 +224,33 @@ func BenchmarkAppendDTMF(b *testing.B) {
 		buf = AppendDTMF(buf[:0], spec)
 	}
 }
+
+// DTMF.md: the mask tone itself must never be detected as a digit by a DTMF
+// receiver on the agent's side — neither alone, back to back, nor through
+// either G.711 law, at the loudest level Validate allows.
+func TestMaskToneIsNeverADigit(t *testing.T) {
+	for _, level := range []float64{-15, -3} {
+		m := DefaultMaskTone()
+		m.LevelDBm0 = level
+		var pcm []int16
+		for range 20 {
+			pcm = m.AppendPCM(pcm)                             // back to back
+			pcm = append(pcm, make([]int16, SampleRate/10)...) // and with gaps
+		}
+		for _, law := range []g711.Law{0, g711.Ulaw, g711.Alaw} {
+			in := pcm
+			if law.Valid() {
+				codes := make([]byte, len(pcm))
+				law.Encode(codes, pcm)
+				in = make([]int16, len(pcm))
+				law.Decode(in, codes)
+			}
+			d := NewDetector(DetectorConfig{})
+			events := d.Process(in, nil)
+			events = d.Flush(events)
+			if len(events) != 0 {
+				t.Errorf("level %v dBm0, law %v: the mask tone was detected as %v", level, law, events)
+			}
+		}
+	}
+}
