@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/pion/rtp"
@@ -41,6 +42,9 @@ const (
 	MaxStreams = 4096
 	// MaxSDPMedia bounds the SDP media descriptions remembered.
 	MaxSDPMedia = 4096
+	// fragmentTimeout is how long (in capture time) an incomplete IPv4
+	// datagram is kept: Linux's default ipfrag_time.
+	fragmentTimeout = 30 * time.Second
 )
 
 var (
@@ -118,7 +122,7 @@ type Stream struct {
 // Stats counts what a capture held.
 type Stats struct {
 	Records        int // packet records in the file
-	UDP            int // of which UDP datagrams (first fragments included)
+	UDP            int // of which UDP datagrams (reassembled from fragments or whole)
 	RTP            int // of which kept as RTP
 	SIP            int // of which looked like SIP with a body
 	Undecodable    int // records whose link/IP/UDP layers did not decode
@@ -237,6 +241,9 @@ type builder struct {
 	stats    Stats
 	retained int
 	rtp      rtp.Header
+
+	defrag    *ip4defrag.IPv4Defragmenter
+	fragments int
 }
 
 func newBuilder() *builder {
@@ -252,12 +259,15 @@ func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
 	if b.stats.Records == 1 {
 		b.first = at
 	}
-	src, dst, payload, ok := udpOf(data, lt)
+	dg, ok := b.transport(data, at, lt)
 	if !ok {
 		b.stats.Undecodable++
 		return nil
 	}
-	b.stats.UDP++
+	src, dst, payload := dg.src, dg.dst, dg.payload
+	if !dg.tcp {
+		b.stats.UDP++
+	}
 	if looksLikeSIP(payload) {
 		if media := sdpMediaFromSIP(payload); len(media) > 0 {
 			b.stats.SIP++
@@ -269,7 +279,7 @@ func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
 		}
 		return nil
 	}
-	if !looksLikeRTP(payload) {
+	if dg.tcp || !looksLikeRTP(payload) {
 		return nil
 	}
 	n, err := b.rtp.Unmarshal(payload)
@@ -345,23 +355,28 @@ func (b *builder) finish() *Capture {
 	return c
 }
 
-// udpOf decodes the link, IP and UDP layers of one record. Non-first IP
-// fragments and anything that is not UDP are refused.
-func udpOf(data []byte, lt layers.LinkType) (src, dst netip.AddrPort, payload []byte, ok bool) {
+// datagram is the transport payload of one record.
+type datagram struct {
+	src, dst netip.AddrPort
+	payload  []byte
+	tcp      bool // a TCP segment: searched for SIP only, never RTP
+}
+
+// transport decodes the link, IP and UDP (or TCP) layers of one record.
+// IPv4 fragments are reassembled (RFC 791 §3.2), since SIP messages with
+// SDP often exceed the MTU; the datagram is returned with its last
+// fragment. IPv6 fragments are not reassembled.
+func (b *builder) transport(data []byte, at time.Time, lt layers.LinkType) (datagram, bool) {
 	first := firstDecoder(lt)
 	if first == nil {
-		return src, dst, nil, false
+		return datagram{}, false
 	}
 	p := gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-	udpLayer, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-	if udpLayer == nil {
-		return src, dst, nil, false
-	}
 	var sa, da netip.Addr
 	switch ip := p.NetworkLayer().(type) {
 	case *layers.IPv4:
-		if ip.FragOffset != 0 {
-			return src, dst, nil, false
+		if ip.FragOffset != 0 || ip.Flags&layers.IPv4MoreFragments != 0 {
+			return b.reassemble(data, first, at)
 		}
 		sa, _ = netip.AddrFromSlice(ip.SrcIP.To4())
 		da, _ = netip.AddrFromSlice(ip.DstIP.To4())
@@ -369,11 +384,48 @@ func udpOf(data []byte, lt layers.LinkType) (src, dst netip.AddrPort, payload []
 		sa, _ = netip.AddrFromSlice(ip.SrcIP.To16())
 		da, _ = netip.AddrFromSlice(ip.DstIP.To16())
 	default:
-		return src, dst, nil, false
+		return datagram{}, false
 	}
-	return netip.AddrPortFrom(sa.Unmap(), uint16(udpLayer.SrcPort)),
-		netip.AddrPortFrom(da.Unmap(), uint16(udpLayer.DstPort)),
-		udpLayer.Payload, true
+	return fromTransport(p, sa, da)
+}
+
+// fromTransport picks the UDP or TCP layer out of a decoded packet.
+func fromTransport(p gopacket.Packet, sa, da netip.Addr) (datagram, bool) {
+	sa, da = sa.Unmap(), da.Unmap()
+	if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+		return datagram{src: netip.AddrPortFrom(sa, uint16(u.SrcPort)), dst: netip.AddrPortFrom(da, uint16(u.DstPort)), payload: u.Payload}, true
+	}
+	if t, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && len(t.Payload) > 0 {
+		return datagram{src: netip.AddrPortFrom(sa, uint16(t.SrcPort)), dst: netip.AddrPortFrom(da, uint16(t.DstPort)), payload: t.Payload, tcp: true}, true
+	}
+	return datagram{}, false
+}
+
+// reassemble hands an IPv4 fragment to the defragmenter. The record is
+// copied first: the reader reuses its buffer and the defragmenter keeps
+// fragments until the datagram is complete.
+func (b *builder) reassemble(data []byte, first gopacket.Decoder, at time.Time) (datagram, bool) {
+	if b.defrag == nil {
+		b.defrag = ip4defrag.NewIPv4Defragmenter()
+	}
+	b.fragments++
+	if b.fragments%1024 == 0 {
+		// Incomplete datagrams are forgotten after a while so that a
+		// capture of lost fragments cannot grow the defragmenter.
+		b.defrag.DiscardOlderThan(at.Add(-fragmentTimeout))
+	}
+	p := gopacket.NewPacket(bytes.Clone(data), first, gopacket.DecodeOptions{Lazy: true})
+	ip, ok := p.NetworkLayer().(*layers.IPv4)
+	if !ok {
+		return datagram{}, false
+	}
+	whole, err := b.defrag.DefragIPv4WithTimestamp(ip, at)
+	if err != nil || whole == nil {
+		return datagram{}, false
+	}
+	sa, _ := netip.AddrFromSlice(whole.SrcIP.To4())
+	da, _ := netip.AddrFromSlice(whole.DstIP.To4())
+	return fromTransport(gopacket.NewPacket(whole.Payload, whole.NextLayerType(), gopacket.DecodeOptions{Lazy: true, NoCopy: true}), sa, da)
 }
 
 // firstDecoder returns the gopacket decoder for a link type this package

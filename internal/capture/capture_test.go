@@ -162,6 +162,102 @@ func TestReadTakesTheEventPayloadTypeFromSDP(t *testing.T) {
 	}
 }
 
+// SDP travels in ways other than one UDP datagram: in IPv4 fragments when
+// the INVITE exceeds the MTU, over TCP, and behind NAT with a private
+// address in c= but the port that the stream uses.
+func TestReadFindsSDPInFragmentsTCPAndBehindNAT(t *testing.T) {
+	sip1 := netip.MustParseAddrPort("192.0.2.1:5060")
+	sip2 := netip.MustParseAddrPort("192.0.2.2:5060")
+	tests := []struct {
+		name string
+		add  func(w *capturetest.Builder)
+	}{
+		{"fragmented udp", func(w *capturetest.Builder) {
+			w.UDPFragmented(t0, sip1, sip2, capturetest.SIPWithSDP(addrB, 100, 8000), 128)
+		}},
+		{"tcp", func(w *capturetest.Builder) {
+			w.TCP(t0, sip1, sip2, capturetest.SIPWithSDP(addrB, 100, 8000))
+		}},
+		{"nat: private address, same port", func(w *capturetest.Builder) {
+			w.UDP(t0, sip1, sip2, capturetest.SIPWithSDP(netip.MustParseAddrPort("172.16.0.9:5000"), 100, 8000))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := capturetest.New(capturetest.Ethernet)
+			tc.add(w)
+			seq := uint16(1)
+			// Single-packet events (no repeated timestamp, no end bit) so
+			// that inference cannot find the type: only SDP can.
+			for i := range 3 {
+				w.RTP(t0.Add(ms(20*i)), addrA, addrB, rtp.Header{PayloadType: 100, SequenceNumber: seq, Timestamp: uint32(1000 * i), SSRC: 0x1111}, capturetest.EventPayload(5, false, 10, 160))
+				seq++
+			}
+			c, err := Read(bytes.NewReader(w.Pcap()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Streams) != 1 {
+				t.Fatalf("%d streams, stats %+v", len(c.Streams), c.Stats)
+			}
+			if s := c.Streams[0]; s.EventSource != EventPTFromSDP || s.EventPT != 100 {
+				t.Errorf("event PT %d from %v, want 100 from sdp; media %+v", s.EventPT, s.EventSource, c.Media)
+			}
+		})
+	}
+}
+
+func TestReadReassemblesFragmentsInAnyOrder(t *testing.T) {
+	sip := capturetest.SIPWithSDP(addrB, 100, 8000)
+	f := capturetest.New(capturetest.RawIP)
+	f.UDPFragmented(t0, addrA, addrB, sip, 96)
+	data := f.Pcap()
+	c, err := Read(bytes.NewReader(data))
+	if err != nil || len(c.Media) != 1 || c.Media[0].TelephoneEvents[100] != 8000 {
+		t.Fatalf("in order: %v, media %+v", err, c.Media)
+	}
+	if f.Len() < 4 {
+		t.Fatalf("only %d fragments", f.Len())
+	}
+	f.ReverseLast(f.Len())
+	c, err = Read(bytes.NewReader(f.Pcap()))
+	if err != nil || len(c.Media) != 1 || c.Media[0].TelephoneEvents[100] != 8000 {
+		t.Fatalf("reversed: %v, media %+v", err, c.Media)
+	}
+	// A datagram missing a fragment yields nothing, and no error.
+	c, err = Read(bytes.NewReader(truncateRecords(t, data, 1)))
+	if err != nil || len(c.Media) != 0 {
+		t.Errorf("incomplete: %v, media %+v", err, c.Media)
+	}
+	// Nor does one missing a middle fragment.
+	g := capturetest.New(capturetest.RawIP)
+	g.UDPFragmented(t0, addrA, addrB, sip, 96)
+	n := g.Len()
+	g.ReverseLast(2) // the last fragment now sits where the one before it was
+	c, err = Read(bytes.NewReader(truncateRecords(t, g.Pcap(), 1)))
+	if n < 4 {
+		t.Fatalf("only %d fragments", n)
+	}
+	if err != nil || len(c.Media) != 0 {
+		t.Errorf("incomplete: %v, media %+v", err, c.Media)
+	}
+}
+
+// truncateRecords drops the last n records of a pcap written by capturetest
+// (24-byte file header, 16-byte record headers).
+func truncateRecords(t *testing.T, pcap []byte, n int) []byte {
+	t.Helper()
+	var offs []int
+	for off := 24; off+16 <= len(pcap); {
+		offs = append(offs, off)
+		off += 16 + int(uint32(pcap[off+8])|uint32(pcap[off+9])<<8|uint32(pcap[off+10])<<16|uint32(pcap[off+11])<<24)
+	}
+	if len(offs) <= n {
+		t.Fatalf("%d records, cannot drop %d", len(offs), n)
+	}
+	return pcap[:offs[len(offs)-n]]
+}
+
 func TestSDPMediaFromSIPToleratesWhatPionRefuses(t *testing.T) {
 	// A session-level c= after t= breaks RFC 4566 order; carriers send it.
 	msg := "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\n\r\n" +

@@ -159,24 +159,36 @@ func addEventMap(m *SDPMedia, v string) {
 
 // resolveEventPT sets s.EventPT from the SDP of the receiver of the stream
 // (its PT numbering is the one the sender must use), else from the SDP of
-// the sender (symmetric RTP nearly always uses the same numbers), else by
-// looking at the packets.
+// the sender (symmetric RTP nearly always uses the same numbers), else from
+// an SDP with the receiver's or the sender's port alone (behind NAT the SDP
+// names a private address), else by looking at the packets. Among several
+// telephone-event types in one m= line, the one with the most packets wins.
 func resolveEventPT(s *Stream, media []SDPMedia) {
-	present := map[uint8]bool{}
+	count := map[uint8]int{}
 	for _, p := range s.Packets {
-		present[p.PayloadType] = true
+		count[p.PayloadType]++
 	}
-	for _, end := range []netip.AddrPort{s.Key.Dst, s.Key.Src} {
+	matches := []func(a netip.AddrPort) bool{
+		func(a netip.AddrPort) bool { return a == s.Key.Dst },
+		func(a netip.AddrPort) bool { return a == s.Key.Src },
+		func(a netip.AddrPort) bool { return a.Port() == s.Key.Dst.Port() },
+		func(a netip.AddrPort) bool { return a.Port() == s.Key.Src.Port() },
+	}
+	for _, match := range matches {
 		for i := len(media) - 1; i >= 0; i-- { // the latest SDP (re-INVITE) wins
 			m := media[i]
-			if m.Addr != end {
+			if !match(m.Addr) {
 				continue
 			}
-			for pt, rate := range m.TelephoneEvents {
-				if present[pt] {
-					s.EventPT, s.EventRate, s.EventSource = pt, rate, EventPTFromSDP
-					return
+			best, bestN := -1, 0
+			for pt := range m.TelephoneEvents {
+				if n := count[pt]; n > bestN || (n == bestN && n > 0 && int(pt) < best) {
+					best, bestN = int(pt), n
 				}
+			}
+			if best >= 0 {
+				s.EventPT, s.EventRate, s.EventSource = uint8(best), m.TelephoneEvents[uint8(best)], EventPTFromSDP
+				return
 			}
 		}
 	}

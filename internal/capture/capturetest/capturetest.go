@@ -78,7 +78,12 @@ func (b *Builder) UDP(at time.Time, src, dst netip.AddrPort, payload []byte) {
 	if err := gopacket.SerializeLayers(buf, opts, ipLayer, udp, gopacket.Payload(payload)); err != nil {
 		panic(fmt.Sprintf("capturetest: serialize: %v", err))
 	}
-	ipBytes := buf.Bytes()
+	b.frame(at, buf.Bytes(), ethType)
+}
+
+// frame wraps an IP packet in the Builder's link layer and records it.
+func (b *Builder) frame(at time.Time, ipBytes []byte, ethType layers.EthernetType) {
+	ipBytes = bytes.Clone(ipBytes)
 	var frame []byte
 	mac := []byte{0x02, 0, 0, 0, 0, 1}
 	switch b.link {
@@ -114,6 +119,60 @@ func (b *Builder) UDP(at time.Time, src, dst netip.AddrPort, payload []byte) {
 		frame = append(binary.LittleEndian.AppendUint32(nil, family), ipBytes...)
 	}
 	b.records = append(b.records, record{at: at, data: frame})
+}
+
+// UDPFragmented adds an IPv4 UDP datagram split into fragments of at most
+// fragSize bytes of IP payload each (rounded down to a multiple of 8,
+// RFC 791 §3.2), all captured at at.
+func (b *Builder) UDPFragmented(at time.Time, src, dst netip.AddrPort, payload []byte, fragSize int) {
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+	whole := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+	_ = udp.SetNetworkLayerForChecksum(whole)
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, udp, gopacket.Payload(payload)); err != nil {
+		panic(err)
+	}
+	body := buf.Bytes()
+	fragSize &^= 7
+	for off := 0; off < len(body); off += fragSize {
+		end := min(off+fragSize, len(body))
+		ip := &layers.IPv4{Version: 4, TTL: 64, Id: 0x4242, Protocol: layers.IPProtocolUDP, SrcIP: whole.SrcIP, DstIP: whole.DstIP, FragOffset: uint16(off / 8)}
+		if end < len(body) {
+			ip.Flags = layers.IPv4MoreFragments
+		}
+		fb := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(fb, opts, ip, gopacket.Payload(body[off:end])); err != nil {
+			panic(err)
+		}
+		b.frame(at, fb.Bytes(), layers.EthernetTypeIPv4)
+	}
+}
+
+// TCP adds one TCP segment carrying payload (no handshake: enough for a
+// reader that looks at segments one by one).
+func (b *Builder) TCP(at time.Time, src, dst netip.AddrPort, payload []byte) {
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: 1, ACK: true, PSH: true, Window: 65535}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+	_ = tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, ip, tcp, gopacket.Payload(payload)); err != nil {
+		panic(err)
+	}
+	b.frame(at, buf.Bytes(), layers.EthernetTypeIPv4)
+}
+
+// Len returns the number of records added so far.
+func (b *Builder) Len() int { return len(b.records) }
+
+// ReverseLast reverses the order of the last n records, keeping their
+// timestamps: packets that arrived out of order.
+func (b *Builder) ReverseLast(n int) {
+	r := b.records[len(b.records)-n:]
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i].data, r[j].data = r[j].data, r[i].data
+	}
 }
 
 // RTP adds an RTP packet (version 2) with the given header fields.
