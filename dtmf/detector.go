@@ -100,6 +100,21 @@ const (
 	// Holding (step 6) limits, per block.
 	holdShare = 0.5 // of block energy in the digit's two bins
 	holdLevel = 0.1 // of the confirmed pair power (−10 dB)
+
+	// The third-tone check (step 4) scans 200–3600 Hz in steps of
+	// 8000/256 Hz, finer than the 36 Hz bin of the 224-sample purity
+	// stretch, so a sinusoid between grid points loses at most 1.4 dB.
+	thirdToneLow   = 200.0
+	thirdToneStep  = SampleRate / 256.0
+	thirdToneBins  = 109  // up to 3575 Hz
+	thirdToneGuard = 45.0 // Hz either side of each tone of the pair
+
+	// Onset extension across an interruption: at most bridgeGap samples of
+	// absence, then blocks holding the pair at no less than partLevel of
+	// its amplitude and partShare of the block energy.
+	bridgeGap = 3 * blockLen
+	partLevel = 0.5
+	partShare = 0.6
 )
 
 // DetectorConfig tunes the Detector. The zero value is the configuration
@@ -126,6 +141,11 @@ type DetectorConfig struct {
 	// samples that the two measured tones must explain. Default 0.9 (white
 	// noise at 15 dB SNR leaves about 0.96).
 	MinPurity float64
+	// MaxThirdToneDB is how strong, relative to the signal, the strongest
+	// sinusoid other than the pair may be over that stretch. Default −20 dB
+	// (white noise at 15 dB SNR peaks near −28 dB; a voiced sound whose two
+	// strongest harmonics pass for a pair keeps others near −12 dB).
+	MaxThirdToneDB float64
 }
 
 // settings is a DetectorConfig with the defaults filled in.
@@ -137,6 +157,7 @@ type settings struct {
 	maxLowOver   float64
 	minDur       int64
 	minPurity    float64
+	maxThirdDB   float64
 }
 
 func (c DetectorConfig) settings() settings {
@@ -146,6 +167,7 @@ func (c DetectorConfig) settings() settings {
 		maxHighOver:  orDefault(c.MaxHighOverLowDB, 8),
 		maxLowOver:   orDefault(c.MaxLowOverHighDB, 10),
 		minPurity:    orDefault(c.MinPurity, 0.9),
+		maxThirdDB:   orDefault(c.MaxThirdToneDB, -20),
 		minDur:       224,
 	}
 	if c.MinDuration > 0 {
@@ -175,8 +197,9 @@ type toneModel struct {
 type Detector struct {
 	cfg settings
 
-	hist    [histLen]int16 // the last histLen samples, indexed by sample number
-	pos     int64          // samples consumed
+	hist    [histLen]int16    // the last histLen samples, indexed by sample number
+	resid   [lookback]float64 // scratch for thirdTone
+	pos     int64             // samples consumed
 	bank    goertzelBank
 	blocks  [blockRing]blockSpectrum
 	nblocks int64 // completed blocks
@@ -309,6 +332,11 @@ func (d *Detector) hop(out []KeyEvent) []KeyEvent {
 	if e < t-blockLen || e-a < d.cfg.minDur {
 		return out
 	}
+	// Last, being the costliest: no third tone in the purity stretch.
+	if d.thirdTone(&m, t-d.cfg.minDur, t) > d.cfg.maxThirdDB {
+		return out
+	}
+	a = d.earlierPart(&m, a, lo)
 	d.active = true
 	d.suspected = false
 	d.key = keyAt(row, col)
@@ -485,6 +513,41 @@ func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
 	return 1 - resid/energy
 }
 
+// thirdTone returns the power of the strongest sinusoid left in samples
+// [lo, hi) once the model is taken out, relative to the power of the
+// samples, in dB; frequencies within thirdToneGuard of the pair's own are
+// skipped. Each grid frequency is one Goertzel recurrence over the
+// residual, kept in d.resid.
+func (d *Detector) thirdTone(m *toneModel, lo, hi int64) float64 {
+	n := int(hi - lo)
+	w := m.walker(lo)
+	var energy float64
+	for i := range n {
+		x := float64(d.hist[(lo+int64(i))&histMask])
+		d.resid[i] = x - w.next()
+		energy += x * x
+	}
+	if energy <= 0 {
+		return 0
+	}
+	guard := 2 * math.Pi * thirdToneGuard / SampleRate
+	best := 0.0
+	for k := range thirdToneBins {
+		omega := 2 * math.Pi * (thirdToneLow + float64(k)*thirdToneStep) / SampleRate
+		if math.Abs(omega-m.omega[0]) < guard || math.Abs(omega-m.omega[1]) < guard {
+			continue
+		}
+		coef := 2 * math.Cos(omega)
+		var s1, s2 float64
+		for _, r := range d.resid[:n] {
+			s1, s2 = r+coef*s1-s2, s1
+		}
+		best = max(best, s1*s1+s2*s2-coef*s1*s2)
+	}
+	// A sine of peak a over n samples gives |X|² = (a·n/2)², power a²/2.
+	return 10 * math.Log10(2*best/(float64(n)*energy)+1e-30)
+}
+
 // bestRun is the maximum-subarray search of step 5: the run [a, b) within
 // [lo, hi) with the largest total score 2xm − m².
 func (d *Detector) bestRun(m *toneModel, lo, hi int64) (a, b int64) {
@@ -506,6 +569,56 @@ func (d *Detector) bestRun(m *toneModel, lo, hi int64) (a, b int64) {
 		}
 	}
 	return a, b
+}
+
+// earlierPart looks for a part of the same tone before an interruption of
+// up to bridgeGap samples just before onset a, as a key press whose tone
+// was broken early (Q.24: interruptions ≤ 10 ms are bridged) and restarted
+// with another phase. It returns the onset of that earlier part, or a.
+func (d *Detector) earlierPart(m *toneModel, a, lo int64) int64 {
+	start, gap := a, int64(0)
+	for c := a - blockLen; c >= lo; c -= blockLen {
+		if d.blockHasPair(m, c) {
+			start, gap = c, 0
+			continue
+		}
+		gap += blockLen
+		if start < a || gap > bridgeGap {
+			break
+		}
+	}
+	if start == a {
+		return a
+	}
+	// Refine the earlier part's start against a model of its own phase.
+	var part toneModel
+	part.omega, part.ref = m.omega, start
+	for i := range 2 {
+		y := toneDFT(&d.hist, start, blockLen, m.omega[i], false)
+		part.amp[i] = y * complex(2.0/blockLen, 0)
+	}
+	p0, _ := d.bestRun(&part, max(lo, start-blockLen), start+blockLen)
+	return min(p0, start+blockLen/2)
+}
+
+// blockHasPair reports whether the blockLen samples from c hold the
+// model's two tones at their frequencies, in any phase.
+func (d *Detector) blockHasPair(m *toneModel, c int64) bool {
+	var energy float64
+	for n := c; n < c+blockLen; n++ {
+		x := float64(d.hist[n&histMask])
+		energy += x * x
+	}
+	var p float64
+	for i := range 2 {
+		y := sq(toneDFT(&d.hist, c, blockLen, m.omega[i], false))
+		want := partLevel * blockLen / 2 * math.Sqrt(sq(m.amp[i]))
+		if y < want*want {
+			return false
+		}
+		p += y
+	}
+	return 2*p >= partShare*blockLen*energy
 }
 
 // endOf returns the sample after the tone, searching [from, hi): the end of
