@@ -24,6 +24,11 @@
 //     a new timestamp that starts where the previous segment's duration
 //     ended (§2.5.1.3). A packet with the open press's code and the timestamp
 //     segment+0xFFFF (or segment+last duration seen) continues that press.
+//     A continuation of the press that ended last is folded into it, without
+//     a second Begin, if that press ended by timeout (a gap in the packets)
+//     or with a full 0xFFFF segment (a sender that sets the E bit on a
+//     segment's final packets): nobody can release and press a key again
+//     within zero clock units.
 //   - A packet may carry several back-to-back events (§2.5.1.5); the k-th
 //     starts at the packet timestamp plus the durations of the ones before it.
 //   - Packets are lost, duplicated and reordered. Timestamps are compared
@@ -31,8 +36,8 @@
 //     wrap). The last eight ended presses are remembered with their SSRC and
 //     segment timestamps; a packet of one of them is late and ignored, and so
 //     is any packet older than the newest press unless it is further back than
-//     a late packet can plausibly be (lateWindow), which is taken as a
-//     timestamp jump. A late packet therefore never becomes a new digit.
+//     a late packet can plausibly be (one segment plus ten seconds), which is
+//     taken as a timestamp jump. A late packet therefore never becomes a new digit.
 //   - A new SSRC or a backward timestamp jump resets the stream: an open
 //     press is ended first (End emitted), so Begin and End always pair up. A
 //     forward jump needs no special case: its packet is a new press, which
@@ -205,6 +210,9 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 // Feed processes the payload of one telephone-event RTP packet that
 // arrived at time at, and appends any Begin and End events to out.
 //
+// Feed first ends an open press whose EndTimeout has passed by at, as Tick
+// would, so the events do not depend on when the caller ticks.
+//
 // A payload that is empty or not a whole number of four-byte events returns
 // ErrShortTelephoneEvent or ErrTrailingTelephoneEventBytes and leaves the
 // Tracker as it was; the stream goes on. Events with codes above 15 are
@@ -232,8 +240,9 @@ func (t *Tracker) Feed(h RTPInfo, payload []byte, at time.Time, out []KeyEvent) 
 }
 
 // Tick ends an open press whose EndTimeout has passed by now (its end
-// packets were all lost) and appends the End event to out. now comes from
-// the caller's clock, as Feed's arrival times do.
+// packets were all lost) and appends the End event to out, with the longest
+// duration reported. now comes from the caller's clock, as Feed's arrival
+// times do.
 func (t *Tracker) Tick(now time.Time, out []KeyEvent) []KeyEvent {
 	if d, ok := t.Deadline(); ok && !now.Before(d) {
 		t.stats.TimedOut++
@@ -387,8 +396,8 @@ func (t *Tracker) learnInterval(step uint16) {
 
 // late reports whether an event belongs to a remembered ended press. A
 // continuation segment of the most recent press, if that press ended by
-// timeout, is folded into it: the caller is still holding the key and the
-// press has already been reported once.
+// timeout or with a full segment, is folded into it: the caller is still
+// holding the key and the press has already been reported once.
 func (t *Tracker) late(ssrc, ts uint32, ev TelephoneEvent) bool {
 	for i := range t.recent {
 		r := &t.recent[i]
@@ -400,7 +409,8 @@ func (t *Tracker) late(ssrc, ts uint32, ev TelephoneEvent) bool {
 		}
 	}
 	r := &t.recent[(t.next+recentPresses-1)%recentPresses]
-	if r.valid && r.timedOut && r.ssrc == ssrc && r.code == ev.Code && continues(r.last, r.lastDur, ts) {
+	if r.valid && (r.timedOut || r.lastDur == maxSegmentDuration) && r.ssrc == ssrc && r.code == ev.Code &&
+		continues(r.last, r.lastDur, ts) {
 		r.last, r.lastDur = ts, ev.Duration
 		if t.haveStream && t.ssrc == ssrc {
 			t.floor, t.haveFloor = ts, true

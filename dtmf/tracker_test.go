@@ -308,6 +308,17 @@ func TestTracker(t *testing.T) {
 			{at: 100 * ms, ssrc: ssrcA, ts: 1000 + 65200, events: []TelephoneEvent{update(3, 400)}},
 			{at: 150 * ms, ssrc: ssrcA, ts: 1000 + 65200, events: []TelephoneEvent{endOf(3, 800)}},
 		}, []want{{Begin, '3', 1000, 64800, 0}, {End, '3', 1000, 66000, 0}}},
+		{"E bit on a full segment's final packets: the next segment is the same press", TrackerConfig{}, []pkt{
+			{at: 0, ssrc: ssrcA, ts: 1000, marker: true, events: []TelephoneEvent{update(3, 65000)}},
+			{at: 50 * ms, ssrc: ssrcA, ts: 1000, events: []TelephoneEvent{endOf(3, 0xFFFF)}},
+			{at: 70 * ms, ssrc: ssrcA, ts: 1000, events: []TelephoneEvent{endOf(3, 0xFFFF)}},
+			{at: 100 * ms, ssrc: ssrcA, ts: 1000 + 0xFFFF, events: []TelephoneEvent{update(3, 400)}},
+			{at: 150 * ms, ssrc: ssrcA, ts: 1000 + 0xFFFF, events: []TelephoneEvent{endOf(3, 800)}},
+		}, []want{{Begin, '3', 1000, 65000, 0}, {End, '3', 1000, 0xFFFF, 0}}},
+		{"same key again right after a press that ended short of a full segment is a new press", TrackerConfig{}, []pkt{
+			{at: 0, ssrc: ssrcA, ts: 1000, marker: true, events: []TelephoneEvent{endOf(3, 800)}},
+			{at: 100 * ms, ssrc: ssrcA, ts: 1800, marker: true, events: []TelephoneEvent{endOf(3, 800)}},
+		}, []want{{Begin, '3', 1000, 800, 0}, {End, '3', 1000, 800, 0}, {Begin, '3', 1800, 800, 100 * ms}, {End, '3', 1800, 800, 100 * ms}}},
 		{"timestamps wrapping around 2^32 compare as serial numbers", TrackerConfig{},
 			seq(press(ssrcA, 0xFFFFFF00, 1, 0, 2), press(ssrcA, 0x200, 2, 300*ms, 2),
 				[]pkt{{at: 600 * ms, ssrc: ssrcA, ts: 0xFFFFFF00, events: []TelephoneEvent{endOf(1, 1200)}}}),
