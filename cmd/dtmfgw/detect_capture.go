@@ -48,9 +48,11 @@ type streamPress struct {
 
 // detectCapture finds the presses of every RTP stream of a capture.
 func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, verbose bool) ([]detection, error) {
-	if verbose {
-		fmt.Fprintf(stderr, "capture: %d records, %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP\n",
-			c.Stats.Records, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP)
+	if verbose || len(c.Streams) == 0 {
+		// An empty result needs explaining even without -v: was there no
+		// RTP, or nothing this tool could take apart?
+		fmt.Fprintf(stderr, "capture: %d records (%d not IP/UDP/TCP over a known link type), %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP\n",
+			c.Stats.Records, c.Stats.Undecodable, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP)
 	}
 	var found []detection
 	for i, s := range c.Streams {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/capture"
 	"dtmfgw/internal/capture/capturetest"
 )
 
@@ -361,6 +363,19 @@ func TestDetectCaptureJSONAndVerbose(t *testing.T) {
 	}
 }
 
+func TestDetectExplainsACaptureWithoutRTP(t *testing.T) {
+	w := capturetest.New(capturetest.Ethernet)
+	w.UDP(capStart, hostA, hostB, []byte("just some datagram"))
+	path := writeTemp(t, "empty.pcap", w.Pcap())
+	out, errOut, err := runDetectArgs(t, path)
+	if err != nil || out != "" {
+		t.Fatalf("err %v, output %q", err, out)
+	}
+	if want := "capture: 1 records (0 not IP/UDP/TCP over a known link type), 1 UDP, 0 RTP packets in 0 streams"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q", errOut, want)
+	}
+}
+
 func TestDetectErrorsNameTheFileAndTheReason(t *testing.T) {
 	dir := t.TempDir()
 	good := wavFile(pressPlan("1", 100*time.Millisecond, 100*time.Millisecond, 0), 8000, 1)
@@ -456,4 +471,39 @@ func TestDetectStopsWhenCancelled(t *testing.T) {
 	if err := runDetect(ctx, []string{path}, &o, &e); !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
 	}
+}
+
+// FuzzDetectCapture runs whole captures through the detect pipeline
+// (stream split, Tracker, audio rebuilt on the RTP clock, Detector, merge):
+// no capture may crash it, and every press it reports is a key with a
+// non-negative length.
+func FuzzDetectCapture(f *testing.F) {
+	small := func(link capturetest.Link) []byte {
+		var p rtpPlan
+		p.add(plannedPacket{at: at(0), src: netip.MustParseAddrPort("192.0.2.1:5060"), dst: netip.MustParseAddrPort("192.0.2.2:5060"), udp: capturetest.SIPWithSDP(hostB, 101, 8000)})
+		p.audioStream(at(10), hostA, hostB, 0xa, 0, pressPlan("5", 40*time.Millisecond, 60*time.Millisecond, 0), map[int]bool{1: true}, map[int]bool{3: true})
+		p.eventPress(at(50), hostA, hostB, 0xa, 101, 5000+320, '5', 60*time.Millisecond, true, false)
+		p.eventPress(at(200), hostE, hostF, 0xe, 96, 7, '#', 60*time.Millisecond, false, true)
+		return p.build(link).Pcap()
+	}
+	f.Add(small(capturetest.Ethernet))
+	f.Add(small(capturetest.RawIP))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := capture.Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		found, err := detectCapture(context.Background(), c, io.Discard, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range found {
+			if k, ok := dtmf.KeyFromChar(d.Digit[0]); !ok || len(d.Digit) != 1 || k.String() != d.Digit {
+				t.Fatalf("digit %q", d.Digit)
+			}
+			if d.DurationMS < 0 {
+				t.Fatalf("negative duration %+v", d)
+			}
+		}
+	})
 }
