@@ -99,7 +99,7 @@ const (
 
 	// Holding (step 6) limits, per block.
 	holdShare = 0.5 // of block energy in the digit's two bins
-	holdLevel = 0.1 // of the confirmed pair power (−10 dB)
+	holdLevel = 0.1 // of each tone's confirmed power (−10 dB)
 
 	// The third-tone check (step 4) scans 200–3600 Hz in steps of
 	// 8000/256 Hz, finer than the 36 Hz bin of the 224-sample purity
@@ -215,8 +215,8 @@ type Detector struct {
 	onset      int64
 	absent     int // consecutive blocks without the pair
 	model      toneModel
-	lastFit    int64   // end of the last window the model was fitted on
-	blockPower float64 // expected |bin|² sum of the pair in one block
+	lastFit    int64      // end of the last window the model was fitted on
+	blockPower [2]float64 // expected |bin|² of each tone in one block
 
 	// floor is the earliest sample a new digit may start at: the end of
 	// the previous one.
@@ -345,7 +345,8 @@ func (d *Detector) hop(out []KeyEvent) []KeyEvent {
 	d.absent = 0
 	d.model = m
 	d.lastFit = t
-	d.blockPower = blockLen * blockLen / 4 * (sq(m.amp[0]) + sq(m.amp[1]))
+	// A tone of peak a puts a·blockLen/2 into its bin over one block.
+	d.blockPower = [2]float64{blockLen * blockLen / 4 * sq(m.amp[0]), blockLen * blockLen / 4 * sq(m.amp[1])}
 	return append(out, KeyEvent{
 		Kind:            Begin,
 		Key:             d.key,
@@ -638,11 +639,13 @@ func (d *Detector) endOf(m *toneModel, from, hi int64) int64 {
 	return end
 }
 
-// hold is step 6, once per block while a digit is held.
+// hold is step 6, once per block while a digit is held. Each tone must be
+// there on its own (a key change that keeps the row or the column is not
+// the same digit), and the pair must hold its share of the block.
 func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
 	b := &d.blocks[(d.nblocks-1)&blockMask]
-	p := sq(b.bin[d.row]) + sq(b.bin[4+d.col])
-	if p >= holdLevel*d.blockPower && 2*p >= holdShare*blockLen*b.energy {
+	pl, ph := sq(b.bin[d.row]), sq(b.bin[4+d.col])
+	if pl >= holdLevel*d.blockPower[0] && ph >= holdLevel*d.blockPower[1] && 2*(pl+ph) >= holdShare*blockLen*b.energy {
 		d.absent = 0
 		d.refit(t)
 		return out
