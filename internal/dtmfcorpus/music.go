@@ -106,15 +106,23 @@ func newTimbre(r *rng) timbre {
 
 // note adds one note to buf from sample start for n samples: harmonic
 // partials below 3800 Hz, an attack/decay/release envelope and optional
-// vibrato (depth relative, rate in Hz).
+// vibrato (depth relative, rate in Hz). Partials are rotating phasors, the
+// h-th advanced by the fundamental's rotation raised to the h-th power, so a
+// sample costs a few multiplications rather than a sine per partial.
 func note(buf []float64, start, n int, f0, amp float64, t timbre, vibDepth, vibRate float64, r *rng) {
-	attack := min(n/4, samplesOf(r.between(5, 40)))
-	release := min(n/3, samplesOf(r.between(30, 120)))
+	attack := max(1, min(n/4, samplesOf(r.between(5, 40))))
+	release := max(1, min(n/3, samplesOf(r.between(30, 120))))
 	vibPhase := r.between(0, 2*math.Pi)
-	phases := make([]float64, len(t))
-	for i := range phases {
-		phases[i] = r.between(0, 2*math.Pi)
+	re := make([]float64, len(t))
+	im := make([]float64, len(t))
+	for h := range t {
+		ph := r.between(0, 2*math.Pi)
+		re[h], im[h] = math.Cos(ph), math.Sin(ph)
 	}
+	// Slow decay after the attack, like a struck or plucked string.
+	decay := math.Exp(-1 / (1.5 * SampleRate))
+	gain := amp
+	var f, cr, ci float64
 	for i := 0; i < n && start+i < len(buf); i++ {
 		env := 1.0
 		switch {
@@ -123,19 +131,23 @@ func note(buf []float64, start, n int, f0, amp float64, t timbre, vibDepth, vibR
 		case i >= n-release:
 			env = float64(n-i) / float64(release)
 		}
-		// Slow decay after the attack, like a struck or plucked string.
-		env *= math.Exp(-float64(i) / (1.5 * SampleRate))
-		f := f0 * (1 + vibDepth*math.Sin(vibPhase+2*math.Pi*vibRate*float64(i)/SampleRate))
+		if vibDepth != 0 || i == 0 {
+			f = f0 * (1 + vibDepth*math.Sin(vibPhase+2*math.Pi*vibRate*float64(i)/SampleRate))
+			w := 2 * math.Pi * f / SampleRate
+			cr, ci = math.Cos(w), math.Sin(w)
+		}
+		hr, hi := cr, ci // rotation of harmonic h+1
 		var s float64
 		for h, a := range t {
-			fh := f * float64(h+1)
-			if fh >= 3800 {
+			if f*float64(h+1) >= 3800 {
 				break
 			}
-			phases[h] += 2 * math.Pi * fh / SampleRate
-			s += a * math.Sin(phases[h])
+			s += a * im[h]
+			re[h], im[h] = re[h]*hr-im[h]*hi, re[h]*hi+im[h]*hr
+			hr, hi = hr*cr-hi*ci, hr*ci+hi*cr
 		}
-		buf[start+i] += amp * env * s
+		buf[start+i] += gain * env * s
+		gain *= decay
 	}
 }
 
@@ -296,8 +308,14 @@ func bells(seed uint64, n int) []int16 {
 			}
 			a := amp * r.between(0.3, 1)
 			ph := r.between(0, 2*math.Pi)
+			// A decaying phasor: rotation and decay in one complex factor.
+			g := math.Exp(-1 / (decay[k] * SampleRate))
+			w := 2 * math.Pi * f / SampleRate
+			cr, ci := g*math.Cos(w), g*math.Sin(w)
+			pr, pi := a*math.Cos(ph), a*math.Sin(ph)
 			for i := 0; pos+i < n && i < 4*SampleRate; i++ {
-				buf[pos+i] += a * math.Exp(-float64(i)/(decay[k]*SampleRate)) * math.Sin(ph+2*math.Pi*f*float64(i)/SampleRate)
+				buf[pos+i] += pi
+				pr, pi = pr*cr-pi*ci, pr*ci+pi*cr
 			}
 		}
 		pos += samplesOf(r.between(300, 1500))

@@ -32,6 +32,8 @@ const (
 	CatPause          = "Q.24 pause 40 ms (two digits)"
 	CatInterruption   = "Q.24 interruption ≤ 10 ms (one digit)"
 	CatNoise          = "Q.24 noise SNR 15–20 dB (detect)"
+	CatCornerAccept   = "Q.24 limits combined (detect)"
+	CatCornerReject   = "Q.24 limits combined (reject)"
 )
 
 // Default parameters of a conformance tone where the row under test does
@@ -281,6 +283,43 @@ func q24Specs() []q24Spec {
 				want:     []bool{true, false},
 			})
 		}
+
+		// The rows' limits at once, since a receiver must meet them together:
+		// both tones 1.5% off, 40 ms, at the extreme twists with the weaker
+		// tone at −25 dBm0, or the stronger at 0 dBm0 (−8 dB twist only: at
+		// +4 dB the pair would clip).
+		for _, d := range []float64{-0.015, 0.015} {
+			for _, e := range []float64{-0.015, 0.015} {
+				for _, c := range [][2]float64{{-17, -8}, {-25, 4}, {0, -8}} {
+					s := spec(k)
+					s.LowOffset, s.HighOffset = d, e
+					s.LevelDBm0, s.TwistDB = c[0], c[1]
+					s.Duration = 40 * time.Millisecond
+					out = append(out, single(CatCornerAccept, MustDetect, s))
+				}
+			}
+		}
+		// Strong signals just outside one limit: loud tones leak into
+		// neighbouring filters, which is where a receiver's rejection is
+		// weakest.
+		for _, d := range []float64{-0.035, 0.035} {
+			s := spec(k)
+			s.LevelDBm0, s.LowOffset = -3, d
+			out = append(out, single(CatCornerReject, MustReject, s))
+			s = spec(k)
+			s.LevelDBm0, s.HighOffset = -3, d
+			out = append(out, single(CatCornerReject, MustReject, s))
+		}
+		for _, c := range [][2]float64{{-15, 12}, {-3, -12}} {
+			s := spec(k)
+			s.LevelDBm0, s.TwistDB = c[0], c[1]
+			out = append(out, single(CatCornerReject, MustReject, s))
+		}
+		s := spec(k)
+		s.LevelDBm0, s.Duration = -3, 23*time.Millisecond
+		out = append(out, single(CatCornerReject, MustReject, s))
+		s.LevelDBm0, s.Duration, s.LowOffset, s.HighOffset = -25, 23*time.Millisecond, 0.015, -0.015
+		out = append(out, single(CatCornerReject, MustReject, s))
 
 		// Noise: white Gaussian noise over the whole case at SNR 15, 18 and
 		// 20 dB (tone power over full-band noise power), with four seeds that

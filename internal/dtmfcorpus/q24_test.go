@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +20,10 @@ func TestQ24CasesCoverEveryRowKeyAndCodec(t *testing.T) {
 	perKey := map[string]int{
 		CatFreqAccept: 8, CatFreqReject: 12, CatLevelAccept: 4, CatLevelReject: 2,
 		CatTwistAccept: 11, CatTwistReject: 6, CatDurationAccept: 4, CatDurationReject: 3,
-		CatPause: 2, CatInterruption: 3, CatNoise: 12,
+		CatPause: 2, CatInterruption: 3, CatNoise: 12, CatCornerAccept: 12, CatCornerReject: 8,
 	}
 	count := map[key]int{}
-	for _, c := range Q24Cases() {
+	for _, c := range builtQ24() {
 		var k dtmf.Key
 		switch {
 		case len(c.Want) > 0:
@@ -32,7 +33,7 @@ func TestQ24CasesCoverEveryRowKeyAndCodec(t *testing.T) {
 		}
 		count[key{c.Category, c.Codec, k}]++
 		wantKind := MustDetect
-		if c.Category == CatFreqReject || c.Category == CatLevelReject || c.Category == CatTwistReject || c.Category == CatDurationReject {
+		if c.Category == CatFreqReject || c.Category == CatLevelReject || c.Category == CatTwistReject || c.Category == CatDurationReject || c.Category == CatCornerReject {
 			wantKind = MustReject
 		}
 		if c.Kind != wantKind || (wantKind == MustReject) != (len(c.Want) == 0) {
@@ -50,17 +51,20 @@ func TestQ24CasesCoverEveryRowKeyAndCodec(t *testing.T) {
 	}
 }
 
+// builtQ24 is Q24Cases built once for all the tests that only read it.
+var builtQ24 = sync.OnceValue(Q24Cases)
+
 func TestQ24CasesAreDeterministic(t *testing.T) {
-	digest := func() [32]byte {
+	digest := func(cases []Case) [32]byte {
 		h := sha256.New()
-		for _, c := range Q24Cases() {
+		for _, c := range cases {
 			h.Write([]byte(c.Category + c.Codec + c.Name))
 			binary.Write(h, binary.LittleEndian, c.PCM)
 			binary.Write(h, binary.LittleEndian, c.Want)
 		}
 		return [32]byte(h.Sum(nil))
 	}
-	if a, b := digest(), digest(); a != b {
+	if digest(builtQ24()) != digest(Q24Cases()) {
 		t.Error("two builds of the Q.24 corpus differ")
 	}
 }

@@ -60,8 +60,15 @@ var speechVoices = map[string][]string{
 }
 
 // speechVariants are espeak-ng voice variants: male, female, Klatt-synthesis
-// and rough voices, which move the pitch and formants around.
-var speechVariants = []string{"", "+f3", "+m3", "+f2", "+m7", "+klatt2", "+f4", "+m1", "+croak", "+f1", "+klatt4", "+m5", "+f5", "+m2"}
+// and rough voices, which move the pitch and formants around, and robotic,
+// near-monotone ones, whose steady harmonics are the hardest speech for a
+// DTMF receiver. The count is coprime with SpeechPlan's stride of 5, so every
+// variant is used.
+var speechVariants = []string{
+	"", "+f3", "+m3", "+f2", "+m7", "+klatt2", "+f4", "+m1", "+croak", "+f1", "+klatt4", "+m5", "+f5", "+m2",
+	"+robosoft", "+Alicia", "+UniRobot", "+belinda", "+Tweaky", "+steph", "+robosoft3", "+linda", "+RicishayMax",
+	"+grandma", "+Storm", "+whisperf", "+announcer", "+anikaRobot",
+}
 
 // speechLevels are the active speech levels, from loud to quiet talkers.
 var speechLevels = []float64{-10, -14, -18, -22, -26}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -162,5 +163,27 @@ func TestScaleToLevel(t *testing.T) {
 	}
 	if y := scaleToLevel(make([]int16, 800), -10); slices.ContainsFunc(y, func(v int16) bool { return v != 0 }) {
 		t.Error("silence scaled into sound")
+	}
+}
+
+func TestSpeechVariantsExist(t *testing.T) {
+	// espeak-ng falls back to the plain voice for an unknown variant without
+	// a word, so compare each rendering with the plain one.
+	ctx := context.Background()
+	plain, err := render(ctx, Utterance{Voice: "en", Speed: 175, Pitch: 50, Text: "four one"})
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Fatal(ErrNoEspeak)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range speechVariants[1:] {
+		got, err := render(ctx, Utterance{Voice: "en" + v, Speed: 175, Pitch: 50, Text: "four one"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(got, plain) {
+			t.Errorf("variant %s renders like the plain voice: not installed or misspelt", v)
+		}
 	}
 }
