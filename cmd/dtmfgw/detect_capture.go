@@ -24,8 +24,9 @@ const (
 	sampleTime = time.Second / dtmf.SampleRate
 	// maxStreamSamples bounds the audio rebuilt for one stream: four hours.
 	maxStreamSamples = 4 * 3600 * dtmf.SampleRate
-	// maxAudioGap bounds the silence inserted for one gap in a stream
-	// (lost packets, or a sender that stopped sending during hold).
+	// maxAudioGap is the longest pause in a stream filled with silence
+	// (lost packets, silence suppression); after a longer one (hold) the
+	// audio continues in a new segment timed by capture time.
 	maxAudioGap = 10 * dtmf.SampleRate
 	// reanchorSlack is how far an RTP timestamp may disagree with capture
 	// time before it is taken as a jump of the sender's timestamps rather
@@ -157,35 +158,48 @@ func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time
 	if tl.packets == 0 {
 		return nil, "no G.711 audio", nil
 	}
-	note := fmt.Sprintf("%d G.711 packets, %.1f s of audio", tl.packets, float64(len(tl.pcm))/dtmf.SampleRate)
+	note := fmt.Sprintf("%d G.711 packets, %.1f s of audio in %d segment(s)", tl.packets, float64(tl.total)/dtmf.SampleRate, len(tl.segments))
 	if tl.truncated {
 		note += " (truncated at 4 h)"
 	}
-	offset := tl.originAt.Sub(first)
 	var out []streamPress
-	err := inbandPresses(ctx, tl.pcm, func(onset, end int64, key dtmf.Key) {
-		out = append(out, streamPress{
-			onset:  offset + time.Duration(onset)*sampleTime,
-			length: time.Duration(end-onset) * sampleTime,
-			key:    key,
-			source: dtmf.SourceInband.String(),
+	for _, seg := range tl.segments {
+		offset := seg.originAt.Sub(first)
+		err := inbandPresses(ctx, seg.pcm, func(onset, end int64, key dtmf.Key) {
+			out = append(out, streamPress{
+				onset:  offset + time.Duration(onset)*sampleTime,
+				length: time.Duration(end-onset) * sampleTime,
+				key:    key,
+				source: dtmf.SourceInband.String(),
+			})
 		})
-	})
-	return out, note, err
+		if err != nil {
+			return nil, note, err
+		}
+	}
+	return out, note, nil
 }
 
 // audioTimeline places decoded G.711 packets at the sample position their
 // RTP timestamps give (RFC 3550 §5.1: the timestamp is the sampling instant
-// of the first octet), anchored at the first packet.
+// of the first octet). Audio is kept in segments: a new one starts when the
+// stream pauses for longer than maxAudioGap (hold, silence suppression), so
+// that long pauses cost no memory and positions after them are timed from
+// the capture clock anew.
 type audioTimeline struct {
-	pcm       []int16
+	segments  []audioSegment
 	packets   int
-	anchored  bool
-	originAt  time.Time // capture time of sample 0
-	baseIdx   int64     // sample index of baseTS
+	total     int64 // samples in all segments
+	baseIdx   int64 // sample index in the current segment of baseTS
 	baseTS    uint32
 	baseAt    time.Time
 	truncated bool
+}
+
+// audioSegment is audio without a pause longer than maxAudioGap.
+type audioSegment struct {
+	originAt time.Time // capture time of sample 0
+	pcm      []int16
 }
 
 func (a *audioTimeline) add(p capture.Packet, decode func([]int16, []byte) int) {
@@ -193,35 +207,44 @@ func (a *audioTimeline) add(p capture.Packet, decode func([]int16, []byte) int) 
 	if n == 0 || a.truncated {
 		return
 	}
-	if !a.anchored {
-		a.anchored, a.originAt = true, p.At
-		a.baseIdx, a.baseTS, a.baseAt = 0, p.Timestamp, p.At
+	if len(a.segments) == 0 {
+		a.startSegment(p)
 	}
+	cur := &a.segments[len(a.segments)-1]
+	have := int64(len(cur.pcm))
 	idx := a.baseIdx + int64(int32(p.Timestamp-a.baseTS))
 	byClock := a.baseIdx + int64(p.At.Sub(a.baseAt)/sampleTime)
 	if d := idx - byClock; d > reanchorSlack || d < -reanchorSlack {
-		// The sender's timestamps jumped (new talk spurt source, hold,
-		// re-INVITE): trust capture time for where this packet goes.
-		idx = min(max(byClock, int64(len(a.pcm))), int64(len(a.pcm))+maxAudioGap)
+		// The sender's timestamps jumped (new source after a re-INVITE,
+		// a restarted sender): trust capture time for where this goes.
+		idx = max(byClock, have)
 		a.baseIdx, a.baseTS, a.baseAt = idx, p.Timestamp, p.At
 	}
-	if idx < 0 || idx+n < int64(len(a.pcm))-maxAudioGap {
+	if idx-have > maxAudioGap {
+		a.startSegment(p)
+		cur, idx, have = &a.segments[len(a.segments)-1], 0, 0
+	}
+	if idx < 0 || idx+n <= have-maxAudioGap {
 		return // far too late to place
 	}
-	if gap := idx - int64(len(a.pcm)); gap > maxAudioGap {
-		idx = int64(len(a.pcm)) + maxAudioGap
-		a.baseIdx, a.baseTS, a.baseAt = idx, p.Timestamp, p.At
-	}
-	if idx+n > maxStreamSamples {
+	grow := max(idx+n-have, 0)
+	if a.total+grow > maxStreamSamples {
 		a.truncated = true
 		return
 	}
-	if end := idx + n; end > int64(len(a.pcm)) {
+	if grow > 0 {
 		// Lost packets before this one leave zeros: linear silence.
-		a.pcm = append(a.pcm, make([]int16, end-int64(len(a.pcm)))...)
+		cur.pcm = append(cur.pcm, make([]int16, grow)...)
+		a.total += grow
 	}
-	decode(a.pcm[idx:idx+n], p.Payload)
+	decode(cur.pcm[idx:idx+n], p.Payload)
 	a.packets++
+}
+
+// startSegment begins a segment whose sample 0 is packet p.
+func (a *audioTimeline) startSegment(p capture.Packet) {
+	a.segments = append(a.segments, audioSegment{originAt: p.At})
+	a.baseIdx, a.baseTS, a.baseAt = 0, p.Timestamp, p.At
 }
 
 // mergePresses pairs each RFC 4733 press with an in-band press of the same

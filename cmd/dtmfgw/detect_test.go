@@ -199,6 +199,11 @@ func (p *rtpPlan) build(link capturetest.Link) *capturetest.Builder {
 // audioStream adds pcm as 20 ms G.711 packets from start, skipping the
 // packets whose index is in lose and delaying those in late by 30 ms.
 func (p *rtpPlan) audioStream(start time.Time, src, dst netip.AddrPort, ssrc uint32, pt uint8, pcm []int16, lose, late map[int]bool) {
+	p.audioFrom(start, 5000, src, dst, ssrc, pt, pcm, lose, late)
+}
+
+// audioFrom is audioStream with the RTP timestamp of the first sample.
+func (p *rtpPlan) audioFrom(start time.Time, ts0 uint32, src, dst netip.AddrPort, ssrc uint32, pt uint8, pcm []int16, lose, late map[int]bool) {
 	const frame = 160
 	for i := 0; i*frame < len(pcm); i++ {
 		if lose[i] {
@@ -215,7 +220,7 @@ func (p *rtpPlan) audioStream(start time.Time, src, dst netip.AddrPort, ssrc uin
 		if late[i] {
 			at = at.Add(30 * time.Millisecond)
 		}
-		p.add(plannedPacket{at: at, src: src, dst: dst, h: rtp.Header{PayloadType: pt, Timestamp: 5000 + uint32(i*frame), SSRC: ssrc}, payload: payload})
+		p.add(plannedPacket{at: at, src: src, dst: dst, h: rtp.Header{PayloadType: pt, Timestamp: ts0 + uint32(i*frame), SSRC: ssrc}, payload: payload})
 	}
 }
 
@@ -327,6 +332,49 @@ func TestDetectPrintsTheDigitsOfCaptures(t *testing.T) {
 			}
 			if out != callCaptureWant {
 				t.Errorf("output:\n%s\nwant:\n%s", out, callCaptureWant)
+			}
+		})
+	}
+}
+
+// A stream that pauses (hold, silence suppression) or whose timestamps
+// jump must still time every press by when it happened.
+func TestDetectTimesPressesAcrossPausesAndTimestampJumps(t *testing.T) {
+	lead, on := 300*time.Millisecond, 100*time.Millisecond
+	first := pressPlan("1", lead, on, 0)  // 0.7 s: 35 packets, tone at 300 ms
+	second := pressPlan("2", lead, on, 0) // the same length, tone at 300 ms
+	firstEnd := uint32(5000 + len(first)) // timestamp after the first part
+	tests := []struct {
+		name     string
+		resumeAt int    // ms after capture start
+		resumeTS uint32 // RTP timestamp of the second part
+		want     string
+	}{
+		{"hold, clock kept running", 30700, firstEnd + 30000*8, "31000 2"},
+		{"hold, timestamps contiguous", 30700, firstEnd, "31000 2"},
+		{"short pause filled with silence", 5700, firstEnd + 5000*8, "6000 2"},
+		{"timestamp jump without pause", 700, firstEnd + 123456789, "1000 2"},
+		{"timestamp jump backwards", 700, firstEnd - 99999999, "1000 2"},
+		{"timestamps wrap", 700, firstEnd, "1000 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p rtpPlan
+			ts0 := uint32(5000)
+			if tc.name == "timestamps wrap" {
+				ts0 = 0xFFFFFFFF - 2000 // wraps inside the first part
+				tc.resumeTS = ts0 + uint32(len(first))
+			}
+			p.audioFrom(at(0), ts0, hostA, hostB, 0xa, 0, first, nil, nil)
+			p.audioFrom(at(tc.resumeAt), tc.resumeTS, hostA, hostB, 0xa, 0, second, nil, nil)
+			path := writeTemp(t, "hold.pcap", p.build(capturetest.Ethernet).Pcap())
+			out, _, err := runDetectArgs(t, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "300 1 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa inband\n" + tc.want + " 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa inband\n"
+			if out != want {
+				t.Errorf("output:\n%s\nwant:\n%s", out, want)
 			}
 		})
 	}
