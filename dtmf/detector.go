@@ -533,17 +533,29 @@ func (d *Detector) thirdTone(m *toneModel, lo, hi int64) float64 {
 	}
 	guard := 2 * math.Pi * thirdToneGuard / SampleRate
 	best := 0.0
-	for k := range thirdToneBins {
-		omega := 2 * math.Pi * (thirdToneLow + float64(k)*thirdToneStep) / SampleRate
-		if math.Abs(omega-m.omega[0]) < guard || math.Abs(omega-m.omega[1]) < guard {
-			continue
+	// Four recurrences at a time: each is a chain of dependent steps, and
+	// interleaving them keeps the FPU busy.
+	for k := 0; k < thirdToneBins; k += 4 {
+		var coef [4]float64
+		for j := range coef {
+			omega := 2 * math.Pi * (thirdToneLow + float64(k+j)*thirdToneStep) / SampleRate
+			coef[j] = 2 * math.Cos(omega)
+			if k+j >= thirdToneBins || math.Abs(omega-m.omega[0]) < guard || math.Abs(omega-m.omega[1]) < guard {
+				coef[j] = math.NaN() // skipped below
+			}
 		}
-		coef := 2 * math.Cos(omega)
-		var s1, s2 float64
+		var a1, a2, b1, b2, c1, c2, e1, e2 float64
 		for _, r := range d.resid[:n] {
-			s1, s2 = r+coef*s1-s2, s1
+			a1, a2 = r+coef[0]*a1-a2, a1
+			b1, b2 = r+coef[1]*b1-b2, b1
+			c1, c2 = r+coef[2]*c1-c2, c1
+			e1, e2 = r+coef[3]*e1-e2, e1
 		}
-		best = max(best, s1*s1+s2*s2-coef*s1*s2)
+		for j, st := range [4][2]float64{{a1, a2}, {b1, b2}, {c1, c2}, {e1, e2}} {
+			if p := st[0]*st[0] + st[1]*st[1] - coef[j]*st[0]*st[1]; p > best { // NaN compares false
+				best = p
+			}
+		}
 	}
 	// A sine of peak a over n samples gives |X|² = (a·n/2)², power a²/2.
 	return 10 * math.Log10(2*best/(float64(n)*energy)+1e-30)
@@ -640,12 +652,25 @@ func (d *Detector) endOf(m *toneModel, from, hi int64) int64 {
 }
 
 // hold is step 6, once per block while a digit is held. Each tone must be
-// there on its own (a key change that keeps the row or the column is not
-// the same digit), and the pair must hold its share of the block.
+// there on its own, each must lead its group over the window (a key
+// change that keeps the row or the column is another digit, even though
+// in a 4 ms block a neighbouring frequency still leaks well into the old
+// bin), and the pair must hold its share of the block.
 func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
 	b := &d.blocks[(d.nblocks-1)&blockMask]
 	pl, ph := sq(b.bin[d.row]), sq(b.bin[4+d.col])
-	if pl >= holdLevel*d.blockPower[0] && ph >= holdLevel*d.blockPower[1] && 2*(pl+ph) >= holdShare*blockLen*b.energy {
+	// Which bin leads its group is read over the 16 ms window: a 4 ms block
+	// is 250 Hz wide and cannot tell neighbouring rows apart.
+	var w [8]complex128
+	for i := range int64(4) {
+		for k, v := range d.blocks[(d.nblocks-1-i)&blockMask].bin {
+			w[k] += v
+		}
+	}
+	row, _, _ := strongest(w[0:4])
+	col, _, _ := strongest(w[4:8])
+	if row == d.row && col == d.col && pl >= holdLevel*d.blockPower[0] && ph >= holdLevel*d.blockPower[1] &&
+		2*(pl+ph) >= holdShare*blockLen*b.energy {
 		d.absent = 0
 		d.refit(t)
 		return out

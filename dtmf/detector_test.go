@@ -621,3 +621,93 @@ func FuzzDetector(f *testing.F) {
 		}
 	})
 }
+
+// TestDetectorRandomisedQ24Region draws tones from anywhere inside the
+// Q.24 must-detect region (every limit at once: level, twist, both
+// deviations, duration, 15 dB noise, codec, onset phase) and from just
+// beyond each must-reject limit, with a fixed seed, so corners the table
+// does not list are covered too.
+func TestDetectorRandomisedQ24Region(t *testing.T) {
+	r := rand.New(rand.NewPCG(24, 24))
+	uni := func(lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+	trials := 1500
+	if testing.Short() {
+		trials = 200
+	}
+	for i := range trials {
+		k := allKeys[r.IntN(len(allKeys))]
+		s := ToneSpec{
+			Key:        k,
+			LevelDBm0:  uni(-25, 0),
+			TwistDB:    uni(-8, 4),
+			LowOffset:  uni(-0.015, 0.015),
+			HighOffset: uni(-0.015, 0.015),
+			Duration:   time.Duration(uni(40, 120) * float64(time.Millisecond)),
+		}
+		// A tone louder than full scale cannot be sent through G.711.
+		s.LevelDBm0 = min(s.LevelDBm0, -s.TwistDB)
+		detectIt := true
+		switch i % 6 {
+		case 1: // a deviation beyond 3.5%
+			off := uni(0.036, 0.06) * float64(1-2*r.IntN(2))
+			if r.IntN(2) == 0 {
+				s.LowOffset = off
+			} else {
+				s.HighOffset = off
+			}
+			detectIt = false
+		case 2: // twist beyond ±12 dB
+			s.TwistDB = uni(12.5, 20) * float64(1-2*r.IntN(2))
+			s.LevelDBm0 = min(s.LevelDBm0, -s.TwistDB)
+			detectIt = false
+		case 3: // shorter than 23 ms
+			s.Duration = time.Duration(uni(5, 23) * float64(time.Millisecond))
+			detectIt = false
+		case 4: // −55 dBm0 and below
+			s.LevelDBm0, s.TwistDB = uni(-70, -55), 0
+			detectIt = false
+		}
+		pcm, onsets := signal(100+r.IntN(300), burst{spec: s})
+		snr := 0.0
+		if r.IntN(2) == 0 && detectIt {
+			snr = uni(15, 30)
+			addNoise(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(i))
+		}
+		c := codecs[r.IntN(len(codecs))]
+		ev := detect(compand(c.law, pcm))
+		name := fmt.Sprintf("trial %d: %+v snr=%.1f %s", i, s, snr, c.name)
+		if !detectIt {
+			if len(ev) != 0 {
+				t.Errorf("%s: must reject, got %v", name, ev)
+			}
+			continue
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Log(name)
+			checkDigits(t, ev, []Key{k}, onsets, 320)
+		})
+	}
+}
+
+// TestDetectorKeyChangeWithoutPause: a tone followed at once by another
+// key's tone, sharing its row or its column or neither, is two digits; the
+// first ends where the second begins.
+func TestDetectorKeyChangeWithoutPause(t *testing.T) {
+	for _, pair := range [][2]Key{{'1', '2'}, {'1', '4'}, {'5', '9'}, {'#', '#'}} {
+		t.Run(string(pair[:]), func(t *testing.T) {
+			a, b := tone(pair[0]), tone(pair[1])
+			if pair[0] == pair[1] {
+				// The same key twice with no pause is one press.
+				pcm, onsets := signal(200, burst{spec: a}, burst{spec: b})
+				checkDigits(t, detect(pcm), []Key{pair[0]}, onsets[:1], 320)
+				return
+			}
+			pcm, onsets := signal(200, burst{spec: a}, burst{spec: b})
+			ev := detect(pcm)
+			checkDigits(t, ev, pair[:], onsets, 320)
+			if e := ev[1].EndSample - onsets[1]; e < -40 || e > 40 {
+				t.Errorf("first digit ends at %d, second starts at %d", ev[1].EndSample, onsets[1])
+			}
+		})
+	}
+}
