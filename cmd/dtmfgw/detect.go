@@ -28,13 +28,14 @@ type detection struct {
 	OnsetMS int64 `json:"onset_ms"`
 	// Digit is the key: 0-9, *, #, A-D.
 	Digit string `json:"digit"`
-	// Source is "inband", "rfc4733", or "rfc4733+inband" for a press found
-	// both ways in one stream.
+	// Source is "inband", "rfc4733", "rfc4733+inband" for a press found
+	// both ways in one stream, or "sipinfo".
 	Source string `json:"source"`
 	// DurationMS is the press length as measured by the source that found
 	// it; for both sources, the span covering both.
 	DurationMS int64 `json:"duration_ms"`
-	// Stream names the RTP stream of a capture: "src>dst ssrc=0x…".
+	// Stream names the RTP stream of a capture, "src>dst ssrc=0x…", or
+	// the SIP hop of a SIP INFO, "src>dst call-id=…".
 	Stream string `json:"stream,omitempty"`
 
 	order int // stream index, to keep the output order stable
@@ -59,9 +60,12 @@ Prints the DTMF key presses in FILE, one per line, in order of onset:
   capture:     ONSET_MS DIGIT SRC>DST ssrc=0xSSRC SOURCE
 
 ONSET_MS counts from the start of the audio, or from the first packet of
-the capture. SOURCE is rfc4733 (telephone-event packets), inband (tones in
-PCMU/PCMA audio) or rfc4733+inband. Audio at rates other than 8 kHz is
-resampled. With --format auto, captures and WAV files are recognised by
+the capture (a press already under way when the capture began may be
+negative). SOURCE is rfc4733 (telephone-event packets), inband (tones in
+PCMU/PCMA audio), rfc4733+inband (one press sent both ways in one stream)
+or sipinfo (SIP INFO application/dtmf-relay or application/dtmf, printed
+with the SIP hop and Call-ID in place of the stream). Audio at rates other
+than 8 kHz is resampled. With --format auto, captures and WAV files are recognised by
 their headers and headerless audio by its extension (.ul .ulaw .mulaw .al
 .alaw .raw .pcm .sln).
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -52,8 +53,8 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 	if verbose || len(c.Streams) == 0 {
 		// An empty result needs explaining even without -v: was there no
 		// RTP, or nothing this tool could take apart?
-		fmt.Fprintf(stderr, "capture: %d records (%d not IP/UDP/TCP over a known link type), %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP\n",
-			c.Stats.Records, c.Stats.Undecodable, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP)
+		fmt.Fprintf(stderr, "capture: %d records (%d not IP/UDP/TCP over a known link type), %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP, %d SIP INFO with a body\n",
+			c.Stats.Records, c.Stats.Undecodable, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP, len(c.Infos))
 	}
 	var found []detection
 	for i, s := range c.Streams {
@@ -80,7 +81,40 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 			})
 		}
 	}
-	return found, nil
+	return append(found, sipInfoPresses(c, stderr, verbose)...), nil
+}
+
+// sipInfoPresses reads the key presses of the SIP INFO requests of a
+// capture (application/dtmf-relay and application/dtmf). INFO requests of
+// other packages are skipped; malformed DTMF bodies are reported with -v,
+// by position only, as the body may be card data.
+func sipInfoPresses(c *capture.Capture, stderr io.Writer, verbose bool) []detection {
+	var out []detection
+	for i, in := range c.Infos {
+		key, dur, err := dtmf.ParseSIPInfo(in.ContentType, in.Body)
+		if errors.Is(err, dtmf.ErrUnsupportedContentType) {
+			continue
+		}
+		name := in.Src.String() + ">" + in.Dst.String()
+		if in.CallID != "" {
+			name += " call-id=" + in.CallID
+		}
+		if err != nil {
+			if verbose {
+				fmt.Fprintf(stderr, "SIP INFO %s at %d ms: %v\n", name, roundMS(in.At.Sub(c.First)), err)
+			}
+			continue
+		}
+		out = append(out, detection{
+			OnsetMS:    roundMS(in.At.Sub(c.First)),
+			Digit:      key.String(),
+			Source:     dtmf.SourceSIPInfo.String(),
+			DurationMS: dur.Milliseconds(),
+			Stream:     name,
+			order:      len(c.Streams) + i,
+		})
+	}
+	return out
 }
 
 // roundMS rounds a duration to whole milliseconds, half away from zero.

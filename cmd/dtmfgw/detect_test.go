@@ -380,6 +380,35 @@ func TestDetectTimesPressesAcrossPausesAndTimestampJumps(t *testing.T) {
 	}
 }
 
+func TestDetectReadsSIPInfoInCaptures(t *testing.T) {
+	sip1 := netip.MustParseAddrPort("192.0.2.1:5060")
+	sip2 := netip.MustParseAddrPort("192.0.2.2:5060")
+	var p rtpPlan
+	relay := capturetest.SIPInfo(2, "application/dtmf-relay", []byte("Signal=5\r\nDuration=160\r\n"))
+	p.add(plannedPacket{at: at(0), src: sip1, dst: sip2, udp: relay})
+	p.add(plannedPacket{at: at(500), src: sip1, dst: sip2, udp: relay}) // retransmission
+	p.add(plannedPacket{at: at(900), src: sip1, dst: sip2, udp: capturetest.SIPInfo(3, "application/dtmf", []byte("11"))})
+	p.add(plannedPacket{at: at(950), src: sip1, dst: sip2, udp: capturetest.SIPInfo(4, "application/dtmf-relay", []byte("Signal=X"))})
+	p.add(plannedPacket{at: at(990), src: sip1, dst: sip2, udp: capturetest.SIPInfo(5, "application/media_control+xml", []byte("<media_control/>"))})
+	path := writeTemp(t, "info.pcap", p.build(capturetest.Ethernet).Pcap())
+	out, errOut, err := runDetectArgs(t, "-v", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "0 5 192.0.2.1:5060>192.0.2.2:5060 call-id=1@example.com sipinfo\n" +
+		"900 # 192.0.2.1:5060>192.0.2.2:5060 call-id=1@example.com sipinfo\n"
+	if out != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+	if !strings.Contains(errOut, "at 950 ms: dtmf: malformed SIP INFO DTMF body") || strings.Contains(errOut, "Signal=X") {
+		t.Errorf("-v output does not report the malformed body safely:\n%s", errOut)
+	}
+	out, _, _ = runDetectArgs(t, "--json", path)
+	if first, _, _ := strings.Cut(out, "\n"); first != `{"onset_ms":0,"digit":"5","source":"sipinfo","duration_ms":160,"stream":"192.0.2.1:5060>192.0.2.2:5060 call-id=1@example.com"}` {
+		t.Errorf("json %s", first)
+	}
+}
+
 func TestDetectCaptureJSONAndVerbose(t *testing.T) {
 	path := writeTemp(t, "call.pcap", callCapture().build(capturetest.Ethernet).Pcap())
 	out, errOut, err := runDetectArgs(t, "--json", "-v", path)

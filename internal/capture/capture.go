@@ -139,6 +139,9 @@ type Capture struct {
 	Streams []*Stream
 	// Media are the SDP media descriptions found in SIP packets.
 	Media []SDPMedia
+	// Infos are the SIP INFO requests with a body, in capture order,
+	// retransmissions removed.
+	Infos []SIPInfo
 	Stats Stats
 }
 
@@ -244,6 +247,9 @@ type builder struct {
 
 	defrag    *ip4defrag.IPv4Defragmenter
 	fragments int
+
+	infos    []SIPInfo
+	infoSeen map[infoKey]bool
 }
 
 func newBuilder() *builder {
@@ -269,6 +275,10 @@ func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
 		b.stats.UDP++
 	}
 	if looksLikeSIP(payload) {
+		if info, ok := sipInfoOf(payload); ok {
+			b.addInfo(info, at, src, dst)
+			return nil
+		}
 		if media := sdpMediaFromSIP(payload); len(media) > 0 {
 			b.stats.SIP++
 			for _, m := range media {
@@ -318,6 +328,25 @@ func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
 	return nil
 }
 
+// addInfo keeps a SIP INFO request unless it retransmits one already kept.
+func (b *builder) addInfo(info SIPInfo, at time.Time, src, dst netip.AddrPort) {
+	if len(b.infos) >= MaxSIPInfos {
+		return
+	}
+	if info.CallID != "" && info.CSeq != "" {
+		k := infoKey{src, dst, info.CallID, info.CSeq}
+		if b.infoSeen == nil {
+			b.infoSeen = make(map[infoKey]bool)
+		}
+		if b.infoSeen[k] {
+			return
+		}
+		b.infoSeen[k] = true
+	}
+	info.At, info.Src, info.Dst = at, src, dst
+	b.infos = append(b.infos, info)
+}
+
 // rtpPayload returns the bytes after the RTP header without the padding
 // the P bit announces (RFC 3550 §5.1: the last octet counts the padding).
 func rtpPayload(body []byte, padding bool) ([]byte, bool) {
@@ -337,7 +366,7 @@ func rtpPayload(body []byte, padding bool) ([]byte, bool) {
 // finish keeps the streams that behave like RTP and resolves each one's
 // telephone-event payload type.
 func (b *builder) finish() *Capture {
-	c := &Capture{First: b.first, Media: b.media, Stats: b.stats}
+	c := &Capture{First: b.first, Media: b.media, Infos: b.infos, Stats: b.stats}
 	for _, s := range b.order {
 		if !plausibleRTPStream(s) {
 			c.Stats.NotRTPStreams++

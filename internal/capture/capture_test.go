@@ -258,6 +258,45 @@ func truncateRecords(t *testing.T, pcap []byte, n int) []byte {
 	return pcap[:offs[len(offs)-n]]
 }
 
+func TestReadKeepsSIPInfoRequestsOnce(t *testing.T) {
+	sip1 := netip.MustParseAddrPort("192.0.2.1:5060")
+	sip2 := netip.MustParseAddrPort("192.0.2.2:5060")
+	w := capturetest.New(capturetest.Ethernet)
+	relay := capturetest.SIPInfo(2, "application/dtmf-relay", []byte("Signal=5\r\nDuration=160\r\n"))
+	w.UDP(t0, sip1, sip2, relay)
+	w.UDP(t0.Add(ms(500)), sip1, sip2, relay) // retransmission
+	w.TCP(t0.Add(ms(900)), sip1, sip2, capturetest.SIPInfo(3, "application/dtmf", []byte("#")))
+	w.UDP(t0.Add(ms(950)), sip2, sip1, []byte("SIP/2.0 200 OK\r\nCSeq: 3 INFO\r\nContent-Length: 0\r\n\r\n"))
+	// Compact headers, Content-Length shorter than what follows, no Call-ID.
+	w.UDP(t0.Add(ms(990)), sip1, sip2, []byte("INFO sip:x SIP/2.0\r\nc: application/dtmf\r\nl: 1\r\n\r\n7 trailing"))
+	w.UDP(t0.Add(ms(999)), sip1, sip2, []byte("INFO sip:x SIP/2.0\r\nc: application/dtmf\r\nl: 1\r\n\r\n7 trailing"))
+	// An INFO without a body carries nothing.
+	w.UDP(t0.Add(ms(1000)), sip1, sip2, capturetest.SIPInfo(4, "application/dtmf", nil))
+	c, err := Read(bytes.NewReader(w.Pcap()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Infos) != 4 {
+		t.Fatalf("%d INFOs, want 4: %+v", len(c.Infos), c.Infos)
+	}
+	tests := []struct {
+		at         time.Duration
+		ct, body   string
+		callID, cs string
+	}{
+		{0, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", "1@example.com", "2 INFO"},
+		{ms(900), "application/dtmf", "#", "1@example.com", "3 INFO"},
+		{ms(990), "application/dtmf", "7", "", ""},
+		{ms(999), "application/dtmf", "7", "", ""},
+	}
+	for i, want := range tests {
+		got := c.Infos[i]
+		if !got.At.Equal(t0.Add(want.at)) || got.ContentType != want.ct || string(got.Body) != want.body || got.CallID != want.callID || got.CSeq != want.cs || got.Src != sip1 || got.Dst != sip2 {
+			t.Errorf("INFO %d: %+v, want %+v", i, got, want)
+		}
+	}
+}
+
 func TestSDPMediaFromSIPToleratesWhatPionRefuses(t *testing.T) {
 	// A session-level c= after t= breaks RFC 4566 order; carriers send it.
 	msg := "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\n\r\n" +

@@ -248,3 +248,12 @@ func SIPWithSDP(media netip.AddrPort, eventPT uint8, rate int) []byte {
 		"Content-Type: application/sdp\r\n" +
 		fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body)
 }
+
+// SIPInfo returns a SIP INFO request of one dialog with the given CSeq
+// number, Content-Type and body (RFC 6086).
+func SIPInfo(cseq int, contentType string, body []byte) []byte {
+	return []byte(fmt.Sprintf("INFO sip:agent@example.com SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK%d\r\n"+
+		"Call-ID: 1@example.com\r\nCSeq: %d INFO\r\n"+
+		"Content-Type: %s\r\nContent-Length: %d\r\n\r\n", cseq, cseq, contentType, len(body)) + string(body))
+}
