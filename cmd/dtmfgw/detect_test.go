@@ -229,6 +229,12 @@ func (p *rtpPlan) audioFrom(start time.Time, ts0 uint32, src, dst netip.AddrPort
 // timestamp ts. skipFirst drops the first update; noEnd drops the end
 // packets.
 func (p *rtpPlan) eventPress(onset time.Time, src, dst netip.AddrPort, ssrc uint32, pt uint8, ts uint32, key dtmf.Key, length time.Duration, skipFirst, noEnd bool) {
+	p.eventPressAt(8000, onset, src, dst, ssrc, pt, ts, key, length, skipFirst, noEnd)
+}
+
+// eventPressAt is eventPress with the telephone-event clock rate.
+func (p *rtpPlan) eventPressAt(rate int, onset time.Time, src, dst netip.AddrPort, ssrc uint32, pt uint8, ts uint32, key dtmf.Key, length time.Duration, skipFirst, noEnd bool) {
+	step := rate / 50 // clock units in 20 ms
 	n := int(length / (20 * time.Millisecond))
 	for i := 1; i <= n; i++ {
 		if i == 1 && skipFirst {
@@ -246,7 +252,7 @@ func (p *rtpPlan) eventPress(onset time.Time, src, dst netip.AddrPort, ssrc uint
 			p.add(plannedPacket{
 				at: onset.Add(time.Duration(i) * 20 * time.Millisecond), src: src, dst: dst,
 				h:       rtp.Header{PayloadType: pt, Timestamp: ts, SSRC: ssrc, Marker: i == 1},
-				payload: capturetest.EventPayload(key.Code(), end, 10, uint16(160*i)),
+				payload: capturetest.EventPayload(key.Code(), end, 10, uint16(step*i)),
 			})
 		}
 	}
@@ -406,6 +412,47 @@ func TestDetectReadsSIPInfoInCaptures(t *testing.T) {
 	out, _, _ = runDetectArgs(t, "--json", path)
 	if first, _, _ := strings.Cut(out, "\n"); first != `{"onset_ms":0,"digit":"5","source":"sipinfo","duration_ms":160,"stream":"192.0.2.1:5060>192.0.2.2:5060 call-id=1@example.com"}` {
 		t.Errorf("json %s", first)
+	}
+}
+
+// Telephone-event clocks other than 8 kHz (DTMF.md: some peers use 16 or
+// 48 kHz) must give the same onsets and lengths, from SDP or inferred.
+func TestDetectEventsAtOtherClockRates(t *testing.T) {
+	for _, rate := range []int{16000, 48000} {
+		for _, withSDP := range []bool{true, false} {
+			var p rtpPlan
+			if withSDP {
+				p.add(plannedPacket{at: at(0), src: netip.MustParseAddrPort("192.0.2.1:5060"), dst: netip.MustParseAddrPort("192.0.2.2:5060"), udp: capturetest.SIPWithSDP(hostB, 101, rate)})
+			}
+			p.eventPressAt(rate, at(400), hostA, hostB, 0xa, 101, 77, '3', 120*time.Millisecond, false, false)
+			p.eventPressAt(rate, at(700), hostA, hostB, 0xa, 101, 77+uint32(rate*3/10), 'C', 200*time.Millisecond, true, false)
+			path := writeTemp(t, "rate.pcap", p.build(capturetest.Ethernet).Pcap())
+			out, _, err := runDetectArgs(t, "--json", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Without the SIP packet, the capture starts with the first
+			// event packet, 20 ms after the first onset.
+			origin := int64(0)
+			if !withSDP {
+				origin = 420
+			}
+			var got []detection
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var d detection
+				if err := json.Unmarshal([]byte(line), &d); err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				got = append(got, d)
+			}
+			want := []detection{
+				{OnsetMS: 400 - origin, Digit: "3", Source: "rfc4733", DurationMS: 120, Stream: "10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa"},
+				{OnsetMS: 700 - origin, Digit: "C", Source: "rfc4733", DurationMS: 200, Stream: "10.0.0.1:4000>10.0.0.2:5000 ssrc=0xa"},
+			}
+			if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+				t.Errorf("%d Hz, sdp %v:\ngot  %+v\nwant %+v", rate, withSDP, got, want)
+			}
+		}
 	}
 }
 
