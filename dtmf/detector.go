@@ -33,13 +33,16 @@ package dtmf
 //     −8..+4 dB, reject ≤−12 and ≥+12: limits −10 and +8 dB) are checked
 //     on these exact amplitudes.
 //
-//  4. Purity (talk-off). The two measured sinusoids form a model of the last
-//     28 ms of signal; the model must explain at least 90% of the energy
-//     there. Two fixed sinusoids at exact DTMF frequencies (within 2.5%)
-//     carrying 80% of the energy for 28 ms is what DTMF is and what speech
-//     and music almost never are: voiced speech spreads its energy over many
-//     harmonics and moves its pitch; chords bring harmonics, which count as
-//     unexplained energy. White noise at 15 dB SNR leaves about 96%. A pair
+//  4. Purity and no third tone (talk-off). The two measured sinusoids form
+//     a model of the last 28 ms of signal; the model must explain at least
+//     90% of the energy there, and what it leaves must hold no sinusoid
+//     stronger than −20 dB of the signal. Two fixed sinusoids at DTMF
+//     frequencies (within 2.5%) carrying 90% of the energy for 28 ms, and
+//     nothing else tonal, is what DTMF is and what speech and music almost
+//     never are: voiced speech spreads its energy over many harmonics and
+//     moves its pitch, so even when two harmonics dominate (synthetic
+//     voices reach 0.87) a third stays near −12 dB; chords bring harmonics.
+//     White noise at 15 dB SNR explains 96% and peaks near −28 dB. A pair
 //     whose frequencies stand in the ratio of two neighbouring harmonics
 //     (2:1, 3:2, 4:3, 5:3) is refused outright: no Q.24 must-detect pair
 //     comes within 0.7% of those ratios, but a harmonic voice or instrument
@@ -53,19 +56,25 @@ package dtmf
 //     few samples even in noise. A Begin is decided as soon as that run
 //     reaches 28 ms and is still going: 5 ms of margin over 23 ms, and the
 //     decision comes 28–32 ms after the onset, inside the 40 ms look-ahead
-//     the masking stage holds. Onset is the start of the run.
+//     the masking stage holds. Onset is the start of the run, moved back
+//     over an interruption of up to 12 ms to an earlier part of the same
+//     pair (a press whose tone broke early and came back in another phase).
 //
 //  6. Holding and ending (pause row: 40 ms gap → two digits; interruption
 //     row: ≤ 10 ms gap → one digit). While a digit is held, each block is
-//     checked for the pair at its bins (share of block energy and level
-//     against the confirmed level). A 10 ms gap can spoil at most three
-//     blocks; the digit ends after six absent blocks (24 ms), well short of
-//     a 40 ms pause. The end sample is the change point of the last model
+//     checked for each of its tones at its bin (level against the confirmed
+//     level, share of block energy) and each must still lead its group over
+//     the window, so another key that shares a row or column ends the digit.
+//     A 10 ms gap can spoil at most three blocks; the digit ends after six
+//     absent blocks (24 ms), well short of a 40 ms pause. The end sample is
+//     the change point of the last model fitted while the digit was held
 //     (largest prefix score). The next digit may not start before it.
 //
 // Everything is in fixed-size arrays inside the Detector: Process allocates
-// nothing, and the only per-sample work is the Goertzel step and the copy
-// into the sample history.
+// nothing. The per-sample work is the Goertzel step and the copy into the
+// sample history; steps 3–5 run once per 4 ms hop only while a candidate
+// pair is present, and the third-tone scan only when everything else has
+// passed.
 
 import "math"
 
