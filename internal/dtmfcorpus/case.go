@@ -47,6 +47,7 @@ const (
 	TalkOff
 )
 
+// String names the kind as the report does.
 func (k CaseKind) String() string {
 	switch k {
 	case MustDetect:

@@ -72,6 +72,7 @@ func MusicCases() []Case {
 	for _, level := range []float64{-5, -15, -25} {
 		add(CatNearPairs, fmt.Sprintf("near-miss pairs level=%gdBm0", level), nearMissPairs(level))
 	}
+	out = append(out, SingingCases()...)
 	add(CatMaskTone, "dtmf.DefaultMaskTone ×100, 100 ms gaps", maskTones(dtmf.DefaultMaskTone(), 100))
 	for i, level := range []float64{-10, -20, -30} {
 		pcm := make([]int16, 20*SampleRate)

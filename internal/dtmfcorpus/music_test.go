@@ -68,7 +68,7 @@ func TestMusicCasesAreTalkOff(t *testing.T) {
 		seconds += c.Seconds()
 		cats[c.Category] = true
 	}
-	for _, cat := range []string{CatChords, CatMelody, CatSweeps, CatBells, CatCallProgress, CatNearPairs, CatMaskTone, CatNoiseOnly} {
+	for _, cat := range []string{CatChords, CatMelody, CatSweeps, CatBells, CatCallProgress, CatNearPairs, CatMaskTone, CatNoiseOnly, CatSinging} {
 		if !cats[cat] {
 			t.Errorf("no %q material", cat)
 		}
