@@ -129,6 +129,11 @@ func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.F
 		if err != nil {
 			return nil, err
 		}
+		if c.Stopped != nil {
+			// Presses before the damage are still printed; say why the
+			// rest are missing.
+			fmt.Fprintf(stderr, "dtmfgw detect: %s: warning: %v\n", path, c.Stopped)
+		}
 		return detectCapture(ctx, c, stderr, verbose)
 	}
 	data, err := audiofile.ReadAllBounded(br, audiofile.MaxFileSize)

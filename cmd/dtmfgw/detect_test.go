@@ -487,6 +487,21 @@ func TestDetectCaptureJSONAndVerbose(t *testing.T) {
 	}
 }
 
+func TestDetectWarnsOfATruncatedCaptureAndPrintsWhatCameBefore(t *testing.T) {
+	data := callCapture().build(capturetest.Ethernet).Pcap()
+	path := writeTemp(t, "cut.pcap", data[:len(data)-20])
+	out, errOut, err := runDetectArgs(t, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(callCaptureWant, out) || strings.Count(out, "\n") < 6 {
+		t.Errorf("output:\n%s\nwant a prefix of:\n%s", out, callCaptureWant)
+	}
+	if !strings.Contains(errOut, "cut.pcap: warning: capture: malformed capture file: stopped after 139 records") {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
 func TestDetectExplainsACaptureWithoutRTP(t *testing.T) {
 	w := capturetest.New(capturetest.Ethernet)
 	w.UDP(capStart, hostA, hostB, []byte("just some datagram"))

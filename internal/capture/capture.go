@@ -126,6 +126,7 @@ type Stats struct {
 	RTP            int // of which kept as RTP
 	SIP            int // of which looked like SIP with a body
 	Undecodable    int // records whose link/IP/UDP layers did not decode
+	Reassembled    int // datagrams reassembled from IPv4 fragments
 	DroppedStreams int // RTP packets of streams beyond MaxStreams
 	NotRTPStreams  int // candidate streams dropped as not RTP after all
 }
@@ -142,6 +143,9 @@ type Capture struct {
 	// Infos are the SIP INFO requests with a body, in capture order,
 	// retransmissions removed.
 	Infos []SIPInfo
+	// Stopped is non-nil when reading ended early at a damaged or
+	// truncated record; everything before it is in the Capture.
+	Stopped error
 	Stats Stats
 }
 
@@ -208,19 +212,21 @@ func Read(r io.Reader) (*Capture, error) {
 		return nil, fmt.Errorf("%w %d (%s); want Ethernet, Linux cooked, loopback or raw IP", ErrLinkType, int(linkType), linkType)
 	}
 	b := newBuilder()
+	var stopped error
 	for {
 		data, ci, err := src.ZeroCopyReadPacketData()
 		if err == io.EOF {
 			break
 		}
-		if err == io.ErrUnexpectedEOF {
-			break // a last record cut short: keep what came before
-		}
 		if err != nil {
-			if b.stats.Records == 0 {
+			if b.stats.Records == 0 && err != io.ErrUnexpectedEOF {
 				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
-			return nil, fmt.Errorf("%w: after %d records: %v", ErrMalformed, b.stats.Records, err)
+			// A damaged or cut-short record (tcpdump killed mid-write, a
+			// copy that ran out of disk) ends the capture; what came
+			// before is still worth reading.
+			stopped = fmt.Errorf("%w: stopped after %d records: %v", ErrMalformed, b.stats.Records, err)
+			break
 		}
 		lt := linkType
 		if mixed && len(ci.AncillaryData) > 0 {
@@ -232,7 +238,9 @@ func Read(r io.Reader) (*Capture, error) {
 			return nil, err
 		}
 	}
-	return b.finish(), nil
+	c := b.finish()
+	c.Stopped = stopped
+	return c, nil
 }
 
 // builder accumulates streams while a capture is read.
@@ -245,8 +253,9 @@ type builder struct {
 	retained int
 	rtp      rtp.Header
 
-	defrag    *ip4defrag.IPv4Defragmenter
-	fragments int
+	defrag       *ip4defrag.IPv4Defragmenter
+	fragments    int
+	heldFragment bool // the last record was a fragment kept for reassembly
 
 	infos    []SIPInfo
 	infoSeen map[infoKey]bool
@@ -267,7 +276,9 @@ func (b *builder) add(data []byte, at time.Time, lt layers.LinkType) error {
 	}
 	dg, ok := b.transport(data, at, lt)
 	if !ok {
-		b.stats.Undecodable++
+		if !b.heldFragment {
+			b.stats.Undecodable++
+		}
 		return nil
 	}
 	src, dst, payload := dg.src, dg.dst, dg.payload
@@ -396,6 +407,7 @@ type datagram struct {
 // SDP often exceed the MTU; the datagram is returned with its last
 // fragment. IPv6 fragments are not reassembled.
 func (b *builder) transport(data []byte, at time.Time, lt layers.LinkType) (datagram, bool) {
+	b.heldFragment = false
 	first := firstDecoder(lt)
 	if first == nil {
 		return datagram{}, false
@@ -450,8 +462,10 @@ func (b *builder) reassemble(data []byte, first gopacket.Decoder, at time.Time) 
 	}
 	whole, err := b.defrag.DefragIPv4WithTimestamp(ip, at)
 	if err != nil || whole == nil {
+		b.heldFragment = err == nil
 		return datagram{}, false
 	}
+	b.stats.Reassembled++
 	sa, _ := netip.AddrFromSlice(whole.SrcIP.To4())
 	da, _ := netip.AddrFromSlice(whole.DstIP.To4())
 	return fromTransport(gopacket.NewPacket(whole.Payload, whole.NextLayerType(), gopacket.DecodeOptions{Lazy: true, NoCopy: true}), sa, da)

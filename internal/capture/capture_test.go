@@ -216,6 +216,9 @@ func TestReadReassemblesFragmentsInAnyOrder(t *testing.T) {
 	if err != nil || len(c.Media) != 1 || c.Media[0].TelephoneEvents[100] != 8000 {
 		t.Fatalf("in order: %v, media %+v", err, c.Media)
 	}
+	if c.Stats.Reassembled != 1 || c.Stats.Undecodable != 0 {
+		t.Errorf("stats %+v, want 1 reassembled and none undecodable", c.Stats)
+	}
 	if f.Len() < 4 {
 		t.Fatalf("only %d fragments", f.Len())
 	}
@@ -402,16 +405,32 @@ func TestReadDropsCandidatesThatAreNotRTP(t *testing.T) {
 	}
 }
 
-func TestReadKeepsRecordsBeforeATruncatedLastOne(t *testing.T) {
+func TestReadKeepsRecordsBeforeADamagedOrTruncatedOne(t *testing.T) {
 	w := twoStreams(capturetest.Ethernet, addrA, addrB)
-	for _, data := range [][]byte{w.Pcap(), w.PcapNG()} {
-		c, err := Read(bytes.NewReader(data[:len(data)-30]))
+	pcap := w.Pcap()
+	damaged := bytes.Clone(pcap)
+	// The record header of the last record (an RTCP packet of 28+42 bytes)
+	// claims a capture length beyond any snap length.
+	last := len(damaged) - (16 + 14 + 20 + 8 + 28)
+	copy(damaged[last+8:], []byte{0xff, 0xff, 0xff, 0x7f})
+	for name, data := range map[string][]byte{
+		"pcap cut short":   pcap[:len(pcap)-30],
+		"pcapng cut short": w.PcapNG()[:len(w.PcapNG())-30],
+		"pcap damaged":     damaged,
+	} {
+		c, err := Read(bytes.NewReader(data))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		if len(c.Streams) != 2 {
-			t.Errorf("%d streams after truncation, want 2", len(c.Streams))
+			t.Errorf("%s: %d streams, want 2", name, len(c.Streams))
 		}
+		if !errors.Is(c.Stopped, ErrMalformed) || !strings.Contains(c.Stopped.Error(), "stopped after 10 records") {
+			t.Errorf("%s: Stopped = %v", name, c.Stopped)
+		}
+	}
+	if c, err := Read(bytes.NewReader(pcap)); err != nil || c.Stopped != nil {
+		t.Errorf("whole file: %v, stopped %v", err, c.Stopped)
 	}
 }
 
