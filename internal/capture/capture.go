@@ -146,7 +146,7 @@ type Capture struct {
 	// Stopped is non-nil when reading ended early at a damaged or
 	// truncated record; everything before it is in the Capture.
 	Stopped error
-	Stats Stats
+	Stats   Stats
 }
 
 // Magic numbers of the two file formats: pcap (classic, microsecond and
