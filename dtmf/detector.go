@@ -507,20 +507,25 @@ func (w *modelWalker) next() float64 {
 }
 
 // purity is the share of the energy of samples [lo, hi) that the model
-// explains: 1 − Σ(x−m)²/Σx².
+// explains: 1 − Σ(x−m)²/Σx², both sums taken about their means so that a
+// DC offset counts for nothing.
 func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
 	w := m.walker(lo)
-	var energy, resid float64
+	var sx, sxx, sr, srr float64
 	for n := lo; n < hi; n++ {
 		x := float64(d.hist[n&histMask])
 		r := x - w.next()
-		energy += x * x
-		resid += r * r
+		sx += x
+		sxx += x * x
+		sr += r
+		srr += r * r
 	}
+	k := float64(hi - lo)
+	energy := sxx - sx*sx/k
 	if energy <= 0 {
 		return 0
 	}
-	return 1 - resid/energy
+	return 1 - (srr-sr*sr/k)/energy
 }
 
 // thirdTone returns the power of the strongest sinusoid left in samples
@@ -531,14 +536,22 @@ func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
 func (d *Detector) thirdTone(m *toneModel, lo, hi int64) float64 {
 	n := int(hi - lo)
 	w := m.walker(lo)
-	var energy float64
+	var sx, sxx, sr float64
 	for i := range n {
 		x := float64(d.hist[(lo+int64(i))&histMask])
 		d.resid[i] = x - w.next()
-		energy += x * x
+		sx += x
+		sxx += x * x
+		sr += d.resid[i]
 	}
+	energy := sxx - sx*sx/float64(n)
 	if energy <= 0 {
 		return 0
+	}
+	// Without its mean, so that a DC offset leaks into no grid frequency.
+	mean := sr / float64(n)
+	for i := range n {
+		d.resid[i] -= mean
 	}
 	guard := 2 * math.Pi * thirdToneGuard / SampleRate
 	best := 0.0
@@ -626,11 +639,13 @@ func (d *Detector) earlierPart(m *toneModel, a, lo int64) int64 {
 // blockHasPair reports whether the blockLen samples from c hold the
 // model's two tones at their frequencies, in any phase.
 func (d *Detector) blockHasPair(m *toneModel, c int64) bool {
-	var energy float64
+	var sx, sxx float64
 	for n := c; n < c+blockLen; n++ {
 		x := float64(d.hist[n&histMask])
-		energy += x * x
+		sx += x
+		sxx += x * x
 	}
+	energy := sxx - sx*sx/blockLen
 	var p float64
 	for i := range 2 {
 		y := sq(toneDFT(&d.hist, c, blockLen, m.omega[i], false))

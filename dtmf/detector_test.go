@@ -711,3 +711,48 @@ func TestDetectorKeyChangeWithoutPause(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectorDCOffset: a DC offset (which G.711 audio from a telephone
+// never has, but a badly trimmed source may) changes nothing.
+func TestDetectorDCOffset(t *testing.T) {
+	for _, dc := range []int{-3000, -300, 300, 3000} {
+		for _, lvl := range []float64{-25, -10} {
+			s := tone('6')
+			s.LevelDBm0 = lvl
+			pcm, onsets := signal(333, burst{spec: s}, burst{spec: s, gap: 40 * time.Millisecond})
+			for i := range pcm {
+				pcm[i] = clip16(float64(pcm[i]) + float64(dc))
+			}
+			t.Run(fmt.Sprintf("dc%+d@%+.0fdBm0", dc, lvl), func(t *testing.T) {
+				checkDigits(t, detect(pcm), []Key{'6', '6'}, onsets, 320)
+			})
+		}
+	}
+}
+
+// TestDetectorLongStream: block phases are exact integers, so a tone after
+// an hour of audio is measured as well as one at the start.
+func TestDetectorLongStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an hour of audio")
+	}
+	d := NewDetector(DetectorConfig{})
+	silence := make([]int16, 8000)
+	addNoiseSigma(silence, 30, 9)
+	var ev []KeyEvent
+	for range 3600 {
+		ev = d.Process(silence, ev)
+	}
+	if len(ev) != 0 {
+		t.Fatalf("events in an hour of low noise: %v", ev)
+	}
+	start := d.Position()
+	s := tone('C')
+	s.LowOffset, s.HighOffset = 0.015, -0.015
+	pcm, onsets := signal(17, burst{spec: s})
+	ev = d.Flush(d.Process(pcm, ev))
+	for i := range onsets {
+		onsets[i] += start
+	}
+	checkDigits(t, ev, []Key{'C'}, onsets, 320)
+}

@@ -55,7 +55,9 @@ func newGoertzelConst() *goertzelConst {
 
 // blockSpectrum is one block's result: for each DTMF frequency f, the sum
 // of x[n]·exp(−i·2π·f·n/8000) over the block, n counted from the stream's
-// first sample, and the block's energy Σx².
+// first sample, and the block's energy about its mean, Σx² − (Σx)²/n: a DC
+// offset (no telephone band carries one, but a badly trimmed source can)
+// then neither dilutes the pair's share nor hides a gap.
 type blockSpectrum struct {
 	bin    [8]complex128
 	energy float64
@@ -65,6 +67,7 @@ type blockSpectrum struct {
 type goertzelBank struct {
 	s1, s2 [8]float64
 	energy float64
+	sum    float64
 	n      int // samples in the current block
 	// phase[k] is (toneHz[k]·j) mod 250 for the current block number j.
 	phase [8]int
@@ -74,6 +77,7 @@ type goertzelBank struct {
 func (g *goertzelBank) push(x int16) bool {
 	v := float64(x)
 	g.energy += v * v
+	g.sum += v
 	for k := range g.s1 {
 		s := v + gc.coef[k]*g.s1[k] - g.s2[k]
 		g.s2[k] = g.s1[k]
@@ -99,8 +103,8 @@ func (g *goertzelBank) finish(dst *blockSpectrum) {
 		}
 		g.s1[k], g.s2[k] = 0, 0
 	}
-	dst.energy = g.energy
-	g.energy = 0
+	dst.energy = max(g.energy-g.sum*g.sum/blockLen, 0)
+	g.energy, g.sum = 0, 0
 	g.n = 0
 }
 
