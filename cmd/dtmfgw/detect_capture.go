@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ type streamPress struct {
 	onset, length time.Duration
 	key           dtmf.Key
 	source        string
+	stream        int // index in Capture.Streams; a merged press keeps the event's
 }
 
 // detectCapture finds the presses of every RTP stream of a capture.
@@ -56,28 +58,48 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 		fmt.Fprintf(stderr, "capture: %d records (%d not IP/UDP/TCP over a known link type), %d UDP, %d RTP packets in %d streams, %d SIP messages with SDP, %d SIP INFO with a body\n",
 			c.Stats.Records, c.Stats.Undecodable, c.Stats.UDP, c.Stats.RTP, len(c.Streams), c.Stats.SIP, len(c.Infos))
 	}
-	var found []detection
+	// Presses are merged per direction (source and destination address),
+	// not per SSRC: most senders put telephone-event in the audio's SSRC,
+	// but some give it an SSRC of its own.
+	type direction struct{ src, dst netip.AddrPort }
+	events := map[direction][]streamPress{}
+	inband := map[direction][]streamPress{}
+	var order []direction
 	for i, s := range c.Streams {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		events := eventPresses(s, c.First)
-		inband, note, err := inbandStreamPresses(ctx, s, c.First)
+		ev := eventPresses(s, c.First)
+		ib, note, err := inbandStreamPresses(ctx, s, c.First)
 		if err != nil {
 			return nil, err
 		}
 		if verbose {
-			describeStream(stderr, s, note, len(events), len(inband))
+			describeStream(stderr, s, note, len(ev), len(ib))
 		}
-		name := s.Key.String()
-		for _, p := range mergePresses(events, inband) {
+		for j := range ev {
+			ev[j].stream = i
+		}
+		for j := range ib {
+			ib[j].stream = i
+		}
+		d := direction{s.Key.Src, s.Key.Dst}
+		if _, seen := events[d]; !seen {
+			order = append(order, d)
+		}
+		events[d] = append(events[d], ev...)
+		inband[d] = append(inband[d], ib...)
+	}
+	var found []detection
+	for _, d := range order {
+		for _, p := range mergePresses(events[d], inband[d]) {
 			found = append(found, detection{
 				OnsetMS:    roundMS(p.onset),
 				Digit:      p.key.String(),
 				Source:     p.source,
 				DurationMS: roundMS(p.length),
-				Stream:     name,
-				order:      i,
+				Stream:     c.Streams[p.stream].Key.String(),
+				order:      p.stream,
 			})
 		}
 	}
@@ -282,7 +304,7 @@ func (a *audioTimeline) startSegment(p capture.Packet) {
 }
 
 // mergePresses pairs each RFC 4733 press with an in-band press of the same
-// key that overlaps it in time: the same key press sent both ways (DTMF.md:
+// key that overlaps it in time, both of one direction: the same key press sent both ways (DTMF.md:
 // count it once). A pair becomes one press with both sources, spanning
 // both: from the earlier onset to the later end.
 func mergePresses(events, inband []streamPress) []streamPress {

@@ -386,6 +386,26 @@ func TestDetectTimesPressesAcrossPausesAndTimestampJumps(t *testing.T) {
 	}
 }
 
+// Some senders give telephone-event an SSRC of its own: the press is still
+// one press per direction, printed with the event stream's name.
+func TestDetectMergesEventsAndToneOfOneDirectionAcrossSSRCs(t *testing.T) {
+	var p rtpPlan
+	p.audioStream(at(0), hostA, hostB, 0xa, 0, pressPlan("8", 300*time.Millisecond, 100*time.Millisecond, 0), nil, nil)
+	p.eventPress(at(300), hostA, hostB, 0xbbb, 101, 42, '8', 100*time.Millisecond, false, false)
+	// The other direction's tone is another press.
+	p.audioStream(at(5), hostB, hostA, 0xc, 0, pressPlan("8", 300*time.Millisecond, 100*time.Millisecond, 0), nil, nil)
+	path := writeTemp(t, "ssrc.pcap", p.build(capturetest.Ethernet).Pcap())
+	out, _, err := runDetectArgs(t, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "300 8 10.0.0.1:4000>10.0.0.2:5000 ssrc=0xbbb rfc4733+inband\n" +
+		"305 8 10.0.0.2:5000>10.0.0.1:4000 ssrc=0xc inband\n"
+	if out != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
 func TestDetectReadsSIPInfoInCaptures(t *testing.T) {
 	sip1 := netip.MustParseAddrPort("192.0.2.1:5060")
 	sip2 := netip.MustParseAddrPort("192.0.2.2:5060")
