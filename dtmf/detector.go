@@ -107,8 +107,9 @@ const (
 	candidateSlackDB   = 12  // allowance on level and twist before measurement
 
 	// Holding (step 6) limits, per block.
-	holdShare = 0.5 // of block energy in the digit's two bins
-	holdLevel = 0.1 // of each tone's confirmed power (−10 dB)
+	holdShare   = 0.5 // of block energy in the digit's two bins
+	holdLevel   = 0.1 // of each tone's confirmed power (−10 dB)
+	refitPurity = 0.6 // for a held digit's model to be refreshed
 
 	// The third-tone check (step 4) scans 200–3600 Hz in steps of
 	// 8000/256 Hz, finer than the 36 Hz bin of the 224-sample purity
@@ -218,14 +219,15 @@ type Detector struct {
 	suspectOnset int64
 
 	// Held digit.
-	active     bool
-	key        Key
-	row, col   int
-	onset      int64
-	absent     int // consecutive blocks without the pair
-	model      toneModel
-	lastFit    int64      // end of the last window the model was fitted on
-	blockPower [2]float64 // expected |bin|² of each tone in one block
+	active      bool
+	key         Key
+	row, col    int
+	onset       int64
+	absent      int // consecutive blocks without the pair
+	model       toneModel
+	lastFit     int64      // end of the last window the model was fitted on
+	lastPresent int64      // end of the last block that held the pair
+	blockPower  [2]float64 // expected |bin|² of each tone in one block
 
 	// floor is the earliest sample a new digit may start at: the end of
 	// the previous one.
@@ -354,6 +356,7 @@ func (d *Detector) hop(out []KeyEvent) []KeyEvent {
 	d.absent = 0
 	d.model = m
 	d.lastFit = t
+	d.lastPresent = t
 	// A tone of peak a puts a·blockLen/2 into its bin over one block.
 	d.blockPower = [2]float64{blockLen * blockLen / 4 * sq(m.amp[0]), blockLen * blockLen / 4 * sq(m.amp[1])}
 	return append(out, KeyEvent{
@@ -696,6 +699,7 @@ func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
 	if row == d.row && col == d.col && pl >= holdLevel*d.blockPower[0] && ph >= holdLevel*d.blockPower[1] &&
 		2*(pl+ph) >= holdShare*blockLen*b.energy {
 		d.absent = 0
+		d.lastPresent = t
 		d.refit(t)
 		return out
 	}
@@ -708,13 +712,15 @@ func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
 
 // refit re-measures the held pair's amplitude and phase over the window
 // ending at t, keeping the measured frequencies, so that the end of the
-// digit is found against a fresh model.
+// digit is found against a fresh model (the frequencies are known to about
+// a hertz, which over a long press would turn the phase right round). The
+// digit is already decided, so the fit need only be good enough to track.
 func (d *Detector) refit(t int64) {
 	m := toneModel{omega: d.model.omega, ref: t - winLen}
 	for i := range 2 {
 		m.amp[i] = toneDFT(&d.hist, t-winLen, winLen, m.omega[i], true) * complex(4.0/winLen, 0)
 	}
-	if d.purity(&m, t-winLen, t) >= d.cfg.minPurity {
+	if d.purity(&m, t-winLen, t) >= refitPurity {
 		d.model = m
 		d.lastFit = t
 	}
@@ -723,10 +729,9 @@ func (d *Detector) refit(t int64) {
 // end emits the held digit's End, searching for its last sample up to hi.
 func (d *Detector) end(out []KeyEvent, hi int64) []KeyEvent {
 	from := max(d.lastFit-winLen, d.onset, hi-histLen+1)
-	e := d.endOf(&d.model, from, hi)
-	if e <= d.onset {
-		e = d.onset + 1
-	}
+	// The last block that held the pair had at least half of it in tone:
+	// a stale model must not put the end before that.
+	e := max(d.endOf(&d.model, from, hi), d.lastPresent-blockLen/2, d.onset+1)
 	out = append(out, KeyEvent{
 		Kind:      End,
 		Key:       d.key,

@@ -420,19 +420,27 @@ func TestDetectorReset(t *testing.T) {
 	}
 }
 
-// TestDetectorEndSample: the End marks the tone's last sample closely.
+// TestDetectorEndSample: the End marks the tone's last sample closely,
+// also after a long press in noise.
 func TestDetectorEndSample(t *testing.T) {
 	for _, ms := range []int{40, 60, 250, 2000} {
-		s := tone('9')
-		s.Duration = time.Duration(ms) * time.Millisecond
-		pcm, onsets := signal(211, burst{spec: s})
-		ev := detect(pcm)
-		if len(ev) != 2 {
-			t.Fatalf("%d ms: events %v", ms, ev)
-		}
-		want := onsets[0] + int64(s.Samples())
-		if e := ev[1].EndSample - want; e < -8 || e > 8 {
-			t.Errorf("%d ms: EndSample %d, tone ends at %d", ms, ev[1].EndSample, want)
+		for _, snr := range []float64{0, 15, 12} {
+			s := tone('9')
+			s.Duration = time.Duration(ms) * time.Millisecond
+			pcm, onsets := signal(211, burst{spec: s})
+			tol := int64(8)
+			if snr > 0 {
+				addNoise(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(ms))
+				tol = 24
+			}
+			ev := detect(pcm)
+			if len(ev) != 2 {
+				t.Fatalf("%d ms, SNR %v dB: events %v", ms, snr, ev)
+			}
+			want := onsets[0] + int64(s.Samples())
+			if e := ev[1].EndSample - want; e < -tol || e > tol {
+				t.Errorf("%d ms, SNR %v dB: EndSample %d, tone ends at %d", ms, snr, ev[1].EndSample, want)
+			}
 		}
 	}
 }
