@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,7 +68,7 @@ or sipinfo (SIP INFO application/dtmf-relay or application/dtmf, printed
 with the SIP hop and Call-ID in place of the stream). Audio at rates other
 than 8 kHz is resampled. With --format auto, captures and WAV files are recognised by
 their headers and headerless audio by its extension (.ul .ulaw .mulaw .al
-.alaw .raw .pcm .sln).
+.alaw .raw .pcm .sln). Gzipped files are read as what they contain.
 
 Flags:
 `)
@@ -120,6 +121,19 @@ func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.F
 	}
 	br := bufio.NewReaderSize(fh, 64<<10)
 	head, _ := br.Peek(12)
+	name := path
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		// Captures and recordings are often kept gzipped (RFC 1952).
+		// Everything read below is bounded after decompression.
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 64<<10)
+		head, _ = br.Peek(12)
+		name = strings.TrimSuffix(strings.TrimSuffix(path, ".gz"), ".GZ")
+	}
 	kind := capture.Kind(head)
 	switch {
 	case isCapture && kind == "":
@@ -140,7 +154,7 @@ func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.F
 	if err != nil {
 		return nil, err
 	}
-	pcm, info, err := audiofile.Decode(data, af, path)
+	pcm, info, err := audiofile.Decode(data, af, name)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -138,6 +139,37 @@ func TestDetectPrintsTheDigitsOfAudioFiles(t *testing.T) {
 				t.Errorf("output:\n%s\nwant:\n%s", out, want)
 			}
 		})
+	}
+}
+
+func TestDetectReadsGzippedFiles(t *testing.T) {
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	pcm := pressPlan("42", 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond)
+	ulaw := make([]byte, len(pcm))
+	g711.EncodeUlaw(ulaw, pcm)
+	for _, tc := range []struct {
+		file string
+		data []byte
+		want string
+	}{
+		{"call.wav.gz", gz(wavFile(pcm, 8000, 1)), "200 4\n400 2\n"},
+		{"call.ul.gz", gz(ulaw), "200 4\n400 2\n"},
+		{"call.pcapng.gz", gz(callCapture().build(capturetest.LinuxSLL2).PcapNG()), callCaptureWant},
+	} {
+		out, _, err := runDetectArgs(t, writeTemp(t, tc.file, tc.data))
+		if err != nil || out != tc.want {
+			t.Errorf("%s: err %v, output:\n%s\nwant:\n%s", tc.file, err, out, tc.want)
+		}
+	}
+	_, _, err := runDetectArgs(t, writeTemp(t, "bad.gz", []byte{0x1f, 0x8b, 0, 0, 0}))
+	if err == nil || !strings.Contains(err.Error(), "bad.gz: gzip:") {
+		t.Errorf("bad gzip: %v", err)
 	}
 }
 
