@@ -9,11 +9,12 @@ import (
 // SampleRate is the rate of every case's PCM: narrowband telephony.
 const SampleRate = dtmf.SampleRate
 
-// Digit is one key press a case contains: the key and the index of the
-// tone's first sample within the case.
+// Digit is one key press a case contains: the key, the index of the tone's
+// first sample within the case, and the index one past its last sample
+// (the end of the last burst, when an interruption splits the tone).
 type Digit struct {
-	Key   dtmf.Key
-	Onset int64
+	Key        dtmf.Key
+	Onset, End int64
 }
 
 // Case is one stretch of audio the detector is run over from a fresh state.

@@ -84,6 +84,18 @@ func Q24Cases() []Case {
 	return out
 }
 
+// Companded returns copies of cases passed through the named G.711 law,
+// with Codec set; the originals are left as they are.
+func Companded(cases []Case, codec string) []Case {
+	out := make([]Case, len(cases))
+	for i, c := range cases {
+		c.PCM = Compand(codec, append([]int16(nil), c.PCM...))
+		c.Codec = codec
+		out[i] = c
+	}
+	return out
+}
+
 // Compand passes pcm through the named G.711 law and back, in place, and
 // returns it. The linear codec returns pcm unchanged.
 func Compand(codec string, pcm []int16) []int16 {
@@ -112,6 +124,10 @@ func (s q24Spec) render(lead int) Case {
 			want = append(want, Digit{Key: t.spec.Key, Onset: int64(len(pcm))})
 		}
 		pcm = dtmf.AppendDTMF(pcm, t.spec)
+		if len(want) > 0 {
+			// A burst that starts no digit continues the previous one.
+			want[len(want)-1].End = int64(len(pcm))
+		}
 	}
 	pcm = appendSilence(pcm, tailSamples)
 	if s.snrDB > 0 {

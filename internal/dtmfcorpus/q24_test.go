@@ -117,6 +117,9 @@ func TestQ24CasesHoldWhatTheySay(t *testing.T) {
 			}
 			pos += n
 		}
+		if len(c.Want) > 0 && c.Want[len(c.Want)-1].End != int64(pos) {
+			t.Errorf("%s: last digit ends at %d, its last burst at %d", c.Name, c.Want[len(c.Want)-1].End, pos)
+		}
 		if tail := len(c.PCM) - pos; tail != tailSamples {
 			t.Errorf("%s: %d samples after the last tone, want %d", c.Name, tail, tailSamples)
 		}

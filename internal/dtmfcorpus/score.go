@@ -48,10 +48,10 @@ type Outcome struct {
 	// Unended counts Begins with no End of the same key after them; Unbegun
 	// counts Ends with no Begin before them.
 	Unended, Unbegun int
-	// OnsetErrors (samples, absolute) and Latencies (samples) of the
-	// matched Begins.
-	OnsetErrors []int64
-	Latencies   []int
+	// OnsetErrors and EndErrors (samples, absolute) and Latencies (samples)
+	// of the matched Begins and their Ends.
+	OnsetErrors, EndErrors []int64
+	Latencies              []int
 }
 
 // Pass reports whether the case met the bar: every wanted digit exactly
@@ -71,22 +71,26 @@ func (o *Outcome) FalseDigits() int {
 func Score(c *Case, events []dtmf.KeyEvent) Outcome {
 	o := Outcome{Case: c, Events: events}
 	var begins []dtmf.KeyEvent
-	open := map[dtmf.Key]int{}
+	var ends []int64 // EndSample of each Begin's End, or -1
+	open := map[dtmf.Key][]int{}
 	for _, e := range events {
 		switch e.Kind {
 		case dtmf.Begin:
+			open[e.Key] = append(open[e.Key], len(begins))
 			begins = append(begins, e)
-			open[e.Key]++
+			ends = append(ends, -1)
 		case dtmf.End:
-			if open[e.Key] == 0 {
+			q := open[e.Key]
+			if len(q) == 0 {
 				o.Unbegun++
 				continue
 			}
-			open[e.Key]--
+			ends[q[0]] = e.EndSample
+			open[e.Key] = q[1:]
 		}
 	}
-	for _, n := range open {
-		o.Unended += n
+	for _, q := range open {
+		o.Unended += len(q)
 	}
 	used := make([]bool, len(begins))
 	for _, w := range c.Want {
@@ -116,6 +120,9 @@ func Score(c *Case, events []dtmf.KeyEvent) Outcome {
 			}
 		}
 		o.OnsetErrors = append(o.OnsetErrors, abs64(begins[best].Onset-w.Onset))
+		if ends[best] >= 0 && w.End > 0 {
+			o.EndErrors = append(o.EndErrors, abs64(ends[best]-w.End))
+		}
 		o.Latencies = append(o.Latencies, begins[best].DecisionLatency)
 	}
 	for i, b := range begins {
@@ -180,11 +187,11 @@ type Stats struct {
 	Digits, Once int
 	FalseDigits  int
 	Seconds      float64
-	// MaxOnsetError, LatencyP99 and LatencyMax are in samples; -1 when no
-	// digit was matched.
-	MaxOnsetError          int64
-	LatencyP99, LatencyMax int
-	Failures               []*Outcome
+	// MaxOnsetError, MaxEndError, LatencyP99 and LatencyMax are in samples;
+	// -1 when no digit was matched.
+	MaxOnsetError, MaxEndError int64
+	LatencyP99, LatencyMax     int
+	Failures                   []*Outcome
 }
 
 // PassShare is the share of cases that met the bar: exactly once for
@@ -214,7 +221,7 @@ func Summarise(outcomes []Outcome) []*Stats {
 		key := [2]string{o.Case.Category, o.Case.Codec}
 		s := index[key]
 		if s == nil {
-			s = &Stats{Category: o.Case.Category, Codec: o.Case.Codec, Kind: o.Case.Kind, MaxOnsetError: -1, LatencyP99: -1, LatencyMax: -1}
+			s = &Stats{Category: o.Case.Category, Codec: o.Case.Codec, Kind: o.Case.Kind, MaxOnsetError: -1, MaxEndError: -1, LatencyP99: -1, LatencyMax: -1}
 			index[key] = s
 			out = append(out, s)
 		}
@@ -230,6 +237,9 @@ func Summarise(outcomes []Outcome) []*Stats {
 		s.Seconds += o.Case.Seconds()
 		for _, e := range o.OnsetErrors {
 			s.MaxOnsetError = max(s.MaxOnsetError, e)
+		}
+		for _, e := range o.EndErrors {
+			s.MaxEndError = max(s.MaxEndError, e)
 		}
 		lat[s] = append(lat[s], o.Latencies...)
 	}

@@ -16,7 +16,7 @@ func end(k dtmf.Key, onset int64) dtmf.KeyEvent {
 }
 
 func TestScore(t *testing.T) {
-	two := []Digit{{'5', 1000}, {'5', 2000}}
+	two := []Digit{{Key: '5', Onset: 1000}, {Key: '5', Onset: 2000}}
 	tests := []struct {
 		name      string
 		kind      CaseKind
@@ -73,6 +73,21 @@ func TestScore(t *testing.T) {
 	}
 }
 
+func TestScoreEndErrors(t *testing.T) {
+	c := &Case{Kind: MustDetect, Want: []Digit{{'5', 1000, 1480}, {'7', 3000, 3400}}, PCM: make([]int16, 4000)}
+	o := Score(c, []dtmf.KeyEvent{
+		begin('5', 1002, 256), begin('7', 3000, 256), // overlapping presses are paired per key
+		{Kind: dtmf.End, Key: '5', EndSample: 1470},
+		{Kind: dtmf.End, Key: '7', EndSample: 3440},
+	})
+	if !o.Pass() || len(o.EndErrors) != 2 || o.EndErrors[0] != 10 || o.EndErrors[1] != 40 {
+		t.Errorf("pass=%v end errors %v, want [10 40] (%s)", o.Pass(), o.EndErrors, o.Describe())
+	}
+	if s := Summarise([]Outcome{o})[0]; s.MaxEndError != 40 || s.MaxOnsetError != 2 {
+		t.Errorf("max end error %d, onset %d; want 40, 2", s.MaxEndError, s.MaxOnsetError)
+	}
+}
+
 func TestSummarise(t *testing.T) {
 	mk := func(cat string, kind CaseKind, want []Digit, events ...dtmf.KeyEvent) Outcome {
 		c := &Case{Category: cat, Codec: CodecLinear, Kind: kind, Want: want, PCM: make([]int16, 4*SampleRate)}
@@ -80,9 +95,9 @@ func TestSummarise(t *testing.T) {
 	}
 	var outcomes []Outcome
 	for i := range 100 {
-		outcomes = append(outcomes, mk("detect", MustDetect, []Digit{{'1', 800}}, begin('1', 800+int64(i%3), 200+i), end('1', 800)))
+		outcomes = append(outcomes, mk("detect", MustDetect, []Digit{{Key: '1', Onset: 800}}, begin('1', 800+int64(i%3), 200+i), end('1', 800)))
 	}
-	outcomes = append(outcomes, mk("detect", MustDetect, []Digit{{'1', 800}}))
+	outcomes = append(outcomes, mk("detect", MustDetect, []Digit{{Key: '1', Onset: 800}}))
 	outcomes = append(outcomes, mk("talk", TalkOff, nil), mk("talk", TalkOff, nil, begin('9', 5, 1), end('9', 5)))
 	stats := Summarise(outcomes)
 	if len(stats) != 2 {
@@ -134,7 +149,7 @@ func TestRunFeedsPacketSizedChunksThenFlushes(t *testing.T) {
 
 func TestWriteReport(t *testing.T) {
 	outcomes := []Outcome{
-		Score(&Case{Category: CatFreqAccept, Codec: CodecUlaw, Kind: MustDetect, Name: "key=5 x", Want: []Digit{{'5', 400}}, PCM: make([]int16, 4000)},
+		Score(&Case{Category: CatFreqAccept, Codec: CodecUlaw, Kind: MustDetect, Name: "key=5 x", Want: []Digit{{'5', 400, 720}}, PCM: make([]int16, 4000)},
 			[]dtmf.KeyEvent{begin('5', 400, 256), end('5', 400)}),
 		Score(&Case{Category: CatSweeps, Codec: CodecLinear, Kind: TalkOff, Name: "sweeps seed=1 | pipe", PCM: make([]int16, 60*SampleRate)},
 			[]dtmf.KeyEvent{begin('6', 100, 256), end('6', 100)}),
@@ -146,7 +161,7 @@ func TestWriteReport(t *testing.T) {
 	got := b.String()
 	for _, want := range []string{
 		"make detector-report",
-		"| " + CatFreqAccept + " | µ-law | 1 | 100.0% | — | 0 | 0.0 ms | 32.0 ms / 32.0 ms |",
+		"| " + CatFreqAccept + " | µ-law | 1 | 100.0% | — | 0 | 0.0 | 0.0 ms | 20.0 ms | 32.0 ms / 32.0 ms |",
 		"| " + CatSweeps + " | linear | 1 | 1.0 | 0.0% | 1 | 60.0 |",
 		"spandsp",
 		`sweeps seed=1 \| pipe: false 6@12.5ms;`,

@@ -159,7 +159,47 @@ func Speech(ctx context.Context, plan []Utterance, cacheDir string, workers int)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	keep := make(map[string]bool, len(plan))
+	for _, u := range plan {
+		keep[cacheKey(u, version)+".s16"] = true
+	}
+	pruneCache(cacheDir, keep, time.Now())
 	return out, nil
+}
+
+// Cache entries not used by the current plan are removed after staleAfter,
+// so the cache holds about one plan's worth (≈ 50 MB) however often the
+// plan changes, while two checkouts with different plans can share it.
+const (
+	staleAfter   = 7 * 24 * time.Hour
+	tmpStaleTime = time.Hour // a .tmp- file this old is from a killed run
+)
+
+// pruneCache marks the plan's entries as used (their modification time is
+// the last use) and removes stale ones and leftovers of interrupted writes.
+// Errors are ignored: the cache is an optimisation.
+func pruneCache(dir string, keep map[string]bool, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if keep[name] {
+			os.Chtimes(path, now, now)
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, ".tmp-") && now.Sub(info.ModTime()) > tmpStaleTime,
+			strings.HasSuffix(name, ".s16") && now.Sub(info.ModTime()) > staleAfter:
+			os.Remove(path)
+		}
+	}
 }
 
 // speechFormat changes whenever the cached content would: the resampler, the

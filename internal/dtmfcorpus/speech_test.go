@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSpeechPlanCoversLanguagesVoicesAndTexts(t *testing.T) {
@@ -102,6 +103,45 @@ func TestSpeechRendersCachesAndScales(t *testing.T) {
 	}
 	if got := activeLevel(pcm); math.Abs(got-u.LevelDBm0) > 0.1 {
 		t.Errorf("active level %.2f dBm0, want %g", got, u.LevelDBm0)
+	}
+}
+
+func TestPruneCacheRemovesStaleEntriesOnly(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	files := []struct {
+		name string
+		age  time.Duration
+		keep bool // in the current plan
+		left bool
+	}{
+		{"a.s16", 30 * 24 * time.Hour, true, true},   // old but in use: kept, touched
+		{"b.s16", 30 * 24 * time.Hour, false, false}, // old and unused: removed
+		{"c.s16", 24 * time.Hour, false, true},       // another plan's, recent: kept
+		{".tmp-1", 2 * time.Hour, false, false},      // killed run: removed
+		{".tmp-2", time.Minute, false, true},         // a parallel run writing now: kept
+		{"notes.txt", 300 * 24 * time.Hour, false, true},
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, []byte{0, 0}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-f.age), now.Add(-f.age)); err != nil {
+			t.Fatal(err)
+		}
+		keep[f.name] = f.keep
+	}
+	pruneCache(dir, keep, now)
+	for _, f := range files {
+		info, err := os.Stat(filepath.Join(dir, f.name))
+		if (err == nil) != f.left {
+			t.Errorf("%s: present=%v, want %v", f.name, err == nil, f.left)
+		}
+		if f.keep && err == nil && !info.ModTime().Equal(now) {
+			t.Errorf("%s: in use but not touched (%v)", f.name, info.ModTime())
+		}
 	}
 }
 
