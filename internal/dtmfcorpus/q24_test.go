@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,30 @@ func TestRNGIsFixedAcrossReleases(t *testing.T) {
 	}
 	if mean, v := sum/n, sq/n-(sum/n)*(sum/n); math.Abs(mean) > 0.02 || math.Abs(v-1) > 0.02 {
 		t.Errorf("gauss mean %.3f variance %.3f", mean, v)
+	}
+}
+
+func TestSequenceCasesKeyEveryDigitInOrder(t *testing.T) {
+	cases := SequenceCases()
+	if want := 3 * 3 * len(samplePANs); len(cases) != want {
+		t.Fatalf("%d cases, want %d", len(cases), want)
+	}
+	for _, c := range cases[:3*len(samplePANs)] { // the linear ones
+		keys := strings.TrimPrefix(strings.SplitN(c.Name, " ", 2)[0], "keys=")
+		if len(c.Want) != len(keys) {
+			t.Fatalf("%s: %d digits for %q", c.Name, len(c.Want), keys)
+		}
+		for i, d := range c.Want {
+			if d.Key != dtmf.Key(keys[i]) {
+				t.Errorf("%s: digit %d is %s, want %c", c.Name, i, d.Key, keys[i])
+			}
+			// Silence right before each onset, tone right after.
+			if c.PCM[d.Onset-1] != 0 || c.PCM[d.Onset+1] == 0 || d.End-d.Onset < int64(samplesOf(45)) {
+				t.Errorf("%s: digit %d at %d–%d is not where the audio says", c.Name, i, d.Onset, d.End)
+			}
+			if i > 0 && d.Onset-c.Want[i-1].End < int64(samplesOf(45)) {
+				t.Errorf("%s: pause before digit %d shorter than 45 ms", c.Name, i)
+			}
+		}
 	}
 }
