@@ -74,8 +74,9 @@ func Q24Cases() []Case {
 		for i, s := range specs {
 			// The lead-in varies per case so that tone onsets fall at every
 			// phase of the detector's analysis blocks.
-			lead := 200 + int(newRNG(uint64(i)*7919+1).intn(480))
-			c := s.render(lead)
+			r := newRNG(uint64(i)*7919 + 1)
+			lead := 200 + r.intn(480)
+			c := s.render(lead, r.intn(64))
 			c.Codec = codec
 			c.PCM = Compand(codec, c.PCM)
 			out = append(out, c)
@@ -114,16 +115,27 @@ func Compand(codec string, pcm []int16) []int16 {
 	return pcm
 }
 
-func (s q24Spec) render(lead int) Case {
+// render builds the case after lead samples of silence. The first burst
+// starts phase samples into its tones, so the two sines start at unrelated
+// phases as on a real line; a burst that starts a new digit moves on by
+// another 17 samples, and a burst that continues a digit after an
+// interruption keeps the phase the tones would have had without the gap.
+func (s q24Spec) render(lead, phase int) Case {
 	var pcm []int16
 	pcm = appendSilence(pcm, lead)
 	var want []Digit
 	for i, t := range s.tones {
-		pcm = appendSilence(pcm, int(t.gap*SampleRate/time.Second))
+		gap := int(t.gap * SampleRate / time.Second)
+		pcm = appendSilence(pcm, gap)
 		if s.want[i] {
 			want = append(want, Digit{Key: t.spec.Key, Onset: int64(len(pcm))})
+			if i > 0 {
+				phase += 17
+			}
+		} else if i > 0 {
+			phase += s.tones[i-1].spec.Samples() + gap
 		}
-		pcm = dtmf.AppendDTMF(pcm, t.spec)
+		pcm = appendBurst(pcm, t.spec, phase)
 		if len(want) > 0 {
 			// A burst that starts no digit continues the previous one.
 			want[len(want)-1].End = int64(len(pcm))
@@ -140,6 +152,15 @@ func (s q24Spec) render(lead int) Case {
 		addNoise(pcm, sigma, s.noiseSeed)
 	}
 	return Case{Category: s.category, Name: s.name, PCM: pcm, Want: want, Kind: s.kind}
+}
+
+// appendBurst appends the burst spec describes, starting skip samples into
+// it: dtmf.AppendDTMF starts both sines at phase zero.
+func appendBurst(dst []int16, spec dtmf.ToneSpec, skip int) []int16 {
+	spec.Duration += time.Duration(skip) * time.Second / SampleRate
+	start := len(dst)
+	dst = dtmf.AppendDTMF(dst, spec)
+	return append(dst[:start], dst[start+skip:]...)
 }
 
 func appendSilence(dst []int16, n int) []int16 {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,7 @@ func TestQ24CasesAreDeterministic(t *testing.T) {
 func TestQ24CasesHoldWhatTheySay(t *testing.T) {
 	for i, s := range q24Specs() {
 		lead := 300 + i%160
-		c := s.render(lead)
+		c := s.render(lead, i%64)
 		if len(c.Want) == 0 && s.kind == MustDetect {
 			t.Fatalf("%s: no wanted digit", c.Name)
 		}
@@ -98,6 +99,9 @@ func TestQ24CasesHoldWhatTheySay(t *testing.T) {
 					if j == 0 && c.PCM[k] != 0 {
 						t.Fatalf("%s: sample %d before the onset %d is %d", c.Name, k, pos, c.PCM[k])
 					}
+				}
+				if tn.spec.LevelDBm0 > -50 && c.PCM[pos] == 0 && c.PCM[pos+1] == 0 {
+					t.Errorf("%s: burst %d silent at its onset %d", c.Name, j, pos)
 				}
 			}
 			// Levels of unclipped tones at their stated frequencies.
@@ -132,7 +136,7 @@ func TestNoiseCasesHaveTheirSNR(t *testing.T) {
 		if s.snrDB == 0 {
 			continue
 		}
-		c := s.render(800)
+		c := s.render(800, 0)
 		// The lead-in is noise alone.
 		var e float64
 		for _, v := range c.PCM[:800] {
@@ -221,5 +225,23 @@ func TestSequenceCasesKeyEveryDigitInOrder(t *testing.T) {
 				t.Errorf("%s: pause before digit %d shorter than 45 ms", c.Name, i)
 			}
 		}
+	}
+}
+
+func TestInterruptionKeepsThePhase(t *testing.T) {
+	// A 50 ms tone with a 5 ms gap must be the same samples as a 105 ms tone
+	// with 5 ms cut out: the line dropped out, the phone kept generating.
+	a := dtmf.ToneSpec{Key: '5', LevelDBm0: -10, Duration: 50 * time.Millisecond}
+	s := q24Spec{kind: MustDetect, tones: []tone{{spec: a}, {spec: a, gap: 5 * time.Millisecond}}, want: []bool{true, false}}
+	got := s.render(100, 7).PCM
+	whole := a
+	whole.Duration = 105 * time.Millisecond
+	want := appendBurst(appendSilence(nil, 100), whole, 7)
+	for i := 100 + 400; i < 100+440; i++ {
+		want[i] = 0
+	}
+	want = appendSilence(want, tailSamples)
+	if !slices.Equal(got, want) {
+		t.Error("the burst after the gap does not continue the tone's phase")
 	}
 }

@@ -67,7 +67,7 @@ func sequence(keys string, seed uint64) Case {
 			Duration:   time.Duration(r.between(45, 200) * float64(time.Millisecond)),
 		}
 		onset := int64(len(pcm))
-		pcm = dtmf.AppendDTMF(pcm, s)
+		pcm = appendBurst(pcm, s, r.intn(64))
 		want = append(want, Digit{Key: k, Onset: onset, End: int64(len(pcm))})
 		fmt.Fprintf(&desc, "%s%.0fms", k, float64(s.Duration)/float64(time.Millisecond))
 	}
