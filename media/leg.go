@@ -1,0 +1,460 @@
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// MaxDatagram is the largest datagram a leg accepts: an Ethernet MTU's
+// worth. The read buffer is one byte longer, so a datagram that fills it
+// was (or would have been) truncated by the kernel and is dropped as
+// oversize rather than parsed short.
+const MaxDatagram = 1500
+
+// Errors of Leg.
+var (
+	// ErrNoRemote is returned by WriteRTP before SetRemote gave a valid
+	// remote address.
+	ErrNoRemote = errors.New("media: leg has no remote address")
+	// ErrLegClosed is returned by Start after Close.
+	ErrLegClosed = errors.New("media: leg closed")
+	// ErrLegStarted is returned by a second Start.
+	ErrLegStarted = errors.New("media: leg already started")
+	// ErrCloseTimeout is returned by Close when the reading goroutine did
+	// not finish in time (its handler is stuck). The sockets are closed
+	// and the ports released regardless.
+	ErrCloseTimeout = errors.New("media: leg reader did not stop in time")
+)
+
+// Defaults of LegConfig.
+const (
+	// DefaultTimeoutCheck is how often an idle reader wakes to judge the
+	// media timeout.
+	DefaultTimeoutCheck = time.Second
+	// closeWait bounds how long Close waits for the reader to return.
+	closeWait = 2 * time.Second
+	// maxConsecutiveReadErrors bounds a reader that only gets errors other
+	// than deadlines; it then stops instead of spinning.
+	maxConsecutiveReadErrors = 1000
+)
+
+// Packet is one accepted RTP packet, handed to a PacketHandler. The leg
+// reuses one Packet and one read buffer for every datagram: Payload, Raw,
+// and the CSRC and extension slices of Header alias that buffer, and the
+// whole Packet is valid only during the HandleRTP call. A handler that
+// keeps anything must copy it.
+type Packet struct {
+	// Header is the parsed RTP header; Version is always 2.
+	Header rtp.Header
+	// Payload is the RTP payload, without padding (RFC 3550 §5.1).
+	Payload []byte
+	// Raw is the whole datagram as received. A handler may rewrite it in
+	// place before passing it on.
+	Raw []byte
+	// From is the datagram's source address (IPv4 unmapped).
+	From netip.AddrPort
+	// Arrival is when the datagram was read, by the leg's clock.
+	Arrival time.Time
+}
+
+// PacketHandler receives a leg's accepted RTP packets. HandleRTP is called
+// on the leg's reading goroutine, one packet at a time; it must not block,
+// and must not keep p or anything it points into after returning.
+type PacketHandler interface {
+	HandleRTP(p *Packet)
+}
+
+// PacketHandlerFunc adapts a function to PacketHandler.
+type PacketHandlerFunc func(p *Packet)
+
+// HandleRTP calls f(p).
+func (f PacketHandlerFunc) HandleRTP(p *Packet) { f(p) }
+
+// LegConfig configures a Leg.
+type LegConfig struct {
+	// Pool supplies the leg's RTP/RTCP sockets. Required.
+	Pool *PortPool
+	// Remote is the peer's RTP address from SDP; it may be left zero and
+	// set later with SetRemote. Until it is valid every datagram is dropped.
+	Remote netip.AddrPort
+	// NATLatch lets the leg latch, once per remote address set, to the
+	// first valid RTP packet from the remote's IP on any port, and be
+	// strict on that address afterwards (for peers behind a NAT that
+	// rewrites ports). Packets from any other IP are never accepted.
+	NATLatch bool
+	// MediaTimeout is how long the leg may go without accepting an RTP
+	// packet before it reports a media timeout. Zero disables it.
+	MediaTimeout time.Duration
+	// TimeoutCheck is how often (wall-clock time) an idle reader wakes to
+	// judge the media timeout by Now. Zero means DefaultTimeoutCheck.
+	TimeoutCheck time.Duration
+	// ClockRate is the RTP clock rate (Hz) for jitter. Zero means
+	// DefaultClockRate.
+	ClockRate uint32
+	// Now is the leg's clock: packet arrival times and the media timeout
+	// are judged by it. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Leg is one side of a call: an RTP socket and its RTCP neighbour from a
+// PortPool, the peer's address, and a goroutine reading RTP from the
+// socket. Only datagrams from the signalled (or, in NAT mode, the once
+// latched) address are handed on; everything else is dropped and counted,
+// so nobody can inject packets into the call or take its stream over
+// ("RTP bleed").
+//
+// SetRemote, SetMediaTimeout, WriteRTP, Stats and Close are safe to call
+// from any goroutine.
+type Leg struct {
+	ports   *PortPair
+	now     func() time.Time
+	check   time.Duration
+	recv    receiver
+	send    SendStats
+	buf     [MaxDatagram + 1]byte
+	started atomic.Bool
+	closed  atomic.Bool
+	done    chan struct{}
+	once    sync.Once
+	readErr atomic.Pointer[error]
+}
+
+// NewLeg allocates a port pair from cfg.Pool and returns a leg that is not
+// yet reading; call Start with its handler.
+func NewLeg(cfg LegConfig) (*Leg, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("media: LegConfig.Pool is nil")
+	}
+	ports, err := cfg.Pool.Allocate()
+	if err != nil {
+		return nil, err
+	}
+	l := &Leg{
+		ports: ports,
+		now:   cfg.Now,
+		check: cfg.TimeoutCheck,
+		done:  make(chan struct{}),
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.check <= 0 {
+		l.check = DefaultTimeoutCheck
+	}
+	l.recv.init(cfg.NATLatch, cfg.ClockRate, cfg.MediaTimeout)
+	l.recv.setRemote(cfg.Remote)
+	return l, nil
+}
+
+// LocalAddr returns the address of the leg's RTP socket, for SDP.
+func (l *Leg) LocalAddr() netip.AddrPort {
+	return l.ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// RTCP returns the leg's RTCP socket (RTP port + 1, RFC 3550 §11). The leg
+// does not read it; the caller that handles RTCP owns its reading. Close
+// closes it.
+func (l *Leg) RTCP() *net.UDPConn { return l.ports.RTCP }
+
+// SetRemote sets the peer's RTP address (from SDP, again on re-INVITE).
+// From now on only datagrams from it are accepted; in NAT mode the leg may
+// latch once more, to the first packet from its IP.
+func (l *Leg) SetRemote(remote netip.AddrPort) { l.recv.setRemote(remote) }
+
+// Remote returns the address datagrams are accepted from and written to:
+// the signalled one, or the latched one in NAT mode after latching.
+func (l *Leg) Remote() netip.AddrPort {
+	if rs := l.recv.remote.Load(); rs != nil {
+		return rs.addr
+	}
+	return netip.AddrPort{}
+}
+
+// SetMediaTimeout changes the media timeout (zero disables it, e.g. while
+// the call is on hold) and restarts its count from the next check.
+func (l *Leg) SetMediaTimeout(d time.Duration) {
+	l.recv.timeout.Store(int64(d))
+	l.recv.resetTimeout.Store(true)
+}
+
+// MediaTimeout returns a channel that is closed, once, when the leg has
+// accepted no RTP for the media timeout. It is never closed if the timeout
+// is disabled or the leg is closed first.
+func (l *Leg) MediaTimeout() <-chan struct{} { return l.recv.timeoutCh }
+
+// Start begins reading RTP and handing accepted packets to h, on a
+// goroutine of the leg's own. A nil h only counts.
+func (l *Leg) Start(h PacketHandler) error {
+	if l.closed.Load() {
+		return ErrLegClosed
+	}
+	if !l.started.CompareAndSwap(false, true) {
+		return ErrLegStarted
+	}
+	l.recv.handler = h
+	l.recv.lastAccepted = l.now()
+	go l.readLoop()
+	return nil
+}
+
+// readLoop reads datagrams until the socket is closed. It wakes every
+// l.check even when nothing arrives, to judge the media timeout.
+func (l *Leg) readLoop() {
+	defer close(l.done)
+	conn := l.ports.RTP
+	buf := l.buf[:]
+	_ = conn.SetReadDeadline(time.Now().Add(l.check))
+	errs := 0
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err == nil {
+			errs = 0
+			l.recv.receive(buf[:n], from, l.now())
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			l.recv.checkTimeout(l.now())
+			_ = conn.SetReadDeadline(time.Now().Add(l.check))
+			continue
+		}
+		if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		// Unconnected UDP reads fail only on close or deadline; anything
+		// else repeating without end is not worth spinning on.
+		errs++
+		if errs >= maxConsecutiveReadErrors {
+			l.readErr.Store(&err)
+			return
+		}
+	}
+}
+
+// Err returns the error that stopped the reader other than Close, if any.
+func (l *Leg) Err() error {
+	if p := l.readErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// WriteRTP sends b to the remote address.
+func (l *Leg) WriteRTP(b []byte) error {
+	rs := l.recv.remote.Load()
+	if rs == nil || !rs.addr.IsValid() {
+		return ErrNoRemote
+	}
+	n, err := l.ports.RTP.WriteToUDPAddrPort(b, rs.addr)
+	l.send.Count(n, err)
+	return err
+}
+
+// LegSnapshot is a plain copy of a leg's counters.
+type LegSnapshot struct {
+	// Received is the stream read from the peer, Sent what WriteRTP wrote.
+	Received ReceiveSnapshot
+	Sent     SendSnapshot
+}
+
+// Stats returns the leg's counters.
+func (l *Leg) Stats() LegSnapshot {
+	return LegSnapshot{Received: l.recv.stats.Snapshot(), Sent: l.send.Snapshot()}
+}
+
+// Close stops the reader, closes both sockets and returns the port pair to
+// the pool (where it drains before reuse). It waits for the reader to
+// return, at most a bounded time. Only the first call has an effect.
+func (l *Leg) Close() error {
+	var err error
+	l.once.Do(func() {
+		l.closed.Store(true)
+		err = l.ports.Release()
+		if !l.started.Load() {
+			return
+		}
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-l.done:
+		case <-t.C:
+			err = errors.Join(err, ErrCloseTimeout)
+		}
+	})
+	return err
+}
+
+// verdict is what receive did with one datagram.
+type verdict uint8
+
+const (
+	accepted verdict = iota
+	droppedWrongSource
+	droppedOversize
+	droppedMalformed
+)
+
+// remoteState is the address a leg accepts from. It is replaced as a whole
+// (SetRemote, latching), so the reader needs one atomic load per datagram.
+type remoteState struct {
+	addr netip.AddrPort
+	// latchable: NAT mode, not yet latched for this remote.
+	latchable bool
+}
+
+// receiver is the per-datagram part of a leg, without sockets, so that it
+// can be driven directly by tests, the fuzz target and a batched reader.
+// Everything but remote, timeout, resetTimeout and stats' published
+// counters belongs to the reading goroutine.
+type receiver struct {
+	remote       atomic.Pointer[remoteState]
+	natLatch     bool
+	stats        ReceiveStats
+	pkt          Packet
+	handler      PacketHandler
+	lastAccepted time.Time
+	timeout      atomic.Int64 // time.Duration
+	resetTimeout atomic.Bool
+	timedOut     bool
+	timeoutCh    chan struct{}
+	// onDrop, if set (by tests, before Start), sees every dropped datagram's verdict.
+	onDrop func(verdict)
+}
+
+// init prepares r; the header's CSRC and extension slices get room for
+// the common case so parsing does not allocate.
+func (r *receiver) init(natLatch bool, clockRate uint32, timeout time.Duration) {
+	r.natLatch = natLatch
+	r.stats.SetClockRate(clockRate)
+	r.timeout.Store(int64(timeout))
+	r.timeoutCh = make(chan struct{})
+	r.pkt.Header.CSRC = make([]uint32, 0, 15)
+	r.pkt.Header.Extensions = make([]rtp.Extension, 0, 16)
+}
+
+func (r *receiver) setRemote(remote netip.AddrPort) {
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	r.remote.Store(&remoteState{addr: remote, latchable: r.natLatch})
+}
+
+// drop counts a dropped datagram.
+func (r *receiver) drop(v verdict) verdict {
+	switch v {
+	case droppedWrongSource:
+		r.stats.CountWrongSource()
+	case droppedOversize:
+		r.stats.CountOversize()
+	case droppedMalformed:
+		r.stats.CountMalformed()
+	}
+	if r.onDrop != nil {
+		r.onDrop(v)
+	}
+	return v
+}
+
+// receive judges one datagram b from from, read at now: source, size,
+// RTP validity; it hands an accepted packet to the handler.
+func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	rs := r.remote.Load()
+	if rs == nil || !rs.addr.IsValid() {
+		return r.drop(droppedWrongSource)
+	}
+	exact := from == rs.addr
+	if !exact && !(rs.latchable && from.Addr() == rs.addr.Addr()) {
+		return r.drop(droppedWrongSource)
+	}
+	if len(b) > MaxDatagram {
+		return r.drop(droppedOversize)
+	}
+	payload, ok := r.parse(b)
+	if !ok {
+		return r.drop(droppedMalformed)
+	}
+	if rs.latchable {
+		// Latch once, to a valid packet only, so that a stray datagram
+		// from the right IP cannot steer the stream. A failed swap means
+		// SetRemote changed the remote meanwhile: this packet was judged
+		// against the old one.
+		if !r.remote.CompareAndSwap(rs, &remoteState{addr: from}) {
+			return r.drop(droppedWrongSource)
+		}
+	}
+	r.lastAccepted = now
+	p := &r.pkt
+	p.Payload = payload
+	p.Raw = b
+	p.From = from
+	p.Arrival = now
+	r.stats.Update(&p.Header, len(b), len(payload), now)
+	if r.handler != nil {
+		r.handler.HandleRTP(p)
+	}
+	return accepted
+}
+
+// parse parses b's RTP header into r.pkt.Header and returns the payload
+// without padding. The fixed header, CSRC list and extension header are
+// checked here before pion parses them, so that common garbage is turned
+// away without pion building an error value.
+func (r *receiver) parse(b []byte) (payload []byte, ok bool) {
+	// RFC 3550 §5.1: 12-byte fixed header, version 2 (pion does not check
+	// the version).
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return nil, false
+	}
+	need := 12 + 4*int(b[0]&0x0F)
+	if b[0]&0x10 != 0 {
+		// RFC 3550 §5.3.1: a 4-byte extension header, then its length in
+		// 32-bit words.
+		if len(b) < need+4 {
+			return nil, false
+		}
+		need += 4 + 4*(int(b[need+2])<<8|int(b[need+3]))
+	}
+	if len(b) < need {
+		return nil, false
+	}
+	n, err := r.pkt.Header.Unmarshal(b)
+	if err != nil || n > len(b) {
+		return nil, false
+	}
+	end := len(b)
+	if r.pkt.Header.Padding {
+		// RFC 3550 §5.1: the last octet counts the padding, itself included.
+		pad := int(b[end-1])
+		if pad == 0 || n+pad > end {
+			return nil, false
+		}
+		end -= pad
+		r.pkt.Header.PaddingSize = b[len(b)-1]
+	} else {
+		r.pkt.Header.PaddingSize = 0
+	}
+	return b[n:end], true
+}
+
+// checkTimeout judges the media timeout at now; it reports whether this
+// call fired it.
+func (r *receiver) checkTimeout(now time.Time) bool {
+	if r.timedOut {
+		return false
+	}
+	if r.resetTimeout.Swap(false) {
+		r.lastAccepted = now
+	}
+	d := time.Duration(r.timeout.Load())
+	if d <= 0 || now.Sub(r.lastAccepted) < d {
+		return false
+	}
+	r.timedOut = true
+	close(r.timeoutCh)
+	return true
+}
