@@ -58,6 +58,14 @@ func TestDetectorCorpus(t *testing.T) {
 	outcomes := runAll(cases, func() Detector { return dtmf.NewDetector(dtmf.DetectorConfig{}) })
 	stats := Summarise(outcomes)
 
+	var margins []Margin
+	if full {
+		margins = Margins(func() Detector { return dtmf.NewDetector(dtmf.DetectorConfig{}) })
+		for _, m := range margins {
+			t.Logf("margin: %-36s Q.24 detect %-9s reject %-9s detector up to %s (worst key) / %s (best key)", m.Parameter, m.Detect, m.Reject, m.Worst, m.Best)
+		}
+	}
+
 	if path := reportFile(); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -67,6 +75,7 @@ func TestDetectorCorpus(t *testing.T) {
 			Detector:    "`dtmf.NewDetector(dtmf.DetectorConfig{})` (the defaults)",
 			Speech:      speechInfo,
 			MaxFailures: 200,
+			Margins:     margins,
 		})
 		if err := errors.Join(err, f.Close()); err != nil {
 			t.Fatal(err)

@@ -15,6 +15,8 @@ type ReportInfo struct {
 	Speech string
 	// MaxFailures bounds the failure list.
 	MaxFailures int
+	// Margins, when present, are reported as measured beyond the bar.
+	Margins []Margin
 }
 
 // Totals adds up a set of Stats.
@@ -109,6 +111,16 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 		perHour = float64(talk.FalseDigits) * 3600 / talk.Seconds
 	}
 	p("| **total** | | %d | %.1f | %s | %d | %.1f |\n\n", talk.Cases, talk.Seconds/60, pct(talk.Passed, talk.Cases), talk.FalseDigits, perHour)
+
+	if len(info.Margins) > 0 {
+		p("## Margins (measured, not part of the bar)\n\n")
+		p("How far past each Q.24 must-detect limit the detector still detects every key exactly once, stepping one parameter outward from the limit (linear PCM, −10 dBm0, 60 ms unless stepped). Q.24 leaves the region between its detect and reject limits to the designer; a boundary close to the detect limit leaves little room for real lines, one close to the reject limit invites talk-off. Worst and best are over the sixteen keys; rejection beyond the reject limit is asserted by the bar above.\n\n")
+		p("| parameter | Q.24 must detect | Q.24 must reject | still detected up to (worst key) | (best key) |\n|---|---|---|---|---|\n")
+		for _, m := range info.Margins {
+			p("| %s | %s | %s | %s | %s |\n", m.Parameter, m.Detect, m.Reject, m.Worst, m.Best)
+		}
+		p("\n")
+	}
 
 	var failures []*Outcome
 	for _, s := range stats {
