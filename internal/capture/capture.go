@@ -489,14 +489,16 @@ func firstDecoder(lt layers.LinkType) gopacket.Decoder {
 }
 
 // looksLikeRTP is the cheap first test (RFC 3550 §5.1, RFC 5761 §4): at
-// least a fixed header, version 2, and a second byte that is not an RTCP
-// packet type 200–204 (which would read as marker set, PT 72–76).
+// least a fixed header, version 2, and a payload type outside 64–95. An
+// RTCP packet (types 192–223: SR and RR at 200/201 up to the feedback and
+// XR types at 205–207) reads as marker set with PT 64–95, which is why
+// RFC 5761 §4 keeps RTP out of that range when RTP and RTCP share a port.
 func looksLikeRTP(p []byte) bool {
 	if len(p) < 12 || p[0]>>6 != 2 {
 		return false
 	}
 	pt := p[1] & 0x7F
-	return pt < 72 || pt > 76
+	return pt < 64 || pt > 95
 }
 
 // plausibleRTPStream drops candidate streams that passed looksLikeRTP by

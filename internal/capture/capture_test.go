@@ -38,6 +38,14 @@ func twoStreams(link capturetest.Link, a, b netip.AddrPort) *capturetest.Builder
 	// RTCP sender report (PT 200) on the next port up.
 	rtcp := []byte{0x80, 200, 0, 6, 0, 0, 0x11, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	w.UDP(t0.Add(ms(90)), netip.AddrPortFrom(a.Addr(), a.Port()+1), netip.AddrPortFrom(b.Addr(), b.Port()+1), rtcp)
+	// Multiplexed RTCP (RFC 5761) on the RTP port: extended reports
+	// (207) and transport feedback (205) must not become a stream.
+	xr := []byte{0x80, 207, 0, 4, 0, 0, 0x11, 0x11, 4, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0}
+	fb := []byte{0x81, 205, 0, 3, 0, 0, 0x11, 0x11, 0, 0, 0x22, 0x22, 0, 1, 0, 0}
+	w.UDP(t0.Add(ms(91)), a, b, xr)
+	w.UDP(t0.Add(ms(92)), a, b, xr)
+	w.UDP(t0.Add(ms(93)), a, b, fb)
+	w.UDP(t0.Add(ms(94)), a, b, fb)
 	return w
 }
 
@@ -87,8 +95,8 @@ func TestReadSplitsRTPIntoStreamsForEveryLinkAndFileType(t *testing.T) {
 					if q := s2.Packets[2]; q.Sequence != 0 || q.Timestamp != 0x40 || q.PayloadType != 8 {
 						t.Errorf("wrapped packet: %+v", q)
 					}
-					if c.Stats.RTP != 9 || c.Stats.Records != 11 {
-						t.Errorf("stats %+v, want 9 RTP of 11 records", c.Stats)
+					if c.Stats.RTP != 9 || c.Stats.Records != 15 {
+						t.Errorf("stats %+v, want 9 RTP of 15 records", c.Stats)
 					}
 					if s1.EventSource != EventPTNone {
 						t.Errorf("audio-only stream got event PT %d from %v", s1.EventPT, s1.EventSource)
@@ -408,10 +416,10 @@ func TestReadDropsCandidatesThatAreNotRTP(t *testing.T) {
 func TestReadKeepsRecordsBeforeADamagedOrTruncatedOne(t *testing.T) {
 	w := twoStreams(capturetest.Ethernet, addrA, addrB)
 	pcap := w.Pcap()
+	// The record header of the last record claims a capture length
+	// beyond any snap length.
+	last := len(truncateRecords(t, pcap, 1))
 	damaged := bytes.Clone(pcap)
-	// The record header of the last record (an RTCP packet of 28+42 bytes)
-	// claims a capture length beyond any snap length.
-	last := len(damaged) - (16 + 14 + 20 + 8 + 28)
 	copy(damaged[last+8:], []byte{0xff, 0xff, 0xff, 0x7f})
 	for name, data := range map[string][]byte{
 		"pcap cut short":   pcap[:len(pcap)-30],
@@ -425,7 +433,7 @@ func TestReadKeepsRecordsBeforeADamagedOrTruncatedOne(t *testing.T) {
 		if len(c.Streams) != 2 {
 			t.Errorf("%s: %d streams, want 2", name, len(c.Streams))
 		}
-		if !errors.Is(c.Stopped, ErrMalformed) || !strings.Contains(c.Stopped.Error(), "stopped after 10 records") {
+		if !errors.Is(c.Stopped, ErrMalformed) || !strings.Contains(c.Stopped.Error(), "stopped after 14 records") {
 			t.Errorf("%s: Stopped = %v", name, c.Stopped)
 		}
 	}
