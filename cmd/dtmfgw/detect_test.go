@@ -698,3 +698,30 @@ func FuzzDetectCapture(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDetectCapture measures the whole pipeline on one minute of a
+// two-way G.711 call with twelve key presses each way: capture read,
+// stream split, audio rebuilt, Detector and Tracker.
+func BenchmarkDetectCapture(b *testing.B) {
+	var p rtpPlan
+	pcm := pressPlan("0123456789*#", 5*time.Second, 100*time.Millisecond, 100*time.Millisecond)
+	minute := make([]int16, 0, 60*8000)
+	for len(minute)+len(pcm) <= 60*8000 {
+		minute = append(minute, pcm...)
+	}
+	p.audioStream(at(0), hostA, hostB, 0xa, 0, minute, nil, nil)
+	p.audioStream(at(10), hostB, hostA, 0xb, 8, minute, nil, nil)
+	data := p.build(capturetest.Ethernet).Pcap()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		c, err := capture.Read(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		found, err := detectCapture(context.Background(), c, io.Discard, false)
+		if err != nil || len(found) != 2*4*12 {
+			b.Fatalf("%d presses, err %v", len(found), err)
+		}
+	}
+}
