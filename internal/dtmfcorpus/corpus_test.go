@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"dtmfgw/dtmf"
 )
@@ -195,10 +196,11 @@ func quoteArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		if strings.ContainsAny(a, " '\"") {
-			a = fmt.Sprintf("%q", a)
-			if len(a) > 40 {
-				a = a[:37] + `…"`
+			// Cut long texts by runes, so no character is split.
+			if r := []rune(a); len(r) > 36 {
+				a = string(r[:36]) + "…"
 			}
+			a = fmt.Sprintf("%q", a)
 		}
 		out[i] = a
 	}
@@ -215,6 +217,33 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9.=+-]+`)
+
+func TestDumpWritesAPlayableWAV(t *testing.T) {
+	old := *dumpDir
+	*dumpDir = t.TempDir()
+	defer func() { *dumpDir = old }()
+	c := &Case{Category: "Q.24 x (detect)", Codec: CodecUlaw, Name: "key=# low=+1.5% espeak-ng \"été\"", PCM: []int16{1, -2, 3}}
+	dump(t, c)
+	files, _ := filepath.Glob(filepath.Join(*dumpDir, "*.wav"))
+	if len(files) != 1 {
+		t.Fatalf("dumped %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, rate, err := ParseWAV(b)
+	if err != nil || rate != SampleRate || !slices.Equal(pcm, c.PCM) {
+		t.Errorf("dump reads back as %v at %d Hz (%v)", pcm, rate, err)
+	}
+}
+
+func TestQuoteArgsKeepsUTF8Whole(t *testing.T) {
+	got := quoteArgs([]string{"-v", "pl", "Dzień dobry, tu dział płatności, nazywam się Anna."})
+	if got[0] != "-v" || got[1] != "pl" || !utf8.ValidString(got[2]) || !strings.HasSuffix(got[2], `…"`) {
+		t.Errorf("quoteArgs = %q", got)
+	}
+}
 
 func dump(t *testing.T, c *Case) {
 	t.Helper()
