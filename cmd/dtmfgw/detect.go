@@ -139,7 +139,7 @@ func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.F
 	case isCapture && kind == "":
 		return nil, fmt.Errorf("--format pcap: %w (starts with % x)", capture.ErrNotCapture, head)
 	case isCapture || (af == audiofile.FormatAuto && kind != ""):
-		c, err := capture.Read(br)
+		c, err := capture.ReadContext(ctx, br)
 		if err != nil {
 			return nil, err
 		}

@@ -658,9 +658,12 @@ func TestDetectStopsWhenCancelled(t *testing.T) {
 	path := writeTemp(t, "call.wav", wavFile(pressPlan("12", time.Second, 100*time.Millisecond, 100*time.Millisecond), 8000, 1))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	var o, e bytes.Buffer
-	if err := runDetect(ctx, []string{path}, &o, &e); !errors.Is(err, context.Canceled) {
-		t.Errorf("err %v, want context.Canceled", err)
+	pcapPath := writeTemp(t, "call.pcap", callCapture().build(capturetest.Ethernet).Pcap())
+	for _, p := range []string{path, pcapPath} {
+		var o, e bytes.Buffer
+		if err := runDetect(ctx, []string{p}, &o, &e); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: err %v, want context.Canceled", filepath.Base(p), err)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -182,9 +183,14 @@ type packetSource interface {
 }
 
 // Read reads a pcap or pcapng capture from r and returns its RTP streams.
-// A capture truncated in its last record (tcpdump killed mid-write) is read
-// up to that record.
+// A capture damaged or truncated in a record (tcpdump killed mid-write) is
+// read up to that record, and Capture.Stopped says why it ended there.
 func Read(r io.Reader) (*Capture, error) {
+	return ReadContext(context.Background(), r)
+}
+
+// ReadContext is Read that gives up with ctx's error when ctx is done.
+func ReadContext(ctx context.Context, r io.Reader) (*Capture, error) {
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(4)
 	var (
@@ -214,6 +220,11 @@ func Read(r io.Reader) (*Capture, error) {
 	b := newBuilder()
 	var stopped error
 	for {
+		if b.stats.Records%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		data, ci, err := src.ZeroCopyReadPacketData()
 		if err == io.EOF {
 			break

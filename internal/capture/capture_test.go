@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -439,6 +440,14 @@ func TestReadKeepsRecordsBeforeADamagedOrTruncatedOne(t *testing.T) {
 	}
 	if c, err := Read(bytes.NewReader(pcap)); err != nil || c.Stopped != nil {
 		t.Errorf("whole file: %v, stopped %v", err, c.Stopped)
+	}
+}
+
+func TestReadContextStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ReadContext(ctx, bytes.NewReader(twoStreams(capturetest.Ethernet, addrA, addrB).Pcap())); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
 	}
 }
 
