@@ -94,8 +94,8 @@ const (
 	// refined from: unambiguous to ±62.5 Hz around the coarse estimate.
 	fineLag = 64
 
-	// lookback is how far back the onset search goes (64 ms).
-	lookback = 512
+	// onsetLookback is how far back the onset search goes (64 ms).
+	onsetLookback = 512
 
 	// endAbsentBlocks is how many consecutive blocks without the pair end a
 	// held digit: 24 ms, between the 10 ms bridge and the 40 ms pause of Q.24.
@@ -160,8 +160,8 @@ type DetectorConfig struct {
 	MaxThirdToneDB float64
 }
 
-// settings is a DetectorConfig with the defaults filled in.
-type settings struct {
+// detectorSettings is a DetectorConfig with the defaults filled in.
+type detectorSettings struct {
 	minAmp       float64 // linear peak amplitude of MinLevelDBm0
 	minLevelDBm0 float64
 	maxDev       float64
@@ -172,8 +172,8 @@ type settings struct {
 	maxThirdDB   float64
 }
 
-func (c DetectorConfig) settings() settings {
-	s := settings{
+func (c DetectorConfig) resolve() detectorSettings {
+	s := detectorSettings{
 		minLevelDBm0: orDefault(c.MinLevelDBm0, -40),
 		maxDev:       orDefault(c.MaxDeviation, 0.025),
 		maxHighOver:  orDefault(c.MaxHighOverLowDB, 8),
@@ -183,8 +183,8 @@ func (c DetectorConfig) settings() settings {
 		minDur:       224,
 	}
 	if c.MinDuration > 0 {
-		// The onset search cannot see further back than lookback.
-		s.minDur = int64(min(c.MinDuration, lookback-2*blockLen))
+		// The onset search cannot see further back than onsetLookback.
+		s.minDur = int64(min(c.MinDuration, onsetLookback-2*blockLen))
 	}
 	s.minAmp = Amplitude(s.minLevelDBm0)
 	return s
@@ -207,7 +207,7 @@ type toneModel struct {
 // Detector finds DTMF key presses in 8 kHz linear PCM (ITU-T Q.24 limits).
 // It is not safe for concurrent use; one Detector serves one audio stream.
 type Detector struct {
-	cfg settings
+	cfg detectorSettings
 
 	hist    [histLen]int16          // the last histLen samples, indexed by sample number
 	spec    [spectrumLen]complex128 // scratch for thirdTone
@@ -238,7 +238,7 @@ type Detector struct {
 
 // NewDetector returns a Detector at the start of a stream.
 func NewDetector(cfg DetectorConfig) *Detector {
-	return &Detector{cfg: cfg.settings()}
+	return &Detector{cfg: cfg.resolve()}
 }
 
 // Reset returns the Detector to the start of a stream, keeping its
@@ -340,7 +340,7 @@ func (d *Detector) hop(out []KeyEvent) []KeyEvent {
 		return out
 	}
 	// Step 5: the tone's extent.
-	lo := max(d.floor, t-lookback)
+	lo := max(d.floor, t-onsetLookback)
 	a, e := d.bestRun(&m, lo, t)
 	if e < t-blockLen || e-a < d.cfg.minDur {
 		return out
@@ -360,7 +360,7 @@ func (d *Detector) hop(out []KeyEvent) []KeyEvent {
 	d.lastFit = t
 	d.lastPresent = t
 	// A tone of peak a puts a·blockLen/2 into its bin over one block.
-	d.blockPower = [2]float64{blockLen * blockLen / 4 * sq(m.amp[0]), blockLen * blockLen / 4 * sq(m.amp[1])}
+	d.blockPower = [2]float64{blockLen * blockLen / 4 * absSq(m.amp[0]), blockLen * blockLen / 4 * absSq(m.amp[1])}
 	return append(out, KeyEvent{
 		Kind:            Begin,
 		Key:             d.key,
@@ -399,7 +399,7 @@ func (d *Detector) candidate(w *[8]complex128, energy float64) (row, col int, sh
 // the power of the next strongest.
 func strongest(bins []complex128) (idx int, best, next float64) {
 	for i, b := range bins {
-		p := sq(b)
+		p := absSq(b)
 		switch {
 		case p > best:
 			idx, best, next = i, p, best
@@ -410,7 +410,7 @@ func strongest(bins []complex128) (idx int, best, next float64) {
 	return idx, best, next
 }
 
-func sq(c complex128) float64 { return real(c)*real(c) + imag(c)*imag(c) }
+func absSq(c complex128) float64 { return real(c)*real(c) + imag(c)*imag(c) }
 
 // measure is step 3: each tone's frequency, amplitude and phase over the
 // window ending at t, and the frequency, level and twist limits.
@@ -420,21 +420,21 @@ func (d *Detector) measure(t int64, row, col int, now, prev [2]complex128) (tone
 	m := toneModel{ref: t - winLen}
 	nominal := [2]int{toneHz[row], toneHz[4+col]}
 	for i := range 2 {
-		if sq(prev[i]) == 0 || sq(now[i]) == 0 {
+		if absSq(prev[i]) == 0 || absSq(now[i]) == 0 {
 			return m, false
 		}
 		w0 := 2 * math.Pi * float64(nominal[i]) / SampleRate
 		// Coarse: the bin's phase turns by δ·blockLen per hop.
-		coarse := w0 + phase(now[i]*conj(prev[i]))/blockLen
+		coarse := w0 + cphase(now[i]*cconj(prev[i]))/blockLen
 		// Fine: two Hann windows fineLag apart, measured at the coarse
 		// frequency, turn by the remaining offset times fineLag.
 		y1 := toneDFT(&d.hist, t-winLen-fineLag, winLen, coarse, true)
 		y2 := toneDFT(&d.hist, t-winLen, winLen, coarse, true)
-		turn := y2 * conj(y1) * complex(math.Cos(coarse*fineLag), -math.Sin(coarse*fineLag))
-		if sq(turn) == 0 {
+		turn := y2 * cconj(y1) * complex(math.Cos(coarse*fineLag), -math.Sin(coarse*fineLag))
+		if absSq(turn) == 0 {
 			return m, false
 		}
-		w := coarse + phase(turn)/fineLag
+		w := coarse + cphase(turn)/fineLag
 		dev := w/w0 - 1
 		if math.Abs(dev) > d.cfg.maxDev {
 			return m, false
@@ -443,7 +443,7 @@ func (d *Detector) measure(t int64, row, col int, now, prev [2]complex128) (tone
 		// Hann sums to winLen/2, and a real sine of peak a puts a/2 at +ω.
 		m.amp[i] = toneDFT(&d.hist, t-winLen, winLen, w, true) * complex(4.0/winLen, 0)
 	}
-	al, ah := math.Sqrt(sq(m.amp[0])), math.Sqrt(sq(m.amp[1]))
+	al, ah := math.Sqrt(absSq(m.amp[0])), math.Sqrt(absSq(m.amp[1]))
 	if al < d.cfg.minAmp || ah < d.cfg.minAmp {
 		return m, false
 	}
@@ -481,9 +481,9 @@ func harmonic(ratio float64) bool {
 	return false
 }
 
-func conj(c complex128) complex128 { return complex(real(c), -imag(c)) }
+func cconj(c complex128) complex128 { return complex(real(c), -imag(c)) }
 
-func phase(c complex128) float64 { return math.Atan2(imag(c), real(c)) }
+func cphase(c complex128) float64 { return math.Atan2(imag(c), real(c)) }
 
 // modelWalker steps the model through consecutive samples with two rotating
 // phasors.
@@ -566,7 +566,7 @@ func (d *Detector) thirdTone(m *toneModel, lo, hi int64) float64 {
 		if math.Abs(f-m.hz(0)) < thirdToneGuard || math.Abs(f-m.hz(1)) < thirdToneGuard {
 			continue
 		}
-		best = max(best, sq(d.spec[k]))
+		best = max(best, absSq(d.spec[k]))
 	}
 	// A sine of peak a over n samples gives |X|² = (a·n/2)², power a²/2.
 	return 10 * math.Log10(2*best/(float64(n)*energy)+1e-30)
@@ -640,8 +640,8 @@ func (d *Detector) blockHasPair(m *toneModel, c int64) bool {
 	energy := sxx - sx*sx/blockLen
 	var p float64
 	for i := range 2 {
-		y := sq(toneDFT(&d.hist, c, blockLen, m.omega[i], false))
-		want := partLevel * blockLen / 2 * math.Sqrt(sq(m.amp[i]))
+		y := absSq(toneDFT(&d.hist, c, blockLen, m.omega[i], false))
+		want := partLevel * blockLen / 2 * math.Sqrt(absSq(m.amp[i]))
 		if y < want*want {
 			return false
 		}
@@ -674,7 +674,7 @@ func (d *Detector) endOf(m *toneModel, from, hi int64) int64 {
 // bin), and the pair must hold its share of the block.
 func (d *Detector) hold(out []KeyEvent, t int64) []KeyEvent {
 	b := &d.blocks[(d.nblocks-1)&blockMask]
-	pl, ph := sq(b.bin[d.row]), sq(b.bin[4+d.col])
+	pl, ph := absSq(b.bin[d.row]), absSq(b.bin[4+d.col])
 	// Which bin leads its group is read over the 16 ms window: a 4 ms block
 	// is 250 Hz wide and cannot tell neighbouring rows apart.
 	var w [8]complex128

@@ -6,7 +6,7 @@ import (
 )
 
 // spectrumLen is the FFT length of the third-tone scan: the 224-sample
-// purity stretch (at most lookback samples), zero-padded. Bin k is then
+// purity stretch (at most onsetLookback samples), zero-padded. Bin k is then
 // k·31.25 Hz, and its value is exactly the single-bin DFT of the stretch
 // at that frequency, so the scan sees what a Goertzel per frequency would,
 // at a fraction of the cost.

@@ -12,18 +12,18 @@ import (
 	"dtmfgw/dtmf/g711"
 )
 
-// allKeys is the keypad in Q.23 order.
-var allKeys = []Key{'1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', '*', '0', '#', 'D'}
+// detectorKeys is the keypad in Q.23 order.
+var detectorKeys = []Key{'1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', '*', '0', '#', 'D'}
 
-// burst is one tone in a test signal, after a gap of silence.
-type burst struct {
+// toneBurst is one tone in a test signal, after a gap of silence.
+type toneBurst struct {
 	spec ToneSpec
 	gap  time.Duration
 }
 
 // signal renders lead samples of silence, the bursts, and 200 ms of
-// silence, and returns the PCM and each burst's first sample.
-func signal(lead int, bursts ...burst) (pcm []int16, onsets []int64) {
+// silence, and returns the PCM and each toneBurst's first sample.
+func toneSignal(lead int, bursts ...toneBurst) (pcm []int16, onsets []int64) {
 	pcm = make([]int16, lead, lead+8000)
 	for _, b := range bursts {
 		pcm = append(pcm, make([]int16, int(b.gap*SampleRate/time.Second))...)
@@ -33,37 +33,37 @@ func signal(lead int, bursts ...burst) (pcm []int16, onsets []int64) {
 	return append(pcm, make([]int16, 1600)...), onsets
 }
 
-// tone is a burst spec with the test defaults: −10 dBm0, 60 ms.
-func tone(k Key) ToneSpec {
+// tone is a toneBurst spec with the test defaults: −10 dBm0, 60 ms.
+func testTone(k Key) ToneSpec {
 	return ToneSpec{Key: k, LevelDBm0: -10, Duration: 60 * time.Millisecond}
 }
 
-// addNoise adds white Gaussian noise at snrDB below the power of the
+// addNoiseAtSNR adds white Gaussian noise at snrDB below the power of the
 // samples in [from, to) (the tones), deterministically from seed.
-func addNoise(pcm []int16, from, to int, snrDB float64, seed uint64) {
+func addNoiseAtSNR(pcm []int16, from, to int, snrDB float64, seed uint64) {
 	var p float64
 	for _, x := range pcm[from:to] {
 		p += float64(x) * float64(x)
 	}
-	addNoiseSigma(pcm, math.Sqrt(p/float64(to-from)/math.Pow(10, snrDB/10)), seed)
+	addNoiseOfSigma(pcm, math.Sqrt(p/float64(to-from)/math.Pow(10, snrDB/10)), seed)
 }
 
-// addNoiseSigma adds white Gaussian noise of standard deviation sigma.
-func addNoiseSigma(pcm []int16, sigma float64, seed uint64) {
+// addNoiseOfSigma adds white Gaussian noise of standard deviation sigma.
+func addNoiseOfSigma(pcm []int16, sigma float64, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i, x := range pcm {
 		pcm[i] = clip16(float64(x) + sigma*r.NormFloat64())
 	}
 }
 
-// codecs are the paths the audio may take before the Detector.
-var codecs = []struct {
+// g711Paths are the paths the audio may take before the Detector.
+var g711Paths = []struct {
 	name string
 	law  g711.Law // 0: linear
 }{{"linear", 0}, {"PCMU", g711.Ulaw}, {"PCMA", g711.Alaw}}
 
 // compand passes pcm through G.711 and back.
-func compand(law g711.Law, pcm []int16) []int16 {
+func companded(law g711.Law, pcm []int16) []int16 {
 	if law == 0 {
 		return pcm
 	}
@@ -75,7 +75,7 @@ func compand(law g711.Law, pcm []int16) []int16 {
 }
 
 // detect runs a fresh Detector over pcm in 160-sample frames and flushes.
-func detect(pcm []int16) []KeyEvent {
+func detectAll(pcm []int16) []KeyEvent {
 	d := NewDetector(DetectorConfig{})
 	var ev []KeyEvent
 	for i := 0; i < len(pcm); i += 160 {
@@ -85,7 +85,7 @@ func detect(pcm []int16) []KeyEvent {
 }
 
 // begins returns the Begin events.
-func begins(ev []KeyEvent) []KeyEvent {
+func beginsOf(ev []KeyEvent) []KeyEvent {
 	var b []KeyEvent
 	for _, e := range ev {
 		if e.Kind == Begin {
@@ -95,11 +95,11 @@ func begins(ev []KeyEvent) []KeyEvent {
 	return b
 }
 
-// checkDigits asserts that ev holds exactly one Begin/End pair per wanted
+// checkInbandDigits asserts that ev holds exactly one Begin/End pair per wanted
 // digit, in order, of the right key, with the onset within 10 ms (Q.24
 // does not set this; the masking stage needs it) and the decision within
 // the 40 ms look-ahead.
-func checkDigits(t *testing.T, ev []KeyEvent, keys []Key, onsets []int64, maxLatency int) {
+func checkInbandDigits(t *testing.T, ev []KeyEvent, keys []Key, onsets []int64, maxLatency int) {
 	t.Helper()
 	if len(ev) != 2*len(keys) {
 		t.Fatalf("got %d events %v, want %d digits %q", len(ev), ev, len(keys), keys)
@@ -127,7 +127,7 @@ type q24Row struct {
 	name   string
 	detect bool // must detect (else must reject)
 	// make returns the bursts for key k.
-	make func(k Key) []burst
+	make func(k Key) []toneBurst
 	// digits is how many digits the bursts make when detected.
 	digits int
 	snrDB  float64
@@ -139,11 +139,11 @@ type q24Row struct {
 }
 
 func q24Rows() []q24Row {
-	with := func(f func(*ToneSpec)) func(Key) []burst {
-		return func(k Key) []burst {
-			s := tone(k)
+	with := func(f func(*ToneSpec)) func(Key) []toneBurst {
+		return func(k Key) []toneBurst {
+			s := testTone(k)
 			f(&s)
-			return []burst{{spec: s}}
+			return []toneBurst{{spec: s}}
 		}
 	}
 	var rows []q24Row
@@ -181,15 +181,15 @@ func q24Rows() []q24Row {
 	}
 	// Pause: 40 ms tones 40 ms apart are two digits, same key or another.
 	rows = append(rows,
-		q24Row{name: "pause40ms-same", detect: true, digits: 2, make: func(k Key) []burst {
-			s := tone(k)
+		q24Row{name: "pause40ms-same", detect: true, digits: 2, make: func(k Key) []toneBurst {
+			s := testTone(k)
 			s.Duration = 40 * time.Millisecond
-			return []burst{{spec: s}, {spec: s, gap: 40 * time.Millisecond}}
+			return []toneBurst{{spec: s}, {spec: s, gap: 40 * time.Millisecond}}
 		}},
-		q24Row{name: "pause40ms-next", detect: true, digits: 2, make: func(k Key) []burst {
-			s, n := tone(k), tone(nextKey(k))
+		q24Row{name: "pause40ms-next", detect: true, digits: 2, make: func(k Key) []toneBurst {
+			s, n := testTone(k), testTone(followingKey(k))
 			s.Duration, n.Duration = 40*time.Millisecond, 40*time.Millisecond
-			return []burst{{spec: s}, {spec: n, gap: 40 * time.Millisecond}}
+			return []toneBurst{{spec: s}, {spec: n, gap: 40 * time.Millisecond}}
 		}},
 	)
 	// Interruption: a gap of up to 10 ms inside one tone is bridged, whether
@@ -197,19 +197,19 @@ func q24Rows() []q24Row {
 	for _, gap := range []int{1, 5, 10} {
 		for _, before := range []int{15, 25, 50} {
 			rows = append(rows, q24Row{name: fmt.Sprintf("restart-after-%dms-gap%dms", before, gap), detect: true, digits: 1,
-				make: func(k Key) []burst {
-					a, b := tone(k), tone(k)
+				make: func(k Key) []toneBurst {
+					a, b := testTone(k), testTone(k)
 					a.Duration, b.Duration = time.Duration(before)*time.Millisecond, 50*time.Millisecond
-					return []burst{{spec: a}, {spec: b, gap: time.Duration(gap) * time.Millisecond}}
+					return []toneBurst{{spec: a}, {spec: b, gap: time.Duration(gap) * time.Millisecond}}
 				},
 				// With a new phase after the gap, the second part alone must
 				// carry the measurement when the first is short.
-				maxLatency: (before+gap)*8*boolInt(before < 28) + 320,
+				maxLatency: (before+gap)*8*ifThen1(before < 28) + 320,
 			}, q24Row{name: fmt.Sprintf("mute-after-%dms-gap%dms", before, gap), detect: true, digits: 1,
 				make: with(func(s *ToneSpec) { s.Duration = time.Duration(before+gap+50) * time.Millisecond }),
 				mute: [2]int{before * 8, gap * 8},
 				// The measurement windows straddle the gap for a while.
-				maxLatency: (before+gap)*8*boolInt(before < 28) + 320,
+				maxLatency: (before+gap)*8*ifThen1(before < 28) + 320,
 			})
 		}
 	}
@@ -221,16 +221,16 @@ func q24Rows() []q24Row {
 	return rows
 }
 
-func boolInt(b bool) int {
+func ifThen1(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
 }
 
-func nextKey(k Key) Key {
-	i := slices.Index(allKeys, k)
-	return allKeys[(i+1)%len(allKeys)]
+func followingKey(k Key) Key {
+	i := slices.Index(detectorKeys, k)
+	return detectorKeys[(i+1)%len(detectorKeys)]
 }
 
 // TestDetectorQ24 runs every Q.24 row for all sixteen keys through linear,
@@ -238,18 +238,18 @@ func nextKey(k Key) Key {
 // every phase of the 32-sample hop.
 func TestDetectorQ24(t *testing.T) {
 	for ri, row := range q24Rows() {
-		for _, c := range codecs {
+		for _, c := range g711Paths {
 			t.Run(row.name+"/"+c.name, func(t *testing.T) {
-				for ki, k := range allKeys {
+				for ki, k := range detectorKeys {
 					lead := 400 + (ri*7+ki*5)%blockLen
 					bursts := row.make(k)
-					pcm, onsets := signal(lead, bursts...)
+					pcm, onsets := toneSignal(lead, bursts...)
 					clear(pcm[onsets[0]+int64(row.mute[0]):][:row.mute[1]])
 					if row.snrDB > 0 {
 						end := int(onsets[len(onsets)-1]) + bursts[len(bursts)-1].spec.Samples()
-						addNoise(pcm, int(onsets[0]), end, row.snrDB, uint64(ri*100+ki))
+						addNoiseAtSNR(pcm, int(onsets[0]), end, row.snrDB, uint64(ri*100+ki))
 					}
-					ev := detect(compand(c.law, pcm))
+					ev := detectAll(companded(c.law, pcm))
 					if !row.detect {
 						if len(ev) != 0 {
 							t.Errorf("key %q: must reject, got %v", k, ev)
@@ -265,7 +265,7 @@ func TestDetectorQ24(t *testing.T) {
 					default:
 						onsets = onsets[:1]
 					}
-					t.Run(string(k), func(t *testing.T) { checkDigits(t, ev, keys, onsets, cmp.Or(row.maxLatency, 320)) })
+					t.Run(string(k), func(t *testing.T) { checkInbandDigits(t, ev, keys, onsets, cmp.Or(row.maxLatency, 320)) })
 				}
 			})
 		}
@@ -280,10 +280,10 @@ func TestDetectorDurationBoundaryEveryPhase(t *testing.T) {
 			ms   int
 			want int
 		}{{40, 1}, {23, 0}} {
-			s := tone('5')
+			s := testTone('5')
 			s.Duration = time.Duration(tc.ms) * time.Millisecond
-			pcm, _ := signal(300+phase, burst{spec: s})
-			if got := len(begins(detect(pcm))); got != tc.want {
+			pcm, _ := toneSignal(300+phase, toneBurst{spec: s})
+			if got := len(beginsOf(detectAll(pcm))); got != tc.want {
 				t.Errorf("%d ms tone at phase %d: %d digits, want %d", tc.ms, phase, got, tc.want)
 			}
 		}
@@ -296,7 +296,7 @@ func TestDetectorDurationBoundaryEveryPhase(t *testing.T) {
 func TestDetectorOnsetAndLatency(t *testing.T) {
 	for phase := range blockLen {
 		for _, k := range []Key{'1', '0', 'D'} {
-			pcm, onsets := signal(500+phase*3, burst{spec: tone(k)})
+			pcm, onsets := toneSignal(500+phase*3, toneBurst{spec: testTone(k)})
 			d := NewDetector(DetectorConfig{})
 			var ev []KeyEvent
 			suspectedAt := int64(-1)
@@ -306,7 +306,7 @@ func TestDetectorOnsetAndLatency(t *testing.T) {
 					suspectedAt = d.Position()
 				}
 			}
-			b := begins(ev)
+			b := beginsOf(ev)
 			if len(b) != 1 {
 				t.Fatalf("key %q phase %d: %d digits", k, phase, len(b))
 			}
@@ -328,7 +328,7 @@ func TestDetectorOnsetAndLatency(t *testing.T) {
 // pair is undecided, off once decided and after the tone.
 func TestDetectorSuspected(t *testing.T) {
 	d := NewDetector(DetectorConfig{})
-	pcm, onsets := signal(800, burst{spec: tone('7')})
+	pcm, onsets := toneSignal(800, toneBurst{spec: testTone('7')})
 	ev := d.Process(pcm[:800], nil)
 	if _, ok := d.Suspected(); ok || len(ev) != 0 {
 		t.Fatalf("silence: Suspected true or events %v", ev)
@@ -343,7 +343,7 @@ func TestDetectorSuspected(t *testing.T) {
 		t.Errorf("suspected onset %d, true %d", onset, onsets[0])
 	}
 	ev = d.Process(pcm[960:1200], ev)
-	if _, ok := d.Suspected(); ok || len(begins(ev)) != 1 {
+	if _, ok := d.Suspected(); ok || len(beginsOf(ev)) != 1 {
 		t.Fatalf("after 50 ms: Suspected %v, events %v", ok, ev)
 	}
 	ev = d.Process(pcm[1200:], ev)
@@ -355,18 +355,18 @@ func TestDetectorSuspected(t *testing.T) {
 // TestDetectorChunkingIndependent feeds the same audio in chunks of many
 // sizes, including random ones, and wants identical events.
 func TestDetectorChunkingIndependent(t *testing.T) {
-	var bursts []burst
-	for i, k := range allKeys {
-		s := tone(k)
+	var bursts []toneBurst
+	for i, k := range detectorKeys {
+		s := testTone(k)
 		s.Duration = time.Duration(40+i*7) * time.Millisecond
 		s.TwistDB = float64(i%5) - 3
-		bursts = append(bursts, burst{spec: s, gap: time.Duration(40+i*3) * time.Millisecond})
+		bursts = append(bursts, toneBurst{spec: s, gap: time.Duration(40+i*3) * time.Millisecond})
 	}
-	pcm, _ := signal(123, bursts...)
-	addNoise(pcm, 0, len(pcm), 25, 7)
-	want := detect(pcm)
-	if len(begins(want)) != len(allKeys) {
-		t.Fatalf("reference run found %d digits, want %d", len(begins(want)), len(allKeys))
+	pcm, _ := toneSignal(123, bursts...)
+	addNoiseAtSNR(pcm, 0, len(pcm), 25, 7)
+	want := detectAll(pcm)
+	if len(beginsOf(want)) != len(detectorKeys) {
+		t.Fatalf("reference run found %d digits, want %d", len(beginsOf(want)), len(detectorKeys))
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, size := range []int{1, 2, 31, 32, 33, 80, 159, 160, 1000, len(pcm), -1} {
@@ -390,7 +390,7 @@ func TestDetectorChunkingIndependent(t *testing.T) {
 // TestDetectorFlushEndsOpenTone: a tone still sounding at the end of the
 // stream ends at the last sample.
 func TestDetectorFlushEndsOpenTone(t *testing.T) {
-	pcm := AppendDTMF(make([]int16, 300), tone('#'))
+	pcm := AppendDTMF(make([]int16, 300), testTone('#'))
 	d := NewDetector(DetectorConfig{})
 	ev := d.Process(pcm, nil)
 	if len(ev) != 1 || ev[0].Kind != Begin {
@@ -407,7 +407,7 @@ func TestDetectorFlushEndsOpenTone(t *testing.T) {
 
 // TestDetectorReset: after Reset the Detector behaves as new.
 func TestDetectorReset(t *testing.T) {
-	pcm, _ := signal(333, burst{spec: tone('3')})
+	pcm, _ := toneSignal(333, toneBurst{spec: testTone('3')})
 	d := NewDetector(DetectorConfig{})
 	d.Process(pcm[:600], nil) // mid-tone
 	d.Reset()
@@ -415,7 +415,7 @@ func TestDetectorReset(t *testing.T) {
 		t.Fatalf("Position after Reset = %d", d.Position())
 	}
 	got := d.Flush(d.Process(pcm, nil))
-	if want := detect(pcm); !slices.Equal(got, want) {
+	if want := detectAll(pcm); !slices.Equal(got, want) {
 		t.Fatalf("after Reset: %v, want %v", got, want)
 	}
 }
@@ -425,15 +425,15 @@ func TestDetectorReset(t *testing.T) {
 func TestDetectorEndSample(t *testing.T) {
 	for _, ms := range []int{40, 60, 250, 2000} {
 		for _, snr := range []float64{0, 15, 12} {
-			s := tone('9')
+			s := testTone('9')
 			s.Duration = time.Duration(ms) * time.Millisecond
-			pcm, onsets := signal(211, burst{spec: s})
+			pcm, onsets := toneSignal(211, toneBurst{spec: s})
 			tol := int64(8)
 			if snr > 0 {
-				addNoise(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(ms))
+				addNoiseAtSNR(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(ms))
 				tol = 24
 			}
-			ev := detect(pcm)
+			ev := detectAll(pcm)
 			if len(ev) != 2 {
 				t.Fatalf("%d ms, SNR %v dB: events %v", ms, snr, ev)
 			}
@@ -477,12 +477,12 @@ func TestDetectorTalkOffSignals(t *testing.T) {
 		{"harmonics 752+1504", sines(500, a, 752, 1504)},
 		{"harmonics 3:2 832+1248", sines(500, a, 832, 1248)},
 		{"three tones 697+1209+1336", sines(500, a, 697, 1209, 1336)},
-		{"white noise −20 dBm0", func() []int16 { p := make([]int16, 16000); addNoiseSigma(p, Amplitude(-20)/math.Sqrt2, 3); return p }()},
+		{"white noise −20 dBm0", func() []int16 { p := make([]int16, 16000); addNoiseOfSigma(p, Amplitude(-20)/math.Sqrt2, 3); return p }()},
 		{"mask tone", DefaultMaskTone().AppendPCM(make([]int16, 100))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if ev := detect(c.pcm); len(ev) != 0 {
+			if ev := detectAll(c.pcm); len(ev) != 0 {
 				t.Errorf("false digits: %v", ev)
 			}
 		})
@@ -491,19 +491,19 @@ func TestDetectorTalkOffSignals(t *testing.T) {
 
 // TestDetectorConfig: explicit limits are honoured.
 func TestDetectorConfig(t *testing.T) {
-	s := tone('2')
+	s := testTone('2')
 	s.LevelDBm0 = -35
-	pcm, _ := signal(100, burst{spec: s})
-	if n := len(begins(detect(pcm))); n != 1 {
+	pcm, _ := toneSignal(100, toneBurst{spec: s})
+	if n := len(beginsOf(detectAll(pcm))); n != 1 {
 		t.Fatalf("−35 dBm0 with defaults: %d digits, want 1", n)
 	}
 	d := NewDetector(DetectorConfig{MinLevelDBm0: -30})
 	if ev := d.Flush(d.Process(pcm, nil)); len(ev) != 0 {
 		t.Fatalf("−35 dBm0 with a −30 dBm0 floor: %v", ev)
 	}
-	s = tone('2')
+	s = testTone('2')
 	s.Duration = 35 * time.Millisecond
-	pcm, _ = signal(100, burst{spec: s})
+	pcm, _ = toneSignal(100, toneBurst{spec: s})
 	d = NewDetector(DetectorConfig{MinDuration: 300})
 	if ev := d.Flush(d.Process(pcm, nil)); len(ev) != 0 {
 		t.Fatalf("35 ms tone with a 300-sample minimum: %v", ev)
@@ -513,8 +513,8 @@ func TestDetectorConfig(t *testing.T) {
 // TestDetectorProcessAllocs: the hot path allocates nothing (ARCHITECTURE.md
 // invariant), whatever the audio.
 func TestDetectorProcessAllocs(t *testing.T) {
-	pcm, _ := signal(100, burst{spec: tone('1')}, burst{spec: tone('2'), gap: 50 * time.Millisecond})
-	addNoise(pcm, 0, len(pcm), 20, 1)
+	pcm, _ := toneSignal(100, toneBurst{spec: testTone('1')}, toneBurst{spec: testTone('2'), gap: 50 * time.Millisecond})
+	addNoiseAtSNR(pcm, 0, len(pcm), 20, 1)
 	d := NewDetector(DetectorConfig{})
 	out := make([]KeyEvent, 0, 8)
 	i := 0
@@ -533,12 +533,12 @@ func TestDetectorProcessAllocs(t *testing.T) {
 // BenchmarkDetectorProcess measures one 20 ms frame (160 samples) of audio
 // that mixes tones, silence and noise, so every stage runs.
 func BenchmarkDetectorProcess(b *testing.B) {
-	var bursts []burst
-	for _, k := range allKeys {
-		bursts = append(bursts, burst{spec: tone(k), gap: 60 * time.Millisecond})
+	var bursts []toneBurst
+	for _, k := range detectorKeys {
+		bursts = append(bursts, toneBurst{spec: testTone(k), gap: 60 * time.Millisecond})
 	}
-	pcm, _ := signal(100, bursts...)
-	addNoise(pcm, 0, len(pcm), 20, 1)
+	pcm, _ := toneSignal(100, bursts...)
+	addNoiseAtSNR(pcm, 0, len(pcm), 20, 1)
 	pcm = pcm[:len(pcm)/160*160]
 	d := NewDetector(DetectorConfig{})
 	out := make([]KeyEvent, 0, 8)
@@ -557,7 +557,7 @@ func BenchmarkDetectorProcess(b *testing.B) {
 // BenchmarkDetectorProcessSilence is the common case: no candidate pair.
 func BenchmarkDetectorProcessSilence(b *testing.B) {
 	pcm := make([]int16, 160)
-	addNoiseSigma(pcm, Amplitude(-50), 1)
+	addNoiseOfSigma(pcm, Amplitude(-50), 1)
 	d := NewDetector(DetectorConfig{})
 	out := make([]KeyEvent, 0, 8)
 	b.ReportAllocs()
@@ -571,7 +571,7 @@ func BenchmarkDetectorProcessSilence(b *testing.B) {
 // alternating, matching keys and onsets, onsets increasing, ends after
 // onsets and never beyond what was consumed.
 func FuzzDetector(f *testing.F) {
-	pcm, _ := signal(50, burst{spec: tone('5')}, burst{spec: tone('#'), gap: 40 * time.Millisecond})
+	pcm, _ := toneSignal(50, toneBurst{spec: testTone('5')}, toneBurst{spec: testTone('#'), gap: 40 * time.Millisecond})
 	raw := make([]byte, 2*len(pcm))
 	for i, x := range pcm {
 		raw[2*i], raw[2*i+1] = byte(x), byte(uint16(x)>>8)
@@ -643,7 +643,7 @@ func TestDetectorRandomisedQ24Region(t *testing.T) {
 		trials = 200
 	}
 	for i := range trials {
-		k := allKeys[r.IntN(len(allKeys))]
+		k := detectorKeys[r.IntN(len(detectorKeys))]
 		s := ToneSpec{
 			Key:        k,
 			LevelDBm0:  uni(-25, 0),
@@ -675,14 +675,14 @@ func TestDetectorRandomisedQ24Region(t *testing.T) {
 			s.LevelDBm0, s.TwistDB = uni(-70, -55), 0
 			detectIt = false
 		}
-		pcm, onsets := signal(100+r.IntN(300), burst{spec: s})
+		pcm, onsets := toneSignal(100+r.IntN(300), toneBurst{spec: s})
 		snr := 0.0
 		if r.IntN(2) == 0 && detectIt {
 			snr = uni(15, 30)
-			addNoise(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(i))
+			addNoiseAtSNR(pcm, int(onsets[0]), int(onsets[0])+s.Samples(), snr, uint64(i))
 		}
-		c := codecs[r.IntN(len(codecs))]
-		ev := detect(compand(c.law, pcm))
+		c := g711Paths[r.IntN(len(g711Paths))]
+		ev := detectAll(companded(c.law, pcm))
 		name := fmt.Sprintf("trial %d: %+v snr=%.1f %s", i, s, snr, c.name)
 		if !detectIt {
 			if len(ev) != 0 {
@@ -692,7 +692,7 @@ func TestDetectorRandomisedQ24Region(t *testing.T) {
 		}
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Log(name)
-			checkDigits(t, ev, []Key{k}, onsets, 320)
+			checkInbandDigits(t, ev, []Key{k}, onsets, 320)
 		})
 	}
 }
@@ -703,16 +703,16 @@ func TestDetectorRandomisedQ24Region(t *testing.T) {
 func TestDetectorKeyChangeWithoutPause(t *testing.T) {
 	for _, pair := range [][2]Key{{'1', '2'}, {'1', '4'}, {'5', '9'}, {'#', '#'}} {
 		t.Run(string(pair[:]), func(t *testing.T) {
-			a, b := tone(pair[0]), tone(pair[1])
+			a, b := testTone(pair[0]), testTone(pair[1])
 			if pair[0] == pair[1] {
 				// The same key twice with no pause is one press.
-				pcm, onsets := signal(200, burst{spec: a}, burst{spec: b})
-				checkDigits(t, detect(pcm), []Key{pair[0]}, onsets[:1], 320)
+				pcm, onsets := toneSignal(200, toneBurst{spec: a}, toneBurst{spec: b})
+				checkInbandDigits(t, detectAll(pcm), []Key{pair[0]}, onsets[:1], 320)
 				return
 			}
-			pcm, onsets := signal(200, burst{spec: a}, burst{spec: b})
-			ev := detect(pcm)
-			checkDigits(t, ev, pair[:], onsets, 320)
+			pcm, onsets := toneSignal(200, toneBurst{spec: a}, toneBurst{spec: b})
+			ev := detectAll(pcm)
+			checkInbandDigits(t, ev, pair[:], onsets, 320)
 			if e := ev[1].EndSample - onsets[1]; e < -40 || e > 40 {
 				t.Errorf("first digit ends at %d, second starts at %d", ev[1].EndSample, onsets[1])
 			}
@@ -725,14 +725,14 @@ func TestDetectorKeyChangeWithoutPause(t *testing.T) {
 func TestDetectorDCOffset(t *testing.T) {
 	for _, dc := range []int{-3000, -300, 300, 3000} {
 		for _, lvl := range []float64{-25, -10} {
-			s := tone('6')
+			s := testTone('6')
 			s.LevelDBm0 = lvl
-			pcm, onsets := signal(333, burst{spec: s}, burst{spec: s, gap: 40 * time.Millisecond})
+			pcm, onsets := toneSignal(333, toneBurst{spec: s}, toneBurst{spec: s, gap: 40 * time.Millisecond})
 			for i := range pcm {
 				pcm[i] = clip16(float64(pcm[i]) + float64(dc))
 			}
 			t.Run(fmt.Sprintf("dc%+d@%+.0fdBm0", dc, lvl), func(t *testing.T) {
-				checkDigits(t, detect(pcm), []Key{'6', '6'}, onsets, 320)
+				checkInbandDigits(t, detectAll(pcm), []Key{'6', '6'}, onsets, 320)
 			})
 		}
 	}
@@ -746,7 +746,7 @@ func TestDetectorLongStream(t *testing.T) {
 	}
 	d := NewDetector(DetectorConfig{})
 	silence := make([]int16, 8000)
-	addNoiseSigma(silence, 30, 9)
+	addNoiseOfSigma(silence, 30, 9)
 	var ev []KeyEvent
 	for range 3600 {
 		ev = d.Process(silence, ev)
@@ -755,14 +755,14 @@ func TestDetectorLongStream(t *testing.T) {
 		t.Fatalf("events in an hour of low noise: %v", ev)
 	}
 	start := d.Position()
-	s := tone('C')
+	s := testTone('C')
 	s.LowOffset, s.HighOffset = 0.015, -0.015
-	pcm, onsets := signal(17, burst{spec: s})
+	pcm, onsets := toneSignal(17, toneBurst{spec: s})
 	ev = d.Flush(d.Process(pcm, ev))
 	for i := range onsets {
 		onsets[i] += start
 	}
-	checkDigits(t, ev, []Key{'C'}, onsets, 320)
+	checkInbandDigits(t, ev, []Key{'C'}, onsets, 320)
 }
 
 // TestFFTMatchesDFT: the third-tone scan's FFT agrees with the DFT sum it
@@ -781,7 +781,7 @@ func TestFFTMatchesDFT(t *testing.T) {
 			a := -2 * math.Pi * float64(k*n%spectrumLen) / spectrumLen
 			want += x * complex(math.Cos(a), math.Sin(a))
 		}
-		if d := buf[k] - want; sq(d) > 1e-18*float64(spectrumLen) {
+		if d := buf[k] - want; absSq(d) > 1e-18*float64(spectrumLen) {
 			t.Errorf("bin %d: FFT %v, DFT %v", k, buf[k], want)
 		}
 	}

@@ -36,7 +36,7 @@ type goertzelConst struct {
 	blockPhase [blockPhaseSteps]complex128
 }
 
-var gc = newGoertzelConst()
+var goertzelTab = newGoertzelConst()
 
 func newGoertzelConst() *goertzelConst {
 	c := new(goertzelConst)
@@ -79,7 +79,7 @@ func (g *goertzelBank) push(x int16) bool {
 	g.energy += v * v
 	g.sum += v
 	for k := range g.s1 {
-		s := v + gc.coef[k]*g.s1[k] - g.s2[k]
+		s := v + goertzelTab.coef[k]*g.s1[k] - g.s2[k]
 		g.s2[k] = g.s1[k]
 		g.s1[k] = s
 	}
@@ -95,8 +95,8 @@ func (g *goertzelBank) push(x int16) bool {
 // and the block-start phase refers it to the stream's first sample.
 func (g *goertzelBank) finish(dst *blockSpectrum) {
 	for k := range g.s1 {
-		y := complex(g.s1[k], 0) - gc.back[k]*complex(g.s2[k], 0)
-		dst.bin[k] = y * gc.tail[k] * gc.blockPhase[g.phase[k]]
+		y := complex(g.s1[k], 0) - goertzelTab.back[k]*complex(g.s2[k], 0)
+		dst.bin[k] = y * goertzelTab.tail[k] * goertzelTab.blockPhase[g.phase[k]]
 		g.phase[k] += toneHz[k] % blockPhaseSteps
 		if g.phase[k] >= blockPhaseSteps {
 			g.phase[k] -= blockPhaseSteps
