@@ -35,6 +35,7 @@ func TestDetectorCorpus(t *testing.T) {
 	// Clone: the shared builds must not be thinned or appended to in place.
 	cases := slices.Clone(builtQ24())
 	cases = append(cases, SequenceCases()...)
+	cases = append(cases, LongPressCases()...)
 	cases = append(cases, builtMusic()...)
 	cases = append(cases, Companded(builtMusic(), CodecAlaw)...)
 	speech, speechInfo, err := speechCases(t)

@@ -203,6 +203,18 @@ func TestRNGIsFixedAcrossReleases(t *testing.T) {
 	}
 }
 
+func TestLongPressCases(t *testing.T) {
+	cases := LongPressCases()
+	if want := 3 * (16*3 + 4); len(cases) != want {
+		t.Fatalf("%d cases, want %d", len(cases), want)
+	}
+	for _, c := range cases {
+		if len(c.Want) != 1 || c.Kind != MustDetect || c.Want[0].End-c.Want[0].Onset < int64(samplesOf(500)) {
+			t.Errorf("%s: wants %v", c.Name, c.Want)
+		}
+	}
+}
+
 func TestSequenceCasesKeyEveryDigitInOrder(t *testing.T) {
 	cases := SequenceCases()
 	if want := 3 * 3 * len(samplePANs); len(cases) != want {

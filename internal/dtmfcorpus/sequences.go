@@ -80,3 +80,36 @@ func sequence(keys string, seed uint64) Case {
 		Kind:     MustDetect,
 	}
 }
+
+// CatLongPress is keys held down for a long time.
+const CatLongPress = "long press 0.5–10 s (one digit)"
+
+// LongPressCases returns keys held for 0.5, 1 and 3 s (every key) and 10 s
+// (four keys), each 1% off nominal in both tones at −20 dBm0, linear and
+// through µ-law and A-law. A caller who holds a key presses it once: the
+// detector must neither repeat the digit nor lose it as the tones' phases
+// drift against its analysis blocks.
+func LongPressCases() []Case {
+	var specs []q24Spec
+	for i, k := range Keys {
+		durs := []float64{500, 1000, 3000}
+		if i%4 == 0 {
+			durs = append(durs, 10000)
+		}
+		for _, d := range durs {
+			s := spec(k)
+			s.LevelDBm0, s.LowOffset, s.HighOffset, s.Duration = -20, 0.01, -0.01, ms(d)
+			specs = append(specs, single(CatLongPress, MustDetect, s))
+		}
+	}
+	var out []Case
+	for _, codec := range []string{CodecLinear, CodecUlaw, CodecAlaw} {
+		for i, s := range specs {
+			c := s.render(320+7*i, 11*i%64)
+			c.Codec = codec
+			c.PCM = Compand(codec, c.PCM)
+			out = append(out, c)
+		}
+	}
+	return out
+}
