@@ -10,6 +10,7 @@ import (
 	"flag"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -194,7 +195,8 @@ type rtpPlan struct {
 }
 
 type plannedPacket struct {
-	at       time.Time
+	at       time.Time // capture time
+	sent     time.Time // send time, for sequence numbers; zero: at
 	src, dst netip.AddrPort
 	h        rtp.Header
 	payload  []byte
@@ -203,19 +205,27 @@ type plannedPacket struct {
 
 func (p *rtpPlan) add(pp plannedPacket) { p.pkts = append(p.pkts, pp) }
 
-// build writes the packets ordered by time, numbering each stream's
-// sequence in the order its packets are sent (order of creation, so that a
-// test can reorder arrival times while keeping sequence numbers true).
+// build writes the packets ordered by capture time, numbering each
+// stream's sequence in the order its packets were sent, so that a test can
+// delay and reorder arrivals while keeping sequence numbers true.
 func (p *rtpPlan) build(link capturetest.Link) *capturetest.Builder {
+	sent := func(pp plannedPacket) time.Time {
+		if pp.sent.IsZero() {
+			return pp.at
+		}
+		return pp.sent
+	}
+	bySend := append([]plannedPacket(nil), p.pkts...)
+	sort.SliceStable(bySend, func(i, j int) bool { return sent(bySend[i]).Before(sent(bySend[j])) })
 	seq := map[uint32]uint16{}
-	for i := range p.pkts {
-		if p.pkts[i].udp == nil {
-			ssrc := p.pkts[i].h.SSRC
-			p.pkts[i].h.SequenceNumber = 1000 + seq[ssrc]
+	for i := range bySend {
+		if bySend[i].udp == nil {
+			ssrc := bySend[i].h.SSRC
+			bySend[i].h.SequenceNumber = 1000 + seq[ssrc]
 			seq[ssrc]++
 		}
 	}
-	sorted := append([]plannedPacket(nil), p.pkts...)
+	sorted := bySend
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].at.Before(sorted[j].at) })
 	w := capturetest.New(link)
 	for _, pp := range sorted {
@@ -248,11 +258,12 @@ func (p *rtpPlan) audioFrom(start time.Time, ts0 uint32, src, dst netip.AddrPort
 		} else {
 			g711.EncodeUlaw(payload, chunk)
 		}
-		at := start.Add(time.Duration(i) * 20 * time.Millisecond)
+		sentAt := start.Add(time.Duration(i) * 20 * time.Millisecond)
+		at := sentAt
 		if late[i] {
 			at = at.Add(30 * time.Millisecond)
 		}
-		p.add(plannedPacket{at: at, src: src, dst: dst, h: rtp.Header{PayloadType: pt, Timestamp: ts0 + uint32(i*frame), SSRC: ssrc}, payload: payload})
+		p.add(plannedPacket{at: at, sent: sentAt, src: src, dst: dst, h: rtp.Header{PayloadType: pt, Timestamp: ts0 + uint32(i*frame), SSRC: ssrc}, payload: payload})
 	}
 }
 
@@ -725,6 +736,91 @@ func BenchmarkDetectCapture(b *testing.B) {
 		found, err := detectCapture(context.Background(), c, io.Discard, false)
 		if err != nil || len(found) != 2*4*12 {
 			b.Fatalf("%d presses, err %v", len(found), err)
+		}
+	}
+}
+
+// Random calls: keys of random lengths and pauses, sent both as
+// telephone-events and as tones in one stream, with event packets lost
+// (sometimes every end packet), delayed and reordered, and audio packets
+// lost in the pauses. Every press must be printed once, with both sources,
+// at its true onset.
+func TestDetectRandomCallsCountEachPressOnce(t *testing.T) {
+	const keys = "0123456789*#ABCD"
+	for seed := uint64(1); seed <= 40; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0x5eed))
+		var p rtpPlan
+		type press struct {
+			onset int // samples from stream start
+			key   dtmf.Key
+			n     int // samples
+		}
+		var presses []press
+		pcm := make([]int16, 8000/5) // 200 ms lead
+		for range 4 + rng.IntN(6) {
+			k := dtmf.Key(keys[rng.IntN(len(keys))])
+			on := time.Duration(60+rng.IntN(140)) * time.Millisecond
+			presses = append(presses, press{onset: len(pcm), key: k, n: int(on / sampleTime)})
+			pcm = dtmf.AppendDTMF(pcm, dtmf.ToneSpec{Key: k, LevelDBm0: -8 - 10*rng.Float64(), TwistDB: 2, Duration: on})
+			pcm = append(pcm, make([]int16, int(time.Duration(80+rng.IntN(300))*time.Millisecond/sampleTime))...)
+		}
+		pcm = append(pcm, make([]int16, 1600)...)
+		// Audio: lose packets only where no tone is, so that the tones
+		// themselves are intact.
+		inTone := func(frame int) bool {
+			for _, pr := range presses {
+				if frame*160 < pr.onset+pr.n && (frame+1)*160 > pr.onset {
+					return true
+				}
+			}
+			return false
+		}
+		lose := map[int]bool{}
+		for f := 0; f*160 < len(pcm); f++ {
+			if !inTone(f) && rng.IntN(10) == 0 {
+				lose[f] = true
+			}
+		}
+		start := at(0)
+		p.audioStream(start, hostA, hostB, 0xa, 0, pcm, lose, nil)
+		// Events: every 20 ms an update, then three ends; each packet may
+		// be lost (10%) or delayed by up to 30 ms (so reordered).
+		for _, pr := range presses {
+			n := pr.n / 160
+			for i := 1; i <= n+2; i++ {
+				end := i >= n
+				dur := uint16(160 * min(i, n))
+				if rng.IntN(10) == 0 {
+					continue
+				}
+				sendAt := start.Add(time.Duration(pr.onset+160*min(i, n))*sampleTime + time.Duration(i-min(i, n))*time.Millisecond)
+				arrive := sendAt.Add(time.Duration(rng.IntN(30)) * time.Millisecond)
+				p.add(plannedPacket{at: arrive, sent: sendAt, src: hostA, dst: hostB,
+					h:       rtp.Header{PayloadType: 101, Timestamp: 5000 + uint32(pr.onset), SSRC: 0xa},
+					payload: capturetest.EventPayload(pr.key.Code(), end, 10, dur)})
+			}
+		}
+		c, err := capture.Read(bytes.NewReader(p.build(capturetest.Ethernet).Pcap()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := detectCapture(context.Background(), c, io.Discard, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != len(presses) {
+			t.Errorf("seed %d: %d presses found, %d sent: %+v", seed, len(found), len(presses), found)
+			continue
+		}
+		// Onsets count from the first packet of the capture, which is
+		// later than the stream's start when its first packets were lost.
+		origin := roundMS(c.First.Sub(start))
+		for i, pr := range presses {
+			d := found[i]
+			wantMS := samplesToMS(int64(pr.onset)) - origin
+			if d.Digit != pr.key.String() || d.Source != "rfc4733+inband" || d.OnsetMS < wantMS-1 || d.OnsetMS > wantMS+1 {
+				t.Errorf("seed %d press %d: got %+v, want %s at %d ms from both sources", seed, i, d, pr.key, wantMS)
+			}
 		}
 	}
 }
