@@ -231,7 +231,8 @@ func (l *Leg) readLoop() {
 		// else repeating without end is not worth spinning on.
 		errs++
 		if errs >= maxConsecutiveReadErrors {
-			l.readErr.Store(&err)
+			stopped := err // a copy, so that err itself stays on the stack
+			l.readErr.Store(&stopped)
 			return
 		}
 	}

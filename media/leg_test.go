@@ -524,3 +524,43 @@ func TestReceiverAllocatesNothingPerDatagram(t *testing.T) {
 		t.Fatal("handler never called")
 	}
 }
+
+func TestLegReceiveAllocatesNothingOverLoopback(t *testing.T) {
+	// The whole read loop, socket included: a regression guard for values
+	// escaping in readLoop (which the socket-free test cannot see).
+	caller := newPeer(t, "127.0.0.1")
+	pool, _ := testPool(t, 1, -1, nil)
+	l, err := NewLeg(LegConfig{Pool: pool, Remote: caller.addr(), MediaTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	handled := make(chan struct{}, 1)
+	if err := l.Start(PacketHandlerFunc(func(*Packet) { handled <- struct{}{} })); err != nil {
+		t.Fatal(err)
+	}
+	abort := make(chan struct{})
+	watchdog := time.AfterFunc(wait, func() { close(abort) })
+	defer watchdog.Stop()
+	pkt := rtpBytes(t, 1, make([]byte, 160))
+	to := l.LocalAddr()
+	lost := false
+	allocs := testing.AllocsPerRun(200, func() {
+		pkt[3]++
+		if _, err := caller.conn.WriteToUDPAddrPort(pkt, to); err != nil {
+			lost = true
+			return
+		}
+		select {
+		case <-handled:
+		case <-abort:
+			lost = true
+		}
+	})
+	if lost {
+		t.Fatal("a packet did not reach the handler in time")
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per packet through the socket, want 0", allocs)
+	}
+}

@@ -1,0 +1,148 @@
+package media
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// benchWindow is how many datagrams the loopback benchmarks keep in
+// flight: enough to keep the reader busy, few enough that the socket
+// buffer never overflows (a lost datagram would stall the credit count).
+const benchWindow = 32
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sendLoopback sends b.N 172-byte RTP packets (PCMU, 20 ms) from sender to
+// to, keeping at most benchWindow unconsumed credits, and waits until the
+// receiving side took every credit. It reports the process CPU time per
+// packet (sender and receiver together) as cpu-ns/op.
+func sendLoopback(b *testing.B, sender *net.UDPConn, to netip.AddrPort, credits chan struct{}) {
+	pkt := rtpBytes(b, 1, make([]byte, 160))
+	abort := make(chan struct{})
+	watchdog := time.AfterFunc(2*time.Minute, func() { close(abort) })
+	defer watchdog.Stop()
+	take := func() {
+		select {
+		case credits <- struct{}{}:
+		case <-abort:
+			b.Fatal("receiver stalled: a datagram was lost on loopback")
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for i := range b.N {
+		take()
+		pkt[2], pkt[3] = byte(i>>8), byte(i)
+		if _, err := sender.WriteToUDPAddrPort(pkt, to); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range benchWindow {
+		take()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkLegReceive measures a leg's whole receive path over loopback:
+// read, strict source check, RTP parse, stats, handler call.
+func BenchmarkLegReceive(b *testing.B) {
+	pool, _ := testPool(b, 1, -1, nil)
+	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sender.Close()
+	l, err := NewLeg(LegConfig{Pool: pool, Remote: sender.LocalAddr().(*net.UDPAddr).AddrPort(), MediaTimeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	credits := make(chan struct{}, benchWindow)
+	if err := l.Start(PacketHandlerFunc(func(*Packet) { <-credits })); err != nil {
+		b.Fatal(err)
+	}
+	sendLoopback(b, sender, l.LocalAddr(), credits)
+	if s := l.Stats().Received; s.Packets != uint64(b.N) {
+		b.Fatalf("leg accepted %d of %d packets", s.Packets, b.N)
+	}
+}
+
+// BenchmarkPlainUDPRead is the reference for BenchmarkLegReceive: the same
+// traffic read by the simplest loop (ReadFromUDPAddrPort, no checks, no
+// parsing), as the reference forwarder of issue 3 reads it.
+func BenchmarkPlainUDPRead(b *testing.B) {
+	recv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sender.Close()
+	credits := make(chan struct{}, benchWindow)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, MaxDatagram+1)
+		for {
+			if _, _, err := recv.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+			<-credits
+		}
+	}()
+	sendLoopback(b, sender, recv.LocalAddr().(*net.UDPAddr).AddrPort(), credits)
+	recv.Close()
+	<-done
+}
+
+// BenchmarkReceiverReceive measures the per-datagram work of a leg without
+// the socket: source check, parse, stats, handler call.
+func BenchmarkReceiverReceive(b *testing.B) {
+	from := netip.MustParseAddrPort("127.0.0.1:4000")
+	var r receiver
+	r.init(false, 0, time.Minute)
+	r.setRemote(from)
+	r.handler = PacketHandlerFunc(func(*Packet) {})
+	pkt := rtpBytes(b, 1, make([]byte, 160))
+	at := t0
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		pkt[2], pkt[3] = byte(i>>8), byte(i)
+		at = at.Add(20 * time.Millisecond)
+		if r.receive(pkt, from, at) != accepted {
+			b.Fatal("dropped")
+		}
+	}
+}
+
+// BenchmarkReceiverDropWrongSource measures the cost of a datagram from a
+// stranger (an RTP bleed probe or flood).
+func BenchmarkReceiverDropWrongSource(b *testing.B) {
+	var r receiver
+	r.init(false, 0, time.Minute)
+	r.setRemote(netip.MustParseAddrPort("127.0.0.1:4000"))
+	stranger := netip.MustParseAddrPort("127.0.0.1:4001")
+	pkt := rtpBytes(b, 1, make([]byte, 160))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r.receive(pkt, stranger, t0) != droppedWrongSource {
+			b.Fatal("accepted a stranger")
+		}
+	}
+}
