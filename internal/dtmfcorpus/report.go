@@ -62,7 +62,7 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 
 	p("## Result\n\n")
 	p("| | cases | met the bar | false digits | audio |\n|---|---:|---:|---:|---:|\n")
-	p("| conformance: ITU-T Q.24 and card-number entry | %d | %d (%s) | %d | %.1f min |\n", conf.Cases, conf.Passed, pct(conf.Passed, conf.Cases), conf.FalseDigits, conf.Seconds/60)
+	p("| conformance: ITU-T Q.24, card-number entry, long presses | %d | %d (%s) | %d | %.1f min |\n", conf.Cases, conf.Passed, pct(conf.Passed, conf.Cases), conf.FalseDigits, conf.Seconds/60)
 	p("| talk-off | %d | %d (%s) | %d | %.1f min (%.1f min distinct, the rest G.711 copies) |\n\n",
 		talk.Cases, talk.Passed, pct(talk.Passed, talk.Cases), talk.FalseDigits, talk.Seconds/60, TalkOffMinutes(stats))
 	p("The bar is 100%% of must-detect cases detected exactly once, 100%% of must-reject cases rejected and no false digit in the talk-off material")
@@ -80,7 +80,7 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	p("- **Talk-off synthetic** (`MusicCases`): chord progressions and melodies over a bass line with harmonic timbres and vibrato (the generators never sound two notes whose fundamentals or octaves lie within 4%% of a DTMF row and a DTMF column, which would be a digit, not talk-off), linear and exponential sweeps of sines, of harmonic tones (partials 1–5, so a fundamental and its octave can come within about 2.2%% of the pairs of keys 2, 6 and C, whose ratio is 1.917, but never within the ±1.5%% a receiver must accept) and of sine pairs at ratios no DTMF pair has, church-bell partials, sung vowels from a formant synthesiser (bass to soprano and child voices with vibrato; a harmonic source through three formant resonators, a known source of talk-off, with every note skipped during which two harmonics could both come within 2%% of a DTMF row and column), North American, UK, CEPT and Japanese call-progress tones, SIT, fax and modem tones, tone pairs midway between DTMF frequencies (≈5%% off) and single DTMF tones, the gateway's own mask tone (`dtmf.DefaultMaskTone`), and white noise. All of it is scored as linear PCM and again through A-law.\n\n")
 	p("The harness feeds each case to a fresh detector in 160-sample (20 ms) chunks, flushes it, and matches each Begin event to a wanted digit of the same key whose true onset is within 10 ms. The onset error is the distance from the Begin's `Onset` to the first sample of the tone, the end error from the End's `EndSample` to one past its last sample (where the agent-side mask may stop). A must-detect case passes when each wanted digit is matched by exactly one Begin, no other Begin occurs and every Begin has its End; a must-reject or talk-off case passes when there is no Begin at all. Decision latency is the Begin's `DecisionLatency` (samples after the onset when the detector decided).\n\n")
 
-	p("## Conformance: ITU-T Q.24 and card-number entry\n\n")
+	p("## Conformance: ITU-T Q.24, card-number entry, long presses\n\n")
 	p("| category | codec | cases | exactly once | rejected | false digits | false digits per hour | max onset error | max end error | decision latency p99 / max |\n")
 	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range stats {
