@@ -204,6 +204,11 @@ func eventPresses(s *capture.Stream, first time.Time) []streamPress {
 func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time) ([]streamPress, string, error) {
 	var tl audioTimeline
 	for _, p := range s.Packets {
+		if p.PayloadType == ptPCMU || p.PayloadType == ptPCMA {
+			tl.unplaced += int64(len(p.Payload))
+		}
+	}
+	for _, p := range s.Packets {
 		switch p.PayloadType {
 		case ptPCMU:
 			tl.add(p, g711.DecodeUlaw)
@@ -250,6 +255,9 @@ type audioTimeline struct {
 	baseTS    uint32
 	baseAt    time.Time
 	truncated bool
+	// unplaced counts the samples of the packets not yet added, to size a
+	// new segment once instead of growing it by doubling.
+	unplaced int64
 }
 
 // audioSegment is audio without a pause longer than maxAudioGap.
@@ -260,6 +268,7 @@ type audioSegment struct {
 
 func (a *audioTimeline) add(p capture.Packet, decode func([]int16, []byte) int) {
 	n := int64(len(p.Payload))
+	a.unplaced -= n
 	if n == 0 || a.truncated {
 		return
 	}
@@ -299,7 +308,8 @@ func (a *audioTimeline) add(p capture.Packet, decode func([]int16, []byte) int) 
 
 // startSegment begins a segment whose sample 0 is packet p.
 func (a *audioTimeline) startSegment(p capture.Packet) {
-	a.segments = append(a.segments, audioSegment{originAt: p.At})
+	size := min(a.unplaced+int64(len(p.Payload)), maxStreamSamples-a.total)
+	a.segments = append(a.segments, audioSegment{originAt: p.At, pcm: make([]int16, 0, max(size, 0))})
 	a.baseIdx, a.baseTS, a.baseAt = 0, p.Timestamp, p.At
 }
 
