@@ -249,7 +249,13 @@ func render(ctx context.Context, u Utterance) ([]int16, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("espeak-ng %s: %w", u.Voice, err)
 	}
-	wav, readErr := io.ReadAll(io.LimitReader(stdout, maxWAVBytes))
+	wav, readErr := io.ReadAll(io.LimitReader(stdout, maxWAVBytes+1))
+	if len(wav) > maxWAVBytes {
+		// Stop espeak-ng rather than wait for it to fill a pipe nobody reads.
+		cancel()
+		cmd.Wait()
+		return nil, fmt.Errorf("espeak-ng %s: more than %d bytes of WAV for %q", u.Voice, maxWAVBytes, u.Text)
+	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("espeak-ng %s: %w: %s", u.Voice, err, strings.TrimSpace(stderr.String()))
 	}
