@@ -213,6 +213,19 @@ func q24Rows() []q24Row {
 			})
 		}
 	}
+	// Pause and interruption at the lowest level in 15 dB of noise.
+	for _, lvl := range []float64{-25} {
+		rows = append(rows,
+			q24Row{name: fmt.Sprintf("pause40ms-snr15dB@%+.0fdBm0", lvl), detect: true, digits: 2, snrDB: 15, make: func(k Key) []toneBurst {
+				s := testTone(k)
+				s.Duration, s.LevelDBm0, s.TwistDB = 40*time.Millisecond, lvl, -4
+				return []toneBurst{{spec: s}, {spec: s, gap: 40 * time.Millisecond}}
+			}},
+			q24Row{name: fmt.Sprintf("mute-after-40ms-gap10ms-snr15dB@%+.0fdBm0", lvl), detect: true, digits: 1, snrDB: 15,
+				make: with(func(s *ToneSpec) { s.Duration, s.LevelDBm0 = 100*time.Millisecond, lvl }),
+				mute: [2]int{320, 80},
+			})
+	}
 	// Noise: white noise 15 dB below the pair, at the lowest level.
 	for _, lvl := range []float64{-10, -25} {
 		rows = append(rows, q24Row{name: fmt.Sprintf("snr15dB@%+.0fdBm0", lvl), detect: true, digits: 1, snrDB: 15,
