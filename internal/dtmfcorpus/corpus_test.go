@@ -127,6 +127,26 @@ func TestDetectorCorpus(t *testing.T) {
 	}
 }
 
+// TestDetectorIgnoresChunkSize runs part of the corpus with packet sizes
+// other than 20 ms, from single samples to half a second: a streaming
+// detector must report the same events however its input is cut.
+func TestDetectorIgnoresChunkSize(t *testing.T) {
+	cases := thin(slices.Concat(builtQ24()[:len(builtQ24())/3], SequenceCases()[:len(samplePANs)]), 7*corpusStride)
+	cases = append(cases, builtMusic()[:2]...)
+	var want, got []dtmf.KeyEvent
+	for i := range cases {
+		c := &cases[i]
+		want = RunChunked(dtmf.NewDetector(dtmf.DetectorConfig{}), c, ChunkSamples, want[:0])
+		for _, chunk := range []int{1, 7, 80, 240, 333, 4000} {
+			got = RunChunked(dtmf.NewDetector(dtmf.DetectorConfig{}), c, chunk, got[:0])
+			if !slices.Equal(got, want) {
+				t.Errorf("[%s · %s] %s: %d-sample chunks give %v, 160-sample chunks %v", c.Category, c.Codec, c.Name, chunk, got, want)
+				break
+			}
+		}
+	}
+}
+
 // thin keeps every stride-th case of each category and codec, starting with
 // the first, so every category is still scored.
 func thin(cases []Case, stride int) []Case {

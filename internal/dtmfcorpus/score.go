@@ -26,8 +26,14 @@ const OnsetTolerance = SampleRate / 100
 // Run feeds c's audio to d in ChunkSamples pieces, then flushes it, and
 // returns every event appended to events.
 func Run(d Detector, c *Case, events []dtmf.KeyEvent) []dtmf.KeyEvent {
-	for i := 0; i < len(c.PCM); i += ChunkSamples {
-		events = d.Process(c.PCM[i:min(i+ChunkSamples, len(c.PCM))], events)
+	return RunChunked(d, c, ChunkSamples, events)
+}
+
+// RunChunked is Run with chunk samples per Process call (chunk ≥ 1).
+func RunChunked(d Detector, c *Case, chunk int, events []dtmf.KeyEvent) []dtmf.KeyEvent {
+	chunk = max(chunk, 1)
+	for i := 0; i < len(c.PCM); i += chunk {
+		events = d.Process(c.PCM[i:min(i+chunk, len(c.PCM))], events)
 	}
 	return d.Flush(events)
 }
