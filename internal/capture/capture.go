@@ -99,6 +99,7 @@ const (
 	EventPTInferred
 )
 
+// String returns "sdp", "inferred" or "none", as `dtmfgw detect -v` prints.
 func (s EventPTSource) String() string {
 	switch s {
 	case EventPTFromSDP:
