@@ -132,7 +132,11 @@ func TestDetectorCorpus(t *testing.T) {
 // detector must report the same events however its input is cut.
 func TestDetectorIgnoresChunkSize(t *testing.T) {
 	cases := thin(slices.Concat(builtQ24()[:len(builtQ24())/3], SequenceCases()[:len(samplePANs)]), 7*corpusStride)
-	cases = append(cases, builtMusic()[:2]...)
+	if corpusStride == 1 {
+		// Long stretches of talk-off too; in single samples these are slow
+		// under the race detector.
+		cases = append(cases, builtMusic()[:2]...)
+	}
 	var want, got []dtmf.KeyEvent
 	for i := range cases {
 		c := &cases[i]
