@@ -50,7 +50,8 @@ type streamPress struct {
 	stream        int // index in Capture.Streams; a merged press keeps the event's
 }
 
-// detectCapture finds the presses of every RTP stream of a capture.
+// detectCapture finds the presses of every RTP stream of a capture, and
+// those of its SIP INFO requests.
 func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, verbose bool) ([]detection, error) {
 	if verbose || len(c.Streams) == 0 {
 		// An empty result needs explaining even without -v: was there no
