@@ -101,7 +101,16 @@ func startLeg(t *testing.T, cfg LegConfig) (*Leg, recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		select {
+		case <-l.done:
+		default:
+			t.Error("reader still running after Close returned")
+		}
+	})
 	rec := make(recorder, 64)
 	if err := l.Start(rec); err != nil {
 		t.Fatal(err)
@@ -109,11 +118,27 @@ func startLeg(t *testing.T, cfg LegConfig) (*Leg, recorder) {
 	return l, rec
 }
 
+// bothReaders runs a socket test with the plain reader and the batched
+// (recvmmsg) one.
+func bothReaders(t *testing.T, test func(t *testing.T, batch int)) {
+	t.Run("plain", func(t *testing.T) { test(t, 0) })
+	t.Run("recvmmsg", func(t *testing.T) {
+		if !batchSupported {
+			t.Skip("no batched reader on this platform")
+		}
+		test(t, 8)
+	})
+}
+
 func TestLegAcceptsOnlyTheSignalledSource(t *testing.T) {
+	bothReaders(t, testLegAcceptsOnlyTheSignalledSource)
+}
+
+func testLegAcceptsOnlyTheSignalledSource(t *testing.T, batch int) {
 	caller := newPeer(t, "127.0.0.1")
 	intruderSameIP := newPeer(t, "127.0.0.1")
 	intruderOtherIP := newPeer(t, "127.0.0.2")
-	l, rec := startLeg(t, LegConfig{Remote: caller.addr()})
+	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: caller.addr()})
 
 	intruderSameIP.send(l.LocalAddr(), rtpBytes(t, 1, []byte("bleed")))
 	intruderOtherIP.send(l.LocalAddr(), rtpBytes(t, 2, []byte("bleed")))
@@ -131,9 +156,11 @@ func TestLegAcceptsOnlyTheSignalledSource(t *testing.T) {
 	}
 }
 
-func TestLegDropsMalformedAndOversize(t *testing.T) {
+func TestLegDropsMalformedAndOversize(t *testing.T) { bothReaders(t, testLegDropsMalformedAndOversize) }
+
+func testLegDropsMalformedAndOversize(t *testing.T, batch int) {
 	caller := newPeer(t, "127.0.0.1")
-	l, rec := startLeg(t, LegConfig{Remote: caller.addr()})
+	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: caller.addr()})
 	to := l.LocalAddr()
 
 	v1 := rtpBytes(t, 1, []byte("x"))
@@ -161,12 +188,16 @@ func TestLegDropsMalformedAndOversize(t *testing.T) {
 }
 
 func TestLegNATLatchesOnceToTheSignalledIP(t *testing.T) {
+	bothReaders(t, testLegNATLatchesOnceToTheSignalledIP)
+}
+
+func testLegNATLatchesOnceToTheSignalledIP(t *testing.T, batch int) {
 	natted := newPeer(t, "127.0.0.1")
 	later := newPeer(t, "127.0.0.1")
 	otherIP := newPeer(t, "127.0.0.2")
 	// SDP names port 9 on our IP; the NAT sends from another port.
 	signalled := netip.AddrPortFrom(loopback, 9)
-	l, rec := startLeg(t, LegConfig{Remote: signalled, NATLatch: true})
+	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: signalled, NATLatch: true})
 	to := l.LocalAddr()
 
 	otherIP.send(to, rtpBytes(t, 1, nil))            // wrong IP: never latches
@@ -190,10 +221,12 @@ func TestLegNATLatchesOnceToTheSignalledIP(t *testing.T) {
 	}
 }
 
-func TestLegSetRemoteMovesTheStream(t *testing.T) {
+func TestLegSetRemoteMovesTheStream(t *testing.T) { bothReaders(t, testLegSetRemoteMovesTheStream) }
+
+func testLegSetRemoteMovesTheStream(t *testing.T, batch int) {
 	a := newPeer(t, "127.0.0.1")
 	b := newPeer(t, "127.0.0.1")
-	l, rec := startLeg(t, LegConfig{Remote: a.addr()})
+	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: a.addr()})
 	a.send(l.LocalAddr(), rtpBytes(t, 1, nil))
 	if g := rec.next(t); g.from != a.addr() {
 		t.Fatalf("from %v, want %v", g.from, a.addr())
@@ -245,10 +278,12 @@ func TestLegWithoutRemoteDropsEverything(t *testing.T) {
 	}
 }
 
-func TestLegPacketFields(t *testing.T) {
+func TestLegPacketFields(t *testing.T) { bothReaders(t, testLegPacketFields) }
+
+func testLegPacketFields(t *testing.T, batch int) {
 	clock := newFakeClock()
 	caller := newPeer(t, "127.0.0.1")
-	l, rec := startLeg(t, LegConfig{Remote: caller.addr(), Now: clock.Now})
+	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: caller.addr(), Now: clock.Now})
 	// Padded packet (RFC 3550 §5.1): 3 payload bytes, 4 padding bytes.
 	b := rtpBytes(t, 42, []byte{1, 2, 3})
 	b[0] |= 0x20
@@ -288,10 +323,12 @@ func TestLegWriteRTP(t *testing.T) {
 	}
 }
 
-func TestLegReportsMediaTimeout(t *testing.T) {
+func TestLegReportsMediaTimeout(t *testing.T) { bothReaders(t, testLegReportsMediaTimeout) }
+
+func testLegReportsMediaTimeout(t *testing.T, batch int) {
 	clock := newFakeClock()
 	caller := newPeer(t, "127.0.0.1")
-	l, rec := startLeg(t, LegConfig{
+	l, rec := startLeg(t, LegConfig{BatchRead: batch,
 		Remote: caller.addr(), Now: clock.Now,
 		MediaTimeout: 30 * time.Second, TimeoutCheck: 2 * time.Millisecond,
 	})
@@ -526,11 +563,15 @@ func TestReceiverAllocatesNothingPerDatagram(t *testing.T) {
 }
 
 func TestLegReceiveAllocatesNothingOverLoopback(t *testing.T) {
+	bothReaders(t, testLegReceiveAllocatesNothingOverLoopback)
+}
+
+func testLegReceiveAllocatesNothingOverLoopback(t *testing.T, batch int) {
 	// The whole read loop, socket included: a regression guard for values
 	// escaping in readLoop (which the socket-free test cannot see).
 	caller := newPeer(t, "127.0.0.1")
 	pool, _ := testPool(t, 1, -1, nil)
-	l, err := NewLeg(LegConfig{Pool: pool, Remote: caller.addr(), MediaTimeout: time.Minute})
+	l, err := NewLeg(LegConfig{BatchRead: batch, Pool: pool, Remote: caller.addr(), MediaTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,5 +603,28 @@ func TestLegReceiveAllocatesNothingOverLoopback(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Fatalf("%v allocations per packet through the socket, want 0", allocs)
+	}
+}
+
+func TestLegIPv6(t *testing.T) { bothReaders(t, testLegIPv6) }
+
+func testLegIPv6(t *testing.T, batch int) {
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	caller := &peer{t: t, conn: c}
+	pool, err := NewPortPool(PortPoolConfig{BindAddr: netip.IPv6Loopback(), Min: freeRange(t, 1), Drain: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, rec := startLeg(t, LegConfig{Pool: pool, Remote: caller.addr(), BatchRead: batch})
+	if !l.LocalAddr().Addr().Is6() {
+		t.Fatalf("leg bound to %v, want IPv6", l.LocalAddr())
+	}
+	caller.send(l.LocalAddr(), rtpBytes(t, 1, []byte("v6")))
+	if g := rec.next(t); g.from != caller.addr() || string(g.payload) != "v6" {
+		t.Fatalf("handled %q from %v, want \"v6\" from %v", g.payload, g.from, caller.addr())
 	}
 }
