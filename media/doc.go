@@ -15,6 +15,7 @@
 //     drops and counts everything else, parses the header into a reused
 //     buffer and hands each packet to a PacketHandler without allocating.
 //     It reports a media timeout when no RTP arrives for a configured time.
+//     On linux/amd64 it can read in batches with recvmmsg(2) (BatchRead).
 //   - ReceiveStats and SendStats count packets, bytes, loss, duplicates,
 //     reordering and interarrival jitter (RFC 3550 §A.1, §A.3, §A.8),
 //     updated lock-free on the reading goroutine and readable at any time

@@ -169,6 +169,12 @@ func NewLeg(cfg LegConfig) (*Leg, error) {
 	return l, nil
 }
 
+// String describes the leg for logs: its local RTP address and the remote
+// it accepts from.
+func (l *Leg) String() string {
+	return "leg " + l.LocalAddr().String() + " <-> " + l.Remote().String()
+}
+
 // LocalAddr returns the address of the leg's RTP socket, for SDP.
 func (l *Leg) LocalAddr() netip.AddrPort {
 	return l.ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -181,7 +187,11 @@ func (l *Leg) RTCP() *net.UDPConn { return l.ports.RTCP }
 
 // SetRemote sets the peer's RTP address (from SDP, again on re-INVITE).
 // From now on only datagrams from it are accepted; in NAT mode the leg may
-// latch once more, to the first packet from its IP.
+// latch once more, to the first packet from its IP. An unspecified address
+// (the old c=0.0.0.0 hold, RFC 3264 §8.4) or port 0 (a refused or removed
+// stream, §6 and §8.2) means no remote: everything is dropped and WriteRTP
+// returns ErrNoRemote (on Linux a datagram to 0.0.0.0 would reach this
+// host).
 func (l *Leg) SetRemote(remote netip.AddrPort) { l.recv.setRemote(remote) }
 
 // Remote returns the address datagrams are accepted from and written to:
@@ -372,6 +382,9 @@ func (r *receiver) init(natLatch bool, clockRate uint32, timeout time.Duration) 
 
 func (r *receiver) setRemote(remote netip.AddrPort) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if remote.Addr().IsUnspecified() || remote.Port() == 0 {
+		remote = netip.AddrPort{}
+	}
 	r.remote.Store(&remoteState{addr: remote, latchable: r.natLatch})
 }
 
@@ -449,7 +462,12 @@ func (r *receiver) parse(b []byte) (payload []byte, ok bool) {
 		if len(b) < need+4 {
 			return nil, false
 		}
-		need += 4 + 4*(int(b[need+2])<<8|int(b[need+3]))
+		profile := uint16(b[need])<<8 | uint16(b[need+1])
+		start := need + 4
+		need = start + 4*(int(b[need+2])<<8|int(b[need+3]))
+		if len(b) < need || !extensionElementsFit(b[start:need], profile) {
+			return nil, false
+		}
 	}
 	if len(b) < need {
 		return nil, false
@@ -471,6 +489,53 @@ func (r *receiver) parse(b []byte) (payload []byte, ok bool) {
 		r.pkt.Header.PaddingSize = 0
 	}
 	return b[n:end], true
+}
+
+// extensionElementsFit reports whether every element of an RFC 8285
+// header extension block ext lies within it: one-byte elements (profile
+// 0xBEDE, §4.2) or two-byte elements (profile 0x1000, §4.3; the low four
+// "appbits" are not accepted, as pion parses only 0x1000). Other profiles
+// are one opaque block (RFC 3550 §5.3.1). Checking here keeps pion from
+// building an error value, so a malformed packet costs no allocation.
+func extensionElementsFit(ext []byte, profile uint16) bool {
+	switch profile {
+	case rtp.ExtensionProfileOneByte:
+		for i := 0; i < len(ext); {
+			if ext[i] == 0 { // padding
+				i++
+				continue
+			}
+			id, size := ext[i]>>4, int(ext[i]&0x0F)+1
+			i++
+			if id == 15 || id == 0 {
+				// 15 is reserved: parsing stops (§4.2). 0 is padding only
+				// when the whole byte is 0; pion stops on any other ID 0
+				// byte too, and so do we, to agree with it.
+				return true
+			}
+			if i+size > len(ext) {
+				return false
+			}
+			i += size
+		}
+	case rtp.ExtensionProfileTwoByte:
+		for i := 0; i < len(ext); {
+			if ext[i] == 0 { // padding
+				i++
+				continue
+			}
+			if i+1 >= len(ext) {
+				return false
+			}
+			size := int(ext[i+1])
+			i += 2
+			if i+size > len(ext) {
+				return false
+			}
+			i += size
+		}
+	}
+	return true
 }
 
 // checkTimeout judges the media timeout at now; it reports whether this

@@ -215,6 +215,9 @@ func testLegNATLatchesOnceToTheSignalledIP(t *testing.T, batch int) {
 	if l.Remote() != natted.addr() {
 		t.Fatalf("Remote = %v after latching, want %v", l.Remote(), natted.addr())
 	}
+	if want := "leg " + to.String() + " <-> " + natted.addr().String(); l.String() != want {
+		t.Fatalf("String = %q, want %q", l.String(), want)
+	}
 	s := l.Stats().Received
 	if s.DroppedWrongSource != 2 || s.DroppedMalformed != 1 {
 		t.Fatalf("wrong source %d, malformed %d; want 2, 1", s.DroppedWrongSource, s.DroppedMalformed)
@@ -492,6 +495,36 @@ func TestReceiverParse(t *testing.T) {
 			b[0] |= 0x10
 			return b
 		}, false, nil},
+		{"one-byte extension element overruns the block", func() []byte {
+			b := append(valid()[:12], 0xBE, 0xDE, 0x00, 0x01, 0x13, 0xAA, 0xBB, 0xCC)
+			b[0] |= 0x10
+			return b
+		}, false, nil},
+		{"two-byte extension element overruns the block", func() []byte {
+			b := append(valid()[:12], 0x10, 0x00, 0x00, 0x01, 0x05, 0x09, 0x00, 0x00)
+			b[0] |= 0x10
+			return b
+		}, false, nil},
+		{"two-byte extension element without its length", func() []byte {
+			b := append(valid()[:12], 0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05)
+			b[0] |= 0x10
+			return b
+		}, false, nil},
+		{"one-byte extension stops at reserved ID 15", func() []byte {
+			b := append(valid()[:12], 0xBE, 0xDE, 0x00, 0x01, 0xF0, 0xFF, 0xFF, 0xFF, 0x42)
+			b[0] |= 0x10
+			return b
+		}, true, []byte{0x42}},
+		{"two-byte extension with padding", func() []byte {
+			b := append(valid()[:12], 0x10, 0x00, 0x00, 0x01, 0x00, 0x07, 0x01, 0x55, 0x42)
+			b[0] |= 0x10
+			return b
+		}, true, []byte{0x42}},
+		{"opaque extension (other profile)", func() []byte {
+			b := append(valid()[:12], 0x12, 0x34, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x42)
+			b[0] |= 0x10
+			return b
+		}, true, []byte{0x42}},
 		{"padding count zero", func() []byte { b := append(valid(), 0); b[0] |= 0x20; return b }, false, nil},
 		{"padding longer than the payload", func() []byte { b := append(valid(), 9); b[0] |= 0x20; return b }, false, nil},
 		{"padding is the whole payload", func() []byte { b := append(valid()[:12], 0, 2); b[0] |= 0x20; return b }, true, []byte{}},
@@ -536,6 +569,8 @@ func TestReceiverAllocatesNothingPerDatagram(t *testing.T) {
 	short := valid[:5]
 	v1 := bytes.Clone(valid)
 	v1[0] &= 0x3F
+	extOverrun := append(bytes.Clone(valid[:12]), 0x10, 0x00, 0x00, 0x01, 0x05, 0x09, 0x00, 0x00)
+	extOverrun[0] |= 0x10
 	at := t0
 	tests := []struct {
 		name string
@@ -546,6 +581,7 @@ func TestReceiverAllocatesNothingPerDatagram(t *testing.T) {
 		{"wrong source", valid, stranger},
 		{"too short", short, from},
 		{"wrong version", v1, from},
+		{"extension element overrun", extOverrun, from},
 	}
 	for _, tc := range tests {
 		allocs := testing.AllocsPerRun(500, func() {
@@ -626,5 +662,38 @@ func testLegIPv6(t *testing.T, batch int) {
 	caller.send(l.LocalAddr(), rtpBytes(t, 1, []byte("v6")))
 	if g := rec.next(t); g.from != caller.addr() || string(g.payload) != "v6" {
 		t.Fatalf("handled %q from %v, want \"v6\" from %v", g.payload, g.from, caller.addr())
+	}
+}
+
+func TestReceiverUnusableRemoteMeansNone(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote string
+	}{
+		{"unspecified IPv4 (old-style hold)", "0.0.0.0:4000"},
+		{"unspecified IPv6", "[::]:4000"},
+		{"port 0 (stream refused)", "127.0.0.1:0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r receiver
+			r.init(true, 0, 0)
+			r.setRemote(netip.MustParseAddrPort(tc.remote))
+			if rs := r.remote.Load(); rs.addr.IsValid() {
+				t.Fatalf("remote %v kept as %v", tc.remote, rs.addr)
+			}
+			for _, from := range []string{"127.0.0.1:4000", "0.0.0.0:4000", "127.0.0.1:0"} {
+				if v := r.receive(rtpBytes(t, 1, nil), netip.MustParseAddrPort(from), t0); v != droppedWrongSource {
+					t.Fatalf("datagram from %s: verdict %d, want droppedWrongSource", from, v)
+				}
+			}
+		})
+	}
+}
+
+func TestLegDoesNotWriteToAnUnspecifiedRemote(t *testing.T) {
+	l, _ := startLeg(t, LegConfig{Remote: netip.MustParseAddrPort("0.0.0.0:5004")})
+	if err := l.WriteRTP([]byte("x")); !errors.Is(err, ErrNoRemote) {
+		t.Fatalf("WriteRTP to 0.0.0.0: %v, want ErrNoRemote", err)
 	}
 }
