@@ -38,8 +38,8 @@ const (
 	// DefaultTimeoutCheck is how often an idle reader wakes to judge the
 	// media timeout.
 	DefaultTimeoutCheck = time.Second
-	// closeWait bounds how long Close waits for the reader to return.
-	closeWait = 2 * time.Second
+	// defaultCloseWait bounds how long Close waits for the reader to return.
+	defaultCloseWait = 2 * time.Second
 	// maxConsecutiveReadErrors bounds a reader that only gets errors other
 	// than deadlines; it then stops instead of spinning.
 	maxConsecutiveReadErrors = 1000
@@ -127,7 +127,8 @@ type Leg struct {
 	recv    receiver
 	send    SendStats
 	buf     [MaxDatagram + 1]byte
-	batch   *batchReader // nil: one datagram per read
+	batch   *batchReader  // nil: one datagram per read
+	wait    time.Duration // how long Close waits for the reader
 	started atomic.Bool
 	closed  atomic.Bool
 	done    chan struct{}
@@ -149,6 +150,7 @@ func NewLeg(cfg LegConfig) (*Leg, error) {
 		ports: ports,
 		now:   cfg.Now,
 		check: cfg.TimeoutCheck,
+		wait:  defaultCloseWait,
 		done:  make(chan struct{}),
 	}
 	if l.now == nil {
@@ -321,7 +323,7 @@ func (l *Leg) Close() error {
 		if !l.started.Load() {
 			return
 		}
-		t := time.NewTimer(closeWait)
+		t := time.NewTimer(l.wait)
 		defer t.Stop()
 		select {
 		case <-l.done:

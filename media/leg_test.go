@@ -697,3 +697,38 @@ func TestLegDoesNotWriteToAnUnspecifiedRemote(t *testing.T) {
 		t.Fatalf("WriteRTP to 0.0.0.0: %v, want ErrNoRemote", err)
 	}
 }
+
+func TestLegCloseIsBoundedWhenTheHandlerIsStuck(t *testing.T) {
+	caller := newPeer(t, "127.0.0.1")
+	pool, _ := testPool(t, 1, -1, nil)
+	l, err := NewLeg(LegConfig{Pool: pool, Remote: caller.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.wait = 20 * time.Millisecond
+	entered, release := make(chan struct{}), make(chan struct{})
+	if err := l.Start(PacketHandlerFunc(func(*Packet) {
+		close(entered)
+		<-release
+	})); err != nil {
+		t.Fatal(err)
+	}
+	caller.send(l.LocalAddr(), rtpBytes(t, 1, nil))
+	select {
+	case <-entered:
+	case <-time.After(wait):
+		t.Fatal("handler not called")
+	}
+	if err := l.Close(); !errors.Is(err, ErrCloseTimeout) {
+		t.Fatalf("Close with a stuck handler: %v, want ErrCloseTimeout", err)
+	}
+	if pool.InUse() != 0 {
+		t.Fatalf("InUse = %d: ports not released though Close gave up waiting", pool.InUse())
+	}
+	close(release)
+	select {
+	case <-l.done:
+	case <-time.After(wait):
+		t.Fatal("reader did not stop once its handler returned")
+	}
+}
