@@ -98,6 +98,10 @@ type LegConfig struct {
 	// ClockRate is the RTP clock rate (Hz) for jitter. Zero means
 	// DefaultClockRate.
 	ClockRate uint32
+	// EventPayloadTypes are the telephone-event payload types from SDP;
+	// their packets are left out of jitter (see
+	// ReceiveStats.SetEventPayloadTypes).
+	EventPayloadTypes []uint8
 	// Now is the leg's clock: packet arrival times and the media timeout
 	// are judged by it. Nil means time.Now.
 	Now func() time.Time
@@ -167,6 +171,7 @@ func NewLeg(cfg LegConfig) (*Leg, error) {
 		}
 	}
 	l.recv.init(cfg.NATLatch, cfg.ClockRate, cfg.MediaTimeout)
+	l.recv.stats.SetEventPayloadTypes(cfg.EventPayloadTypes...)
 	l.recv.setRemote(cfg.Remote)
 	return l, nil
 }
@@ -204,6 +209,10 @@ func (l *Leg) Remote() netip.AddrPort {
 	}
 	return netip.AddrPort{}
 }
+
+// SetEventPayloadTypes replaces the telephone-event payload types left out
+// of jitter (after a re-INVITE).
+func (l *Leg) SetEventPayloadTypes(pts ...uint8) { l.recv.stats.SetEventPayloadTypes(pts...) }
 
 // SetMediaTimeout changes the media timeout (zero disables it, e.g. while
 // the call is on hold) and restarts its count from the next check.

@@ -732,3 +732,19 @@ func TestLegCloseIsBoundedWhenTheHandlerIsStuck(t *testing.T) {
 		t.Fatal("reader did not stop once its handler returned")
 	}
 }
+
+func TestLegEventPayloadTypesReachStats(t *testing.T) {
+	pool, _ := testPool(t, 1, -1, nil)
+	l, err := NewLeg(LegConfig{Pool: pool, EventPayloadTypes: []uint8{101}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !l.recv.stats.skipsJitter(101) || l.recv.stats.skipsJitter(0) {
+		t.Fatal("LegConfig.EventPayloadTypes not applied to jitter")
+	}
+	l.SetEventPayloadTypes(96) // re-INVITE moved telephone-event
+	if l.recv.stats.skipsJitter(101) || !l.recv.stats.skipsJitter(96) {
+		t.Fatal("SetEventPayloadTypes did not replace the set")
+	}
+}

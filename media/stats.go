@@ -77,6 +77,10 @@ type ReceiveStats struct {
 	droppedWrongSource atomic.Uint64
 	droppedMalformed   atomic.Uint64
 	droppedOversize    atomic.Uint64
+
+	// jitterSkip is a bitmap of the payload types (0–127) whose packets
+	// do not update jitter; set from any goroutine.
+	jitterSkip [2]atomic.Uint64
 }
 
 // ReceiveSnapshot is a plain copy of ReceiveStats. Each field is exact at
@@ -124,6 +128,28 @@ func (s ReceiveSnapshot) LossFraction() float64 {
 // DefaultClockRate.
 func (s *ReceiveStats) SetClockRate(hz uint32) { s.clockRate = hz }
 
+// SetEventPayloadTypes names the payload types whose packets must not
+// update jitter, replacing the previous set: RFC 4733 telephone-event,
+// whose packets all carry their event's start timestamp (§2.5.1.1) while
+// audio packets of the same SSRC carry advancing ones, so mixing the two
+// would read as delay. Safe from any goroutine (re-INVITE may change the
+// payload type).
+func (s *ReceiveStats) SetEventPayloadTypes(pts ...uint8) {
+	var mask [2]uint64
+	for _, pt := range pts {
+		pt &= 0x7F
+		mask[pt/64] |= 1 << (pt % 64)
+	}
+	s.jitterSkip[0].Store(mask[0])
+	s.jitterSkip[1].Store(mask[1])
+}
+
+// skipsJitter reports whether packets of payload type pt leave jitter alone.
+func (s *ReceiveStats) skipsJitter(pt uint8) bool {
+	pt &= 0x7F
+	return s.jitterSkip[pt/64].Load()&(1<<(pt%64)) != 0
+}
+
 // PacketClass is how Update classified a packet's sequence number.
 type PacketClass uint8
 
@@ -158,7 +184,7 @@ func (s *ReceiveStats) Update(h *rtp.Header, datagramLen, payloadLen int, arriva
 	case Late:
 		s.reordered.Add(1)
 	}
-	if class == InSequence || class == Late {
+	if (class == InSequence || class == Late) && !s.skipsJitter(h.PayloadType) {
 		s.updateJitter(h.Timestamp, arrival)
 	}
 	s.publishLoss()

@@ -228,6 +228,43 @@ func TestReceiveStatsJitterIgnoresRepeatedTimestamps(t *testing.T) {
 	}
 }
 
+func TestReceiveStatsJitterLeavesOutEventPayloadTypes(t *testing.T) {
+	// Audio (PT 0) every 20 ms, perfectly timed, with RFC 4733 packets
+	// (PT 101) of one event interleaved on the same SSRC: their timestamp
+	// stays at the event's start while they are sent later and later.
+	h := func(seq uint16, pt uint8, ts uint32) rtp.Header {
+		return rtp.Header{Version: 2, SSRC: 5, SequenceNumber: seq, PayloadType: pt, Timestamp: ts}
+	}
+	run := func(s *ReceiveStats) float64 {
+		seq := uint16(0)
+		for i := range 20 {
+			at := t0.Add(time.Duration(i) * 20 * time.Millisecond)
+			seq++
+			a := h(seq, 0, uint32(i)*160)
+			s.Update(&a, 172, 160, at)
+			if i >= 5 {
+				seq++
+				e := h(seq, 101, 5*160)
+				s.Update(&e, 16, 4, at)
+			}
+		}
+		return s.Snapshot().JitterTS
+	}
+	var mixed ReceiveStats
+	if j := run(&mixed); j == 0 {
+		t.Fatal("event packets did not disturb jitter when not named: the test shows nothing")
+	}
+	var named ReceiveStats
+	named.SetEventPayloadTypes(101)
+	if j := run(&named); j != 0 {
+		t.Fatalf("jitter %v with PT 101 named as events, want 0 (the audio is perfectly timed)", j)
+	}
+	named.SetEventPayloadTypes()
+	if named.skipsJitter(101) {
+		t.Fatal("SetEventPayloadTypes() did not clear the set")
+	}
+}
+
 func TestReceiveStatsJitterResetsOnNewSource(t *testing.T) {
 	var s ReceiveStats
 	feed(&s, []pkt{{1, 1, 0, 0}, {1, 2, 160, 20}, {1, 3, 320, 45}})
