@@ -748,3 +748,43 @@ func TestLegEventPayloadTypesReachStats(t *testing.T) {
 		t.Fatal("SetEventPayloadTypes did not replace the set")
 	}
 }
+
+func TestNextCallNeverGetsThePreviousCallsPackets(t *testing.T) {
+	// Call N's peer keeps sending to call N's port after the hang-up; call
+	// N+1 gets another port while that one drains, so it sees none of it.
+	clock := newFakeClock()
+	pool, _ := testPool(t, 2, 2*time.Second, clock)
+	peerN := newPeer(t, "127.0.0.1")
+	legN, err := NewLeg(LegConfig{Pool: pool, Remote: peerN.addr(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPort := legN.LocalAddr()
+	if err := legN.Close(); err != nil {
+		t.Fatal(err)
+	}
+	peerNext := newPeer(t, "127.0.0.1")
+	legNext, rec := startLeg(t, LegConfig{Pool: pool, Remote: peerNext.addr(), Now: clock.Now})
+	if legNext.LocalAddr() == oldPort {
+		t.Fatalf("call N+1 got call N's port %v during the drain", oldPort)
+	}
+	peerN.send(oldPort, rtpBytes(t, 1, []byte("call N")))
+	peerNext.send(legNext.LocalAddr(), rtpBytes(t, 1, []byte("call N+1")))
+	if g := rec.next(t); string(g.payload) != "call N+1" {
+		t.Fatalf("call N+1 received %q", g.payload)
+	}
+	if s := legNext.Stats().Received; s.Packets != 1 || s.DroppedWrongSource != 0 {
+		t.Fatalf("call N+1 saw %d packets, %d from strangers; want 1, 0", s.Packets, s.DroppedWrongSource)
+	}
+	// Once every other pair is busy and the drain is over, the old port
+	// comes back.
+	clock.Advance(2 * time.Second)
+	legLater, err := NewLeg(LegConfig{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer legLater.Close()
+	if legLater.LocalAddr() != oldPort {
+		t.Fatalf("after the drain got %v, want the drained %v", legLater.LocalAddr(), oldPort)
+	}
+}
