@@ -39,3 +39,13 @@ func TestRunExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestDetectBadFlagIsUsageError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"detect", "--bogus", "x.wav"}, &out, &errOut); code != 2 {
+		t.Fatalf("exit code %d, want 2", code)
+	}
+	if n := strings.Count(errOut.String(), "flag provided but not defined"); n != 1 {
+		t.Fatalf("the flag error is reported %d times, want once:\n%s", n, errOut.String())
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"flag"
@@ -12,6 +11,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/audiofile"
 )
 
 // toneOptions are the flags of `dtmfgw tone`.
@@ -105,19 +105,7 @@ func encodeAudio(pcm []int16, format string) ([]byte, error) {
 	case "pcm16":
 		return binary.Append(nil, binary.LittleEndian, pcm)
 	case "wav":
-		var b bytes.Buffer
-		data := uint32(2 * len(pcm))
-		// RIFF/WAVE with one PCM "fmt " chunk (format tag 1) and a "data" chunk.
-		for _, v := range []any{
-			[]byte("RIFF"), 36 + data, []byte("WAVEfmt "), uint32(16),
-			uint16(1), uint16(1), uint32(dtmf.SampleRate), uint32(2 * dtmf.SampleRate), uint16(2), uint16(16),
-			[]byte("data"), data, pcm,
-		} {
-			if err := binary.Write(&b, binary.LittleEndian, v); err != nil {
-				return nil, err
-			}
-		}
-		return b.Bytes(), nil
+		return audiofile.AppendWAV(nil, pcm), nil
 	}
 	return nil, fmt.Errorf("unknown --format %q: want wav, ulaw, alaw or pcm16", format)
 }

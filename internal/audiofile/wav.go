@@ -59,6 +59,10 @@ type wavFormat struct {
 	bits       int
 }
 
+// streamedDataSize is the data chunk size that writers on a pipe put where
+// the real size belongs (espeak-ng --stdout does).
+const streamedDataSize = 0x7FFFF000
+
 // DecodeWAV reads a RIFF WAVE file (also RF64 whose data chunk runs to the
 // end of the file) holding PCM (8, 16, 24 or 32 bits), IEEE float (32 or 64
 // bits), µ-law or A-law samples, directly or in WAVE_FORMAT_EXTENSIBLE, in
@@ -90,9 +94,11 @@ func DecodeWAV(data []byte) ([]int16, Info, error) {
 		isData := bytes.Equal(id, []byte("data"))
 		if uint64(size) > uint64(rest) {
 			switch {
-			case isData && size == 0xFFFFFFFF:
+			case isData && (size == 0xFFFFFFFF || size == streamedDataSize):
 				// Streaming writers and RF64 (EBU Tech 3306 §3) leave the
-				// size unknown here: the samples run to the end.
+				// size unknown here: the samples run to the end. Writers
+				// that cannot seek back (espeak-ng --stdout, libsndfile on a
+				// pipe) write 0x7FFFF000 instead.
 				size = uint32(rest)
 			case isData:
 				return nil, Info{}, fmt.Errorf("%w: truncated: data chunk claims %d bytes but only %d follow", ErrMalformed, size, rest)

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/audiofile"
 )
 
 var (
@@ -257,9 +258,9 @@ func TestDumpWritesAPlayableWAV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcm, rate, err := ParseWAV(b)
-	if err != nil || rate != SampleRate || !slices.Equal(pcm, c.PCM) {
-		t.Errorf("dump reads back as %v at %d Hz (%v)", pcm, rate, err)
+	pcm, info, err := audiofile.DecodeWAV(b)
+	if err != nil || info.SourceRate != SampleRate || !slices.Equal(pcm, c.PCM) {
+		t.Errorf("dump reads back as %v at %d Hz (%v)", pcm, info.SourceRate, err)
 	}
 }
 
@@ -279,7 +280,7 @@ func dump(t *testing.T, c *Case) {
 	if len(name) > 150 {
 		name = name[:150]
 	}
-	if err := os.WriteFile(filepath.Join(*dumpDir, name+".wav"), AppendWAV(nil, c.PCM, SampleRate), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*dumpDir, name+".wav"), audiofile.AppendWAV(nil, c.PCM), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -257,3 +257,25 @@ func TestInterruptionKeepsThePhase(t *testing.T) {
 		t.Error("the burst after the gap does not continue the tone's phase")
 	}
 }
+
+// toneLevel returns the amplitude of the component at f in x (a Goertzel
+// correlation against a Hann-windowed sine and cosine).
+func toneLevel(x []int16, f float64, rate int) float64 {
+	var re, im, wsum float64
+	for i, v := range x {
+		w := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(len(x)))
+		ph := 2 * math.Pi * f * float64(i) / float64(rate)
+		re += w * float64(v) * math.Cos(ph)
+		im += w * float64(v) * math.Sin(ph)
+		wsum += w
+	}
+	return 2 * math.Hypot(re, im) / wsum
+}
+
+func sine(f, amp float64, rate, n int) []int16 {
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = clip16(amp * math.Sin(2*math.Pi*f*float64(i)/float64(rate)))
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"dtmfgw/internal/audiofile"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -204,7 +205,7 @@ func pruneCache(dir string, keep map[string]bool, now time.Time) {
 
 // speechFormat changes whenever the cached content would: the resampler, the
 // file layout.
-const speechFormat = "dtmfcorpus speech v1: 8000 Hz s16le, Kaiser 80 dB 3400/4000 Hz"
+const speechFormat = "dtmfcorpus speech v2: 8000 Hz s16le, audiofile.DecodeWAV resampling"
 
 func cacheKey(u Utterance, version string) string {
 	h := sha256.New()
@@ -262,18 +263,15 @@ func render(ctx context.Context, u Utterance) ([]int16, error) {
 	if readErr != nil {
 		return nil, readErr
 	}
-	pcm, rate, err := ParseWAV(wav)
+	// DecodeWAV resamples espeak-ng's 22050 Hz to 8 kHz.
+	pcm, _, err := audiofile.DecodeWAV(wav)
 	if err != nil {
 		return nil, fmt.Errorf("espeak-ng %s: %w", u.Voice, err)
 	}
 	if len(pcm) == 0 {
 		return nil, fmt.Errorf("espeak-ng %s: no audio for %q", u.Voice, u.Text)
 	}
-	r, err := NewResampler(rate, SampleRate)
-	if err != nil {
-		return nil, err
-	}
-	return r.Resample(pcm), nil
+	return pcm, nil
 }
 
 func espeakVersion(ctx context.Context) (string, error) {
