@@ -74,6 +74,8 @@ test: deps lint test-go ## install what the tests need, lint, run every test (ra
 test-go:
 	@echo "==> go test -race ./... (fuzz seed corpora included)"
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
+	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
 
 fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$($(GO) list ./...); do \
