@@ -32,35 +32,52 @@ const seqWindowBits = 128
 // carries (RFC 3551 §4.5.14), used for jitter when none is configured.
 const DefaultClockRate = 8000
 
+// maxSources bounds how many SSRCs a ReceiveStats tracks at once. RFC 3550
+// keeps a table entry per source; a leg carries one audio source, perhaps
+// telephone-events on a second SSRC, and a new one after a transfer. The
+// least recently heard source is dropped (its counts kept in the totals)
+// when a new one arrives and the table is full.
+const maxSources = 4
+
+// source is the RFC 3550 §A.1 per-source state, plus §A.8 jitter.
+type source struct {
+	used        bool
+	ssrc        uint32
+	counting    bool // an epoch has begun (probation passed): base and received are live
+	probation   int
+	maxSeq      uint16
+	cycles      uint32 // shifted count of sequence-number wraps
+	baseSeq     uint32
+	badSeq      uint32
+	received    uint64                     // counted packets of the current epoch
+	window      [seqWindowBits / 64]uint64 // bit per recent extended sequence number
+	haveTransit bool
+	transit     uint32
+	lastTS      uint32
+	jitter      float64 // RFC 3550 §A.8 J, in timestamp units
+	lastUse     uint64  // ReceiveStats.tick of its last packet
+}
+
 // ReceiveStats holds the statistics of one received RTP stream (one leg,
 // one direction): packet and byte counts, loss and interarrival jitter per
 // RFC 3550 §A.1 and §A.8, duplicates, reordering, and the datagrams the leg
-// dropped before they reached the stream.
+// dropped before they reached the stream. Loss is summed over every SSRC
+// seen; jitter and SSRC are those of the current source, the one that sent
+// the latest packet of a payload type other than the event types.
 //
 // Update and the Count* methods are the writer side and must be called
 // from one goroutine only (the leg's reading goroutine); they take no lock
 // and allocate nothing. Snapshot may be called from any goroutine at any
 // time. The zero value is ready to use with DefaultClockRate.
 type ReceiveStats struct {
-	// Writer-only source state (RFC 3550 §A.1 source structure).
+	// Writer-only state.
 	clockRate     uint32
-	ssrc          uint32
-	haveSource    bool
-	counting      bool // an epoch has begun (probation passed): base and received are live
-	probation     int
-	maxSeq        uint16
-	cycles        uint32 // shifted count of sequence-number wraps
-	baseSeq       uint32
-	badSeq        uint32
-	received      uint64 // counted packets of the current source epoch
-	priorExpected uint64 // folded from earlier sources and restarts
+	srcs          [maxSources]source
+	tick          uint64
+	priorExpected uint64 // folded from dropped sources and restarts
 	priorReceived uint64
-	window        [seqWindowBits / 64]uint64 // bit per recent extended sequence number
-	epoch         time.Time                  // arrival time origin for jitter
-	haveTransit   bool
-	transit       uint32
-	lastTS        uint32
-	jitter        float64 // RFC 3550 §A.8 J, in timestamp units
+	epoch         time.Time // arrival time origin for jitter
+	cur           *source   // the current source (see ReceiveStats), or nil
 
 	// Published counters, readable from any goroutine.
 	packets            atomic.Uint64
@@ -104,8 +121,10 @@ type ReceiveSnapshot struct {
 	// source in timestamp units; JitterMs is the same in milliseconds at
 	// the configured clock rate.
 	JitterTS, JitterMs float64
-	// SSRC is the current source; Sources counts how many distinct
-	// sources (SSRC changes) were seen.
+	// SSRC is the current source: the sender of the latest packet of a
+	// payload type other than the event types. Sources counts the sources
+	// started: each new SSRC, and one heard again after it was dropped
+	// from the table of maxSources.
 	SSRC    uint32
 	Sources uint64
 	// Datagrams dropped by the leg before parsing or after: from an
@@ -174,150 +193,177 @@ func (s *ReceiveStats) Update(h *rtp.Header, datagramLen, payloadLen int, arriva
 	s.bytes.Add(uint64(datagramLen))
 	s.payloadBytes.Add(uint64(payloadLen))
 
-	if !s.haveSource || h.SSRC != s.ssrc {
-		s.newSource(h.SSRC, h.SequenceNumber)
-	}
-	class := s.updateSeq(h.SequenceNumber)
+	s.tick++
+	src := s.source(h.SSRC, h.SequenceNumber)
+	src.lastUse = s.tick
+	class := s.updateSeq(src, h.SequenceNumber)
 	switch class {
 	case Duplicate:
 		s.duplicates.Add(1)
 	case Late:
 		s.reordered.Add(1)
 	}
-	if (class == InSequence || class == Late) && !s.skipsJitter(h.PayloadType) {
-		s.updateJitter(h.Timestamp, arrival)
+	if !s.skipsJitter(h.PayloadType) {
+		changed := false
+		if class == InSequence || class == Late {
+			changed = s.updateJitter(src, h.Timestamp, arrival)
+		}
+		// This source is now the current one; publish only what changed
+		// (a locked store per packet is most of this function's cost).
+		if src != s.cur {
+			s.cur = src
+			s.ssrcPub.Store(src.ssrc)
+			changed = true
+		}
+		if changed {
+			s.jitterBits.Store(math.Float64bits(src.jitter))
+		}
 	}
 	s.publishLoss()
 	return class
 }
 
-// newSource starts tracking a new SSRC on probation (RFC 3550 §A.1), after
-// folding what the previous source counted into the cumulative totals.
-func (s *ReceiveStats) newSource(ssrc uint32, seq uint16) {
-	s.foldEpoch()
-	s.haveSource = true
-	s.ssrc = ssrc
-	s.probation = minSequential
-	s.maxSeq = seq - 1
-	s.haveTransit = false
-	s.jitter = 0
-	s.jitterBits.Store(0)
-	s.ssrcPub.Store(ssrc)
+// source returns the table entry for ssrc, starting a new one on probation
+// (RFC 3550 §A.1) in a free or the least recently heard slot, whose counts
+// are folded into the totals first.
+func (s *ReceiveStats) source(ssrc uint32, seq uint16) *source {
+	victim := &s.srcs[0]
+	for i := range s.srcs {
+		src := &s.srcs[i]
+		if src.used && src.ssrc == ssrc {
+			return src
+		}
+		if !src.used {
+			if victim.used {
+				victim = src
+			}
+			continue
+		}
+		if victim.used && src.lastUse < victim.lastUse {
+			victim = src
+		}
+	}
+	s.foldEpoch(victim)
+	*victim = source{used: true, ssrc: ssrc, probation: minSequential, maxSeq: seq - 1}
+	if victim == s.cur {
+		s.cur = nil // the slot now holds another source: publish it anew
+	}
 	s.sources.Add(1)
+	return victim
 }
 
-// foldEpoch adds the current epoch's expected and received counts to the
-// prior totals, so a new source or a restart keeps loss cumulative.
-func (s *ReceiveStats) foldEpoch() {
-	if s.counting {
-		s.priorExpected += s.epochExpected()
-		s.priorReceived += s.received
+// foldEpoch adds src's current epoch to the prior totals, so a dropped
+// source or a restart keeps loss cumulative.
+func (s *ReceiveStats) foldEpoch(src *source) {
+	if src.counting {
+		s.priorExpected += src.epochExpected()
+		s.priorReceived += src.received
 	}
-	s.counting = false
-	s.received = 0
-	s.cycles = 0
-	s.baseSeq = 0
-	s.window = [seqWindowBits / 64]uint64{}
+	src.counting = false
+	src.received = 0
+	src.cycles = 0
+	src.baseSeq = 0
+	src.window = [seqWindowBits / 64]uint64{}
 }
 
 // initSeq is RFC 3550 §A.1 init_seq: seq becomes the base of a new epoch.
-func (s *ReceiveStats) initSeq(seq uint16) {
-	s.foldEpoch()
-	s.counting = true
-	s.baseSeq = uint32(seq)
-	s.maxSeq = seq
-	s.badSeq = seqMod + 1 // an impossible sequence number: no jump pending
-	s.markSeen(0)
+func (s *ReceiveStats) initSeq(src *source, seq uint16) {
+	s.foldEpoch(src)
+	src.counting = true
+	src.baseSeq = uint32(seq)
+	src.maxSeq = seq
+	src.badSeq = seqMod + 1 // an impossible sequence number: no jump pending
+	src.markSeen(0)
 }
 
 // epochExpected is extended highest sequence number − base + 1 (RFC 3550
 // §A.3), for the current epoch.
-func (s *ReceiveStats) epochExpected() uint64 {
-	return uint64(s.cycles) + uint64(s.maxSeq) - uint64(s.baseSeq) + 1
+func (src *source) epochExpected() uint64 {
+	return uint64(src.cycles) + uint64(src.maxSeq) - uint64(src.baseSeq) + 1
 }
 
 // updateSeq is RFC 3550 §A.1 update_seq, extended to tell duplicates from
 // late packets with a bitmap of the last seqWindowBits sequence numbers.
-func (s *ReceiveStats) updateSeq(seq uint16) PacketClass {
-	if s.probation > 0 {
+func (s *ReceiveStats) updateSeq(src *source, seq uint16) PacketClass {
+	if src.probation > 0 {
 		// Packets must arrive in sequence for the source to be valid.
-		if seq == s.maxSeq+1 {
-			s.probation--
-			s.maxSeq = seq
-			if s.probation == 0 {
-				s.initSeq(seq)
-				s.received++
+		if seq == src.maxSeq+1 {
+			src.probation--
+			src.maxSeq = seq
+			if src.probation == 0 {
+				s.initSeq(src, seq)
+				src.received++
 				return InSequence
 			}
 		} else {
-			s.probation = minSequential - 1
-			s.maxSeq = seq
+			src.probation = minSequential - 1
+			src.maxSeq = seq
 		}
 		return Probation
 	}
-	udelta := seq - s.maxSeq
+	udelta := seq - src.maxSeq
 	switch {
 	case udelta == 0:
 		return Duplicate
 	case udelta < maxDropout:
 		// In order, with a permissible gap.
-		if seq < s.maxSeq {
-			s.cycles += seqMod
+		if seq < src.maxSeq {
+			src.cycles += seqMod
 		}
-		s.advanceWindow(uint32(udelta))
-		s.maxSeq = seq
-		s.markSeen(0)
+		src.advanceWindow(uint32(udelta))
+		src.maxSeq = seq
+		src.markSeen(0)
 	case udelta <= seqMod-maxMisorder:
 		// A very large jump. Two sequential packets after it mean the
 		// sender restarted without telling us: start a new epoch.
-		if uint32(seq) != s.badSeq {
-			s.badSeq = uint32(seq+1) & (seqMod - 1)
+		if uint32(seq) != src.badSeq {
+			src.badSeq = uint32(seq+1) & (seqMod - 1)
 			return Probation
 		}
-		s.initSeq(seq)
+		s.initSeq(src, seq)
 	default:
 		// Behind the highest sequence number by at most maxMisorder.
-		back := uint32(s.maxSeq - seq)
-		if s.seen(back) {
+		back := uint32(src.maxSeq - seq)
+		if src.seen(back) {
 			return Duplicate
 		}
-		s.markSeen(back)
-		s.received++
+		src.markSeen(back)
+		src.received++
 		return Late
 	}
-	s.received++
+	src.received++
 	return InSequence
 }
 
 // advanceWindow shifts the seen-bitmap forward by n sequence numbers.
-func (s *ReceiveStats) advanceWindow(n uint32) {
+func (src *source) advanceWindow(n uint32) {
 	if n >= seqWindowBits {
-		s.window = [seqWindowBits / 64]uint64{}
+		src.window = [seqWindowBits / 64]uint64{}
 		return
 	}
 	// Bit i of the window is the sequence number i behind maxSeq; shifting
 	// the 128-bit word left by n ages every entry by n.
 	if n >= 64 {
-		s.window[1] = s.window[0] << (n - 64)
-		s.window[0] = 0
+		src.window[1] = src.window[0] << (n - 64)
+		src.window[0] = 0
 		return
 	}
-	s.window[1] = s.window[1]<<n | s.window[0]>>(64-n)
-	s.window[0] <<= n
+	src.window[1] = src.window[1]<<n | src.window[0]>>(64-n)
+	src.window[0] <<= n
 }
 
 // seen reports whether the sequence number back behind maxSeq was received.
-func (s *ReceiveStats) seen(back uint32) bool {
+func (src *source) seen(back uint32) bool {
 	if back >= seqWindowBits {
 		return false
 	}
-	return s.window[back/64]&(1<<(back%64)) != 0
+	return src.window[back/64]&(1<<(back%64)) != 0
 }
 
 // markSeen records the sequence number back behind maxSeq as received.
-func (s *ReceiveStats) markSeen(back uint32) {
+func (src *source) markSeen(back uint32) {
 	if back < seqWindowBits {
-		s.window[back/64] |= 1 << (back % 64)
+		src.window[back/64] |= 1 << (back % 64)
 	}
 }
 
@@ -326,7 +372,7 @@ func (s *ReceiveStats) markSeen(back uint32) {
 // the previous one (RFC 4733 §2.5.1.1: every packet of one telephone event
 // carries the event's start) is not a new sampling instant and is skipped,
 // or each repeat would read as delay.
-func (s *ReceiveStats) updateJitter(ts uint32, arrival time.Time) {
+func (s *ReceiveStats) updateJitter(src *source, ts uint32, arrival time.Time) (changed bool) {
 	if s.epoch.IsZero() {
 		s.epoch = arrival
 	}
@@ -335,23 +381,23 @@ func (s *ReceiveStats) updateJitter(ts uint32, arrival time.Time) {
 		rate = DefaultClockRate
 	}
 	transit := units(arrival.Sub(s.epoch), rate) - ts
-	if !s.haveTransit {
-		s.haveTransit = true
-		s.transit = transit
-		s.lastTS = ts
-		return
+	if !src.haveTransit {
+		src.haveTransit = true
+		src.transit = transit
+		src.lastTS = ts
+		return false
 	}
-	if ts == s.lastTS {
-		return
+	if ts == src.lastTS {
+		return false
 	}
-	s.lastTS = ts
-	d := int64(int32(transit - s.transit))
-	s.transit = transit
+	src.lastTS = ts
+	d := int64(int32(transit - src.transit))
+	src.transit = transit
 	if d < 0 {
 		d = -d
 	}
-	s.jitter += (float64(d) - s.jitter) / 16
-	s.jitterBits.Store(math.Float64bits(s.jitter))
+	src.jitter += (float64(d) - src.jitter) / 16
+	return true
 }
 
 // units converts a duration to RTP clock units at rate Hz, wrapping modulo
@@ -363,13 +409,16 @@ func units(d time.Duration, rate uint32) uint32 {
 	return uint32(sec*int64(rate) + rem*int64(rate)/int64(time.Second))
 }
 
-// publishLoss stores the cumulative expected, received and lost counts.
+// publishLoss stores the cumulative expected, received and lost counts
+// over every source.
 func (s *ReceiveStats) publishLoss() {
-	expected := s.priorExpected
-	if s.counting {
-		expected += s.epochExpected()
+	expected, received := s.priorExpected, s.priorReceived
+	for i := range s.srcs {
+		if src := &s.srcs[i]; src.counting {
+			expected += src.epochExpected()
+			received += src.received
+		}
 	}
-	received := s.priorReceived + s.received
 	s.expected.Store(expected)
 	s.receivedPub.Store(received)
 	s.lost.Store(int64(expected) - int64(received))

@@ -152,6 +152,84 @@ func TestReceiveStatsSequence(t *testing.T) {
 	}
 }
 
+func TestReceiveStatsSourceTable(t *testing.T) {
+	// RFC 3550 keeps state per SSRC: a source that comes back continues
+	// where it was, without a new probation.
+	at := func(ps []pkt, fromMs int) []pkt {
+		for i := range ps {
+			ps[i].atMs = fromMs + 20*i
+		}
+		return ps
+	}
+	tests := []struct {
+		name               string
+		packets            []pkt
+		expected, received uint64
+		sources            uint64
+		ssrc               uint32
+	}{
+		{
+			name: "a source that returns continues",
+			packets: append(append(at(seqs(1, 1, 2, 3), 0), at(seqs(2, 10, 11, 12), 60)...),
+				at(seqs(1, 4, 5, 6), 120)...),
+			// SSRC 1: 2..6 (1 on probation); SSRC 2: 11..12.
+			expected: 7, received: 7, sources: 2, ssrc: 1,
+		},
+		{
+			name: "the least recently heard source is dropped when the table is full",
+			packets: append(append(append(append(append(
+				at(seqs(1, 1, 2, 3), 0), at(seqs(2, 1, 2, 3), 60)...), at(seqs(3, 1, 2, 3), 120)...),
+				at(seqs(4, 1, 2, 3), 180)...), at(seqs(5, 1, 2, 3), 240)...),
+				at(seqs(1, 4, 5), 300)...),
+			// Five sources of 2 counted packets each; SSRC 1 was dropped
+			// for SSRC 5 (its counts kept), and on return is new again:
+			// 4 on probation, 5 counted.
+			expected: 11, received: 11, sources: 6, ssrc: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s ReceiveStats
+			feed(&s, tc.packets)
+			got := s.Snapshot()
+			if got.Expected != tc.expected || got.Received != tc.received || got.Lost != 0 {
+				t.Errorf("expected/received/lost = %d/%d/%d, want %d/%d/0", got.Expected, got.Received, got.Lost, tc.expected, tc.received)
+			}
+			if got.Sources != tc.sources || got.SSRC != tc.ssrc {
+				t.Errorf("sources/SSRC = %d/%d, want %d/%d", got.Sources, got.SSRC, tc.sources, tc.ssrc)
+			}
+		})
+	}
+}
+
+func TestReceiveStatsEventsOnTheirOwnSSRC(t *testing.T) {
+	// Some senders put telephone-events on an SSRC of their own, in the
+	// middle of the audio. Neither stream may disturb the other's loss,
+	// and jitter and SSRC stay the audio's.
+	var s ReceiveStats
+	s.SetEventPayloadTypes(101)
+	aseq, eseq := uint16(1000), uint16(50)
+	for i := range 40 {
+		at := t0.Add(time.Duration(i) * 20 * time.Millisecond)
+		a := rtp.Header{Version: 2, SSRC: 0xA, PayloadType: 0, SequenceNumber: aseq, Timestamp: uint32(i) * 160}
+		s.Update(&a, 172, 160, at)
+		aseq++
+		if i >= 10 && i < 20 {
+			e := rtp.Header{Version: 2, SSRC: 0xE, PayloadType: 101, SequenceNumber: eseq, Timestamp: 10 * 160}
+			s.Update(&e, 16, 4, at.Add(3*time.Millisecond))
+			eseq++
+		}
+	}
+	got := s.Snapshot()
+	// Audio: 40 packets, 39 counted; events: 10 packets, 9 counted.
+	if got.Expected != 48 || got.Received != 48 || got.Lost != 0 {
+		t.Errorf("expected/received/lost = %d/%d/%d, want 48/48/0", got.Expected, got.Received, got.Lost)
+	}
+	if got.SSRC != 0xA || got.JitterTS != 0 || got.Sources != 2 {
+		t.Errorf("SSRC %#x, jitter %v, sources %d; want the audio's 0xa, 0, 2", got.SSRC, got.JitterTS, got.Sources)
+	}
+}
+
 func TestReceiveStatsClassifiesPackets(t *testing.T) {
 	var s ReceiveStats
 	got := feed(&s, seqs(7, 1, 2, 4, 3, 3, 5, 40000))
