@@ -124,7 +124,7 @@ type ReceiveSnapshot struct {
 	// SSRC is the current source: the sender of the latest packet of a
 	// payload type other than the event types. Sources counts the sources
 	// started: each new SSRC, and one heard again after it was dropped
-	// from the table of maxSources.
+	// from the table (of 4 sources).
 	SSRC    uint32
 	Sources uint64
 	// Datagrams dropped by the leg before parsing or after: from an
@@ -148,7 +148,8 @@ func (s ReceiveSnapshot) LossFraction() float64 {
 func (s *ReceiveStats) SetClockRate(hz uint32) { s.clockRate = hz }
 
 // SetEventPayloadTypes names the payload types whose packets must not
-// update jitter, replacing the previous set: RFC 4733 telephone-event,
+// update jitter nor make their SSRC the current source, replacing the
+// previous set: RFC 4733 telephone-event,
 // whose packets all carry their event's start timestamp (§2.5.1.1) while
 // audio packets of the same SSRC carry advancing ones, so mixing the two
 // would read as delay. Safe from any goroutine (re-INVITE may change the
