@@ -42,3 +42,18 @@ func TestResonatorPeaksAtItsFrequency(t *testing.T) {
 		}
 	}
 }
+
+// The singing material must hold the hard cases, not merely allow them:
+// notes whose vibrato puts two harmonics within the ±1.5% a receiver must
+// accept of a DTMF row and column.
+func TestSingingIncludesNotesOnDTMFPairs(t *testing.T) {
+	total := 0
+	for _, s := range singers {
+		_, n := sing(s)
+		total += n
+	}
+	if total < 5 {
+		t.Fatalf("%d sung notes put two harmonics on a DTMF pair, want at least 5", total)
+	}
+	t.Logf("%d sung notes put two harmonics within 1.5%% of a DTMF pair", total)
+}
