@@ -12,6 +12,9 @@ import (
 // maxRTPMaps bounds the rtpmap entries kept per media description.
 const maxRTPMaps = 64
 
+// maxEncodingLen bounds the length of an rtpmap encoding kept.
+const maxEncodingLen = 64
+
 // SDPMedia is one m= section of an SDP body seen in the capture: where its
 // sender wants to receive (RFC 3264 §5: the address and port in an offer or
 // answer are where that side receives) and its dynamic payload types.
@@ -20,6 +23,10 @@ type SDPMedia struct {
 	// TelephoneEvents maps payload types to RTP clock rates for every
 	// "a=rtpmap:<pt> telephone-event/<rate>" (RFC 4733 §7.1.1).
 	TelephoneEvents map[uint8]int
+	// Encodings maps payload types to the encoding of every a=rtpmap line,
+	// as written after the payload type: "<name>/<rate>[/<channels>]"
+	// (RFC 4566 §6), e.g. "PCMU/8000" or "opus/48000/2".
+	Encodings map[uint8]string
 }
 
 // sdpMediaFromSIP returns the audio media descriptions of the SDP body of
@@ -68,7 +75,7 @@ func mediaFromParsed(sd *sdp.SessionDescription) []SDPMedia {
 		m := SDPMedia{Addr: netip.AddrPortFrom(addr.Unmap(), uint16(md.MediaName.Port.Value))}
 		for _, a := range md.Attributes {
 			if a.Key == "rtpmap" {
-				addEventMap(&m, a.Value)
+				addRTPMap(&m, a.Value)
 			}
 		}
 		out = append(out, m)
@@ -116,7 +123,7 @@ func mediaFromLines(body []byte) []SDPMedia {
 			}
 			cur = &SDPMedia{Addr: netip.AddrPortFrom(netip.Addr{}, uint16(port))}
 		case strings.HasPrefix(line, "a=rtpmap:") && cur != nil:
-			addEventMap(cur, line[len("a=rtpmap:"):])
+			addRTPMap(cur, line[len("a=rtpmap:"):])
 		}
 	}
 	if cur != nil {
@@ -132,28 +139,45 @@ func appendMedia(out []SDPMedia, m *SDPMedia, hasAddr bool, sessionAddr netip.Ad
 	return append(out, *m)
 }
 
-// addEventMap records an rtpmap value "<pt> telephone-event/<rate>[/<ch>]"
-// (RFC 4566 §6, RFC 4733 §7.1.1); other encodings are not needed.
-func addEventMap(m *SDPMedia, v string) {
-	pt, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+// addRTPMap records an rtpmap value "<pt> <name>/<rate>[/<ch>]" (RFC 4566
+// §6) in m.Encodings, and in m.TelephoneEvents for telephone-event (RFC
+// 4733 §7.1.1).
+func addRTPMap(m *SDPMedia, v string) {
+	ptStr, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok {
 		return
 	}
-	name, rateStr, ok := strings.Cut(strings.TrimSpace(rest), "/")
-	if !ok || !strings.EqualFold(name, "telephone-event") {
+	p, err := strconv.ParseUint(ptStr, 10, 7)
+	if err != nil {
+		return
+	}
+	pt := uint8(p)
+	rest = strings.TrimSpace(rest)
+	name, rateStr, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	if len(rest) <= maxEncodingLen {
+		if m.Encodings == nil {
+			m.Encodings = make(map[uint8]string)
+		}
+		if _, seen := m.Encodings[pt]; seen || len(m.Encodings) < maxRTPMaps {
+			m.Encodings[pt] = rest
+		}
+	}
+	if !strings.EqualFold(name, "telephone-event") {
 		return
 	}
 	rateStr, _, _ = strings.Cut(rateStr, "/")
-	p, err1 := strconv.ParseUint(pt, 10, 7)
-	rate, err2 := strconv.Atoi(rateStr)
-	if err1 != nil || err2 != nil || rate < 1000 || rate > 192000 {
+	rate, err := strconv.Atoi(rateStr)
+	if err != nil || rate < 1000 || rate > 192000 {
 		return
 	}
 	if m.TelephoneEvents == nil {
 		m.TelephoneEvents = make(map[uint8]int)
 	}
 	if len(m.TelephoneEvents) < maxRTPMaps {
-		m.TelephoneEvents[uint8(p)] = rate
+		m.TelephoneEvents[pt] = rate
 	}
 }
 

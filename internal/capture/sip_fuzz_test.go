@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"dtmfgw/internal/capture/capturetest"
@@ -25,6 +26,14 @@ func FuzzSIPMessage(f *testing.F) {
 			for pt, rate := range m.TelephoneEvents {
 				if pt > 127 || rate < 1000 || rate > 192000 {
 					t.Fatalf("rtpmap %d/%d", pt, rate)
+				}
+			}
+			if len(m.Encodings) > maxRTPMaps {
+				t.Fatalf("%d encodings", len(m.Encodings))
+			}
+			for pt, enc := range m.Encodings {
+				if pt > 127 || len(enc) > maxEncodingLen || !strings.Contains(enc, "/") {
+					t.Fatalf("rtpmap %d %q", pt, enc)
 				}
 			}
 			if m.Addr.Port() == 0 {
