@@ -111,50 +111,26 @@ func fileError(path string, err error) error {
 
 // detectFile reads path as a capture or as audio and finds its presses.
 func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.Format, stderr io.Writer, verbose bool) ([]detection, error) {
-	fh, err := os.Open(path)
+	in, err := openInput(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.IsDir() {
-		return nil, errors.New("is a directory")
-	}
-	br := bufio.NewReaderSize(fh, 64<<10)
-	head, _ := br.Peek(12)
-	name := path
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		// Captures and recordings are often kept gzipped (RFC 1952).
-		// Everything read below is bounded after decompression.
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
-		head, _ = br.Peek(12)
-		name = strings.TrimSuffix(strings.TrimSuffix(path, ".gz"), ".GZ")
-	}
-	kind := capture.Kind(head)
+	defer in.Close()
 	switch {
-	case isCapture && kind == "":
-		return nil, fmt.Errorf("--format pcap: %w (starts with % x)", capture.ErrNotCapture, head)
-	case isCapture || (af == audiofile.FormatAuto && kind != ""):
-		c, err := capture.ReadContext(ctx, br)
+	case isCapture && in.kind == "":
+		return nil, fmt.Errorf("--format pcap: %w (starts with % x)", capture.ErrNotCapture, in.head)
+	case isCapture || (af == audiofile.FormatAuto && in.kind != ""):
+		c, err := readCapture(ctx, in, "detect", stderr)
 		if err != nil {
 			return nil, err
 		}
-		if c.Stopped != nil {
-			// Presses before the damage are still printed; say why the
-			// rest are missing.
-			fmt.Fprintf(stderr, "dtmfgw detect: %s: warning: %v\n", path, c.Stopped)
-		}
 		return detectCapture(ctx, c, stderr, verbose)
 	}
-	data, err := audiofile.ReadAllBounded(br, audiofile.MaxFileSize)
+	data, err := audiofile.ReadAllBounded(in.r, audiofile.MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	pcm, info, err := audiofile.Decode(data, af, name)
+	pcm, info, err := audiofile.Decode(data, af, in.name)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +138,74 @@ func detectFile(ctx context.Context, path string, isCapture bool, af audiofile.F
 		fmt.Fprintf(stderr, "%s: %s, %s, %d Hz, %d channel(s), %d samples at 8 kHz\n", path, info.Format, info.Encoding, info.SourceRate, info.Channels, len(pcm))
 	}
 	return detectAudio(ctx, pcm)
+}
+
+// inputFile is a file opened for detect or inspect, gunzipped when it was
+// gzipped.
+type inputFile struct {
+	r *bufio.Reader
+	// head is the first bytes of the (decompressed) content, kind the
+	// capture format they announce ("pcap", "pcapng" or "").
+	head []byte
+	kind string
+	// path is the file as named on the command line; name is path without
+	// a ".gz" suffix, for recognising audio by its extension.
+	path, name string
+	closers    []io.Closer
+}
+
+// openInput opens path, looks through gzip, and peeks at what it holds.
+func openInput(path string) (*inputFile, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputFile{path: path, name: path, closers: []io.Closer{fh}}
+	if st, err := fh.Stat(); err == nil && st.IsDir() {
+		in.Close()
+		return nil, errors.New("is a directory")
+	}
+	in.r = bufio.NewReaderSize(fh, 64<<10)
+	in.head, _ = in.r.Peek(12)
+	if len(in.head) >= 2 && in.head[0] == 0x1f && in.head[1] == 0x8b {
+		// Captures and recordings are often kept gzipped (RFC 1952).
+		// Everything read below is bounded after decompression.
+		zr, err := gzip.NewReader(in.r)
+		if err != nil {
+			in.Close()
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		in.closers = append(in.closers, zr)
+		in.r = bufio.NewReaderSize(zr, 64<<10)
+		in.head, _ = in.r.Peek(12)
+		in.name = strings.TrimSuffix(strings.TrimSuffix(path, ".gz"), ".GZ")
+	}
+	in.kind = capture.Kind(in.head)
+	return in, nil
+}
+
+// Close closes the file (and the gzip reader over it).
+func (in *inputFile) Close() error {
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		errs = append(errs, in.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// readCapture reads the input as a capture. A capture damaged part way is
+// still returned, with a warning on stderr from command cmd: what came
+// before the damage is reported, and the warning says why the rest is
+// missing.
+func readCapture(ctx context.Context, in *inputFile, cmd string, stderr io.Writer) (*capture.Capture, error) {
+	c, err := capture.ReadContext(ctx, in.r)
+	if err != nil {
+		return nil, err
+	}
+	if c.Stopped != nil {
+		fmt.Fprintf(stderr, "dtmfgw %s: %s: warning: %v\n", cmd, in.path, c.Stopped)
+	}
+	return c, nil
 }
 
 // detectAudio runs the in-band Detector over a whole recording.

@@ -70,13 +70,13 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ev := eventPresses(s, c.First)
-		ib, note, err := inbandStreamPresses(ctx, s, c.First)
+		a, err := analyzeStream(ctx, s, c.First)
 		if err != nil {
 			return nil, err
 		}
+		ev, ib := a.events, a.inband
 		if verbose {
-			describeStream(stderr, s, note, len(ev), len(ib))
+			describeStream(stderr, s, a.audio.String(), len(ev), len(ib))
 		}
 		for j := range ev {
 			ev[j].stream = i
@@ -143,6 +143,44 @@ func sipInfoPresses(c *capture.Capture, stderr io.Writer, verbose bool) []detect
 // roundMS rounds a duration to whole milliseconds, half away from zero.
 func roundMS(d time.Duration) int64 { return d.Round(time.Millisecond).Milliseconds() }
 
+// streamAnalysis is the DTMF one RTP stream of a capture carries, each
+// source on its own (not merged): what detect prints per direction and
+// inspect counts per stream.
+type streamAnalysis struct {
+	events []streamPress // from telephone-event packets (RFC 4733)
+	inband []streamPress // from tones in the G.711 audio
+	audio  audioSummary
+}
+
+// analyzeStream finds the presses of one stream, timed from first.
+func analyzeStream(ctx context.Context, s *capture.Stream, first time.Time) (streamAnalysis, error) {
+	ib, audio, err := inbandStreamPresses(ctx, s, first)
+	if err != nil {
+		return streamAnalysis{}, err
+	}
+	return streamAnalysis{events: eventPresses(s, first), inband: ib, audio: audio}, nil
+}
+
+// audioSummary describes the G.711 audio rebuilt from a stream.
+type audioSummary struct {
+	packets   int   // G.711 packets placed; 0 when the stream has no G.711 audio
+	samples   int64 // samples at 8 kHz in all segments
+	segments  int
+	truncated bool // the stream is longer than maxStreamSamples
+}
+
+// String describes the audio for detect -v.
+func (a audioSummary) String() string {
+	if a.packets == 0 {
+		return "no G.711 audio"
+	}
+	note := fmt.Sprintf("%d G.711 packets, %.1f s of audio in %d segment(s)", a.packets, float64(a.samples)/dtmf.SampleRate, a.segments)
+	if a.truncated {
+		note += " (truncated at 4 h)"
+	}
+	return note
+}
+
 // eventPresses runs the stream's telephone-event packets through a
 // Tracker. A press's onset is its first packet's capture time less the
 // duration that packet reports (RFC 4733 §2.5.1.2: the duration counts from
@@ -201,8 +239,8 @@ func eventPresses(s *capture.Stream, first time.Time) []streamPress {
 
 // inbandStreamPresses rebuilds the stream's G.711 audio on its RTP clock
 // (lost packets become silence, so sample positions stay true) and runs
-// the in-band Detector over it. note describes the audio for -v.
-func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time) ([]streamPress, string, error) {
+// the in-band Detector over it.
+func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time) ([]streamPress, audioSummary, error) {
 	var tl audioTimeline
 	for _, p := range s.Packets {
 		if p.PayloadType == ptPCMU || p.PayloadType == ptPCMA {
@@ -217,12 +255,9 @@ func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time
 			tl.add(p, g711.DecodeAlaw)
 		}
 	}
+	audio := audioSummary{packets: tl.packets, samples: tl.total, segments: len(tl.segments), truncated: tl.truncated}
 	if tl.packets == 0 {
-		return nil, "no G.711 audio", nil
-	}
-	note := fmt.Sprintf("%d G.711 packets, %.1f s of audio in %d segment(s)", tl.packets, float64(tl.total)/dtmf.SampleRate, len(tl.segments))
-	if tl.truncated {
-		note += " (truncated at 4 h)"
+		return nil, audio, nil
 	}
 	var out []streamPress
 	for _, seg := range tl.segments {
@@ -236,10 +271,10 @@ func inbandStreamPresses(ctx context.Context, s *capture.Stream, first time.Time
 			})
 		})
 		if err != nil {
-			return nil, note, err
+			return nil, audio, err
 		}
 	}
-	return out, note, nil
+	return out, audio, nil
 }
 
 // audioTimeline places decoded G.711 packets at the sample position their
