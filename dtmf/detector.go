@@ -519,7 +519,7 @@ func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
 	var sx, sxx, sr, srr float64
 	for n := lo; n < hi; n++ {
 		x := float64(d.hist[n&histMask])
-		r := x - w.next()
+		r := residual(x, w.next())
 		sx += x
 		sxx += x * x
 		sr += r
@@ -533,6 +533,23 @@ func (d *Detector) purity(m *toneModel, lo, hi int64) float64 {
 	return 1 - (srr-sr*sr/k)/energy
 }
 
+// clipLevel is the magnitude from which a sample is taken to be clipped: a
+// pair louder than Q.24's 0 dBm0 per tone overdrives 16 bits (two tones at
+// 0 dBm0 already peak at 45652), and G.711 decodes its largest codes to
+// 32124 (µ-law) and 32256 (A-law).
+const clipLevel = 32000
+
+// residual is what the model leaves of sample x. Clipping changes only the
+// clipped samples, so a clipped sample that the model predicts at least as
+// loud, with the same sign, is explained: without this, an over-driven pair's
+// clipping distortion would count against its purity.
+func residual(x, model float64) float64 {
+	if x >= clipLevel && model >= x || x <= -clipLevel && model <= x {
+		return 0
+	}
+	return x - model
+}
+
 // thirdTone returns the power of the strongest sinusoid left in samples
 // [lo, hi) once the model is taken out, relative to the power of the
 // samples, in dB; frequencies within thirdToneGuard of the pair's own are
@@ -543,7 +560,7 @@ func (d *Detector) thirdTone(m *toneModel, lo, hi int64) float64 {
 	var sx, sxx, sr float64
 	for i := range n {
 		x := float64(d.hist[(lo+int64(i))&histMask])
-		r := x - w.next()
+		r := residual(x, w.next())
 		d.spec[i] = complex(r, 0)
 		sx += x
 		sxx += x * x

@@ -34,6 +34,7 @@ const (
 	CatNoise          = "Q.24 noise SNR 15–20 dB (detect)"
 	CatCornerAccept   = "Q.24 limits combined (detect)"
 	CatCornerReject   = "Q.24 limits combined (reject)"
+	CatOverdriven     = "beyond Q.24: over-driven, clipped pairs (detect)"
 )
 
 // Default parameters of a conformance tone where the row under test does
@@ -324,7 +325,7 @@ func q24Specs() []q24Spec {
 		// The rows' limits at once, since a receiver must meet them together:
 		// both tones 1.5% off, 40 ms, at the extreme twists with the weaker
 		// tone at −25 dBm0, or the stronger at 0 dBm0 (−8 dB twist only: at
-		// +4 dB the pair would clip).
+		// +4 dB the pair clips, which CatOverdriven covers).
 		for _, d := range []float64{-0.015, 0.015} {
 			for _, e := range []float64{-0.015, 0.015} {
 				for _, c := range [][2]float64{{-17, -8}, {-25, 4}, {0, -8}} {
@@ -357,6 +358,17 @@ func q24Specs() []q24Spec {
 		out = append(out, single(CatCornerReject, MustReject, s))
 		s.LevelDBm0, s.Duration, s.LowOffset, s.HighOffset = -25, 23*time.Millisecond, 0.015, -0.015
 		out = append(out, single(CatCornerReject, MustReject, s))
+
+		// Beyond Q.24: an over-driven handset. 0 dBm0 with +4 dB twist puts
+		// the high tone at +4 dBm0, and two tones at +3 dBm0 peak at twice
+		// full scale: the pair clips hard at 16 bits, yet it is a key press.
+		for _, c := range [][2]float64{{0, 4}, {3, 0}} {
+			for _, d := range []float64{-0.015, 0, 0.015} {
+				s := spec(k)
+				s.LevelDBm0, s.TwistDB, s.LowOffset, s.HighOffset = c[0], c[1], d, -d
+				out = append(out, single(CatOverdriven, MustDetect, s))
+			}
+		}
 
 		// Noise: white Gaussian noise over the whole case at SNR 15, 18 and
 		// 20 dB (tone power over full-band noise power), with four seeds that

@@ -22,7 +22,7 @@ func TestQ24CasesCoverEveryRowKeyAndCodec(t *testing.T) {
 	perKey := map[string]int{
 		CatFreqAccept: 8, CatFreqReject: 12, CatLevelAccept: 4, CatLevelReject: 2,
 		CatTwistAccept: 11, CatTwistReject: 6, CatDurationAccept: 4, CatDurationReject: 3,
-		CatPause: 2, CatInterruption: 3, CatNoise: 12, CatCornerAccept: 12, CatCornerReject: 8,
+		CatPause: 2, CatInterruption: 3, CatNoise: 12, CatCornerAccept: 12, CatCornerReject: 8, CatOverdriven: 6,
 	}
 	count := map[key]int{}
 	for _, c := range builtQ24() {
