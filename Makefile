@@ -12,7 +12,7 @@ BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Debian packages the tests drive as real peers or use to make test material.
-DEB_PACKAGES  := espeak-ng
+DEB_PACKAGES  := espeak-ng sox multimon-ng
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 TEST_TIMEOUT  ?= 30m
