@@ -5,6 +5,7 @@
 //
 //	dtmfgw version
 //	dtmfgw detect [--format auto|wav|ulaw|alaw|pcm16|pcap] [--json] FILE
+//	dtmfgw inspect [--json] [--show-digits] [--fail-on-dtmf] FILE
 //	dtmfgw tone [--level DBM0] [--on MS] [--off MS] [--format wav|ulaw|alaw|pcm16] --out FILE KEYS
 package main
 
@@ -36,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"version", "print the version and build details", runVersion},
 		{"detect", "print the DTMF digits found in an audio file or an RTP capture", runDetect},
+		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", runInspect},
 		{"tone", "write DTMF key presses as audio (WAV or headerless G.711/PCM)", runTone},
 	}
 }
@@ -76,7 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var status exitStatus
 		switch {
+		case errors.As(err, &status):
+			return int(status) // already explained by the command
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
