@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"dtmfgw/media"
+)
+
+// childEnv marks the relaying child process.
+const childEnv = "LOADRELAY_CHILD"
+
+// The relaying process's modes.
+const (
+	// modeReference is the simplest Go UDP forwarder: a goroutine per
+	// socket, read, write to the other side's peer; no parsing, no
+	// checks, no masking.
+	modeReference = "reference"
+	// modeRelay is media.Relay with its pass-through handler: legs with
+	// source checks, RTP parsing and stats, no masking.
+	modeRelay = "relay"
+	// modeRelayMask is media.Relay with the masking pipeline, events and
+	// in-band masked.
+	modeRelayMask = "relay+mask"
+)
+
+// childMain is the relaying process: it sets up the calls, prints their
+// ports and "ready", relays until its standard input closes (or -life
+// passes), then closes everything.
+func childMain(args []string) int {
+	fs := flag.NewFlagSet("loadrelay child", flag.ContinueOnError)
+	mode := fs.String("mode", modeReference, "reference | relay | relay+mask")
+	calls := fs.Int("calls", 100, "calls")
+	callerPeer := fs.String("caller", "", "the generator's caller-side address")
+	agentPeer := fs.String("agent", "", "the generator's agent-side address")
+	batch := fs.Int("batch", 0, "relay legs' BatchRead")
+	ports := fs.String("ports", "20000-29999", "relay port range")
+	life := fs.Duration("life", 5*time.Minute, "exit after this long whatever happens")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	caller, err1 := netip.ParseAddrPort(*callerPeer)
+	agent, err2 := netip.ParseAddrPort(*agentPeer)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintln(os.Stderr, "loadrelay child:", err)
+		return 2
+	}
+	var closers []func() error
+	var err error
+	switch *mode {
+	case modeReference:
+		closers, err = startReference(*calls, caller, agent)
+	case modeRelay, modeRelayMask:
+		closers, err = startRelays(*calls, caller, agent, *batch, *ports, *mode == modeRelayMask)
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	if err == nil {
+		fmt.Println("ready")
+		done := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			close(done)
+		}()
+		t := time.NewTimer(*life)
+		select {
+		case <-done:
+		case <-t.C:
+			err = fmt.Errorf("still running after -life %v", *life)
+		}
+		t.Stop()
+	}
+	for _, c := range closers {
+		err = errors.Join(err, c())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadrelay child:", err)
+		return 1
+	}
+	return 0
+}
+
+// startReference starts the reference forwarder for calls calls.
+func startReference(calls int, callerPeer, agentPeer netip.AddrPort) ([]func() error, error) {
+	var closers []func() error
+	var wg sync.WaitGroup
+	closers = append(closers, func() error { wg.Wait(); return nil })
+	for i := range calls {
+		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return closers, err
+		}
+		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			a.Close()
+			return closers, err
+		}
+		// Closers run in order: the sockets go in front of the wait.
+		closers = append([]func() error{a.Close, b.Close}, closers...)
+		wg.Add(2)
+		go func() { defer wg.Done(); forward(a, b, agentPeer) }()
+		go func() { defer wg.Done(); forward(b, a, callerPeer) }()
+		fmt.Printf("call %d %d %d\n", i, a.LocalAddr().(*net.UDPAddr).Port, b.LocalAddr().(*net.UDPAddr).Port)
+	}
+	return closers, nil
+}
+
+// forward is the reference: read a datagram on in, write it from out to
+// to, until in is closed.
+func forward(in, out *net.UDPConn, to netip.AddrPort) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := in.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		_, _ = out.WriteToUDPAddrPort(buf[:n], to)
+	}
+}
+
+// startRelays starts calls media.Relays, masking or not, on one shared
+// TickWheel.
+func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool) ([]func() error, error) {
+	lo, hi, ok := strings.Cut(ports, "-")
+	pmin, err1 := strconv.Atoi(lo)
+	pmax, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("bad -ports %q", ports)
+	}
+	pool, err := media.NewPortPool(media.PortPoolConfig{BindAddr: netip.MustParseAddr("127.0.0.1"), Min: pmin, Max: pmax, Drain: -1})
+	if err != nil {
+		return nil, err
+	}
+	wheel := media.NewTickWheel(media.DefaultTickInterval, nil)
+	presses := newPressSink()
+	closers := []func() error{func() error { wheel.Close(); presses.close(); return nil }}
+	for i := range calls {
+		legCfg := media.LegConfig{Pool: pool, MediaTimeout: 30 * time.Second, BatchRead: batch, EventPayloadTypes: []uint8{eventPT}}
+		legCfg.Remote = callerPeer
+		cl, err := media.NewLeg(legCfg)
+		if err != nil {
+			return closers, err
+		}
+		legCfg.Remote = agentPeer
+		al, err := media.NewLeg(legCfg)
+		if err != nil {
+			cl.Close()
+			return closers, err
+		}
+		cfg := media.RelayConfig{Caller: cl, Agent: al, Wheel: wheel}
+		if mask {
+			h, tick, err := newMask(al, presses)
+			if err != nil {
+				cl.Close()
+				al.Close()
+				return closers, err
+			}
+			cfg.CallerToAgent, cfg.Tick = h, tick
+		}
+		r, err := media.NewRelay(cfg)
+		if err != nil {
+			cl.Close()
+			al.Close()
+			return closers, err
+		}
+		closers = append([]func() error{r.Close}, closers...)
+		if err := r.Start(); err != nil {
+			return closers, err
+		}
+		fmt.Printf("call %d %d %d\n", i, cl.LocalAddr().Port(), al.LocalAddr().Port())
+	}
+	return closers, nil
+}

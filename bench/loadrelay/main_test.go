@@ -1,0 +1,152 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+)
+
+// TestMain lets the test binary be the relaying child process too.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func TestStampRoundTrip(t *testing.T) {
+	s := newStream(42, true)
+	b := make([]byte, maxDatagram)
+	n := s.next(b, renderTones(), 123456789)
+	call, sent, ok := stamp(b[:n])
+	if !ok || call != 42 || sent != 123456789 {
+		t.Fatalf("stamp = %d, %d, %v; want 42, 123456789, true", call, sent, ok)
+	}
+	if _, _, ok := stamp(b[:rtpHeader+stampBytes-1]); ok {
+		t.Fatal("stamp read from a short packet")
+	}
+}
+
+// TestCallerScriptCarriesRealPresses checks that the load is what masking
+// must deal with: one cycle of a caller stream holds one press as RFC 4733
+// events (one timestamp, growing durations, end packets) and one in-band
+// press that our detector finds, of the keys the script says.
+func TestCallerScriptCarriesRealPresses(t *testing.T) {
+	const call = 3
+	s := newStream(call, false)
+	s.pos = 0
+	tones := renderTones()
+	det := dtmf.NewDetector(dtmf.DetectorConfig{})
+	b := make([]byte, maxDatagram)
+	pcm := make([]int16, frameBytes)
+	var events []dtmf.TelephoneEvent
+	var found []dtmf.KeyEvent
+	eventTS := map[uint32]bool{}
+	for range cycle {
+		n := s.next(b, tones, 0)
+		switch pt := b[1] & 0x7F; pt {
+		case eventPT:
+			ev, err := dtmf.DecodeTelephoneEvent(b[rtpHeader:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev)
+			eventTS[uint32(b[4])<<24|uint32(b[5])<<16|uint32(b[6])<<8|uint32(b[7])] = true
+		case audioPT:
+			g711.DecodeUlaw(pcm, b[rtpHeader:n])
+			found = det.Process(pcm, found)
+		default:
+			t.Fatalf("payload type %d", pt)
+		}
+	}
+	found = det.Flush(found)
+	if len(events) != eventPackets || len(eventTS) != 1 {
+		t.Fatalf("%d event packets on %d timestamps, want %d on 1", len(events), len(eventTS), eventPackets)
+	}
+	for i, ev := range events {
+		if ev.Code != call%16 || ev.End != (i >= eventEndAt) {
+			t.Fatalf("event packet %d = %+v", i, ev)
+		}
+	}
+	wantKey, _ := dtmf.KeyFromCode((call + 5) % 16)
+	begins := 0
+	for _, e := range found {
+		if e.Kind == dtmf.Begin {
+			begins++
+			if e.Key != wantKey {
+				t.Fatalf("detector found %v, want %v", e.Key, wantKey)
+			}
+		}
+	}
+	if begins != 1 {
+		t.Fatalf("detector found %d presses in the audio, want 1: %+v", begins, found)
+	}
+}
+
+// TestShortLoad is the short load run of make test: 100 calls (fewer
+// under the race detector) for 3 s through each relaying mode. It checks
+// that the benchmark measures something true — everything relayed, every
+// stamped packet timed, events masked where masking is on — not the
+// performance bar, which only `make bench` on a quiet machine can judge.
+func TestShortLoad(t *testing.T) {
+	calls := 100
+	if raceEnabled {
+		calls = 30
+	}
+	modes := []string{modeReference, modeRelay}
+	if maskAvailable {
+		modes = append(modes, modeRelayMask)
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			r, err := run(runConfig{Mode: mode, Calls: calls, Warmup: 500 * time.Millisecond, Measure: 3 * time.Second, Ports: "20000-29999"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d calls, %d packets in the window, %.2f µs CPU/packet, up p50/p99 %v/%v, down %v/%v",
+				mode, calls, r.WindowPackets, float64(r.CPUPerPacket())/1e3,
+				r.Up.percentile(0.5), r.Up.percentile(0.99), r.Down.percentile(0.5), r.Down.percentile(0.99))
+			if r.ChildCPU <= 0 {
+				t.Fatalf("relaying process used no CPU (%v)", r.ChildCPU)
+			}
+			// Expected: every call, both ways, 50 packets/s over the window.
+			want := int64(float64(2*calls*50) * r.Measure.Seconds())
+			if r.WindowPackets < want*95/100 {
+				t.Fatalf("%d packets relayed in the window, want about %d", r.WindowPackets, want)
+			}
+			if r.Down.received < r.SentDown*99/100 {
+				t.Fatalf("agent→caller: %d of %d packets arrived", r.Down.received, r.SentDown)
+			}
+			if r.Down.eventPackets != 0 {
+				t.Fatalf("%d telephone-event packets toward the caller, who sent none", r.Down.eventPackets)
+			}
+			for name, d := range map[string]*direction{"up": r.Up, "down": r.Down} {
+				if d.timed < d.inWindow*9/10 {
+					t.Fatalf("%s: %d of %d packets timed", name, d.timed, d.inWindow)
+				}
+				if p99 := d.percentile(0.99); p99 >= histBuckets*time.Microsecond {
+					t.Fatalf("%s: p99 latency beyond the histogram (%v)", name, p99)
+				}
+			}
+			switch mode {
+			case modeRelayMask:
+				if r.Up.eventPackets != 0 {
+					t.Fatalf("%d telephone-event packets reached the agent", r.Up.eventPackets)
+				}
+			default:
+				// Unmasked, the events pass: proof that the load carries them.
+				if r.Up.eventPackets == 0 {
+					t.Fatal("no telephone-event packet arrived unmasked: the load carries no events")
+				}
+				if r.Up.received < r.SentUp*99/100 {
+					t.Fatalf("caller→agent: %d of %d packets arrived", r.Up.received, r.SentUp)
+				}
+			}
+		})
+	}
+}

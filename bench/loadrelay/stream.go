@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/binary"
+	"time"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+)
+
+// The streams: 20 ms PCMU packets (RFC 3551 §4.5.14), 160-byte payloads,
+// and RFC 4733 telephone-events on a dynamic payload type.
+const (
+	audioPT     = 0
+	eventPT     = 101
+	frameBytes  = 160
+	rtpHeader   = 12
+	packetBytes = rtpHeader + frameBytes
+	packetGap   = 20 * time.Millisecond
+	// cycle is the length of one call's script, in packets (5 s): it
+	// repeats for as long as the run lasts.
+	cycle = 250
+	// eventAt and eventPackets: one key press as telephone-events (RFC
+	// 4733 §2.5.1: one timestamp, growing duration, three end packets),
+	// the audio stopped meanwhile, as most endpoints do.
+	eventAt      = 60
+	eventPackets = 7
+	eventEndAt   = 4 // index of the first packet with the E bit
+	// toneAt and toneFrames: one key press as in-band DTMF, 100 ms.
+	toneAt     = 150
+	toneFrames = 5
+)
+
+// stampMagic marks a payload that carries a send timestamp; only these
+// packets are timed at the receiver. Tone frames and events carry none
+// (a stamp would spoil the tone; events are masked away).
+const stampMagic = 0x4C52_5431 // "LRT1"
+
+// stampBytes is the stamp's size at the start of the payload: magic, call
+// index, send time in nanoseconds since the run started.
+const stampBytes = 16
+
+// toneFrameSet holds each key's in-band press as PCMU frames, rendered
+// once.
+type toneFrameSet [16][toneFrames][frameBytes]byte
+
+func renderTones() *toneFrameSet {
+	var set toneFrameSet
+	pcm := make([]int16, 0, toneFrames*frameBytes)
+	for code := range 16 {
+		key, _ := dtmf.KeyFromCode(uint8(code))
+		pcm = dtmf.AppendDTMF(pcm[:0], dtmf.ToneSpec{Key: key, LevelDBm0: -8, Duration: toneFrames * packetGap})
+		for len(pcm) < toneFrames*frameBytes {
+			pcm = append(pcm, 0)
+		}
+		for f := range toneFrames {
+			g711.EncodeUlaw(set[code][f][:], pcm[f*frameBytes:(f+1)*frameBytes])
+		}
+	}
+	return &set
+}
+
+// stream is one direction of one call, as the generator sends it.
+type stream struct {
+	call     uint32
+	ssrc     uint32
+	seq      uint16
+	ts       uint32
+	pos      int  // packet index in the script's cycle
+	script   bool // false: audio only (the agent's side)
+	eventKey uint8
+	toneKey  uint8
+	eventTS  uint32
+	started  bool
+}
+
+func newStream(call int, agentSide bool) stream {
+	s := stream{
+		call:     uint32(call),
+		ssrc:     0x5EED0000 ^ uint32(call)<<1,
+		seq:      uint16(call * 977),
+		ts:       uint32(call) * 7919,
+		pos:      (call * 37) % cycle, // presses of different calls do not coincide
+		script:   !agentSide,
+		eventKey: uint8(call % 16),
+		toneKey:  uint8((call + 5) % 16),
+	}
+	if agentSide {
+		s.ssrc |= 1
+	}
+	return s
+}
+
+// next writes the stream's next packet into b (at least packetBytes long)
+// and returns its length; sentNS is the send time to stamp.
+func (s *stream) next(b []byte, tones *toneFrameSet, sentNS int64) int {
+	pos := s.pos
+	s.pos = (s.pos + 1) % cycle
+	seq := s.seq
+	s.seq++
+	ts := s.ts
+	s.ts += frameBytes
+	b[0] = 0x80 // RFC 3550 §5.1: version 2, no padding, extension or CSRC
+	b[1] = audioPT
+	if !s.started {
+		b[1] |= 0x80 // marker: talkspurt start (RFC 3551 §4.1)
+		s.started = true
+	}
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[8:], s.ssrc)
+	p := b[rtpHeader:]
+	switch {
+	case s.script && pos >= eventAt && pos < eventAt+eventPackets:
+		i := pos - eventAt
+		if i == 0 {
+			s.eventTS = ts
+			b[1] |= 0x80 // RFC 4733 §2.5.1.3: marker on an event's first packet
+		}
+		b[1] = b[1]&0x80 | eventPT
+		binary.BigEndian.PutUint32(b[4:], s.eventTS)
+		dur := uint16(min(i+1, eventEndAt+1) * frameBytes)
+		ev := dtmf.TelephoneEvent{Code: s.eventKey, End: i >= eventEndAt, Volume: 10, Duration: dur}
+		p[0] = ev.Code
+		p[1] = ev.Volume & 0x3F
+		if ev.End {
+			p[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(p[2:], ev.Duration)
+		return rtpHeader + dtmf.TelephoneEventSize
+	case s.script && pos >= toneAt && pos < toneAt+toneFrames:
+		binary.BigEndian.PutUint32(b[4:], ts)
+		copy(p, tones[s.toneKey][pos-toneAt][:])
+		return packetBytes
+	}
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(p[0:], stampMagic)
+	binary.BigEndian.PutUint32(p[4:], s.call)
+	binary.BigEndian.PutUint64(p[8:], uint64(sentNS))
+	for i := stampBytes; i < frameBytes; i++ {
+		p[i] = 0xFF // µ-law silence
+	}
+	return packetBytes
+}
+
+// stamp reads the send time of a received packet b, if it carries one.
+func stamp(b []byte) (call uint32, sentNS int64, ok bool) {
+	if len(b) < rtpHeader || b[0]>>6 != 2 {
+		return 0, 0, false
+	}
+	off := rtpHeader + 4*int(b[0]&0x0F)
+	if b[0]&0x10 != 0 {
+		if len(b) < off+4 {
+			return 0, 0, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
+	}
+	if len(b) < off+stampBytes || binary.BigEndian.Uint32(b[off:]) != stampMagic {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b[off+4:]), int64(binary.BigEndian.Uint64(b[off+8:])), true
+}
