@@ -4,12 +4,13 @@ go 1.26
 
 require (
 	github.com/gopacket/gopacket v1.7.7
+	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
+	golang.org/x/sys v0.45.0
 )
 
 require (
 	github.com/pion/randutil v0.1.0 // indirect
 	golang.org/x/net v0.55.0 // indirect
-	golang.org/x/sys v0.45.0 // indirect
 )

@@ -1,0 +1,690 @@
+package media
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// Errors of RTCPSession.
+var (
+	// ErrRTCPConfig is wrapped by NewRTCPSession for an unusable
+	// configuration.
+	ErrRTCPConfig = errors.New("media: bad RTCP configuration")
+	// ErrRTCPClosed is returned by Close after the first call.
+	ErrRTCPClosed = errors.New("media: RTCP session closed")
+	// errRTCPNotCompound is why a datagram that does not start with an SR
+	// or RR is dropped (RFC 3550 §6.1, §A.2).
+	errRTCPNotCompound = errors.New("media: RTCP datagram does not start with SR or RR")
+)
+
+// SentStream is what a leg has sent of RTP so far: the facts an RTCP
+// Sender Report states about the stream (RFC 3550 §6.4.1). The masking
+// pipeline (caller→agent) or the relay (agent→caller) supplies it.
+type SentStream struct {
+	// SSRC is the stream's synchronisation source as sent on this leg.
+	SSRC uint32
+	// Packets and PayloadOctets count the RTP packets sent and their
+	// payload octets (no header, no padding), from the start.
+	Packets, PayloadOctets uint64
+	// LastTimestamp is the RTP timestamp of the last packet sent, and
+	// LastSent when it was sent, by the same clock as the times given to
+	// Tick; the SR's RTP timestamp is extrapolated from them.
+	LastTimestamp uint32
+	LastSent      time.Time
+	// ClockRate is the stream's RTP clock rate; zero means
+	// DefaultClockRate.
+	ClockRate uint32
+}
+
+// Reception is what a leg has received of the peer's RTP stream: the
+// facts a reception report block states about it (RFC 3550 §6.4.1, §A.3).
+type Reception struct {
+	// SSRC is the source reported on; zero means nothing was received
+	// and the report carries no block.
+	SSRC uint32
+	// ExtHighestSeq is the extended highest sequence number received:
+	// sequence-number cycles in the high 16 bits, the highest sequence
+	// number in the low 16.
+	ExtHighestSeq uint32
+	// Expected and Received are cumulative (ReceiveSnapshot's fields of
+	// the same names); the block's fraction lost is taken over their
+	// change since the previous report, its cumulative loss is their
+	// difference.
+	Expected, Received uint64
+	// JitterTS is the RFC 3550 §A.8 interarrival jitter in timestamp
+	// units.
+	JitterTS float64
+}
+
+// ReceptionOf builds a Reception from a leg's receive snapshot and the
+// HighestSeq the relay feeds with the leg's accepted audio packets (until
+// ReceiveSnapshot carries the extended highest sequence number). If h
+// holds another source than the snapshot's current one, the block's
+// extended highest sequence number is 0 rather than another source's.
+func ReceptionOf(s ReceiveSnapshot, h *HighestSeq) Reception {
+	r := Reception{
+		SSRC:     s.SSRC,
+		Expected: s.Expected,
+		Received: s.Received,
+		JitterTS: s.JitterTS,
+	}
+	if ssrc, ext, ok := h.Load(); ok && ssrc == s.SSRC {
+		r.ExtHighestSeq = ext
+	}
+	return r
+}
+
+// Defaults of RTCPConfig (RFC 3550 §6.2).
+const (
+	// DefaultRTCPMinInterval is the minimum report interval.
+	DefaultRTCPMinInterval = 5 * time.Second
+	// DefaultSessionBandwidth is G.711 at 20 ms per packet with its
+	// IPv4, UDP and RTP headers (50 × 200 octets per second, in bits/s):
+	// the session bandwidth §6.2 divides RTCP's 5% share from.
+	DefaultSessionBandwidth = 80000
+)
+
+// Interval constants of RFC 3550 §6.2, §6.3.1 and §A.7.
+const (
+	rtcpBandwidthFraction = 0.05
+	// rtcpCompensation divides the randomised interval: e − 3/2,
+	// compensating for timer reconsideration (§6.3.1).
+	rtcpCompensation = math.E - 1.5
+	// rtcpMembers is a two-party session: us and the peer (§6.3.1 with
+	// the member count fixed, as a point-to-point leg has no others).
+	rtcpMembers = 2
+	// udpIPv4Overhead is added to every RTCP packet size averaged for the
+	// interval: avg_rtcp_size counts lower-layer headers (§6.2).
+	udpIPv4Overhead = 28
+)
+
+// RTCPConfig configures an RTCPSession for one leg.
+type RTCPConfig struct {
+	// Remote is the peer's RTCP address: the RTP port + 1 (RFC 3550
+	// §11), or the one from SDP a=rtcp (RFC 3605). It may be left zero
+	// and set later with SetRemote; until it is valid every datagram is
+	// dropped and no report is written.
+	Remote netip.AddrPort
+	// NATLatch lets the session latch, once per remote set, to the first
+	// valid RTCP datagram from the remote's IP on any port (as Leg does
+	// for RTP), and be strict on that address afterwards.
+	NATLatch bool
+	// SSRC is the source the reports come from while this leg has sent no
+	// RTP (an RR needs a reporter). Zero means a random one.
+	SSRC uint32
+	// CNAME is the SDES canonical name (RFC 3550 §6.5.1), at most 255
+	// octets. Empty means a random one per session (RFC 7022 §4.2), so
+	// nothing about the host or the call leaks to the peer.
+	CNAME string
+	// Sent returns what this leg has sent. Nil means it sends nothing:
+	// reports are RRs.
+	Sent func() SentStream
+	// Received returns what this leg has received from the peer. Nil
+	// means reports carry no reception block.
+	Received func() Reception
+	// Write sends one compound packet to the peer's RTCP address. It must
+	// not keep b after returning. Required; see UDPWriter.
+	Write func(b []byte, to netip.AddrPort) error
+	// MinInterval is the minimum report interval Tmin (§6.2). Zero means
+	// DefaultRTCPMinInterval.
+	MinInterval time.Duration
+	// ReducedMinimum uses the reduced minimum of §6.2 instead of
+	// MinInterval: 360 divided by the session bandwidth in kbit/s,
+	// seconds.
+	ReducedMinimum bool
+	// SessionBandwidth is the session bandwidth in bits per second (§6.2).
+	// Zero means DefaultSessionBandwidth.
+	SessionBandwidth int
+	// Rand returns uniform numbers in [0, 1) for the interval's
+	// randomisation (§6.3.1). Nil means math/rand/v2; tests inject one.
+	Rand func() float64
+}
+
+// UDPWriter returns an RTCPConfig.Write that writes to conn, e.g. the
+// leg's RTCP socket (Leg.RTCP), so reports leave from RTP port + 1.
+func UDPWriter(conn *net.UDPConn) func(b []byte, to netip.AddrPort) error {
+	return func(b []byte, to netip.AddrPort) error {
+		_, err := conn.WriteToUDPAddrPort(b, to)
+		return err
+	}
+}
+
+// PeerReport is what the peer said in its last reception report block
+// about the stream this leg sends (RFC 3550 §6.4.1), for metrics: the loss
+// and jitter as the peer sees them, and the round-trip time.
+type PeerReport struct {
+	// At is when the report arrived; zero means none has.
+	At time.Time
+	// SSRC is the source the block was about (ours).
+	SSRC uint32
+	// FractionLost is the peer's loss over its last report interval, in
+	// [0, 1); CumulativeLost its total.
+	FractionLost   float64
+	CumulativeLost int32
+	// ExtHighestSeq is the highest sequence number the peer received.
+	ExtHighestSeq uint32
+	// JitterTS is the peer's interarrival jitter in timestamp units.
+	JitterTS uint32
+	// RTT is the round-trip time computed from LSR and DLSR (§6.4.1);
+	// zero when the peer has not seen an SR of ours (LSR = 0).
+	RTT time.Duration
+}
+
+// RTCPStats is a plain copy of an RTCPSession's counters.
+type RTCPStats struct {
+	// Accepted counts compound packets from the peer that were parsed.
+	Accepted uint64
+	// DroppedWrongSource counts datagrams from an address other than the
+	// remote's; DroppedMalformed those that did not parse as RTCP or did
+	// not start with an SR or RR.
+	DroppedWrongSource, DroppedMalformed uint64
+	// PeerSenderReports, PeerReceiverReports and PeerByes count the
+	// peer's SR, RR and BYE packets.
+	PeerSenderReports, PeerReceiverReports, PeerByes uint64
+	// ReportsSent counts compound packets written; WriteErrors those whose
+	// write failed.
+	ReportsSent, WriteErrors uint64
+	// SenderReportsSent counts those of ReportsSent that were SRs.
+	SenderReportsSent uint64
+	// PeerSR is when the peer's last SR arrived (zero: none) and its NTP
+	// timestamp.
+	PeerSRAt  time.Time
+	PeerSRNTP uint64
+	// Peer is the peer's latest report on our stream.
+	Peer PeerReport
+}
+
+// RTCPSession terminates RTCP on one leg and regenerates it. dtmfgw
+// rewrites the caller's stream (its own SSRC, renumbered sequence numbers,
+// mask packets in place of digits), so the peers' reports cannot be
+// relayed truthfully: as a media-translating RTP translator (RFC 3550
+// §7.2, RFC 7667 §3.2) each leg instead reports on its own — an SR for the
+// stream it sends to the peer, a reception block for the stream it
+// receives from the peer, an SDES CNAME — and keeps what the peer reports
+// for its statistics. Nothing the peer sends is ever forwarded.
+//
+// It owns no goroutine and no timer: Tick, driven by the relay's shared
+// timer with the current time, writes a report when one is due and says
+// when the next one is; HandleRTCP takes each datagram read from the leg's
+// RTCP socket (see Serve). All methods are safe for concurrent use; RTCP
+// is a few packets per call per interval, so one mutex costs nothing that
+// matters.
+type RTCPSession struct {
+	mu  sync.Mutex
+	cfg RTCPConfig // Write, Sent, Received, intervals; read-only after New
+
+	remote    netip.AddrPort
+	latchable bool
+	closed    bool
+
+	next    time.Time // when the next report is due; zero: not scheduled
+	avgSize float64   // avg_rtcp_size of §6.3.1, octets incl. UDP/IP
+
+	// sentAt holds the packet counts at the previous two reports: we
+	// are a sender if we sent since the report before last (§6.4).
+	sentAt [2]uint64
+	// priorExpected and priorReceived are the reception counts at the
+	// previous report, for the fraction lost (§A.3).
+	priorExpected, priorReceived uint64
+	// peerSR is the peer's latest SR: source, NTP time, arrival.
+	peerSRSSRC uint32
+	peerSRNTP  uint64
+	peerSRAt   time.Time
+	// ourSSRCs are the sources we have reported as (for the BYE) and
+	// whose reception blocks from the peer are about us.
+	ourSSRCs [2]uint32
+	nOurs    int
+
+	stats RTCPStats
+	buf   [maxCompoundLen]byte
+}
+
+// NewRTCPSession returns a session for one leg. It writes nothing until
+// the first Tick.
+func NewRTCPSession(cfg RTCPConfig) (*RTCPSession, error) {
+	if cfg.Write == nil {
+		return nil, fmt.Errorf("%w: Write is required", ErrRTCPConfig)
+	}
+	if len(cfg.CNAME) > maxCNAMELen {
+		return nil, fmt.Errorf("%w: CNAME longer than %d octets", ErrRTCPConfig, maxCNAMELen)
+	}
+	if cfg.MinInterval < 0 || cfg.SessionBandwidth < 0 {
+		return nil, fmt.Errorf("%w: negative interval or bandwidth", ErrRTCPConfig)
+	}
+	if cfg.MinInterval == 0 {
+		cfg.MinInterval = DefaultRTCPMinInterval
+	}
+	if cfg.SessionBandwidth == 0 {
+		cfg.SessionBandwidth = DefaultSessionBandwidth
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = randFloat64
+	}
+	if cfg.CNAME == "" || cfg.SSRC == 0 {
+		var r [16]byte
+		_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+		if cfg.CNAME == "" {
+			// RFC 7022 §4.2: at least 96 random bits, base64-encoded.
+			cfg.CNAME = base64.RawStdEncoding.EncodeToString(r[:12])
+		}
+		if cfg.SSRC == 0 {
+			cfg.SSRC = binary.BigEndian.Uint32(r[12:]) | 1 // never zero
+		}
+	}
+	s := &RTCPSession{cfg: cfg}
+	s.setRemote(cfg.Remote)
+	// The first avg_rtcp_size is the size of a packet we are about to
+	// send (§6.3.2): an SR with one block and the CNAME.
+	s.avgSize = float64(rtcpHeaderLen+4+rtcpSRInfoLen+rtcpBlockLen+
+		rtcpHeaderLen+4+2+len(cfg.CNAME)+4) + udpIPv4Overhead
+	return s, nil
+}
+
+// SetRemote sets the peer's RTCP address (again on re-INVITE). From now
+// on only datagrams from it are accepted (NAT mode may latch once more),
+// and reports go to it. An unspecified address or port 0 means none.
+func (s *RTCPSession) SetRemote(remote netip.AddrPort) {
+	s.mu.Lock()
+	s.setRemote(remote)
+	s.mu.Unlock()
+}
+
+func (s *RTCPSession) setRemote(remote netip.AddrPort) {
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if !validRemote(remote) {
+		remote = netip.AddrPort{}
+	}
+	s.remote = remote
+	s.latchable = s.cfg.NATLatch && remote.IsValid()
+}
+
+// validRemote mirrors Leg.SetRemote: no unspecified address (the old
+// c=0.0.0.0 hold) and no port 0.
+func validRemote(a netip.AddrPort) bool {
+	return a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0
+}
+
+// Remote returns the address datagrams are accepted from and reports are
+// written to, after any latching.
+func (s *RTCPSession) Remote() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.remote
+}
+
+// CNAME returns the session's SDES canonical name.
+func (s *RTCPSession) CNAME() string { return s.cfg.CNAME }
+
+// Stats returns the session's counters and what the peer last reported.
+func (s *RTCPSession) Stats() RTCPStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// HandleRTCP takes one datagram read from the leg's RTCP socket: from is
+// its source, now its arrival time. A datagram from anywhere but the
+// remote is dropped and counted; so is one that is not a valid compound
+// RTCP packet (RFC 3550 §6.1, §A.2). What a valid one says is kept for
+// LSR/DLSR and statistics; nothing is forwarded. b is not kept.
+func (s *RTCPSession) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exact := s.remote.IsValid() && from == s.remote
+	if !exact && !(s.latchable && from.Addr() == s.remote.Addr()) {
+		s.stats.DroppedWrongSource++
+		return
+	}
+	if len(b) > MaxDatagram {
+		// The read buffer was full: the kernel may have truncated it.
+		s.stats.DroppedMalformed++
+		return
+	}
+	pkts, err := parseCompound(b)
+	if err != nil {
+		s.stats.DroppedMalformed++
+		return
+	}
+	if !exact {
+		// Latch only on a datagram that parsed, so one stray packet on
+		// the right IP cannot take the stream over.
+		s.remote = from
+	}
+	s.latchable = false
+	s.stats.Accepted++
+	s.noteSize(len(b))
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.SenderReport:
+			s.stats.PeerSenderReports++
+			s.peerSRSSRC, s.peerSRNTP, s.peerSRAt = p.SSRC, p.NTPTime, now
+			s.stats.PeerSRAt, s.stats.PeerSRNTP = now, p.NTPTime
+			s.notePeerBlocks(p.Reports, now)
+		case *rtcp.ReceiverReport:
+			s.stats.PeerReceiverReports++
+			s.notePeerBlocks(p.Reports, now)
+		case *rtcp.Goodbye:
+			s.stats.PeerByes++
+		}
+	}
+}
+
+// parseCompound parses b with pion/rtcp and checks the compound rule of
+// RFC 3550 §6.1 that matters for validity (§A.2): the first packet is an
+// SR or RR.
+func parseCompound(b []byte) ([]rtcp.Packet, error) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		return nil, err
+	}
+	switch pkts[0].(type) {
+	case *rtcp.SenderReport, *rtcp.ReceiverReport:
+		return pkts, nil
+	}
+	return nil, errRTCPNotCompound
+}
+
+// notePeerBlocks keeps the peer's reception block about our stream, if the
+// report holds one (a report has at most 31 blocks, §6.4.1).
+func (s *RTCPSession) notePeerBlocks(blocks []rtcp.ReceptionReport, now time.Time) {
+	for i := range blocks {
+		blk := &blocks[i]
+		if !s.isOurs(blk.SSRC) {
+			continue
+		}
+		pr := PeerReport{
+			At:             now,
+			SSRC:           blk.SSRC,
+			FractionLost:   float64(blk.FractionLost) / 256,
+			CumulativeLost: int32(blk.TotalLost<<8) >> 8, // sign-extend 24 bits
+			ExtHighestSeq:  blk.LastSequenceNumber,
+			JitterTS:       blk.Jitter,
+		}
+		if blk.LastSenderReport != 0 {
+			// RTT = A − LSR − DLSR in compact NTP units (§6.4.1). A
+			// result that is "negative" (clock step, bogus block) is
+			// left at zero rather than reported as 18 hours.
+			a := ntpMiddle(ntpTime(now))
+			if rtt := int32(a - blk.LastSenderReport - blk.Delay); rtt >= 0 {
+				pr.RTT = compactToDuration(uint32(rtt))
+			}
+		}
+		s.stats.Peer = pr
+	}
+}
+
+// isOurs reports whether ssrc is a source we reported as, or the one we
+// send now.
+func (s *RTCPSession) isOurs(ssrc uint32) bool {
+	for i := range s.nOurs {
+		if s.ourSSRCs[i] == ssrc {
+			return true
+		}
+	}
+	if s.cfg.Sent != nil && s.cfg.Sent().SSRC == ssrc {
+		return true
+	}
+	return ssrc == s.cfg.SSRC
+}
+
+// noteOurs remembers ssrc as one we reported as; the table keeps the two
+// most recent (the receiver SSRC and the stream's, or a stream's old and
+// new after a transfer).
+func (s *RTCPSession) noteOurs(ssrc uint32) {
+	for i := range s.nOurs {
+		if s.ourSSRCs[i] == ssrc {
+			return
+		}
+	}
+	if s.nOurs < len(s.ourSSRCs) {
+		s.ourSSRCs[s.nOurs] = ssrc
+		s.nOurs++
+		return
+	}
+	s.ourSSRCs[0], s.ourSSRCs[1] = s.ourSSRCs[1], ssrc
+}
+
+// noteSize folds one RTCP packet, sent or received, into avg_rtcp_size
+// (§6.3.3: avg = size/16 + avg·15/16).
+func (s *RTCPSession) noteSize(n int) {
+	s.avgSize += (float64(n+udpIPv4Overhead) - s.avgSize) / 16
+}
+
+// Tick writes a report if one is due at now and returns when the next one
+// is due, so a shared timer can sleep until then. The first call only
+// schedules the first report, at half the minimum interval (RFC 3550
+// §6.2). After Close it writes nothing and returns the zero time.
+func (s *RTCPSession) Tick(now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return time.Time{}
+	}
+	if s.next.IsZero() {
+		s.next = now.Add(s.interval(true))
+		return s.next
+	}
+	if now.Before(s.next) {
+		return s.next
+	}
+	s.send(now, false)
+	s.next = now.Add(s.interval(false))
+	return s.next
+}
+
+// Next returns when the next report is due (zero before the first Tick
+// and after Close).
+func (s *RTCPSession) Next() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return time.Time{}
+	}
+	return s.next
+}
+
+// Close writes a final report with a BYE (RFC 3550 §6.6) for every source
+// this leg reported as, and stops the session: later Ticks write nothing
+// and datagrams are still counted but change nothing that matters. It
+// returns the write's error; a second call returns ErrRTCPClosed.
+func (s *RTCPSession) Close(now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrRTCPClosed
+	}
+	s.closed = true
+	return s.send(now, true)
+}
+
+// send builds and writes one compound packet. Called with s.mu held.
+func (s *RTCPSession) send(now time.Time, bye bool) error {
+	if !s.remote.IsValid() {
+		return ErrNoRemote
+	}
+	var c rtcpCompound
+	s.build(&c, now)
+	if bye {
+		c.bye = true
+		c.byeCount = copy(c.byeSSRCs[:], s.ourSSRCs[:s.nOurs])
+	}
+	n := writeCompound(s.buf[:], &c)
+	s.noteSize(n)
+	err := s.cfg.Write(s.buf[:n], s.remote)
+	if err != nil {
+		s.stats.WriteErrors++
+		return err
+	}
+	s.stats.ReportsSent++
+	if c.sender {
+		s.stats.SenderReportsSent++
+	}
+	return nil
+}
+
+// build fills c with the report due at now and advances the per-report
+// state (sender history, fraction-lost baseline). Called with s.mu held.
+func (s *RTCPSession) build(c *rtcpCompound, now time.Time) {
+	c.cname = s.cfg.CNAME
+	c.reporterSSRC = s.cfg.SSRC
+	if s.cfg.Sent != nil {
+		st := s.cfg.Sent()
+		// §6.4: a participant that sent RTP since the report before
+		// last sends an SR, about the stream as sent (its SSRC).
+		if st.Packets > 0 {
+			c.reporterSSRC = st.SSRC
+		}
+		if st.Packets > s.sentAt[0] {
+			c.sender = true
+			c.ntp = ntpTime(now)
+			c.rtpTS = rtpTimestampAt(st, now)
+			// Counts wrap at 32 bits on the wire (§6.4.1).
+			c.packets = uint32(st.Packets)
+			c.octets = uint32(st.PayloadOctets)
+		}
+		s.sentAt[0], s.sentAt[1] = s.sentAt[1], st.Packets
+	}
+	s.noteOurs(c.reporterSSRC)
+	if s.cfg.Received != nil {
+		if r := s.cfg.Received(); r.SSRC != 0 {
+			c.haveBlock = true
+			c.block = s.block(r, now)
+		}
+	}
+}
+
+// block builds the reception report block for r at now (RFC 3550 §6.4.1,
+// §A.3) and moves the fraction-lost baseline to r.
+func (s *RTCPSession) block(r Reception, now time.Time) reportBlock {
+	b := reportBlock{
+		ssrc:       r.SSRC,
+		cumLost:    clampCumLost(int64(r.Expected) - int64(r.Received)),
+		extHighest: r.ExtHighestSeq,
+	}
+	// A counter that went backwards (a new ReceiveStats) restarts the
+	// interval rather than reading as 2^64 packets.
+	if r.Expected >= s.priorExpected && r.Received >= s.priorReceived {
+		expected := r.Expected - s.priorExpected
+		lost := int64(expected) - int64(r.Received-s.priorReceived)
+		if expected > 0 && lost > 0 {
+			// §A.3's lost<<8/expected is 256 when all were lost, one
+			// more than the 8-bit field holds: saturate.
+			b.fractionLost = uint8(min(uint64(lost)<<8/expected, 255))
+		}
+	}
+	s.priorExpected, s.priorReceived = r.Expected, r.Received
+	if j := r.JitterTS; j > 0 && j < math.MaxUint32 {
+		b.jitter = uint32(j)
+	} else if j >= math.MaxUint32 {
+		b.jitter = math.MaxUint32
+	}
+	// LSR and DLSR only for the source whose SR we hold (§6.4.1: zero if
+	// no SR has been received from this source).
+	if !s.peerSRAt.IsZero() && s.peerSRSSRC == r.SSRC {
+		b.lsr = ntpMiddle(s.peerSRNTP)
+		b.dlsr = compactDuration(now.Sub(s.peerSRAt))
+	}
+	return b
+}
+
+// rtpTimestampAt extrapolates the stream's RTP timestamp to now from its
+// last packet, on the stream's clock (§6.4.1: the RTP timestamp of an SR
+// corresponds to its NTP time, not to any packet).
+func rtpTimestampAt(st SentStream, now time.Time) uint32 {
+	rate := st.ClockRate
+	if rate == 0 {
+		rate = DefaultClockRate
+	}
+	if st.LastSent.IsZero() {
+		return st.LastTimestamp
+	}
+	d := now.Sub(st.LastSent)
+	neg := d < 0
+	if neg {
+		d = -d
+	}
+	u := units(d, rate)
+	if neg {
+		return st.LastTimestamp - u
+	}
+	return st.LastTimestamp + u
+}
+
+// interval is the randomised report interval of RFC 3550 §6.3.1 and §A.7
+// for a two-party session. Called with s.mu held.
+func (s *RTCPSession) interval(initial bool) time.Duration {
+	return rtcpInterval(s.cfg.MinInterval, s.cfg.ReducedMinimum, s.cfg.SessionBandwidth,
+		s.avgSize, initial, s.cfg.Rand())
+}
+
+// rtcpInterval is §A.7 rtcp_interval with members fixed at two and the
+// uniform draw u in [0, 1) passed in: Td = max(Tmin, n·C), where C is
+// avg_rtcp_size over RTCP's 5% of the session bandwidth and n the members
+// (two members never make senders a quarter or less of them, so the
+// sender/receiver split of §6.3.1 does not apply); Tmin is halved for the
+// first report; T = Td·(u + 0.5)/(e − 3/2).
+func rtcpInterval(minInterval time.Duration, reduced bool, bandwidth int, avgSize float64, initial bool, u float64) time.Duration {
+	tmin := minInterval.Seconds()
+	if reduced {
+		// §6.2: 360 / (session bandwidth in kbit/s) seconds.
+		tmin = 360 / (float64(bandwidth) / 1000)
+	}
+	if initial {
+		tmin /= 2
+	}
+	rtcpBytesPerSec := rtcpBandwidthFraction * float64(bandwidth) / 8
+	td := math.Max(tmin, rtcpMembers*avgSize/rtcpBytesPerSec)
+	if u < 0 || u >= 1 || math.IsNaN(u) {
+		u = 0.5
+	}
+	t := td * (u + 0.5) / rtcpCompensation
+	return time.Duration(t * float64(time.Second))
+}
+
+// Serve reads the leg's RTCP socket until it is closed, handing each
+// datagram to HandleRTCP with the arrival time from now (nil: time.Now).
+// It returns nil when conn is closed and any other read error as it is.
+//
+// Reading a UDP socket in Go takes a goroutine blocked in the read; this
+// is that goroutine, one per leg. It wakes only when RTCP arrives (a few
+// packets per interval of about five seconds), so even a thousand calls
+// cost nothing but parked stacks; the relay's shared timer does the
+// sending through Tick.
+func (s *RTCPSession) Serve(conn *net.UDPConn, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	var buf [MaxDatagram + 1]byte
+	errs := 0
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Transient errors (ICMP port unreachable surfacing as
+			// ECONNREFUSED) are skipped, a bounded number in a row.
+			if errs++; errs > maxConsecutiveReadErrors {
+				return err
+			}
+			continue
+		}
+		errs = 0
+		s.HandleRTCP(buf[:n], from, now())
+	}
+}
+
+// randFloat64 is the default RTCPConfig.Rand.
+func randFloat64() float64 { return mrand.Float64() }
