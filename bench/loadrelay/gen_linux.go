@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/media"
 )
 
 // Pacing: a call's packets go out every packetGap; the calls are spread
@@ -220,17 +223,22 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	stopAt := start.Add(winEnd + drain)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
+	delay := 0 // look-ahead, in samples, of the caller→agent audio
+	if cfg.Mode == modeRelayMask {
+		delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
+	}
 	for _, rx := range []struct {
-		conn *net.UDPConn
-		d    *direction
-	}{{agentConn, res.Up}, {callerConn, res.Down}} {
+		conn  *net.UDPConn
+		d     *direction
+		delay int
+	}{{agentConn, res.Up, delay}, {callerConn, res.Down, 0}} {
 		if err := rx.conn.SetReadDeadline(stopAt); err != nil {
 			return err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := receive(rx.conn, rx.d, start, winStart, winEnd); err != nil {
+			if err := receive(rx.conn, rx.d, rx.delay, start, winStart, winEnd); err != nil {
 				errs <- err
 			}
 		}()
@@ -336,7 +344,7 @@ func send(res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, st
 
 // receive reads one direction until the socket's deadline and times the
 // stamped packets.
-func receive(conn *net.UDPConn, d *direction, start time.Time, winStart, winEnd time.Duration) error {
+func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winStart, winEnd time.Duration) error {
 	b, err := newBatch(conn, 64)
 	if err != nil {
 		return err
@@ -361,7 +369,10 @@ func receive(conn *net.UDPConn, d *direction, start time.Time, winStart, winEnd 
 				continue
 			}
 			d.inWindow++
-			if _, sent, ok := stamp(pkt); ok {
+			if _, sent, later, ok := stamp(pkt, delay); ok {
+				// Look-ahead excluded: the copy left with a packet sent
+				// later packets after its own.
+				sent += int64(later) * int64(packetGap)
 				us := (int64(now) - sent) / int64(time.Microsecond)
 				d.hist[min(max(us, 0), histBuckets-1)]++
 				d.timed++

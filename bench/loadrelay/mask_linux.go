@@ -1,25 +1,54 @@
 package main
 
 import (
-	"errors"
+	"sync"
 
+	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
 )
 
-// errNoPipeline: the masking pipeline is not in the tree yet.
-var errNoPipeline = errors.New("the masking pipeline (media.NewPipeline) is not available yet")
-
 // maskAvailable says whether relay+mask can run.
-const maskAvailable = false
+const maskAvailable = true
 
-// pressSink stands in for session: it takes every call's presses.
-type pressSink struct{}
+// pressSink stands in for session: one bounded queue that every call's
+// pipeline sends its presses to, drained by one goroutine.
+type pressSink struct {
+	ch   chan media.Press
+	done chan struct{}
+	once sync.Once
+	n    int
+}
 
-func newPressSink() *pressSink { return &pressSink{} }
+func newPressSink() *pressSink {
+	s := &pressSink{ch: make(chan media.Press, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for range s.ch {
+			s.n++
+		}
+	}()
+	return s
+}
 
-func (s *pressSink) close() {}
+// close ends the drain; call it after every pipeline stopped.
+func (s *pressSink) close() {
+	s.once.Do(func() {
+		close(s.ch)
+		<-s.done
+	})
+}
 
-// newMask returns the masking pipeline writing to the agent leg.
+// newMask returns the masking pipeline (events and in-band, always)
+// writing to the agent leg.
 func newMask(agent *media.Leg, presses *pressSink) (media.PacketHandler, media.TickHandler, error) {
-	return nil, nil, errNoPipeline
+	p, err := media.NewPipeline(media.PipelineConfig{
+		Law:      g711.Ulaw,
+		AudioPT:  audioPT,
+		EventPTs: []uint8{eventPT},
+		Presses:  presses.ch,
+	}, media.LegSender{Leg: agent})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, p, nil
 }

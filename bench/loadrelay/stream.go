@@ -33,12 +33,20 @@ const (
 
 // stampMagic marks a payload that carries a send timestamp; only these
 // packets are timed at the receiver. Tone frames and events carry none
-// (a stamp would spoil the tone; events are masked away).
-const stampMagic = 0x4C52_5431 // "LRT1"
+// (a stamp would spoil the tone; events are masked away). The fourth
+// byte of the magic is the copy's index.
+const stampMagic = 0x4C52_5400 // "LRT"
 
-// stampBytes is the stamp's size at the start of the payload: magic, call
-// index, send time in nanoseconds since the run started.
+// stampBytes is a stamp's size: magic and copy index, call index, send
+// time in nanoseconds since the run started. An audio payload carries
+// two copies, at stampOffsets: the masking pipeline's look-ahead delays
+// the audio by a number of samples that need not be a whole packet, so a
+// stamp comes out shifted within the payload, and possibly split across
+// two packets; of two copies half a payload apart, one is always whole.
 const stampBytes = 16
+
+// stampOffsets are where the copies of the stamp start in the payload.
+var stampOffsets = [2]int{0, frameBytes / 2}
 
 // toneFrameSet holds each key's in-band press as PCMU frames, rendered
 // once.
@@ -133,29 +141,49 @@ func (s *stream) next(b []byte, tones *toneFrameSet, sentNS int64) int {
 		return packetBytes
 	}
 	binary.BigEndian.PutUint32(b[4:], ts)
-	binary.BigEndian.PutUint32(p[0:], stampMagic)
-	binary.BigEndian.PutUint32(p[4:], s.call)
-	binary.BigEndian.PutUint64(p[8:], uint64(sentNS))
-	for i := stampBytes; i < frameBytes; i++ {
+	for i := range frameBytes {
 		p[i] = 0xFF // µ-law silence
+	}
+	for c, off := range stampOffsets {
+		binary.BigEndian.PutUint32(p[off:], stampMagic|uint32(c))
+		binary.BigEndian.PutUint32(p[off+4:], s.call)
+		binary.BigEndian.PutUint64(p[off+8:], uint64(sentNS))
 	}
 	return packetBytes
 }
 
-// stamp reads the send time of a received packet b, if it carries one.
-func stamp(b []byte) (call uint32, sentNS int64, ok bool) {
+// stamp finds a whole stamp in a received packet b and returns the call,
+// the send time, and how many packets after its own the stamp's copy came
+// out, given that the relay delays the audio by delay samples (the
+// look-ahead; 0 for a plain relay). ok is false for a packet without a
+// whole stamp.
+func stamp(b []byte, delay int) (call uint32, sentNS int64, later int, ok bool) {
 	if len(b) < rtpHeader || b[0]>>6 != 2 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	off := rtpHeader + 4*int(b[0]&0x0F)
 	if b[0]&0x10 != 0 {
 		if len(b) < off+4 {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
 	}
-	if len(b) < off+stampBytes || binary.BigEndian.Uint32(b[off:]) != stampMagic {
-		return 0, 0, false
+	if off > len(b) {
+		return 0, 0, 0, false
 	}
-	return binary.BigEndian.Uint32(b[off+4:]), int64(binary.BigEndian.Uint64(b[off+8:])), true
+	p := b[off:]
+	for at := 0; at+stampBytes <= len(p); at++ {
+		m := binary.BigEndian.Uint32(p[at:])
+		if m&^0xFF != stampMagic || m&0xFF >= uint32(len(stampOffsets)) {
+			continue
+		}
+		// The copy written at stampOffsets[c] of packet k, delayed by
+		// delay samples, starts at at of packet k+later.
+		shift := stampOffsets[m&0xFF] + delay - at
+		if shift < 0 || shift%frameBytes != 0 {
+			continue
+		}
+		return binary.BigEndian.Uint32(p[at+4:]), int64(binary.BigEndian.Uint64(p[at+8:])), shift / frameBytes, true
+	}
+	return 0, 0, 0, false
 }
