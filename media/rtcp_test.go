@@ -678,3 +678,11 @@ func TestReceptionOfTakesTheHighestSeqOfTheCurrentSourceOnly(t *testing.T) {
 		t.Errorf("with another source noted: %+v, want %+v", got, want)
 	}
 }
+
+func TestHighestSeqNoteAllocatesNothing(t *testing.T) {
+	var h HighestSeq
+	seq := uint16(0)
+	if allocs := testing.AllocsPerRun(1000, func() { seq++; h.Note(1, seq) }); allocs != 0 {
+		t.Errorf("Note allocates %v times, want 0", allocs)
+	}
+}
