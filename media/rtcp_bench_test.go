@@ -12,12 +12,14 @@ import (
 func BenchmarkRTCPBuildReport(b *testing.B) {
 	sent := SentStream{SSRC: rtcpOurs, Packets: 1, PayloadOctets: 160, LastSent: rtcpT0}
 	s, err := NewRTCPSession(RTCPConfig{
-		Remote:   rtcpPeer,
-		CNAME:    "bench",
-		Sent:     func() SentStream { return sent },
-		Received: func() Reception { return Reception{SSRC: rtcpTheir, ExtHighestSeq: 500, Expected: 500, Received: 490, JitterTS: 12} },
-		Write:    func([]byte, netip.AddrPort) error { return nil },
-		Rand:     func() float64 { return 0.5 },
+		Remote: rtcpPeer,
+		CNAME:  "bench",
+		Sent:   func() SentStream { return sent },
+		Received: func() Reception {
+			return Reception{SSRC: rtcpTheir, ExtHighestSeq: 500, Expected: 500, Received: 490, JitterTS: 12}
+		},
+		Write: func([]byte, netip.AddrPort) error { return nil },
+		Rand:  func() float64 { return 0.5 },
 	})
 	if err != nil {
 		b.Fatal(err)

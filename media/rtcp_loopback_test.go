@@ -79,7 +79,9 @@ func TestRTCPLoopbackBetweenTwoUDPSockets(t *testing.T) {
 	}
 	b.s, err = NewRTCPSession(RTCPConfig{
 		Remote: addr(&a), SSRC: 0xB, CNAME: "b", Write: UDPWriter(b.conn), Rand: half,
-		Received: func() Reception { return Reception{SSRC: 0xA, ExtHighestSeq: 300, Expected: 250, Received: 245, JitterTS: 3} },
+		Received: func() Reception {
+			return Reception{SSRC: 0xA, ExtHighestSeq: 300, Expected: 250, Received: 245, JitterTS: 3}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
