@@ -132,7 +132,7 @@ func (s hScenario) packets() []hPkt {
 			if f < first || f > last {
 				continue
 			}
-			dur := (f + 1) * hFrame - p.Start
+			dur := (f+1)*hFrame - p.Start
 			end := f == last
 			if end {
 				dur = p.Len

@@ -1,0 +1,111 @@
+package media
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+)
+
+type discardSender struct{}
+
+func (discardSender) SendRTP([]byte) error { return nil }
+
+func newBenchPipeline(tb testing.TB) *Pipeline {
+	p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}, SSRC: 9}, discardSender{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// speechLike is 20 ms of two non-DTMF sines with noise-free harmonics, so the
+// Detector does its full work without finding a digit.
+func speechLike() []byte {
+	var o1, o2 dtmf.Oscillator
+	o1.Set(440, 5000)
+	o2.Set(1100, 3000)
+	pcm := make([]int16, hFrame)
+	for i := range pcm {
+		pcm[i] = int16(o1.Next() + o2.Next())
+	}
+	pay := make([]byte, hFrame)
+	g711.Ulaw.Encode(pay, pcm)
+	return pay
+}
+
+func audioStep(p *Pipeline, pk *Packet, i int) {
+	pk.Header.SequenceNumber = uint16(i)
+	pk.Header.Timestamp = uint32(i * hFrame)
+	pk.Arrival = hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)
+	p.HandleRTP(pk)
+}
+
+// BenchmarkPipelineAudio is one 20 ms PCMU packet through the pipeline with
+// masking on and no tone: decode, Detector, look-ahead, rewrite, send.
+func BenchmarkPipelineAudio(b *testing.B) {
+	p := newBenchPipeline(b)
+	pk := Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 5}, Payload: speechLike()}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		audioStep(p, &pk, i)
+	}
+}
+
+// BenchmarkPipelineEvent is one telephone-event packet: classify, Tracker,
+// press bookkeeping, drop (a press of 50 packets then the next).
+func BenchmarkPipelineEvent(b *testing.B) {
+	p := newBenchPipeline(b)
+	pk := Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 5}, Payload: make([]byte, 4)}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		press := i / 50
+		e := dtmf.TelephoneEvent{Code: uint8(press % 16), Volume: 10, Duration: uint16((i%50 + 1) * 160), End: i%50 == 49}
+		e.AppendTo(pk.Payload[:0])
+		pk.Header.SequenceNumber = uint16(i)
+		pk.Header.Timestamp = uint32(press * 160 * 100)
+		pk.Arrival = hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)
+		p.HandleRTP(&pk)
+	}
+}
+
+// BenchmarkInbandStage is the in-band stage alone per 20 ms frame: decode,
+// Detector, look-ahead and masking decision.
+func BenchmarkInbandStage(b *testing.B) {
+	p := newBenchPipeline(b)
+	pay := speechLike()
+	dst := make([]byte, hFrame)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.onInband(p.la.detect(pay, p.evs[:0]), hEpoch)
+		a, e := p.la.next(dst)
+		p.mask(dst, a, e)
+	}
+}
+
+// TestPipelineAllocatesNothingPerPacket pins 0 allocations per audio and
+// event packet and per tick.
+func TestPipelineAllocatesNothingPerPacket(t *testing.T) {
+	p := newBenchPipeline(t)
+	pk := Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 5}, Payload: speechLike()}
+	i := 0
+	if n := testing.AllocsPerRun(200, func() { audioStep(p, &pk, i); i++ }); n != 0 {
+		t.Errorf("audio packet: %v allocs", n)
+	}
+	ev := Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 5}, Payload: make([]byte, 4)}
+	if n := testing.AllocsPerRun(200, func() {
+		e := dtmf.TelephoneEvent{Code: uint8(i % 16), Volume: 10, Duration: 160, End: i%5 == 4}
+		e.AppendTo(ev.Payload[:0])
+		ev.Header.SequenceNumber = uint16(i)
+		ev.Header.Timestamp = uint32(i / 5 * 8000)
+		ev.Arrival = hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)
+		p.HandleRTP(&ev)
+		p.Tick(ev.Arrival.Add(50 * time.Millisecond))
+		i++
+	}); n != 0 {
+		t.Errorf("event packet and tick: %v allocs", n)
+	}
+}
