@@ -174,8 +174,10 @@ type PeerReport struct {
 	CumulativeLost int32
 	// ExtHighestSeq is the highest sequence number the peer received.
 	ExtHighestSeq uint32
-	// JitterTS is the peer's interarrival jitter in timestamp units.
+	// JitterTS is the peer's interarrival jitter in timestamp units;
+	// Jitter is the same as a duration, at our stream's clock rate.
 	JitterTS uint32
+	Jitter   time.Duration
 	// RTT is the round-trip time computed from LSR and DLSR (§6.4.1);
 	// zero when the peer has not seen an SR of ours (LSR = 0).
 	RTT time.Duration
@@ -237,6 +239,8 @@ type RTCPSession struct {
 	// priorExpected and priorReceived are the reception counts at the
 	// previous report, for the fraction lost (§A.3).
 	priorExpected, priorReceived uint64
+	priorSSRC                    uint32
+	blockSent                    bool
 	// peerSR is the peer's latest SR: source, NTP time, arrival.
 	peerSRSSRC uint32
 	peerSRNTP  uint64
@@ -411,6 +415,7 @@ func (s *RTCPSession) notePeerBlocks(blocks []rtcp.ReceptionReport, now time.Tim
 			CumulativeLost: int32(blk.TotalLost<<8) >> 8, // sign-extend 24 bits
 			ExtHighestSeq:  blk.LastSequenceNumber,
 			JitterTS:       blk.Jitter,
+			Jitter:         time.Duration(uint64(blk.Jitter) * uint64(time.Second) / uint64(s.clockRate())),
 		}
 		if blk.LastSenderReport != 0 {
 			// RTT = A − LSR − DLSR in compact NTP units (§6.4.1). A
@@ -423,6 +428,16 @@ func (s *RTCPSession) notePeerBlocks(blocks []rtcp.ReceptionReport, now time.Tim
 		}
 		s.stats.Peer = pr
 	}
+}
+
+// clockRate is the sent stream's RTP clock rate, for the peer's jitter.
+func (s *RTCPSession) clockRate() uint32 {
+	if s.cfg.Sent != nil {
+		if r := s.cfg.Sent().ClockRate; r != 0 {
+			return r
+		}
+	}
+	return DefaultClockRate
 }
 
 // isOurs reports whether ssrc is a source we reported as, or the one we
@@ -497,8 +512,9 @@ func (s *RTCPSession) Next() time.Time {
 
 // Close writes a final report with a BYE (RFC 3550 §6.6) for every source
 // this leg reported as, and stops the session: later Ticks write nothing
-// and datagrams are still counted but change nothing that matters. It
-// returns the write's error; a second call returns ErrRTCPClosed.
+// (datagrams are still handled, for the statistics). It returns the
+// write's error, ErrNoRemote if there is no remote to write to, and
+// ErrRTCPClosed on a second call. Call it before the RTCP socket closes.
 func (s *RTCPSession) Close(now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -558,7 +574,10 @@ func (s *RTCPSession) build(c *rtcpCompound, now time.Time) {
 	}
 	s.noteOurs(c.reporterSSRC)
 	if s.cfg.Received != nil {
-		if r := s.cfg.Received(); r.SSRC != 0 {
+		// §6.4: blocks only for sources heard since the last report, so
+		// a peer on hold gets none rather than the same block again.
+		if r := s.cfg.Received(); r.SSRC != 0 && (!s.blockSent || r.Received != s.priorReceived || r.SSRC != s.priorSSRC) {
+			s.blockSent = true
 			c.haveBlock = true
 			c.block = s.block(r, now)
 		}
@@ -584,7 +603,7 @@ func (s *RTCPSession) block(r Reception, now time.Time) reportBlock {
 			b.fractionLost = uint8(min(uint64(lost)<<8/expected, 255))
 		}
 	}
-	s.priorExpected, s.priorReceived = r.Expected, r.Received
+	s.priorExpected, s.priorReceived, s.priorSSRC = r.Expected, r.Received, r.SSRC
 	if j := r.JitterTS; j > 0 && j < math.MaxUint32 {
 		b.jitter = uint32(j)
 	} else if j >= math.MaxUint32 {

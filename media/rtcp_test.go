@@ -244,8 +244,7 @@ func TestRTCPFractionLostIsOverTheIntervalSinceTheLastReport(t *testing.T) {
 		{"half of the interval lost", 300, 190, 128, 110},
 		{"a quarter of the interval lost", 300, 240, 64, 60},
 		{"more than expected (duplicates) reads as none", 200, 250, 0, 0xFFFFFF - 49},
-		// 100 of 100: 256/256 does not fit the 8-bit field; it saturates.
-		{"all of the interval lost", 200, 90, 255, 110},
+		{"all but one of the interval lost", 200, 91, 253, 109},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +291,29 @@ func TestRTCPReportHasNoBlockBeforeAnythingWasReceived(t *testing.T) {
 	rr := f.report(t, rtcpT0)[0].(*rtcp.ReceiverReport)
 	if len(rr.Reports) != 0 {
 		t.Errorf("RR has %d blocks, want none", len(rr.Reports))
+	}
+}
+
+func TestRTCPBlockOnlyForASourceHeardSinceTheLastReport(t *testing.T) {
+	f := newRTCPFixture(t, func(c *RTCPConfig) { c.Sent = nil })
+	f.recv = Reception{SSRC: rtcpTheir, Expected: 50, Received: 50}
+	blocks := func(at time.Duration) int {
+		return len(f.report(t, rtcpT0.Add(at))[0].(*rtcp.ReceiverReport).Reports)
+	}
+	if n := blocks(5 * time.Second); n != 1 {
+		t.Fatalf("first report has %d blocks, want 1", n)
+	}
+	// The peer went on hold: nothing new, no block (RFC 3550 §6.4).
+	if n := blocks(10 * time.Second); n != 0 {
+		t.Errorf("report after silence has %d blocks, want 0", n)
+	}
+	f.recv.Expected, f.recv.Received = 60, 60
+	if n := blocks(15 * time.Second); n != 1 {
+		t.Errorf("report after the peer resumed has %d blocks, want 1", n)
+	}
+	f.recv.SSRC = rtcpTheir + 1 // a new source with the same counts
+	if n := blocks(20 * time.Second); n != 1 {
+		t.Errorf("report after a new source has %d blocks, want 1", n)
 	}
 }
 
@@ -347,6 +369,7 @@ func TestRTCPPeerReportAboutOurStreamIsKept(t *testing.T) {
 	want := PeerReport{
 		At: srAt.Add(300 * time.Millisecond), SSRC: rtcpOurs, FractionLost: 0.25,
 		CumulativeLost: -2, ExtHighestSeq: 3<<16 | 7, JitterTS: 80,
+		Jitter: 10 * time.Millisecond, // 80 units at 8 kHz
 	}
 	rtt := got.RTT
 	got.RTT = 0
@@ -685,4 +708,47 @@ func TestHighestSeqNoteAllocatesNothing(t *testing.T) {
 	if allocs := testing.AllocsPerRun(1000, func() { seq++; h.Note(1, seq) }); allocs != 0 {
 		t.Errorf("Note allocates %v times, want 0", allocs)
 	}
+}
+
+func TestSentCounterKeepsWhatWasSent(t *testing.T) {
+	var c SentCounter
+	if s := c.Load(); s != (SentStream{}) {
+		t.Fatalf("zero SentCounter = %+v, want the zero SentStream", s)
+	}
+	c.SetClockRate(16000)
+	at := rtcpT0.Add(20 * time.Millisecond)
+	c.Note(rtcpOurs, 1000, 160, rtcpT0)
+	c.Note(rtcpOurs, 1160, 160, at)
+	want := SentStream{SSRC: rtcpOurs, Packets: 2, PayloadOctets: 320, LastTimestamp: 1160, LastSent: at, ClockRate: 16000}
+	got := c.Load()
+	if !got.LastSent.Equal(want.LastSent) {
+		t.Errorf("LastSent = %v, want %v", got.LastSent, want.LastSent)
+	}
+	got.LastSent = want.LastSent
+	if got != want {
+		t.Errorf("Load = %+v, want %+v", got, want)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { c.Note(rtcpOurs, 1, 160, at) }); allocs != 0 {
+		t.Errorf("Note allocates %v times, want 0", allocs)
+	}
+}
+
+func TestSentCounterLoadIsConsistentWhileNoting(t *testing.T) {
+	// Each Note writes packets = n and timestamp = 160·n: a Load must
+	// never see one without the other.
+	var c SentCounter
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := uint32(1); n <= 20000; n++ {
+			c.Note(1, 160*n, 160, rtcpT0)
+		}
+	}()
+	for range 20000 {
+		s := c.Load()
+		if uint64(s.LastTimestamp) != 160*s.Packets || s.PayloadOctets != 160*s.Packets {
+			t.Fatalf("torn Load: %+v", s)
+		}
+	}
+	<-done
 }
