@@ -97,10 +97,44 @@ func send(t testing.TB, from *net.UDPConn, to netip.AddrPort, b []byte) {
 	}
 }
 
+// readers are the ways a relay's sockets can be read: each leg's own
+// goroutine, with or without recvmmsg, or a shared Reactor.
+var readers = []struct {
+	name    string
+	batch   int
+	reactor bool
+}{
+	{"plain reader", 0, false},
+	{"batched reader", 8, false},
+	{"reactor", 0, true},
+}
+
+// testReactor returns a started reactor closed at the end of the test.
+func testReactor(t testing.TB, cfg ReactorConfig) *Reactor {
+	t.Helper()
+	if !reactorSupported {
+		t.Skip("no Reactor on this platform")
+	}
+	r, err := NewReactor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
 func TestRelayForwardsBothDirectionsByteForByte(t *testing.T) {
-	for _, batch := range []int{0, 8} {
-		t.Run(map[int]string{0: "plain reader", 8: "batched reader"}[batch], func(t *testing.T) {
-			rp := newRelayPeers(t, LegConfig{BatchRead: batch}, nil)
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			var reactor *Reactor
+			if rd.reactor {
+				reactor = testReactor(t, ReactorConfig{})
+			}
+			rp := newRelayPeers(t, LegConfig{BatchRead: rd.batch}, func(c *RelayConfig) { c.Reactor = reactor })
 			if err := rp.relay.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +164,19 @@ func TestRelayForwardsBothDirectionsByteForByte(t *testing.T) {
 }
 
 func TestRelayDropsPacketsFromWrongSource(t *testing.T) {
-	rp := newRelayPeers(t, LegConfig{}, nil)
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			var reactor *Reactor
+			if rd.reactor {
+				reactor = testReactor(t, ReactorConfig{})
+			}
+			testRelayDropsPacketsFromWrongSource(t, LegConfig{BatchRead: rd.batch}, reactor)
+		})
+	}
+}
+
+func testRelayDropsPacketsFromWrongSource(t *testing.T, cfg LegConfig, reactor *Reactor) {
+	rp := newRelayPeers(t, cfg, func(c *RelayConfig) { c.Reactor = reactor })
 	if err := rp.relay.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -309,8 +355,21 @@ func TestTickWheelRemovesAnyMember(t *testing.T) {
 }
 
 func TestRelayReportsAMediaTimeoutOnce(t *testing.T) {
-	clock := newFakeClock()
-	rp := newRelayPeers(t, LegConfig{Now: clock.Now, MediaTimeout: 5 * time.Second, TimeoutCheck: 5 * time.Millisecond}, nil)
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			clock := newFakeClock()
+			var reactor *Reactor
+			if rd.reactor {
+				reactor = testReactor(t, ReactorConfig{Now: clock.Now, TimeoutCheck: 5 * time.Millisecond})
+			}
+			testRelayReportsAMediaTimeoutOnce(t, clock, LegConfig{BatchRead: rd.batch}, reactor)
+		})
+	}
+}
+
+func testRelayReportsAMediaTimeoutOnce(t *testing.T, clock *fakeClock, cfg LegConfig, reactor *Reactor) {
+	cfg.Now, cfg.MediaTimeout, cfg.TimeoutCheck = clock.Now, 5*time.Second, 5*time.Millisecond
+	rp := newRelayPeers(t, cfg, func(c *RelayConfig) { c.Reactor = reactor })
 	if err := rp.relay.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -378,9 +437,16 @@ func TestRelayLifecycleErrors(t *testing.T) {
 
 func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	pool, _ := testPool(t, 20, -1, nil)
+	pool, _ := testPool(t, 30, -1, nil)
 	wheel := NewTickWheel(time.Millisecond, nil)
-	const calls = 10
+	var reactor *Reactor
+	if reactorSupported {
+		var err error
+		if reactor, err = NewReactor(ReactorConfig{TimeoutCheck: 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const calls = 15
 	var wg sync.WaitGroup
 	for i := range calls {
 		pipe := &recordingPipeline{}
@@ -390,6 +456,9 @@ func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 			c.CallerToAgent, c.Tick = pipe, pipe
 			if i%2 == 0 {
 				c.Wheel = wheel // the others get a wheel of their own
+			}
+			if i%3 == 0 {
+				c.Reactor = reactor
 			}
 		})
 		if err := rp.relay.Start(); err != nil {
@@ -407,6 +476,14 @@ func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	wg.Wait()
 	wheel.Close()
+	if reactor != nil {
+		if n := reactor.Len(); n != 0 {
+			t.Fatalf("reactor still reads %d legs", n)
+		}
+		if err := reactor.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
@@ -447,12 +524,18 @@ func TestRelayHandlersDoNotAllocate(t *testing.T) {
 // write; a reader on the agent's socket takes the packet.
 func BenchmarkRelayPacket(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		pipe bool
-	}{{"forward", false}, {"handler+tick", true}} {
+		name    string
+		pipe    bool
+		reactor bool
+	}{{"forward", false, false}, {"handler+tick", true, false}, {"reactor/forward", false, true}, {"reactor/handler+tick", true, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			pipe := &recordingPipeline{}
+			var reactor *Reactor
+			if bc.reactor {
+				reactor = testReactor(b, ReactorConfig{})
+			}
 			rp := newRelayPeers(b, LegConfig{MediaTimeout: time.Minute}, func(c *RelayConfig) {
+				c.Reactor = reactor
 				if bc.pipe {
 					pipe.out = LegSender{c.Agent}
 					c.CallerToAgent, c.Tick = pipe, pipe
@@ -477,5 +560,69 @@ func BenchmarkRelayPacket(b *testing.B) {
 			rp.agentPeer.Close()
 			<-done
 		})
+	}
+}
+
+func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
+	// Two events per epoll_wait and several datagrams queued per socket:
+	// the level-triggered set must bring every one of them back.
+	reactor := testReactor(t, ReactorConfig{Events: 2})
+	pool, _ := testPool(t, 12, -1, nil)
+	const calls, perCall = 6, 5
+	peers := make([]*relayPeers, calls)
+	for i := range peers {
+		peers[i] = newRelayPeers(t, LegConfig{Pool: pool}, func(c *RelayConfig) { c.Reactor = reactor })
+		if err := peers[i].relay.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reactor.Len(); n != 2*calls {
+		t.Fatalf("reactor reads %d legs, want %d", n, 2*calls)
+	}
+	// Queue everything while the reactor is held, so it finds all of it
+	// at once.
+	reactor.mu.Lock()
+	for i, p := range peers {
+		for k := range perCall {
+			send(t, p.callerPeer, p.caller.LocalAddr(), rtpBytes(t, uint16(i*100+k), make([]byte, 160)))
+		}
+	}
+	reactor.mu.Unlock()
+	for i, p := range peers {
+		for k := range perCall {
+			got, _ := readWithin(t, p.agentPeer, 5*time.Second)
+			if seq := int(got[2])<<8 | int(got[3]); seq != i*100+k {
+				t.Fatalf("call %d: got sequence %d, want %d", i, seq, i*100+k)
+			}
+		}
+	}
+}
+
+func TestReactorRelaysWithoutAllocating(t *testing.T) {
+	reactor := testReactor(t, ReactorConfig{})
+	pipe := &recordingPipeline{}
+	rp := newRelayPeers(t, LegConfig{MediaTimeout: time.Minute}, func(c *RelayConfig) {
+		pipe.out = LegSender{c.Agent}
+		c.CallerToAgent, c.Tick, c.Reactor = pipe, pipe, reactor
+	})
+	if err := rp.relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pkt := rtpBytes(t, 1, make([]byte, 160))
+	buf := make([]byte, MaxDatagram+1)
+	to := rp.caller.LocalAddr()
+	if err := rp.agentPeer.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	n := testing.AllocsPerRun(200, func() {
+		if _, err := rp.callerPeer.WriteToUDPAddrPort(pkt, to); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := rp.agentPeer.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per relayed packet (whole process), want 0", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,14 +32,22 @@ const (
 	// modeRelayMask is media.Relay with the masking pipeline, events and
 	// in-band masked.
 	modeRelayMask = "relay+mask"
+	// modeRelayReactor and modeMaskReactor are modeRelay and
+	// modeRelayMask with the legs read by media.Reactors (one per CPU)
+	// instead of a goroutine per socket.
+	modeRelayReactor = "relay-reactor"
+	modeMaskReactor  = "relay+mask-reactor"
 )
+
+// allModes are the modes in the order a table shows them.
+var allModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor}
 
 // childMain is the relaying process: it sets up the calls, prints their
 // ports and "ready", relays until its standard input closes (or -life
 // passes), then closes everything.
 func childMain(args []string) int {
 	fs := flag.NewFlagSet("loadrelay child", flag.ContinueOnError)
-	mode := fs.String("mode", modeReference, "reference | relay | relay+mask")
+	mode := fs.String("mode", modeReference, strings.Join(allModes, " | "))
 	calls := fs.Int("calls", 100, "calls")
 	callerPeer := fs.String("caller", "", "the generator's caller-side address")
 	agentPeer := fs.String("agent", "", "the generator's agent-side address")
@@ -59,8 +68,13 @@ func childMain(args []string) int {
 	switch *mode {
 	case modeReference:
 		closers, err = startReference(*calls, caller, agent)
-	case modeRelay, modeRelayMask:
-		closers, err = startRelays(*calls, caller, agent, *batch, *ports, *mode == modeRelayMask)
+	case modeRelay, modeRelayMask, modeRelayReactor, modeMaskReactor:
+		mask := *mode == modeRelayMask || *mode == modeMaskReactor
+		reactors := 0
+		if *mode == modeRelayReactor || *mode == modeMaskReactor {
+			reactors = runtime.GOMAXPROCS(0)
+		}
+		closers, err = startRelays(*calls, caller, agent, *batch, *ports, mask, reactors)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -129,7 +143,7 @@ func forward(in, out *net.UDPConn, to netip.AddrPort) {
 
 // startRelays starts calls media.Relays, masking or not, on one shared
 // TickWheel.
-func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool) ([]func() error, error) {
+func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool, reactors int) ([]func() error, error) {
 	lo, hi, ok := strings.Cut(ports, "-")
 	pmin, err1 := strconv.Atoi(lo)
 	pmax, err2 := strconv.Atoi(hi)
@@ -143,6 +157,13 @@ func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, por
 	wheel := media.NewTickWheel(media.DefaultTickInterval, nil)
 	presses := newPressSink()
 	closers := []func() error{func() error { wheel.Close(); presses.close(); return nil }}
+	rs := make([]*media.Reactor, reactors)
+	for i := range rs {
+		if rs[i], err = media.NewReactor(media.ReactorConfig{}); err != nil {
+			return closers, err
+		}
+		closers = append(closers, rs[i].Close) // after every relay's Close
+	}
 	for i := range calls {
 		legCfg := media.LegConfig{Pool: pool, MediaTimeout: 30 * time.Second, BatchRead: batch, EventPayloadTypes: []uint8{eventPT}}
 		legCfg.Remote = callerPeer
@@ -157,6 +178,9 @@ func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, por
 			return closers, err
 		}
 		cfg := media.RelayConfig{Caller: cl, Agent: al, Wheel: wheel}
+		if reactors > 0 {
+			cfg.Reactor = rs[i%reactors]
+		}
 		if mask {
 			h, tick, err := newMask(al, presses)
 			if err != nil {

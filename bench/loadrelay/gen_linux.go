@@ -224,7 +224,7 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	delay := 0 // look-ahead, in samples, of the caller→agent audio
-	if cfg.Mode == modeRelayMask {
+	if cfg.Mode == modeRelayMask || cfg.Mode == modeMaskReactor {
 		delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
 	}
 	for _, rx := range []struct {

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,11 +53,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("loadrelay", flag.ContinueOnError)
 	calls := fs.String("calls", "100,500,1000", "comma-separated call counts")
-	defModes := modeReference + "," + modeRelay
-	if maskAvailable {
-		defModes += "," + modeRelayMask
-	}
-	modes := fs.String("modes", defModes, "comma-separated: reference, relay, relay+mask")
+	modes := fs.String("modes", strings.Join(allModes, ","), "comma-separated: "+strings.Join(allModes, ", "))
 	o := options{}
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before the measurement window")
 	fs.DurationVar(&o.measure, "measure", 5*time.Second, "measurement window")
@@ -74,12 +71,11 @@ func parseOptions(args []string) (options, error) {
 		o.calls = append(o.calls, n)
 	}
 	for _, m := range strings.Split(*modes, ",") {
-		switch m = strings.TrimSpace(m); m {
-		case modeReference, modeRelay, modeRelayMask:
-			o.modes = append(o.modes, m)
-		default:
+		m = strings.TrimSpace(m)
+		if !slices.Contains(allModes, m) {
 			return o, fmt.Errorf("unknown mode %q", m)
 		}
+		o.modes = append(o.modes, m)
 	}
 	if o.warmup < 0 || o.measure < 500*time.Millisecond || o.measure > 10*time.Minute {
 		return o, fmt.Errorf("measure must be 0.5 s – 10 min, warmup ≥ 0")

@@ -144,11 +144,7 @@ func TestShortLoad(t *testing.T) {
 	if raceEnabled {
 		calls = 30
 	}
-	modes := []string{modeReference, modeRelay}
-	if maskAvailable {
-		modes = append(modes, modeRelayMask)
-	}
-	for _, mode := range modes {
+	for _, mode := range allModes {
 		t.Run(mode, func(t *testing.T) {
 			r, err := run(runConfig{Mode: mode, Calls: calls, Warmup: 500 * time.Millisecond, Measure: 3 * time.Second, Ports: "20000-29999"})
 			if err != nil {
@@ -182,7 +178,7 @@ func TestShortLoad(t *testing.T) {
 				}
 			}
 			switch mode {
-			case modeRelayMask:
+			case modeRelayMask, modeMaskReactor:
 				if r.Up.eventPackets != 0 {
 					t.Fatalf("%d telephone-event packets reached the agent", r.Up.eventPackets)
 				}

@@ -7,9 +7,6 @@ import (
 	"dtmfgw/media"
 )
 
-// maskAvailable says whether relay+mask can run.
-const maskAvailable = true
-
 // pressSink stands in for session: one bounded queue that every call's
 // pipeline sends its presses to, drained by one goroutine.
 type pressSink struct {
