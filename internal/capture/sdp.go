@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"iter"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -181,43 +182,53 @@ func addRTPMap(m *SDPMedia, v string) {
 	}
 }
 
-// resolveEventPT sets s.EventPT from the SDP of the receiver of the stream
-// (its PT numbering is the one the sender must use), else from the SDP of
-// the sender (symmetric RTP nearly always uses the same numbers), else from
-// an SDP with the receiver's or the sender's port alone (behind NAT the SDP
-// names a private address), else by looking at the packets. Among several
+// resolveEventPT sets s.EventPT from the SDP that applies to the stream
+// (MediaFor), else by looking at the packets. Among several
 // telephone-event types in one m= line, the one with the most packets wins.
 func resolveEventPT(s *Stream, media []SDPMedia) {
 	count := map[uint8]int{}
 	for _, p := range s.Packets {
 		count[p.PayloadType]++
 	}
-	matches := []func(a netip.AddrPort) bool{
-		func(a netip.AddrPort) bool { return a == s.Key.Dst },
-		func(a netip.AddrPort) bool { return a == s.Key.Src },
-		func(a netip.AddrPort) bool { return a.Port() == s.Key.Dst.Port() },
-		func(a netip.AddrPort) bool { return a.Port() == s.Key.Src.Port() },
-	}
-	for _, match := range matches {
-		for i := len(media) - 1; i >= 0; i-- { // the latest SDP (re-INVITE) wins
-			m := media[i]
-			if !match(m.Addr) {
-				continue
+	for m := range MediaFor(s.Key, media) {
+		best, bestN := -1, 0
+		for pt := range m.TelephoneEvents {
+			if n := count[pt]; n > bestN || (n == bestN && n > 0 && int(pt) < best) {
+				best, bestN = int(pt), n
 			}
-			best, bestN := -1, 0
-			for pt := range m.TelephoneEvents {
-				if n := count[pt]; n > bestN || (n == bestN && n > 0 && int(pt) < best) {
-					best, bestN = int(pt), n
-				}
-			}
-			if best >= 0 {
-				s.EventPT, s.EventRate, s.EventSource = uint8(best), m.TelephoneEvents[uint8(best)], EventPTFromSDP
-				return
-			}
+		}
+		if best >= 0 {
+			s.EventPT, s.EventRate, s.EventSource = uint8(best), m.TelephoneEvents[uint8(best)], EventPTFromSDP
+			return
 		}
 	}
 	if pt, rate, ok := InferEventPT(s.Packets); ok {
 		s.EventPT, s.EventRate, s.EventSource = pt, rate, EventPTInferred
+	}
+}
+
+// MediaFor yields the SDP media descriptions that may describe the stream
+// with key, best first: the receiver's (its payload type numbering is the
+// one the sender must use, RFC 3264 §5.1), then the sender's (symmetric RTP
+// nearly always uses the same numbers), then those with the receiver's or
+// the sender's port alone (behind NAT the SDP names a private address);
+// within each, the latest first (a re-INVITE's). A description may be
+// yielded more than once.
+func MediaFor(key StreamKey, media []SDPMedia) iter.Seq[SDPMedia] {
+	return func(yield func(SDPMedia) bool) {
+		matches := [...]func(a netip.AddrPort) bool{
+			func(a netip.AddrPort) bool { return a == key.Dst },
+			func(a netip.AddrPort) bool { return a == key.Src },
+			func(a netip.AddrPort) bool { return a.Port() == key.Dst.Port() },
+			func(a netip.AddrPort) bool { return a.Port() == key.Src.Port() },
+		}
+		for _, match := range matches {
+			for i := len(media) - 1; i >= 0; i-- {
+				if match(media[i].Addr) && !yield(media[i]) {
+					return
+				}
+			}
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package capture
 
 import (
 	"maps"
+	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -29,5 +31,41 @@ func TestSDPMediaEncodings(t *testing.T) {
 				t.Errorf("TelephoneEvents %v", got[0].TelephoneEvents)
 			}
 		})
+	}
+}
+
+// MediaFor puts the receiver's SDP first, then the sender's, then either
+// by port alone; the latest first within each.
+func TestMediaForOrder(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	key := StreamKey{Src: ap("10.0.0.1:4000"), Dst: ap("10.0.0.2:5000"), SSRC: 1}
+	addrs := []string{
+		"10.0.0.1:4000",    // 0: sender
+		"192.168.0.2:5000", // 1: receiver's port behind NAT
+		"10.0.0.2:5000",    // 2: receiver
+		"10.0.0.9:9999",    // 3: another stream's
+		"10.0.0.2:5000",    // 4: receiver, re-INVITE
+		"192.168.0.1:4000", // 5: sender's port behind NAT
+	}
+	media := make([]SDPMedia, len(addrs))
+	for i, a := range addrs {
+		media[i] = SDPMedia{Addr: ap(a), TelephoneEvents: map[uint8]int{0: i}} // the map tells them apart
+	}
+	var order []int
+	for m := range MediaFor(key, media) {
+		order = append(order, m.TelephoneEvents[0])
+	}
+	// Receiver exact (4, 2), sender exact (0), receiver's port (4, 2, 1),
+	// sender's port (5, 0).
+	if want := []int{4, 2, 0, 4, 2, 1, 5, 0}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	n := 0
+	for range MediaFor(key, media) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Error("MediaFor does not stop when asked")
 	}
 }
