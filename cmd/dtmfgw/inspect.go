@@ -47,7 +47,7 @@ type streamReport struct {
 	Codec string `json:"codec,omitempty"`
 	// Packets and PayloadBytes count what the capture holds of the stream
 	// (RTP payload octets, headers and padding excluded); DurationMS is
-	// from its first packet to its last.
+	// from its earliest packet to its latest, by capture time.
 	Packets      uint64 `json:"packets"`
 	PayloadBytes uint64 `json:"payload_bytes"`
 	DurationMS   int64  `json:"duration_ms"`
@@ -204,8 +204,19 @@ func inspectStream(s *capture.Stream, sdp []capture.SDPMedia, a streamAnalysis) 
 		// §2.5.1.1): they would read as delay in the audio's jitter.
 		st.SetEventPayloadTypes(s.EventPT)
 	}
-	var h rtp.Header
-	for _, p := range s.Packets {
+	var (
+		h                rtp.Header
+		earliest, latest time.Time
+	)
+	for i, p := range s.Packets {
+		// Capture clocks can step backwards (NTP, a merged capture): the
+		// duration spans the earliest to the latest packet.
+		if i == 0 || p.At.Before(earliest) {
+			earliest = p.At
+		}
+		if i == 0 || p.At.After(latest) {
+			latest = p.At
+		}
 		h = rtp.Header{Version: 2, PayloadType: p.PayloadType, SequenceNumber: p.Sequence, Timestamp: p.Timestamp, SSRC: s.Key.SSRC, Marker: p.Marker}
 		st.Update(&h, len(p.Payload), len(p.Payload), p.At)
 		if hasEvents && p.PayloadType == s.EventPT {
@@ -217,9 +228,7 @@ func inspectStream(s *capture.Stream, sdp []capture.SDPMedia, a streamAnalysis) 
 	r.Expected, r.Lost = snap.Expected, snap.Lost
 	r.LossPercent = round2(100 * snap.LossFraction())
 	r.Duplicates, r.OutOfOrder = snap.Duplicates, snap.Reordered
-	if len(s.Packets) > 0 {
-		r.DurationMS = roundMS(s.Packets[len(s.Packets)-1].At.Sub(s.Packets[0].At))
-	}
+	r.DurationMS = roundMS(latest.Sub(earliest))
 	if r.EventPackets < len(s.Packets) {
 		j := round2(snap.JitterMs)
 		r.JitterMS = &j

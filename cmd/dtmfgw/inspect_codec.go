@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,11 +54,9 @@ type codecInfo struct {
 }
 
 // streamCodec names the audio payload types of s. Each payload type's
-// encoding is taken from the SDP that applies to the stream, in the order
-// capture resolves telephone-event: the receiver's SDP (its numbering is
-// the one the sender must use, RFC 3264 §5.1), then the sender's, then an
-// SDP with the receiver's or the sender's port alone (NAT); the latest SDP
-// first (re-INVITE).
+// encoding is taken from the SDP that applies to the stream, best first
+// (capture.MediaFor: the receiver's, the sender's, then by port alone;
+// the latest first), as capture resolves telephone-event.
 func streamCodec(s *capture.Stream, sdp []capture.SDPMedia) codecInfo {
 	type ptCount struct {
 		pt uint8
@@ -110,27 +107,19 @@ func streamCodec(s *capture.Stream, sdp []capture.SDPMedia) codecInfo {
 // stream: from the SDP that applies, else RFC 3551's static assignment,
 // else "PT n" at the default clock rate.
 func encodingOf(pt uint8, key capture.StreamKey, sdp []capture.SDPMedia) (string, uint32) {
-	matches := []func(a netip.AddrPort) bool{
-		func(a netip.AddrPort) bool { return a == key.Dst },
-		func(a netip.AddrPort) bool { return a == key.Src },
-		func(a netip.AddrPort) bool { return a.Port() == key.Dst.Port() },
-		func(a netip.AddrPort) bool { return a.Port() == key.Src.Port() },
-	}
-	for _, match := range matches {
-		for i := len(sdp) - 1; i >= 0; i-- {
-			enc, ok := sdp[i].Encodings[pt]
-			if !ok || !match(sdp[i].Addr) {
-				continue
-			}
-			// "<name>/<rate>[/<channels>]" (RFC 4566 §6).
-			name, rest, _ := strings.Cut(enc, "/")
-			rateStr, _, _ := strings.Cut(rest, "/")
-			rate, err := strconv.ParseUint(rateStr, 10, 32)
-			if name == "" || err != nil || rate == 0 {
-				continue
-			}
-			return name, uint32(rate)
+	for m := range capture.MediaFor(key, sdp) {
+		enc, ok := m.Encodings[pt]
+		if !ok {
+			continue
 		}
+		// "<name>/<rate>[/<channels>]" (RFC 4566 §6).
+		name, rest, _ := strings.Cut(enc, "/")
+		rateStr, _, _ := strings.Cut(rest, "/")
+		rate, err := strconv.ParseUint(rateStr, 10, 32)
+		if name == "" || err != nil || rate == 0 {
+			continue
+		}
+		return name, uint32(rate)
 	}
 	if st, ok := staticPayloadTypes[pt]; ok {
 		return st.name, st.clockRate
