@@ -133,8 +133,9 @@ type RTCPConfig struct {
 	// Received returns what this leg has received from the peer. Nil
 	// means reports carry no reception block.
 	Received func() Reception
-	// Write sends one compound packet to the peer's RTCP address. It must
-	// not keep b after returning. Required; see UDPWriter.
+	// Write sends one compound packet to the peer's RTCP address. It is
+	// called with the session's lock held: it must not keep b after
+	// returning nor call the session. Required; see UDPWriter.
 	Write func(b []byte, to netip.AddrPort) error
 	// MinInterval is the minimum report interval Tmin (§6.2). Zero means
 	// DefaultRTCPMinInterval.
@@ -149,6 +150,20 @@ type RTCPConfig struct {
 	// Rand returns uniform numbers in [0, 1) for the interval's
 	// randomisation (§6.3.1). Nil means math/rand/v2; tests inject one.
 	Rand func() float64
+}
+
+// RTCPAddr returns the peer's RTCP address for its RTP address rtp: the
+// port of an SDP a=rtcp attribute (RFC 3605 §2.1) if sdpPort is non-zero,
+// else the RTP port + 1 (RFC 3550 §11). An a=rtcp connection address
+// other than the media's is the signalling layer's to pass as rtp.
+func RTCPAddr(rtp netip.AddrPort, sdpPort uint16) netip.AddrPort {
+	if sdpPort != 0 {
+		return netip.AddrPortFrom(rtp.Addr(), sdpPort)
+	}
+	if rtp.Port() == 0 || rtp.Port() == 0xFFFF {
+		return netip.AddrPortFrom(rtp.Addr(), 0) // no stream, or no port above
+	}
+	return netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
 }
 
 // UDPWriter returns an RTCPConfig.Write that writes to conn, e.g. the
@@ -188,8 +203,9 @@ type RTCPStats struct {
 	// Accepted counts compound packets from the peer that were parsed.
 	Accepted uint64
 	// DroppedWrongSource counts datagrams from an address other than the
-	// remote's; DroppedMalformed those that did not parse as RTCP or did
-	// not start with an SR or RR.
+	// remote's; DroppedMalformed those that did not parse as RTCP, did
+	// not start with an SR or RR, or filled the read buffer (possibly
+	// truncated).
 	DroppedWrongSource, DroppedMalformed uint64
 	// PeerSenderReports, PeerReceiverReports and PeerByes count the
 	// peer's SR, RR and BYE packets.
@@ -478,7 +494,8 @@ func (s *RTCPSession) noteSize(n int) {
 }
 
 // Tick writes a report if one is due at now and returns when the next one
-// is due, so a shared timer can sleep until then. The first call only
+// is due, so a shared timer can sleep until then; a Tick before that costs
+// a lock and a comparison, so a 20 ms wheel may simply call it every round. The first call only
 // schedules the first report, at half the minimum interval (RFC 3550
 // §6.2). After Close it writes nothing and returns the zero time.
 func (s *RTCPSession) Tick(now time.Time) time.Time {

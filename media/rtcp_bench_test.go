@@ -87,3 +87,29 @@ func BenchmarkHighestSeqNote(b *testing.B) {
 		h.Note(rtcpTheir, seq)
 	}
 }
+
+// BenchmarkRTCPTickNotDue is what a shared 20 ms wheel pays per leg per
+// round between reports.
+func BenchmarkRTCPTickNotDue(b *testing.B) {
+	s, err := NewRTCPSession(RTCPConfig{Remote: rtcpPeer, Write: func([]byte, netip.AddrPort) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Tick(rtcpT0)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Tick(rtcpT0)
+	}
+}
+
+// BenchmarkSentCounterNote is the per-packet cost of counting a sent
+// packet for the SR.
+func BenchmarkSentCounterNote(b *testing.B) {
+	var c SentCounter
+	ts := uint32(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		ts += 160
+		c.Note(rtcpOurs, ts, 160, rtcpT0)
+	}
+}

@@ -28,7 +28,7 @@ func ExampleRTCPSession() {
 	var heard media.HighestSeq // the agent leg's handler: heard.Note(h.SSRC, h.SequenceNumber) per audio packet
 	rtcp, err := media.NewRTCPSession(media.RTCPConfig{
 		// RTP port + 1 (RFC 3550 §11), or the port of a=rtcp (RFC 3605).
-		Remote:   netip.AddrPortFrom(agentRTP.Addr(), agentRTP.Port()+1),
+		Remote:   media.RTCPAddr(agentRTP, 0),
 		Sent:     sent.Load,
 		Received: func() media.Reception { return media.ReceptionOf(leg.Stats().Received, &heard) },
 		Write:    media.UDPWriter(leg.RTCP()),

@@ -752,3 +752,23 @@ func TestSentCounterLoadIsConsistentWhileNoting(t *testing.T) {
 	}
 	<-done
 }
+
+func TestRTCPAddrIsRTPPortPlusOneOrTheSDPPort(t *testing.T) {
+	tests := []struct {
+		name    string
+		rtp     string
+		sdpPort uint16
+		want    string
+	}{
+		{"RTP port + 1", "192.0.2.1:30000", 0, "192.0.2.1:30001"},
+		{"a=rtcp port", "192.0.2.1:30000", 40123, "192.0.2.1:40123"},
+		{"IPv6", "[2001:db8::1]:5004", 0, "[2001:db8::1]:5005"},
+		{"port 0: no stream, no RTCP", "192.0.2.1:0", 0, "192.0.2.1:0"},
+		{"no port above 65535", "192.0.2.1:65535", 0, "192.0.2.1:0"},
+	}
+	for _, tt := range tests {
+		if got := RTCPAddr(netip.MustParseAddrPort(tt.rtp), tt.sdpPort); got != netip.MustParseAddrPort(tt.want) {
+			t.Errorf("%s: RTCPAddr = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
