@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 // rtcpLoopbackEnd is one side of the loopback test: a session on a real
@@ -170,5 +171,91 @@ func TestRTCPServeDropsADatagramFromAThirdSocket(t *testing.T) {
 	e.stop(t)
 	if st := s.Stats(); st.DroppedWrongSource != 1 || st.Accepted != 1 {
 		t.Errorf("stats = %+v, want the intruder's RR dropped and the peer's accepted", st)
+	}
+}
+
+// rtcpTestLeg is a started Leg on 127.0.0.1 whose accepted packets are
+// noted in a HighestSeq and announced on arrived.
+func rtcpTestLeg(t *testing.T, remote netip.AddrPort, heard *HighestSeq, arrived chan<- struct{}) *Leg {
+	t.Helper()
+	var pool *PortPool
+	var err error
+	for range 20 {
+		// A random pair in the unprivileged range, away from ":0" sockets.
+		lo := 10000 + 2*int(time.Now().UnixNano()%4000)
+		pool, err = NewPortPool(PortPoolConfig{BindAddr: netip.MustParseAddr("127.0.0.1"), Min: lo, Max: lo + 7, Drain: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leg *Leg
+		if leg, err = NewLeg(LegConfig{Pool: pool, Remote: remote}); err == nil {
+			err = leg.Start(PacketHandlerFunc(func(p *Packet) {
+				heard.Note(p.Header.SSRC, p.Header.SequenceNumber)
+				arrived <- struct{}{}
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { leg.Close() })
+			return leg
+		}
+	}
+	t.Fatalf("no leg: %v", err)
+	return nil
+}
+
+func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	var heard HighestSeq
+	arrived := make(chan struct{}, 1)
+	leg := rtcpTestLeg(t, peer.LocalAddr().(*net.UDPAddr).AddrPort(), &heard, arrived)
+
+	// The peer sends 65530…2 across the wrap with 65535 and 1 lost.
+	to := net.UDPAddrFromAddrPort(leg.LocalAddr())
+	for _, seq := range []uint16{65530, 65531, 65532, 65533, 65534, 0, 2} {
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 0xCAFE}, Payload: make([]byte, 160)}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := peer.WriteToUDP(b, to); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("packet %d did not arrive", seq)
+		}
+	}
+
+	var out rtcpCapture
+	s, err := NewRTCPSession(RTCPConfig{
+		Remote:   RTCPAddr(peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0),
+		SSRC:     rtcpRecv,
+		Received: func() Reception { return ReceptionOf(leg.Stats().Received, &heard) },
+		Write:    out.write,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Tick(rtcpT0)
+	s.Tick(s.Next())
+	rr := out.last(t)[0].(*rtcp.ReceiverReport)
+	if len(rr.Reports) != 1 {
+		t.Fatalf("RR has %d blocks, want 1", len(rr.Reports))
+	}
+	blk := rr.Reports[0]
+	// The first two packets are the source's probation (RFC 3550 §A.1):
+	// counting starts at 65531, so 8 are expected to 2 (wrapped) and 6
+	// were received.
+	snap := leg.Stats().Received
+	if blk.SSRC != 0xCAFE || blk.LastSequenceNumber != 1<<16|2 || int64(blk.TotalLost) != snap.Lost || snap.Lost != 2 {
+		t.Errorf("block = %+v (snapshot %+v), want SSRC 0xCAFE, highest 1<<16|2, 2 lost", blk, snap)
+	}
+	if want := uint8(2 * 256 / snap.Expected); blk.FractionLost != want {
+		t.Errorf("fraction lost = %d, want %d", blk.FractionLost, want)
 	}
 }
