@@ -102,7 +102,8 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Reads a pcap or pcapng capture (gzipped too) and prints, for each RTP
 stream (source, destination, SSRC): codec, packets, RTP payload bytes,
-duration, packets lost (RFC 3550: expected less received), duplicates,
+duration, packets lost (RFC 3550 §A.1: expected less received, counted
+from each source's second packet, the first being its probation), duplicates,
 packets out of order, interarrival jitter (RFC 3550, by capture time),
 telephone-event packets and the key presses they carry (RFC 4733), the
 in-band digits found in PCMU/PCMA audio ("-": no G.711 audio to search),
@@ -162,6 +163,11 @@ func inspectFile(ctx context.Context, path string, stderr io.Writer) ([]streamRe
 	c, err := readCapture(ctx, in, "inspect", stderr)
 	if err != nil {
 		return nil, err
+	}
+	if c.Stats.DroppedStreams > 0 {
+		// A leak check that silently skipped streams would mislead.
+		fmt.Fprintf(stderr, "dtmfgw inspect: %s: warning: %d RTP packets of streams beyond the first %d not inspected\n",
+			path, c.Stats.DroppedStreams, capture.MaxStreams)
 	}
 	if len(c.Streams) == 0 {
 		fmt.Fprintf(stderr, "dtmfgw inspect: %s: no RTP streams (%d records, %d not IP/UDP/TCP over a known link type, %d UDP)\n",

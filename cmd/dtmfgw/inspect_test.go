@@ -661,3 +661,26 @@ func TestInspectDurationWhenTheCaptureClockStepsBack(t *testing.T) {
 		t.Errorf("duration %d ms, want 980:\n%s", r.DurationMS, out)
 	}
 }
+
+// Streams beyond capture.MaxStreams are not inspected: say so, rather
+// than let a leak check pass over them in silence.
+func TestInspectWarnsOfStreamsNotInspected(t *testing.T) {
+	w := capturetest.New(capturetest.RawIP)
+	for i := range capture.MaxStreams + 2 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 4000)
+		for j := range 2 {
+			h := rtp.Header{PayloadType: 18, SequenceNumber: uint16(j), Timestamp: uint32(160 * j), SSRC: uint32(i)}
+			w.RTP(at(20*j), src, gwCaller, h, make([]byte, 20))
+		}
+	}
+	out, errOut, err := runInspectArgs(t, writeTemp(t, "many.pcap", w.Pcap()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n"); n != 1+capture.MaxStreams {
+		t.Errorf("%d lines, want a header and %d streams", n, capture.MaxStreams)
+	}
+	if want := "warning: 4 RTP packets of streams beyond the first 4096 not inspected"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+}
