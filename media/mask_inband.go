@@ -13,14 +13,15 @@ const MaxLookAhead = 40 * time.Millisecond
 
 // DefaultLookAhead is the look-ahead used when none is configured: the
 // smallest, in whole milliseconds, at which no DTMF energy reaches the agent
-// in TestLookAheadDefaultIsSmallestLeakFree (all sixteen keys, every onset
-// within a packet, levels 0 to −25 dBm0, twist, interrupted and 40 ms
-// tones; tones interrupted in their first milliseconds are the known
-// exception, see docs/masking.md). It is not the Detector's 28–32 ms decision latency: the stage
-// masks from Detector.Suspected's onset, which rises on the first 4-ms
-// hop whose window holds a plausible pair, so the look-ahead only has to
-// cover that rise. See docs/masking.md.
-const DefaultLookAhead = 8 * time.Millisecond
+// in TestLookAheadDefaultIsSmallestLeakFree (all sixteen keys, onsets
+// spread over a packet, levels 0 to −25 dBm0, twist, 40 ms tones, and tones
+// interrupted by 10 ms in their first milliseconds). Uninterrupted tones
+// need only 8 ms, because the stage masks from Detector.Suspected (which
+// rises 8–12 ms after the onset), not from the 28–32 ms decision; a tone
+// interrupted early is often suspected only after the interruption, ~30 ms
+// after its onset, and its first fragment must still be held then.
+// See docs/masking.md.
+const DefaultLookAhead = 26 * time.Millisecond
 
 // maxLookAheadSamples is MaxLookAhead at 8 kHz.
 const maxLookAheadSamples = int(MaxLookAhead / (time.Second / dtmf.SampleRate))
@@ -65,16 +66,20 @@ type lookAhead struct {
 // String names the stage for logs.
 func (la *lookAhead) String() string { return "inband-lookahead" }
 
-// detect decodes payload and runs the Detector on it, appending its events
-// to evs, then stores the payload in the ring.
-func (la *lookAhead) detect(payload []byte, evs []dtmf.KeyEvent) []dtmf.KeyEvent {
+// detectChunk is how many samples the Detector is given at a time, so that
+// Suspected is looked at after every one of its 4-ms hops: a suspicion
+// can rise and fall within one 20 ms packet (a tone interrupted early).
+const detectChunk = 32
+
+// store decodes payload into la.pcm and appends it to the ring; the caller
+// then runs the Detector over la.pcm[:len(payload)] chunk by chunk.
+func (la *lookAhead) store(payload []byte) []int16 {
 	n := la.law.Decode(la.pcm[:len(payload)], payload)
-	evs = la.det.Process(la.pcm[:n], evs)
 	for i, b := range payload {
 		la.ring[(la.writePos+int64(i))&(ringCap-1)] = b
 	}
 	la.writePos += int64(len(payload))
-	return evs
+	return la.pcm[:n]
 }
 
 // held returns the number of real samples in the ring not yet sent.

@@ -174,6 +174,11 @@ type pipelineCounters struct {
 // most its estimate was seen to be late (TestLookAheadSweep).
 const suspectMargin = 64
 
+// bridgeSamples is how long after a suspicion fell a new one still counts
+// as the same tone: Q.24's 10 ms interruption plus a 4-ms hop, and a
+// margin.
+const bridgeSamples = 160
+
 // inbandState follows the Detector's view of the current tone.
 type inbandState uint8
 
@@ -206,7 +211,8 @@ type Pipeline struct {
 	c      pipelineCounters
 
 	ib          inbandState
-	provisional bool // a suspicion queued a tone that no press has claimed
+	provisional bool  // a suspicion queued a tone that no press has claimed
+	ibFell      int64 // Detector position where the last suspicion fell
 	eventOpen   bool
 
 	ptime     int // samples per audio packet, as last received
@@ -424,6 +430,16 @@ func (p *Pipeline) countPress(isNew bool, c *atomic.Uint64) {
 	p.c.overflows.Store(p.joiner.overflow)
 }
 
+// detect stores an audio payload in the look-ahead and runs the Detector
+// over it a hop at a time, applying its events and suspicion after each.
+func (p *Pipeline) detect(payload []byte, now time.Time) {
+	pcm := p.la.store(payload)
+	for off := 0; off < len(pcm); off += detectChunk {
+		end := min(off+detectChunk, len(pcm))
+		p.onInband(p.la.det.Process(pcm[off:end], p.evs[:0]), now)
+	}
+}
+
 // onInband applies the Detector's key events and its suspicion.
 func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 	mask := p.masksInband()
@@ -452,14 +468,23 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 			p.spans.closeSpan(&p.spans.inband, ev.EndSample)
 		}
 	}
+	pos := p.la.det.Position()
+	if p.provisional && p.ib == inbandNone && pos-p.ibFell > bridgeSamples {
+		// The suspicion did not come back: it was not a press. Its tone
+		// plays anyway; masking errs toward more.
+		p.provisional = false
+		p.c.suspicions.Add(1)
+	}
 	onset, suspected := p.la.det.Suspected()
 	switch {
 	case suspected && p.ib == inbandNone && mask:
-		// Mask from the suspected onset before the Detector decides: the
-		// decision comes too late for any look-ahead ≤ 40 ms.
-		// Suspected's onset is rough (it comes from the share of the
-		// window the pair fills): start suspectMargin earlier.
-		onset = max(onset-suspectMargin, 0)
+		// Mask from before the suspected onset, before the Detector
+		// decides: the decision comes too late for any look-ahead ≤ 40 ms.
+		// Everything still held is masked: Suspected's onset is rough
+		// (it comes from the share of the window the pair fills), and a
+		// tone interrupted in its first milliseconds is often suspected
+		// only after the interruption, its first fragment unnoticed.
+		onset = max(min(onset-suspectMargin, p.la.readPos), 0)
 		p.ib = inbandSuspect
 		openSpan(&p.spans.inband, onset)
 		if !p.joiner.recent(now) && !p.provisional && !p.eventOpen {
@@ -467,10 +492,12 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 			p.provisional = true
 		}
 	case !suspected && p.ib == inbandSuspect:
+		// Gone before a decision. It may come back after an interruption
+		// (Q.24 bridges ≤ 10 ms): the provisional tone waits bridgeSamples
+		// before it is given up.
 		p.ib = inbandNone
-		p.spans.closeSpan(&p.spans.inband, p.la.writePos)
-		p.c.suspicions.Add(1)
-		p.provisional = false // the tone plays anyway: masking errs toward more
+		p.ibFell = pos
+		p.spans.closeSpan(&p.spans.inband, pos)
 	}
 	p.c.merged.Store(p.player.merged)
 }
@@ -507,7 +534,7 @@ func (p *Pipeline) audio(pkt *Packet) {
 		p.rw.drop(h.SSRC, h.SequenceNumber)
 		return
 	}
-	p.onInband(p.la.detect(pkt.Payload, p.evs[:0]), now)
+	p.detect(pkt.Payload, now)
 	p.la.target = p.inbandTarget()
 	dst := p.buf[rtpHeaderLen : rtpHeaderLen+n]
 	a, b := p.la.next(dst)

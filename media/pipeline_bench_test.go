@@ -80,7 +80,7 @@ func BenchmarkInbandStage(b *testing.B) {
 	dst := make([]byte, hFrame)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.onInband(p.la.detect(pay, p.evs[:0]), hEpoch)
+		p.detect(pay, hEpoch)
 		a, e := p.la.next(dst)
 		p.mask(dst, a, e)
 	}
