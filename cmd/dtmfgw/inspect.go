@@ -107,7 +107,9 @@ from each source's second packet, the first being its probation), duplicates,
 packets out of order, interarrival jitter (RFC 3550, by capture time),
 telephone-event packets and the key presses they carry (RFC 4733), the
 in-band digits found in PCMU/PCMA audio ("-": no G.711 audio to search),
-and a verdict: "clean" or "DTMF present (rfc4733: N presses, inband: M)".
+and a verdict: "clean" or "DTMF present (rfc4733: N presses, inband: M)";
+for audio other than G.711, "clean (in-band not checked: CODEC)" or
+"inband: not checked".
 SIP INFO key presses are reported per SIP hop.
 
 Digits are counted, not printed, unless --show-digits is given: the
@@ -245,6 +247,8 @@ func inspectStream(s *capture.Stream, sdp []capture.SDPMedia, a streamAnalysis) 
 	r.Keys.RFC4733, r.Keys.Inband = pressKeys(a.events), pressKeys(a.inband)
 	r.DTMF = r.EventPresses > 0 || r.InbandDigits > 0
 	switch {
+	case r.DTMF && codec.otherAudio && !r.InbandChecked:
+		r.Verdict = fmt.Sprintf("DTMF present (rfc4733: %d presses, inband: not checked)", r.EventPresses)
 	case r.DTMF:
 		r.Verdict = fmt.Sprintf("DTMF present (rfc4733: %d presses, inband: %d)", r.EventPresses, r.InbandDigits)
 	case codec.otherAudio:

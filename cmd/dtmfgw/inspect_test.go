@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -385,6 +386,7 @@ func TestInspectNamesCodecs(t *testing.T) {
 		{"the latest SDP of the receiver (re-INVITE)", [][]byte{sdp(recv, "a=rtpmap:111 opus/48000/2\r\n"), sdp(recv, "a=rtpmap:111 speex/8000\r\n")}, []uint8{111}, "speex", "clean (in-band not checked: speex)"},
 		{"by port behind NAT", [][]byte{sdp(netip.AddrPortFrom(netip.MustParseAddr("192.168.1.9"), recv.Port()), "a=rtpmap:111 opus/48000/2\r\n")}, []uint8{111}, "opus", "clean (in-band not checked: opus)"},
 		{"SDP and static together", [][]byte{sdp(recv, "a=rtpmap:112 iLBC/8000\r\n")}, []uint8{112, 0, 0}, "PCMU,iLBC", "clean (in-band not checked: PCMU,iLBC)"},
+		{"events beside audio not searched", [][]byte{sdp(recv, "a=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")}, []uint8{111, 101}, "opus", "DTMF present (rfc4733: 1 presses, inband: not checked)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,7 +394,13 @@ func TestInspectNamesCodecs(t *testing.T) {
 			for i, msg := range tc.sip {
 				n.udp(at(i), sipA, sipB, msg)
 			}
-			n.stream(send, recv, 0x99, 100, packets(tc.pts...))
+			var pkts []sentPacket
+			if slices.Contains(tc.pts, 101) {
+				pkts = mergeSent(packets(111), eventPackets(at(100), 101, 800, '1'))
+			} else {
+				pkts = packets(tc.pts...)
+			}
+			n.stream(send, recv, 0x99, 100, pkts)
 			out, _, err := runInspectArgs(t, "--json", writeTemp(t, "codec.pcap", n.pcap()))
 			if err != nil {
 				t.Fatal(err)
