@@ -209,6 +209,7 @@ type Pipeline struct {
 
 	secure atomic.Bool
 	c      pipelineCounters
+	sent   SentCounter // our stream toward the agent, for RTCP SRs
 
 	ib          inbandState
 	provisional bool  // a suspicion queued a tone that no press has claimed
@@ -299,6 +300,7 @@ func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
 		p.la.preN = p.la.delay
 		p.c.lookAhead.Store(int64(p.la.delay))
 	}
+	p.sent.SetClockRate(DefaultClockRate)
 	return p, nil
 }
 
@@ -315,6 +317,14 @@ func (p *Pipeline) String() string {
 func samplesDuration(n int) time.Duration {
 	return time.Duration(n) * (time.Second / dtmf.SampleRate)
 }
+
+// Sent returns what the pipeline has sent toward the agent, for the agent
+// leg's RTCP Sender Reports (RTCPConfig.Sent): our SSRC, packets, payload
+// octets, and the last timestamp and when it went out — the stream the
+// agent actually receives, not the caller's (RFC 3550 §6.4.1, §7.2: the
+// caller's SRs describe packets we dropped or rewrote, so they are not
+// forwarded but regenerated from this). Safe from any goroutine.
+func (p *Pipeline) Sent() SentStream { return p.sent.Load() }
 
 // SetSecure switches secure mode, which the MaskSecureOnly policies follow.
 // The look-ahead grows or shrinks at the next audio packet without a gap
@@ -541,7 +551,7 @@ func (p *Pipeline) audio(pkt *Packet) {
 	p.c.lookAhead.Store(int64(p.la.delay))
 	p.mask(dst, a, b)
 	p.rw.forward(p.buf[:], h.SSRC, h.SequenceNumber, h.Timestamp, h.Marker, p.audioPT, uint32(n), now)
-	p.send(p.buf[:rtpHeaderLen+n])
+	p.send(p.buf[:rtpHeaderLen+n], now)
 	p.ptime = n
 	p.lastAudio = now
 	p.lastOut = now
@@ -600,7 +610,7 @@ func (p *Pipeline) stall(now time.Time) {
 		p.rw.synth(p.buf[:], p.audioPT, uint32(p.ptime), now)
 		p.c.synth.Add(1)
 		p.c.masked.Add(1)
-		p.send(p.buf[:rtpHeaderLen+p.ptime])
+		p.send(p.buf[:rtpHeaderLen+p.ptime], now)
 		p.lastOut = p.lastOut.Add(ptime)
 	}
 	if now.Sub(p.lastOut) >= ptime {
@@ -613,13 +623,14 @@ func (p *Pipeline) forwardAsIs(pkt *Packet, samples uint32) {
 	h := &pkt.Header
 	n := copy(p.buf[rtpHeaderLen:], pkt.Payload)
 	p.rw.forward(p.buf[:], h.SSRC, h.SequenceNumber, h.Timestamp, h.Marker, h.PayloadType, samples, pkt.Arrival)
-	p.send(p.buf[:rtpHeaderLen+n])
+	p.send(p.buf[:rtpHeaderLen+n], pkt.Arrival)
 }
 
-func (p *Pipeline) send(b []byte) {
+func (p *Pipeline) send(b []byte, at time.Time) {
 	if err := p.out.SendRTP(b); err != nil {
 		p.c.sendErrors.Add(1)
 		return
 	}
 	p.c.sent.Add(1)
+	p.sent.Note(binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint32(b[4:]), len(b)-rtpHeaderLen, at)
 }

@@ -85,7 +85,7 @@ func TestLookAheadSweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measurement")
 	}
-	for ms := 0; ms <= 40; ms += 2 {
+	for ms := 2; ms <= 40; ms += 2 { // 0 would select the default
 		total := 0
 		for _, v := range allLookAheadVariants() {
 			n := lookAheadLeaks(t, time.Duration(ms)*time.Millisecond, v)

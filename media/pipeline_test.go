@@ -139,3 +139,20 @@ func TestPipelineString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+// TestPipelineSentDescribesOurStream: the SR facts are those of the stream
+// the agent receives.
+func TestPipelineSentDescribesOurStream(t *testing.T) {
+	ps, total := sixteenPresses(1600)
+	sc := hScenario{Law: g711.Ulaw, Mode: modeEvents, Presses: ps, Total: total, MuteEvents: true}
+	p, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT}, sc.packets())
+	st := p.Sent()
+	var octets uint64
+	for _, o := range sink.got {
+		octets += uint64(len(o.pay))
+	}
+	last := sink.got[len(sink.got)-1].header
+	if st.SSRC != 0xABCDEF01 || st.Packets != uint64(len(sink.got)) || st.PayloadOctets != octets || st.LastTimestamp != last.Timestamp {
+		t.Errorf("Sent() = %+v; want SSRC abcdef01, %d packets, %d octets, last timestamp %d", st, len(sink.got), octets, last.Timestamp)
+	}
+}
