@@ -145,7 +145,7 @@ type Relay struct {
 // NewRelay returns a relay for cfg, not yet relaying; call Start.
 func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.Caller == nil || cfg.Agent == nil || cfg.Caller == cfg.Agent {
-		return nil, errors.Join(ErrRelayConfig, errors.New("Caller and Agent must be two legs"))
+		return nil, errors.Join(ErrRelayConfig, errors.New("need two distinct legs, Caller and Agent"))
 	}
 	if cfg.TickInterval < 0 {
 		return nil, errors.Join(ErrRelayConfig, errors.New("negative TickInterval"))
@@ -202,21 +202,40 @@ func (r *Relay) Start() error {
 		}
 		r.wheel.add(r)
 	}
-	back := &forwarder{to: r.caller}
 	if r.reactor != nil {
-		var err error
-		if r.reactorSlots[0], err = r.reactor.attach(r.caller, h); err != nil {
-			return errors.Join(err, r.Close())
-		}
-		if r.reactorSlots[1], err = r.reactor.attach(r.agent, back); err != nil {
-			return errors.Join(err, r.Close())
-		}
-		return nil
+		return r.startReactor(h)
 	}
+	back := &forwarder{to: r.caller}
 	if err := r.caller.Start(h); err != nil {
 		return errors.Join(err, r.Close())
 	}
 	if err := r.agent.Start(back); err != nil {
+		return errors.Join(err, r.Close())
+	}
+	return nil
+}
+
+// startReactor hands both legs to the relay's Reactor. The directions
+// that need no masking are written with a DirectSender.
+func (r *Relay) startReactor(h PacketHandler) error {
+	back, err := NewDirectSender(r.caller)
+	if err != nil {
+		return errors.Join(err, r.Close())
+	}
+	if _, plain := r.mask.(*forwarder); plain {
+		fwd, err := NewDirectSender(r.agent)
+		if err != nil {
+			return errors.Join(err, r.Close())
+		}
+		r.mask = fwd
+		if r.tick == nil {
+			h = fwd
+		}
+	}
+	if r.reactorSlots[0], err = r.reactor.attach(r.caller, h); err != nil {
+		return errors.Join(err, r.Close())
+	}
+	if r.reactorSlots[1], err = r.reactor.attach(r.agent, back); err != nil {
 		return errors.Join(err, r.Close())
 	}
 	return nil

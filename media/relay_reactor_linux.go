@@ -15,6 +15,12 @@ import (
 // reactorSupported reports whether NewReactor works on this platform.
 const reactorSupported = true
 
+// readSlots is how many datagrams the reactor reads from a ready socket
+// at once. Two, not one: a recvmmsg(2) that returns fewer than it was
+// asked for proves the socket empty without a second read, which lets the
+// reactor park without a last, empty epoll_wait(2).
+const readSlots = 2
+
 // DefaultReactorEvents is how many ready sockets a Reactor takes from the
 // kernel per epoll_wait(2) when none is configured.
 const DefaultReactorEvents = 256
@@ -39,13 +45,13 @@ type ReactorConfig struct {
 // calls do share is time. The reactor keeps its own epoll(7) set of the
 // legs' sockets, level-triggered, and lets the Go netpoller wake it when
 // that set has anything ready. One wake-up then serves every socket that
-// became ready meanwhile: one epoll_wait(2) lists them, one recvfrom(2)
-// each reads a datagram (no second read to learn that the socket is
-// empty: epoll said which are ready), the packet is judged and relayed
-// exactly as a Leg's own reader does, and a last epoll_wait(2) that finds
-// nothing lets the goroutine park. Under load that is one wake-up and one
-// idle poll per batch of packets, where a reader per socket pays a
-// goroutine wake-up and an empty read per packet.
+// became ready meanwhile: one epoll_wait(2) lists them, one recvmmsg(2)
+// of two each reads what is there (getting one proves the socket empty:
+// no second, empty read), each packet is judged and relayed exactly as a
+// Leg's own reader does (the unmasked directions written with a plain
+// sendto(2), not through the Go poller), and the goroutine parks again.
+// Under load that is one wake-up per batch of packets, where a reader
+// per socket pays a goroutine wake-up and an empty read per packet.
 //
 // A relay uses a reactor when RelayConfig.Reactor is set. Run one reactor
 // per CPU (GOMAXPROCS) and spread the calls over them. Safe for
@@ -63,12 +69,24 @@ type Reactor struct {
 	slots  []reactorSlot // by epoll data
 	free   []int32
 	events []syscall.EpollEvent
-	buf    [MaxDatagram + 1]byte // one read buffer: packets are relayed before the next read
-	name   syscall.RawSockaddrAny
+	// Two read slots for recvmmsg(2): packets are relayed before the next
+	// read, so the buffers are reused for every socket.
+	bufs   [readSlots][MaxDatagram + 1]byte
+	names  [readSlots]syscall.RawSockaddrAny
+	iovs   [readSlots]syscall.Iovec
+	msgs   [readSlots]reactorMsg
 	pollFn func(uintptr) bool // r.poll, bound once so Read does not allocate
 
 	done chan struct{}
 	once sync.Once
+}
+
+// reactorMsg is struct mmsghdr of recvmmsg(2): a message header and the
+// length the kernel received into it.
+type reactorMsg struct {
+	hdr syscall.Msghdr
+	len uint32
+	_   [4]byte
 }
 
 // reactorSlot is one leg in a reactor's set.
@@ -114,6 +132,13 @@ func NewReactor(cfg ReactorConfig) (*Reactor, error) {
 		n = DefaultReactorEvents
 	}
 	r.events = make([]syscall.EpollEvent, n)
+	for i := range readSlots {
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(len(r.bufs[i]))
+		r.msgs[i].hdr.Iov = &r.iovs[i]
+		r.msgs[i].hdr.Iovlen = 1
+		r.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+	}
 	r.pollFn = r.poll
 	if err := f.SetReadDeadline(time.Now().Add(r.check)); err != nil {
 		f.Close()
@@ -150,15 +175,20 @@ func (r *Reactor) run() {
 }
 
 // poll is the RawConn.Read callback: one epoll_wait without waiting, and
-// one datagram read and relayed from each ready socket. It returns false
-// when nothing was ready, so the netpoller parks the goroutine until the
-// epoll set is readable again.
+// the datagrams of each ready socket read and relayed. It returns false
+// to have the netpoller park the goroutine until the epoll set is
+// readable again: when nothing was ready, or when everything ready was
+// read (fewer events than room for them, and every socket read short of
+// a full batch). Any datagram that arrives after the epoll_wait wakes the
+// netpoller again, so parking then loses nothing and saves the empty
+// epoll_wait that would otherwise end every wake-up.
 func (r *Reactor) poll(uintptr) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// A zero timeout never blocks, so the raw call, without the
-	// scheduler's system call hand-off, is right.
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(r.epfd),
+	// epoll_pwait(2) with no signal mask is epoll_wait(2), which some
+	// architectures lack. A zero timeout never blocks, so the raw call,
+	// without the scheduler's system call hand-off, is right.
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(r.epfd),
 		uintptr(unsafe.Pointer(&r.events[0])), uintptr(len(r.events)), 0, 0, 0)
 	if e == syscall.EINTR {
 		return true
@@ -167,28 +197,40 @@ func (r *Reactor) poll(uintptr) bool {
 		return false
 	}
 	now := r.now()
+	more := int(n) == len(r.events)
 	for i := range int(n) {
 		idx := r.events[i].Fd // the slot index, stored as the event's data
 		if idx < 0 || int(idx) >= len(r.slots) || r.slots[idx].leg == nil {
 			continue
 		}
-		r.readOne(&r.slots[idx], now)
+		if r.read(&r.slots[idx], now) {
+			more = true
+		}
 	}
-	return true
+	return more
 }
 
-// readOne reads one datagram from s's socket, if there is one, and hands
-// it to the leg's receive path.
-func (r *Reactor) readOne(s *reactorSlot, now time.Time) {
-	nameLen := uint32(syscall.SizeofSockaddrAny)
-	// MSG_DONTWAIT: never blocks, so the raw call is right here too.
-	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(s.fd),
-		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), syscall.MSG_DONTWAIT,
-		uintptr(unsafe.Pointer(&r.name)), uintptr(unsafe.Pointer(&nameLen)))
-	if e != 0 {
-		return // EAGAIN (someone else read it) or a socket error: nothing to relay
+// read reads up to readSlots datagrams from s's socket and hands them to
+// the leg's receive path. It reports whether the socket may hold more.
+func (r *Reactor) read(s *reactorSlot, now time.Time) bool {
+	for i := range readSlots {
+		r.msgs[i].hdr.Namelen = uint32(syscall.SizeofSockaddrAny)
+		r.msgs[i].hdr.Flags = 0
+		r.msgs[i].len = 0
 	}
-	s.leg.recv.receive(r.buf[:n], sockaddrAddrPort(&r.name), now)
+	// MSG_DONTWAIT: never blocks, so the raw call is right here too.
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
+		uintptr(unsafe.Pointer(&r.msgs[0])), readSlots, syscall.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		// EAGAIN (nothing after all) or a pending socket error, which
+		// this read cleared: nothing to relay. EINTR: look again.
+		return e == syscall.EINTR
+	}
+	for i := range int(n) {
+		b := r.bufs[i][:min(int(r.msgs[i].len), len(r.bufs[i]))]
+		s.leg.recv.receive(b, sockaddrAddrPort(&r.names[i]), now)
+	}
+	return int(n) == readSlots
 }
 
 // checkTimeouts judges every leg's media timeout.
@@ -206,12 +248,8 @@ func (r *Reactor) checkTimeouts() {
 // attach makes the reactor read l and hand its packets to h, in place of
 // Leg.Start. It returns the leg's slot for detach.
 func (r *Reactor) attach(l *Leg, h PacketHandler) (int32, error) {
-	rc, err := l.ports.RTP.SyscallConn()
+	fd, err := legFD(l)
 	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
 		return -1, err
 	}
 	if l.closed.Load() {
@@ -270,6 +308,92 @@ func (r *Reactor) Close() error {
 	})
 	return err
 }
+
+// legFD returns the descriptor of l's RTP socket. It stays valid until
+// the leg is closed.
+func legFD(l *Leg) (int, error) {
+	rc, err := l.ports.RTP.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// DirectSender writes RTP datagrams to a leg's remote with one sendto(2)
+// on the leg's socket, bypassing the Go poller's locks and system call
+// hand-off (a few hundred nanoseconds a packet). MSG_DONTWAIT: a full
+// socket buffer fails the write (counted as a send error) rather than
+// wait, so the hot path never blocks on a slow peer. It fits the masking
+// pipeline's Sender in place of LegSender, and as a PacketHandler it
+// forwards packets unchanged (a Reactor's relays use it so). It is valid
+// until the leg is closed; safe for concurrent use.
+type DirectSender struct {
+	to *Leg
+	fd int
+	v6 bool // the socket is IPv6: an IPv4 remote is written v4-mapped
+}
+
+// NewDirectSender returns a DirectSender for l.
+func NewDirectSender(l *Leg) (*DirectSender, error) {
+	fd, err := legFD(l)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectSender{to: l, fd: fd, v6: !l.LocalAddr().Addr().Is4()}, nil
+}
+
+// HandleRTP writes p's datagram unchanged.
+func (d *DirectSender) HandleRTP(p *Packet) { _ = d.SendRTP(p.Raw) }
+
+// SendRTP writes b to the leg's remote, as Leg.WriteRTP does, and counts
+// it in the leg's send statistics.
+func (d *DirectSender) SendRTP(b []byte) error {
+	rs := d.to.recv.remote.Load()
+	if rs == nil || !rs.addr.IsValid() {
+		d.to.send.Count(0, ErrNoRemote)
+		return ErrNoRemote
+	}
+	if d.to.closed.Load() {
+		// The descriptor may be gone, or even reused.
+		d.to.send.Count(0, ErrLegClosed)
+		return ErrLegClosed
+	}
+	var sa syscall.RawSockaddrInet6 // big enough for either family
+	saLen := uintptr(syscall.SizeofSockaddrInet6)
+	ip := rs.addr.Addr()
+	if d.v6 {
+		sa.Family = syscall.AF_INET6
+		sa.Addr = ip.As16() // As16 maps an IPv4 address
+	} else {
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		sa4.Family = syscall.AF_INET
+		sa4.Addr = ip.As4()
+		saLen = syscall.SizeofSockaddrInet4
+	}
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // same offset in both layouts
+	port[0], port[1] = byte(rs.addr.Port()>>8), byte(rs.addr.Port())
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	// MSG_DONTWAIT: never blocks, so the raw call is right.
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(d.fd),
+		uintptr(p), uintptr(len(b)), syscall.MSG_DONTWAIT,
+		uintptr(unsafe.Pointer(&sa)), saLen)
+	if e != 0 {
+		d.to.send.Count(0, e)
+		return e
+	}
+	d.to.send.Count(len(b), nil)
+	return nil
+}
+
+// String names the stage for logs.
+func (d *DirectSender) String() string { return "sendto " + d.to.String() }
 
 // sockaddrAddrPort converts a received source address (IPv4 or IPv6).
 func sockaddrAddrPort(sa *syscall.RawSockaddrAny) netip.AddrPort {

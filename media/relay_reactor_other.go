@@ -4,6 +4,7 @@ package media
 
 import (
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -25,7 +26,7 @@ type ReactorConfig struct {
 }
 
 // Reactor reads many legs' sockets on one goroutine; Linux only.
-type Reactor struct{}
+type Reactor struct{ mu sync.Mutex }
 
 // NewReactor returns ErrNoReactor on this platform.
 func NewReactor(ReactorConfig) (*Reactor, error) { return nil, ErrNoReactor }
@@ -39,3 +40,19 @@ func (r *Reactor) Close() error { return nil }
 func (r *Reactor) attach(*Leg, PacketHandler) (int32, error) { return -1, ErrNoReactor }
 
 func (r *Reactor) detach(int32) {}
+
+// DirectSender writes to a leg's remote; elsewhere than Linux it is
+// Leg.WriteRTP.
+type DirectSender struct{ to *Leg }
+
+// NewDirectSender returns a DirectSender for l.
+func NewDirectSender(l *Leg) (*DirectSender, error) { return &DirectSender{to: l}, nil }
+
+// HandleRTP writes p's datagram unchanged.
+func (d *DirectSender) HandleRTP(p *Packet) { _ = d.to.WriteRTP(p.Raw) }
+
+// SendRTP writes b to the leg's remote.
+func (d *DirectSender) SendRTP(b []byte) error { return d.to.WriteRTP(b) }
+
+// String names the stage for logs.
+func (d *DirectSender) String() string { return "write to " + d.to.String() }

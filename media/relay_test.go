@@ -78,18 +78,6 @@ func readWithin(t testing.TB, c *net.UDPConn, d time.Duration) ([]byte, netip.Ad
 	return buf[:n], from
 }
 
-// expectNothing fails if c receives a datagram within d.
-func expectNothing(t testing.TB, c *net.UDPConn, d time.Duration) {
-	t.Helper()
-	buf := make([]byte, MaxDatagram+1)
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, err := c.ReadFromUDPAddrPort(buf); err == nil {
-		t.Fatalf("unexpected %d-byte datagram", n)
-	}
-}
-
 func send(t testing.TB, from *net.UDPConn, to netip.AddrPort, b []byte) {
 	t.Helper()
 	if _, err := from.WriteToUDPAddrPort(b, to); err != nil {
@@ -213,7 +201,7 @@ func testRelayDropsPacketsFromWrongSource(t *testing.T, cfg LegConfig, reactor *
 // recordingPipeline stands in for the masking pipeline: it rewrites every
 // payload byte and sends the packet through a LegSender, and counts ticks.
 type recordingPipeline struct {
-	out     LegSender
+	out     interface{ SendRTP([]byte) error }
 	inTick  atomic.Bool
 	overlap atomic.Bool
 	packets atomic.Int64
@@ -602,7 +590,11 @@ func TestReactorRelaysWithoutAllocating(t *testing.T) {
 	reactor := testReactor(t, ReactorConfig{})
 	pipe := &recordingPipeline{}
 	rp := newRelayPeers(t, LegConfig{MediaTimeout: time.Minute}, func(c *RelayConfig) {
-		pipe.out = LegSender{c.Agent}
+		d, err := NewDirectSender(c.Agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe.out = d
 		c.CallerToAgent, c.Tick, c.Reactor = pipe, pipe, reactor
 	})
 	if err := rp.relay.Start(); err != nil {
@@ -624,5 +616,45 @@ func TestReactorRelaysWithoutAllocating(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("%v allocations per relayed packet (whole process), want 0", n)
+	}
+}
+
+func TestDirectSenderWritesLikeWriteRTP(t *testing.T) {
+	pool, _ := testPool(t, 1, -1, nil)
+	peer := listenLoopback(t)
+	leg, err := NewLeg(LegConfig{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	d, err := NewDirectSender(leg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := rtpBytes(t, 5, bytes.Repeat([]byte{0x7E}, 160))
+	if err := d.SendRTP(pkt); !errors.Is(err, ErrNoRemote) {
+		t.Fatalf("SendRTP without a remote = %v, want ErrNoRemote", err)
+	}
+	leg.SetRemote(udpAddr(peer))
+	if err := d.SendRTP(pkt); err != nil {
+		t.Fatal(err)
+	}
+	got, from := readWithin(t, peer, 5*time.Second)
+	if !bytes.Equal(got, pkt) || from != leg.LocalAddr() {
+		t.Fatalf("peer got %x from %v, want %x from %v", got, from, pkt, leg.LocalAddr())
+	}
+	d.HandleRTP(&Packet{Raw: pkt})
+	if got, _ := readWithin(t, peer, 5*time.Second); !bytes.Equal(got, pkt) {
+		t.Fatalf("HandleRTP sent %x", got)
+	}
+	if s := leg.Stats().Sent; s.Packets != 2 || s.Bytes != uint64(2*len(pkt)) || s.Errors != 1 {
+		t.Fatalf("send stats %+v, want 2 packets, %d bytes, 1 error", s, 2*len(pkt))
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = d.SendRTP(pkt) }); n != 0 {
+		t.Fatalf("SendRTP: %v allocations, want 0", n)
+	}
+	leg.Close()
+	if err := d.SendRTP(pkt); !errors.Is(err, ErrLegClosed) {
+		t.Fatalf("SendRTP after Close = %v, want ErrLegClosed", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +55,22 @@ func childMain(args []string) int {
 	batch := fs.Int("batch", 0, "relay legs' BatchRead")
 	ports := fs.String("ports", "20000-29999", "relay port range")
 	life := fs.Duration("life", 5*time.Minute, "exit after this long whatever happens")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the relaying process here")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadrelay child:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadrelay child:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	caller, err1 := netip.ParseAddrPort(*callerPeer)
 	agent, err2 := netip.ParseAddrPort(*agentPeer)

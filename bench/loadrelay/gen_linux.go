@@ -43,6 +43,7 @@ type runConfig struct {
 	Measure time.Duration
 	Batch   int    // the relay legs' BatchRead
 	Ports   string // the relay's port range, "min-max"
+	Profile string // the child's CPU profile file, if any
 }
 
 // direction is what one generator socket received: one direction of all
@@ -121,7 +122,7 @@ func run(cfg runConfig) (*result, error) {
 	}
 	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
 		"-caller", callerConn.LocalAddr().String(), "-agent", agentConn.LocalAddr().String(),
-		"-batch", strconv.Itoa(cfg.Batch), "-ports", cfg.Ports,
+		"-batch", strconv.Itoa(cfg.Batch), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
 		"-life", (cfg.Warmup + cfg.Measure + childStartTimeout + time.Minute).String())
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr

@@ -48,6 +48,7 @@ type options struct {
 	batch   int
 	ports   string
 	out     string
+	profile string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -60,6 +61,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.batch, "batch", 0, "relay legs' BatchRead (recvmmsg batch; 0 = one datagram per read)")
 	fs.StringVar(&o.ports, "ports", "20000-29999", "the relay's RTP port range")
 	fs.StringVar(&o.out, "out", "", "also write the table as Markdown to this file")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write each run's child CPU profile to this prefix + MODE-CALLS.pprof")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -93,7 +95,11 @@ func parentMain(args []string, w io.Writer) int {
 	for _, n := range o.calls {
 		for _, m := range o.modes {
 			fmt.Fprintf(os.Stderr, "loadrelay: %s, %d calls, %v warm-up + %v\n", m, n, o.warmup, o.measure)
-			r, err := run(runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Ports: o.ports})
+			cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Ports: o.ports}
+			if o.profile != "" {
+				cfg.Profile = fmt.Sprintf("%s%s-%d.pprof", o.profile, m, n)
+			}
+			r, err := run(cfg)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "loadrelay:", err)
 				return 1

@@ -36,14 +36,18 @@ func (s *pressSink) close() {
 }
 
 // newMask returns the masking pipeline (events and in-band, always)
-// writing to the agent leg.
+// writing to the agent leg with a DirectSender.
 func newMask(agent *media.Leg, presses *pressSink) (media.PacketHandler, media.TickHandler, error) {
+	out, err := media.NewDirectSender(agent)
+	if err != nil {
+		return nil, nil, err
+	}
 	p, err := media.NewPipeline(media.PipelineConfig{
 		Law:      g711.Ulaw,
 		AudioPT:  audioPT,
 		EventPTs: []uint8{eventPT},
 		Presses:  presses.ch,
-	}, media.LegSender{Leg: agent})
+	}, out)
 	if err != nil {
 		return nil, nil, err
 	}
