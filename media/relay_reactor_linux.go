@@ -12,9 +12,6 @@ import (
 	"unsafe"
 )
 
-// reactorSupported reports whether NewReactor works on this platform.
-const reactorSupported = true
-
 // readSlots is how many datagrams the reactor reads from a ready socket
 // at once. Two, not one: a recvmmsg(2) that returns fewer than it was
 // asked for proves the socket empty without a second read, which lets the

@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// reactorSupported reports whether NewReactor works on this platform.
-const reactorSupported = false
-
 // DefaultReactorEvents is how many ready sockets a Reactor takes from the
 // kernel per wait when none is configured.
 const DefaultReactorEvents = 256

@@ -97,6 +97,9 @@ var readers = []struct {
 	{"reactor", 0, true},
 }
 
+// reactorSupported reports whether NewReactor works here (epoll).
+const reactorSupported = runtime.GOOS == "linux"
+
 // testReactor returns a started reactor closed at the end of the test.
 func testReactor(t testing.TB, cfg ReactorConfig) *Reactor {
 	t.Helper()
