@@ -45,7 +45,7 @@ func TestStampSurvivesAnyDelay(t *testing.T) {
 	for i := range packets {
 		s := newStream(7, true)
 		b := make([]byte, maxDatagram)
-		n := s.next(b, nil, int64(1000+i))
+		n := s.next(b, renderTones(), int64(1000+i))
 		headers[i] = b[:rtpHeader]
 		audio = append(audio, b[rtpHeader:n]...)
 	}

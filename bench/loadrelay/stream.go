@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/binary"
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"dtmfgw/dtmf"
@@ -48,12 +50,34 @@ const stampBytes = 16
 // stampOffsets are where the copies of the stamp start in the payload.
 var stampOffsets = [2]int{0, frameBytes / 2}
 
-// toneFrameSet holds each key's in-band press as PCMU frames, rendered
-// once.
-type toneFrameSet [16][toneFrames][frameBytes]byte
+// noiseFrames and noiseDBm0: the audio between presses is white noise at
+// about a quiet talker's level, not digital silence, so that the in-band
+// detector does its full work on every frame as it would on a real call
+// (silence lets it stop early).
+const (
+	noiseFrames = 64
+	noiseDBm0   = -30
+)
+
+// toneFrameSet holds each key's in-band press and the background noise as
+// PCMU frames, rendered once.
+type toneFrameSet struct {
+	tones [16][toneFrames][frameBytes]byte
+	noise [noiseFrames][frameBytes]byte
+}
 
 func renderTones() *toneFrameSet {
-	var set toneFrameSet
+	set := new(toneFrameSet)
+	rng := rand.New(rand.NewPCG(1, 2)) // fixed: every run sends the same audio
+	// Uniform noise of this peak has the RMS of a −30 dBm0 sine.
+	peak := dtmf.Amplitude(noiseDBm0) / math.Sqrt2 * math.Sqrt(3)
+	noise := make([]int16, frameBytes)
+	for f := range noiseFrames {
+		for i := range noise {
+			noise[i] = int16((rng.Float64()*2 - 1) * peak)
+		}
+		g711.EncodeUlaw(set.noise[f][:], noise)
+	}
 	pcm := make([]int16, 0, toneFrames*frameBytes)
 	for code := range 16 {
 		key, _ := dtmf.KeyFromCode(uint8(code))
@@ -62,10 +86,10 @@ func renderTones() *toneFrameSet {
 			pcm = append(pcm, 0)
 		}
 		for f := range toneFrames {
-			g711.EncodeUlaw(set[code][f][:], pcm[f*frameBytes:(f+1)*frameBytes])
+			g711.EncodeUlaw(set.tones[code][f][:], pcm[f*frameBytes:(f+1)*frameBytes])
 		}
 	}
-	return &set
+	return set
 }
 
 // stream is one direction of one call, as the generator sends it.
@@ -137,13 +161,11 @@ func (s *stream) next(b []byte, tones *toneFrameSet, sentNS int64) int {
 		return rtpHeader + dtmf.TelephoneEventSize
 	case s.script && pos >= toneAt && pos < toneAt+toneFrames:
 		binary.BigEndian.PutUint32(b[4:], ts)
-		copy(p, tones[s.toneKey][pos-toneAt][:])
+		copy(p, tones.tones[s.toneKey][pos-toneAt][:])
 		return packetBytes
 	}
 	binary.BigEndian.PutUint32(b[4:], ts)
-	for i := range frameBytes {
-		p[i] = 0xFF // µ-law silence
-	}
+	copy(p, tones.noise[(int(s.call)+pos)%noiseFrames][:])
 	for c, off := range stampOffsets {
 		binary.BigEndian.PutUint32(p[off:], stampMagic|uint32(c))
 		binary.BigEndian.PutUint32(p[off+4:], s.call)
