@@ -196,24 +196,10 @@ func (la *lookAhead) remember(sent []byte) {
 	la.lastN = keep + copy(la.last[keep:], sent)
 }
 
-// flush sends everything held (pre and ring) into dst, which must have room
-// for la.delay samples, and returns how many it wrote and the timeline span
-// of the ring samples; the look-ahead then refills with silence, so that
-// when the caller resumes the delay is the same and nothing is cut.
-func (la *lookAhead) flush(dst []byte) (n int, a, b int64) {
-	n = la.preN + la.held()
-	a, b = la.take(dst[:n])
-	la.remember(dst[:n])
-	for i := 0; i < la.delay; i++ {
-		la.pre[i] = la.law.Silence()
-	}
-	la.preN = la.delay
-	return n, a, b
-}
-
-// discard drops everything held without sending it (it is inside a masked
-// span and mask packets are being synthesised instead), refilling with
-// silence like flush.
+// discard drops everything held without sending it (the caller stalled:
+// the last held samples were never judged by the Detector with what follows
+// them), and refills with silence so the delay is the same when the caller
+// resumes.
 func (la *lookAhead) discard() {
 	la.readPos = la.writePos
 	for i := 0; i < la.delay; i++ {

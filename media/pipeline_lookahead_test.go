@@ -47,7 +47,7 @@ var interruptedVariants = []lookAheadVariant{
 func lookAheadLeaks(t testing.TB, la time.Duration, v lookAheadVariant) int {
 	var ps []hPress
 	pos := 1600
-	for off := 0; off < hFrame; off += 9 {
+	for off := 0; off < hFrame; off += onsetStep {
 		for _, k := range allKeys {
 			ps = append(ps, hPress{Key: k, Start: pos + off, Len: v.length, Level: v.level, Twist: v.twist, Gap: v.gap})
 			pos += 2400
@@ -74,7 +74,9 @@ func TestLookAheadDefaultIsSmallestLeakFree(t *testing.T) {
 		}
 		shorter += lookAheadLeaks(t, DefaultLookAhead-time.Millisecond, v)
 	}
-	if shorter == 0 {
+	// The race build's coarser onsets may miss the few alignments that
+	// leak 1 ms below the default; only the full build judges minimality.
+	if shorter == 0 && onsetStep == 9 {
 		t.Errorf("no leak at %v either: the default is not the smallest", DefaultLookAhead-time.Millisecond)
 	}
 }
