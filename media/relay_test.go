@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"dtmfgw/dtmf/g711"
 )
 
 // relayPeers is a relayed call on loopback: the relay, and the caller's
@@ -510,15 +512,21 @@ func TestRelayHandlersDoNotAllocate(t *testing.T) {
 
 // BenchmarkRelayPacket measures one caller→agent packet through a
 // started relay over loopback: the caller leg's read, source check,
-// parse, stats, the handler (a pass-through forwarder, or a stand-in
-// pipeline that rewrites the payload and is ticked), and the agent leg's
-// write; a reader on the agent's socket takes the packet.
+// parse, stats, the handler (a pass-through forwarder, a stand-in
+// pipeline that rewrites the payload and is ticked, or the masking
+// Pipeline with events and in-band masking on), and the agent leg's
+// write; a reader on the agent's socket takes the packet. One call at a
+// time: the Reactor's gain, fewer wake-ups when many calls are ready at
+// once, shows only under bench/loadrelay.
 func BenchmarkRelayPacket(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
-		pipe    bool
+		pipe    int // 0 none, 1 stand-in, 2 the masking Pipeline
 		reactor bool
-	}{{"forward", false, false}, {"handler+tick", true, false}, {"reactor/forward", false, true}, {"reactor/handler+tick", true, true}} {
+	}{
+		{"forward", 0, false}, {"handler+tick", 1, false}, {"masking", 2, false},
+		{"reactor/forward", 0, true}, {"reactor/handler+tick", 1, true}, {"reactor/masking", 2, true},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			pipe := &recordingPipeline{}
 			var reactor *Reactor
@@ -527,9 +535,20 @@ func BenchmarkRelayPacket(b *testing.B) {
 			}
 			rp := newRelayPeers(b, LegConfig{MediaTimeout: time.Minute}, func(c *RelayConfig) {
 				c.Reactor = reactor
-				if bc.pipe {
+				switch bc.pipe {
+				case 1:
 					pipe.out = LegSender{c.Agent}
 					c.CallerToAgent, c.Tick = pipe, pipe
+				case 2:
+					out, err := NewDirectSender(c.Agent)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}}, out)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.CallerToAgent, c.Tick = p, p
 				}
 			})
 			if err := rp.relay.Start(); err != nil {
