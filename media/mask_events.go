@@ -108,10 +108,10 @@ func (s *eventStage) feed(h dtmf.RTPInfo, payload []byte, at time.Time, evs []dt
 func (s *eventStage) feedGuessed(h dtmf.RTPInfo, pt uint8, payload []byte, at time.Time, evs []dtmf.KeyEvent) []dtmf.KeyEvent {
 	confirmed := s.guessOK && s.guessPT == pt && s.guessTS == h.Timestamp
 	if !confirmed && s.guessOK && s.guessPT == pt {
-		// A new timestamp on a confirmed type: the Tracker keys the
-		// new event itself; one packet is enough once the type has
-		// shown a repeat.
-		confirmed = s.guessedConfirmed(pt)
+		// A new timestamp on a type that has already shown a repeat
+		// (the second Tracker accepted packets): the Tracker keys the
+		// new event itself.
+		confirmed = s.guessed.Stats().Packets > 0
 	}
 	s.guessPT, s.guessTS, s.guessOK = pt, h.Timestamp, true
 	if !confirmed {
@@ -120,10 +120,6 @@ func (s *eventStage) feedGuessed(h dtmf.RTPInfo, pt uint8, payload []byte, at ti
 	evs, _ = s.guessed.Feed(h, payload, at, evs)
 	return evs
 }
-
-// guessedConfirmed reports whether the second Tracker has already accepted
-// packets (so pt has shown a repeated timestamp before).
-func (s *eventStage) guessedConfirmed(uint8) bool { return s.guessed.Stats().Packets > 0 }
 
 // tick ends presses whose end packets were all lost.
 func (s *eventStage) tick(now time.Time, evs []dtmf.KeyEvent) []dtmf.KeyEvent {

@@ -130,7 +130,7 @@ type PipelineConfig struct {
 type PipelineStats struct {
 	// AudioPackets, EventPackets, GuessedEventPackets and ComfortNoise
 	// count caller packets by class; Other counts packets of any other
-	// payload type, dropped.
+	// payload type and empty audio payloads, dropped.
 	AudioPackets, EventPackets, GuessedEventPackets, ComfortNoise, Other uint64
 	// EventsDropped counts telephone-event packets not forwarded (all of
 	// them while event masking is on).
@@ -539,9 +539,14 @@ func (p *Pipeline) audio(pkt *Packet) {
 		return
 	}
 	n := len(pkt.Payload)
-	if n == 0 || n > maxAudioPayload || p.isDuplicate(h.SSRC, h.SequenceNumber) {
-		p.c.dups.Add(1)
+	if n == 0 || n > maxAudioPayload {
+		p.c.other.Add(1)
 		p.rw.drop(h.SSRC, h.SequenceNumber)
+		return
+	}
+	if p.isDuplicate(h.SSRC, h.SequenceNumber) {
+		// A repeat would feed the Detector the same 20 ms twice.
+		p.c.dups.Add(1)
 		return
 	}
 	p.detect(pkt.Payload, now)

@@ -156,3 +156,10 @@ func TestPipelineSentDescribesOurStream(t *testing.T) {
 		t.Errorf("Sent() = %+v; want SSRC abcdef01, %d packets, %d octets, last timestamp %d", st, len(sink.got), octets, last.Timestamp)
 	}
 }
+
+// The relay drives a Pipeline as its caller→agent handler and ticker.
+var (
+	_ PacketHandler = (*Pipeline)(nil)
+	_ TickHandler   = (*Pipeline)(nil)
+	_ Sender        = LegSender{}
+)

@@ -12,8 +12,9 @@ import (
 type Press struct {
 	// Key is the key pressed.
 	Key dtmf.Key
-	// Source is how the press was first heard; Sources every way it was
-	// heard by the time the Press was queued (usually just Source).
+	// Source is how the press was first heard. The Press is queued at
+	// once, so a second source that reports the same press later is not
+	// in it (it is counted in PipelineStats.Joined).
 	Source dtmf.Source
 	// FirstSeen is the arrival time of the first packet that carried the
 	// press (for in-band, of the tone's onset), by the leg's clock.
