@@ -135,8 +135,9 @@ type PipelineStats struct {
 	// EventsDropped counts telephone-event packets not forwarded (all of
 	// them while event masking is on).
 	EventsDropped uint64
-	// Duplicates counts audio packets dropped as repeats.
-	Duplicates uint64
+	// Duplicates counts audio packets dropped as repeats, Late those
+	// dropped because a later one was already sent (reordered).
+	Duplicates, Late uint64
 	// Sent counts packets handed to the Sender, SendErrors those it
 	// refused; Synthesised the sent packets the pipeline made up.
 	Sent, SendErrors, Synthesised uint64
@@ -163,10 +164,10 @@ type PipelineStats struct {
 }
 
 type pipelineCounters struct {
-	audio, events, guessed, cn, other, eventsDropped, dups   atomic.Uint64
-	sent, sendErrors, synth, masked, prRFC, prInband, joined atomic.Uint64
-	suspicions, overflows, merged, stalls                    atomic.Uint64
-	lookAhead                                                atomic.Int64 // samples
+	audio, events, guessed, cn, other, eventsDropped, dups, late atomic.Uint64
+	sent, sendErrors, synth, masked, prRFC, prInband, joined     atomic.Uint64
+	suspicions, overflows, merged, stalls                        atomic.Uint64
+	lookAhead                                                    atomic.Int64 // samples
 }
 
 // suspectMargin is how much earlier than Detector.Suspected's rough onset
@@ -220,8 +221,11 @@ type Pipeline struct {
 	lastAudio time.Time
 	lastOut   time.Time
 	audioSSRC uint32
-	recent    [8]uint16
-	nrecent   int
+	// lastAudioSeq is the highest audio sequence number of audioSSRC.
+	lastAudioSeq uint16
+	haveAudioSeq bool
+	recent       [8]uint16
+	nrecent      int
 
 	evs [32]dtmf.KeyEvent
 	buf [rtpHeaderLen + MaxDatagram]byte
@@ -337,7 +341,7 @@ func (p *Pipeline) Stats() PipelineStats {
 	return PipelineStats{
 		AudioPackets: c.audio.Load(), EventPackets: c.events.Load(), GuessedEventPackets: c.guessed.Load(),
 		ComfortNoise: c.cn.Load(), Other: c.other.Load(), EventsDropped: c.eventsDropped.Load(),
-		Duplicates: c.dups.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
+		Duplicates: c.dups.Load(), Late: c.late.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
 		Synthesised: c.synth.Load(), Masked: c.masked.Load(), PressesRFC4733: c.prRFC.Load(),
 		PressesInband: c.prInband.Load(), Joined: c.joined.Load(), Suspicions: c.suspicions.Load(),
 		QueueOverflows: c.overflows.Load(), TonesMerged: c.merged.Load(), Stalls: c.stalls.Load(),
@@ -515,7 +519,7 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 // isDuplicate reports whether an audio packet repeats one of the last few.
 func (p *Pipeline) isDuplicate(ssrc uint32, seq uint16) bool {
 	if ssrc != p.audioSSRC {
-		p.audioSSRC, p.nrecent = ssrc, 0
+		p.audioSSRC, p.nrecent, p.haveAudioSeq = ssrc, 0, false
 	}
 	for i := 0; i < p.nrecent; i++ {
 		if p.recent[i] == seq {
@@ -549,6 +553,15 @@ func (p *Pipeline) audio(pkt *Packet) {
 		p.c.dups.Add(1)
 		return
 	}
+	if p.haveAudioSeq && h.SSRC == p.audioSSRC && !newer(h.SequenceNumber, p.lastAudioSeq) {
+		// Late: its place in the stream toward the agent has gone out
+		// as a gap already, and the look-ahead holds audio in arrival
+		// order, so splicing it in would scramble both what the agent
+		// hears and what the Detector sees. Dropped, like a loss.
+		p.c.late.Add(1)
+		return
+	}
+	p.lastAudioSeq, p.haveAudioSeq = h.SequenceNumber, true
 	p.detect(pkt.Payload, now)
 	p.la.target = p.inbandTarget()
 	dst := p.buf[rtpHeaderLen : rtpHeaderLen+n]
