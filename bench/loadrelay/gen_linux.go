@@ -79,7 +79,8 @@ type result struct {
 	GenCPU        time.Duration
 	SentUp        int64 // caller→agent packets sent
 	SentDown      int64
-	LateSlots     int64 // pacing slots skipped because the generator fell behind
+	LateSlots     int64  // pacing slots skipped because the generator fell behind
+	LoadAvg       string // /proc/loadavg's 1-minute figure at the window's end: other work on the machine
 	Up, Down      *direction
 }
 
@@ -258,6 +259,11 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 		<-t.C
 		c1, e3 := procCPU(pid)
 		g1, e4 := procCPU(os.Getpid())
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				res.LoadAvg = f[0]
+			}
+		}
 		cpuErr = errors.Join(e1, e2, e3, e4)
 		res.ChildCPU, res.GenCPU = c1-c0, g1-g0
 	}()

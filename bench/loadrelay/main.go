@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"dtmfgw/media"
 )
 
 func main() {
@@ -130,9 +132,11 @@ func markdown(results []*result, o options, command string) string {
 	fmt.Fprintf(&b, "- Date: %s; Go %s %s/%s; %d CPUs visible\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, window %v; relay legs' BatchRead %d\n", o.warmup, o.measure, o.batch)
 	fmt.Fprintf(&b, "- CPU: user+system of the relaying child process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
-	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode\n\n")
-	b.WriteString("| mode | calls | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | received/sent | events at agent | late slots |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: with masking, the look-ahead (%v) is excluded — each stamp is timed from the send of the packet it left with; 100.000 means beyond the 100 ms histogram\n", media.DefaultLookAhead)
+	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by one media.Reactor per CPU, unmasked directions written with media.DirectSender; +mask = media.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel\n")
+	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts)\n\n")
+	b.WriteString("| mode | calls | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | received/sent | events at agent | late slots | load avg |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ref := map[int]*result{}
 	for _, r := range results {
 		if r.Mode == modeReference {
@@ -147,13 +151,13 @@ func markdown(results []*result, o options, command string) string {
 		secs := r.Measure.Seconds()
 		sent := r.SentUp + r.SentDown
 		recv := r.Up.received + r.Down.received
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %.4f | %d | %d |\n",
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
 			r.Mode, r.Calls, float64(r.WindowPackets)/secs,
 			float64(r.CPUPerPacket())/float64(time.Microsecond), ratio,
 			r.ChildCPU.Seconds()/secs, r.GenCPU.Seconds()/secs,
 			ms(r.Up.percentile(0.50)), ms(r.Up.percentile(0.99)),
 			ms(r.Down.percentile(0.50)), ms(r.Down.percentile(0.99)),
-			float64(recv)/float64(max(sent, 1)), r.Up.eventPackets, r.LateSlots)
+			float64(recv)/float64(max(sent, 1)), r.Up.eventPackets, r.LateSlots, r.LoadAvg)
 	}
 	return b.String()
 }
