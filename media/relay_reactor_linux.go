@@ -33,7 +33,17 @@ type ReactorConfig struct {
 	// Events is how many ready sockets one epoll_wait(2) returns at most.
 	// Zero means DefaultReactorEvents.
 	Events int
+	// Coalesce, if positive, is how long the reactor waits after relaying
+	// a batch before it looks for the next one, so that packets arriving
+	// meanwhile share one wake-up: fewer wake-ups per packet for at most
+	// Coalesce of added latency. Zero relays every packet as soon as its
+	// socket is ready. At most MaxReactorCoalesce.
+	Coalesce time.Duration
 }
+
+// MaxReactorCoalesce bounds ReactorConfig.Coalesce: a fraction of a
+// packet interval, well inside a jitter buffer's slack.
+const MaxReactorCoalesce = 2 * time.Millisecond
 
 // Reactor reads the RTP sockets of many relays' legs on one goroutine,
 // instead of one goroutine per socket. A call's sockets each carry one
@@ -54,11 +64,12 @@ type ReactorConfig struct {
 // per CPU (GOMAXPROCS) and spread the calls over them. Safe for
 // concurrent use.
 type Reactor struct {
-	epfd  int
-	file  *os.File // epfd, registered with the Go netpoller
-	rc    syscall.RawConn
-	now   func() time.Time
-	check time.Duration
+	epfd     int
+	file     *os.File // epfd, registered with the Go netpoller
+	rc       syscall.RawConn
+	now      func() time.Time
+	check    time.Duration
+	coalesce time.Duration
 
 	// mu is held while a batch is read and relayed, and by attach and
 	// detach, so that a leg leaves the set only between batches.
@@ -73,6 +84,10 @@ type Reactor struct {
 	iovs   [readSlots]syscall.Iovec
 	msgs   [readSlots]reactorMsg
 	pollFn func(uintptr) bool // r.poll, bound once so Read does not allocate
+	// relayed is set by poll when it relayed something and coalescing
+	// is on: run then waits before the next poll. Only run's goroutine
+	// touches it.
+	relayed bool
 
 	done chan struct{}
 	once sync.Once
@@ -118,6 +133,7 @@ func NewReactor(cfg ReactorConfig) (*Reactor, error) {
 		check: cfg.TimeoutCheck,
 		done:  make(chan struct{}),
 	}
+	r.coalesce = min(max(cfg.Coalesce, 0), MaxReactorCoalesce)
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -159,6 +175,10 @@ func (r *Reactor) run() {
 	for {
 		err := r.rc.Read(r.pollFn)
 		if err == nil {
+			if r.relayed {
+				r.relayed = false
+				time.Sleep(r.coalesce)
+			}
 			continue
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -203,6 +223,12 @@ func (r *Reactor) poll(uintptr) bool {
 		if r.read(&r.slots[idx], now) {
 			more = true
 		}
+	}
+	if r.coalesce > 0 {
+		// Return to run, which waits, then polls again: what arrived
+		// meanwhile is found by that poll, with no wake-up of its own.
+		r.relayed = true
+		return true
 	}
 	return more
 }

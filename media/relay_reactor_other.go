@@ -20,7 +20,11 @@ type ReactorConfig struct {
 	Now          func() time.Time
 	TimeoutCheck time.Duration
 	Events       int
+	Coalesce     time.Duration
 }
+
+// MaxReactorCoalesce bounds ReactorConfig.Coalesce.
+const MaxReactorCoalesce = 2 * time.Millisecond
 
 // Reactor reads many legs' sockets on one goroutine; Linux only.
 type Reactor struct{ mu sync.Mutex }

@@ -90,13 +90,15 @@ func send(t testing.TB, from *net.UDPConn, to netip.AddrPort, b []byte) {
 // readers are the ways a relay's sockets can be read: each leg's own
 // goroutine, with or without recvmmsg, or a shared Reactor.
 var readers = []struct {
-	name    string
-	batch   int
-	reactor bool
+	name     string
+	batch    int
+	reactor  bool
+	coalesce time.Duration
 }{
-	{"plain reader", 0, false},
-	{"batched reader", 8, false},
-	{"reactor", 0, true},
+	{"plain reader", 0, false, 0},
+	{"batched reader", 8, false, 0},
+	{"reactor", 0, true, 0},
+	{"coalescing reactor", 0, true, time.Millisecond},
 }
 
 // reactorSupported reports whether NewReactor works here (epoll).
@@ -125,7 +127,7 @@ func TestRelayForwardsBothDirectionsByteForByte(t *testing.T) {
 		t.Run(rd.name, func(t *testing.T) {
 			var reactor *Reactor
 			if rd.reactor {
-				reactor = testReactor(t, ReactorConfig{})
+				reactor = testReactor(t, ReactorConfig{Coalesce: rd.coalesce})
 			}
 			rp := newRelayPeers(t, LegConfig{BatchRead: rd.batch}, func(c *RelayConfig) { c.Reactor = reactor })
 			if err := rp.relay.Start(); err != nil {
@@ -161,7 +163,7 @@ func TestRelayDropsPacketsFromWrongSource(t *testing.T) {
 		t.Run(rd.name, func(t *testing.T) {
 			var reactor *Reactor
 			if rd.reactor {
-				reactor = testReactor(t, ReactorConfig{})
+				reactor = testReactor(t, ReactorConfig{Coalesce: rd.coalesce})
 			}
 			testRelayDropsPacketsFromWrongSource(t, LegConfig{BatchRead: rd.batch}, reactor)
 		})
@@ -353,7 +355,7 @@ func TestRelayReportsAMediaTimeoutOnce(t *testing.T) {
 			clock := newFakeClock()
 			var reactor *Reactor
 			if rd.reactor {
-				reactor = testReactor(t, ReactorConfig{Now: clock.Now, TimeoutCheck: 5 * time.Millisecond})
+				reactor = testReactor(t, ReactorConfig{Now: clock.Now, TimeoutCheck: 5 * time.Millisecond, Coalesce: rd.coalesce})
 			}
 			testRelayReportsAMediaTimeoutOnce(t, clock, LegConfig{BatchRead: rd.batch}, reactor)
 		})

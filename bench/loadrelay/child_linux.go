@@ -53,6 +53,7 @@ func childMain(args []string) int {
 	callerPeer := fs.String("caller", "", "the generator's caller-side address")
 	agentPeer := fs.String("agent", "", "the generator's agent-side address")
 	batch := fs.Int("batch", 0, "relay legs' BatchRead")
+	coalesce := fs.Duration("coalesce", 0, "reactors' Coalesce")
 	ports := fs.String("ports", "20000-29999", "relay port range")
 	life := fs.Duration("life", 5*time.Minute, "exit after this long whatever happens")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the relaying process here")
@@ -89,7 +90,7 @@ func childMain(args []string) int {
 		if *mode == modeRelayReactor || *mode == modeMaskReactor {
 			reactors = runtime.GOMAXPROCS(0)
 		}
-		closers, err = startRelays(*calls, caller, agent, *batch, *ports, mask, reactors)
+		closers, err = startRelays(*calls, caller, agent, *batch, *ports, mask, reactors, *coalesce)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -158,7 +159,7 @@ func forward(in, out *net.UDPConn, to netip.AddrPort) {
 
 // startRelays starts calls media.Relays, masking or not, on one shared
 // TickWheel.
-func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool, reactors int) ([]func() error, error) {
+func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool, reactors int, coalesce time.Duration) ([]func() error, error) {
 	lo, hi, ok := strings.Cut(ports, "-")
 	pmin, err1 := strconv.Atoi(lo)
 	pmax, err2 := strconv.Atoi(hi)
@@ -174,7 +175,7 @@ func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, por
 	closers := []func() error{func() error { wheel.Close(); presses.close(); return nil }}
 	rs := make([]*media.Reactor, reactors)
 	for i := range rs {
-		if rs[i], err = media.NewReactor(media.ReactorConfig{}); err != nil {
+		if rs[i], err = media.NewReactor(media.ReactorConfig{Coalesce: coalesce}); err != nil {
 			return closers, err
 		}
 		closers = append(closers, rs[i].Close) // after every relay's Close

@@ -37,13 +37,14 @@ const (
 
 // runConfig is one measured run.
 type runConfig struct {
-	Mode    string // modeReference, modeRelay or modeRelayMask
-	Calls   int
-	Warmup  time.Duration
-	Measure time.Duration
-	Batch   int    // the relay legs' BatchRead
-	Ports   string // the relay's port range, "min-max"
-	Profile string // the child's CPU profile file, if any
+	Mode     string // modeReference, modeRelay or modeRelayMask
+	Calls    int
+	Warmup   time.Duration
+	Measure  time.Duration
+	Batch    int           // the relay legs' BatchRead
+	Coalesce time.Duration // the reactors' Coalesce
+	Ports    string        // the relay's port range, "min-max"
+	Profile  string        // the child's CPU profile file, if any
 }
 
 // direction is what one generator socket received: one direction of all
@@ -123,7 +124,7 @@ func run(cfg runConfig) (*result, error) {
 	}
 	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
 		"-caller", callerConn.LocalAddr().String(), "-agent", agentConn.LocalAddr().String(),
-		"-batch", strconv.Itoa(cfg.Batch), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
+		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
 		"-life", (cfg.Warmup + cfg.Measure + childStartTimeout + time.Minute).String())
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr
