@@ -215,8 +215,8 @@ type RTCPStats struct {
 	ReportsSent, WriteErrors uint64
 	// SenderReportsSent counts those of ReportsSent that were SRs.
 	SenderReportsSent uint64
-	// PeerSR is when the peer's last SR arrived (zero: none) and its NTP
-	// timestamp.
+	// PeerSRAt is when the peer's last SR arrived (zero: none), PeerSRNTP
+	// the NTP timestamp it carried.
 	PeerSRAt  time.Time
 	PeerSRNTP uint64
 	// Peer is the peer's latest report on our stream.
