@@ -772,3 +772,26 @@ func TestRTCPAddrIsRTPPortPlusOneOrTheSDPPort(t *testing.T) {
 		}
 	}
 }
+
+func TestRTCPLongestCNAMEFitsWithSRBlockAndBye(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4, 254, 255} {
+		cname := string(bytes.Repeat([]byte{'c'}, n))
+		f := newRTCPFixture(t, func(c *RTCPConfig) { c.CNAME = cname })
+		f.recv = Reception{SSRC: rtcpTheir, Expected: 1, Received: 1}
+		f.report(t, rtcpT0) // an RR as the receiver SSRC, then an SR: two BYE sources
+		f.recv.Received++
+		f.recv.Expected++
+		f.sent = SentStream{SSRC: rtcpOurs, Packets: 1, LastSent: rtcpT0}
+		if err := f.s.Close(rtcpT0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		pkts := f.out.last(t)
+		sdes := pkts[1].(*rtcp.SourceDescription)
+		if got := sdes.Chunks[0].Items[0].Text; got != cname {
+			t.Errorf("CNAME of %d octets came back as %d octets", n, len(got))
+		}
+		if len(pkts) != 3 || len(pkts[0].(*rtcp.SenderReport).Reports) != 1 || len(pkts[2].(*rtcp.Goodbye).Sources) != 2 {
+			t.Errorf("CNAME of %d octets: closing compound = %+v", n, pkts)
+		}
+	}
+}
