@@ -101,7 +101,10 @@ type RelayConfig struct {
 // the leg's reused buffer: no copy, no hand-off between goroutines, no
 // allocation, one wake-up per datagram (or per batch, with
 // LegConfig.BatchRead). Nothing waits on a consumer: the only writes are
-// UDP sends.
+// UDP sends, which the kernel does not hold back for a slow receiver
+// (and which a DirectSender drops rather than wait when the socket's own
+// send buffer is full); digit events leave through the pipeline's
+// bounded, non-blocking queue.
 //
 // Ticks are driven by the caller's own packets while they flow — the
 // reading goroutine ticks after handling a packet when TickInterval has

@@ -60,9 +60,10 @@ const MaxReactorCoalesce = 2 * time.Millisecond
 // Under load that is one wake-up per batch of packets, where a reader
 // per socket pays a goroutine wake-up and an empty read per packet.
 //
-// A relay uses a reactor when RelayConfig.Reactor is set. Run one reactor
-// per CPU (GOMAXPROCS) and spread the calls over them. Safe for
-// concurrent use.
+// A relay uses a reactor when RelayConfig.Reactor is set; its legs must
+// then be closed through Relay.Close, which takes them out of the
+// reactor's set first. Run one reactor per CPU (GOMAXPROCS) and spread
+// the calls over them. Safe for concurrent use.
 type Reactor struct {
 	epfd     int
 	file     *os.File // epfd, registered with the Go netpoller

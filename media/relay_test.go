@@ -365,6 +365,9 @@ func TestRelayReportsAMediaTimeoutOnce(t *testing.T) {
 func testRelayReportsAMediaTimeoutOnce(t *testing.T, clock *fakeClock, cfg LegConfig, reactor *Reactor) {
 	cfg.Now, cfg.MediaTimeout, cfg.TimeoutCheck = clock.Now, 5*time.Second, 5*time.Millisecond
 	rp := newRelayPeers(t, cfg, func(c *RelayConfig) { c.Reactor = reactor })
+	// The agent's leg times out later than the caller's: the caller's is
+	// reported, and only it.
+	rp.agent.SetMediaTimeout(7 * time.Second)
 	if err := rp.relay.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +384,24 @@ func testRelayReportsAMediaTimeoutOnce(t *testing.T, clock *fakeClock, cfg LegCo
 	}
 	if got := rp.relay.TimedOut(); got != CallerSide {
 		t.Fatalf("TimedOut = %v, want caller", got)
+	}
+	// The agent's count restarted at one of its checks, which may have
+	// been after the clock moved: move it on until the agent times out.
+	deadline := time.After(5 * time.Second)
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for agentDone := false; !agentDone; {
+		select {
+		case <-rp.agent.MediaTimeout():
+			agentDone = true
+		case <-poll.C:
+			clock.Advance(time.Second)
+		case <-deadline:
+			t.Fatal("the agent leg did not time out too")
+		}
+	}
+	if got := rp.relay.TimedOut(); got != CallerSide {
+		t.Fatalf("TimedOut = %v after the agent's timeout, want still caller", got)
 	}
 	if err := rp.relay.Close(); err != nil {
 		t.Fatal(err)
