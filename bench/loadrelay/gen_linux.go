@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"dtmfgw/dtmf"
@@ -23,9 +24,12 @@ import (
 const (
 	paceSlots = 20
 	slotGap   = packetGap / paceSlots
-	// drain is how long the receivers wait for the last packets after the
-	// generator stopped sending.
-	drain = 300 * time.Millisecond
+	// drainQuiet and drainMax: after the generator stopped sending, the
+	// receivers go on until nothing has arrived for drainQuiet, at most
+	// drainMax, so that a relay slowed by a busy machine is not counted
+	// as losing what it still had queued.
+	drainQuiet = time.Second
+	drainMax   = 10 * time.Second
 	// childStartTimeout bounds the child's set-up (1000 calls: 2000 legs).
 	childStartTimeout = 30 * time.Second
 	// childStopTimeout bounds the child's exit after its stdin closed.
@@ -223,7 +227,7 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	start := time.Now()
 	winStart := cfg.Warmup
 	winEnd := cfg.Warmup + cfg.Measure
-	stopAt := start.Add(winEnd + drain)
+	stopAt := start.Add(winEnd + drainMax)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	delay := 0 // look-ahead, in samples, of the caller→agent audio
@@ -269,6 +273,10 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 		res.ChildCPU, res.GenCPU = c1-c0, g1-g0
 	}()
 	sendErr := send(res, callerConn, agentConn, legs, start, winEnd)
+	waitQuiet(res, stopAt)
+	for _, c := range []*net.UDPConn{callerConn, agentConn} {
+		_ = c.SetReadDeadline(time.Now()) // ends the receivers
+	}
 	wg.Wait()
 	close(errs)
 	var recvErr error
@@ -277,6 +285,25 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	}
 	res.WindowPackets = res.Up.inWindow + res.Down.inWindow
 	return errors.Join(sendErr, recvErr, cpuErr)
+}
+
+// waitQuiet returns once no packet has arrived for drainQuiet, or at
+// stopAt. It reads the receivers' counters without a lock: a stale read
+// only makes it wait one more round.
+func waitQuiet(res *result, stopAt time.Time) {
+	const step = 50 * time.Millisecond
+	t := time.NewTicker(step)
+	defer t.Stop()
+	last, quiet := int64(-1), time.Duration(0)
+	for time.Now().Before(stopAt) && quiet < drainQuiet {
+		<-t.C
+		n := atomicLoad(&res.Up.received) + atomicLoad(&res.Down.received)
+		if n == last {
+			quiet += step
+		} else {
+			last, quiet = n, 0
+		}
+	}
 }
 
 // send paces every call's two streams until stop (since start).
@@ -369,7 +396,7 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winSta
 		in := now >= winStart && now < winEnd
 		for i := range n {
 			pkt := b.datagram(i)
-			d.received++
+			atomic.AddInt64(&d.received, 1)
 			if len(pkt) >= 2 && pkt[1]&0x7F == eventPT {
 				d.eventPackets++
 			}
@@ -414,3 +441,5 @@ func procCPU(pid int) (time.Duration, error) {
 	const tick = 10 * time.Millisecond // 1/USER_HZ
 	return time.Duration(ut+st) * tick, nil
 }
+
+func atomicLoad(p *int64) int64 { return atomic.LoadInt64(p) }

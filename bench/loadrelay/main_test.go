@@ -138,7 +138,8 @@ func TestCallerScriptCarriesRealPresses(t *testing.T) {
 // under the race detector) for 3 s through each relaying mode. It checks
 // that the benchmark measures something true — everything relayed, every
 // stamped packet timed, events masked where masking is on — not the
-// performance bar, which only `make bench` on a quiet machine can judge.
+// performance bar, which only `go run ./bench/loadrelay` on a quiet
+// machine can judge.
 func TestShortLoad(t *testing.T) {
 	calls := 100
 	if raceEnabled {
@@ -153,29 +154,29 @@ func TestShortLoad(t *testing.T) {
 			t.Logf("%s: %d calls, %d late slots, %d packets in the window, %.2f µs CPU/packet, up p50/p99 %v/%v, down %v/%v",
 				mode, calls, r.LateSlots, r.WindowPackets, float64(r.CPUPerPacket())/1e3,
 				r.Up.percentile(0.5), r.Up.percentile(0.99), r.Down.percentile(0.5), r.Down.percentile(0.99))
-			if r.ChildCPU <= 0 {
-				t.Fatalf("relaying process used no CPU (%v)", r.ChildCPU)
+			// Nothing here depends on how much CPU the machine has to
+			// spare (make test runs packages side by side): rates and
+			// latencies are logged, not judged.
+			if r.WindowPackets == 0 || r.SentUp == 0 || r.SentDown == 0 {
+				t.Fatalf("nothing relayed: %d sent up, %d down, %d in the window", r.SentUp, r.SentDown, r.WindowPackets)
 			}
-			// Every call, both ways, 50 packets/s over the window; on a
-			// machine busy with other work the generator may fall behind
-			// (late slots), so only a gross shortfall fails.
-			want := int64(float64(2*calls*50) * r.Measure.Seconds())
-			if r.WindowPackets < want/2 {
-				t.Fatalf("%d packets relayed in the window, want about %d (late slots %d)", r.WindowPackets, want, r.LateSlots)
-			}
-			if r.Down.received < r.SentDown*99/100 {
+			// Loopback loses nothing, but a relay starved of CPU for
+			// longer than the receivers' quiet period is cut short.
+			if r.Down.received < r.SentDown*95/100 {
 				t.Fatalf("agent→caller: %d of %d packets arrived", r.Down.received, r.SentDown)
 			}
 			if r.Down.eventPackets != 0 {
 				t.Fatalf("%d telephone-event packets toward the caller, who sent none", r.Down.eventPackets)
 			}
-			for name, d := range map[string]*direction{"up": r.Up, "down": r.Down} {
-				if d.timed < d.inWindow*8/10 {
-					t.Fatalf("%s: %d of %d packets timed", name, d.timed, d.inWindow)
-				}
-				if p99 := d.percentile(0.99); p99 >= histBuckets*time.Microsecond {
-					t.Fatalf("%s: p99 latency beyond the histogram (%v)", name, p99)
-				}
+			// Every unmasked stamped packet is timed. Masked audio
+			// carries fewer whole stamps (mask tone, and look-ahead audio
+			// dropped when the caller's packets come late), so there
+			// only some.
+			if d := r.Down; d.timed < d.inWindow*8/10 {
+				t.Fatalf("down: %d of %d packets in the window timed", d.timed, d.inWindow)
+			}
+			if r.Up.timed == 0 {
+				t.Fatal("up: no packet timed")
 			}
 			switch mode {
 			case modeRelayMask, modeMaskReactor:
@@ -187,7 +188,10 @@ func TestShortLoad(t *testing.T) {
 				if r.Up.eventPackets == 0 {
 					t.Fatal("no telephone-event packet arrived unmasked: the load carries no events")
 				}
-				if r.Up.received < r.SentUp*99/100 {
+				if r.Up.timed < r.Up.inWindow*8/10 {
+					t.Fatalf("up: %d of %d packets in the window timed", r.Up.timed, r.Up.inWindow)
+				}
+				if r.Up.received < r.SentUp*95/100 {
 					t.Fatalf("caller→agent: %d of %d packets arrived", r.Up.received, r.SentUp)
 				}
 			}
