@@ -163,3 +163,29 @@ var (
 	_ TickHandler   = (*Pipeline)(nil)
 	_ Sender        = LegSender{}
 )
+
+// TestPipelineInterruptedToneIsOnePressOneMask: a tone interrupted by 10 ms
+// early on (Q.24 bridges it: one digit) is suspected, lost, suspected again
+// and then decided; it must give one press and one mask tone, not two.
+func TestPipelineInterruptedToneIsOnePressOneMask(t *testing.T) {
+	ps, total := sixteenPresses(1600)
+	for i := range ps {
+		ps[i].Gap = [2]int{64, 144}
+	}
+	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Presses: ps, Total: total}
+	q := make(chan Press, 64)
+	p, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, sc.packets())
+	first := string(dtmf.DefaultMaskTone().Frames(g711.Ulaw, hFrame)[0])
+	starts := 0
+	for _, o := range sink.got {
+		if string(o.pay) == first {
+			starts++
+		}
+	}
+	if got := len(drain(q)); got != len(ps) || starts != len(ps) {
+		t.Errorf("%d presses and %d mask tones for %d interrupted tones; want one of each per tone (%+v)", got, starts, len(ps), p.Stats())
+	}
+	if n, worst, at := leaks(sink.agentPCM(g711.Ulaw), maskRef(dtmf.DefaultMaskTone(), g711.Ulaw)); n != 0 {
+		t.Errorf("%d leaking windows (worst %.1f× at %d)", n, worst, at)
+	}
+}
