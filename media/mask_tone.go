@@ -39,16 +39,6 @@ func (m *maskPlayer) enqueue(start int64) {
 	m.n++
 }
 
-// lowerLast moves the newest pending tone's start earlier, to start, when it
-// has not begun (a Begin whose onset is earlier than the suspicion's).
-func (m *maskPlayer) lowerLast(start int64) {
-	if m.n == 0 {
-		return
-	}
-	i := (m.head + m.n - 1) % maxPendingTones
-	m.starts[i] = min(m.starts[i], start)
-}
-
 // active reports whether a tone is playing or waiting.
 func (m *maskPlayer) active() bool { return m.playing || m.n > 0 }
 

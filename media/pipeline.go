@@ -25,7 +25,9 @@ package media
 //  4. pressJoiner makes one press of the reports of every source and queues
 //     it to the session without blocking; maskPlayer plays the uniform mask
 //     tone once per press, replacing whole packets: the tone for its fixed
-//     length, then silence while the press lasts. When the caller stops
+//     length, then silence while the press lasts. A suspected tone that is
+//     not (yet) a press is masked with silence, not the tone, so talk-off
+//     on music or speech makes short gaps, not beeps. When the caller stops
 //     sending audio during events (many senders do), Tick and the event
 //     packets drive synthesised packets at the audio packetisation.
 //  5. rewriter writes the header of one stream of ours (RFC 3550 §5.1):
@@ -213,7 +215,7 @@ type Pipeline struct {
 	sent   SentCounter // our stream toward the agent, for RTCP SRs
 
 	ib          inbandState
-	provisional bool  // a suspicion queued a tone that no press has claimed
+	suspectFell bool  // a suspicion fell and has not come back yet
 	ibFell      int64 // Detector position where the last suspicion fell
 	eventOpen   bool
 
@@ -418,10 +420,7 @@ func (p *Pipeline) onEvents(evs []dtmf.KeyEvent, now time.Time) {
 			p.eventOpen = true
 			start := p.la.readPos
 			openSpan(&p.spans.event, start)
-			switch {
-			case p.provisional:
-				p.provisional = false // the suspicion's tone is this press's
-			case isNew:
+			if isNew {
 				p.player.enqueue(start)
 			}
 		case dtmf.End:
@@ -469,12 +468,10 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 				continue
 			}
 			openSpan(&p.spans.inband, ev.Onset)
-			switch {
-			case p.provisional:
-				p.player.lowerLast(ev.Onset)
-				p.provisional = false
-			case isNew:
-				p.player.enqueue(ev.Onset)
+			if isNew {
+				// The tone starts where the masking did, or at the
+				// first packet not yet sent.
+				p.player.enqueue(max(p.spans.inband.start, p.la.readPos))
 			}
 		case dtmf.End:
 			p.joiner.end(dtmf.SourceInband, now)
@@ -483,10 +480,9 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 		}
 	}
 	pos := p.la.det.Position()
-	if p.provisional && p.ib == inbandNone && pos-p.ibFell > bridgeSamples {
-		// The suspicion did not come back: it was not a press. Its tone
-		// plays anyway; masking errs toward more.
-		p.provisional = false
+	if p.suspectFell && p.ib == inbandNone && pos-p.ibFell > bridgeSamples {
+		// The suspicion did not come back: it was not a press.
+		p.suspectFell = false
 		p.c.suspicions.Add(1)
 	}
 	onset, suspected := p.la.det.Suspected()
@@ -501,16 +497,12 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 		onset = max(min(onset-suspectMargin, p.la.readPos), 0)
 		p.ib = inbandSuspect
 		openSpan(&p.spans.inband, onset)
-		if !p.joiner.recent(now) && !p.provisional && !p.eventOpen {
-			p.player.enqueue(onset)
-			p.provisional = true
-		}
 	case !suspected && p.ib == inbandSuspect:
 		// Gone before a decision. It may come back after an interruption
-		// (Q.24 bridges ≤ 10 ms): the provisional tone waits bridgeSamples
-		// before it is given up.
+		// (Q.24 bridges ≤ 10 ms); it counts as a false suspicion only
+		// if it does not within bridgeSamples.
 		p.ib = inbandNone
-		p.ibFell = pos
+		p.ibFell, p.suspectFell = pos, true
 		p.spans.closeSpan(&p.spans.inband, pos)
 	}
 	p.c.merged.Store(p.player.merged)

@@ -93,9 +93,3 @@ func (j *pressJoiner) end(src dtmf.Source, at time.Time) {
 		j.ended = at
 	}
 }
-
-// recent reports whether some source still holds the current press, or it
-// ended within joinWindow of at.
-func (j *pressJoiner) recent(at time.Time) bool {
-	return j.heard != 0 && (j.open != 0 || at.Sub(j.ended) <= joinWindow)
-}
