@@ -47,6 +47,7 @@ type runConfig struct {
 	Measure  time.Duration
 	Batch    int           // the relay legs' BatchRead
 	Coalesce time.Duration // the reactors' Coalesce
+	Round    int           // which repetition of the whole set of runs, from 1
 	Ports    string        // the relay's port range, "min-max"
 	Profile  string        // the child's CPU profile file, if any
 }

@@ -52,6 +52,7 @@ type options struct {
 	ports    string
 	out      string
 	profile  string
+	rounds   int
 }
 
 func parseOptions(args []string) (options, error) {
@@ -64,6 +65,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.batch, "batch", 0, "relay legs' BatchRead (recvmmsg batch; 0 = one datagram per read)")
 	fs.DurationVar(&o.coalesce, "coalesce", 0, "the reactors' Coalesce (reactor modes)")
 	fs.StringVar(&o.ports, "ports", "20000-29999", "the relay's RTP port range")
+	fs.IntVar(&o.rounds, "rounds", 1, "repeat the whole set of runs this many times (1–5), interleaved, to see the spread")
 	fs.StringVar(&o.out, "out", "", "also write the table as Markdown to this file")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write each run's child CPU profile to this prefix + MODE-CALLS.pprof")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +85,9 @@ func parseOptions(args []string) (options, error) {
 		}
 		o.modes = append(o.modes, m)
 	}
+	if o.rounds < 1 || o.rounds > 5 {
+		return o, fmt.Errorf("rounds must be 1–5")
+	}
 	if o.warmup < 0 || o.measure < 500*time.Millisecond || o.measure > 10*time.Minute {
 		return o, fmt.Errorf("measure must be 0.5 s – 10 min, warmup ≥ 0")
 	}
@@ -97,18 +102,20 @@ func parentMain(args []string, w io.Writer) int {
 	}
 	var results []*result
 	for _, n := range o.calls {
-		for _, m := range o.modes {
-			fmt.Fprintf(os.Stderr, "loadrelay: %s, %d calls, %v warm-up + %v\n", m, n, o.warmup, o.measure)
-			cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, Ports: o.ports}
-			if o.profile != "" {
-				cfg.Profile = fmt.Sprintf("%s%s-%d.pprof", o.profile, m, n)
+		for round := 1; round <= o.rounds; round++ {
+			for _, m := range o.modes {
+				fmt.Fprintf(os.Stderr, "loadrelay: %s, %d calls, %v warm-up + %v\n", m, n, o.warmup, o.measure)
+				cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, Ports: o.ports, Round: round}
+				if o.profile != "" {
+					cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
+				}
+				r, err := run(cfg)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "loadrelay:", err)
+					return 1
+				}
+				results = append(results, r)
 			}
-			r, err := run(cfg)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "loadrelay:", err)
-				return 1
-			}
-			results = append(results, r)
 		}
 	}
 	table := markdown(results, o, strings.Join(append([]string{"go run ./bench/loadrelay"}, args...), " "))
@@ -126,7 +133,7 @@ func parentMain(args []string, w io.Writer) int {
 func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 3, 64) }
 
 // markdown renders the results, each relay row with its ratio to the
-// reference run at the same call count.
+// reference run at the same call count in the same round.
 func markdown(results []*result, o options, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Relay load benchmark\n\n")
@@ -138,24 +145,25 @@ func markdown(results []*result, o options, command string) string {
 	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by one media.Reactor per CPU, unmasked directions written with media.DirectSender; +mask = media.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel\n")
 	fmt.Fprintf(&b, "- The bar (issue 3): with masking on, CPU per packet ≤ 1.0× the reference at 500 and 1000 calls, and up p99 no worse than the reference's. Figures from a machine shared with other work (see load avg and late slots) vary by ±15%% in CPU and far more in latency between runs\n")
 	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts)\n\n")
-	b.WriteString("| mode | calls | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | received/sent | events at agent | late slots | load avg |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	ref := map[int]*result{}
+	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | received/sent | events at agent | late slots | load avg |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	type key struct{ calls, round int }
+	ref := map[key]*result{}
 	for _, r := range results {
 		if r.Mode == modeReference {
-			ref[r.Calls] = r
+			ref[key{r.Calls, r.Round}] = r
 		}
 	}
 	for _, r := range results {
 		ratio := "—"
-		if rr, ok := ref[r.Calls]; ok && rr.CPUPerPacket() > 0 {
+		if rr, ok := ref[key{r.Calls, r.Round}]; ok && rr.CPUPerPacket() > 0 {
 			ratio = strconv.FormatFloat(float64(r.CPUPerPacket())/float64(rr.CPUPerPacket()), 'f', 2, 64)
 		}
 		secs := r.Measure.Seconds()
 		sent := r.SentUp + r.SentDown
 		recv := r.Up.received + r.Down.received
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
-			r.Mode, r.Calls, float64(r.WindowPackets)/secs,
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
+			r.Mode, r.Calls, r.Round, float64(r.WindowPackets)/secs,
 			float64(r.CPUPerPacket())/float64(time.Microsecond), ratio,
 			r.ChildCPU.Seconds()/secs, r.GenCPU.Seconds()/secs,
 			ms(r.Up.percentile(0.50)), ms(r.Up.percentile(0.99)),
