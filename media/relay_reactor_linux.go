@@ -22,6 +22,9 @@ const readSlots = 2
 // kernel per epoll_wait(2) when none is configured.
 const DefaultReactorEvents = 256
 
+// ErrReactorClosed is returned when a relay starts on a closed Reactor.
+var ErrReactorClosed = errors.New("media: reactor closed")
+
 // ReactorConfig configures a Reactor.
 type ReactorConfig struct {
 	// Now is the clock packets' arrival and media timeouts are judged by;
@@ -85,6 +88,9 @@ type Reactor struct {
 	iovs   [readSlots]syscall.Iovec
 	msgs   [readSlots]reactorMsg
 	pollFn func(uintptr) bool // r.poll, bound once so Read does not allocate
+	// closed is set by Close under mu: the epoll descriptor is gone (and
+	// its number may belong to another file), so detach must not use it.
+	closed bool
 	// relayed is set by poll when it relayed something and coalescing
 	// is on: run then waits before the next poll. Only run's goroutine
 	// touches it.
@@ -284,6 +290,10 @@ func (r *Reactor) attach(l *Leg, h PacketHandler) (int32, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		close(l.done)
+		return -1, ErrReactorClosed
+	}
 	l.recv.handler = h
 	l.recv.lastAccepted = r.now()
 	var idx int32
@@ -314,8 +324,10 @@ func (r *Reactor) detach(idx int32) {
 		return
 	}
 	s := r.slots[idx]
-	// The socket is still open: its Close comes after this.
-	_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.fd, nil)
+	if !r.closed {
+		// The socket is still open: its Close comes after this.
+		_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.fd, nil)
+	}
 	r.slots[idx] = reactorSlot{}
 	r.free = append(r.free, idx)
 	close(s.leg.done)
@@ -327,6 +339,9 @@ func (r *Reactor) detach(idx int32) {
 func (r *Reactor) Close() error {
 	var err error
 	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
 		err = r.file.Close()
 		<-r.done
 	})

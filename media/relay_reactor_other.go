@@ -15,6 +15,9 @@ const DefaultReactorEvents = 256
 // ErrNoReactor is returned by NewReactor where there is no epoll(7).
 var ErrNoReactor = errors.New("media: Reactor needs Linux (epoll)")
 
+// ErrReactorClosed is returned when a relay starts on a closed Reactor.
+var ErrReactorClosed = errors.New("media: reactor closed")
+
 // ReactorConfig configures a Reactor (see the Linux version).
 type ReactorConfig struct {
 	Now          func() time.Time

@@ -703,3 +703,21 @@ func TestDirectSenderWritesLikeWriteRTP(t *testing.T) {
 		t.Fatalf("SendRTP after Close = %v, want ErrLegClosed", err)
 	}
 }
+
+func TestRelayOnAClosedReactorFailsAndClosesCleanly(t *testing.T) {
+	reactor := testReactor(t, ReactorConfig{})
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) { c.Reactor = reactor })
+	if err := reactor.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.relay.Start(); !errors.Is(err, ErrReactorClosed) {
+		t.Fatalf("Start on a closed reactor = %v, want ErrReactorClosed", err)
+	}
+	// Start closed the relay; its legs are closed without waiting for a reader.
+	if err := rp.relay.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.caller.Start(nil); !errors.Is(err, ErrLegClosed) {
+		t.Fatalf("caller leg Start = %v, want ErrLegClosed", err)
+	}
+}
