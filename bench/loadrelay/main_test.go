@@ -198,3 +198,25 @@ func TestShortLoad(t *testing.T) {
 		})
 	}
 }
+
+// FuzzStamp feeds arbitrary datagrams to the receiver's stamp reader: it
+// must not panic, and what it reports must be consistent with the bytes
+// (a whole stamp inside the payload, a non-negative packet delay).
+func FuzzStamp(f *testing.F) {
+	s := newStream(1, true)
+	b := make([]byte, maxDatagram)
+	n := s.next(b, renderTones(), 42)
+	f.Add(b[:n], uint16(0))
+	f.Add(b[:n], uint16(208))
+	f.Add([]byte{0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xBE, 0xDE, 0xFF, 0xFF}, uint16(0))
+	f.Fuzz(func(t *testing.T, pkt []byte, delay uint16) {
+		d := int(delay % 321) // up to 40 ms of look-ahead
+		_, _, later, ok := stamp(pkt, d)
+		if !ok {
+			return
+		}
+		if later < 0 || len(pkt) < rtpHeader+stampBytes {
+			t.Fatalf("stamp from %d bytes, %d packets later", len(pkt), later)
+		}
+	})
+}
