@@ -15,6 +15,7 @@ STATICCHECK_VERSION := v0.8.2
 DEB_PACKAGES  := espeak-ng sox multimon-ng
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
+LOAD_ROUNDS   ?= 2
 TEST_TIMEOUT  ?= 30m
 
 export GOFLAGS := -buildvcs=false
@@ -85,13 +86,15 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: modules ## run the benchmarks and write docs/benchmarks.md
+bench: modules ## run the benchmarks and the relay load test; write docs/benchmarks.md and docs/benchmarks-relay.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
 	@echo "==> writing docs/benchmarks.md"
 	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/benchmarks.md \
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
+	@echo "==> relay load on loopback: 100, 500, 1000 calls against a reference forwarder (about 5 minutes)"
+	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out $(CURDIR)/docs/benchmarks-relay.md
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"

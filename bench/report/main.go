@@ -148,6 +148,8 @@ func write(b *strings.Builder, results []*result, cpu, command string, now time.
 	}
 	fmt.Fprintf(b, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintln(b)
+	fmt.Fprintln(b, "The relay's loopback load test against a reference forwarder (`go run ./bench/loadrelay`, also run by `make bench`) writes [benchmarks-relay.md](benchmarks-relay.md).")
+	fmt.Fprintln(b)
 	pkg := ""
 	for _, r := range results {
 		if r.pkg != pkg {
