@@ -52,7 +52,7 @@ func addNoiseAtSNR(pcm []int16, from, to int, snrDB float64, seed uint64) {
 func addNoiseOfSigma(pcm []int16, sigma float64, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i, x := range pcm {
-		pcm[i] = clip16(float64(x) + sigma*r.NormFloat64())
+		pcm[i] = Clip16(float64(x) + sigma*r.NormFloat64())
 	}
 }
 
@@ -469,7 +469,7 @@ func TestDetectorTalkOffSignals(t *testing.T) {
 			for _, f := range freqs {
 				v += amp * math.Sin(2*math.Pi*f*float64(i)/SampleRate)
 			}
-			pcm[i] = clip16(v)
+			pcm[i] = Clip16(v)
 		}
 		return pcm
 	}
@@ -742,7 +742,7 @@ func TestDetectorDCOffset(t *testing.T) {
 			s.LevelDBm0 = lvl
 			pcm, onsets := toneSignal(333, toneBurst{spec: s}, toneBurst{spec: s, gap: 40 * time.Millisecond})
 			for i := range pcm {
-				pcm[i] = clip16(float64(pcm[i]) + float64(dc))
+				pcm[i] = Clip16(float64(pcm[i]) + float64(dc))
 			}
 			t.Run(fmt.Sprintf("dc%+d@%+.0fdBm0", dc, lvl), func(t *testing.T) {
 				checkInbandDigits(t, detectAll(pcm), []Key{'6', '6'}, onsets, 320)

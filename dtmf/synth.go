@@ -106,7 +106,7 @@ func AppendDTMF(dst []int16, spec ToneSpec) []int16 {
 	lo.Set(low*(1+spec.LowOffset), Amplitude(spec.LevelDBm0))
 	hi.Set(high*(1+spec.HighOffset), Amplitude(spec.LevelDBm0+spec.TwistDB))
 	for range spec.Samples() {
-		dst = append(dst, clip16(lo.Next()+hi.Next()))
+		dst = append(dst, Clip16(lo.Next()+hi.Next()))
 	}
 	return dst
 }
@@ -140,7 +140,9 @@ func (o *Oscillator) Next() float64 {
 	return v
 }
 
-func clip16(v float64) int16 {
+// Clip16 rounds v to the nearest integer and saturates it to the 16-bit
+// sample range, as every synthesiser and resampler writing PCM must.
+func Clip16(v float64) int16 {
 	v = math.Round(v)
 	switch {
 	case v > math.MaxInt16:
@@ -219,7 +221,7 @@ func (m MaskTone) AppendPCM(dst []int16) []int16 {
 		if d := min(i, n-1-i); d < ramp {
 			g = 0.5 - 0.5*math.Cos(math.Pi*float64(d)/float64(ramp))
 		}
-		dst = append(dst, clip16(g*o.Next()))
+		dst = append(dst, Clip16(g*o.Next()))
 	}
 	return dst
 }

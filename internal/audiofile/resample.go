@@ -1,6 +1,9 @@
 package audiofile
 
-import "math"
+import (
+	"dtmfgw/dtmf"
+	"math"
+)
 
 // The resampler is a windowed-sinc interpolator evaluated at the exact
 // rational position of every output sample (polyphase form: with
@@ -73,7 +76,7 @@ func Resample(src []int16, fromRate int) []int16 {
 				acc += c * float64(src[k])
 			}
 		}
-		out[n] = clip16(acc)
+		out[n] = dtmf.Clip16(acc)
 	}
 	return out
 }
@@ -107,17 +110,6 @@ func kernel(x, fc, half float64) float64 {
 		s = math.Sin(math.Pi*a) / (math.Pi * a)
 	}
 	return 2 * fc * s * w
-}
-
-func clip16(v float64) int16 {
-	v = math.Round(v)
-	switch {
-	case v > math.MaxInt16:
-		return math.MaxInt16
-	case v < math.MinInt16:
-		return math.MinInt16
-	}
-	return int16(v)
 }
 
 func gcd(a, b int) int {

@@ -164,7 +164,7 @@ func normalise(buf []float64, dBm0 float64) []int16 {
 	}
 	g := zeroDBm0RMS * math.Pow(10, dBm0/20) / math.Sqrt(e/float64(len(buf)))
 	for i, v := range buf {
-		out[i] = clip16(g * v)
+		out[i] = dtmf.Clip16(g * v)
 	}
 	return out
 }
@@ -417,7 +417,7 @@ func (c cadence) render() []int16 {
 func toPCM(buf []float64) []int16 {
 	out := make([]int16, len(buf))
 	for i, v := range buf {
-		out[i] = clip16(v)
+		out[i] = dtmf.Clip16(v)
 	}
 	return out
 }

@@ -176,19 +176,8 @@ func appendSilence(dst []int16, n int) []int16 {
 func addNoise(pcm []int16, sigma float64, seed uint64) {
 	r := newRNG(seed)
 	for i, v := range pcm {
-		pcm[i] = clip16(float64(v) + sigma*r.gauss())
+		pcm[i] = dtmf.Clip16(float64(v) + sigma*r.gauss())
 	}
-}
-
-func clip16(v float64) int16 {
-	v = math.Round(v)
-	switch {
-	case v > math.MaxInt16:
-		return math.MaxInt16
-	case v < math.MinInt16:
-		return math.MinInt16
-	}
-	return int16(v)
 }
 
 func single(category string, kind CaseKind, spec dtmf.ToneSpec) q24Spec {

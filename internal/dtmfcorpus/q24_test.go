@@ -275,7 +275,7 @@ func toneLevel(x []int16, f float64, rate int) float64 {
 func sine(f, amp float64, rate, n int) []int16 {
 	out := make([]int16, n)
 	for i := range out {
-		out[i] = clip16(amp * math.Sin(2*math.Pi*f*float64(i)/float64(rate)))
+		out[i] = dtmf.Clip16(amp * math.Sin(2*math.Pi*f*float64(i)/float64(rate)))
 	}
 	return out
 }

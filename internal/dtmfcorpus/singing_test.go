@@ -1,6 +1,9 @@
 package dtmfcorpus
 
-import "testing"
+import (
+	"dtmfgw/dtmf"
+	"testing"
+)
 
 func TestHarmonicPairNearDTMF(t *testing.T) {
 	tests := []struct {
@@ -32,7 +35,7 @@ func TestResonatorPeaksAtItsFrequency(t *testing.T) {
 			x := sine(probe, 1000, SampleRate, SampleRate)
 			y := make([]int16, len(x))
 			for i, v := range x {
-				y[i] = clip16(r.next(float64(v)) / 20)
+				y[i] = dtmf.Clip16(r.next(float64(v)) / 20)
 			}
 			return toneLevel(y[SampleRate/2:], probe, SampleRate)
 		}

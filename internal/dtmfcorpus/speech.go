@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"dtmfgw/dtmf"
 	"dtmfgw/internal/audiofile"
 	"encoding/binary"
 	"encoding/hex"
@@ -350,7 +351,7 @@ func scaleToLevel(pcm []int16, dBm0 float64) []int16 {
 	target := zeroDBm0RMS * math.Pow(10, dBm0/20)
 	g := target / rms
 	for i, v := range pcm {
-		out[i] = clip16(g * float64(v))
+		out[i] = dtmf.Clip16(g * float64(v))
 	}
 	return out
 }
