@@ -1,0 +1,380 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/dtmf/g711"
+)
+
+// The end-to-end leak proof of issue 3 over loopback: a caller socket sends
+// an RTP stream through a Relay whose caller→agent handler is a real
+// Pipeline, over real UDP sockets on 127.0.0.1, and an agent socket records
+// everything the relay sends it. The recording is then judged the way the
+// agent's platform could hear it: packet types, our Detector, an
+// independent receiver (multimon-ng), Goertzel energy at the DTMF pairs, the
+// mask audio, and the presses the session was handed.
+//
+// Timing: the legs run on a clock the sender sets to each packet's
+// scheduled arrival before sending it, and the sender waits (bounded) for
+// the relay to have handled the datagram before sending the next. The run
+// is therefore as deterministic as the in-memory harness (a scheduler
+// hiccup cannot turn into a stall) and takes milliseconds, not the 7 s of
+// audio it carries; the sockets, the leg readers, the relay's ticking and
+// the pipeline are the real ones.
+
+// e2eClock is the legs' clock: the scheduled arrival of the packet in flight.
+type e2eClock struct{ ns atomic.Int64 }
+
+func (c *e2eClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *e2eClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+
+// handledSignal wraps the pipeline as the relay's caller→agent handler and
+// says, after each packet, that the pipeline is done with it (and has sent
+// what it sends for it). The channel is buffered for every packet of a
+// run, so the leg's reader never blocks on it.
+type handledSignal struct {
+	p    *Pipeline
+	done chan struct{}
+}
+
+func (h *handledSignal) HandleRTP(pkt *Packet) {
+	h.p.HandleRTP(pkt)
+	h.done <- struct{}{}
+}
+
+// e2eRun is one relayed call and its recording.
+type e2eRun struct {
+	pipeline *Pipeline
+	relay    *Relay
+	presses  []Press
+	agent    []hOut // every datagram the agent socket received, parsed
+	raw      int    // datagrams the agent socket received
+	bad      []string
+}
+
+const e2eSSRC = 0x5EC0DE01
+
+// runLoopback relays pkts (in order; their times are the arrival times)
+// through a Relay with a masking Pipeline and returns what the agent got.
+func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt) *e2eRun {
+	t.Helper()
+	clock := &e2eClock{}
+	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
+	pool, _ := testPool(t, 2, -1, nil)
+	callerPeer, agentPeer := listenLoopback(t), listenLoopback(t)
+	caller, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: clock.Now, EventPayloadTypes: []uint8{hEventPT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := make(chan Press, 64)
+	p, err := NewPipeline(PipelineConfig{Law: law, AudioPT: audioPT, EventPTs: []uint8{hEventPT}, Presses: q,
+		SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, LegSender{Leg: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handledSignal{p: p, done: make(chan struct{}, len(pkts)+1)}
+	relay, err := NewRelay(RelayConfig{Caller: caller, Agent: agent, CallerToAgent: h, Tick: p, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+
+	// The agent's recorder reads concurrently, so the socket's receive
+	// buffer never overflows; it stops when the socket is closed.
+	recorded := make(chan [][]byte, 1)
+	go func() {
+		var got [][]byte
+		buf := make([]byte, MaxDatagram+1)
+		for {
+			n, _, err := agentPeer.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				recorded <- got
+				return
+			}
+			got = append(got, append([]byte(nil), buf[:n]...))
+		}
+	}()
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	to := caller.LocalAddr()
+	for i, x := range pkts {
+		clock.Set(x.at)
+		raw, err := (&rtp.Packet{Header: x.header, Payload: x.pay}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := callerPeer.WriteToUDPAddrPort(raw, to); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("packet %d of %d not handled by the relay within 5 s", i, len(pkts))
+		}
+	}
+	// Everything the pipeline sent was written to the agent before its
+	// HandleRTP returned, and loopback queues a datagram at the receiver
+	// within the send. The recorder reads what is queued and then 100 ms
+	// of quiet in which the relay's ticks may still add packets.
+	run := &e2eRun{pipeline: p, relay: relay}
+	if err := agentPeer.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	// The quiet period ends the recorder with a timeout error; the count
+	// check below tells whether it saw every packet the pipeline sent.
+	var got [][]byte
+	select {
+	case got = <-recorded:
+	case <-time.After(5 * time.Second):
+		t.Fatal("agent recorder did not finish")
+	}
+	run.raw = len(got)
+	for i, d := range got {
+		var o hOut
+		n, err := o.header.Unmarshal(d)
+		if err != nil {
+			run.bad = append(run.bad, fmt.Sprintf("datagram %d: %v", i, err))
+			continue
+		}
+		o.pay = d[n:]
+		run.agent = append(run.agent, o)
+	}
+	if s := p.Stats(); uint64(run.raw) != s.Sent {
+		t.Errorf("the agent socket received %d datagrams, the pipeline sent %d", run.raw, s.Sent)
+	}
+	run.presses = drain(q)
+	return run
+}
+
+// agentAudio lays the agent's audio out on its RTP timestamps, as a jitter
+// buffer would, and decodes it.
+func agentAudio(outs []hOut, law g711.Law, audioPT uint8) []int16 {
+	var audio []hOut
+	for _, o := range outs {
+		if o.header.PayloadType == audioPT {
+			audio = append(audio, o)
+		}
+	}
+	if len(audio) == 0 {
+		return nil
+	}
+	sort.SliceStable(audio, func(i, j int) bool {
+		return int16(audio[i].header.SequenceNumber-audio[j].header.SequenceNumber) < 0
+	})
+	ts0 := audio[0].header.Timestamp
+	var pcm []int16
+	for _, o := range audio {
+		off := int(int32(o.header.Timestamp - ts0))
+		if off < 0 || off > 1<<22 {
+			continue
+		}
+		if need := off + len(o.pay); need > len(pcm) {
+			pcm = append(pcm, make([]int16, need-len(pcm))...)
+		}
+		law.Decode(pcm[off:], o.pay)
+	}
+	return pcm
+}
+
+// eventShaped reports whether a payload could be RFC 4733 events: 1–8
+// whole 4-octet events with codes 0–15 (the pipeline's own guess rule).
+func e2eEventShaped(pay []byte) bool {
+	if len(pay) == 0 || len(pay)%4 != 0 || len(pay) > 32 {
+		return false
+	}
+	for i := 0; i < len(pay); i += 4 {
+		if pay[i] > 15 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkNoEventPackets asserts the agent got only audio (or comfort noise)
+// of the negotiated type, nothing shaped like a telephone event.
+func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
+	t.Helper()
+	for _, b := range run.bad {
+		t.Errorf("agent received a non-RTP datagram: %s", b)
+	}
+	for i, o := range run.agent {
+		if pt := o.header.PayloadType; pt != audioPT && pt != ptComfortNoise {
+			t.Errorf("agent packet %d has payload type %d (events are %d, audio %d)", i, pt, hEventPT, audioPT)
+		}
+		if e2eEventShaped(o.pay) {
+			t.Errorf("agent packet %d carries an event-shaped payload % x", i, o.pay)
+		}
+		if o.header.SSRC != e2eSSRC {
+			t.Errorf("agent packet %d has SSRC %08x, want the pipeline's %08x", i, o.header.SSRC, e2eSSRC)
+		}
+	}
+}
+
+// needMultimon fails the test when the independent receiver is missing.
+func needMultimon(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"sox", "multimon-ng"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: install sox and multimon-ng (make test does it)", tool)
+		}
+	}
+}
+
+// multimonKeys returns the keys multimon-ng hears in 8 kHz PCM, resampled
+// by sox to the 22050 Hz it reads (as cmd/dtmfgw's tone test does).
+func multimonKeys(t *testing.T, pcm []int16) string {
+	t.Helper()
+	raw := make([]byte, 2*len(pcm))
+	for i, v := range pcm {
+		raw[2*i], raw[2*i+1] = byte(v), byte(uint16(v)>>8)
+	}
+	in := filepath.Join(t.TempDir(), "audio.raw")
+	if err := os.WriteFile(in, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c",
+		`sox -t raw -r 8000 -e signed -b 16 -c 1 -L "$1" -t raw -r 22050 -e signed -b 16 -c 1 - | multimon-ng -q -a DTMF -t raw -`, "sh", in)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || out.Len() == 0 {
+			t.Fatalf("sox | multimon-ng: %v\n%s", err, out.String())
+		}
+	}
+	var got strings.Builder
+	for line := range strings.Lines(out.String()) {
+		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok {
+			got.WriteString(k)
+		}
+	}
+	return got.String()
+}
+
+// senderAudio decodes the caller's audio packets as sent, laid out on their
+// timestamps: what an unmasked relay would have given the agent.
+func senderAudio(pkts []hPkt, law g711.Law, audioPT uint8) []int16 {
+	outs := make([]hOut, 0, len(pkts))
+	for _, x := range pkts {
+		outs = append(outs, hOut{header: x.header, pay: x.pay})
+	}
+	return agentAudio(outs, law, audioPT)
+}
+
+// withAudioPT sets the audio packets' payload type (the harness renders
+// PT 0; PCMA is PT 8, RFC 3551 §6).
+func withAudioPT(pkts []hPkt, pt uint8) []hPkt {
+	for i := range pkts {
+		if pkts[i].header.PayloadType == hAudioPT {
+			pkts[i].header.PayloadType = pt
+		}
+	}
+	return pkts
+}
+
+func TestLoopbackRelayLeaksNoDigitToTheAgent(t *testing.T) {
+	needMultimon(t)
+	ps, total := sixteenPresses(1600)
+	cases := []struct {
+		name string
+		law  g711.Law
+		pt   uint8
+		mode hMode
+		mute bool
+	}{
+		{"events PCMU, audio kept", g711.Ulaw, 0, modeEvents, false},
+		{"events PCMU, audio stopped", g711.Ulaw, 0, modeEvents, true},
+		{"events PCMA, audio kept", g711.Alaw, 8, modeEvents, false},
+		{"events PCMA, audio stopped", g711.Alaw, 8, modeEvents, true},
+		{"inband PCMU", g711.Ulaw, 0, modeInband, false},
+		{"inband PCMA", g711.Alaw, 8, modeInband, false},
+		{"both PCMU", g711.Ulaw, 0, modeBoth, false},
+		{"both PCMA", g711.Alaw, 8, modeBoth, false},
+		{"both PCMU, audio stopped", g711.Ulaw, 0, modeBoth, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := hScenario{Law: tc.law, Mode: tc.mode, Presses: ps, Total: total, MuteEvents: tc.mute}
+			pkts := withAudioPT(sc.packets(), tc.pt)
+			if tc.mode&modeInband != 0 && !tc.mute {
+				// Not vacuous: the same receiver hears every key in what
+				// the caller sent. (With the audio stopped during events
+				// no tone is sent at all.)
+				if got := multimonKeys(t, senderAudio(pkts, tc.law, tc.pt)); got != string(allKeys) {
+					t.Fatalf("multimon-ng hears %q in the caller's audio, want %q", got, string(allKeys))
+				}
+			}
+			run := runLoopback(t, tc.law, tc.pt, pkts)
+			checkNoEventPackets(t, run, tc.pt)
+			agent := agentAudio(run.agent, tc.law, tc.pt)
+			if len(agent) < total-hFrame {
+				t.Fatalf("agent audio is %d samples, the caller sent %d", len(agent), total)
+			}
+			if keys := detectKeys(agent); len(keys) != 0 {
+				t.Errorf("our Detector finds %q in the agent's audio", string(keys))
+			}
+			if got := multimonKeys(t, agent); got != "" {
+				t.Errorf("multimon-ng hears %q in the agent's audio", got)
+			}
+			if n, worst, at := leaks(agent, maskRef(dtmf.DefaultMaskTone(), tc.law)); n != 0 {
+				t.Errorf("%d windows with DTMF pair energy beyond the mask tone's (worst %.1f× the threshold at sample %d)", n, worst, at)
+			}
+
+			// Every press once, in order, stamped with the arrival of the
+			// packet that carried its start (the legs' clock).
+			if len(run.presses) != len(ps) {
+				t.Fatalf("%d presses queued, want %d: %+v", len(run.presses), len(ps), run.presses)
+			}
+			for i, g := range run.presses {
+				if g.Key != ps[i].Key || g.Number != uint64(i+1) {
+					t.Errorf("press %d: key %v number %d, want %v number %d", i, g.Key, g.Number, ps[i].Key, i+1)
+				}
+				onset := hEpoch.Add(time.Duration(ps[i].Start) * time.Second / dtmf.SampleRate)
+				if d := g.FirstSeen.Sub(onset); d < -5*time.Millisecond || d > 25*time.Millisecond {
+					t.Errorf("press %d: FirstSeen %v after the onset, want within the packet that carried it", i, d)
+				}
+			}
+
+			// The mask is the same audio for every key: the agent's audio
+			// over each press's 400 ms slot is identical sample for sample.
+			ref := agent[ps[0].Start-67 : ps[0].Start-67+3200]
+			for i := 1; i < len(ps); i++ {
+				s := ps[i].Start - 67
+				if s+3200 > len(agent) {
+					t.Fatalf("agent audio too short: %d", len(agent))
+				}
+				if !equalPCM(ref, agent[s:s+3200]) {
+					t.Errorf("the agent's audio for %v differs from the audio for %v", ps[i].Key, ps[0].Key)
+				}
+			}
+			st := run.pipeline.Stats()
+			if st.Masked == 0 {
+				t.Errorf("nothing masked: %+v", st)
+			}
+			t.Logf("agent got %d packets; %+v", run.raw, st)
+		})
+	}
+}
