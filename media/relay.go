@@ -92,6 +92,10 @@ type RelayConfig struct {
 	// Now is the clock ticks are judged by; it must be the legs' clock
 	// (their packets' Arrival). Nil means time.Now.
 	Now func() time.Time
+	// RTCP, if set, runs an RTCPSession on each leg's RTCP socket (see
+	// RelayRTCP), ticked from the relay's tick path and closed with a
+	// BYE before the legs. Nil leaves RTCP to the caller of the relay.
+	RTCP *RelayRTCP
 }
 
 // Relay carries one call's media: the caller leg's packets through the
@@ -129,6 +133,8 @@ type Relay struct {
 	wheelIndex    int // position in wheel.members; guarded by wheel.mu
 	reactor       *Reactor
 	reactorSlots  [2]int32 // the legs' slots in reactor; -1 when not attached
+	rtcp          *relayRTCP
+	plainForward  bool // no caller→agent handler was configured
 
 	// mu serialises the caller→agent handler and its ticks; lastTick
 	// belongs to whoever holds it.
@@ -176,6 +182,13 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	if r.mask == nil {
 		r.mask = &forwarder{to: r.agent}
+		r.plainForward = true
+	}
+	if cfg.RTCP != nil {
+		var err error
+		if r.rtcp, err = newRelayRTCP(r, cfg.RTCP, r.plainForward); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -197,7 +210,7 @@ func (r *Relay) Start() error {
 	r.lastTick = r.now()
 	go r.watchTimeouts()
 	var h PacketHandler = r.mask
-	if r.tick != nil {
+	if r.tick != nil || r.rtcp != nil {
 		h = (*tickingHandler)(r)
 		if r.wheel == nil {
 			r.wheel = NewTickWheel(r.interval, r.now)
@@ -205,10 +218,14 @@ func (r *Relay) Start() error {
 		}
 		r.wheel.add(r)
 	}
+	if r.rtcp != nil {
+		r.rtcp.start(r)
+	}
 	if r.reactor != nil {
 		return r.startReactor(h)
 	}
-	back := &forwarder{to: r.caller}
+	var back PacketHandler = &forwarder{to: r.caller}
+	h, back = r.noteForRTCP(h, back)
 	if err := r.caller.Start(h); err != nil {
 		return errors.Join(err, r.Close())
 	}
@@ -231,17 +248,35 @@ func (r *Relay) startReactor(h PacketHandler) error {
 			return errors.Join(err, r.Close())
 		}
 		r.mask = fwd
-		if r.tick == nil {
+		if r.tick == nil && r.rtcp == nil {
 			h = fwd
 		}
 	}
+	var backH PacketHandler = back
+	h, backH = r.noteForRTCP(h, backH)
 	if r.reactorSlots[0], err = r.reactor.attach(r.caller, h); err != nil {
 		return errors.Join(err, r.Close())
 	}
-	if r.reactorSlots[1], err = r.reactor.attach(r.agent, back); err != nil {
+	if r.reactorSlots[1], err = r.reactor.attach(r.agent, backH); err != nil {
 		return errors.Join(err, r.Close())
 	}
 	return nil
+}
+
+// noteForRTCP wraps the legs' handlers so that they note, for the RTCP
+// sessions, the packets each leg received and the packets the relay
+// forwards unchanged. Without RTCP it returns them as they are.
+func (r *Relay) noteForRTCP(callerH, agentH PacketHandler) (PacketHandler, PacketHandler) {
+	if r.rtcp == nil {
+		return callerH, agentH
+	}
+	if r.plainForward {
+		// tickingHandler (callerH) reads r.mask on every packet.
+		r.mask = &noteSent{sent: &r.rtcp.toAgent, next: r.mask}
+	}
+	callerH = &noteReceived{seq: &r.rtcp.callerSeq, next: callerH}
+	agentH = &noteReceived{seq: &r.rtcp.agentSeq, next: &noteSent{sent: &r.rtcp.toCaller, next: agentH}}
+	return callerH, agentH
 }
 
 // tickingHandler is the caller leg's handler when the relay has a
@@ -255,10 +290,20 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 	r.mask.HandleRTP(p)
 	if p.Arrival.Sub(r.lastTick) >= r.interval {
 		r.lastTick = p.Arrival
-		r.ticks.Add(1)
-		r.tick.Tick(p.Arrival)
+		r.tickLocked(p.Arrival)
 	}
 	r.mu.Unlock()
+}
+
+// tickLocked ticks the TickHandler and the RTCP sessions; r.mu is held.
+func (r *Relay) tickLocked(now time.Time) {
+	r.ticks.Add(1)
+	if r.tick != nil {
+		r.tick.Tick(now)
+	}
+	if r.rtcp != nil {
+		r.rtcp.tick(now)
+	}
 }
 
 // tickIfIdle is the wheel's visit at now: it ticks unless a tick happened
@@ -270,8 +315,7 @@ func (r *Relay) tickIfIdle(now time.Time) {
 	}
 	if now.Sub(r.lastTick) >= r.interval {
 		r.lastTick = now
-		r.ticks.Add(1)
-		r.tick.Tick(now)
+		r.tickLocked(now)
 	}
 	r.mu.Unlock()
 }
@@ -321,17 +365,25 @@ type RelayStats struct {
 	// Caller and Agent are the legs' counters: Caller.Received is the
 	// caller's stream, Agent.Sent what the agent was sent, and so on.
 	Caller, Agent LegSnapshot
-	// Ticks counts the TickHandler's ticks.
+	// Ticks counts the relay's ticks (of its TickHandler and RTCP).
 	Ticks uint64
+	// CallerRTCP and AgentRTCP are the legs' RTCP sessions' counters and
+	// what each peer last reported; zero without RelayConfig.RTCP.
+	CallerRTCP, AgentRTCP RTCPStats
 }
 
 // Stats returns the relay's counters.
 func (r *Relay) Stats() RelayStats {
-	return RelayStats{Caller: r.caller.Stats(), Agent: r.agent.Stats(), Ticks: r.ticks.Load()}
+	st := RelayStats{Caller: r.caller.Stats(), Agent: r.agent.Stats(), Ticks: r.ticks.Load()}
+	if r.rtcp != nil {
+		st.CallerRTCP, st.AgentRTCP = r.rtcp.caller.Stats(), r.rtcp.agent.Stats()
+	}
+	return st
 }
 
-// Close stops the ticking, closes both legs (each waits a bounded time
-// for its reader) and ends the timeout watch. Only the first call has an
+// Close stops the ticking, sends the RTCP BYEs (with RelayConfig.RTCP),
+// closes both legs (each waits a bounded time for its reader) and ends the
+// timeout watch. Only the first call has an
 // effect; it returns the legs' close errors.
 func (r *Relay) Close() error {
 	var err error
@@ -348,7 +400,14 @@ func (r *Relay) Close() error {
 			r.reactor.detach(r.reactorSlots[0])
 			r.reactor.detach(r.reactorSlots[1])
 		}
-		err = errors.Join(r.caller.Close(), r.agent.Close())
+		if r.rtcp != nil && r.started.Load() {
+			// The BYEs leave before the legs close their RTCP sockets.
+			err = r.rtcp.bye(r.now())
+		}
+		err = errors.Join(err, r.caller.Close(), r.agent.Close())
+		if r.rtcp != nil && r.started.Load() {
+			r.rtcp.wait()
+		}
 		close(r.stop)
 		if r.started.Load() {
 			<-r.watchDone // returns at once: stop is closed
