@@ -546,9 +546,11 @@ func BenchmarkRelayPacket(b *testing.B) {
 		name    string
 		pipe    int // 0 none, 1 stand-in, 2 the masking Pipeline
 		reactor bool
+		rtcp    bool // RelayConfig.RTCP on
 	}{
-		{"forward", 0, false}, {"handler+tick", 1, false}, {"masking", 2, false},
-		{"reactor/forward", 0, true}, {"reactor/handler+tick", 1, true}, {"reactor/masking", 2, true},
+		{"forward", 0, false, false}, {"handler+tick", 1, false, false}, {"masking", 2, false, false},
+		{"masking+rtcp", 2, false, true},
+		{"reactor/forward", 0, true, false}, {"reactor/handler+tick", 1, true, false}, {"reactor/masking", 2, true, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			pipe := &recordingPipeline{}
@@ -572,6 +574,9 @@ func BenchmarkRelayPacket(b *testing.B) {
 						b.Fatal(err)
 					}
 					c.CallerToAgent, c.Tick = p, p
+					if bc.rtcp {
+						c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(b)), AgentRemote: udpAddr(listenLoopback(b)), AgentSent: p.Sent}
+					}
 				}
 			})
 			if err := rp.relay.Start(); err != nil {
