@@ -62,8 +62,9 @@ type e2eRun struct {
 	pipeline *Pipeline
 	relay    *Relay
 	presses  []Press
-	agent    []hOut // every datagram the agent socket received, parsed
-	raw      int    // datagrams the agent socket received
+	epoch    time.Time // hEpoch on the legs' clock
+	agent    []hOut    // every datagram the agent socket received, parsed
+	raw      int       // datagrams the agent socket received
 	bad      []string
 }
 
@@ -71,17 +72,24 @@ const e2eSSRC = 0x5EC0DE01
 
 // runLoopback relays pkts (in order; their times are the arrival times)
 // through a Relay with a masking Pipeline and returns what the agent got.
-func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt) *e2eRun {
+// With paced false the legs run on the sender's clock (see above); with
+// paced true they run on the wall clock and a 20 ms ticker paces the
+// sender, each tick sending the packets due by then.
+func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool) *e2eRun {
 	t.Helper()
 	clock := &e2eClock{}
 	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
+	now := clock.Now
+	if paced {
+		now = time.Now
+	}
 	pool, _ := testPool(t, 2, -1, nil)
 	callerPeer, agentPeer := listenLoopback(t), listenLoopback(t)
-	caller, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: clock.Now, EventPayloadTypes: []uint8{hEventPT}})
+	caller, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: now, EventPayloadTypes: []uint8{hEventPT}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: clock.Now})
+	agent, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,21 +100,27 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt) *e2eRun
 		t.Fatal(err)
 	}
 	h := &handledSignal{p: p, done: make(chan struct{}, len(pkts)+1)}
-	relay, err := NewRelay(RelayConfig{Caller: caller, Agent: agent, CallerToAgent: h, Tick: p, Now: clock.Now})
+	var handler PacketHandler = h
+	if paced {
+		handler = p
+	}
+	relay, err := NewRelay(RelayConfig{Caller: caller, Agent: agent, CallerToAgent: handler, Tick: p, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { relay.Close() })
 
 	// The agent's recorder reads concurrently, so the socket's receive
-	// buffer never overflows; it stops when the socket is closed.
+	// buffer never overflows; it stops at the read deadline set after the
+	// last packet, or after four times as many datagrams as the caller
+	// sent (far more than the pipeline can send for them).
 	recorded := make(chan [][]byte, 1)
 	go func() {
 		var got [][]byte
 		buf := make([]byte, MaxDatagram+1)
 		for {
 			n, _, err := agentPeer.ReadFromUDPAddrPort(buf)
-			if err != nil {
+			if err != nil || len(got) > 4*len(pkts) {
 				recorded <- got
 				return
 			}
@@ -118,8 +132,7 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt) *e2eRun
 	}
 
 	to := caller.LocalAddr()
-	for i, x := range pkts {
-		clock.Set(x.at)
+	sendPkt := func(x hPkt) {
 		raw, err := (&rtp.Packet{Header: x.header, Payload: x.pay}).Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -127,18 +140,42 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt) *e2eRun
 		if _, err := callerPeer.WriteToUDPAddrPort(raw, to); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-h.done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("packet %d of %d not handled by the relay within 5 s", i, len(pkts))
+	}
+	run := &e2eRun{pipeline: p, relay: relay, epoch: hEpoch}
+	if paced {
+		ticker := time.NewTicker(20 * time.Millisecond)
+		start := time.Now()
+		run.epoch = start.Add(-pkts[0].at.Sub(hEpoch))
+		i := 0
+		for k := 1; i < len(pkts); k++ { // ends: each tick sends at least the next frame's packets
+			for ; i < len(pkts) && pkts[i].at.Sub(pkts[0].at) < time.Duration(k)*20*time.Millisecond; i++ {
+				sendPkt(pkts[i])
+			}
+			if i < len(pkts) {
+				<-ticker.C
+			}
+		}
+		ticker.Stop()
+	} else {
+		for i, x := range pkts {
+			clock.Set(x.at)
+			sendPkt(x)
+			select {
+			case <-h.done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("packet %d of %d not handled by the relay within 5 s", i, len(pkts))
+			}
 		}
 	}
 	// Everything the pipeline sent was written to the agent before its
 	// HandleRTP returned, and loopback queues a datagram at the receiver
 	// within the send. The recorder reads what is queued and then 100 ms
 	// of quiet in which the relay's ticks may still add packets.
-	run := &e2eRun{pipeline: p, relay: relay}
-	if err := agentPeer.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+	quiet := 100 * time.Millisecond
+	if paced {
+		quiet = 300 * time.Millisecond // the last packets may still be in the relay
+	}
+	if err := agentPeer.SetReadDeadline(time.Now().Add(quiet)); err != nil {
 		t.Fatal(err)
 	}
 	// The quiet period ends the recorder with a timeout error; the count
@@ -329,7 +366,7 @@ func TestLoopbackRelayLeaksNoDigitToTheAgent(t *testing.T) {
 					t.Fatalf("multimon-ng hears %q in the caller's audio, want %q", got, string(allKeys))
 				}
 			}
-			run := runLoopback(t, tc.law, tc.pt, pkts)
+			run := runLoopback(t, tc.law, tc.pt, pkts, false)
 			checkNoEventPackets(t, run, tc.pt)
 			agent := agentAudio(run.agent, tc.law, tc.pt)
 			if len(agent) < total-hFrame {
@@ -407,7 +444,7 @@ func TestLoopbackRelayUnderImpairmentsLeaksNothing(t *testing.T) {
 			t.Run(fmt.Sprintf("%s seed %d", mode.name, seed), func(t *testing.T) {
 				sc := hScenario{Law: mode.law, Mode: mode.m, Presses: ps, Total: total, MuteEvents: mode.mute}
 				pkts := withAudioPT(impair(sc.packets(), seed, reorder), mode.pt, hAudioPT)
-				run := runLoopback(t, mode.law, mode.pt, pkts)
+				run := runLoopback(t, mode.law, mode.pt, pkts, false)
 				checkNoEventPackets(t, run, mode.pt)
 				agent := agentAudio(run.agent, mode.law, mode.pt)
 				if keys := detectKeys(agent); len(keys) != 0 {
@@ -448,5 +485,65 @@ func TestLoopbackRelayUnderImpairmentsLeaksNothing(t *testing.T) {
 				t.Logf("%d caller packets sent, %d presses; %+v", len(pkts), len(run.presses), st)
 			})
 		}
+	}
+}
+
+// The same call in real time: the legs on the wall clock, the sender
+// paced by a 20 ms ticker, the relay's own tick wheel. The sixteen presses
+// are 200 ms apart here so that two calls run in parallel in under 4 s.
+// Scheduling delays are real, so the stream may stall (audio held in the
+// look-ahead is then dropped) and a mask tone may be laid out differently;
+// the digit checks are the same as above, leaks are judged as under
+// impairments (dominantPairs), and the mask identity is left to the
+// deterministic test.
+func TestLoopbackRelayInRealTimeLeaksNothing(t *testing.T) {
+	needMultimon(t)
+	var ps []hPress
+	for i, k := range allKeys {
+		ps = append(ps, hPress{Key: k, Start: 1600 + i*1600 + 67, Len: 800})
+	}
+	total := 1600 + len(ps)*1600 + 1600
+	for _, tc := range []struct {
+		name string
+		law  g711.Law
+		pt   uint8
+		mode hMode
+		mute bool
+	}{
+		{"both PCMU", g711.Ulaw, 0, modeBoth, false},
+		{"events PCMA, audio stopped", g711.Alaw, 8, modeEvents, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sc := hScenario{Law: tc.law, Mode: tc.mode, Presses: ps, Total: total, MuteEvents: tc.mute}
+			pkts := withAudioPT(sc.packets(), tc.pt, hAudioPT)
+			run := runLoopback(t, tc.law, tc.pt, pkts, true)
+			checkNoEventPackets(t, run, tc.pt)
+			agent := agentAudio(run.agent, tc.law, tc.pt)
+			if keys := detectKeys(agent); len(keys) != 0 {
+				t.Errorf("our Detector finds %q in the agent's audio", string(keys))
+			}
+			if got := multimonKeys(t, agent); got != "" {
+				t.Errorf("multimon-ng hears %q in the agent's audio", got)
+			}
+			if n, worst, at := dominantPairs(agent, maskRef(dtmf.DefaultMaskTone(), tc.law)); n != 0 {
+				t.Errorf("%d leaking windows (worst %.1f× at sample %d)", n, worst, at)
+			}
+			if len(run.presses) != len(ps) {
+				t.Fatalf("%d presses queued, want %d: %+v", len(run.presses), len(ps), run.presses)
+			}
+			for i, g := range run.presses {
+				if g.Key != ps[i].Key || g.Number != uint64(i+1) {
+					t.Errorf("press %d: key %v number %d, want %v number %d", i, g.Key, g.Number, ps[i].Key, i+1)
+				}
+				// Arrival on the wall clock: after the onset was sent, and
+				// (loaded machine, race detector) within 200 ms of it.
+				onset := run.epoch.Add(time.Duration(ps[i].Start) * time.Second / dtmf.SampleRate)
+				if d := g.FirstSeen.Sub(onset); d < -5*time.Millisecond || d > 200*time.Millisecond {
+					t.Errorf("press %d: FirstSeen %v after the onset", i, d)
+				}
+			}
+			t.Logf("agent got %d packets; %+v", run.raw, run.pipeline.Stats())
+		})
 	}
 }
