@@ -76,6 +76,11 @@ const e2eSSRC = 0x5EC0DE01
 // paced true they run on the wall clock and a 20 ms ticker paces the
 // sender, each tick sending the packets due by then.
 func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool) *e2eRun {
+	return runLoopbackPolicy(t, law, audioPT, pkts, paced, MaskAlways)
+}
+
+// runLoopbackPolicy is runLoopback with both masking policies set to mask.
+func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool, mask MaskPolicy) *e2eRun {
 	t.Helper()
 	clock := &e2eClock{}
 	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
@@ -95,7 +100,7 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced b
 	}
 	q := make(chan Press, 64)
 	p, err := NewPipeline(PipelineConfig{Law: law, AudioPT: audioPT, EventPTs: []uint8{hEventPT}, Presses: q,
-		SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, LegSender{Leg: agent})
+		MaskEvents: mask, MaskInband: mask, SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, LegSender{Leg: agent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,5 +550,42 @@ func TestLoopbackRelayInRealTimeLeaksNothing(t *testing.T) {
 			}
 			t.Logf("agent got %d packets; %+v", run.raw, run.pipeline.Stats())
 		})
+	}
+}
+
+// The checks above are not vacuous: the same call with masking off gives
+// the agent every key, and each check says so — event packets on the event
+// type, our Detector and multimon-ng hearing all sixteen keys in the
+// agent's audio, DTMF pair energy in it — while the presses are still
+// queued.
+func TestLoopbackLeakChecksCatchAnUnmaskedCall(t *testing.T) {
+	needMultimon(t)
+	ps, total := sixteenPresses(1600)
+	sc := hScenario{Law: g711.Ulaw, Mode: modeBoth, Presses: ps, Total: total}
+	run := runLoopbackPolicy(t, g711.Ulaw, 0, sc.packets(), false, MaskOff)
+	events := 0
+	for _, o := range run.agent {
+		if o.header.PayloadType == hEventPT && e2eEventShaped(o.pay) {
+			events++
+		}
+	}
+	if events == 0 {
+		t.Error("no telephone-event packet reached the agent with event masking off")
+	}
+	agent := agentAudio(run.agent, g711.Ulaw, 0)
+	if keys := detectKeys(agent); string(keys) != string(allKeys) {
+		t.Errorf("our Detector finds %q in the unmasked agent audio, want %q", string(keys), string(allKeys))
+	}
+	if got := multimonKeys(t, agent); got != string(allKeys) {
+		t.Errorf("multimon-ng hears %q in the unmasked agent audio, want %q", got, string(allKeys))
+	}
+	if n, _, _ := leaks(agent, maskRef(dtmf.DefaultMaskTone(), g711.Ulaw)); n == 0 {
+		t.Error("no DTMF pair energy found in the unmasked agent audio")
+	}
+	if n, _, _ := dominantPairs(agent, maskRef(dtmf.DefaultMaskTone(), g711.Ulaw)); n == 0 {
+		t.Error("no dominant DTMF pair found in the unmasked agent audio")
+	}
+	if len(run.presses) != len(ps) {
+		t.Errorf("%d presses queued with masking off, want %d", len(run.presses), len(ps))
 	}
 }
