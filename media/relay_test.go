@@ -476,6 +476,9 @@ func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 			if i%3 == 0 {
 				c.Reactor = reactor
 			}
+			if i%4 < 2 { // RTCP's readers must end too
+				c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
+			}
 		})
 		if err := rp.relay.Start(); err != nil {
 			t.Fatal(err)
