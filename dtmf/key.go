@@ -47,8 +47,26 @@ func (k Key) Code() uint8 {
 // Valid reports whether k is one of the sixteen keys.
 func (k Key) Valid() bool { return k.Code() != 0xFF }
 
-// String returns the key's character, or "?" for a value that is not a key.
+// String returns "•" for a key and "?" for a value that is not one: the
+// key itself is card data, and String is what %v, %s and log attributes
+// print, so nothing formatted by accident can carry a digit. Use Reveal
+// where showing the key is the point (dtmfgw detect, tests).
 func (k Key) String() string {
+	if !k.Valid() {
+		return "?"
+	}
+	return "•"
+}
+
+// MarshalText returns what String does. Without it, encoding/json and
+// slog's JSON handler would write a Key as its byte value (48 for "0"),
+// which reveals the key as surely as the character.
+func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Reveal returns the key's character ("0"–"9", "*", "#", "A"–"D"), or "?"
+// for a value that is not a key. Only code whose purpose is to show keys
+// calls it.
+func (k Key) Reveal() string {
 	if !k.Valid() {
 		return "?"
 	}

@@ -214,7 +214,7 @@ func detectAudio(ctx context.Context, pcm []int16) ([]detection, error) {
 	err := inbandPresses(ctx, pcm, func(onset, end int64, key dtmf.Key) {
 		found = append(found, detection{
 			OnsetMS:    samplesToMS(onset),
-			Digit:      key.String(),
+			Digit:      key.Reveal(),
 			Source:     dtmf.SourceInband.String(),
 			DurationMS: samplesToMS(end) - samplesToMS(onset),
 		})

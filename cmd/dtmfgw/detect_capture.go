@@ -96,7 +96,7 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 		for _, p := range mergePresses(events[d], inband[d]) {
 			found = append(found, detection{
 				OnsetMS:    roundMS(p.onset),
-				Digit:      p.key.String(),
+				Digit:      p.key.Reveal(),
 				Source:     p.source,
 				DurationMS: roundMS(p.length),
 				Stream:     c.Streams[p.stream].Key.String(),
@@ -130,7 +130,7 @@ func sipInfoPresses(c *capture.Capture, stderr io.Writer, verbose bool) []detect
 		}
 		out = append(out, detection{
 			OnsetMS:    roundMS(in.At.Sub(c.First)),
-			Digit:      key.String(),
+			Digit:      key.Reveal(),
 			Source:     dtmf.SourceSIPInfo.String(),
 			DurationMS: dur.Milliseconds(),
 			Stream:     name,

@@ -703,7 +703,7 @@ func FuzzDetectCapture(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, d := range found {
-			if k, ok := dtmf.KeyFromChar(d.Digit[0]); !ok || len(d.Digit) != 1 || k.String() != d.Digit {
+			if k, ok := dtmf.KeyFromChar(d.Digit[0]); !ok || len(d.Digit) != 1 || k.Reveal() != d.Digit {
 				t.Fatalf("digit %q", d.Digit)
 			}
 			if d.DurationMS < 0 {
@@ -818,7 +818,7 @@ func TestDetectRandomCallsCountEachPressOnce(t *testing.T) {
 		for i, pr := range presses {
 			d := found[i]
 			wantMS := samplesToMS(int64(pr.onset)) - origin
-			if d.Digit != pr.key.String() || d.Source != "rfc4733+inband" || d.OnsetMS < wantMS-1 || d.OnsetMS > wantMS+1 {
+			if d.Digit != pr.key.Reveal() || d.Source != "rfc4733+inband" || d.OnsetMS < wantMS-1 || d.OnsetMS > wantMS+1 {
 				t.Errorf("seed %d press %d: got %+v, want %s at %d ms from both sources", seed, i, d, pr.key, wantMS)
 			}
 		}

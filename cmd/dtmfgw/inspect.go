@@ -283,7 +283,7 @@ func inspectSIPInfo(c *capture.Capture) []streamReport {
 		r := &out[i]
 		r.Packets++
 		r.SIPInfoPresses++
-		r.Keys.SIPInfo += key.String()
+		r.Keys.SIPInfo += key.Reveal()
 	}
 	for i := range out {
 		r := &out[i]
@@ -297,7 +297,7 @@ func inspectSIPInfo(c *capture.Capture) []streamReport {
 func pressKeys(presses []streamPress) string {
 	var b strings.Builder
 	for _, p := range presses {
-		b.WriteString(p.key.String())
+		b.WriteString(p.key.Reveal())
 	}
 	return b.String()
 }

@@ -193,7 +193,7 @@ func single(category string, kind CaseKind, spec dtmf.ToneSpec) q24Spec {
 // describe names a burst by every parameter, so a failing case can be
 // rebuilt from its name alone.
 func describe(s dtmf.ToneSpec) string {
-	return fmt.Sprintf("key=%s low=%+.1f%% high=%+.1f%% level=%gdBm0 twist=%+gdB dur=%gms",
+	return fmt.Sprintf("key=%c low=%+.1f%% high=%+.1f%% level=%gdBm0 twist=%+gdB dur=%gms",
 		s.Key, 100*s.LowOffset, 100*s.HighOffset, s.LevelDBm0, s.TwistDB, float64(s.Duration)/float64(time.Millisecond))
 }
 

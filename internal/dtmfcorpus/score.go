@@ -145,13 +145,13 @@ func (o *Outcome) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s · %s] %s:", o.Case.Category, o.Case.Codec, o.Case.Name)
 	for _, d := range o.Missed {
-		fmt.Fprintf(&b, " missed %s@%s;", d.Key, msOf(d.Onset))
+		fmt.Fprintf(&b, " missed %c@%s;", d.Key, msOf(d.Onset))
 	}
 	for _, d := range o.Repeated {
-		fmt.Fprintf(&b, " repeated %s@%s;", d.Key, msOf(d.Onset))
+		fmt.Fprintf(&b, " repeated %c@%s;", d.Key, msOf(d.Onset))
 	}
 	for _, e := range o.Extra {
-		fmt.Fprintf(&b, " false %s@%s;", e.Key, msOf(e.Onset))
+		fmt.Fprintf(&b, " false %c@%s;", e.Key, msOf(e.Onset))
 	}
 	if o.Unended > 0 {
 		fmt.Fprintf(&b, " %d Begin without End;", o.Unended)
@@ -163,7 +163,7 @@ func (o *Outcome) Describe() string {
 		b.WriteString(" got")
 		for _, e := range o.Events {
 			if e.Kind == dtmf.Begin {
-				fmt.Fprintf(&b, " %s@%s", e.Key, msOf(e.Onset))
+				fmt.Fprintf(&b, " %c@%s", e.Key, msOf(e.Onset))
 			}
 		}
 		if len(o.Events) == 0 {
