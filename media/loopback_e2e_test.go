@@ -120,6 +120,8 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 	// last packet, or after four times as many datagrams as the caller
 	// sent (far more than the pipeline can send for them).
 	recorded := make(chan [][]byte, 1)
+	var received atomic.Uint64
+	arrived := make(chan struct{}, 1)
 	go func() {
 		var got [][]byte
 		buf := make([]byte, MaxDatagram+1)
@@ -130,6 +132,11 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 				return
 			}
 			got = append(got, append([]byte(nil), buf[:n]...))
+			received.Add(1)
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	if err := relay.Start(); err != nil {
@@ -165,10 +172,21 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 		for i, x := range pkts {
 			clock.Set(x.at)
 			sendPkt(x)
+			deadline := time.After(5 * time.Second)
 			select {
 			case <-h.done:
-			case <-time.After(5 * time.Second):
+			case <-deadline:
 				t.Fatalf("packet %d of %d not handled by the relay within 5 s", i, len(pkts))
+			}
+			// Lockstep with the recorder too: on a loaded machine a
+			// starved recorder would let the socket's receive buffer
+			// overflow, and the kernel would drop what the pipeline sent.
+			for received.Load() < p.Sent().Packets {
+				select {
+				case <-arrived:
+				case <-deadline:
+					t.Fatalf("packet %d of %d: the agent received %d of the %d datagrams sent within 5 s", i, len(pkts), received.Load(), p.Sent().Packets)
+				}
 			}
 		}
 	}
