@@ -39,7 +39,7 @@ func TestParseSIPInfoAcceptsDTMFRelayBodies(t *testing.T) {
 				t.Fatalf("ParseSIPInfo: %v", err)
 			}
 			if k != tc.key || d != tc.dur {
-				t.Errorf("got key %v duration %v, want %v %v", k, d, tc.key, tc.dur)
+				t.Errorf("got key %c duration %v, want %c %v", k, d, tc.key, tc.dur)
 			}
 		})
 	}
@@ -69,7 +69,7 @@ func TestParseSIPInfoAcceptsDTMFBodies(t *testing.T) {
 				t.Fatalf("ParseSIPInfo: %v", err)
 			}
 			if k != tc.key || d != 0 {
-				t.Errorf("got key %v duration %v, want %v 0", k, d, tc.key)
+				t.Errorf("got key %c duration %v, want %c 0", k, d, tc.key)
 			}
 		})
 	}
@@ -111,10 +111,10 @@ func TestParseSIPInfoRejectsWithSentinelErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k, d, err := ParseSIPInfo(tc.ct, []byte(tc.body))
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("got key %v duration %v err %v, want %v", k, d, err, tc.want)
+				t.Fatalf("got key %c duration %v err %v, want %v", k, d, err, tc.want)
 			}
 			if k != 0 || d != 0 {
-				t.Errorf("got key %v duration %v with an error, want zero values", k, d)
+				t.Errorf("got key %c duration %v with an error, want zero values", k, d)
 			}
 		})
 	}
@@ -193,7 +193,7 @@ func FuzzParseSIPInfo(f *testing.F) {
 		k, d, err := ParseSIPInfo(ct, body)
 		if err != nil {
 			if k != 0 || d != 0 {
-				t.Fatalf("error %v with key %v duration %v", err, k, d)
+				t.Fatalf("error %v with key %c duration %v", err, k, d)
 			}
 			sentinel := false
 			for _, s := range []error{ErrUnsupportedContentType, ErrMalformedSIPInfo, ErrSIPInfoTooLarge, ErrNotAKey} {
@@ -210,7 +210,7 @@ func FuzzParseSIPInfo(f *testing.F) {
 			return
 		}
 		if !k.Valid() {
-			t.Fatalf("success with invalid key %v", k)
+			t.Fatalf("success with invalid key %c", k)
 		}
 		if d < 0 || d > maxSIPInfoDurationMS*time.Millisecond {
 			t.Fatalf("duration %v out of range", d)

@@ -38,7 +38,7 @@ func (c *pressChecker) check(t *testing.T, evs []KeyEvent) {
 	t.Helper()
 	for _, e := range evs {
 		if e.Source != SourceRFC4733 || !e.Key.Valid() {
-			t.Fatalf("event with source %v key %v", e.Source, e.Key)
+			t.Fatalf("event with source %v key %c", e.Source, e.Key)
 		}
 		switch e.Kind {
 		case Begin:

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"testing"
 	"time"
 
@@ -223,33 +222,7 @@ func hFeed(p *Pipeline, pkts []hPkt) {
 
 // agentPCM lays the agent's audio out on its timestamps (as a jitter buffer
 // would), from the first packet's, and returns it decoded.
-func (s *hSink) agentPCM(law g711.Law) []int16 {
-	var audio []hOut
-	for _, o := range s.got {
-		if o.header.PayloadType == hAudioPT {
-			audio = append(audio, o)
-		}
-	}
-	if len(audio) == 0 {
-		return nil
-	}
-	sort.SliceStable(audio, func(i, j int) bool {
-		return int16(audio[i].header.SequenceNumber-audio[j].header.SequenceNumber) < 0
-	})
-	ts0 := audio[0].header.Timestamp
-	var pcm []int16
-	for _, o := range audio {
-		off := int(int32(o.header.Timestamp - ts0))
-		if off < 0 || off > 1<<22 {
-			continue
-		}
-		if need := off + len(o.pay); need > len(pcm) {
-			pcm = append(pcm, make([]int16, need-len(pcm))...)
-		}
-		law.Decode(pcm[off:], o.pay)
-	}
-	return pcm
-}
+func (s *hSink) agentPCM(law g711.Law) []int16 { return agentAudio(s.got, law, hAudioPT) }
 
 // dtmfFreqs are the eight DTMF frequencies, low group first (ITU-T Q.23).
 var dtmfFreqs = [8]float64{697, 770, 852, 941, 1209, 1336, 1477, 1633}
@@ -380,3 +353,20 @@ func isEventPacket(o hOut) bool {
 }
 
 var _ = binary.BigEndian
+
+// checkMaskIdentical checks that the agent hears the same audio for every
+// key: its audio over each press's 400 ms slot (from 67 samples before the
+// press) is identical sample for sample.
+func checkMaskIdentical(t *testing.T, agent []int16, ps []hPress) {
+	t.Helper()
+	ref := agent[ps[0].Start-67 : ps[0].Start-67+3200]
+	for i := 1; i < len(ps); i++ {
+		s := ps[i].Start - 67
+		if s+3200 > len(agent) {
+			t.Fatalf("agent audio too short: %d", len(agent))
+		}
+		if !equalPCM(ref, agent[s:s+3200]) {
+			t.Errorf("the agent's audio for %c differs from the audio for %c", ps[i].Key, ps[0].Key)
+		}
+	}
+}
