@@ -71,17 +71,7 @@ func BenchmarkLegReceiveBatch(b *testing.B) {
 }
 
 func benchLegReceive(b *testing.B, batch int) {
-	pool, _ := testPool(b, 1, -1, nil)
-	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sender.Close()
-	l, err := NewLeg(LegConfig{Pool: pool, Remote: sender.LocalAddr().(*net.UDPAddr).AddrPort(), MediaTimeout: time.Minute, BatchRead: batch})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l, sender := benchLeg(b, batch)
 	credits := make(chan struct{}, benchWindow)
 	if err := l.Start(PacketHandlerFunc(func(*Packet) { <-credits })); err != nil {
 		b.Fatal(err)
@@ -179,17 +169,7 @@ func BenchmarkLegDrainBatch(b *testing.B) {
 }
 
 func benchLegDrain(b *testing.B, batch int) {
-	pool, _ := testPool(b, 1, -1, nil)
-	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sender.Close()
-	l, err := NewLeg(LegConfig{Pool: pool, Remote: sender.LocalAddr().(*net.UDPAddr).AddrPort(), MediaTimeout: time.Minute, BatchRead: batch})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l, sender := benchLeg(b, batch)
 	var (
 		gate    = make(chan struct{})
 		drained = make(chan struct{})
@@ -236,4 +216,21 @@ func benchLegDrain(b *testing.B, batch int) {
 	}
 	rounds := (b.N + drainRound - 1) / drainRound
 	b.ReportMetric(float64(cpu)/float64(rounds*drainRound), "cpu-ns/pkt")
+}
+
+// benchLeg returns a leg on loopback with the given BatchRead and a socket
+// at its signalled remote address to send from; both close with b.
+func benchLeg(b *testing.B, batch int) (*Leg, *net.UDPConn) {
+	pool, _ := testPool(b, 1, -1, nil)
+	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sender.Close() })
+	l, err := NewLeg(LegConfig{Pool: pool, Remote: sender.LocalAddr().(*net.UDPAddr).AddrPort(), MediaTimeout: time.Minute, BatchRead: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l, sender
 }

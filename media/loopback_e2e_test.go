@@ -395,12 +395,7 @@ func TestLoopbackRelayLeaksNoDigitToTheAgent(t *testing.T) {
 			if len(agent) < total-hFrame {
 				t.Fatalf("agent audio is %d samples, the caller sent %d", len(agent), total)
 			}
-			if keys := detectKeys(agent); len(keys) != 0 {
-				t.Errorf("our Detector finds %q in the agent's audio", string(keys))
-			}
-			if got := multimonKeys(t, agent); got != "" {
-				t.Errorf("multimon-ng hears %q in the agent's audio", got)
-			}
+			checkNoKeyHeard(t, agent)
 			if n, worst, at := leaks(agent, maskRef(dtmf.DefaultMaskTone(), tc.law)); n != 0 {
 				t.Errorf("%d windows with DTMF pair energy beyond the mask tone's (worst %.1f× the threshold at sample %d)", n, worst, at)
 			}
@@ -460,12 +455,7 @@ func TestLoopbackRelayUnderImpairmentsLeaksNothing(t *testing.T) {
 				run := runLoopback(t, mode.law, mode.pt, pkts, false)
 				checkNoEventPackets(t, run, mode.pt)
 				agent := agentAudio(run.agent, mode.law, mode.pt)
-				if keys := detectKeys(agent); len(keys) != 0 {
-					t.Errorf("our Detector finds %q in the agent's audio", string(keys))
-				}
-				if got := multimonKeys(t, agent); got != "" {
-					t.Errorf("multimon-ng hears %q in the agent's audio", got)
-				}
+				checkNoKeyHeard(t, agent)
 				if n, worst, at := dominantPairs(agent, maskRef(dtmf.DefaultMaskTone(), mode.law)); n != 0 {
 					t.Errorf("%d leaking windows (worst %.1f× at sample %d)", n, worst, at)
 				}
@@ -533,12 +523,7 @@ func TestLoopbackRelayInRealTimeLeaksNothing(t *testing.T) {
 			run := runLoopback(t, tc.law, tc.pt, pkts, true)
 			checkNoEventPackets(t, run, tc.pt)
 			agent := agentAudio(run.agent, tc.law, tc.pt)
-			if keys := detectKeys(agent); len(keys) != 0 {
-				t.Errorf("our Detector finds %q in the agent's audio", string(keys))
-			}
-			if got := multimonKeys(t, agent); got != "" {
-				t.Errorf("multimon-ng hears %q in the agent's audio", got)
-			}
+			checkNoKeyHeard(t, agent)
 			if n, worst, at := dominantPairs(agent, maskRef(dtmf.DefaultMaskTone(), tc.law)); n != 0 {
 				t.Errorf("%d leaking windows (worst %.1f× at sample %d)", n, worst, at)
 			}
@@ -595,5 +580,17 @@ func TestLoopbackLeakChecksCatchAnUnmaskedCall(t *testing.T) {
 	}
 	if len(run.presses) != len(ps) {
 		t.Errorf("%d presses queued with masking off, want %d", len(run.presses), len(ps))
+	}
+}
+
+// checkNoKeyHeard checks that neither our Detector nor multimon-ng, an
+// independent receiver, hears any key in the agent's audio.
+func checkNoKeyHeard(t *testing.T, agent []int16) {
+	t.Helper()
+	if keys := detectKeys(agent); len(keys) != 0 {
+		t.Errorf("our Detector finds %q in the agent's audio", string(keys))
+	}
+	if got := multimonKeys(t, agent); got != "" {
+		t.Errorf("multimon-ng hears %q in the agent's audio", got)
 	}
 }

@@ -99,21 +99,7 @@ func (b *batch) send(n int, lens []int) error {
 	return nil
 }
 
-func (b *batch) sendSome(fd uintptr) bool {
-	for range 4 {
-		r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(b.n), syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		b.n, b.errno = int(r), e
-		return true
-	}
-	b.n, b.errno = 0, syscall.EINTR
-	return true
-}
+func (b *batch) sendSome(fd uintptr) bool { return b.mmsg(fd, unix.SYS_SENDMMSG, b.n) }
 
 // recv waits for and reads up to len(msgs) datagrams; it returns how many.
 func (b *batch) recv() (int, error) {
@@ -133,9 +119,15 @@ func (b *batch) recv() (int, error) {
 	return b.n, nil
 }
 
-func (b *batch) recvSome(fd uintptr) bool {
+func (b *batch) recvSome(fd uintptr) bool { return b.mmsg(fd, syscall.SYS_RECVMMSG, len(b.msgs)) }
+
+// mmsg makes one sendmmsg or recvmmsg call (trap) over the first count
+// messages, without blocking, for the raw connection's Read/Write: false
+// means "would block, wait for readiness", true records the result (count
+// done, or the error) in b.n and b.errno. EINTR is retried a few times.
+func (b *batch) mmsg(fd, trap uintptr, count int) bool {
 	for range 4 {
-		r, _, e := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), syscall.MSG_DONTWAIT, 0, 0)
+		r, _, e := syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(count), syscall.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case syscall.EINTR:
 			continue
