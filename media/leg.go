@@ -27,6 +27,9 @@ var (
 	ErrLegClosed = errors.New("media: leg closed")
 	// ErrLegStarted is returned by a second Start.
 	ErrLegStarted = errors.New("media: leg already started")
+	// ErrLegUnpolled is returned by Start on a leg whose socket only a
+	// Reactor reads.
+	ErrLegUnpolled = errors.New("media: leg is read by a reactor")
 	// ErrCloseTimeout is returned by Close when the reading goroutine did
 	// not finish in time (its handler is stuck). The sockets are closed
 	// and the ports released regardless.
@@ -125,7 +128,12 @@ const MaxBatchRead = 64
 // SetRemote, SetMediaTimeout, WriteRTP, Stats and Close are safe to call
 // from any goroutine.
 type Leg struct {
-	ports   *PortPair
+	ports *PortPair
+	local netip.AddrPort
+	// raw is the RTP socket's descriptor plus one once unpoll has taken
+	// it out of the Go runtime's poller (zero before): writes then go
+	// straight to it, and only a Reactor reads it.
+	raw     atomic.Int32
 	now     func() time.Time
 	check   time.Duration
 	recv    receiver
@@ -152,6 +160,7 @@ func NewLeg(cfg LegConfig) (*Leg, error) {
 	}
 	l := &Leg{
 		ports: ports,
+		local: ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort(),
 		now:   cfg.Now,
 		check: cfg.TimeoutCheck,
 		wait:  defaultCloseWait,
@@ -183,9 +192,7 @@ func (l *Leg) String() string {
 }
 
 // LocalAddr returns the address of the leg's RTP socket, for SDP.
-func (l *Leg) LocalAddr() netip.AddrPort {
-	return l.ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
-}
+func (l *Leg) LocalAddr() netip.AddrPort { return l.local }
 
 // RTCP returns the leg's RTCP socket (RTP port + 1, RFC 3550 §11). The leg
 // does not read it; the caller that handles RTCP owns its reading. Close
@@ -231,6 +238,9 @@ func (l *Leg) MediaTimeout() <-chan struct{} { return l.recv.timeoutCh }
 func (l *Leg) Start(h PacketHandler) error {
 	if l.closed.Load() {
 		return ErrLegClosed
+	}
+	if l.raw.Load() != 0 {
+		return ErrLegUnpolled
 	}
 	if !l.started.CompareAndSwap(false, true) {
 		return ErrLegStarted
@@ -303,6 +313,16 @@ func (l *Leg) WriteRTP(b []byte) error {
 	rs := l.recv.remote.Load()
 	if rs == nil || !rs.addr.IsValid() {
 		return ErrNoRemote
+	}
+	if raw := l.raw.Load(); raw != 0 {
+		// The socket left the runtime's poller (see Reactor).
+		if l.closed.Load() {
+			l.send.Count(0, ErrLegClosed)
+			return ErrLegClosed
+		}
+		err := sendRaw(int(raw-1), !l.local.Addr().Is4(), rs.addr, b)
+		l.send.Count(len(b), err)
+		return err
 	}
 	n, err := l.ports.RTP.WriteToUDPAddrPort(b, rs.addr)
 	l.send.Count(n, err)

@@ -159,7 +159,7 @@ func (p *PortPool) Allocate() (*PortPair, error) {
 		}
 		p.used[i] = true
 		p.inUse++
-		return &PortPair{RTP: rtpConn, RTCP: rtcpConn, pool: p, index: i, port: port}, nil
+		return &PortPair{RTP: rtpConn, RTCP: rtcpConn, pool: p, index: i, port: port, rawRTP: -1}, nil
 	}
 	return nil, ErrPortsExhausted
 }
@@ -204,6 +204,10 @@ type PortPair struct {
 	index int
 	port  int
 	once  sync.Once
+	// rawRTP, when non-negative, is the RTP socket's descriptor after
+	// unpollRTP took it out of the Go runtime's poller; RTP is then
+	// closed and Release closes rawRTP instead.
+	rawRTP int
 }
 
 // Port returns the RTP port; RTCP is Port()+1.
@@ -214,7 +218,13 @@ func (pp *PortPair) Port() int { return pp.port }
 func (pp *PortPair) Release() error {
 	var err error
 	pp.once.Do(func() {
-		err = errors.Join(pp.RTP.Close(), pp.RTCP.Close())
+		var rtpErr error
+		if pp.rawRTP >= 0 {
+			rtpErr = closeRaw(pp.rawRTP)
+		} else {
+			rtpErr = pp.RTP.Close()
+		}
+		err = errors.Join(rtpErr, pp.RTCP.Close())
 		pp.pool.release(pp.index)
 	})
 	return err

@@ -209,6 +209,13 @@ func (r *Relay) Start() error {
 	}
 	r.lastTick = r.now()
 	go r.watchTimeouts()
+	if r.reactor != nil {
+		// Before anything can read or write the legs (the wheel's ticks
+		// write through the pipeline).
+		if err := errors.Join(r.caller.unpoll(), r.agent.unpoll()); err != nil {
+			return errors.Join(err, r.Close())
+		}
+	}
 	var h PacketHandler = r.mask
 	if r.tick != nil || r.rtcp != nil {
 		h = (*tickingHandler)(r)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +18,10 @@ import (
 // asked for proves the socket empty without a second read, which lets the
 // reactor park without a last, empty epoll_wait(2).
 const readSlots = 2
+
+// epollET is EPOLLET as the uint32 of an EpollEvent (the syscall package
+// declares it negative).
+const epollET = 1 << 31
 
 // DefaultReactorEvents is how many ready sockets a Reactor takes from the
 // kernel per epoll_wait(2) when none is configured.
@@ -53,15 +58,17 @@ const MaxReactorCoalesce = 2 * time.Millisecond
 // 50 packet/s stream, so a socket almost never holds two datagrams and
 // batching per socket (recvmmsg) finds nothing to batch; what a thousand
 // calls do share is time. The reactor keeps its own epoll(7) set of the
-// legs' sockets, level-triggered, and lets the Go netpoller wake it when
+// legs' sockets, edge-triggered, and lets the Go netpoller wake it when
 // that set has anything ready. One wake-up then serves every socket that
-// became ready meanwhile: one epoll_wait(2) lists them, one recvmmsg(2)
-// of two each reads what is there (getting one proves the socket empty:
-// no second, empty read), each packet is judged and relayed exactly as a
-// Leg's own reader does (the unmasked directions written with a plain
-// sendto(2), not through the Go poller), and the goroutine parks again.
-// Under load that is one wake-up per batch of packets, where a reader
-// per socket pays a goroutine wake-up and an empty read per packet.
+// became ready meanwhile: one epoll_wait(2) lists them, recvmmsg(2) of two
+// at a time empties each (getting fewer than two proves it empty: no
+// last, empty read), each packet is judged and relayed exactly as a Leg's
+// own reader does (the unmasked directions written with a plain sendto(2),
+// not through the Go poller), and the goroutine parks again. Under load
+// that is one wake-up per batch of packets, where a reader per socket pays
+// a goroutine wake-up and an empty read per packet. The legs' sockets are
+// taken out of the Go runtime's own poller when their relay starts (see
+// Leg.unpoll), so that their traffic wakes nothing but the reactor.
 //
 // A relay uses a reactor when RelayConfig.Reactor is set; its legs must
 // then be closed through Relay.Close, which takes them out of the
@@ -81,6 +88,10 @@ type Reactor struct {
 	slots  []reactorSlot // by epoll data
 	free   []int32
 	events []syscall.EpollEvent
+	// backlog lists the slots whose sockets read left non-empty (a
+	// flood): the next poll reads them first. It and spare swap arrays,
+	// so neither is allocated again once grown.
+	backlog, spare []int32
 	// Two read slots for recvmmsg(2): packets are relayed before the next
 	// read, so the buffers are reused for every socket.
 	bufs   [readSlots][MaxDatagram + 1]byte
@@ -198,17 +209,27 @@ func (r *Reactor) run() {
 	}
 }
 
-// poll is the RawConn.Read callback: one epoll_wait without waiting, and
-// the datagrams of each ready socket read and relayed. It returns false
-// to have the netpoller park the goroutine until the epoll set is
-// readable again: when nothing was ready, or when everything ready was
-// read (fewer events than room for them, and every socket read short of
-// a full batch). Any datagram that arrives after the epoll_wait wakes the
-// netpoller again, so parking then loses nothing and saves the empty
-// epoll_wait that would otherwise end every wake-up.
+// poll is the RawConn.Read callback: the sockets a flood left non-empty,
+// then one epoll_wait without waiting, each ready socket emptied and its
+// datagrams relayed. It returns false to have the netpoller park the
+// goroutine until the epoll set is readable again: when nothing was
+// ready, or when everything ready was read (fewer events than room for
+// them, and no socket left non-empty). Any datagram that arrives after
+// the epoll_wait wakes the netpoller again, so parking then loses nothing
+// and saves the empty epoll_wait that would otherwise end every wake-up.
 func (r *Reactor) poll(uintptr) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.now()
+	// Sockets left holding datagrams by the last poll first: the edge
+	// that reported them is spent.
+	backlog := r.backlog
+	r.backlog, r.spare = r.spare[:0], backlog
+	for _, idx := range backlog {
+		if idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil && r.read(&r.slots[idx], now) {
+			r.backlog = append(r.backlog, idx)
+		}
+	}
 	// epoll_pwait(2) with no signal mask is epoll_wait(2), which some
 	// architectures lack. A zero timeout never blocks, so the raw call,
 	// without the scheduler's system call hand-off, is right.
@@ -217,21 +238,21 @@ func (r *Reactor) poll(uintptr) bool {
 	if e == syscall.EINTR {
 		return true
 	}
-	if e != 0 || n == 0 {
-		return false
+	if e != 0 {
+		n = 0
 	}
-	now := r.now()
 	more := int(n) == len(r.events)
 	for i := range int(n) {
 		idx := r.events[i].Fd // the slot index, stored as the event's data
 		if idx < 0 || int(idx) >= len(r.slots) || r.slots[idx].leg == nil {
 			continue
 		}
-		if r.read(&r.slots[idx], now) {
-			more = true
+		if r.read(&r.slots[idx], now) && !slices.Contains(r.backlog, idx) {
+			r.backlog = append(r.backlog, idx)
 		}
 	}
-	if r.coalesce > 0 {
+	more = more || len(r.backlog) > 0
+	if r.coalesce > 0 && (n > 0 || len(backlog) > 0) {
 		// Return to run, which waits, then polls again: what arrived
 		// meanwhile is found by that poll, with no wake-up of its own.
 		r.relayed = true
@@ -240,27 +261,45 @@ func (r *Reactor) poll(uintptr) bool {
 	return more
 }
 
-// read reads up to readSlots datagrams from s's socket and hands them to
-// the leg's receive path. It reports whether the socket may hold more.
+// maxReadsPerWake bounds how many recvmmsg(2) calls one socket gets per
+// wake-up (readSlots datagrams each): a flooded socket must not starve the
+// others. A socket that still had datagrams then is read again on the
+// next poll (see backlog).
+const maxReadsPerWake = 32
+
+// read reads s's socket until it is empty, readSlots datagrams a call,
+// and hands them to the leg's receive path. The set is edge-triggered, so
+// it must empty the socket: a socket left holding datagrams would not be
+// reported again until another arrived. A call that returns fewer than
+// readSlots proves it empty. It reports whether the socket may still hold
+// datagrams (the bound was reached).
 func (r *Reactor) read(s *reactorSlot, now time.Time) bool {
-	for i := range readSlots {
-		r.msgs[i].hdr.Namelen = uint32(syscall.SizeofSockaddrAny)
-		r.msgs[i].hdr.Flags = 0
-		r.msgs[i].len = 0
+	for range maxReadsPerWake {
+		for i := range readSlots {
+			r.msgs[i].hdr.Namelen = uint32(syscall.SizeofSockaddrAny)
+			r.msgs[i].hdr.Flags = 0
+			r.msgs[i].len = 0
+		}
+		// MSG_DONTWAIT: never blocks, so the raw call is right here too.
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
+			uintptr(unsafe.Pointer(&r.msgs[0])), readSlots, syscall.MSG_DONTWAIT, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			// EAGAIN (empty) or a pending socket error, which this read
+			// cleared: nothing more to relay.
+			return false
+		}
+		for i := range int(n) {
+			b := r.bufs[i][:min(int(r.msgs[i].len), len(r.bufs[i]))]
+			s.leg.recv.receive(b, sockaddrAddrPort(&r.names[i]), now)
+		}
+		if int(n) < readSlots {
+			return false
+		}
 	}
-	// MSG_DONTWAIT: never blocks, so the raw call is right here too.
-	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
-		uintptr(unsafe.Pointer(&r.msgs[0])), readSlots, syscall.MSG_DONTWAIT, 0, 0)
-	if e != 0 {
-		// EAGAIN (nothing after all) or a pending socket error, which
-		// this read cleared: nothing to relay. EINTR: look again.
-		return e == syscall.EINTR
-	}
-	for i := range int(n) {
-		b := r.bufs[i][:min(int(r.msgs[i].len), len(r.bufs[i]))]
-		s.leg.recv.receive(b, sockaddrAddrPort(&r.names[i]), now)
-	}
-	return int(n) == readSlots
+	return true
 }
 
 // checkTimeouts judges every leg's media timeout.
@@ -304,7 +343,10 @@ func (r *Reactor) attach(l *Leg, h PacketHandler) (int32, error) {
 		idx = int32(len(r.slots))
 		r.slots = append(r.slots, reactorSlot{})
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: idx}
+	// Edge-triggered: epoll_wait(2) then lists a socket once per arrival
+	// instead of re-checking every socket it listed last time (a poll of
+	// each, under the set's lock), and read empties the socket.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET, Fd: idx}
 	if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		r.free = append(r.free, idx)
 		close(l.done) // no reader will run: let Close return at once
@@ -348,9 +390,13 @@ func (r *Reactor) Close() error {
 	return err
 }
 
-// legFD returns the descriptor of l's RTP socket. It stays valid until
-// the leg is closed.
+// legFD returns the descriptor of l's RTP socket: its own once unpoll has
+// taken it out of the runtime's poller, else the one the runtime polls. It
+// stays valid until the leg is closed.
 func legFD(l *Leg) (int, error) {
+	if raw := l.raw.Load(); raw != 0 {
+		return int(raw - 1), nil
+	}
 	rc, err := l.ports.RTP.SyscallConn()
 	if err != nil {
 		return -1, err
@@ -362,6 +408,51 @@ func legFD(l *Leg) (int, error) {
 	return fd, nil
 }
 
+// unpoll takes l's RTP socket out of the Go runtime's poller, for a leg a
+// Reactor is about to read. The runtime registers every socket for input
+// and output, edge-triggered, so each datagram the socket receives and
+// each one it sends (the send buffer's space coming back, EPOLLOUT) queues
+// an event on the runtime's epoll set and may wake a thread blocked in it:
+// work for nothing when no goroutine ever waits on the socket, and about a
+// tenth of a reactor's CPU at a thousand calls. A duplicate of the
+// descriptor keeps the socket open while the runtime forgets the original
+// (closing it deregisters it); from then on only the reactor reads the
+// socket, Leg.WriteRTP and DirectSender write it with sendto(2), and
+// Close closes the duplicate. It must run before anything reads or writes
+// the leg; again it does nothing.
+func (l *Leg) unpoll() error {
+	if l.raw.Load() != 0 {
+		return nil
+	}
+	if l.closed.Load() {
+		return ErrLegClosed
+	}
+	if l.started.Load() {
+		return ErrLegStarted
+	}
+	fd, err := legFD(l)
+	if err != nil {
+		return err
+	}
+	// F_DUPFD_CLOEXEC: the duplicate is not inherited by child processes.
+	// O_NONBLOCK belongs to the open file, which the duplicate shares.
+	dup, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return e
+	}
+	l.ports.rawRTP = int(dup)
+	l.raw.Store(int32(dup) + 1)
+	// Closing the runtime's file deregisters it from the runtime's epoll
+	// set and closes the original descriptor; the socket lives on.
+	if err := l.ports.RTP.Close(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// closeRaw closes a descriptor unpoll made.
+func closeRaw(fd int) error { return syscall.Close(fd) }
+
 // DirectSender writes RTP datagrams to a leg's remote with one sendto(2)
 // on the leg's socket, bypassing the Go poller's locks and system call
 // hand-off (a few hundred nanoseconds a packet). MSG_DONTWAIT: a full
@@ -372,7 +463,7 @@ func legFD(l *Leg) (int, error) {
 // until the leg is closed; safe for concurrent use.
 type DirectSender struct {
 	to *Leg
-	fd int
+	fd int  // the runtime's descriptor, used until the leg is unpolled
 	v6 bool // the socket is IPv6: an IPv4 remote is written v4-mapped
 }
 
@@ -401,10 +492,24 @@ func (d *DirectSender) SendRTP(b []byte) error {
 		d.to.send.Count(0, ErrLegClosed)
 		return ErrLegClosed
 	}
+	fd := d.fd
+	if raw := d.to.raw.Load(); raw != 0 {
+		fd = int(raw - 1)
+	}
+	err := sendRaw(fd, d.v6, rs.addr, b)
+	d.to.send.Count(len(b), err)
+	return err
+}
+
+// sendRaw writes b to to with one sendto(2) on descriptor fd, whose socket
+// is IPv6 if v6 (an IPv4 destination is then written v4-mapped).
+// MSG_DONTWAIT: it never blocks, so the raw system call, without the
+// scheduler's hand-off, is right.
+func sendRaw(fd int, v6 bool, to netip.AddrPort, b []byte) error {
 	var sa syscall.RawSockaddrInet6 // big enough for either family
 	saLen := uintptr(syscall.SizeofSockaddrInet6)
-	ip := rs.addr.Addr()
-	if d.v6 {
+	ip := to.Addr()
+	if v6 {
 		sa.Family = syscall.AF_INET6
 		sa.Addr = ip.As16() // As16 maps an IPv4 address
 	} else {
@@ -414,20 +519,17 @@ func (d *DirectSender) SendRTP(b []byte) error {
 		saLen = syscall.SizeofSockaddrInet4
 	}
 	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // same offset in both layouts
-	port[0], port[1] = byte(rs.addr.Port()>>8), byte(rs.addr.Port())
+	port[0], port[1] = byte(to.Port()>>8), byte(to.Port())
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	// MSG_DONTWAIT: never blocks, so the raw call is right.
-	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(d.fd),
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd),
 		uintptr(p), uintptr(len(b)), syscall.MSG_DONTWAIT,
 		uintptr(unsafe.Pointer(&sa)), saLen)
 	if e != 0 {
-		d.to.send.Count(0, e)
 		return e
 	}
-	d.to.send.Count(len(b), nil)
 	return nil
 }
 

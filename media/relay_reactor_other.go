@@ -4,6 +4,7 @@ package media
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -60,3 +61,12 @@ func (d *DirectSender) SendRTP(b []byte) error { return d.to.WriteRTP(b) }
 
 // String names the stage for logs.
 func (d *DirectSender) String() string { return "write to " + d.to.String() }
+
+// closeRaw is never needed here: no socket leaves the runtime's poller.
+func closeRaw(int) error { return nil }
+
+// unpoll does nothing here.
+func (l *Leg) unpoll() error { return nil }
+
+// sendRaw is never called here: no leg is unpolled.
+func sendRaw(int, bool, netip.AddrPort, []byte) error { return ErrNoReactor }

@@ -606,7 +606,8 @@ func BenchmarkRelayPacket(b *testing.B) {
 
 func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
 	// Two events per epoll_wait and several datagrams queued per socket:
-	// the level-triggered set must bring every one of them back.
+	// the edge-triggered set reports each socket once, and the reactor
+	// must empty it then.
 	reactor := testReactor(t, ReactorConfig{Events: 2})
 	pool, _ := testPool(t, 12, -1, nil)
 	const calls, perCall = 6, 5
@@ -637,6 +638,69 @@ func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestReactorEmptiesAFloodedSocketOverSeveralPolls(t *testing.T) {
+	// More datagrams on one socket than one wake-up reads from it
+	// (maxReadsPerWake calls of readSlots): the rest, which no new edge
+	// will report, must be read by the following polls, in order.
+	reactor := testReactor(t, ReactorConfig{})
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) { c.Reactor = reactor })
+	if err := rp.relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const flood = readSlots*maxReadsPerWake + 37
+	reactor.mu.Lock()
+	for k := range flood {
+		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+	}
+	reactor.mu.Unlock()
+	for k := range flood {
+		got, _ := readWithin(t, rp.agentPeer, 5*time.Second)
+		if seq := int(got[2])<<8 | int(got[3]); seq != k {
+			t.Fatalf("got sequence %d, want %d", seq, k)
+		}
+	}
+	if st := rp.caller.Stats().Received; st.Packets != flood {
+		t.Fatalf("caller leg counted %d packets, want %d", st.Packets, flood)
+	}
+}
+
+func TestReactorLegsLeaveTheRuntimePoller(t *testing.T) {
+	// A reactor's relay takes its legs' sockets out of the Go runtime's
+	// poller: the leg cannot be started on a goroutine of its own any
+	// more, WriteRTP still writes (with sendto), and Close really closes
+	// the socket (its port can be bound again).
+	reactor := testReactor(t, ReactorConfig{})
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) { c.Reactor = reactor })
+	if err := rp.relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.agent.Start(nil); !errors.Is(err, ErrLegUnpolled) {
+		t.Fatalf("Start on a reactor's leg = %v, want ErrLegUnpolled", err)
+	}
+	pkt := rtpBytes(t, 9, bytes.Repeat([]byte{0x55}, 160))
+	if err := rp.agent.WriteRTP(pkt); err != nil {
+		t.Fatal(err)
+	}
+	if got, from := readWithin(t, rp.agentPeer, 5*time.Second); !bytes.Equal(got, pkt) || from != rp.agent.LocalAddr() {
+		t.Fatalf("agent peer got %x from %v, want %x from %v", got, from, pkt, rp.agent.LocalAddr())
+	}
+	if st := rp.agent.Stats().Sent; st.Packets != 1 || st.Bytes != uint64(len(pkt)) {
+		t.Fatalf("agent leg sent %+v, want 1 packet of %d bytes", st, len(pkt))
+	}
+	local := rp.agent.LocalAddr()
+	if err := rp.relay.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.agent.WriteRTP(pkt); !errors.Is(err, ErrLegClosed) {
+		t.Fatalf("WriteRTP after Close = %v, want ErrLegClosed", err)
+	}
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(local))
+	if err != nil {
+		t.Fatalf("port %v still bound after Close: %v", local, err)
+	}
+	c.Close()
 }
 
 func TestReactorRelaysWithoutAllocating(t *testing.T) {
