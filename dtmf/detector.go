@@ -268,10 +268,16 @@ func (d *Detector) Suspected() (onset int64, ok bool) {
 // samples, not on how they were chunked. It allocates nothing unless out
 // must grow.
 func (d *Detector) Process(pcm []int16, out []KeyEvent) []KeyEvent {
-	for _, x := range pcm {
-		d.hist[d.pos&histMask] = x
-		d.pos++
-		if d.bank.push(x) {
+	for len(pcm) > 0 {
+		// Up to the end of the current block, so that hop runs after
+		// each block's last sample, exactly as if samples came one by one.
+		xs := pcm[:min(len(pcm), blockLen-d.bank.n)]
+		pcm = pcm[len(xs):]
+		for i, x := range xs {
+			d.hist[(d.pos+int64(i))&histMask] = x
+		}
+		d.pos += int64(len(xs))
+		if d.bank.feed(xs) {
 			d.bank.finish(&d.blocks[d.nblocks&blockMask])
 			d.nblocks++
 			out = d.hop(out)

@@ -73,17 +73,46 @@ type goertzelBank struct {
 	phase [8]int
 }
 
-// push feeds one sample; it reports whether the block is now complete.
-func (g *goertzelBank) push(x int16) bool {
-	v := float64(x)
-	g.energy += v * v
-	g.sum += v
-	for k := range g.s1 {
-		s := v + goertzelTab.coef[k]*g.s1[k] - g.s2[k]
-		g.s2[k] = g.s1[k]
-		g.s1[k] = s
+// feed runs the recurrences over xs, which must not run past the end of
+// the current block; it reports whether the block is now complete. The
+// eight recurrences go in two passes of four over the samples, each pass
+// keeping its state in locals: the compiler then holds four frequencies'
+// state in registers (the coefficients are read from memory, off the
+// critical path), where a loop over the arrays stores and reloads sixteen
+// values a sample. Each step is written (x − s2) +
+// c·s1, so that only the multiply and one add wait for the previous step:
+// the recurrence's latency, not its arithmetic, bounds its speed. The
+// block's energy and sum ride along in the first pass, which has the
+// execution units to spare.
+func (g *goertzelBank) feed(xs []int16) bool {
+	c := &goertzelTab.coef
+	a0, a1, a2, a3 := g.s1[0], g.s1[1], g.s1[2], g.s1[3]
+	b0, b1, b2, b3 := g.s2[0], g.s2[1], g.s2[2], g.s2[3]
+	energy, sum := g.energy, g.sum
+	for _, x := range xs {
+		v := float64(x)
+		a0, b0 = (v-b0)+c[0]*a0, a0
+		a1, b1 = (v-b1)+c[1]*a1, a1
+		a2, b2 = (v-b2)+c[2]*a2, a2
+		a3, b3 = (v-b3)+c[3]*a3, a3
+		energy += v * v
+		sum += v
 	}
-	g.n++
+	g.s1[0], g.s1[1], g.s1[2], g.s1[3] = a0, a1, a2, a3
+	g.s2[0], g.s2[1], g.s2[2], g.s2[3] = b0, b1, b2, b3
+	g.energy, g.sum = energy, sum
+	a0, a1, a2, a3 = g.s1[4], g.s1[5], g.s1[6], g.s1[7]
+	b0, b1, b2, b3 = g.s2[4], g.s2[5], g.s2[6], g.s2[7]
+	for _, x := range xs {
+		v := float64(x)
+		a0, b0 = (v-b0)+c[4]*a0, a0
+		a1, b1 = (v-b1)+c[5]*a1, a1
+		a2, b2 = (v-b2)+c[6]*a2, a2
+		a3, b3 = (v-b3)+c[7]*a3, a3
+	}
+	g.s1[4], g.s1[5], g.s1[6], g.s1[7] = a0, a1, a2, a3
+	g.s2[4], g.s2[5], g.s2[6], g.s2[7] = b0, b1, b2, b3
+	g.n += len(xs)
 	return g.n == blockLen
 }
 

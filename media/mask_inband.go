@@ -75,9 +75,10 @@ const detectChunk = 32
 // then runs the Detector over la.pcm[:len(payload)] chunk by chunk.
 func (la *lookAhead) store(payload []byte) []int16 {
 	n := la.law.Decode(la.pcm[:len(payload)], payload)
-	for i, b := range payload {
-		la.ring[(la.writePos+int64(i))&(ringCap-1)] = b
-	}
+	// At most two copies: up to the ring's end, then from its start.
+	at := int(la.writePos & (ringCap - 1))
+	k := copy(la.ring[at:], payload)
+	copy(la.ring[:], payload[k:])
 	la.writePos += int64(len(payload))
 	return la.pcm[:n]
 }
@@ -92,10 +93,11 @@ func (la *lookAhead) take(dst []byte) (a, b int64) {
 	copy(la.pre[:], la.pre[k:la.preN])
 	la.preN -= k
 	a = la.readPos
-	for i := k; i < len(dst); i++ {
-		dst[i] = la.ring[la.readPos&(ringCap-1)]
-		la.readPos++
-	}
+	rest := dst[k:]
+	at := int(la.readPos & (ringCap - 1))
+	m := copy(rest, la.ring[at:])
+	copy(rest[m:], la.ring[:])
+	la.readPos += int64(len(rest))
 	return a, la.readPos
 }
 
