@@ -268,6 +268,25 @@ func TestCallSIPInfoAndMediaPressCountOnce(t *testing.T) {
 	}
 }
 
+func TestCallFullDigitQueueNeverBlocksTheMedia(t *testing.T) {
+	// A subscriber that reads nothing: a queue of one takes the first
+	// press; the others are counted and dropped while the media flows on.
+	b := newBridge(t, -1, func(c *MediaConfig) { c.DigitQueue = 1 })
+	b.callerStream(b.caller, 3)
+	for _, k := range []byte("123") {
+		b.press(b.caller, key(k), true, false, testEventPT)
+	}
+	b.c.SIPInfoDigit(key('4'), 0, time.Time{})
+	digits := b.finish()
+	if keysOf(digits) != "1" || digits[0].Number != 1 {
+		t.Errorf("digits %q, want the first press only", keysOf(digits))
+	}
+	// finish waited for the queue to close: every press is counted.
+	if st := b.c.Stats().Digits; st.Delivered != 1 || st.Overflows != 3 {
+		t.Errorf("digit stats %+v, want 1 delivered and 3 overflows", st)
+	}
+}
+
 func TestCallReinviteKeepsTheAgentStream(t *testing.T) {
 	cases := []struct {
 		name    string

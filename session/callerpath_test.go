@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
 )
 
@@ -62,5 +63,78 @@ func TestAgentStreamCarriesOnAcrossPipelines(t *testing.T) {
 	// Not RTP: passed on as it is.
 	if err := s.SendRTP([]byte{1, 2, 3}); err != nil {
 		t.Error(err)
+	}
+}
+
+// discard is a media.Sender that sends nothing.
+type discard struct{}
+
+func (discard) SendRTP([]byte) error { return nil }
+
+// newBenchPath returns a caller path with a G.711 masking pipeline taken
+// in, writing through an agentStream to nowhere, and one audio packet.
+func newBenchPath(tb testing.TB) (*callerPath, *media.Packet) {
+	tb.Helper()
+	out := &agentStream{next: discard{}}
+	path := &callerPath{out: out}
+	pl, err := media.NewPipeline(media.PipelineConfig{Law: g711.Ulaw, AudioPT: testAudioPT, EventPTs: []uint8{testEventPT}, Presses: make(chan media.Press, 4)}, out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path.pending.Store(pl)
+	raw := rtpHeader(1, 0)
+	pkt := &media.Packet{Raw: raw, Payload: raw[12:], Arrival: time.Unix(0, 0)}
+	pkt.Header.Version, pkt.Header.PayloadType, pkt.Header.SSRC = 2, testAudioPT, 0x1234
+	copy(pkt.Payload, silence(160))
+	path.HandleRTP(pkt) // takes the pipeline in
+	return path, pkt
+}
+
+// next moves pkt on by one 20 ms packet.
+func next(pkt *media.Packet) {
+	pkt.Header.SequenceNumber++
+	pkt.Header.Timestamp += 160
+	pkt.Arrival = pkt.Arrival.Add(ptime)
+}
+
+func TestCallerPathAllocatesNothingPerPacket(t *testing.T) {
+	path, pkt := newBenchPath(t)
+	if n := testing.AllocsPerRun(200, func() {
+		next(pkt)
+		path.HandleRTP(pkt)
+		path.Tick(pkt.Arrival)
+	}); n != 0 {
+		t.Errorf("%v allocations per packet", n)
+	}
+}
+
+func BenchmarkCallerPath(b *testing.B) {
+	path, pkt := newBenchPath(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		next(pkt)
+		path.HandleRTP(pkt)
+	}
+}
+
+func BenchmarkAgentStreamSendRTP(b *testing.B) {
+	for _, rebased := range []bool{false, true} {
+		name := "first-pipeline"
+		if rebased {
+			name = "after-swap"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := &agentStream{next: discard{}}
+			pkt := rtpHeader(1, 0)
+			s.SendRTP(pkt)
+			if rebased {
+				s.rebase(media.SentStream{Packets: 1, LastSent: time.Unix(0, 0)}, time.Unix(1, 0))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				binary.BigEndian.PutUint16(pkt[2:], binary.BigEndian.Uint16(pkt[2:])+1)
+				s.SendRTP(pkt)
+			}
+		})
 	}
 }
