@@ -158,3 +158,28 @@ func TestSourceAddrIsNotSpoofableByVia(t *testing.T) {
 		t.Errorf("SourceAddr = %v, %v: want the transport address, refused", addr, err)
 	}
 }
+
+// FuzzParseACL checks that no entry panics the parser, that an accepted
+// entry allows its own network address (unmapped) and that an error names
+// the entry's index.
+func FuzzParseACL(f *testing.F) {
+	for _, s := range []string{"127.0.0.0/8", "::1/128", "192.0.2.7", "::ffff:192.0.2.0/120", "10.0.0.0/33", "fe80::1%eth0", " 10.1.2.3/8 ", "::ffff:0.0.0.0/64", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		a, err := ParseACL([]string{entry})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "acl[0]: ") {
+				t.Fatalf("error %q does not name the entry", err)
+			}
+			return
+		}
+		p := a.Prefixes()
+		if len(p) != 1 || !p[0].IsValid() || p[0] != p[0].Masked() || p[0].Addr().Is4In6() {
+			t.Fatalf("ParseACL(%q) = %v", entry, p)
+		}
+		if !a.Allows(p[0].Addr()) {
+			t.Fatalf("ACL %s does not allow its own address", a)
+		}
+	})
+}
