@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 )
@@ -223,7 +224,7 @@ func (ru *rule) matches(req *sipmsg.Request, user string) bool {
 	case matchUser:
 		return user != "" && user == ru.user
 	case matchPrefix:
-		return user != "" && len(user) >= len(ru.prefix) && user[:len(ru.prefix)] == ru.prefix
+		return user != "" && strings.HasPrefix(user, ru.prefix)
 	case matchUserRegexp:
 		return user != "" && ru.re.MatchString(user)
 	case matchHeader:
@@ -250,9 +251,9 @@ func (ru *rule) matches(req *sipmsg.Request, user string) bool {
 // RouteNone and ErrNoRoute. Route.OverrideIgnored explains an override that
 // was present but not honoured, for the log line.
 func (r *Router) Route(req *sipmsg.Request, src netip.Addr) (Route, error) {
-	user := ""
-	if userOK(URIUser(&req.Recipient)) {
-		user = URIUser(&req.Recipient)
+	user := URIUser(&req.Recipient)
+	if !userOK(user) {
+		user = ""
 	}
 	for i := range r.rules {
 		if r.rules[i].matches(req, user) {
