@@ -222,7 +222,9 @@ type MediaDescription struct {
 	// address (0.0.0.0 or ::) is the RFC 2543 hold; nothing is sent there.
 	Addr netip.AddrPort
 	// RTCP is where the writer receives RTCP: a=rtcp (RFC 3605) or the
-	// port above Addr's (RFC 3550 §11). Marshal ignores it.
+	// port above Addr's (RFC 3550 §11); unspecified during an RFC 2543
+	// hold, like Addr. Marshal ignores it: our RTCP is on the port above
+	// our RTP, the default, so we write no a=rtcp.
 	RTCP netip.AddrPort
 	// Formats are the audio formats in the writer's order of preference,
 	// telephone-event excluded.
