@@ -210,6 +210,57 @@ func TestHoldAndUnhold(t *testing.T) {
 	}
 }
 
+// The agent answers with a codec of the offer (RFC 3264 §6.1): PCMA when
+// PCMU is not offered, and telephone-event only when offered, on the
+// offer's payload type.
+func TestAgentAnswersFromTheOffer(t *testing.T) {
+	NeedSIPp(t)
+	const offered = "m=audio [media_port] RTP/AVP 0 8 101\n" +
+		"      a=rtpmap:0 PCMU/8000\n" +
+		"      a=rtpmap:8 PCMA/8000\n" +
+		"      a=rtpmap:101 telephone-event/8000\n" +
+		"      a=fmtp:101 0-16\n"
+	for _, tc := range []struct {
+		name, offer string
+		want        []string
+		absent      string
+	}{
+		{"PCMU and events", offered, []string{"RTP/AVP 0 101\r\n", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"}, "PCMA"},
+		{"PCMA and events on 96", "m=audio [media_port] RTP/AVP 8 96\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:96 telephone-event/8000\n",
+			[]string{"RTP/AVP 8 96\r\n", "a=rtpmap:8 PCMA/8000", "a=rtpmap:96 telephone-event/8000"}, "PCMU"},
+		{"PCMU alone", "m=audio [media_port] RTP/AVP 0\n      a=rtpmap:0 PCMU/8000\n", []string{"RTP/AVP 0\r\n", "a=rtpmap:0 PCMU/8000"}, "telephone-event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t, 30*time.Second)
+			caller := UACCall
+			if !strings.Contains(string(caller.XML), offered) {
+				t.Fatal("uac_call's offer changed: update this test")
+			}
+			caller.XML = []byte(strings.Replace(string(caller.XML), offered, tc.offer, 1))
+			pcap, d := callerPcap(t, silence)
+			_, uas, _ := pair(t, ctx, UASAnswer, Options{TraceMessages: true}, caller, Options{CallerPcap: pcap, CallDuration: d})
+			msgs, err := uas.Messages()
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := strings.Index(msgs, "SIP/2.0 200 OK")
+			if i < 0 {
+				t.Fatal("no 200 OK in the agent's message log")
+			}
+			answer, _, _ := strings.Cut(msgs[i:], "-----")
+			for _, w := range tc.want {
+				if !strings.Contains(answer, w) {
+					t.Errorf("the answer lacks %q:\n%s", w, answer)
+				}
+			}
+			if strings.Contains(answer, tc.absent) {
+				t.Errorf("the answer has %s, which was not offered:\n%s", tc.absent, answer)
+			}
+		})
+	}
+}
+
 func TestAgentHangsUp(t *testing.T) {
 	NeedSIPp(t)
 	t.Parallel()
