@@ -250,7 +250,8 @@ func (c CallerRTP) Packets() ([]TimedPacket, error) {
 		if in < 0 {
 			continue
 		}
-		ev := dtmf.TelephoneEvent{Code: p.key.Code(), Volume: uint8(-c.LevelDBm0)}
+		// RFC 4733 §2.3: the volume is the power level in −dBm0, 0–63.
+		ev := dtmf.TelephoneEvent{Code: p.key.Code(), Volume: uint8(min(max(-c.LevelDBm0, 0), 63))}
 		switch {
 		case in < tone:
 			ev.Duration = uint16((in + 1) * frameSamples)

@@ -487,7 +487,8 @@ type Result struct {
 }
 
 // Messages returns SIPp's message log (Options.TraceMessages), bounded to
-// maxMessages bytes.
+// maxMessages bytes. It holds the messages as sent, SIP INFO keys included:
+// assert on it, do not log it.
 func (r Result) Messages() (string, error) {
 	f, err := os.Open(filepath.Join(r.Dir, messagesFile))
 	if err != nil {
