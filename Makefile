@@ -11,8 +11,9 @@ GO            ?= go
 BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-# Debian packages the tests drive as real peers or use to make test material.
-DEB_PACKAGES  := espeak-ng sox multimon-ng
+# Debian packages the tests drive as real peers or use to make test material:
+# sip-tester is SIPp (callers and agents), baresip a softphone driven over ctrl_tcp.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
