@@ -3,6 +3,7 @@ module dtmfgw
 go 1.26
 
 require (
+	github.com/emiago/sipgo v1.7.3
 	github.com/gopacket/gopacket v1.7.7
 	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
@@ -11,6 +12,11 @@ require (
 )
 
 require (
+	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/pool v0.2.1 // indirect
+	github.com/gobwas/ws v1.3.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	golang.org/x/net v0.55.0 // indirect
+	golang.org/x/sync v0.16.0 // indirect
 )
