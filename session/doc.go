@@ -1,0 +1,31 @@
+// Package session is dtmfgw's call domain, between the signalling edge
+// (sip) and the media path (media). This part is the call registry over
+// media; issue 5 adds payments beside it.
+//
+//   - Manager (manager.go) is one per process: it owns the RTP port pool,
+//     one media.Reactor per CPU that reads every call's sockets, one
+//     media.TickWheel that times every call's masking pipeline, and the
+//     live calls, found by id or listed by agent, primary call id or
+//     Call-ID. MediaConfig (config.go) is its part of the configuration
+//     file, with defaults and a Validate that names the bad key.
+//   - Call (call.go) is one bridged call's media. The SIP layer, which
+//     never opens a socket, creates it before it offers SDP to the agent
+//     (it needs our addresses), tells it each side's SDP and every
+//     re-INVITE's (new address, hold, new payload types) without the relay
+//     restarting, starts it at the agent's first answer (early media
+//     included), and ends it; a media timeout ends it by itself, with a
+//     reason that tells the SIP layer to send BYE both ways. Secure says
+//     whether a key pressed now would be masked toward the agent.
+//   - The caller path (callerpath.go) is the relay's caller→agent handler:
+//     the call's masking pipeline, replaced at a packet boundary when the
+//     caller's payload types change, with the agent's stream carrying on as
+//     one RTP stream (RFC 3550 §5.1).
+//   - The digit path (digits.go) is the one way key presses leave a call:
+//     presses from the pipeline (RFC 4733 and in-band, already one per
+//     press) and SIP INFO presses are joined into one Digit per press,
+//     numbered, and queued without ever blocking the media path.
+//
+// Keys stay dtmf.Key, which prints as "•": nothing here logs, formats or
+// stores a key outside the digit queue. Every timed behaviour runs off the
+// Manager's clock (WithClock), so tests drive it with a fake one.
+package session
