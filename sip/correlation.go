@@ -7,15 +7,15 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 )
 
-// Direction is which way the contact centre's call went: a customer who
+// CallDirection is which way the contact centre's call went: a customer who
 // called in, or an agent who called out. It comes from a configurable
 // header; without one a call is inbound.
-type Direction string
+type CallDirection string
 
 // The two directions a call may have.
 const (
-	DirectionInbound  Direction = "inbound"
-	DirectionOutbound Direction = "outbound"
+	CallInbound  CallDirection = "inbound"
+	CallOutbound CallDirection = "outbound"
 )
 
 // HeaderNames are the configurable names of the headers correlation reads.
@@ -65,7 +65,7 @@ type Correlation struct {
 	// Request-URI.
 	Called string
 	// Direction is inbound unless the direction header says outbound.
-	Direction Direction
+	Direction CallDirection
 	// AgentID is the agent header's value.
 	AgentID string
 	// PrimaryCallID is the primary call id header's value.
@@ -96,7 +96,7 @@ func (d Dropped) String() string {
 // configurable headers named by names. It never fails: a missing value
 // leaves its field empty, an invalid one is dropped with a reason.
 func Correlate(req *sipmsg.Request, names HeaderNames) Correlation {
-	c := Correlation{Direction: DirectionInbound}
+	c := Correlation{Direction: CallInbound}
 	drop := func(field, header, reason string) {
 		c.Dropped = append(c.Dropped, Dropped{Field: field, Header: header, Reason: reason})
 	}
@@ -114,10 +114,10 @@ func Correlate(req *sipmsg.Request, names HeaderNames) Correlation {
 
 	if names.Direction != "" {
 		if v, ok := singleValue(req, names.Direction, "direction", maxIDLen, drop); ok {
-			switch Direction(strings.ToLower(strings.TrimSpace(v))) {
-			case DirectionInbound:
-			case DirectionOutbound:
-				c.Direction = DirectionOutbound
+			switch CallDirection(strings.ToLower(strings.TrimSpace(v))) {
+			case CallInbound:
+			case CallOutbound:
+				c.Direction = CallOutbound
 			default:
 				drop("direction", names.Direction, "not inbound or outbound")
 			}
