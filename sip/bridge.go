@@ -53,7 +53,6 @@ type bridge struct {
 	// BYEs the other side needs.
 	hangupOnce sync.Once
 	hangup     chan struct{}
-	reason     session.EndReason
 	byCaller   bool // the caller's BYE ended the call
 	byAgent    bool // the agent's BYE ended the call
 }
