@@ -1,15 +1,25 @@
 package sip
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +76,7 @@ type testGateway struct {
 	b2b   *B2BUA
 	calls *session.Manager
 	addr  netip.AddrPort
+	tls   netip.AddrPort // the TLS listener, when configured
 }
 
 func startGateway(t *testing.T, edit func(*Config)) *testGateway {
@@ -105,7 +116,11 @@ func startGateway(t *testing.T, edit func(*Config)) *testGateway {
 		}
 		calls.Close()
 	})
-	return &testGateway{b2b: b2b, calls: calls, addr: ls.Addr()}
+	gw := &testGateway{b2b: b2b, calls: calls, addr: ls.Addr()}
+	if ls.TLS != nil {
+		gw.tls = netip.MustParseAddrPort(ls.TLS.Addr().String())
+	}
+	return gw
 }
 
 // peerUA is a sipgo user agent on loopback, playing the caller or the
@@ -690,5 +705,82 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in time")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "dtmfgw test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// optionsOver sends one OPTIONS on a stream connection and returns the
+// status line of the answer.
+func optionsOver(t *testing.T, conn net.Conn, transport string) string {
+	t.Helper()
+	local := conn.LocalAddr().String()
+	msg := "OPTIONS sip:" + conn.RemoteAddr().String() + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/" + transport + " " + local + ";branch=z9hG4bK-" + strings.ToLower(transport) + "1\r\n" +
+		"From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:gw@127.0.0.1>\r\nCall-ID: opt-" + transport + "@probe\r\n" +
+		"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	_ = conn.SetDeadline(time.Now().Add(waitLimit))
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: no answer: %v", transport, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func TestB2BUAServesTCPAndTLS(t *testing.T) {
+	certFile, keyFile := selfSigned(t, t.TempDir())
+	gw := startGateway(t, func(c *Config) {
+		c.TLS = TLSConfig{Cert: certFile, Key: keyFile, Listen: "127.0.0.1:0"}
+	})
+	tcp, err := net.Dial("tcp", gw.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	if got := optionsOver(t, tcp, "TCP"); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TCP: %q", got)
+	}
+	tlsConn, err := tls.Dial("tcp", gw.tls.String(), &tls.Config{InsecureSkipVerify: true}) // a self-signed test certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsConn.Close()
+	if got := optionsOver(t, tlsConn, "TLS"); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TLS: %q", got)
 	}
 }
