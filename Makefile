@@ -17,6 +17,9 @@ DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
+# RUN_ARGS are passed to `dtmfgw serve` by `make run`, e.g.
+# RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
+RUN_ARGS      ?=
 TEST_TIMEOUT  ?= 30m
 
 export GOFLAGS := -buildvcs=false
@@ -36,14 +39,9 @@ build: modules ## build bin/dtmfgw
 
 # Until `dtmfgw serve` lands (issues 4 and 7), `make run` shows the DTMF engine
 # end to end: it synthesises key presses and detects them again.
-run: build ## build and run dtmfgw (today: the DTMF engine on a generated sample)
-	@echo "==> dtmfgw version"
-	@$(BIN)/dtmfgw version
-	@mkdir -p $(CURDIR)/data
-	@echo "==> dtmfgw tone --out data/sample.wav 0123456789*#ABCD"
-	@$(BIN)/dtmfgw tone --out $(CURDIR)/data/sample.wav '0123456789*#ABCD'
-	@echo "==> dtmfgw detect data/sample.wav   (onset_ms key)"
-	@$(BIN)/dtmfgw detect $(CURDIR)/data/sample.wav
+run: build ## build and run the gateway on its embedded defaults (SIP 127.0.0.1:5060; Ctrl-C drains and stops)
+	@echo "==> dtmfgw serve $(RUN_ARGS)   (SIP on 127.0.0.1:5060 UDP+TCP, RTP 20000-29999; Ctrl-C to stop)"
+	@$(BIN)/dtmfgw serve $(RUN_ARGS)
 
 deps: ## install the Debian packages the tests need (apt-get, as root)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

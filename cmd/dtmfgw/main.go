@@ -3,6 +3,7 @@
 //
 // Usage:
 //
+//	dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH]
 //	dtmfgw version
 //	dtmfgw detect [--format auto|wav|ulaw|alaw|pcm16|pcap] [--json] FILE
 //	dtmfgw inspect [--json] [--show-digits] [--fail-on-dtmf] FILE
@@ -35,6 +36,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the gateway: SIP B2BUA and masking media relay", runServe},
 		{"version", "print the version and build details", runVersion},
 		{"detect", "print the DTMF digits found in an audio file or an RTP capture", runDetect},
 		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", runInspect},
@@ -106,16 +108,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'dtmfgw COMMAND -h' for a command's flags.")
 }
 
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: dtmfgw version")
-		return errUsage
-	}
+// versionString is the version and, when known, the VCS revision.
+func versionString() string {
 	v, rev := version, ""
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" {
@@ -130,10 +124,23 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
-	fmt.Fprintf(stdout, "dtmfgw %s", v)
 	if rev != "" {
-		fmt.Fprintf(stdout, " (%s)", rev)
+		v += " (" + rev + ")"
 	}
+	return v
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: dtmfgw version")
+		return errUsage
+	}
+	fmt.Fprintf(stdout, "dtmfgw %s", versionString())
 	fmt.Fprintf(stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

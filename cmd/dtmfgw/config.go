@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"dtmfgw/session"
+	"dtmfgw/sip"
+)
+
+// maxConfigSize bounds the configuration file: it is read whole.
+const maxConfigSize = 1 << 20
+
+// config is the whole configuration file. Every section starts from its
+// embedded default, so an empty file (or none) runs the gateway as
+// `make run` does.
+type config struct {
+	SIP   sip.Config          `yaml:"sip"`
+	Media session.MediaConfig `yaml:"media"`
+	Log   logConfig           `yaml:"log"`
+}
+
+// logConfig is the "log:" section.
+type logConfig struct {
+	// Format is "text" or "json".
+	Format string `yaml:"format"`
+	// Level is "debug", "info", "warn" or "error".
+	Level string `yaml:"level"`
+}
+
+// defaultConfig returns the embedded defaults.
+func defaultConfig() config {
+	return config{
+		SIP:   sip.DefaultConfig(),
+		Media: session.DefaultMediaConfig(),
+		Log:   logConfig{Format: "text", Level: "info"},
+	}
+}
+
+// loadConfig reads path over the defaults ("" means none). Unknown keys
+// are errors (a typo must not silently fall back to a default); YAML
+// errors carry the line.
+func loadConfig(path string) (config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return cfg, err
+	}
+	if len(data) > maxConfigSize {
+		return cfg, fmt.Errorf("%s: larger than %d bytes", path, maxConfigSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// A value's own parser (a port range, a policy, an address)
+			// failed: yaml gives no key, so find it.
+			if key := failingKey(data); key != "" {
+				return cfg, fmt.Errorf("%s: %s: %w", path, key, err)
+			}
+		}
+		return cfg, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return cfg, nil
+}
+
+// failingKey returns the "section.key" whose value alone fails to decode
+// into the configuration, or "".
+func failingKey(data []byte) string {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return ""
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		section, body := top.Content[i], top.Content[i+1]
+		if body.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(body.Content); j += 2 {
+			one := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{section, {
+				Kind: yaml.MappingNode, Content: []*yaml.Node{body.Content[j], body.Content[j+1]},
+			}}}
+			probe := defaultConfig()
+			if one.Decode(&probe) != nil {
+				return section.Value + "." + body.Content[j].Value
+			}
+		}
+	}
+	return ""
+}
+
+// validate checks every section; each message names its key.
+func (c *config) validate() error {
+	var errs []error
+	if err := c.SIP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Media.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, fmt.Errorf("log.level: %w", err))
+	}
+	return errors.Join(errs...)
+}

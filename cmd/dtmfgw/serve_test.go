@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestConfigRefusalsNameTheKey(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", "sip:\n  listn: 127.0.0.1:5060\n", []string{"line 2", "listn"}},
+		{"bad ring timeout", "sip:\n  ring_timeout: 1ns\n", []string{"sip.ring_timeout"}},
+		{"bad port range", "media:\n  rtp_ports: 30000-20000\n", []string{"rtp_ports"}},
+		{"bad target", "sip:\n  default_target: http://example.com\n", []string{"sip.default_target"}},
+		{"bad log format", "log:\n  format: xml\n", []string{"log.format"}},
+		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dtmfgw.yaml")
+			if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), []string{"serve", "--config", path}, &bytes.Buffer{}, &stderr)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dtmfgw.yaml")
+	yaml := "sip:\n  listen: 127.0.0.1:5099\n  default_target: sip:agent@127.0.0.1:5098\n  ring_timeout: 20s\nmedia:\n  rtp_ports: 40000-40999\n  mask_inband: secure-only\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SIP.Listen != "127.0.0.1:5099" || cfg.SIP.RingTimeout != 20*time.Second || cfg.Media.RTPPorts.Min != 40000 || cfg.Media.MaskInband.String() != "secure-only" {
+		t.Errorf("config %+v", cfg)
+	}
+	// Keys the file leaves out keep their defaults.
+	if def := defaultConfig(); cfg.SIP.DrainTimeout != def.SIP.DrainTimeout || cfg.Media.MaskEvents != def.Media.MaskEvents {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
+	port := freeUDPPort(t)
+	addr := "127.0.0.1:" + port
+	ctx, stop := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json"}, &bytes.Buffer{}, &stderr)
+	}()
+	// An OPTIONS health check, retried until the listener is up.
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	options := "OPTIONS sip:" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK-opt1\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:" + addr + ">\r\nCall-ID: opt-1@probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	buf := make([]byte, 4096)
+	got := ""
+	for range 50 {
+		if _, err := conn.Write([]byte(options)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, err := conn.Read(buf); err == nil {
+			got = string(buf[:n])
+			break
+		}
+	}
+	if !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Fatalf("OPTIONS answered %q; log:\n%s", firstLine(got), stderr.String())
+	}
+	stop()
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Fatalf("serve exited %d; log:\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	for _, w := range []string{`"msg":"dtmfgw serving"`, `"msg":"draining"`, `"msg":"stopped"`} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, stderr.String())
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\r'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// freeUDPPort returns a UDP port on 127.0.0.1 whose TCP twin is free too.
+func freeUDPPort(t *testing.T) string {
+	t.Helper()
+	for range 20 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := u.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		return port
+	}
+	t.Fatal("no free port")
+	return ""
+}

@@ -1,0 +1,542 @@
+package sip
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"dtmfgw/media"
+	"dtmfgw/session"
+)
+
+// userAgent is our User-Agent and Server header value, and the user part
+// of our Contact.
+const userAgent = "dtmfgw"
+
+// B2BUA bridges each INVITE from a trusted peer (the caller's leg, usually
+// transferred to us by the contact centre's platform) to an agent target,
+// as two dialogs joined by one session.Call that anchors the media on our
+// relay (RFC 3261 §6 "back-to-back user agent"). It answers OPTIONS for
+// dispatcher health checks, captures SIP INFO digits from the caller
+// without forwarding them, and follows re-INVITEs from either side.
+//
+// Create it with NewB2BUA, run it with Serve, stop it with Shutdown.
+type B2BUA struct {
+	cfg    Config
+	calls  *session.Manager
+	router *Router
+	acl    *ACL
+	log    *slog.Logger
+	now    func() time.Time
+
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	cli     *sipgo.Client
+	dialogs *sipgo.DialogUA
+
+	mu       sync.Mutex
+	inbound  map[string]*bridge // by the caller dialog's Call-ID
+	outbound map[string]*bridge // by the agent dialog's Call-ID
+	closing  bool
+
+	draining atomic.Bool
+	stop     chan struct{} // closed by Shutdown after the drain: ends every call
+	stopOnce sync.Once
+	active   sync.WaitGroup
+
+	stats Stats
+}
+
+// Stats are the B2BUA's counters, for logs and metrics. They hold no
+// header value, number or digit.
+type Stats struct {
+	// Forbidden counts INVITEs refused with 403: not from the ACL.
+	Forbidden atomic.Uint64
+	// BadSDP counts INVITEs refused with 488.
+	BadSDP atomic.Uint64
+	// NoRoute counts INVITEs refused with 404: no target.
+	NoRoute atomic.Uint64
+	// Unavailable counts INVITEs refused with 503: draining, or no ports.
+	Unavailable atomic.Uint64
+	// Bridged counts calls the agent answered.
+	Bridged atomic.Uint64
+	// InfoDigits counts SIP INFO key presses captured.
+	InfoDigits atomic.Uint64
+}
+
+// NewB2BUA checks cfg (Validate) and returns a B2BUA that sends its
+// calls' media through calls. log may be nil.
+func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if calls == nil {
+		return nil, errors.New("sip: NewB2BUA needs a session.Manager")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	router, err := NewRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	acl, err := ParseACL(cfg.ACL)
+	if err != nil {
+		return nil, fmt.Errorf("sip.acl: %w", err)
+	}
+	b := &B2BUA{
+		cfg:      cfg,
+		calls:    calls,
+		router:   router,
+		acl:      acl,
+		log:      log,
+		now:      calls.Now,
+		inbound:  make(map[string]*bridge),
+		outbound: make(map[string]*bridge),
+		stop:     make(chan struct{}),
+	}
+	return b, nil
+}
+
+// Stats returns the B2BUA's counters.
+func (b *B2BUA) Stats() *Stats { return &b.stats }
+
+// Listeners are the sockets a B2BUA serves: UDP and TCP on the same
+// address, and TLS when configured. ListenConfig opens them.
+type Listeners struct {
+	UDP net.PacketConn
+	TCP net.Listener
+	TLS net.Listener
+}
+
+// Listen opens the configured listeners: UDP and TCP on cfg.Listen (the
+// TCP port is the one UDP got, so a port 0 in tests gives one port for
+// both) and TLS on cfg.TLS.Listen when a certificate is configured.
+func Listen(cfg Config) (*Listeners, error) {
+	udp, err := net.ListenPacket("udp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("sip.listen: %w", err)
+	}
+	tcpAddr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	tcp, err := net.Listen("tcp", tcpAddr.String())
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("sip.listen (tcp): %w", err)
+	}
+	l := &Listeners{UDP: udp, TCP: tcp}
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("sip.tls: %w", err)
+		}
+		tl, err := tls.Listen("tcp", cfg.TLS.Listen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("sip.tls.listen: %w", err)
+		}
+		l.TLS = tl
+	}
+	return l, nil
+}
+
+// Addr returns the UDP (and TCP) address.
+func (l *Listeners) Addr() netip.AddrPort { return l.UDP.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// Close closes every listener.
+func (l *Listeners) Close() error {
+	err := l.UDP.Close()
+	err = errors.Join(err, l.TCP.Close())
+	if l.TLS != nil {
+		err = errors.Join(err, l.TLS.Close())
+	}
+	return err
+}
+
+// Serve serves SIP on ls until ctx ends or Shutdown. It returns after
+// the listeners are closed.
+func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
+	addr := ls.Addr()
+	host := addr.Addr().String()
+	if addr.Addr().IsUnspecified() {
+		// A Contact and Via need an address peers can reach; with a
+		// wildcard listener that is the loopback unless configured.
+		host = "127.0.0.1"
+	}
+	// sipgo logs whole messages when it cannot parse one; a SIP INFO body
+	// may hold a key press, so its log lines lose every multi-line or
+	// long value (see redactingHandler).
+	sipLog := slog.New(redactingHandler{b.log.Handler()}).With("component", "sipgo")
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(host))
+	if err != nil {
+		return err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		ua.Close()
+		return err
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(host), sipgo.WithClientPort(int(addr.Port())))
+	if err != nil {
+		ua.Close()
+		return err
+	}
+	b.ua, b.srv, b.cli = ua, srv, cli
+	b.dialogs = &sipgo.DialogUA{
+		Client: cli,
+		ContactHDR: sipmsg.ContactHeader{
+			Address: sipmsg.Uri{Scheme: "sip", User: userAgent, Host: host, Port: int(addr.Port())},
+		},
+	}
+	srv.OnInvite(b.onInvite)
+	srv.OnAck(b.onAck)
+	srv.OnBye(b.onBye)
+	srv.OnCancel(b.onCancel)
+	srv.OnOptions(b.onOptions)
+	srv.OnInfo(b.onInfo)
+	srv.OnUpdate(b.onUpdate)
+	srv.OnNoRoute(b.onOther)
+
+	errs := make(chan error, 3)
+	go func() { errs <- srv.ServeUDP(ls.UDP) }()
+	go func() { errs <- srv.ServeTCP(ls.TCP) }()
+	n := 2
+	if ls.TLS != nil {
+		n++
+		go func() { errs <- srv.ServeTLS(ls.TLS) }()
+	}
+	b.log.Info("SIP listening", "udp", addr.String(), "tcp", addr.String(), "tls", ls.TLS != nil)
+	var err2 error
+	select {
+	case <-ctx.Done():
+	case <-b.stop:
+	case err2 = <-errs:
+		n--
+	}
+	ls.Close()
+	for range n {
+		<-errs // the serve loops return once their listeners are closed
+	}
+	ua.Close()
+	if errors.Is(err2, net.ErrClosed) {
+		err2 = nil
+	}
+	return err2
+}
+
+// Shutdown drains: new INVITEs get 503 at once, OPTIONS 503 (so that a
+// dispatcher sends no more), and the calls in progress may go on until
+// they end or ctx ends (the configured drain timeout is the caller's to
+// put in ctx); then every remaining call is hung up with a BYE on both
+// legs. It returns when no call is left.
+func (b *B2BUA) Shutdown(ctx context.Context) error {
+	b.draining.Store(true)
+	// Under mu, so that no call is added to active once Wait may run.
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		b.active.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	b.stopOnce.Do(func() { close(b.stop) })
+	<-done
+	return err
+}
+
+// Draining reports whether Shutdown has begun.
+func (b *B2BUA) Draining() bool { return b.draining.Load() }
+
+// Calls returns the number of calls in progress.
+func (b *B2BUA) Calls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.inbound)
+}
+
+// respond answers req on tx with a status and no body; headers are
+// appended. A failure to send is logged: there is no one else to tell.
+func (b *B2BUA) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, headers ...sipmsg.Header) {
+	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		b.log.Debug("SIP response not sent", "method", string(req.Method), "status", code, "err", err)
+	}
+}
+
+// warning is a Warning header (RFC 3261 §20.43) with our agent name; text
+// must already be safe (SDPError texts are).
+func warning(code int, text string) sipmsg.Header {
+	return sipmsg.NewHeader("Warning", strconv.Itoa(code)+" "+userAgent+" \""+text+"\"")
+}
+
+// lookup finds the bridge a request's Call-ID belongs to, and which of its
+// dialogs: the caller's (inbound) or the agent's.
+func (b *B2BUA) lookup(req *sipmsg.Request) (br *bridge, fromCaller bool) {
+	cid := req.CallID()
+	if cid == nil {
+		return nil, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if br := b.inbound[cid.Value()]; br != nil {
+		return br, true
+	}
+	return b.outbound[cid.Value()], false
+}
+
+func (b *B2BUA) register(br *bridge) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.inbound[br.inCallID]; dup {
+		return false
+	}
+	b.inbound[br.inCallID] = br
+	return true
+}
+
+func (b *B2BUA) registerOutbound(br *bridge, callID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.outbound[callID] = br
+}
+
+func (b *B2BUA) unregister(br *bridge) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inbound[br.inCallID] == br {
+		delete(b.inbound, br.inCallID)
+	}
+	if br.outCallID != "" && b.outbound[br.outCallID] == br {
+		delete(b.outbound, br.outCallID)
+	}
+}
+
+// onInvite takes a new INVITE, or passes a re-INVITE (a To tag: RFC 3261
+// §12.2.2) to its bridge. sipgo tears the transaction down when a handler
+// returns, so a new call's handler runs the whole call.
+func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if tag, _ := to.Params.Get("tag"); tag != "" {
+			br, fromCaller := b.lookup(req)
+			if br == nil {
+				b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+				return
+			}
+			br.reinvite(req, tx, fromCaller)
+			return
+		}
+	}
+	src, err := SourceAddr(req)
+	if err != nil || !b.acl.Allows(src) {
+		b.stats.Forbidden.Add(1)
+		b.log.Warn("INVITE refused: peer not in the ACL", "source", src.String(), "status", 403)
+		b.respond(req, tx, 403, "Forbidden")
+		return
+	}
+	if b.draining.Load() {
+		b.stats.Unavailable.Add(1)
+		b.respond(req, tx, 503, "Service Unavailable", sipmsg.NewHeader("Retry-After", "30"))
+		return
+	}
+	// Everything the agent INVITE copies from this one is checked first.
+	if err := checkCopied(req); err != nil {
+		b.respond(req, tx, 400, "Bad Request")
+		b.log.Warn("INVITE refused: bad header", "err", err, "status", 400)
+		return
+	}
+	offer, err := ParseSDP(req.Body())
+	if err != nil {
+		b.stats.BadSDP.Add(1)
+		code, text := WarnMisc, "unusable SDP"
+		var se *SDPError
+		if errors.As(err, &se) {
+			code, text = se.Code, se.Text
+		}
+		b.log.Info("INVITE refused: SDP", "reason", text, "status", 488)
+		b.respond(req, tx, 488, "Not Acceptable Here", warning(code, text))
+		return
+	}
+	route, err := b.router.Route(req, src)
+	if err != nil {
+		b.stats.NoRoute.Add(1)
+		b.log.Info("INVITE refused: no route", "status", 404)
+		b.respond(req, tx, 404, "Not Found")
+		return
+	}
+	corr := Correlate(req, b.cfg.Headers)
+	call, err := b.calls.NewCall(sessionCorrelation(corr))
+	if err != nil {
+		if errors.Is(err, media.ErrPortsExhausted) {
+			b.stats.Unavailable.Add(1)
+			b.log.Warn("INVITE refused: no RTP ports left", "status", 503)
+			b.respond(req, tx, 503, "Service Unavailable", sipmsg.NewHeader("Retry-After", "5"))
+			return
+		}
+		b.log.Error("INVITE refused: media", "err", err, "status", 500)
+		b.respond(req, tx, 500, "Server Internal Error")
+		return
+	}
+	in, err := b.dialogs.ReadInvite(req, tx)
+	if err != nil {
+		call.End(session.EndError)
+		b.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	br := &bridge{
+		b:           b,
+		call:        call,
+		in:          in,
+		inCallID:    req.CallID().Value(),
+		callerOffer: offer,
+		route:       route,
+		corr:        corr,
+		hangup:      make(chan struct{}),
+		log:         b.log.With("call", call.ID(), "inbound_call_id", req.CallID().Value()),
+	}
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		call.End(session.EndShutdown)
+		b.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	b.active.Add(1)
+	b.mu.Unlock()
+	defer b.active.Done()
+	if !b.register(br) {
+		// A second INVITE with a live Call-ID and no To tag is a loop or a
+		// retransmission the transaction layer did not match.
+		call.End(session.EndError)
+		b.respond(req, tx, 482, "Loop Detected")
+		return
+	}
+	defer b.unregister(br)
+	br.run(req)
+}
+
+// checkCopied validates the values the agent INVITE is built from that no
+// other check covers: the caller's From (its user and display name go to
+// the agent). The correlation headers are checked by Correlate and
+// CopyHeader, which drop a bad value rather than refuse the call.
+func checkCopied(req *sipmsg.Request) error {
+	f := req.From()
+	if f == nil {
+		return &HeaderError{Header: "From", Reason: "missing"}
+	}
+	if err := ValidateHeaderValue("From", f.Value()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sessionCorrelation turns what Correlate found into session's record.
+func sessionCorrelation(c Correlation) session.Correlation {
+	d := session.Inbound
+	if c.Direction == CallOutbound {
+		d = session.Outbound
+	}
+	return session.Correlation{
+		InboundCallID: c.CallID,
+		CallerNumber:  c.Caller,
+		CalledNumber:  c.Called,
+		Direction:     d,
+		AgentID:       c.AgentID,
+		PrimaryCallID: c.PrimaryCallID,
+	}
+}
+
+// onAck passes an ACK for a 2xx to the caller dialog (RFC 3261 §13.3.1.4);
+// ACKs for non-2xx are the transaction layer's, and the agent's ACKs to
+// our 2xx for its re-INVITEs need nothing.
+func (b *B2BUA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	br, fromCaller := b.lookup(req)
+	if br == nil || !fromCaller {
+		return
+	}
+	if err := br.in.ReadAck(req, tx); err != nil {
+		br.log.Debug("ACK not for the current INVITE", "err", err)
+	}
+}
+
+// onBye answers a BYE from either side; the bridge then hangs up the
+// other one.
+func (b *B2BUA) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	br, fromCaller := b.lookup(req)
+	if br == nil {
+		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	br.bye(req, tx, fromCaller)
+}
+
+// onCancel gets only CANCELs that match no INVITE transaction (sipgo
+// answers the others with 200 and the INVITE with 487).
+func (b *B2BUA) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+// onOptions answers health checks (a Kamailio dispatcher pings with
+// OPTIONS): 200 while we take calls, 503 while draining so that the
+// dispatcher moves new calls elsewhere.
+func (b *B2BUA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if b.draining.Load() {
+		b.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	b.respond(req, tx, 200, "OK",
+		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"),
+		sipmsg.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
+}
+
+// onInfo captures a caller's SIP INFO key press and never forwards it:
+// the agent must not learn the digit from signalling either.
+func (b *B2BUA) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	br, fromCaller := b.lookup(req)
+	if br == nil {
+		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	br.info(req, tx, fromCaller)
+}
+
+// onUpdate answers UPDATE (RFC 3311), which carriers send as a session
+// refresh (RFC 4028): without a body it is answered 200; an offer in an
+// UPDATE is refused with 488, and the peer falls back to re-INVITE.
+func (b *B2BUA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	br, _ := b.lookup(req)
+	if br == nil {
+		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if len(req.Body()) > 0 {
+		b.respond(req, tx, 488, "Not Acceptable Here", warning(WarnMisc, "offer in UPDATE not supported, use re-INVITE"))
+		return
+	}
+	b.respond(req, tx, 200, "OK")
+}
+
+// onOther answers methods we do not handle.
+func (b *B2BUA) onOther(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	b.respond(req, tx, 405, "Method Not Allowed", sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"))
+}

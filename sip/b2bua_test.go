@@ -1,0 +1,786 @@
+package sip
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/session"
+)
+
+// waitLimit bounds every wait for something that happens at once on
+// loopback.
+const waitLimit = 10 * time.Second
+
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// freeRTPRange returns a range of pairs RTP/RTCP port pairs on 127.0.0.1
+// that nothing holds right now.
+func freeRTPRange(t testing.TB, pairs int) session.PortRange {
+	t.Helper()
+	for range 50 {
+		first := 32000 + 2*rand.IntN(2500)
+		ok := true
+		var conns []*net.UDPConn
+		for p := first; p < first+2*pairs; p++ {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if err != nil {
+				ok = false
+				break
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if ok {
+			return session.PortRange{Min: first, Max: first + 2*pairs - 1}
+		}
+	}
+	t.Fatalf("no free range of %d port pairs", pairs)
+	return session.PortRange{}
+}
+
+// testGateway is a B2BUA on loopback with its own session.Manager.
+type testGateway struct {
+	b2b   *B2BUA
+	calls *session.Manager
+	addr  netip.AddrPort
+	tls   netip.AddrPort // the TLS listener, when configured
+}
+
+func startGateway(t *testing.T, edit func(*Config)) *testGateway {
+	t.Helper()
+	mc := session.DefaultMediaConfig()
+	mc.RTPPorts = freeRTPRange(t, 8)
+	calls, err := session.NewManager(mc, session.WithLogger(testLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.RingTimeout = 5 * time.Second
+	if edit != nil {
+		edit(&cfg)
+	}
+	b2b, err := NewB2BUA(cfg, calls, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- b2b.Serve(ctx, ls) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
+		defer scancel()
+		if err := b2b.Shutdown(sctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		calls.Close()
+	})
+	gw := &testGateway{b2b: b2b, calls: calls, addr: ls.Addr()}
+	if ls.TLS != nil {
+		gw.tls = netip.MustParseAddrPort(ls.TLS.Addr().String())
+	}
+	return gw
+}
+
+// peerUA is a sipgo user agent on loopback, playing the caller or the
+// agent, with one RTP socket.
+type peerUA struct {
+	t      *testing.T
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	cli    *sipgo.Client
+	addr   netip.AddrPort
+	rtp    *net.UDPConn
+	server *sipgo.DialogServerCache
+	client *sipgo.DialogClientCache
+
+	mu      sync.Mutex
+	status  int           // the agent's final answer (answerCalls)
+	ringFor time.Duration // how long it rings first
+	dialogs chan *sipgo.DialogServerSession
+	invites chan *sipmsg.Request
+	byes    chan *sipmsg.Request
+	infos   chan *sipmsg.Request
+}
+
+func newPeerUA(t *testing.T, name string) *peerUA {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(int(addr.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact := sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: name, Host: "127.0.0.1", Port: int(addr.Port())}}
+	p := &peerUA{
+		t: t, ua: ua, srv: srv, cli: cli, addr: addr, rtp: rtpConn,
+		server:  sipgo.NewDialogServerCache(cli, contact),
+		client:  sipgo.NewDialogClientCache(cli, contact),
+		dialogs: make(chan *sipgo.DialogServerSession, 4),
+		invites: make(chan *sipmsg.Request, 8),
+		byes:    make(chan *sipmsg.Request, 4),
+		infos:   make(chan *sipmsg.Request, 16),
+	}
+	srv.OnInvite(p.onInvite)
+	srv.OnAck(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) { _ = p.server.ReadAck(req, tx) })
+	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		p.byes <- req
+		if err := p.server.ReadBye(req, tx); err != nil {
+			if err := p.client.ReadBye(req, tx); err != nil {
+				_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 481, "No dialog", nil))
+			}
+		}
+	})
+	srv.OnInfo(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		p.infos <- req
+		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	go func() { _ = srv.ServeUDP(conn) }()
+	t.Cleanup(func() {
+		conn.Close()
+		rtpConn.Close()
+		ua.Close()
+	})
+	return p
+}
+
+// sdpFor is an offer or answer of PCMU (and telephone-event when events)
+// at the peer's RTP socket.
+func (p *peerUA) sdpFor(events bool, dir string) []byte {
+	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	fmts := "0"
+	extra := ""
+	if events {
+		fmts += " 101"
+		extra = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+	}
+	if dir == "" {
+		dir = "sendrecv"
+	}
+	return []byte(fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP %s\r\na=rtpmap:0 PCMU/8000\r\n%sa=ptime:20\r\na=%s\r\n", port, fmts, extra, dir))
+}
+
+// answerCalls makes the peer the agent: every INVITE gets 180, then after
+// ringFor the given final status (200 with an SDP answer).
+func (p *peerUA) answerCalls(status int, ringFor time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status, p.ringFor = status, ringFor
+}
+
+// onInvite answers as answerCalls said.
+func (p *peerUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	p.mu.Lock()
+	status, ringFor := p.status, p.ringFor
+	p.mu.Unlock()
+	{
+		p.invites <- req
+		if to := req.To(); to != nil {
+			if tag, _ := to.Params.Get("tag"); tag != "" {
+				// A re-INVITE: answer with the same SDP and the offer's direction.
+				dir := "sendrecv"
+				if strings.Contains(string(req.Body()), "a=sendonly") {
+					dir = "recvonly"
+				}
+				res := sipmsg.NewSDPResponseFromRequest(req, p.sdpFor(false, dir))
+				_ = tx.Respond(res)
+				return
+			}
+		}
+		d, err := p.server.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		_ = d.Respond(180, "Ringing", nil)
+		select {
+		case <-time.After(ringFor):
+		case <-d.Context().Done():
+			return
+		}
+		if status != 200 {
+			_ = d.Respond(status, "Busy Here", nil)
+			return
+		}
+		p.dialogs <- d
+		_ = d.RespondSDP(p.sdpFor(false, ""))
+		<-d.Context().Done()
+	}
+}
+
+// call makes the peer the caller: an INVITE to the gateway, answered.
+func (p *peerUA) call(ctx context.Context, gw netip.AddrPort, user string, body []byte, headers ...sipmsg.Header) (*sipgo.DialogClientSession, error) {
+	to := sipmsg.Uri{Scheme: "sip", User: user, Host: gw.Addr().String(), Port: int(gw.Port())}
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	d, err := p.client.Invite(ctx, to, body, append(headers, &ct)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return d, err
+	}
+	return d, d.Ack(ctx)
+}
+
+// remoteOf reads the RTP address from an SDP body.
+func remoteOf(t *testing.T, body []byte) netip.AddrPort {
+	t.Helper()
+	md, err := ParseSDP(body)
+	if err != nil {
+		t.Fatalf("SDP from the gateway: %v", err)
+	}
+	return md.Addr
+}
+
+func rtpPacket(t *testing.T, pt uint8, seq uint16, ts uint32, marker bool, payload []byte) []byte {
+	t.Helper()
+	b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: 0x1234, Marker: marker}, Payload: payload}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sendKeyAsEvents sends one press of key as RFC 4733 events (RFC 4733
+// §2.5: a start packet with the marker, updates, three end packets).
+func sendKeyAsEvents(t *testing.T, from *net.UDPConn, to netip.AddrPort, key dtmf.Key, seq *uint16, ts uint32) {
+	t.Helper()
+	for i := range 8 {
+		end := i >= 5
+		dur := uint16(160 * (i + 1))
+		if end {
+			dur = 160 * 5
+		}
+		ev := dtmf.TelephoneEvent{Code: key.Code(), End: end, Volume: 10, Duration: dur}
+		payload := ev.AppendTo(nil)
+		*seq++
+		if _, err := from.WriteToUDPAddrPort(rtpPacket(t, 101, *seq, ts, i == 0, payload), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestB2BUABridgesACallAndMasksEvents(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""), sipmsg.NewHeader("X-Primary-Call-Id", "cc-42"), sipmsg.NewHeader("X-Agent-Id", "agent-7"))
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	var agentDialog *sipgo.DialogServerSession
+	select {
+	case agentDialog = <-agent.dialogs:
+	case <-ctx.Done():
+		t.Fatal("the agent got no call")
+	}
+	inv := agentDialog.InviteRequest
+	if h := inv.GetHeader("X-Primary-Call-Id"); h == nil || h.Value() != "cc-42" {
+		t.Errorf("agent INVITE lacks X-Primary-Call-Id: %v", h)
+	}
+	if strings.Contains(string(inv.Body()), "telephone-event") {
+		t.Errorf("offer to the agent carries telephone-event:\n%s", inv.Body())
+	}
+	calls := gw.calls.List(session.ListFilter{PrimaryCallID: "cc-42"})
+	if len(calls) != 1 {
+		t.Fatalf("%d calls with the primary call id, want 1", len(calls))
+	}
+	call := calls[0]
+	if c := call.Correlation(); c.AgentID != "agent-7" || c.OutboundCallID == "" || c.InboundCallID == "" {
+		t.Errorf("correlation %+v", c)
+	}
+	// Media: the caller's events reach the digit path once, and the agent
+	// gets audio but no telephone-event.
+	gwCaller := remoteOf(t, d.InviteResponse.Body())
+	var seq uint16
+	ts := uint32(0)
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xFF
+	}
+	for i := range 10 {
+		seq++
+		ts += 160
+		if _, err := caller.rtp.WriteToUDPAddrPort(rtpPacket(t, 0, seq, ts, i == 0, silence), gwCaller); err != nil {
+			t.Fatal(err)
+		}
+	}
+	five, _ := dtmf.KeyFromChar('5')
+	sendKeyAsEvents(t, caller.rtp, gwCaller, five, &seq, ts+160)
+	select {
+	case dg := <-call.Digits():
+		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
+			t.Errorf("digit %s from %v, want 5 from RFC 4733", dg.Key.Reveal(), dg.Source)
+		}
+	case <-ctx.Done():
+		t.Fatal("no digit from the caller's events")
+	}
+	buf := make([]byte, 1500)
+	_ = agent.rtp.SetReadDeadline(time.Now().Add(waitLimit))
+	n, _, err := agent.rtp.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("agent got no RTP: %v", err)
+	}
+	var h rtp.Header
+	if _, err := h.Unmarshal(buf[:n]); err != nil || h.PayloadType != 0 {
+		t.Fatalf("agent RTP: pt %d, err %v", h.PayloadType, err)
+	}
+	// The caller hangs up: the agent gets a BYE and the call ends.
+	if err := d.Bye(ctx); err != nil {
+		t.Fatalf("BYE: %v", err)
+	}
+	select {
+	case <-agent.byes:
+	case <-ctx.Done():
+		t.Fatal("the agent got no BYE")
+	}
+	select {
+	case <-call.Done():
+		if r := call.EndReason(); r != session.EndCallerHangup {
+			t.Errorf("end reason %v, want caller-hangup", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("the call did not end")
+	}
+}
+
+// gatewayTo starts a gateway whose default target is agent.
+func gatewayTo(t *testing.T, agent *peerUA, edit func(*Config)) *testGateway {
+	t.Helper()
+	return startGateway(t, func(c *Config) {
+		c.DefaultTarget = "sip:agent@" + agent.addr.String()
+		if edit != nil {
+			edit(c)
+		}
+	})
+}
+
+// statusOf returns the final status of a failed call.
+func statusOf(t *testing.T, err error) int {
+	t.Helper()
+	var de *sipgo.ErrDialogResponse
+	if !errors.As(err, &de) {
+		t.Fatalf("call error %v, want a final non-2xx response", err)
+	}
+	return de.Res.StatusCode
+}
+
+func TestB2BUAMapsTheAgentsRefusal(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(486, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if got := statusOf(t, err); got != 486 {
+		t.Fatalf("caller got %d, want 486", got)
+	}
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+}
+
+func TestB2BUACallerCancelWhileRinging(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, time.Hour) // rings until cancelled
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	ringCtx, hangUp := context.WithCancel(ctx)
+	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: "127.0.0.1", Port: int(gw.addr.Port())}
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	d, err := caller.client.Invite(ringCtx, to, caller.sdpFor(true, ""), &ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- d.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sipmsg.Response) error {
+			if r.StatusCode == 180 {
+				hangUp() // cancel once the agent rings
+			}
+			return nil
+		}})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("WaitAnswer = %v, want cancelled", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("cancel did not finish")
+	}
+	if d.InviteResponse == nil || d.InviteResponse.StatusCode != 487 {
+		t.Errorf("caller's final response %v, want 487", d.InviteResponse)
+	}
+	// The agent's INVITE is cancelled too: its dialog ends.
+	inv := <-agent.invites
+	_ = inv
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+}
+
+func TestB2BUAAgentHangsUp(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, "")); err != nil {
+		t.Fatal(err)
+	}
+	ad := <-agent.dialogs
+	call := onlyCall(t, gw)
+	if err := ad.Bye(ctx); err != nil {
+		t.Fatalf("agent BYE: %v", err)
+	}
+	select {
+	case <-caller.byes:
+	case <-ctx.Done():
+		t.Fatal("the caller got no BYE")
+	}
+	<-call.Done()
+	if r := call.EndReason(); r != session.EndAgentHangup {
+		t.Errorf("end reason %v, want agent-hangup", r)
+	}
+}
+
+func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-agent.invites // the first INVITE
+	call := onlyCall(t, gw)
+	for _, dir := range []string{"sendonly", "sendrecv"} {
+		req := sipmsg.NewRequest(sipmsg.INVITE, d.InviteResponse.Contact().Address)
+		ct := sipmsg.ContentTypeHeader("application/sdp")
+		req.AppendHeader(&ct)
+		req.SetBody(caller.sdpFor(true, dir))
+		res, err := d.Do(ctx, req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("re-INVITE %s: %v %v", dir, res, err)
+		}
+		ack := sipmsg.NewRequest(sipmsg.ACK, d.InviteResponse.Contact().Address)
+		if err := d.WriteRequest(ack); err != nil {
+			t.Fatal(err)
+		}
+		reinv := <-agent.invites
+		if !strings.Contains(string(reinv.Body()), "a="+dir) {
+			t.Errorf("agent re-INVITE for %s:\n%s", dir, reinv.Body())
+		}
+		answer, err := ParseSDP(res.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHold := dir == "sendonly"
+		if wantHold != (answer.Direction == RecvOnly) {
+			t.Errorf("answer to %s has direction %v", dir, answer.Direction)
+		}
+		if got := call.Secure(); got == wantHold {
+			t.Errorf("Secure() = %v while the caller's direction is %s", got, dir)
+		}
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := onlyCall(t, gw)
+	for _, c := range []struct {
+		ct, body string
+		status   int
+	}{
+		{"application/dtmf-relay", "Signal=7\r\nDuration=160\r\n", 200},
+		{"application/dtmf", "8", 200},
+		{"application/dtmf-relay", "Signal=Z\r\n", 400},
+		{"text/plain", "9", 415},
+	} {
+		req := sipmsg.NewRequest(sipmsg.INFO, d.InviteResponse.Contact().Address)
+		ct := sipmsg.ContentTypeHeader(c.ct)
+		req.AppendHeader(&ct)
+		req.SetBody([]byte(c.body))
+		res, err := d.Do(ctx, req)
+		if err != nil || res.StatusCode != c.status {
+			t.Fatalf("INFO %s: %v %v, want %d", c.ct, res, err, c.status)
+		}
+	}
+	for _, want := range "78" {
+		select {
+		case dg := <-call.Digits():
+			if dg.Key.Reveal() != string(want) || dg.Source != dtmf.SourceSIPInfo {
+				t.Errorf("digit %s from %v, want %c from SIP INFO", dg.Key.Reveal(), dg.Source, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("no digit from SIP INFO")
+		}
+	}
+	select {
+	case <-agent.infos:
+		t.Error("an INFO reached the agent")
+	default:
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestB2BUARefusesBadInvites(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err := caller.call(ctx, gw.addr, "1000", []byte("v=0\r\nthis is not SDP\r\n"))
+	if got := statusOf(t, err); got != 488 {
+		t.Errorf("malformed SDP got %d, want 488", got)
+	}
+	strict := gatewayTo(t, agent, func(c *Config) { c.ACL = []string{"127.0.0.2/32"} })
+	_, err = caller.call(ctx, strict.addr, "1000", caller.sdpFor(true, ""))
+	if got := statusOf(t, err); got != 403 {
+		t.Errorf("untrusted peer got %d, want 403", got)
+	}
+	if n := strict.b2b.Stats().Forbidden.Load(); n != 1 {
+		t.Errorf("Forbidden = %d, want 1", n)
+	}
+	select {
+	case <-agent.invites:
+		t.Error("a refused INVITE reached the agent")
+	default:
+	}
+}
+
+func TestB2BUAOptionsAndDrain(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	options := func() int {
+		req := sipmsg.NewRequest(sipmsg.OPTIONS, sipmsg.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(gw.addr.Port())})
+		res, err := caller.cli.Do(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode
+	}
+	if got := options(); got != 200 {
+		t.Errorf("OPTIONS got %d, want 200", got)
+	}
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- gw.b2b.Shutdown(ctx) }()
+	waitFor(t, gw.b2b.Draining)
+	if got := options(); got != 503 {
+		t.Errorf("OPTIONS while draining got %d, want 503", got)
+	}
+	_, err = caller.call(ctx, gw.addr, "1001", caller.sdpFor(true, ""))
+	if got := statusOf(t, err); got != 503 {
+		t.Errorf("INVITE while draining got %d, want 503", got)
+	}
+	// The call in progress goes on until it ends.
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) with a call in progress", err)
+	default:
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func TestB2BUARingTimeout(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, time.Hour)
+	gw := gatewayTo(t, agent, func(c *Config) { c.RingTimeout = time.Second })
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if got := statusOf(t, err); got != 480 {
+		t.Fatalf("caller got %d, want 480 after the ring timeout", got)
+	}
+}
+
+// onlyCall returns the gateway's one live call.
+func onlyCall(t *testing.T, gw *testGateway) *session.Call {
+	t.Helper()
+	calls := gw.calls.List(session.ListFilter{})
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	return calls[0]
+}
+
+// waitFor polls cond (a state with no event to wait on) until it holds,
+// within waitLimit.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in time")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "dtmfgw test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// optionsOver sends one OPTIONS on a stream connection and returns the
+// status line of the answer.
+func optionsOver(t *testing.T, conn net.Conn, transport string) string {
+	t.Helper()
+	local := conn.LocalAddr().String()
+	msg := "OPTIONS sip:" + conn.RemoteAddr().String() + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/" + transport + " " + local + ";branch=z9hG4bK-" + strings.ToLower(transport) + "1\r\n" +
+		"From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:gw@127.0.0.1>\r\nCall-ID: opt-" + transport + "@probe\r\n" +
+		"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	_ = conn.SetDeadline(time.Now().Add(waitLimit))
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: no answer: %v", transport, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func TestB2BUAServesTCPAndTLS(t *testing.T) {
+	certFile, keyFile := selfSigned(t, t.TempDir())
+	gw := startGateway(t, func(c *Config) {
+		c.TLS = TLSConfig{Cert: certFile, Key: keyFile, Listen: "127.0.0.1:0"}
+	})
+	tcp, err := net.Dial("tcp", gw.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	if got := optionsOver(t, tcp, "TCP"); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TCP: %q", got)
+	}
+	tlsConn, err := tls.Dial("tcp", gw.tls.String(), &tls.Config{InsecureSkipVerify: true}) // a self-signed test certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsConn.Close()
+	if got := optionsOver(t, tlsConn, "TLS"); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TLS: %q", got)
+	}
+}

@@ -1,0 +1,322 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/session"
+)
+
+// requestTimeout bounds an in-dialog request we send (re-INVITE, BYE):
+// the 64·T1 of a non-INVITE transaction (RFC 3261 §17.1.2.2).
+const requestTimeout = 32 * time.Second
+
+// bridge is one call: the caller's dialog (we are its UAS), the agent's
+// (we are its UAC) and the session.Call carrying the media between them.
+// The goroutine of the caller's INVITE runs it (run) from the first
+// response to the last BYE; handlers of in-dialog requests reach it
+// through the B2BUA's Call-ID maps.
+type bridge struct {
+	b     *B2BUA
+	call  *session.Call
+	in    *sipgo.DialogServerSession
+	out   *sipgo.DialogClientSession
+	route Route
+	corr  Correlation
+	log   *slog.Logger
+
+	inCallID, outCallID string
+
+	// mu serialises offer/answer: the first one, early media and
+	// re-INVITEs from either side. A re-INVITE that finds it taken gets
+	// 491 (RFC 3261 §14.2).
+	mu sync.Mutex
+	// The last offer/answer of each leg. Ours are kept as sent; the
+	// Origins keep our o= lines per leg (RFC 3264 §8).
+	callerOffer  *MediaDescription // the caller's last offer
+	callerAnswer *MediaDescription // our last answer to it
+	agentOffer   *MediaDescription // our last offer to the agent
+	agentAnswer  *MediaDescription // the agent's answer to it
+	callerOrigin Origin
+	agentOrigin  Origin
+	mediaStarted bool
+
+	// hangup is set once by whoever ends the call, so that run sends the
+	// BYEs the other side needs.
+	hangupOnce sync.Once
+	hangup     chan struct{}
+	byCaller   bool // the caller's BYE ended the call
+	byAgent    bool // the agent's BYE ended the call
+}
+
+// run sets up the agent leg and relays the call until one side hangs up.
+func (br *bridge) run(req *sipmsg.Request) {
+	b := br.b
+	reason := session.EndError
+	defer func() { br.call.End(reason) }()
+
+	if err := br.in.Respond(100, "Trying", nil); err != nil {
+		reason = session.EndCallerCancel
+		return
+	}
+	outReq, err := br.agentInvite(req)
+	if err != nil {
+		br.log.Error("agent INVITE not built", "err", err)
+		br.fail(500, "Server Internal Error")
+		return
+	}
+	ringCtx, cancelRing := context.WithTimeoutCause(context.Background(), b.cfg.RingTimeout, errRingTimeout)
+	defer cancelRing()
+	out, err := b.dialogs.WriteInvite(ringCtx, outReq)
+	if err != nil {
+		br.log.Warn("agent INVITE not sent", "err", err, "target", br.route.Target.String())
+		br.fail(503, "Service Unavailable")
+		return
+	}
+	br.out = out
+	br.outCallID = outReq.CallID().Value()
+	b.registerOutbound(br, br.outCallID)
+	br.call.UpdateCorrelation(func(c *session.Correlation) { c.OutboundCallID = br.outCallID })
+	defer out.Close()
+
+	// The caller's CANCEL ends its dialog's context: stop ringing the
+	// agent (WaitAnswer sends the CANCEL, RFC 3261 §9.1).
+	callerGone := context.AfterFunc(br.in.Context(), func() { cancelRing() })
+	defer callerGone()
+	stopOnShutdown := context.AfterFunc(ctxOf(b.stop), func() { cancelRing() })
+	defer stopOnShutdown()
+
+	err = out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
+	if err != nil {
+		reason = br.ringFailed(ringCtx, err)
+		return
+	}
+	// The agent answered. If the caller cancelled meanwhile, the agent's
+	// dialog must still be confirmed and then ended (RFC 3261 §15).
+	if err := out.Ack(context.Background()); err != nil {
+		br.log.Warn("ACK to the agent not sent", "err", err)
+	}
+	if br.in.Context().Err() != nil {
+		br.byeAgent()
+		reason = session.EndCallerCancel
+		return
+	}
+	answer, err := br.answerCaller(out.InviteResponse)
+	if err != nil {
+		br.log.Warn("agent answer unusable", "err", err)
+		br.byeAgent()
+		br.fail(502, "Bad Gateway")
+		return
+	}
+	br.call.MarkAnswered()
+	b.stats.Bridged.Add(1)
+	// RespondSDP retransmits the 200 until the caller's ACK (RFC 3261
+	// §13.3.1.4), which onAck hands to the dialog.
+	if err := br.in.RespondSDP(answer); err != nil {
+		select {
+		case <-br.hangup:
+			// A BYE overtook the ACK (sipgo handles requests
+			// concurrently): the call was answered and is now over.
+			reason = br.wait()
+			return
+		default:
+		}
+		br.log.Info("caller did not take the answer", "err", err)
+		br.byeAgent()
+		if br.in.Context().Err() != nil {
+			reason = session.EndCallerCancel
+			return
+		}
+		br.byeCaller()
+		return
+	}
+	br.log.Info("call bridged", "target", br.route.Target.String(), "route", br.route.Source.String())
+	reason = br.wait()
+}
+
+// errRingTimeout is the cause of a ring context that timed out.
+var errRingTimeout = errors.New("ring timeout")
+
+// ctxOf returns a context that is done when ch is closed.
+func ctxOf(ch <-chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-ch
+		cancel()
+	}()
+	return ctx
+}
+
+// ringFailed answers the caller after the agent leg failed before an
+// answer, and returns why the call ended.
+func (br *bridge) ringFailed(ringCtx context.Context, err error) session.EndReason {
+	var rejected *sipgo.ErrDialogResponse
+	switch {
+	case br.in.Context().Err() != nil:
+		// The transaction layer has answered the CANCEL with 200 and the
+		// INVITE with 487.
+		br.log.Info("caller cancelled while ringing")
+		br.byeAgentIfAnswered()
+		return session.EndCallerCancel
+	case errors.As(err, &rejected):
+		code := rejected.Res.StatusCode
+		br.log.Info("agent refused the call", "status", code)
+		br.fail(mapAgentFailure(code), rejected.Res.Reason)
+		return session.EndAgentRejected
+	case context.Cause(ringCtx) == errRingTimeout:
+		br.log.Info("agent did not answer in time", "ring_timeout", br.b.cfg.RingTimeout.String())
+		br.byeAgentIfAnswered()
+		br.fail(480, "Temporarily Unavailable")
+		return session.EndRingTimeout
+	case br.b.draining.Load():
+		br.byeAgentIfAnswered()
+		br.fail(503, "Service Unavailable")
+		return session.EndShutdown
+	}
+	br.log.Warn("agent leg failed", "err", err)
+	br.fail(502, "Bad Gateway")
+	return session.EndError
+}
+
+// mapAgentFailure maps the agent's final non-2xx status to the one the
+// caller gets: the agent's own class and code, except those that speak of
+// the agent leg's own signalling (401/407: we hold no credentials; 408:
+// our transaction; 481, 482, 483: that dialog), which become 480/500.
+func mapAgentFailure(code int) int {
+	switch code {
+	case 401, 407:
+		return 403
+	case 408:
+		return 480
+	case 481, 482, 483:
+		return 500
+	}
+	if code < 300 || code > 699 {
+		return 500
+	}
+	return code
+}
+
+// fail sends a final failure to the caller (ignored once it has one).
+func (br *bridge) fail(code int, reason string) {
+	if reason == "" || strings.ContainsAny(reason, "\r\n\x00") {
+		reason = "Failed"
+	}
+	if err := br.in.Respond(code, reason, nil); err != nil {
+		br.log.Debug("final response to the caller not sent", "status", code, "err", err)
+	}
+}
+
+// byeAgentIfAnswered ends an agent dialog that answered after we gave up
+// on it (the CANCEL/200 race, RFC 3261 §9.1): ACK, then BYE.
+func (br *bridge) byeAgentIfAnswered() {
+	res := br.out.InviteResponse
+	if res == nil || !res.IsSuccess() {
+		return
+	}
+	if err := br.out.Ack(context.Background()); err != nil {
+		br.log.Debug("ACK to the late 200 not sent", "err", err)
+	}
+	br.byeAgent()
+}
+
+// byeAgent hangs up the agent leg.
+func (br *bridge) byeAgent() {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if err := br.out.Bye(ctx); err != nil {
+		br.log.Debug("BYE to the agent failed", "err", err)
+	}
+}
+
+// byeCaller hangs up the caller leg.
+func (br *bridge) byeCaller() {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if err := br.in.Bye(ctx); err != nil {
+		br.log.Debug("BYE to the caller failed", "err", err)
+	}
+}
+
+// wait relays until a BYE from either side, the media timing out, or the
+// drain ending, then hangs up the side that is still up.
+func (br *bridge) wait() session.EndReason {
+	select {
+	case <-br.hangup:
+		if br.byCaller {
+			br.byeAgent()
+			return session.EndCallerHangup
+		}
+		br.byeCaller()
+		return session.EndAgentHangup
+	case <-br.call.Done():
+		reason := br.call.EndReason()
+		br.log.Info("media ended the call", "reason", reason.String())
+		br.byeAgent()
+		br.byeCaller()
+		return reason
+	case <-br.b.stop:
+		br.byeAgent()
+		br.byeCaller()
+		return session.EndShutdown
+	}
+}
+
+// bye answers a BYE from one side and has run hang up the other.
+func (br *bridge) bye(req *sipmsg.Request, tx sipmsg.ServerTransaction, fromCaller bool) {
+	var err error
+	if fromCaller {
+		err = br.in.ReadBye(req, tx)
+	} else if br.out != nil {
+		err = br.out.ReadBye(req, tx)
+	} else {
+		br.b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err != nil {
+		br.b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	br.hangupOnce.Do(func() {
+		br.byCaller, br.byAgent = fromCaller, !fromCaller
+		close(br.hangup)
+	})
+}
+
+// info takes a SIP INFO in the call. A caller's DTMF INFO is captured and
+// answered 200, never forwarded; other INFO bodies are answered 200 and
+// dropped (nothing the caller sends in signalling reaches the agent); an
+// INFO from the agent is answered 200 and dropped too.
+func (br *bridge) info(req *sipmsg.Request, tx sipmsg.ServerTransaction, fromCaller bool) {
+	at := br.b.now()
+	if !fromCaller {
+		br.b.respond(req, tx, 200, "OK")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	key, dur, err := dtmf.ParseSIPInfo(ct, req.Body())
+	switch {
+	case err == nil:
+		br.call.SIPInfoDigit(key, dur, at)
+		br.b.stats.InfoDigits.Add(1)
+		br.b.respond(req, tx, 200, "OK")
+	case errors.Is(err, dtmf.ErrUnsupportedContentType):
+		br.b.respond(req, tx, 415, "Unsupported Media Type",
+			sipmsg.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+	default:
+		// The error never holds the body; the log line says only that.
+		br.log.Info("SIP INFO DTMF body refused", "err", err)
+		br.b.respond(req, tx, 400, "Bad Request")
+	}
+}
