@@ -81,8 +81,19 @@ type testGateway struct {
 
 func startGateway(t *testing.T, edit func(*Config)) *testGateway {
 	t.Helper()
+	return startGatewayMedia(t, 8, nil, edit)
+}
+
+// startGatewayMedia is startGateway with room for pairs RTP/RTCP port
+// pairs (a call takes two, and a released pair drains before reuse) and
+// the media configuration changed by editMedia, if not nil.
+func startGatewayMedia(t *testing.T, pairs int, editMedia func(*session.MediaConfig), edit func(*Config)) *testGateway {
+	t.Helper()
 	mc := session.DefaultMediaConfig()
-	mc.RTPPorts = freeRTPRange(t, 8)
+	mc.RTPPorts = freeRTPRange(t, pairs)
+	if editMedia != nil {
+		editMedia(&mc)
+	}
 	calls, err := session.NewManager(mc, session.WithLogger(testLog()))
 	if err != nil {
 		t.Fatal(err)
