@@ -234,18 +234,20 @@ func (m *Manager) mediaAddr(l *media.Leg) netip.AddrPort {
 	return netip.AddrPortFrom(m.advertise, l.LocalAddr().Port())
 }
 
-// remove takes an ended call out of the registry.
+// remove takes an ended call out of the registry. The call's end is
+// counted before WaitIdle is woken, so that a drain (or a test) reading
+// Stats once WaitIdle returns sees every call's end.
 func (m *Manager) remove(c *Call, reason EndReason, started time.Time) {
 	m.mu.Lock()
 	delete(m.calls, c.id)
-	close(m.changed)
-	m.changed = make(chan struct{})
-	m.mu.Unlock()
 	m.ended.Add(1)
 	m.endReasons[reason].Add(1)
 	if !started.IsZero() {
 		m.relaying.Add(^uint64(0))
 	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.mu.Unlock()
 }
 
 // Get returns the live call with id.

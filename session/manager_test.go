@@ -223,3 +223,33 @@ func TestEndReasonLabels(t *testing.T) {
 		t.Error("an unknown reason has a label")
 	}
 }
+
+// Regression: the Manager counted a call's end only after it had told
+// WaitIdle, so a drain or a test that read Stats as soon as WaitIdle
+// returned could miss the last call's end.
+func TestStatsCountTheEndBeforeWaitIdleReturns(t *testing.T) {
+	m, _ := newTestManager(t, 4, -1, nil)
+	const rounds = 200
+	for i := range rounds {
+		c, err := m.NewCall(Correlation{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan ManagerStats, 1)
+		go func() {
+			if err := m.WaitIdle(context.Background()); err != nil {
+				t.Error(err)
+			}
+			done <- m.Stats()
+		}()
+		c.End(EndAgentHangup)
+		select {
+		case st := <-done:
+			if want := uint64(i + 1); st.Ended != want || st.Ends[EndAgentHangup] != want {
+				t.Fatalf("round %d: WaitIdle returned with Ended %d, Ends %v; want %d", i+1, st.Ended, st.Ends, want)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("WaitIdle did not return after the last call ended")
+		}
+	}
+}
