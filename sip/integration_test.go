@@ -572,3 +572,35 @@ func TestBaresipDigitsThroughGateway(t *testing.T) {
 		t.Errorf("the agent got %d packets: the call carried no audio to check", f.Packets)
 	}
 }
+
+// A short load through dtmfgw, SIPp to SIPp with RTP: 100 calls at 50
+// calls/s, each 1 s of audio, all bridged and ended by the caller with
+// no failure, and the RTP delivered. The full run (50 calls/s for 20 s,
+// with memory per call) is bench/sipload, run by make bench.
+func TestSIPpLoadSmoke(t *testing.T) {
+	sipptest.NeedSIPp(t)
+	t.Parallel()
+	ctx := sippContext(t)
+	const calls = 100
+	var gw *testGateway
+	res, err := sipptest.RunLoad(ctx, sipptest.LoadOptions{
+		Calls: calls, Rate: 50, RTP: sipptest.CallerRTP{Tail: 800 * time.Millisecond}, Dir: t.TempDir(),
+	}, func(agent netip.AddrPort) (netip.AddrPort, error) {
+		// About 60 calls at once, two port pairs each, and 2 s of drain
+		// for each pair released.
+		gw = startGatewayMedia(t, 400, nil, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.String() })
+		return gw.addr, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(calls); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(ctx, t, gw)
+	wantEnds(t, gw, session.EndCallerHangup, calls)
+	if n := gw.b2b.Stats().Bridged.Load(); n != calls {
+		t.Errorf("Bridged = %d, want %d", n, calls)
+	}
+	t.Logf("%d calls in %v; %d of %d RTP packets reached the agent", calls, res.Caller.Elapsed, res.PacketsReceived, res.PacketsSent)
+}

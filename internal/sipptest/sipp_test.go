@@ -351,36 +351,26 @@ func TestScenarioChecksBite(t *testing.T) {
 	})
 }
 
-// A short load run, the smoke test of the pair dtmfgw's load test uses
-// (there 50 calls/s for 20 s): every call succeeds and its RTP arrives.
+// A short load run, the smoke test of RunLoad and of the pair dtmfgw's
+// load test uses (there 50 calls/s for 20 s), SIPp to SIPp: every call
+// succeeds and its RTP arrives.
 func TestLoadSmoke(t *testing.T) {
 	NeedSIPp(t)
 	t.Parallel()
 	ctx := testContext(t, 40*time.Second)
 	const calls = 20
-	c := CallerRTP{Tail: 800 * time.Millisecond}
-	pcap, d := callerPcap(t, c)
-	p, rec := startAgent(t, ctx, UASLoad, Options{Calls: calls})
-	res, err := Run(ctx, UACLoad, Options{Remote: p.Local(), CallerPcap: pcap, CallDuration: d, Calls: calls, Rate: 20, Dir: t.TempDir()})
+	res, err := RunLoad(ctx, LoadOptions{Calls: calls, Rate: 20, RTP: CallerRTP{Tail: 800 * time.Millisecond}, Dir: t.TempDir()},
+		func(agent netip.AddrPort) (netip.AddrPort, error) { return agent, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := res.Check(calls); err != nil {
 		t.Fatal(err)
 	}
-	ures, err := p.Wait()
-	if err != nil {
-		t.Fatal(err)
+	if res.PacketsReceived != res.PacketsSent {
+		t.Errorf("the agent received %d RTP packets, the callers sent %d", res.PacketsReceived, res.PacketsSent)
 	}
-	if err := ures.Check(calls); err != nil {
-		t.Fatal(err)
-	}
-	pkts, _ := c.Packets()
-	want := calls * len(pkts)
-	if got := rec.Stats().Packets; got < want*95/100 {
-		t.Errorf("recorder got %d RTP packets from %d calls, want about %d", got, calls, want)
-	}
-	t.Logf("%d calls in %v; recorder %+v", calls, res.Elapsed, rec.Stats())
+	t.Logf("%d calls in %v; %d of %d packets", calls, res.Caller.Elapsed, res.PacketsReceived, res.PacketsSent)
 }
 
 func TestCallOverTCP(t *testing.T) {

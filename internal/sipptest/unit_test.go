@@ -619,3 +619,39 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestRunLoadRefusesBadOptions(t *testing.T) {
+	gateway := func(agent netip.AddrPort) (netip.AddrPort, error) {
+		t.Fatal("the gateway was asked for with bad options")
+		return agent, nil
+	}
+	for _, o := range []LoadOptions{
+		{Rate: 10},
+		{Calls: 10},
+		{Calls: 10, Rate: 10, RTP: CallerRTP{Law: g711.Alaw}},
+		{Calls: 10, Rate: 10, RTP: CallerRTP{Keys: "12"}}, // keys but no mode
+	} {
+		if _, err := RunLoad(context.Background(), o, gateway); err == nil {
+			t.Errorf("RunLoad(%+v) = nil error", o)
+		}
+	}
+}
+
+func TestLoadResultCheck(t *testing.T) {
+	ok := Result{Scenario: "x", Successful: 10}
+	for _, tc := range []struct {
+		name string
+		r    LoadResult
+		fail bool
+	}{
+		{"all delivered", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 100}, false},
+		{"95% delivered", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 95}, false},
+		{"too few packets", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 94}, true},
+		{"a failed call", LoadResult{Caller: Result{Successful: 9, Failed: 1, ExitCode: 1}, Agent: ok, PacketsSent: 100, PacketsReceived: 100}, true},
+		{"the agent missed a call", LoadResult{Caller: ok, Agent: Result{Successful: 9}, PacketsSent: 100, PacketsReceived: 100}, true},
+	} {
+		if err := tc.r.Check(10); (err != nil) != tc.fail {
+			t.Errorf("%s: Check = %v", tc.name, err)
+		}
+	}
+}
