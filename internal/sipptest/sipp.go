@@ -477,6 +477,16 @@ type Result struct {
 	// FailureReasons holds the non-zero Failed… columns, e.g.
 	// "FailedUnexpectedMessage": 1.
 	FailureReasons map[string]int
+	// ResponseTime is the mean of the scenario's first response-time
+	// measure (rtd="true": from the INVITE to the 200 in the caller
+	// scenarios), over the whole run; SIPp counts whole milliseconds.
+	// Zero when the scenario measures none.
+	ResponseTime time.Duration
+	// CallLength is the mean length of the calls, over the whole run.
+	CallLength time.Duration
+	// Stats is the last statistics row by column name, for the figures
+	// Result has no field for (e.g. "ResponseTimeRepartition1_<10").
+	Stats map[string]string
 	// Errors is the start of SIPp's error log (-trace_err), with INFO
 	// DTMF keys masked.
 	Errors string
@@ -531,6 +541,9 @@ func (r *Result) fill(row map[string]string) {
 	r.Failed = num("FailedCall(C)")
 	r.Retransmissions = num("Retransmissions(C)")
 	r.DeadCallMessages = num("DeadCallMsgs(C)")
+	r.ResponseTime, _ = parseStatDuration(row["ResponseTime1(C)"])
+	r.CallLength, _ = parseStatDuration(row["CallLength(C)"])
+	r.Stats = row
 	for col := range row {
 		name, ok := strings.CutSuffix(col, "(C)")
 		if !ok || !strings.HasPrefix(name, "Failed") || name == "FailedCall" {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // errStats is wrapped by parseStats's errors.
@@ -37,4 +40,35 @@ func parseStats(data []byte) (map[string]string, error) {
 		return row, nil
 	}
 	return nil, fmt.Errorf("%w: no line has the header's %d columns", errStats, len(header))
+}
+
+// errStatDuration is wrapped by parseStatDuration's errors.
+var errStatDuration = errors.New("sipptest: malformed SIPp statistics time")
+
+// maxStatHours bounds the hours parseStatDuration accepts: far beyond any
+// run, far below time.Duration's range.
+const maxStatHours = 100_000
+
+// parseStatDuration parses a time of SIPp's statistics file,
+// "HH:MM:SS:uuuuuu" (hours, minutes, seconds, microseconds), as the
+// ResponseTime and CallLength columns hold it.
+func parseStatDuration(s string) (time.Duration, error) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) != 4 {
+		return 0, fmt.Errorf("%w: %d fields", errStatDuration, len(parts))
+	}
+	limits := [4]int{maxStatHours, 59, 59, 999_999}
+	units := [4]time.Duration{time.Hour, time.Minute, time.Second, time.Microsecond}
+	var d time.Duration
+	for i, p := range parts {
+		if p == "" || len(p) > 9 || strings.TrimLeft(p, "0123456789") != "" {
+			return 0, fmt.Errorf("%w: field %d is not a number", errStatDuration, i+1)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n > limits[i] {
+			return 0, fmt.Errorf("%w: field %d out of range", errStatDuration, i+1)
+		}
+		d += time.Duration(n) * units[i]
+	}
+	return d, nil
 }

@@ -216,9 +216,9 @@ func TestModeString(t *testing.T) {
 	}
 }
 
-const statsSample = "StartTime;CurrentTime;TotalCallCreated;SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C);FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);Retransmissions(C);DeadCallMsgs(C);\n" +
-	"2026-01-01;2026-01-01;0;0;0;0;0;0;0;0;0;\n" +
-	"2026-01-01;2026-01-01;5;2;4;1;1;1;0;3;2;\n" +
+const statsSample = "StartTime;CurrentTime;TotalCallCreated;SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C);FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);Retransmissions(C);DeadCallMsgs(C);ResponseTime1(C);CallLength(C);\n" +
+	"2026-01-01;2026-01-01;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:000000;\n" +
+	"2026-01-01;2026-01-01;5;2;4;1;1;1;0;3;2;00:00:00:012000;00:00:02:960000;\n" +
 	"2026-01-01;2026-01"
 
 func TestParseStats(t *testing.T) {
@@ -233,6 +233,9 @@ func TestParseStats(t *testing.T) {
 	}
 	if len(r.FailureReasons) != 1 || r.FailureReasons["FailedUnexpectedMessage"] != 1 {
 		t.Errorf("failure reasons %v", r.FailureReasons)
+	}
+	if r.ResponseTime != 12*time.Millisecond || r.CallLength != 2960*time.Millisecond || r.Stats["TotalCallCreated"] != "5" {
+		t.Errorf("response time %v, call length %v, stats %v", r.ResponseTime, r.CallLength, r.Stats)
 	}
 	for _, bad := range []string{"", "a;b;c\n", "a;b\n1;2;3\n", strings.Repeat("x;", 2000) + "\n1\n"} {
 		if _, err := parseStats([]byte(bad)); !errors.Is(err, errStats) {
@@ -250,6 +253,46 @@ func FuzzParseStats(f *testing.F) {
 		}
 		var r Result
 		r.fill(row)
+	})
+}
+
+func TestParseStatDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"00:00:00:000000", 0, true},
+		{"00:00:00:012000", 12 * time.Millisecond, true},
+		{"01:02:03:000004", time.Hour + 2*time.Minute + 3*time.Second + 4*time.Microsecond, true},
+		{" 00:00:02:960000 ", 2960 * time.Millisecond, true},
+		{"", 0, false},
+		{"00:00:00", 0, false},
+		{"00:60:00:000000", 0, false},
+		{"00:00:00:1000000", 0, false},
+		{"00:00:-1:000000", 0, false},
+		{"999999999:00:00:000000", 0, false},
+		{"00:00:0x:000000", 0, false},
+		{"00:00:00:000000:00", 0, false},
+	} {
+		got, err := parseStatDuration(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseStatDuration(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !errors.Is(err, errStatDuration) {
+			t.Errorf("parseStatDuration(%q): error %v does not wrap errStatDuration", tc.in, err)
+		}
+	}
+}
+
+func FuzzParseStatDuration(f *testing.F) {
+	f.Add("00:00:00:012000")
+	f.Add("100000:59:59:999999")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseStatDuration(s)
+		if err == nil && (d < 0 || d > (maxStatHours+1)*time.Hour) {
+			t.Fatalf("parseStatDuration(%q) = %v", s, d)
+		}
 	})
 }
 
