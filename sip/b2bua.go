@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,10 @@ type B2BUA struct {
 	srv     *sipgo.Server
 	cli     *sipgo.Client
 	dialogs *sipgo.DialogUA
+	// udpAddr is the UDP listener's address: the local address of every
+	// request we send over UDP (see fromListener). Set by Serve before
+	// any handler runs.
+	udpAddr sipmsg.Addr
 
 	mu       sync.Mutex
 	inbound  map[string]*bridge // by the caller dialog's Call-ID
@@ -193,6 +198,7 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 		return err
 	}
 	b.ua, b.srv, b.cli = ua, srv, cli
+	b.udpAddr = sipmsg.Addr{IP: net.IP(addr.Addr().Unmap().AsSlice()), Port: int(addr.Port())}
 	b.dialogs = &sipgo.DialogUA{
 		Client: cli,
 		ContactHDR: sipmsg.ContactHeader{
@@ -270,6 +276,24 @@ func (b *B2BUA) Calls() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.inbound)
+}
+
+// fromListener makes a request that travels over UDP leave through our
+// listening socket. For the first request to a peer it has not yet heard
+// from (the agent's INVITE), sipgo would otherwise open a new socket on
+// the wildcard address and an ephemeral port, and never close it: the
+// peer would see a source port that is neither our Via nor our Contact
+// port, which symmetric signalling (RFC 3581 §4) and source-port ACLs of
+// SBCs and dispatchers refuse. sipgo copies the address into the CANCEL
+// and ACK of an INVITE; later requests find the listener by the peer's
+// address, from which it has answered. Over TCP and TLS a connection from
+// an ephemeral port is the norm (RFC 3261 §18.1.1) and sipgo looks
+// connections up by local address there, which would pick another peer's
+// connection: those are left alone.
+func (b *B2BUA) fromListener(req *sipmsg.Request) {
+	if strings.EqualFold(req.Transport(), "UDP") && b.udpAddr.IP != nil {
+		b.udpAddr.Copy(&req.Laddr)
+	}
 }
 
 // respond answers req on tx with a status and no body; headers are

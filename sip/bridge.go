@@ -73,6 +73,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 		br.fail(500, "Server Internal Error")
 		return
 	}
+	b.fromListener(outReq)
 	ringCtx, cancelRing := context.WithTimeoutCause(context.Background(), b.cfg.RingTimeout, errRingTimeout)
 	defer cancelRing()
 	out, err := b.dialogs.WriteInvite(ringCtx, outReq)

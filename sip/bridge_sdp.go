@@ -350,6 +350,14 @@ func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, er
 	ct := contentTypeSDP
 	req.AppendHeader(&ct)
 	req.SetBody(body)
+	// In-dialog requests keep the dialog's transport (sipgo sets it from
+	// the INVITE); so must our choice of socket.
+	if toCaller {
+		req.SetTransport(br.in.InviteRequest.Transport())
+	} else {
+		req.SetTransport(br.out.InviteRequest.Transport())
+	}
+	br.b.fromListener(req)
 	var res *sipmsg.Response
 	var err error
 	if toCaller {
@@ -365,6 +373,8 @@ func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, er
 	}
 	ack := sipmsg.NewRequest(sipmsg.ACK, *target.Clone())
 	ack.SetBody(nil)
+	ack.SetTransport(req.Transport())
+	br.b.fromListener(ack)
 	if toCaller {
 		err = br.in.WriteRequest(ack)
 	} else {
