@@ -795,3 +795,61 @@ func TestB2BUAServesTCPAndTLS(t *testing.T) {
 		t.Errorf("OPTIONS over TLS: %q", got)
 	}
 }
+
+// Regression: over UDP, sipgo sent the first request to a peer it had not
+// heard from (the agent's INVITE, and with it its CANCEL and ACK) from a
+// new socket on the wildcard address and an ephemeral port, which it never
+// closed, rather than from our listening socket: a peer that checks the
+// source port against Via and Contact (RFC 3581 symmetric signalling, an
+// SBC's or dispatcher's ACL) saw a stranger. Every request either leg
+// receives from us must come from the listener.
+func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(what string, req *sipmsg.Request) {
+		t.Helper()
+		if src := req.Source(); src != gw.addr.String() {
+			t.Errorf("%s came from %s, want the gateway's listener %s", what, src, gw.addr)
+		}
+	}
+	from("the agent's INVITE", <-agent.invites)
+	ad := <-agent.dialogs
+	// The caller holds: the gateway re-INVITEs the agent. The agent then
+	// re-INVITEs: the gateway re-INVITEs the caller.
+	req := sipmsg.NewRequest(sipmsg.INVITE, d.InviteResponse.Contact().Address)
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	req.AppendHeader(&ct)
+	req.SetBody(caller.sdpFor(true, "sendonly"))
+	if res, err := d.Do(ctx, req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("caller re-INVITE: %v %v", res, err)
+	}
+	if err := d.WriteRequest(sipmsg.NewRequest(sipmsg.ACK, d.InviteResponse.Contact().Address)); err != nil {
+		t.Fatal(err)
+	}
+	from("the agent's re-INVITE", <-agent.invites)
+	req = sipmsg.NewRequest(sipmsg.INVITE, ad.InviteRequest.Contact().Address)
+	req.AppendHeader(&ct)
+	req.SetBody(agent.sdpFor(false, "sendrecv"))
+	if res, err := ad.Do(ctx, req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("agent re-INVITE: %v %v", res, err)
+	}
+	from("the caller's re-INVITE", <-caller.invites)
+	// The agent hangs up: the caller gets a BYE.
+	if err := ad.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case bye := <-caller.byes:
+		from("the caller's BYE", bye)
+	case <-ctx.Done():
+		t.Fatal("the caller got no BYE")
+	}
+}
