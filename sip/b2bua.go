@@ -56,9 +56,12 @@ type B2BUA struct {
 	closing  bool
 
 	draining atomic.Bool
-	stop     chan struct{} // closed by Shutdown after the drain: ends every call
-	stopOnce sync.Once
-	active   sync.WaitGroup
+	// stopped ends when Shutdown's drain is over: every call still up
+	// ends. A context rather than a channel, so that a call can tie its
+	// ringing to it with context.AfterFunc and no goroutine of its own.
+	stopped context.Context
+	stop    context.CancelFunc
+	active  sync.WaitGroup
 
 	stats Stats
 }
@@ -109,8 +112,8 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 		now:      calls.Now,
 		inbound:  make(map[string]*bridge),
 		outbound: make(map[string]*bridge),
-		stop:     make(chan struct{}),
 	}
+	b.stopped, b.stop = context.WithCancel(context.Background())
 	return b, nil
 }
 
@@ -226,7 +229,7 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	var err2 error
 	select {
 	case <-ctx.Done():
-	case <-b.stop:
+	case <-b.stopped.Done():
 	case err2 = <-errs:
 		n--
 	}
@@ -263,7 +266,7 @@ func (b *B2BUA) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	b.stopOnce.Do(func() { close(b.stop) })
+	b.stop()
 	<-done
 	return err
 }
