@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -851,5 +852,49 @@ func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
 		from("the caller's BYE", bye)
 	case <-ctx.Done():
 		t.Fatal("the caller got no BYE")
+	}
+}
+
+// Regression: every call left a goroutine behind, waiting for Shutdown
+// (to cancel that call's ringing), so a gateway's goroutines grew with
+// every call it had ever taken.
+func TestB2BUALeavesNoGoroutinePerCall(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	// No port drain: the calls follow one another at once.
+	gw := startGatewayMedia(t, 8, func(mc *session.MediaConfig) { mc.PortDrain = 0 },
+		func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr.String() })
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	call := func() {
+		t.Helper()
+		d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-agent.dialogs
+		<-agent.invites
+		if err := d.Bye(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-agent.byes
+		waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	}
+	call() // the first call starts what lives as long as the gateway
+	before := runtime.NumGoroutine()
+	const calls = 30
+	for range calls {
+		call()
+	}
+	// Goroutines that end on their own (a transaction's last timer, a
+	// dialog's context) may still be finishing: allow a few, not one a call.
+	var after int
+	deadline := time.Now().Add(waitLimit)
+	for after = runtime.NumGoroutine(); after-before >= calls/2 && time.Now().Before(deadline); after = runtime.NumGoroutine() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after-before >= calls/2 {
+		t.Errorf("%d goroutines after %d more calls, %d before: one left behind per call", after, calls, before)
 	}
 }
