@@ -687,11 +687,11 @@ func TestLoadResultCheck(t *testing.T) {
 		r    LoadResult
 		fail bool
 	}{
-		{"all delivered", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 100}, false},
-		{"95% delivered", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 95}, false},
-		{"too few packets", LoadResult{Caller: ok, Agent: ok, PacketsSent: 100, PacketsReceived: 94}, true},
-		{"a failed call", LoadResult{Caller: Result{Successful: 9, Failed: 1, ExitCode: 1}, Agent: ok, PacketsSent: 100, PacketsReceived: 100}, true},
-		{"the agent missed a call", LoadResult{Caller: ok, Agent: Result{Successful: 9}, PacketsSent: 100, PacketsReceived: 100}, true},
+		{"all delivered", LoadResult{Caller: ok, Agent: ok, AudioPacketsSent: 100, PacketsReceived: 100}, false},
+		{"95% delivered", LoadResult{Caller: ok, Agent: ok, AudioPacketsSent: 100, PacketsReceived: 95}, false},
+		{"too few packets", LoadResult{Caller: ok, Agent: ok, AudioPacketsSent: 100, PacketsReceived: 94}, true},
+		{"a failed call", LoadResult{Caller: Result{Successful: 9, Failed: 1, ExitCode: 1}, Agent: ok, AudioPacketsSent: 100, PacketsReceived: 100}, true},
+		{"the agent missed a call", LoadResult{Caller: ok, Agent: Result{Successful: 9}, AudioPacketsSent: 100, PacketsReceived: 100}, true},
 	} {
 		if err := tc.r.Check(10); (err != nil) != tc.fail {
 			t.Errorf("%s: Check = %v", tc.name, err)
