@@ -17,6 +17,8 @@ import (
 	"dtmfgw/internal/sipptest"
 	"dtmfgw/media"
 	"dtmfgw/session"
+
+	"github.com/pion/rtp"
 )
 
 // The tests below are issue 4's proof with real peers: the B2BUA runs
@@ -219,6 +221,25 @@ func audioBursts(pcm []int16) int {
 	return bursts
 }
 
+// oneStream checks that pkts, in arrival order, are one RTP stream as the
+// agent must get it whatever the caller sent (RFC 3550 §5.1): one SSRC,
+// sequence numbers one apart, timestamps 20 ms of 8 kHz audio apart.
+// Loopback does not reorder.
+func oneStream(pkts []rtp.Packet) error {
+	for i := 1; i < len(pkts); i++ {
+		prev, p := pkts[i-1].Header, pkts[i].Header
+		switch {
+		case p.SSRC != prev.SSRC:
+			return fmt.Errorf("packet %d: SSRC %#x after %#x", i, p.SSRC, prev.SSRC)
+		case p.SequenceNumber != prev.SequenceNumber+1:
+			return fmt.Errorf("packet %d: sequence number %d after %d", i, p.SequenceNumber, prev.SequenceNumber)
+		case p.Timestamp != prev.Timestamp+160:
+			return fmt.Errorf("packet %d: timestamp %d after %d", i, p.Timestamp, prev.Timestamp)
+		}
+	}
+	return nil
+}
+
 // A SIPp caller keys the canary card number in as RFC 4733 events, as
 // in-band tones, and as both; dtmfgw takes every key once onto the call's
 // digit path, and the agent's media holds no trace of one: no
@@ -322,6 +343,9 @@ func TestSIPpCardDigitsNeverReachTheAgent(t *testing.T) {
 					t.Errorf("agent packet %d has payload type %d, want PCMU (0) only", i, p.PayloadType)
 					break
 				}
+			}
+			if err := oneStream(got); err != nil {
+				t.Errorf("the agent's RTP: %v", err)
 			}
 			pcm, err := leakcheck.Audio(got, 0, g711.Ulaw)
 			if err != nil {
@@ -602,5 +626,5 @@ func TestSIPpLoadSmoke(t *testing.T) {
 	if n := gw.b2b.Stats().Bridged.Load(); n != calls {
 		t.Errorf("Bridged = %d, want %d", n, calls)
 	}
-	t.Logf("%d calls in %v; %d of %d RTP packets reached the agent", calls, res.Caller.Elapsed, res.PacketsReceived, res.PacketsSent)
+	t.Logf("%d calls in %v; %d of %d RTP packets reached the agent", calls, res.Caller.Elapsed, res.PacketsReceived, res.AudioPacketsSent)
 }
