@@ -17,6 +17,9 @@ DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
+# The SIP load run of make bench: SIPp calls through dtmfgw (bench/sipload).
+SIP_RATE      ?= 50
+SIP_DURATION  ?= 20s
 # RUN_ARGS are passed to `dtmfgw serve` by `make run`, e.g.
 # RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
 RUN_ARGS      ?=
@@ -85,7 +88,7 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: modules ## run the benchmarks and the relay load test; write docs/benchmarks.md and docs/benchmarks-relay.md
+bench: deps modules ## run the benchmarks, the relay load test and the SIP load run; write docs/benchmarks.md, docs/benchmarks-relay.md and docs/benchmarks-sip.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
@@ -94,6 +97,9 @@ bench: modules ## run the benchmarks and the relay load test; write docs/benchma
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
 	@echo "==> relay load on loopback: 100, 500, 1000 calls against a reference forwarder (about 5 minutes)"
 	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out $(CURDIR)/docs/benchmarks-relay.md
+	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
+	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
+	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"
