@@ -628,3 +628,34 @@ func TestSIPpLoadSmoke(t *testing.T) {
 	}
 	t.Logf("%d calls in %v; %d of %d RTP packets reached the agent", calls, res.Caller.Elapsed, res.PacketsReceived, res.AudioPacketsSent)
 }
+
+// Either leg over TCP: the call is bridged, its media flows, and the
+// caller's BYE ends both legs. (Requests over TCP leave on the
+// connection sipgo opens or accepted, never through the UDP listener.)
+func TestSIPpOverTCP(t *testing.T) {
+	sipptest.NeedSIPp(t)
+	for _, tc := range []struct {
+		name            string
+		caller, agent   sipptest.Transport
+		targetTransport string
+	}{
+		{"caller TCP, agent UDP", sipptest.TCP, sipptest.UDP, ""},
+		{"caller UDP, agent TCP", sipptest.UDP, sipptest.TCP, ";transport=tcp"},
+		{"both TCP", sipptest.TCP, sipptest.TCP, ";transport=tcp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := sippContext(t)
+			pcap, d := writeCallerPcap(t, sipptest.CallerRTP{Tail: 400 * time.Millisecond})
+			agent, rec := sippAgent(t, ctx, sipptest.UASAnswer, sipptest.Options{Transport: tc.agent})
+			gw := gatewayToSIPp(t, agent.Local(), func(c *Config) { c.DefaultTarget += tc.targetTransport })
+			runCaller(ctx, t, sipptest.UACCall, gw, sipptest.Options{Transport: tc.caller, CallerPcap: pcap, CallDuration: d})
+			checkAgent(t, agent, 1)
+			waitIdle(ctx, t, gw)
+			wantEnds(t, gw, session.EndCallerHangup, 1)
+			if rec.Stats().Packets == 0 {
+				t.Error("no RTP reached the agent")
+			}
+		})
+	}
+}
