@@ -21,6 +21,9 @@
 //     both, between G.711 silence.
 //   - Recorder: a UDP socket on 127.0.0.1 that keeps the RTP it receives,
 //     bounded, and reports the key presses found in it.
+//   - RunLoad: a load run, SIPp's uac_load against uas_load through a
+//     gateway the caller starts once it knows the agent's address, with
+//     the RTP the agent receives counted (LoadResult).
 //   - Baresip: baresip started headless with a generated configuration,
 //     driven through its ctrl_tcp module (netstring-framed JSON): dial,
 //     send RFC 4733 digits, hang up, wait for call events.
