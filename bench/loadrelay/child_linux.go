@@ -88,7 +88,7 @@ func childMain(args []string) int {
 		mask := *mode == modeRelayMask || *mode == modeMaskReactor
 		reactors := 0
 		if *mode == modeRelayReactor || *mode == modeMaskReactor {
-			reactors = runtime.GOMAXPROCS(0)
+			reactors = runtime.GOMAXPROCS(0) * reactorsPerCPU()
 		}
 		closers, err = startRelays(*calls, caller, agent, *batch, *ports, mask, reactors, *coalesce)
 	default:
@@ -219,4 +219,12 @@ func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, por
 		fmt.Printf("call %d %d %d\n", i, cl.LocalAddr().Port(), al.LocalAddr().Port())
 	}
 	return closers, nil
+}
+
+// reactorsPerCPU is LOADRELAY_REACTORS_PER_CPU (an experiment knob), else 1.
+func reactorsPerCPU() int {
+	if n, err := strconv.Atoi(os.Getenv("LOADRELAY_REACTORS_PER_CPU")); err == nil && n >= 1 && n <= 16 {
+		return n
+	}
+	return 1
 }
