@@ -13,7 +13,11 @@ STATICCHECK   := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Debian packages the tests drive as real peers or use to make test material:
 # sip-tester is SIPp (callers and agents), baresip a softphone driven over ctrl_tcp.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip
+# postgresql gives the store tests a real server: they run initdb and postgres from
+# /usr/lib/postgresql/*/bin on a temporary directory and a free loopback port (as the
+# postgres user when run as root), unless DTMFGW_TEST_POSTGRES_DSN names a database.
+# The cluster the package itself may create and start is not used.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2

@@ -47,20 +47,25 @@ const maxAudioPayload = MaxDatagram
 // next to leave; pre holds samples that leave before readPos's (silence
 // after a flush, the bridge inserted when the look-ahead switches on).
 type lookAhead struct {
+	// The scalars every packet reads come first, together: a relay with a
+	// thousand calls finds each call's state out of the cache, and every
+	// cache line a packet touches costs a memory fetch.
 	law g711.Law
-	det *dtmf.Detector
-
-	ring              [ringCap]byte
+	// keepLast says the look-ahead may switch on mid-stream (secure-only
+	// masking), which bridges from the last samples sent: only then are
+	// they kept. Otherwise every packet would copy them for nothing.
+	keepLast          bool
+	det               *dtmf.Detector
 	readPos, writePos int64
+	preN              int
+	lastN             int
+	delay             int // samples currently held (pre + ring)
+	target            int // samples to hold: the look-ahead, or 0 when masking is off
 
-	pre    [maxLookAheadSamples]byte
-	preN   int
-	last   [maxLookAheadSamples]byte // the last samples sent, oldest first
-	lastN  int
-	delay  int // samples currently held (pre + ring)
-	target int // samples to hold: the look-ahead, or 0 when masking is off
-
-	pcm [ringCap]int16 // decode and cross-fade scratch
+	ring [ringCap]byte
+	pre  [maxLookAheadSamples]byte
+	last [maxLookAheadSamples]byte // the last samples sent, oldest first
+	pcm  [ringCap]int16            // cross-fade scratch
 }
 
 // String names the stage for logs.
@@ -71,16 +76,18 @@ func (la *lookAhead) String() string { return "inband-lookahead" }
 // can rise and fall within one 20 ms packet (a tone interrupted early).
 const detectChunk = 32
 
-// store decodes payload into la.pcm and appends it to the ring; the caller
-// then runs the Detector over la.pcm[:len(payload)] chunk by chunk.
-func (la *lookAhead) store(payload []byte) []int16 {
-	n := la.law.Decode(la.pcm[:len(payload)], payload)
+// store decodes payload into pcm (at least as long) and appends it to the
+// ring; the caller then runs the Detector over the decoded samples chunk
+// by chunk. pcm is the caller's: a stack buffer stays in the cache where a
+// buffer of each call's own would be cold by its next packet.
+func (la *lookAhead) store(pcm []int16, payload []byte) []int16 {
+	n := la.law.Decode(pcm[:len(payload)], payload)
 	// At most two copies: up to the ring's end, then from its start.
 	at := int(la.writePos & (ringCap - 1))
 	k := copy(la.ring[at:], payload)
 	copy(la.ring[:], payload[k:])
 	la.writePos += int64(len(payload))
-	return la.pcm[:n]
+	return pcm[:n]
 }
 
 // held returns the number of real samples in the ring not yet sent.
@@ -189,6 +196,9 @@ func (la *lookAhead) shrink(dst []byte, m int) (a, b int64) {
 
 // remember keeps the tail of what was sent, for a later bridge.
 func (la *lookAhead) remember(sent []byte) {
+	if !la.keepLast {
+		return
+	}
 	if len(sent) >= len(la.last) {
 		la.lastN = copy(la.last[:], sent[len(sent)-len(la.last):])
 		return

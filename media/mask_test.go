@@ -97,7 +97,7 @@ func TestLookAheadDelaysByItsLength(t *testing.T) {
 		for i := range in {
 			in[i] = byte(p*160+i) | 1 // odd, so never the 0xFF silence
 		}
-		la.store(in)
+		la.store(make([]int16, len(in)), in)
 		a, b := la.next(out)
 		wantA, wantB := int64(max(p*160-40, 0)), int64(p*160+120)
 		if a != wantA || b != wantB {

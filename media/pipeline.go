@@ -297,7 +297,7 @@ func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
 			tone = append(tone, f...)
 		}
 		p.player = maskPlayer{tone: tone, silence: cfg.Law.Silence()}
-		p.la = &lookAhead{law: cfg.Law, det: dtmf.NewDetector(dtmf.DetectorConfig{})}
+		p.la = &lookAhead{law: cfg.Law, det: dtmf.NewDetector(dtmf.DetectorConfig{}), keepLast: cfg.MaskInband == MaskSecureOnly}
 		p.la.target = p.inbandTarget()
 		p.la.delay = p.la.target
 		for i := range p.la.delay {
@@ -446,7 +446,8 @@ func (p *Pipeline) countPress(isNew bool, c *atomic.Uint64) {
 // detect stores an audio payload in the look-ahead and runs the Detector
 // over it a hop at a time, applying its events and suspicion after each.
 func (p *Pipeline) detect(payload []byte, now time.Time) {
-	pcm := p.la.store(payload)
+	var buf [MaxDatagram]int16
+	pcm := p.la.store(buf[:], payload)
 	for off := 0; off < len(pcm); off += detectChunk {
 		end := min(off+detectChunk, len(pcm))
 		p.onInband(p.la.det.Process(pcm[off:end], p.evs[:0]), now)

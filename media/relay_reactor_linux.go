@@ -102,6 +102,9 @@ type Reactor struct {
 	// closed is set by Close under mu: the epoll descriptor is gone (and
 	// its number may belong to another file), so detach must not use it.
 	closed bool
+	// warmed keeps the value of poll's read-ahead, so that the reads are
+	// not optimised away.
+	warmed uint64
 	// relayed is set by poll when it relayed something and coalescing
 	// is on: run then waits before the next poll. Only run's goroutine
 	// touches it.
@@ -242,6 +245,20 @@ func (r *Reactor) poll(uintptr) bool {
 		n = 0
 	}
 	more := int(n) == len(r.events)
+	if n > 1 {
+		// Read every ready call's state ahead, one call after the other:
+		// with many calls each one's state is out of the cache, and these
+		// reads, independent of each other, let the processor fetch it
+		// all at once, where serving the calls in turn would stall on
+		// each call's misses with nothing else to do.
+		var s uint64
+		for i := range int(n) {
+			if idx := r.events[i].Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
+				s += r.slots[idx].leg.warm()
+			}
+		}
+		r.warmed = s
+	}
 	for i := range int(n) {
 		idx := r.events[i].Fd // the slot index, stored as the event's data
 		if idx < 0 || int(idx) >= len(r.slots) || r.slots[idx].leg == nil {

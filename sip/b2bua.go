@@ -55,13 +55,12 @@ type B2BUA struct {
 	outbound map[string]*bridge // by the agent dialog's Call-ID
 	closing  bool
 
-	draining atomic.Bool
-	// stopped ends when Shutdown's drain is over: every call still up
-	// ends. A context rather than a channel, so that a call can tie its
-	// ringing to it with context.AfterFunc and no goroutine of its own.
-	stopped context.Context
-	stop    context.CancelFunc
-	active  sync.WaitGroup
+	draining      atomic.Bool
+	stop          chan struct{}   // closed by Shutdown after the drain: ends every call
+	stopCtx       context.Context // done when stop is closed
+	stopCtxCancel context.CancelFunc
+	stopOnce      sync.Once
+	active        sync.WaitGroup
 
 	stats Stats
 }
@@ -112,8 +111,9 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 		now:      calls.Now,
 		inbound:  make(map[string]*bridge),
 		outbound: make(map[string]*bridge),
+		stop:     make(chan struct{}),
 	}
-	b.stopped, b.stop = context.WithCancel(context.Background())
+	b.stopCtx, b.stopCtxCancel = context.WithCancel(context.Background())
 	return b, nil
 }
 
@@ -229,7 +229,7 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	var err2 error
 	select {
 	case <-ctx.Done():
-	case <-b.stopped.Done():
+	case <-b.stop:
 	case err2 = <-errs:
 		n--
 	}
@@ -266,7 +266,10 @@ func (b *B2BUA) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	b.stop()
+	b.stopOnce.Do(func() {
+		close(b.stop)
+		b.stopCtxCancel()
+	})
 	<-done
 	return err
 }

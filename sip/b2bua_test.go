@@ -82,7 +82,7 @@ type testGateway struct {
 
 func startGateway(t *testing.T, edit func(*Config)) *testGateway {
 	t.Helper()
-	return startGatewayMedia(t, 8, nil, edit)
+	return startGatewayMedia(t, 50, nil, edit)
 }
 
 // startGatewayMedia is startGateway with room for pairs RTP/RTCP port
@@ -192,7 +192,10 @@ func newPeerUA(t *testing.T, name string) *peerUA {
 	srv.OnInvite(p.onInvite)
 	srv.OnAck(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) { _ = p.server.ReadAck(req, tx) })
 	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-		p.byes <- req
+		select {
+		case p.byes <- req:
+		default: // a test that does not look at BYEs
+		}
 		if err := p.server.ReadBye(req, tx); err != nil {
 			if err := p.client.ReadBye(req, tx); err != nil {
 				_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 481, "No dialog", nil))
@@ -200,7 +203,10 @@ func newPeerUA(t *testing.T, name string) *peerUA {
 		}
 	})
 	srv.OnInfo(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-		p.infos <- req
+		select {
+		case p.infos <- req:
+		default:
+		}
 		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	go func() { _ = srv.ServeUDP(conn) }()
@@ -242,7 +248,10 @@ func (p *peerUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	status, ringFor := p.status, p.ringFor
 	p.mu.Unlock()
 	{
-		p.invites <- req
+		select {
+		case p.invites <- req:
+		default: // a test that does not look at INVITEs
+		}
 		if to := req.To(); to != nil {
 			if tag, _ := to.Params.Get("tag"); tag != "" {
 				// A re-INVITE: answer with the same SDP and the offer's direction.
@@ -269,7 +278,10 @@ func (p *peerUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			_ = d.Respond(status, "Busy Here", nil)
 			return
 		}
-		p.dialogs <- d
+		select {
+		case p.dialogs <- d:
+		default:
+		}
 		_ = d.RespondSDP(p.sdpFor(false, ""))
 		<-d.Context().Done()
 	}
@@ -855,46 +867,31 @@ func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
 	}
 }
 
-// Regression: every call left a goroutine behind, waiting for Shutdown
-// (to cancel that call's ringing), so a gateway's goroutines grew with
-// every call it had ever taken.
-func TestB2BUALeavesNoGoroutinePerCall(t *testing.T) {
+func TestB2BUALeavesNoGoroutineBehindPerCall(t *testing.T) {
+	// Regression: each call once left a goroutine waiting for shutdown.
 	agent := newPeerUA(t, "agent")
 	agent.answerCalls(200, 0)
-	// No port drain: the calls follow one another at once.
-	gw := startGatewayMedia(t, 8, func(mc *session.MediaConfig) { mc.PortDrain = 0 },
-		func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr.String() })
+	gw := gatewayTo(t, agent, nil)
 	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
 	defer cancel()
-	call := func() {
-		t.Helper()
+	oneCall := func() {
 		d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 		if err != nil {
 			t.Fatal(err)
 		}
-		<-agent.dialogs
-		<-agent.invites
 		if err := d.Bye(ctx); err != nil {
 			t.Fatal(err)
 		}
-		<-agent.byes
 		waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 	}
-	call() // the first call starts what lives as long as the gateway
-	before := runtime.NumGoroutine()
-	const calls = 30
+	oneCall()
+	base := runtime.NumGoroutine()
+	const calls = 20
 	for range calls {
-		call()
+		oneCall()
 	}
-	// Goroutines that end on their own (a transaction's last timer, a
-	// dialog's context) may still be finishing: allow a few, not one a call.
-	var after int
-	deadline := time.Now().Add(waitLimit)
-	for after = runtime.NumGoroutine(); after-before >= calls/2 && time.Now().Before(deadline); after = runtime.NumGoroutine() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if after-before >= calls/2 {
-		t.Errorf("%d goroutines after %d more calls, %d before: one left behind per call", after, calls, before)
-	}
+	// sipgo's transactions linger for their timers; what must not happen is
+	// one goroutine more per call for good.
+	waitFor(t, func() bool { return runtime.NumGoroutine() < base+calls/2 })
 }

@@ -92,7 +92,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 	// agent (WaitAnswer sends the CANCEL, RFC 3261 §9.1).
 	callerGone := context.AfterFunc(br.in.Context(), func() { cancelRing() })
 	defer callerGone()
-	stopOnShutdown := context.AfterFunc(b.stopped, func() { cancelRing() })
+	stopOnShutdown := context.AfterFunc(b.stopCtx, func() { cancelRing() })
 	defer stopOnShutdown()
 
 	err = out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
@@ -254,7 +254,7 @@ func (br *bridge) wait() session.EndReason {
 		br.byeAgent()
 		br.byeCaller()
 		return reason
-	case <-br.b.stopped.Done():
+	case <-br.b.stop:
 		br.byeAgent()
 		br.byeCaller()
 		return session.EndShutdown

@@ -165,3 +165,36 @@ func freeUDPPort(t *testing.T) string {
 	t.Fatal("no free port")
 	return ""
 }
+
+// TestReadmeConfigExampleIsValid keeps the README's configuration example
+// true: it must load and validate.
+func TestReadmeConfigExampleIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```yaml\n")
+	if start < 0 {
+		t.Fatal("README has no yaml example")
+	}
+	text = text[start+len("```yaml\n"):]
+	end := strings.Index(text, "```")
+	if end < 0 {
+		t.Fatal("README's yaml example is not closed")
+	}
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	if err := os.WriteFile(path, []byte(text[:end]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("README example refused: %v", err)
+	}
+	if cfg.SIP.DefaultTarget == "" || len(cfg.SIP.Routes) != 1 || cfg.Log.Format != "json" {
+		t.Errorf("README example read as %+v", cfg)
+	}
+}
