@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"github.com/pion/rtp"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/porttest"
 	"dtmfgw/session"
 )
 
@@ -46,30 +46,12 @@ func testLog() *slog.Logger {
 }
 
 // freeRTPRange returns a range of pairs RTP/RTCP port pairs on 127.0.0.1
-// that nothing holds right now.
+// that nothing holds right now, in sip's zone below the ephemeral ports
+// (where the SIPp harness's free ports come from).
 func freeRTPRange(t testing.TB, pairs int) session.PortRange {
 	t.Helper()
-	for range 50 {
-		first := 32000 + 2*rand.IntN(2500)
-		ok := true
-		var conns []*net.UDPConn
-		for p := first; p < first+2*pairs; p++ {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			conns = append(conns, c)
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-		if ok {
-			return session.PortRange{Min: first, Max: first + 2*pairs - 1}
-		}
-	}
-	t.Fatalf("no free range of %d port pairs", pairs)
-	return session.PortRange{}
+	first := porttest.FreeRange(t, porttest.ZoneSIP, pairs)
+	return session.PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 
 // testGateway is a B2BUA on loopback with its own session.Manager.
