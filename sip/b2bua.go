@@ -305,13 +305,19 @@ func (b *B2BUA) fromListener(req *sipmsg.Request) {
 // respond answers req on tx with a status and no body; headers are
 // appended. A failure to send is logged: there is no one else to tell.
 func (b *B2BUA) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, headers ...sipmsg.Header) {
+	if err := tx.Respond(response(req, code, reason, headers...)); err != nil {
+		b.log.Debug("SIP response not sent", "method", string(req.Method), "status", code, "err", err)
+	}
+}
+
+// response builds the answer to req with a status, no body and headers
+// appended.
+func response(req *sipmsg.Request, code int, reason string, headers ...sipmsg.Header) *sipmsg.Response {
 	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range headers {
 		res.AppendHeader(h)
 	}
-	if err := tx.Respond(res); err != nil {
-		b.log.Debug("SIP response not sent", "method", string(req.Method), "status", code, "err", err)
-	}
+	return res
 }
 
 // warning is a Warning header (RFC 3261 §20.43) with our agent name; text

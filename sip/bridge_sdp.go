@@ -176,17 +176,27 @@ func mediaParams(peer, answer *MediaDescription) (session.MediaParams, error) {
 // reinvite follows a re-INVITE from one side (hold, unhold, a new
 // address, RFC 3264 §8): the new offer goes on to the other side as our
 // offer, its answer comes back as our answer, and the call's media
-// follows. Glare (a re-INVITE of ours in progress) gets 491.
+// follows. Glare (a re-INVITE of ours in progress) gets 491. The final
+// response leaves after the offer/answer is released: a peer may send its
+// next re-INVITE as soon as it has our 200, and no INVITE of ours is in
+// progress then (RFC 3261 §14.2).
 func (br *bridge) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, fromCaller bool) {
-	b := br.b
 	if !br.mu.TryLock() {
-		b.respond(req, tx, 491, "Request Pending")
+		br.b.respond(req, tx, 491, "Request Pending")
 		return
 	}
-	defer br.mu.Unlock()
+	res := br.followReinvite(req, tx, fromCaller)
+	br.mu.Unlock()
+	if err := tx.Respond(res); err != nil {
+		br.log.Debug("re-INVITE answer not sent", "status", res.StatusCode, "err", err)
+	}
+}
+
+// followReinvite does reinvite's offer/answer and returns the final
+// response to send. Called with mu held.
+func (br *bridge) followReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, fromCaller bool) *sipmsg.Response {
 	if br.out == nil || br.out.InviteResponse == nil || !br.out.InviteResponse.IsSuccess() {
-		b.respond(req, tx, 491, "Request Pending")
-		return
+		return response(req, 491, "Request Pending")
 	}
 	var err error
 	if fromCaller {
@@ -195,19 +205,16 @@ func (br *bridge) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, fro
 		err = br.out.ReadRequest(req, tx)
 	}
 	if err != nil {
-		b.respond(req, tx, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
-		return
+		return response(req, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
 	}
 	if len(req.Body()) == 0 {
 		// No offer: we offer what we offered that side last, unchanged,
 		// and take its answer in the ACK as agreeing (RFC 3261 §14.2).
 		body, err := br.lastOfferTo(fromCaller)
 		if err != nil {
-			b.respond(req, tx, 500, "Server Internal Error")
-			return
+			return response(req, 500, "Server Internal Error")
 		}
-		br.respondSDP(req, tx, body)
-		return
+		return br.sdpResponse(req, body)
 	}
 	offer, err := ParseSDP(req.Body())
 	if err != nil {
@@ -216,8 +223,7 @@ func (br *bridge) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, fro
 		if errors.As(err, &se) {
 			code, text = se.Code, se.Text
 		}
-		b.respond(req, tx, 488, "Not Acceptable Here", warning(code, text))
-		return
+		return response(req, 488, "Not Acceptable Here", warning(code, text))
 	}
 	var body []byte
 	if fromCaller {
@@ -228,30 +234,25 @@ func (br *bridge) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, fro
 	if err != nil {
 		var se *SDPError
 		if errors.As(err, &se) {
-			b.respond(req, tx, 488, "Not Acceptable Here", warning(se.Code, se.Text))
-			return
+			return response(req, 488, "Not Acceptable Here", warning(se.Code, se.Text))
 		}
 		var rejected *reofferRejected
 		if errors.As(err, &rejected) {
-			b.respond(req, tx, rejected.code, "Not Acceptable Here")
-			return
+			return response(req, rejected.code, "Not Acceptable Here")
 		}
 		br.log.Warn("re-INVITE failed", "err", err)
-		b.respond(req, tx, 500, "Server Internal Error")
-		return
+		return response(req, 500, "Server Internal Error")
 	}
-	br.respondSDP(req, tx, body)
 	br.log.Info("re-INVITE followed", "from_caller", fromCaller, "caller_hold", br.callerOffer.Hold)
+	return br.sdpResponse(req, body)
 }
 
-// respondSDP answers a re-INVITE with a 200 and an SDP body. The ACK
-// arrives through onAck.
-func (br *bridge) respondSDP(req *sipmsg.Request, tx sipmsg.ServerTransaction, body []byte) {
+// sdpResponse is the 200 with an SDP body that answers a re-INVITE. The
+// ACK arrives through onAck.
+func (br *bridge) sdpResponse(req *sipmsg.Request, body []byte) *sipmsg.Response {
 	res := sipmsg.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(sipmsg.HeaderClone(&br.b.dialogs.ContactHDR))
-	if err := tx.Respond(res); err != nil {
-		br.log.Debug("re-INVITE answer not sent", "err", err)
-	}
+	return res
 }
 
 // lastOfferTo returns the SDP we last sent to one side, as an offer.
