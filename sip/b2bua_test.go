@@ -830,21 +830,10 @@ func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	from("the agent's re-INVITE", <-agent.invites)
-	// The gateway may still be finishing the caller's re-INVITE (it holds
-	// the offer/answer until its 200 is out): it answers 491 and the agent
-	// tries again a little later, as RFC 3261 §14.1 has it.
-	var res *sipmsg.Response
-	for try := 0; ; try++ {
-		req = sipmsg.NewRequest(sipmsg.INVITE, ad.InviteRequest.Contact().Address)
-		req.AppendHeader(&ct)
-		req.SetBody(agent.sdpFor(false, "sendrecv"))
-		res, err = ad.Do(ctx, req)
-		if err != nil || res.StatusCode != 491 || try == 20 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil || res.StatusCode != 200 {
+	req = sipmsg.NewRequest(sipmsg.INVITE, ad.InviteRequest.Contact().Address)
+	req.AppendHeader(&ct)
+	req.SetBody(agent.sdpFor(false, "sendrecv"))
+	if res, err := ad.Do(ctx, req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("agent re-INVITE: %v %v", res, err)
 	}
 	from("the caller's re-INVITE", <-caller.invites)
@@ -890,4 +879,45 @@ func TestB2BUALeavesNoGoroutineBehindPerCall(t *testing.T) {
 	// sipgo's transactions linger for their timers; what must not happen is
 	// one goroutine more per call for good.
 	waitFor(t, func() bool { return runtime.NumGoroutine() < base+calls/2 })
+}
+
+// Regression: the gateway held a call's offer/answer lock until after it
+// had sent the 200 to a re-INVITE, so a peer that sent its next re-INVITE
+// as soon as it had that 200 (and ACKed it) could find the lock still
+// taken and get 491, though no INVITE of ours was in progress (RFC 3261
+// §14.2 gives 491 to glare only). Back-to-back holds and unholds must all
+// get 200.
+func TestB2BUAReinvitesBackToBack(t *testing.T) {
+	agent := newPeerUA(t, "agent")
+	agent.answerCalls(200, 0)
+	gw := gatewayTo(t, agent, nil)
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
+	defer cancel()
+	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 40
+	for i := range rounds {
+		dir := "sendonly"
+		if i%2 == 1 {
+			dir = "sendrecv"
+		}
+		req := sipmsg.NewRequest(sipmsg.INVITE, d.InviteResponse.Contact().Address)
+		ct := sipmsg.ContentTypeHeader("application/sdp")
+		req.AppendHeader(&ct)
+		req.SetBody(caller.sdpFor(true, dir))
+		res, err := d.Do(ctx, req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("re-INVITE %d (%s): %v %v", i+1, dir, res, err)
+		}
+		if err := d.WriteRequest(sipmsg.NewRequest(sipmsg.ACK, d.InviteResponse.Contact().Address)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
