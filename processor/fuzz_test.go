@@ -49,11 +49,15 @@ func FuzzRequestValidate(f *testing.F) {
 		if out.result.Status > Failed {
 			t.Fatalf("decide = %+v", out)
 		}
-		// The form body of a valid request decodes back to the card.
-		body := appendFormField(nil, "card[number]", pan)
-		body = appendFormField(body, "billing_details[name]", []byte(name))
+		// The PaymentMethod body of a valid request is built without
+		// growing (no stray copy of the card) and decodes back to it.
+		body := paymentMethodBody(r)
+		if cap(body) != paymentMethodBodyCap(r) {
+			t.Fatalf("the body grew from %d to %d bytes", paymentMethodBodyCap(r), cap(body))
+		}
 		v, perr := url.ParseQuery(string(body))
-		if perr != nil || v.Get("card[number]") != string(pan) || v.Get("billing_details[name]") != name {
+		if perr != nil || v.Get("card[number]") != string(pan) || v.Get("card[cvc]") != string(cvc) ||
+			v.Get("billing_details[address][postal_code]") != string(postcode) || v.Get("billing_details[name]") != name {
 			t.Fatalf("form %q decodes to %v, %v", body, v, perr)
 		}
 	})

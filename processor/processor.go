@@ -263,9 +263,10 @@ type Result struct {
 	// Reference is the processor's id for the charge (a Stripe
 	// PaymentIntent id, "pi_…"), when it gave one.
 	Reference string
-	// DeclineCode says why a card was declined, in the processor's
-	// vocabulary (Stripe's decline codes: "do_not_honor",
-	// "insufficient_funds", "expired_card", "incorrect_cvc", …).
+	// DeclineCode says why a card was declined (or, when the processor
+	// gives one, why a charge failed), in the processor's vocabulary
+	// (Stripe's decline codes: "do_not_honor", "insufficient_funds",
+	// "expired_card", "incorrect_cvc", "processing_error", …).
 	DeclineCode string
 	// Message is a short human-readable explanation for the agent and the
 	// log, never containing a digit from the processor's own text.

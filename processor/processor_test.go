@@ -161,6 +161,17 @@ func TestAppendFormValue(t *testing.T) {
 			t.Errorf("appendFormValue(%q) = %q, want %q", v, got, want)
 		}
 	}
+	// The largest request's PaymentMethod body fits the slice made for it.
+	big := cardRequest("k", "4242424242424242424")
+	big.CVC, big.Postcode = []byte("1234"), []byte("ZZZZ-ZZZZ ZZZZ-Z")
+	big.CardholderName = strings.Repeat("\U0001F600", MaxTextLen)
+	if err := big.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if b := paymentMethodBody(big); cap(b) != paymentMethodBodyCap(big) || len(b) > cap(b) {
+		t.Errorf("body len %d cap %d, made with %d", len(b), cap(b), paymentMethodBodyCap(big))
+	}
+
 	body := appendFormField(nil, "type", []byte("card"))
 	body = appendFormField(body, "card[number]", []byte("4242 4242"))
 	if got := string(body); got != "type=card&card%5Bnumber%5D=4242+4242" {

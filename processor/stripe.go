@@ -185,19 +185,7 @@ func (s *Stripe) Charge(ctx context.Context, req *Request) (Result, error) {
 // createPaymentMethod sends the card to Stripe and returns the
 // PaymentMethod's id.
 func (s *Stripe) createPaymentMethod(ctx context.Context, req *Request) (string, error) {
-	body := make([]byte, 0, 384)
-	body = appendFormField(body, "type", []byte("card"))
-	body = appendFormField(body, "card[number]", req.PAN)
-	body = strconv.AppendInt(append(body, "&"+url.QueryEscape("card[exp_month]")+"="...), int64(req.ExpMonth), 10)
-	body = strconv.AppendInt(append(body, "&"+url.QueryEscape("card[exp_year]")+"="...), int64(req.ExpYear), 10)
-	body = appendFormField(body, "card[cvc]", req.CVC)
-	if len(req.Postcode) > 0 {
-		body = appendFormField(body, "billing_details[address][postal_code]", req.Postcode)
-	}
-	if req.CardholderName != "" {
-		body = appendFormField(body, "billing_details[name]", []byte(req.CardholderName))
-	}
-
+	body := paymentMethodBody(req)
 	watch := &bodyWatch{}
 	params := &stripe.Params{Context: context.WithValue(ctx, bodyWatchKey{}, watch)}
 	params.SetIdempotencyKey(req.IdempotencyKey + ":pm")
@@ -219,6 +207,32 @@ func (s *Stripe) createPaymentMethod(ctx context.Context, req *Request) (string,
 		return "", fmt.Errorf("%w: the PaymentMethod answer has no usable id", ErrTransport)
 	}
 	return id, nil
+}
+
+// paymentMethodBody is the form body of the PaymentMethod request, in a
+// slice allocated once at its final size: growing it would leave a copy of
+// the card behind in the old array, out of reach of the zeroing.
+func paymentMethodBody(req *Request) []byte {
+	body := make([]byte, 0, paymentMethodBodyCap(req))
+	body = appendFormField(body, "type", []byte("card"))
+	body = appendFormField(body, "card[number]", req.PAN)
+	body = strconv.AppendInt(append(body, "&card%5Bexp_month%5D="...), int64(req.ExpMonth), 10)
+	body = strconv.AppendInt(append(body, "&card%5Bexp_year%5D="...), int64(req.ExpYear), 10)
+	body = appendFormField(body, "card[cvc]", req.CVC)
+	if len(req.Postcode) > 0 {
+		body = appendFormField(body, "billing_details[address][postal_code]", req.Postcode)
+	}
+	if req.CardholderName != "" {
+		body = appendFormField(body, "billing_details[name]", []byte(req.CardholderName))
+	}
+	return body
+}
+
+// paymentMethodBodyCap bounds paymentMethodBody's length: the keys and
+// separators take under 256 bytes, the two exact ints 20 each at most,
+// and escaping triples a value at most.
+func paymentMethodBodyCap(req *Request) int {
+	return 256 + 2*20 + 3*(len(req.PAN)+len(req.CVC)+len(req.Postcode)+len(req.CardholderName))
 }
 
 // paymentMethodID decodes only the id of a PaymentMethod: the rest of
@@ -431,10 +445,10 @@ func (e *APIError) Unwrap() error { return e.kind }
 // Unknown unless the processor said otherwise; the PaymentMethod's is
 // Failed, since it charges nothing.
 func (s *Stripe) errorResult(ctx context.Context, stage string, err error) (Result, error) {
-	mayHaveCharged := stage == stagePaymentIntent
-	open := Failed
-	if mayHaveCharged || stage == stageReconcile {
-		open = Unknown
+	// open is the status when the answer leaves the outcome open.
+	open := Unknown
+	if stage == stagePaymentMethod {
+		open = Failed
 	}
 	var se *stripe.Error
 	if !errors.As(err, &se) {
