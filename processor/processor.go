@@ -277,7 +277,9 @@ type Result struct {
 var (
 	// ErrInvalidRequest: the request failed Validate; nothing was sent.
 	ErrInvalidRequest = errors.New("processor: invalid request")
-	// ErrTimeout: no answer before the deadline; the Status is Unknown.
+	// ErrTimeout: no answer before the deadline. The Status is Unknown,
+	// or Failed when the unanswered request could not have charged
+	// (Stripe's PaymentMethod request, before any PaymentIntent).
 	ErrTimeout = errors.New("processor: no answer before the deadline")
 	// ErrNotFound: Reconcile found no charge under the key.
 	ErrNotFound = errors.New("processor: no charge under this idempotency key")
