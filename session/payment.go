@@ -221,6 +221,7 @@ type Payment struct {
 	result      *Result   // set when the payment ends or awaits reconciliation
 	pending     *Result   // an outcome not yet recorded durably
 	reconciling bool      // a Reconcile is asking the processor
+	left        bool      // the agent went back to the call (leaveLocked)
 	updated     time.Time // the last change of state
 }
 
@@ -360,7 +361,7 @@ func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
 	}
 	i := p.armed
 	f, c := &p.fields[i], &p.caps[i]
-	if lost {
+	if lost && !f.complete {
 		f.lost = true
 	}
 	switch {
@@ -779,8 +780,13 @@ func (p *Payment) endLocked(st PaymentState, reason string) {
 }
 
 // leaveLocked takes the agent back to the call: secure mode off, the
-// agent state of the call's direction.
+// agent state of the call's direction. Once only: a payment reconciled
+// later, when another may be open, leaves the call as it is.
 func (p *Payment) leaveLocked() {
+	if p.left {
+		return
+	}
+	p.left = true
 	p.set.call.SetSecureMode(false)
 	p.publishLocked(Event{Type: EventAgentState, AgentState: returnState(p.set.call.Correlation().Direction)})
 }

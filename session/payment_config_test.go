@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -225,4 +226,75 @@ func TestFieldKindText(t *testing.T) {
 	if _, err := FieldKind(0).MarshalText(); err == nil {
 		t.Error("marshalled kind 0")
 	}
+}
+
+// FuzzPaymentConfigText: the text forms of brands and field kinds parse
+// without panicking, and what parses writes back to the same value.
+func FuzzPaymentConfigText(f *testing.F) {
+	for _, s := range []string{"visa", "AMEX", "unionpay", "unknown", "card_number", "Security_Code", "digits", "", "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var br Brand
+		if br.UnmarshalText(b) == nil {
+			txt, err := br.MarshalText()
+			if err != nil || !strings.EqualFold(string(txt), string(b)) {
+				t.Fatalf("brand %q wrote back %q, %v", b, txt, err)
+			}
+		}
+		var k FieldKind
+		if k.UnmarshalText(b) == nil {
+			txt, err := k.MarshalText()
+			if err != nil || !strings.EqualFold(string(txt), string(b)) {
+				t.Fatalf("kind %q wrote back %q, %v", b, txt, err)
+			}
+		}
+	})
+}
+
+// FuzzPaymentsConfigYAML decodes any "payments:" section as the
+// configuration file is read (strictly), then validates it: no panic, and
+// a section that validates makes working Payments.
+func FuzzPaymentsConfigYAML(f *testing.F) {
+	f.Add([]byte("configurations:\n  - id: card\n    name: Card\n    fields:\n      - {id: pan, kind: card_number}\n      - {id: exp, kind: expiry}\n      - {id: cvc, kind: security_code}\n    accepted_brands: [visa]\n    processor: sandbox\n"))
+	f.Add([]byte("configurations: []\n"))
+	f.Add([]byte("configurations:\n  - id: x\n    session_timeout: 1m\n    auto_advance: false\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if len(doc) > 4096 {
+			return
+		}
+		var c PaymentsConfig
+		dec := yaml.NewDecoder(bytes.NewReader(doc))
+		dec.KnownFields(true)
+		if dec.Decode(&c) != nil {
+			return
+		}
+		if c.Validate() != nil {
+			return
+		}
+		procs := []Processor{}
+		for _, pc := range c.Configurations {
+			procs = append(procs, namedProc(pc.Processor))
+		}
+		ps, err := NewPayments(c, WithProcessors(procs...))
+		if err != nil {
+			t.Fatalf("a valid section made no Payments: %v", err)
+		}
+		for _, pc := range c.Configurations {
+			if _, ok := ps.Config(pc.ID); !ok {
+				t.Fatalf("configuration %q lost", pc.ID)
+			}
+		}
+	})
+}
+
+// namedProc is a Processor with a name and nothing else.
+type namedProc string
+
+func (n namedProc) Name() string { return string(n) }
+func (namedProc) Charge(context.Context, *ChargeRequest) (ChargeResult, error) {
+	return ChargeResult{Status: ChargeFailed}, nil
+}
+func (namedProc) Reconcile(context.Context, string) (ChargeResult, error) {
+	return ChargeResult{Status: ChargeFailed}, nil
 }

@@ -785,6 +785,7 @@ func TestCanary(t *testing.T) {
 		p = pay(canary, nil)
 		time.Sleep(DefaultSessionTimeout)
 		synctest.Wait()
+		e.note(p.End()) // timed out: ErrPaymentEnded
 
 		e.store.setFail(func(PaymentRecord) error { return errors.New("store down") })
 		e.proc.err = nil
@@ -900,5 +901,173 @@ func TestConsume(t *testing.T) {
 		if _, open := drain(e.sub); open {
 			t.Error("the event bus outlived the call")
 		}
+	})
+}
+
+// TestReconcileLaterLeavesTheCallAlone: a payment reconciled while the
+// call's next payment is open must not take the agent back to the call
+// or switch secure mode off under it.
+func TestReconcileLaterLeavesTheCallAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.proc.result = ChargeResult{Status: ChargeUnknown}
+		e.proc.reconcileRes = ChargeResult{Status: ChargeDeclined}
+		first := e.newPayment()
+		first.Arm("card_number")
+		e.keys(cardKeys)
+		if _, err := first.Process(context.Background()); !errors.Is(err, ErrStillUnknown) {
+			t.Fatal(err)
+		}
+		second := e.newPayment()
+		e.events()
+		before := len(e.all)
+		if _, err := first.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.events()
+		for _, ev := range e.all[before:] {
+			if ev.Type == EventAgentState {
+				t.Errorf("agent state %q while %v is open", ev.AgentState, second)
+			}
+		}
+		if m := e.call.secureModes(); m[len(m)-1] != true {
+			t.Errorf("secure mode %v", m)
+		}
+		if first.State() != StateDeclined || second.State() != StateCreated {
+			t.Errorf("%v, %v", first.State(), second.State())
+		}
+		second.End()
+	})
+}
+
+// allowedMoves are the state machine's edges.
+var allowedMoves = map[[2]PaymentState]bool{
+	{StateCreated, StateCollecting}: true, {StateCreated, StateCancelled}: true, {StateCreated, StateTimedOut}: true,
+	{StateCollecting, StateReady}: true, {StateCollecting, StateCancelled}: true, {StateCollecting, StateTimedOut}: true,
+	{StateReady, StateCollecting}: true, {StateReady, StateProcessing}: true, {StateReady, StateCancelled}: true, {StateReady, StateTimedOut}: true,
+	{StateProcessing, StateApproved}: true, {StateProcessing, StateDeclined}: true, {StateProcessing, StateFailed}: true, {StateProcessing, StateReconciling}: true,
+	{StateReconciling, StateApproved}: true, {StateReconciling, StateDeclined}: true, {StateReconciling, StateFailed}: true,
+}
+
+// digitRun5 finds a run of five or more digits: no event or view may hold
+// one (timestamps, amounts, counters and a last four have at most four).
+var digitRun5 = func(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			if run++; run >= 5 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// FuzzPaymentKeys drives a payment (with an optional postcode field) with
+// any sequence of key presses, agent actions, lost presses and waits, and
+// checks that it never panics, only moves along the state machine's
+// edges, never shows a run of digits in an event or view, hands the
+// processor only a valid card, and zeroes its buffers once it is over.
+//
+// Each byte is one action: 0–15 a key (0–9 * # A–D), 16–19 arm field n,
+// 20–23 clear field n, 24–27 process, 28 end, 29 wait a minute, 30 lose a
+// press, 31 the processor answers "unknown" from now on (then reconcile).
+func FuzzPaymentKeys(f *testing.F) {
+	const keys = "0123456789*#ABCD"
+	seed := func(actions ...any) []byte {
+		var b []byte
+		for _, a := range actions {
+			switch a := a.(type) {
+			case string:
+				for i := range len(a) {
+					b = append(b, byte(strings.IndexByte(keys, a[i])))
+				}
+			case int:
+				b = append(b, byte(a))
+			}
+		}
+		return b
+	}
+	f.Add(seed(16, cardKeys, "#", 24))
+	f.Add(seed(16, amex, expiry, "1234", "12345#", 24))
+	f.Add(seed(16, "4242*", visa, 17, expiry, 22, "999", 24, 28))
+	f.Add(seed(16, visa[:5], 30, visa[5:], expiry, cvc, 24))
+	f.Add(seed(19, "#", 16, cardKeys, 31, 24, 24, 29, 29, 29, 29, 29, 29))
+	f.Add(seed(16, "4222222222222#", expiry, cvc, "1234AB#", 24))
+	f.Fuzz(func(t *testing.T, actions []byte) {
+		if len(actions) > 1000 {
+			return
+		}
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, func(c *PaymentConfig) {
+				c.Fields = append(c.Fields, FieldConfig{ID: PostcodeFieldID, Kind: FieldDigits, MinLen: 4, MaxLen: 8})
+			})
+			e.proc.reconcileRes = ChargeResult{Status: ChargeApproved}
+			p := e.newPayment()
+			ids := []string{"card_number", "expiry", "security_code", PostcodeFieldID}
+			for _, a := range actions {
+				a %= 32
+				switch {
+				case a < 16:
+					e.keys(keys[a : a+1])
+				case a < 20:
+					_ = p.Arm(ids[a-16])
+				case a < 24:
+					_ = p.Clear(ids[a-20])
+				case a < 28:
+					if _, err := p.Process(context.Background()); err == nil || errors.Is(err, ErrStillUnknown) {
+						if _, ok := ValidPAN([]byte(e.proc.pan), nil); !ok {
+							t.Fatal("the processor was handed an invalid card number")
+						}
+						_, _ = p.Reconcile(context.Background())
+					}
+				case a == 28:
+					_ = p.End()
+				case a == 29:
+					time.Sleep(time.Minute)
+				case a == 30:
+					e.number++
+				case a == 31:
+					e.proc.result = ChargeResult{Status: ChargeUnknown}
+				}
+				v := p.View()
+				for _, fv := range v.Fields {
+					if fv.Valid && !fv.Complete {
+						t.Fatalf("field %s valid but not complete", fv.ID)
+					}
+				}
+				if b, _ := json.Marshal(v); digitRun5(string(b)) {
+					t.Fatalf("a run of digits in the view: %s", b)
+				}
+				if !p.State().open() && !allZero(backing(p)) {
+					t.Fatalf("%v with digits in its buffers", p.State())
+				}
+				e.events()
+			}
+			_ = p.End()
+			e.set.Close("")
+			e.events()
+			if e.sub.Dropped() {
+				t.Fatal("the test's subscriber fell behind")
+			}
+			prev := PaymentState(0)
+			for _, ev := range e.all {
+				if b, err := json.Marshal(ev); err != nil || digitRun5(string(b)) {
+					t.Fatalf("event %s (%v)", b, err)
+				}
+				if ev.Type != EventState {
+					continue
+				}
+				if prev != 0 && !allowedMoves[[2]PaymentState{prev, ev.State}] {
+					t.Fatalf("moved from %v to %v", prev, ev.State)
+				}
+				prev = ev.State
+			}
+			if !allZero(backing(p)) {
+				t.Fatal("digits left after the call")
+			}
+		})
 	})
 }

@@ -286,11 +286,12 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch {
 	case s.closed.Load():
+		s.mu.Unlock()
 		return nil, ErrSetClosed
 	case s.active != nil && (s.active.State().open() || s.active.State() == StateProcessing):
+		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
 	id := s.ps.newID()
@@ -324,16 +325,20 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 	s.ps.mu.Unlock()
 	s.payments = append(s.payments, p)
 	s.active = p
+	s.secureSent = false // the new payment's form gets the status at once
 
+	// The payment's lock is taken before the set's is let go, so nothing
+	// reaches the payment before it is announced; the record is written
+	// without holding up the set's digits.
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	s.mu.Unlock()
 	if err := s.ps.record(context.Background(), p.recordLocked()); err != nil {
 		s.ps.log.Warn("payment creation not recorded", "payment", id, "err", err)
 	}
 	s.call.SetSecureMode(true)
 	p.setStateLocked(StateCreated, "")
 	p.publishLocked(Event{Type: EventAgentState, AgentState: AgentBusyPaymentIVR})
-	s.secureSent = false // the form of a new payment gets the status at once
 	p.startTimersLocked()
 	s.ps.log.Info("payment created", "payment", id, "call", s.callID, "config", cfg.ID)
 	return p, nil
