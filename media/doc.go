@@ -31,7 +31,12 @@
 //     the legs' reading goroutines, with ticks driven by the caller's
 //     packets and, while the caller is silent, by a TickWheel shared by
 //     many calls. A Reactor (Linux, epoll) can read many calls' sockets
-//     from one goroutine instead of one per leg.
+//     from one goroutine instead of one per leg: an edge-triggered epoll
+//     set of its own, the legs' sockets taken out of the Go runtime's
+//     poller when their relay starts (so their traffic wakes nothing
+//     else), each ready call's state read ahead before any is served,
+//     sends with a plain sendto(2). Leg and Reactor share the leg's
+//     receive path (receiver), so a packet is judged the same either way.
 //   - RTCPSession terminates and regenerates RTCP on one leg (RFC 3550
 //     §7.2: the agent's stream is rewritten, so the caller's reports
 //     cannot be relayed truthfully, and are never forwarded). With

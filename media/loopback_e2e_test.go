@@ -1,16 +1,10 @@
 package media
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +13,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/leakcheck"
 )
 
 // The end-to-end leak proof of issue 3 over loopback: a caller socket sends
@@ -301,37 +296,17 @@ func needMultimon(t *testing.T) {
 	}
 }
 
-// multimonKeys returns the keys multimon-ng hears in 8 kHz PCM, resampled
-// by sox to the 22050 Hz it reads (as cmd/dtmfgw's tone test does).
+// multimonKeys returns the keys multimon-ng hears in 8 kHz PCM, as
+// characters (internal/leakcheck runs sox and multimon-ng).
 func multimonKeys(t *testing.T, pcm []int16) string {
 	t.Helper()
-	raw := make([]byte, 2*len(pcm))
-	for i, v := range pcm {
-		raw[2*i], raw[2*i+1] = byte(v), byte(uint16(v)>>8)
-	}
-	in := filepath.Join(t.TempDir(), "audio.raw")
-	if err := os.WriteFile(in, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c",
-		`sox -t raw -r 8000 -e signed -b 16 -c 1 -L "$1" -t raw -r 22050 -e signed -b 16 -c 1 - | multimon-ng -q -a DTMF -t raw -`, "sh", in)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || out.Len() == 0 {
-			t.Fatalf("sox | multimon-ng: %v\n%s", err, out.String())
-		}
+	keys, err := leakcheck.MultimonKeys(ctx, pcm)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var got strings.Builder
-	for line := range strings.Lines(out.String()) {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok {
-			got.WriteString(k)
-		}
-	}
-	return got.String()
+	return keys.Reveal()
 }
 
 // senderAudio decodes the caller's audio packets as sent, laid out on their

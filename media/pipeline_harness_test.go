@@ -11,6 +11,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/leakcheck"
 )
 
 // Test harness: a caller stream made of 20 ms G.711 packets and RFC 4733
@@ -316,18 +317,7 @@ func leaks(pcm []int16, ref [8]float64) (n int, worst float64, at int) {
 }
 
 // detectKeys runs our Detector over pcm and returns the keys it finds.
-func detectKeys(pcm []int16) []dtmf.Key {
-	d := dtmf.NewDetector(dtmf.DetectorConfig{})
-	evs := d.Process(pcm, nil)
-	evs = d.Flush(evs)
-	var keys []dtmf.Key
-	for _, e := range evs {
-		if e.Kind == dtmf.Begin {
-			keys = append(keys, e.Key)
-		}
-	}
-	return keys
-}
+func detectKeys(pcm []int16) []dtmf.Key { return leakcheck.DetectorKeys(pcm) }
 
 // drain reads every press queued.
 func drain(ch chan Press) []Press {

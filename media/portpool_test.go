@@ -2,42 +2,22 @@ package media
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/porttest"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
-// freeRange finds pairs consecutive even/odd port pairs on 127.0.0.1 that
-// are free right now, below the kernel's ephemeral range so that other
-// tests' ":0" sockets do not land in it, and returns its first port.
+// freeRange finds pairs consecutive even/odd port pairs on 127.0.0.1
+// that are free right now and returns its first port.
 func freeRange(t testing.TB, pairs int) int {
 	t.Helper()
-	for range 50 {
-		first := 10000 + 2*rand.IntN(4000)
-		conns := make([]*net.UDPConn, 0, 2*pairs)
-		ok := true
-		for p := first; p < first+2*pairs; p++ {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			conns = append(conns, c)
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-		if ok {
-			return first
-		}
-	}
-	t.Fatalf("no free range of %d port pairs found", pairs)
-	return 0
+	return porttest.FreeRange(t, porttest.ZoneMedia, pairs)
 }
 
 // fakeClock is a clock tests move by hand.

@@ -3,7 +3,6 @@ package session
 import (
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/porttest"
 )
 
 // waitLimit bounds every wait of these tests for something that should
@@ -46,27 +46,8 @@ func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 // nothing holds right now.
 func freePorts(t testing.TB, pairs int) PortRange {
 	t.Helper()
-	for range 50 {
-		first := 14000 + 2*rand.IntN(3000)
-		ok := true
-		var conns []*net.UDPConn
-		for p := first; p < first+2*pairs; p++ {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			conns = append(conns, c)
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-		if ok {
-			return PortRange{Min: first, Max: first + 2*pairs - 1}
-		}
-	}
-	t.Fatalf("no free range of %d port pairs", pairs)
-	return PortRange{}
+	first := porttest.FreeRange(t, porttest.ZoneSession, pairs)
+	return PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 
 // quietLog discards everything but keeps the handler's formatting on, so
@@ -106,6 +87,7 @@ type peer struct {
 	seq  uint16
 	ts   uint32
 	buf  []byte
+	sent uint64 // datagrams sent
 }
 
 func newPeer(t testing.TB, ssrc uint32, seq uint16) *peer {
@@ -132,6 +114,7 @@ func (p *peer) sendRaw(to netip.AddrPort, pkt *rtp.Packet) []byte {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	p.sent++
 	if _, err := p.conn.WriteToUDPAddrPort(raw, to); err != nil {
 		p.t.Fatal(err)
 	}

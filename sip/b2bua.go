@@ -50,10 +50,12 @@ type B2BUA struct {
 	outbound map[string]*bridge // by the agent dialog's Call-ID
 	closing  bool
 
-	draining atomic.Bool
-	stop     chan struct{} // closed by Shutdown after the drain: ends every call
-	stopOnce sync.Once
-	active   sync.WaitGroup
+	draining      atomic.Bool
+	stop          chan struct{}   // closed by Shutdown after the drain: ends every call
+	stopCtx       context.Context // done when stop is closed
+	stopCtxCancel context.CancelFunc
+	stopOnce      sync.Once
+	active        sync.WaitGroup
 
 	stats Stats
 }
@@ -106,6 +108,7 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 		outbound: make(map[string]*bridge),
 		stop:     make(chan struct{}),
 	}
+	b.stopCtx, b.stopCtxCancel = context.WithCancel(context.Background())
 	return b, nil
 }
 
@@ -257,7 +260,10 @@ func (b *B2BUA) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	b.stopOnce.Do(func() { close(b.stop) })
+	b.stopOnce.Do(func() {
+		close(b.stop)
+		b.stopCtxCancel()
+	})
 	<-done
 	return err
 }

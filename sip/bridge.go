@@ -91,7 +91,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 	// agent (WaitAnswer sends the CANCEL, RFC 3261 §9.1).
 	callerGone := context.AfterFunc(br.in.Context(), func() { cancelRing() })
 	defer callerGone()
-	stopOnShutdown := context.AfterFunc(ctxOf(b.stop), func() { cancelRing() })
+	stopOnShutdown := context.AfterFunc(b.stopCtx, func() { cancelRing() })
 	defer stopOnShutdown()
 
 	err = out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
@@ -144,16 +144,6 @@ func (br *bridge) run(req *sipmsg.Request) {
 
 // errRingTimeout is the cause of a ring context that timed out.
 var errRingTimeout = errors.New("ring timeout")
-
-// ctxOf returns a context that is done when ch is closed.
-func ctxOf(ch <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-ch
-		cancel()
-	}()
-	return ctx
-}
 
 // ringFailed answers the caller after the agent leg failed before an
 // answer, and returns why the call ended.

@@ -54,6 +54,7 @@ func childMain(args []string) int {
 	agentPeer := fs.String("agent", "", "the generator's agent-side address")
 	batch := fs.Int("batch", 0, "relay legs' BatchRead")
 	coalesce := fs.Duration("coalesce", 0, "reactors' Coalesce")
+	perCPU := fs.Int("reactors-per-cpu", 1, "reactors per CPU")
 	ports := fs.String("ports", "20000-29999", "relay port range")
 	life := fs.Duration("life", 5*time.Minute, "exit after this long whatever happens")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the relaying process here")
@@ -88,7 +89,7 @@ func childMain(args []string) int {
 		mask := *mode == modeRelayMask || *mode == modeMaskReactor
 		reactors := 0
 		if *mode == modeRelayReactor || *mode == modeMaskReactor {
-			reactors = runtime.GOMAXPROCS(0) * reactorsPerCPU()
+			reactors = runtime.GOMAXPROCS(0) * min(max(*perCPU, 1), 16)
 		}
 		closers, err = startRelays(*calls, caller, agent, *batch, *ports, mask, reactors, *coalesce)
 	default:
@@ -219,12 +220,4 @@ func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, por
 		fmt.Printf("call %d %d %d\n", i, cl.LocalAddr().Port(), al.LocalAddr().Port())
 	}
 	return closers, nil
-}
-
-// reactorsPerCPU is LOADRELAY_REACTORS_PER_CPU (an experiment knob), else 1.
-func reactorsPerCPU() int {
-	if n, err := strconv.Atoi(os.Getenv("LOADRELAY_REACTORS_PER_CPU")); err == nil && n >= 1 && n <= 16 {
-		return n
-	}
-	return 1
 }

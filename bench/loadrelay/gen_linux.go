@@ -47,6 +47,7 @@ type runConfig struct {
 	Measure  time.Duration
 	Batch    int           // the relay legs' BatchRead
 	Coalesce time.Duration // the reactors' Coalesce
+	PerCPU   int           // reactors per CPU (reactor modes)
 	Round    int           // which repetition of the whole set of runs, from 1
 	Ports    string        // the relay's port range, "min-max"
 	Profile  string        // the child's CPU profile file, if any
@@ -129,7 +130,7 @@ func run(cfg runConfig) (*result, error) {
 	}
 	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
 		"-caller", callerConn.LocalAddr().String(), "-agent", agentConn.LocalAddr().String(),
-		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
+		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-reactors-per-cpu", strconv.Itoa(max(cfg.PerCPU, 1)), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
 		"-life", (cfg.Warmup + cfg.Measure + childStartTimeout + time.Minute).String())
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr

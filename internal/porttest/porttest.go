@@ -1,0 +1,58 @@
+// Package porttest finds free loopback UDP port ranges for tests that need
+// a media port pool of their own.
+package porttest
+
+import (
+	"math/rand/v2"
+	"net"
+	"testing"
+)
+
+// Zones keep the packages whose tests run at the same time (go test runs
+// packages in parallel) in ranges of their own, below the kernel's
+// ephemeral range (32768 and up by default) so that other tests' ":0"
+// sockets do not land in them.
+const (
+	ZoneMedia   = 10000 // media's tests
+	ZoneSession = 18000 // session's tests
+	ZoneSIP     = 24000 // sip's tests
+	zoneSpan    = 6000
+)
+
+// FreeRange returns the first port of pairs consecutive even/odd port
+// pairs on 127.0.0.1, inside the zone starting at zone, that are all free
+// right now. It tries random starts a bounded number of times, then fails
+// the test.
+func FreeRange(t testing.TB, zone, pairs int) int {
+	t.Helper()
+	if 2*pairs > zoneSpan {
+		t.Fatalf("porttest: %d pairs do not fit a zone", pairs)
+	}
+	for range 50 {
+		first := zone + 2*rand.IntN((zoneSpan-2*pairs)/2)
+		if free(first, 2*pairs) {
+			return first
+		}
+	}
+	t.Fatalf("porttest: no free range of %d port pairs from %d", pairs, zone)
+	return 0
+}
+
+// free reports whether ports [first, first+n) can all be bound on
+// 127.0.0.1.
+func free(first, n int) bool {
+	conns := make([]*net.UDPConn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for p := first; p < first+n; p++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return false
+		}
+		conns = append(conns, c)
+	}
+	return true
+}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv(crashChildEnv); dsn != "" {
+		os.Exit(crashChild(dsn))
+	}
+	code := m.Run()
+	stopTestPostgres()
+	os.Exit(code)
+}
+
+// backend is a database the whole suite runs against.
+type backend struct {
+	name string
+	// fresh returns the DSN of a new, empty database for t.
+	fresh func(t *testing.T) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "db", "dtmfgw.db")
+	}},
+	{"postgres", freshPostgres},
+}
+
+// schemaSeq numbers the per-test schemas.
+var schemaSeq atomic.Int64
+
+// freshPostgres makes a schema of t's own on the test server and returns
+// a DSN whose search_path is that schema, so every test starts empty
+// without the cost of a database per test.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	dsn, admin, err := postgresAdmin()
+	if err != nil {
+		t.Fatalf("PostgreSQL for the tests: %v", err)
+	}
+	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", postgresDSNEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// eachBackend runs f as a subtest per backend.
+func eachBackend(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b.fresh(t)) })
+	}
+}
+
+// testClock is a clock that moves 1 ms at every reading, so that every
+// timestamp differs and ordering by time is deterministic.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)}
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+// openStore opens dsn with a test clock and closes it at the end of t.
+func openStore(t *testing.T, dsn string, clock *testClock) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, dsn, WithClock(clock.now))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// ctxT is a context that ends with the test (or after 30 s).
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

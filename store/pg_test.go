@@ -1,0 +1,259 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// postgresDSNEnv names a PostgreSQL database the tests may use instead of
+// starting their own server. Each test works in a schema of its own there
+// and drops it afterwards.
+const postgresDSNEnv = "DTMFGW_TEST_POSTGRES_DSN"
+
+// testPostgres is the PostgreSQL server of this test binary: the one
+// postgresDSNEnv names, or one started from Debian's postgresql package on
+// first use and stopped by TestMain.
+var testPostgres struct {
+	once  sync.Once
+	dsn   string // superuser DSN of the server
+	admin *sql.DB
+	err   error
+	stop  func()
+}
+
+// postgresAdmin returns the test server's DSN and an admin connection to
+// it, starting the server on first use. A missing PostgreSQL is an error
+// for the caller to fail on, never a reason to skip: the store promises
+// PostgreSQL support, so the tests prove it.
+func postgresAdmin() (string, *sql.DB, error) {
+	testPostgres.once.Do(func() {
+		dsn := os.Getenv(postgresDSNEnv)
+		if dsn == "" {
+			var stop func()
+			dsn, stop, testPostgres.err = startPostgres()
+			if testPostgres.err != nil {
+				return
+			}
+			testPostgres.stop = stop
+		}
+		db, err := sql.Open("pgx", dsn)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = db.PingContext(ctx)
+			cancel()
+		}
+		if err != nil {
+			testPostgres.err = fmt.Errorf("connect to the test PostgreSQL: %w", err)
+			return
+		}
+		testPostgres.dsn, testPostgres.admin = dsn, db
+	})
+	return testPostgres.dsn, testPostgres.admin, testPostgres.err
+}
+
+// stopTestPostgres stops the server postgresAdmin started, if it did.
+func stopTestPostgres() {
+	if testPostgres.admin != nil {
+		testPostgres.admin.Close()
+	}
+	if testPostgres.stop != nil {
+		testPostgres.stop()
+	}
+}
+
+// postgresBin finds the directory of initdb and postgres: Debian puts
+// them in /usr/lib/postgresql/VERSION/bin; the newest version wins.
+func postgresBin() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	version := func(dir string) int {
+		v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		return v
+	}
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): " +
+		"run `make deps` (it installs Debian's postgresql package) or set " + postgresDSNEnv)
+}
+
+// startPostgres initialises a throw-away cluster in a temporary directory
+// and runs a server on a free loopback port. PostgreSQL refuses to run as
+// root, so as root the server runs as the postgres user (or nobody). The
+// server gets SIGKILL should this process die without stopping it.
+func startPostgres() (dsn string, stop func(), err error) {
+	bin, err := postgresBin()
+	if err != nil {
+		return "", nil, err
+	}
+	base, err := os.MkdirTemp("", "dtmfgw-pg-")
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(base)
+		}
+	}()
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		if cred, err = unprivileged(); err != nil {
+			return "", nil, err
+		}
+		// The server's user must reach its directory through base.
+		if err := os.Chmod(base, 0o711); err != nil {
+			return "", nil, err
+		}
+	}
+	home := filepath.Join(base, "pg")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return "", nil, err
+	}
+	if cred != nil {
+		if err := os.Chown(home, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", nil, err
+		}
+	}
+	data := filepath.Join(home, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--no-locale", "--no-sync")
+	initdb.Dir = home
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	// A port found free may be taken before the server binds it; try a
+	// few.
+	for attempt := 0; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return "", nil, err
+		}
+		stop, err := runPostgres(bin, home, data, port, cred)
+		if err == nil {
+			return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+				func() { stop(); os.RemoveAll(base) }, nil
+		}
+		if attempt == 2 {
+			return "", nil, err
+		}
+	}
+}
+
+// unprivileged returns the credentials of the postgres user, else nobody.
+func unprivileged() (*syscall.Credential, error) {
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err1 == nil && err2 == nil {
+			return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+		}
+	}
+	return nil, errors.New("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// runPostgres starts the server in the foreground (a child of the test
+// binary) and returns once its log says it accepts connections.
+func runPostgres(bin, home, data string, port int, cred *syscall.Credential) (stop func(), err error) {
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
+		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(port),
+		"-c", "unix_socket_directories=", // TCP only: no socket in /var/run
+		"-c", "max_connections=50", "-c", "shared_buffers=16MB",
+		"-c", "log_min_error_statement=panic") // a refused statement is the test's business, not the log's
+	cmd.Dir = home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	// The server logs "database system is ready to accept connections"
+	// (at LOG level, which the default log_min_messages shows) once it
+	// listens: an event to wait for rather than a port to poll.
+	ready := make(chan struct{})
+	exited := make(chan struct{})
+	var logMu sync.Mutex
+	var logTail []string
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			logMu.Lock()
+			logTail = append(logTail, line)
+			if len(logTail) > 40 {
+				logTail = logTail[1:]
+			}
+			logMu.Unlock()
+			if !signalled && strings.Contains(line, "ready to accept connections") {
+				signalled = true
+				close(ready)
+			}
+		}
+		// Keep draining, whatever stopped the scanner (a huge line):
+		// a full pipe would stall the server.
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	tail := func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Join(logTail, "\n")
+	}
+	select {
+	case <-ready:
+		return stop, nil
+	case <-exited:
+		return nil, fmt.Errorf("postgres exited while starting:\n%s", tail())
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, fmt.Errorf("postgres did not become ready in 30 s:\n%s", tail())
+	}
+}
