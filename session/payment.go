@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/processor"
 )
 
 // PaymentState is where a payment is in its life:
@@ -18,11 +19,11 @@ import (
 //	                                          ↘ reconciling → approved | declined | failed
 //	created, collecting, ready → cancelled | timed out
 //
-// A processor that gives no answer (ChargeUnknown, or an error) leaves the
-// payment reconciling rather than failed: the card may have been charged,
-// so it is neither retried nor reported as failed until Reconcile has
-// asked the processor by idempotency key. Its card data is zeroed all the
-// same: reconciling needs none.
+// A processor whose answer is processor.Unknown (no answer in time, a
+// lost connection) leaves the payment reconciling rather than failed: the
+// card may have been charged, so it is neither charged again nor reported
+// as failed until Reconcile has asked the processor by idempotency key.
+// Its card data is zeroed all the same: reconciling needs none.
 type PaymentState uint8
 
 // The payment states.
@@ -116,10 +117,16 @@ const (
 	ReasonSessionTimeout = "session timeout"
 	ReasonCallEnded      = "call ended"
 	ReasonUnknown        = "no answer from the processor: reconciling"
+	ReasonNotCharged     = "the processor has no charge under the key: not charged"
 )
 
-// MaxAmount bounds Attributes.Amount (minor units).
-const MaxAmount = 1_000_000_000_000
+// NotFoundGrace is how long after a charge attempt a processor's "no
+// charge under this key" (processor.ErrNotFound) is taken to mean none
+// will appear: some processors index charges with a delay.
+const NotFoundGrace = 5 * time.Minute
+
+// MaxAmount bounds Attributes.Amount (minor units): the processors'.
+const MaxAmount = processor.MaxAmount
 
 // Attributes are a payment's data that are not typed by the caller:
 // prefilled by the API or entered by the agent. They are not card data.
@@ -143,10 +150,10 @@ func (a Attributes) validate() error {
 		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
 	case a.Currency != "" && !validCurrency(a.Currency):
 		return fmt.Errorf("%w: currency is not an ISO 4217 code (three capital letters)", ErrBadAttributes)
-	case len(a.Reference) > maxLabelLen || hasControl(a.Reference):
-		return fmt.Errorf("%w: reference: at most %d bytes, no control characters", ErrBadAttributes, maxLabelLen)
-	case len(a.CardholderName) > maxLabelLen || hasControl(a.CardholderName):
-		return fmt.Errorf("%w: cardholder name: at most %d bytes, no control characters", ErrBadAttributes, maxLabelLen)
+	case len(a.Reference) > processor.MaxTextLen || hasControl(a.Reference):
+		return fmt.Errorf("%w: reference: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
+	case len(a.CardholderName) > processor.MaxTextLen || hasControl(a.CardholderName):
+		return fmt.Errorf("%w: cardholder name: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
 	}
 	return nil
 }
@@ -192,7 +199,7 @@ type Payment struct {
 	key     string // idempotency key
 	cfg     PaymentConfig
 	set     *PaymentSet
-	proc    Processor
+	proc    processor.Processor
 	created time.Time
 	// deadline is the session timeout by the time package's clock (the
 	// timers' clock); wallDeadline the same moment by the payments'
@@ -221,6 +228,7 @@ type Payment struct {
 	result      *Result   // set when the payment ends or awaits reconciliation
 	pending     *Result   // an outcome not yet recorded durably
 	reconciling bool      // a Reconcile is asking the processor
+	chargedAt   time.Time // when Charge was called, by the timers' clock
 	left        bool      // the agent went back to the call (leaveLocked)
 	updated     time.Time // the last change of state
 }
@@ -536,7 +544,9 @@ func (p *Payment) refreshLocked() bool {
 // returns, whatever it says. Before the charge the payment is recorded
 // durably with its idempotency key (if that fails, nothing is charged and
 // the payment stays ready); the outcome is recorded before it is reported.
-// No answer, or an error, leaves the payment reconciling (Reconcile).
+// The processor's status decides, with or without an error
+// (processor.Processor): Unknown leaves the payment reconciling
+// (Reconcile) and Process returns ErrStillUnknown.
 //
 // The charge is not cancelled with ctx (the agent closing the form must
 // not abandon a charge half made): it runs for at most the processing
@@ -580,6 +590,7 @@ func (p *Payment) Process(ctx context.Context) (Result, error) {
 	// Nothing changes the buffers now: every edit and digit is refused
 	// while processing.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.set.ps.processTimeout)
+	p.chargedAt = time.Now()
 	cr, err := p.proc.Charge(pctx, req)
 	cancel()
 
@@ -588,8 +599,9 @@ func (p *Payment) Process(ctx context.Context) (Result, error) {
 	zeroRequest(req)
 	p.zeroLocked()
 	if err != nil {
-		p.set.ps.log.Warn("payment processor error; reconciling", "payment", p.id, "processor", p.proc.Name(), "err", err)
-		cr = ChargeResult{Status: ChargeUnknown}
+		// The status still says what may be concluded; the error says why.
+		p.set.ps.log.Warn("payment processor error", "payment", p.id, "processor", p.proc.Name(),
+			"status", cr.Status.String(), "err", err)
 	}
 	res := p.resultLocked(cr)
 	return res, p.finishWithResultLocked(ctx, res)
@@ -597,8 +609,8 @@ func (p *Payment) Process(ctx context.Context) (Result, error) {
 
 // requestLocked builds the charge request on the capture buffers, without
 // copying a digit.
-func (p *Payment) requestLocked() *ChargeRequest {
-	req := &ChargeRequest{
+func (p *Payment) requestLocked() *processor.Request {
+	req := &processor.Request{
 		IdempotencyKey: p.key,
 		Amount:         p.attrs.Amount,
 		Currency:       p.attrs.Currency,
@@ -622,7 +634,7 @@ func (p *Payment) requestLocked() *ChargeRequest {
 }
 
 // zeroRequest zeroes the request's card data, wherever its slices point.
-func zeroRequest(r *ChargeRequest) {
+func zeroRequest(r *processor.Request) {
 	clear(r.PAN)
 	clear(r.CVC)
 	clear(r.Postcode)
@@ -633,14 +645,14 @@ func zeroRequest(r *ChargeRequest) {
 // resultLocked turns the processor's answer into the payment's result.
 // The card's brand and last four are taken before the buffers are zeroed
 // (zeroLocked keeps them).
-func (p *Payment) resultLocked(cr ChargeResult) Result {
+func (p *Payment) resultLocked(cr processor.Result) Result {
 	st := StateReconciling
 	switch cr.Status {
-	case ChargeApproved:
+	case processor.Approved:
 		st = StateApproved
-	case ChargeDeclined:
+	case processor.Declined:
 		st = StateDeclined
-	case ChargeFailed:
+	case processor.Failed:
 		st = StateFailed
 	}
 	r := p.baseResultLocked(st)
@@ -688,8 +700,10 @@ func (p *Payment) finishWithResultLocked(ctx context.Context, res Result) error 
 
 // Reconcile settles a payment the processor left without an answer: it
 // asks the processor, by idempotency key, what became of the charge (it
-// never charges), and records and reports the outcome. It also records a
-// result that storage refused earlier. ErrStillUnknown: ask again later.
+// never charges), and records and reports the outcome. A processor that
+// has no charge under the key NotFoundGrace after the attempt settles it
+// as failed (not charged). It also records a result that storage refused
+// earlier. ErrStillUnknown: ask again later.
 func (p *Payment) Reconcile(ctx context.Context) (Result, error) {
 	p.mu.Lock()
 	if p.pending != nil {
@@ -715,9 +729,14 @@ func (p *Payment) Reconcile(ctx context.Context) (Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reconciling = false
-	if err != nil || cr.Status == ChargeUnknown || cr.Status == 0 {
+	switch {
+	case errors.Is(err, processor.ErrNotFound) && time.Since(p.chargedAt) >= NotFoundGrace:
+		res := p.baseResultLocked(StateFailed)
+		res.Reason = ReasonNotCharged
+		return res, p.finishWithResultLocked(ctx, res)
+	case !cr.Status.Final():
 		if err != nil {
-			p.set.ps.log.Warn("payment reconciliation failed", "payment", p.id, "processor", p.proc.Name(), "err", err)
+			p.set.ps.log.Warn("payment reconciliation: no answer yet", "payment", p.id, "processor", p.proc.Name(), "err", err)
 		}
 		return *p.result, ErrStillUnknown
 	}

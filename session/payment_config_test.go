@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"dtmfgw/processor"
 )
 
 func TestDefaultPaymentConfigs(t *testing.T) {
@@ -272,7 +274,7 @@ func FuzzPaymentsConfigYAML(f *testing.F) {
 		if c.Validate() != nil {
 			return
 		}
-		procs := []Processor{}
+		procs := []processor.Processor{}
 		for _, pc := range c.Configurations {
 			procs = append(procs, namedProc(pc.Processor))
 		}
@@ -292,9 +294,9 @@ func FuzzPaymentsConfigYAML(f *testing.F) {
 type namedProc string
 
 func (n namedProc) Name() string { return string(n) }
-func (namedProc) Charge(context.Context, *ChargeRequest) (ChargeResult, error) {
-	return ChargeResult{Status: ChargeFailed}, nil
+func (namedProc) Charge(context.Context, *processor.Request) (processor.Result, error) {
+	return processor.Result{Status: processor.Failed}, nil
 }
-func (namedProc) Reconcile(context.Context, string) (ChargeResult, error) {
-	return ChargeResult{Status: ChargeFailed}, nil
+func (namedProc) Reconcile(context.Context, string) (processor.Result, error) {
+	return processor.Result{Status: processor.Failed}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/processor"
 )
 
 // The payment tests run inside testing/synctest bubbles: the session
@@ -67,7 +68,7 @@ func (c *fakeCall) secureModes() []bool {
 // handed (test-only copies of card data).
 type fakeProc struct {
 	mu           sync.Mutex
-	result       ChargeResult
+	result       processor.Result
 	err          error
 	delay        time.Duration // on the bubble's clock
 	hang         bool          // wait for the context to end
@@ -78,14 +79,14 @@ type fakeProc struct {
 	expM, expY   int
 	key          string
 	aliases      [][]byte // the request's slices, to prove they are zeroed
-	reconcileRes ChargeResult
+	reconcileRes processor.Result
 	reconcileErr error
 	reconciles   int
 }
 
 func (f *fakeProc) Name() string { return "sandbox" }
 
-func (f *fakeProc) Charge(ctx context.Context, req *ChargeRequest) (ChargeResult, error) {
+func (f *fakeProc) Charge(ctx context.Context, req *processor.Request) (processor.Result, error) {
 	f.mu.Lock()
 	f.charges++
 	f.pan, f.cvc, f.postcode = string(req.PAN), string(req.CVC), string(req.Postcode)
@@ -101,17 +102,17 @@ func (f *fakeProc) Charge(ctx context.Context, req *ChargeRequest) (ChargeResult
 	}
 	if hang {
 		<-ctx.Done()
-		return ChargeResult{}, ctx.Err()
+		return processor.Result{}, ctx.Err()
 	}
 	return res, err
 }
 
-func (f *fakeProc) Reconcile(_ context.Context, key string) (ChargeResult, error) {
+func (f *fakeProc) Reconcile(_ context.Context, key string) (processor.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reconciles++
 	if key != f.key {
-		return ChargeResult{}, fmt.Errorf("no charge with key %q", key)
+		return processor.Result{}, fmt.Errorf("no charge with key %q", key)
 	}
 	return f.reconcileRes, f.reconcileErr
 }
@@ -167,7 +168,7 @@ type env struct {
 // newEnv must run inside a synctest bubble.
 func newEnv(t *testing.T, edit func(*PaymentConfig), opts ...PaymentsOption) *env {
 	t.Helper()
-	e := &env{t: t, call: &fakeCall{id: "call-1", secure: true}, proc: &fakeProc{result: ChargeResult{Status: ChargeApproved, Reference: "ch_test"}},
+	e := &env{t: t, call: &fakeCall{id: "call-1", secure: true}, proc: &fakeProc{result: processor.Result{Status: processor.Approved, Reference: "ch_test"}},
 		store: &fakeStore{}, logs: &bytes.Buffer{}}
 	cfg := DefaultPaymentConfigs()[0]
 	cfg.Currency = "GBP"

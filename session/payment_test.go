@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/processor"
 )
 
 // step is one thing that happens to a call's payments in a state-machine
@@ -108,21 +110,21 @@ func TestPaymentStateMachine(t *testing.T) {
 		},
 		{
 			name:   "declined",
-			proc:   func(f *fakeProc) { f.result = ChargeResult{Status: ChargeDeclined, DeclineCode: "insufficient_funds"} },
+			proc:   func(f *fakeProc) { f.result = processor.Result{Status: processor.Declined, DeclineCode: "insufficient_funds"} },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
 			states: []PaymentState{created, collecting, ready, processing, StateDeclined},
 		},
 		{
 			name:   "failed",
-			proc:   func(f *fakeProc) { f.result = ChargeResult{Status: ChargeFailed, Message: "currency not supported"} },
+			proc:   func(f *fakeProc) { f.result = processor.Result{Status: processor.Failed, Message: "currency not supported"} },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
 			states: []PaymentState{created, collecting, ready, processing, StateFailed},
 		},
 		{
 			name: "unknown-then-reconciled-approved",
 			proc: func(f *fakeProc) {
-				f.result = ChargeResult{Status: ChargeUnknown}
-				f.reconcileRes = ChargeResult{Status: ChargeApproved, Reference: "ch_late"}
+				f.result = processor.Result{Status: processor.Unknown}
+				f.reconcileRes = processor.Result{Status: processor.Approved, Reference: "ch_late"}
 			},
 			steps: []step{
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
@@ -141,7 +143,7 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name: "processor-error-is-unknown-and-stays-so",
 			proc: func(f *fakeProc) {
-				f.err = errors.New("connection reset")
+				f.result, f.err = processor.Result{}, errors.New("connection reset")
 				f.reconcileErr = errors.New("still down")
 			},
 			steps: []step{
@@ -157,6 +159,33 @@ func TestPaymentStateMachine(t *testing.T) {
 				}
 				if u := e.ps.Unsettled(); len(u) != 1 || u[0] != first {
 					t.Errorf("unsettled %v", u)
+				}
+			},
+		},
+		{
+			// An error with a final status: the status decides.
+			name: "processor-error-that-charged-nothing",
+			proc: func(f *fakeProc) {
+				f.result, f.err = processor.Result{Status: processor.Failed, Message: "bad credentials"}, processor.ErrProcessor
+			},
+			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}, {do: "reconcile", err: ErrNotReconciling}},
+			states: []PaymentState{created, collecting, ready, processing, StateFailed},
+		},
+		{
+			name: "not-found-is-not-charged-only-after-the-grace",
+			proc: func(f *fakeProc) {
+				f.result, f.err = processor.Result{}, processor.ErrTimeout
+				f.reconcileErr = processor.ErrNotFound
+			},
+			steps: []step{
+				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
+				{do: "process", err: ErrStillUnknown}, {do: "reconcile", err: ErrStillUnknown},
+				{do: "wait", arg: "4m"}, {do: "reconcile", err: ErrStillUnknown}, {do: "wait", arg: "1m"}, {do: "reconcile"},
+			},
+			states: []PaymentState{created, collecting, ready, processing, StateReconciling, StateFailed},
+			check: func(t *testing.T, e *env, p *Payment) {
+				if v := p.View(); v.Result == nil || v.Result.Reason != ReasonNotCharged {
+					t.Errorf("result %+v", v.Result)
 				}
 			},
 		},
@@ -626,7 +655,7 @@ func TestPaymentEvents(t *testing.T) {
 // when Charge returns, they, and so the request, are zeroed, whatever the
 // outcome.
 func TestHandOffZeroes(t *testing.T) {
-	for _, res := range []ChargeResult{{Status: ChargeApproved}, {Status: ChargeDeclined}, {Status: ChargeUnknown}} {
+	for _, res := range []processor.Result{{Status: processor.Approved}, {Status: processor.Declined}, {Status: processor.Unknown}} {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, nil)
 			e.proc.result = res
@@ -766,14 +795,14 @@ func TestCanary(t *testing.T) {
 		e.note(err)
 
 		p = pay(full, func() {
-			e.proc.result = ChargeResult{Status: ChargeDeclined, DeclineCode: "do_not_honor", Message: "card " + canary + " declined"}
+			e.proc.result = processor.Result{Status: processor.Declined, DeclineCode: "do_not_honor", Message: "card " + canary + " declined"}
 		})
 		_, err = p.Process(context.Background())
 		e.note(err)
 
 		p = pay(full, func() {
-			e.proc.result, e.proc.err = ChargeResult{}, fmt.Errorf("timeout")
-			e.proc.reconcileRes = ChargeResult{Status: ChargeApproved}
+			e.proc.result, e.proc.err = processor.Result{}, fmt.Errorf("timeout")
+			e.proc.reconcileRes = processor.Result{Status: processor.Approved}
 		})
 		_, err = p.Process(context.Background())
 		e.note(err)
@@ -789,7 +818,7 @@ func TestCanary(t *testing.T) {
 
 		e.store.setFail(func(PaymentRecord) error { return errors.New("store down") })
 		e.proc.err = nil
-		e.proc.result = ChargeResult{Status: ChargeApproved}
+		e.proc.result = processor.Result{Status: processor.Approved}
 		p = pay(full, nil)
 		_, err = p.Process(context.Background())
 		e.note(err)
@@ -818,7 +847,7 @@ func TestCanary(t *testing.T) {
 		for _, err := range e.errs {
 			texts = append(texts, err.Error())
 		}
-		texts = append(texts, e.logs.String(), fmt.Sprintf("%+v %#v", ChargeRequest{PAN: []byte(canary)}, &ChargeRequest{PAN: []byte(canary)}))
+		texts = append(texts, e.logs.String(), fmt.Sprintf("%+v %#v", processor.Request{PAN: []byte(canary)}, &processor.Request{PAN: []byte(canary)}))
 		all := strings.Join(texts, "\n")
 		if len(e.all) < 50 || len(e.store.records()) < 8 || e.logs.Len() == 0 || len(e.errs) < 3 {
 			t.Fatalf("too little to search: %d events, %d records, %d bytes of logs, %d errors", len(e.all), len(e.store.records()), e.logs.Len(), len(e.errs))
@@ -910,8 +939,8 @@ func TestConsume(t *testing.T) {
 func TestReconcileLaterLeavesTheCallAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.proc.result = ChargeResult{Status: ChargeUnknown}
-		e.proc.reconcileRes = ChargeResult{Status: ChargeDeclined}
+		e.proc.result = processor.Result{Status: processor.Unknown}
+		e.proc.reconcileRes = processor.Result{Status: processor.Declined}
 		first := e.newPayment()
 		first.Arm("card_number")
 		e.keys(cardKeys)
@@ -1004,7 +1033,7 @@ func FuzzPaymentKeys(f *testing.F) {
 			e := newEnv(t, func(c *PaymentConfig) {
 				c.Fields = append(c.Fields, FieldConfig{ID: PostcodeFieldID, Kind: FieldDigits, MinLen: 4, MaxLen: 8})
 			})
-			e.proc.reconcileRes = ChargeResult{Status: ChargeApproved}
+			e.proc.reconcileRes = processor.Result{Status: processor.Approved}
 			p := e.newPayment()
 			ids := []string{"card_number", "expiry", "security_code", PostcodeFieldID}
 			for _, a := range actions {
@@ -1030,7 +1059,7 @@ func FuzzPaymentKeys(f *testing.F) {
 				case a == 30:
 					e.number++
 				case a == 31:
-					e.proc.result = ChargeResult{Status: ChargeUnknown}
+					e.proc.result = processor.Result{Status: processor.Unknown}
 				}
 				v := p.View()
 				for _, fv := range v.Fields {
@@ -1070,4 +1099,95 @@ func FuzzPaymentKeys(f *testing.F) {
 			}
 		})
 	})
+}
+
+// BenchmarkHandleDigit is a key press from the call's digit path to the
+// event the agent form shows as a dot.
+func BenchmarkHandleDigit(b *testing.B) {
+	ps, err := NewPayments(DefaultPaymentsConfig(), WithProcessors(&fakeProc{}), WithPaymentLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	set := ps.ForCall(&fakeCall{id: "bench", secure: true})
+	sub, _ := set.Events().Subscribe(MaxSubscriberBuffer)
+	p, err := set.New("card", Attributes{Amount: 1, Currency: "GBP"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Arm("card_number")
+	keys := "424242424242424*" // never complete: * clears after 15 digits
+	b.ReportAllocs()
+	n := uint64(0)
+	for b.Loop() {
+		n++
+		set.HandleDigit(Digit{Key: dtmf.Key(keys[n%uint64(len(keys))]), Number: n})
+		if n%1024 == 0 {
+			drain(sub)
+		}
+	}
+	p.End()
+	set.Close("")
+}
+
+// TestWithTheSandbox takes payments through the built-in sandbox processor
+// with its documented test cards, on the bubble's clock: its answer
+// delay, its timeout cards and their reconciliation.
+func TestWithTheSandbox(t *testing.T) {
+	cases := []struct {
+		card      string
+		process   error
+		reconcile []error // in turn, a minute apart after the first
+		want      PaymentState
+		decline   string
+	}{
+		{card: "4242424242424242", want: StateApproved},
+		{card: "5555555555554444", want: StateApproved},
+		{card: "4000000000000002", want: StateDeclined, decline: "do_not_honor"},
+		{card: "4000000000009995", want: StateDeclined, decline: "insufficient_funds"},
+		{card: "4000000000005001", want: StateFailed, decline: "processing_error"},
+		{card: "4000000000004087", process: ErrStillUnknown, reconcile: []error{nil}, want: StateApproved},
+		{card: "4000000000005043", process: ErrStillUnknown, reconcile: []error{ErrStillUnknown, ErrStillUnknown, ErrStillUnknown, ErrStillUnknown, ErrStillUnknown, nil}, want: StateFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.card[12:], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var e *env
+				logs := &strings.Builder{}
+				sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox},
+					processor.WithClock(paymentClock), processor.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e = newEnv(t, nil, WithProcessors(sandbox))
+				p := e.newPayment()
+				p.Arm("card_number")
+				e.keys(tc.card + expiry + cvc)
+				start := time.Now()
+				res, err := p.Process(context.Background())
+				if !isErr(err, tc.process) {
+					t.Fatalf("Process: %v, want %v", err, tc.process)
+				}
+				if took := time.Since(start); took < processor.DefaultMinDelay {
+					t.Errorf("answered in %v", took)
+				}
+				for i, want := range tc.reconcile {
+					if i > 0 {
+						time.Sleep(time.Minute)
+					}
+					if res, err = p.Reconcile(context.Background()); !isErr(err, want) {
+						t.Fatalf("Reconcile %d: %v, want %v", i, err, want)
+					}
+				}
+				if p.State() != tc.want || res.State != tc.want || res.DeclineCode != tc.decline {
+					t.Errorf("%v, result %+v; want %v %s", p.State(), res, tc.want, tc.decline)
+				}
+				if tc.want == StateApproved && !strings.HasPrefix(res.ProcessorReference, "sbx_") {
+					t.Errorf("reference %q", res.ProcessorReference)
+				}
+				if l := leaks(logs.String()+e.logs.String(), tc.card); len(l) > 0 {
+					t.Errorf("logs leak %v", l)
+				}
+			})
+		})
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"dtmfgw/processor"
 )
 
 // Defaults of Payments.
@@ -41,6 +43,9 @@ type PaymentCall interface {
 	SetSecureMode(on bool)
 }
 
+// A call's media is what its payments watch and switch.
+var _ PaymentCall = (*Call)(nil)
+
 // PaymentsOption changes how NewPayments builds Payments.
 type PaymentsOption func(*Payments)
 
@@ -58,9 +63,10 @@ func WithPaymentLogger(l *slog.Logger) PaymentsOption {
 	return func(ps *Payments) { ps.log = l }
 }
 
-// WithProcessors gives the processors configurations name. Every
-// configuration's processor must be among them.
-func WithProcessors(procs ...Processor) PaymentsOption {
+// WithProcessors gives the processors configurations name (by their
+// Name, as processor.NewAll builds them). Every configuration's processor
+// must be among them.
+func WithProcessors(procs ...processor.Processor) PaymentsOption {
 	return func(ps *Payments) {
 		for _, p := range procs {
 			if p != nil {
@@ -75,7 +81,8 @@ func WithPaymentStore(s PaymentStore) PaymentsOption {
 	return func(ps *Payments) { ps.store = s }
 }
 
-// WithProcessTimeout bounds each processor call (0: DefaultProcessTimeout).
+// WithProcessTimeout bounds each processor call (0: DefaultProcessTimeout),
+// besides the processor's own timeout.
 func WithProcessTimeout(d time.Duration) PaymentsOption {
 	return func(ps *Payments) { ps.processTimeout = d }
 }
@@ -92,7 +99,7 @@ func WithRemainingEvery(d time.Duration) PaymentsOption {
 // by id (Payment). Safe for concurrent use.
 type Payments struct {
 	configs        []PaymentConfig
-	procs          map[string]Processor
+	procs          map[string]processor.Processor
 	store          PaymentStore
 	now            func() time.Time
 	log            *slog.Logger
@@ -115,7 +122,7 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 	ps := &Payments{
 		newID:    randomID,
 		configs:  slices.Clone(cfg.Configurations),
-		procs:    make(map[string]Processor),
+		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
 	}
