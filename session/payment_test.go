@@ -109,14 +109,18 @@ func TestPaymentStateMachine(t *testing.T) {
 			},
 		},
 		{
-			name:   "declined",
-			proc:   func(f *fakeProc) { f.result = processor.Result{Status: processor.Declined, DeclineCode: "insufficient_funds"} },
+			name: "declined",
+			proc: func(f *fakeProc) {
+				f.result = processor.Result{Status: processor.Declined, DeclineCode: "insufficient_funds"}
+			},
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
 			states: []PaymentState{created, collecting, ready, processing, StateDeclined},
 		},
 		{
-			name:   "failed",
-			proc:   func(f *fakeProc) { f.result = processor.Result{Status: processor.Failed, Message: "currency not supported"} },
+			name: "failed",
+			proc: func(f *fakeProc) {
+				f.result = processor.Result{Status: processor.Failed, Message: "currency not supported"}
+			},
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
 			states: []PaymentState{created, collecting, ready, processing, StateFailed},
 		},
