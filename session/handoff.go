@@ -23,7 +23,19 @@ type PaymentRecord struct {
 	ConfigID       string
 	Processor      string
 	IdempotencyKey string
-	State          PaymentState
+	// State is the payment's state as of this record; Previous the
+	// state of its last record that storage took (0 for the first): what
+	// a store that compares and sets expects to find. A payment records
+	// its creation, the hand-off (processing), the processor's answer
+	// (approved, declined, failed, reconciling and what reconciling
+	// settles to) and an end without a charge (cancelled, timed out).
+	State    PaymentState
+	Previous PaymentState
+	// Actor says who caused the record, for the audit trail: ActorAgent
+	// (an action of the agent, through the form or the API on its behalf)
+	// or ActorSystem (dtmfgw by itself: a timeout, the call's end, a
+	// processor's answer). Action names the step ("payment.created").
+	Actor, Action string
 	// Reason says why a payment ended without a processor result
 	// ("agent ended", "session timeout", "call ended").
 	Reason string
@@ -39,6 +51,12 @@ type PaymentRecord struct {
 	Correlation        Correlation
 	Created, Updated   time.Time
 }
+
+// Actors of PaymentRecord.
+const (
+	ActorAgent  = "agent"
+	ActorSystem = "system"
+)
 
 // PaymentStore keeps payment records durably. RecordPayment inserts or
 // replaces the record of r.PaymentID and returns once it is committed.

@@ -225,12 +225,13 @@ type Payment struct {
 	cardBrand   Brand
 	cardLast4   string
 	kept        bool
-	result      *Result   // set when the payment ends or awaits reconciliation
-	pending     *Result   // an outcome not yet recorded durably
-	reconciling bool      // a Reconcile is asking the processor
-	chargedAt   time.Time // when Charge was called, by the timers' clock
-	left        bool      // the agent went back to the call (leaveLocked)
-	updated     time.Time // the last change of state
+	result      *Result      // set when the payment ends or awaits reconciliation
+	pending     *Result      // an outcome not yet recorded durably
+	reconciling bool         // a Reconcile is asking the processor
+	chargedAt   time.Time    // when Charge was called, by the timers' clock
+	recorded    PaymentState // the state of the last record storage took
+	left        bool         // the agent went back to the call (leaveLocked)
+	updated     time.Time    // the last change of state
 }
 
 // ID returns the payment's id: random, opaque, URL-safe.
@@ -571,8 +572,8 @@ func (p *Payment) Process(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	rec := p.recordLocked()
-	rec.State = StateProcessing
-	if err := p.set.ps.record(ctx, rec); err != nil {
+	rec.State, rec.Actor, rec.Action = StateProcessing, ActorAgent, "payment.processing"
+	if err := p.writeLocked(ctx, rec); err != nil {
 		p.mu.Unlock()
 		return Result{}, fmt.Errorf("%w: before processing, so nothing was charged: %v", ErrNotRecorded, err)
 	}
@@ -675,9 +676,9 @@ func (p *Payment) baseResultLocked(st PaymentState) Result {
 // the payment stays where it is.
 func (p *Payment) finishWithResultLocked(ctx context.Context, res Result) error {
 	rec := p.recordLocked()
-	rec.State, rec.Reason = res.State, res.Reason
+	rec.State, rec.Reason, rec.Actor, rec.Action = res.State, res.Reason, ActorSystem, "payment.result"
 	rec.ProcessorReference, rec.DeclineCode, rec.Message = res.ProcessorReference, res.DeclineCode, res.Message
-	if err := p.set.ps.record(ctx, rec); err != nil {
+	if err := p.writeLocked(ctx, rec); err != nil {
 		p.pending = &res
 		p.set.ps.log.Error("payment result not recorded; kept for Reconcile", "payment", p.id, "state", res.State.String(), "err", err)
 		return fmt.Errorf("%w: the %s result is kept until Reconcile records it: %v", ErrNotRecorded, res.State, err)
@@ -759,7 +760,7 @@ func (p *Payment) End() error {
 	if err := p.editableLocked(); err != nil {
 		return err
 	}
-	p.endLocked(StateCancelled, ReasonAgentEnded)
+	p.endLocked(StateCancelled, ReasonAgentEnded, ActorAgent)
 	return nil
 }
 
@@ -770,14 +771,14 @@ func (p *Payment) cancel(reason string) bool {
 	if !p.state.open() {
 		return false
 	}
-	p.endLocked(StateCancelled, reason)
+	p.endLocked(StateCancelled, reason, ActorSystem)
 	return true
 }
 
 // endLocked ends an open payment without a processor result: zeroed,
 // state st, recorded (a failure is logged: the payment ends regardless,
-// its card data gone), reported.
-func (p *Payment) endLocked(st PaymentState, reason string) {
+// its card data gone), reported. actor caused it.
+func (p *Payment) endLocked(st PaymentState, reason, actor string) {
 	p.stopTimersLocked()
 	p.zeroLocked()
 	if p.armed >= 0 {
@@ -787,8 +788,8 @@ func (p *Payment) endLocked(st PaymentState, reason string) {
 	res.Reason = reason
 	p.result = &res
 	rec := p.recordLocked()
-	rec.State, rec.Reason = st, reason
-	if err := p.set.ps.record(context.Background(), rec); err != nil {
+	rec.State, rec.Reason, rec.Actor, rec.Action = st, reason, actor, "payment."+st.String()
+	if err := p.writeLocked(context.Background(), rec); err != nil {
 		p.set.ps.log.Error("payment end not recorded", "payment", p.id, "state", st.String(), "err", err)
 	}
 	p.setStateLocked(st, reason)
@@ -842,6 +843,17 @@ func (p *Payment) cardLocked() (Brand, string) {
 	return BrandUnknown, ""
 }
 
+// writeLocked hands rec to the store, as the successor of the last record
+// it took.
+func (p *Payment) writeLocked(ctx context.Context, rec PaymentRecord) error {
+	rec.Previous = p.recorded
+	if err := p.set.ps.record(ctx, rec); err != nil {
+		return err
+	}
+	p.recorded = rec.State
+	return nil
+}
+
 // recordLocked returns the payment's record as it stands.
 func (p *Payment) recordLocked() PaymentRecord {
 	r := PaymentRecord{
@@ -886,7 +898,7 @@ func (p *Payment) expire() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state.open() {
-		p.endLocked(StateTimedOut, ReasonSessionTimeout)
+		p.endLocked(StateTimedOut, ReasonSessionTimeout, ActorSystem)
 	}
 }
 

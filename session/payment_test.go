@@ -760,6 +760,29 @@ func TestRecords(t *testing.T) {
 		if !slices.Equal(states, []PaymentState{StateCreated, StateProcessing, StateApproved}) {
 			t.Errorf("recorded %v", states)
 		}
+		var steps []string
+		for _, r := range e.store.records() {
+			steps = append(steps, fmt.Sprintf("%v>%v %s %s", r.Previous, r.State, r.Actor, r.Action))
+		}
+
+		// A payment that times out, and one the call's end cancels.
+		e.newPayment()
+		time.Sleep(DefaultSessionTimeout)
+		synctest.Wait()
+		q := e.newPayment()
+		q.Arm("card_number")
+		e.set.Close("")
+		for _, r := range e.store.records()[3:] {
+			steps = append(steps, fmt.Sprintf("%v>%v %s %s", r.Previous, r.State, r.Actor, r.Action))
+		}
+		want := []string{
+			"invalid>created agent payment.created", "created>processing agent payment.processing", "processing>approved system payment.result",
+			"invalid>created agent payment.created", "created>timed_out system payment.timed_out",
+			"invalid>created agent payment.created", "created>cancelled system payment.cancelled",
+		}
+		if !slices.Equal(steps, want) {
+			t.Errorf("records:\n got  %q\n want %q", steps, want)
+		}
 		last := e.store.records()[2]
 		if last.Brand != BrandAmex || last.Last4 != "0005" || last.ProcessorReference != "ch_test" {
 			t.Errorf("result record %+v", last)

@@ -340,7 +340,9 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.mu.Unlock()
-	if err := s.ps.record(context.Background(), p.recordLocked()); err != nil {
+	rec := p.recordLocked()
+	rec.Actor, rec.Action = ActorAgent, "payment.created"
+	if err := p.writeLocked(context.Background(), rec); err != nil {
 		s.ps.log.Warn("payment creation not recorded", "payment", id, "err", err)
 	}
 	s.call.SetSecureMode(true)
