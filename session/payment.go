@@ -273,8 +273,12 @@ func (p *Payment) Attributes() Attributes {
 }
 
 // SetAttributes replaces the amount, currency, reference and cardholder
-// name, until the payment is processed.
+// name, until the payment is processed. A zero Currency takes the
+// configuration's.
 func (p *Payment) SetAttributes(a Attributes) error {
+	if a.Currency == "" {
+		a.Currency = p.cfg.Currency
+	}
 	if err := a.validate(); err != nil {
 		return err
 	}
@@ -515,6 +519,18 @@ func (p *Payment) refreshLocked() bool {
 	ready := true
 	for i := range p.fields {
 		f := &p.fields[i]
+		if !f.complete && f.cfg.Kind == FieldSecurityCode && p.caps[i].len() > 0 && p.completeNowLocked(i) {
+			// Typed before the card number told its length (3 digits
+			// waited for a 4th or `#`): whole now.
+			if i == p.armed {
+				p.completeLocked(i)
+			} else {
+				f.complete = true
+				f.valid = p.validLocked(i, now)
+				f.reported = f.valid
+				p.publishLocked(p.completeEventLocked(i))
+			}
+		}
 		if f.complete {
 			f.valid = p.validLocked(i, now)
 			if f.valid != f.reported {

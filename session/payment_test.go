@@ -380,6 +380,16 @@ func TestPaymentStateMachine(t *testing.T) {
 			},
 		},
 		{
+			// Three digits typed first wait for a fourth (it could be
+			// Amex); a Visa makes them whole.
+			name: "short-code-completed-by-the-brand",
+			steps: []step{
+				{do: "new"}, {do: "arm", arg: "security_code"}, {do: "keys", arg: cvc},
+				{do: "arm", arg: "card_number"}, {do: "keys", arg: visa + expiry},
+			},
+			states: []PaymentState{created, collecting, ready},
+		},
+		{
 			name:   "brand-not-accepted",
 			edit:   func(c *PaymentConfig) { c.AcceptedBrands = []Brand{BrandVisa} },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "5555555555554444" + expiry + cvc}},
