@@ -92,21 +92,28 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	go func() {
 		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json"}, &bytes.Buffer{}, &stderr)
 	}()
-	// An OPTIONS health check, retried until the listener is up.
-	conn, err := net.Dial("udp", addr)
+	// An OPTIONS health check, retried until the listener is up. The
+	// socket is not connected: a connected one reports the ICMP port
+	// unreachable of a try before the listener is up as an immediate
+	// error, and the retries would all be spent in a few microseconds.
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	dst, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	options := "OPTIONS sip:" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK-opt1\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:" + addr + ">\r\nCall-ID: opt-1@probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 	buf := make([]byte, 4096)
 	got := ""
 	for range 50 {
-		if _, err := conn.Write([]byte(options)); err != nil {
+		if _, err := conn.WriteTo([]byte(options), dst); err != nil {
 			t.Fatal(err)
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if n, err := conn.Read(buf); err == nil {
+		if n, _, err := conn.ReadFrom(buf); err == nil {
 			got = string(buf[:n])
 			break
 		}
