@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"dtmfgw/processor"
 	"dtmfgw/session"
@@ -82,6 +83,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	procList := make([]processor.Processor, 0, len(procs))
 	for _, p := range procs {
 		procList = append(procList, p)
+	}
+	// Payments a previous run left with a processor are settled first,
+	// by asking, never by charging again.
+	if n, err := session.ReconcileStored(ctx, st, procs, time.Now, log); err != nil {
+		log.Warn("reconciling stored payments", "err", err)
+	} else if n > 0 {
+		log.Info("stored payments reconciled", "count", n)
 	}
 	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
 		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
