@@ -11,6 +11,10 @@ GO            ?= go
 BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+# stripe-mock is Stripe's mock of its API; the processor package's Stripe
+# tests start it on a free loopback port.
+STRIPE_MOCK   := $(BIN)/stripe-mock
+STRIPE_MOCK_VERSION ?= latest
 # Debian packages the tests drive as real peers or use to make test material:
 # sip-tester is SIPp (callers and agents), baresip a softphone driven over ctrl_tcp.
 # postgresql gives the store tests a real server: they run initdb and postgres from
@@ -61,11 +65,15 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  echo "==> installed:$$missing"; \
 	fi
 
-tools: $(STATICCHECK) ## install the lint tools into bin/
+tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
 
 $(STATICCHECK):
 	@echo "==> installing staticcheck $(STATICCHECK_VERSION) into bin/"
 	@GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(STRIPE_MOCK):
+	@echo "==> installing stripe-mock $(STRIPE_MOCK_VERSION) into bin/"
+	@GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
 lint: modules tools ## gofmt, go vet, staticcheck
 	@echo "==> gofmt"
@@ -78,7 +86,7 @@ lint: modules tools ## gofmt, go vet, staticcheck
 
 test: deps lint test-go ## install what the tests need, lint, run every test (race detector on)
 
-test-go:
+test-go: $(STRIPE_MOCK)
 	@echo "==> go test -race ./... (fuzz seed corpora included)"
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"

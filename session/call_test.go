@@ -303,6 +303,10 @@ func TestCallReinviteKeepsTheAgentStream(t *testing.T) {
 				b.callerStream(b.caller, 10)
 				b.press(b.caller, key('1'), true, false, testEventPT)
 
+				// Everything the caller sent so far has been taken in
+				// before it moves (an agent packet read may be a tick's
+				// fill rather than the answer to the last caller packet).
+				waitUntil(t, func() bool { return b.c.Stats().Relay.Caller.Received.Packets >= b.caller.sent })
 				// The caller moves (a re-INVITE with a new c= and port):
 				// a new socket, a new SSRC, its own sequence numbers.
 				moved := newPeer(t, 0x33330000, 40000)
@@ -599,5 +603,18 @@ func TestCallSecure(t *testing.T) {
 				t.Error("Secure after End")
 			}
 		})
+	}
+}
+
+// waitUntil polls cond, a state with no event to wait on, until it holds,
+// within waitLimit.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in time")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

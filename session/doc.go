@@ -1,6 +1,6 @@
 // Package session is dtmfgw's call domain, between the signalling edge
-// (sip) and the media path (media). This part is the call registry over
-// media; issue 5 adds payments beside it.
+// (sip) and the media path (media): the call registry over media, and the
+// payments taken on the calls.
 //
 //   - Manager (manager.go) is one per process: it owns the RTP port pool,
 //     one media.Reactor per CPU that reads every call's sockets, one
@@ -24,6 +24,21 @@
 //     presses from the pipeline (RFC 4733 and in-band, already one per
 //     press) and SIP INFO presses are joined into one Digit per press,
 //     numbered, and queued without ever blocking the media path.
+//   - Payments (payments.go) is one per process: the payment
+//     configurations (payment_config.go), the processors and the durable
+//     store. With Manager.WithPayments every call gets a PaymentSet that
+//     takes its digits; a PaymentSet holds the call's payments, one open
+//     at a time. A Payment (payment.go) is the state machine created →
+//     collecting ⇄ ready → processing → approved | declined | failed |
+//     reconciling, or cancelled | timed out: digits go only to the armed
+//     field, into fixed []byte capture buffers (capture.go) that are never
+//     copied into a string and are zeroed at hand-off, end and timeout;
+//     card checks (card.go: brand by IIN range, lengths, Luhn, expiry,
+//     security code) say valid or not, never which digit; progress events
+//     (events.go) go out through a non-blocking, resumable bus and hold no
+//     digit. A record is committed (StorePayments over package store)
+//     before the processor gets the card and again before a result is
+//     reported; ReconcileStored settles what a crash left unknown.
 //
 // Keys stay dtmf.Key, which prints as "•": nothing here logs, formats or
 // stores a key outside the digit queue. Every timed behaviour runs off the

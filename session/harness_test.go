@@ -87,6 +87,7 @@ type peer struct {
 	seq  uint16
 	ts   uint32
 	buf  []byte
+	sent uint64 // datagrams sent
 }
 
 func newPeer(t testing.TB, ssrc uint32, seq uint16) *peer {
@@ -113,6 +114,7 @@ func (p *peer) sendRaw(to netip.AddrPort, pkt *rtp.Packet) []byte {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	p.sent++
 	if _, err := p.conn.WriteToUDPAddrPort(raw, to); err != nil {
 		p.t.Fatal(err)
 	}

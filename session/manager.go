@@ -32,6 +32,7 @@ type Manager struct {
 	now       func() time.Time
 	log       *slog.Logger
 	check     time.Duration
+	payments  *Payments // nil: digits are not taken for payments
 	advertise netip.Addr
 	pool      *media.PortPool
 	wheel     *media.TickWheel
@@ -52,9 +53,10 @@ type Manager struct {
 type Option func(*managerOptions)
 
 type managerOptions struct {
-	now   func() time.Time
-	log   *slog.Logger
-	check time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	payments *Payments
+	check    time.Duration
 }
 
 // WithClock makes the Manager, its legs, reactors and tick wheel judge
@@ -68,6 +70,13 @@ func WithClock(now func() time.Time) Option {
 // nil (the default) means slog.Default(). Nothing logged holds a key.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *managerOptions) { o.log = l }
+}
+
+// WithPayments gives every call a PaymentSet of ps that takes the call's
+// digits (Call.Digits) until the call ends, so payments can be made on it.
+// Without it nothing reads the digits but the caller of Digits.
+func WithPayments(ps *Payments) Option {
+	return func(o *managerOptions) { o.payments = ps }
 }
 
 // WithTimeoutCheck sets how often (wall-clock time) idle legs and reactors
@@ -112,6 +121,7 @@ func NewManager(cfg MediaConfig, opts ...Option) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg:       cfg,
+		payments:  o.payments,
 		now:       o.now,
 		log:       o.log,
 		check:     o.check,
@@ -176,6 +186,11 @@ func (m *Manager) NewCall(corr Correlation) (*Call, error) {
 	m.mu.Unlock()
 	m.created.Add(1)
 	go c.run()
+	if m.payments != nil {
+		// The set closes itself when the call's digit queue closes, after
+		// the call's end.
+		go m.payments.ForCall(c).Consume(c.Digits())
+	}
 	m.log.Debug("call created", "call", c.id, "inbound_call_id", corr.InboundCallID)
 	return c, nil
 }

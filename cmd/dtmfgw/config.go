@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
 )
@@ -21,10 +22,22 @@ const maxConfigSize = 1 << 20
 // embedded default, so an empty file (or none) runs the gateway as
 // `make run` does.
 type config struct {
-	SIP   sip.Config          `yaml:"sip"`
-	Media session.MediaConfig `yaml:"media"`
-	Log   logConfig           `yaml:"log"`
+	SIP        sip.Config             `yaml:"sip"`
+	Media      session.MediaConfig    `yaml:"media"`
+	Payments   session.PaymentsConfig `yaml:"payments"`
+	Processors processor.Configs      `yaml:"processors"`
+	Storage    storageConfig          `yaml:"storage"`
+	Log        logConfig              `yaml:"log"`
 }
+
+// storageConfig is the "storage:" section.
+type storageConfig struct {
+	// DSN is "sqlite:PATH" or a postgres:// URL (package store).
+	DSN string `yaml:"dsn"`
+}
+
+// defaultDSN keeps payment records in a SQLite file under ./data.
+const defaultDSN = "sqlite:data/dtmfgw.db"
 
 // logConfig is the "log:" section.
 type logConfig struct {
@@ -37,9 +50,12 @@ type logConfig struct {
 // defaultConfig returns the embedded defaults.
 func defaultConfig() config {
 	return config{
-		SIP:   sip.DefaultConfig(),
-		Media: session.DefaultMediaConfig(),
-		Log:   logConfig{Format: "text", Level: "info"},
+		SIP:        sip.DefaultConfig(),
+		Media:      session.DefaultMediaConfig(),
+		Payments:   session.DefaultPaymentsConfig(),
+		Processors: processor.DefaultConfigs(),
+		Storage:    storageConfig{DSN: defaultDSN},
+		Log:        logConfig{Format: "text", Level: "info"},
 	}
 }
 
@@ -113,6 +129,20 @@ func (c *config) validate() error {
 	}
 	if err := c.Media.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Payments.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Processors.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for i, pc := range c.Payments.Configurations {
+		if _, ok := c.Processors[pc.Processor]; !ok {
+			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))
+		}
+	}
+	if c.Storage.DSN == "" {
+		errs = append(errs, errors.New("storage.dsn: empty"))
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
+	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
+	"dtmfgw/store"
 )
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
@@ -24,10 +27,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	target := fs.String("default-target", "", "SIP URI calls are bridged to when no route matches (sip.default_target)")
 	var ports session.PortRange
 	fs.TextVar(&ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "RTP port range LOW-HIGH (media.rtp_ports)")
+	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
 	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH]")
+		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -50,6 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.SIP.DefaultTarget = *target
 		case "rtp-ports":
 			cfg.Media.RTPPorts = ports
+		case "storage":
+			cfg.Storage.DSN = *storage
 		case "log-format":
 			cfg.Log.Format = *logFormat
 		case "log-level":
@@ -65,7 +71,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serve runs the configured gateway until ctx ends, then drains.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	calls, err := session.NewManager(cfg.Media, session.WithLogger(log))
+	st, err := store.Open(ctx, cfg.Storage.DSN)
+	if err != nil {
+		return fmt.Errorf("storage.dsn: %w", err)
+	}
+	defer st.Close()
+	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	procList := make([]processor.Processor, 0, len(procs))
+	for _, p := range procs {
+		procList = append(procList, p)
+	}
+	// Payments a previous run left with a processor are settled first,
+	// by asking, never by charging again.
+	if n, err := session.ReconcileStored(ctx, st, procs, time.Now, log); err != nil {
+		log.Warn("reconciling stored payments", "err", err)
+	} else if n > 0 {
+		log.Info("stored payments reconciled", "count", n)
+	}
+	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
+		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
+	if err != nil {
+		return err
+	}
+	calls, err := session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(payments))
 	if err != nil {
 		return err
 	}
@@ -88,7 +119,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
-		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String())
+		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
+		"storage", st.Dialect(), "processors", len(procs))
 	select {
 	case <-ctx.Done():
 	case err := <-served:

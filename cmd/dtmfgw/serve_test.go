@@ -22,6 +22,9 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"bad port range", "media:\n  rtp_ports: 30000-20000\n", []string{"rtp_ports"}},
 		{"bad target", "sip:\n  default_target: http://example.com\n", []string{"sip.default_target"}},
 		{"bad log format", "log:\n  format: xml\n", []string{"log.format"}},
+		{"unknown processor", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: acme\n      fields:\n        - {id: card_number, label: Card number, kind: card_number, required: true}\n        - {id: expiry, label: Expiry, kind: expiry, required: true}\n        - {id: security_code, label: Security code, kind: security_code, required: true}\n", []string{"payments.configurations[0].processor"}},
+		{"bad processor type", "processors:\n  psp:\n    type: bank\n", []string{"processors.psp"}},
+		{"empty storage", "storage:\n  dsn: \"\"\n", []string{"storage.dsn"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,11 +89,13 @@ func (s *syncBuffer) String() string {
 func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	port := freeUDPPort(t)
 	addr := "127.0.0.1:" + port
+	dir := t.TempDir()
 	ctx, stop := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json"}, &bytes.Buffer{}, &stderr)
+		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
+			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db")}, &bytes.Buffer{}, &stderr)
 	}()
 	// An OPTIONS health check, retried until the listener is up. The
 	// socket is not connected: a connected one reports the ICMP port

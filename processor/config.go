@@ -1,0 +1,350 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Processor types (Config.Type).
+const (
+	// TypeSandbox is the built-in sandbox: documented test cards, no
+	// money moves (sandbox.go).
+	TypeSandbox = "sandbox"
+	// TypeStripe is the Stripe API through its official Go client
+	// (stripe.go).
+	TypeStripe = "stripe"
+)
+
+// Defaults of Config.
+const (
+	// DefaultTimeout bounds one Charge or Reconcile: a caller on the
+	// phone waits this long at most for an answer before the payment
+	// becomes Unknown and is reconciled.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMinDelay and DefaultMaxDelay bound the sandbox's answer
+	// time, drawn uniformly for each call: about what a card network
+	// takes to authorise.
+	DefaultMinDelay = 300 * time.Millisecond
+	DefaultMaxDelay = 800 * time.Millisecond
+	// DefaultName is the name of the default (sandbox) processor.
+	DefaultName = "sandbox"
+)
+
+// Limits of Config.Timeout: shorter is a typo (a card network needs
+// hundreds of milliseconds), longer leaves a caller hanging.
+const (
+	MinTimeout = time.Second
+	MaxTimeout = 10 * time.Minute
+)
+
+// ErrConfig is wrapped by Configs.Validate and New for an unusable
+// configuration; the message names the key.
+var ErrConfig = errors.New("processor: bad configuration")
+
+// Config is one processor of the "processors:" section of the config
+// file, under its name:
+//
+//	processors:
+//	  sandbox: {type: sandbox}
+//	  stripe-uk:
+//	    type: stripe
+//	    api_key_env: STRIPE_SECRET_KEY
+//	    timeout: 20s
+//	    moto: true
+//
+// A zero Timeout means DefaultTimeout; zero MinDelay and MaxDelay mean
+// the default delay (to make the sandbox answer at once, set max_delay
+// to 1ms).
+type Config struct {
+	// Type is "sandbox" or "stripe".
+	Type string `yaml:"type"`
+	// APIKey is the Stripe secret key (sk_…) or restricted key (rk_…).
+	// Prefer APIKeyEnv, which keeps the key out of the file.
+	APIKey Secret `yaml:"api_key"`
+	// APIKeyEnv names the environment variable holding the API key.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// BaseURL replaces Stripe's API address, for stripe-mock
+	// ("http://127.0.0.1:12111"). Plain http is accepted only for a
+	// loopback host: card data never crosses a network in clear.
+	BaseURL string `yaml:"base_url"`
+	// Timeout bounds each Charge and Reconcile.
+	Timeout time.Duration `yaml:"timeout"`
+	// MinDelay and MaxDelay bound the sandbox's answer time.
+	MinDelay time.Duration `yaml:"min_delay"`
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// MOTO marks Stripe charges as mail order / telephone order
+	// (payment_method_options[card][moto]), which puts them outside
+	// Strong Customer Authentication; the Stripe account must be enabled
+	// for it.
+	MOTO bool `yaml:"moto"`
+}
+
+// Secret is a configuration value that must not be printed: it formats
+// as "[redacted]" in fmt, slog, JSON and YAML.
+type Secret string
+
+// String returns "[redacted]" (or "" for an empty secret).
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString returns the same as String, for %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue keeps the secret out of slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps the secret out of JSON and YAML renderings of a
+// configuration (slog's JSON handler included). Decoding is unaffected.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Configs is the "processors:" section: processors by name.
+type Configs map[string]Config
+
+// DefaultConfigs returns the processors dtmfgw has when nothing is
+// configured: the sandbox, named "sandbox".
+func DefaultConfigs() Configs {
+	return Configs{DefaultName: {Type: TypeSandbox}}
+}
+
+// Names returns the processors' names, sorted.
+func (c Configs) Names() []string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Validate checks every processor and returns all problems joined, each
+// naming its key ("processors.stripe-uk.api_key_env: STRIPE_KEY is not
+// set"), or nil.
+func (c Configs) Validate() error {
+	var errs []error
+	for _, name := range c.Names() {
+		key := "processors." + name
+		if err := validName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrConfig, key, err))
+			continue
+		}
+		if err := c[name].validate(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validName accepts names that are safe as a log value and a metric
+// label: 1-64 of a-z 0-9 "-" "_", starting with a letter.
+func validName(name string) error {
+	if name == "" || len(name) > 64 || !('a' <= name[0] && name[0] <= 'z') {
+		return errors.New("name must be 1-64 characters of a-z 0-9 - _, starting with a letter")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return errors.New("name must be 1-64 characters of a-z 0-9 - _, starting with a letter")
+		}
+	}
+	return nil
+}
+
+// withDefaults fills the zero values that mean "the default".
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Type == TypeSandbox && c.MinDelay == 0 && c.MaxDelay == 0 {
+		c.MinDelay, c.MaxDelay = DefaultMinDelay, DefaultMaxDelay
+	}
+	return c
+}
+
+// validate checks one processor; key is its path in the file
+// ("processors.stripe-uk").
+func (c Config) validate(key string) error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(field string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s.%s: %s", ErrConfig, key, field, fmt.Sprintf(format, args...)))
+	}
+	if c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
+		bad("timeout", "%v is outside %v..%v", c.Timeout, MinTimeout, MaxTimeout)
+	}
+	switch c.Type {
+	case TypeSandbox:
+		if c.APIKey != "" || c.APIKeyEnv != "" || c.BaseURL != "" || c.MOTO {
+			bad("type", "sandbox takes no api_key, api_key_env, base_url or moto")
+		}
+		if c.MinDelay < 0 {
+			bad("min_delay", "negative")
+		}
+		if c.MaxDelay < c.MinDelay {
+			bad("max_delay", "less than min_delay")
+		}
+		if c.MaxDelay >= c.Timeout {
+			bad("max_delay", "not less than timeout %v", c.Timeout)
+		}
+	case TypeStripe:
+		if c.MinDelay != 0 || c.MaxDelay != 0 {
+			bad("type", "stripe takes no min_delay or max_delay")
+		}
+		if _, err := c.apiKey(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s.%w", ErrConfig, key, err))
+		}
+		if c.BaseURL != "" {
+			if err := checkBaseURL(c.BaseURL); err != nil {
+				bad("base_url", "%v", err)
+			}
+		}
+	case "":
+		bad("type", "missing (sandbox or stripe)")
+	default:
+		bad("type", "%q is not sandbox or stripe", truncate(c.Type, 32))
+	}
+	return errors.Join(errs...)
+}
+
+// apiKey returns the Stripe key from APIKey or the variable APIKeyEnv
+// names; the error starts with the key's field name.
+func (c Config) apiKey() (string, error) {
+	var key string
+	switch {
+	case c.APIKey != "" && c.APIKeyEnv != "":
+		return "", errors.New("api_key: set together with api_key_env; choose one")
+	case c.APIKeyEnv != "":
+		v, ok := os.LookupEnv(c.APIKeyEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("api_key_env: %s is not set", truncate(c.APIKeyEnv, 64))
+		}
+		key = v
+	case c.APIKey != "":
+		key = string(c.APIKey)
+	default:
+		return "", errors.New("api_key: missing (or api_key_env)")
+	}
+	// Stripe's secret keys start sk_, restricted keys rk_; a publishable
+	// key (pk_) cannot create charges.
+	if !strings.HasPrefix(key, "sk_") && !strings.HasPrefix(key, "rk_") {
+		return "", errors.New("api_key: not a Stripe secret (sk_…) or restricted (rk_…) key")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] >= 0x7f {
+			return "", errors.New("api_key: contains spaces or control characters")
+		}
+	}
+	return key, nil
+}
+
+// checkBaseURL accepts an absolute http(s) URL without query or fragment;
+// plain http only for a loopback host.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("must be scheme://host[:port][/path] without user, query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopbackHost(u.Hostname()) {
+			return errors.New("plain http is accepted only for a loopback host (card data would cross the network in clear)")
+		}
+	default:
+		return errors.New("scheme must be https (or http for a loopback host)")
+	}
+	return nil
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Option changes how New builds a processor.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	now        func() time.Time
+	httpClient *http.Client
+	// Test hooks of the Stripe adapter.
+	maxRetries   *int64
+	noRetrySleep bool
+	bodyZeroed   func([]byte)
+}
+
+// WithLogger sets where the processor logs one line per charge and
+// reconciliation (never card data). Default: nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock the sandbox checks expiry dates against.
+// Default: time.Now. (Delays and deadlines use the runtime's timers;
+// tests run them under testing/synctest.)
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithHTTPClient sets the HTTP client the Stripe adapter sends through
+// (its Transport is wrapped, never changed). Default: a client of its
+// own on http.DefaultTransport's settings.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// New builds the processor name configures.
+func New(name string, cfg Config, opts ...Option) (Processor, error) {
+	key := "processors." + name
+	if err := validName(name); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, key, err)
+	}
+	if err := cfg.validate(key); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	switch cfg.Type {
+	case TypeSandbox:
+		return newSandbox(name, cfg, o), nil
+	default: // TypeStripe; validate refused the rest.
+		return newStripe(name, cfg, o)
+	}
+}
+
+// NewAll builds every configured processor, by name.
+func NewAll(cfgs Configs, opts ...Option) (map[string]Processor, error) {
+	if err := cfgs.Validate(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Processor, len(cfgs))
+	for _, name := range cfgs.Names() {
+		p, err := New(name, cfgs[name], opts...)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = p
+	}
+	return out, nil
+}
