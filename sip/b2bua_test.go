@@ -921,3 +921,101 @@ func TestB2BUAReinvitesBackToBack(t *testing.T) {
 	}
 	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
+
+// rawAgent is an agent at the UDP level, for what a user agent library
+// hides: it answers the gateway's INVITE with a 200 and can send that 200
+// again, as an agent does whose ACK was lost (RFC 3261 §13.3.1.4).
+type rawAgent struct {
+	t    *testing.T
+	conn *net.UDPConn
+	rtp  *net.UDPConn
+}
+
+func newRawAgent(t *testing.T) *rawAgent {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); r.Close() })
+	return &rawAgent{t: t, conn: c, rtp: r}
+}
+
+func (a *rawAgent) addr() netip.AddrPort { return a.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// read returns the next request with the given method, skipping others
+// (and responses), and where it came from.
+func (a *rawAgent) read(method sipmsg.RequestMethod) (*sipmsg.Request, netip.AddrPort) {
+	a.t.Helper()
+	buf := make([]byte, 65535)
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		_ = a.conn.SetReadDeadline(deadline)
+		n, from, err := a.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			a.t.Fatalf("agent waiting for %s: %v", method, err)
+		}
+		msg, err := sipmsg.ParseMessage(buf[:n])
+		if err != nil {
+			a.t.Fatalf("agent got an unparsable message: %v", err)
+		}
+		if req, ok := msg.(*sipmsg.Request); ok && req.Method == method {
+			return req, from
+		}
+	}
+	a.t.Fatalf("agent got no %s", method)
+	return nil, netip.AddrPort{}
+}
+
+func (a *rawAgent) send(to netip.AddrPort, m sipmsg.Message) {
+	a.t.Helper()
+	if _, err := a.conn.WriteToUDPAddrPort([]byte(m.String()), to); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func TestB2BUAReAcksARetransmitted200(t *testing.T) {
+	agent := newRawAgent(t)
+	gw := startGateway(t, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr().String() })
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	called := make(chan error, 1)
+	var d *sipgo.DialogClientSession
+	go func() {
+		var err error
+		d, err = caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+		called <- err
+	}()
+	inv, from := agent.read(sipmsg.INVITE)
+	port := agent.rtp.LocalAddr().(*net.UDPAddr).Port
+	sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", port)
+	ok := sipmsg.NewSDPResponseFromRequest(inv, []byte(sdp))
+	ok.To().Params.Add("tag", "agent-tag-1")
+	ok.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "agent", Host: "127.0.0.1", Port: int(agent.addr().Port())}})
+	agent.send(from, ok)
+	ack, _ := agent.read(sipmsg.ACK)
+	if ack.CSeq().SeqNo != inv.CSeq().SeqNo {
+		t.Fatalf("ACK CSeq %d, INVITE's %d", ack.CSeq().SeqNo, inv.CSeq().SeqNo)
+	}
+	if err := <-called; err != nil {
+		t.Fatalf("caller: %v", err)
+	}
+	// The agent did not get that ACK, as far as it knows: it sends its 200
+	// again, and the gateway must ACK it again.
+	agent.send(from, ok)
+	again, _ := agent.read(sipmsg.ACK)
+	if again.CallID().Value() != inv.CallID().Value() || again.CSeq().SeqNo != inv.CSeq().SeqNo {
+		t.Errorf("re-ACK for Call-ID %s CSeq %d, want the INVITE's", again.CallID().Value(), again.CSeq().SeqNo)
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bye, byeFrom := agent.read(sipmsg.BYE)
+	agent.send(byeFrom, sipmsg.NewResponseFromRequest(bye, 200, "OK", nil))
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 })
+}
