@@ -80,7 +80,7 @@ func TestBaresipSendsRFC4733ToAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := f.EventKeys.Reveal(); got != CanaryCard {
-		t.Errorf("recorder found %q in baresip's events, want %q", got, CanaryCard)
+		t.Errorf("recorder found in baresip's events %s", keyMismatch(got, CanaryCard))
 	}
 	if len(f.DetectorKeys) != 0 || len(f.MultimonKeys) != 0 {
 		t.Errorf("keys heard in baresip's silent audio: %v", f)
