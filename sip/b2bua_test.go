@@ -322,12 +322,7 @@ func sendKeyAsEvents(t *testing.T, from *net.UDPConn, to netip.AddrPort, key dtm
 }
 
 func TestB2BUABridgesACallAndMasksEvents(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""), sipmsg.NewHeader("X-Primary-Call-Id", "cc-42"), sipmsg.NewHeader("X-Agent-Id", "agent-7"))
 	if err != nil {
 		t.Fatalf("call: %v", err)
@@ -430,12 +425,7 @@ func statusOf(t *testing.T, err error) int {
 }
 
 func TestB2BUAMapsTheAgentsRefusal(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(486, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	_, gw, caller, ctx := newCast(t, 486, 0, nil)
 	_, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 	if got := statusOf(t, err); got != 486 {
 		t.Fatalf("caller got %d, want 486", got)
@@ -484,12 +474,7 @@ func TestB2BUACallerCancelWhileRinging(t *testing.T) {
 }
 
 func TestB2BUAAgentHangsUp(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	if _, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -510,12 +495,7 @@ func TestB2BUAAgentHangsUp(t *testing.T) {
 }
 
 func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -557,12 +537,7 @@ func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
 }
 
 func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -607,12 +582,7 @@ func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
 }
 
 func TestB2BUARefusesBadInvites(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	_, err := caller.call(ctx, gw.addr, "1000", []byte("v=0\r\nthis is not SDP\r\n"))
 	if got := statusOf(t, err); got != 488 {
 		t.Errorf("malformed SDP got %d, want 488", got)
@@ -633,12 +603,7 @@ func TestB2BUARefusesBadInvites(t *testing.T) {
 }
 
 func TestB2BUAOptionsAndDrain(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	_, gw, caller, ctx := newCast(t, 200, 0, nil)
 	options := func() int {
 		req := sipmsg.NewRequest(sipmsg.OPTIONS, sipmsg.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(gw.addr.Port())})
 		res, err := caller.cli.Do(ctx, req)
@@ -679,12 +644,7 @@ func TestB2BUAOptionsAndDrain(t *testing.T) {
 }
 
 func TestB2BUARingTimeout(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, time.Hour)
-	gw := gatewayTo(t, agent, func(c *Config) { c.RingTimeout = time.Second })
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	_, gw, caller, ctx := newCast(t, 200, time.Hour, func(c *Config) { c.RingTimeout = time.Second })
 	_, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 	if got := statusOf(t, err); got != 480 {
 		t.Fatalf("caller got %d, want 480 after the ring timeout", got)
@@ -799,12 +759,7 @@ func TestB2BUAServesTCPAndTLS(t *testing.T) {
 // SBC's or dispatcher's ACL) saw a stranger. Every request either leg
 // receives from us must come from the listener.
 func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
-	agent := newPeerUA(t, "agent")
-	agent.answerCalls(200, 0)
-	gw := gatewayTo(t, agent, nil)
-	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
 	d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -1018,4 +973,19 @@ func TestB2BUAReAcksARetransmitted200(t *testing.T) {
 	bye, byeFrom := agent.read(sipmsg.BYE)
 	agent.send(byeFrom, sipmsg.NewResponseFromRequest(bye, 200, "OK", nil))
 	waitFor(t, func() bool { return gw.b2b.Calls() == 0 })
+}
+
+// newCast starts the usual cast of a B2BUA test: a sipgo agent that
+// answers with status after ringing for ringFor, a gateway whose default
+// target it is (edit changes the gateway's configuration), a sipgo caller,
+// and a context that bounds the test's waits.
+func newCast(t *testing.T, status int, ringFor time.Duration, edit func(*Config)) (agent *peerUA, gw *testGateway, caller *peerUA, ctx context.Context) {
+	t.Helper()
+	agent = newPeerUA(t, "agent")
+	agent.answerCalls(status, ringFor)
+	gw = gatewayTo(t, agent, edit)
+	caller = newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	return agent, gw, caller, ctx
 }
