@@ -149,6 +149,7 @@ func write(b *strings.Builder, results []*result, cpu, command string, now time.
 	fmt.Fprintf(b, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintln(b)
 	fmt.Fprintln(b, "The relay's loopback load test against a reference forwarder (`go run ./bench/loadrelay`, also run by `make bench`) writes [benchmarks-relay.md](benchmarks-relay.md).")
+	fmt.Fprintln(b, "The SIP load run through dtmfgw with SIPp as caller and agent (`go run ./bench/sipload`, also run by `make bench`: calls/s, failed calls, memory per call) writes [benchmarks-sip.md](benchmarks-sip.md).")
 	fmt.Fprintln(b)
 	pkg := ""
 	for _, r := range results {
