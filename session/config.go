@@ -17,6 +17,15 @@ var ErrConfig = errors.New("session: bad media configuration")
 
 // Limits of MediaConfig.
 const (
+	// DefaultReactorsPerCPU is how many reactors per CPU read the calls'
+	// sockets by default. More than one: a reactor serves its ready calls
+	// one after another, so while its thread is descheduled its calls
+	// wait; with four per CPU the Go scheduler hands the others to the
+	// free CPU, and each batch is shorter. Measured with bench/loadrelay
+	// at 500 and 1000 calls: lower CPU per packet and a p99 latency at
+	// 1000 calls like the reference forwarder's, where one per CPU had
+	// three times its p99 (docs/benchmarks-relay.md).
+	DefaultReactorsPerCPU = 4
 	// MaxReactors bounds MediaConfig.Reactors: far more than the CPUs of
 	// any machine this runs on, so a typo does not start thousands of
 	// epoll loops.
@@ -62,9 +71,9 @@ type MediaConfig struct {
 	// packets. Zero means no drain.
 	PortDrain time.Duration `yaml:"port_drain"`
 	// Reactors is how many media.Reactors (epoll loops) read the calls'
-	// sockets: 0 means one per CPU (GOMAXPROCS) on Linux and none
-	// elsewhere; -1 means none, each leg reading on a goroutine of its
-	// own.
+	// sockets: 0 means DefaultReactorsPerCPU per CPU (GOMAXPROCS) on Linux
+	// and none elsewhere; -1 means none, each leg reading on a goroutine
+	// of its own.
 	Reactors int `yaml:"reactors"`
 	// MediaTimeout is how long an answered leg that is not on hold may
 	// receive no RTP before the call ends. Zero disables it.

@@ -132,7 +132,7 @@ func NewManager(cfg MediaConfig, opts ...Option) (*Manager, error) {
 	}
 	n := cfg.Reactors
 	if n == 0 && runtime.GOOS == "linux" {
-		n = runtime.GOMAXPROCS(0)
+		n = DefaultReactorsPerCPU * runtime.GOMAXPROCS(0)
 	}
 	for range max(n, 0) {
 		r, err := media.NewReactor(media.ReactorConfig{Now: o.now, TimeoutCheck: o.check})

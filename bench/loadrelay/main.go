@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"dtmfgw/media"
+
+	"dtmfgw/session"
 )
 
 func main() {
@@ -65,7 +67,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.measure, "measure", 5*time.Second, "measurement window")
 	fs.IntVar(&o.batch, "batch", 0, "relay legs' BatchRead (recvmmsg batch; 0 = one datagram per read)")
 	fs.DurationVar(&o.coalesce, "coalesce", 0, "the reactors' Coalesce (reactor modes)")
-	fs.IntVar(&o.perCPU, "reactors-per-cpu", 1, "media.Reactors per CPU in the reactor modes (1–16)")
+	fs.IntVar(&o.perCPU, "reactors-per-cpu", session.DefaultReactorsPerCPU, "media.Reactors per CPU in the reactor modes (1–16; the default is dtmfgw's)")
 	fs.StringVar(&o.ports, "ports", "20000-29999", "the relay's RTP port range")
 	fs.IntVar(&o.rounds, "rounds", 1, "repeat the whole set of runs this many times (1–5), interleaved, to see the spread")
 	fs.StringVar(&o.out, "out", "", "also write the table as Markdown to this file")
