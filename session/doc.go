@@ -3,7 +3,7 @@
 // payments taken on the calls.
 //
 //   - Manager (manager.go) is one per process: it owns the RTP port pool,
-//     one media.Reactor per CPU that reads every call's sockets, one
+//     media.Reactors (DefaultReactorsPerCPU per CPU) that read every call's sockets, one
 //     media.TickWheel that times every call's masking pipeline, and the
 //     live calls, found by id or listed by agent, primary call id or
 //     Call-ID. MediaConfig (config.go) is its part of the configuration
