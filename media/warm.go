@@ -1,11 +1,15 @@
 package media
 
-// warmer is a packet handler whose per-call state can be read ahead: a
+// Warmer is a packet handler whose per-call state can be read ahead: a
 // Reactor reads the state of every call it is about to serve before it
-// serves the first one (see Reactor.poll). warm changes nothing and
-// returns a value derived from what it read, so that the reads are not
-// optimised away.
-type warmer interface{ warm() uint64 }
+// serves the first one (see Reactor.poll), so that the cache misses of
+// many calls overlap instead of stalling one by one. Warm changes nothing
+// and returns a value derived from what it read, so that the reads are
+// not optimised away. It is called on the reactor's goroutine, under the
+// relay's lock (the same as HandleRTP's). A handler that wraps another
+// (a Pipeline that is swapped on re-INVITE, say) implements it by
+// warming what it wraps.
+type Warmer interface{ Warm() uint64 }
 
 // warm reads what receiving the leg's next datagram will use.
 func (l *Leg) warm() uint64 {
@@ -13,7 +17,7 @@ func (l *Leg) warm() uint64 {
 	if c := l.recv.stats.cur; c != nil {
 		s += uint64(c.maxSeq)
 	}
-	if w, ok := l.recv.handler.(warmer); ok {
+	if w, ok := l.recv.handler.(interface{ warm() uint64 }); ok {
 		s += w.warm()
 	}
 	return s
@@ -28,13 +32,14 @@ func (h *tickingHandler) warm() uint64 {
 	}
 	defer r.mu.Unlock()
 	s := uint64(r.lastTick.UnixNano())
-	if w, ok := r.mask.(warmer); ok {
-		s += w.warm()
+	if w, ok := r.mask.(Warmer); ok {
+		s += w.Warm()
 	}
 	return s
 }
 
-func (p *Pipeline) warm() uint64 {
+// Warm reads the state the pipeline's next packet will use (Warmer).
+func (p *Pipeline) Warm() uint64 {
 	s := uint64(p.audioPT) + uint64(p.lastAudioSeq) + uint64(p.buf[0])
 	if la := p.la; la != nil {
 		s += uint64(la.writePos) + uint64(la.ring[la.writePos&(ringCap-1)]) + uint64(la.ring[la.readPos&(ringCap-1)])

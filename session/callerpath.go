@@ -41,6 +41,15 @@ func (p *callerPath) HandleRTP(pkt *media.Packet) {
 	}
 }
 
+// Warm reads the current pipeline's state ahead of its next packet
+// (media.Warmer).
+func (p *callerPath) Warm() uint64 {
+	if p.cur != nil {
+		return p.cur.Warm()
+	}
+	return 0
+}
+
 // Tick lets the current pipeline act without a packet (media.TickHandler).
 func (p *callerPath) Tick(now time.Time) {
 	if p.pending.Load() != nil {
