@@ -401,8 +401,15 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		b.log.Warn("INVITE refused: bad header", "err", err, "status", 400)
 		return
 	}
-	offer, err := ParseSDP(req.Body())
-	if err != nil {
+	// An INVITE without a body is a late offer (RFC 3261 §13.2.1): the
+	// agent then offers in its 200, and the caller answers in its ACK.
+	var offer *MediaDescription
+	if body := req.Body(); len(body) > 0 {
+		if offer, err = ParseSDP(body); err != nil {
+			offer = nil
+		}
+	}
+	if len(req.Body()) > 0 && offer == nil {
 		b.stats.BadSDP.Add(1)
 		code, text := WarnMisc, "unusable SDP"
 		var se *SDPError
@@ -509,6 +516,11 @@ func (b *B2BUA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	br, fromCaller := b.lookup(req)
 	if br == nil || !fromCaller {
 		return
+	}
+	if len(req.Body()) > 0 {
+		// The caller's answer to our offer, when it sent no offer itself.
+		body := req.Body()
+		br.ackBody.Store(&body)
 	}
 	if err := br.in.ReadAck(req, tx); err != nil {
 		br.log.Debug("ACK not for the current INVITE", "err", err)

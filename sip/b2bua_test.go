@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -136,6 +137,7 @@ type peerUA struct {
 	invites chan *sipmsg.Request
 	byes    chan *sipmsg.Request
 	infos   chan *sipmsg.Request
+	acks    chan *sipmsg.Request
 }
 
 func newPeerUA(t *testing.T, name string) *peerUA {
@@ -170,9 +172,16 @@ func newPeerUA(t *testing.T, name string) *peerUA {
 		invites: make(chan *sipmsg.Request, 8),
 		byes:    make(chan *sipmsg.Request, 4),
 		infos:   make(chan *sipmsg.Request, 16),
+		acks:    make(chan *sipmsg.Request, 8),
 	}
 	srv.OnInvite(p.onInvite)
-	srv.OnAck(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) { _ = p.server.ReadAck(req, tx) })
+	srv.OnAck(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		select {
+		case p.acks <- req:
+		default:
+		}
+		_ = p.server.ReadAck(req, tx)
+	})
 	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		select {
 		case p.byes <- req:
@@ -988,4 +997,83 @@ func newCast(t *testing.T, status int, ringFor time.Duration, edit func(*Config)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	t.Cleanup(cancel)
 	return agent, gw, caller, ctx
+}
+
+func TestB2BUALateOffer(t *testing.T) {
+	// An INVITE without SDP (RFC 3261 §13.2.1): the agent offers in its
+	// 200, the caller answers in its ACK, the agent gets our answer in
+	// its ACK, and the media is masked as with an early offer.
+	agent, gw, caller, ctx := newCast(t, 200, 0, nil)
+	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: "127.0.0.1", Port: int(gw.addr.Port())}
+	d, err := caller.client.Invite(ctx, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatalf("late-offer call: %v", err)
+	}
+	ourOffer, err := ParseSDP(d.InviteResponse.Body())
+	if err != nil {
+		t.Fatalf("the 200 to a late offer must carry our offer: %v", err)
+	}
+	if ourOffer.Event == nil {
+		t.Error("our offer to the caller has no telephone-event")
+	}
+	ack := sipmsg.NewRequest(sipmsg.ACK, d.InviteResponse.Contact().Address)
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	ack.AppendHeader(&ct)
+	ack.SetBody(caller.sdpFor(true, ""))
+	if err := d.WriteAck(ctx, ack); err != nil {
+		t.Fatal(err)
+	}
+	inv := <-agent.invites
+	if len(inv.Body()) != 0 {
+		t.Errorf("the agent's INVITE carries a body for a late offer:\n%s", inv.Body())
+	}
+	var agentAck *sipmsg.Request
+	select {
+	case agentAck = <-agent.acks:
+	case <-ctx.Done():
+		t.Fatal("the agent got no ACK")
+	}
+	answer, err := ParseSDP(agentAck.Body())
+	if err != nil {
+		t.Fatalf("the agent's ACK must carry our answer: %v", err)
+	}
+	if answer.Addr != onlyCall(t, gw).AgentMediaAddr() {
+		t.Errorf("answer to the agent at %v, want the relay's %v", answer.Addr, onlyCall(t, gw).AgentMediaAddr())
+	}
+	call := onlyCall(t, gw)
+	var seq uint16
+	five, _ := dtmf.KeyFromChar('5')
+	silence := bytes.Repeat([]byte{0xFF}, 160)
+	for i := range 5 {
+		seq++
+		if _, err := caller.rtp.WriteToUDPAddrPort(rtpPacket(t, 0, seq, uint32(i+1)*160, i == 0, silence), ourOffer.Addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendKeyAsEvents(t, caller.rtp, ourOffer.Addr, five, &seq, 6*160)
+	select {
+	case dg := <-call.Digits():
+		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
+			t.Errorf("digit from %v, want 5 from RFC 4733", dg.Source)
+		}
+	case <-ctx.Done():
+		t.Fatal("no digit from the caller's events")
+	}
+	buf := make([]byte, 1500)
+	_ = agent.rtp.SetReadDeadline(time.Now().Add(waitLimit))
+	n, _, err := agent.rtp.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("the agent got no RTP: %v", err)
+	}
+	var h rtp.Header
+	if _, err := h.Unmarshal(buf[:n]); err != nil || h.PayloadType != 0 {
+		t.Fatalf("agent RTP: payload type %d, %v", h.PayloadType, err)
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-call.Done()
 }

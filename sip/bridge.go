@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -48,6 +49,9 @@ type bridge struct {
 	callerOrigin Origin
 	agentOrigin  Origin
 	mediaStarted bool
+	// ackBody is the body of the caller's ACK (onAck): its answer when
+	// its INVITE came without an offer and ours went in the 200.
+	ackBody atomic.Pointer[[]byte]
 
 	// hangup is set once by whoever ends the call, so that run sends the
 	// BYEs the other side needs.
@@ -100,6 +104,10 @@ func (br *bridge) run(req *sipmsg.Request) {
 		reason = br.ringFailed(ringCtx, err)
 		return
 	}
+	if br.callerOffer == nil {
+		reason = br.runLateOffer()
+		return
+	}
 	// The agent answered. If the caller cancelled meanwhile, the agent's
 	// dialog must still be confirmed and then ended (RFC 3261 §15).
 	if err := out.Ack(context.Background()); err != nil {
@@ -141,6 +149,75 @@ func (br *bridge) run(req *sipmsg.Request) {
 	}
 	br.log.Info("call bridged", "target", br.route.Target.String(), "route", br.route.Source.String())
 	reason = br.wait()
+}
+
+// runLateOffer completes a call whose INVITE came without SDP (RFC 3261
+// §13.2.1): the agent offered in its 200, we offer the caller the same in
+// ours (anchored on our relay, with telephone-event so the caller's keys
+// come as RFC 4733), the caller answers in its ACK, and our answer to the
+// agent goes in the agent's ACK. It returns why the call ended.
+func (br *bridge) runLateOffer() session.EndReason {
+	offer, err := br.offerCaller(br.out.InviteResponse)
+	if err != nil {
+		br.log.Warn("agent offer unusable", "err", err)
+		br.ackAgent(nil)
+		br.byeAgent()
+		br.fail(502, "Bad Gateway")
+		return session.EndError
+	}
+	if br.in.Context().Err() != nil {
+		br.ackAgent(nil)
+		br.byeAgent()
+		return session.EndCallerCancel
+	}
+	br.call.MarkAnswered()
+	br.b.stats.Bridged.Add(1)
+	if err := br.in.RespondSDP(offer); err != nil {
+		br.ackAgent(nil)
+		select {
+		case <-br.hangup:
+			return br.wait()
+		default:
+		}
+		br.log.Info("caller did not take the offer", "err", err)
+		br.byeAgent()
+		if br.in.Context().Err() != nil {
+			return session.EndCallerCancel
+		}
+		br.byeCaller()
+		return session.EndError
+	}
+	answer, err := br.answerAgent(br.ackBody.Load())
+	if err != nil {
+		br.log.Warn("caller answer unusable", "err", err)
+		br.ackAgent(nil)
+		br.byeAgent()
+		br.byeCaller()
+		return session.EndError
+	}
+	br.ackAgent(answer)
+	br.log.Info("call bridged (late offer)", "target", br.route.Target.String(), "route", br.route.Source.String())
+	return br.wait()
+}
+
+// ackAgent sends the ACK of the agent's 2xx, with body as our answer
+// when it offered (RFC 3261 §13.2.2.4); retransmitted 2xx are ACKed again.
+func (br *bridge) ackAgent(body []byte) {
+	res := br.out.InviteResponse
+	if body == nil || res.Contact() == nil {
+		if err := br.out.Ack(context.Background()); err != nil {
+			br.log.Warn("ACK to the agent not sent", "err", err)
+		}
+		return
+	}
+	ack := sipmsg.NewRequest(sipmsg.ACK, *res.Contact().Address.Clone())
+	ct := contentTypeSDP
+	ack.AppendHeader(&ct)
+	ack.SetBody(body)
+	br.b.fromListener(ack)
+	if err := br.out.WriteAck(context.Background(), ack); err != nil {
+		br.log.Warn("ACK to the agent not sent", "err", err)
+	}
 }
 
 // errRingTimeout is the cause of a ring context that timed out.

@@ -21,15 +21,19 @@ var contentTypeSDP = sipmsg.ContentTypeHeader("application/sdp")
 func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 	br.mu.Lock()
 	defer br.mu.Unlock()
-	offer, err := OfferToAgent(br.callerOffer, br.call.AgentMediaAddr(), AgentOptions{})
-	if err != nil {
-		return nil, err
+	var body []byte
+	if br.callerOffer != nil {
+		// A late offer (no SDP from the caller) goes on without one: the
+		// agent offers in its 200 (runLateOffer).
+		offer, err := OfferToAgent(br.callerOffer, br.call.AgentMediaAddr(), AgentOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if body, err = br.agentOrigin.Marshal(offer); err != nil {
+			return nil, err
+		}
+		br.agentOffer = offer
 	}
-	body, err := br.agentOrigin.Marshal(offer)
-	if err != nil {
-		return nil, err
-	}
-	br.agentOffer = offer
 
 	target := br.route.Target
 	out := sipmsg.NewRequest(sipmsg.INVITE, target)
@@ -58,8 +62,10 @@ func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 		}
 	}
 	out.AppendHeader(sipmsg.NewHeader("User-Agent", userAgent))
-	ct := contentTypeSDP
-	out.AppendHeader(&ct)
+	if body != nil {
+		ct := contentTypeSDP
+		out.AppendHeader(&ct)
+	}
 	out.SetBody(body)
 	return out, nil
 }
@@ -71,6 +77,10 @@ func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
 	switch {
 	case res.StatusCode == 100 || !res.IsProvisional():
 		return nil
+	case len(res.Body()) > 0 && br.callerOffer == nil:
+		// Early media needs an offer from the caller to answer; with a
+		// late offer the agent's SDP waits for its 200.
+		return br.in.Respond(183, "Session Progress", nil)
 	case len(res.Body()) > 0:
 		answer, err := br.answerCallerEarly(res)
 		if err != nil {
@@ -385,4 +395,59 @@ func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, er
 		br.log.Debug("ACK of the re-INVITE not sent", "err", err)
 	}
 	return res, nil
+}
+
+// offerCaller takes the agent's offer from its 200 (a late offer) and
+// returns ours to the caller: its formats at the caller-facing relay
+// address, always with telephone-event.
+func (br *bridge) offerCaller(res *sipmsg.Response) ([]byte, error) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	agentOffer, err := ParseSDP(res.Body())
+	if err != nil {
+		return nil, err
+	}
+	offer, err := OfferToCaller(agentOffer, br.call.CallerMediaAddr(), 0)
+	if err != nil {
+		return nil, err
+	}
+	body, err := br.callerOrigin.Marshal(offer)
+	if err != nil {
+		return nil, err
+	}
+	// The agent's SDP plays the answer's part on its leg (where it
+	// receives, what it sends), ours the offer's on the caller's.
+	br.agentAnswer, br.callerAnswer = agentOffer, offer
+	return body, nil
+}
+
+// answerAgent takes the caller's answer from its ACK, points both legs'
+// media at what was agreed, starts it, and returns our answer to the
+// agent's offer for the agent's ACK.
+func (br *bridge) answerAgent(ackBody *[]byte) ([]byte, error) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if ackBody == nil {
+		return nil, errors.New("sip: the caller's ACK carried no answer")
+	}
+	callerAnswer, err := ParseSDP(*ackBody)
+	if err != nil {
+		return nil, err
+	}
+	agentOffer, ourOffer := br.agentAnswer, br.callerAnswer
+	answer, err := AnswerToAgent(agentOffer, ourOffer, callerAnswer, br.call.AgentMediaAddr(), AgentOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := br.applyMedia(callerAnswer, callerAnswer, agentOffer, answer); err != nil {
+		return nil, err
+	}
+	body, err := br.agentOrigin.Marshal(answer)
+	if err != nil {
+		return nil, err
+	}
+	// From now on the caller's SDP is its answer, the agent's its offer,
+	// as after an agent re-INVITE (agentReoffer).
+	br.callerOffer, br.callerAnswer, br.agentOffer, br.agentAnswer = callerAnswer, ourOffer, answer, agentOffer
+	return body, nil
 }
