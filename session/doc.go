@@ -3,8 +3,9 @@
 // payments taken on the calls.
 //
 //   - Manager (manager.go) is one per process: it owns the RTP port pool,
-//     media.Reactors (DefaultReactorsPerCPU per CPU) that read every call's sockets, one
-//     media.TickWheel that times every call's masking pipeline, and the
+//     the media.Reactors (DefaultReactorsPerCPU per CPU) that read every
+//     call's sockets, one media.TickWheel that times every call's masking
+//     pipeline, and the
 //     live calls, found by id or listed by agent, primary call id or
 //     Call-ID. MediaConfig (config.go) is its part of the configuration
 //     file, with defaults and a Validate that names the bad key.
