@@ -31,6 +31,7 @@ import (
 	"github.com/pion/rtp"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/leakcheck"
 	"dtmfgw/internal/porttest"
 	"dtmfgw/session"
 )
@@ -357,42 +358,7 @@ func TestB2BUABridgesACallAndMasksEvents(t *testing.T) {
 	if c := call.Correlation(); c.AgentID != "agent-7" || c.OutboundCallID == "" || c.InboundCallID == "" {
 		t.Errorf("correlation %+v", c)
 	}
-	// Media: the caller's events reach the digit path once, and the agent
-	// gets audio but no telephone-event.
-	gwCaller := remoteOf(t, d.InviteResponse.Body())
-	var seq uint16
-	ts := uint32(0)
-	silence := make([]byte, 160)
-	for i := range silence {
-		silence[i] = 0xFF
-	}
-	for i := range 10 {
-		seq++
-		ts += 160
-		if _, err := caller.rtp.WriteToUDPAddrPort(rtpPacket(t, 0, seq, ts, i == 0, silence), gwCaller); err != nil {
-			t.Fatal(err)
-		}
-	}
-	five, _ := dtmf.KeyFromChar('5')
-	sendKeyAsEvents(t, caller.rtp, gwCaller, five, &seq, ts+160)
-	select {
-	case dg := <-call.Digits():
-		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
-			t.Errorf("digit %s from %v, want 5 from RFC 4733", dg.Key.Reveal(), dg.Source)
-		}
-	case <-ctx.Done():
-		t.Fatal("no digit from the caller's events")
-	}
-	buf := make([]byte, 1500)
-	_ = agent.rtp.SetReadDeadline(time.Now().Add(waitLimit))
-	n, _, err := agent.rtp.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("agent got no RTP: %v", err)
-	}
-	var h rtp.Header
-	if _, err := h.Unmarshal(buf[:n]); err != nil || h.PayloadType != 0 {
-		t.Fatalf("agent RTP: pt %d, err %v", h.PayloadType, err)
-	}
+	checkEventsMasked(ctx, t, caller, agent, call, remoteOf(t, d.InviteResponse.Body()))
 	// The caller hangs up: the agent gets a BYE and the call ends.
 	if err := d.Bye(ctx); err != nil {
 		t.Fatalf("BYE: %v", err)
@@ -1044,16 +1010,35 @@ func TestB2BUALateOffer(t *testing.T) {
 		t.Errorf("answer to the agent at %v, want the relay's %v", answer.Addr, onlyCall(t, gw).AgentMediaAddr())
 	}
 	call := onlyCall(t, gw)
-	var seq uint16
-	five, _ := dtmf.KeyFromChar('5')
+	checkEventsMasked(ctx, t, caller, agent, call, ourOffer.Addr)
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-call.Done()
+}
+
+// checkEventsMasked sends caller audio with one press of 5 as RFC 4733
+// events in the middle to the gateway at to, and checks that the press
+// reaches the call's digit path once, from RFC 4733, and that every
+// packet the agent receives for it is audio (payload type 0, not shaped
+// like an event): one per caller audio packet at least, since the
+// pipeline fills the press with the mask tone.
+func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA, call *session.Call, to netip.AddrPort) {
+	t.Helper()
 	silence := bytes.Repeat([]byte{0xFF}, 160)
-	for i := range 5 {
-		seq++
-		if _, err := caller.rtp.WriteToUDPAddrPort(rtpPacket(t, 0, seq, uint32(i+1)*160, i == 0, silence), ourOffer.Addr); err != nil {
-			t.Fatal(err)
+	var seq uint16
+	audio := func(n int) {
+		for range n {
+			seq++
+			if _, err := caller.rtp.WriteToUDPAddrPort(rtpPacket(t, 0, seq, uint32(seq)*160, seq == 1, silence), to); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	sendKeyAsEvents(t, caller.rtp, ourOffer.Addr, five, &seq, 6*160)
+	audio(10)
+	five, _ := dtmf.KeyFromChar('5')
+	sendKeyAsEvents(t, caller.rtp, to, five, &seq, uint32(seq+1)*160)
+	audio(10)
 	select {
 	case dg := <-call.Digits():
 		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
@@ -1064,16 +1049,14 @@ func TestB2BUALateOffer(t *testing.T) {
 	}
 	buf := make([]byte, 1500)
 	_ = agent.rtp.SetReadDeadline(time.Now().Add(waitLimit))
-	n, _, err := agent.rtp.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("the agent got no RTP: %v", err)
+	for got := 0; got < 20; got++ {
+		n, _, err := agent.rtp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("the agent got %d packets, want at least 20: %v", got, err)
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 0 || leakcheck.EventShaped(p.Payload) {
+			t.Fatalf("agent packet %d: payload type %d, %d-byte payload, %v: only audio may reach the agent", got, p.PayloadType, len(p.Payload), err)
+		}
 	}
-	var h rtp.Header
-	if _, err := h.Unmarshal(buf[:n]); err != nil || h.PayloadType != 0 {
-		t.Fatalf("agent RTP: payload type %d, %v", h.PayloadType, err)
-	}
-	if err := d.Bye(ctx); err != nil {
-		t.Fatal(err)
-	}
-	<-call.Done()
 }
