@@ -136,18 +136,7 @@ func (c CallerRTP) resolve() (CallerRTP, error) {
 	if c.SSRC == 0 {
 		c.SSRC = defaultSSRC
 	}
-	if c.Tone == 0 {
-		c.Tone = defaultTone
-	}
-	if c.Gap == 0 {
-		c.Gap = defaultGap
-	}
-	if c.Lead == 0 {
-		c.Lead = defaultLead
-	}
-	if c.Tail == 0 {
-		c.Tail = defaultTail
-	}
+	c = c.withTiming()
 	if c.LevelDBm0 == 0 {
 		c.LevelDBm0 = defaultLevel
 	}
@@ -178,21 +167,26 @@ func frames(d time.Duration) int { return int(d / frame) }
 
 // Duration returns how long the RTP plays, defaults applied.
 func (c CallerRTP) Duration() time.Duration {
-	r := c
-	if r.Tone == 0 {
-		r.Tone = defaultTone
-	}
-	if r.Gap == 0 {
-		r.Gap = defaultGap
-	}
-	if r.Lead == 0 {
-		r.Lead = defaultLead
-	}
-	if r.Tail == 0 {
-		r.Tail = defaultTail
-	}
+	r := c.withTiming()
 	n := frames(r.Lead) + len(r.Keys)*(frames(r.Tone)+frames(r.Gap)) + frames(r.Tail)
 	return time.Duration(n) * frame
+}
+
+// withTiming returns c with the defaults of its zero durations.
+func (c CallerRTP) withTiming() CallerRTP {
+	if c.Tone == 0 {
+		c.Tone = defaultTone
+	}
+	if c.Gap == 0 {
+		c.Gap = defaultGap
+	}
+	if c.Lead == 0 {
+		c.Lead = defaultLead
+	}
+	if c.Tail == 0 {
+		c.Tail = defaultTail
+	}
+	return c
 }
 
 // TimedPacket is one RTP packet and when it is sent, from the start.
