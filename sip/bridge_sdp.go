@@ -82,7 +82,7 @@ func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
 		// late offer the agent's SDP waits for its 200.
 		return br.in.Respond(183, "Session Progress", nil)
 	case len(res.Body()) > 0:
-		answer, err := br.answerCallerEarly(res)
+		answer, err := br.answerCaller(res)
 		if err != nil {
 			br.log.Info("early media SDP unusable; ringing on", "err", err)
 			return br.in.Respond(180, "Ringing", nil)
@@ -98,10 +98,6 @@ func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
 		}
 		return br.in.Respond(res.StatusCode, reason, nil)
 	}
-}
-
-func (br *bridge) answerCallerEarly(res *sipmsg.Response) ([]byte, error) {
-	return br.answerCaller(res)
 }
 
 // answerCaller takes the agent's answer (in a 183 or the 200), points the
