@@ -61,15 +61,32 @@ type direction struct {
 	timed        int64 // stamped packets timed during the window
 	eventPackets int64 // telephone-event packets received (whole run)
 	hist         [histBuckets]uint32
+	// sends are the caller streams' send logs (up only): a delayed stamp
+	// is timed from the actual send of the packet it left with.
+	sends []sendLog
+	// slip counts, for the delayed stamps, how much later than its
+	// schedule the generator sent the packet a stamp left with (1 µs
+	// buckets): time a nominal reckoning would have charged to the relay.
+	slip      [histBuckets]uint32
+	slipTimed int64
 }
 
 func (d *direction) percentile(p float64) time.Duration {
-	if d.timed == 0 {
+	return percentile(&d.hist, d.timed, p)
+}
+
+// slipPercentile is percentile for the generator's send slip.
+func (d *direction) slipPercentile(p float64) time.Duration {
+	return percentile(&d.slip, d.slipTimed, p)
+}
+
+func percentile(hist *[histBuckets]uint32, timed int64, p float64) time.Duration {
+	if timed == 0 {
 		return 0
 	}
-	want := int64(p*float64(d.timed-1)) + 1
+	want := int64(p*float64(timed-1)) + 1
 	var seen int64
-	for i, n := range d.hist {
+	for i, n := range hist {
 		seen += int64(n)
 		if seen >= want {
 			return time.Duration(i) * time.Microsecond
@@ -232,6 +249,7 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	stopAt := start.Add(winEnd + drainMax)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
+	res.Up.sends = make([]sendLog, len(legs))
 	delay := 0 // look-ahead, in samples, of the caller→agent audio
 	if cfg.Mode == modeRelayMask || cfg.Mode == modeMaskReactor {
 		delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
@@ -324,6 +342,9 @@ func send(res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, st
 	downStreams := make([]stream, calls)
 	for i := range calls {
 		upStreams[i] = newStream(i, false)
+		if i < len(res.Up.sends) {
+			upStreams[i].sends = &res.Up.sends[i]
+		}
 		downStreams[i] = newStream(i, true)
 	}
 	tones := renderTones()
@@ -406,16 +427,40 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winSta
 				continue
 			}
 			d.inWindow++
-			if _, sent, later, ok := stamp(pkt, delay); ok {
-				// Look-ahead excluded: the copy left with a packet sent
-				// later packets after its own.
-				sent += int64(later) * int64(packetGap)
+			if st, ok := stamp(pkt, delay); ok {
+				sent := d.releasedAt(st)
 				us := (int64(now) - sent) / int64(time.Microsecond)
 				d.hist[min(max(us, 0), histBuckets-1)]++
 				d.timed++
 			}
 		}
 	}
+}
+
+// releasedAt returns when the packet that a stamp's copy left with was
+// sent: the stamped packet's own send, or, with a look-ahead (later > 0),
+// the send of the audio packet whose arrival released it. Look-ahead
+// excluded means exactly that: the pipeline sends one packet per packet
+// in, so what a later packet's arrival releases is not late by the
+// look-ahead, and whatever the generator's own pacing slips by (its
+// ticker wakes late on a busy machine) is not the relay's. When the log
+// no longer holds that send, the schedule stands in for it (it can only
+// charge the relay more, never less).
+func (d *direction) releasedAt(st stampInfo) int64 {
+	nominal := st.sentNS + int64(st.later)*int64(packetGap)
+	if st.later == 0 || int(st.call) >= len(d.sends) || st.later >= sendLogLen {
+		return nominal
+	}
+	sent := d.sends[st.call][(st.index+uint16(st.later))%sendLogLen].Load()
+	if sent < nominal-int64(packetGap)/2 || sent > nominal+sendLogLen/2*int64(packetGap) {
+		return nominal // overwritten or not yet written: not that packet
+	}
+	if sent-nominal < int64(packetGap) { // no events paused the audio between
+		us := (sent - nominal) / int64(time.Microsecond)
+		d.slip[max(us, 0)]++
+		d.slipTimed++
+	}
+	return sent
 }
 
 // procCPU returns the user+system CPU time of process pid, all threads,

@@ -148,12 +148,12 @@ func markdown(results []*result, o options, command string) string {
 	fmt.Fprintf(&b, "- Date: %s; Go %s %s/%s; %d CPUs visible\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, window %v; relay legs' BatchRead %d; reactors' Coalesce %v; %d reactor(s) per CPU\n", o.warmup, o.measure, o.batch, o.coalesce, o.perCPU)
 	fmt.Fprintf(&b, "- CPU: user+system of the relaying child process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
-	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: with masking, the look-ahead (%v) is excluded — each stamp is timed from the send of the packet it left with; 100.000 means beyond the 100 ms histogram\n", media.DefaultLookAhead)
+	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: with masking, the look-ahead (%v) is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time); 100.000 means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", media.DefaultLookAhead)
 	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by media.Reactors (see reactors per CPU above), unmasked directions written with media.DirectSender; +mask = media.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel\n")
 	fmt.Fprintf(&b, "- The bar (issue 3): with masking on, CPU per packet ≤ 1.0× the reference at 500 and 1000 calls, and up p99 no worse than the reference's. Figures from a machine shared with other work (see load avg and late slots) vary by ±15%% in CPU and far more in latency between runs\n")
 	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts)\n\n")
-	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | received/sent | events at agent | late slots | load avg |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | gen slip p99 ms | received/sent | events at agent | late slots | load avg |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	type key struct{ calls, round int }
 	ref := map[key]*result{}
 	for _, r := range results {
@@ -169,12 +169,16 @@ func markdown(results []*result, o options, command string) string {
 		secs := r.Measure.Seconds()
 		sent := r.SentUp + r.SentDown
 		recv := r.Up.received + r.Down.received
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
+		slip := "—"
+		if r.Up.slipTimed > 0 {
+			slip = ms(r.Up.slipPercentile(0.99))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
 			r.Mode, r.Calls, r.Round, float64(r.WindowPackets)/secs,
 			float64(r.CPUPerPacket())/float64(time.Microsecond), ratio,
 			r.ChildCPU.Seconds()/secs, r.GenCPU.Seconds()/secs,
 			ms(r.Up.percentile(0.50)), ms(r.Up.percentile(0.99)),
-			ms(r.Down.percentile(0.50)), ms(r.Down.percentile(0.99)),
+			ms(r.Down.percentile(0.50)), ms(r.Down.percentile(0.99)), slip,
 			float64(recv)/float64(max(sent, 1)), r.Up.eventPackets, r.LateSlots, r.LoadAvg)
 	}
 	return b.String()

@@ -23,12 +23,13 @@ func TestMain(m *testing.M) {
 func TestStampRoundTrip(t *testing.T) {
 	s := newStream(42, true)
 	b := make([]byte, maxDatagram)
+	s.next(b, renderTones(), 1)
 	n := s.next(b, renderTones(), 123456789)
-	call, sent, later, ok := stamp(b[:n], 0)
-	if !ok || call != 42 || sent != 123456789 || later != 0 {
-		t.Fatalf("stamp = %d, %d, %d, %v; want 42, 123456789, 0, true", call, sent, later, ok)
+	st, ok := stamp(b[:n], 0)
+	if want := (stampInfo{call: 42, index: 1, sentNS: 123456789}); !ok || st != want {
+		t.Fatalf("stamp = %+v, %v; want %+v, true", st, ok, want)
 	}
-	if _, _, _, ok := stamp(b[:rtpHeader+stampBytes-1], 0); ok {
+	if _, ok := stamp(b[:rtpHeader+stampBytes-1], 0); ok {
 		t.Fatal("stamp read from a short packet")
 	}
 }
@@ -53,7 +54,8 @@ func TestStampSurvivesAnyDelay(t *testing.T) {
 		delayed := append(bytes.Repeat([]byte{0xFF}, delay), audio...)
 		for k := range packets {
 			out := append(append([]byte{}, headers[k]...), delayed[k*frameBytes:(k+1)*frameBytes]...)
-			_, sent, later, ok := stamp(out, delay)
+			st, ok := stamp(out, delay)
+			sent, later := st.sentNS, st.later
 			// Which input copies lie whole in output k?
 			want := false
 			for q := range packets {
@@ -211,12 +213,64 @@ func FuzzStamp(f *testing.F) {
 	f.Add([]byte{0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xBE, 0xDE, 0xFF, 0xFF}, uint16(0))
 	f.Fuzz(func(t *testing.T, pkt []byte, delay uint16) {
 		d := int(delay % 321) // up to 40 ms of look-ahead
-		_, _, later, ok := stamp(pkt, d)
+		st, ok := stamp(pkt, d)
 		if !ok {
 			return
 		}
-		if later < 0 || len(pkt) < rtpHeader+stampBytes {
-			t.Fatalf("stamp from %d bytes, %d packets later", len(pkt), later)
+		if st.later < 0 || len(pkt) < rtpHeader+stampBytes {
+			t.Fatalf("stamp from %d bytes, %d packets later", len(pkt), st.later)
 		}
 	})
+}
+
+// TestDelayedStampTimedFromItsRelease checks that a stamp the look-ahead
+// delayed is timed from the actual send of the audio packet it left with,
+// not from a schedule: a generator that sends that packet 3 ms late must
+// not charge those 3 ms to the relay; events in between are not audio
+// packets; without a log entry the schedule stands in.
+func TestDelayedStampTimedFromItsRelease(t *testing.T) {
+	var d direction
+	d.sends = make([]sendLog, 1)
+	s := newStream(0, false)
+	s.sends = &d.sends[0]
+	s.pos = eventAt - 1
+	tones := renderTones()
+	b := make([]byte, maxDatagram)
+	gap := int64(packetGap)
+	s.next(b, tones, 1_000_000) // the last audio before a press as events
+	first, ok := stamp(b[:packetBytes], 0)
+	if !ok {
+		t.Fatal("no stamp in the audio packet")
+	}
+	sent := int64(1_000_000)
+	for range eventPackets {
+		sent += gap
+		if n := s.next(b, tones, sent); b[1]&0x7F != eventPT || n != rtpHeader+dtmf.TelephoneEventSize {
+			t.Fatal("the script's events are not where the test expects them")
+		}
+	}
+	late := sent + gap + 3_000_000
+	s.next(b, tones, late)
+	first.later = 1
+	if got := d.releasedAt(first); got != late {
+		t.Fatalf("released at %d, want the next audio packet's send %d", got, late)
+	}
+	if d.slipTimed != 0 {
+		t.Fatalf("%d slips counted across a press, want none", d.slipTimed)
+	}
+	first.later = 2 // not sent yet: the schedule stands in
+	if got, want := d.releasedAt(first), first.sentNS+2*gap; got != want {
+		t.Fatalf("released at %d, want the schedule's %d", got, want)
+	}
+	// Back to back audio: the 3 ms the next send slipped are counted.
+	s.next(b, tones, late+gap+3_000_000)
+	st, _ := stamp(b[:packetBytes], 0)
+	s.next(b, tones, st.sentNS+gap+3_000_000)
+	st.later = 1
+	if got := d.releasedAt(st); got != st.sentNS+gap+3_000_000 {
+		t.Fatalf("released at %d, want %d", got, st.sentNS+gap+3_000_000)
+	}
+	if d.slipTimed != 1 || d.slipPercentile(0.99) != 3*time.Millisecond {
+		t.Fatalf("%d slips, p99 %v; want 1 of 3ms", d.slipTimed, d.slipPercentile(0.99))
+	}
 }

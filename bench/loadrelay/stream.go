@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"dtmfgw/dtmf"
@@ -39,8 +40,9 @@ const (
 // byte of the magic is the copy's index.
 const stampMagic = 0x4C52_5400 // "LRT"
 
-// stampBytes is a stamp's size: magic and copy index, call index, send
-// time in nanoseconds since the run started. An audio payload carries
+// stampBytes is a stamp's size: magic and copy index, call index (16
+// bits), the packet's audio index (16 bits: its place among the stream's
+// audio packets), send time in nanoseconds since the run started. An audio payload carries
 // two copies, at stampOffsets: the masking pipeline's look-ahead delays
 // the audio by a number of samples that need not be a whole packet, so a
 // stamp comes out shifted within the payload, and possibly split across
@@ -104,7 +106,17 @@ type stream struct {
 	toneKey  uint8
 	eventTS  uint32
 	started  bool
+	audio    uint16   // audio packets sent so far (tone frames included, events not)
+	sends    *sendLog // where each audio packet's send time is recorded, if anywhere
 }
+
+// sendLogLen is how many recent audio packets' send times a sendLog keeps:
+// a look-ahead of at most 40 ms delays a stamp by at most 3 packets.
+const sendLogLen = 16
+
+// sendLog holds one stream's recent send times by audio index, written by
+// the sender and read by the receiver.
+type sendLog [sendLogLen]atomic.Int64
 
 func newStream(call int, agentSide bool) stream {
 	s := stream{
@@ -161,37 +173,58 @@ func (s *stream) next(b []byte, tones *toneFrameSet, sentNS int64) int {
 		return rtpHeader + dtmf.TelephoneEventSize
 	case s.script && pos >= toneAt && pos < toneAt+toneFrames:
 		binary.BigEndian.PutUint32(b[4:], ts)
+		s.logAudio(sentNS)
 		copy(p, tones.tones[s.toneKey][pos-toneAt][:])
 		return packetBytes
 	}
 	binary.BigEndian.PutUint32(b[4:], ts)
+	idx := s.logAudio(sentNS)
 	copy(p, tones.noise[(int(s.call)+pos)%noiseFrames][:])
 	for c, off := range stampOffsets {
 		binary.BigEndian.PutUint32(p[off:], stampMagic|uint32(c))
-		binary.BigEndian.PutUint32(p[off+4:], s.call)
+		binary.BigEndian.PutUint16(p[off+4:], uint16(s.call))
+		binary.BigEndian.PutUint16(p[off+6:], idx)
 		binary.BigEndian.PutUint64(p[off+8:], uint64(sentNS))
 	}
 	return packetBytes
 }
 
-// stamp finds a whole stamp in a received packet b and returns the call,
-// the send time, and how many packets after its own the stamp's copy came
-// out, given that the relay delays the audio by delay samples (the
-// look-ahead; 0 for a plain relay). ok is false for a packet without a
-// whole stamp.
-func stamp(b []byte, delay int) (call uint32, sentNS int64, later int, ok bool) {
+// logAudio counts an audio packet about to be sent at sentNS, records the
+// time, and returns the packet's audio index.
+func (s *stream) logAudio(sentNS int64) uint16 {
+	idx := s.audio
+	s.audio++
+	if s.sends != nil {
+		s.sends[idx%sendLogLen].Store(sentNS)
+	}
+	return idx
+}
+
+// stampInfo is what a received stamp says.
+type stampInfo struct {
+	call   uint16
+	index  uint16 // the stamped packet's audio index
+	sentNS int64  // the stamped packet's send time
+	later  int    // how many audio packets after the stamped one it left with
+}
+
+// stamp finds a whole stamp in a received packet b and returns what it
+// says, with how many packets after its own the stamp's copy came out,
+// given that the relay delays the audio by delay samples (the look-ahead;
+// 0 for a plain relay). ok is false for a packet without a whole stamp.
+func stamp(b []byte, delay int) (st stampInfo, ok bool) {
 	if len(b) < rtpHeader || b[0]>>6 != 2 {
-		return 0, 0, 0, false
+		return st, false
 	}
 	off := rtpHeader + 4*int(b[0]&0x0F)
 	if b[0]&0x10 != 0 {
 		if len(b) < off+4 {
-			return 0, 0, 0, false
+			return st, false
 		}
 		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
 	}
 	if off > len(b) {
-		return 0, 0, 0, false
+		return st, false
 	}
 	p := b[off:]
 	for at := 0; at+stampBytes <= len(p); at++ {
@@ -205,7 +238,12 @@ func stamp(b []byte, delay int) (call uint32, sentNS int64, later int, ok bool) 
 		if shift < 0 || shift%frameBytes != 0 {
 			continue
 		}
-		return binary.BigEndian.Uint32(p[at+4:]), int64(binary.BigEndian.Uint64(p[at+8:])), shift / frameBytes, true
+		return stampInfo{
+			call:   binary.BigEndian.Uint16(p[at+4:]),
+			index:  binary.BigEndian.Uint16(p[at+6:]),
+			sentNS: int64(binary.BigEndian.Uint64(p[at+8:])),
+			later:  shift / frameBytes,
+		}, true
 	}
-	return 0, 0, 0, false
+	return st, false
 }
