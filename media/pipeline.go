@@ -150,6 +150,10 @@ type PipelineStats struct {
 	// reported them first; Joined counts reports of one press by a second
 	// source.
 	PressesRFC4733, PressesInband, Joined uint64
+	// MaskedPresses counts the presses (as PressesRFC4733 and
+	// PressesInband count them, first source) that the agent heard as
+	// the mask tone: those whose source was masked when they were heard.
+	MaskedPresses uint64
 	// Suspicions counts suspected tones that were masked but never
 	// became a press.
 	Suspicions uint64
@@ -168,6 +172,7 @@ type PipelineStats struct {
 type pipelineCounters struct {
 	audio, events, guessed, cn, other, eventsDropped, dups, late atomic.Uint64
 	sent, sendErrors, synth, masked, prRFC, prInband, joined     atomic.Uint64
+	maskedPresses                                                atomic.Uint64
 	suspicions, overflows, merged, stalls                        atomic.Uint64
 	lookAhead                                                    atomic.Int64 // samples
 }
@@ -345,7 +350,7 @@ func (p *Pipeline) Stats() PipelineStats {
 		ComfortNoise: c.cn.Load(), Other: c.other.Load(), EventsDropped: c.eventsDropped.Load(),
 		Duplicates: c.dups.Load(), Late: c.late.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
 		Synthesised: c.synth.Load(), Masked: c.masked.Load(), PressesRFC4733: c.prRFC.Load(),
-		PressesInband: c.prInband.Load(), Joined: c.joined.Load(), Suspicions: c.suspicions.Load(),
+		PressesInband: c.prInband.Load(), MaskedPresses: c.maskedPresses.Load(), Joined: c.joined.Load(), Suspicions: c.suspicions.Load(),
 		QueueOverflows: c.overflows.Load(), TonesMerged: c.merged.Load(), Stalls: c.stalls.Load(),
 		LookAhead: samplesDuration(int(c.lookAhead.Load())),
 	}
@@ -414,6 +419,9 @@ func (p *Pipeline) onEvents(evs []dtmf.KeyEvent, now time.Time) {
 		case dtmf.Begin:
 			isNew := p.joiner.begin(ev.Key, dtmf.SourceRFC4733, now, ev.FirstSeen)
 			p.countPress(isNew, &p.c.prRFC)
+			if isNew && p.masksEvents() {
+				p.c.maskedPresses.Add(1)
+			}
 			if p.la == nil || !p.masksEvents() {
 				continue
 			}
@@ -467,6 +475,9 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 			p.ib = inbandPress
 			if !mask {
 				continue
+			}
+			if isNew {
+				p.c.maskedPresses.Add(1)
 			}
 			openSpan(&p.spans.inband, ev.Onset)
 			if isNew {

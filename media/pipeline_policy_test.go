@@ -55,6 +55,15 @@ func TestPipelinePolicies(t *testing.T) {
 			if n := len(drain(q)); n != len(ps) {
 				t.Errorf("%d presses reported, want %d whatever the policy", n, len(ps))
 			}
+			// A press is counted masked when the agent heard the mask tone
+			// for it: all of them, or none, in these cases.
+			wantMasked := uint64(0)
+			if !tc.wantEventsOut && !tc.wantDigitsInAudio {
+				wantMasked = uint64(len(ps))
+			}
+			if got := p.Stats().MaskedPresses; got != wantMasked {
+				t.Errorf("%d presses counted masked, want %d", got, wantMasked)
+			}
 		})
 	}
 }

@@ -69,6 +69,9 @@ func TestPipelineMasksEveryKeyWhateverTheSource(t *testing.T) {
 				if d := g.FirstSeen.Sub(onset); d < -5*time.Millisecond || d > 25*time.Millisecond {
 					t.Errorf("press %d: FirstSeen %v after the onset, want within the packet that carried it", i, d)
 				}
+				if d := g.Decided.Sub(g.FirstSeen); d < 0 || d > 100*time.Millisecond {
+					t.Errorf("press %d: decided %v after it was first seen, want 0–100 ms", i, d)
+				}
 			}
 
 			// The mask is the same audio for every key.

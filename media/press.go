@@ -19,6 +19,10 @@ type Press struct {
 	// FirstSeen is the arrival time of the first packet that carried the
 	// press (for in-band, of the tone's onset), by the leg's clock.
 	FirstSeen time.Time
+	// Decided is the arrival time of the packet at which the press was
+	// told (an RFC 4733 Begin, or the Detector's decision), by the leg's
+	// clock: Decided − FirstSeen is the detection latency.
+	Decided time.Time
 	// Number counts the call's presses from 1, so a consumer can tell an
 	// overflow (a gap in the numbers) from a quiet caller.
 	Number uint64
@@ -70,7 +74,7 @@ func (j *pressJoiner) begin(k dtmf.Key, src dtmf.Source, at, firstSeen time.Time
 	}
 	j.key, j.heard, j.open = k, bit, bit
 	j.number++
-	p := Press{Key: k, Source: src, FirstSeen: firstSeen, Number: j.number}
+	p := Press{Key: k, Source: src, FirstSeen: firstSeen, Decided: at, Number: j.number}
 	if j.queue != nil {
 		// Never block the reading goroutine on a slow session.
 		select {

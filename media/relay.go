@@ -41,6 +41,16 @@ type LegSender struct{ Leg *Leg }
 // SendRTP writes b to the leg's remote (Leg.WriteRTP).
 func (s LegSender) SendRTP(b []byte) error { return s.Leg.WriteRTP(b) }
 
+// AddedLatencyBuckets are the bucket bounds of Reactor.AddedLatency: from
+// a few microseconds (a packet relayed on a quiet reactor) to the tens of
+// milliseconds at which a caller would hear it (ITU-T G.114 counts every
+// millisecond of mouth-to-ear delay; a relay should add well under one).
+var AddedLatencyBuckets = []time.Duration{
+	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond, 100 * time.Microsecond,
+	250 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2500 * time.Microsecond,
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+}
+
 // Side names one leg of a relayed call.
 type Side uint8
 
@@ -261,10 +271,10 @@ func (r *Relay) startReactor(h PacketHandler) error {
 	}
 	var backH PacketHandler = back
 	h, backH = r.noteForRTCP(h, backH)
-	if r.reactorSlots[0], err = r.reactor.attach(r.caller, h); err != nil {
+	if r.reactorSlots[0], err = r.reactor.attach(r.caller, CallerSide, h); err != nil {
 		return errors.Join(err, r.Close())
 	}
-	if r.reactorSlots[1], err = r.reactor.attach(r.agent, backH); err != nil {
+	if r.reactorSlots[1], err = r.reactor.attach(r.agent, AgentSide, backH); err != nil {
 		return errors.Join(err, r.Close())
 	}
 	return nil

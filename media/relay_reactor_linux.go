@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"dtmfgw/internal/histo"
 )
 
 // readSlots is how many datagrams the reactor reads from a ready socket
@@ -109,6 +111,16 @@ type Reactor struct {
 	// is on: run then waits before the next poll. Only run's goroutine
 	// touches it.
 	relayed bool
+	// batch counts the datagrams poll read, by the direction they travel
+	// (index: Side-1 of the leg read), for the added-latency histograms:
+	// at the end of a poll that read any, one clock read times them all.
+	// Only poll touches it, under mu.
+	batch [2]uint64
+	// latency holds the relay's added latency by direction (index:
+	// Side-1 of the leg that read): read to sent, per datagram. Each
+	// reactor owns its pair, so reactors on other threads never write the
+	// same cache lines; Reactor.AddedLatency reads them.
+	latency [2]*histo.Histogram
 
 	done chan struct{}
 	once sync.Once
@@ -126,6 +138,7 @@ type reactorMsg struct {
 type reactorSlot struct {
 	leg *Leg
 	fd  int
+	dir uint8 // Side-1 of the leg: the index of Reactor.batch
 }
 
 // NewReactor starts a reactor with no legs. Close stops it.
@@ -153,6 +166,9 @@ func NewReactor(cfg ReactorConfig) (*Reactor, error) {
 		now:   cfg.Now,
 		check: cfg.TimeoutCheck,
 		done:  make(chan struct{}),
+	}
+	for i := range r.latency {
+		r.latency[i] = histo.Must(AddedLatencyBuckets...)
 	}
 	r.coalesce = min(max(cfg.Coalesce, 0), MaxReactorCoalesce)
 	if r.now == nil {
@@ -224,6 +240,7 @@ func (r *Reactor) poll(uintptr) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
+	defer r.noteLatency(now)
 	// Sockets left holding datagrams by the last poll first: the edge
 	// that reported them is spent.
 	backlog := r.backlog
@@ -278,6 +295,37 @@ func (r *Reactor) poll(uintptr) bool {
 	return more
 }
 
+// noteLatency records the added latency of the datagrams this poll read:
+// all of them were read at now (one clock read per poll, taken before the
+// epoll_wait) and all had been relayed by the clock read here, so the
+// whole batch costs two clock reads, not two per packet. A datagram early
+// in a large batch left sooner than this says: under load the figure is
+// an upper bound, as a packet's wait for the others of its batch is part
+// of what the relay adds.
+func (r *Reactor) noteLatency(now time.Time) {
+	if r.batch[0]|r.batch[1] == 0 {
+		return
+	}
+	d := r.now().Sub(now)
+	for i, n := range r.batch {
+		r.latency[i].ObserveN(d, n)
+		r.batch[i] = 0
+	}
+}
+
+// AddedLatency returns the histogram of the time the reactor took from
+// reading a datagram off the from side's socket to having relayed it
+// (sent it, or held it in the masking look-ahead, which is not counted:
+// the packet that a held one is sent with is timed instead). from is
+// CallerSide for caller→agent, AgentSide for agent→caller; NoSide gives
+// an empty snapshot. Safe from any goroutine.
+func (r *Reactor) AddedLatency(from Side) histo.Snapshot {
+	if from != CallerSide && from != AgentSide {
+		return histo.Snapshot{}
+	}
+	return r.latency[from-1].Snapshot()
+}
+
 // maxReadsPerWake bounds how many recvmmsg(2) calls one socket gets per
 // wake-up (readSlots datagrams each): a flooded socket must not starve the
 // others. A socket that still had datagrams then is read again on the
@@ -312,6 +360,7 @@ func (r *Reactor) read(s *reactorSlot, now time.Time) bool {
 			b := r.bufs[i][:min(int(r.msgs[i].len), len(r.bufs[i]))]
 			s.leg.recv.receive(b, sockaddrAddrPort(&r.names[i]), now)
 		}
+		r.batch[s.dir&1] += uint64(n)
 		if int(n) < readSlots {
 			return false
 		}
@@ -333,7 +382,7 @@ func (r *Reactor) checkTimeouts() {
 
 // attach makes the reactor read l and hand its packets to h, in place of
 // Leg.Start. It returns the leg's slot for detach.
-func (r *Reactor) attach(l *Leg, h PacketHandler) (int32, error) {
+func (r *Reactor) attach(l *Leg, side Side, h PacketHandler) (int32, error) {
 	fd, err := legFD(l)
 	if err != nil {
 		return -1, err
@@ -369,7 +418,7 @@ func (r *Reactor) attach(l *Leg, h PacketHandler) (int32, error) {
 		close(l.done) // no reader will run: let Close return at once
 		return -1, err
 	}
-	r.slots[idx] = reactorSlot{leg: l, fd: fd}
+	r.slots[idx] = reactorSlot{leg: l, fd: fd, dir: uint8(side-1) & 1}
 	return idx, nil
 }
 

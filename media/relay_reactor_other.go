@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"dtmfgw/internal/histo"
 )
 
 // DefaultReactorEvents is how many ready sockets a Reactor takes from the
@@ -42,7 +44,10 @@ func (r *Reactor) Len() int { return 0 }
 // Close does nothing.
 func (r *Reactor) Close() error { return nil }
 
-func (r *Reactor) attach(*Leg, PacketHandler) (int32, error) { return -1, ErrNoReactor }
+func (r *Reactor) attach(*Leg, Side, PacketHandler) (int32, error) { return -1, ErrNoReactor }
+
+// AddedLatency returns an empty snapshot: there is no reactor here.
+func (r *Reactor) AddedLatency(Side) histo.Snapshot { return histo.Snapshot{} }
 
 func (r *Reactor) detach(int32) {}
 

@@ -793,3 +793,34 @@ func TestRelayOnAClosedReactorFailsAndClosesCleanly(t *testing.T) {
 		t.Fatalf("caller leg Start = %v, want ErrLegClosed", err)
 	}
 }
+
+func TestReactorRecordsAddedLatency(t *testing.T) {
+	reactor := testReactor(t, ReactorConfig{})
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) { c.Reactor = reactor })
+	if err := rp.relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for k := range n {
+		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+		readWithin(t, rp.agentPeer, 5*time.Second)
+		send(t, rp.agentPeer, rp.agent.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+		readWithin(t, rp.callerPeer, 5*time.Second)
+	}
+	for _, side := range []Side{CallerSide, AgentSide} {
+		// The count is taken after the send, under the reactor's lock:
+		// a read of the peer may come first, so wait for the lock.
+		reactor.mu.Lock()
+		s := reactor.AddedLatency(side)
+		reactor.mu.Unlock()
+		if s.Count != n {
+			t.Errorf("%v: %d datagrams timed, want %d", side, s.Count, n)
+		}
+		if s.Sum < 0 || s.Sum > time.Duration(n)*time.Second {
+			t.Errorf("%v: latency sum %v", side, s.Sum)
+		}
+	}
+	if s := reactor.AddedLatency(NoSide); s.Count != 0 {
+		t.Errorf("NoSide: %+v", s)
+	}
+}

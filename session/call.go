@@ -508,6 +508,7 @@ func addPipelineStats(a *media.PipelineStats, b media.PipelineStats) {
 	a.Masked += b.Masked
 	a.PressesRFC4733 += b.PressesRFC4733
 	a.PressesInband += b.PressesInband
+	a.MaskedPresses += b.MaskedPresses
 	a.Joined += b.Joined
 	a.Suspicions += b.Suspicions
 	a.QueueOverflows += b.QueueOverflows
