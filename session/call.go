@@ -446,11 +446,14 @@ func (c *Call) End(reason EndReason) bool {
 		c.mu.Lock()
 		c.reason = reason
 		c.times.Ended = c.m.now()
-		started := c.times.MediaStarted
+		started, answered := c.times.MediaStarted, !c.times.Answered.IsZero()
 		c.mu.Unlock()
 		err := c.relay.Close()
 		close(c.stop)
-		c.m.remove(c, reason, started)
+		// The counters are final once the relay is closed; the registry
+		// takes them in the same step as it forgets the call, so a scrape
+		// counts the call once, live or ended.
+		c.m.remove(c, reason, started, c.Stats(), answered)
 		close(c.done)
 		if err != nil {
 			c.m.log.Warn("call media did not close cleanly", "call", c.id, "err", err)
@@ -470,6 +473,7 @@ func (c *Call) run() {
 	for {
 		select {
 		case p := <-c.presses:
+			c.m.noteDetect(p)
 			c.digits.fromMedia(p)
 		case <-timeout:
 			timeout = nil
@@ -483,6 +487,7 @@ func (c *Call) run() {
 			for {
 				select {
 				case p := <-c.presses:
+					c.m.noteDetect(p)
 					c.digits.fromMedia(p)
 				default:
 					return

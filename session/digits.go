@@ -21,6 +21,11 @@ type Digit struct {
 	// carried it (for in-band, the tone's onset), or the SIP INFO's
 	// arrival, by the Manager's clock.
 	At time.Time
+	// Decided is when the press was told: the arrival of the media packet
+	// that decided it (an RFC 4733 event's first packet, the in-band
+	// Detector's decision), or the SIP INFO's arrival, by the Manager's
+	// clock. The press-to-event latency is measured from it.
+	Decided time.Time
 	// Duration is the press's duration where a SIP INFO body gave one,
 	// else zero.
 	Duration time.Duration
@@ -41,6 +46,11 @@ type DigitStats struct {
 	// SIPInfo counts SIP INFO presses received; Joined those presses
 	// heard both in SIP INFO and in the media and delivered once.
 	SIPInfo, Joined uint64
+	// RFC4733, Inband and SIPInfoFirst count the presses by the source
+	// that reported them first: one count per press, however many ways
+	// it came (a press lost to a full queue is counted too, and in
+	// Overflows).
+	RFC4733, Inband, SIPInfoFirst uint64
 	// Invalid counts SIP INFO presses refused because the key was not one
 	// of the sixteen.
 	Invalid uint64
@@ -145,7 +155,12 @@ func (d *digitPath) fromMedia(p media.Press) {
 		return
 	}
 	d.media.add(heard{key: p.Key, at: p.FirstSeen, pending: true})
-	d.deliver(Digit{Key: p.Key, Source: p.Source, At: p.FirstSeen})
+	if p.Source == dtmf.SourceInband {
+		d.stats.Inband++
+	} else {
+		d.stats.RFC4733++
+	}
+	d.deliver(Digit{Key: p.Key, Source: p.Source, At: p.FirstSeen, Decided: p.Decided})
 }
 
 // fromSIPInfo takes one SIP INFO press.
@@ -167,7 +182,8 @@ func (d *digitPath) fromSIPInfo(k dtmf.Key, dur time.Duration, at time.Time) {
 		return
 	}
 	d.info.add(heard{key: k, at: at, window: w, pending: true})
-	d.deliver(Digit{Key: k, Source: dtmf.SourceSIPInfo, At: at, Duration: dur})
+	d.stats.SIPInfoFirst++
+	d.deliver(Digit{Key: k, Source: dtmf.SourceSIPInfo, At: at, Decided: at, Duration: dur})
 }
 
 // deliver numbers g and queues it without blocking; d.mu is held.

@@ -47,6 +47,7 @@ type Manager struct {
 
 	created, ended, failed, exhausted, relaying atomic.Uint64
 	endReasons                                  [numEndReasons]atomic.Uint64
+	metrics                                     managerMetrics
 }
 
 // Option changes how NewManager builds a Manager.
@@ -129,6 +130,7 @@ func NewManager(cfg MediaConfig, opts ...Option) (*Manager, error) {
 		pool:      pool,
 		calls:     make(map[string]*Call),
 		changed:   make(chan struct{}),
+		metrics:   newManagerMetrics(),
 	}
 	n := cfg.Reactors
 	if n == 0 && runtime.GOOS == "linux" {
@@ -252,9 +254,10 @@ func (m *Manager) mediaAddr(l *media.Leg) netip.AddrPort {
 // remove takes an ended call out of the registry. The call's end is
 // counted before WaitIdle is woken, so that a drain (or a test) reading
 // Stats once WaitIdle returns sees every call's end.
-func (m *Manager) remove(c *Call, reason EndReason, started time.Time) {
+func (m *Manager) remove(c *Call, reason EndReason, started time.Time, final CallStats, answered bool) {
 	m.mu.Lock()
 	delete(m.calls, c.id)
+	m.noteEndLocked(final, Termination{Answered: answered, Reason: reason})
 	m.ended.Add(1)
 	m.endReasons[reason].Add(1)
 	if !started.IsZero() {

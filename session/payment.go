@@ -256,6 +256,7 @@ func (p *Payment) State() PaymentState { return PaymentState(p.stateA.Load()) }
 func (p *Payment) setStateLocked(s PaymentState, reason string) {
 	p.state, p.reason = s, reason
 	p.stateA.Store(uint32(s))
+	p.set.ps.noteState(s)
 	p.updated = p.set.ps.now()
 	p.publishLocked(Event{Type: EventState, State: s, Reason: reason})
 }
@@ -610,6 +611,7 @@ func (p *Payment) Process(ctx context.Context) (Result, error) {
 	p.chargedAt = time.Now()
 	cr, err := p.proc.Charge(pctx, req)
 	cancel()
+	p.set.ps.noteProcessor(p.proc.Name(), cr.Status, time.Since(p.chargedAt))
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -740,8 +742,10 @@ func (p *Payment) Reconcile(ctx context.Context) (Result, error) {
 	p.mu.Unlock()
 
 	rctx, cancel := context.WithTimeout(ctx, p.set.ps.processTimeout)
+	asked := time.Now()
 	cr, err := p.proc.Reconcile(rctx, p.key)
 	cancel()
+	p.set.ps.noteProcessor(p.proc.Name(), cr.Status, time.Since(asked))
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -107,6 +107,7 @@ type Payments struct {
 	remainingEvery time.Duration
 	tickEvery      time.Duration
 	newID          func() string // randomID; tests make ids predictable
+	metrics        paymentsMetrics
 
 	mu       sync.Mutex
 	sets     map[string]*PaymentSet // by call id
@@ -142,6 +143,7 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 		ps.remainingEvery = DefaultRemainingEvery
 	}
 	ps.tickEvery = min(DefaultSecureCheck, ps.remainingEvery)
+	ps.metrics.init(ps.procs)
 	for i, c := range ps.configs {
 		if ps.procs[c.Processor] == nil {
 			return nil, fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
@@ -400,6 +402,11 @@ func (s *PaymentSet) HandleDigit(d Digit) {
 	out := digitDropped
 	if p != nil {
 		out = p.handleDigit(d, lost)
+	}
+	if out == digitCaptured && !d.Decided.IsZero() {
+		// The progress event (a new length, a cleared or completed field)
+		// was published in handleDigit.
+		s.ps.metrics.pressEvent.Observe(s.ps.now().Sub(d.Decided))
 	}
 	s.mu.Lock()
 	switch out {

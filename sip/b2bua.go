@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/internal/histo"
 	"dtmfgw/media"
 	"dtmfgw/session"
 )
@@ -63,6 +64,7 @@ type B2BUA struct {
 	active        sync.WaitGroup
 
 	stats Stats
+	msgs  messageCounters
 }
 
 // Stats are the B2BUA's counters, for logs and metrics. They hold no
@@ -113,6 +115,7 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 		outbound: make(map[string]*bridge),
 		stop:     make(chan struct{}),
 	}
+	b.msgs.setup = histo.Must(SetupBuckets...)
 	b.stopCtx, b.stopCtxCancel = context.WithCancel(context.Background())
 	return b, nil
 }
@@ -208,6 +211,7 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 			Address: sipmsg.Uri{Scheme: "sip", User: userAgent, Host: host, Port: int(addr.Port())},
 		},
 	}
+	ua.TransportLayer().OnMessage(b.msgs.incoming)
 	srv.OnInvite(b.onInvite)
 	srv.OnAck(b.onAck)
 	srv.OnBye(b.onBye)
@@ -218,8 +222,10 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	srv.OnNoRoute(b.onOther)
 
 	errs := make(chan error, 3)
-	go func() { errs <- srv.ServeUDP(ls.UDP) }()
-	go func() { errs <- srv.ServeTCP(ls.TCP) }()
+	// What we write is counted on our sockets: sipgo has no hook for
+	// sent messages. TLS and connections sipgo dials itself are not.
+	go func() { errs <- srv.ServeUDP(countingPacketConn{ls.UDP, &b.msgs}) }()
+	go func() { errs <- srv.ServeTCP(countingListener{ls.TCP, &b.msgs}) }()
 	n := 2
 	if ls.TLS != nil {
 		n++
@@ -372,6 +378,7 @@ func (b *B2BUA) unregister(br *bridge) {
 // §12.2.2) to its bridge. sipgo tears the transaction down when a handler
 // returns, so a new call's handler runs the whole call.
 func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	invited := time.Now() // call setup time runs from here (wall clock: a metric)
 	if to := req.To(); to != nil {
 		if tag, _ := to.Params.Get("tag"); tag != "" {
 			br, fromCaller := b.lookup(req)
@@ -448,6 +455,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	br := &bridge{
 		b:           b,
+		invited:     invited,
 		call:        call,
 		in:          in,
 		inCallID:    req.CallID().Value(),

@@ -35,6 +35,8 @@ type bridge struct {
 	log   *slog.Logger
 
 	inCallID, outCallID string
+	// invited is when the caller's INVITE arrived, for the setup time.
+	invited time.Time
 
 	// mu serialises offer/answer: the first one, early media and
 	// re-INVITEs from either side. A re-INVITE that finds it taken gets
@@ -129,6 +131,9 @@ func (br *bridge) run(req *sipmsg.Request) {
 	b.stats.Bridged.Add(1)
 	// RespondSDP retransmits the 200 until the caller's ACK (RFC 3261
 	// §13.3.1.4), which onAck hands to the dialog.
+	// RespondSDP returns once the caller ACKs: the setup time is taken
+	// as the 200 goes out.
+	br.noteSetup()
 	if err := br.in.RespondSDP(answer); err != nil {
 		select {
 		case <-br.hangup:
@@ -172,6 +177,7 @@ func (br *bridge) runLateOffer() session.EndReason {
 	}
 	br.call.MarkAnswered()
 	br.b.stats.Bridged.Add(1)
+	br.noteSetup()
 	if err := br.in.RespondSDP(offer); err != nil {
 		br.ackAgent(nil)
 		select {
@@ -387,4 +393,10 @@ func (br *bridge) info(req *sipmsg.Request, tx sipmsg.ServerTransaction, fromCal
 		br.log.Info("SIP INFO DTMF body refused", "err", err)
 		br.b.respond(req, tx, 400, "Bad Request")
 	}
+}
+
+// noteSetup records the call's setup time: from the caller's INVITE to
+// our 200 to it, taken as RespondSDP is about to send it.
+func (br *bridge) noteSetup() {
+	br.b.msgs.setup.Observe(time.Since(br.invited))
 }
