@@ -94,6 +94,7 @@ type ReceiveStats struct {
 	droppedWrongSource atomic.Uint64
 	droppedMalformed   atomic.Uint64
 	droppedOversize    atomic.Uint64
+	events             atomic.Uint64
 
 	// jitterSkip is a bitmap of the payload types (0–127) whose packets
 	// do not update jitter; set from any goroutine.
@@ -107,6 +108,9 @@ type ReceiveSnapshot struct {
 	// payload); PayloadBytes counts the payload octets only (padding
 	// excluded), as RTCP's sender octet count does (RFC 3550 §6.4.1).
 	Packets, Bytes, PayloadBytes uint64
+	// EventPackets counts those of Packets whose payload type is one of
+	// the telephone-event types (SetEventPayloadTypes).
+	EventPackets uint64
 	// Expected is the number of packets the sequence numbers say were
 	// sent, Received the number counted towards it (duplicates and
 	// packets on probation are not counted), Lost their difference
@@ -219,6 +223,10 @@ func (s *ReceiveStats) Update(h *rtp.Header, datagramLen, payloadLen int, arriva
 		if changed {
 			s.jitterBits.Store(math.Float64bits(src.jitter))
 		}
+	} else {
+		// A telephone event: rare (a key press), so its count costs the
+		// audio packets nothing.
+		s.events.Add(1)
 	}
 	s.publishLoss()
 	return class
@@ -460,6 +468,7 @@ func (s *ReceiveStats) Snapshot() ReceiveSnapshot {
 		DroppedWrongSource: s.droppedWrongSource.Load(),
 		DroppedMalformed:   s.droppedMalformed.Load(),
 		DroppedOversize:    s.droppedOversize.Load(),
+		EventPackets:       s.events.Load(),
 	}
 }
 

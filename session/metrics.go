@@ -158,6 +158,7 @@ func addCallStats(a *CallStats, b CallStats) {
 func addLeg(a *media.LegSnapshot, b media.LegSnapshot) {
 	r, s := &a.Received, b.Received
 	r.Packets += s.Packets
+	r.EventPackets += s.EventPackets
 	r.Bytes += s.Bytes
 	r.PayloadBytes += s.PayloadBytes
 	r.Expected += s.Expected

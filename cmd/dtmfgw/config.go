@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"dtmfgw/metrics"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -28,6 +30,14 @@ type config struct {
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    storageConfig          `yaml:"storage"`
 	Log        logConfig              `yaml:"log"`
+	Admin      adminConfig            `yaml:"admin"`
+}
+
+// adminConfig is the "admin:" section: the operator's HTTP listener
+// (/metrics, /healthz, /readyz, /debug/pprof/).
+type adminConfig struct {
+	// Listen is the admin listener's address, host:port.
+	Listen string `yaml:"listen"`
 }
 
 // storageConfig is the "storage:" section.
@@ -56,6 +66,7 @@ func defaultConfig() config {
 		Processors: processor.DefaultConfigs(),
 		Storage:    storageConfig{DSN: defaultDSN},
 		Log:        logConfig{Format: "text", Level: "info"},
+		Admin:      adminConfig{Listen: metrics.DefaultAdminListen},
 	}
 }
 
@@ -148,6 +159,9 @@ func (c *config) validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("admin.listen: %q is not host:port", c.Admin.Listen))
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"dtmfgw/metrics"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -30,6 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
 	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
+	adminListen := fs.String("admin-listen", "", "admin HTTP address: /metrics, /healthz, /readyz, /debug/pprof/ (admin.listen; default "+metrics.DefaultAdminListen+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
 		fs.PrintDefaults()
@@ -60,6 +62,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Log.Format = *logFormat
 		case "log-level":
 			cfg.Log.Level = *logLevel
+		case "admin-listen":
+			cfg.Admin.Listen = *adminListen
 		}
 	})
 	if err := cfg.validate(); err != nil {
@@ -111,6 +115,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
+	adminAddr, err := serveAdmin(serveCtx, cfg, calls, payments, b2b, st, procList)
+	if err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- b2b.Serve(serveCtx, ls) }()
 	target := cfg.SIP.DefaultTarget
@@ -120,7 +128,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs))
+		"storage", st.Dialect(), "processors", len(procs), "admin", adminAddr)
 	select {
 	case <-ctx.Done():
 	case err := <-served:
@@ -138,6 +146,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	err = errors.Join(err, <-served)
 	log.Info("stopped")
 	return err
+}
+
+// serveAdmin registers the metrics and serves the admin listener until
+// ctx ends (after the drain, so /readyz says 503 while draining).
+func serveAdmin(ctx context.Context, cfg config, calls *session.Manager, payments *session.Payments,
+	b2b *sip.B2BUA, st *store.Store, procs []processor.Processor) (string, error) {
+	reg := metrics.New(versionString())
+	err := errors.Join(reg.AddMedia(calls), reg.AddPayments(payments), reg.AddSIP(b2b))
+	if err != nil {
+		return "", err
+	}
+	checks := []metrics.Check{metrics.PortsCheck(calls), metrics.StoreCheck(st)}
+	for _, p := range procs {
+		checks = append(checks, metrics.ProcessorCheck(p))
+	}
+	_, addr, err := metrics.ServeAdmin(ctx, cfg.Admin.Listen, metrics.AdminHandler(reg, b2b.Draining, checks...))
+	return addr, err
 }
 
 // newLogger returns the process logger: text or JSON on w.

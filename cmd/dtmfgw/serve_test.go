@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +28,7 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"unknown processor", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: acme\n      fields:\n        - {id: card_number, label: Card number, kind: card_number, required: true}\n        - {id: expiry, label: Expiry, kind: expiry, required: true}\n        - {id: security_code, label: Security code, kind: security_code, required: true}\n", []string{"payments.configurations[0].processor"}},
 		{"bad processor type", "processors:\n  psp:\n    type: bank\n", []string{"processors.psp"}},
 		{"empty storage", "storage:\n  dsn: \"\"\n", []string{"storage.dsn"}},
+		{"bad admin listen", "admin:\n  listen: nowhere\n", []string{"admin.listen"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,7 +99,7 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
-			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db")}, &bytes.Buffer{}, &stderr)
+			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db"), "--admin-listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
 	}()
 	// An OPTIONS health check, retried until the listener is up. The
 	// socket is not connected: a connected one reports the ICMP port
@@ -126,6 +130,7 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	if !strings.HasPrefix(got, "SIP/2.0 200") {
 		t.Fatalf("OPTIONS answered %q; log:\n%s", firstLine(got), stderr.String())
 	}
+	checkAdmin(t, stderr.String())
 	stop()
 	select {
 	case code := <-exited:
@@ -201,5 +206,42 @@ func TestReadmeConfigExampleIsValid(t *testing.T) {
 	}
 	if cfg.SIP.DefaultTarget == "" || len(cfg.SIP.Routes) != 1 || cfg.Log.Format != "json" {
 		t.Errorf("README example read as %+v", cfg)
+	}
+}
+
+// checkAdmin finds the admin listener's address in the "dtmfgw serving"
+// log line and checks its endpoints answer.
+func checkAdmin(t *testing.T, log string) {
+	t.Helper()
+	var admin string
+	for line := range strings.Lines(log) {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Admin string `json:"admin"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "dtmfgw serving" {
+			admin = rec.Admin
+		}
+	}
+	if admin == "" {
+		t.Fatalf("no admin address logged:\n%s", log)
+	}
+	for _, c := range []struct {
+		path, want string
+	}{
+		{"/healthz", "ok"},
+		{"/readyz", `"ready":true`},
+		{"/metrics", "dtmfgw_calls_total 0"},
+		{"/debug/pprof/", "goroutine"},
+	} {
+		res, err := http.Get("http://" + admin + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s: %d, body lacks %q:\n%.400s", c.path, res.StatusCode, c.want, body)
+		}
 	}
 }
