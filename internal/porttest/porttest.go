@@ -16,6 +16,7 @@ const (
 	ZoneMedia   = 10000 // media's tests
 	ZoneSession = 18000 // session's tests
 	ZoneSIP     = 24000 // sip's tests
+	ZoneMetrics = 4000  // metrics' tests
 	zoneSpan    = 6000
 )
 
