@@ -172,9 +172,11 @@ type PipelineStats struct {
 type pipelineCounters struct {
 	audio, events, guessed, cn, other, eventsDropped, dups, late atomic.Uint64
 	sent, sendErrors, synth, masked, prRFC, prInband, joined     atomic.Uint64
-	maskedPresses                                                atomic.Uint64
 	suspicions, overflows, merged, stalls                        atomic.Uint64
 	lookAhead                                                    atomic.Int64 // samples
+	// maskedPresses is last: a press's counter, kept off the lines the
+	// per-packet counters above share.
+	maskedPresses atomic.Uint64
 }
 
 // suspectMargin is how much earlier than Detector.Suspected's rough onset
