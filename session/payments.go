@@ -98,7 +98,9 @@ func WithRemainingEvery(d time.Duration) PaymentsOption {
 // creates payments through the call's PaymentSet (ForCall) and finds them
 // by id (Payment). Safe for concurrent use.
 type Payments struct {
-	configs        []PaymentConfig
+	// configs is swapped whole by SetConfigs: a payment copies its
+	// configuration when it is created, so running ones keep theirs.
+	configs        atomic.Pointer[[]PaymentConfig]
 	procs          map[string]processor.Processor
 	store          PaymentStore
 	now            func() time.Time
@@ -121,7 +123,6 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 	}
 	ps := &Payments{
 		newID:    randomID,
-		configs:  slices.Clone(cfg.Configurations),
 		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
@@ -142,20 +143,37 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 		ps.remainingEvery = DefaultRemainingEvery
 	}
 	ps.tickEvery = min(DefaultSecureCheck, ps.remainingEvery)
-	for i, c := range ps.configs {
-		if ps.procs[c.Processor] == nil {
-			return nil, fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
-		}
+	if err := ps.SetConfigs(cfg); err != nil {
+		return nil, err
 	}
 	return ps, nil
 }
 
+// SetConfigs replaces the configurations (a configuration reload): new
+// payments use the new set, payments already created keep the
+// configuration they were created with. cfg must pass Validate and name
+// only the processors Payments was built with (a new processor needs a
+// restart); otherwise nothing changes. Safe to call at any time.
+func (ps *Payments) SetConfigs(cfg PaymentsConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	configs := slices.Clone(cfg.Configurations)
+	for i, c := range configs {
+		if ps.procs[c.Processor] == nil {
+			return fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
+		}
+	}
+	ps.configs.Store(&configs)
+	return nil
+}
+
 // Configs returns the configurations.
-func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(ps.configs) }
+func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(*ps.configs.Load()) }
 
 // Config returns the configuration with the id.
 func (ps *Payments) Config(id string) (PaymentConfig, bool) {
-	for _, c := range ps.configs {
+	for _, c := range *ps.configs.Load() {
 		if c.ID == id {
 			return c, true
 		}
