@@ -154,8 +154,9 @@ wait:
 			}
 		}
 	}
-	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
+	drain := g.config().SIP.DrainTimeout // SIGHUP may have changed it
+	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", drain.String())
+	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
 	err = b2b.Shutdown(drainCtx)
 	cancel()
 	if errors.Is(err, context.DeadlineExceeded) {
