@@ -264,12 +264,12 @@ type created struct {
 
 // viewJSON is a decoded paymentView, as a client reads it.
 type viewJSON struct {
-	ID        string `json:"id"`
-	CallID    string `json:"call_id"`
-	ConfigID  string `json:"config_id"`
-	State     string `json:"state"`
-	Reason    string `json:"reason"`
-	Fields    []struct {
+	ID       string `json:"id"`
+	CallID   string `json:"call_id"`
+	ConfigID string `json:"config_id"`
+	State    string `json:"state"`
+	Reason   string `json:"reason"`
+	Fields   []struct {
 		ID        string `json:"id"`
 		Armed     bool   `json:"armed"`
 		Length    int    `json:"length"`

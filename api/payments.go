@@ -140,7 +140,9 @@ func (s *Server) callJSON(c *session.Call) callJSON {
 
 // blocking reports whether a payment in st keeps another from starting on
 // its call (as PaymentSet.New judges).
-func blocking(st session.PaymentState) bool { return st >= session.StateCreated && st <= session.StateProcessing }
+func blocking(st session.PaymentState) bool {
+	return st >= session.StateCreated && st <= session.StateProcessing
+}
 
 func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.authAPIKey(r); err != nil {
