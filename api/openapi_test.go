@@ -11,7 +11,7 @@ import (
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
 	var doc struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	code, b, h := e.req("GET", "/v1/openapi.json", "", "")
