@@ -29,6 +29,8 @@ var serveFlags = []flagKey{
 	{"storage", "storage.dsn", "payment records: sqlite:PATH or a postgres:// URL"},
 	{"log-format", "log.format", "log format: text or json"},
 	{"log-level", "log.level", "log level: debug, info, warn, error"},
+	{"http-listen", "http.listen", "public HTTP address of the API and the agent form"},
+	{"api-key", "http.api_keys", "an API key for back-end clients (also $DTMFGW_API_KEY, added to the others)"},
 }
 
 // flagValue is a key flag as given on the command line.
@@ -125,6 +127,13 @@ func (s sources) build() (config, error) {
 			continue
 		}
 		from[k.Path] = "--" + f.flag.name
+	}
+	// DTMFGW_API_KEY adds one key to http.api_keys, whatever else set
+	// them (issue 6 names the variable).
+	for _, kv := range s.environ {
+		if k, ok := strings.CutPrefix(kv, "DTMFGW_API_KEY="); ok && k != "" {
+			cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, k)
+		}
 	}
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, from.annotate(err, s.path))

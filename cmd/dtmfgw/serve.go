@@ -2,19 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"dtmfgw/api"
 	"dtmfgw/internal/redact"
-
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -116,6 +119,26 @@ func serve(ctx context.Context, src sources, cfg config, log *slog.Logger, level
 		return err
 	}
 	defer calls.Close()
+	if len(cfg.HTTP.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
+		cfg.HTTP.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	apiServer, err := api.New(cfg.HTTP, calls, payments, st, log)
+	if err != nil {
+		return err
+	}
+	httpListener, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	httpServed := make(chan error, 1)
+	go func() { httpServed <- apiServer.Serve(httpCtx, httpListener) }()
 	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
 	if err != nil {
 		return err
@@ -135,7 +158,7 @@ func serve(ctx context.Context, src sources, cfg config, log *slog.Logger, level
 	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs))
+		"storage", st.Dialect(), "processors", len(procs), "http", httpListener.Addr().String())
 	g := &gateway{src: src, cfg: cfg, log: log, level: level, b2b: b2b, payments: payments}
 	if hooks.started != nil {
 		hooks.started(g)
@@ -146,7 +169,10 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case err := <-served:
-			return err
+			stopHTTP()
+			return errors.Join(err, <-httpServed)
+		case err := <-httpServed:
+			return fmt.Errorf("http: %w", err)
 		case <-hooks.hup:
 			err := g.reload()
 			if hooks.reloaded != nil {
@@ -154,6 +180,9 @@ wait:
 			}
 		}
 	}
+	// The API takes no more changes and ends its event streams; it goes on
+	// answering reads while the calls drain.
+	apiServer.Drain()
 	drain := g.config().SIP.DrainTimeout // SIGHUP may have changed it
 	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", drain.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
@@ -165,8 +194,17 @@ wait:
 	}
 	stopServing()
 	err = errors.Join(err, <-served)
+	stopHTTP()
+	err = errors.Join(err, <-httpServed)
 	log.Info("stopped")
 	return err
+}
+
+// generatedKey returns a random API key for a run that configured none.
+func generatedKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newLogger returns the process logger: text or JSON on w, behind the
