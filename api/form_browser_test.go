@@ -432,7 +432,7 @@ func TestFormBrowser(t *testing.T) {
 
 		first := eval[string](tb, `location.pathname`)
 		tb.do("take another payment", chromedp.Click(chromedp.ID("another")))
-		tb.afterNavigation("a new payment", `location.pathname !== '`+first+`' && `+ `document.getElementById('app').getAttribute('aria-busy') === 'false' && document.getElementById('result').hidden && document.querySelectorAll('.dot').length === 0`)
+		tb.afterNavigation("a new payment", `location.pathname !== '`+first+`' && `+`document.getElementById('app').getAttribute('aria-busy') === 'false' && document.getElementById('result').hidden && document.querySelectorAll('.dot').length === 0`)
 		if !eval[bool](tb, `!document.getElementById('amount').readOnly && document.getElementById('amount').value === ''`) {
 			t.Error("the next payment's amount is not empty and editable")
 		}
