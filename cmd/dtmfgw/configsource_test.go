@@ -93,7 +93,7 @@ func TestConfigRefusalsFromEveryLayer(t *testing.T) {
 func TestConfigAllowedEnvironment(t *testing.T) {
 	path := writeConfig(t, "processors:\n  psp:\n    type: stripe\n    api_key_env: DTMFGW_PSP_KEY\n")
 	t.Setenv("DTMFGW_PSP_KEY", "sk_test_1") // the processor reads it itself
-	env := []string{"DTMFGW_API_KEY=k", "DTMFGW_ARTIFACTS=/tmp/a", "DTMFGW_TEST_POSTGRES_DSN=postgres://x", "DTMFGW_PSP_KEY=sk_test_1", "HOME=/root", "XDTMFGW_SIP_X=1"}
+	env := []string{"DTMFGW_API_KEY=test-key-0123456789", "DTMFGW_ARTIFACTS=/tmp/a", "DTMFGW_TEST_POSTGRES_DSN=postgres://x", "DTMFGW_PSP_KEY=sk_test_1", "HOME=/root", "XDTMFGW_SIP_X=1"}
 	if code, _, stderr := checkConfig(t, env, "--config", path); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
