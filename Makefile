@@ -21,7 +21,9 @@ STRIPE_MOCK_VERSION ?= latest
 # /usr/lib/postgresql/*/bin on a temporary directory and a free loopback port (as the
 # postgres user when run as root), unless DTMFGW_TEST_POSTGRES_DSN names a database.
 # The cluster the package itself may create and start is not used.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql
+# kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
+# fake dtmfgw nodes (package deploy); its own service is not started.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql kamailio
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
