@@ -66,6 +66,13 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  echo "==> installed:$$missing"; \
 	fi
+	@# Debian starts kamailio's own service on install, on port 5060, where
+	@# `make run` listens: the tests run their own Kamailio, so stop that one.
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet kamailio 2>/dev/null; then \
+	  echo "==> stopping and disabling the kamailio service Debian started (the tests run their own)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
+	fi
 
 tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
 
