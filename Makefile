@@ -23,7 +23,9 @@ STRIPE_MOCK_VERSION ?= latest
 # The cluster the package itself may create and start is not used.
 # chromium is the headless browser the agent form's tests drive (chromedp,
 # /usr/bin/chromium).
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium
+# kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
+# fake dtmfgw nodes (package deploy); its own service is not started.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
@@ -68,6 +70,13 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  $$sudo apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  echo "==> installed:$$missing"; \
+	fi
+	@# Debian starts kamailio's own service on install, on port 5060, where
+	@# `make run` listens: the tests run their own Kamailio, so stop that one.
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet kamailio 2>/dev/null; then \
+	  echo "==> stopping and disabling the kamailio service Debian started (the tests run their own)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
 	fi
 
 tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
