@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
-	"dtmfgw/processor"
 	"dtmfgw/session"
-	"dtmfgw/sip"
-	"dtmfgw/store"
 )
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
@@ -28,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var ports session.PortRange
 	fs.TextVar(&ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "RTP port range LOW-HIGH (media.rtp_ports)")
 	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
+	httpListen := fs.String("http-listen", "", "the API and agent form's address (http.listen; default 127.0.0.1:8080)")
 	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
 	fs.Usage = func() {
@@ -56,6 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Media.RTPPorts = ports
 		case "storage":
 			cfg.Storage.DSN = *storage
+		case "http-listen":
+			cfg.HTTP.Listen = *httpListen
 		case "log-format":
 			cfg.Log.Format = *logFormat
 		case "log-level":
@@ -71,73 +69,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serve runs the configured gateway until ctx ends, then drains.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.Storage.DSN)
-	if err != nil {
-		return fmt.Errorf("storage.dsn: %w", err)
-	}
-	defer st.Close()
-	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+	g, err := startGateway(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	procList := make([]processor.Processor, 0, len(procs))
-	for _, p := range procs {
-		procList = append(procList, p)
-	}
-	// Payments a previous run left with a processor are settled first,
-	// by asking, never by charging again.
-	if n, err := session.ReconcileStored(ctx, st, procs, time.Now, log); err != nil {
-		log.Warn("reconciling stored payments", "err", err)
-	} else if n > 0 {
-		log.Info("stored payments reconciled", "count", n)
-	}
-	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
-	if err != nil {
-		return err
-	}
-	calls, err := session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(payments))
-	if err != nil {
-		return err
-	}
-	defer calls.Close()
-	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
-	if err != nil {
-		return err
-	}
-	ls, err := sip.Listen(cfg.SIP)
-	if err != nil {
-		return err
-	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	served := make(chan error, 1)
-	go func() { served <- b2b.Serve(serveCtx, ls) }()
-	target := cfg.SIP.DefaultTarget
-	if target == "" {
-		target = "none (calls need a route or the override header)"
-	}
-	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
-		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
-		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs))
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
-	err = b2b.Shutdown(drainCtx)
-	cancel()
-	if errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("drain timeout: remaining calls hung up")
-		err = nil
-	}
-	stopServing()
-	err = errors.Join(err, <-served)
-	log.Info("stopped")
-	return err
+	return g.run(ctx)
 }
 
 // newLogger returns the process logger: text or JSON on w.

@@ -94,7 +94,7 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	var stderr syncBuffer
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
+		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json", "--http-listen", "127.0.0.1:0",
 			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db")}, &bytes.Buffer{}, &stderr)
 	}()
 	// An OPTIONS health check, retried until the listener is up. The
