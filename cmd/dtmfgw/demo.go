@@ -378,9 +378,9 @@ func randomHex(n int) string {
 
 // paymentJSON is the part of the API's payment the demo reads.
 type paymentJSON struct {
-	ID         string      `json:"id"`
-	CallID     string      `json:"call_id"`
-	State      string      `json:"state"`
+	ID         string `json:"id"`
+	CallID     string `json:"call_id"`
+	State      string `json:"state"`
 	Attributes struct {
 		Reference string `json:"reference"`
 	} `json:"attributes"`
