@@ -82,7 +82,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
 	d := &demo{out: stdout, wait: *wait, linger: *linger}
-	return d.run(ctx, cfg, newLogger(stderr, cfg.Log))
+	err = d.run(ctx, cfg, newLogger(stderr, cfg.Log))
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C: the parts have been stopped; that is the end asked for.
+		d.say("  interrupted: stopped")
+		return nil
+	}
+	return err
 }
 
 // demo is one run of the scripted payment.
