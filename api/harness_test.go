@@ -327,3 +327,10 @@ func errorCode(t *testing.T, b []byte) string {
 	}
 	return e.Error.Code
 }
+
+func mustDecode(t *testing.T, b []byte, out any) {
+	t.Helper()
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%v in %s", err, b)
+	}
+}

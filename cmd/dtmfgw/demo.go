@@ -71,18 +71,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(dir)
 		cfg.Storage.DSN = "sqlite:" + filepath.Join(dir, "demo.db")
 	}
-	key, err := newAPIKey()
-	if err != nil {
-		return err
-	}
-	cfg.HTTP.APIKeys = []string{key}
+	cfg.HTTP.APIKeys = []string{generatedKey()}
 	// Checked before the agent exists: its URI is the only default target.
 	cfg.SIP.DefaultTarget = "sip:agent@127.0.0.1:5070"
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
 	d := &demo{out: stdout, wait: *wait, linger: *linger}
-	err = d.run(ctx, cfg, newLogger(stderr, cfg.Log))
+	err := d.run(ctx, cfg, newLogger(stderr, cfg.Log))
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C: the parts have been stopped; that is the end asked for.
 		d.say("  interrupted: stopped")

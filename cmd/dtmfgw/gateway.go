@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,14 +80,12 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway
 	}
 	httpCfg := cfg.HTTP
 	if len(httpCfg.APIKeys) == 0 {
-		// `make run` must work with no configuration: a key for this run,
-		// logged once (it is a credential, not card data).
-		key, err := newAPIKey()
-		if err != nil {
-			return nil, err
-		}
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
 		httpCfg.APIKeys = []string{key}
-		log.Info("api_key_generated", "api_key", key, "note", "no http.api_keys configured: this key is good until the process stops")
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
 	}
 	ln, err := net.Listen("tcp", httpCfg.Listen)
 	if err != nil {
@@ -123,15 +119,6 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
 		"storage", g.store.Dialect(), "processors", len(procs))
 	return g, nil
-}
-
-// newAPIKey is a random bearer key: 32 bytes, base64url.
-func newAPIKey() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating an API key: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // run serves until ctx ends, then drains: new calls and API changes are

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"dtmfgw/session"
@@ -23,11 +26,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var ports session.PortRange
 	fs.TextVar(&ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "RTP port range LOW-HIGH (media.rtp_ports)")
 	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
-	httpListen := fs.String("http-listen", "", "the API and agent form's address (http.listen; default 127.0.0.1:8080)")
 	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
+	httpListen := fs.String("http-listen", "", "public HTTP address of the API and the agent form (http.listen; default 127.0.0.1:8080)")
+	var apiKeys stringList
+	fs.Var(&apiKeys, "api-key", "an API key for back-end clients, added to http.api_keys (repeatable; also $DTMFGW_API_KEY)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN] [--http-listen ADDR:PORT] [--api-key KEY]...")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -52,14 +57,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Media.RTPPorts = ports
 		case "storage":
 			cfg.Storage.DSN = *storage
-		case "http-listen":
-			cfg.HTTP.Listen = *httpListen
 		case "log-format":
 			cfg.Log.Format = *logFormat
 		case "log-level":
 			cfg.Log.Level = *logLevel
+		case "http-listen":
+			cfg.HTTP.Listen = *httpListen
 		}
 	})
+	cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, apiKeys...)
+	if k := os.Getenv("DTMFGW_API_KEY"); k != "" {
+		cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, k)
+	}
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
@@ -74,6 +83,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	return g.run(ctx)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// generatedKey returns a random API key for a run that configured none.
+func generatedKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newLogger returns the process logger: text or JSON on w.
