@@ -420,6 +420,7 @@ func TestFormBrowser(t *testing.T) {
 		tb.key(env, "security_code", "123")
 		tb.complete("security_code", true)
 		tb.until("process enabled", `!document.getElementById('process').disabled`)
+		tb.badge(true)
 		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > formWidth {
 			t.Errorf("the form is %d px wide at a %d px viewport", w, formWidth)
 		}
