@@ -2,26 +2,10 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"reflect"
-	"sync"
 
 	"dtmfgw/session"
-	"dtmfgw/sip"
 )
-
-// gateway is a serving gateway's configuration and the parts a reload
-// changes.
-type gateway struct {
-	src      sources
-	log      *slog.Logger
-	level    *slog.LevelVar
-	b2b      *sip.B2BUA
-	payments *session.Payments
-
-	mu  sync.Mutex // serialises reloads
-	cfg config     // the configuration in force
-}
 
 // config returns the configuration in force.
 func (g *gateway) config() config {
