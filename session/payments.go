@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -282,6 +283,18 @@ func (s *PaymentSet) isOpen() bool { return !s.closed.Load() }
 // payment of the call is open or processing. The session timeout runs
 // from now; the agent arms a field to start collecting.
 func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
+	return s.NewWithID("", configID, attrs)
+}
+
+// NewWithID is New with the payment's id chosen by the caller (empty: a
+// random one): the API hands out a payment's id, and its form token,
+// before the agent has picked the configuration. The id must be URL-safe
+// and not taken (ErrPaymentActive otherwise: it names a payment that is
+// there already).
+func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
+	if !validPaymentID(id) {
+		return nil, errors.New("session: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
+	}
 	cfg, ok := s.ps.Config(configID)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoConfig, clip([]byte(configID), maxIDLen))
@@ -301,7 +314,12 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
-	id := s.ps.newID()
+	if id == "" {
+		id = s.ps.newID()
+	} else if s.ps.Payment(id) != nil {
+		s.mu.Unlock()
+		return nil, ErrPaymentActive
+	}
 	now := s.ps.now()
 	p := &Payment{
 		id:      id,
@@ -482,6 +500,21 @@ func (s *PaymentSet) Close(reason string) {
 	}
 	s.ps.mu.Unlock()
 	s.bus.Close()
+}
+
+// validPaymentID reports whether id is empty (a random one is made) or
+// a URL-safe id of at most 64 characters.
+func validPaymentID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // randomID returns 128 random bits, URL-safe.

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"dtmfgw/api"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -27,6 +28,7 @@ type config struct {
 	Payments   session.PaymentsConfig `yaml:"payments"`
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    storageConfig          `yaml:"storage"`
+	HTTP       api.Config             `yaml:"http"`
 	Log        logConfig              `yaml:"log"`
 }
 
@@ -55,6 +57,7 @@ func defaultConfig() config {
 		Payments:   session.DefaultPaymentsConfig(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    storageConfig{DSN: defaultDSN},
+		HTTP:       api.DefaultConfig(),
 		Log:        logConfig{Format: "text", Level: "info"},
 	}
 }
@@ -140,6 +143,9 @@ func (c *config) validate() error {
 		if _, ok := c.Processors[pc.Processor]; !ok {
 			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))
 		}
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {
 		errs = append(errs, errors.New("storage.dsn: empty"))

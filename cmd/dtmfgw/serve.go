@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"time"
 
+	"dtmfgw/api"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -30,8 +35,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
 	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
+	httpListen := fs.String("http-listen", "", "public HTTP address of the API and the agent form (http.listen; default 127.0.0.1:8080)")
+	var apiKeys stringList
+	fs.Var(&apiKeys, "api-key", "an API key for back-end clients, added to http.api_keys (repeatable; also $DTMFGW_API_KEY)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN] [--http-listen ADDR:PORT] [--api-key KEY]...")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -60,8 +68,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Log.Format = *logFormat
 		case "log-level":
 			cfg.Log.Level = *logLevel
+		case "http-listen":
+			cfg.HTTP.Listen = *httpListen
 		}
 	})
+	cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, apiKeys...)
+	if k := os.Getenv("DTMFGW_API_KEY"); k != "" {
+		cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, k)
+	}
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
@@ -101,6 +115,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer calls.Close()
+	if len(cfg.HTTP.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
+		cfg.HTTP.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	apiServer, err := api.New(cfg.HTTP, calls, payments, st, log)
+	if err != nil {
+		return err
+	}
+	httpListener, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	httpServed := make(chan error, 1)
+	go func() { httpServed <- apiServer.Serve(httpCtx, httpListener) }()
 	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
 	if err != nil {
 		return err
@@ -120,12 +154,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs))
+		"storage", st.Dialect(), "processors", len(procs), "http", httpListener.Addr().String())
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		return err
+		stopHTTP()
+		return errors.Join(err, <-httpServed)
+	case err := <-httpServed:
+		return fmt.Errorf("http: %w", err)
 	}
+	// The API takes no more changes and ends its event streams; it goes on
+	// answering reads while the calls drain.
+	apiServer.Drain()
 	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
 	err = b2b.Shutdown(drainCtx)
@@ -136,8 +176,27 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	stopServing()
 	err = errors.Join(err, <-served)
+	stopHTTP()
+	err = errors.Join(err, <-httpServed)
 	log.Info("stopped")
 	return err
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// generatedKey returns a random API key for a run that configured none.
+func generatedKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newLogger returns the process logger: text or JSON on w.
