@@ -88,6 +88,11 @@ func TestPercentile(t *testing.T) {
 // The bar, p99 < 100 ms, is the product requirement on this
 // machine.
 func TestE2EKeyToDotLatency(t *testing.T) {
+	if raceEnabled {
+		// make test runs it again without -race, where the figures mean
+		// something: the race detector slows the gateway's Go code.
+		t.Skip("timing is measured without the race detector: make test runs go test -run '^TestE2EKeyToDotLatency$' ./cmd/dtmfgw")
+	}
 	card := sipptest.CanaryCard
 	steps := make([]string, latencyRounds)
 	for i := range steps {
