@@ -118,6 +118,14 @@ http:
 		case <-time.After(e2eWait):
 			t.Error("the gateway did not stop")
 		}
+		if t.Failed() {
+			// Its log, for the failure (it holds no card digit: the tests
+			// search it for them).
+			path := filepath.Join(os.TempDir(), strings.ReplaceAll(t.Name(), "/", "_")+"-dtmfgw.log")
+			if err := os.WriteFile(path, []byte(g.log.String()), 0o600); err == nil {
+				t.Logf("the gateway's log: %s", path)
+			}
+		}
 	})
 	// The listener is up when a connection is accepted; each try is
 	// bounded, and so is their number.
@@ -246,8 +254,8 @@ type e2ePayment struct {
 }
 
 // findCall returns the live call of the agent, asking GET /v1/calls until
-// the gateway lists it (it does once the agent has answered; the loop is
-// bounded in count and time).
+// the gateway lists it as secure (it lists it from the INVITE, secure once
+// the media has started; the loop is bounded in count and time).
 func (a *e2eAPI) findCall(ctx context.Context, agentID string) e2eCall {
 	a.t.Helper()
 	for range 50 {
@@ -255,7 +263,7 @@ func (a *e2eAPI) findCall(ctx context.Context, agentID string) e2eCall {
 			Calls []e2eCall `json:"calls"`
 		}
 		a.must(ctx, 200, "GET", "/v1/calls?agent_id="+agentID, nil, &list)
-		if len(list.Calls) == 1 {
+		if len(list.Calls) == 1 && list.Calls[0].Secure {
 			return list.Calls[0]
 		}
 		if len(list.Calls) > 1 {
@@ -267,7 +275,7 @@ func (a *e2eAPI) findCall(ctx context.Context, agentID string) e2eCall {
 			a.t.Fatal(ctx.Err())
 		}
 	}
-	a.t.Fatalf("GET /v1/calls never listed the call of agent %s", agentID)
+	a.t.Fatalf("GET /v1/calls never listed the call of agent %s as secure", agentID)
 	return e2eCall{}
 }
 

@@ -59,9 +59,6 @@ func startRun(t *testing.T, agentID string, o e2eOptions, steps ...string) *e2eR
 		t.Fatal(err)
 	}
 	r.call = r.api.findCall(ctx, agentID)
-	if !r.call.Secure {
-		t.Errorf("call %s is not secure", r.call.ID)
-	}
 	r.payment = r.api.newPayment(ctx, r.call.ID, "e2e-"+agentID)
 	r.stream = r.api.stream(ctx, r.payment.Payment.ID)
 	r.browser = newBrowser(t)
@@ -79,7 +76,7 @@ func (r *e2eRun) cue() {
 		r.t.Fatalf("no step %d: the caller has %d", r.steps+1, r.caller.steps)
 	}
 	r.steps++
-	if err := r.agent.signal(r.ctx); err != nil {
+	if err := r.agent.signal(r.ctx, false); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -91,7 +88,7 @@ func (r *e2eRun) hangUp() {
 	if r.steps != r.caller.steps {
 		r.t.Fatalf("hanging up after %d of %d steps", r.steps, r.caller.steps)
 	}
-	if err := r.agent.signal(r.ctx); err != nil {
+	if err := r.agent.signal(r.ctx, true); err != nil {
 		r.t.Fatal(err)
 	}
 	r.caller.wait(r.t)
