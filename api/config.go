@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,11 @@ type Config struct {
 	FormTokenSecret string `yaml:"form_token_secret"`
 	// TLS serves HTTPS when both files are given.
 	TLS TLSConfig `yaml:"tls"`
+	// FrameAncestors are who may show the agent form in a frame (the
+	// CSP frame-ancestors sources, CSP Level 3 §7.7.3): "*" (the
+	// default: an agent desktop of any origin), "'self'", "'none'", a
+	// scheme or host source ("https://desk.example.com").
+	FrameAncestors []string `yaml:"frame_ancestors"`
 }
 
 // TLSConfig names the public listener's certificate: both or neither.
@@ -69,7 +75,7 @@ func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 // 8080, no keys (serve generates one), one-hour form tokens, a random
 // token secret, no TLS.
 func DefaultConfig() Config {
-	return Config{Listen: DefaultListen, FormTokenTTL: DefaultFormTokenTTL}
+	return Config{Listen: DefaultListen, FormTokenTTL: DefaultFormTokenTTL, FrameAncestors: slices.Clone(DefaultFrameAncestors)}
 }
 
 // ErrConfig is wrapped by Validate's errors.
@@ -109,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.FormTokenSecret != "" && len(c.FormTokenSecret) < MinFormTokenSecret {
 		bad("form_token_secret", "at least %d bytes", MinFormTokenSecret)
+	}
+	if err := ValidateFrameAncestors(c.FrameAncestors); err != nil {
+		bad("frame_ancestors", "%v", err)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -227,20 +226,8 @@ func validPaymentID(s string) bool {
 	return true
 }
 
-// formError writes the API's JSON error shape, so that a client of the
+// formError answers in the API's JSON error shape, so a client of the
 // form's paths sees the same errors as the API's.
 func formError(w http.ResponseWriter, status int, code, message string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, message
-	_ = json.NewEncoder(w).Encode(body)
+	writeError(w, errorf(status, code, message))
 }

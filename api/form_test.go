@@ -190,3 +190,32 @@ func TestFormHasNoExternalURL(t *testing.T) {
 		t.Error("index.html has an inline style")
 	}
 }
+
+func TestConfigFrameAncestors(t *testing.T) {
+	tests := []struct {
+		name      string
+		ancestors []string
+		wantErr   bool
+	}{
+		{"default", DefaultConfig().FrameAncestors, false},
+		{"none given", nil, false},
+		{"desktop", []string{"https://desk.example.com"}, false},
+		{"injection", []string{"https://desk.example.com; script-src *"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.FrameAncestors = tt.ancestors
+			err := c.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate() = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "http.frame_ancestors") {
+				t.Errorf("error %q does not name http.frame_ancestors", err)
+			}
+		})
+	}
+	if got := DefaultConfig().FrameAncestors; len(got) != 1 || got[0] != "*" {
+		t.Errorf("default frame ancestors %q, want [*]", got)
+	}
+}

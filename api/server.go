@@ -133,7 +133,7 @@ func New(cfg Config, calls *session.Manager, payments *session.Payments, st *sto
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
 	}
-	s.mux.Handle("/form/", formHandler())
+	s.mux.Handle("/form/", formHandler(cfg.FrameAncestors...))
 	return s, nil
 }
 

@@ -113,7 +113,7 @@ function connect() {
   es.addEventListener('error', () => onStreamError(es));
   es.addEventListener('snapshot', (m) => {
     const v = parse(m);
-    if (v) applyView(v, Number(m.lastEventId) || 0);
+    if (v) applyView(v, Number(m.lastEventId) || 0, true);
   });
   // The stream could not replay from our last event: start again from
   // the payment as it stands.
@@ -146,7 +146,7 @@ function onStreamError(es) {
   es.close();
   st.es = null;
   st.client.payment(st.id).then((v) => {
-    applyView(v, st.seq);
+    applyView(v, st.seq, false);
     retry();
   }, (err) => {
     if (err instanceof ApiError && (err.status === 401 || err.status === 404)) {
@@ -168,7 +168,7 @@ function retry() {
 
 async function refetch() {
   try {
-    applyView(await st.client.payment(st.id), st.seq);
+    applyView(await st.client.payment(st.id), st.seq, false);
   } catch (err) {
     notice(err.message);
   }
@@ -235,9 +235,11 @@ function onEvent(m) {
 
 // ---- the payment as a whole ---------------------------------------------
 
-// applyView renders a PaymentView+ (a snapshot, an action's answer, a
-// refetch) whole. seq is the last event it includes.
-function applyView(v, seq) {
+// applyView renders a PaymentView+ (a snapshot, an action's answer while
+// the stream is down, a refetch) whole. seq is the last event it includes.
+// Only a snapshot says whether the call is secure: it is in order with the
+// events, where an answer may be older than an event already shown.
+function applyView(v, seq, snapshot) {
   if (!v || v.id !== st.id) return;
   st.view = v;
   st.seq = Math.max(st.seq, seq || 0);
@@ -253,7 +255,7 @@ function applyView(v, seq) {
   }
   if (v.result) st.result = v.result;
   const call = v.call || {};
-  if (typeof call.secure === 'boolean') st.callSecure = call.secure;
+  if (snapshot && typeof call.secure === 'boolean') st.callSecure = call.secure;
   renderInfo(v);
   const configs = Array.isArray(v.configurations) ? v.configurations : [];
   const choosing = !v.config_id && configs.length > 0;
@@ -268,6 +270,25 @@ function applyView(v, seq) {
   for (const f of v.fields || []) if (f.armed) armed = f.id;
   setArmed(armed);
   setState(v.state, v.reason || '');
+  renderActions();
+}
+
+// applyAnswer renders an action's answer. While the stream is live its
+// events say what the action changed, in order; the answer, which may
+// have been written before the caller's latest key press was shown, adds
+// only what no event tells: the attributes, the fields of a configuration
+// just chosen, and a final state.
+function applyAnswer(v) {
+  if (!v || v.id !== st.id) return;
+  const order = (v.fields || []).map((f) => `${f.id}:${f.kind}`).join(',');
+  if (!st.streamOpen || !st.view || order !== st.fieldOrder) {
+    applyView(v, st.seq, false);
+    return;
+  }
+  st.attrs = { amount: 0, currency: '', reference: '', cardholder_name: '', ...(v.attributes || {}) };
+  renderAttributes();
+  if (v.result) st.result = v.result;
+  if (FINAL.has(v.state) || v.state === 'reconciling') setState(v.state, v.reason || '');
   renderActions();
 }
 
@@ -619,7 +640,7 @@ async function act(fn, pending) {
   try {
     const v = await fn();
     st.busy = false;
-    if (v) applyView(v.payment || v, st.seq);
+    if (v) applyAnswer(v.payment || v);
   } catch (err) {
     st.busy = false;
     notice(err.message || String(err));
