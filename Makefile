@@ -33,6 +33,8 @@ SIP_DURATION  ?= 20s
 # RUN_ARGS are passed to `dtmfgw serve` by `make run`, e.g.
 # RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
 RUN_ARGS      ?=
+# DEMO_ARGS are passed to `dtmfgw demo` by `make demo`, e.g. DEMO_ARGS='--wait 30s'.
+DEMO_ARGS     ?=
 TEST_TIMEOUT  ?= 30m
 # Where the browser tests save their screenshots (the form at each step):
 # test-artifacts/form (api's form tests) and test-artifacts/e2e (the
@@ -41,7 +43,7 @@ ARTIFACTS_WHERE = $(if $(DTMFGW_ARTIFACTS),$(DTMFGW_ARTIFACTS),$(CURDIR)/test-ar
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help build run test test-go lint deps modules tools fuzz bench detector-report clean
+.PHONY: help build run demo test test-go lint deps modules tools fuzz bench detector-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +61,10 @@ build: modules ## build bin/dtmfgw
 run: build ## build and run the gateway on its embedded defaults (SIP 127.0.0.1:5060; Ctrl-C drains and stops)
 	@echo "==> dtmfgw serve $(RUN_ARGS)   (SIP on 127.0.0.1:5060 UDP+TCP, RTP 20000-29999; Ctrl-C to stop)"
 	@$(BIN)/dtmfgw serve $(RUN_ARGS)
+
+demo: build ## build and run the demo: the gateway with a simulated caller and agent, one card payment to watch at the printed URL
+	@echo "==> dtmfgw demo $(DEMO_ARGS)   (the form on http://127.0.0.1:8080; Ctrl-C to stop)"
+	@$(BIN)/dtmfgw demo $(DEMO_ARGS)
 
 deps: ## install the Debian packages the tests need (apt-get, as root)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -4,21 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"time"
 
-	"dtmfgw/api"
-	"dtmfgw/processor"
 	"dtmfgw/session"
-	"dtmfgw/sip"
-	"dtmfgw/store"
 )
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
@@ -85,101 +78,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serve runs the configured gateway until ctx ends, then drains.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.Storage.DSN)
-	if err != nil {
-		return fmt.Errorf("storage.dsn: %w", err)
-	}
-	defer st.Close()
-	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+	g, err := startGateway(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	procList := make([]processor.Processor, 0, len(procs))
-	for _, p := range procs {
-		procList = append(procList, p)
-	}
-	// Payments a previous run left with a processor are settled first,
-	// by asking, never by charging again.
-	if n, err := session.ReconcileStored(ctx, st, procs, time.Now, log); err != nil {
-		log.Warn("reconciling stored payments", "err", err)
-	} else if n > 0 {
-		log.Info("stored payments reconciled", "count", n)
-	}
-	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
-	if err != nil {
-		return err
-	}
-	calls, err := session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(payments))
-	if err != nil {
-		return err
-	}
-	defer calls.Close()
-	if len(cfg.HTTP.APIKeys) == 0 {
-		// make run works with nothing configured: a key for this run,
-		// logged once (an API key is not card data).
-		key := generatedKey()
-		cfg.HTTP.APIKeys = []string{key}
-		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
-		log.Info("api_key_generated", "api_key", key)
-	}
-	apiServer, err := api.New(cfg.HTTP, calls, payments, st, log)
-	if err != nil {
-		return err
-	}
-	httpListener, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http.listen: %w", err)
-	}
-	httpCtx, stopHTTP := context.WithCancel(context.Background())
-	defer stopHTTP()
-	httpServed := make(chan error, 1)
-	go func() { httpServed <- apiServer.Serve(httpCtx, httpListener) }()
-	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
-	if err != nil {
-		return err
-	}
-	ls, err := sip.Listen(cfg.SIP)
-	if err != nil {
-		return err
-	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	served := make(chan error, 1)
-	go func() { served <- b2b.Serve(serveCtx, ls) }()
-	target := cfg.SIP.DefaultTarget
-	if target == "" {
-		target = "none (calls need a route or the override header)"
-	}
-	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
-		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
-		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs), "http", httpListener.Addr().String())
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		stopHTTP()
-		return errors.Join(err, <-httpServed)
-	case err := <-httpServed:
-		return fmt.Errorf("http: %w", err)
-	}
-	// The API takes no more changes and ends its event streams; it goes on
-	// answering reads while the calls drain.
-	apiServer.Drain()
-	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
-	err = b2b.Shutdown(drainCtx)
-	cancel()
-	if errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("drain timeout: remaining calls hung up")
-		err = nil
-	}
-	stopServing()
-	err = errors.Join(err, <-served)
-	stopHTTP()
-	err = errors.Join(err, <-httpServed)
-	log.Info("stopped")
-	return err
+	return g.run(ctx)
 }
 
 // stringList is a repeatable string flag.

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"dtmfgw/api"
+	"dtmfgw/processor"
+	"dtmfgw/session"
+	"dtmfgw/sip"
+	"dtmfgw/store"
+)
+
+// gateway is a running dtmfgw: the store, the payments, the calls' media,
+// the SIP B2BUA and the public HTTP listener, wired as `dtmfgw serve` runs
+// them. `dtmfgw demo` runs the same one in-process.
+type gateway struct {
+	cfg      config
+	log      *slog.Logger
+	store    *store.Store
+	payments *session.Payments
+	calls    *session.Manager
+	b2b      *sip.B2BUA
+	api      *api.Server
+
+	sipAddr  netip.AddrPort
+	httpAddr net.Addr
+
+	stopServing context.CancelFunc
+	sipServed   chan error
+	httpServed  chan error
+}
+
+// startGateway opens everything cfg describes and starts serving. On an
+// error, what was opened is closed again.
+func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway, err error) {
+	g = &gateway{cfg: cfg, log: log}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+	if g.store, err = store.Open(ctx, cfg.Storage.DSN); err != nil {
+		return nil, fmt.Errorf("storage.dsn: %w", err)
+	}
+	closers = append(closers, func() { g.store.Close() })
+	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	procList := make([]processor.Processor, 0, len(procs))
+	for _, p := range procs {
+		procList = append(procList, p)
+	}
+	// Payments a previous run left with a processor are settled first,
+	// by asking, never by charging again.
+	if n, err := session.ReconcileStored(ctx, g.store, procs, time.Now, log); err != nil {
+		log.Warn("reconciling stored payments", "err", err)
+	} else if n > 0 {
+		log.Info("stored payments reconciled", "count", n)
+	}
+	if g.payments, err = session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
+		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log)); err != nil {
+		return nil, err
+	}
+	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { g.calls.Close() })
+	if g.b2b, err = sip.NewB2BUA(cfg.SIP, g.calls, log); err != nil {
+		return nil, err
+	}
+	httpCfg := cfg.HTTP
+	if len(httpCfg.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
+		httpCfg.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	ln, err := net.Listen("tcp", httpCfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	closers = append(closers, func() { ln.Close() })
+	g.httpAddr = ln.Addr()
+	if httpCfg.PublicURL == "" && httpCfg.Listen != ln.Addr().String() {
+		// Port 0 (tests, the demo's default): form URLs carry the real port.
+		httpCfg.Listen = ln.Addr().String()
+	}
+	if g.api, err = api.New(httpCfg, g.calls, g.payments, g.store, log); err != nil {
+		return nil, err
+	}
+	ls, err := sip.Listen(cfg.SIP)
+	if err != nil {
+		return nil, err
+	}
+	g.sipAddr = ls.Addr()
+	serveCtx, stop := context.WithCancel(context.Background())
+	g.stopServing = stop
+	g.sipServed, g.httpServed = make(chan error, 1), make(chan error, 1)
+	go func() { g.sipServed <- g.b2b.Serve(serveCtx, ls) }()
+	go func() { g.httpServed <- g.api.Serve(serveCtx, ln) }()
+	target := cfg.SIP.DefaultTarget
+	if target == "" {
+		target = "none (calls need a route or the override header)"
+	}
+	log.Info("dtmfgw serving", "version", versionString(), "sip", g.sipAddr.String(), "http", g.httpAddr.String(),
+		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
+		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
+		"storage", g.store.Dialect(), "processors", len(procs))
+	return g, nil
+}
+
+// run serves until ctx ends, then drains: new calls and API changes are
+// refused, calls in progress get up to sip.drain_timeout, and everything
+// is closed. A listener that fails ends it early with its error.
+func (g *gateway) run(ctx context.Context) error {
+	var early error
+	select {
+	case <-ctx.Done():
+	case early = <-g.sipServed:
+		g.sipServed <- early
+	case early = <-g.httpServed:
+		g.httpServed <- early
+	}
+	err := g.shutdown()
+	return errors.Join(early, err)
+}
+
+// shutdown drains and closes the gateway.
+func (g *gateway) shutdown() error {
+	g.log.Info("draining", "calls", g.b2b.Calls(), "drain_timeout", g.cfg.SIP.DrainTimeout.String())
+	g.api.Drain()
+	drainCtx, cancel := context.WithTimeout(context.Background(), g.cfg.SIP.DrainTimeout)
+	err := g.b2b.Shutdown(drainCtx)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		g.log.Warn("drain timeout: remaining calls hung up")
+		err = nil
+	}
+	g.stopServing()
+	err = errors.Join(err, <-g.sipServed, <-g.httpServed)
+	g.calls.Close()
+	g.store.Close()
+	g.log.Info("stopped")
+	return err
+}
