@@ -38,9 +38,10 @@ RUN_ARGS      ?=
 # DEMO_ARGS are passed to `dtmfgw demo` by `make demo`, e.g. DEMO_ARGS='--wait 30s'.
 DEMO_ARGS     ?=
 TEST_TIMEOUT  ?= 30m
-# Where the browser tests save their screenshots (the form at each step).
-DTMFGW_ARTIFACTS ?= $(CURDIR)/test-artifacts/form
-export DTMFGW_ARTIFACTS
+# Where the browser tests save their screenshots (the form at each step):
+# test-artifacts/form (api's form tests) and test-artifacts/e2e (the
+# end-to-end tests in cmd/dtmfgw), or $DTMFGW_ARTIFACTS when it is set.
+ARTIFACTS_WHERE = $(if $(DTMFGW_ARTIFACTS),$(DTMFGW_ARTIFACTS),$(CURDIR)/test-artifacts/form and $(CURDIR)/test-artifacts/e2e)
 
 export GOFLAGS := -buildvcs=false
 
@@ -111,7 +112,9 @@ test-go: $(STRIPE_MOCK)
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
 	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
-	@echo "==> the agent form's screenshots are in $(DTMFGW_ARTIFACTS)"
+	@echo "==> key press → dot latency, SIPp through dtmfgw to the form in headless Chromium, without -race (bar: p99 < 100 ms)"
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
 
 fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$($(GO) list ./...); do \
@@ -121,7 +124,7 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: deps modules ## run the benchmarks, the relay load test and the SIP load run; write docs/benchmarks.md, docs/benchmarks-relay.md and docs/benchmarks-sip.md
+bench: deps modules ## run the benchmarks, the relay load test, the SIP load run and the key→dot latency; write docs/benchmarks.md (latency section included), docs/benchmarks-relay.md and docs/benchmarks-sip.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
@@ -133,6 +136,8 @@ bench: deps modules ## run the benchmarks, the relay load test and the SIP load 
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
+	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/benchmarks.md"
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw -args -latency-report $(CURDIR)/docs/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"

@@ -382,7 +382,9 @@ func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
 		if f.complete || !c.append(d.Key) { // full: cannot happen, complete first
 			return digitIgnored
 		}
-		p.publishLocked(p.lengthEventLocked(i))
+		e := p.lengthEventLocked(i)
+		e.PressAt = d.At
+		p.publishLocked(e)
 		if p.completeNowLocked(i) {
 			p.completeLocked(i)
 		}

@@ -17,7 +17,12 @@ const (
 	ZoneMedia   = 10000 // media's tests
 	ZoneSession = 18000 // session's tests
 	ZoneSIP     = 24000 // sip's tests
-	zoneSpan    = 6000
+	// ZoneE2E is cmd/dtmfgw's end-to-end tests' (the gateway's RTP
+	// ports). Its top reaches into the ephemeral range: the gateway's
+	// port pool skips a pair another socket holds, so a ":0" socket that
+	// lands there costs a pair, not a failure.
+	ZoneE2E  = 30000
+	zoneSpan = 6000
 )
 
 // FreeRange returns the first port of pairs consecutive even/odd port

@@ -54,6 +54,17 @@ function stampDots() {
   stampPending = false;
 }
 
+// epochMs reads an RFC 3339 time as ms since the epoch, keeping the
+// fraction below a millisecond that Date.parse drops; 0 if it is not one.
+function epochMs(s) {
+  if (typeof s !== 'string') return 0;
+  const m = /^(.+T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) return 0;
+  const whole = Date.parse(m[1] + m[3]);
+  if (Number.isNaN(whole)) return 0;
+  return whole + (m[2] ? Number(`0.${m[2]}`) * 1000 : 0);
+}
+
 function main() {
   for (const id of ['app', 'title', 'countdown', 'badge', 'badge-text', 'info', 'notice', 'picker', 'picker-list',
     'details', 'amount', 'currency', 'reference', 'cardholder', 'card', 'fields', 'result', 'actions', 'process',
@@ -187,7 +198,7 @@ function onEvent(m) {
         f.view.valid = false;
         f.view.masked_pan = '';
         if (f.view.kind === 'card_number') f.view.brand = e.brand || '';
-        renderField(f);
+        renderField(f, epochMs(e.press_at));
       }
       break;
     }
@@ -437,7 +448,10 @@ function buildFields(fields) {
   }
 }
 
-function renderField(f) {
+// renderField draws a field. pressAt, from a field_length event, is when
+// the key press that added the newest dot reached the gateway (ms since
+// the epoch): that dot carries it as data-press-at beside data-drawn-at.
+function renderField(f, pressAt) {
   const v = f.view;
   const n = Math.max(0, Math.min(64, v.length | 0));
   const have = f.dots.childElementCount;
@@ -445,6 +459,7 @@ function renderField(f) {
     for (let i = have; i < n; i++) {
       const d = document.createElement('span');
       d.className = 'dot';
+      if (pressAt && i === n - 1) d.dataset.pressAt = String(pressAt);
       f.dots.append(d);
       unstamped.push(d);
     }
