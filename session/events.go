@@ -60,6 +60,18 @@ func (t EventType) MarshalText() ([]byte, error) {
 	return []byte(t.String()), nil
 }
 
+// UnmarshalText reads a type's name ("field_length"), as a webhook's
+// events list in the configuration file gives it.
+func (t *EventType) UnmarshalText(b []byte) error {
+	for i := EventFieldArmed; i < numEventTypes; i++ {
+		if string(b) == eventTypeNames[i] {
+			*t = i
+			return nil
+		}
+	}
+	return fmt.Errorf("event type %q: unknown", clip(b, 32))
+}
+
 // AgentState is the agent's state as the contact centre's platform names
 // it while a payment runs and after.
 type AgentState string
