@@ -95,8 +95,9 @@ func WithRemainingEvery(d time.Duration) PaymentsOption {
 
 // EventHook receives every payment event of every call, with the id of
 // the payment's configuration: how webhooks (package webhook) learn of a
-// payment's progress without a subscription per call. It runs on the
-// publisher's goroutine, under the payment's lock, after the call's
+// payment's progress without a subscription per call. It sees a call's
+// events in Seq order. It runs on the publisher's goroutine, under the
+// payment's and the call's event bus's locks, after the call's
 // subscribers have been handed the event: it must return at once, and
 // must not call into session (hand the event to a channel). An event
 // published after its call ended (a reconciled result) has Seq 0.
@@ -458,17 +459,11 @@ func (s *PaymentSet) UpdateSecure() {
 	if s.active != nil {
 		e.PaymentID = s.active.id
 	}
-	sent := s.bus.publish(e)
 	if s.active != nil {
-		s.ps.passEvent(s.active.cfg.ID, sent)
+		s.bus.publishFor(s.ps.hook, s.active.cfg.ID, e)
+		return
 	}
-}
-
-// passEvent hands e to the event hook, if there is one.
-func (ps *Payments) passEvent(configID string, e Event) {
-	if ps.hook != nil {
-		ps.hook(configID, e)
-	}
+	s.bus.publish(e)
 }
 
 // Stats returns the call's digit counters.
