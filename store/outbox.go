@@ -48,8 +48,9 @@ func (d Delivery) Pending() bool { return d.DeliveredAt.IsZero() && d.GaveUpAt.I
 
 // OutboxFunc returns the deliveries that announce a payment's final state
 // (WithOutbox). It is called inside the transaction that makes p final,
-// with p as it will be committed, and must not touch the store.
-type OutboxFunc func(p Payment) ([]Delivery, error)
+// with p as it will be committed and the audit entry of the change (whose
+// Detail says why, when no processor did), and must not touch the store.
+type OutboxFunc func(p Payment, e Entry) ([]Delivery, error)
 
 // WithOutbox makes every change that takes a payment to a final state
 // (CommitResult, UpdateState) also enqueue the deliveries f returns, in
@@ -162,11 +163,11 @@ func isForeignKey(err error) bool {
 
 // enqueueFinal runs the outbox function for p, which tx is making final,
 // and writes what it returns in tx.
-func (s *Store) enqueueFinal(ctx context.Context, tx *sql.Tx, p Payment, now time.Time) error {
+func (s *Store) enqueueFinal(ctx context.Context, tx *sql.Tx, p Payment, e Entry, now time.Time) error {
 	if s.outbox == nil {
 		return nil
 	}
-	ds, err := s.outbox(p)
+	ds, err := s.outbox(p, e)
 	if err != nil {
 		return fmt.Errorf("store: webhook outbox: %w", err)
 	}

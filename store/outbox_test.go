@@ -10,7 +10,7 @@ import (
 
 // resultOutbox is an OutboxFunc as package webhook makes one: a
 // payment.result delivery for every final payment.
-func resultOutbox(p Payment) ([]Delivery, error) {
+func resultOutbox(p Payment, _ Entry) ([]Delivery, error) {
 	return []Delivery{{ConfigurationID: p.ConfigurationID, Event: "payment.result",
 		Body: fmt.Appendf(nil, `{"payment":{"id":%q,"state":%q}}`, p.ID, p.State)}}, nil
 }
@@ -21,11 +21,11 @@ func TestOutboxWithTheResult(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
 		ctx := ctxT(t)
 		var fail error
-		s := openStoreWith(t, dsn, newTestClock(), WithOutbox(func(p Payment) ([]Delivery, error) {
+		s := openStoreWith(t, dsn, newTestClock(), WithOutbox(func(p Payment, e Entry) ([]Delivery, error) {
 			if fail != nil {
 				return nil, fail
 			}
-			return resultOutbox(p)
+			return resultOutbox(p, e)
 		}))
 		p := processing(t, s, "call-1", "key-1")
 		if ds, err := s.Deliveries(ctx, p.ID); err != nil || len(ds) != 0 {

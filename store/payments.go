@@ -237,7 +237,7 @@ func (s *Store) apply(ctx context.Context, id string, from State, e Entry, chang
 		return Payment{}, err
 	}
 	if p.State.Final() {
-		if err := s.enqueueFinal(ctx, tx, p, now); err != nil {
+		if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
 			return Payment{}, err
 		}
 	}
