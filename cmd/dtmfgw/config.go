@@ -13,6 +13,7 @@ import (
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
+	"dtmfgw/webhook"
 )
 
 // maxConfigSize bounds the configuration file: it is read whole.
@@ -28,6 +29,8 @@ type config struct {
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    storageConfig          `yaml:"storage"`
 	Log        logConfig              `yaml:"log"`
+	// Webhooks is how results reach each configuration's webhook.
+	Webhooks webhook.Config `yaml:"webhooks"`
 }
 
 // storageConfig is the "storage:" section.
@@ -56,6 +59,7 @@ func defaultConfig() config {
 		Processors: processor.DefaultConfigs(),
 		Storage:    storageConfig{DSN: defaultDSN},
 		Log:        logConfig{Format: "text", Level: "info"},
+		Webhooks:   webhook.DefaultConfig(),
 	}
 }
 
@@ -140,6 +144,9 @@ func (c *config) validate() error {
 		if _, ok := c.Processors[pc.Processor]; !ok {
 			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))
 		}
+	}
+	if err := c.Webhooks.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {
 		errs = append(errs, errors.New("storage.dsn: empty"))

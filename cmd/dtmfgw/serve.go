@@ -14,6 +14,7 @@ import (
 	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/store"
+	"dtmfgw/webhook"
 )
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
@@ -71,11 +72,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serve runs the configured gateway until ctx ends, then drains.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.Storage.DSN)
+	// A result and its webhook delivery are committed together.
+	st, err := store.Open(ctx, cfg.Storage.DSN, store.WithOutbox(webhook.Outbox(cfg.Payments.Configurations)))
 	if err != nil {
 		return fmt.Errorf("storage.dsn: %w", err)
 	}
 	defer st.Close()
+	hooks, err := webhook.New(cfg.Webhooks, cfg.Payments.Configurations, st, webhook.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	// Deliveries run until the store closes, after the drain: the
+	// results of the last calls are attempted, and the rest wait in the
+	// outbox for the next start.
+	hooksCtx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- hooks.Run(hooksCtx) }()
+	defer func() { stopHooks(); <-hooksDone }()
 	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
 	if err != nil {
 		return err
@@ -92,7 +105,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Info("stored payments reconciled", "count", n)
 	}
 	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
+		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log),
+		session.WithEventHook(hooks.HandleEvent))
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"bad processor type", "processors:\n  psp:\n    type: bank\n", []string{"processors.psp"}},
 		{"empty storage", "storage:\n  dsn: \"\"\n", []string{"storage.dsn"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
+		{"short webhook retries", "webhooks:\n  max_age: 1h\n", []string{"webhooks.max_age"}},
+		{"webhook secret too short", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: sandbox\n      accepted_brands: [visa]\n      fields:\n        - {id: card_number, kind: card_number}\n        - {id: expiry, kind: expiry}\n        - {id: security_code, kind: security_code}\n      webhook:\n        url: https://crm.example.com/hook\n        secret: short-secret\n", []string{"payments.configurations[0].webhook.secret"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dtmfgw.yaml")
