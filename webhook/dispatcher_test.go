@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/store"
 )
@@ -303,5 +305,45 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if DefaultConfig().MaxAge < 12*time.Hour {
 		t.Error("retries must last at least 12 hours")
+	}
+}
+
+// TestReconciledAfterRestartIsDelivered: a payment a crash left with the
+// processor is settled by the next start's reconciliation, and its result
+// is delivered: the outbox row comes with the commit, whoever commits.
+func TestReconciledAfterRestartIsDelivered(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	e := newEnv(t, testConfig(), paymentConfig(rcv.srv.URL, false))
+	ctx := context.Background()
+	p, err := e.st.CreatePayment(ctx, store.Payment{CallID: "call-1", ConfigurationID: "card", State: store.StateReady},
+		store.Entry{Actor: store.ActorAPI, Action: "payment.created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateState(ctx, p.ID, store.Change{From: store.StateReady, To: store.StateProcessing,
+		Entry: store.Entry{Actor: store.ActorAgent, Action: "payment.processing"}, Brand: "visa", Last4: "4242",
+		Amount: 500, Currency: "GBP", Processor: "sandbox", IdempotencyKey: "key-1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.crash() // with the card at the processor
+
+	e.open()
+	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Millisecond, MaxDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return e.clock.Now().Add(time.Hour) }
+	if n, err := session.ReconcileStored(ctx, e.st, map[string]processor.Processor{"sandbox": sandbox}, later, slog.New(slog.DiscardHandler)); err != nil || n != 1 {
+		t.Fatalf("ReconcileStored = %d, %v", n, err)
+	}
+	d := e.only(p.ID)
+	var b Body
+	if err := json.Unmarshal(d.Body, &b); err != nil || b.Data.Payment.Result == nil || b.Data.Payment.Result.State != "failed" ||
+		b.Data.Payment.Result.Reason != "settled after a restart" {
+		t.Fatalf("body %s, %v", d.Body, err)
+	}
+	e.round()
+	if d := e.only(p.ID); d.DeliveredAt.IsZero() || len(rcv.requests()) != 1 {
+		t.Errorf("after the round: %+v, %d requests", d, len(rcv.requests()))
 	}
 }
