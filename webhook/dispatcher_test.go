@@ -230,9 +230,11 @@ func TestUnreachableAndRemovedWebhooks(t *testing.T) {
 // TestRestartDelivers: a result committed before a crash, never
 // attempted, and one whose attempt was under way at the crash, are both
 // delivered by the next process.
-func TestRestartDelivers(t *testing.T) {
+func TestRestartDelivers(t *testing.T) { eachDatabase(t, testRestartDelivers) }
+
+func testRestartDelivers(t *testing.T, dsn string) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
-	e := newEnv(t, testConfig(), paymentConfig(rcv.srv.URL, false))
+	e := newEnvOn(t, dsn, testConfig(), paymentConfig(rcv.srv.URL, false))
 	never := e.approve("card")
 	midway := e.approve("card")
 	// The second is claimed (an attempt starts), then the process dies.
@@ -312,8 +314,12 @@ func TestNewRefuses(t *testing.T) {
 // processor is settled by the next start's reconciliation, and its result
 // is delivered: the outbox row comes with the commit, whoever commits.
 func TestReconciledAfterRestartIsDelivered(t *testing.T) {
+	eachDatabase(t, testReconciledAfterRestartIsDelivered)
+}
+
+func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
-	e := newEnv(t, testConfig(), paymentConfig(rcv.srv.URL, false))
+	e := newEnvOn(t, dsn, testConfig(), paymentConfig(rcv.srv.URL, false))
 	ctx := context.Background()
 	p, err := e.st.CreatePayment(ctx, store.Payment{CallID: "call-1", ConfigurationID: "card", State: store.StateReady},
 		store.Entry{Actor: store.ActorAPI, Action: "payment.created"})
