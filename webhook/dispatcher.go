@@ -29,6 +29,8 @@ const (
 	// leaseMargin is added to the attempt timeout for a claim's lease:
 	// a claimed delivery is due again only if its process died.
 	leaseMargin = time.Minute
+	// pruneEvery is how often Run deletes old finished deliveries.
+	pruneEvery = time.Hour
 	// finishTimeout bounds recording an attempt's outcome.
 	finishTimeout = 5 * time.Second
 	// maxResponseRead is how much of a receiver's response body is read
@@ -216,7 +218,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.writeProgress(ctx) })
 	defer wg.Wait()
+	var pruned time.Time
 	for {
+		if now := d.now(); now.Sub(pruned) >= pruneEvery {
+			d.prune(ctx, now)
+			pruned = now
+		}
 		n, err := d.DeliverDue(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -242,6 +249,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// prune deletes the deliveries finished more than max_age ago: the
+// outbox is a queue; the payment's record and audit trail are the
+// history.
+func (d *Dispatcher) prune(ctx context.Context, now time.Time) {
+	n, err := d.st.PruneDeliveries(ctx, now.Add(-d.cfg.MaxAge))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.log.Warn("webhook outbox not pruned", "err", err)
+	case n > 0:
+		d.log.Debug("webhook outbox pruned", "deliveries", n)
 	}
 }
 

@@ -353,3 +353,53 @@ func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 		t.Errorf("after the round: %+v, %d requests", d, len(rcv.requests()))
 	}
 }
+
+// TestRunStopsMidAttempt: Run's end cuts an attempt short; the delivery
+// is due again at once, for the next start, and old finished deliveries
+// are pruned when Run starts.
+func TestRunStopsMidAttempt(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return 0 }) // hangs
+	cfg := testConfig()
+	cfg.Timeout = time.Minute
+	e := newEnv(t, cfg, paymentConfig(rcv.srv.URL, false))
+	ctx := context.Background()
+	old := e.approve("card")
+	claimed, err := e.st.ClaimDeliveries(ctx, e.clock.Now(), time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v", err)
+	}
+	if err := e.st.FinishDelivery(ctx, claimed[0].ID, 1, store.Outcome{Status: "200", Delivered: true, At: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(testNow.Add(25 * time.Hour))
+	p := e.approve("card")
+
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- e.d.Run(runCtx) }()
+	select {
+	case <-rcv.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no attempt in 10 s")
+	}
+	start := time.Now()
+	stop()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Run took %v to stop with an attempt hanging", took)
+	}
+	d := e.only(p.ID)
+	if !d.Pending() || d.LastStatus != statusShutdown || d.Attempts != 1 || !d.NextAttemptAt.Equal(e.clock.Now()) {
+		t.Errorf("after the stop: %+v", d)
+	}
+	if ds, _ := e.st.Deliveries(ctx, old.ID); len(ds) != 0 {
+		t.Errorf("a delivery finished 25 h ago was not pruned: %+v", ds)
+	}
+}
