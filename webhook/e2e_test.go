@@ -1,12 +1,14 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,24 @@ import (
 	"dtmfgw/session"
 	"dtmfgw/store"
 )
+
+// syncBuffer is a bytes.Buffer for loggers on several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // fakeCall is a session.PaymentCall.
 type fakeCall struct{ id string }
@@ -67,8 +87,9 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	quiet := slog.New(slog.DiscardHandler)
-	d, err := New(testConfig(), configs, st, WithLogger(quiet))
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(testConfig(), configs, st, WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +98,14 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps, err := session.NewPayments(session.PaymentsConfig{Configurations: configs}, session.WithProcessors(sandbox),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithEventHook(d.HandleEvent), session.WithPaymentLogger(quiet))
+		session.WithPaymentStore(session.StorePayments(st)), session.WithEventHook(d.HandleEvent), session.WithPaymentLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(runCtx) }()
-	defer func() {
+	stopRun := func() {
 		stop()
 		select {
 		case err := <-ran:
@@ -94,7 +115,8 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Error("Run did not return")
 		}
-	}()
+	}
+	defer stop()
 
 	set := ps.ForCall(fakeCall{"call-1"})
 	defer set.Close("")
@@ -173,6 +195,13 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	}
 	if progress == 0 {
 		t.Error("no progress webhook")
+	}
+	stopRun()
+	if l := leaks(logs.String(), canary); len(l) > 0 {
+		t.Errorf("the canary leaked into the log: %v", l)
+	}
+	if !strings.Contains(logs.String(), "webhook delivered") {
+		t.Error("the log search saw no delivery: it searched the wrong text")
 	}
 	if l := leaks(all.String(), canary); len(l) > 0 {
 		t.Errorf("the canary leaked into a webhook: %v", l)
