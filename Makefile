@@ -21,7 +21,11 @@ STRIPE_MOCK_VERSION ?= latest
 # /usr/lib/postgresql/*/bin on a temporary directory and a free loopback port (as the
 # postgres user when run as root), unless DTMFGW_TEST_POSTGRES_DSN names a database.
 # The cluster the package itself may create and start is not used.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql
+# chromium is the headless browser the agent form's tests drive (chromedp,
+# /usr/bin/chromium).
+# kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
+# fake dtmfgw nodes (package deploy); its own service is not started.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
@@ -32,6 +36,9 @@ SIP_DURATION  ?= 20s
 # RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
 RUN_ARGS      ?=
 TEST_TIMEOUT  ?= 30m
+# Where the browser tests save their screenshots (the form at each step).
+DTMFGW_ARTIFACTS ?= $(CURDIR)/test-artifacts/form
+export DTMFGW_ARTIFACTS
 
 export GOFLAGS := -buildvcs=false
 
@@ -64,6 +71,13 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  echo "==> installed:$$missing"; \
 	fi
+	@# Debian starts kamailio's own service on install, on port 5060, where
+	@# `make run` listens: the tests run their own Kamailio, so stop that one.
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet kamailio 2>/dev/null; then \
+	  echo "==> stopping and disabling the kamailio service Debian started (the tests run their own)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
+	fi
 
 tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
 
@@ -91,6 +105,7 @@ test-go: $(STRIPE_MOCK)
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
 	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
+	@echo "==> the agent form's screenshots are in $(DTMFGW_ARTIFACTS)"
 
 fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$($(GO) list ./...); do \

@@ -1228,3 +1228,28 @@ func TestWithTheSandbox(t *testing.T) {
 		})
 	}
 }
+
+func TestNewWithID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		for _, bad := range []string{"a/b", "pay 1", strings.Repeat("x", 65)} {
+			if _, err := e.set.NewWithID(bad, e.ps.Configs()[0].ID, Attributes{}); err == nil {
+				t.Errorf("id %q accepted", bad)
+			}
+		}
+		p, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{Amount: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ID() != "pay_chosen" || e.ps.Payment("pay_chosen") != p {
+			t.Errorf("id %q, found %v", p.ID(), e.ps.Payment("pay_chosen"))
+		}
+		if err := p.End(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{}); !errors.Is(err, ErrPaymentActive) {
+			t.Errorf("taken id: %v", err)
+		}
+		e.set.Close("")
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -115,7 +116,9 @@ func WithEventHook(h EventHook) PaymentsOption {
 // creates payments through the call's PaymentSet (ForCall) and finds them
 // by id (Payment). Safe for concurrent use.
 type Payments struct {
-	configs        []PaymentConfig
+	// configs is swapped whole by SetConfigs: a payment copies its
+	// configuration when it is created, so running ones keep theirs.
+	configs        atomic.Pointer[[]PaymentConfig]
 	procs          map[string]processor.Processor
 	store          PaymentStore
 	now            func() time.Time
@@ -139,7 +142,6 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 	}
 	ps := &Payments{
 		newID:    randomID,
-		configs:  slices.Clone(cfg.Configurations),
 		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
@@ -160,20 +162,37 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 		ps.remainingEvery = DefaultRemainingEvery
 	}
 	ps.tickEvery = min(DefaultSecureCheck, ps.remainingEvery)
-	for i, c := range ps.configs {
-		if ps.procs[c.Processor] == nil {
-			return nil, fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
-		}
+	if err := ps.SetConfigs(cfg); err != nil {
+		return nil, err
 	}
 	return ps, nil
 }
 
+// SetConfigs replaces the configurations (a configuration reload): new
+// payments use the new set, payments already created keep the
+// configuration they were created with. cfg must pass Validate and name
+// only the processors Payments was built with (a new processor needs a
+// restart); otherwise nothing changes. Safe to call at any time.
+func (ps *Payments) SetConfigs(cfg PaymentsConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	configs := slices.Clone(cfg.Configurations)
+	for i, c := range configs {
+		if ps.procs[c.Processor] == nil {
+			return fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
+		}
+	}
+	ps.configs.Store(&configs)
+	return nil
+}
+
 // Configs returns the configurations.
-func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(ps.configs) }
+func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(*ps.configs.Load()) }
 
 // Config returns the configuration with the id.
 func (ps *Payments) Config(id string) (PaymentConfig, bool) {
-	for _, c := range ps.configs {
+	for _, c := range *ps.configs.Load() {
 		if c.ID == id {
 			return c, true
 		}
@@ -300,6 +319,18 @@ func (s *PaymentSet) isOpen() bool { return !s.closed.Load() }
 // payment of the call is open or processing. The session timeout runs
 // from now; the agent arms a field to start collecting.
 func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
+	return s.NewWithID("", configID, attrs)
+}
+
+// NewWithID is New with the payment's id chosen by the caller (empty: a
+// random one): the API hands out a payment's id, and its form token,
+// before the agent has picked the configuration. The id must be URL-safe
+// and not taken (ErrPaymentActive otherwise: it names a payment that is
+// there already).
+func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
+	if !validPaymentID(id) {
+		return nil, errors.New("session: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
+	}
 	cfg, ok := s.ps.Config(configID)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoConfig, clip([]byte(configID), maxIDLen))
@@ -319,7 +350,12 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
-	id := s.ps.newID()
+	if id == "" {
+		id = s.ps.newID()
+	} else if s.ps.Payment(id) != nil {
+		s.mu.Unlock()
+		return nil, ErrPaymentActive
+	}
 	now := s.ps.now()
 	p := &Payment{
 		id:      id,
@@ -504,6 +540,21 @@ func (s *PaymentSet) Close(reason string) {
 	}
 	s.ps.mu.Unlock()
 	s.bus.Close()
+}
+
+// validPaymentID reports whether id is empty (a random one is made) or
+// a URL-safe id of at most 64 characters.
+func validPaymentID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // randomID returns 128 random bits, URL-safe.

@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"dtmfgw/session"
@@ -120,22 +121,52 @@ func indexWebhooks(configs []session.PaymentConfig) webhooks {
 	return w
 }
 
-// Outbox returns the store's outbox function (store.WithOutbox) for these
-// payment configurations: a payment made final, of a configuration with
-// a webhook, gets its payment.result delivery in the same transaction.
-// Pass it to store.Open; the Dispatcher delivers what it enqueues.
-func Outbox(configs []session.PaymentConfig) store.OutboxFunc {
-	hooks := indexWebhooks(configs)
-	return func(p store.Payment, e store.Entry) ([]store.Delivery, error) {
-		if _, ok := hooks[p.ConfigurationID]; !ok {
-			return nil, nil
-		}
-		body := Body{ID: store.NewDeliveryID(), Type: EventResult, Created: p.UpdatedAt,
-			Data: Data{Payment: resultPayment(p, e.Detail)}}
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("webhook: result body: %w", err)
-		}
-		return []store.Delivery{{ID: body.ID, PaymentID: p.ID, ConfigurationID: p.ConfigurationID, Event: EventResult, Body: b}}, nil
-	}
+// Directory is the webhooks of the payment configurations in force: the
+// store's outbox function asks it which payments get a delivery, and the
+// Dispatcher where each goes and with which secret. SetConfigs replaces
+// them (a reload). Safe for concurrent use.
+type Directory struct {
+	hooks atomic.Pointer[webhooks]
 }
+
+// NewDirectory returns the directory of configs' webhooks.
+func NewDirectory(configs []session.PaymentConfig) *Directory {
+	d := &Directory{}
+	d.SetConfigs(configs)
+	return d
+}
+
+// SetConfigs replaces the configurations (validated by the caller, as
+// session.Payments.SetConfigs does). Pending deliveries follow: each
+// attempt goes to the URL, signed with the secret, in force when it is
+// made; one whose configuration no longer has a webhook is given up.
+func (d *Directory) SetConfigs(configs []session.PaymentConfig) {
+	w := indexWebhooks(configs)
+	d.hooks.Store(&w)
+}
+
+// lookup returns the webhook of the configuration id.
+func (d *Directory) lookup(id string) (session.WebhookConfig, bool) {
+	w, ok := (*d.hooks.Load())[id]
+	return w, ok
+}
+
+// Outbox is the store's outbox function (store.WithOutbox): a payment
+// made final, of a configuration with a webhook, gets its payment.result
+// delivery in the same transaction.
+func (d *Directory) Outbox(p store.Payment, e store.Entry) ([]store.Delivery, error) {
+	if _, ok := d.lookup(p.ConfigurationID); !ok {
+		return nil, nil
+	}
+	body := Body{ID: store.NewDeliveryID(), Type: EventResult, Created: p.UpdatedAt,
+		Data: Data{Payment: resultPayment(p, e.Detail)}}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: result body: %w", err)
+	}
+	return []store.Delivery{{ID: body.ID, PaymentID: p.ID, ConfigurationID: p.ConfigurationID, Event: EventResult, Body: b}}, nil
+}
+
+// Outbox returns the outbox function of a Directory of configs that never
+// changes.
+func Outbox(configs []session.PaymentConfig) store.OutboxFunc { return NewDirectory(configs).Outbox }

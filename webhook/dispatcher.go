@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -85,7 +84,7 @@ func WithJitter(j func(max time.Duration) time.Duration) Option {
 // Safe for concurrent use.
 type Dispatcher struct {
 	cfg    Config
-	hooks  webhooks
+	dir    *Directory
 	st     *store.Store
 	client *http.Client
 	now    func() time.Time
@@ -107,23 +106,18 @@ type progressEvent struct {
 }
 
 // New returns a dispatcher for the outbox of st, delivering to the
-// webhooks of configs. Give the store Outbox(configs) (store.WithOutbox)
-// so that results are enqueued, session.WithEventHook(d.HandleEvent) for
-// progress and prompt delivery, and run Run.
-func New(cfg Config, configs []session.PaymentConfig, st *store.Store, opts ...Option) (*Dispatcher, error) {
+// webhooks of dir. Give the store dir.Outbox (store.WithOutbox) so that
+// results are enqueued, the payments session.WithEventHook(d.HandleEvent)
+// for progress and prompt delivery, and run Run.
+func New(cfg Config, dir *Directory, st *store.Store, opts ...Option) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if st == nil {
-		return nil, errors.New("webhook: New needs the store")
-	}
-	for i, c := range configs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("webhook: configuration %d: %w", i, err)
-		}
+	if st == nil || dir == nil {
+		return nil, errors.New("webhook: New needs the store and the directory")
 	}
 	d := &Dispatcher{
-		cfg: cfg, hooks: indexWebhooks(configs), st: st,
+		cfg: cfg, dir: dir, st: st,
 		progress: make(chan progressEvent, cfg.ProgressQueue),
 		kick:     make(chan struct{}, 1),
 	}
@@ -186,7 +180,7 @@ func (d *Dispatcher) HandleEvent(configID string, e session.Event) {
 		d.Kick()
 		return
 	}
-	hook, ok := d.hooks[configID]
+	hook, ok := d.dir.lookup(configID)
 	if !ok || !hook.SendsProgress(e.Type) {
 		return
 	}
@@ -322,7 +316,7 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 func (d *Dispatcher) deliver(ctx context.Context, del store.Delivery) {
 	log := d.log.With("delivery", del.ID, "payment", del.PaymentID, "config", del.ConfigurationID,
 		"event", del.Event, "attempt", del.Attempts)
-	hook, ok := d.hooks[del.ConfigurationID]
+	hook, ok := d.dir.lookup(del.ConfigurationID)
 	var status string
 	var delivered bool
 	if !ok {

@@ -298,7 +298,7 @@ func TestNewRefuses(t *testing.T) {
 	bad := testConfig()
 	bad.MaxAge = time.Hour
 	bad.Concurrency = 0
-	_, err := New(bad, nil, e.st)
+	_, err := New(bad, e.dir, e.st)
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "webhooks.max_age") || !strings.Contains(err.Error(), "webhooks.concurrency") {
 		t.Errorf("New = %v", err)
 	}
@@ -402,4 +402,49 @@ func TestRunStopsMidAttempt(t *testing.T) {
 	if ds, _ := e.st.Deliveries(ctx, old.ID); len(ds) != 0 {
 		t.Errorf("a delivery finished 25 h ago was not pruned: %+v", ds)
 	}
+}
+
+// TestDirectoryReload: a reload that changes a configuration's webhook
+// sends its pending deliveries to the new URL, signed with the new
+// secret; one that removes it gives them up; a payment of a
+// configuration that gains a webhook gets a delivery.
+func TestDirectoryReload(t *testing.T) {
+	oldRcv := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	newRcv := newReceiver(t, func(int) int { return http.StatusOK })
+	e := newEnv(t, testConfig(), paymentConfig(oldRcv.srv.URL, false))
+	p := e.approve("card")
+	e.round()
+	if d := e.only(p.ID); !d.Pending() || len(oldRcv.requests()) != 1 {
+		t.Fatalf("before the reload: %+v", d)
+	}
+	moved := paymentConfig(newRcv.srv.URL, false)
+	moved.Webhook.Secret = "a-rotated-secret-0123456789"
+	e.dir.SetConfigs([]session.PaymentConfig{moved})
+	e.clock.Set(e.only(p.ID).NextAttemptAt)
+	e.round()
+	got := newRcv.requests()
+	if d := e.only(p.ID); d.DeliveredAt.IsZero() || len(got) != 1 {
+		t.Fatalf("after the reload: %+v, %d requests at the new URL", d, len(got))
+	}
+	if err := Verify([]byte("a-rotated-secret-0123456789"), got[0].header.Get(SignatureHeader), got[0].body, e.clock.Now(), 0); err != nil {
+		t.Errorf("not signed with the new secret: %v", err)
+	}
+
+	e.dir.SetConfigs([]session.PaymentConfig{paymentConfig("", false)})
+	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 0 {
+		t.Error("a configuration without a webhook any more got a delivery")
+	}
+	e.dir.SetConfigs([]session.PaymentConfig{moved})
+	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 1 {
+		t.Error("a configuration that gained a webhook got no delivery")
+	}
+}
+
+func mustDeliveries(t *testing.T, e *env, paymentID string) []store.Delivery {
+	t.Helper()
+	ds, err := e.st.Deliveries(context.Background(), paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

@@ -82,14 +82,15 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
 	configs := []session.PaymentConfig{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(Outbox(configs)))
+	dir := NewDirectory(configs)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := New(testConfig(), configs, st, WithLogger(logger))
+	d, err := New(testConfig(), dir, st, WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

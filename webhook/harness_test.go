@@ -113,6 +113,7 @@ type env struct {
 	clock   *clock
 	configs []session.PaymentConfig
 	cfg     Config
+	dir     *Directory
 	st      *store.Store
 	d       *Dispatcher
 }
@@ -177,13 +178,14 @@ func eachDatabase(t *testing.T, f func(t *testing.T, dsn string)) {
 // process start.
 func (e *env) open() {
 	e.t.Helper()
-	st, err := store.Open(context.Background(), e.dsn, store.WithClock(e.clock.Now), store.WithOutbox(Outbox(e.configs)))
+	e.dir = NewDirectory(e.configs)
+	st, err := store.Open(context.Background(), e.dsn, store.WithClock(e.clock.Now), store.WithOutbox(e.dir.Outbox))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { st.Close() })
 	e.st = st
-	e.d, err = New(e.cfg, e.configs, st, WithClock(e.clock.Now), WithLogger(slog.New(slog.DiscardHandler)))
+	e.d, err = New(e.cfg, e.dir, st, WithClock(e.clock.Now), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"dtmfgw/api"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -28,6 +29,7 @@ type config struct {
 	Payments   session.PaymentsConfig `yaml:"payments"`
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    storageConfig          `yaml:"storage"`
+	HTTP       api.Config             `yaml:"http"`
 	Log        logConfig              `yaml:"log"`
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
@@ -58,6 +60,7 @@ func defaultConfig() config {
 		Payments:   session.DefaultPaymentsConfig(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    storageConfig{DSN: defaultDSN},
+		HTTP:       api.DefaultConfig(),
 		Log:        logConfig{Format: "text", Level: "info"},
 		Webhooks:   webhook.DefaultConfig(),
 	}
@@ -144,6 +147,9 @@ func (c *config) validate() error {
 		if _, ok := c.Processors[pc.Processor]; !ok {
 			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))
 		}
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err)

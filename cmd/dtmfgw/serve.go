@@ -2,14 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"dtmfgw/api"
+	"dtmfgw/internal/redact"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
@@ -19,20 +27,38 @@ import (
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
 // SIGINT or SIGTERM, which drain (new calls refused, calls in progress
-// given up to sip.drain_timeout) before it exits.
+// given up to sip.drain_timeout) before it exits. SIGHUP reloads what can
+// change while serving (reload).
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return runServeWith(ctx, args, os.Environ(), stdout, stderr, serveHooks{hup: hup})
+}
+
+// serveHooks connect serve to its signals, and tests to serve.
+type serveHooks struct {
+	// hup delivers SIGHUP: each receive reloads the configuration.
+	hup <-chan os.Signal
+	// started, if not nil, gets the gateway once it is serving.
+	started func(*gateway)
+	// reloaded, if not nil, gets the outcome of each reload.
+	reloaded func(error)
+}
+
+// runServeWith is runServe with the environment and the hooks given.
+func runServeWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, hooks serveHooks) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key has an embedded default)")
-	sipListen := fs.String("sip-listen", "", "SIP address, UDP and TCP (sip.listen; default 127.0.0.1:5060)")
-	target := fs.String("default-target", "", "SIP URI calls are bridged to when no route matches (sip.default_target)")
-	var ports session.PortRange
-	fs.TextVar(&ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "RTP port range LOW-HIGH (media.rtp_ports)")
-	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
-	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
+	src := sources{environ: environ}
+	fs.StringVar(&src.path, "config", "", "YAML configuration file (every key has an embedded default; docs/configuration.md)")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets as <redacted>) and exit")
+	checkCfg := fs.Bool("check-config", false, "validate the effective configuration and exit: 0 if valid, 1 if not")
+	src.addFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--print-config] [--check-config] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "Every key can also be set by its environment variable, DTMFGW_<SECTION>_<KEY> (docs/configuration.md);")
+		fmt.Fprintln(stderr, "precedence: embedded defaults < file < environment < flags.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -42,53 +68,46 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := src.build()
 	if err != nil {
-		return err
-	}
-	// Flags given on the command line override the file.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "sip-listen":
-			cfg.SIP.Listen = *sipListen
-		case "default-target":
-			cfg.SIP.DefaultTarget = *target
-		case "rtp-ports":
-			cfg.Media.RTPPorts = ports
-		case "storage":
-			cfg.Storage.DSN = *storage
-		case "log-format":
-			cfg.Log.Format = *logFormat
-		case "log-level":
-			cfg.Log.Level = *logLevel
-		}
-	})
-	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
-	log := newLogger(stderr, cfg.Log)
-	return serve(ctx, cfg, log)
+	switch {
+	case *printCfg:
+		out, err := printConfig(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(out)
+		return err
+	case *checkCfg:
+		fmt.Fprintln(stdout, "configuration valid")
+		return nil
+	}
+	log, level := newLogger(stderr, cfg.Log)
+	return serve(ctx, src, cfg, log, level, hooks)
 }
 
 // serve runs the configured gateway until ctx ends, then drains.
-func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+func serve(ctx context.Context, src sources, cfg config, log *slog.Logger, level *slog.LevelVar, hooks serveHooks) error {
 	// A result and its webhook delivery are committed together.
-	st, err := store.Open(ctx, cfg.Storage.DSN, store.WithOutbox(webhook.Outbox(cfg.Payments.Configurations)))
+	webhookDir := webhook.NewDirectory(cfg.Payments.Configurations)
+	st, err := store.Open(ctx, cfg.Storage.DSN, store.WithOutbox(webhookDir.Outbox))
 	if err != nil {
 		return fmt.Errorf("storage.dsn: %w", err)
 	}
 	defer st.Close()
-	hooks, err := webhook.New(cfg.Webhooks, cfg.Payments.Configurations, st, webhook.WithLogger(log))
+	webhooks, err := webhook.New(cfg.Webhooks, webhookDir, st, webhook.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	// Deliveries run until the store closes, after the drain: the
 	// results of the last calls are attempted, and the rest wait in the
 	// outbox for the next start.
-	hooksCtx, stopHooks := context.WithCancel(context.Background())
-	hooksDone := make(chan error, 1)
-	go func() { hooksDone <- hooks.Run(hooksCtx) }()
-	defer func() { stopHooks(); <-hooksDone }()
+	webhooksCtx, stopWebhooks := context.WithCancel(context.Background())
+	webhooksDone := make(chan error, 1)
+	go func() { webhooksDone <- webhooks.Run(webhooksCtx) }()
+	defer func() { stopWebhooks(); <-webhooksDone }()
 	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
 	if err != nil {
 		return err
@@ -106,7 +125,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
 		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log),
-		session.WithEventHook(hooks.HandleEvent))
+		session.WithEventHook(webhooks.HandleEvent))
 	if err != nil {
 		return err
 	}
@@ -115,6 +134,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer calls.Close()
+	if len(cfg.HTTP.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
+		cfg.HTTP.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	apiServer, err := api.New(cfg.HTTP, calls, payments, st, log)
+	if err != nil {
+		return err
+	}
+	httpListener, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	httpServed := make(chan error, 1)
+	go func() { httpServed <- apiServer.Serve(httpCtx, httpListener) }()
 	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
 	if err != nil {
 		return err
@@ -134,14 +173,34 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs))
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
+		"storage", st.Dialect(), "processors", len(procs), "http", httpListener.Addr().String())
+	g := &gateway{src: src, cfg: cfg, log: log, level: level, b2b: b2b, payments: payments, webhooks: webhookDir}
+	if hooks.started != nil {
+		hooks.started(g)
 	}
-	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case err := <-served:
+			stopHTTP()
+			return errors.Join(err, <-httpServed)
+		case err := <-httpServed:
+			return fmt.Errorf("http: %w", err)
+		case <-hooks.hup:
+			err := g.reload()
+			if hooks.reloaded != nil {
+				hooks.reloaded(err)
+			}
+		}
+	}
+	// The API takes no more changes and ends its event streams; it goes on
+	// answering reads while the calls drain.
+	apiServer.Drain()
+	drain := g.config().SIP.DrainTimeout // SIGHUP may have changed it
+	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", drain.String())
+	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
 	err = b2b.Shutdown(drainCtx)
 	cancel()
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -150,18 +209,33 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	stopServing()
 	err = errors.Join(err, <-served)
+	stopHTTP()
+	err = errors.Join(err, <-httpServed)
 	log.Info("stopped")
 	return err
 }
 
-// newLogger returns the process logger: text or JSON on w.
-func newLogger(w io.Writer, c logConfig) *slog.Logger {
-	level, _ := parseLevel(c.Level)
+// generatedKey returns a random API key for a run that configured none.
+func generatedKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// newLogger returns the process logger: text or JSON on w, behind the
+// redaction layer (internal/redact), so every logger serve hands out
+// (session's, processor's, sip's and sipgo's derive from it) masks digit
+// runs. The level is a LevelVar so that SIGHUP can change it.
+func newLogger(w io.Writer, c logConfig) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	l, _ := parseLevel(c.Level)
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.NewHandler(h)), level
 }
 
 // parseLevel reads a log level name.

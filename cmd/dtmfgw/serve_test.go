@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,12 +96,14 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	port := freeUDPPort(t)
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
+	httpAddr := "127.0.0.1:" + freeUDPPort(t)
+	const apiKey = "serve-test-key-0123456789"
 	ctx, stop := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
-			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db")}, &bytes.Buffer{}, &stderr)
+			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db"), "--http-listen", httpAddr, "--api-key", apiKey}, &bytes.Buffer{}, &stderr)
 	}()
 	// An OPTIONS health check, retried until the listener is up. The
 	// socket is not connected: a connected one reports the ICMP port
@@ -129,6 +133,26 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, "SIP/2.0 200") {
 		t.Fatalf("OPTIONS answered %q; log:\n%s", firstLine(got), stderr.String())
+	}
+	// SIP is up, so is the API (it starts first): the configured key
+	// reads the configurations, no key does not.
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{apiKey, http.StatusOK}, {"", http.StatusUnauthorized}} {
+		req, _ := http.NewRequest("GET", "http://"+httpAddr+"/v1/configurations", nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || (c.want == http.StatusOK && !strings.Contains(string(body), `"id":"card"`)) {
+			t.Errorf("GET /v1/configurations with key %v: %d %s", c.key != "", resp.StatusCode, body)
+		}
 	}
 	stop()
 	select {

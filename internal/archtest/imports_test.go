@@ -92,7 +92,22 @@ func TestLayerRanks(t *testing.T) {
 			t.Errorf("%s (rank %v) must sit below %s (rank %v)", order[i-1], a, order[i], b)
 		}
 	}
+	// The API sits beside sip: above session, below cmd (cmd → api → session).
+	for _, below := range []string{"dtmfgw/session", "dtmfgw/store"} {
+		if a, _ := layer(below); a >= mustRank(t, "dtmfgw/api") {
+			t.Errorf("%s must sit below dtmfgw/api", below)
+		}
+	}
+	if mustRank(t, "dtmfgw/api") >= mustRank(t, "dtmfgw/cmd/dtmfgw") {
+		t.Error("dtmfgw/api must sit below dtmfgw/cmd/dtmfgw")
+	}
 	if _, top := layer("dtmfgw/internal/audiofile/x"); top != "internal/audiofile" {
 		t.Errorf("internal helpers are their own concern, got %q", top)
 	}
+}
+
+func mustRank(t *testing.T, pkg string) float64 {
+	t.Helper()
+	r, _ := layer(pkg)
+	return r
 }

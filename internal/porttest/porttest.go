@@ -13,6 +13,7 @@ import (
 // ephemeral range (32768 and up by default) so that other tests' ":0"
 // sockets do not land in them.
 const (
+	ZoneAPI     = 4000  // api's tests
 	ZoneMedia   = 10000 // media's tests
 	ZoneSession = 18000 // session's tests
 	ZoneSIP     = 24000 // sip's tests
