@@ -145,9 +145,9 @@ func (d *Directory) SetConfigs(configs []session.PaymentConfig) {
 	d.hooks.Store(&w)
 }
 
-// lookup returns the webhook of the configuration id.
-func (d *Directory) lookup(id string) (session.WebhookConfig, bool) {
-	w, ok := (*d.hooks.Load())[id]
+// Webhook returns the webhook of the configuration id, if it has one.
+func (d *Directory) Webhook(configID string) (session.WebhookConfig, bool) {
+	w, ok := (*d.hooks.Load())[configID]
 	return w, ok
 }
 
@@ -155,7 +155,7 @@ func (d *Directory) lookup(id string) (session.WebhookConfig, bool) {
 // made final, of a configuration with a webhook, gets its payment.result
 // delivery in the same transaction.
 func (d *Directory) Outbox(p store.Payment, e store.Entry) ([]store.Delivery, error) {
-	if _, ok := d.lookup(p.ConfigurationID); !ok {
+	if _, ok := d.Webhook(p.ConfigurationID); !ok {
 		return nil, nil
 	}
 	body := Body{ID: store.NewDeliveryID(), Type: EventResult, Created: p.UpdatedAt,

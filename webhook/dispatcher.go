@@ -180,7 +180,7 @@ func (d *Dispatcher) HandleEvent(configID string, e session.Event) {
 		d.Kick()
 		return
 	}
-	hook, ok := d.dir.lookup(configID)
+	hook, ok := d.dir.Webhook(configID)
 	if !ok || !hook.SendsProgress(e.Type) {
 		return
 	}
@@ -316,7 +316,7 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 func (d *Dispatcher) deliver(ctx context.Context, del store.Delivery) {
 	log := d.log.With("delivery", del.ID, "payment", del.PaymentID, "config", del.ConfigurationID,
 		"event", del.Event, "attempt", del.Attempts)
-	hook, ok := d.dir.lookup(del.ConfigurationID)
+	hook, ok := d.dir.Webhook(del.ConfigurationID)
 	var status string
 	var delivered bool
 	if !ok {

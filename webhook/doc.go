@@ -3,8 +3,8 @@
 // from an outbox kept in the store so that a restart loses none.
 //
 // Durability: a payment's payment.result delivery is written by the store
-// in the same transaction that makes the payment final (Outbox, passed to
-// store.Open with store.WithOutbox), so no result is committed without
+// in the same transaction that makes the payment final (Directory.Outbox,
+// passed to store.Open with store.WithOutbox), so no result is committed without
 // the delivery that reports it, whichever path ended the payment (the
 // processor's answer, a reconciliation after a restart, a cancel, the
 // session timeout). The Dispatcher claims due deliveries with a lease
