@@ -40,7 +40,9 @@ const (
 )
 
 // Stats are the dispatcher's counters since New. They never hold a
-// payment's data.
+// payment's data. As Prometheus series (deploy/grafana):
+// dtmfgw_webhook_deliveries_total{outcome="delivered"|"failed"|"gave_up"}
+// from Delivered, Failed and GaveUp.
 type Stats struct {
 	// Attempts counts POSTs made; Delivered those answered with a 2xx;
 	// Failed those that were not (a retry follows); GaveUp deliveries
@@ -168,6 +170,11 @@ func (d *Dispatcher) Stats() Stats {
 		ProgressEnqueued: d.progressEnqueued.Load(), ProgressDropped: d.progressDropped.Load(),
 	}
 }
+
+// Pending counts the deliveries in the outbox neither delivered nor given
+// up (a gauge: dtmfgw_webhook_pending). It asks the store; with several
+// nodes on one database, it is the shared outbox's count.
+func (d *Dispatcher) Pending(ctx context.Context) (int, error) { return d.st.PendingDeliveries(ctx) }
 
 // HandleEvent is the session.EventHook of the payments: a result wakes
 // the dispatcher (its delivery is already in the outbox, committed with

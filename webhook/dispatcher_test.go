@@ -151,6 +151,9 @@ func TestBackoffGrowsCappedThenGivesUp(t *testing.T) {
 	if st := e.d.Stats(); st.GaveUp != 1 || st.Delivered != 0 || st.Attempts != uint64(d.Attempts) {
 		t.Errorf("stats %+v", st)
 	}
+	if n, err := e.d.Pending(context.Background()); err != nil || n != 0 {
+		t.Errorf("Pending = %d, %v after giving up", n, err)
+	}
 }
 
 func TestBackoff(t *testing.T) {
