@@ -262,7 +262,7 @@ func (p *Payment) setStateLocked(s PaymentState, reason string) {
 
 func (p *Payment) publishLocked(e Event) {
 	e.CallID, e.PaymentID = p.set.callID, p.id
-	p.set.bus.publish(e)
+	p.set.bus.publishFor(p.set.ps.hook, p.cfg.ID, e)
 }
 
 // Attributes returns the payment's amount, currency, reference and name.

@@ -94,6 +94,23 @@ func WithRemainingEvery(d time.Duration) PaymentsOption {
 	return func(ps *Payments) { ps.remainingEvery = d }
 }
 
+// EventHook receives every payment event of every call, with the id of
+// the payment's configuration: how webhooks (package webhook) learn of a
+// payment's progress without a subscription per call. It sees a call's
+// events in Seq order. It runs on the publisher's goroutine, under the
+// payment's and the call's event bus's locks, after the call's
+// subscribers have been handed the event: it must return at once, and
+// must not call into session (hand the event to a channel). An event
+// published after its call ended (a reconciled result) has Seq 0.
+type EventHook func(configID string, e Event)
+
+// WithEventHook calls h with every payment event (nil: none). Events of a
+// call with no payment (the secure status before the first) are not
+// passed.
+func WithEventHook(h EventHook) PaymentsOption {
+	return func(ps *Payments) { ps.hook = h }
+}
+
 // Payments is the process's payment desk: the configurations, the
 // processors and the store, and the payments of every live call. The API
 // creates payments through the call's PaymentSet (ForCall) and finds them
@@ -110,6 +127,7 @@ type Payments struct {
 	remainingEvery time.Duration
 	tickEvery      time.Duration
 	newID          func() string // randomID; tests make ids predictable
+	hook           EventHook
 
 	mu       sync.Mutex
 	sets     map[string]*PaymentSet // by call id
@@ -476,6 +494,10 @@ func (s *PaymentSet) UpdateSecure() {
 	e := Event{Type: EventSecure, CallID: s.callID, Secure: secure}
 	if s.active != nil {
 		e.PaymentID = s.active.id
+	}
+	if s.active != nil {
+		s.bus.publishFor(s.ps.hook, s.active.cfg.ID, e)
+		return
 	}
 	s.bus.publish(e)
 }

@@ -14,6 +14,7 @@ import (
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
+	"dtmfgw/webhook"
 )
 
 // maxConfigSize bounds the configuration file: it is read whole.
@@ -30,6 +31,8 @@ type config struct {
 	Storage    storageConfig          `yaml:"storage"`
 	HTTP       api.Config             `yaml:"http"`
 	Log        logConfig              `yaml:"log"`
+	// Webhooks is how results reach each configuration's webhook.
+	Webhooks webhook.Config `yaml:"webhooks"`
 }
 
 // storageConfig is the "storage:" section.
@@ -59,6 +62,7 @@ func defaultConfig() config {
 		Storage:    storageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),
 		Log:        logConfig{Format: "text", Level: "info"},
+		Webhooks:   webhook.DefaultConfig(),
 	}
 }
 
@@ -145,6 +149,9 @@ func (c *config) validate() error {
 		}
 	}
 	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {

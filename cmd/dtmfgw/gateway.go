@@ -16,6 +16,7 @@ import (
 	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/store"
+	"dtmfgw/webhook"
 )
 
 // gateway is a running dtmfgw: the store, the payments, the calls' media,
@@ -31,12 +32,16 @@ type gateway struct {
 	mu  sync.Mutex // serialises reloads
 	cfg config     // the configuration in force: read it with config()
 
-	log      *slog.Logger
-	store    *store.Store
-	payments *session.Payments
-	calls    *session.Manager
-	b2b      *sip.B2BUA
-	api      *api.Server
+	log   *slog.Logger
+	store *store.Store
+	// webhooks follows payments' configurations (a SIGHUP reload updates
+	// it); dispatcher delivers from the store's outbox.
+	webhooks   *webhook.Directory
+	dispatcher *webhook.Dispatcher
+	payments   *session.Payments
+	calls      *session.Manager
+	b2b        *sip.B2BUA
+	api        *api.Server
 
 	sipAddr  netip.AddrPort
 	httpAddr net.Addr
@@ -44,6 +49,10 @@ type gateway struct {
 	stopServing context.CancelFunc
 	sipServed   chan error
 	httpServed  chan error
+	// stopWebhooks ends the dispatcher, after the drain: the results of
+	// the last calls are attempted, the rest wait in the outbox for the
+	// next start.
+	stopWebhooks func()
 }
 
 // startGateway opens everything cfg describes and starts serving. On an
@@ -58,10 +67,20 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway
 			}
 		}
 	}()
-	if g.store, err = store.Open(ctx, cfg.Storage.DSN); err != nil {
+	// A result and its webhook delivery are committed together.
+	g.webhooks = webhook.NewDirectory(cfg.Payments.Configurations)
+	if g.store, err = store.Open(ctx, cfg.Storage.DSN, store.WithOutbox(g.webhooks.Outbox)); err != nil {
 		return nil, fmt.Errorf("storage.dsn: %w", err)
 	}
 	closers = append(closers, func() { g.store.Close() })
+	if g.dispatcher, err = webhook.New(cfg.Webhooks, g.webhooks, g.store, webhook.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	webhooksCtx, stopWebhooks := context.WithCancel(context.Background())
+	webhooksDone := make(chan error, 1)
+	go func() { webhooksDone <- g.dispatcher.Run(webhooksCtx) }()
+	g.stopWebhooks = func() { stopWebhooks(); <-webhooksDone }
+	closers = append(closers, g.stopWebhooks)
 	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
 	if err != nil {
 		return nil, err
@@ -78,7 +97,8 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway
 		log.Info("stored payments reconciled", "count", n)
 	}
 	if g.payments, err = session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log)); err != nil {
+		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log),
+		session.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
 		return nil, err
 	}
 	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
@@ -175,6 +195,7 @@ func (g *gateway) shutdown() error {
 	g.stopServing()
 	err = errors.Join(err, <-g.sipServed, <-g.httpServed)
 	g.calls.Close()
+	g.stopWebhooks()
 	g.store.Close()
 	g.log.Info("stopped")
 	return err

@@ -56,6 +56,9 @@ func (g *gateway) reload() error {
 		g.log.Error("configuration reload refused; the running configuration stays", "err", err)
 		return err
 	}
+	if g.webhooks != nil {
+		g.webhooks.SetConfigs(next.Payments.Configurations)
+	}
 	level, _ := parseLevel(next.Log.Level)
 	g.level.Set(level)
 	g.cfg = next

@@ -83,6 +83,9 @@ payments:
         - {id: card_number, label: Card number, kind: card_number, required: true}
         - {id: expiry, label: Expiry, kind: expiry, required: true}
         - {id: security_code, label: Security code, kind: security_code, required: true}
+      webhook:
+        url: https://crm.example.com/hooks/v2
+        secret: reloaded-secret-0123456789
 log:
   level: debug
 storage:
@@ -102,6 +105,12 @@ media:
 	}
 	if _, ok := g.payments.Config("card"); ok {
 		t.Error("the old payment configuration is still offered")
+	}
+	if w, ok := g.webhooks.Webhook("card-v2"); !ok || w.URL != "https://crm.example.com/hooks/v2" {
+		t.Errorf("the webhook after reload: %+v, %v", w, ok)
+	}
+	if strings.Contains(logs.String(), "reloaded-secret") {
+		t.Error("the log shows a webhook secret")
 	}
 	if g.level.Level() != slog.LevelDebug {
 		t.Errorf("log level %v after reload, want debug", g.level.Level())

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dtmfgw/webhook"
 )
 
 func TestConfigRefusalsNameTheKey(t *testing.T) {
@@ -28,6 +30,8 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"bad processor type", "processors:\n  psp:\n    type: bank\n", []string{"processors.psp"}},
 		{"empty storage", "storage:\n  dsn: \"\"\n", []string{"storage.dsn"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
+		{"short webhook retries", "webhooks:\n  max_age: 1h\n", []string{"webhooks.max_age"}},
+		{"webhook secret too short", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: sandbox\n      accepted_brands: [visa]\n      fields:\n        - {id: card_number, kind: card_number}\n        - {id: expiry, kind: expiry}\n        - {id: security_code, kind: security_code}\n      webhook:\n        url: https://crm.example.com/hook\n        secret: short-secret\n", []string{"payments.configurations[0].webhook.secret"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dtmfgw.yaml")
@@ -225,5 +229,39 @@ func TestReadmeConfigExampleIsValid(t *testing.T) {
 	}
 	if cfg.SIP.DefaultTarget == "" || len(cfg.SIP.Routes) != 1 || cfg.Log.Format != "json" {
 		t.Errorf("README example read as %+v", cfg)
+	}
+}
+
+// TestWebhooksDocExampleIsValid: the configuration in docs/webhooks.md is
+// one serve accepts.
+func TestWebhooksDocExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "```yaml\n")
+	if start < 0 {
+		t.Fatal("docs/webhooks.md has no yaml example")
+	}
+	text = text[start+len("```yaml\n"):]
+	end := strings.Index(text, "```")
+	if end < 0 {
+		t.Fatal("the yaml example is not closed")
+	}
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	if err := os.WriteFile(path, []byte(text[:end]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("docs/webhooks.md example refused: %v", err)
+	}
+	w := cfg.Payments.Configurations[0].Webhook
+	if !w.Enabled() || len(w.Secret) < 16 || len(w.Events) != 2 || cfg.Webhooks != webhook.DefaultConfig() {
+		t.Errorf("example read as %+v, %+v", w, cfg.Webhooks)
 	}
 }

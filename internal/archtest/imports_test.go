@@ -37,7 +37,9 @@ func layer(pkg string) (rank float64, top string) {
 		return 1.5, top
 	case top == "session":
 		return 2, top
-	case top == "sip", top == "api":
+	case top == "sip", top == "api", top == "webhook":
+		// webhook delivers the session's results from the store's
+		// outbox (issue 6).
 		return 3, top
 	case top == "cmd", top == "bench":
 		return 4, top
