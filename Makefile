@@ -21,7 +21,11 @@ STRIPE_MOCK_VERSION ?= latest
 # /usr/lib/postgresql/*/bin on a temporary directory and a free loopback port (as the
 # postgres user when run as root), unless DTMFGW_TEST_POSTGRES_DSN names a database.
 # The cluster the package itself may create and start is not used.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql
+# chromium is the headless browser the agent form's tests drive (chromedp,
+# /usr/bin/chromium).
+# kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
+# fake dtmfgw nodes (package deploy); its own service is not started.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 2
@@ -31,11 +35,17 @@ SIP_DURATION  ?= 20s
 # RUN_ARGS are passed to `dtmfgw serve` by `make run`, e.g.
 # RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
 RUN_ARGS      ?=
+# DEMO_ARGS are passed to `dtmfgw demo` by `make demo`, e.g. DEMO_ARGS='--wait 30s'.
+DEMO_ARGS     ?=
 TEST_TIMEOUT  ?= 30m
+# Where the browser tests save their screenshots (the form at each step):
+# test-artifacts/form (api's form tests) and test-artifacts/e2e (the
+# end-to-end tests in cmd/dtmfgw), or $DTMFGW_ARTIFACTS when it is set.
+ARTIFACTS_WHERE = $(if $(DTMFGW_ARTIFACTS),$(DTMFGW_ARTIFACTS),$(CURDIR)/test-artifacts/form and $(CURDIR)/test-artifacts/e2e)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help build run test test-go lint deps modules tools fuzz bench detector-report clean
+.PHONY: help build run demo test test-go lint deps modules tools fuzz bench detector-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +64,10 @@ run: build ## build and run the gateway on its embedded defaults (SIP 127.0.0.1:
 	@echo "==> dtmfgw serve $(RUN_ARGS)   (SIP on 127.0.0.1:5060 UDP+TCP, RTP 20000-29999; Ctrl-C to stop)"
 	@$(BIN)/dtmfgw serve $(RUN_ARGS)
 
+demo: build ## build and run the demo: the gateway with a simulated caller and agent, one card payment to watch at the printed URL
+	@echo "==> dtmfgw demo $(DEMO_ARGS)   (the form on http://127.0.0.1:8080; Ctrl-C to stop)"
+	@$(BIN)/dtmfgw demo $(DEMO_ARGS)
+
 deps: ## install the Debian packages the tests need (apt-get, as root)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "==> Debian packages present: $(DEB_PACKAGES)"; \
@@ -63,6 +77,13 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  $$sudo apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  echo "==> installed:$$missing"; \
+	fi
+	@# Debian starts kamailio's own service on install, on port 5060, where
+	@# `make run` listens: the tests run their own Kamailio, so stop that one.
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet kamailio 2>/dev/null; then \
+	  echo "==> stopping and disabling the kamailio service Debian started (the tests run their own)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
 	fi
 
 tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
@@ -91,6 +112,9 @@ test-go: $(STRIPE_MOCK)
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
 	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
+	@echo "==> key press → dot latency, SIPp through dtmfgw to the form in headless Chromium, without -race (bar: p99 < 100 ms)"
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
 
 fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$($(GO) list ./...); do \
@@ -100,7 +124,7 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: deps modules ## run the benchmarks, the relay load test and the SIP load run; write docs/benchmarks.md, docs/benchmarks-relay.md and docs/benchmarks-sip.md
+bench: deps modules ## run the benchmarks, the relay load test, the SIP load run and the key→dot latency; write docs/benchmarks.md (latency section included), docs/benchmarks-relay.md and docs/benchmarks-sip.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
@@ -112,6 +136,8 @@ bench: deps modules ## run the benchmarks, the relay load test and the SIP load 
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
+	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/benchmarks.md"
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw -args -latency-report $(CURDIR)/docs/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"

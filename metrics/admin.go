@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -114,28 +115,31 @@ func AdminHandler(reg *Registry, draining func() bool, checks ...Check) http.Han
 	return mux
 }
 
-// ServeAdmin serves h on addr until ctx ends, then shuts down within a
-// second. It returns once the listener is open (errors opening it are
-// returned at once) with a channel that yields Serve's final error.
-func ServeAdmin(ctx context.Context, addr string, h http.Handler) (<-chan error, string, error) {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := listen(addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("admin.listen: %w", err)
-	}
-	done := make(chan error, 1)
+// ServeAdmin serves h on ln until ctx ends, then shuts down within a
+// second (a scrape in flight may finish) and returns; it closes ln. Like
+// http.Server.Serve it returns the error that stopped it early, and nil
+// after ctx ended.
+func ServeAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	served, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
-		err := srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+		case <-served: // stopped by itself: nothing to shut down
+			return
 		}
-		done <- err
-	}()
-	go func() {
-		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
 	}()
-	return done, ln.Addr().String(), nil
+	err := srv.Serve(ln)
+	close(served)
+	<-stopped
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }

@@ -39,7 +39,10 @@
 //     (events.go) go out through a non-blocking, resumable bus and hold no
 //     digit. A record is committed (StorePayments over package store)
 //     before the processor gets the card and again before a result is
-//     reported; ReconcileStored settles what a crash left unknown.
+//     reported; ReconcileStored settles what a crash left unknown. A
+//     configuration may name a webhook (webhook_config.go; its Secret
+//     never prints); WithEventHook hands every payment event, in order,
+//     to package webhook without a subscription per call.
 //
 // Keys stay dtmf.Key, which prints as "•": nothing here logs, formats or
 // stores a key outside the digit queue. Every timed behaviour runs off the

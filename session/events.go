@@ -60,6 +60,18 @@ func (t EventType) MarshalText() ([]byte, error) {
 	return []byte(t.String()), nil
 }
 
+// UnmarshalText reads a type's name ("field_length"), as a webhook's
+// events list in the configuration file gives it.
+func (t *EventType) UnmarshalText(b []byte) error {
+	for i := EventFieldArmed; i < numEventTypes; i++ {
+		if string(b) == eventTypeNames[i] {
+			*t = i
+			return nil
+		}
+	}
+	return fmt.Errorf("event type %q: unknown", clip(b, 32))
+}
+
 // AgentState is the agent's state as the contact centre's platform names
 // it while a payment runs and after.
 type AgentState string
@@ -99,6 +111,12 @@ type Event struct {
 	Field string `json:"field,omitempty"`
 	// Length is how many digits the field holds.
 	Length int `json:"length,omitempty"`
+	// PressAt is, on a field_length event that a key press caused, when
+	// that press's first packet arrived (Digit.At, by the Manager's
+	// clock): a time, not card data. The agent form puts it on the dot it
+	// draws, so the key press to dot latency (issue 6) can be measured
+	// in a browser. Zero on a clear.
+	PressAt time.Time `json:"press_at,omitzero"`
 	// Complete and Valid: the field is complete; it is valid (only
 	// meaningful when complete).
 	Complete bool `json:"complete,omitempty"`
@@ -303,12 +321,20 @@ func (b *EventBus) removeLocked(s *Subscription) {
 // publish numbers and stamps e (At, if zero) and hands it to every
 // subscriber that has room, dropping those that have none. It never
 // blocks. It returns the event as sent.
-func (b *EventBus) publish(e Event) Event {
+func (b *EventBus) publish(e Event) Event { return b.publishFor(nil, "", e) }
+
+// publishFor is publish, and then, still under the bus's lock so that
+// the hook sees the events in Seq order, hook(configID, e) if hook is not
+// nil: even on a closed bus, where e goes to no subscriber and has Seq 0.
+func (b *EventBus) publishFor(hook EventHook, configID string, e Event) Event {
 	if e.At.IsZero() {
 		e.At = b.now()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if hook != nil {
+		defer func() { hook(configID, e) }()
+	}
 	if b.closed {
 		return e
 	}

@@ -263,7 +263,7 @@ func (p *Payment) setStateLocked(s PaymentState, reason string) {
 
 func (p *Payment) publishLocked(e Event) {
 	e.CallID, e.PaymentID = p.set.callID, p.id
-	p.set.bus.publish(e)
+	p.set.bus.publishFor(p.set.ps.hook, p.cfg.ID, e)
 }
 
 // Attributes returns the payment's amount, currency, reference and name.
@@ -383,7 +383,9 @@ func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
 		if f.complete || !c.append(d.Key) { // full: cannot happen, complete first
 			return digitIgnored
 		}
-		p.publishLocked(p.lengthEventLocked(i))
+		e := p.lengthEventLocked(i)
+		e.PressAt = d.At
+		p.publishLocked(e)
 		if p.completeNowLocked(i) {
 			p.completeLocked(i)
 		}

@@ -190,6 +190,9 @@ type PaymentConfig struct {
 	HashEndsField bool `yaml:"hash_ends_field" json:"hash_ends_field"`
 	// StarClearsField lets `*` clear the armed field.
 	StarClearsField bool `yaml:"star_clears_field" json:"star_clears_field"`
+	// Webhook is where this configuration's results are POSTed, signed
+	// (package webhook); zero means none.
+	Webhook WebhookConfig `yaml:"webhook" json:"webhook,omitzero"`
 }
 
 // NewPaymentConfig returns a configuration with the given id, name,
@@ -366,7 +369,7 @@ func (c PaymentConfig) validate(prefix string) error {
 	if c.SessionTimeout != 0 && (c.SessionTimeout < MinSessionTimeout || c.SessionTimeout > MaxSessionTimeout) {
 		return bad("session_timeout", "%v outside %v … %v (0 means %v)", c.SessionTimeout, MinSessionTimeout, MaxSessionTimeout, DefaultSessionTimeout)
 	}
-	return nil
+	return c.Webhook.validate(bad)
 }
 
 // checkID accepts 1 to maxIDLen lower-case letters, digits, '_' and '-':

@@ -1228,3 +1228,61 @@ func TestWithTheSandbox(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldLengthCarriesPressAt: each field_length event a key press
+// causes carries when the press arrived (the form's key→dot latency is
+// measured from it); a clear's carries none, and the JSON leaves it out.
+func TestFieldLengthCarriesPressAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		p := e.newPayment()
+		p.Arm("card_number")
+		e.events()
+		pressed := time.Now().Add(-3 * time.Millisecond)
+		e.number++
+		e.set.HandleDigit(Digit{Key: '4', Source: dtmf.SourceRFC4733, At: pressed, Number: e.number})
+		ev, ok := e.last(EventFieldLength, "card_number")
+		if !ok || !ev.PressAt.Equal(pressed) {
+			t.Fatalf("field_length press_at %v, want %v", ev.PressAt, pressed)
+		}
+		if err := p.Clear("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		ev, _ = e.last(EventFieldLength, "card_number")
+		if ev.Length != 0 || !ev.PressAt.IsZero() {
+			t.Fatalf("clear: length %d press_at %v, want 0 and none", ev.Length, ev.PressAt)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "press_at") {
+			t.Errorf("a clear's JSON has press_at: %s", b)
+		}
+	})
+}
+
+func TestNewWithID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		for _, bad := range []string{"a/b", "pay 1", strings.Repeat("x", 65)} {
+			if _, err := e.set.NewWithID(bad, e.ps.Configs()[0].ID, Attributes{}); err == nil {
+				t.Errorf("id %q accepted", bad)
+			}
+		}
+		p, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{Amount: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ID() != "pay_chosen" || e.ps.Payment("pay_chosen") != p {
+			t.Errorf("id %q, found %v", p.ID(), e.ps.Payment("pay_chosen"))
+		}
+		if err := p.End(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{}); !errors.Is(err, ErrPaymentActive) {
+			t.Errorf("taken id: %v", err)
+		}
+		e.set.Close("")
+	})
+}

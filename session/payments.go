@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -93,12 +94,31 @@ func WithRemainingEvery(d time.Duration) PaymentsOption {
 	return func(ps *Payments) { ps.remainingEvery = d }
 }
 
+// EventHook receives every payment event of every call, with the id of
+// the payment's configuration: how webhooks (package webhook) learn of a
+// payment's progress without a subscription per call. It sees a call's
+// events in Seq order. It runs on the publisher's goroutine, under the
+// payment's and the call's event bus's locks, after the call's
+// subscribers have been handed the event: it must return at once, and
+// must not call into session (hand the event to a channel). An event
+// published after its call ended (a reconciled result) has Seq 0.
+type EventHook func(configID string, e Event)
+
+// WithEventHook calls h with every payment event (nil: none). Events of a
+// call with no payment (the secure status before the first) are not
+// passed.
+func WithEventHook(h EventHook) PaymentsOption {
+	return func(ps *Payments) { ps.hook = h }
+}
+
 // Payments is the process's payment desk: the configurations, the
 // processors and the store, and the payments of every live call. The API
 // creates payments through the call's PaymentSet (ForCall) and finds them
 // by id (Payment). Safe for concurrent use.
 type Payments struct {
-	configs        []PaymentConfig
+	// configs is swapped whole by SetConfigs: a payment copies its
+	// configuration when it is created, so running ones keep theirs.
+	configs        atomic.Pointer[[]PaymentConfig]
 	procs          map[string]processor.Processor
 	store          PaymentStore
 	now            func() time.Time
@@ -107,6 +127,7 @@ type Payments struct {
 	remainingEvery time.Duration
 	tickEvery      time.Duration
 	newID          func() string // randomID; tests make ids predictable
+	hook           EventHook
 	metrics        paymentsMetrics
 
 	mu       sync.Mutex
@@ -122,7 +143,6 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 	}
 	ps := &Payments{
 		newID:    randomID,
-		configs:  slices.Clone(cfg.Configurations),
 		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
@@ -144,20 +164,37 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 	}
 	ps.tickEvery = min(DefaultSecureCheck, ps.remainingEvery)
 	ps.metrics.init(ps.procs)
-	for i, c := range ps.configs {
-		if ps.procs[c.Processor] == nil {
-			return nil, fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
-		}
+	if err := ps.SetConfigs(cfg); err != nil {
+		return nil, err
 	}
 	return ps, nil
 }
 
+// SetConfigs replaces the configurations (a configuration reload): new
+// payments use the new set, payments already created keep the
+// configuration they were created with. cfg must pass Validate and name
+// only the processors Payments was built with (a new processor needs a
+// restart); otherwise nothing changes. Safe to call at any time.
+func (ps *Payments) SetConfigs(cfg PaymentsConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	configs := slices.Clone(cfg.Configurations)
+	for i, c := range configs {
+		if ps.procs[c.Processor] == nil {
+			return fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
+		}
+	}
+	ps.configs.Store(&configs)
+	return nil
+}
+
 // Configs returns the configurations.
-func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(ps.configs) }
+func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(*ps.configs.Load()) }
 
 // Config returns the configuration with the id.
 func (ps *Payments) Config(id string) (PaymentConfig, bool) {
-	for _, c := range ps.configs {
+	for _, c := range *ps.configs.Load() {
 		if c.ID == id {
 			return c, true
 		}
@@ -284,6 +321,18 @@ func (s *PaymentSet) isOpen() bool { return !s.closed.Load() }
 // payment of the call is open or processing. The session timeout runs
 // from now; the agent arms a field to start collecting.
 func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
+	return s.NewWithID("", configID, attrs)
+}
+
+// NewWithID is New with the payment's id chosen by the caller (empty: a
+// random one): the API hands out a payment's id, and its form token,
+// before the agent has picked the configuration. The id must be URL-safe
+// and not taken (ErrPaymentActive otherwise: it names a payment that is
+// there already).
+func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
+	if !validPaymentID(id) {
+		return nil, errors.New("session: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
+	}
 	cfg, ok := s.ps.Config(configID)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoConfig, clip([]byte(configID), maxIDLen))
@@ -303,7 +352,12 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
-	id := s.ps.newID()
+	if id == "" {
+		id = s.ps.newID()
+	} else if s.ps.Payment(id) != nil {
+		s.mu.Unlock()
+		return nil, ErrPaymentActive
+	}
 	now := s.ps.now()
 	p := &Payment{
 		id:      id,
@@ -448,6 +502,10 @@ func (s *PaymentSet) UpdateSecure() {
 	if s.active != nil {
 		e.PaymentID = s.active.id
 	}
+	if s.active != nil {
+		s.bus.publishFor(s.ps.hook, s.active.cfg.ID, e)
+		return
+	}
 	s.bus.publish(e)
 }
 
@@ -489,6 +547,21 @@ func (s *PaymentSet) Close(reason string) {
 	}
 	s.ps.mu.Unlock()
 	s.bus.Close()
+}
+
+// validPaymentID reports whether id is empty (a random one is made) or
+// a URL-safe id of at most 64 characters.
+func validPaymentID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // randomID returns 128 random bits, URL-safe.

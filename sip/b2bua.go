@@ -35,12 +35,12 @@ const userAgent = "dtmfgw"
 //
 // Create it with NewB2BUA, run it with Serve, stop it with Shutdown.
 type B2BUA struct {
-	cfg    Config
-	calls  *session.Manager
-	router *Router
-	acl    *ACL
-	log    *slog.Logger
-	now    func() time.Time
+	// live is what Reload may change: read it once per INVITE, so that a
+	// call is routed, admitted and correlated by one configuration.
+	live  atomic.Pointer[liveConfig]
+	calls *session.Manager
+	log   *slog.Logger
+	now   func() time.Time
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -96,6 +96,33 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	live, err := newLiveConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := &B2BUA{
+		calls:    calls,
+		log:      log,
+		now:      calls.Now,
+		inbound:  make(map[string]*bridge),
+		outbound: make(map[string]*bridge),
+		stop:     make(chan struct{}),
+	}
+	b.live.Store(live)
+	b.msgs.setup = histo.Must(SetupBuckets...)
+	b.stopCtx, b.stopCtxCancel = context.WithCancel(context.Background())
+	return b, nil
+}
+
+// liveConfig is a configuration with its router and ACL built: what one
+// INVITE is handled by. Immutable once stored.
+type liveConfig struct {
+	cfg    Config
+	router *Router
+	acl    *ACL
+}
+
+func newLiveConfig(cfg Config) (*liveConfig, error) {
 	router, err := NewRouter(cfg)
 	if err != nil {
 		return nil, err
@@ -104,21 +131,32 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 	if err != nil {
 		return nil, fmt.Errorf("sip.acl: %w", err)
 	}
-	b := &B2BUA{
-		cfg:      cfg,
-		calls:    calls,
-		router:   router,
-		acl:      acl,
-		log:      log,
-		now:      calls.Now,
-		inbound:  make(map[string]*bridge),
-		outbound: make(map[string]*bridge),
-		stop:     make(chan struct{}),
-	}
-	b.msgs.setup = histo.Must(SetupBuckets...)
-	b.stopCtx, b.stopCtxCancel = context.WithCancel(context.Background())
-	return b, nil
+	return &liveConfig{cfg: cfg, router: router, acl: acl}, nil
 }
+
+// Reload replaces the routing (routes, default target, override header
+// and its ACL), the ACL, the correlation headers and the ring and drain
+// timeouts with cfg's, for INVITEs from now on; calls in progress keep the
+// configuration they started with. The listeners (listen, tls) cannot
+// change while serving: cfg's are ignored, and the running ones kept. A
+// cfg that fails Validate is refused whole and nothing changes. Safe to
+// call at any time, from any goroutine.
+func (b *B2BUA) Reload(cfg Config) error {
+	old := b.live.Load()
+	cfg.Listen, cfg.TLS = old.cfg.Listen, old.cfg.TLS
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	live, err := newLiveConfig(cfg)
+	if err != nil {
+		return err
+	}
+	b.live.Store(live)
+	return nil
+}
+
+// Config returns the configuration INVITEs are handled by now.
+func (b *B2BUA) Config() Config { return b.live.Load().cfg }
 
 // Stats returns the B2BUA's counters.
 func (b *B2BUA) Stats() *Stats { return &b.stats }
@@ -390,8 +428,9 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
+	live := b.live.Load()
 	src, err := SourceAddr(req)
-	if err != nil || !b.acl.Allows(src) {
+	if err != nil || !live.acl.Allows(src) {
 		b.stats.Forbidden.Add(1)
 		b.log.Warn("INVITE refused: peer not in the ACL", "source", src.String(), "status", 403)
 		b.respond(req, tx, 403, "Forbidden")
@@ -427,14 +466,14 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		b.respond(req, tx, 488, "Not Acceptable Here", warning(code, text))
 		return
 	}
-	route, err := b.router.Route(req, src)
+	route, err := live.router.Route(req, src)
 	if err != nil {
 		b.stats.NoRoute.Add(1)
 		b.log.Info("INVITE refused: no route", "status", 404)
 		b.respond(req, tx, 404, "Not Found")
 		return
 	}
-	corr := Correlate(req, b.cfg.Headers)
+	corr := Correlate(req, live.cfg.Headers)
 	call, err := b.calls.NewCall(sessionCorrelation(corr))
 	if err != nil {
 		if errors.Is(err, media.ErrPortsExhausted) {
@@ -456,6 +495,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	br := &bridge{
 		b:           b,
 		invited:     invited,
+		conf:        &live.cfg,
 		call:        call,
 		in:          in,
 		inCallID:    req.CallID().Value(),
@@ -463,7 +503,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		route:       route,
 		corr:        corr,
 		hangup:      make(chan struct{}),
-		log:         b.log.With("call", call.ID(), "inbound_call_id", req.CallID().Value()),
+		log:         b.log.With(callLogAttrs(call.ID(), corr)...),
 	}
 	b.mu.Lock()
 	if b.closing {
@@ -484,6 +524,22 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	defer b.unregister(br)
 	br.run(req)
+}
+
+// callLogAttrs are the correlation fields every log line of a call
+// carries, so one grep finds the call from the platform's side too: our
+// call id, the inbound Call-ID, and the agent id and primary call id when
+// the INVITE had them (Correlate has checked them; the process logger's
+// redaction layer still masks a long digit run in any of them).
+func callLogAttrs(callID string, corr Correlation) []any {
+	attrs := []any{"call", callID, "inbound_call_id", corr.CallID}
+	if corr.AgentID != "" {
+		attrs = append(attrs, "agent_id", corr.AgentID)
+	}
+	if corr.PrimaryCallID != "" {
+		attrs = append(attrs, "primary_call_id", corr.PrimaryCallID)
+	}
+	return attrs
 }
 
 // checkCopied validates the values the agent INVITE is built from that no

@@ -26,7 +26,10 @@ const requestTimeout = 32 * time.Second
 // response to the last BYE; handlers of in-dialog requests reach it
 // through the B2BUA's Call-ID maps.
 type bridge struct {
-	b     *B2BUA
+	b *B2BUA
+	// conf is the configuration the call started with (B2BUA.Reload
+	// does not change a call in progress).
+	conf  *Config
 	call  *session.Call
 	in    *sipgo.DialogServerSession
 	out   *sipgo.DialogClientSession
@@ -80,7 +83,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 		return
 	}
 	b.fromListener(outReq)
-	ringCtx, cancelRing := context.WithTimeoutCause(context.Background(), b.cfg.RingTimeout, errRingTimeout)
+	ringCtx, cancelRing := context.WithTimeoutCause(context.Background(), br.conf.RingTimeout, errRingTimeout)
 	defer cancelRing()
 	out, err := b.dialogs.WriteInvite(ringCtx, outReq)
 	if err != nil {
@@ -246,7 +249,7 @@ func (br *bridge) ringFailed(ringCtx context.Context, err error) session.EndReas
 		br.fail(mapAgentFailure(code), rejected.Res.Reason)
 		return session.EndAgentRejected
 	case context.Cause(ringCtx) == errRingTimeout:
-		br.log.Info("agent did not answer in time", "ring_timeout", br.b.cfg.RingTimeout.String())
+		br.log.Info("agent did not answer in time", "ring_timeout", br.conf.RingTimeout.String())
 		br.byeAgentIfAnswered()
 		br.fail(480, "Temporarily Unavailable")
 		return session.EndRingTimeout

@@ -96,9 +96,15 @@ func (c *testClock) now() time.Time {
 // openStore opens dsn with a test clock and closes it at the end of t.
 func openStore(t *testing.T, dsn string, clock *testClock) *Store {
 	t.Helper()
+	return openStoreWith(t, dsn, clock)
+}
+
+// openStoreWith is openStore with more options.
+func openStoreWith(t *testing.T, dsn string, clock *testClock, opts ...Option) *Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, dsn, WithClock(clock.now))
+	s, err := Open(ctx, dsn, append([]Option{WithClock(clock.now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

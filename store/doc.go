@@ -21,6 +21,13 @@
 // mode with synchronous=FULL, so a committed transaction also survives a
 // power loss once the disk has acknowledged it.
 //
+// The webhook outbox (outbox.go) holds the deliveries package webhook
+// sends: with WithOutbox, the delivery that announces a payment's final
+// state is written in the transaction that makes it final, so a result is
+// never committed without it. Deliveries are claimed with a lease (on
+// PostgreSQL, FOR UPDATE SKIP LOCKED, so several nodes share the outbox)
+// and finished under the attempt number that claimed them.
+//
 // The schema is migrated on Open from numbered SQL files embedded in the
 // binary (one set per dialect), in one transaction, and recorded in the
 // schema_migrations table.

@@ -236,6 +236,11 @@ func (s *Store) apply(ctx context.Context, id string, from State, e Entry, chang
 	if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
 		return Payment{}, err
 	}
+	if p.State.Final() {
+		if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
+			return Payment{}, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Payment{}, fmt.Errorf("store: update payment: commit: %w", err)
 	}

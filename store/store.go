@@ -32,6 +32,9 @@ type Store struct {
 	d  dialect
 	// now is the clock of every timestamp the store writes.
 	now func() time.Time
+	// outbox gives the webhook deliveries of a payment made final
+	// (WithOutbox); nil: none.
+	outbox OutboxFunc
 }
 
 // Option configures Open.

@@ -11,10 +11,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"dtmfgw/api"
 	"dtmfgw/metrics"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"
+	"dtmfgw/webhook"
 )
 
 // maxConfigSize bounds the configuration file: it is read whole.
@@ -29,8 +31,11 @@ type config struct {
 	Payments   session.PaymentsConfig `yaml:"payments"`
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    storageConfig          `yaml:"storage"`
+	HTTP       api.Config             `yaml:"http"`
 	Log        logConfig              `yaml:"log"`
-	Admin      adminConfig            `yaml:"admin"`
+	// Webhooks is how results reach each configuration's webhook.
+	Webhooks webhook.Config `yaml:"webhooks"`
+	Admin    adminConfig    `yaml:"admin"`
 }
 
 // adminConfig is the "admin:" section: the operator's HTTP listener
@@ -65,7 +70,9 @@ func defaultConfig() config {
 		Payments:   session.DefaultPaymentsConfig(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    storageConfig{DSN: defaultDSN},
+		HTTP:       api.DefaultConfig(),
 		Log:        logConfig{Format: "text", Level: "info"},
+		Webhooks:   webhook.DefaultConfig(),
 		Admin:      adminConfig{Listen: metrics.DefaultAdminListen},
 	}
 }
@@ -151,6 +158,12 @@ func (c *config) validate() error {
 		if _, ok := c.Processors[pc.Processor]; !ok {
 			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))
 		}
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Webhooks.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {
 		errs = append(errs, errors.New("storage.dsn: empty"))

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH]
+//	dtmfgw demo [--http-listen ADDR:PORT] [--wait 10s] [--linger 60s] [--storage DSN]
 //	dtmfgw version
 //	dtmfgw detect [--format auto|wav|ulaw|alaw|pcm16|pcap] [--json] FILE
 //	dtmfgw inspect [--json] [--show-digits] [--fail-on-dtmf] FILE
@@ -37,6 +38,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the gateway: SIP B2BUA and masking media relay", runServe},
+		{"demo", "the gateway with a simulated caller and agent: one card payment to watch in a browser", runDemo},
 		{"version", "print the version and build details", runVersion},
 		{"detect", "print the DTMF digits found in an audio file or an RTP capture", runDetect},
 		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", runInspect},

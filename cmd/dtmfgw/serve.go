@@ -2,38 +2,54 @@ package main
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
-	"time"
+	"syscall"
 
-	"dtmfgw/metrics"
-	"dtmfgw/processor"
-	"dtmfgw/session"
-	"dtmfgw/sip"
-	"dtmfgw/store"
+	"dtmfgw/internal/redact"
 )
 
 // runServe runs the gateway: the SIP B2BUA and the media relay, until
 // SIGINT or SIGTERM, which drain (new calls refused, calls in progress
-// given up to sip.drain_timeout) before it exits.
+// given up to sip.drain_timeout) before it exits. SIGHUP reloads what can
+// change while serving (reload).
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return runServeWith(ctx, args, os.Environ(), stdout, stderr, serveHooks{hup: hup})
+}
+
+// serveHooks connect serve to its signals, and tests to serve.
+type serveHooks struct {
+	// hup delivers SIGHUP: each receive reloads the configuration.
+	hup <-chan os.Signal
+	// started, if not nil, gets the gateway once it is serving.
+	started func(*gateway)
+	// reloaded, if not nil, gets the outcome of each reload.
+	reloaded func(error)
+}
+
+// runServeWith is runServe with the environment and the hooks given.
+func runServeWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, hooks serveHooks) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key has an embedded default)")
-	sipListen := fs.String("sip-listen", "", "SIP address, UDP and TCP (sip.listen; default 127.0.0.1:5060)")
-	target := fs.String("default-target", "", "SIP URI calls are bridged to when no route matches (sip.default_target)")
-	var ports session.PortRange
-	fs.TextVar(&ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "RTP port range LOW-HIGH (media.rtp_ports)")
-	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (storage.dsn; default sqlite:data/dtmfgw.db)")
-	logFormat := fs.String("log-format", "", "log format: text or json (log.format)")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (log.level)")
-	adminListen := fs.String("admin-listen", "", "admin HTTP address: /metrics, /healthz, /readyz, /debug/pprof/ (admin.listen; default "+metrics.DefaultAdminListen+")")
+	src := sources{environ: environ}
+	fs.StringVar(&src.path, "config", "", "YAML configuration file (every key has an embedded default; docs/configuration.md)")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets as <redacted>) and exit")
+	checkCfg := fs.Bool("check-config", false, "validate the effective configuration and exit: 0 if valid, 1 if not")
+	src.addFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "usage: dtmfgw serve [--config FILE] [--print-config] [--check-config] [--sip-listen ADDR:PORT] [--default-target SIP-URI] [--rtp-ports LOW-HIGH] [--storage DSN]")
+		fmt.Fprintln(stderr, "Every key can also be set by its environment variable, DTMFGW_<SECTION>_<KEY> (docs/configuration.md);")
+		fmt.Fprintln(stderr, "precedence: embedded defaults < file < environment < flags.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -43,136 +59,61 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := src.build()
 	if err != nil {
-		return err
-	}
-	// Flags given on the command line override the file.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "sip-listen":
-			cfg.SIP.Listen = *sipListen
-		case "default-target":
-			cfg.SIP.DefaultTarget = *target
-		case "rtp-ports":
-			cfg.Media.RTPPorts = ports
-		case "storage":
-			cfg.Storage.DSN = *storage
-		case "log-format":
-			cfg.Log.Format = *logFormat
-		case "log-level":
-			cfg.Log.Level = *logLevel
-		case "admin-listen":
-			cfg.Admin.Listen = *adminListen
-		}
-	})
-	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
-	log := newLogger(stderr, cfg.Log)
-	return serve(ctx, cfg, log)
+	switch {
+	case *printCfg:
+		out, err := printConfig(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(out)
+		return err
+	case *checkCfg:
+		fmt.Fprintln(stdout, "configuration valid")
+		return nil
+	}
+	log, level := newLogger(stderr, cfg.Log)
+	return serve(ctx, src, cfg, log, level, hooks)
 }
 
-// serve runs the configured gateway until ctx ends, then drains.
-func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.Storage.DSN)
-	if err != nil {
-		return fmt.Errorf("storage.dsn: %w", err)
-	}
-	defer st.Close()
-	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+// serve runs the configured gateway until ctx ends, then drains; SIGHUP
+// (hooks.hup) reloads it.
+func serve(ctx context.Context, src sources, cfg config, log *slog.Logger, level *slog.LevelVar, hooks serveHooks) error {
+	g, err := startGateway(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	procList := make([]processor.Processor, 0, len(procs))
-	for _, p := range procs {
-		procList = append(procList, p)
+	g.src, g.level = src, level
+	if hooks.started != nil {
+		hooks.started(g)
 	}
-	// Payments a previous run left with a processor are settled first,
-	// by asking, never by charging again.
-	if n, err := session.ReconcileStored(ctx, st, procs, time.Now, log); err != nil {
-		log.Warn("reconciling stored payments", "err", err)
-	} else if n > 0 {
-		log.Info("stored payments reconciled", "count", n)
-	}
-	payments, err := session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
-	if err != nil {
-		return err
-	}
-	calls, err := session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(payments))
-	if err != nil {
-		return err
-	}
-	defer calls.Close()
-	b2b, err := sip.NewB2BUA(cfg.SIP, calls, log)
-	if err != nil {
-		return err
-	}
-	ls, err := sip.Listen(cfg.SIP)
-	if err != nil {
-		return err
-	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	adminAddr, err := serveAdmin(serveCtx, cfg, calls, payments, b2b, st, procList)
-	if err != nil {
-		return err
-	}
-	served := make(chan error, 1)
-	go func() { served <- b2b.Serve(serveCtx, ls) }()
-	target := cfg.SIP.DefaultTarget
-	if target == "" {
-		target = "none (calls need a route or the override header)"
-	}
-	log.Info("dtmfgw serving", "version", versionString(), "sip", ls.Addr().String(),
-		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
-		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
-		"storage", st.Dialect(), "processors", len(procs), "admin", adminAddr)
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	log.Info("draining", "calls", b2b.Calls(), "drain_timeout", cfg.SIP.DrainTimeout.String())
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout)
-	err = b2b.Shutdown(drainCtx)
-	cancel()
-	if errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("drain timeout: remaining calls hung up")
-		err = nil
-	}
-	stopServing()
-	err = errors.Join(err, <-served)
-	log.Info("stopped")
-	return err
+	return g.run(ctx, hooks.hup, hooks.reloaded)
 }
 
-// serveAdmin registers the metrics and serves the admin listener until
-// ctx ends (after the drain, so /readyz says 503 while draining).
-func serveAdmin(ctx context.Context, cfg config, calls *session.Manager, payments *session.Payments,
-	b2b *sip.B2BUA, st *store.Store, procs []processor.Processor) (string, error) {
-	reg := metrics.New(versionString())
-	err := errors.Join(reg.AddMedia(calls), reg.AddPayments(payments), reg.AddSIP(b2b))
-	if err != nil {
-		return "", err
-	}
-	checks := []metrics.Check{metrics.PortsCheck(calls), metrics.StoreCheck(st)}
-	for _, p := range procs {
-		checks = append(checks, metrics.ProcessorCheck(p))
-	}
-	_, addr, err := metrics.ServeAdmin(ctx, cfg.Admin.Listen, metrics.AdminHandler(reg, b2b.Draining, checks...))
-	return addr, err
+// generatedKey returns a random API key for a run that configured none.
+func generatedKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newLogger returns the process logger: text or JSON on w.
-func newLogger(w io.Writer, c logConfig) *slog.Logger {
-	level, _ := parseLevel(c.Level)
+// newLogger returns the process logger: text or JSON on w, behind the
+// redaction layer (internal/redact), so every logger serve hands out
+// (session's, processor's, sip's and sipgo's derive from it) masks digit
+// runs. The level is a LevelVar so that SIGHUP can change it.
+func newLogger(w io.Writer, c logConfig) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	l, _ := parseLevel(c.Level)
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.NewHandler(h)), level
 }
 
 // parseLevel reads a log level name.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dtmfgw/webhook"
 )
 
 func TestConfigRefusalsNameTheKey(t *testing.T) {
@@ -30,6 +32,8 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"empty storage", "storage:\n  dsn: \"\"\n", []string{"storage.dsn"}},
 		{"bad admin listen", "admin:\n  listen: nowhere\n", []string{"admin.listen"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
+		{"short webhook retries", "webhooks:\n  max_age: 1h\n", []string{"webhooks.max_age"}},
+		{"webhook secret too short", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: sandbox\n      accepted_brands: [visa]\n      fields:\n        - {id: card_number, kind: card_number}\n        - {id: expiry, kind: expiry}\n        - {id: security_code, kind: security_code}\n      webhook:\n        url: https://crm.example.com/hook\n        secret: short-secret\n", []string{"payments.configurations[0].webhook.secret"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dtmfgw.yaml")
@@ -94,12 +98,14 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	port := freeUDPPort(t)
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
+	httpAddr := "127.0.0.1:" + freeUDPPort(t)
+	const apiKey = "serve-test-key-0123456789"
 	ctx, stop := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
-			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db"), "--admin-listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
+			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db"), "--http-listen", httpAddr, "--api-key", apiKey, "--admin-listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
 	}()
 	// An OPTIONS health check, retried until the listener is up. The
 	// socket is not connected: a connected one reports the ICMP port
@@ -130,7 +136,33 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 	if !strings.HasPrefix(got, "SIP/2.0 200") {
 		t.Fatalf("OPTIONS answered %q; log:\n%s", firstLine(got), stderr.String())
 	}
+	// SIP is up, so is the API (it starts first): the configured key
+	// reads the configurations, no key does not.
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{apiKey, http.StatusOK}, {"", http.StatusUnauthorized}} {
+		req, _ := http.NewRequest("GET", "http://"+httpAddr+"/v1/configurations", nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || (c.want == http.StatusOK && !strings.Contains(string(body), `"id":"card"`)) {
+			t.Errorf("GET /v1/configurations with key %v: %d %s", c.key != "", resp.StatusCode, body)
+		}
+	}
 	checkAdmin(t, stderr.String())
+	// pprof is the admin listener's only: the public one does not have it.
+	if res, err := http.Get("http://" + httpAddr + "/debug/pprof/"); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); res.StatusCode == http.StatusOK {
+		t.Errorf("GET /debug/pprof/ on the public listener: %d", res.StatusCode)
+	}
 	stop()
 	select {
 	case code := <-exited:
@@ -209,6 +241,40 @@ func TestReadmeConfigExampleIsValid(t *testing.T) {
 	}
 }
 
+// TestWebhooksDocExampleIsValid: the configuration in docs/webhooks.md is
+// one serve accepts.
+func TestWebhooksDocExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "```yaml\n")
+	if start < 0 {
+		t.Fatal("docs/webhooks.md has no yaml example")
+	}
+	text = text[start+len("```yaml\n"):]
+	end := strings.Index(text, "```")
+	if end < 0 {
+		t.Fatal("the yaml example is not closed")
+	}
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	if err := os.WriteFile(path, []byte(text[:end]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("docs/webhooks.md example refused: %v", err)
+	}
+	w := cfg.Payments.Configurations[0].Webhook
+	if !w.Enabled() || len(w.Secret) < 16 || len(w.Events) != 2 || cfg.Webhooks != webhook.DefaultConfig() {
+		t.Errorf("example read as %+v, %+v", w, cfg.Webhooks)
+	}
+}
+
 // checkAdmin finds the admin listener's address in the "dtmfgw serving"
 // log line and checks its endpoints answer.
 func checkAdmin(t *testing.T, log string) {
@@ -232,6 +298,7 @@ func checkAdmin(t *testing.T, log string) {
 		{"/healthz", "ok"},
 		{"/readyz", `"ready":true`},
 		{"/metrics", "dtmfgw_calls_total 0"},
+		{"/metrics", "dtmfgw_webhook_pending 0"},
 		{"/debug/pprof/", "goroutine"},
 	} {
 		res, err := http.Get("http://" + admin + c.path)

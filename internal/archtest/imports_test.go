@@ -37,7 +37,9 @@ func layer(pkg string) (rank float64, top string) {
 		return 1.5, top
 	case top == "session":
 		return 2, top
-	case top == "sip", top == "api":
+	case top == "sip", top == "api", top == "webhook":
+		// webhook delivers the session's results from the store's
+		// outbox (issue 6).
 		return 3, top
 	case top == "metrics":
 		// The exporter reads sip, session, store and processor; only
@@ -94,7 +96,22 @@ func TestLayerRanks(t *testing.T) {
 			t.Errorf("%s (rank %v) must sit below %s (rank %v)", order[i-1], a, order[i], b)
 		}
 	}
+	// The API sits beside sip: above session, below cmd (cmd → api → session).
+	for _, below := range []string{"dtmfgw/session", "dtmfgw/store"} {
+		if a, _ := layer(below); a >= mustRank(t, "dtmfgw/api") {
+			t.Errorf("%s must sit below dtmfgw/api", below)
+		}
+	}
+	if mustRank(t, "dtmfgw/api") >= mustRank(t, "dtmfgw/cmd/dtmfgw") {
+		t.Error("dtmfgw/api must sit below dtmfgw/cmd/dtmfgw")
+	}
 	if _, top := layer("dtmfgw/internal/audiofile/x"); top != "internal/audiofile" {
 		t.Errorf("internal helpers are their own concern, got %q", top)
 	}
+}
+
+func mustRank(t *testing.T, pkg string) float64 {
+	t.Helper()
+	r, _ := layer(pkg)
+	return r
 }

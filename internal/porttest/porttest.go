@@ -13,10 +13,16 @@ import (
 // ephemeral range (32768 and up by default) so that other tests' ":0"
 // sockets do not land in them.
 const (
+	ZoneAPI     = 4000  // api's tests
 	ZoneMedia   = 10000 // media's tests
 	ZoneSession = 18000 // session's tests
 	ZoneSIP     = 24000 // sip's tests
-	ZoneMetrics = 4000  // metrics' tests
+	// ZoneE2E is cmd/dtmfgw's end-to-end tests' (the gateway's RTP
+	// ports). Its top reaches into the ephemeral range: the gateway's
+	// port pool skips a pair another socket holds, so a ":0" socket that
+	// lands there costs a pair, not a failure.
+	ZoneE2E     = 30000
+	ZoneMetrics = 4000 // metrics' tests
 	zoneSpan    = 6000
 )
 

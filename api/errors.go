@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"dtmfgw/session"
+)
+
+// apiError is an error as the API answers it: a status and a stable
+// snake_case code for programs, a sentence for people. The message never
+// holds a value the client sent (it could be card data typed in the wrong
+// place) nor anything of the card.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, message string) *apiError {
+	return &apiError{Status: status, Code: code, Message: message}
+}
+
+// Errors answered in more than one place.
+var (
+	errUnauthorized     = errorf(http.StatusUnauthorized, "unauthorized", "a valid API key or form token is required (Authorization: Bearer ...)")
+	errNoAPIKey         = errorf(http.StatusUnauthorized, "no_api_key_configured", "no API key is configured on this gateway")
+	errTokenExpired     = errorf(http.StatusUnauthorized, "token_expired", "the form token has expired")
+	errPaymentNotFound  = errorf(http.StatusNotFound, "payment_not_found", "no payment with this id")
+	errCallNotFound     = errorf(http.StatusNotFound, "call_not_found", "no live call matches")
+	errConfigNotFound   = errorf(http.StatusNotFound, "configuration_not_found", "no payment configuration with this id")
+	errFieldNotFound    = errorf(http.StatusNotFound, "not_found", "the payment's configuration has no such field")
+	errNotFound         = errorf(http.StatusNotFound, "not_found", "no such resource")
+	errMethodNotAllowed = errorf(http.StatusMethodNotAllowed, "method_not_allowed", "the method is not allowed on this resource")
+	errPaymentActive    = errorf(http.StatusConflict, "payment_active", "the call already has a payment in progress")
+	errInvalidState     = errorf(http.StatusConflict, "invalid_state", "the payment cannot do this in its current state")
+	errNotArmable       = errorf(http.StatusConflict, "field_not_armable", "no configuration is chosen yet: choose one first (PUT /v1/payments/{id}/configuration)")
+	errNotReady         = errorf(http.StatusUnprocessableEntity, "not_ready", "every required field must be complete and valid, with an amount and a currency, before processing")
+	errDraining         = errorf(http.StatusServiceUnavailable, "draining", "the gateway is shutting down and takes no changes")
+	errStorage          = errorf(http.StatusServiceUnavailable, "storage_unavailable", "the payment could not be recorded; nothing was charged")
+)
+
+// writeJSON answers v with status. Encoding our own types cannot fail but
+// for a broken connection, which there is no one to tell.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers err: an *apiError as it is, a session error by its
+// meaning, anything else as a 500 that says nothing of the cause (the
+// cause is logged by the caller).
+func writeError(w http.ResponseWriter, err error) {
+	e := asAPIError(err)
+	if e.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH")
+	}
+	writeJSON(w, e.Status, struct {
+		Error *apiError `json:"error"`
+	}{e})
+}
+
+// asAPIError maps err to what the client is told.
+func asAPIError(err error) *apiError {
+	var e *apiError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, session.ErrPaymentActive):
+		return errPaymentActive
+	case errors.Is(err, session.ErrNoConfig):
+		return errConfigNotFound
+	case errors.Is(err, session.ErrNoField):
+		return errFieldNotFound
+	case errors.Is(err, session.ErrNotReady):
+		return errNotReady
+	case errors.Is(err, session.ErrProcessing), errors.Is(err, session.ErrPaymentEnded):
+		return errInvalidState
+	case errors.Is(err, session.ErrBadAttributes):
+		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
+	case errors.Is(err, session.ErrSetClosed):
+		return errCallNotFound
+	case errors.Is(err, session.ErrNotRecorded):
+		return errStorage
+	}
+	return errorf(http.StatusInternalServerError, "internal", "an internal error occurred")
+}

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"dtmfgw/session"
+)
+
+// getEvents streams the payment's progress as Server-Sent Events (HTML
+// Living Standard §9.2): a snapshot first, then each session.Event of the
+// payment (and of its call: the secure status) as
+//
+//	id: <seq>
+//	event: <type>
+//	data: <json>
+//
+// A client that reconnects with Last-Event-ID (or ?last_event_id=) gets
+// the events it missed, replayed from the call's bus; when the bus no
+// longer holds them the stream starts with "event: reset" and a fresh
+// snapshot. The stream ends with the call, when the server drains, or
+// when the client falls so far behind that the bus drops it (it then
+// resumes with Last-Event-ID).
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.authPayment(r, id, true); err != nil {
+		writeError(w, err)
+		return
+	}
+	last, resume, err := lastEventID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, err := s.lookup(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	callID := s.view(r.Context(), f).CallID
+	var bus *session.EventBus
+	if set := s.payments.Set(callID); set != nil && f.stored == nil {
+		bus = set.Events()
+	}
+
+	// Subscribe before the snapshot, so nothing falls between them.
+	var sub *session.Subscription
+	complete := true
+	if bus != nil {
+		if resume {
+			sub, complete, err = bus.SubscribeAfter(last, 0)
+		} else {
+			sub, err = bus.Subscribe(0)
+		}
+		if err != nil {
+			writeError(w, errorf(http.StatusServiceUnavailable, "too_many_streams", "too many event streams on this call"))
+			return
+		}
+		defer sub.Close()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+
+	var seen uint64 // events up to seen are in what the client has
+	if !resume || !complete {
+		if resume {
+			writeSSE(w, "", "reset", []byte("{}"))
+		}
+		if bus != nil {
+			seen = bus.LastSeq()
+		}
+		// The view reflects at least every event up to seen; later events
+		// are sent as well, and applying one twice changes nothing.
+		f, err = s.lookup(r.Context(), id)
+		if err != nil {
+			return
+		}
+		snap, _ := json.Marshal(s.view(r.Context(), f))
+		writeSSE(w, seqID(seen), "snapshot", snap)
+	} else {
+		seen = last
+	}
+	_ = rc.Flush()
+	if sub == nil {
+		return // the call has ended: the snapshot is all there is
+	}
+	tick := time.NewTicker(s.keepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case e, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			if e.Seq <= seen || (e.PaymentID != "" && e.PaymentID != id) {
+				continue
+			}
+			e.At = e.At.UTC()
+			e.Deadline = e.Deadline.UTC()
+			data, err := json.Marshal(e)
+			if err != nil {
+				continue
+			}
+			writeSSE(w, seqID(e.Seq), e.Type.String(), data)
+		case <-tick.C:
+			_, _ = io.WriteString(w, ": keepalive\n\n")
+		case <-r.Context().Done():
+			return
+		case <-s.drained:
+			return
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}
+
+func seqID(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+// writeSSE writes one event. data is one line of JSON (json.Marshal
+// escapes newlines inside strings).
+func writeSSE(w io.Writer, id, event string, data []byte) {
+	if id != "" {
+		_, _ = io.WriteString(w, "id: "+id+"\n")
+	}
+	_, _ = io.WriteString(w, "event: "+event+"\ndata: ")
+	_, _ = w.Write(data)
+	_, _ = io.WriteString(w, "\n\n")
+}
+
+// lastEventID reads the Last-Event-ID header, or ?last_event_id=.
+func lastEventID(r *http.Request) (uint64, bool, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID is an event's id: a decimal number")
+	}
+	return n, true, nil
+}

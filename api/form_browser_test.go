@@ -1,0 +1,565 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/session"
+)
+
+// The agent form in headless Chromium (Debian's chromium, driven with
+// chromedp) against a server on loopback over a real session.Payments:
+// the caller's key presses are fed with PaymentSet.HandleDigit, as the
+// call's digit path does. Every wait is for a DOM condition, bounded by a
+// context timeout; screenshots of each step go to $DTMFGW_ARTIFACTS
+// (default test-artifacts/form/ at the repository's root).
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	// stepTimeout bounds one step (a wait for the DOM, a click).
+	stepTimeout = 15 * time.Second
+	// formWidth is the narrowest width the form must work at.
+	formWidth, formHeight = 360, 900
+)
+
+// formCall is the PaymentCall of the browser tests: its secure status is
+// what the test says.
+type formCall struct {
+	mu     sync.Mutex
+	secure bool
+}
+
+func (c *formCall) ID() string { return "call-1" }
+func (c *formCall) Correlation() session.Correlation {
+	return session.Correlation{
+		InboundCallID: "in-1@carrier.example", OutboundCallID: "out-1@gw.example",
+		CallerNumber: "+441234567890", CalledNumber: "+442071234567",
+		AgentID: "agent-7", PrimaryCallID: "pc-1",
+	}
+}
+func (c *formCall) Secure() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.secure
+}
+func (c *formCall) SetSecureMode(bool) {}
+func (c *formCall) setSecure(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.secure = on
+}
+
+// formEnv is one test's gateway: the API server over payments (the
+// api tests' testEnv), with one call whose secure status the test sets.
+type formEnv struct {
+	t    *testing.T
+	env  *testEnv
+	set  *session.PaymentSet
+	call *formCall
+	url  string
+
+	mu     sync.Mutex
+	number uint64
+}
+
+func cardConfig(id, name string, timeout time.Duration) session.PaymentConfig {
+	c := session.DefaultPaymentConfigs()[0]
+	c.ID, c.Name, c.Currency = id, name, "GBP"
+	if timeout > 0 {
+		c.SessionTimeout = timeout
+	}
+	return c
+}
+
+func newFormEnv(t *testing.T, configs ...session.PaymentConfig) *formEnv {
+	t.Helper()
+	if len(configs) == 0 {
+		configs = []session.PaymentConfig{cardConfig("card", "Card payment", 0)}
+	}
+	env := newTestEnv(t, envOptions{configs: configs})
+	call := &formCall{secure: true}
+	set := env.ps.ForCall(call)
+	t.Cleanup(func() { set.Close(session.ReasonCallEnded) })
+	return &formEnv{t: t, env: env, set: set, call: call, url: env.ts.URL}
+}
+
+// newPayment starts a payment on the call as POST /v1/payments does
+// (config "" leaves the choice to the form's picker when there are
+// several) and returns the form's URL on the test server.
+func (e *formEnv) newPayment(config string, attrs session.Attributes) string {
+	e.t.Helper()
+	s := e.env.srv
+	s.createMu.Lock()
+	f, err := s.create(e.call.ID(), config, attrs)
+	s.createMu.Unlock()
+	if err != nil {
+		e.t.Fatalf("new payment: %v", err)
+	}
+	id := s.view(context.Background(), f).ID
+	token := mintFormToken(s.secret, id, time.Now().Add(time.Hour))
+	return e.url + "/form/" + id + "#token=" + token
+}
+
+// resendSecure has the call's secure status told again, as a change. The
+// test's call is not among the Manager's calls, so the snapshot cannot
+// say it is secure (a real call's does); the form learns it from the
+// event.
+func (e *formEnv) resendSecure() {
+	e.call.setSecure(false)
+	e.set.UpdateSecure()
+	e.call.setSecure(true)
+	e.set.UpdateSecure()
+}
+
+// press is the caller pressing one key.
+func (e *formEnv) press(k byte) {
+	e.mu.Lock()
+	e.number++
+	n := e.number
+	e.mu.Unlock()
+	e.set.HandleDigit(session.Digit{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, At: time.Now(), Number: n})
+}
+
+// browser is one headless Chromium for a test and its subtests.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the agent form's browser tests need Chromium at %s (Debian package chromium): run `make deps`", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.WindowSize(formWidth, formHeight),
+	)
+	if os.Geteuid() == 0 {
+		// Chromium's sandbox refuses to run as root; we are root in CI.
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil { // start it, with no timeout
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	return bctx
+}
+
+// artifactsDir is where screenshots go.
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("DTMFGW_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test-artifacts", "form")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// tab is one browser tab showing the form.
+type tab struct {
+	t     *testing.T
+	ctx   context.Context
+	dir   string
+	shots int
+
+	mu      sync.Mutex
+	console []string // exceptions and errors the page reported
+}
+
+func newTab(t *testing.T, browser context.Context) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")
+	tb := &tab{t: t, ctx: ctx, dir: filepath.Join(artifactsDir(t), name)}
+	if err := os.RemoveAll(tb.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(tb.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				tb.mu.Lock()
+				tb.console = append(tb.console, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m.Text))
+				tb.mu.Unlock()
+			}
+		}
+	}()
+	tb.do("viewport", chromedp.EmulateViewport(formWidth, formHeight))
+	t.Cleanup(func() {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, m := range tb.console {
+			// The stream's end when a test closes the call is the
+			// browser's to log; anything else is the form's fault.
+			if strings.Contains(m, "/events") {
+				continue
+			}
+			t.Errorf("the page reported: %s", m)
+		}
+	})
+	return tb
+}
+
+// do runs actions within stepTimeout; on failure it saves a screenshot.
+func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	tb.doWithin(stepTimeout, what, actions...)
+}
+
+func (tb *tab) doWithin(d time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, d)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.shot("FAILED-" + what)
+		tb.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// until waits for a JavaScript condition to hold.
+func (tb *tab) until(what, cond string) {
+	tb.t.Helper()
+	tb.untilWithin(stepTimeout, what, cond)
+}
+
+func (tb *tab) untilWithin(d time.Duration, what, cond string) {
+	tb.t.Helper()
+	tb.doWithin(d, what, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(d))(ctx, t)
+		return err
+	}))
+}
+
+// eval evaluates a JavaScript expression.
+func eval[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// shot saves a screenshot of the form as it stands.
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	tb.shots++
+	p := filepath.Join(tb.dir, fmt.Sprintf("%02d-%s.png", tb.shots, name))
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		tb.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// field is the CSS selector of a field's row.
+func field(id string) string { return `li.field[data-field="` + id + `"]` }
+
+// open loads the form and waits for its first snapshot.
+func (tb *tab) open(url string) {
+	tb.t.Helper()
+	tb.do("open the form", chromedp.Navigate(url))
+	tb.until("the snapshot", `document.getElementById('app').getAttribute('aria-busy') === 'false'`)
+}
+
+// key has the caller key digits one by one, and checks after each that
+// exactly one more dot is drawn (and stamped) in the field.
+func (tb *tab) key(env *formEnv, fieldID, digits string) {
+	tb.t.Helper()
+	start := eval[int](tb, `document.querySelectorAll('`+field(fieldID)+` .dot').length`)
+	for i := range len(digits) {
+		env.press(digits[i])
+		n := start + i + 1
+		if n > 19 { // a complete field takes no more: the caller's extra keys are ignored
+			continue
+		}
+		tb.until(fmt.Sprintf("dot %d in %s", n, fieldID),
+			fmt.Sprintf(`document.querySelectorAll('%s .dot').length === %d && document.querySelectorAll('%s .dot[data-drawn-at]').length === %d`,
+				field(fieldID), n, field(fieldID), n))
+	}
+}
+
+// tabTo presses Tab (or Shift-Tab) until the element has the focus.
+func (tb *tab) tabTo(sel string, back bool) {
+	tb.t.Helper()
+	var opts []chromedp.KeyOption
+	if back {
+		opts = append(opts, chromedp.KeyModifiers(chromedp.ModifierShift))
+	}
+	for range 30 {
+		if eval[bool](tb, `document.activeElement === document.querySelector('`+sel+`')`) {
+			return
+		}
+		tb.do("tab", chromedp.KeyEvent(kb.Tab, opts...))
+	}
+	tb.t.Fatalf("30 presses of Tab never reached %s", sel)
+}
+
+// afterNavigation waits for a condition on the page a click navigated to:
+// until the new page is there, the old one's evaluations fail.
+func (tb *tab) afterNavigation(what, cond string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithDeadline(tb.ctx, deadline)
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || !(strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "attached") || strings.Contains(err.Error(), "context")) {
+			tb.shot("FAILED-" + what)
+			tb.t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
+// armed waits for the field to be the armed one.
+func (tb *tab) armed(fieldID string) {
+	tb.t.Helper()
+	tb.until(fieldID+" armed", `document.querySelector('`+field(fieldID)+` .arm').getAttribute('aria-pressed') === 'true'`)
+}
+
+func (tb *tab) complete(fieldID string, valid bool) {
+	tb.t.Helper()
+	mark := "✓"
+	if !valid {
+		mark = "✗"
+	}
+	tb.until(fmt.Sprintf("%s complete, valid %v", fieldID, valid),
+		fmt.Sprintf(`(() => { const f = document.querySelector('%s'); return f.dataset.complete === 'true' && f.dataset.valid === '%v' && f.querySelector('.mark').textContent === '%s'; })()`,
+			field(fieldID), valid, mark))
+}
+
+func (tb *tab) result(state string) {
+	tb.t.Helper()
+	tb.until("result "+state, `(() => { const r = document.getElementById('result'); return !r.hidden && r.dataset.state === '`+state+`'; })()`)
+}
+
+func (tb *tab) badge(secure bool) {
+	tb.t.Helper()
+	tb.until(fmt.Sprintf("badge secure=%v", secure), fmt.Sprintf(`document.getElementById('badge').dataset.secure === '%v'`, secure))
+}
+
+// fillCard keys a whole card: number, expiry, security code, with the
+// form's auto-advance arming each next field.
+func (tb *tab) fillCard(env *formEnv, pan, expiry, cvc string) {
+	tb.t.Helper()
+	tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
+	tb.armed("card_number")
+	tb.key(env, "card_number", pan)
+	tb.complete("card_number", true)
+	tb.armed("expiry")
+	tb.key(env, "expiry", expiry)
+	tb.complete("expiry", true)
+	tb.armed("security_code")
+	tb.key(env, "security_code", cvc)
+	tb.complete("security_code", true)
+}
+
+func TestFormBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	t.Logf("screenshots in %s", artifactsDir(t))
+
+	t.Run("approved", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-1"}))
+		env.resendSecure()
+		tb.badge(true)
+		tb.until("three fields", `document.querySelectorAll('li.field').length === 3`)
+		// Every card field is required: a red asterisk each.
+		if n := eval[int](tb, `[...document.querySelectorAll('li.field .req')].filter(e => getComputedStyle(e).color === 'rgb(198, 40, 40)').length`); n != 3 {
+			t.Errorf("%d red asterisks, want 3", n)
+		}
+		if eval[bool](tb, `!document.getElementById('amount').readOnly`) {
+			t.Error("a prefilled amount is editable")
+		}
+		tb.shot("opened")
+
+		tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
+		tb.armed("card_number")
+		tb.key(env, "card_number", "4")
+		tb.until("brand", `document.querySelector('`+field("card_number")+`').dataset.brand === 'visa' && document.querySelector('`+field("card_number")+` .brand').textContent === 'Visa'`)
+		tb.key(env, "card_number", "242")
+		tb.shot("four-digits-visa")
+		tb.key(env, "card_number", "424242424242")
+		tb.complete("card_number", true)
+		tb.shot("card-number-ticked")
+		tb.armed("expiry")
+		tb.key(env, "expiry", "1230")
+		tb.complete("expiry", true)
+		tb.key(env, "security_code", "123")
+		tb.complete("security_code", true)
+		tb.until("process enabled", `!document.getElementById('process').disabled`)
+		tb.badge(true)
+		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > formWidth {
+			t.Errorf("the form is %d px wide at a %d px viewport", w, formWidth)
+		}
+		if eval[bool](tb, `document.body.innerText.includes('4242 4242') || document.body.innerHTML.includes('42424242')`) {
+			t.Error("the page holds the card number")
+		}
+		tb.shot("ready")
+
+		tb.do("process", chromedp.Click(chromedp.ID("process")))
+		tb.result("approved")
+		tb.until("the result says approved", `document.getElementById('result').textContent.includes('Approved') && document.getElementById('result').textContent.includes('•••• 4242')`)
+		tb.until("another offered", `!document.getElementById('another').hidden`)
+		tb.shot("approved")
+
+		first := eval[string](tb, `location.pathname`)
+		tb.do("take another payment", chromedp.Click(chromedp.ID("another")))
+		tb.afterNavigation("a new payment", `location.pathname !== '`+first+`' && `+`document.getElementById('app').getAttribute('aria-busy') === 'false' && document.getElementById('result').hidden && document.querySelectorAll('.dot').length === 0`)
+		if !eval[bool](tb, `!document.getElementById('amount').readOnly && document.getElementById('amount').value === ''`) {
+			t.Error("the next payment's amount is not empty and editable")
+		}
+		tb.shot("another-payment")
+	})
+
+	t.Run("clear and re-enter", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 500, Currency: "GBP"}))
+		tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
+		tb.armed("card_number")
+		tb.key(env, "card_number", "5555555555554443") // a Mastercard number failing the Luhn check
+		tb.complete("card_number", false)
+		tb.shot("invalid-card-cross")
+		if !eval[bool](tb, `document.getElementById('process').disabled`) {
+			t.Error("Process enabled with an invalid card number")
+		}
+		tb.do("clear the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .clear")))
+		tb.until("dots gone", `document.querySelectorAll('`+field("card_number")+` .dot').length === 0 && document.querySelector('`+field("card_number")+` .mark').textContent === ''`)
+		tb.armed("card_number")
+		tb.shot("cleared")
+		tb.key(env, "card_number", "5555555555554444")
+		tb.complete("card_number", true)
+		tb.shot("re-entered-tick")
+	})
+
+	t.Run("declined", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{})) // the agent enters the amount
+		tb.until("amount editable", `!document.getElementById('amount').readOnly`)
+		tb.do("enter the amount", chromedp.SendKeys(chromedp.ID("amount"), "9.99"), chromedp.KeyEvent(kb.Tab))
+		tb.until("amount saved", `document.getElementById('amount').value === '9.99'`)
+		tb.fillCard(env, "4000000000000002", "1230", "123")
+		tb.until("process enabled", `!document.getElementById('process').disabled`)
+		if a := env.env.ps.Payment(eval[string](tb, `location.pathname.split('/').pop()`)).Attributes(); a.Amount != 999 || a.Currency != "GBP" {
+			t.Errorf("attributes %+v, want 999 GBP", a)
+		}
+		tb.do("process", chromedp.Click(chromedp.ID("process")))
+		tb.result("declined")
+		tb.until("the processor's message", `/Declined/.test(document.getElementById('result').textContent) && document.querySelector('#result .detail').textContent.length > 0`)
+		tb.shot("declined")
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t, cardConfig("card", "Card payment", session.MinSessionTimeout))
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.until("countdown", `(() => { const c = document.getElementById('countdown'); return !c.hidden && /^0:[0-3]\d$/.test(c.textContent) && Number(c.dataset.remaining) <= 30; })()`)
+		tb.shot("countdown")
+		tb.untilWithin(session.MinSessionTimeout+15*time.Second, "timed out", `document.getElementById('result').dataset.state === 'timed_out'`)
+		tb.until("countdown gone, fields off", `document.getElementById('countdown').hidden && document.querySelector('`+field("card_number")+` .arm').disabled && document.getElementById('process').disabled`)
+		tb.shot("timed-out")
+	})
+
+	t.Run("badge", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		env.resendSecure()
+		tb.badge(true)
+		tb.do("open the session info", chromedp.Click(chromedp.ID("badge")))
+		// The test's call is not among the Manager's, so the API tells of
+		// it from the payment's record: its ids, not its numbers.
+		tb.until("session info", `!document.getElementById('info').hidden && document.getElementById('info-primary').textContent === 'pc-1' && document.getElementById('info-secondary').textContent === 'out-1@gw.example' && document.getElementById('info-session').textContent === location.pathname.split('/').pop() && document.getElementById('badge').getAttribute('aria-expanded') === 'true'`)
+		tb.shot("session-info")
+
+		env.call.setSecure(false)
+		env.set.UpdateSecure()
+		tb.badge(false)
+		tb.shot("not-secure")
+		env.call.setSecure(true)
+		env.set.UpdateSecure()
+		tb.badge(true)
+
+		env.set.Close(session.ReasonCallEnded) // the caller hangs up
+		tb.badge(false)
+		tb.until("call ended", `document.getElementById('badge-text').textContent === 'Call ended' && document.getElementById('result').dataset.state === 'cancelled' && document.getElementById('another').hidden`)
+		tb.shot("call-ended")
+	})
+
+	t.Run("picker", func(t *testing.T) {
+		t.Parallel()
+		postcode := cardConfig("card_postcode", "Card payment with postcode", 0)
+		postcode.Fields = append(postcode.Fields, session.FieldConfig{ID: "postcode", Label: "Postcode digits", Kind: session.FieldDigits, MinLen: 3, MaxLen: 6})
+		env := newFormEnv(t, cardConfig("card", "Card payment", 0), postcode)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.until("the picker", `!document.getElementById('picker').hidden && document.querySelectorAll('#picker-list button').length === 2 && document.getElementById('card').hidden`)
+		tb.shot("picker")
+		tb.do("choose the postcode configuration", chromedp.Click(chromedp.CSS(`#picker-list button[data-config="card_postcode"]`)))
+		tb.until("its four fields", `document.getElementById('picker').hidden && document.querySelectorAll('li.field').length === 4`)
+		// The optional postcode has no asterisk.
+		if n := eval[int](tb, `document.querySelectorAll('`+field("postcode")+` .req').length`); n != 0 {
+			t.Errorf("the optional field has %d asterisks", n)
+		}
+		tb.shot("chosen")
+	})
+
+	t.Run("keyboard only", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.until("fields", `document.querySelectorAll('li.field').length === 3`)
+		// Tab to the expiry's field, as an agent without a mouse would.
+		tb.tabTo(field("expiry")+" .arm", false)
+		if outline := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" {
+			t.Error("the focused field shows no focus outline")
+		}
+		tb.do("Enter arms it", chromedp.KeyEvent(kb.Enter))
+		tb.armed("expiry")
+		tb.shot("armed-by-enter")
+		tb.tabTo(field("card_number")+" .arm", true)
+		tb.do("Space arms it", chromedp.KeyEvent(" "))
+		tb.armed("card_number")
+		tb.key(env, "card_number", "42")
+		tb.shot("armed-by-space")
+	})
+}

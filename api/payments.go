@@ -1,0 +1,629 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"dtmfgw/processor"
+	"dtmfgw/session"
+	"dtmfgw/store"
+)
+
+// createRequest is the body of POST /v1/payments.
+type createRequest struct {
+	// CallID is our call id or either SIP Call-ID; PrimaryCallID the
+	// contact centre's; AgentID the agent's. Exactly one is given.
+	CallID         string   `json:"call_id,omitempty"`
+	PrimaryCallID  string   `json:"primary_call_id,omitempty"`
+	AgentID        string   `json:"agent_id,omitempty"`
+	Configuration  string   `json:"configuration,omitempty"`
+	Type           string   `json:"type,omitempty"`
+	Prefill        *prefill `json:"prefill,omitempty"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+}
+
+// prefill is a new payment's attributes.
+type prefill struct {
+	Amount         int64  `json:"amount,omitempty"`
+	Currency       string `json:"currency,omitempty"`
+	Reference      string `json:"reference,omitempty"`
+	CardholderName string `json:"cardholder_name,omitempty"`
+}
+
+// patchRequest is the body of PATCH /v1/payments/{id}: any subset.
+type patchRequest struct {
+	Amount         *int64  `json:"amount"`
+	Currency       *string `json:"currency"`
+	Reference      *string `json:"reference"`
+	CardholderName *string `json:"cardholder_name"`
+}
+
+// configurationRequest is the body of PUT /v1/payments/{id}/configuration.
+type configurationRequest struct {
+	Configuration string `json:"configuration"`
+}
+
+// createResponse answers the creation of a payment.
+type createResponse struct {
+	Payment          paymentView `json:"payment"`
+	FormURL          string      `json:"form_url"`
+	FormToken        string      `json:"form_token"`
+	FormTokenExpires time.Time   `json:"form_token_expires"`
+}
+
+// Payment types: agent assist (the caller keys the card while on the
+// call with the agent) now; digital (a link by SMS) later.
+const (
+	typeAgentAssist = "agent_assist"
+	typeDigital     = "digital"
+)
+
+// maxSelectorLen bounds a call selector (a SIP Call-ID may be long).
+const maxSelectorLen = 256
+
+func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authAPIKey(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Configurations []session.PaymentConfig `json:"configurations"`
+	}{s.payments.Configs()})
+}
+
+func (s *Server) getCalls(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authAPIKey(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	f := session.ListFilter{AgentID: q.Get("agent_id"), PrimaryCallID: q.Get("primary_call_id")}
+	callID := q.Get("call_id")
+	for name, v := range map[string]string{"agent_id": f.AgentID, "primary_call_id": f.PrimaryCallID, "call_id": callID} {
+		if len(v) > maxSelectorLen {
+			writeError(w, errorf(http.StatusBadRequest, "invalid_"+name, name+" is too long"))
+			return
+		}
+	}
+	out := []callJSON{}
+	for _, c := range s.listCalls(f, callID) {
+		out = append(out, s.callJSON(c))
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Calls []callJSON `json:"calls"`
+	}{out})
+}
+
+// listCalls returns the live calls f selects, and callID (ours, or either
+// SIP Call-ID) when given.
+func (s *Server) listCalls(f session.ListFilter, callID string) []*session.Call {
+	if s.calls == nil {
+		return nil
+	}
+	if callID == "" {
+		return s.calls.List(f)
+	}
+	if c, ok := s.calls.Get(callID); ok {
+		corr := c.Correlation()
+		if (f.AgentID == "" || f.AgentID == corr.AgentID) && (f.PrimaryCallID == "" || f.PrimaryCallID == corr.PrimaryCallID) {
+			return []*session.Call{c}
+		}
+		return nil
+	}
+	f.CallID = callID
+	return s.calls.List(f)
+}
+
+func (s *Server) callJSON(c *session.Call) callJSON {
+	corr, times := c.Correlation(), c.Times()
+	cj := callJSON{
+		ID: c.ID(), InboundCallID: corr.InboundCallID, OutboundCallID: corr.OutboundCallID,
+		PrimaryCallID: corr.PrimaryCallID, AgentID: corr.AgentID, CallerNumber: corr.CallerNumber,
+		CalledNumber: corr.CalledNumber, Direction: corr.Direction, Secure: c.Secure(),
+		Started: times.Created.UTC(), Answered: times.Answered.UTC(),
+	}
+	if times.Answered.IsZero() {
+		cj.Answered = time.Time{}
+	}
+	if p := s.pendingOnCall(c.ID()); p != nil {
+		cj.PaymentID = p.id
+	} else if set := s.payments.Set(c.ID()); set != nil {
+		if a := set.Active(); a != nil && blocking(a.State()) {
+			cj.PaymentID = a.ID()
+		}
+	}
+	return cj
+}
+
+// blocking reports whether a payment in st keeps another from starting on
+// its call (as PaymentSet.New judges).
+func blocking(st session.PaymentState) bool {
+	return st >= session.StateCreated && st <= session.StateProcessing
+}
+
+func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authAPIKey(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.draining.Load() {
+		writeError(w, errDraining)
+		return
+	}
+	var req createRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := req.normalize(r.Header.Get("Idempotency-Key")); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	hash := req.hash()
+	if req.IdempotencyKey != "" {
+		if id, same, ok := s.idem.lookup(req.IdempotencyKey, hash); ok {
+			if !same {
+				writeError(w, errorf(http.StatusConflict, "idempotency_conflict", "the idempotency key was used with a different request"))
+				return
+			}
+			f, err := s.lookup(r.Context(), id)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			s.writeCreated(w, r, http.StatusOK, f)
+			return
+		}
+	}
+	call, err := s.findCall(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var attrs session.Attributes
+	if req.Prefill != nil {
+		attrs = session.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
+			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
+	}
+	f, err := s.create(call.ID(), req.Configuration, attrs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.IdempotencyKey != "" {
+		s.idem.remember(req.IdempotencyKey, s.view(r.Context(), f).ID, hash)
+	}
+	s.writeCreated(w, r, http.StatusCreated, f)
+}
+
+// create makes a payment on the call: of the configuration, or of the only
+// one, or pending when there are several to choose from. s.createMu is
+// held.
+func (s *Server) create(callID, configID string, attrs session.Attributes) (found, error) {
+	set := s.payments.Set(callID)
+	if set == nil {
+		return found{}, errCallNotFound
+	}
+	if s.pendingOnCall(callID) != nil {
+		return found{}, errPaymentActive
+	}
+	if configID == "" {
+		if cfgs := s.payments.Configs(); len(cfgs) == 1 {
+			configID = cfgs[0].ID
+		}
+	} else if _, ok := s.payments.Config(configID); !ok {
+		return found{}, errConfigNotFound
+	}
+	id := store.NewID()
+	if configID != "" {
+		p, err := set.NewWithID(id, configID, attrs)
+		if err != nil {
+			return found{}, err
+		}
+		return found{live: p}, nil
+	}
+	if a := set.Active(); a != nil && blocking(a.State()) {
+		return found{}, errPaymentActive
+	}
+	now := s.now()
+	p := &pending{id: id, callID: callID, attrs: attrs, created: now,
+		deadline: now.Add(session.DefaultSessionTimeout), state: session.StateCreated}
+	s.pmu.Lock()
+	s.pending[id] = p
+	s.pmu.Unlock()
+	s.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
+	cp := *p
+	return found{pend: &cp}, nil
+}
+
+// writeCreated answers a new (or idempotently repeated) payment with a
+// fresh form token.
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f found) {
+	v := s.view(r.Context(), f)
+	exp := s.now().Add(s.cfg.FormTokenTTL).Truncate(time.Second).UTC()
+	tok := mintFormToken(s.secret, v.ID, exp)
+	writeJSON(w, status, createResponse{
+		Payment: v, FormURL: s.cfg.publicBase() + "/form/" + v.ID + "#token=" + tok,
+		FormToken: tok, FormTokenExpires: exp,
+	})
+}
+
+// normalize checks the request and fills in its defaults; idemHeader is
+// the Idempotency-Key header.
+func (req *createRequest) normalize(idemHeader string) error {
+	given := 0
+	for _, v := range []string{req.CallID, req.PrimaryCallID, req.AgentID} {
+		if v != "" {
+			given++
+		}
+		if len(v) > maxSelectorLen {
+			return errorf(http.StatusBadRequest, "invalid_call", "a call selector is too long")
+		}
+	}
+	if given != 1 {
+		return errorf(http.StatusBadRequest, "bad_request", "give exactly one of call_id, primary_call_id and agent_id")
+	}
+	switch req.Type {
+	case "":
+		req.Type = typeAgentAssist
+	case typeAgentAssist:
+	case typeDigital:
+		return errorf(http.StatusBadRequest, "unsupported_type", "digital payments are not supported yet")
+	default:
+		return errorf(http.StatusBadRequest, "invalid_type", "type is agent_assist or digital")
+	}
+	if len(req.Configuration) > maxSelectorLen {
+		return errConfigNotFound
+	}
+	switch {
+	case idemHeader != "" && req.IdempotencyKey != "" && idemHeader != req.IdempotencyKey:
+		return errorf(http.StatusBadRequest, "invalid_idempotency_key", "the Idempotency-Key header and idempotency_key differ")
+	case idemHeader != "":
+		req.IdempotencyKey = idemHeader
+	}
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(req.IdempotencyKey) {
+		return errorf(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key is at most 200 printable ASCII characters")
+	}
+	if req.Prefill != nil {
+		return checkAttributes(req.Prefill.Amount, req.Prefill.Currency, req.Prefill.Reference, req.Prefill.CardholderName)
+	}
+	return nil
+}
+
+// hash is the request's fingerprint for idempotency: its meaning, not its
+// bytes (field order and spacing do not matter), without the key.
+func (req createRequest) hash() [sha256.Size]byte {
+	req.IdempotencyKey = ""
+	b, _ := json.Marshal(req)
+	return sha256.Sum256(b)
+}
+
+// checkAttributes checks a payment's attributes field by field, so the
+// error names the field (the session checks them again).
+func checkAttributes(amount int64, currency, reference, name string) error {
+	switch {
+	case amount < 0 || amount > session.MaxAmount:
+		return errorf(http.StatusBadRequest, "invalid_amount", "amount is in minor units, 0 to 99999999")
+	case currency != "" && !validCurrency(currency):
+		return errorf(http.StatusBadRequest, "invalid_currency", "currency is an ISO 4217 code: three capital letters")
+	case len(reference) > processor.MaxTextLen || !printableText(reference):
+		return errorf(http.StatusBadRequest, "invalid_reference", "reference is at most 200 bytes without control characters")
+	case len(name) > processor.MaxTextLen || !printableText(name):
+		return errorf(http.StatusBadRequest, "invalid_cardholder_name", "cardholder_name is at most 200 bytes without control characters")
+	}
+	return nil
+}
+
+func validCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func printableText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// findCall returns the one live call the request names.
+func (s *Server) findCall(req createRequest) (*session.Call, error) {
+	var calls []*session.Call
+	switch {
+	case req.CallID != "":
+		calls = s.listCalls(session.ListFilter{}, req.CallID)
+	case req.PrimaryCallID != "":
+		calls = s.listCalls(session.ListFilter{PrimaryCallID: req.PrimaryCallID}, "")
+	default:
+		calls = s.listCalls(session.ListFilter{AgentID: req.AgentID}, "")
+	}
+	switch len(calls) {
+	case 0:
+		return nil, errCallNotFound
+	case 1:
+		return calls[0], nil
+	}
+	return nil, errorf(http.StatusConflict, "ambiguous_call", "more than one live call matches: name the call by call_id")
+}
+
+// paymentFor authorises a request on the payment {id} and finds it.
+// write says the request changes something (refused while draining).
+func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (found, bool) {
+	id := r.PathValue("id")
+	if _, err := s.authPayment(r, id, false); err != nil {
+		writeError(w, err)
+		return found{}, false
+	}
+	if write && s.draining.Load() {
+		writeError(w, errDraining)
+		return found{}, false
+	}
+	f, err := s.lookup(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return found{}, false
+	}
+	return f, true
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, false)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+}
+
+func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	var req patchRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	apply := func(a session.Attributes) (session.Attributes, error) {
+		if req.Amount != nil {
+			a.Amount = *req.Amount
+		}
+		if req.Currency != nil {
+			a.Currency = *req.Currency
+		}
+		if req.Reference != nil {
+			a.Reference = *req.Reference
+		}
+		if req.CardholderName != nil {
+			a.CardholderName = *req.CardholderName
+		}
+		return a, checkAttributes(a.Amount, a.Currency, a.Reference, a.CardholderName)
+	}
+	switch {
+	case f.live != nil:
+		a, err := apply(f.live.Attributes())
+		if err == nil {
+			err = f.live.SetAttributes(a)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	case f.pend != nil:
+		s.pmu.Lock()
+		p := s.pending[f.pend.id]
+		var err error
+		if p == nil || p.state != session.StateCreated {
+			err = errInvalidState
+		} else if a, aerr := apply(p.attrs); aerr != nil {
+			err = aerr
+		} else {
+			p.attrs = a
+			f.pend.attrs = a
+		}
+		s.pmu.Unlock()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	default:
+		writeError(w, errInvalidState)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+}
+
+func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	var req configurationRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, ok := s.payments.Config(req.Configuration); !ok {
+		writeError(w, errConfigNotFound)
+		return
+	}
+	if f.pend == nil {
+		writeError(w, errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already"))
+		return
+	}
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	s.pmu.Lock()
+	p := s.pending[f.pend.id]
+	s.pmu.Unlock()
+	if p == nil || s.pendingPayment(p.id) == nil || p.state != session.StateCreated {
+		writeError(w, errInvalidState)
+		return
+	}
+	set := s.payments.Set(p.callID)
+	if set == nil {
+		writeError(w, errCallNotFound)
+		return
+	}
+	live, err := set.NewWithID(p.id, req.Configuration, p.attrs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.pmu.Lock()
+	delete(s.pending, p.id)
+	s.pmu.Unlock()
+	writeJSON(w, http.StatusOK, s.view(r.Context(), found{live: live}))
+}
+
+// fieldAction arms or clears the field {field}.
+func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(*session.Payment, string) error) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	if err := decodeBody(w, r, nil); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case f.live != nil:
+		if err := act(f.live, r.PathValue("field")); err != nil {
+			writeError(w, err)
+			return
+		}
+	case f.pend != nil && f.pend.state == session.StateCreated:
+		writeError(w, errNotArmable)
+		return
+	default:
+		writeError(w, errInvalidState)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+}
+
+func (s *Server) postArm(w http.ResponseWriter, r *http.Request) {
+	s.fieldAction(w, r, (*session.Payment).Arm)
+}
+
+func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
+	s.fieldAction(w, r, (*session.Payment).Clear)
+}
+
+func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	if err := decodeBody(w, r, nil); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case f.live != nil:
+	case f.pend != nil && f.pend.state == session.StateCreated:
+		writeError(w, errNotReady)
+		return
+	default:
+		writeError(w, errInvalidState)
+		return
+	}
+	// Process waits for the processor (bounded by the processor timeout)
+	// and is not cancelled by the client going away.
+	_, err := f.live.Process(r.Context())
+	switch {
+	case err == nil, errors.Is(err, session.ErrStillUnknown):
+	case errors.Is(err, session.ErrNotRecorded) && f.live.State() == session.StateReady:
+		s.log.Warn("payment not processed: not recorded", "payment", f.live.ID(), "err", err)
+		writeError(w, err)
+		return
+	case errors.Is(err, session.ErrNotRecorded):
+		// The result is known and kept in memory; the store will get it.
+		s.log.Warn("payment result not recorded yet", "payment", f.live.ID(), "err", err)
+	default:
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+}
+
+func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	if err := decodeBody(w, r, nil); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case f.live != nil:
+		if err := f.live.End(); err != nil {
+			writeError(w, err)
+			return
+		}
+	case f.pend != nil:
+		s.pmu.Lock()
+		p := s.pending[f.pend.id]
+		ok := p != nil && p.state == session.StateCreated
+		if ok {
+			p.state, p.reason = session.StateCancelled, session.ReasonAgentEnded
+			f.pend = new(*p)
+		}
+		s.pmu.Unlock()
+		if !ok {
+			writeError(w, errInvalidState)
+			return
+		}
+	default:
+		writeError(w, errInvalidState)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+}
+
+// postAnother starts the next payment on the call of a finished one, with
+// its configuration and its prefill but the amount ("take another payment"
+// in the form, whose token is the finished payment's).
+func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	if err := decodeBody(w, r, nil); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case f.stored != nil:
+		writeError(w, errCallNotFound)
+		return
+	case f.live == nil || !f.live.State().Final():
+		writeError(w, errorf(http.StatusConflict, "invalid_state", "another payment follows only a finished one"))
+		return
+	}
+	attrs := f.live.Attributes()
+	attrs.Amount = 0
+	s.createMu.Lock()
+	nf, err := s.create(f.live.View().CallID, f.live.Config().ID, attrs)
+	s.createMu.Unlock()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeCreated(w, r, http.StatusCreated, nf)
+}

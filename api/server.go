@@ -1,0 +1,266 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dtmfgw/session"
+	"dtmfgw/store"
+)
+
+// DefaultKeepalive is how often an idle event stream gets a comment, so
+// proxies and browsers do not time it out.
+const DefaultKeepalive = 15 * time.Second
+
+// shutdownTimeout bounds how long Serve waits for requests in flight
+// once its context ends (event streams end at once).
+const shutdownTimeout = 5 * time.Second
+
+// Option changes how New builds a Server.
+type Option func(*Server)
+
+// WithClock makes the server judge form-token expiry and idempotency by
+// now instead of time.Now (tests).
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithKeepalive sets the event streams' keepalive interval (0:
+// DefaultKeepalive).
+func WithKeepalive(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.keepalive = d
+		}
+	}
+}
+
+// Server is the public listener's handler: the JSON API under /v1/ and
+// the agent form under /form/. Safe for concurrent use.
+type Server struct {
+	cfg       Config
+	calls     *session.Manager
+	payments  *session.Payments
+	store     *store.Store
+	log       *slog.Logger
+	now       func() time.Time
+	keepalive time.Duration
+	keys      keyring
+	secret    []byte
+	mux       *http.ServeMux
+	routes    []route
+
+	idem *idempotency
+
+	// createMu serialises the creation of payments and the choice of a
+	// pending payment's configuration: they are rare, and it makes "one
+	// open payment per call" and idempotency keys race-free.
+	createMu sync.Mutex
+	pmu      sync.Mutex
+	pending  map[string]*pending
+
+	draining  atomic.Bool
+	drainOnce sync.Once
+	drained   chan struct{}
+}
+
+// route is one endpoint: the mux pattern (method and path) and its
+// handler. The OpenAPI document must list exactly these.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+// New returns the server for cfg over the process's calls, payments and
+// store. calls may be nil (no call is live: tests of the payment
+// endpoints on PaymentSets made by hand); st may be nil (payments of
+// ended calls are not found). The form tokens' secret is cfg's or random.
+func New(cfg Config, calls *session.Manager, payments *session.Payments, st *store.Store, log *slog.Logger, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if payments == nil {
+		return nil, errors.New("api: New needs the payments")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		cfg: cfg, calls: calls, payments: payments, store: st, log: log,
+		now: time.Now, keepalive: DefaultKeepalive, keys: newKeyring(cfg.APIKeys),
+		pending: make(map[string]*pending), drained: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.idem = newIdempotency(s.now)
+	if cfg.FormTokenSecret != "" {
+		s.secret = []byte(cfg.FormTokenSecret)
+	} else {
+		s.secret = make([]byte, 32)
+		if _, err := rand.Read(s.secret); err != nil {
+			return nil, fmt.Errorf("api: form token secret: %w", err)
+		}
+	}
+	s.routes = []route{
+		{"GET", "/v1/openapi.json", s.getOpenAPI},
+		{"GET", "/v1/configurations", s.getConfigurations},
+		{"GET", "/v1/calls", s.getCalls},
+		{"POST", "/v1/payments", s.postPayment},
+		{"GET", "/v1/payments/{id}", s.getPayment},
+		{"PATCH", "/v1/payments/{id}", s.patchPayment},
+		{"PUT", "/v1/payments/{id}/configuration", s.putConfiguration},
+		{"POST", "/v1/payments/{id}/fields/{field}/arm", s.postArm},
+		{"POST", "/v1/payments/{id}/fields/{field}/clear", s.postClear},
+		{"POST", "/v1/payments/{id}/process", s.postProcess},
+		{"POST", "/v1/payments/{id}/end", s.postEnd},
+		{"POST", "/v1/payments/{id}/another", s.postAnother},
+		{"GET", "/v1/payments/{id}/events", s.getEvents},
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		s.mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
+	}
+	s.mux.Handle("/form/", formHandler(cfg.FrameAncestors...))
+	return s, nil
+}
+
+// Handler returns the whole public handler (API and form). Requests no
+// route takes get a JSON 404 or 405, never the mux's text.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h, pattern := s.mux.Handler(r)
+	sw := &statusWriter{ResponseWriter: w}
+	if pattern == "" {
+		// No route: find out whether the mux would say 404 or 405 (and
+		// its Allow header), and say it in JSON. Redirects (a path to
+		// clean) go through as the mux writes them.
+		probe := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		switch probe.code {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(sw, errMethodNotAllowed)
+		case http.StatusNotFound:
+			writeError(sw, errNotFound)
+		default:
+			h.ServeHTTP(sw, r)
+		}
+	} else {
+		// The mux itself, not h: it sets the request's path values.
+		s.mux.ServeHTTP(sw, r)
+	}
+	// The route's pattern, not the URL: a URL can hold a token in its
+	// query, and a client could put anything in a path.
+	s.log.Debug("http request", "method", r.Method, "route", pattern, "status", sw.code, "duration", time.Since(start))
+}
+
+// Drain makes the server refuse changes (503 draining) and ends the
+// event streams; reads go on. Serve calls it when its context ends; the
+// process calls it first, at the start of its drain.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.drained)
+	})
+}
+
+// Serve serves the handler on l (TLS when configured) until ctx ends,
+// then drains and shuts down, waiting a little for requests in flight.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS.Enabled() {
+			served <- srv.ServeTLS(l, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		} else {
+			served <- srv.Serve(l)
+		}
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// statusWriter remembers the status for the log, and passes Flush on
+// (event streams need it).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// probeWriter records what the mux's own 404/405 handler would answer.
+type probeWriter struct {
+	header http.Header
+	code   int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.code == 0 {
+		p.code = http.StatusOK
+	}
+	return len(b), nil
+}

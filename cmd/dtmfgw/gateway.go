@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"dtmfgw/api"
+	"dtmfgw/metrics"
+	"dtmfgw/processor"
+	"dtmfgw/session"
+	"dtmfgw/sip"
+	"dtmfgw/store"
+	"dtmfgw/webhook"
+)
+
+// gateway is a running dtmfgw: the store, the payments, the calls' media,
+// the SIP B2BUA and the public HTTP listener, wired as `dtmfgw serve` runs
+// them. `dtmfgw demo` runs the same one in-process. SIGHUP reloads its
+// configuration (reload.go).
+type gateway struct {
+	// src is what the configuration was built from, for reload to build
+	// it again; level is the loggers' level, which reload may change.
+	src   sources
+	level *slog.LevelVar
+
+	mu  sync.Mutex // serialises reloads
+	cfg config     // the configuration in force: read it with config()
+
+	log   *slog.Logger
+	store *store.Store
+	// webhooks follows payments' configurations (a SIGHUP reload updates
+	// it); dispatcher delivers from the store's outbox.
+	webhooks   *webhook.Directory
+	dispatcher *webhook.Dispatcher
+	payments   *session.Payments
+	calls      *session.Manager
+	b2b        *sip.B2BUA
+	api        *api.Server
+
+	sipAddr   netip.AddrPort
+	httpAddr  net.Addr
+	adminAddr net.Addr
+
+	stopServing context.CancelFunc
+	sipServed   chan error
+	httpServed  chan error
+	adminServed chan error
+	// stopWebhooks ends the dispatcher, after the drain: the results of
+	// the last calls are attempted, the rest wait in the outbox for the
+	// next start.
+	stopWebhooks func()
+}
+
+// startGateway opens everything cfg describes and starts serving. On an
+// error, what was opened is closed again.
+func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway, err error) {
+	g = &gateway{cfg: cfg, log: log}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+	// A result and its webhook delivery are committed together.
+	g.webhooks = webhook.NewDirectory(cfg.Payments.Configurations)
+	if g.store, err = store.Open(ctx, cfg.Storage.DSN, store.WithOutbox(g.webhooks.Outbox)); err != nil {
+		return nil, fmt.Errorf("storage.dsn: %w", err)
+	}
+	closers = append(closers, func() { g.store.Close() })
+	if g.dispatcher, err = webhook.New(cfg.Webhooks, g.webhooks, g.store, webhook.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	webhooksCtx, stopWebhooks := context.WithCancel(context.Background())
+	webhooksDone := make(chan error, 1)
+	go func() { webhooksDone <- g.dispatcher.Run(webhooksCtx) }()
+	g.stopWebhooks = func() { stopWebhooks(); <-webhooksDone }
+	closers = append(closers, g.stopWebhooks)
+	procs, err := processor.NewAll(cfg.Processors, processor.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	procList := make([]processor.Processor, 0, len(procs))
+	for _, p := range procs {
+		procList = append(procList, p)
+	}
+	// Payments a previous run left with a processor are settled first,
+	// by asking, never by charging again.
+	if n, err := session.ReconcileStored(ctx, g.store, procs, time.Now, log); err != nil {
+		log.Warn("reconciling stored payments", "err", err)
+	} else if n > 0 {
+		log.Info("stored payments reconciled", "count", n)
+	}
+	if g.payments, err = session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
+		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log),
+		session.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
+		return nil, err
+	}
+	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { g.calls.Close() })
+	if g.b2b, err = sip.NewB2BUA(cfg.SIP, g.calls, log); err != nil {
+		return nil, err
+	}
+	httpCfg := cfg.HTTP
+	if len(httpCfg.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := generatedKey()
+		httpCfg.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	ln, err := net.Listen("tcp", httpCfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	closers = append(closers, func() { ln.Close() })
+	g.httpAddr = ln.Addr()
+	if httpCfg.PublicURL == "" && httpCfg.Listen != ln.Addr().String() {
+		// Port 0 (tests, the demo's default): form URLs carry the real port.
+		httpCfg.Listen = ln.Addr().String()
+	}
+	if g.api, err = api.New(httpCfg, g.calls, g.payments, g.store, log); err != nil {
+		return nil, err
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	closers = append(closers, func() { adminLn.Close() })
+	g.adminAddr = adminLn.Addr()
+	admin, err := g.adminHandler(procList)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := sip.Listen(cfg.SIP)
+	if err != nil {
+		return nil, err
+	}
+	g.sipAddr = ls.Addr()
+	serveCtx, stop := context.WithCancel(context.Background())
+	g.stopServing = stop
+	g.sipServed, g.httpServed, g.adminServed = make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	// The admin listener serves until the drain is over, so /readyz says
+	// 503 while the gateway drains.
+	go func() { g.adminServed <- metrics.ServeAdmin(serveCtx, adminLn, admin) }()
+	go func() { g.sipServed <- g.b2b.Serve(serveCtx, ls) }()
+	go func() { g.httpServed <- g.api.Serve(serveCtx, ln) }()
+	target := cfg.SIP.DefaultTarget
+	if target == "" {
+		target = "none (calls need a route or the override header)"
+	}
+	log.Info("dtmfgw serving", "version", versionString(), "sip", g.sipAddr.String(), "http", g.httpAddr.String(),
+		"admin", g.adminAddr.String(),
+		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
+		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
+		"storage", g.store.Dialect(), "processors", len(procs))
+	return g, nil
+}
+
+// run serves until ctx ends, then drains: new calls and API changes are
+// refused, calls in progress get up to sip.drain_timeout, and everything
+// is closed. A listener that fails ends it early with its error. Each
+// receive on hup reloads the configuration (reload), its outcome given to
+// reloaded if not nil.
+func (g *gateway) run(ctx context.Context, hup <-chan os.Signal, reloaded func(error)) error {
+	var early error
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case early = <-g.sipServed:
+			g.sipServed <- early
+			break wait
+		case early = <-g.httpServed:
+			g.httpServed <- early
+			break wait
+		case <-hup:
+			err := g.reload()
+			if reloaded != nil {
+				reloaded(err)
+			}
+		}
+	}
+	err := g.shutdown()
+	return errors.Join(early, err)
+}
+
+// shutdown drains and closes the gateway.
+func (g *gateway) shutdown() error {
+	drain := g.config().SIP.DrainTimeout // SIGHUP may have changed it
+	g.log.Info("draining", "calls", g.b2b.Calls(), "drain_timeout", drain.String())
+	g.api.Drain()
+	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
+	err := g.b2b.Shutdown(drainCtx)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		g.log.Warn("drain timeout: remaining calls hung up")
+		err = nil
+	}
+	g.stopServing()
+	err = errors.Join(err, <-g.sipServed, <-g.httpServed, <-g.adminServed)
+	g.calls.Close()
+	g.stopWebhooks()
+	g.store.Close()
+	g.log.Info("stopped")
+	return err
+}
+
+// adminHandler registers the gateway's metrics on a registry of its own
+// and returns the admin listener's handler: /metrics, /healthz, /readyz
+// (ports, storage, every processor; 503 while draining), /debug/pprof/.
+func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error) {
+	reg := metrics.New(versionString())
+	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
+		reg.WebhookDeliveries(func() (delivered, retry, gaveUp uint64) {
+			st := g.dispatcher.Stats()
+			return st.Delivered, st.Failed, st.GaveUp // a failed attempt is retried
+		}),
+		reg.WebhookPending(func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, err := g.dispatcher.Pending(ctx)
+			if err != nil {
+				return math.NaN() // unknown, not zero
+			}
+			return float64(n)
+		}))
+	if err != nil {
+		return nil, err
+	}
+	checks := []metrics.Check{metrics.PortsCheck(g.calls), metrics.StoreCheck(g.store)}
+	for _, p := range procs {
+		checks = append(checks, metrics.ProcessorCheck(p))
+	}
+	return metrics.AdminHandler(reg, g.b2b.Draining, checks...), nil
+}

@@ -1,0 +1,216 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dtmfgw/dtmf"
+	"dtmfgw/processor"
+	"dtmfgw/session"
+	"dtmfgw/store"
+)
+
+// syncBuffer is a bytes.Buffer for loggers on several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeCall is a session.PaymentCall.
+type fakeCall struct{ id string }
+
+func (c fakeCall) ID() string { return c.id }
+func (c fakeCall) Correlation() session.Correlation {
+	return session.Correlation{InboundCallID: "in-1@example.net", AgentID: "agent-7", PrimaryCallID: "cc-1"}
+}
+func (fakeCall) Secure() bool       { return true }
+func (fakeCall) SetSecureMode(bool) {}
+
+// withCheckDigit appends the Luhn check digit to the first 15 digits.
+func withCheckDigit(s string) string {
+	sum := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if (len(s)-1-i)%2 == 0 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return s + string(rune('0'+(10-sum%10)%10))
+}
+
+// leaks returns the runs of six of secret's digits found in text.
+func leaks(text, secret string) []string {
+	var out []string
+	for i := 0; i+6 <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+6]) {
+			out = append(out, "digits "+string(rune('0'+i/10))+string(rune('0'+i%10))+"…")
+		}
+	}
+	return out
+}
+
+// TestPaymentThroughTheDispatcher: a payment taken through session with a
+// canary card, on a real store, with Run delivering: the receiver gets
+// progress and the result, every request verifies, and no body or header
+// holds the card number or six of its digits in a row.
+func TestPaymentThroughTheDispatcher(t *testing.T) {
+	canary := withCheckDigit("491761384927503")
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	configs := []session.PaymentConfig{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
+	ctx := context.Background()
+	dir := NewDirectory(configs)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(testConfig(), dir, st, WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := session.NewPayments(session.PaymentsConfig{Configurations: configs}, session.WithProcessors(sandbox),
+		session.WithPaymentStore(session.StorePayments(st)), session.WithEventHook(d.HandleEvent), session.WithPaymentLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(runCtx) }()
+	stopRun := func() {
+		stop()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return")
+		}
+	}
+	defer stop()
+
+	set := ps.ForCall(fakeCall{"call-1"})
+	defer set.Close("")
+	p, err := set.New("card", session.Attributes{Amount: 1999, Reference: "order-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Arm("card_number"); err != nil {
+		t.Fatal(err)
+	}
+	keys := canary + "1230" + "321"
+	for i := range len(keys) {
+		set.HandleDigit(session.Digit{Key: dtmf.Key(keys[i]), Source: dtmf.SourceRFC4733, At: time.Now(), Number: uint64(i + 1)})
+	}
+	res, err := p.Process(ctx)
+	if err != nil || res.State != session.StateApproved {
+		t.Fatalf("Process = %+v, %v", res, err)
+	}
+
+	// Wait for the result's delivery (the result kicks the dispatcher)
+	// and for the outbox to empty: progress may come after the result.
+	var result *received
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-rcv.seen:
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("outbox not delivered in 10 s; %d requests, result %v", len(rcv.requests()), result != nil)
+		}
+		for _, r := range rcv.requests() {
+			if r.header.Get(EventHeader) == EventResult {
+				result = &r
+			}
+		}
+		if n, err := st.PendingDeliveries(ctx); result != nil && err == nil && n == 0 && len(d.progress) == 0 {
+			break
+		}
+	}
+	var b Body
+	if err := json.Unmarshal(result.body, &b); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.Data.Payment.Result; b.Data.Payment.ID != p.ID() || r == nil || r.State != "approved" || r.Last4 != canary[12:] || r.Brand != "visa" || r.Amount != 1999 {
+		t.Errorf("result body %s", result.body)
+	}
+
+	progress := 0
+	var all strings.Builder
+	for _, r := range rcv.requests() {
+		if err := Verify(testSecret, r.header.Get(SignatureHeader), r.body, time.Now(), 0); err != nil {
+			t.Errorf("%s: %v", r.header.Get(EventHeader), err)
+		}
+		if r.header.Get(EventHeader) == EventProgress {
+			progress++
+			// session.Event is written, not read, by Go: a receiver
+			// reads it as plain JSON.
+			var pb struct {
+				Type string
+				Data struct {
+					Payment Payment
+					Event   map[string]any
+				}
+			}
+			if err := json.Unmarshal(r.body, &pb); err != nil || pb.Type != EventProgress || pb.Data.Event["payment_id"] != p.ID() ||
+				pb.Data.Event["type"] == "" || pb.Data.Payment.ConfigID != "card" {
+				t.Errorf("progress body %s: %v", r.body, err)
+			}
+		}
+		all.Write(r.body)
+		for k, v := range r.header {
+			all.WriteString(k + ": " + strings.Join(v, ",") + "\n")
+		}
+	}
+	if progress == 0 {
+		t.Error("no progress webhook")
+	}
+	stopRun()
+	if l := leaks(logs.String(), canary); len(l) > 0 {
+		t.Errorf("the canary leaked into the log: %v", l)
+	}
+	if !strings.Contains(logs.String(), "webhook delivered") {
+		t.Error("the log search saw no delivery: it searched the wrong text")
+	}
+	if l := leaks(all.String(), canary); len(l) > 0 {
+		t.Errorf("the canary leaked into a webhook: %v", l)
+	}
+	if !strings.Contains(all.String(), "•••• "+canary[12:]) {
+		t.Error("the canary search saw no masked card number: it searched the wrong text")
+	}
+	if st := d.Stats(); st.Delivered == 0 || st.ProgressEnqueued == 0 || st.GaveUp != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

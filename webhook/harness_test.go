@@ -1,0 +1,243 @@
+package webhook
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"dtmfgw/session"
+	"dtmfgw/store"
+)
+
+// clock is a settable clock for the store and the dispatcher.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: testNow} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// received is one request the receiver got.
+type received struct {
+	header http.Header
+	body   []byte
+}
+
+// receiver is a loopback webhook endpoint that answers from a script:
+// status(n) for the n-th request (from 1). A status of 0 hangs until the
+// request is cancelled.
+type receiver struct {
+	srv    *httptest.Server
+	status func(n int) int
+
+	mu   sync.Mutex
+	got  []received
+	seen chan struct{} // a token per request, for tests that wait
+}
+
+func newReceiver(t *testing.T, status func(n int) int) *receiver {
+	t.Helper()
+	r := &receiver{status: status, seen: make(chan struct{}, 1000)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, received{req.Header.Clone(), body})
+		n := len(r.got)
+		r.mu.Unlock()
+		select {
+		case r.seen <- struct{}{}:
+		default:
+		}
+		code := r.status(n)
+		if code == 0 {
+			<-req.Context().Done()
+			return
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) requests() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+// paymentConfig is the built-in card configuration with a webhook to url.
+func paymentConfig(url string, progress bool) session.PaymentConfig {
+	c := session.DefaultPaymentConfigs()[0]
+	c.Currency = "GBP"
+	if url != "" {
+		c.Webhook = session.WebhookConfig{URL: url, Secret: session.Secret(testSecret), Progress: progress}
+	}
+	return c
+}
+
+// testConfig is the default dispatch configuration with a short attempt
+// timeout.
+func testConfig() Config {
+	c := DefaultConfig()
+	c.Timeout = 2 * time.Second
+	return c
+}
+
+// env is a store with the outbox of configs and a dispatcher on it.
+type env struct {
+	t       *testing.T
+	dsn     string
+	clock   *clock
+	configs []session.PaymentConfig
+	cfg     Config
+	dir     *Directory
+	st      *store.Store
+	d       *Dispatcher
+}
+
+func newEnv(t *testing.T, cfg Config, configs ...session.PaymentConfig) *env {
+	t.Helper()
+	return newEnvOn(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), cfg, configs...)
+}
+
+// newEnvOn is newEnv on the database dsn.
+func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...session.PaymentConfig) *env {
+	t.Helper()
+	e := &env{t: t, dsn: dsn, clock: newClock(), configs: configs, cfg: cfg}
+	e.open()
+	return e
+}
+
+// postgresDSNEnv names a PostgreSQL database (as in package store's
+// tests) the restart tests run on as well, each in a schema of its own.
+// Package store's tests, which start a server of their own, prove the
+// outbox's queries on PostgreSQL whether it is set or not.
+const postgresDSNEnv = "DTMFGW_TEST_POSTGRES_DSN"
+
+var schemaSeq atomic.Int64
+
+// eachDatabase runs f on a fresh SQLite database, and on a fresh
+// PostgreSQL schema when postgresDSNEnv is set.
+func eachDatabase(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db")) })
+	dsn := os.Getenv(postgresDSNEnv)
+	if dsn == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		schema := fmt.Sprintf("webhook_%d_%d", os.Getpid(), schemaSeq.Add(1))
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if db, err := sql.Open("pgx", dsn); err == nil {
+				db.Exec("DROP SCHEMA " + schema + " CASCADE")
+				db.Close()
+			}
+		})
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		f(t, u.String())
+	})
+}
+
+// open opens (or reopens) the store and makes a new dispatcher: a
+// process start.
+func (e *env) open() {
+	e.t.Helper()
+	e.dir = NewDirectory(e.configs)
+	st, err := store.Open(context.Background(), e.dsn, store.WithClock(e.clock.Now), store.WithOutbox(e.dir.Outbox))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { st.Close() })
+	e.st = st
+	e.d, err = New(e.cfg, e.dir, st, WithClock(e.clock.Now), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// crash closes the store without letting anything finish.
+func (e *env) crash() {
+	e.t.Helper()
+	if err := e.st.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// approve stores a payment of configuration configID and commits an
+// approved result: the outbox gets its payment.result delivery.
+func (e *env) approve(configID string) store.Payment {
+	e.t.Helper()
+	ctx := context.Background()
+	p, err := e.st.CreatePayment(ctx, store.Payment{CallID: "call-1", ConfigurationID: configID, State: store.StateReady,
+		PrimaryCallID: "cc-1", AgentID: "agent-7", Reference: "order-7"}, store.Entry{Actor: store.ActorAPI, Action: "payment.created"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.st.UpdateState(ctx, p.ID, store.Change{From: store.StateReady, To: store.StateProcessing,
+		Entry: store.Entry{Actor: store.ActorAgent, Action: "payment.processing"}, Brand: "visa", Last4: "4242",
+		Amount: 1999, Currency: "GBP", Processor: "sandbox", IdempotencyKey: "key-" + p.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	p, err = e.st.CommitResult(ctx, p.ID, store.Result{From: store.StateProcessing, State: store.StateApproved,
+		ProcessorReference: "ch_1", Entry: store.Entry{Actor: store.ActorSystem, Action: "payment.result"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// only returns the payment's one delivery.
+func (e *env) only(paymentID string) store.Delivery {
+	e.t.Helper()
+	ds, err := e.st.Deliveries(context.Background(), paymentID)
+	if err != nil || len(ds) != 1 {
+		e.t.Fatalf("%d deliveries, %v; want 1", len(ds), err)
+	}
+	return ds[0]
+}
+
+// round runs DeliverDue at the clock's time and returns how many it tried.
+func (e *env) round() int {
+	e.t.Helper()
+	n, err := e.d.DeliverDue(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
