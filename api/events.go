@@ -61,6 +61,8 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		defer sub.Close()
 	}
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -177,6 +177,11 @@ func TestEventsSnapshotOrderResume(t *testing.T) {
 			t.Fatalf("replayed %+v, want %+v", m, want)
 		}
 	}
+	// Both streams are counted for the metrics (the handler counts a
+	// stream before its first byte, so having read from it proves it).
+	if n := e.srv.Streams(); n != 2 {
+		t.Errorf("%d streams counted, want 2", n)
+	}
 	// ... then the live ones, on both streams alike.
 	e.press(call, "1230")
 	a, b := s.until("field_complete"), r.until("field_complete")
@@ -198,6 +203,10 @@ func TestEventsSnapshotOrderResume(t *testing.T) {
 		if !cancelled {
 			t.Error("the stream ended without the cancellation")
 		}
+	}
+	// A stream's handler returns before its client sees the end.
+	if n := e.srv.Streams(); n != 0 {
+		t.Errorf("%d streams counted after both ended, want 0", n)
 	}
 	// An ended call's payment: a snapshot from the store, and the end.
 	s = e.openStream(path, tok)

@@ -74,7 +74,13 @@ type Server struct {
 	draining  atomic.Bool
 	drainOnce sync.Once
 	drained   chan struct{}
+
+	// streams counts the event streams open now (metrics).
+	streams atomic.Int64
 }
+
+// Streams returns how many event streams (SSE subscribers) are open.
+func (s *Server) Streams() int64 { return s.streams.Load() }
 
 // route is one endpoint: the mux pattern (method and path) and its
 // handler. The OpenAPI document must list exactly these.

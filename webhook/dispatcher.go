@@ -41,7 +41,7 @@ const (
 
 // Stats are the dispatcher's counters since New. They never hold a
 // payment's data. As Prometheus series (deploy/grafana):
-// dtmfgw_webhook_deliveries_total{outcome="delivered"|"failed"|"gave_up"}
+// dtmfgw_webhook_deliveries_total{outcome="delivered"|"retry" (a failed attempt, retried)|"gave_up"}
 // from Delivered, Failed and GaveUp.
 type Stats struct {
 	// Attempts counts POSTs made; Delivered those answered with a 2xx;

@@ -226,6 +226,7 @@ func (g *gateway) shutdown() error {
 func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error) {
 	reg := metrics.New(versionString())
 	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
+		reg.SSESubscribers(func() float64 { return float64(g.api.Streams()) }),
 		reg.WebhookDeliveries(func() (delivered, retry, gaveUp uint64) {
 			st := g.dispatcher.Stats()
 			return st.Delivered, st.Failed, st.GaveUp // a failed attempt is retried

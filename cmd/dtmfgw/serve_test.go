@@ -299,6 +299,7 @@ func checkAdmin(t *testing.T, log string) {
 		{"/readyz", `"ready":true`},
 		{"/metrics", "dtmfgw_calls_total 0"},
 		{"/metrics", "dtmfgw_webhook_pending 0"},
+		{"/metrics", "dtmfgw_sse_subscribers 0"},
 		{"/debug/pprof/", "goroutine"},
 	} {
 		res, err := http.Get("http://" + admin + c.path)
