@@ -83,7 +83,8 @@ func TestTLSLoadNamesTheFile(t *testing.T) {
 
 // TestServeTLS serves the API with a certificate made for the test: it
 // answers over HTTPS, plain HTTP on the same port gets no answer from
-// the API, TLS before 1.2 is refused, and form URLs are https.
+// the API, TLS before 1.2 is refused, HTTP/2 is offered (ALPN), and
+// form URLs are https.
 func TestServeTLS(t *testing.T) {
 	cert := tlstest.SelfSigned(t, t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -182,7 +183,7 @@ func TestServeTLS(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &tls.Config{
-				RootCAs: cert.Pool, MinVersion: c.min, MaxVersion: c.max,
+				RootCAs: cert.Pool, MinVersion: c.min, MaxVersion: c.max, NextProtos: []string{"h2", "http/1.1"},
 			}}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -195,6 +196,8 @@ func TestServeTLS(t *testing.T) {
 				t.Fatalf("handshake: %v", err)
 			case !c.ok && err == nil:
 				t.Fatalf("handshake at %s accepted", tls.VersionName(conn.(*tls.Conn).ConnectionState().Version))
+			case c.ok && conn.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2":
+				t.Errorf("ALPN chose %q, want h2", conn.(*tls.Conn).ConnectionState().NegotiatedProtocol)
 			case !c.ok && !strings.Contains(err.Error(), "remote error: tls: protocol version"):
 				// The server refused it (its alert), not the client.
 				t.Errorf("refused, but not for the version: %v", err)
