@@ -173,15 +173,9 @@ type Listeners struct {
 // TCP port is the one UDP got, so a port 0 in tests gives one port for
 // both) and TLS on cfg.TLS.Listen when a certificate is configured.
 func Listen(cfg Config) (*Listeners, error) {
-	udp, err := net.ListenPacket("udp", cfg.Listen)
+	udp, tcp, err := listenPair(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("sip.listen: %w", err)
-	}
-	tcpAddr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
-	tcp, err := net.Listen("tcp", tcpAddr.String())
-	if err != nil {
-		udp.Close()
-		return nil, fmt.Errorf("sip.listen (tcp): %w", err)
+		return nil, err
 	}
 	l := &Listeners{UDP: udp, TCP: tcp}
 	if cfg.TLS.Enabled() {
@@ -198,6 +192,37 @@ func Listen(cfg Config) (*Listeners, error) {
 		l.TLS = tl
 	}
 	return l, nil
+}
+
+// listenPacket is net.ListenPacket; a test makes it hand out a port whose
+// TCP twin is taken.
+var listenPacket = net.ListenPacket
+
+// pairAttempts bounds listenPair's tries for port 0.
+const pairAttempts = 16
+
+// listenPair opens UDP and TCP on one address. With port 0 the system
+// picks the UDP port, and that port's TCP twin may be taken (by an
+// outgoing connection's ephemeral port, say): then it tries another
+// port, a bounded number of times. A port given in the configuration is
+// tried once.
+func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 1; ; attempt++ {
+		udp, err := listenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip.listen: %w", err)
+		}
+		tcpAddr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+		tcp, err := net.Listen("tcp", tcpAddr.String())
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || attempt == pairAttempts {
+			return nil, nil, fmt.Errorf("sip.listen (tcp): %w", err)
+		}
+	}
 }
 
 // Addr returns the UDP (and TCP) address.

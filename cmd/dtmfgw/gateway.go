@@ -62,14 +62,16 @@ type gateway struct {
 
 // startGateway opens everything cfg describes and starts serving. On an
 // error, what was opened is closed again.
-func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway, err error) {
+func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway, err error) {
 	// The public listener's certificate is read before anything opens: a
 	// missing or bad file is refused at once, naming its key (api.New
 	// reads it again, for the listener).
 	if _, err := cfg.HTTP.TLS.Load(); err != nil {
 		return nil, err
 	}
-	g = &gateway{cfg: cfg, log: log}
+	// g is not the named result: an error return sets that to nil before
+	// the deferred closers, which use g, run.
+	g := &gateway{cfg: cfg, log: log}
 	var closers []func()
 	defer func() {
 		if err != nil {
