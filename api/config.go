@@ -62,6 +62,8 @@ type Config struct {
 }
 
 // TLSConfig names the public listener's certificate: both or neither.
+// The files are read once, at start (Load); the listener then speaks
+// TLS 1.2 and later only (MinTLSVersion).
 type TLSConfig struct {
 	// CertFile is the PEM certificate chain, KeyFile its private key.
 	CertFile string `yaml:"cert_file"`
@@ -119,8 +121,11 @@ func (c Config) Validate() error {
 	if err := ValidateFrameAncestors(c.FrameAncestors); err != nil {
 		bad("frame_ancestors", "%v", err)
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		bad("tls", "cert_file and key_file go together")
+	switch {
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		bad("tls.key_file", "required with http.tls.cert_file")
+	case c.TLS.KeyFile != "" && c.TLS.CertFile == "":
+		bad("tls.cert_file", "required with http.tls.key_file")
 	}
 	return errors.Join(errs...)
 }

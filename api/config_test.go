@@ -22,7 +22,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 		{"key with space", func(c *Config) { c.APIKeys = []string{"0123456789abcdef", "0123456789 abcdef"} }, "http.api_keys[1]"},
 		{"ttl", func(c *Config) { c.FormTokenTTL = time.Second }, "http.form_token_ttl"},
 		{"secret", func(c *Config) { c.FormTokenSecret = "short" }, "http.form_token_secret"},
-		{"tls half", func(c *Config) { c.TLS.CertFile = "cert.pem" }, "http.tls"},
+		{"tls cert only", func(c *Config) { c.TLS.CertFile = "cert.pem" }, "http.tls.key_file"},
+		{"tls key only", func(c *Config) { c.TLS.KeyFile = "key.pem" }, "http.tls.cert_file"},
 	} {
 		cfg := DefaultConfig()
 		c.edit(&cfg)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,9 @@ type Server struct {
 	secret    []byte
 	mux       *http.ServeMux
 	routes    []route
+	// tls is the listener's TLS configuration (nil: plain HTTP), loaded
+	// from cfg.TLS by New.
+	tls *tls.Config
 
 	idem *idempotency
 
@@ -93,8 +97,11 @@ type route struct {
 // store. calls may be nil (no call is live: tests of the payment
 // endpoints on PaymentSets made by hand); st may be nil (payments of
 // ended calls are not found). The form tokens' secret is cfg's or random.
+// With TLS configured, the certificate and key are read here (an error
+// names the key of the file at fault).
 func New(cfg Config, calls *session.Manager, payments *session.Payments, st *store.Store, log *slog.Logger, opts ...Option) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	err := cfg.Validate()
+	if err != nil {
 		return nil, err
 	}
 	if payments == nil {
@@ -112,6 +119,9 @@ func New(cfg Config, calls *session.Manager, payments *session.Payments, st *sto
 		o(s)
 	}
 	s.idem = newIdempotency(s.now)
+	if s.tls, err = cfg.TLS.Load(); err != nil {
+		return nil, err
+	}
 	if cfg.FormTokenSecret != "" {
 		s.secret = []byte(cfg.FormTokenSecret)
 	} else {
@@ -198,8 +208,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() {
-		if s.cfg.TLS.Enabled() {
-			served <- srv.ServeTLS(l, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		if s.tls != nil {
+			// The certificate is in the configuration already; ServeTLS
+			// adds the ALPN protocols (h2, http/1.1) to a clone.
+			srv.TLSConfig = s.tls
+			served <- srv.ServeTLS(l, "", "")
 		} else {
 			served <- srv.Serve(l)
 		}

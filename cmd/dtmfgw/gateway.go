@@ -63,6 +63,12 @@ type gateway struct {
 // startGateway opens everything cfg describes and starts serving. On an
 // error, what was opened is closed again.
 func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway, err error) {
+	// The public listener's certificate is read before anything opens: a
+	// missing or bad file is refused at once, naming its key (api.New
+	// reads it again, for the listener).
+	if _, err := cfg.HTTP.TLS.Load(); err != nil {
+		return nil, err
+	}
 	g = &gateway{cfg: cfg, log: log}
 	var closers []func()
 	defer func() {
@@ -163,6 +169,7 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (g *gateway
 		target = "none (calls need a route or the override header)"
 	}
 	log.Info("dtmfgw serving", "version", versionString(), "sip", g.sipAddr.String(), "http", g.httpAddr.String(),
+		"https", httpCfg.TLS.Enabled(),
 		"admin", g.adminAddr.String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
 		"mask_events", cfg.Media.MaskEvents.String(), "mask_inband", cfg.Media.MaskInband.String(),
