@@ -170,13 +170,17 @@ func artifactsDir(t *testing.T) string {
 
 // tab is one browser tab showing the form.
 type tab struct {
-	t     *testing.T
-	ctx   context.Context
+	t   *testing.T
+	ctx context.Context
+	// view is where screenshots are taken: the tab itself, or for a form
+	// inside an agent desktop's iframe, the desktop's tab around it.
+	view  context.Context
 	dir   string
 	shots int
 
 	mu      sync.Mutex
-	console []string // exceptions and errors the page reported
+	console []string      // exceptions and errors the page reported
+	logged  chan struct{} // a nudge (buffer 1) for each message added
 }
 
 func newTab(t *testing.T, browser context.Context) *tab {
@@ -184,14 +188,26 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
 	name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")
-	tb := &tab{t: t, ctx: ctx, dir: filepath.Join(artifactsDir(t), name)}
+	tb := &tab{t: t, ctx: ctx, view: ctx, dir: filepath.Join(artifactsDir(t), name)}
 	if err := os.RemoveAll(tb.dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(tb.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	messages := chromedp.Console(ctx)
+	tb.watchConsole()
+	tb.do("viewport", chromedp.EmulateViewport(formWidth, formHeight))
+	return tb
+}
+
+// watchConsole collects the exceptions and errors the page reports, and
+// fails the test with them at its end.
+func (tb *tab) watchConsole() {
+	t := tb.t
+	if tb.logged == nil {
+		tb.logged = make(chan struct{}, 1)
+	}
+	messages := chromedp.Console(tb.ctx)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
@@ -201,10 +217,13 @@ func newTab(t *testing.T, browser context.Context) *tab {
 				tb.mu.Lock()
 				tb.console = append(tb.console, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m.Text))
 				tb.mu.Unlock()
+				select {
+				case tb.logged <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()
-	tb.do("viewport", chromedp.EmulateViewport(formWidth, formHeight))
 	t.Cleanup(func() {
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
@@ -217,7 +236,6 @@ func newTab(t *testing.T, browser context.Context) *tab {
 			t.Errorf("the page reported: %s", m)
 		}
 	})
-	return tb
 }
 
 // do runs actions within stepTimeout; on failure it saves a screenshot.
@@ -265,7 +283,7 @@ func eval[T any](tb *tab, expr string) T {
 // shot saves a screenshot of the form as it stands.
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	ctx, cancel := context.WithTimeout(tb.view, stepTimeout)
 	defer cancel()
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

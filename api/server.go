@@ -236,7 +236,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // statusWriter remembers the status for the log, and passes Flush on
-// (event streams need it).
+// (event streams need it), through any wrapper in front of the
+// connection's writer that only offers Unwrap (a middleware around
+// Handler): a plain http.Flusher assertion would find none there and the
+// stream would sit in the buffer.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
@@ -256,10 +259,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+func (w *statusWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController calls to flush.
+func (w *statusWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -115,9 +115,11 @@ function connect() {
     const v = parse(m);
     if (v) applyView(v, Number(m.lastEventId) || 0, true);
   });
-  // The stream could not replay from our last event: start again from
-  // the payment as it stands.
-  es.addEventListener('reset', () => refetch());
+  // A 'reset' says the stream could not replay from our last event. The
+  // snapshot that follows it on the same stream is the payment afresh,
+  // in order with the events after it, so there is nothing to fetch: a
+  // read of our own could be answered before a key press that the
+  // stream then shows, and arrive after it, taking the new dot off.
   for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
 }
 
@@ -164,14 +166,6 @@ function retry() {
     return;
   }
   setTimeout(connect, Math.min(30000, 500 * 2 ** st.retries));
-}
-
-async function refetch() {
-  try {
-    applyView(await st.client.payment(st.id), st.seq, false);
-  } catch (err) {
-    notice(err.message);
-  }
 }
 
 function onEvent(m) {
@@ -236,7 +230,8 @@ function onEvent(m) {
 // ---- the payment as a whole ---------------------------------------------
 
 // applyView renders a PaymentView+ (a snapshot, an action's answer while
-// the stream is down, a refetch) whole. seq is the last event it includes.
+// the stream is down, a read after the stream was refused) whole. seq is
+// the last event it includes.
 // Only a snapshot says whether the call is secure: it is in order with the
 // events, where an answer may be older than an event already shown.
 function applyView(v, seq, snapshot) {
