@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -182,7 +183,7 @@ type PaymentConfig struct {
 	// SessionTimeout is how long a payment may last, from creation to
 	// processing, before it ends as timed out with its digits zeroed.
 	// Zero means DefaultSessionTimeout.
-	SessionTimeout time.Duration `yaml:"session_timeout" json:"session_timeout"`
+	SessionTimeout time.Duration `yaml:"session_timeout" json:"-"`
 	// AutoAdvance arms the next unfinished field when one is complete.
 	AutoAdvance bool `yaml:"auto_advance" json:"auto_advance"`
 	// HashEndsField lets `#` end a variable-length field (the card number,
@@ -428,4 +429,20 @@ func validCurrency(s string) bool {
 		}
 	}
 	return true
+}
+
+// MarshalJSON writes the configuration as the API shows it: the session
+// timeout as whole seconds (session_timeout_seconds, the default filled
+// in) rather than a Go duration's nanoseconds, which no client should
+// have to know about.
+func (c PaymentConfig) MarshalJSON() ([]byte, error) {
+	type plain PaymentConfig // without this method
+	timeout := c.SessionTimeout
+	if timeout == 0 {
+		timeout = DefaultSessionTimeout
+	}
+	return json.Marshal(struct {
+		plain
+		SessionTimeoutSeconds int64 `json:"session_timeout_seconds"`
+	}{plain(c), int64(timeout / time.Second)})
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -299,4 +300,26 @@ func (namedProc) Charge(context.Context, *processor.Request) (processor.Result, 
 }
 func (namedProc) Reconcile(context.Context, string) (processor.Result, error) {
 	return processor.Result{Status: processor.Failed}, nil
+}
+
+// TestPaymentConfigJSONTimeoutInSeconds: the API shows the session
+// timeout in whole seconds, the default filled in, and no nanoseconds.
+func TestPaymentConfigJSONTimeoutInSeconds(t *testing.T) {
+	for _, c := range []struct {
+		timeout time.Duration
+		want    string
+	}{
+		{0, `"session_timeout_seconds":300`},
+		{90 * time.Second, `"session_timeout_seconds":90`},
+	} {
+		cfg := DefaultPaymentConfigs()[0]
+		cfg.SessionTimeout = c.timeout
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), c.want) || strings.Contains(string(b), `"session_timeout":`) || !strings.Contains(string(b), `"id":"card"`) {
+			t.Errorf("timeout %v: %s", c.timeout, b)
+		}
+	}
 }
