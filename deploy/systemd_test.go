@@ -101,6 +101,7 @@ func TestSystemdUnitHardening(t *testing.T) {
 		{"PrivateTmp", "yes"},
 		{"PrivateDevices", "yes"},
 		{"NoNewPrivileges", "yes"},
+		{"LimitCORE", "0"}, // a core dump would hold the card digits being captured
 		{"CapabilityBoundingSet", ""},
 		{"AmbientCapabilities", ""},
 		{"RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"},

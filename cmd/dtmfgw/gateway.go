@@ -69,6 +69,9 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	if _, err := cfg.HTTP.TLS.Load(); err != nil {
 		return nil, err
 	}
+	if err := disableCoreDumps(); err != nil {
+		log.Warn("could not disable core dumps; a core file could hold card digits", "err", err)
+	}
 	// g is not the named result: an error return sets that to nil before
 	// the deferred closers, which use g, run.
 	g := &gateway{cfg: cfg, log: log}
