@@ -80,7 +80,7 @@ func String(s string) string {
 			j++
 		}
 		if letters {
-			maskLongRuns(s, i, j, mask)
+			maskRuns(s, i, j, MinCard, mask)
 			i = j
 			continue
 		}
@@ -104,9 +104,9 @@ func String(s string) string {
 		case j-i >= MinRun:
 			mask(i, j)
 			// A later block of the group may be long enough alone.
-			maskBlocks(s, j, end, mask)
+			maskRuns(s, j, end, MinRun, mask)
 		default:
-			maskBlocks(s, j, end, mask)
+			maskRuns(s, j, end, MinRun, mask)
 		}
 		i = end
 	}
@@ -116,9 +116,10 @@ func String(s string) string {
 	return string(out)
 }
 
-// maskBlocks masks the all-digit blocks of s[from:to] (a group's tail)
-// that are MinRun digits or longer.
-func maskBlocks(s string, from, to int, mask func(int, int)) {
+// maskRuns masks the digit runs of s[from:to] that are least digits or
+// longer: the all-digit blocks of a group's tail (MinRun), the long runs
+// inside a token with letters (MinCard).
+func maskRuns(s string, from, to, least int, mask func(int, int)) {
 	for k := from; k < to; {
 		if !isDigit(s[k]) {
 			k++
@@ -128,26 +129,7 @@ func maskBlocks(s string, from, to int, mask func(int, int)) {
 		for e < to && isDigit(s[e]) {
 			e++
 		}
-		if e-k >= MinRun {
-			mask(k, e)
-		}
-		k = e
-	}
-}
-
-// maskLongRuns masks the digit runs of the token s[from:to] that are
-// MinCard digits or longer.
-func maskLongRuns(s string, from, to int, mask func(int, int)) {
-	for k := from; k < to; {
-		if !isDigit(s[k]) {
-			k++
-			continue
-		}
-		e := k
-		for e < to && isDigit(s[e]) {
-			e++
-		}
-		if e-k >= MinCard {
+		if e-k >= least {
 			mask(k, e)
 		}
 		k = e
