@@ -208,34 +208,42 @@ func freeUDPPort(t *testing.T) string {
 	return ""
 }
 
-// TestReadmeConfigExampleIsValid keeps the README's configuration example
-// true: it must load and validate.
-func TestReadmeConfigExampleIsValid(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// docExample loads and validates the first yaml block of the document at
+// path, as serve would read it.
+func docExample(t *testing.T, path string) config {
+	t.Helper()
+	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(readme)
+	text := string(doc)
 	start := strings.Index(text, "```yaml\n")
 	if start < 0 {
-		t.Fatal("README has no yaml example")
+		t.Fatalf("%s has no yaml example", path)
 	}
 	text = text[start+len("```yaml\n"):]
 	end := strings.Index(text, "```")
 	if end < 0 {
-		t.Fatal("README's yaml example is not closed")
+		t.Fatalf("%s: the yaml example is not closed", path)
 	}
-	path := filepath.Join(t.TempDir(), "example.yaml")
-	if err := os.WriteFile(path, []byte(text[:end]), 0o600); err != nil {
+	file := filepath.Join(t.TempDir(), "example.yaml")
+	if err := os.WriteFile(file, []byte(text[:end]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(path)
+	cfg, err := loadConfig(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.validate(); err != nil {
-		t.Fatalf("README example refused: %v", err)
+		t.Fatalf("%s example refused: %v", path, err)
 	}
+	return cfg
+}
+
+// TestReadmeConfigExampleIsValid keeps the README's configuration example
+// true: it must load and validate.
+func TestReadmeConfigExampleIsValid(t *testing.T) {
+	cfg := docExample(t, "../../README.md")
 	if cfg.SIP.DefaultTarget == "" || len(cfg.SIP.Routes) != 1 || cfg.Log.Format != "json" {
 		t.Errorf("README example read as %+v", cfg)
 	}
@@ -244,31 +252,7 @@ func TestReadmeConfigExampleIsValid(t *testing.T) {
 // TestWebhooksDocExampleIsValid: the configuration in docs/webhooks.md is
 // one serve accepts.
 func TestWebhooksDocExampleIsValid(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/webhooks.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(doc)
-	start := strings.Index(text, "```yaml\n")
-	if start < 0 {
-		t.Fatal("docs/webhooks.md has no yaml example")
-	}
-	text = text[start+len("```yaml\n"):]
-	end := strings.Index(text, "```")
-	if end < 0 {
-		t.Fatal("the yaml example is not closed")
-	}
-	path := filepath.Join(t.TempDir(), "example.yaml")
-	if err := os.WriteFile(path, []byte(text[:end]), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.validate(); err != nil {
-		t.Fatalf("docs/webhooks.md example refused: %v", err)
-	}
+	cfg := docExample(t, "../../docs/webhooks.md")
 	w := cfg.Payments.Configurations[0].Webhook
 	if !w.Enabled() || len(w.Secret) < 16 || len(w.Events) != 2 || cfg.Webhooks != webhook.DefaultConfig() {
 		t.Errorf("example read as %+v, %+v", w, cfg.Webhooks)
