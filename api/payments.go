@@ -380,6 +380,21 @@ func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) 
 	return f, true
 }
 
+// changeFor is paymentFor for a request that changes the payment: it is
+// refused while draining, and its body is decoded into body (nil: the body
+// must be empty or {}).
+func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (found, bool) {
+	f, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return found{}, false
+	}
+	if err := decodeBody(w, r, body); err != nil {
+		writeError(w, err)
+		return found{}, false
+	}
+	return f, true
+}
+
 func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.paymentFor(w, r, false)
 	if !ok {
@@ -389,13 +404,9 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, true)
-	if !ok {
-		return
-	}
 	var req patchRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		writeError(w, err)
+	f, ok := s.changeFor(w, r, &req)
+	if !ok {
 		return
 	}
 	apply := func(a session.Attributes) (session.Attributes, error) {
@@ -448,13 +459,9 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, true)
-	if !ok {
-		return
-	}
 	var req configurationRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		writeError(w, err)
+	f, ok := s.changeFor(w, r, &req)
+	if !ok {
 		return
 	}
 	if _, ok := s.payments.Config(req.Configuration); !ok {
@@ -492,12 +499,8 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 
 // fieldAction arms or clears the field {field}.
 func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(*session.Payment, string) error) {
-	f, ok := s.paymentFor(w, r, true)
+	f, ok := s.changeFor(w, r, nil)
 	if !ok {
-		return
-	}
-	if err := decodeBody(w, r, nil); err != nil {
-		writeError(w, err)
 		return
 	}
 	switch {
@@ -525,12 +528,8 @@ func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, true)
+	f, ok := s.changeFor(w, r, nil)
 	if !ok {
-		return
-	}
-	if err := decodeBody(w, r, nil); err != nil {
-		writeError(w, err)
 		return
 	}
 	switch {
@@ -562,12 +561,8 @@ func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, true)
+	f, ok := s.changeFor(w, r, nil)
 	if !ok {
-		return
-	}
-	if err := decodeBody(w, r, nil); err != nil {
-		writeError(w, err)
 		return
 	}
 	switch {
@@ -600,12 +595,8 @@ func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
 // its configuration and its prefill but the amount ("take another payment"
 // in the form, whose token is the finished payment's).
 func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, true)
+	f, ok := s.changeFor(w, r, nil)
 	if !ok {
-		return
-	}
-	if err := decodeBody(w, r, nil); err != nil {
-		writeError(w, err)
 		return
 	}
 	switch {
