@@ -76,7 +76,10 @@ package dtmf
 // pair is present, and the third-tone scan only when everything else has
 // passed.
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 const (
 	// histLen is the sample history: enough for the 64 ms onset search plus
@@ -279,9 +282,9 @@ func (d *Detector) Process(pcm []int16, out []KeyEvent) []KeyEvent {
 		// each block's last sample, exactly as if samples came one by one.
 		xs := pcm[:min(len(pcm), blockLen-d.bank.n)]
 		pcm = pcm[len(xs):]
-		for i, x := range xs {
-			d.hist[(d.pos+int64(i))&histMask] = x
-		}
+		// A block never wraps the history (histLen is a multiple of
+		// blockLen), and xs ends at the block's end at the latest.
+		copy(d.hist[d.pos&histMask:], xs)
 		d.pos += int64(len(xs))
 		if d.bank.feed(xs) {
 			d.bank.finish(&d.blocks[d.nblocks&blockMask])
@@ -764,12 +767,28 @@ func (d *Detector) end(out []KeyEvent, hi int64) []KeyEvent {
 	return out
 }
 
-// Warm reads the Detector state the next samples will use and returns a
-// value derived from it. It changes nothing. A process that runs many
+// Region is a span of memory: Len bytes from Addr.
+type Region struct {
+	Addr unsafe.Pointer
+	Len  uintptr
+}
+
+// NextRegions names the memory the Detector's next n samples will use
+// while no pair is suspected: its scalars, Goertzel state and block
+// spectra (one span, at the head of the Detector), and the stretch of the
+// sample history they will be written to (up to the ring's end). It reads
+// only the position and changes nothing. A process that runs many
 // detectors, each fed now and then, finds each one's state out of the
-// cache; reading the state of several detectors ahead, one after the
-// other, lets the processor fetch it all at once instead of stalling on
-// each in turn while feeding it.
-func (d *Detector) Warm() uint64 {
-	return uint64(d.pos) + uint64(d.bank.n) + uint64(d.blocks[d.nblocks&blockMask].energy) + uint64(d.hist[d.pos&histMask])
+// cache; prefetching what several detectors will use before feeding the
+// first lets the processor fetch it all at once instead of stalling on
+// each in turn.
+func (d *Detector) NextRegions(n int) [2]Region {
+	head := unsafe.Pointer(&d.pos)
+	end := uintptr(unsafe.Pointer(&d.blocks)) + unsafe.Sizeof(d.blocks)
+	h := int(d.pos & histMask)
+	n = min(max(n, 0), histLen-h)
+	return [2]Region{
+		{Addr: head, Len: end - uintptr(head)},
+		{Addr: unsafe.Pointer(&d.hist[h]), Len: uintptr(n) * unsafe.Sizeof(d.hist[0])},
+	}
 }

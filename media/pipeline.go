@@ -402,6 +402,7 @@ func (p *Pipeline) HandleRTP(pkt *Packet) {
 		p.c.other.Add(1)
 		p.rw.drop(h.SSRC, h.SequenceNumber)
 	}
+	p.noteWarm(pkt.warm)
 }
 
 // Tick lets time pass without a packet: it ends presses whose end packets

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // DefaultTickInterval is how often a relay's TickHandler is ticked when
@@ -40,6 +41,9 @@ type LegSender struct{ Leg *Leg }
 
 // SendRTP writes b to the leg's remote (Leg.WriteRTP).
 func (s LegSender) SendRTP(b []byte) error { return s.Leg.WriteRTP(b) }
+
+// Target returns the leg s writes to (LegWriter).
+func (s LegSender) Target() *Leg { return s.Leg }
 
 // AddedLatencyBuckets are the bucket bounds of Reactor.AddedLatency: from
 // a few microseconds (a packet relayed on a quiet reactor) to the tens of
@@ -309,6 +313,8 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 		r.lastTick = p.Arrival
 		r.tickLocked(p.Arrival)
 	}
+	// The next packet takes the lock and reads the tick time again.
+	p.warm.add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
 	r.mu.Unlock()
 }
 

@@ -104,9 +104,6 @@ type Reactor struct {
 	// closed is set by Close under mu: the epoll descriptor is gone (and
 	// its number may belong to another file), so detach must not use it.
 	closed bool
-	// warmed keeps the value of poll's read-ahead, so that the reads are
-	// not optimised away.
-	warmed uint64
 	// relayed is set by poll when it relayed something and coalescing
 	// is on: run then waits before the next poll. Only run's goroutine
 	// touches it.
@@ -263,18 +260,18 @@ func (r *Reactor) poll(uintptr) bool {
 	}
 	more := int(n) == len(r.events)
 	if n > 1 {
-		// Read every ready call's state ahead, one call after the other:
-		// with many calls each one's state is out of the cache, and these
-		// reads, independent of each other, let the processor fetch it
-		// all at once, where serving the calls in turn would stall on
-		// each call's misses with nothing else to do.
-		var s uint64
+		// Fetch every ready call's state before serving the first (see
+		// warmList): first the lists, then what they name.
 		for i := range int(n) {
 			if idx := r.events[i].Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
-				s += r.slots[idx].leg.warm()
+				prefetchLines(uintptr(unsafe.Pointer(&r.slots[idx].leg.recv.warm)), warmListLines)
 			}
 		}
-		r.warmed = s
+		for i := range int(n) {
+			if idx := r.events[i].Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
+				r.slots[idx].leg.recv.warm.prefetch()
+			}
+		}
 	}
 	for i := range int(n) {
 		idx := r.events[i].Fd // the slot index, stored as the event's data
@@ -401,6 +398,9 @@ func (r *Reactor) attach(l *Leg, side Side, h PacketHandler) (int32, error) {
 	}
 	l.recv.handler = h
 	l.recv.lastAccepted = r.now()
+	if prefetchSupported {
+		l.recv.pkt.warm = &l.recv.warm
+	}
 	var idx int32
 	if k := len(r.free); k > 0 {
 		idx = r.free[k-1]
@@ -543,7 +543,13 @@ func NewDirectSender(l *Leg) (*DirectSender, error) {
 }
 
 // HandleRTP writes p's datagram unchanged.
-func (d *DirectSender) HandleRTP(p *Packet) { _ = d.SendRTP(p.Raw) }
+func (d *DirectSender) HandleRTP(p *Packet) {
+	_ = d.SendRTP(p.Raw)
+	d.to.noteSendWarm(p.warm)
+}
+
+// Target returns the leg d writes to (LegWriter).
+func (d *DirectSender) Target() *Leg { return d.to }
 
 // SendRTP writes b to the leg's remote, as Leg.WriteRTP does, and counts
 // it in the leg's send statistics.

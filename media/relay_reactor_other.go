@@ -58,6 +58,9 @@ type DirectSender struct{ to *Leg }
 // NewDirectSender returns a DirectSender for l.
 func NewDirectSender(l *Leg) (*DirectSender, error) { return &DirectSender{to: l}, nil }
 
+// Target returns the leg d writes to (LegWriter).
+func (d *DirectSender) Target() *Leg { return d.to }
+
 // HandleRTP writes p's datagram unchanged.
 func (d *DirectSender) HandleRTP(p *Packet) { _ = d.to.WriteRTP(p.Raw) }
 

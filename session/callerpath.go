@@ -41,15 +41,6 @@ func (p *callerPath) HandleRTP(pkt *media.Packet) {
 	}
 }
 
-// Warm reads the current pipeline's state ahead of its next packet
-// (media.Warmer).
-func (p *callerPath) Warm() uint64 {
-	if p.cur != nil {
-		return p.cur.Warm()
-	}
-	return 0
-}
-
 // Tick lets the current pipeline act without a packet (media.TickHandler).
 func (p *callerPath) Tick(now time.Time) {
 	if p.pending.Load() != nil {
@@ -122,6 +113,16 @@ func (s *agentStream) rebase(last media.SentStream, now time.Time) {
 	s.rebasing = true
 	s.toSeq = s.lastSeq + 1
 	s.toTS = s.lastTS + step
+}
+
+// Target returns the leg the stream is written to, when its Sender names
+// one (media.LegWriter): the pipeline then names that leg's send state
+// among what its next packet uses.
+func (s *agentStream) Target() *media.Leg {
+	if t, ok := s.next.(media.LegWriter); ok {
+		return t.Target()
+	}
+	return nil
 }
 
 // SendRTP shifts b's sequence number and timestamp in place (b is the
