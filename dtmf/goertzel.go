@@ -78,18 +78,17 @@ type goertzelBank struct {
 	phase [8]int
 }
 
-// feed runs the recurrences over xs, which must not run past the end of
-// the current block; it reports whether the block is now complete. The
-// eight recurrences go in two passes of four over the samples, each pass
-// keeping its state in locals: the compiler then holds four frequencies'
-// state in registers (the coefficients are read from memory, off the
-// critical path), where a loop over the arrays stores and reloads sixteen
-// values a sample. Each step is written (x − s2) +
-// c·s1, so that only the multiply and one add wait for the previous step:
-// the recurrence's latency, not its arithmetic, bounds its speed. The
-// block's energy and sum ride along in the first pass, which has the
-// execution units to spare.
-func (g *goertzelBank) feed(xs []int16) bool {
+// feedGeneric is feed in portable Go, and the reference the amd64
+// version must match bit for bit. The eight recurrences go in two passes
+// of four over the samples, each pass keeping its state in locals: the
+// compiler then holds four frequencies' state in registers (the
+// coefficients are read from memory, off the critical path), where a loop
+// over the arrays stores and reloads sixteen values a sample. Each step is
+// written (x − s2) + c·s1, so that only the multiply and one add wait for
+// the previous step: the recurrence's latency, not its arithmetic, bounds
+// its speed. The block's energy and sum ride along in the first pass,
+// which has the execution units to spare.
+func (g *goertzelBank) feedGeneric(xs []int16) bool {
 	c := &goertzelTab.coef
 	a0, a1, a2, a3 := g.s1[0], g.s1[1], g.s1[2], g.s1[3]
 	b0, b1, b2, b3 := g.s2[0], g.s2[1], g.s2[2], g.s2[3]
