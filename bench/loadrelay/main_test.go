@@ -274,3 +274,50 @@ func TestDelayedStampTimedFromItsRelease(t *testing.T) {
 		t.Fatalf("%d slips, p99 %v; want 1 of 3ms", d.slipTimed, d.slipPercentile(0.99))
 	}
 }
+
+// The summary pools every round: CPU over all windows, latency over all
+// timed packets, and reads the bar from the pooled figures, so that one
+// round's tail neither makes nor breaks it.
+func TestSummaryPoolsRounds(t *testing.T) {
+	mk := func(mode string, round int, cpu time.Duration, upMicros ...int) *result {
+		r := &result{runConfig: runConfig{Mode: mode, Calls: 1000, Round: round}, ChildCPU: cpu, WindowPackets: 1000,
+			Up: &direction{}, Down: &direction{}}
+		for _, us := range upMicros {
+			r.Up.hist[us]++
+			r.Up.timed++
+			r.Down.hist[us]++
+			r.Down.timed++
+		}
+		return r
+	}
+	ones := func(n, us int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = us
+		}
+		return s
+	}
+	// Round 1: the masked relay's tail is worse; round 2: the reference's
+	// is far worse. Pooled, the masked relay's p99 is the lower one.
+	results := []*result{
+		mk(modeReference, 1, 10*time.Millisecond, append(ones(98, 100), 2000, 2000)...),
+		mk(modeMaskReactor, 1, 9*time.Millisecond, append(ones(98, 100), 3000, 3000)...),
+		mk(modeReference, 2, 10*time.Millisecond, append(ones(90, 100), ones(10, 9000)...)...),
+		mk(modeMaskReactor, 2, 9*time.Millisecond, append(ones(98, 100), 3000, 3000)...),
+	}
+	got := summary(results)
+	for _, want := range []string{
+		"| reference | 1000 | 2 | 10.00 | — | 0.100 | 9.000 |",
+		"| relay+mask-reactor | 1000 | 2 | 9.00 | 0.90 | 0.100 | 3.000 |",
+		"| 1 of 2 | met |",
+	} {
+		if !bytes.Contains([]byte(got), []byte(want)) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	// Slower than the reference: not met, whatever the latency.
+	results[1].ChildCPU, results[3].ChildCPU = 11*time.Millisecond, 11*time.Millisecond
+	if got := summary(results); !bytes.Contains([]byte(got), []byte("| not met |")) {
+		t.Errorf("a masked relay dearer than the reference met the bar:\n%s", got)
+	}
+}
