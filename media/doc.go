@@ -34,7 +34,7 @@
 //     from one goroutine instead of one per leg: an edge-triggered epoll
 //     set of its own, the legs' sockets taken out of the Go runtime's
 //     poller when their relay starts (so their traffic wakes nothing
-//     else), each ready call's state read ahead before any is served,
+//     else), each ready call's state prefetched before any is served,
 //     sends with a plain sendto(2). Leg and Reactor share the leg's
 //     receive path (receiver), so a packet is judged the same either way.
 //   - RTCPSession terminates and regenerates RTCP on one leg (RFC 3550
