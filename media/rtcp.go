@@ -241,6 +241,9 @@ type RTCPStats struct {
 type RTCPSession struct {
 	mu  sync.Mutex
 	cfg RTCPConfig // Write, Sent, Received, intervals; read-only after New
+	// handled, if set (by tests, before Serve), is called by Serve after
+	// each datagram it read has been handled.
+	handled func()
 
 	remote    netip.AddrPort
 	latchable bool
@@ -719,6 +722,9 @@ func (s *RTCPSession) Serve(conn *net.UDPConn, now func() time.Time) error {
 		}
 		errs = 0
 		s.HandleRTCP(buf[:n], from, now())
+		if s.handled != nil {
+			s.handled()
+		}
 	}
 }
 

@@ -12,8 +12,10 @@ import (
 )
 
 // rtcpLoopbackEnd is one side of the loopback test: a session on a real
-// UDP socket served by Serve, with a fake clock whose every reading (one
-// per datagram Serve reads) is announced on arrived.
+// UDP socket served by Serve, with a fake clock, and every datagram Serve
+// has handled announced on arrived. (Announced from the clock reading,
+// which Serve takes before handling, a datagram could be "arrived" while
+// its report was not yet recorded: the next Tick then reported LSR 0.)
 type rtcpLoopbackEnd struct {
 	conn    *net.UDPConn
 	s       *RTCPSession
@@ -22,13 +24,15 @@ type rtcpLoopbackEnd struct {
 	served  chan error
 }
 
-func (e *rtcpLoopbackEnd) now() time.Time {
-	at := rtcpT0.Add(time.Duration(e.clock.Load()))
-	e.arrived <- struct{}{}
-	return at
+func (e *rtcpLoopbackEnd) now() time.Time { return rtcpT0.Add(time.Duration(e.clock.Load())) }
+
+// serve runs Serve on the end's socket, announcing each datagram handled.
+func (e *rtcpLoopbackEnd) serve(s *RTCPSession) {
+	s.handled = func() { e.arrived <- struct{}{} }
+	go func() { e.served <- s.Serve(e.conn, e.now) }()
 }
 
-// waitArrival waits for Serve to read one datagram, bounded.
+// waitArrival waits for Serve to have handled one datagram, bounded.
 func (e *rtcpLoopbackEnd) waitArrival(t *testing.T) {
 	t.Helper()
 	select {
@@ -87,9 +91,8 @@ func TestRTCPLoopbackBetweenTwoUDPSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range []*rtcpLoopbackEnd{&a, &b} {
-		go func() { e.served <- e.s.Serve(e.conn, e.now) }()
-	}
+	a.serve(a.s)
+	b.serve(b.s)
 
 	// A's first report: scheduled on the first Tick, written when due.
 	// Each receiver's clock is set before the datagram is sent.
@@ -154,7 +157,7 @@ func TestRTCPServeDropsADatagramFromAThirdSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.s = s
-	go func() { e.served <- s.Serve(e.conn, e.now) }()
+	e.serve(s)
 	to := e.conn.LocalAddr().(*net.UDPAddr)
 	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}})
 	if err != nil {
