@@ -31,7 +31,7 @@
 //     the legs' reading goroutines, with ticks driven by the caller's
 //     packets and, while the caller is silent, by a TickWheel shared by
 //     many calls. A Reactor (Linux, epoll) can read many calls' sockets
-//     from one goroutine instead of one per leg: an edge-triggered epoll
+//     from one goroutine instead of one per leg: a level-triggered epoll
 //     set of its own, the legs' sockets taken out of the Go runtime's
 //     poller when their relay starts (so their traffic wakes nothing
 //     else), each ready call's state prefetched before any is served,

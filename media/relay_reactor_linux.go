@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/netip"
 	"os"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -14,16 +13,6 @@ import (
 
 	"dtmfgw/internal/histo"
 )
-
-// readSlots is how many datagrams the reactor reads from a ready socket
-// at once. Two, not one: a recvmmsg(2) that returns fewer than it was
-// asked for proves the socket empty without a second read, which lets the
-// reactor park without a last, empty epoll_wait(2).
-const readSlots = 2
-
-// epollET is EPOLLET as the uint32 of an EpollEvent (the syscall package
-// declares it negative).
-const epollET = 1 << 31
 
 // DefaultReactorEvents is how many ready sockets a Reactor takes from the
 // kernel per epoll_wait(2) when none is configured.
@@ -60,17 +49,18 @@ const MaxReactorCoalesce = 2 * time.Millisecond
 // 50 packet/s stream, so a socket almost never holds two datagrams and
 // batching per socket (recvmmsg) finds nothing to batch; what a thousand
 // calls do share is time. The reactor keeps its own epoll(7) set of the
-// legs' sockets, edge-triggered, and lets the Go netpoller wake it when
+// legs' sockets, level-triggered, and lets the Go netpoller wake it when
 // that set has anything ready. One wake-up then serves every socket that
-// became ready meanwhile: one epoll_wait(2) lists them, recvmmsg(2) of two
-// at a time empties each (getting fewer than two proves it empty: no
-// last, empty read), each packet is judged and relayed exactly as a Leg's
-// own reader does (the unmasked directions written with a plain sendto(2),
-// not through the Go poller), and the goroutine parks again. Under load
-// that is one wake-up per batch of packets, where a reader per socket pays
-// a goroutine wake-up and an empty read per packet. The legs' sockets are
-// taken out of the Go runtime's own poller when their relay starts (see
-// Leg.unpoll), so that their traffic wakes nothing but the reactor.
+// became ready meanwhile: one epoll_wait(2) lists them, one recvfrom(2)
+// reads a datagram from each, each packet is judged and relayed exactly
+// as a Leg's own reader does (the unmasked directions written with a
+// plain sendto(2), not through the Go poller), and the reactor polls
+// again, until an epoll_wait lists nothing; then the goroutine parks.
+// Under load that is one wake-up per batch of packets, where a reader per
+// socket pays a goroutine wake-up and an empty read per packet. The legs'
+// sockets are taken out of the Go runtime's own poller when their relay
+// starts (see Leg.unpoll), so that their traffic wakes nothing but the
+// reactor.
 //
 // A relay uses a reactor when RelayConfig.Reactor is set; its legs must
 // then be closed through Relay.Close, which takes them out of the
@@ -90,16 +80,10 @@ type Reactor struct {
 	slots  []reactorSlot // by epoll data
 	free   []int32
 	events []syscall.EpollEvent
-	// backlog lists the slots whose sockets read left non-empty (a
-	// flood): the next poll reads them first. It and spare swap arrays,
-	// so neither is allocated again once grown.
-	backlog, spare []int32
-	// Two read slots for recvmmsg(2): packets are relayed before the next
-	// read, so the buffers are reused for every socket.
-	bufs   [readSlots][MaxDatagram + 1]byte
-	names  [readSlots]syscall.RawSockaddrAny
-	iovs   [readSlots]syscall.Iovec
-	msgs   [readSlots]reactorMsg
+	// The read buffer and source address: a packet is relayed before the
+	// next read, so they serve every socket.
+	buf    [MaxDatagram + 1]byte
+	name   syscall.RawSockaddrAny
 	pollFn func(uintptr) bool // r.poll, bound once so Read does not allocate
 	// closed is set by Close under mu: the epoll descriptor is gone (and
 	// its number may belong to another file), so detach must not use it.
@@ -121,14 +105,6 @@ type Reactor struct {
 
 	done chan struct{}
 	once sync.Once
-}
-
-// reactorMsg is struct mmsghdr of recvmmsg(2): a message header and the
-// length the kernel received into it.
-type reactorMsg struct {
-	hdr syscall.Msghdr
-	len uint32
-	_   [4]byte
 }
 
 // reactorSlot is one leg in a reactor's set.
@@ -179,13 +155,6 @@ func NewReactor(cfg ReactorConfig) (*Reactor, error) {
 		n = DefaultReactorEvents
 	}
 	r.events = make([]syscall.EpollEvent, n)
-	for i := range readSlots {
-		r.iovs[i].Base = &r.bufs[i][0]
-		r.iovs[i].SetLen(len(r.bufs[i]))
-		r.msgs[i].hdr.Iov = &r.iovs[i]
-		r.msgs[i].hdr.Iovlen = 1
-		r.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-	}
 	r.pollFn = r.poll
 	if err := f.SetReadDeadline(time.Now().Add(r.check)); err != nil {
 		f.Close()
@@ -225,28 +194,23 @@ func (r *Reactor) run() {
 	}
 }
 
-// poll is the RawConn.Read callback: the sockets a flood left non-empty,
-// then one epoll_wait without waiting, each ready socket emptied and its
-// datagrams relayed. It returns false to have the netpoller park the
-// goroutine until the epoll set is readable again: when nothing was
-// ready, or when everything ready was read (fewer events than room for
-// them, and no socket left non-empty). Any datagram that arrives after
-// the epoll_wait wakes the netpoller again, so parking then loses nothing
-// and saves the empty epoll_wait that would otherwise end every wake-up.
+// poll is the RawConn.Read callback: one epoll_wait without waiting, and
+// one datagram read from each socket it lists and relayed. The set is
+// level-triggered, so a socket that still holds datagrams is listed again
+// by the next epoll_wait: a socket is read once per poll, a flooded one
+// no more often than any other, and nothing is read only to learn that
+// it is empty (an edge-triggered set must empty each socket, which costs
+// a last, failing read per packet at 50 packets/s: about a tenth of a
+// masking reactor's CPU). It returns true, to poll again at once, while
+// the epoll_wait listed anything; false, to have the netpoller park the
+// goroutine until the set is readable again, once it listed nothing: then
+// every socket was empty, and any datagram arriving later wakes the
+// netpoller.
 func (r *Reactor) poll(uintptr) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
 	defer r.noteLatency(now)
-	// Sockets left holding datagrams by the last poll first: the edge
-	// that reported them is spent.
-	backlog := r.backlog
-	r.backlog, r.spare = r.spare[:0], backlog
-	for _, idx := range backlog {
-		if idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil && r.read(&r.slots[idx], now) {
-			r.backlog = append(r.backlog, idx)
-		}
-	}
 	// epoll_pwait(2) with no signal mask is epoll_wait(2), which some
 	// architectures lack. A zero timeout never blocks, so the raw call,
 	// without the scheduler's system call hand-off, is right.
@@ -258,7 +222,6 @@ func (r *Reactor) poll(uintptr) bool {
 	if e != 0 {
 		n = 0
 	}
-	more := int(n) == len(r.events)
 	if n > 1 {
 		// Fetch every ready call's state before serving the first (see
 		// warmList): first the lists, then what they name.
@@ -278,18 +241,14 @@ func (r *Reactor) poll(uintptr) bool {
 		if idx < 0 || int(idx) >= len(r.slots) || r.slots[idx].leg == nil {
 			continue
 		}
-		if r.read(&r.slots[idx], now) && !slices.Contains(r.backlog, idx) {
-			r.backlog = append(r.backlog, idx)
-		}
+		r.read(&r.slots[idx], now)
 	}
-	more = more || len(r.backlog) > 0
-	if r.coalesce > 0 && (n > 0 || len(backlog) > 0) {
+	if r.coalesce > 0 && n > 0 {
 		// Return to run, which waits, then polls again: what arrived
 		// meanwhile is found by that poll, with no wake-up of its own.
 		r.relayed = true
-		return true
 	}
-	return more
+	return n > 0
 }
 
 // noteLatency records the added latency of the datagrams this poll read:
@@ -323,46 +282,22 @@ func (r *Reactor) AddedLatency(from Side) histo.Snapshot {
 	return r.latency[from-1].Snapshot()
 }
 
-// maxReadsPerWake bounds how many recvmmsg(2) calls one socket gets per
-// wake-up (readSlots datagrams each): a flooded socket must not starve the
-// others. A socket that still had datagrams then is read again on the
-// next poll (see backlog).
-const maxReadsPerWake = 32
-
-// read reads s's socket until it is empty, readSlots datagrams a call,
-// and hands them to the leg's receive path. The set is edge-triggered, so
-// it must empty the socket: a socket left holding datagrams would not be
-// reported again until another arrived. A call that returns fewer than
-// readSlots proves it empty. It reports whether the socket may still hold
-// datagrams (the bound was reached).
-func (r *Reactor) read(s *reactorSlot, now time.Time) bool {
-	for range maxReadsPerWake {
-		for i := range readSlots {
-			r.msgs[i].hdr.Namelen = uint32(syscall.SizeofSockaddrAny)
-			r.msgs[i].hdr.Flags = 0
-			r.msgs[i].len = 0
-		}
-		// MSG_DONTWAIT: never blocks, so the raw call is right here too.
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
-			uintptr(unsafe.Pointer(&r.msgs[0])), readSlots, syscall.MSG_DONTWAIT, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			// EAGAIN (empty) or a pending socket error, which this read
-			// cleared: nothing more to relay.
-			return false
-		}
-		for i := range int(n) {
-			b := r.bufs[i][:min(int(r.msgs[i].len), len(r.bufs[i]))]
-			s.leg.recv.receive(b, sockaddrAddrPort(&r.names[i]), now)
-		}
-		r.batch[s.dir&1] += uint64(n)
-		if int(n) < readSlots {
-			return false
-		}
+// read reads one datagram from s's socket, if it holds one, and hands it
+// to the leg's receive path.
+func (r *Reactor) read(s *reactorSlot, now time.Time) {
+	nameLen := uint32(syscall.SizeofSockaddrAny)
+	// MSG_DONTWAIT: never blocks, so the raw call is right here too. A
+	// failure (EAGAIN, EINTR, or a pending socket error, which this read
+	// cleared) relays nothing: a socket that still holds a datagram is
+	// listed again.
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(s.fd),
+		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), syscall.MSG_DONTWAIT,
+		uintptr(unsafe.Pointer(&r.name)), uintptr(unsafe.Pointer(&nameLen)))
+	if e != 0 {
+		return
 	}
-	return true
+	s.leg.recv.receive(r.buf[:min(int(n), len(r.buf))], sockaddrAddrPort(&r.name), now)
+	r.batch[s.dir&1]++
 }
 
 // checkTimeouts judges every leg's media timeout.
@@ -409,10 +344,8 @@ func (r *Reactor) attach(l *Leg, side Side, h PacketHandler) (int32, error) {
 		idx = int32(len(r.slots))
 		r.slots = append(r.slots, reactorSlot{})
 	}
-	// Edge-triggered: epoll_wait(2) then lists a socket once per arrival
-	// instead of re-checking every socket it listed last time (a poll of
-	// each, under the set's lock), and read empties the socket.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET, Fd: idx}
+	// Level-triggered: see poll.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: idx}
 	if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		r.free = append(r.free, idx)
 		close(l.done) // no reader will run: let Close return at once

@@ -606,8 +606,8 @@ func BenchmarkRelayPacket(b *testing.B) {
 
 func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
 	// Two events per epoll_wait and several datagrams queued per socket:
-	// the edge-triggered set reports each socket once, and the reactor
-	// must empty it then.
+	// the level-triggered set lists each socket again while it holds
+	// datagrams, and the reactor polls until it lists none.
 	reactor := testReactor(t, ReactorConfig{Events: 2})
 	pool, _ := testPool(t, 12, -1, nil)
 	const calls, perCall = 6, 5
@@ -641,15 +641,16 @@ func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
 }
 
 func TestReactorEmptiesAFloodedSocketOverSeveralPolls(t *testing.T) {
-	// More datagrams on one socket than one wake-up reads from it
-	// (maxReadsPerWake calls of readSlots): the rest, which no new edge
-	// will report, must be read by the following polls, in order.
+	// Many datagrams queued on one socket: a poll reads one per socket,
+	// and the level-triggered set lists the socket again until it is
+	// empty, so the following polls read the rest, in order, before the
+	// reactor parks.
 	reactor := testReactor(t, ReactorConfig{})
 	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) { c.Reactor = reactor })
 	if err := rp.relay.Start(); err != nil {
 		t.Fatal(err)
 	}
-	const flood = readSlots*maxReadsPerWake + 37
+	const flood = 101
 	reactor.mu.Lock()
 	for k := range flood {
 		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
