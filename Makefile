@@ -28,7 +28,7 @@ STRIPE_MOCK_VERSION ?= latest
 DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
-LOAD_ROUNDS   ?= 2
+LOAD_ROUNDS   ?= 5
 # The SIP load run of make bench: SIPp calls through dtmfgw (bench/sipload).
 SIP_RATE      ?= 50
 SIP_DURATION  ?= 20s
@@ -131,7 +131,7 @@ bench: deps modules ## run the benchmarks, the relay load test, the SIP load run
 	@echo "==> writing docs/benchmarks.md"
 	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/benchmarks.md \
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
-	@echo "==> relay load on loopback: 100, 500, 1000 calls against a reference forwarder (about 5 minutes)"
+	@echo "==> relay load on loopback: 100, 500, 1000 calls against a reference forwarder, $(LOAD_ROUNDS) rounds (about 12 minutes)"
 	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out $(CURDIR)/docs/benchmarks-relay.md
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
