@@ -492,10 +492,21 @@ func (w *TickWheel) Visit() {
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, r := range w.members {
+	for i, r := range w.members {
+		// A thousand relays' locks and tick times are out of the cache:
+		// fetch a few relays ahead of the one visited (see warmList).
+		if j := i + wheelAhead; j < len(w.members) {
+			next := w.members[j]
+			prefetchLines(uintptr(unsafe.Pointer(next)), (unsafe.Offsetof(next.lastTick)+unsafe.Sizeof(next.lastTick)+cacheLine-1)/cacheLine)
+		}
 		r.tickIfIdle(now)
 	}
 }
+
+// wheelAhead is how many relays ahead of its visit the wheel prefetches:
+// enough for the fetches to land before the visit, which takes a few
+// tens of nanoseconds when nothing is due.
+const wheelAhead = 8
 
 // Len returns the number of relays the wheel ticks.
 func (w *TickWheel) Len() int {
