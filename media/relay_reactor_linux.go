@@ -64,8 +64,9 @@ const MaxReactorCoalesce = 2 * time.Millisecond
 //
 // A relay uses a reactor when RelayConfig.Reactor is set; its legs must
 // then be closed through Relay.Close, which takes them out of the
-// reactor's set first. Run one reactor per CPU (GOMAXPROCS) and spread
-// the calls over them. Safe for concurrent use.
+// reactor's set first. Run a few reactors per CPU (GOMAXPROCS; session
+// runs four) and spread the calls over them: a descheduled reactor then
+// holds fewer calls. Safe for concurrent use.
 type Reactor struct {
 	epfd     int
 	file     *os.File // epfd, registered with the Go netpoller
