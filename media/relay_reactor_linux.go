@@ -223,26 +223,25 @@ func (r *Reactor) poll(uintptr) bool {
 	if e != 0 {
 		n = 0
 	}
+	ready := r.events[:n]
 	if n > 1 {
 		// Fetch every ready call's state before serving the first (see
 		// warmList): first the lists, then what they name.
-		for i := range int(n) {
-			if idx := r.events[i].Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
-				prefetchLines(uintptr(unsafe.Pointer(&r.slots[idx].leg.recv.warm)), warmListLines)
+		for _, ev := range ready {
+			if s := r.slot(ev); s != nil {
+				prefetchLines(uintptr(unsafe.Pointer(&s.leg.recv.warm)), warmListLines)
 			}
 		}
-		for i := range int(n) {
-			if idx := r.events[i].Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
-				r.slots[idx].leg.recv.warm.prefetch()
+		for _, ev := range ready {
+			if s := r.slot(ev); s != nil {
+				s.leg.recv.warm.prefetch()
 			}
 		}
 	}
-	for i := range int(n) {
-		idx := r.events[i].Fd // the slot index, stored as the event's data
-		if idx < 0 || int(idx) >= len(r.slots) || r.slots[idx].leg == nil {
-			continue
+	for _, ev := range ready {
+		if s := r.slot(ev); s != nil {
+			r.read(s, now)
 		}
-		r.read(&r.slots[idx], now)
 	}
 	if r.coalesce > 0 && n > 0 {
 		// Return to run, which waits, then polls again: what arrived
@@ -250,6 +249,15 @@ func (r *Reactor) poll(uintptr) bool {
 		r.relayed = true
 	}
 	return n > 0
+}
+
+// slot returns the leg slot an event names (its data is the slot index),
+// or nil if the slot is empty; r.mu is held.
+func (r *Reactor) slot(ev syscall.EpollEvent) *reactorSlot {
+	if idx := ev.Fd; idx >= 0 && int(idx) < len(r.slots) && r.slots[idx].leg != nil {
+		return &r.slots[idx]
+	}
+	return nil
 }
 
 // noteLatency records the added latency of the datagrams this poll read:
