@@ -17,8 +17,9 @@ import "unsafe"
 // nothing; a list that went stale meanwhile (a tick moved something)
 // costs a few useless fetches, never a wrong result.
 
-// maxWarm is how many spans a warmList holds.
-const maxWarm = 16
+// maxWarm is how many spans a warmList holds: a masked call names about
+// eighteen (the ring's spans split where they wrap), with room to spare.
+const maxWarm = 24
 
 // cacheLine is the unit a warmList counts in. 64 bytes on the amd64 and
 // arm64 processors a relay runs on; a larger line just fetches some lines
@@ -89,7 +90,7 @@ func (r *receiver) noteWarm(rs *remoteState) {
 		w.add(unsafe.Pointer(c), unsafe.Sizeof(*c))
 	}
 	w.add(unsafe.Pointer(&r.stats.tick), unsafe.Sizeof(r.stats)-unsafe.Offsetof(r.stats.tick))
-	w.add(unsafe.Pointer(&r.pkt), unsafe.Sizeof(*r)-unsafe.Offsetof(r.pkt))
+	w.add(unsafe.Pointer(&r.pkt), unsafe.Offsetof(r.warm)-unsafe.Offsetof(r.pkt))
 }
 
 // noteWarm names the memory the pipeline's next packet will use: its own

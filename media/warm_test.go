@@ -97,14 +97,22 @@ func TestPipelineNamesWhatItsNextPacketUses(t *testing.T) {
 	}
 	r := &Relay{mask: wrapped{p}, interval: 20 * time.Millisecond}
 	h := (*tickingHandler)(r)
-	var w warmList
-	pk := Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 5}, Payload: speechLike(), warm: &w}
-	for i := range 5 {
+	// The list as a reactor's leg fills it: the receiver's part first.
+	var rcv receiver
+	rcv.init(false, 8000, time.Minute)
+	w := &rcv.warm
+	pk := Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 5}, Payload: speechLike(), warm: w}
+	// Thirty packets: the look-ahead's ring wraps on the way, splitting
+	// its spans; the list must still have room for everything.
+	for i := range 30 {
 		pk.Header.SequenceNumber = uint16(i)
 		pk.Header.Timestamp = uint32(i * hFrame)
 		pk.Arrival = hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)
-		w.n = 0
+		rcv.noteWarm(&remoteState{})
 		h.HandleRTP(&pk)
+		if w.n >= maxWarm {
+			t.Fatalf("packet %d: the list is full (%d spans): what came last may have been dropped", i, w.n)
+		}
 	}
 	la := p.la
 	det := la.det.NextRegions(hFrame)
@@ -125,7 +133,7 @@ func TestPipelineNamesWhatItsNextPacketUses(t *testing.T) {
 		{"agent leg's send counters", unsafe.Pointer(&agent.send), unsafe.Sizeof(agent.send)},
 		{"agent leg's remote", unsafe.Pointer(agent.recv.remote.Load()), unsafe.Sizeof(remoteState{})},
 	} {
-		if !covers(&w, c.p, c.size) {
+		if !covers(w, c.p, c.size) {
 			t.Errorf("the list does not name the %s", c.what)
 		}
 	}
