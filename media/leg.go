@@ -483,7 +483,7 @@ func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict
 	p.Arrival = now
 	r.stats.Update(&p.Header, len(b), len(payload), now)
 	if p.warm != nil {
-		r.noteWarm(rs)
+		r.noteWarm()
 	}
 	if r.handler != nil {
 		r.handler.HandleRTP(p)

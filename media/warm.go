@@ -78,13 +78,16 @@ func (l *Leg) noteSendWarm(w *warmList) {
 }
 
 // noteWarm starts the list for the receiver's next datagram with what
-// receive itself reads: the remote, the statistics (the current source
-// and the shared fields) and the packet header it parses into. The
-// handler then adds its own.
-func (r *receiver) noteWarm(rs *remoteState) {
+// receive itself reads: the remote (as it is now: a NAT latch has just
+// replaced it), the statistics (the current source and the shared
+// fields) and the packet header it parses into. The handler then adds
+// its own.
+func (r *receiver) noteWarm() {
 	w := &r.warm
 	w.n = 0
-	w.add(unsafe.Pointer(rs), unsafe.Sizeof(*rs))
+	if rs := r.remote.Load(); rs != nil {
+		w.add(unsafe.Pointer(rs), unsafe.Sizeof(*rs))
+	}
 	w.add(unsafe.Pointer(r), unsafe.Offsetof(r.stats)+unsafe.Offsetof(r.stats.srcs))
 	if c := r.stats.cur; c != nil {
 		w.add(unsafe.Pointer(c), unsafe.Sizeof(*c))

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 	"unsafe"
@@ -108,7 +109,7 @@ func TestPipelineNamesWhatItsNextPacketUses(t *testing.T) {
 		pk.Header.SequenceNumber = uint16(i)
 		pk.Header.Timestamp = uint32(i * hFrame)
 		pk.Arrival = hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)
-		rcv.noteWarm(&remoteState{})
+		rcv.noteWarm()
 		h.HandleRTP(&pk)
 		if w.n >= maxWarm {
 			t.Fatalf("packet %d: the list is full (%d spans): what came last may have been dropped", i, w.n)
@@ -168,8 +169,9 @@ func TestReactorLegsCarryAWarmList(t *testing.T) {
 	// The receiver's part, checked on a leg nobody reads.
 	var rcv receiver
 	rcv.init(false, 8000, time.Minute)
-	rs := &remoteState{}
-	rcv.noteWarm(rs)
+	rcv.setRemote(netip.MustParseAddrPort("127.0.0.1:4000"))
+	rs := rcv.remote.Load()
+	rcv.noteWarm()
 	for _, c := range []struct {
 		what string
 		p    unsafe.Pointer
