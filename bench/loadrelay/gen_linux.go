@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +53,9 @@ type runConfig struct {
 	Round    int           // which repetition of the whole set of runs, from 1
 	Ports    string        // the relay's port range, "min-max"
 	Profile  string        // the child's CPU profile file, if any
+	// Interleave is the measured window of a run whose modes ran at once
+	// (zero: the mode ran alone); Measure is then the windows' sum.
+	Interleave time.Duration
 }
 
 // direction is what one generator socket received: one direction of all
@@ -103,8 +108,9 @@ type result struct {
 	GenCPU        time.Duration
 	SentUp        int64 // caller→agent packets sent
 	SentDown      int64
-	LateSlots     int64  // pacing slots skipped because the generator fell behind
-	LoadAvg       string // /proc/loadavg's 1-minute figure at the window's end: other work on the machine
+	LateSlots     int64         // pacing slots skipped because the generator fell behind
+	LoadAvg       string        // /proc/loadavg's 1-minute figure at the window's end: other work on the machine
+	Steal         time.Duration // the machine's steal time over the windows, all CPUs: time the host gave our vCPUs to others
 	Up, Down      *direction
 }
 
@@ -128,27 +134,81 @@ func listenGen() (*net.UDPConn, error) {
 }
 
 // run starts the child relaying process, drives cfg.Calls calls through
-// it and measures.
+// it for cfg.Warmup and then cfg.Measure, and measures.
 func run(cfg runConfig) (*result, error) {
-	callerConn, err := listenGen()
+	rs, err := runPlan([]runConfig{cfg}, singlePlan(cfg.Warmup, cfg.Measure))
 	if err != nil {
 		return nil, err
 	}
-	defer callerConn.Close()
-	agentConn, err := listenGen()
-	if err != nil {
-		return nil, err
-	}
-	defer agentConn.Close()
+	return rs[0], nil
+}
 
+// runPlan starts one relaying child per configuration (the plan's
+// targets, by index), all at once, drives them as the plan says and
+// measures each in its own windows.
+func runPlan(cfgs []runConfig, p plan) ([]*result, error) {
+	var children []*child
+	stopAll := func() error {
+		var errs error
+		for _, c := range children {
+			errs = errors.Join(errs, c.stop())
+		}
+		return errs
+	}
+	for _, cfg := range cfgs {
+		c, err := startChild(cfg, p.end()+drainMax)
+		if err != nil {
+			return nil, errors.Join(err, stopAll())
+		}
+		children = append(children, c)
+	}
+	if err := drive(children, p); err != nil {
+		return nil, errors.Join(err, stopAll())
+	}
+	if err := stopAll(); err != nil {
+		return nil, err
+	}
+	rs := make([]*result, len(children))
+	for i, c := range children {
+		rs[i] = c.res
+	}
+	return rs, nil
+}
+
+// child is a relaying child process and the generator's two sockets
+// facing it: one sends every call's caller stream and receives what the
+// child relays toward the callers, the other the same for the agents.
+type child struct {
+	callerConn, agentConn *net.UDPConn
+	legs                  []relayPorts
+	pid                   int
+	res                   *result
+	stopProcess           func() error
+}
+
+// startChild starts the child for cfg, to relay for at most life, and
+// waits until it is ready.
+func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
+	c := &child{res: &result{runConfig: cfg, Up: new(direction), Down: new(direction)}}
+	defer func() {
+		if err != nil {
+			c.closeConns()
+		}
+	}()
+	if c.callerConn, err = listenGen(); err != nil {
+		return nil, err
+	}
+	if c.agentConn, err = listenGen(); err != nil {
+		return nil, err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
-		"-caller", callerConn.LocalAddr().String(), "-agent", agentConn.LocalAddr().String(),
+		"-caller", c.callerConn.LocalAddr().String(), "-agent", c.agentConn.LocalAddr().String(),
 		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-reactors-per-cpu", strconv.Itoa(max(cfg.PerCPU, 1)), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
-		"-life", (cfg.Warmup + cfg.Measure + childStartTimeout + time.Minute).String())
+		"-life", (life + childStartTimeout + time.Minute).String())
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -162,8 +222,9 @@ func run(cfg runConfig) (*result, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	c.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
-	stopChild := func() error {
+	c.stopProcess = func() error {
 		stdin.Close()
 		t := time.NewTimer(childStopTimeout)
 		defer t.Stop()
@@ -178,16 +239,25 @@ func run(cfg runConfig) (*result, error) {
 	legs, err := readPorts(stdout, cfg.Calls)
 	go func() { exited <- cmd.Wait() }()
 	if err != nil {
-		return nil, errors.Join(err, stopChild())
+		return nil, errors.Join(err, c.stopProcess())
 	}
-	res := &result{runConfig: cfg, Up: new(direction), Down: new(direction)}
-	if err := drive(cfg, res, callerConn, agentConn, legs, cmd.Process.Pid); err != nil {
-		return nil, errors.Join(err, stopChild())
+	c.legs = legs
+	return c, nil
+}
+
+// stop ends the child process and closes the generator's sockets.
+func (c *child) stop() error {
+	err := c.stopProcess()
+	c.closeConns()
+	return err
+}
+
+func (c *child) closeConns() {
+	for _, conn := range []*net.UDPConn{c.callerConn, c.agentConn} {
+		if conn != nil {
+			conn.Close()
+		}
 	}
-	if err := stopChild(); err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // relayPorts are one call's two addresses on the relaying process.
@@ -239,63 +309,51 @@ func readPorts(r interface{ Read([]byte) (int, error) }, calls int) ([]relayPort
 	}
 }
 
-// drive sends both directions of every call, paced, for warmup+measure,
-// receives and times what comes back, and samples the CPU of the child
-// and of this process at the window's ends.
-func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, pid int) error {
+// drive sends both directions of every call of the child the plan has
+// active, paced, until the plan's end; receives and times what every child
+// relays; and samples the children's CPU, this process's and the
+// machine's steal time at the ends of each child's measured windows.
+func drive(children []*child, p plan) error {
 	start := time.Now()
-	winStart := cfg.Warmup
-	winEnd := cfg.Warmup + cfg.Measure
-	stopAt := start.Add(winEnd + drainMax)
+	stopAt := start.Add(p.end() + drainMax)
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	res.Up.sends = make([]sendLog, len(legs))
-	delay := 0 // look-ahead, in samples, of the caller→agent audio
-	if cfg.Mode == modeRelayMask || cfg.Mode == modeMaskReactor {
-		delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
-	}
-	for _, rx := range []struct {
-		conn  *net.UDPConn
-		d     *direction
-		delay int
-	}{{agentConn, res.Up, delay}, {callerConn, res.Down, 0}} {
-		if err := rx.conn.SetReadDeadline(stopAt); err != nil {
-			return err
+	errs := make(chan error, 2*len(children)+1)
+	for i, c := range children {
+		c.res.Up.sends = make([]sendLog, len(c.legs))
+		delay := 0 // look-ahead, in samples, of the caller→agent audio
+		if c.res.Mode == modeRelayMask || c.res.Mode == modeMaskReactor {
+			delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := receive(rx.conn, rx.d, rx.delay, start, winStart, winEnd); err != nil {
-				errs <- err
+		for _, rx := range []struct {
+			conn  *net.UDPConn
+			d     *direction
+			delay int
+		}{{c.agentConn, c.res.Up, delay}, {c.callerConn, c.res.Down, 0}} {
+			if err := rx.conn.SetReadDeadline(stopAt); err != nil {
+				return err
 			}
-		}()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := receive(rx.conn, rx.d, rx.delay, start, p.measured[i]); err != nil {
+					errs <- err
+				}
+			}()
+		}
 	}
-	// CPU samples at the window's ends, off the sending goroutine.
-	var cpuErr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTimer(time.Until(start.Add(winStart)))
-		defer t.Stop()
-		<-t.C
-		c0, e1 := procCPU(pid)
-		g0, e2 := procCPU(os.Getpid())
-		t.Reset(time.Until(start.Add(winEnd)))
-		<-t.C
-		c1, e3 := procCPU(pid)
-		g1, e4 := procCPU(os.Getpid())
-		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				res.LoadAvg = f[0]
-			}
+		if err := sample(children, p, start); err != nil {
+			errs <- err
 		}
-		cpuErr = errors.Join(e1, e2, e3, e4)
-		res.ChildCPU, res.GenCPU = c1-c0, g1-g0
 	}()
-	sendErr := send(res, callerConn, agentConn, legs, start, winEnd)
-	waitQuiet(res, stopAt)
-	for _, c := range []*net.UDPConn{callerConn, agentConn} {
-		_ = c.SetReadDeadline(time.Now()) // ends the receivers
+	sendErr := send(children, p, start)
+	waitQuiet(children, stopAt)
+	for _, c := range children {
+		for _, conn := range []*net.UDPConn{c.callerConn, c.agentConn} {
+			_ = conn.SetReadDeadline(time.Now()) // ends the receivers
+		}
 	}
 	wg.Wait()
 	close(errs)
@@ -303,21 +361,75 @@ func drive(cfg runConfig, res *result, callerConn, agentConn *net.UDPConn, legs 
 	for e := range errs {
 		recvErr = errors.Join(recvErr, e)
 	}
-	res.WindowPackets = res.Up.inWindow + res.Down.inWindow
-	return errors.Join(sendErr, recvErr, cpuErr)
+	for _, c := range children {
+		c.res.WindowPackets = c.res.Up.inWindow + c.res.Down.inWindow
+	}
+	return errors.Join(sendErr, recvErr)
 }
 
-// waitQuiet returns once no packet has arrived for drainQuiet, or at
-// stopAt. It reads the receivers' counters without a lock: a stale read
-// only makes it wait one more round.
-func waitQuiet(res *result, stopAt time.Time) {
+// sample reads, at both ends of every measured window, the CPU time of
+// the child it measures and of this process, and the machine's steal
+// time, off the sending goroutine, and adds the differences to the
+// child's result.
+func sample(children []*child, p plan, start time.Time) error {
+	type window struct {
+		c *child
+		span
+	}
+	var ws []window
+	for i, spans := range p.measured {
+		for _, s := range spans {
+			ws = append(ws, window{children[i], s})
+		}
+	}
+	slices.SortFunc(ws, func(a, b window) int { return cmp.Compare(a.from, b.from) })
+	t := time.NewTimer(0)
+	defer t.Stop()
+	at := func(d time.Duration) {
+		t.Reset(time.Until(start.Add(d)))
+		<-t.C
+	}
+	<-t.C
+	var errs error
+	for _, w := range ws {
+		at(w.from)
+		c0, e1 := procCPU(w.c.pid)
+		g0, e2 := procCPU(os.Getpid())
+		s0, e3 := stealTime()
+		at(w.to)
+		c1, e4 := procCPU(w.c.pid)
+		g1, e5 := procCPU(os.Getpid())
+		s1, e6 := stealTime()
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				w.c.res.LoadAvg = f[0]
+			}
+		}
+		if err := errors.Join(e1, e2, e3, e4, e5, e6); err != nil {
+			errs = errors.Join(errs, err)
+			continue
+		}
+		w.c.res.ChildCPU += c1 - c0
+		w.c.res.GenCPU += g1 - g0
+		w.c.res.Steal += s1 - s0
+	}
+	return errs
+}
+
+// waitQuiet returns once no packet has arrived from any child for
+// drainQuiet, or at stopAt. It reads the receivers' counters without a
+// lock: a stale read only makes it wait one more round.
+func waitQuiet(children []*child, stopAt time.Time) {
 	const step = 50 * time.Millisecond
 	t := time.NewTicker(step)
 	defer t.Stop()
 	last, quiet := int64(-1), time.Duration(0)
 	for time.Now().Before(stopAt) && quiet < drainQuiet {
 		<-t.C
-		n := atomicLoad(&res.Up.received) + atomicLoad(&res.Down.received)
+		var n int64
+		for _, c := range children {
+			n += atomicLoad(&c.res.Up.received) + atomicLoad(&c.res.Down.received)
+		}
 		if n == last {
 			quiet += step
 		} else {
@@ -326,32 +438,48 @@ func waitQuiet(res *result, stopAt time.Time) {
 	}
 }
 
-// send paces every call's two streams until stop (since start).
-func send(res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, start time.Time, stop time.Duration) error {
-	calls := len(legs)
-	perSlot := (calls + paceSlots - 1) / paceSlots
-	up, err := newBatch(callerConn, perSlot)
-	if err != nil {
-		return err
-	}
-	down, err := newBatch(agentConn, perSlot)
-	if err != nil {
-		return err
-	}
-	upStreams := make([]stream, calls)
-	downStreams := make([]stream, calls)
-	for i := range calls {
-		upStreams[i] = newStream(i, false)
-		if i < len(res.Up.sends) {
-			upStreams[i].sends = &res.Up.sends[i]
+// sender is the generator's sending side toward one child.
+type sender struct {
+	c                      *child
+	up, down               *batch
+	upStreams, downStreams []stream
+}
+
+// send paces every call's two streams of the child the plan has active
+// until the plan's end (since start). A child's streams pause while
+// another's turn lasts and go on where they stopped: one stream per call
+// and direction for the whole run, as on a call whose caller goes quiet.
+func send(children []*child, p plan, start time.Time) error {
+	senders := make([]sender, len(children))
+	perSlot := 0
+	for i, c := range children {
+		calls := len(c.legs)
+		perSlot = max(perSlot, (calls+paceSlots-1)/paceSlots)
+		s := &senders[i]
+		s.c = c
+		var err error
+		if s.up, err = newBatch(c.callerConn, perSlot); err != nil {
+			return err
 		}
-		downStreams[i] = newStream(i, true)
+		if s.down, err = newBatch(c.agentConn, perSlot); err != nil {
+			return err
+		}
+		s.upStreams = make([]stream, calls)
+		s.downStreams = make([]stream, calls)
+		for j := range calls {
+			s.upStreams[j] = newStream(j, false)
+			if j < len(c.res.Up.sends) {
+				s.upStreams[j].sends = &c.res.Up.sends[j]
+			}
+			s.downStreams[j] = newStream(j, true)
+		}
 	}
 	tones := renderTones()
 	lens := make([]int, perSlot)
 	ticker := time.NewTicker(slotGap)
 	defer ticker.Stop()
 	next := 0
+	stop := p.end()
 	maxSlots := int(stop/slotGap) + 1
 	for range maxSlots + 1 {
 		el := time.Since(start)
@@ -361,38 +489,18 @@ func send(res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, st
 		due := int(el / slotGap)
 		if due-next > paceSlots {
 			// More than a whole packet interval behind: skip, and say so.
-			res.LateSlots += int64(due - next - paceSlots)
+			if tg := p.active(el); tg >= 0 {
+				senders[tg].c.res.LateSlots += int64(due - next - paceSlots)
+			}
 			next = due - paceSlots
 		}
 		for ; next <= due; next++ {
-			slot := next % paceSlots
-			for _, dir := range []struct {
-				b       *batch
-				streams []stream
-				up      bool
-			}{{up, upStreams, true}, {down, downStreams, false}} {
-				now := int64(time.Since(start))
-				n := 0
-				for c := slot; c < calls; c += paceSlots {
-					lens[n] = dir.streams[c].next(dir.b.bufs[n], tones, now)
-					to := legs[c].agent
-					if dir.up {
-						to = legs[c].caller
-					}
-					dir.b.setDest(n, to)
-					n++
-				}
-				if n == 0 {
-					continue
-				}
-				if err := dir.b.send(n, lens); err != nil {
-					return err
-				}
-				if dir.up {
-					res.SentUp += int64(n)
-				} else {
-					res.SentDown += int64(n)
-				}
+			tg := p.active(time.Duration(next) * slotGap)
+			if tg < 0 {
+				continue
+			}
+			if err := senders[tg].sendSlot(next%paceSlots, tones, lens, start); err != nil {
+				return err
 			}
 		}
 		<-ticker.C
@@ -400,9 +508,45 @@ func send(res *result, callerConn, agentConn *net.UDPConn, legs []relayPorts, st
 	return nil
 }
 
-// receive reads one direction until the socket's deadline and times the
-// stamped packets.
-func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winStart, winEnd time.Duration) error {
+// sendSlot sends one pacing slot's packets, both directions.
+func (s *sender) sendSlot(slot int, tones *toneFrameSet, lens []int, start time.Time) error {
+	calls := len(s.c.legs)
+	for _, dir := range []struct {
+		b       *batch
+		streams []stream
+		up      bool
+	}{{s.up, s.upStreams, true}, {s.down, s.downStreams, false}} {
+		now := int64(time.Since(start))
+		n := 0
+		for c := slot; c < calls; c += paceSlots {
+			lens[n] = dir.streams[c].next(dir.b.bufs[n], tones, now)
+			to := s.c.legs[c].agent
+			if dir.up {
+				to = s.c.legs[c].caller
+			}
+			dir.b.setDest(n, to)
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		if err := dir.b.send(n, lens); err != nil {
+			return err
+		}
+		if dir.up {
+			s.c.res.SentUp += int64(n)
+		} else {
+			s.c.res.SentDown += int64(n)
+		}
+	}
+	return nil
+}
+
+// receive reads one direction until the socket's deadline. A packet that
+// arrives inside a measured window counts toward the window's relayed
+// packets; a stamped packet is timed if it was released (sent, or with a
+// look-ahead, released by the send of a later packet) inside one.
+func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measured []span) error {
 	b, err := newBatch(conn, 64)
 	if err != nil {
 		return err
@@ -416,28 +560,50 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winSta
 			return err
 		}
 		now := time.Since(start)
-		in := now >= winStart && now < winEnd
+		in := holds(measured, now)
 		for i := range n {
 			pkt := b.datagram(i)
 			atomic.AddInt64(&d.received, 1)
 			if len(pkt) >= 2 && pkt[1]&0x7F == eventPT {
 				d.eventPackets++
 			}
-			if !in {
+			if in {
+				d.inWindow++
+			}
+			st, ok := stamp(pkt, delay)
+			if !ok {
 				continue
 			}
-			d.inWindow++
-			if st, ok := stamp(pkt, delay); ok {
-				sent := d.releasedAt(st)
-				us := (int64(now) - sent) / int64(time.Microsecond)
-				d.hist[min(max(us, 0), histBuckets-1)]++
-				d.timed++
+			sent, slip, slipped := d.release(st)
+			if !holds(measured, time.Duration(sent)) {
+				continue
+			}
+			us := (int64(now) - sent) / int64(time.Microsecond)
+			d.hist[min(max(us, 0), histBuckets-1)]++
+			d.timed++
+			if slipped {
+				d.countSlip(slip)
 			}
 		}
 	}
 }
 
-// releasedAt returns when the packet that a stamp's copy left with was
+// releasedAt is release, with the slip counted.
+func (d *direction) releasedAt(st stampInfo) int64 {
+	sent, slip, slipped := d.release(st)
+	if slipped {
+		d.countSlip(slip)
+	}
+	return sent
+}
+
+func (d *direction) countSlip(slip int64) {
+	us := slip / int64(time.Microsecond)
+	d.slip[min(max(us, 0), histBuckets-1)]++
+	d.slipTimed++
+}
+
+// release returns when the packet that a stamp's copy left with was
 // sent: the stamped packet's own send, or, with a look-ahead (later > 0),
 // the send of the audio packet whose arrival released it. Look-ahead
 // excluded means exactly that: the pipeline sends one packet per packet
@@ -445,22 +611,21 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, winSta
 // look-ahead, and whatever the generator's own pacing slips by (its
 // ticker wakes late on a busy machine) is not the relay's. When the log
 // no longer holds that send, the schedule stands in for it (it can only
-// charge the relay more, never less).
-func (d *direction) releasedAt(st stampInfo) int64 {
+// charge the relay more, never less). slip is how late, against its
+// schedule, the generator sent the packet that released the stamp, when
+// slipped says that is known.
+func (d *direction) release(st stampInfo) (sent, slip int64, slipped bool) {
 	nominal := st.sentNS + int64(st.later)*int64(packetGap)
 	if st.later == 0 || int(st.call) >= len(d.sends) || st.later >= sendLogLen {
-		return nominal
+		return nominal, 0, false
 	}
-	sent := d.sends[st.call][(st.index+uint16(st.later))%sendLogLen].Load()
+	sent = d.sends[st.call][(st.index+uint16(st.later))%sendLogLen].Load()
 	if sent < nominal-int64(packetGap)/2 || sent > nominal+sendLogLen/2*int64(packetGap) {
-		return nominal // overwritten or not yet written: not that packet
+		return nominal, 0, false // overwritten or not yet written: not that packet
 	}
-	if sent-nominal < int64(packetGap) { // no events paused the audio between
-		us := (sent - nominal) / int64(time.Microsecond)
-		d.slip[max(us, 0)]++
-		d.slipTimed++
-	}
-	return sent
+	// Only with no events between (they pause the audio) is the releasing
+	// packet's schedule known.
+	return sent, sent - nominal, sent-nominal < int64(packetGap)
 }
 
 // procCPU returns the user+system CPU time of process pid, all threads,
@@ -487,6 +652,26 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	const tick = 10 * time.Millisecond // 1/USER_HZ
 	return time.Duration(ut+st) * tick, nil
+}
+
+// stealTime returns the machine's steal time so far, all CPUs: the
+// eighth figure of /proc/stat's "cpu" line (proc(5)), in clock ticks.
+func stealTime() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("unexpected /proc/stat line %q", line)
+	}
+	ticks, err := strconv.ParseInt(f[8], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	const tick = 10 * time.Millisecond // 1/USER_HZ
+	return time.Duration(ticks) * tick, nil
 }
 
 func atomicLoad(p *int64) int64 { return atomic.LoadInt64(p) }

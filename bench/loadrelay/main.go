@@ -10,14 +10,22 @@
 // socket), for the media.Relay and, side by side, for the simplest Go UDP
 // forwarder.
 //
-//	go run ./bench/loadrelay                        # 100, 500, 1000 calls, 5 s each
+//	go run ./bench/loadrelay                        # 100, 500, 1000 calls, 5 s each, interleaved
 //	go run ./bench/loadrelay -calls 100 -measure 3s # short
 //	go run ./bench/loadrelay -out docs/benchmarks-relay.md
 //
 // The generator sends all calls' caller streams from one socket and all
 // agent streams from another, with sendmmsg(2), paced in 1 ms slots, and
 // reads with recvmmsg(2), so that it leaves the CPU to the process it
-// measures. Linux only.
+// measures.
+//
+// By default (-interleave 1s) a round starts every mode's relaying child
+// at once and hands the load from one to the next every second, each
+// mode's streams pausing while the others run: each mode is measured in
+// many short windows spread over the same minute, so that the drift of a
+// shared virtual machine falls on every mode alike rather than on
+// whichever ran while it lasted. -interleave 0 runs each mode whole, one
+// after another. Linux only.
 package main
 
 import (
@@ -56,6 +64,9 @@ type options struct {
 	out      string
 	profile  string
 	rounds   int
+	// interleave, if positive, runs every mode of a call count at once
+	// and hands the load from one to the next in windows this long.
+	interleave time.Duration
 }
 
 func parseOptions(args []string) (options, error) {
@@ -68,7 +79,11 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.batch, "batch", 0, "relay legs' BatchRead (recvmmsg batch; 0 = one datagram per read)")
 	fs.DurationVar(&o.coalesce, "coalesce", 0, "the reactors' Coalesce (reactor modes)")
 	fs.IntVar(&o.perCPU, "reactors-per-cpu", session.DefaultReactorsPerCPU, "media.Reactors per CPU in the reactor modes (1–16; the default is dtmfgw's)")
-	fs.StringVar(&o.ports, "ports", "20000-29999", "the relay's RTP port range")
+	// Below Linux's ephemeral ports (32768 up), where the reference's
+	// sockets and the generator's land; wide enough for four relaying
+	// modes of 1000 calls at once (4 ports a call each).
+	fs.StringVar(&o.ports, "ports", "12000-29999", "the relays' RTP port range (shared out among the relaying modes when interleaved)")
+	fs.DurationVar(&o.interleave, "interleave", time.Second, "start every mode's relay at once and hand the load from one to the next in measured windows this long, the measure split among them (0: each mode's run whole, one after another)")
 	fs.IntVar(&o.rounds, "rounds", 1, "repeat the whole set of runs this many times (1–10), interleaved, to see the spread")
 	fs.StringVar(&o.out, "out", "", "also write the table as Markdown to this file")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write each run's child CPU profile to this prefix + MODE-CALLS.pprof")
@@ -98,6 +113,9 @@ func parseOptions(args []string) (options, error) {
 	if o.warmup < 0 || o.measure < 500*time.Millisecond || o.measure > 10*time.Minute {
 		return o, fmt.Errorf("measure must be 0.5 s – 10 min, warmup ≥ 0")
 	}
+	if o.interleave != 0 && (o.interleave < 500*time.Millisecond || o.interleave > o.measure) {
+		return o, fmt.Errorf("interleave must be 0 or 0.5 s – the measure")
+	}
 	return o, nil
 }
 
@@ -110,19 +128,12 @@ func parentMain(args []string, w io.Writer) int {
 	var results []*result
 	for _, n := range o.calls {
 		for round := 1; round <= o.rounds; round++ {
-			for _, m := range o.modes {
-				fmt.Fprintf(os.Stderr, "loadrelay: %s, %d calls, %v warm-up + %v\n", m, n, o.warmup, o.measure)
-				cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round}
-				if o.profile != "" {
-					cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
-				}
-				r, err := run(cfg)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "loadrelay:", err)
-					return 1
-				}
-				results = append(results, r)
+			rs, err := runRound(o, n, round)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadrelay:", err)
+				return 1
 			}
+			results = append(results, rs...)
 		}
 	}
 	table := markdown(results, o, strings.Join(append([]string{"go run ./bench/loadrelay"}, args...), " "))
@@ -134,6 +145,81 @@ func parentMain(args []string, w io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// runRound runs every mode once at n calls: interleaved, all at once,
+// or one whole run after another.
+func runRound(o options, n, round int) ([]*result, error) {
+	var cfgs []runConfig
+	relays := 0
+	for _, m := range o.modes {
+		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round, Interleave: o.interleave}
+		if o.profile != "" {
+			cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
+		}
+		if m != modeReference {
+			relays++
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	if o.interleave <= 0 {
+		var results []*result
+		for _, cfg := range cfgs {
+			fmt.Fprintf(os.Stderr, "loadrelay: %s, %d calls, round %d, %v warm-up + %v\n", cfg.Mode, n, round, o.warmup, o.measure)
+			r, err := run(cfg)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, r)
+		}
+		return results, nil
+	}
+	// Children that run at once need ports of their own: the range is
+	// shared out among the relaying modes (the reference's forwarder
+	// takes ephemeral ports).
+	ranges, err := splitPorts(o.ports, relays, 4*n)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfgs {
+		if cfgs[i].Mode != modeReference {
+			cfgs[i].Ports, ranges = ranges[0], ranges[1:]
+		}
+	}
+	p, measured, err := interleavedPlan(len(cfgs), o.warmup, o.measure, o.interleave)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfgs {
+		cfgs[i].Measure = measured
+	}
+	fmt.Fprintf(os.Stderr, "loadrelay: %s at once, %d calls, round %d: %v warm-up each, then %v each in %v windows (%v in all)\n",
+		strings.Join(o.modes, ", "), n, round, o.warmup, measured, o.interleave, p.end().Round(time.Second))
+	return runPlan(cfgs, p)
+}
+
+// splitPorts shares the port range "min-max" out into parts ranges of
+// whole RTP/RTCP pairs, each at least need ports.
+func splitPorts(ports string, parts, need int) ([]string, error) {
+	if parts == 0 {
+		return nil, nil
+	}
+	lo, hi, ok := strings.Cut(ports, "-")
+	pmin, err1 := strconv.Atoi(lo)
+	pmax, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || pmin < 1024 || pmax > 65535 || pmin > pmax {
+		return nil, fmt.Errorf("bad port range %q", ports)
+	}
+	each := (pmax - pmin + 1) / parts &^ 1
+	if each < need {
+		return nil, fmt.Errorf("port range %s: %d relaying modes at once need %d ports each, the range gives %d (widen -ports or run fewer modes)", ports, parts, need, each)
+	}
+	var out []string
+	for i := range parts {
+		from := pmin + i*each
+		out = append(out, fmt.Sprintf("%d-%d", from, from+each-1))
+	}
+	return out, nil
 }
 
 // summary renders, per call count and mode, every round taken together:
@@ -248,16 +334,19 @@ func markdown(results []*result, o options, command string) string {
 	fmt.Fprintf(&b, "# Relay load benchmark\n\n")
 	fmt.Fprintf(&b, "Generated by `%s`; do not edit by hand.\n\n", command)
 	fmt.Fprintf(&b, "- Date: %s; Go %s %s/%s; %d CPUs visible\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, window %v; relay legs' BatchRead %d; reactors' Coalesce %v; %d reactor(s) per CPU\n", o.warmup, o.measure, o.batch, o.coalesce, o.perCPU)
+	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, measured %v per mode and round; relay legs' BatchRead %d; reactors' Coalesce %v; %d reactor(s) per CPU\n", o.warmup, o.measure, o.batch, o.coalesce, o.perCPU)
+	if o.interleave > 0 {
+		fmt.Fprintf(&b, "- Interleaved: in each round every mode's relaying child is started at once; each is warmed up in turn, then the generator hands the load from one to the next in turns of %v unmeasured + %v measured + %v unmeasured (its streams pause meanwhile and go on where they stopped), so that every mode is measured in short windows spread over the same stretch of time and the machine's drift falls on all alike. A window counts the packets that arrive in it, and times the stamped packets released in it\n", settleTime, o.interleave, tailTime)
+	}
 	fmt.Fprintf(&b, "- CPU: user+system of the relaying child process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
 	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: with masking, the look-ahead (%v) is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time); 100.000 means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", media.DefaultLookAhead)
 	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by media.Reactors (see reactors per CPU above), unmasked directions written with media.DirectSender; +mask = media.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel\n")
 	fmt.Fprintf(&b, "- The bar (issue 3): with masking on, CPU per packet ≤ 1.0× the reference at 500 and 1000 calls, and up p99 no worse than the reference's. Figures from a machine shared with other work (see load avg and late slots) vary by ±15%% in CPU and far more in latency between runs\n")
-	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts)\n\n")
+	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts); steal %% = the share of the machine's CPU time over the windows that the host gave to others (/proc/stat)\n\n")
 	b.WriteString(summary(results))
 	b.WriteString("## Every run\n\n")
-	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | gen slip p99 ms | received/sent | events at agent | late slots | load avg |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | gen slip p99 ms | received/sent | events at agent | late slots | load avg | steal % |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	type key struct{ calls, round int }
 	ref := map[key]*result{}
 	for _, r := range results {
@@ -277,13 +366,14 @@ func markdown(results []*result, o options, command string) string {
 		if r.Up.slipTimed > 0 {
 			slip = ms(r.Up.slipPercentile(0.99))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %.4f | %d | %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %.4f | %d | %d | %s | %.1f |\n",
 			r.Mode, r.Calls, r.Round, float64(r.WindowPackets)/secs,
 			float64(r.CPUPerPacket())/float64(time.Microsecond), ratio,
 			r.ChildCPU.Seconds()/secs, r.GenCPU.Seconds()/secs,
 			ms(r.Up.percentile(0.50)), ms(r.Up.percentile(0.99)),
 			ms(r.Down.percentile(0.50)), ms(r.Down.percentile(0.99)), slip,
-			float64(recv)/float64(max(sent, 1)), r.Up.eventPackets, r.LateSlots, r.LoadAvg)
+			float64(recv)/float64(max(sent, 1)), r.Up.eventPackets, r.LateSlots, r.LoadAvg,
+			100*r.Steal.Seconds()/secs/float64(runtime.NumCPU()))
 	}
 	return b.String()
 }

@@ -329,3 +329,54 @@ func TestSummaryPoolsRounds(t *testing.T) {
 		t.Errorf("a masked relay dearer than the reference met the bar:\n%s", got)
 	}
 }
+
+// TestInterleavedLoad runs the reference and the masking reactor relay at
+// once, the load handed between them in short windows, and checks that
+// each mode is charged with its own traffic only: the packets counted in
+// its windows are what its calls send in that time (not twice that, nor
+// none), its stamped packets are timed, and masking holds in its windows
+// as in a run alone.
+func TestInterleavedLoad(t *testing.T) {
+	calls := 100
+	if raceEnabled {
+		calls = 30
+	}
+	const window = 800 * time.Millisecond
+	p, measured, err := interleavedPlan(2, 300*time.Millisecond, 2*window, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, err := splitPorts("20000-29999", 1, 4*calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := runPlan([]runConfig{
+		{Mode: modeReference, Calls: calls, Measure: measured, Interleave: window},
+		{Mode: modeMaskReactor, Calls: calls, Measure: measured, Interleave: window, Ports: ranges[0]},
+	}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both directions of every call, 50 packets/s each; the masked
+	// direction loses the events' share (7 of 250 packets a call).
+	offered := float64(2*calls*50) * measured.Seconds()
+	for _, r := range rs {
+		t.Logf("%s: %d packets in the windows (offered %.0f), %d up and %d down timed, up p99 %v",
+			r.Mode, r.WindowPackets, offered, r.Up.timed, r.Down.timed, r.Up.percentile(0.99))
+		if got := float64(r.WindowPackets); got < 0.9*offered || got > 1.05*offered {
+			t.Errorf("%s: %d packets counted in its windows, want about %.0f: another mode's traffic counted, or its own lost", r.Mode, r.WindowPackets, offered)
+		}
+		if d := r.Down; d.timed < d.inWindow*8/10 {
+			t.Errorf("%s down: %d of %d packets in the windows timed", r.Mode, d.timed, d.inWindow)
+		}
+		if r.Up.timed == 0 {
+			t.Errorf("%s up: no packet timed", r.Mode)
+		}
+	}
+	if rs[0].Up.eventPackets == 0 {
+		t.Error("no telephone-event packet passed the reference: the load carries no events")
+	}
+	if rs[1].Up.eventPackets != 0 {
+		t.Errorf("%d telephone-event packets reached the agent through the masking relay", rs[1].Up.eventPackets)
+	}
+}
