@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/internal/certfile"
 	"dtmfgw/session"
 	"dtmfgw/store"
 )
@@ -62,9 +62,9 @@ type Server struct {
 	secret    []byte
 	mux       *http.ServeMux
 	routes    []route
-	// tls is the listener's TLS configuration (nil: plain HTTP), loaded
-	// from cfg.TLS by New.
-	tls *tls.Config
+	// cert is the listener's certificate (nil: plain HTTP), loaded from
+	// cfg.TLS by New.
+	cert *certfile.Pair
 
 	idem *idempotency
 
@@ -82,6 +82,10 @@ type Server struct {
 	// streams counts the event streams open now (metrics).
 	streams atomic.Int64
 }
+
+// Certificate returns the public listener's certificate, nil without TLS:
+// its Reload renews it for the next handshakes (SIGHUP in dtmfgw serve).
+func (s *Server) Certificate() *certfile.Pair { return s.cert }
 
 // Streams returns how many event streams (SSE subscribers) are open.
 func (s *Server) Streams() int64 { return s.streams.Load() }
@@ -119,7 +123,7 @@ func New(cfg Config, calls *session.Manager, payments *session.Payments, st *sto
 		o(s)
 	}
 	s.idem = newIdempotency(s.now)
-	if s.tls, err = cfg.TLS.Load(); err != nil {
+	if s.cert, err = cfg.TLS.Load(); err != nil {
 		return nil, err
 	}
 	if cfg.FormTokenSecret != "" {
@@ -208,10 +212,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() {
-		if s.tls != nil {
-			// The certificate is in the configuration already; ServeTLS
-			// adds the ALPN protocols (h2, http/1.1) to a clone.
-			srv.TLSConfig = s.tls
+		if s.cert != nil {
+			// The configuration takes the certificate from s.cert at each
+			// handshake; ServeTLS adds the ALPN protocols (h2, http/1.1)
+			// to a clone.
+			srv.TLSConfig = s.cert.Config(MinTLSVersion)
 			served <- srv.ServeTLS(l, "", "")
 		} else {
 			served <- srv.Serve(l)

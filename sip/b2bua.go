@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/internal/certfile"
 	"dtmfgw/internal/histo"
 	"dtmfgw/media"
 	"dtmfgw/session"
@@ -167,6 +168,9 @@ type Listeners struct {
 	UDP net.PacketConn
 	TCP net.Listener
 	TLS net.Listener
+	// Cert is the TLS listener's certificate (nil without TLS): its
+	// Reload renews it for the next handshakes.
+	Cert *certfile.Pair
 }
 
 // Listen opens the configured listeners: UDP and TCP on cfg.Listen (the
@@ -179,17 +183,17 @@ func Listen(cfg Config) (*Listeners, error) {
 	}
 	l := &Listeners{UDP: udp, TCP: tcp}
 	if cfg.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		cert, err := certfile.Load(cfg.TLS.Cert, cfg.TLS.Key, "sip.tls.cert", "sip.tls.key")
 		if err != nil {
 			l.Close()
-			return nil, fmt.Errorf("sip.tls: %w", err)
+			return nil, err
 		}
-		tl, err := tls.Listen("tcp", cfg.TLS.Listen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		tl, err := tls.Listen("tcp", cfg.TLS.Listen, cert.Config(tls.VersionTLS12))
 		if err != nil {
 			l.Close()
 			return nil, fmt.Errorf("sip.tls.listen: %w", err)
 		}
-		l.TLS = tl
+		l.TLS, l.Cert = tl, cert
 	}
 	return l, nil
 }

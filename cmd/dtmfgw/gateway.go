@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"dtmfgw/api"
+	"dtmfgw/internal/certfile"
 	"dtmfgw/metrics"
 	"dtmfgw/processor"
 	"dtmfgw/session"
@@ -45,6 +46,9 @@ type gateway struct {
 	calls      *session.Manager
 	b2b        *sip.B2BUA
 	api        *api.Server
+	// sipCert is the SIP TLS listener's certificate (nil without TLS);
+	// the public listener's is api.Certificate(). SIGHUP reads both again.
+	sipCert *certfile.Pair
 
 	sipAddr   netip.AddrPort
 	httpAddr  net.Addr
@@ -160,7 +164,7 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	if err != nil {
 		return nil, err
 	}
-	g.sipAddr = ls.Addr()
+	g.sipAddr, g.sipCert = ls.Addr(), ls.Cert
 	serveCtx, stop := context.WithCancel(context.Background())
 	g.stopServing = stop
 	g.sipServed, g.httpServed, g.adminServed = make(chan error, 1), make(chan error, 1), make(chan error, 1)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
+	"dtmfgw/internal/certfile"
 	"dtmfgw/session"
 )
 
@@ -22,10 +25,42 @@ func (g *gateway) config() config {
 // that does not build or validate is refused with a log line naming the
 // key, and the running one stays, as it does when applying fails.
 // Payments already created keep their configuration; calls in progress
-// keep their routing.
+// keep their routing. The TLS certificates are read again too
+// (reloadCertificates), whatever becomes of the configuration.
 func (g *gateway) reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	certErr := g.reloadCertificates()
+	return errors.Join(certErr, g.reloadConfig())
+}
+
+// reloadCertificates reads the TLS listeners' certificate files again,
+// from the paths in force (a changed path needs a restart, like any
+// listener key): a renewed certificate serves the next handshakes, and
+// connections already open keep theirs. A pair that does not load (a
+// renewal half written) is refused with a log line naming its key, and
+// the certificate in use stays.
+func (g *gateway) reloadCertificates() error {
+	var errs error
+	for _, c := range []struct {
+		listener string
+		pair     *certfile.Pair
+	}{{"http", g.api.Certificate()}, {"sip", g.sipCert}} {
+		if c.pair == nil {
+			continue
+		}
+		if err := c.pair.Reload(); err != nil {
+			g.log.Error("certificate reload refused; the certificate in use stays", "listener", c.listener, "err", err)
+			errs = errors.Join(errs, err)
+			continue
+		}
+		g.log.Info("certificate reloaded", "listener", c.listener, "not_after", c.pair.NotAfter().UTC().Format(time.RFC3339))
+	}
+	return errs
+}
+
+// reloadConfig is reload's configuration part; g.mu is held.
+func (g *gateway) reloadConfig() error {
 	next, err := g.src.build()
 	if err != nil {
 		g.log.Error("configuration reload refused; the running configuration stays", "err", err)

@@ -29,43 +29,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	base := "storage:\n  dsn: sqlite:" + filepath.Join(dir, "a.db") + "\nmedia:\n  rtp_ports: 41100-41199\nadmin:\n  listen: 127.0.0.1:0\n"
 	write("sip:\n  listen: 127.0.0.1:0\n  default_target: sip:a@127.0.0.1:5070\n" + base)
 
-	hup := make(chan os.Signal)
-	started := make(chan *gateway, 1)
-	reloaded := make(chan error)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var logs syncBuffer
-	exited := make(chan error, 1)
-	go func() {
-		exited <- runServeWith(ctx, []string{"--config", path, "--log-format", "json"}, nil, &bytes.Buffer{}, &logs, serveHooks{
-			hup:      hup,
-			started:  func(g *gateway) { started <- g },
-			reloaded: func(err error) { reloaded <- err },
-		})
-	}()
-	var g *gateway
-	select {
-	case g = <-started:
-	case err := <-exited:
-		t.Fatalf("serve exited: %v\n%s", err, logs.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	sighup := func() error {
-		t.Helper()
-		select {
-		case hup <- syscall.SIGHUP:
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve does not take SIGHUP")
-		}
-		select {
-		case err := <-reloaded:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("no reload")
-		}
-		return nil
-	}
+	g, sighup, logs := serveForReload(t, path)
 
 	write(`sip:
   listen: 127.0.0.1:5999
@@ -140,14 +104,60 @@ media:
 	if _, ok := g.payments.Config("card-v2"); !ok {
 		t.Error("a refused reload changed the payment configurations")
 	}
+}
 
-	stop()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
+// serveForReload runs serve in-process on the file at path until the test
+// ends, and returns the gateway, a function that delivers SIGHUP through
+// the channel runServe connects to the signal and returns the reload's
+// outcome, and the JSON log.
+func serveForReload(t *testing.T, path string) (*gateway, func() error, *syncBuffer) {
+	t.Helper()
+	hup := make(chan os.Signal)
+	started := make(chan *gateway, 1)
+	reloaded := make(chan error)
+	ctx, stop := context.WithCancel(context.Background())
+	logs := new(syncBuffer)
+	exited := make(chan error, 1)
+	go func() {
+		exited <- runServeWith(ctx, []string{"--config", path, "--log-format", "json"}, nil, &bytes.Buffer{}, logs, serveHooks{
+			hup:      hup,
+			started:  func(g *gateway) { started <- g },
+			reloaded: func(err error) { reloaded <- err },
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
 		}
+	})
+	var g *gateway
+	select {
+	case g = <-started:
+	case err := <-exited:
+		t.Fatalf("serve exited: %v\n%s", err, logs.String())
 	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
+		t.Fatal("serve did not start")
 	}
+	sighup := func() error {
+		t.Helper()
+		select {
+		case hup <- syscall.SIGHUP:
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve does not take SIGHUP")
+		}
+		select {
+		case err := <-reloaded:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reload")
+		}
+		return nil
+	}
+	return g, sighup, logs
 }
