@@ -203,6 +203,11 @@ func TestRegistrationFuncs(t *testing.T) {
 	if err := reg.WebhookDeliveries(func() (uint64, uint64, uint64) { return 5, 1, 0 }); err != nil {
 		t.Fatal(err)
 	}
+	// HTTPS only: no series for SIP over TLS.
+	expiry := time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC)
+	if err := reg.TLSCertificateExpiry(func() [2]time.Time { return [2]time.Time{expiry, {}} }); err != nil {
+		t.Fatal(err)
+	}
 	// A second registration of a series is an error, not a panic.
 	if err := reg.SSESubscribers(func() float64 { return 0 }); err == nil {
 		t.Error("a second dtmfgw_sse_subscribers registered")
@@ -218,10 +223,14 @@ func TestRegistrationFuncs(t *testing.T) {
 		{"dtmfgw_webhook_deliveries_total", []string{"outcome", "delivered"}, 5},
 		{"dtmfgw_webhook_deliveries_total", []string{"outcome", "retry"}, 1},
 		{"dtmfgw_webhook_deliveries_total", []string{"outcome", "gave_up"}, 0},
+		{"dtmfgw_tls_certificate_expiry_timestamp_seconds", []string{"listener", "http"}, float64(expiry.Unix())},
 	} {
 		if v := value(mfs, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
+	}
+	if n := len(mfs["dtmfgw_tls_certificate_expiry_timestamp_seconds"].GetMetric()); n != 1 {
+		t.Errorf("%d certificate expiry series, want one (a listener without TLS has none)", n)
 	}
 	checkScrape(t, reg)
 }

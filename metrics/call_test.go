@@ -157,6 +157,7 @@ var enums = map[string][]string{
 	"class":     sip.ResponseClasses[:],
 	"outcome":   append(append([]string{}, session.PaymentOutcomes[:]...), WebhookOutcomes...),
 	"processor": {"sandbox"},
+	"listener":  TLSListeners,
 	"version":   {"test"},
 	"goversion": nil, // runtime.Version(): one value per binary
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -105,6 +106,32 @@ func (r *Registry) WebhookDeliveries(f func() (delivered, retry, gaveUp uint64))
 		d, rt, g := f()
 		for i, n := range []uint64{d, rt, g} {
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(n), WebhookOutcomes[i])
+		}
+	}})
+}
+
+// TLSListeners are the listener label values of
+// dtmfgw_tls_certificate_expiry_timestamp_seconds: the public HTTPS
+// listener and SIP over TLS.
+var TLSListeners = []string{"http", "sip"}
+
+// TLSCertificateExpiry registers
+// dtmfgw_tls_certificate_expiry_timestamp_seconds{listener}, read from f
+// at scrape time: when the certificate each TLS listener serves now
+// expires (its NotAfter; f gives it by TLSListeners index, the zero time
+// for a listener without TLS, which then has no series). A renewal that
+// SIGHUP loaded shows at the next scrape, so an alert on
+// "expiry − time() < 14 days" catches a renewal that never reached
+// dtmfgw, not only one that never happened.
+func (r *Registry) TLSCertificateExpiry(f func() [2]time.Time) error {
+	desc := prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "tls_certificate_expiry_timestamp_seconds"),
+		"When the certificate a TLS listener serves expires (its NotAfter), as a Unix time.",
+		[]string{"listener"}, nil)
+	return r.register(collectorFunc{desc: []*prometheus.Desc{desc}, collect: func(ch chan<- prometheus.Metric) {
+		for i, at := range f() {
+			if !at.IsZero() {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(at.Unix()), TLSListeners[i])
+			}
 		}
 	}})
 }

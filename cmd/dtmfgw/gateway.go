@@ -243,6 +243,15 @@ func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error
 	reg := metrics.New(versionString())
 	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
 		reg.SSESubscribers(func() float64 { return float64(g.api.Streams()) }),
+		reg.TLSCertificateExpiry(func() (at [2]time.Time) {
+			// By metrics.TLSListeners: http, sip.
+			for i, c := range []*certfile.Pair{g.api.Certificate(), g.sipCert} {
+				if c != nil {
+					at[i] = c.NotAfter()
+				}
+			}
+			return at
+		}),
 		reg.WebhookDeliveries(func() (delivered, retry, gaveUp uint64) {
 			st := g.dispatcher.Stats()
 			return st.Delivered, st.Failed, st.GaveUp // a failed attempt is retried

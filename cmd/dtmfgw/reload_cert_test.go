@@ -3,9 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +25,7 @@ import (
 func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	first := tlstest.SelfSigned(t, t.TempDir())
-	renewed := tlstest.SelfSigned(t, t.TempDir())
+	renewed := tlstest.SelfSignedFor(t, t.TempDir(), 90*24*time.Hour) // expires later, as a renewal does
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	install := func(certFrom, keyFrom string) {
 		t.Helper()
@@ -45,7 +48,33 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, sighup, logs := serveForReload(t, path)
+	g, sighup, logs := serveForReload(t, path)
+	// expiry returns what the admin listener's metrics say of listener's
+	// certificate: its NotAfter, as a Unix time.
+	expiry := func(listener string) int64 {
+		t.Helper()
+		res, err := http.Get("http://" + g.adminAddr.String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := `dtmfgw_tls_certificate_expiry_timestamp_seconds{listener="` + listener + `"} `
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return int64(f)
+			}
+		}
+		t.Fatalf("no expiry series for %s in /metrics", listener)
+		return 0
+	}
 
 	// served returns the certificate a new handshake at addr presents,
 	// trusting only pool.
@@ -65,6 +94,11 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 			t.Fatal(err)
 		}
 		return pair.Leaf
+	}
+	for _, l := range []string{"http", "sip"} {
+		if got, want := expiry(l), leaf(first).NotAfter.Unix(); got != want {
+			t.Errorf("%s certificate expiry %d in the metrics, want %d", l, got, want)
+		}
 	}
 	var before []*tls.Conn
 	for _, addr := range []string{httpLn, sipTLS} {
@@ -103,6 +137,9 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 	for _, listener := range []string{"http", "sip"} {
 		if want := `"msg":"certificate reloaded","listener":"` + listener + `"`; !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+		if got, want := expiry(listener), leaf(renewed).NotAfter.Unix(); got != want {
+			t.Errorf("%s certificate expiry %d in the metrics after the reload, want the renewed one's %d", listener, got, want)
 		}
 	}
 

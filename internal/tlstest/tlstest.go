@@ -33,6 +33,13 @@ type Cert struct {
 // day, into dir (t.TempDir(), say). Any failure fails the test.
 func SelfSigned(t testing.TB, dir string) Cert {
 	t.Helper()
+	return SelfSignedFor(t, dir, 24*time.Hour)
+}
+
+// SelfSignedFor is SelfSigned with a certificate valid for validFor from
+// now: a renewed certificate, say, that expires later than the first.
+func SelfSignedFor(t testing.TB, dir string, validFor time.Duration) Cert {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,7 @@ func SelfSigned(t testing.TB, dir string) Cert {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "dtmfgw test"},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotAfter:     now.Add(validFor),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		// Its own issuer: a CA, so a pool holding it verifies it.
 		IsCA:                  true,
