@@ -132,9 +132,9 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/benchmarks.md \
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
 	@echo "==> relay load on loopback: 100, 500, 1000 calls, every mode at once against a reference forwarder, the load handed round them each second, $(LOAD_ROUNDS) rounds (about 12 minutes)"
-	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out $(CURDIR)/docs/benchmarks-relay.md
+	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/benchmarks-relay.md
 	@echo "==> issue 3's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
-	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out $(CURDIR)/docs/benchmarks-relay-1000.md
+	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/benchmarks-relay-1000.md
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
