@@ -1,24 +1,32 @@
 package api
 
 import (
-	"encoding/json"
+	"bytes"
+	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"dtmfgw/session"
 )
 
-// openAPIDoc is the served document, decoded, for checking answers
-// against its schemas.
+// openAPIDoc is the served document, decoded, and a JSON Schema compiler
+// holding it: OpenAPI 3.1's schemas are JSON Schema 2020-12, so a
+// validator checks answers against them (types, required members, enums,
+// formats) instead of a checker of our own.
 type openAPIDoc struct {
 	root map[string]any
+	c    *jsonschema.Compiler
 }
+
+// docURL is where the compiler holds the document: schema locations are
+// this plus a JSON pointer ("#/components/schemas/Payment").
+const docURL = "file:///openapi.json"
 
 func loadOpenAPIDoc(t *testing.T) openAPIDoc {
 	t.Helper()
@@ -26,17 +34,101 @@ func loadOpenAPIDoc(t *testing.T) openAPIDoc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var root map[string]any
-	if err := json.Unmarshal(b, &root); err != nil {
+	raw, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return openAPIDoc{root}
+	root, _ := raw.(map[string]any)
+	if root == nil {
+		t.Fatal("the document is not a JSON object")
+	}
+	// The document's objects are open, as a client's view of an API that
+	// grows should be; the server's own answers must hold nothing the
+	// document does not name, so the tests read every object schema that
+	// lists properties as closed.
+	closeObjects(root)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(docURL, root); err != nil {
+		t.Fatal(err)
+	}
+	return openAPIDoc{root: root, c: c}
 }
 
-// ref follows a local reference ("#/components/schemas/Payment").
-func (d openAPIDoc) ref(ref string) map[string]any {
+// closeObjects gives every schema in v that lists properties, and says
+// nothing of other members, unevaluatedProperties: false (JSON Schema
+// 2020-12 §11.3: unlike additionalProperties, it sees through allOf).
+func closeObjects(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["properties"].(map[string]any); ok {
+			_, add := v["additionalProperties"]
+			_, uneval := v["unevaluatedProperties"]
+			if !add && !uneval {
+				v["unevaluatedProperties"] = false
+			}
+		}
+		for _, c := range v {
+			closeObjects(c)
+		}
+	case []any:
+		for _, c := range v {
+			closeObjects(c)
+		}
+	}
+}
+
+// schema compiles the schema at the document's JSON pointer ptr.
+func (d openAPIDoc) schema(t *testing.T, ptr string) *jsonschema.Schema {
+	t.Helper()
+	s, err := d.c.Compile(docURL + "#" + ptr)
+	if err != nil {
+		t.Fatalf("schema %s: %v", ptr, err)
+	}
+	return s
+}
+
+// responseSchema is the JSON pointer of the application/json schema the
+// document gives for the answer status to method on the concrete path,
+// or ""; documented says whether the document has the path and method at
+// all.
+func (d openAPIDoc) responseSchema(method, path string, status int) (ptr string, documented bool) {
+	paths, _ := d.root["paths"].(map[string]any)
+	for tmpl, ops := range paths {
+		if !pathMatches(tmpl, path) {
+			continue
+		}
+		m := strings.ToLower(method)
+		op, _ := ops.(map[string]any)[m].(map[string]any)
+		if op == nil {
+			return "", false
+		}
+		responses, _ := op["responses"].(map[string]any)
+		code := strconv.Itoa(status)
+		resp, _ := responses[code].(map[string]any)
+		if resp == nil {
+			return "", true
+		}
+		at := "/paths/" + pointerEscape(tmpl) + "/" + m + "/responses/" + code
+		if ref, ok := resp["$ref"].(string); ok { // a shared response ("#/components/responses/Error")
+			at = strings.TrimPrefix(ref, "#")
+			resp = d.at(at)
+		}
+		content, _ := resp["content"].(map[string]any)
+		if media, _ := content["application/json"].(map[string]any); media["schema"] == nil {
+			return "", true
+		}
+		return at + "/content/application~1json/schema", true
+	}
+	return "", false
+}
+
+// at returns the object at the document's JSON pointer ptr.
+func (d openAPIDoc) at(ptr string) map[string]any {
 	var node any = d.root
-	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+	for _, part := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
 		m, _ := node.(map[string]any)
 		node = m[part]
 	}
@@ -44,43 +136,9 @@ func (d openAPIDoc) ref(ref string) map[string]any {
 	return m
 }
 
-// resolve returns s with its $ref followed (bounded: no loops).
-func (d openAPIDoc) resolve(s map[string]any) map[string]any {
-	for range 8 {
-		r, ok := s["$ref"].(string)
-		if !ok {
-			return s
-		}
-		s = d.ref(r)
-	}
-	return s
-}
-
-// responseSchema is the application/json schema the document gives for
-// the answer status to method on the concrete path, or nil; documented
-// says whether the document has the path and method at all.
-func (d openAPIDoc) responseSchema(method, path string, status int) (schema map[string]any, documented bool) {
-	paths, _ := d.root["paths"].(map[string]any)
-	for tmpl, ops := range paths {
-		if !pathMatches(tmpl, path) {
-			continue
-		}
-		op, _ := ops.(map[string]any)[strings.ToLower(method)].(map[string]any)
-		if op == nil {
-			return nil, false
-		}
-		responses, _ := op["responses"].(map[string]any)
-		resp, _ := responses[strconv.Itoa(status)].(map[string]any)
-		if resp == nil {
-			return nil, true
-		}
-		resp = d.resolve(resp)
-		content, _ := resp["content"].(map[string]any)
-		media, _ := content["application/json"].(map[string]any)
-		s, _ := media["schema"].(map[string]any)
-		return s, true
-	}
-	return nil, false
+// pointerEscape escapes a JSON pointer reference token (RFC 6901 §3).
+func pointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 // pathMatches reports whether path is an instance of the template
@@ -98,72 +156,32 @@ func pathMatches(tmpl, path string) bool {
 	return true
 }
 
-// check reports every member of v the schema s does not list (where s
-// lists properties), every required member v lacks, and every value whose
-// JSON type is not the schema's, recursively; at is v's place.
-func (d openAPIDoc) check(at string, v any, s map[string]any) []string {
-	s = d.resolve(s)
-	if s == nil {
-		return []string{at + ": no schema"}
+// check validates the JSON body against s and returns each failure as
+// "INSTANCE: message (KEYWORD)": JSON pointers to the value at fault ("" for
+// the whole body) and to the schema keyword it broke.
+func check(s *jsonschema.Schema, body []byte) []string {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return []string{"not JSON: " + err.Error()}
+	}
+	err = s.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []string{err.Error()}
 	}
 	var bad []string
-	if typ, ok := s["type"].(string); ok && !jsonTypeIs(v, typ) {
-		return []string{fmt.Sprintf("%s: %T, the schema says %s", at, v, typ)}
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error != nil {
+			bad = append(bad, u.InstanceLocation+": "+u.Error.String()+" ("+u.KeywordLocation+")")
+		}
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		props, _ := s["properties"].(map[string]any)
-		for _, r := range asList(s["required"]) {
-			if _, ok := v[r.(string)]; !ok {
-				bad = append(bad, at+"."+r.(string)+": required, absent")
-			}
-		}
-		if props == nil {
-			return bad // a free-form object
-		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ps, ok := props[k].(map[string]any)
-			if !ok {
-				bad = append(bad, at+"."+k+": not in the schema")
-				continue
-			}
-			bad = append(bad, d.check(at+"."+k, v[k], ps)...)
-		}
-	case []any:
-		if items, ok := s["items"].(map[string]any); ok {
-			for i, e := range v {
-				bad = append(bad, d.check(fmt.Sprintf("%s[%d]", at, i), e, items)...)
-			}
-		}
+	if len(bad) == 0 {
+		bad = append(bad, ve.Error())
 	}
 	return bad
-}
-
-func asList(v any) []any { l, _ := v.([]any); return l }
-
-// jsonTypeIs reports whether the decoded JSON value v is of the schema
-// type typ.
-func jsonTypeIs(v any, typ string) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		return typ == "object"
-	case []any:
-		return typ == "array"
-	case string:
-		return typ == "string"
-	case bool:
-		return typ == "boolean"
-	case float64:
-		return typ == "number" || (typ == "integer" && v == math.Trunc(v))
-	case nil:
-		return typ == "null"
-	}
-	return false
 }
 
 // TestResponsesMatchTheSchemas runs a payment's life (a configuration with
@@ -232,18 +250,14 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 			continue
 		}
 		path, _, _ := strings.Cut(x.path, "?")
-		schema, documented := doc.responseSchema(x.method, path, x.status)
+		ptr, documented := doc.responseSchema(x.method, path, x.status)
 		where := fmt.Sprintf("%s %s %d", x.method, x.path, x.status)
-		if !documented || schema == nil {
+		if !documented || ptr == "" {
 			t.Errorf("%s: the document has no JSON answer for it", where)
 			continue
 		}
-		var v any
-		if err := json.Unmarshal(x.body, &v); err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-		for _, p := range doc.check("body", v, schema) {
-			t.Errorf("%s: %s", where, p)
+		for _, p := range check(doc.schema(t, ptr), x.body) {
+			t.Errorf("%s: body%s", where, p)
 		}
 		checked[strconv.Itoa(x.status)] = true
 	}
@@ -252,20 +266,16 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 			t.Errorf("no %s answer checked", st)
 		}
 	}
-	events := doc.ref("#/components/schemas/Event")
-	payment := doc.ref("#/components/schemas/Payment")
+	events := doc.schema(t, "/components/schemas/Event")
+	payment := doc.schema(t, "/components/schemas/Payment")
 	types := map[string]bool{}
 	for _, m := range msgs {
-		var v any
-		if err := json.Unmarshal([]byte(m.data), &v); err != nil {
-			t.Fatalf("event %s: %v", m.event, err)
-		}
 		schema := events
 		if m.event == "snapshot" {
 			schema = payment
 		}
-		for _, p := range doc.check("event "+m.event, v, schema) {
-			t.Error(p)
+		for _, p := range check(schema, []byte(m.data)) {
+			t.Errorf("event %s%s", m.event, p)
 		}
 		types[m.event] = true
 	}
@@ -276,26 +286,26 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	}
 }
 
-// The checker itself finds a member the schema lacks, a wrong type and
-// a required member absent.
+// The check finds a member the schema lacks, a wrong type, a required
+// member absent, a value outside its enum or against its pattern, and a
+// malformed date-time.
 func TestSchemaCheckFindsGaps(t *testing.T) {
 	doc := loadOpenAPIDoc(t)
 	for _, c := range []struct {
 		name, schema, body, want string
 	}{
 		{"fine", "Error", `{"error":{"code":"x","message":"y"}}`, ""},
-		{"extra member", "Call", `{"id":"c","colour":"red"}`, "body.colour: not in the schema"},
-		{"nested extra", "Payment", `{"result":{"state":"approved","pin":"1"}}`, "body.result.pin: not in the schema"},
-		{"in an array", "Configuration", `{"fields":[{"id":"a","secret":"s"}]}`, "body.fields[0].secret: not in the schema"},
-		{"wrong type", "Event", `{"seq":"1","at":"t","type":"state"}`, "body.seq: string"},
-		{"required absent", "Error", `{"error":{"code":"x"}}`, "body.error.message: required"},
+		{"extra member", "Call", `{"id":"c","colour":"red"}`, "colour"},
+		{"nested extra", "Payment", `{"result":{"state":"approved","pin":"1"}}`, "/result/pin: "},
+		{"in an array", "Configuration", `{"fields":[{"id":"a","secret":"s"}]}`, "/fields/0/secret: "},
+		{"against a pattern", "Attributes", `{"currency":""}`, "/currency: "},
+		{"wrong type", "Event", `{"seq":"1","at":"2026-11-26T03:00:00Z","type":"state"}`, "/seq: "},
+		{"required absent", "Error", `{"error":{"code":"x"}}`, "/error: "},
+		{"outside the enum", "Event", `{"seq":1,"at":"2026-11-26T03:00:00Z","type":"card_number"}`, "/type: "},
+		{"not a date-time", "Event", `{"seq":1,"at":"yesterday","type":"state"}`, "/at: "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var v any
-			if err := json.Unmarshal([]byte(c.body), &v); err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(doc.check("body", v, doc.ref("#/components/schemas/"+c.schema)), "\n")
+			got := strings.Join(check(doc.schema(t, "/components/schemas/"+c.schema), []byte(c.body)), "\n")
 			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}

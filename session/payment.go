@@ -135,7 +135,7 @@ type Attributes struct {
 	// to process.
 	Amount int64 `json:"amount"`
 	// Currency is an ISO 4217 code ("GBP"); required to process.
-	Currency string `json:"currency"`
+	Currency string `json:"currency,omitempty"`
 	// Reference is the merchant's (an order or invoice number).
 	Reference string `json:"reference,omitempty"`
 	// CardholderName is the name on the card, where the agent takes it.
