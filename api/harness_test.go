@@ -66,6 +66,7 @@ type exchange struct {
 	status       int
 	header       http.Header
 	body         []byte
+	sent         []byte // the request's body, if any
 }
 
 // testEnv is a gateway without SIP: a Manager with payments, the sandbox
@@ -234,7 +235,7 @@ func (e *testEnv) req(method, path, auth, body string, hdr ...string) (int, []by
 		e.t.Fatal(err)
 	}
 	e.mu.Lock()
-	e.exchanges = append(e.exchanges, exchange{method, path, resp.StatusCode, resp.Header.Clone(), b})
+	e.exchanges = append(e.exchanges, exchange{method, path, resp.StatusCode, resp.Header.Clone(), b, []byte(body)})
 	e.mu.Unlock()
 	return resp.StatusCode, b, resp.Header
 }

@@ -124,6 +124,24 @@ func (d openAPIDoc) responseSchema(method, path string, status int) (ptr string,
 	return "", false
 }
 
+// requestSchema is the JSON pointer of the application/json request body
+// schema the document gives for method on the concrete path, or "".
+func (d openAPIDoc) requestSchema(method, path string) string {
+	paths, _ := d.root["paths"].(map[string]any)
+	for tmpl := range paths {
+		if !pathMatches(tmpl, path) {
+			continue
+		}
+		m := strings.ToLower(method)
+		at := "/paths/" + pointerEscape(tmpl) + "/" + m + "/requestBody/content/application~1json/schema"
+		if d.at(at) == nil {
+			return ""
+		}
+		return at
+	}
+	return ""
+}
+
 // at returns the object at the document's JSON pointer ptr.
 func (d openAPIDoc) at(ptr string) map[string]any {
 	var node any = d.root
@@ -260,6 +278,28 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 			t.Errorf("%s: body%s", where, p)
 		}
 		checked[strconv.Itoa(x.status)] = true
+	}
+	// Every request body the server accepted is one the document allows:
+	// a client built from the document can send what the tests send.
+	accepted := 0
+	for _, x := range exchanges {
+		if len(x.sent) == 0 || x.status < 200 || x.status > 299 {
+			continue
+		}
+		path, _, _ := strings.Cut(x.path, "?")
+		ptr := doc.requestSchema(x.method, path)
+		where := fmt.Sprintf("%s %s %d, request", x.method, x.path, x.status)
+		if ptr == "" {
+			t.Errorf("%s: the document has no JSON request body for it", where)
+			continue
+		}
+		for _, p := range check(doc.schema(t, ptr), x.sent) {
+			t.Errorf("%s: body%s", where, p)
+		}
+		accepted++
+	}
+	if accepted < 3 {
+		t.Errorf("%d accepted request bodies checked, want the create, configuration and attributes requests", accepted)
 	}
 	for _, st := range []string{"200", "201", "400", "401", "404", "409"} {
 		if !checked[st] {
