@@ -74,6 +74,43 @@ type direction struct {
 	// buckets): time a nominal reckoning would have charged to the relay.
 	slip      [histBuckets]uint32
 	slipTimed int64
+	// windows, if not nil, holds a coarse histogram of the timed packets
+	// of each measured window (windowBucket wide), by window: to compare
+	// modes window by window.
+	windows [][windowBuckets]uint32
+	// WindowP99s are the windows' p99s, from windows once the run is over.
+	WindowP99s []time.Duration
+}
+
+// A window's histogram: 10 µs buckets up to 100 ms, small enough to keep
+// one per window.
+const (
+	windowBucket  = 10 * time.Microsecond
+	windowBuckets = 10_000
+)
+
+// windowP99s returns the p99 of each window's histogram.
+func (d *direction) windowP99s() []time.Duration {
+	out := make([]time.Duration, len(d.windows))
+	for i := range d.windows {
+		var timed int64
+		for _, n := range d.windows[i] {
+			timed += int64(n)
+		}
+		if timed == 0 {
+			continue
+		}
+		want := int64(0.99*float64(timed-1)) + 1
+		var seen int64
+		for b, n := range d.windows[i] {
+			seen += int64(n)
+			if seen >= want {
+				out[i] = time.Duration(b) * windowBucket
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (d *direction) percentile(p float64) time.Duration {
@@ -320,6 +357,7 @@ func drive(children []*child, p plan) error {
 	errs := make(chan error, 2*len(children)+1)
 	for i, c := range children {
 		c.res.Up.sends = make([]sendLog, len(c.legs))
+		c.res.Up.windows = make([][windowBuckets]uint32, len(p.measured[i]))
 		delay := 0 // look-ahead, in samples, of the caller→agent audio
 		if c.res.Mode == modeRelayMask || c.res.Mode == modeMaskReactor {
 			delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
@@ -363,6 +401,8 @@ func drive(children []*child, p plan) error {
 	}
 	for _, c := range children {
 		c.res.WindowPackets = c.res.Up.inWindow + c.res.Down.inWindow
+		c.res.Up.WindowP99s = c.res.Up.windowP99s()
+		c.res.Up.windows = nil
 	}
 	return errors.Join(sendErr, recvErr)
 }
@@ -575,11 +615,15 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measur
 				continue
 			}
 			sent, slip, slipped := d.release(st)
-			if !holds(measured, time.Duration(sent)) {
+			w := spanAt(measured, time.Duration(sent))
+			if w < 0 {
 				continue
 			}
 			us := (int64(now) - sent) / int64(time.Microsecond)
 			d.hist[min(max(us, 0), histBuckets-1)]++
+			if w < len(d.windows) {
+				d.windows[w][min(max(time.Duration(int64(now)-sent)/windowBucket, 0), windowBuckets-1)]++
+			}
 			d.timed++
 			if slipped {
 				d.countSlip(slip)

@@ -243,6 +243,8 @@ func summary(results []*result) string {
 		upP99s         []time.Duration
 		upBeatsRef     int
 		upComparedRefs int
+		windowsWon     int
+		windowsPaired  int
 	}
 	pools := map[key]*pool{}
 	var order []key
@@ -275,6 +277,12 @@ func summary(results []*result) string {
 			if r.Up.percentile(0.99) <= rr.Up.percentile(0.99) {
 				p.upBeatsRef++
 			}
+			for k := range min(len(r.Up.WindowP99s), len(rr.Up.WindowP99s)) {
+				p.windowsPaired++
+				if r.Up.WindowP99s[k] <= rr.Up.WindowP99s[k] {
+					p.windowsWon++
+				}
+			}
 		}
 	}
 	perPacket := func(p *pool) float64 {
@@ -286,15 +294,16 @@ func summary(results []*result) string {
 	var b strings.Builder
 	b.WriteString("## All rounds together\n\n")
 	b.WriteString("CPU µs/pkt = the child's CPU over every round's window ÷ every packet relayed in them; p50/p99 = percentiles of every round's timed packets pooled; median up p99 = the median over the rounds of each round's up p99; \"rounds up p99 ≤ ref\" counts the rounds whose up p99 was at most the reference run's in the same round. The bar (relay+mask-reactor): CPU ratio ≤ 1.00 and median up p99 ≤ the reference's (a median, because one round disturbed by the machine would otherwise decide the pooled p99 alone).\n\n")
-	b.WriteString("| mode | calls | rounds | CPU µs/pkt | × reference | up p50 ms | up p99 ms | median up p99 ms | down p50 ms | down p99 ms | rounds up p99 ≤ ref | bar |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| mode | calls | rounds | CPU µs/pkt | × reference | up p50 ms | up p99 ms | median up p99 ms | down p50 ms | down p99 ms | rounds up p99 ≤ ref | windows up p99 ≤ ref | bar |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, k := range order {
 		p := pools[k]
-		ratio, vs, bar := "—", "—", ""
+		ratio, vs, wins, bar := "—", "—", "—", ""
 		if ref, ok := pools[key{k.calls, modeReference}]; ok && perPacket(ref) > 0 && k.mode != modeReference {
 			cpuRatio := perPacket(p) / perPacket(ref)
 			ratio = strconv.FormatFloat(cpuRatio, 'f', 2, 64)
 			vs = fmt.Sprintf("%d of %d", p.upBeatsRef, p.upComparedRefs)
+			wins = fmt.Sprintf("%d of %d", p.windowsWon, p.windowsPaired)
 			if k.mode == modeMaskReactor {
 				bar = "not met"
 				if cpuRatio <= 1 && median(p.upP99s) <= median(ref.upP99s) {
@@ -302,10 +311,10 @@ func summary(results []*result) string {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			k.mode, k.calls, p.rounds, perPacket(p), ratio,
 			ms(p.up.percentile(0.50)), ms(p.up.percentile(0.99)), ms(median(p.upP99s)),
-			ms(p.down.percentile(0.50)), ms(p.down.percentile(0.99)), vs, bar)
+			ms(p.down.percentile(0.50)), ms(p.down.percentile(0.99)), vs, wins, bar)
 	}
 	b.WriteString("\n")
 	return b.String()

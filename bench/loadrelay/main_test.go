@@ -306,11 +306,19 @@ func TestSummaryPoolsRounds(t *testing.T) {
 		mk(modeReference, 2, 10*time.Millisecond, append(ones(90, 100), ones(10, 9000)...)...),
 		mk(modeMaskReactor, 2, 9*time.Millisecond, append(ones(98, 100), 3000, 3000)...),
 	}
+	// Three windows a round: the masked relay's p99 is at most the
+	// reference's in the first two of round 1 (a tie counts) and the last
+	// of round 2.
+	ms := time.Millisecond
+	results[0].Up.WindowP99s = []time.Duration{2 * ms, 2 * ms, 2 * ms}
+	results[1].Up.WindowP99s = []time.Duration{1 * ms, 2 * ms, 3 * ms}
+	results[2].Up.WindowP99s = []time.Duration{1 * ms, 1 * ms, 9 * ms}
+	results[3].Up.WindowP99s = []time.Duration{3 * ms, 3 * ms, 3 * ms}
 	got := summary(results)
 	for _, want := range []string{
 		"| reference | 1000 | 2 | 10.00 | — | 0.100 | 9.000 | 5.500 |",
 		"| relay+mask-reactor | 1000 | 2 | 9.00 | 0.90 | 0.100 | 3.000 | 3.000 |",
-		"| 1 of 2 | met |",
+		"| 1 of 2 | 3 of 6 | met |",
 	} {
 		if !bytes.Contains([]byte(got), []byte(want)) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
@@ -371,6 +379,10 @@ func TestInterleavedLoad(t *testing.T) {
 		}
 		if r.Up.timed == 0 {
 			t.Errorf("%s up: no packet timed", r.Mode)
+		}
+		// One p99 a window, each from packets of its own.
+		if len(r.Up.WindowP99s) != 2 || r.Up.WindowP99s[0] == 0 || r.Up.WindowP99s[1] == 0 {
+			t.Errorf("%s: window p99s %v, want two, none empty", r.Mode, r.Up.WindowP99s)
 		}
 	}
 	if rs[0].Up.eventPackets == 0 {

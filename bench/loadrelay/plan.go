@@ -61,13 +61,16 @@ func (p *plan) active(t time.Duration) int {
 }
 
 // holds reports whether t falls in one of spans.
-func holds(spans []span, t time.Duration) bool {
-	for _, s := range spans {
+func holds(spans []span, t time.Duration) bool { return spanAt(spans, t) >= 0 }
+
+// spanAt returns the index of the span t falls in, or -1.
+func spanAt(spans []span, t time.Duration) int {
+	for i, s := range spans {
 		if t >= s.from && t < s.to {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // singlePlan drives one target for warmup, then measures it for measure.
