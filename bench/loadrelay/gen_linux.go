@@ -97,32 +97,23 @@ func (d *direction) windowP99s() []time.Duration {
 		for _, n := range d.windows[i] {
 			timed += int64(n)
 		}
-		if timed == 0 {
-			continue
-		}
-		want := int64(0.99*float64(timed-1)) + 1
-		var seen int64
-		for b, n := range d.windows[i] {
-			seen += int64(n)
-			if seen >= want {
-				out[i] = time.Duration(b) * windowBucket
-				break
-			}
-		}
+		out[i] = percentile(d.windows[i][:], timed, 0.99, windowBucket)
 	}
 	return out
 }
 
 func (d *direction) percentile(p float64) time.Duration {
-	return percentile(&d.hist, d.timed, p)
+	return percentile(d.hist[:], d.timed, p, time.Microsecond)
 }
 
 // slipPercentile is percentile for the generator's send slip.
 func (d *direction) slipPercentile(p float64) time.Duration {
-	return percentile(&d.slip, d.slipTimed, p)
+	return percentile(d.slip[:], d.slipTimed, p, time.Microsecond)
 }
 
-func percentile(hist *[histBuckets]uint32, timed int64, p float64) time.Duration {
+// percentile returns the p-quantile of the timed values counted in hist,
+// whose buckets are bucket wide; 0 for none.
+func percentile(hist []uint32, timed int64, p float64, bucket time.Duration) time.Duration {
 	if timed == 0 {
 		return 0
 	}
@@ -131,10 +122,10 @@ func percentile(hist *[histBuckets]uint32, timed int64, p float64) time.Duration
 	for i, n := range hist {
 		seen += int64(n)
 		if seen >= want {
-			return time.Duration(i) * time.Microsecond
+			return time.Duration(i) * bucket
 		}
 	}
-	return histBuckets * time.Microsecond
+	return time.Duration(len(hist)) * bucket
 }
 
 // result is one run's figures.
