@@ -25,7 +25,9 @@ STRIPE_MOCK_VERSION ?= latest
 # /usr/bin/chromium).
 # kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
 # fake dtmfgw nodes (package deploy); its own service is not started.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio
+# systemd (systemd-analyze, no running systemd needed) verifies deploy/systemd's unit
+# and expands its system call filter, and strace traces a demo call against it.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio systemd strace
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 5
