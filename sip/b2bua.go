@@ -86,7 +86,9 @@ type Stats struct {
 }
 
 // NewB2BUA checks cfg (Validate) and returns a B2BUA that sends its
-// calls' media through calls. log may be nil.
+// calls' media through calls. log may be nil. sipgo's own package-level
+// log records go to the newest B2BUA's log, redacted (one B2BUA per
+// process is the rule outside tests).
 func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -97,6 +99,7 @@ func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	routeLibraryLogs(log)
 	live, err := newLiveConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -256,7 +259,13 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	// may hold a key press, so its log lines lose every multi-line or
 	// long value (see redactingHandler).
 	sipLog := slog.New(redactingHandler{b.log.Handler()}).With("component", "sipgo")
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(host))
+	// The transport and transaction layers take their loggers from the UA's
+	// options, else from sipgo's package default (slog.Default): the
+	// transport layer logs a datagram that does not parse whole, body and
+	// all ("failed to parse", data=…), so both must be ours.
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(sipLog)))
 	if err != nil {
 		return err
 	}

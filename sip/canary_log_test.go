@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -178,6 +180,102 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 		// The correlation fields are there, masked.
 		if !strings.Contains(out, "primary_call_id") || !strings.Contains(out, "agent_id") {
 			t.Errorf("%s: the call's logger lacks its correlation fields:\n%s", name, out)
+		}
+	}
+}
+
+// notifyHandler passes records on and says when one with the message it
+// waits for has arrived.
+type notifyHandler struct {
+	slog.Handler
+	msg  string
+	seen chan<- struct{}
+}
+
+func (h notifyHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		select {
+		case h.seen <- struct{}{}:
+		default:
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h notifyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return notifyHandler{h.Handler.WithAttrs(as), h.msg, h.seen}
+}
+
+func (h notifyHandler) WithGroup(name string) slog.Handler {
+	return notifyHandler{h.Handler.WithGroup(name), h.msg, h.seen}
+}
+
+// TestUnparsableSIPLogsNoCard sends the B2BUA a datagram that does not
+// parse as SIP, carrying the canary card as a SIP INFO body would. sipgo
+// logs such a datagram whole ("failed to parse", data=…) from its
+// transport layer, whose logger is its package default (slog.Default)
+// unless the B2BUA hands it one: the record must reach the B2BUA's own
+// logger, through the redaction, and neither it nor the process's default
+// logger may hold the card. So must a record of sipgo's package-level
+// logger.
+func TestUnparsableSIPLogsNoCard(t *testing.T) {
+	var own, deflt lockedBuffer
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&deflt, opts)))
+	defer slog.SetDefault(prev)
+	seen := make(chan struct{}, 1)
+	log := slog.New(redact.NewHandler(notifyHandler{slog.NewTextHandler(&own, opts), "failed to parse", seen}))
+
+	mc := session.DefaultMediaConfig()
+	mc.RTPPorts = freeRTPRange(t, 2)
+	calls, err := session.NewManager(mc, session.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer calls.Close()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	b2b, err := NewB2BUA(cfg, calls, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopServing := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- b2b.Serve(sctx, ls) }()
+	defer func() {
+		stopServing()
+		<-served
+	}()
+
+	conn, err := net.Dial("udp", ls.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A Content-Length that is not a number: sipgo's parser refuses it.
+	bad := "INFO sip:agent@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099\r\nContent-Type: application/dtmf-relay\r\nContent-Length: twenty\r\n\r\nSignal=" + logCanary + "\r\n"
+	if _, err := conn.Write([]byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-seen:
+	case <-time.After(waitLimit):
+		t.Fatalf("the B2BUA's logger never heard of the unparsable datagram\nits log:\n%s\nthe default logger:\n%s", own.String(), deflt.String())
+	}
+	// sipgo's package-level logger (connection warnings, unparsable
+	// headers): to the B2BUA's log too, redacted.
+	sipmsg.DefaultLogger().With("caller", "test").Warn("package-level", "data", "Signal="+logCanary+"\r\nDuration=160\r\n")
+	if !strings.Contains(own.String(), `msg=package-level`) || !strings.Contains(own.String(), "caller=test") {
+		t.Errorf("sipgo's package-level record is not in the B2BUA's log:\n%s", own.String())
+	}
+	for name, out := range map[string]string{"the B2BUA's log": own.String(), "the default logger": deflt.String()} {
+		if strings.Contains(out, logCanary) || strings.Contains(out, logCanary[8:]) {
+			t.Errorf("%s holds the card:\n%s", name, out)
 		}
 	}
 }

@@ -3,8 +3,12 @@ package sip
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+
+	sipmsg "github.com/emiago/sipgo/sip"
 )
 
 // maxLoggedValue is the longest attribute value a sipgo log line keeps.
@@ -76,4 +80,55 @@ func redactString(s string) string {
 		return "[redacted " + strconv.Itoa(len(s)) + " bytes]"
 	}
 	return s
+}
+
+// sipgo also logs through a package-level logger of its own (connection
+// reference warnings, headers it could not parse, requests no handler
+// took), which is slog.Default unless set, and may be set only before the
+// library is first used. So it is set once, at init, to a handler that
+// forwards each record to the logger of the newest B2BUA (libraryLog),
+// through the same redaction; until there is one, to slog.Default.
+var libraryLog atomic.Pointer[slog.Logger]
+
+func init() {
+	sipmsg.SetDefaultLogger(slog.New(libraryHandler{}))
+}
+
+// routeLibraryLogs makes sipgo's package-level records go to log, redacted.
+func routeLibraryLogs(log *slog.Logger) {
+	libraryLog.Store(slog.New(redactingHandler{log.Handler()}).With("component", "sipgo"))
+}
+
+// libraryHandler forwards to libraryLog's handler as it is when a record
+// arrives, with the attributes and groups sipgo added, replayed in order.
+type libraryHandler struct {
+	ops []func(slog.Handler) slog.Handler
+}
+
+func (h libraryHandler) target() slog.Handler {
+	l := libraryLog.Load()
+	if l == nil {
+		l = slog.Default()
+	}
+	t := l.Handler()
+	for _, op := range h.ops {
+		t = op(t)
+	}
+	return t
+}
+
+func (h libraryHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.target().Enabled(ctx, l)
+}
+
+func (h libraryHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.target().Handle(ctx, r)
+}
+
+func (h libraryHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return libraryHandler{append(slices.Clone(h.ops), func(t slog.Handler) slog.Handler { return t.WithAttrs(as) })}
+}
+
+func (h libraryHandler) WithGroup(name string) slog.Handler {
+	return libraryHandler{append(slices.Clone(h.ops), func(t slog.Handler) slog.Handler { return t.WithGroup(name) })}
 }
