@@ -48,7 +48,8 @@ func buildDtmfgw(t *testing.T) string {
 // call inside SystemCallFilter as systemd-analyze expands its groups (a
 // call outside it fails with the unit's SystemCallErrorNumber), every socket family in
 // RestrictAddressFamilies, no writable and executable mapping
-// (MemoryDenyWriteExecute) and no new namespace (RestrictNamespaces).
+// (MemoryDenyWriteExecute) and no new namespace (RestrictNamespaces). The
+// process's whole output, every logger's, is searched for the card too.
 func TestSystemdFilterAllowsWhatDtmfgwCalls(t *testing.T) {
 	analyze := needTool(t, "systemd-analyze", "systemd")
 	strace := needTool(t, "strace", "strace")
@@ -90,6 +91,11 @@ func TestSystemdFilterAllowsWhatDtmfgwCalls(t *testing.T) {
 		t.Fatalf("dtmfgw demo under strace: %v\n%s", err, out)
 	} else if !strings.Contains(string(out), "approved") {
 		t.Fatalf("the demo call did not end approved:\n%s", out)
+	} else if strings.Contains(string(out), "42424242") {
+		// The process's whole output, whatever logger wrote it (a
+		// library's default one included): the demo card
+		// 4242 4242 4242 4242 may show its last four only.
+		t.Errorf("the demo's output holds the card number:\n%s", out)
 	}
 
 	f, err := os.Open(trace)
