@@ -74,12 +74,19 @@ func startGateway(t *testing.T, edit func(*Config)) *testGateway {
 // the media configuration changed by editMedia, if not nil.
 func startGatewayMedia(t *testing.T, pairs int, editMedia func(*session.MediaConfig), edit func(*Config)) *testGateway {
 	t.Helper()
+	return startGatewayLog(t, pairs, testLog(), editMedia, edit)
+}
+
+// startGatewayLog is startGatewayMedia with the Manager and the B2BUA
+// logging to log.
+func startGatewayLog(t *testing.T, pairs int, log *slog.Logger, editMedia func(*session.MediaConfig), edit func(*Config)) *testGateway {
+	t.Helper()
 	mc := session.DefaultMediaConfig()
 	mc.RTPPorts = freeRTPRange(t, pairs)
 	if editMedia != nil {
 		editMedia(&mc)
 	}
-	calls, err := session.NewManager(mc, session.WithLogger(testLog()))
+	calls, err := session.NewManager(mc, session.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +96,7 @@ func startGatewayMedia(t *testing.T, pairs int, editMedia func(*session.MediaCon
 	if edit != nil {
 		edit(&cfg)
 	}
-	b2b, err := NewB2BUA(cfg, calls, testLog())
+	b2b, err := NewB2BUA(cfg, calls, log)
 	if err != nil {
 		t.Fatal(err)
 	}

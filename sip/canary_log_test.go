@@ -78,34 +78,8 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 
 	agent := newPeerUA(t, "agent")
 	agent.answerCalls(200, 0)
-	mc := session.DefaultMediaConfig()
-	mc.RTPPorts = freeRTPRange(t, 10)
-	calls, err := session.NewManager(mc, session.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DefaultTarget = "sip:agent@" + agent.addr.String()
-	b2b, err := NewB2BUA(cfg, calls, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopServing := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- b2b.Serve(sctx, ls) }()
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		_ = b2b.Shutdown(dctx)
-		stopServing()
-		<-served
-		calls.Close()
-	}()
+	gw := startGatewayLog(t, 10, log, nil, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr.String() })
+	calls := gw.calls
 
 	caller := newPeerUA(t, "caller")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
@@ -114,7 +88,7 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 	// one call the INFO presses would be joined to the events' presses
 	// of the same keys moments before, and not delivered again).
 	for _, info := range []bool{false, true} {
-		d, err := caller.call(ctx, ls.Addr(), "1000", caller.sdpFor(true, ""),
+		d, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""),
 			sipmsg.NewHeader("X-Agent-Id", "agent-"+logCanary[8:]), sipmsg.NewHeader("X-Primary-Call-Id", logCanary))
 		if err != nil {
 			t.Fatalf("call: %v", err)
@@ -227,32 +201,9 @@ func TestUnparsableSIPLogsNoCard(t *testing.T) {
 	seen := make(chan struct{}, 1)
 	log := slog.New(redact.NewHandler(notifyHandler{slog.NewTextHandler(&own, opts), "failed to parse", seen}))
 
-	mc := session.DefaultMediaConfig()
-	mc.RTPPorts = freeRTPRange(t, 2)
-	calls, err := session.NewManager(mc, session.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer calls.Close()
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	b2b, err := NewB2BUA(cfg, calls, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopServing := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- b2b.Serve(sctx, ls) }()
-	defer func() {
-		stopServing()
-		<-served
-	}()
+	gw := startGatewayLog(t, 2, log, nil, nil)
 
-	conn, err := net.Dial("udp", ls.Addr().String())
+	conn, err := net.Dial("udp", gw.addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
