@@ -244,8 +244,7 @@ func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error
 	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
 		reg.SSESubscribers(func() float64 { return float64(g.api.Streams()) }),
 		reg.TLSCertificateExpiry(func() (at [2]time.Time) {
-			// By metrics.TLSListeners: http, sip.
-			for i, c := range []*certfile.Pair{g.api.Certificate(), g.sipCert} {
+			for i, c := range g.certificates() {
 				if c != nil {
 					at[i] = c.NotAfter()
 				}

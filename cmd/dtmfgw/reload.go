@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/certfile"
+	"dtmfgw/metrics"
 	"dtmfgw/session"
 )
 
@@ -42,21 +43,25 @@ func (g *gateway) reload() error {
 // the certificate in use stays.
 func (g *gateway) reloadCertificates() error {
 	var errs error
-	for _, c := range []struct {
-		listener string
-		pair     *certfile.Pair
-	}{{"http", g.api.Certificate()}, {"sip", g.sipCert}} {
-		if c.pair == nil {
+	for i, pair := range g.certificates() {
+		if pair == nil {
 			continue
 		}
-		if err := c.pair.Reload(); err != nil {
-			g.log.Error("certificate reload refused; the certificate in use stays", "listener", c.listener, "err", err)
+		listener := metrics.TLSListeners[i]
+		if err := pair.Reload(); err != nil {
+			g.log.Error("certificate reload refused; the certificate in use stays", "listener", listener, "err", err)
 			errs = errors.Join(errs, err)
 			continue
 		}
-		g.log.Info("certificate reloaded", "listener", c.listener, "not_after", c.pair.NotAfter().UTC().Format(time.RFC3339))
+		g.log.Info("certificate reloaded", "listener", listener, "not_after", pair.NotAfter().UTC().Format(time.RFC3339))
 	}
 	return errs
+}
+
+// certificates returns the TLS listeners' certificates in the order of
+// metrics.TLSListeners (http, sip), nil for a listener without TLS.
+func (g *gateway) certificates() [2]*certfile.Pair {
+	return [2]*certfile.Pair{g.api.Certificate(), g.sipCert}
 }
 
 // reloadConfig is reload's configuration part; g.mu is held.

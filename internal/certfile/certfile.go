@@ -8,6 +8,7 @@ package certfile
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -69,6 +70,13 @@ func (p *Pair) Reload() error {
 		// says which, and never quotes the key.
 		return fmt.Errorf("%s: not the private key of %s: %v", p.keyKey, p.certKey, err)
 	}
+	if cert.Leaf == nil {
+		// X509KeyPair fills Leaf unless GODEBUG x509keypairleaf=0; NotAfter
+		// needs it.
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("%s: %v", p.certKey, err)
+		}
+	}
 	p.cur.Store(&cert)
 	return nil
 }
@@ -87,7 +95,7 @@ func (p *Pair) Config(minVersion uint16) *tls.Config {
 
 // NotAfter returns when the leaf certificate in use expires.
 func (p *Pair) NotAfter() time.Time {
-	if c := p.cur.Load(); c != nil && c.Leaf != nil {
+	if c := p.cur.Load(); c != nil {
 		return c.Leaf.NotAfter
 	}
 	return time.Time{}
