@@ -623,15 +623,7 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measur
 	}
 }
 
-// releasedAt is release, with the slip counted.
-func (d *direction) releasedAt(st stampInfo) int64 {
-	sent, slip, slipped := d.release(st)
-	if slipped {
-		d.countSlip(slip)
-	}
-	return sent
-}
-
+// countSlip counts one releasing packet's slip (ns) in the slip histogram.
 func (d *direction) countSlip(slip int64) {
 	us := slip / int64(time.Microsecond)
 	d.slip[min(max(us, 0), histBuckets-1)]++

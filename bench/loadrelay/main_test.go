@@ -252,24 +252,22 @@ func TestDelayedStampTimedFromItsRelease(t *testing.T) {
 	late := sent + gap + 3_000_000
 	s.next(b, tones, late)
 	first.later = 1
-	if got := d.releasedAt(first); got != late {
-		t.Fatalf("released at %d, want the next audio packet's send %d", got, late)
-	}
-	if d.slipTimed != 0 {
-		t.Fatalf("%d slips counted across a press, want none", d.slipTimed)
+	if got, _, slipped := d.release(first); got != late || slipped {
+		t.Fatalf("released at %d (slip known: %v), want the next audio packet's send %d, its slip unknown across a press", got, slipped, late)
 	}
 	first.later = 2 // not sent yet: the schedule stands in
-	if got, want := d.releasedAt(first), first.sentNS+2*gap; got != want {
-		t.Fatalf("released at %d, want the schedule's %d", got, want)
+	if got, _, _ := d.release(first); got != first.sentNS+2*gap {
+		t.Fatalf("released at %d, want the schedule's %d", got, first.sentNS+2*gap)
 	}
-	// Back to back audio: the 3 ms the next send slipped are counted.
+	// Back to back audio: the 3 ms the next send slipped are known.
 	s.next(b, tones, late+gap+3_000_000)
 	st, _ := stamp(b[:packetBytes], 0)
 	s.next(b, tones, st.sentNS+gap+3_000_000)
 	st.later = 1
-	if got := d.releasedAt(st); got != st.sentNS+gap+3_000_000 {
-		t.Fatalf("released at %d, want %d", got, st.sentNS+gap+3_000_000)
+	if got, slip, slipped := d.release(st); got != st.sentNS+gap+3_000_000 || !slipped || slip != 3_000_000 {
+		t.Fatalf("released at %d, slip %d (known: %v); want %d, 3 ms", got, slip, slipped, st.sentNS+gap+3_000_000)
 	}
+	d.countSlip(3_000_000)
 	if d.slipTimed != 1 || d.slipPercentile(0.99) != 3*time.Millisecond {
 		t.Fatalf("%d slips, p99 %v; want 1 of 3ms", d.slipTimed, d.slipPercentile(0.99))
 	}
