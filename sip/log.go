@@ -105,20 +105,26 @@ type libraryHandler struct {
 	ops []func(slog.Handler) slog.Handler
 }
 
-func (h libraryHandler) target() slog.Handler {
-	l := libraryLog.Load()
-	if l == nil {
-		l = slog.Default()
+// base is the handler records go to now.
+func (libraryHandler) base() slog.Handler {
+	if l := libraryLog.Load(); l != nil {
+		return l.Handler()
 	}
-	t := l.Handler()
+	return slog.Default().Handler()
+}
+
+func (h libraryHandler) target() slog.Handler {
+	t := h.base()
 	for _, op := range h.ops {
 		t = op(t)
 	}
 	return t
 }
 
+// Enabled asks the base handler alone: attributes and groups do not
+// change a level, and sipgo asks before every debug line.
 func (h libraryHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.target().Enabled(ctx, l)
+	return h.base().Enabled(ctx, l)
 }
 
 func (h libraryHandler) Handle(ctx context.Context, r slog.Record) error {
