@@ -10,12 +10,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"dtmfgw/media"
+	"dtmfgw/session"
 )
 
 // childEnv marks the relaying child process.
@@ -161,13 +161,11 @@ func forward(in, out *net.UDPConn, to netip.AddrPort) {
 // startRelays starts calls media.Relays, masking or not, on one shared
 // TickWheel.
 func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool, reactors int, coalesce time.Duration) ([]func() error, error) {
-	lo, hi, ok := strings.Cut(ports, "-")
-	pmin, err1 := strconv.Atoi(lo)
-	pmax, err2 := strconv.Atoi(hi)
-	if !ok || err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("bad -ports %q", ports)
+	r, err := session.ParsePortRange(ports)
+	if err != nil {
+		return nil, fmt.Errorf("-ports: %w", err)
 	}
-	pool, err := media.NewPortPool(media.PortPoolConfig{BindAddr: netip.MustParseAddr("127.0.0.1"), Min: pmin, Max: pmax, Drain: -1})
+	pool, err := media.NewPortPool(media.PortPoolConfig{BindAddr: netip.MustParseAddr("127.0.0.1"), Min: r.Min, Max: r.Max, Drain: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -53,9 +53,6 @@ type runConfig struct {
 	Round    int           // which repetition of the whole set of runs, from 1
 	Ports    string        // the relay's port range, "min-max"
 	Profile  string        // the child's CPU profile file, if any
-	// Interleave is the measured window of a run whose modes ran at once
-	// (zero: the mode ran alone); Measure is then the windows' sum.
-	Interleave time.Duration
 }
 
 // direction is what one generator socket received: one direction of all

@@ -153,7 +153,7 @@ func runRound(o options, n, round int) ([]*result, error) {
 	var cfgs []runConfig
 	relays := 0
 	for _, m := range o.modes {
-		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round, Interleave: o.interleave}
+		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round}
 		if o.profile != "" {
 			cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
 		}
@@ -204,20 +204,18 @@ func splitPorts(ports string, parts, need int) ([]string, error) {
 	if parts == 0 {
 		return nil, nil
 	}
-	lo, hi, ok := strings.Cut(ports, "-")
-	pmin, err1 := strconv.Atoi(lo)
-	pmax, err2 := strconv.Atoi(hi)
-	if !ok || err1 != nil || err2 != nil || pmin < 1024 || pmax > 65535 || pmin > pmax {
-		return nil, fmt.Errorf("bad port range %q", ports)
+	r, err := session.ParsePortRange(ports)
+	if err != nil {
+		return nil, err
 	}
-	each := (pmax - pmin + 1) / parts &^ 1
+	each := (r.Max - r.Min + 1) / parts &^ 1
 	if each < need {
 		return nil, fmt.Errorf("port range %s: %d relaying modes at once need %d ports each, the range gives %d (widen -ports or run fewer modes)", ports, parts, need, each)
 	}
 	var out []string
 	for i := range parts {
-		from := pmin + i*each
-		out = append(out, fmt.Sprintf("%d-%d", from, from+each-1))
+		from := r.Min + i*each
+		out = append(out, session.PortRange{Min: from, Max: from + each - 1}.String())
 	}
 	return out, nil
 }

@@ -357,8 +357,8 @@ func TestInterleavedLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs, err := runPlan([]runConfig{
-		{Mode: modeReference, Calls: calls, Measure: measured, Interleave: window},
-		{Mode: modeMaskReactor, Calls: calls, Measure: measured, Interleave: window, Ports: ranges[0]},
+		{Mode: modeReference, Calls: calls, Measure: measured},
+		{Mode: modeMaskReactor, Calls: calls, Measure: measured, Ports: ranges[0]},
 	}, p)
 	if err != nil {
 		t.Fatal(err)
