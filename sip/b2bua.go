@@ -51,6 +51,9 @@ type B2BUA struct {
 	// request we send over UDP (see fromListener). Set by Serve before
 	// any handler runs.
 	udpAddr sipmsg.Addr
+	// udpConn is the UDP listener (counting what it sends): cancelFilter
+	// answers the CANCELs it refuses on it. Set by Serve before serving.
+	udpConn net.PacketConn
 
 	mu       sync.Mutex
 	inbound  map[string]*bridge // by the caller dialog's Call-ID
@@ -264,7 +267,8 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	// transport layer logs a datagram that does not parse whole, body and
 	// all ("failed to parse", data=…), so both must be ours.
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(host),
-		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(sipLog),
+			sipmsg.WithTransportLayerReadFilter(b.cancelFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(sipLog)))
 	if err != nil {
 		return err
@@ -300,7 +304,8 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	errs := make(chan error, 3)
 	// What we write is counted on our sockets: sipgo has no hook for
 	// sent messages. TLS and connections sipgo dials itself are not.
-	go func() { errs <- srv.ServeUDP(countingPacketConn{ls.UDP, &b.msgs}) }()
+	b.udpConn = countingPacketConn{ls.UDP, &b.msgs}
+	go func() { errs <- srv.ServeUDP(b.udpConn) }()
 	go func() { errs <- srv.ServeTCP(countingListener{ls.TCP, &b.msgs}) }()
 	n := 2
 	if ls.TLS != nil {
@@ -409,7 +414,8 @@ func warning(code int, text string) sipmsg.Header {
 }
 
 // lookup finds the bridge a request's Call-ID belongs to, and which of its
-// dialogs: the caller's (inbound) or the agent's.
+// dialogs: the caller's (inbound) or the agent's. It trusts nothing else
+// of the request: admit does.
 func (b *B2BUA) lookup(req *sipmsg.Request) (br *bridge, fromCaller bool) {
 	cid := req.CallID()
 	if cid == nil {
@@ -421,6 +427,85 @@ func (b *B2BUA) lookup(req *sipmsg.Request) (br *bridge, fromCaller bool) {
 		return br, true
 	}
 	return b.outbound[cid.Value()], false
+}
+
+// admit decides whether an in-dialog request may act on the call it
+// names, before its handler does anything: the Call-ID finds the call and
+// the side (the caller's dialog or the agent's), and the request must then
+// come from that side's peer and carry that dialog's tags. Knowing a
+// Call-ID is not enough: the agent's form, a recording or a log may show
+// one. A refused request is answered (an ACK never is, RFC 3261 §17.2.1),
+// counted and logged without its body, and admit returns ok false.
+func (b *B2BUA) admit(req *sipmsg.Request, tx sipmsg.ServerTransaction) (br *bridge, fromCaller, ok bool) {
+	src, _ := SourceAddr(req)
+	br, fromCaller = b.lookup(req)
+	if why, refused := b.check(req, src, br, fromCaller); refused {
+		b.refuse(req, tx, src, why)
+		return nil, false, false
+	}
+	return br, fromCaller, true
+}
+
+// check is admit's decision. The agent's leg is checked against its own
+// peer first, as an agent need not be inside sip.acl (which lists who may
+// send us calls); anything else must come from inside the ACL, name a
+// call, and be that call's caller leg or agent leg, from its peer, with
+// its tags.
+func (b *B2BUA) check(req *sipmsg.Request, src netip.Addr, br *bridge, fromCaller bool) (Refusal, bool) {
+	if br != nil && !fromCaller && br.agentPeer.from(src) {
+		if !br.agentPeer.tagsMatch(req) {
+			return RefusedWrongTag, true
+		}
+		return 0, false
+	}
+	// A call keeps the ACL it started with, as it keeps the rest of its
+	// configuration (Reload): closing the ACL refuses new calls, not the
+	// BYE of a call in progress.
+	acl := b.live.Load().acl
+	if br != nil {
+		acl = br.acl
+	}
+	if !acl.Allows(src) {
+		return RefusedACL, true
+	}
+	if br == nil {
+		return RefusedNoDialog, true
+	}
+	peer := br.agentPeer
+	if fromCaller {
+		peer = br.callerPeer
+	}
+	if !peer.from(src) {
+		return RefusedWrongSource, true
+	}
+	if !peer.tagsMatch(req) {
+		return RefusedWrongTag, true
+	}
+	return 0, false
+}
+
+// refuse answers a refused request (not an ACK), counts it and logs it:
+// the method, the reason and the source, never a header value or body.
+func (b *B2BUA) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, src netip.Addr, why Refusal) {
+	b.msgs.refuse([]byte(req.Method), why)
+	code, text := why.status()
+	b.log.Info("SIP request refused", "method", methodName(req.Method), "reason", why.String(), "source", src.String(), "status", code)
+	if req.Method == sipmsg.ACK || tx == nil {
+		return
+	}
+	b.respond(req, tx, code, text)
+}
+
+// fromACL answers req with 403 and counts it when its source is outside
+// sip.acl: for requests that name no call (OPTIONS, a new INVITE, a method
+// we do not handle). It reports whether the request may go on.
+func (b *B2BUA) fromACL(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	src, _ := SourceAddr(req)
+	if b.live.Load().acl.Allows(src) {
+		return true
+	}
+	b.refuse(req, tx, src, RefusedACL)
+	return false
 }
 
 func (b *B2BUA) register(br *bridge) bool {
@@ -457,12 +542,9 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	invited := time.Now() // call setup time runs from here (wall clock: a metric)
 	if to := req.To(); to != nil {
 		if tag, _ := to.Params.Get("tag"); tag != "" {
-			br, fromCaller := b.lookup(req)
-			if br == nil {
-				b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-				return
+			if br, fromCaller, ok := b.admit(req, tx); ok {
+				br.reinvite(req, tx, fromCaller)
 			}
-			br.reinvite(req, tx, fromCaller)
 			return
 		}
 	}
@@ -470,8 +552,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	src, err := SourceAddr(req)
 	if err != nil || !live.acl.Allows(src) {
 		b.stats.Forbidden.Add(1)
-		b.log.Warn("INVITE refused: peer not in the ACL", "source", src.String(), "status", 403)
-		b.respond(req, tx, 403, "Forbidden")
+		b.refuse(req, tx, src, RefusedACL)
 		return
 	}
 	if b.draining.Load() {
@@ -533,7 +614,9 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	br := &bridge{
 		b:           b,
 		invited:     invited,
+		callerPeer:  newCallerPeer(in.InviteRequest, src),
 		conf:        &live.cfg,
+		acl:         live.acl,
 		call:        call,
 		in:          in,
 		inCallID:    req.CallID().Value(),
@@ -615,8 +698,8 @@ func sessionCorrelation(c Correlation) session.Correlation {
 // ACKs for non-2xx are the transaction layer's, and the agent's ACKs to
 // our 2xx for its re-INVITEs need nothing.
 func (b *B2BUA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	br, fromCaller := b.lookup(req)
-	if br == nil || !fromCaller {
+	br, fromCaller, ok := b.admit(req, nil)
+	if !ok || !fromCaller {
 		return
 	}
 	if len(req.Body()) > 0 {
@@ -632,24 +715,28 @@ func (b *B2BUA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // onBye answers a BYE from either side; the bridge then hangs up the
 // other one.
 func (b *B2BUA) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	br, fromCaller := b.lookup(req)
-	if br == nil {
-		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
+	if br, fromCaller, ok := b.admit(req, tx); ok {
+		br.bye(req, tx, fromCaller)
 	}
-	br.bye(req, tx, fromCaller)
 }
 
 // onCancel gets only CANCELs that match no INVITE transaction (sipgo
-// answers the others with 200 and the INVITE with 487).
+// answers the others with 200 and the INVITE with 487, once the UDP read
+// filter, cancelFilter, has let them through).
 func (b *B2BUA) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	if b.fromACL(req, tx) {
+		src, _ := SourceAddr(req)
+		b.refuse(req, tx, src, RefusedNoDialog)
+	}
 }
 
 // onOptions answers health checks (a Kamailio dispatcher pings with
 // OPTIONS): 200 while we take calls, 503 while draining so that the
 // dispatcher moves new calls elsewhere.
 func (b *B2BUA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if !b.fromACL(req, tx) {
+		return
+	}
 	if b.draining.Load() {
 		b.respond(req, tx, 503, "Service Unavailable")
 		return
@@ -662,21 +749,16 @@ func (b *B2BUA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // onInfo captures a caller's SIP INFO key press and never forwards it:
 // the agent must not learn the digit from signalling either.
 func (b *B2BUA) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	br, fromCaller := b.lookup(req)
-	if br == nil {
-		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
+	if br, fromCaller, ok := b.admit(req, tx); ok {
+		br.info(req, tx, fromCaller)
 	}
-	br.info(req, tx, fromCaller)
 }
 
 // onUpdate answers UPDATE (RFC 3311), which carriers send as a session
 // refresh (RFC 4028): without a body it is answered 200; an offer in an
 // UPDATE is refused with 488, and the peer falls back to re-INVITE.
 func (b *B2BUA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	br, _ := b.lookup(req)
-	if br == nil {
-		b.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	if _, _, ok := b.admit(req, tx); !ok {
 		return
 	}
 	if len(req.Body()) > 0 {
@@ -688,5 +770,8 @@ func (b *B2BUA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 // onOther answers methods we do not handle.
 func (b *B2BUA) onOther(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if !b.fromACL(req, tx) {
+		return
+	}
 	b.respond(req, tx, 405, "Method Not Allowed", sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"))
 }

@@ -130,6 +130,7 @@ func startGatewayLog(t *testing.T, pairs int, log *slog.Logger, editMedia func(*
 // agent, with one RTP socket.
 type peerUA struct {
 	t      *testing.T
+	ip     string // where its sockets are
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	cli    *sipgo.Client
@@ -150,11 +151,18 @@ type peerUA struct {
 
 func newPeerUA(t *testing.T, name string) *peerUA {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname("127.0.0.1"))
+	return newPeerUAAt(t, name, "127.0.0.1")
+}
+
+// newPeerUAAt is newPeerUA with the peer's SIP and RTP sockets on ip (a
+// loopback address).
+func newPeerUAAt(t *testing.T, name, ip string) *peerUA {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(ip))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,17 +171,17 @@ func newPeerUA(t *testing.T, name string) *peerUA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(int(addr.Port())))
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(ip), sipgo.WithClientPort(int(addr.Port())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	contact := sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: name, Host: "127.0.0.1", Port: int(addr.Port())}}
+	contact := sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: name, Host: ip, Port: int(addr.Port())}}
 	p := &peerUA{
-		t: t, ua: ua, srv: srv, cli: cli, addr: addr, rtp: rtpConn,
+		t: t, ip: ip, ua: ua, srv: srv, cli: cli, addr: addr, rtp: rtpConn,
 		server:  sipgo.NewDialogServerCache(cli, contact),
 		client:  sipgo.NewDialogClientCache(cli, contact),
 		dialogs: make(chan *sipgo.DialogServerSession, 4),
@@ -230,7 +238,7 @@ func (p *peerUA) sdpFor(events bool, dir string) []byte {
 	if dir == "" {
 		dir = "sendrecv"
 	}
-	return []byte(fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP %s\r\na=rtpmap:0 PCMU/8000\r\n%sa=ptime:20\r\na=%s\r\n", port, fmts, extra, dir))
+	return []byte(fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP %s\r\na=rtpmap:0 PCMU/8000\r\n%sa=ptime:20\r\na=%s\r\n", p.ip, p.ip, port, fmts, extra, dir))
 }
 
 // answerCalls makes the peer the agent: every INVITE gets 180, then after

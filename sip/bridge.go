@@ -30,6 +30,7 @@ type bridge struct {
 	// conf is the configuration the call started with (B2BUA.Reload
 	// does not change a call in progress).
 	conf  *Config
+	acl   *ACL // conf's
 	call  *session.Call
 	in    *sipgo.DialogServerSession
 	out   *sipgo.DialogClientSession
@@ -38,6 +39,10 @@ type bridge struct {
 	log   *slog.Logger
 
 	inCallID, outCallID string
+	// callerPeer and agentPeer are who may send requests in each dialog
+	// (B2BUA.admit): callerPeer is set before the bridge is registered,
+	// agentPeer before the agent's Call-ID is.
+	callerPeer, agentPeer *legPeer
 	// invited is when the caller's INVITE arrived, for the setup time.
 	invited time.Time
 
@@ -93,6 +98,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 	}
 	br.out = out
 	br.outCallID = outReq.CallID().Value()
+	br.agentPeer = newAgentPeer(outReq, br.route.Target)
 	b.registerOutbound(br, br.outCallID)
 	br.call.UpdateCorrelation(func(c *session.Correlation) { c.OutboundCallID = br.outCallID })
 	defer out.Close()

@@ -74,6 +74,7 @@ func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 // caller: 180 as 180, and a 183 with SDP as early media (RFC 3960): the
 // media starts, through the masking path, before the answer.
 func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
+	br.agentPeer.learn(res)
 	switch {
 	case res.StatusCode == 100 || !res.IsProvisional():
 		return nil

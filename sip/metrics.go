@@ -39,6 +39,7 @@ const (
 type messageCounters struct {
 	requests  [len(Methods)][2]atomic.Uint64
 	responses [len(Methods)][len(ResponseClasses)][2]atomic.Uint64
+	refused   [len(Methods)][numRefusals]atomic.Uint64
 	setup     *histo.Histogram
 }
 
@@ -50,6 +51,14 @@ func methodIndex(m []byte) int {
 		}
 	}
 	return len(Methods) - 1
+}
+
+// methodName is the Methods name a method counts under.
+func methodName(m sipmsg.RequestMethod) string { return Methods[methodIndex([]byte(m))] }
+
+// refuse counts a request refused before it could act on a call.
+func (c *messageCounters) refuse(method []byte, why Refusal) {
+	c.refused[methodIndex(method)][why].Add(1)
 }
 
 func (c *messageCounters) request(method []byte, dir int) {
@@ -170,6 +179,9 @@ type Metrics struct {
 	// 0 for in, 1 for out.
 	Requests  [len(Methods)][2]uint64
 	Responses [len(Methods)][len(ResponseClasses)][2]uint64
+	// Refused[method][reason] counts the requests refused before they
+	// could act on a call (B2BUA.admit), by RefusalReasons.
+	Refused [len(Methods)][numRefusals]uint64
 	// Setup is the call setup time: the caller's INVITE received to our
 	// 200 sent to it.
 	Setup histo.Snapshot
@@ -187,6 +199,9 @@ func (b *B2BUA) Metrics() Metrics {
 			for k := range b.msgs.responses[i] {
 				m.Responses[i][k][d] = b.msgs.responses[i][k][d].Load()
 			}
+		}
+		for r := range b.msgs.refused[i] {
+			m.Refused[i][r] = b.msgs.refused[i][r].Load()
 		}
 	}
 	m.Setup = b.msgs.setup.Snapshot()
