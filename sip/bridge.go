@@ -59,6 +59,11 @@ type bridge struct {
 	callerOrigin Origin
 	agentOrigin  Origin
 	mediaStarted bool
+	// ringMu orders the agent's provisional responses (onAgentResponse)
+	// against the ring ending (waitAgent): once abandoned is set, none is
+	// passed on to the caller.
+	ringMu    sync.Mutex
+	abandoned bool
 	// ackBody is the body of the caller's ACK (onAck): its answer when
 	// its INVITE came without an offer and ours went in the 200.
 	ackBody atomic.Pointer[[]byte]
@@ -101,7 +106,6 @@ func (br *bridge) run(req *sipmsg.Request) {
 	br.agentPeer = newAgentPeer(outReq, br.route.Target)
 	b.registerOutbound(br, br.outCallID)
 	br.call.UpdateCorrelation(func(c *session.Correlation) { c.OutboundCallID = br.outCallID })
-	defer out.Close()
 
 	// The caller's CANCEL ends its dialog's context: stop ringing the
 	// agent (WaitAnswer sends the CANCEL, RFC 3261 §9.1).
@@ -110,7 +114,15 @@ func (br *bridge) run(req *sipmsg.Request) {
 	stopOnShutdown := context.AfterFunc(b.stopCtx, func() { cancelRing() })
 	defer stopOnShutdown()
 
-	err = out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
+	abandoned, err := br.waitAgent(ringCtx)
+	if abandoned {
+		// The agent's INVITE is being cancelled in the background, which
+		// closes its dialog; the caller is answered and the call's media
+		// released now.
+		reason = br.ringEnded(ringCtx)
+		return
+	}
+	defer out.Close()
 	if err != nil {
 		reason = br.ringFailed(ringCtx, err)
 		return
@@ -232,6 +244,83 @@ func (br *bridge) ackAgent(body []byte) {
 	br.b.fromListener(ack)
 	if err := br.out.WriteAck(context.Background(), ack); err != nil {
 		br.log.Warn("ACK to the agent not sent", "err", err)
+	}
+}
+
+// waitAgent waits for the agent's final answer to our INVITE, or for the
+// ring to end first (the caller's CANCEL, the ring timeout, shutdown). An
+// answer returns its error, or nil for a 2xx. A ring that ends first
+// returns at once with abandoned set: the agent's INVITE is cancelled in
+// the background (cancelAgent), and nothing the agent sends from then on
+// reaches the caller or the call.
+//
+// The agent's transaction must not hold the call: a CANCEL may only follow
+// a provisional response, so an agent that sent none holds it up to 64·T1
+// (Timer B), and one that never answers the CANCEL another 64·T1 (RFC 3261
+// §9.1) — 32 s in which the call's ports, its gauge and the drain would
+// wait for nothing.
+func (br *bridge) waitAgent(ringCtx context.Context) (abandoned bool, err error) {
+	answered := make(chan error, 1)
+	go func() {
+		answered <- br.out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
+	}()
+	select {
+	case err := <-answered:
+		return false, err
+	case <-ringCtx.Done():
+	}
+	br.ringMu.Lock()
+	select {
+	case err := <-answered: // it answered as the ring ended
+		br.ringMu.Unlock()
+		return false, err
+	default:
+	}
+	br.abandoned = true
+	br.ringMu.Unlock()
+	go br.cancelAgent(br.out, answered)
+	return true, nil
+}
+
+// cancelAgent finishes an abandoned agent INVITE: WaitAnswer, whose
+// context has ended, sends the CANCEL and waits (bounded by 64·T1) for the
+// INVITE's final response; a 2xx that crossed the CANCEL is ACKed and
+// hung up (RFC 3261 §15). It runs on its own goroutine and touches
+// nothing of the bridge but the agent's dialog, which it closes.
+func (br *bridge) cancelAgent(out *sipgo.DialogClientSession, answered <-chan error) {
+	defer out.Close()
+	<-answered
+	res := out.InviteResponse
+	if res == nil || !res.IsSuccess() {
+		return
+	}
+	if err := out.Ack(context.Background()); err != nil {
+		br.log.Debug("ACK to the late 200 not sent", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if err := out.Bye(ctx); err != nil {
+		br.log.Debug("BYE to the late 200 failed", "err", err)
+	}
+}
+
+// ringEnded answers the caller after the ring ended before the agent
+// answered (waitAgent abandoned the agent's INVITE), and returns why the
+// call ended.
+func (br *bridge) ringEnded(ringCtx context.Context) session.EndReason {
+	switch {
+	case br.in.Context().Err() != nil:
+		// The transaction layer has answered the CANCEL with 200 and the
+		// INVITE with 487.
+		br.log.Info("caller cancelled while ringing")
+		return session.EndCallerCancel
+	case context.Cause(ringCtx) == errRingTimeout:
+		br.log.Info("agent did not answer in time", "ring_timeout", br.conf.RingTimeout.String())
+		br.fail(480, "Temporarily Unavailable")
+		return session.EndRingTimeout
+	default: // shutdown
+		br.fail(503, "Service Unavailable")
+		return session.EndShutdown
 	}
 }
 

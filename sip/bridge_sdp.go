@@ -75,6 +75,11 @@ func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 // media starts, through the masking path, before the answer.
 func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
 	br.agentPeer.learn(res)
+	br.ringMu.Lock()
+	defer br.ringMu.Unlock()
+	if br.abandoned {
+		return nil // the caller has its final answer; the agent is being cancelled
+	}
 	switch {
 	case res.StatusCode == 100 || !res.IsProvisional():
 		return nil

@@ -35,8 +35,11 @@ type Config struct {
 	OverrideACL []string `yaml:"override_acl"`
 	// Headers names the headers correlation reads.
 	Headers HeaderNames `yaml:"headers"`
-	// RingTimeout is how long the agent leg may ring before the call is
-	// given up (the caller gets 408, RFC 3261 §21.4.9).
+	// RingTimeout is how long the agent leg may take to answer, whether
+	// or not it sent a provisional response, before the call is given up:
+	// the caller gets 480 (RFC 3261 §21.4.18) and the call's media is
+	// released at once, while the agent's INVITE is cancelled in the
+	// background.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	// DrainTimeout is how long active calls may go on after shutdown
 	// begins; new INVITEs get 503 meanwhile.
@@ -64,7 +67,7 @@ const DefaultOverrideHeader = "X-Dtmfgw-Target"
 // Defaults of a fresh configuration.
 const (
 	DefaultListen       = "127.0.0.1:5060"
-	DefaultRingTimeout  = 60 * time.Second
+	DefaultRingTimeout  = 30 * time.Second
 	DefaultDrainTimeout = 30 * time.Second
 )
 

@@ -426,3 +426,86 @@ func TestOutOfDialogRequestsFromOutsideTheACL(t *testing.T) {
 		}
 	}
 }
+
+func TestCallerCancelReleasesTheCallAtOnce(t *testing.T) {
+	// The agent rings (180) and then never answers our CANCEL. The
+	// caller's CANCEL must still free the call's media, ports and gauge
+	// and let the drain finish at once; the agent's side is cancelled in
+	// the background (RFC 3261 §9.1), which the agent sees.
+	agent := newRawAgent(t)
+	gw := startGateway(t, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr().String() })
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	ringCtx, hangUp := context.WithCancel(ctx)
+	defer hangUp()
+	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: peerIP, Port: int(gw.addr.Port())}
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	d, err := caller.client.Invite(ringCtx, to, caller.sdpFor(true, ""), &ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, from := agent.read(sipmsg.INVITE)
+	ringing := sipmsg.NewResponseFromRequest(inv, 180, "Ringing", nil)
+	ringing.To().Params.Add("tag", "agent-rings")
+	agent.send(from, ringing)
+	if err := d.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sipmsg.Response) error {
+		if r.StatusCode == 180 {
+			hangUp()
+		}
+		return nil
+	}}); err == nil {
+		t.Fatal("the caller's INVITE was answered")
+	}
+	if d.InviteResponse == nil || d.InviteResponse.StatusCode != 487 {
+		t.Fatalf("the caller's final response %v, want 487", d.InviteResponse)
+	}
+	// The agent gets the CANCEL and keeps silent: its transaction lives
+	// on, and must not hold the call.
+	if c, _ := agent.read(sipmsg.CANCEL); c.CallID().Value() != inv.CallID().Value() {
+		t.Fatalf("CANCEL for %s, want the agent's INVITE", c.CallID().Value())
+	}
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	if st := gw.calls.Stats(); st.PortPairsInUse != 0 || st.Ends[session.EndCallerCancel] != 1 {
+		t.Errorf("after the CANCEL: %d port pairs in use, %d calls ended by a cancel; want 0 and 1", st.PortPairsInUse, st.Ends[session.EndCallerCancel])
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
+	defer scancel()
+	if err := gw.b2b.Shutdown(sctx); err != nil {
+		t.Fatalf("the drain waited for the cancelled agent: %v", err)
+	}
+}
+
+func TestRingTimeoutWithoutProvisionalResponse(t *testing.T) {
+	// An agent that never answers at all, not even 100 Trying: the ring
+	// timeout still ends the call, with 480 to the caller, rather than
+	// sipgo's Timer B (64·T1) — a CANCEL may only follow a provisional
+	// response, so cancelling waits in the background.
+	agent := newRawAgent(t)
+	gw := startGateway(t, func(c *Config) {
+		c.DefaultTarget = "sip:agent@" + agent.addr().String()
+		c.RingTimeout = time.Second
+	})
+	caller := newPeerUA(t, "caller")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := caller.call(ctx, gw.addr, "1000", caller.sdpFor(true, ""))
+		done <- err
+	}()
+	agent.read(sipmsg.INVITE) // and never answer
+	if got := statusOf(t, <-done); got != 480 {
+		t.Fatalf("caller got %d, want 480", got)
+	}
+	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	if n := gw.calls.Stats().Ends[session.EndRingTimeout]; n != 1 {
+		t.Errorf("calls ended by the ring timeout = %d, want 1", n)
+	}
+}
+
+func TestDefaultRingTimeout(t *testing.T) {
+	if got := DefaultConfig().RingTimeout; got != 30*time.Second {
+		t.Errorf("default ring timeout %v, want 30s", got)
+	}
+}
