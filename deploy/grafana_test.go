@@ -12,8 +12,8 @@ import (
 
 const dashboard = "grafana/dtmfgw.json"
 
-// metricTypes are the series dtmfgw exports (issue 7 item 3, the list the
-// metrics package is built from): name → type. The dashboard may name only
+// metricTypes are the series dtmfgw exports (the list the metrics package
+// is built from): name → type. The dashboard may name only
 // these, their histogram series (_bucket, _sum, _count), and
 // standardMetrics.
 var metricTypes = map[string]string{
@@ -22,6 +22,7 @@ var metricTypes = map[string]string{
 	"dtmfgw_calls_terminated_total":                   "counter",
 	"dtmfgw_sip_requests_total":                       "counter",
 	"dtmfgw_sip_responses_total":                      "counter",
+	"dtmfgw_sip_requests_refused_total":               "counter",
 	"dtmfgw_call_setup_seconds":                       "histogram",
 	"dtmfgw_rtp_packets_total":                        "counter",
 	"dtmfgw_rtp_bytes_total":                          "counter",

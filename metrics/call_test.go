@@ -149,7 +149,7 @@ next:
 var enums = map[string][]string{
 	"leg":       Legs,
 	"kind":      PacketKinds,
-	"reason":    append(append([]string{}, DropReasons...), "bye_caller", "bye_agent", "cancel", "rejected", "ring_timeout", "media_timeout", "drain", "error"),
+	"reason":    append(append(append([]string{}, DropReasons...), "bye_caller", "bye_agent", "cancel", "rejected", "ring_timeout", "media_timeout", "drain", "error"), sip.RefusalReasons[:]...),
 	"source":    PressSources,
 	"direction": append([]string{"in", "out"}, RelayDirections...),
 	"result":    append(append([]string{}, CallResults...), PaymentResults...),
@@ -279,6 +279,7 @@ func TestCallThroughGatewayShowsInMetrics(t *testing.T) {
 		{"dtmfgw_sip_requests_total", []string{"method", "BYE", "direction", "out"}, eq(1), "1"},
 		{"dtmfgw_sip_responses_total", []string{"method", "INVITE", "class", "2xx", "direction", "out"}, ge(1), "≥ 1"},
 		{"dtmfgw_sip_responses_total", []string{"method", "INVITE", "class", "2xx", "direction", "in"}, ge(1), "≥ 1"},
+		{"dtmfgw_sip_requests_refused_total", []string{"method", "BYE", "reason", "wrong_tag"}, eq(0), "0 (the call's own BYE)"},
 		{"dtmfgw_port_pool_size_ports", nil, eq(16), "16"},
 		{"dtmfgw_build_info", []string{"version", "test", "goversion", goVersion()}, eq(1), "1"},
 	} {

@@ -225,8 +225,8 @@ func (c *paymentsCollector) Collect(ch chan<- prometheus.Metric) {
 
 // sipCollector reads a B2BUA's counters once per scrape.
 type sipCollector struct {
-	b                          *sip.B2BUA
-	requests, responses, setup *prometheus.Desc
+	b                                   *sip.B2BUA
+	requests, responses, refused, setup *prometheus.Desc
 }
 
 // AddSIP registers the SIP message series and the call setup time, read
@@ -238,6 +238,8 @@ func (r *Registry) AddSIP(b *sip.B2BUA) error {
 			"SIP requests by method (INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, other) and direction (in: received, out: sent), retransmissions included.", "method", "direction"),
 		responses: newDesc("sip_responses_total",
 			"SIP responses by the method of their CSeq, class (1xx–6xx) and direction, retransmissions included.", "method", "class", "direction"),
+		refused: newDesc("sip_requests_refused_total",
+			"SIP requests refused before they could act on a call, by method and reason: acl (source outside sip.acl, 403), wrong_source (inside the ACL but not the dialog's peer, 403), wrong_tag (not the dialog's tags, 481), no_dialog (names no call, 481).", "method", "reason"),
 		setup: newDesc("call_setup_seconds", "Time from a caller's INVITE to our 200 OK to it (the agent's ringing included)."),
 	})
 }
@@ -245,6 +247,7 @@ func (r *Registry) AddSIP(b *sip.B2BUA) error {
 func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.requests
 	ch <- c.responses
+	ch <- c.refused
 	ch <- c.setup
 }
 
@@ -258,6 +261,11 @@ func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {
 					ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(n), method, class, dir)
 				}
 			}
+		}
+	}
+	for i, method := range sip.Methods {
+		for r, reason := range sip.RefusalReasons {
+			ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(m.Refused[i][r]), method, reason)
 		}
 	}
 	ch <- constHistogram(c.setup, m.Setup)
