@@ -43,7 +43,7 @@ type formCall struct {
 func (c *formCall) ID() string { return "call-1" }
 func (c *formCall) Correlation() session.Correlation {
 	return session.Correlation{
-		InboundCallID: "in-1@carrier.example", OutboundCallID: "out-1@gw.example",
+		InboundCallID: "in-1@carrier.example", OutboundCallID: "out-1@gw.example", SecondaryCallID: "sc-1",
 		CallerNumber: "+441234567890", CalledNumber: "+442071234567",
 		AgentID: "agent-7", PrimaryCallID: "pc-1",
 	}
@@ -524,8 +524,9 @@ func TestFormBrowser(t *testing.T) {
 		tb.badge(true)
 		tb.do("open the session info", chromedp.Click(chromedp.ID("badge")))
 		// The test's call is not among the Manager's, so the API tells of
-		// it from the payment's record: its ids, not its numbers.
-		tb.until("session info", `!document.getElementById('info').hidden && document.getElementById('info-primary').textContent === 'pc-1' && document.getElementById('info-secondary').textContent === 'out-1@gw.example' && document.getElementById('info-session').textContent === location.pathname.split('/').pop() && document.getElementById('badge').getAttribute('aria-expanded') === 'true'`)
+		// it from the payment's record: its primary id, not its numbers,
+		// and no SIP Call-ID in place of the secondary id.
+		tb.until("session info", `!document.getElementById('info').hidden && document.getElementById('info-primary').textContent === 'pc-1' && document.getElementById('info-secondary').textContent === '–' && document.getElementById('info-session').textContent === location.pathname.split('/').pop() && document.getElementById('badge').getAttribute('aria-expanded') === 'true'`)
 		tb.shot("session-info")
 
 		env.call.setSecure(false)

@@ -293,7 +293,6 @@ type viewJSON struct {
 	Call *struct {
 		ID              string `json:"id"`
 		PrimaryCallID   string `json:"primary_call_id"`
-		InboundCallID   string `json:"inbound_call_id"`
 		SecondaryCallID string `json:"secondary_call_id"`
 	} `json:"call"`
 	WebSessionID   string            `json:"web_session_id"`

@@ -60,7 +60,7 @@ func TestPaymentLife(t *testing.T) {
 				t.Fatal("the payment is still in memory")
 			}
 			e.must(http.StatusOK, "GET", "/v1/payments/"+id, testKey, "", &v)
-			if v.State != c.state || v.Result == nil || v.Result.Brand != c.brand || v.Result.Last4 != c.last4 || v.Result.DeclineCode != c.decline || v.Call == nil || v.Call.InboundCallID == "" {
+			if v.State != c.state || v.Result == nil || v.Result.Brand != c.brand || v.Result.Last4 != c.last4 || v.Result.DeclineCode != c.decline || v.Call == nil || v.Call.PrimaryCallID != "pc-1" {
 				t.Fatalf("from the store %+v", v)
 			}
 			// The form token still reads it; nothing changes it.
@@ -115,5 +115,31 @@ func TestPaymentEndAndAnother(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/v1/calls?agent_id=agent-7", testKey, "", &calls)
 	if len(calls.Calls) != 1 || calls.Calls[0].PaymentID != next.Payment.ID {
 		t.Errorf("calls %+v", calls)
+	}
+}
+
+func TestFormCallInfoHoldsNoSIPCallID(t *testing.T) {
+	// The form shows the contact centre's ids and numbers. A SIP Call-ID
+	// (with the tags) is what an outsider needs to try the call's
+	// dialogs, and the form has no use for one: neither leg's is shown.
+	e := newTestEnv(t, envOptions{})
+	call := e.newCall(session.Correlation{
+		InboundCallID: "in-9@carrier.example", OutboundCallID: "out-9@gw.example",
+		PrimaryCallID: "pc-9", SecondaryCallID: "sc-9", CallerNumber: "447700900123",
+	})
+	cr := e.create(call, "")
+	status, body, _ := e.req("GET", "/v1/payments/"+cr.Payment.ID, cr.FormToken, "")
+	if status != http.StatusOK {
+		t.Fatalf("GET with the form token: %d %s", status, body)
+	}
+	for _, want := range []string{`"primary_call_id":"pc-9"`, `"secondary_call_id":"sc-9"`, `"caller_number":"447700900123"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the form's view lacks %s: %s", want, body)
+		}
+	}
+	for _, sipID := range []string{"in-9@carrier.example", "out-9@gw.example"} {
+		if strings.Contains(string(body), sipID) {
+			t.Errorf("the form's view shows the SIP Call-ID %s: %s", sipID, body)
+		}
 	}
 }

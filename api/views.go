@@ -20,12 +20,14 @@ type paymentView struct {
 	Configurations []session.PaymentConfig `json:"configurations,omitempty"`
 }
 
-// callInfo is what the form's session information shows of the call.
+// callInfo is what the form's session information shows of the call: the
+// contact centre's ids and numbers, never a SIP Call-ID (with one, and
+// the tags, anyone could try to act in the call's dialogs; the B2BUA
+// refuses them, and the form has no use for them).
 type callInfo struct {
 	ID              string    `json:"id"`
 	PrimaryCallID   string    `json:"primary_call_id,omitempty"`
 	SecondaryCallID string    `json:"secondary_call_id,omitempty"`
-	InboundCallID   string    `json:"inbound_call_id,omitempty"`
 	CallerNumber    string    `json:"caller_number,omitempty"`
 	CalledNumber    string    `json:"called_number,omitempty"`
 	Started         time.Time `json:"started,omitzero"`
@@ -171,8 +173,8 @@ func (s *Server) callInfo(ctx context.Context, callID, paymentID string, rec *st
 		if c, ok := s.calls.Get(callID); ok {
 			corr := c.Correlation()
 			return &callInfo{
-				ID: callID, PrimaryCallID: corr.PrimaryCallID, SecondaryCallID: corr.OutboundCallID,
-				InboundCallID: corr.InboundCallID, CallerNumber: corr.CallerNumber, CalledNumber: corr.CalledNumber,
+				ID: callID, PrimaryCallID: corr.PrimaryCallID, SecondaryCallID: corr.SecondaryCallID,
+				CallerNumber: corr.CallerNumber, CalledNumber: corr.CalledNumber,
 				Started: c.Times().Created.UTC(), Secure: c.Secure(),
 			}
 		}
@@ -186,7 +188,7 @@ func (s *Server) callInfo(ctx context.Context, callID, paymentID string, rec *st
 		}
 	}
 	if rec != nil && rec.CallID == callID {
-		info.PrimaryCallID, info.SecondaryCallID, info.InboundCallID = rec.PrimaryCallID, rec.OutboundCallID, rec.InboundCallID
+		info.PrimaryCallID = rec.PrimaryCallID
 	}
 	return info
 }

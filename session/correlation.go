@@ -52,4 +52,8 @@ type Correlation struct {
 	// PrimaryCallID is the contact centre's own id of the customer's
 	// call (e.g. from X-Primary-Call-Id).
 	PrimaryCallID string
+	// SecondaryCallID is the contact centre's id of the call's other leg
+	// or transfer (e.g. from X-Secondary-Call-Id), shown in the agent's
+	// form.
+	SecondaryCallID string
 }

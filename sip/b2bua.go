@@ -685,12 +685,13 @@ func sessionCorrelation(c Correlation) session.Correlation {
 		d = session.Outbound
 	}
 	return session.Correlation{
-		InboundCallID: c.CallID,
-		CallerNumber:  c.Caller,
-		CalledNumber:  c.Called,
-		Direction:     d,
-		AgentID:       c.AgentID,
-		PrimaryCallID: c.PrimaryCallID,
+		InboundCallID:   c.CallID,
+		CallerNumber:    c.Caller,
+		CalledNumber:    c.Called,
+		Direction:       d,
+		AgentID:         c.AgentID,
+		PrimaryCallID:   c.PrimaryCallID,
+		SecondaryCallID: c.SecondaryCallID,
 	}
 }
 

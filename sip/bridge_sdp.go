@@ -53,7 +53,7 @@ func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 	out.AppendHeader(&to)
 	// The contact centre's correlation headers travel to the agent side
 	// (so its platform can match the legs); the override header does not.
-	for _, name := range []string{br.conf.Headers.AgentID, br.conf.Headers.PrimaryCallID, br.conf.Headers.Direction} {
+	for _, name := range []string{br.conf.Headers.AgentID, br.conf.Headers.PrimaryCallID, br.conf.Headers.SecondaryCallID, br.conf.Headers.Direction} {
 		if name == "" {
 			continue
 		}

@@ -115,6 +115,7 @@ func (c *Config) Validate() error {
 	for _, h := range []struct{ key, name string }{
 		{"sip.headers.agent_id", c.Headers.AgentID},
 		{"sip.headers.primary_call_id", c.Headers.PrimaryCallID},
+		{"sip.headers.secondary_call_id", c.Headers.SecondaryCallID},
 		{"sip.headers.direction", c.Headers.Direction},
 	} {
 		if h.name == "" {

@@ -28,6 +28,10 @@ type HeaderNames struct {
 	// for the call (e.g. X-Primary-Call-Id), so the API can find the call
 	// an agent is on.
 	PrimaryCallID string `yaml:"primary_call_id"`
+	// SecondaryCallID names the header carrying the contact centre's id
+	// of the call's other leg or transfer (e.g. X-Secondary-Call-Id), for
+	// the agent's form.
+	SecondaryCallID string `yaml:"secondary_call_id"`
 	// Direction names the header whose value is "inbound" or "outbound".
 	Direction string `yaml:"direction"`
 }
@@ -35,9 +39,10 @@ type HeaderNames struct {
 // DefaultHeaderNames are the header names of a fresh configuration.
 func DefaultHeaderNames() HeaderNames {
 	return HeaderNames{
-		AgentID:       "X-Agent-Id",
-		PrimaryCallID: "X-Primary-Call-Id",
-		Direction:     "X-Call-Direction",
+		AgentID:         "X-Agent-Id",
+		PrimaryCallID:   "X-Primary-Call-Id",
+		SecondaryCallID: "X-Secondary-Call-Id",
+		Direction:       "X-Call-Direction",
 	}
 }
 
@@ -70,6 +75,8 @@ type Correlation struct {
 	AgentID string
 	// PrimaryCallID is the primary call id header's value.
 	PrimaryCallID string
+	// SecondaryCallID is the secondary call id header's value.
+	SecondaryCallID string
 	// Dropped lists the values that were present but refused.
 	Dropped []Dropped
 }
@@ -128,6 +135,9 @@ func Correlate(req *sipmsg.Request, names HeaderNames) Correlation {
 	}
 	if names.PrimaryCallID != "" {
 		c.PrimaryCallID, _ = singleValue(req, names.PrimaryCallID, "primary_call_id", maxCallIDLen, drop)
+	}
+	if names.SecondaryCallID != "" {
+		c.SecondaryCallID, _ = singleValue(req, names.SecondaryCallID, "secondary_call_id", maxCallIDLen, drop)
 	}
 	return c
 }
