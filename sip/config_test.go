@@ -14,13 +14,13 @@ func TestDefaultConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
 	}
-	if c.Listen != "127.0.0.1:5060" || c.RingTimeout != 60*time.Second || c.DrainTimeout != 30*time.Second {
+	if c.Listen != "127.0.0.1:5060" || c.RingTimeout != 30*time.Second || c.DrainTimeout != 30*time.Second {
 		t.Errorf("defaults: listen %q ring %v drain %v", c.Listen, c.RingTimeout, c.DrainTimeout)
 	}
 	if !reflect.DeepEqual(c.ACL, []string{"127.0.0.0/8", "::1/128"}) {
 		t.Errorf("default ACL %q", c.ACL)
 	}
-	if c.OverrideHeader != "X-Dtmfgw-Target" || c.Headers != (HeaderNames{AgentID: "X-Agent-Id", PrimaryCallID: "X-Primary-Call-Id", Direction: "X-Call-Direction"}) {
+	if c.OverrideHeader != "X-Dtmfgw-Target" || c.Headers != (HeaderNames{AgentID: "X-Agent-Id", PrimaryCallID: "X-Primary-Call-Id", SecondaryCallID: "X-Secondary-Call-Id", Direction: "X-Call-Direction"}) {
 		t.Errorf("default headers: override %q, %+v", c.OverrideHeader, c.Headers)
 	}
 	if c.DefaultTarget != "" || c.TLS.Enabled() || len(c.Routes) != 0 {

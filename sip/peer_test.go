@@ -503,9 +503,3 @@ func TestRingTimeoutWithoutProvisionalResponse(t *testing.T) {
 		t.Errorf("calls ended by the ring timeout = %d, want 1", n)
 	}
 }
-
-func TestDefaultRingTimeout(t *testing.T) {
-	if got := DefaultConfig().RingTimeout; got != 30*time.Second {
-		t.Errorf("default ring timeout %v, want 30s", got)
-	}
-}
