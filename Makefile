@@ -60,8 +60,6 @@ build: modules ## build bin/dtmfgw
 	@echo "==> building bin/dtmfgw"
 	@$(GO) build -o $(BIN)/dtmfgw ./cmd/dtmfgw
 
-# Until `dtmfgw serve` lands (issues 4 and 7), `make run` shows the DTMF engine
-# end to end: it synthesises key presses and detects them again.
 run: build ## build and run the gateway on its embedded defaults (SIP 127.0.0.1:5060; Ctrl-C drains and stops)
 	@echo "==> dtmfgw serve $(RUN_ARGS)   (SIP on 127.0.0.1:5060 UDP+TCP, RTP 20000-29999; Ctrl-C to stop)"
 	@$(BIN)/dtmfgw serve $(RUN_ARGS)
@@ -135,7 +133,7 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
 	@echo "==> relay load on loopback: 100, 500, 1000 calls, every mode at once against a reference forwarder, the load handed round them each second, $(LOAD_ROUNDS) rounds (about 12 minutes)"
 	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/benchmarks-relay.md
-	@echo "==> issue 3's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
+	@echo "==> the relay's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
 	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/benchmarks-relay-1000.md
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \

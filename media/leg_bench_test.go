@@ -84,7 +84,7 @@ func benchLegReceive(b *testing.B, batch int) {
 
 // BenchmarkPlainUDPRead is the reference for BenchmarkLegReceive: the same
 // traffic read by the simplest loop (ReadFromUDPAddrPort, no checks, no
-// parsing), as the reference forwarder of issue 3 reads it.
+// parsing), as the reference forwarder of the relay load test reads it.
 func BenchmarkPlainUDPRead(b *testing.B) {
 	recv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

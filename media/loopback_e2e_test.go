@@ -16,7 +16,7 @@ import (
 	"dtmfgw/internal/leakcheck"
 )
 
-// The end-to-end leak proof of issue 3 over loopback: a caller socket sends
+// The end-to-end leak proof over loopback: a caller socket sends
 // an RTP stream through a Relay whose caller→agent handler is a real
 // Pipeline, over real UDP sockets on 127.0.0.1, and an agent socket records
 // everything the relay sends it. The recording is then judged the way the

@@ -7,8 +7,8 @@ import (
 	"dtmfgw/dtmf/g711"
 )
 
-// MaxLookAhead is the longest look-ahead a pipeline accepts (issue 3: the
-// default must be ≤ 40 ms; a longer one only adds mouth-to-ear delay).
+// MaxLookAhead is the longest look-ahead a pipeline accepts (the default
+// is well under it; a longer one only adds mouth-to-ear delay).
 const MaxLookAhead = 40 * time.Millisecond
 
 // DefaultLookAhead is the look-ahead used when none is configured: the

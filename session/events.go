@@ -114,7 +114,7 @@ type Event struct {
 	// PressAt is, on a field_length event that a key press caused, when
 	// that press's first packet arrived (Digit.At, by the Manager's
 	// clock): a time, not card data. The agent form puts it on the dot it
-	// draws, so the key press to dot latency (issue 6) can be measured
+	// draws, so the key press to dot latency can be measured
 	// in a browser. Zero on a clear.
 	PressAt time.Time `json:"press_at,omitzero"`
 	// Complete and Valid: the field is complete; it is valid (only

@@ -17,7 +17,7 @@ var DefaultACL = []string{"127.0.0.0/8", "::1/128"}
 // over a transport (no connection address was recorded).
 var ErrNoSource = errors.New("request has no transport source address")
 
-// ACL is the set of peers we accept INVITEs from (issue 4 item 1), as CIDR
+// ACL is the set of peers we accept INVITEs from, as CIDR
 // prefixes. The zero ACL allows no one. An ACL is immutable once parsed and
 // safe for concurrent use.
 type ACL struct {

@@ -56,7 +56,7 @@ const (
 )
 
 // Correlation is what we record about an inbound INVITE so that the API and
-// logs can tie our call to the contact centre's (issue 4 item 5). Every
+// logs can tie our call to the contact centre's. Every
 // field holds a checked value (printable ASCII without spaces, bounded) or
 // is empty; a value that failed its check is listed in Dropped instead.
 type Correlation struct {

@@ -21,7 +21,7 @@ import (
 	"github.com/pion/rtp"
 )
 
-// The tests below are issue 4's proof with real peers: the B2BUA runs
+// The tests below prove the B2BUA with real peers: the B2BUA runs
 // in-process on loopback, as startGateway runs it, with SIPp (and once
 // baresip) as the caller and SIPp as the agent, whose SDP answer points
 // its media at a sipptest.Recorder. A missing sipp, baresip or

@@ -101,7 +101,7 @@ const (
 	matchHeader
 )
 
-// Router chooses the target of an inbound INVITE (issue 4 item 1): the
+// Router chooses the target of an inbound INVITE: the
 // first configured rule that matches, else the override header when the
 // peer is trusted for it and its value is a valid target, else the default
 // target, else ErrNoRoute. A Router is immutable and safe for concurrent use.

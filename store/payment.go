@@ -31,7 +31,7 @@ var (
 	ErrCardData = errors.New("store: text looks like card data")
 )
 
-// State is where a payment is in its lifecycle (issue 5): created →
+// State is where a payment is in its lifecycle: created →
 // collecting → ready → processing → approved | declined | failed, or
 // cancelled | timed out. Unknown means the processor did not answer: the
 // charge may or may not have happened, and only reconciliation with the

@@ -10,7 +10,7 @@ import (
 const (
 	// DefaultMaxAge is how long a delivery is retried before it is given
 	// up: a day, twice the twelve hours a receiver's outage must be
-	// outlasted (issue 6).
+	// outlasted.
 	DefaultMaxAge = 24 * time.Hour
 	// DefaultInitialBackoff is the wait after the first failed attempt;
 	// each further failure doubles it.
@@ -29,8 +29,8 @@ const (
 
 // Limits of Config.
 const (
-	// MinMaxAge is the shortest MaxAge accepted: issue 6 asks for
-	// retries over at least 12 hours.
+	// MinMaxAge is the shortest MaxAge accepted: retries must outlast a
+	// receiver's outage of 12 hours.
 	MinMaxAge = 12 * time.Hour
 	// MaxMaxAge bounds MaxAge: a week-old result helps nobody.
 	MaxMaxAge = 7 * 24 * time.Hour

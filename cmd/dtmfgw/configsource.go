@@ -130,7 +130,7 @@ func (s sources) build() (config, error) {
 		from[k.Path] = "--" + f.flag.name
 	}
 	// DTMFGW_API_KEY adds one key to http.api_keys, whatever else set
-	// them (issue 6 names the variable).
+	// them (the variable the deployment guides name).
 	for _, kv := range s.environ {
 		if k, ok := strings.CutPrefix(kv, "DTMFGW_API_KEY="); ok && k != "" {
 			cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, k)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestDemoPlaysAnApprovedPayment is issue 7's proof for `dtmfgw demo`:
+// TestDemoPlaysAnApprovedPayment is the proof of `dtmfgw demo`:
 // run end to end in-process (gateway, simulated caller and agent), it
 // prints the form URL, a masked line per key, the approved result, and
 // no card digit but the last four.

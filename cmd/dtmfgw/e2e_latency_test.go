@@ -1,6 +1,6 @@
 package main
 
-// Key press → dot latency (issue 6 item 4): from the caller's RTP packet
+// Key press → dot latency: from the caller's RTP packet
 // arriving at the gateway to the dot drawn in the agent's form, measured
 // in headless Chromium. The gateway stamps each field_length event with
 // when the press's first packet arrived (session.Event.PressAt); the form
@@ -173,7 +173,7 @@ func writeLatencyReport(path string, s, gw latencyStats, userAgent string) error
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n## Key press → dot latency (agent form, headless Chromium)\n\n", latencyBegin)
 	b.WriteString("From the caller's first RTP packet of a press arriving at dtmfgw (the session's `press_at`) to the dot drawn in the form (the animation frame after it is inserted, `data-drawn-at`), ")
-	fmt.Fprintf(&b, "for %d RFC 4733 presses keyed by SIPp at about 8 a second (%v tones, %v gaps) through dtmfgw serving in-process, the form in headless Chromium on the same machine. The bar (issue 6) is p99 < %v.\n\n", s.N, pressTone, pressGap, latencyBar)
+	fmt.Fprintf(&b, "for %d RFC 4733 presses keyed by SIPp at about 8 a second (%v tones, %v gaps) through dtmfgw serving in-process, the form in headless Chromium on the same machine. The bar is p99 < %v.\n\n", s.N, pressTone, pressGap, latencyBar)
 	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./cmd/dtmfgw -args -latency-report docs/benchmarks.md)`\n")
 	fmt.Fprintf(&b, "- Date: %s\n- CPUs: %d\n- Go: %s %s/%s\n- Browser: %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, userAgent)
 	verdict := "met"

@@ -1,6 +1,6 @@
 package main
 
-// End-to-end tests of issue 6: a SIPp caller keys a card through dtmfgw
+// End-to-end tests: a SIPp caller keys a card through dtmfgw
 // (serving in-process) to a Go agent; the agent's form, in headless
 // Chromium, shows the dots, the brand and the ticks; Process gives the
 // processor's answer. Screenshots of each step are kept as artifacts.

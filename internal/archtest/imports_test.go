@@ -32,14 +32,14 @@ func layer(pkg string) (rank float64, top string) {
 	case top == "media":
 		return 1, top
 	case top == "processor", top == "store":
-		// The payment domain's hand-offs: session calls them (issue 5);
+		// The payment domain's hand-offs: session calls them;
 		// they import nothing of ours but internal helpers.
 		return 1.5, top
 	case top == "session":
 		return 2, top
 	case top == "sip", top == "api", top == "webhook":
 		// webhook delivers the session's results from the store's
-		// outbox (issue 6).
+		// outbox.
 		return 3, top
 	case top == "metrics":
 		// The exporter reads sip, session, store and processor; only
