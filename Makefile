@@ -112,7 +112,7 @@ test-go: $(STRIPE_MOCK)
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
 	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
-	@echo "==> key press → dot latency, SIPp through dtmfgw to the form in headless Chromium, without -race (bar: p99 < 100 ms)"
+	@echo "==> key press → dot, SIPp through dtmfgw to the form in headless Chromium, without -race (figures logged; make bench judges the p99 < 100 ms bar)"
 	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw | grep -vE '^=== (RUN|PAUSE|CONT)'
 	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
 
