@@ -342,7 +342,8 @@ func metricLine(scrape, name string) string {
 // the API and to a SIP OPTIONS. Then the processor answers, the payment
 // settles to what it said (approved, its PaymentIntent), and the
 // processor saw exactly one charge request for the payment's idempotency
-// key. The order is forced by the processor, not measured.
+// key. The order is forced by the processor, not measured; neither run's
+// log holds the card.
 func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -471,4 +472,6 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 	if err := second.cmd.Wait(); err != nil {
 		t.Errorf("the second gateway's exit after SIGTERM: %v", err)
 	}
+	// Both runs logged at debug level; neither log holds the card.
+	checkNoCardDigits(t, map[string]string{"the first run's log": first.log.String(), "the second run's log": second.log.String()}, demoPAN)
 }
