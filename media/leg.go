@@ -143,10 +143,9 @@ const MaxBatchRead = 64
 //   - Any other port on the signalled IP is only a candidate. Its packets
 //     are dropped (counted as wrong source): not relayed, not decoded for
 //     digits. It latches when it has sent LatchPackets valid RTP packets
-//     in a row, one SSRC, each sequence number 1 to latchMaxSeqStep ahead
-//     of the one before (RFC 3550 §5.1), spanning at least LatchMinSpan of
-//     arrival time, with no valid packet from any other source between
-//     them. A valid packet from another candidate starts the proof over,
+//     in a row, one SSRC, each sequence number 1 to 4 ahead of the one
+//     before (RFC 3550 §5.1), spanning at least LatchMinSpan of arrival
+//     time, with no valid packet from any other source between them. A valid packet from another candidate starts the proof over,
 //     for that one: while two sources on the IP contend, neither latches
 //     and nothing of either is handed on — the leg fails closed. The span
 //     keeps a burst from proving itself between two packets of a real
