@@ -144,8 +144,8 @@ type Reconciler struct {
 	// unresolved holds, by payment id, since when each payment the last
 	// look found unresolved has been so (its record's last change).
 	unresolved map[string]time.Time
-	// settled are the payments settled since the current look began: the
-	// look may have listed them before, and must not ask again.
+	// settled are the payments settled since the store was last read:
+	// the listing may hold them still, and they must not be asked again.
 	settled map[string]bool
 }
 
@@ -226,8 +226,17 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	slots := make(chan struct{}, r.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		wait := r.pass(ctx, slots, &wg)
+	var listed map[string]reconcileJob
+	for relist := true; ; {
+		if relist {
+			// The store is read when a wait ends, not after every ask: a
+			// backlog of n payments costs n/Concurrency reads, not n.
+			r.mu.Lock()
+			clear(r.settled)
+			r.mu.Unlock()
+			listed = r.jobs(ctx)
+		}
+		wait := r.pass(ctx, listed, slots, &wg)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -237,7 +246,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-r.wake:
+			relist = false
 		case <-t.C:
+			relist = true
 		}
 		t.Stop()
 	}
@@ -251,21 +262,17 @@ type reconcileJob struct {
 	since time.Time
 }
 
-// pass looks at the unresolved payments, starts an ask for each that is
-// due while a slot is free, and returns how long to wait before the next
-// look (a finished ask wakes Run sooner).
-func (r *Reconciler) pass(ctx context.Context, slots chan struct{}, wg *sync.WaitGroup) time.Duration {
-	r.mu.Lock()
-	clear(r.settled)
-	r.mu.Unlock()
-	jobs := r.jobs(ctx)
+// pass goes through the unresolved payments the last look listed (jobs),
+// starts an ask for each that is due while a slot is free, and returns how
+// long to wait before the next look (a finished ask wakes Run sooner).
+func (r *Reconciler) pass(ctx context.Context, jobs map[string]reconcileJob, slots chan struct{}, wg *sync.WaitGroup) time.Duration {
 	now := r.now()
 	wait := r.cfg.Interval
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id := range r.settled {
-		delete(jobs, id) // settled while the store was being read
+		delete(jobs, id) // settled since the store was read
 	}
 	clear(r.unresolved)
 	for id, j := range jobs {
