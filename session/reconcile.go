@@ -96,6 +96,22 @@ func WithReconcilePayments(ps *Payments) ReconcilerOption {
 	return func(r *Reconciler) { r.ps = ps }
 }
 
+// DefaultProcessingGrace is how long a charge under way can keep a
+// payment in processing: the processing timeout and the result's write.
+// WithReconcileProcessingGrace uses it for a store several nodes share.
+const DefaultProcessingGrace = DefaultProcessTimeout + storeTimeout
+
+// WithReconcileProcessingGrace leaves a record in processing that is not
+// this process's alone until it has not changed for d: with a store that
+// several nodes share, another node may still be charging it, and asking
+// then would race that node's own result. A processing record of a
+// previous run is only orphaned once the grace has passed; a record in
+// unknown (the charge ended without an answer) is asked about at once.
+// Zero (the default) suits a store this process has to itself (SQLite).
+func WithReconcileProcessingGrace(d time.Duration) ReconcilerOption {
+	return func(r *Reconciler) { r.grace = d }
+}
+
 // WithReconcileClock sets the clock ages, NotFoundGrace and the retry
 // times are judged by (nil: the Payments' clock, else time.Now). The
 // waits themselves run on the time package's timers, which
@@ -132,6 +148,7 @@ type Reconciler struct {
 	cfg   ReconcileConfig
 	now   func() time.Time
 	log   *slog.Logger
+	grace time.Duration // see WithReconcileProcessingGrace
 
 	// wake is poked when an ask ends, so that a free slot is used at
 	// once and a settled payment leaves the figures.
@@ -290,6 +307,12 @@ func (r *Reconciler) pass(ctx context.Context, jobs map[string]reconcileJob, slo
 		if rt, ok := r.retries[id]; ok && rt.next.After(now) {
 			wait = min(wait, rt.next.Sub(now))
 			continue
+		}
+		if j := jobs[id]; j.p == nil && j.rec.State == store.StateProcessing && r.grace > 0 {
+			if due := j.rec.UpdatedAt.Add(r.grace); due.After(now) {
+				wait = min(wait, due.Sub(now))
+				continue // perhaps another node's charge, under way
+			}
 		}
 		select {
 		case slots <- struct{}{}:

@@ -406,3 +406,51 @@ func TestReconcilerStopsWhileTheProcessorHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcilerProcessingGraceLeavesAnotherNodesChargeAlone: with a
+// processing grace (a store shared by several nodes), a record in
+// processing that changed less than the grace ago is not asked about —
+// another node may be charging it — while one in unknown is at once; the
+// processing one is asked when the grace has passed, and both are
+// counted unresolved all along.
+func TestReconcilerProcessingGraceLeavesAnotherNodesChargeAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		st := newMemStore()
+		st.add("pay-charging", store.StateProcessing, start)
+		st.add("pay-unknown", store.StateUnknown, start)
+		proc := &heldProc{truth: map[string]processor.Result{
+			"idem-pay-charging": {Status: processor.Approved},
+			"idem-pay-unknown":  {Status: processor.Declined},
+		}}
+		const grace = 35 * time.Second
+		r, err := NewReconciler(st, map[string]processor.Processor{"held": proc}, ReconcileConfig{Interval: time.Second},
+			WithReconcileProcessingGrace(grace), WithReconcileLogger(quietLog()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runReconciler(t, r)
+		defer stop()
+		synctest.Wait()
+		if got := st.get("pay-unknown").State; got != store.StateDeclined {
+			t.Errorf("the unknown payment is %s at once, want declined", got)
+		}
+		time.Sleep(grace - time.Millisecond)
+		synctest.Wait()
+		if asks := proc.askTimes("idem-pay-charging"); len(asks) != 0 {
+			t.Fatalf("the processing payment was asked about at %v, inside the grace", asks[0].Sub(start))
+		}
+		if n, _ := r.Unresolved(); n != 1 {
+			t.Errorf("Unresolved() = %d inside the grace, want 1", n)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		asks := proc.askTimes("idem-pay-charging")
+		if len(asks) != 1 || asks[0].Sub(start) != grace {
+			t.Errorf("the processing payment was asked at %v, want once at %v", asks, grace)
+		}
+		if got := st.get("pay-charging").State; got != store.StateApproved {
+			t.Errorf("the processing payment is %s after the grace, want approved", got)
+		}
+	})
+}

@@ -124,8 +124,13 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	// processor leaves without an answer in this one, are settled by
 	// asking, never by charging again; in the background, once the
 	// listeners are open, so that no processor holds up the start.
-	if g.reconciler, err = session.NewReconciler(g.store, procs, cfg.Payments.Reconcile,
-		session.WithReconcilePayments(g.payments), session.WithReconcileLogger(log)); err != nil {
+	reconcileOpts := []session.ReconcilerOption{session.WithReconcilePayments(g.payments), session.WithReconcileLogger(log)}
+	if g.store.Dialect() == "postgres" {
+		// Several nodes may share it: a record in processing may be
+		// another node's charge, under way.
+		reconcileOpts = append(reconcileOpts, session.WithReconcileProcessingGrace(session.DefaultProcessingGrace))
+	}
+	if g.reconciler, err = session.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err
 	}
 	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
