@@ -454,3 +454,58 @@ func TestReconcilerProcessingGraceLeavesAnotherNodesChargeAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcilerAcceptsAResultAnotherNodeRecorded: a payment of this run
+// the processor left without an answer, whose record another node sharing
+// the store has settled meanwhile (the store refuses the result as final):
+// the Reconciler's ask reports the processor's answer to the form and the
+// payment leaves the unresolved ones, instead of keeping a result no write
+// can ever record and asking again for ever.
+func TestReconcilerAcceptsAResultAnotherNodeRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.proc.result = processor.Result{Status: processor.Unknown}
+		e.proc.reconcileRes = processor.Result{Status: processor.Approved, Reference: "ch_late"}
+		p := e.newPayment()
+		if err := p.Arm("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		e.keys(cardKeys)
+		if _, err := p.Process(context.Background()); !isErr(err, ErrStillUnknown) {
+			t.Fatalf("Process: %v, want ErrStillUnknown", err)
+		}
+		e.store.setFail(func(r PaymentRecord) error {
+			if r.State.Final() {
+				return fmt.Errorf("store: %w: payment is approved", store.ErrFinal)
+			}
+			return nil
+		})
+		st := newMemStore()
+		st.addRecord(store.Payment{ID: p.ID(), State: store.StateUnknown, Processor: "sandbox", IdempotencyKey: p.key, UpdatedAt: time.Now()})
+		r, err := NewReconciler(st, map[string]processor.Processor{"sandbox": e.proc},
+			ReconcileConfig{Interval: time.Second}, WithReconcilePayments(e.ps), WithReconcileLogger(quietLog()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runReconciler(t, r)
+		defer stop()
+		synctest.Wait()
+		time.Sleep(time.Minute) // many looks
+		synctest.Wait()
+		if p.State() != StateApproved || p.unsettled() {
+			t.Errorf("the payment is %s (unsettled %v), want approved and settled", p.State(), p.unsettled())
+		}
+		if ev, ok := e.last(EventResult, ""); !ok || ev.Result == nil || ev.Result.State != StateApproved {
+			t.Errorf("the form's last result event %+v, want approved", ev.Result)
+		}
+		e.proc.mu.Lock()
+		lookups := e.proc.reconciles
+		e.proc.mu.Unlock()
+		if lookups != 1 {
+			t.Errorf("%d lookups in a minute, want 1", lookups)
+		}
+		if n, _ := r.Unresolved(); n != 0 {
+			t.Errorf("Unresolved() = %d, want 0", n)
+		}
+	})
+}
