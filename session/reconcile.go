@@ -244,14 +244,16 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var listed map[string]reconcileJob
+	var listedAt time.Time
 	for relist := true; ; {
-		if relist {
-			// The store is read when a wait ends, not after every ask: a
-			// backlog of n payments costs n/Concurrency reads, not n.
+		if relist || r.now().Sub(listedAt) >= r.cfg.Interval {
+			// The store is read when a wait ends, or an Interval after
+			// the last read, not after every ask: a backlog of n
+			// payments costs n/Concurrency reads, not n.
 			r.mu.Lock()
 			clear(r.settled)
 			r.mu.Unlock()
-			listed = r.jobs(ctx)
+			listed, listedAt = r.jobs(ctx), r.now()
 		}
 		wait := r.pass(ctx, listed, slots, &wg)
 		if ctx.Err() != nil {
