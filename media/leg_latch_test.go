@@ -369,3 +369,64 @@ func TestReceiverNATLatchAllocatesNothing(t *testing.T) {
 		t.Fatalf("contending candidates latched to %v", r.remote.Load().addr)
 	}
 }
+
+// TestRelayNATLatchOutsiderNeverWins is the outsider test through a Relay,
+// with each way of reading its sockets (the legs' goroutines, recvmmsg, a
+// Reactor): the latch is judged the same whoever reads the datagram.
+func TestRelayNATLatchOutsiderNeverWins(t *testing.T) {
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			clock := &stepClock{t: t0, step: 20 * time.Millisecond}
+			var reactor *Reactor
+			if rd.reactor {
+				reactor = testReactor(t, ReactorConfig{Now: clock.Now, Coalesce: rd.coalesce})
+			}
+			pool, _ := testPool(t, 2, -1, nil)
+			signalled := netip.AddrPortFrom(loopback, 9)
+			callerLeg, err := NewLeg(LegConfig{Pool: pool, BatchRead: rd.batch, Remote: signalled, NATLatch: true, Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			agentPeer := newPeer(t, "127.0.0.1")
+			agentLeg, err := NewLeg(LegConfig{Pool: pool, BatchRead: rd.batch, Remote: agentPeer.addr(), Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &latchLeg{Leg: callerLeg, rec: make(recorder, 64), drops: make(chan verdict, 64), presses: make(chan Press, 16)}
+			callerLeg.recv.onDrop = func(v verdict) { l.drops <- v }
+			pipe, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}, Presses: l.presses, SSRC: 9}, discardSender{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			relay, err := NewRelay(RelayConfig{Caller: callerLeg, Agent: agentLeg, Reactor: reactor, Now: clock.Now,
+				CallerToAgent: PacketHandlerFunc(func(pk *Packet) {
+					l.rec.HandleRTP(pk)
+					pipe.HandleRTP(pk)
+				})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { relay.Close() })
+			if err := relay.Start(); err != nil {
+				t.Fatal(err)
+			}
+
+			outsider := newPeer(t, "127.0.0.1")
+			caller := newPeer(t, "127.0.0.1")
+			for i := range LatchPackets - 1 {
+				l.dropped(t, outsider, latchPkt(t, 0xBAD, uint16(100+i), i == 0), droppedUnproven)
+			}
+			for i := range LatchPackets - 1 {
+				l.dropped(t, caller, latchPkt(t, 0x1234, uint16(1+i), false), droppedUnproven)
+			}
+			l.handed(t, caller, latchPkt(t, 0x1234, LatchPackets, false))
+			for i := range 2 * LatchPackets {
+				l.dropped(t, outsider, latchPkt(t, 0xBAD, uint16(103+i), i%2 == 0), droppedWrongSource)
+			}
+			l.noPresses(t)
+			if callerLeg.Remote() != caller.addr() {
+				t.Fatalf("Remote = %v, want the caller's %v", callerLeg.Remote(), caller.addr())
+			}
+		})
+	}
+}
