@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -508,4 +509,40 @@ func TestReconcilerAcceptsAResultAnotherNodeRecorded(t *testing.T) {
 			t.Errorf("Unresolved() = %d, want 0", n)
 		}
 	})
+}
+
+// TestReconcileConfigRefusalsNameTheKey: zero fields take the defaults;
+// a bad value is refused naming its key.
+func TestReconcileConfigRefusalsNameTheKey(t *testing.T) {
+	if err := (ReconcileConfig{}).validate(); err != nil {
+		t.Fatalf("the zero section: %v", err)
+	}
+	if d := (ReconcileConfig{}).withDefaults(); d.Concurrency != DefaultReconcileConcurrency ||
+		d.Interval != DefaultReconcileInterval || d.MaxBackoff != DefaultReconcileMaxBackoff {
+		t.Errorf("defaults %+v", d)
+	}
+	for _, c := range []struct {
+		cfg ReconcileConfig
+		key string
+	}{
+		{ReconcileConfig{Concurrency: -1}, "payments.reconcile.concurrency"},
+		{ReconcileConfig{Concurrency: MaxReconcileConcurrency + 1}, "payments.reconcile.concurrency"},
+		{ReconcileConfig{Interval: time.Millisecond}, "payments.reconcile.interval"},
+		{ReconcileConfig{Interval: 2 * time.Hour}, "payments.reconcile.interval"},
+		{ReconcileConfig{Interval: time.Minute, MaxBackoff: 30 * time.Second}, "payments.reconcile.max_backoff"},
+		{ReconcileConfig{MaxBackoff: 25 * time.Hour}, "payments.reconcile.max_backoff"},
+	} {
+		err := c.cfg.validate()
+		if err == nil || !strings.Contains(err.Error(), c.key+":") {
+			t.Errorf("%+v: %v, want an error naming %s", c.cfg, err, c.key)
+		}
+		if _, err := NewReconciler(newMemStore(), nil, c.cfg); err == nil {
+			t.Errorf("NewReconciler accepted %+v", c.cfg)
+		}
+		pc := DefaultPaymentsConfig()
+		pc.Reconcile = c.cfg
+		if err := pc.Validate(); err == nil {
+			t.Errorf("PaymentsConfig.Validate accepted reconcile %+v", c.cfg)
+		}
+	}
 }
