@@ -261,9 +261,10 @@ type PaymentsConfig struct {
 	Reconcile ReconcileConfig `yaml:"reconcile" json:"reconcile"`
 }
 
-// DefaultPaymentsConfig returns the section with DefaultPaymentConfigs.
+// DefaultPaymentsConfig returns the section with DefaultPaymentConfigs
+// and the reconciliation defaults.
 func DefaultPaymentsConfig() PaymentsConfig {
-	return PaymentsConfig{Configurations: DefaultPaymentConfigs()}
+	return PaymentsConfig{Configurations: DefaultPaymentConfigs(), Reconcile: ReconcileConfig{}.withDefaults()}
 }
 
 // Validate reports the first unusable setting, naming its key as the
