@@ -39,6 +39,8 @@ var metricTypes = map[string]string{
 	"dtmfgw_sse_subscribers":                          "gauge",
 	"dtmfgw_webhook_deliveries_total":                 "counter",
 	"dtmfgw_webhook_pending":                          "gauge",
+	"dtmfgw_payments_unresolved":                      "gauge",
+	"dtmfgw_payments_unresolved_oldest_age_seconds":   "gauge",
 	"dtmfgw_tls_certificate_expiry_timestamp_seconds": "gauge",
 	"dtmfgw_port_pool_in_use_ports":                   "gauge",
 	"dtmfgw_port_pool_size_ports":                     "gauge",

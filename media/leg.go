@@ -92,10 +92,10 @@ type LegConfig struct {
 	// Remote is the peer's RTP address from SDP; it may be left zero and
 	// set later with SetRemote. Until it is valid every datagram is dropped.
 	Remote netip.AddrPort
-	// NATLatch lets the leg latch, once per remote address set, to the
-	// first valid RTP packet from the remote's IP on any port, and be
-	// strict on that address afterwards (for peers behind a NAT that
-	// rewrites ports). Packets from any other IP are never accepted.
+	// NATLatch lets the leg move, once per remote address set, to
+	// another port on the remote's IP (for peers behind a NAT that
+	// rewrites ports), but only to a source that has proven itself: see
+	// Leg. Packets from any other IP are never accepted.
 	NATLatch bool
 	// MediaTimeout is how long the leg may go without accepting an RTP
 	// packet before it reports a media timeout. Zero disables it.
@@ -129,6 +129,39 @@ const MaxBatchRead = 64
 // latched) address are handed on; everything else is dropped and counted,
 // so nobody can inject packets into the call or take its stream over
 // ("RTP bleed").
+//
+// # NAT latching
+//
+// With LegConfig.NATLatch a peer behind a NAT that rewrites its port can
+// still be heard, without handing the stream to whoever sends first from
+// its host (another process there, another phone behind the same NAT):
+//
+//   - The signalled address always wins. Its packets are always handed
+//     on; its first one closes the latch (the leg is strict on it from
+//     then on, until SetRemote), drops any candidate, and takes the stream
+//     back from a source latched before it.
+//   - Any other port on the signalled IP is only a candidate. Its packets
+//     are dropped (counted as wrong source): not relayed, not decoded for
+//     digits. It latches when it has sent LatchPackets valid RTP packets
+//     in a row, one SSRC, each sequence number 1 to 4 ahead of the one
+//     before (RFC 3550 §5.1), spanning at least LatchMinSpan of arrival
+//     time, with no valid packet from any other source between them. A valid packet from another candidate starts the proof over,
+//     for that one: while two sources on the IP contend, neither latches
+//     and nothing of either is handed on — the leg fails closed. The span
+//     keeps a burst from proving itself between two packets of a real
+//     stream (a phone sends every 10 to 60 ms).
+//   - Once latched, the leg does not latch again to another port until
+//     SetRemote (a re-INVITE); only the signalled address can take the
+//     stream back. Re-latching would give an outsider a fresh chance at
+//     any moment of the call, while the first latch happens when the
+//     caller's own stream is starting; a NAT rebinding mid-call is rare,
+//     and is the lesser harm (one-way audio) next to a stolen stream.
+//
+// What no rule on plain RTP can tell apart is an outsider that sends
+// alone, before the caller's first packet, for LatchPackets packets and
+// LatchMinSpan: it is indistinguishable from a NAT'd caller. Where that
+// matters, leave NAT latching off (the default) and signal the real
+// addresses, or secure the media.
 //
 // SetRemote, SetMediaTimeout, WriteRTP, Stats and Close are safe to call
 // from any goroutine.
@@ -211,7 +244,8 @@ func (l *Leg) RTCP() *net.UDPConn { return l.ports.RTCP }
 
 // SetRemote sets the peer's RTP address (from SDP, again on re-INVITE).
 // From now on only datagrams from it are accepted; in NAT mode the leg may
-// latch once more, to the first packet from its IP. An unspecified address
+// latch once more, to a source on its IP that proves itself (see Leg). A
+// candidate's proof under the previous address is forgotten. An unspecified address
 // (the old c=0.0.0.0 hold, RFC 3264 §8.4) or port 0 (a refused or removed
 // stream, §6 and §8.2) means no remote: everything is dropped and WriteRTP
 // returns ErrNoRemote (on Linux a datagram to 0.0.0.0 would reach this
@@ -219,7 +253,8 @@ func (l *Leg) RTCP() *net.UDPConn { return l.ports.RTCP }
 func (l *Leg) SetRemote(remote netip.AddrPort) { l.recv.setRemote(remote) }
 
 // Remote returns the address datagrams are accepted from and written to:
-// the signalled one, or the latched one in NAT mode after latching.
+// the signalled one, or the latched one in NAT mode after latching (a
+// candidate that has not proven itself is never the remote).
 func (l *Leg) Remote() netip.AddrPort {
 	if rs := l.recv.remote.Load(); rs != nil {
 		return rs.addr
@@ -381,14 +416,51 @@ const (
 	droppedWrongSource
 	droppedOversize
 	droppedMalformed
+	// droppedUnproven: a valid packet from a NAT latch candidate that has
+	// not proven itself yet; counted as a wrong source.
+	droppedUnproven
+)
+
+// NAT latching (see Leg).
+const (
+	// LatchPackets is how many valid RTP packets in a row a source on the
+	// signalled IP, other than the signalled address, must send before
+	// the leg latches to it. Four is 60 ms of a 20 ms stream.
+	LatchPackets = 4
+	// LatchMinSpan is the least arrival time the LatchPackets packets
+	// must span: longer than a real stream's packet interval, so that a
+	// burst sent between two of its packets cannot prove itself.
+	LatchMinSpan = 60 * time.Millisecond
+	// latchMaxSeqStep is the largest step between two of a candidate's
+	// sequence numbers that still counts as "in a row": a few packets
+	// lost on the way are forgiven, a jump or a step back is not.
+	latchMaxSeqStep = 4
 )
 
 // remoteState is the address a leg accepts from. It is replaced as a whole
 // (SetRemote, latching), so the reader needs one atomic load per datagram.
 type remoteState struct {
+	// addr is where datagrams are accepted from and written to: the
+	// signalled address, or in NAT mode the source latched to.
 	addr netip.AddrPort
-	// latchable: NAT mode, not yet latched for this remote.
+	// signalled is the address SDP gave (SetRemote).
+	signalled netip.AddrPort
+	// latchable: NAT mode, and the latch is open: neither the signalled
+	// address nor a candidate has been accepted since SetRemote.
 	latchable bool
+}
+
+// latchCandidate is the proof so far of a source on the signalled IP
+// that is not the signalled address: the reader goroutine's own.
+type latchCandidate struct {
+	// rs is the remote the proof was made under: a SetRemote starts it
+	// over.
+	rs    *remoteState
+	from  netip.AddrPort
+	ssrc  uint32
+	seq   uint16
+	n     int       // packets in a row
+	first time.Time // the first one's arrival
 }
 
 // receiver is the per-datagram part of a leg, without sockets, so that it
@@ -410,6 +482,8 @@ type receiver struct {
 	onDrop func(verdict)
 	// warm is pkt.warm's list when a Reactor reads the leg.
 	warm warmList
+	// cand is the NAT latch candidate being proven, if any.
+	cand latchCandidate
 }
 
 // init prepares r; the header's CSRC and extension slices get room for
@@ -428,13 +502,13 @@ func (r *receiver) setRemote(remote netip.AddrPort) {
 	if remote.Addr().IsUnspecified() || remote.Port() == 0 {
 		remote = netip.AddrPort{}
 	}
-	r.remote.Store(&remoteState{addr: remote, latchable: r.natLatch})
+	r.remote.Store(&remoteState{addr: remote, signalled: remote, latchable: r.natLatch})
 }
 
 // drop counts a dropped datagram.
 func (r *receiver) drop(v verdict) verdict {
 	switch v {
-	case droppedWrongSource:
+	case droppedWrongSource, droppedUnproven:
 		r.stats.CountWrongSource()
 	case droppedOversize:
 		r.stats.CountOversize()
@@ -455,8 +529,10 @@ func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict
 	if rs == nil || !rs.addr.IsValid() {
 		return r.drop(droppedWrongSource)
 	}
-	exact := from == rs.addr
-	if !exact && !(rs.latchable && from.Addr() == rs.addr.Addr()) {
+	// The current source, the signalled address (which may take the
+	// stream back from a latched one), or, while the latch is open, a
+	// candidate on the signalled IP; nothing else.
+	if from != rs.addr && from != rs.signalled && !(rs.latchable && from.Addr() == rs.signalled.Addr()) {
 		return r.drop(droppedWrongSource)
 	}
 	if len(b) > MaxDatagram {
@@ -466,14 +542,18 @@ func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict
 	if !ok {
 		return r.drop(droppedMalformed)
 	}
-	if rs.latchable {
-		// Latch once, to a valid packet only, so that a stray datagram
-		// from the right IP cannot steer the stream. A failed swap means
-		// SetRemote changed the remote meanwhile: this packet was judged
-		// against the old one.
-		if !r.remote.CompareAndSwap(rs, &remoteState{addr: from}) {
+	if rs.latchable || from != rs.addr {
+		// NAT mode, and this packet may move the stream: only a valid
+		// packet does, so that a stray datagram cannot steer it. A failed
+		// swap means SetRemote changed the remote meanwhile: this packet
+		// was judged against the old one.
+		if from != rs.signalled && !r.proven(rs, from, now) {
+			return r.drop(droppedUnproven)
+		}
+		if !r.remote.CompareAndSwap(rs, &remoteState{addr: from, signalled: rs.signalled}) {
 			return r.drop(droppedWrongSource)
 		}
+		r.cand = latchCandidate{}
 	}
 	r.lastAccepted = now
 	p := &r.pkt
@@ -489,6 +569,26 @@ func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict
 		r.handler.HandleRTP(p)
 	}
 	return accepted
+}
+
+// proven adds the valid packet just parsed (r.pkt.Header) from candidate
+// from, arrived at now, to its proof under rs, and reports whether the
+// candidate has now proven itself (see Leg): LatchPackets in a row of one
+// SSRC with advancing sequence numbers, spanning LatchMinSpan. A packet
+// that does not continue the proof (another source, another SSRC, a
+// sequence number that does not advance) starts a new one of its own.
+func (r *receiver) proven(rs *remoteState, from netip.AddrPort, now time.Time) bool {
+	h := &r.pkt.Header
+	c := &r.cand
+	// uint16 arithmetic: the step across a wrap of the sequence number
+	// (RFC 3550 §5.1) is still small.
+	if step := h.SequenceNumber - c.seq; c.rs != rs || c.from != from || c.ssrc != h.SSRC || step == 0 || step > latchMaxSeqStep {
+		*c = latchCandidate{rs: rs, from: from, ssrc: h.SSRC, seq: h.SequenceNumber, n: 1, first: now}
+	} else {
+		c.seq = h.SequenceNumber
+		c.n++
+	}
+	return c.n >= LatchPackets && now.Sub(c.first) >= LatchMinSpan
 }
 
 // parse parses b's RTP header into r.pkt.Header and returns the payload

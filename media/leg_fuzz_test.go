@@ -28,12 +28,25 @@ var (
 // It checks that nothing panics, that the handler only ever sees RTP
 // version 2 packets from the current remote on the signalled IP (exactly
 // the signalled address without NAT), that a leg latches at most once per
-// signalling, and that every datagram is either handed on or counted as
-// dropped.
+// signalling to a port other than the signalled one, and only after that
+// source sent at least LatchPackets datagrams, that once the signalled
+// address has been handed on nothing else is, and that every datagram is
+// either handed on or counted as dropped.
 func FuzzLegReceive(f *testing.F) {
 	f.Add([]byte{0x00, 0x00, 0x0C, 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1}, false)
 	f.Add([]byte{0x01, 0x00, 0x0C, 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x00, 0x0C, 0x80, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 1}, true)
 	f.Add([]byte{0x03, 0x00, 0x0C, 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1}, true)
+	// A candidate on another port proves itself (LatchPackets packets of
+	// one SSRC, 20 ms apart), then the signalled address takes it back.
+	var proof []byte
+	for i := range LatchPackets + 1 {
+		src := byte(0x01)
+		if i == LatchPackets {
+			src = 0x00
+		}
+		proof = append(proof, src, 0x00, 0x0C, 0x80, 0x00, 0x00, byte(i+1), 0, 0, 0, 0, 0, 0, 0, 1)
+	}
+	f.Add(proof, true)
 	f.Fuzz(func(t *testing.T, script []byte, nat bool) {
 		var r receiver
 		r.init(nat, 0, time.Second)
@@ -41,7 +54,14 @@ func FuzzLegReceive(f *testing.F) {
 
 		var (
 			handled, acceptedN, droppedN int
-			latchedTo                    netip.AddrPort // the one source handled since the last signalling
+			// latchedTo is the one source other than the signalled
+			// address handed on since the last signalling; sawSignalled
+			// whether the signalled address has been.
+			latchedTo    netip.AddrPort
+			sawSignalled bool
+			// sent counts the datagrams from each source since the last
+			// signalling.
+			sent = map[netip.AddrPort]int{}
 		)
 		r.handler = PacketHandlerFunc(func(p *Packet) {
 			handled++
@@ -57,10 +77,18 @@ func FuzzLegReceive(f *testing.F) {
 			if !nat && p.From != fuzzSignalled {
 				t.Fatalf("without NAT, handler got a packet from %v", p.From)
 			}
-			if latchedTo.IsValid() && p.From != latchedTo {
+			switch {
+			case p.From == fuzzSignalled:
+				sawSignalled = true
+			case sawSignalled:
+				t.Fatalf("%v handed on after the signalled address, without new signalling", p.From)
+			case latchedTo.IsValid() && p.From != latchedTo:
 				t.Fatalf("source moved from %v to %v without new signalling", latchedTo, p.From)
+			case !latchedTo.IsValid() && sent[p.From] < LatchPackets:
+				t.Fatalf("latched to %v after %d datagrams from it, want at least %d", p.From, sent[p.From], LatchPackets)
+			default:
+				latchedTo = p.From
 			}
-			latchedTo = p.From
 			if len(p.Raw) > MaxDatagram || len(p.Raw) < 12 || len(p.Payload) > len(p.Raw)-12 {
 				t.Fatalf("raw %d bytes, payload %d bytes", len(p.Raw), len(p.Payload))
 			}
@@ -76,8 +104,10 @@ func FuzzLegReceive(f *testing.F) {
 			rest = rest[n:]
 			if ctl&0x80 != 0 {
 				r.setRemote(fuzzSignalled)
-				latchedTo = netip.AddrPort{}
+				latchedTo, sawSignalled = netip.AddrPort{}, false
+				clear(sent)
 			}
+			sent[fuzzSources[ctl&3]]++
 			at = at.Add(20 * time.Millisecond)
 			before := handled
 			if v := r.receive(datagram, fuzzSources[ctl&3], at); v == accepted {

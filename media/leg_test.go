@@ -197,21 +197,21 @@ func testLegNATLatchesOnceToTheSignalledIP(t *testing.T, batch int) {
 	otherIP := newPeer(t, "127.0.0.2")
 	// SDP names port 9 on our IP; the NAT sends from another port.
 	signalled := netip.AddrPortFrom(loopback, 9)
-	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: signalled, NATLatch: true})
+	l := startLatchLeg(t, batch, signalled)
 	to := l.LocalAddr()
 
-	otherIP.send(to, rtpBytes(t, 1, nil))            // wrong IP: never latches
-	later.send(to, []byte{0x80, 0x00, 0x00, 0x01})   // right IP, not RTP: must not latch
-	natted.send(to, rtpBytes(t, 2, []byte("first"))) // latches
-	later.send(to, rtpBytes(t, 3, nil))              // after the latch: strict
-	natted.send(to, rtpBytes(t, 4, []byte("again")))
-
-	if g := rec.next(t); g.seq != 2 || g.from != natted.addr() {
-		t.Fatalf("handled seq %d from %v, want seq 2 from %v", g.seq, g.from, natted.addr())
+	for i := range LatchPackets {
+		l.dropped(t, otherIP, latchPkt(t, 7, uint16(1+i), false), droppedWrongSource) // wrong IP: never a candidate
 	}
-	if g := rec.next(t); g.seq != 4 || g.from != natted.addr() {
-		t.Fatalf("handled seq %d from %v, want seq 4 from %v", g.seq, g.from, natted.addr())
+	l.dropped(t, later, []byte{0x80, 0x00, 0x00, 0x01}, droppedMalformed) // right IP, not RTP: proves nothing
+	for i := range LatchPackets - 1 {
+		l.dropped(t, natted, latchPkt(t, 1, uint16(2+i), false), droppedUnproven)
 	}
+	if g := l.handed(t, natted, latchPkt(t, 1, 1+LatchPackets, false)); g.seq != 1+LatchPackets {
+		t.Fatalf("latched on seq %d, want %d", g.seq, 1+LatchPackets)
+	}
+	l.dropped(t, later, latchPkt(t, 2, 3, false), droppedWrongSource) // after the latch: strict
+	l.handed(t, natted, latchPkt(t, 1, 2+LatchPackets, false))
 	if l.Remote() != natted.addr() {
 		t.Fatalf("Remote = %v after latching, want %v", l.Remote(), natted.addr())
 	}
@@ -219,8 +219,8 @@ func testLegNATLatchesOnceToTheSignalledIP(t *testing.T, batch int) {
 		t.Fatalf("String = %q, want %q", l.String(), want)
 	}
 	s := l.Stats().Received
-	if s.DroppedWrongSource != 2 || s.DroppedMalformed != 1 {
-		t.Fatalf("wrong source %d, malformed %d; want 2, 1", s.DroppedWrongSource, s.DroppedMalformed)
+	if s.DroppedWrongSource != uint64(LatchPackets+LatchPackets-1+1) || s.DroppedMalformed != 1 {
+		t.Fatalf("wrong source %d, malformed %d; want %d, 1", s.DroppedWrongSource, s.DroppedMalformed, 2*LatchPackets)
 	}
 }
 

@@ -208,6 +208,9 @@ func TestRegistrationFuncs(t *testing.T) {
 	if err := reg.TLSCertificateExpiry(func() [2]time.Time { return [2]time.Time{expiry, {}} }); err != nil {
 		t.Fatal(err)
 	}
+	if err := reg.PaymentsUnresolved(func() (int, time.Duration) { return 2, 90 * time.Second }); err != nil {
+		t.Fatal(err)
+	}
 	// A second registration of a series is an error, not a panic.
 	if err := reg.SSESubscribers(func() float64 { return 0 }); err == nil {
 		t.Error("a second dtmfgw_sse_subscribers registered")
@@ -224,6 +227,8 @@ func TestRegistrationFuncs(t *testing.T) {
 		{"dtmfgw_webhook_deliveries_total", []string{"outcome", "retry"}, 1},
 		{"dtmfgw_webhook_deliveries_total", []string{"outcome", "gave_up"}, 0},
 		{"dtmfgw_tls_certificate_expiry_timestamp_seconds", []string{"listener", "http"}, float64(expiry.Unix())},
+		{"dtmfgw_payments_unresolved", nil, 2},
+		{"dtmfgw_payments_unresolved_oldest_age_seconds", nil, 90},
 	} {
 		if v := value(mfs, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)

@@ -90,6 +90,24 @@ func (r *Registry) WebhookPending(f func() float64) error {
 	return r.gaugeFunc("webhook_pending", "Webhook deliveries queued or waiting for a retry.", f)
 }
 
+// PaymentsUnresolved registers dtmfgw_payments_unresolved and
+// dtmfgw_payments_unresolved_oldest_age_seconds, read from f at scrape
+// time: how many payments await the processor's answer (a previous run
+// left them, or the processor did not answer in time; a charge under way
+// is not counted) and how long the oldest has waited since its record
+// last changed (0 with none).
+func (r *Registry) PaymentsUnresolved(f func() (n int, oldestAge time.Duration)) error {
+	count := newDesc("payments_unresolved",
+		"Payments whose outcome the processor has not told yet (charges a crash or a timeout left open), being reconciled in the background.")
+	age := newDesc("payments_unresolved_oldest_age_seconds",
+		"How long the oldest unresolved payment has been waiting for the processor's answer, since its record last changed (0 with none).")
+	return r.register(collectorFunc{desc: []*prometheus.Desc{count, age}, collect: func(ch chan<- prometheus.Metric) {
+		n, oldest := f()
+		ch <- prometheus.MustNewConstMetric(count, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(age, prometheus.GaugeValue, oldest.Seconds())
+	}})
+}
+
 // WebhookOutcomes are the outcome label values of
 // dtmfgw_webhook_deliveries_total.
 var WebhookOutcomes = []string{"delivered", "retry", "gave_up"}

@@ -78,9 +78,11 @@ type MediaConfig struct {
 	// MediaTimeout is how long an answered leg that is not on hold may
 	// receive no RTP before the call ends. Zero disables it.
 	MediaTimeout time.Duration `yaml:"media_timeout"`
-	// NATLatch lets each leg latch once, per remote address signalled,
-	// to the first RTP packet from the remote's IP on any port, for peers
-	// behind a NAT that rewrites ports. Packets from other IPs are never
+	// NATLatch lets each leg move once, per remote address signalled,
+	// to another port on the remote's IP, for peers behind a NAT that
+	// rewrites ports — only to a source that has proven itself with a
+	// short run of valid RTP while the signalled address stayed silent
+	// (media.Leg has the rules). Packets from other IPs are never
 	// accepted either way.
 	NATLatch bool `yaml:"nat_latch"`
 	// MaskEvents and MaskInband say when RFC 4733 events and in-band

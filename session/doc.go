@@ -39,7 +39,9 @@
 //     (events.go) go out through a non-blocking, resumable bus and hold no
 //     digit. A record is committed (StorePayments over package store)
 //     before the processor gets the card and again before a result is
-//     reported; ReconcileStored settles what a crash left unknown. A
+//     reported; a Reconciler (reconcile.go) settles, in the background
+//     and with bounded concurrency, what a crash or a silent processor
+//     left unknown, by asking, never by charging again. A
 //     configuration may name a webhook (webhook_config.go; its Secret
 //     never prints); WithEventHook hands every payment event, in order,
 //     to package webhook without a subscription per call.

@@ -11,6 +11,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/processor"
+	"dtmfgw/store"
 )
 
 // PaymentState is where a payment is in its life:
@@ -693,12 +694,18 @@ func (p *Payment) baseResultLocked(st PaymentState) Result {
 
 // finishWithResultLocked records res and then reports it. When storage
 // refuses, the result waits in pending for Reconcile to record it, and
-// the payment stays where it is.
+// the payment stays where it is — unless the record is final already
+// (store.ErrFinal): another node sharing the store settled it by asking
+// the same processor under the same key, its result stands in the
+// record, and res is reported all the same rather than kept for a write
+// that can never succeed.
 func (p *Payment) finishWithResultLocked(ctx context.Context, res Result) error {
 	rec := p.recordLocked()
 	rec.State, rec.Reason, rec.Actor, rec.Action = res.State, res.Reason, ActorSystem, "payment.result"
 	rec.ProcessorReference, rec.DeclineCode, rec.Message = res.ProcessorReference, res.DeclineCode, res.Message
-	if err := p.writeLocked(ctx, rec); err != nil {
+	if err := p.writeLocked(ctx, rec); err != nil && errors.Is(err, store.ErrFinal) && res.State.Final() {
+		p.set.ps.log.Warn("payment result already recorded elsewhere; reported, not recorded", "payment", p.id, "state", res.State.String())
+	} else if err != nil {
 		p.pending = &res
 		p.set.ps.log.Error("payment result not recorded; kept for Reconcile", "payment", p.id, "state", res.State.String(), "err", err)
 		return fmt.Errorf("%w: the %s result is kept until Reconcile records it: %v", ErrNotRecorded, res.State, err)

@@ -256,11 +256,15 @@ type PaymentsConfig struct {
 	// Configurations are the kinds of payment agents can take. A file
 	// that lists any replaces the built-in ones.
 	Configurations []PaymentConfig `yaml:"configurations" json:"configurations"`
+	// Reconcile is how payments whose outcome a processor has not told
+	// are settled in the background (Reconciler).
+	Reconcile ReconcileConfig `yaml:"reconcile" json:"reconcile"`
 }
 
-// DefaultPaymentsConfig returns the section with DefaultPaymentConfigs.
+// DefaultPaymentsConfig returns the section with DefaultPaymentConfigs
+// and the reconciliation defaults.
 func DefaultPaymentsConfig() PaymentsConfig {
-	return PaymentsConfig{Configurations: DefaultPaymentConfigs()}
+	return PaymentsConfig{Configurations: DefaultPaymentConfigs(), Reconcile: ReconcileConfig{}.withDefaults()}
 }
 
 // Validate reports the first unusable setting, naming its key as the
@@ -281,7 +285,7 @@ func (c PaymentsConfig) Validate() error {
 		}
 		seen[pc.ID] = i
 	}
-	return nil
+	return c.Reconcile.validate()
 }
 
 // Validate reports the first unusable setting, naming its key within the

@@ -43,6 +43,9 @@ type gateway struct {
 	webhooks   *webhook.Directory
 	dispatcher *webhook.Dispatcher
 	payments   *session.Payments
+	// reconciler settles payments whose outcome a processor has not
+	// told, behind the listeners (it starts after them).
+	reconciler *session.Reconciler
 	calls      *session.Manager
 	b2b        *sip.B2BUA
 	api        *api.Server
@@ -62,6 +65,9 @@ type gateway struct {
 	// the last calls are attempted, the rest wait in the outbox for the
 	// next start.
 	stopWebhooks func()
+	// stopReconciler ends the reconciler, after the drain: asks under way
+	// are abandoned (the payments stay unresolved for the next start).
+	stopReconciler func()
 }
 
 // startGateway opens everything cfg describes and starts serving. On an
@@ -109,16 +115,22 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	for _, p := range procs {
 		procList = append(procList, p)
 	}
-	// Payments a previous run left with a processor are settled first,
-	// by asking, never by charging again.
-	if n, err := session.ReconcileStored(ctx, g.store, procs, time.Now, log); err != nil {
-		log.Warn("reconciling stored payments", "err", err)
-	} else if n > 0 {
-		log.Info("stored payments reconciled", "count", n)
-	}
 	if g.payments, err = session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
 		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log),
 		session.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
+		return nil, err
+	}
+	// Payments a previous run left with a processor, and those a
+	// processor leaves without an answer in this one, are settled by
+	// asking, never by charging again; in the background, once the
+	// listeners are open, so that no processor holds up the start.
+	reconcileOpts := []session.ReconcilerOption{session.WithReconcilePayments(g.payments), session.WithReconcileLogger(log)}
+	if g.store.Dialect() == "postgres" {
+		// Several nodes may share it: a record in processing may be
+		// another node's charge, under way.
+		reconcileOpts = append(reconcileOpts, session.WithReconcileProcessingGrace(session.DefaultProcessingGrace))
+	}
+	if g.reconciler, err = session.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err
 	}
 	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
@@ -173,6 +185,10 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	go func() { g.adminServed <- metrics.ServeAdmin(serveCtx, adminLn, admin) }()
 	go func() { g.sipServed <- g.b2b.Serve(serveCtx, ls) }()
 	go func() { g.httpServed <- g.api.Serve(serveCtx, ln) }()
+	reconcileCtx, stopReconciler := context.WithCancel(context.Background())
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- g.reconciler.Run(reconcileCtx) }()
+	g.stopReconciler = func() { stopReconciler(); <-reconciled }
 	target := cfg.SIP.DefaultTarget
 	if target == "" {
 		target = "none (calls need a route or the override header)"
@@ -229,6 +245,7 @@ func (g *gateway) shutdown() error {
 	}
 	g.stopServing()
 	err = errors.Join(err, <-g.sipServed, <-g.httpServed, <-g.adminServed)
+	g.stopReconciler()
 	g.calls.Close()
 	g.stopWebhooks()
 	g.store.Close()
@@ -243,6 +260,10 @@ func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error
 	reg := metrics.New(versionString())
 	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
 		reg.SSESubscribers(func() float64 { return float64(g.api.Streams()) }),
+		reg.PaymentsUnresolved(func() (int, time.Duration) {
+			n, _ := g.reconciler.Unresolved()
+			return n, g.reconciler.OldestAge()
+		}),
 		reg.TLSCertificateExpiry(func() (at [2]time.Time) {
 			for i, c := range g.certificates() {
 				if c != nil {
