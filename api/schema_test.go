@@ -241,7 +241,7 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	e.must(http.StatusOK, "PUT", "/v1/payments/"+id+"/configuration", tok, `{"configuration":"card"}`, nil)
 	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, testKey, `{"amount":2500}`, nil)
 	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"cardholder_name":"A Person"}`, nil)
-	e.req("PATCH", "/v1/payments/"+id, tok, `{"amount":1}`)                          // field_not_editable
+	e.req("PATCH", "/v1/payments/"+id, tok, `{"amount":1}`)                            // field_not_editable
 	e.req("PATCH", "/v1/payments/"+id, testKey, `{"reference":"4111 1111 1111 1111"}`) // card_number_in_text
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/card_number/arm", tok, "", nil)
 	e.press(call, "4242424242424242"+"1230"+"123")

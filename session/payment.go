@@ -219,9 +219,7 @@ type Payment struct {
 	state         PaymentState
 	reason        string
 	attrs         Attributes
-	// fixed are the attributes the back end set, which the agent may
-	// change only where cfg.AgentEditable lists them.
-	fixed AttributeSet
+	fixed         AttributeSet // set by the back end: the agent's only where cfg.AgentEditable says
 	fields        []fieldState
 	caps          []capture
 	armed         int // index of the armed field, -1 for none
@@ -1002,9 +1000,9 @@ type PaymentView struct {
 	// processed.
 	AgentEditable AttributeSet `json:"agent_editable"`
 	Fields        []FieldView  `json:"fields"`
-	Created    time.Time    `json:"created"`
-	Updated    time.Time    `json:"updated"`
-	Deadline   time.Time    `json:"deadline"`
+	Created       time.Time    `json:"created"`
+	Updated       time.Time    `json:"updated"`
+	Deadline      time.Time    `json:"deadline"`
 	// Remaining is the time left, in whole seconds, while the payment is
 	// open.
 	Remaining int64   `json:"remaining_seconds,omitempty"`
