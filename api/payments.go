@@ -287,11 +287,11 @@ func (req *createRequest) normalize(idemHeader string) error {
 	case idemHeader != "":
 		req.IdempotencyKey = idemHeader
 	}
-	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(req.IdempotencyKey) {
-		return errorf(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key is at most 200 printable ASCII characters")
-	}
 	if session.HoldsCardNumber(req.IdempotencyKey) {
 		return cardNumberIn("idempotency_key")
+	}
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(req.IdempotencyKey) {
+		return errorf(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key is at most 200 printable ASCII characters")
 	}
 	if req.Prefill != nil {
 		return checkAttributes(req.Prefill.Amount, req.Prefill.Currency, req.Prefill.Reference, req.Prefill.CardholderName)
