@@ -493,6 +493,22 @@ func TestFormBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("replaced stream", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		u := env.newPayment("card", session.Attributes{Amount: 500, Currency: "GBP"})
+		tb.open(u)
+		tb.until("stream open", `document.getElementById('app').getAttribute('aria-busy') === 'false'`)
+		// The same token opens MaxStreamsPerCredential more streams (the
+		// form in other tabs): the form's own, the oldest, is replaced,
+		// and the form says so and stops following.
+		id, tok, _ := strings.Cut(strings.TrimPrefix(u, env.url+"/form/"), "#token=")
+		env.env.openAll(MaxStreamsPerCredential, eventsPath(id, tok), "")
+		tb.until("told it was replaced", `document.getElementById('notice').textContent.includes('open in another window')`)
+		tb.shot("replaced")
+	})
+
 	t.Run("clear and re-enter", func(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)

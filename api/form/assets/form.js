@@ -124,6 +124,17 @@ function connect() {
   // read of our own could be answered before a key press that the
   // stream then shows, and arrive after it, taking the new dot off.
   for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
+  // A newer stream of this token took this one's place (the form opened
+  // again, in another tab): stop here, or the two would take turns
+  // replacing each other.
+  es.addEventListener('replaced', () => {
+    if (es !== st.es) return;
+    es.close();
+    st.es = null;
+    st.streamOpen = false;
+    renderBadge();
+    notice('This payment is open in another window, which now follows it. Reload this page to follow it here.');
+  });
 }
 
 function parse(m) {
