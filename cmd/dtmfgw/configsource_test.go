@@ -103,6 +103,7 @@ func TestConfigRefusalWithholdsCardNumbers(t *testing.T) {
 			"      fields: [{id: a, kind: card_number}, {id: b, kind: expiry}, {id: c, kind: security_code}]\n" +
 			"      accepted_brands: [visa]\n      processor: sandbox\n", nil, nil, "payments.configurations[0].name"},
 		{"route name", "sip:\n  routes:\n    - {name: '4111.1111.1111.1111', user: '100', target: 'sip:a@b'}\n", nil, nil, "sip.routes[0].name"},
+		{"processor name", "processors:\n  p4111111111111111: {type: sandbox}\n", nil, nil, "processors: a processor's name"},
 		{"yaml type error", "media:\n  digit_queue: 4111-1111-1111-1111\n", nil, nil, "line 2"}, // yaml names the line, not the key
 		{"env parser", "", []string{"DTMFGW_LOG_LEVEL=4111 1111 1111 1111"}, nil, "log.level"},
 		{"flag parser", "", nil, []string{"--sip-listen", "4111-1111-1111-1111"}, "sip.listen"},
