@@ -304,7 +304,7 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	if accepted < 3 {
 		t.Errorf("%d accepted request bodies checked, want the create, configuration and attributes requests", accepted)
 	}
-	for _, st := range []string{"200", "201", "400", "401", "404", "409"} {
+	for _, st := range []string{"200", "201", "400", "401", "403", "404", "409"} {
 		if !checked[st] {
 			t.Errorf("no %s answer checked", st)
 		}
