@@ -118,6 +118,28 @@ func bearer(r *http.Request) string {
 type principal struct {
 	apiKey    bool
 	paymentID string // the form token's payment
+	cred      credID // the credential's digest: whose streams are whose
+}
+
+// errKeyInURL refuses an API key found in the query string.
+var errKeyInURL = errorf(http.StatusUnauthorized, "unauthorized",
+	"an API key is never taken from a URL (access logs and browser history keep URLs): send it as Authorization: Bearer")
+
+// keyInQuery reports whether the query string holds one of the API keys
+// as access_token. Only the payment-scoped form token may travel there: a
+// long-lived key in a URL ends up in proxies' and servers' access logs and
+// in browser history, so a request that carries one is refused whatever
+// else it carries, and the key's holder learns to send it in the header.
+func (s *Server) keyInQuery(r *http.Request) bool {
+	if s.keys.empty() || r.URL.RawQuery == "" {
+		return false
+	}
+	for _, v := range r.URL.Query()["access_token"] {
+		if s.keys.match(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // authAPIKey lets only API-key holders through.
@@ -126,24 +148,32 @@ func (s *Server) authAPIKey(r *http.Request) (principal, error) {
 	if s.keys.empty() {
 		return principal{}, errNoAPIKey
 	}
+	if s.keyInQuery(r) {
+		s.log.Warn("API key in a URL refused", "route", r.Pattern)
+		return principal{}, errKeyInURL
+	}
 	if cred == "" || !s.keys.match(cred) {
 		return principal{}, errUnauthorized
 	}
-	return principal{apiKey: true}, nil
+	return principal{apiKey: true, cred: sha256.Sum256([]byte(cred))}, nil
 }
 
 // authPayment lets API-key holders through, and the form token of the
 // payment id. A token of another payment is told the payment is not there
 // (404), so a token never learns whether another payment exists.
-// fromQuery allows the token as ?access_token= (EventSource cannot set
-// headers).
+// fromQuery allows the form token as ?access_token= (EventSource cannot
+// set headers); an API key there is refused (keyInQuery).
 func (s *Server) authPayment(r *http.Request, id string, fromQuery bool) (principal, error) {
+	if s.keyInQuery(r) {
+		s.log.Warn("API key in a URL refused", "route", r.Pattern)
+		return principal{}, errKeyInURL
+	}
 	cred := bearer(r)
 	if cred == "" && fromQuery {
 		cred = r.URL.Query().Get("access_token")
 	}
 	if cred != "" && !s.keys.empty() && s.keys.match(cred) {
-		return principal{apiKey: true}, nil
+		return principal{apiKey: true, cred: sha256.Sum256([]byte(cred))}, nil
 	}
 	tok, err := parseFormToken(s.secret, cred)
 	switch {
@@ -159,5 +189,5 @@ func (s *Server) authPayment(r *http.Request, id string, fromQuery bool) (princi
 	if subtle.ConstantTimeCompare([]byte(tok.paymentID), []byte(id)) != 1 {
 		return principal{}, errPaymentNotFound
 	}
-	return principal{paymentID: tok.paymentID}, nil
+	return principal{paymentID: tok.paymentID, cred: sha256.Sum256([]byte(cred))}, nil
 }

@@ -281,7 +281,12 @@ func TestPendingConfiguration(t *testing.T) {
 		t.Errorf("second on the call: %d %s", code, b)
 	}
 	var v viewJSON
-	e.must(200, "PATCH", "/v1/payments/"+id, tok, `{"amount":700}`, &v)
+	// The back end's amount is not the form's to change, pending or not.
+	code, b, _ = e.req("PATCH", "/v1/payments/"+id, tok, `{"amount":700}`)
+	if code != 403 || errorCode(t, b) != "field_not_editable" {
+		t.Errorf("form token's amount: %d %s", code, b)
+	}
+	e.must(200, "PATCH", "/v1/payments/"+id, testKey, `{"amount":700}`, &v)
 	v = viewJSON{}
 	e.must(200, "PUT", "/v1/payments/"+id+"/configuration", tok, `{"configuration":"amex"}`, &v)
 	if v.ID != id || v.ConfigID != "amex" || v.State != "created" || len(v.Configurations) != 0 || v.Attributes.Amount != 700 {

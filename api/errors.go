@@ -69,9 +69,16 @@ func writeError(w http.ResponseWriter, err error) {
 // asAPIError maps err to what the client is told.
 func asAPIError(err error) *apiError {
 	var e *apiError
+	var ne *session.NotEditableError
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &ne):
+		return errorf(http.StatusForbidden, "field_not_editable",
+			string(ne.Attribute)+" was set by the back end, and the payment's configuration does not let the agent's form change it")
+	case errors.Is(err, session.ErrCardNumberInText):
+		return errorf(http.StatusBadRequest, "card_number_in_text",
+			"a reference or name holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
 	case errors.Is(err, session.ErrPaymentActive):
 		return errPaymentActive
 	case errors.Is(err, session.ErrNoConfig):

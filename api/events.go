@@ -23,10 +23,14 @@ import (
 // longer holds them the stream starts with "event: reset" and a fresh
 // snapshot. The stream ends with the call, when the server drains, or
 // when the client falls so far behind that the bus drops it (it then
-// resumes with Last-Event-ID).
+// resumes with Last-Event-ID), or when a newer stream replaces it: the
+// streams are bounded per credential and per call (streamRegistry), and
+// such a stream ends with "event: replaced", which tells the client not to
+// reconnect it.
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := s.authPayment(r, id, true); err != nil {
+	who, err := s.authPayment(r, id, true)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -48,8 +52,14 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 
 	// Subscribe before the snapshot, so nothing falls between them.
 	var sub *session.Subscription
+	var slot *streamSlot
 	complete := true
 	if bus != nil {
+		if slot, err = s.slots.admit(who.cred, id, callID); err != nil {
+			writeError(w, err)
+			return
+		}
+		defer s.slots.release(slot)
 		if resume {
 			sub, complete, err = bus.SubscribeAfter(last, 0)
 		} else {
@@ -60,6 +70,11 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer sub.Close()
+		if !s.slots.attach(slot, sub) {
+			// Replaced already, by a newer stream of the same client.
+			writeReplaced(w)
+			return
+		}
 	}
 	s.streams.Add(1)
 	defer s.streams.Add(-1)
@@ -99,6 +114,10 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case e, ok := <-sub.C():
 			if !ok {
+				if slot.wasReplaced() {
+					writeReplaced(w)
+					_ = rc.Flush()
+				}
 				return
 			}
 			if e.Seq <= seen || (e.PaymentID != "" && e.PaymentID != id) {
@@ -117,11 +136,26 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.drained:
 			return
+		case <-slot.replaced:
+			writeReplaced(w)
+			_ = rc.Flush()
+			return
 		}
 		if rc.Flush() != nil {
 			return
 		}
 	}
+}
+
+// writeReplaced ends a stream a newer one replaced. The status line is
+// sent if it was not yet: a client reads the event either way.
+func writeReplaced(w http.ResponseWriter) {
+	h := w.Header()
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+	}
+	writeSSE(w, "", "replaced", []byte(`{"reason":"replaced"}`))
 }
 
 func seqID(seq uint64) string { return strconv.FormatUint(seq, 10) }

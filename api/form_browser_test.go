@@ -101,7 +101,7 @@ func (e *formEnv) newPayment(config string, attrs session.Attributes) string {
 	e.t.Helper()
 	s := e.env.srv
 	s.createMu.Lock()
-	f, err := s.create(e.call.ID(), config, attrs)
+	f, err := s.create(e.call.ID(), config, attrs, attrs.Given())
 	s.createMu.Unlock()
 	if err != nil {
 		e.t.Fatalf("new payment: %v", err)
@@ -418,9 +418,18 @@ func TestFormBrowser(t *testing.T) {
 		if n := eval[int](tb, `[...document.querySelectorAll('li.field .req')].filter(e => getComputedStyle(e).color === 'rgb(198, 40, 40)').length`); n != 3 {
 			t.Errorf("%d red asterisks, want 3", n)
 		}
-		if eval[bool](tb, `!document.getElementById('amount').readOnly`) {
-			t.Error("a prefilled amount is editable")
+		// What the back end set is read-only, as the gateway enforces; the
+		// name it left empty is the agent's.
+		for _, id := range []string{"amount", "currency", "reference"} {
+			if !eval[bool](tb, `document.getElementById('`+id+`').readOnly`) {
+				t.Errorf("the prefilled %s is editable", id)
+			}
 		}
+		if eval[bool](tb, `document.getElementById('cardholder').readOnly`) {
+			t.Error("the empty cardholder name is read-only")
+		}
+		tb.do("enter the name", chromedp.SendKeys(chromedp.ID("cardholder"), "A Person"), chromedp.KeyEvent(kb.Tab))
+		tb.until("name saved", `document.getElementById('cardholder').value === 'A Person'`)
 		tb.shot("opened")
 
 		tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
@@ -459,7 +468,45 @@ func TestFormBrowser(t *testing.T) {
 		if !eval[bool](tb, `!document.getElementById('amount').readOnly && document.getElementById('amount').value === ''`) {
 			t.Error("the next payment's amount is not empty and editable")
 		}
+		if !eval[bool](tb, `document.getElementById('reference').readOnly && document.getElementById('reference').value === 'INV-1'`) {
+			t.Error("the back end's reference is not kept read-only in the next payment")
+		}
 		tb.shot("another-payment")
+	})
+
+	t.Run("agent_editable", func(t *testing.T) {
+		t.Parallel()
+		cfg := cardConfig("card", "Card payment", 0)
+		cfg.AgentEditable = []session.Attribute{session.AttrAmount}
+		env := newFormEnv(t, cfg)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", session.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-2"}))
+		tb.until("amount editable, reference not", `!document.getElementById('amount').readOnly && document.getElementById('reference').readOnly`)
+		// Select the shown amount, so the keys replace it.
+		if !eval[bool](tb, `(() => { const e = document.getElementById('amount'); e.focus(); e.select(); return e.selectionEnd > 0; })()`) {
+			t.Fatal("the amount shows nothing to replace")
+		}
+		tb.do("change the amount", chromedp.SendKeys(chromedp.ID("amount"), "20.00"), chromedp.KeyEvent(kb.Tab))
+		tb.until("amount saved", `document.getElementById('amount').value === '20.00'`)
+		if a := env.env.ps.Payment(eval[string](tb, `location.pathname.split('/').pop()`)).Attributes(); a.Amount != 2000 || a.Reference != "INV-2" {
+			t.Errorf("attributes %+v, want 2000 and INV-2", a)
+		}
+	})
+
+	t.Run("replaced stream", func(t *testing.T) {
+		t.Parallel()
+		env := newFormEnv(t)
+		tb := newTab(t, browser)
+		u := env.newPayment("card", session.Attributes{Amount: 500, Currency: "GBP"})
+		tb.open(u)
+		tb.until("stream open", `document.getElementById('app').getAttribute('aria-busy') === 'false'`)
+		// The same token opens MaxStreamsPerCredential more streams (the
+		// form in other tabs): the form's own, the oldest, is replaced,
+		// and the form says so and stops following.
+		id, tok, _ := strings.Cut(strings.TrimPrefix(u, env.url+"/form/"), "#token=")
+		env.env.openAll(MaxStreamsPerCredential, eventsPath(id, tok), "")
+		tb.until("told it was replaced", `document.getElementById('notice').textContent.includes('open in another window')`)
+		tb.shot("replaced")
 	})
 
 	t.Run("clear and re-enter", func(t *testing.T) {

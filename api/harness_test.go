@@ -79,6 +79,7 @@ type testEnv struct {
 	calls *session.Manager
 	ps    *session.Payments
 	st    *store.Store
+	db    string // the SQLite file (its -wal and -shm beside it)
 	logs  *syncBuffer
 	clock *testClock
 
@@ -98,7 +99,8 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	var err error
-	e.st, err = store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"))
+	e.db = filepath.Join(t.TempDir(), "dtmfgw.db")
+	e.st, err = store.Open(ctx, "sqlite:"+e.db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,8 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 		attrs = session.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
 			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
 	}
-	f, err := s.create(call.ID(), req.Configuration, attrs)
+	// What the back end prefills is fixed for the agent's form.
+	f, err := s.create(call.ID(), req.Configuration, attrs, attrs.Given())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -202,9 +203,9 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 // create makes a payment on the call: of the configuration, or of the only
-// one, or pending when there are several to choose from. s.createMu is
-// held.
-func (s *Server) create(callID, configID string, attrs session.Attributes) (found, error) {
+// one, or pending when there are several to choose from. fixed are the
+// attributes the back end set. s.createMu is held.
+func (s *Server) create(callID, configID string, attrs session.Attributes, fixed session.AttributeSet) (found, error) {
 	set := s.payments.Set(callID)
 	if set == nil {
 		return found{}, errCallNotFound
@@ -221,7 +222,7 @@ func (s *Server) create(callID, configID string, attrs session.Attributes) (foun
 	}
 	id := store.NewID()
 	if configID != "" {
-		p, err := set.NewWithID(id, configID, attrs)
+		p, err := set.NewWithFixed(id, configID, attrs, fixed)
 		if err != nil {
 			return found{}, err
 		}
@@ -231,7 +232,7 @@ func (s *Server) create(callID, configID string, attrs session.Attributes) (foun
 		return found{}, errPaymentActive
 	}
 	now := s.now()
-	p := &pending{id: id, callID: callID, attrs: attrs, created: now,
+	p := &pending{id: id, callID: callID, attrs: attrs, fixed: fixed, created: now,
 		deadline: now.Add(session.DefaultSessionTimeout), state: session.StateCreated}
 	s.pmu.Lock()
 	s.pending[id] = p
@@ -286,6 +287,9 @@ func (req *createRequest) normalize(idemHeader string) error {
 	case idemHeader != "":
 		req.IdempotencyKey = idemHeader
 	}
+	if session.HoldsCardNumber(req.IdempotencyKey) {
+		return cardNumberIn("idempotency_key")
+	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(req.IdempotencyKey) {
 		return errorf(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key is at most 200 printable ASCII characters")
 	}
@@ -307,6 +311,10 @@ func (req createRequest) hash() [sha256.Size]byte {
 // error names the field (the session checks them again).
 func checkAttributes(amount int64, currency, reference, name string) error {
 	switch {
+	case session.HoldsCardNumber(reference):
+		return cardNumberIn("reference")
+	case session.HoldsCardNumber(name):
+		return cardNumberIn("cardholder_name")
 	case amount < 0 || amount > session.MaxAmount:
 		return errorf(http.StatusBadRequest, "invalid_amount", "amount is in minor units, 0 to 99999999")
 	case currency != "" && !validCurrency(currency):
@@ -317,6 +325,13 @@ func checkAttributes(amount int64, currency, reference, name string) error {
 		return errorf(http.StatusBadRequest, "invalid_cardholder_name", "cardholder_name is at most 200 bytes without control characters")
 	}
 	return nil
+}
+
+// cardNumberIn refuses free text that holds a card number, naming the
+// field and never repeating the value.
+func cardNumberIn(field string) error {
+	return errorf(http.StatusBadRequest, "card_number_in_text",
+		field+" holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
 }
 
 func validCurrency(s string) bool {
@@ -362,41 +377,42 @@ func (s *Server) findCall(req createRequest) (*session.Call, error) {
 
 // paymentFor authorises a request on the payment {id} and finds it.
 // write says the request changes something (refused while draining).
-func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (found, bool) {
+func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (found, principal, bool) {
 	id := r.PathValue("id")
-	if _, err := s.authPayment(r, id, false); err != nil {
+	who, err := s.authPayment(r, id, false)
+	if err != nil {
 		writeError(w, err)
-		return found{}, false
+		return found{}, principal{}, false
 	}
 	if write && s.draining.Load() {
 		writeError(w, errDraining)
-		return found{}, false
+		return found{}, principal{}, false
 	}
 	f, err := s.lookup(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
-		return found{}, false
+		return found{}, principal{}, false
 	}
-	return f, true
+	return f, who, true
 }
 
 // changeFor is paymentFor for a request that changes the payment: it is
 // refused while draining, and its body is decoded into body (nil: the body
 // must be empty or {}).
-func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (found, bool) {
-	f, ok := s.paymentFor(w, r, true)
+func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (found, principal, bool) {
+	f, who, ok := s.paymentFor(w, r, true)
 	if !ok {
-		return found{}, false
+		return found{}, principal{}, false
 	}
 	if err := decodeBody(w, r, body); err != nil {
 		writeError(w, err)
-		return found{}, false
+		return found{}, principal{}, false
 	}
-	return f, true
+	return f, who, true
 }
 
 func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.paymentFor(w, r, false)
+	f, _, ok := s.paymentFor(w, r, false)
 	if !ok {
 		return
 	}
@@ -405,32 +421,24 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 	var req patchRequest
-	f, ok := s.changeFor(w, r, &req)
+	f, who, ok := s.changeFor(w, r, &req)
 	if !ok {
 		return
 	}
-	apply := func(a session.Attributes) (session.Attributes, error) {
-		if req.Amount != nil {
-			a.Amount = *req.Amount
-		}
-		if req.Currency != nil {
-			a.Currency = *req.Currency
-		}
-		if req.Reference != nil {
-			a.Reference = *req.Reference
-		}
-		if req.CardholderName != nil {
-			a.CardholderName = *req.CardholderName
-		}
-		return a, checkAttributes(a.Amount, a.Currency, a.Reference, a.CardholderName)
+	if err := req.check(); err != nil {
+		writeError(w, err)
+		return
+	}
+	ch := session.AttributesPatch{Amount: req.Amount, Currency: req.Currency, Reference: req.Reference, CardholderName: req.CardholderName}
+	// The form token is the agent's: it may not change what the back end
+	// set, unless the configuration says so (session decides).
+	editor := session.EditorAgent
+	if who.apiKey {
+		editor = session.EditorBackEnd
 	}
 	switch {
 	case f.live != nil:
-		a, err := apply(f.live.Attributes())
-		if err == nil {
-			err = f.live.SetAttributes(a)
-		}
-		if err != nil {
+		if _, err := f.live.PatchAttributes(editor, ch); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -440,11 +448,15 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if p == nil || p.state != session.StateCreated {
 			err = errInvalidState
-		} else if a, aerr := apply(p.attrs); aerr != nil {
-			err = aerr
 		} else {
-			p.attrs = a
-			f.pend.attrs = a
+			// No configuration yet: none opens a fixed attribute, and the
+			// currency has no default.
+			var a session.Attributes
+			var fixed session.AttributeSet
+			if a, fixed, err = ch.Apply(editor, p.attrs, p.fixed, 0, ""); err == nil {
+				p.attrs, p.fixed = a, fixed
+				f.pend.attrs, f.pend.fixed = a, fixed
+			}
 		}
 		s.pmu.Unlock()
 		if err != nil {
@@ -458,9 +470,29 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
 }
 
+// check checks the values the request gives, field by field, so that the
+// error names the field.
+func (req patchRequest) check() error {
+	var amount int64
+	var currency, reference, name string
+	if req.Amount != nil {
+		amount = *req.Amount
+	}
+	if req.Currency != nil {
+		currency = *req.Currency
+	}
+	if req.Reference != nil {
+		reference = *req.Reference
+	}
+	if req.CardholderName != nil {
+		name = *req.CardholderName
+	}
+	return checkAttributes(amount, currency, reference, name)
+}
+
 func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 	var req configurationRequest
-	f, ok := s.changeFor(w, r, &req)
+	f, _, ok := s.changeFor(w, r, &req)
 	if !ok {
 		return
 	}
@@ -486,7 +518,7 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errCallNotFound)
 		return
 	}
-	live, err := set.NewWithID(p.id, req.Configuration, p.attrs)
+	live, err := set.NewWithFixed(p.id, req.Configuration, p.attrs, p.fixed)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -499,7 +531,7 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 
 // fieldAction arms or clears the field {field}.
 func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(*session.Payment, string) error) {
-	f, ok := s.changeFor(w, r, nil)
+	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
@@ -528,7 +560,7 @@ func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.changeFor(w, r, nil)
+	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
@@ -561,7 +593,7 @@ func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.changeFor(w, r, nil)
+	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
@@ -595,7 +627,7 @@ func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
 // its configuration and its prefill but the amount ("take another payment"
 // in the form, whose token is the finished payment's).
 func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.changeFor(w, r, nil)
+	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
@@ -609,8 +641,11 @@ func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
 	}
 	attrs := f.live.Attributes()
 	attrs.Amount = 0
+	// What the back end set of the finished payment stays fixed, but the
+	// amount, which the next payment starts without.
+	fixed := f.live.FixedAttributes() &^ session.AttributeSetOf(session.AttrAmount)
 	s.createMu.Lock()
-	nf, err := s.create(f.live.View().CallID, f.live.Config().ID, attrs)
+	nf, err := s.create(f.live.View().CallID, f.live.Config().ID, attrs, fixed)
 	s.createMu.Unlock()
 	if err != nil {
 		writeError(w, err)

@@ -88,7 +88,7 @@ func TestPaymentEndAndAnother(t *testing.T) {
 		t.Fatalf("another before the end: %d %s", code, b)
 	}
 	var v viewJSON
-	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"amount":2500,"currency":"EUR"}`, &v)
+	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, testKey, `{"amount":2500,"currency":"EUR"}`, &v)
 	if v.Attributes.Amount != 2500 || v.Attributes.Currency != "EUR" {
 		t.Errorf("patched %+v", v.Attributes)
 	}

@@ -239,7 +239,10 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	}
 	s := e.openStream("/v1/payments/"+id+"/events?access_token="+tok, "")
 	e.must(http.StatusOK, "PUT", "/v1/payments/"+id+"/configuration", tok, `{"configuration":"card"}`, nil)
-	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"amount":2500,"cardholder_name":"A Person"}`, nil)
+	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, testKey, `{"amount":2500}`, nil)
+	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"cardholder_name":"A Person"}`, nil)
+	e.req("PATCH", "/v1/payments/"+id, tok, `{"amount":1}`)                            // field_not_editable
+	e.req("PATCH", "/v1/payments/"+id, testKey, `{"reference":"4111 1111 1111 1111"}`) // card_number_in_text
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/card_number/arm", tok, "", nil)
 	e.press(call, "4242424242424242"+"1230"+"123")
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/security_code/clear", tok, "", nil)
@@ -301,7 +304,7 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	if accepted < 3 {
 		t.Errorf("%d accepted request bodies checked, want the create, configuration and attributes requests", accepted)
 	}
-	for _, st := range []string{"200", "201", "400", "401", "404", "409"} {
+	for _, st := range []string{"200", "201", "400", "401", "403", "404", "409"} {
 		if !checked[st] {
 			t.Errorf("no %s answer checked", st)
 		}

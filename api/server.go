@@ -48,6 +48,12 @@ func WithKeepalive(d time.Duration) Option {
 	}
 }
 
+// withStreamLimits sets the event streams' bounds (tests; New uses
+// MaxStreamsPerCredential, MaxStreamsPerCall and MaxStreams).
+func withStreamLimits(perCredential, perCall, total int) Option {
+	return func(s *Server) { s.slots = newStreamRegistry(perCredential, perCall, total) }
+}
+
 // Server is the public listener's handler: the JSON API under /v1/ and
 // the agent form under /form/. Safe for concurrent use.
 type Server struct {
@@ -79,8 +85,10 @@ type Server struct {
 	drainOnce sync.Once
 	drained   chan struct{}
 
-	// streams counts the event streams open now (metrics).
+	// streams counts the event streams open now (metrics); slots bounds
+	// them per credential, per call and in all.
 	streams atomic.Int64
+	slots   *streamRegistry
 }
 
 // Certificate returns the public listener's certificate, nil without TLS:
@@ -118,6 +126,7 @@ func New(cfg Config, calls *session.Manager, payments *session.Payments, st *sto
 		cfg: cfg, calls: calls, payments: payments, store: st, log: log,
 		now: time.Now, keepalive: DefaultKeepalive, keys: newKeyring(cfg.APIKeys),
 		pending: make(map[string]*pending), drained: make(chan struct{}),
+		slots: newStreamRegistry(MaxStreamsPerCredential, MaxStreamsPerCall, MaxStreams),
 	}
 	for _, o := range opts {
 		o(s)

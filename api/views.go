@@ -57,6 +57,7 @@ type callJSON struct {
 type pending struct {
 	id, callID string
 	attrs      session.Attributes
+	fixed      session.AttributeSet // the attributes the back end set
 	created    time.Time
 	deadline   time.Time
 	state      session.PaymentState
@@ -149,6 +150,7 @@ func (s *Server) view(ctx context.Context, f found) paymentView {
 			Fields: []session.FieldView{}, Created: p.created, Updated: p.created, Deadline: p.deadline,
 		}
 		if p.state == session.StateCreated {
+			v.AgentEditable = session.AgentEditable(p.fixed, 0)
 			v.Remaining = int64(p.deadline.Sub(s.now()) / time.Second)
 			v.Configurations = s.payments.Configs()
 		}

@@ -327,10 +327,23 @@ func ValidSecurityCode(code []byte, b Brand) bool {
 }
 
 // clip returns at most n bytes of b as a string, for error messages about
-// configuration text (never card data).
+// configuration text or a name a client sent (never card data). Text that
+// holds a card number, whole or clipped, is not repeated: a card number
+// typed into the wrong place must not reach a log through the error that
+// refuses it.
 func clip(b []byte, n int) string {
+	if HoldsCardNumber(string(b)) {
+		return cardNumberWithheld
+	}
 	if len(b) > n {
 		b = b[:n]
 	}
+	if HoldsCardNumber(string(b)) {
+		return cardNumberWithheld
+	}
 	return string(b)
 }
+
+// cardNumberWithheld stands in an error message for a value that holds a
+// card number.
+const cardNumberWithheld = "(a value that looks like a card number, not repeated)"

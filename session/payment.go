@@ -144,13 +144,19 @@ type Attributes struct {
 }
 
 // validate checks what is given; an amount and currency are required
-// only to process (processable).
+// only to process (processable). A reference or name that holds a card
+// number is refused (ErrCardNumberInText): the payment would keep it,
+// record it and send it in webhooks.
 func (a Attributes) validate() error {
 	switch {
 	case a.Amount < 0 || a.Amount > MaxAmount:
 		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
 	case a.Currency != "" && !validCurrency(a.Currency):
 		return fmt.Errorf("%w: currency is not an ISO 4217 code (three capital letters)", ErrBadAttributes)
+	case HoldsCardNumber(a.Reference):
+		return fmt.Errorf("%w: reference", ErrCardNumberInText)
+	case HoldsCardNumber(a.CardholderName):
+		return fmt.Errorf("%w: cardholder name", ErrCardNumberInText)
 	case len(a.Reference) > processor.MaxTextLen || hasControl(a.Reference):
 		return fmt.Errorf("%w: reference: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
 	case len(a.CardholderName) > processor.MaxTextLen || hasControl(a.CardholderName):
@@ -214,6 +220,7 @@ type Payment struct {
 	state         PaymentState
 	reason        string
 	attrs         Attributes
+	fixed         AttributeSet // set by the back end: the agent's only where cfg.AgentEditable says
 	fields        []fieldState
 	caps          []capture
 	armed         int // index of the armed field, -1 for none
@@ -275,22 +282,39 @@ func (p *Payment) Attributes() Attributes {
 }
 
 // SetAttributes replaces the amount, currency, reference and cardholder
-// name, until the payment is processed. A zero Currency takes the
-// configuration's.
+// name as the back end (EditorBackEnd), until the payment is processed. A
+// zero Currency takes the configuration's.
 func (p *Payment) SetAttributes(a Attributes) error {
-	if a.Currency == "" {
-		a.Currency = p.cfg.Currency
-	}
-	if err := a.validate(); err != nil {
-		return err
-	}
+	_, err := p.PatchAttributes(EditorBackEnd, AttributesPatch{
+		Amount: &a.Amount, Currency: &a.Currency, Reference: &a.Reference, CardholderName: &a.CardholderName,
+	})
+	return err
+}
+
+// PatchAttributes changes the attributes the patch names, as editor,
+// until the payment is processed, and returns them as they are then. The
+// agent may change an attribute the back end set only where the
+// configuration's AgentEditable lists it (a *NotEditableError otherwise);
+// see AttributesPatch.Apply. On an error nothing changes.
+func (p *Payment) PatchAttributes(editor Editor, ch AttributesPatch) (Attributes, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.editableLocked(); err != nil {
-		return err
+		return p.attrs, err
 	}
-	p.attrs = a
-	return nil
+	a, fixed, err := ch.Apply(editor, p.attrs, p.fixed, p.cfg.agentEditable(), p.cfg.Currency)
+	if err != nil {
+		return p.attrs, err
+	}
+	p.attrs, p.fixed = a, fixed
+	return a, nil
+}
+
+// FixedAttributes returns the attributes the back end set.
+func (p *Payment) FixedAttributes() AttributeSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fixed
 }
 
 // editableLocked says why the payment cannot be changed, or nil.
@@ -977,10 +1001,15 @@ type PaymentView struct {
 	State      PaymentState `json:"state"`
 	Reason     string       `json:"reason,omitempty"`
 	Attributes Attributes   `json:"attributes"`
-	Fields     []FieldView  `json:"fields"`
-	Created    time.Time    `json:"created"`
-	Updated    time.Time    `json:"updated"`
-	Deadline   time.Time    `json:"deadline"`
+	// AgentEditable are the attributes the agent's form may change: those
+	// the back end did not set, and those the configuration lets the agent
+	// change all the same. Nothing is editable once the payment is being
+	// processed.
+	AgentEditable AttributeSet `json:"agent_editable"`
+	Fields        []FieldView  `json:"fields"`
+	Created       time.Time    `json:"created"`
+	Updated       time.Time    `json:"updated"`
+	Deadline      time.Time    `json:"deadline"`
 	// Remaining is the time left, in whole seconds, while the payment is
 	// open.
 	Remaining int64   `json:"remaining_seconds,omitempty"`
@@ -998,6 +1027,7 @@ func (p *Payment) View() PaymentView {
 	}
 	if p.state.open() {
 		v.Remaining = p.remainingEventLocked(time.Now()).Remaining
+		v.AgentEditable = AgentEditable(p.fixed, p.cfg.agentEditable())
 	}
 	if p.state.Final() || p.state == StateReconciling {
 		r := *p.result

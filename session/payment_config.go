@@ -191,6 +191,12 @@ type PaymentConfig struct {
 	HashEndsField bool `yaml:"hash_ends_field" json:"hash_ends_field"`
 	// StarClearsField lets `*` clear the armed field.
 	StarClearsField bool `yaml:"star_clears_field" json:"star_clears_field"`
+	// AgentEditable lists the attributes ("amount", "currency",
+	// "reference", "cardholder_name") the agent's form may change even
+	// when the back end set them. An attribute the back end left empty is
+	// the agent's to fill in whatever this says; empty means the agent may
+	// change none that the back end set.
+	AgentEditable []Attribute `yaml:"agent_editable" json:"agent_editable"`
 	// Webhook is where this configuration's results are POSTed, signed
 	// (package webhook); zero means none.
 	Webhook WebhookConfig `yaml:"webhook" json:"webhook,omitzero"`
@@ -221,6 +227,9 @@ func (c *PaymentConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	*c = PaymentConfig(p)
 	return nil
 }
+
+// agentEditable returns AgentEditable as a set.
+func (c PaymentConfig) agentEditable() AttributeSet { return AttributeSetOf(c.AgentEditable...) }
 
 // sessionTimeout returns SessionTimeout or its default.
 func (c PaymentConfig) sessionTimeout() time.Duration {
@@ -299,6 +308,12 @@ func (c PaymentConfig) validate(prefix string) error {
 		}
 		return fmt.Errorf("%w: %s: %s", ErrPaymentConfig, key, fmt.Sprintf(format, args...))
 	}
+	// Checked first, so that no message below quotes such a value.
+	for _, t := range c.texts() {
+		if HoldsCardNumber(t.value) {
+			return bad(t.key, "holds what looks like a card number: card numbers are keyed by the caller, never written into the configuration")
+		}
+	}
 	if err := checkID(c.ID); err != nil {
 		return bad("id", "%v", err)
 	}
@@ -371,10 +386,35 @@ func (c PaymentConfig) validate(prefix string) error {
 	if c.Currency != "" && !validCurrency(c.Currency) {
 		return bad("currency", "%q is not an ISO 4217 code (three capital letters)", clip([]byte(c.Currency), 16))
 	}
+	var editable AttributeSet
+	for i, a := range c.AgentEditable {
+		key := fmt.Sprintf("agent_editable[%d]", i)
+		switch {
+		case a.index() < 0:
+			return bad(key, "%q is not an attribute: want amount, currency, reference or cardholder_name", clip([]byte(a), 32))
+		case editable.Has(a):
+			return bad(key, "%s is listed twice", a)
+		}
+		editable |= AttributeSetOf(a)
+	}
 	if c.SessionTimeout != 0 && (c.SessionTimeout < MinSessionTimeout || c.SessionTimeout > MaxSessionTimeout) {
 		return bad("session_timeout", "%v outside %v … %v (0 means %v)", c.SessionTimeout, MinSessionTimeout, MaxSessionTimeout, DefaultSessionTimeout)
 	}
 	return c.Webhook.validate(bad)
+}
+
+// keyedText is a text value of a configuration and its key.
+type keyedText struct{ key, value string }
+
+// texts returns every text value of the configuration that is shown,
+// sent or logged: ids, names, labels, the processor's name, the currency
+// and the webhook's URL.
+func (c PaymentConfig) texts() []keyedText {
+	t := []keyedText{{"id", c.ID}, {"name", c.Name}, {"processor", c.Processor}, {"currency", c.Currency}, {"webhook.url", c.Webhook.URL}}
+	for i, f := range c.Fields {
+		t = append(t, keyedText{fmt.Sprintf("fields[%d].id", i), f.ID}, keyedText{fmt.Sprintf("fields[%d].label", i), f.Label})
+	}
+	return t
 }
 
 // checkID accepts 1 to maxIDLen lower-case letters, digits, '_' and '-':
@@ -444,6 +484,9 @@ func (c PaymentConfig) MarshalJSON() ([]byte, error) {
 	timeout := c.SessionTimeout
 	if timeout == 0 {
 		timeout = DefaultSessionTimeout
+	}
+	if c.AgentEditable == nil {
+		c.AgentEditable = []Attribute{} // [], not null: a list to read
 	}
 	return json.Marshal(struct {
 		plain

@@ -330,6 +330,15 @@ func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
 // and not taken (ErrPaymentActive otherwise: it names a payment that is
 // there already).
 func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
+	return s.NewWithFixed(id, configID, attrs, 0)
+}
+
+// NewWithFixed is NewWithID with the attributes the back end set (fixed):
+// the agent may change those only where the configuration's AgentEditable
+// lists them. The API passes its prefill's (Attributes.Given), or, for
+// the payment that follows a finished one, what the back end had set of
+// the finished one's.
+func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed AttributeSet) (*Payment, error) {
 	if !validPaymentID(id) {
 		return nil, errors.New("session: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
 	}
@@ -367,6 +376,7 @@ func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment,
 		proc:    s.ps.procs[cfg.Processor],
 		created: now,
 		attrs:   attrs,
+		fixed:   fixed,
 		armed:   -1,
 		fields:  make([]fieldState, len(cfg.Fields)),
 		state:   StateCreated,

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"dtmfgw/session"
 )
 
 // ErrNoRoute is returned by Router.Route when no rule matched, no override
@@ -175,7 +177,10 @@ func compileRule(key string, rr RouteRule) (rule, error) {
 	if rr.HeaderRegexp != "" && rr.Header == "" {
 		errs = append(errs, fmt.Errorf("%s.header_regexp: needs header", key))
 	}
-	if reason := checkValue(rr.Name, MaxHeaderNameLen); reason != "" {
+	if session.HoldsCardNumber(rr.Name) {
+		// The name is logged with every call the rule routes.
+		errs = append(errs, fmt.Errorf("%s.name: holds what looks like a card number", key))
+	} else if reason := checkValue(rr.Name, MaxHeaderNameLen); reason != "" {
 		errs = append(errs, fmt.Errorf("%s.name: %s", key, reason))
 	}
 	switch {

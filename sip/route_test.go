@@ -156,6 +156,7 @@ func TestNewRouterErrorsNameTheKey(t *testing.T) {
 		{"regexp without header", func(c *Config) { c.Routes[0].HeaderRegexp = "x" }, []string{"sip.routes[0].header_regexp: needs header"}},
 		{"header not a token", func(c *Config) { c.Routes[3].Header = "X Queue" }, []string{"sip.routes[3].header: invalid SIP header name: not an RFC 3261 §25.1 token"}},
 		{"name with newline", func(c *Config) { c.Routes[0].Name = "a\nb" }, []string{"sip.routes[0].name: value contains control character 0x0A"}},
+		{"name with a card number", func(c *Config) { c.Routes[1].Name = "visa 4111-1111-1111-1111" }, []string{"sip.routes[1].name: holds what looks like a card number"}},
 		{"default target", func(c *Config) { c.DefaultTarget = "sip:a:b@h" }, []string{"sip.default_target: not a SIP URI: a password is not allowed"}},
 		{"override header", func(c *Config) { c.OverrideHeader = "X-Target:" }, []string{"sip.override_header: invalid SIP header name"}},
 		{"override header per leg", func(c *Config) { c.OverrideHeader = "Route" }, []string{"sip.override_header: header is built per leg"}},

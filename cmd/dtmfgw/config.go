@@ -154,6 +154,13 @@ func (c *config) validate() error {
 	if err := c.Processors.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	for name := range c.Processors {
+		// The name is the key: say which without repeating it. (package
+		// processor sits below session and cannot ask it.)
+		if session.HoldsCardNumber(name) {
+			errs = append(errs, errors.New("processors: a processor's name holds what looks like a card number"))
+		}
+	}
 	for i, pc := range c.Payments.Configurations {
 		if _, ok := c.Processors[pc.Processor]; !ok {
 			errs = append(errs, fmt.Errorf("payments.configurations[%d].processor: no processor %q under processors", i, pc.Processor))

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"dtmfgw/session"
 )
 
 // flagKey is a serve flag that sets a configuration key. Flags are
@@ -114,6 +116,67 @@ type origins map[string]string
 // "FILE: sip.listen: …", "DTMFGW_SIP_LISTEN (sip.listen): …",
 // "--sip-listen (sip.listen): …".
 func (s sources) build() (config, error) {
+	cfg, err := s.buildQuoting()
+	return cfg, withholdCardNumbers(err)
+}
+
+// withholdCardNumbers masks the digits of the card numbers a refusal
+// quotes: a YAML type error, an address or a level parser repeats the
+// value given, and a card number pasted into the wrong key must not reach
+// the terminal or the journal through the refusal. The refusal still
+// names the key; keys never hold 12 digits. Free-text keys refuse a card
+// number themselves, without quoting it.
+func withholdCardNumbers(err error) error {
+	if err == nil || !session.HoldsCardNumber(err.Error()) {
+		return err
+	}
+	return &withheldError{msg: maskDigitRuns(err.Error()), err: err}
+}
+
+// withheldError is an error with its message masked; errors.Is and As
+// still see the error it wraps.
+type withheldError struct {
+	msg string
+	err error
+}
+
+func (e *withheldError) Error() string { return e.msg }
+func (e *withheldError) Unwrap() error { return e.err }
+
+// maskDigitRuns replaces with '*' every digit of each run of digits (with
+// spaces, hyphens and dots between them) that holds 12 digits or more:
+// wider than session.HoldsCardNumber's catch, so nothing it finds is left.
+func maskDigitRuns(s string) string {
+	b := []byte(s)
+	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
+	for i := 0; i < len(b); {
+		if !isDigit(b[i]) {
+			i++
+			continue
+		}
+		// The run: digits, and separators that stand between digits.
+		j, digits, end := i, 0, i
+		for j < len(b) && (isDigit(b[j]) || strings.IndexByte(" -.", b[j]) >= 0) {
+			if isDigit(b[j]) {
+				digits++
+				end = j + 1
+			}
+			j++
+		}
+		if digits >= 12 {
+			for k := i; k < end; k++ {
+				if isDigit(b[k]) {
+					b[k] = '*'
+				}
+			}
+		}
+		i = max(end, i+1)
+	}
+	return string(b)
+}
+
+// buildQuoting is build without withholdCardNumbers.
+func (s sources) buildQuoting() (config, error) {
 	cfg, err := loadConfig(s.path)
 	if err != nil {
 		return cfg, err

@@ -87,6 +87,46 @@ func TestConfigRefusalsFromEveryLayer(t *testing.T) {
 	}
 }
 
+// TestConfigRefusalWithholdsCardNumbers: a card number pasted into a key
+// is refused naming the key, from the file, the environment or a flag,
+// and the refusal does not repeat it, whichever check refused it: a
+// free-text key's own (a configuration's name, a route's name), a YAML
+// type error, a parser that quotes the value.
+func TestConfigRefusalWithholdsCardNumbers(t *testing.T) {
+	const pan = "4111111111111111"
+	for _, c := range []struct {
+		name, yaml string
+		env, args  []string
+		key        string
+	}{
+		{"configuration name", "payments:\n  configurations:\n    - id: card\n      name: card 4111 1111 1111 1111\n" +
+			"      fields: [{id: a, kind: card_number}, {id: b, kind: expiry}, {id: c, kind: security_code}]\n" +
+			"      accepted_brands: [visa]\n      processor: sandbox\n", nil, nil, "payments.configurations[0].name"},
+		{"route name", "sip:\n  routes:\n    - {name: '4111.1111.1111.1111', user: '100', target: 'sip:a@b'}\n", nil, nil, "sip.routes[0].name"},
+		{"processor name", "processors:\n  p4111111111111111: {type: sandbox}\n", nil, nil, "processors: a processor's name"},
+		{"yaml type error", "media:\n  digit_queue: 4111-1111-1111-1111\n", nil, nil, "line 2"}, // yaml names the line, not the key
+		{"env parser", "", []string{"DTMFGW_LOG_LEVEL=4111 1111 1111 1111"}, nil, "log.level"},
+		{"flag parser", "", nil, []string{"--sip-listen", "4111-1111-1111-1111"}, "sip.listen"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.yaml != "" {
+				args = append([]string{"--config", writeConfig(t, c.yaml)}, args...)
+			}
+			code, stdout, stderr := checkConfig(t, c.env, args...)
+			if code != 1 || !strings.Contains(stderr, c.key) {
+				t.Fatalf("exit %d, want 1 naming %s:\n%s", code, c.key, stderr)
+			}
+			if strings.Contains(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(stdout+stderr), pan) {
+				t.Errorf("the refusal repeats the card number:\n%s", stderr)
+			}
+		})
+	}
+	if got := maskDigitRuns("a[12]: 4111 1111.1111-1111 and 20000-29999, 123456789012"); got != "a[12]: **** ****.****-**** and 20000-29999, ************" {
+		t.Errorf("masked %q", got)
+	}
+}
+
 // TestConfigAllowedEnvironment: the documented variables, the tests'
 // DTMFGW_TEST_ family and a processor's api_key_env are not keys and are
 // not refused; variables of other programs are ignored.

@@ -32,7 +32,10 @@ const st = {
   reason: '',
   result: null,
   attrs: { amount: 0, currency: '', reference: '', cardholder_name: '' },
-  editable: null, // which attributes the agent may edit, decided at the first view
+  // Which attributes the agent may edit, as the gateway says (the view's
+  // agent_editable): what the back end set is read-only unless the
+  // configuration opens it. The gateway refuses the rest whatever we show.
+  editable: { amount: false, currency: false, reference: false, cardholder_name: false },
   streamOpen: false,
   callSecure: false,
   callEnded: false,
@@ -121,6 +124,17 @@ function connect() {
   // read of our own could be answered before a key press that the
   // stream then shows, and arrive after it, taking the new dot off.
   for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
+  // A newer stream of this token took this one's place (the form opened
+  // again, in another tab): stop here, or the two would take turns
+  // replacing each other.
+  es.addEventListener('replaced', () => {
+    if (es !== st.es) return;
+    es.close();
+    st.es = null;
+    st.streamOpen = false;
+    renderBadge();
+    notice('This payment is open in another window, which now follows it. Reload this page to follow it here.');
+  });
 }
 
 function parse(m) {
@@ -240,14 +254,7 @@ function applyView(v, seq, snapshot) {
   st.seq = Math.max(st.seq, seq || 0);
   ui.app.setAttribute('aria-busy', 'false');
   st.attrs = { amount: 0, currency: '', reference: '', cardholder_name: '', ...(v.attributes || {}) };
-  if (!st.editable) {
-    st.editable = {
-      amount: !(st.attrs.amount > 0),
-      currency: !st.attrs.currency,
-      reference: !st.attrs.reference,
-      cardholder_name: !st.attrs.cardholder_name,
-    };
-  }
+  st.editable = editableOf(v);
   if (v.result) st.result = v.result;
   const call = v.call || {};
   if (snapshot && typeof call.secure === 'boolean') st.callSecure = call.secure;
@@ -281,10 +288,23 @@ function applyAnswer(v) {
     return;
   }
   st.attrs = { amount: 0, currency: '', reference: '', cardholder_name: '', ...(v.attributes || {}) };
+  st.editable = editableOf(v);
   renderAttributes();
   if (v.result) st.result = v.result;
   if (FINAL.has(v.state) || v.state === 'reconciling') setState(v.state, v.reason || '');
   renderActions();
+}
+
+// editableOf reads a view's agent_editable: the attributes the form token
+// may change now.
+function editableOf(v) {
+  const list = Array.isArray(v.agent_editable) ? v.agent_editable : [];
+  return {
+    amount: list.includes('amount'),
+    currency: list.includes('currency'),
+    reference: list.includes('reference'),
+    cardholder_name: list.includes('cardholder_name'),
+  };
 }
 
 function setState(state, reason) {
@@ -640,6 +660,10 @@ async function act(fn, pending) {
     st.busy = false;
     notice(err.message || String(err));
     renderResult();
+    if (err instanceof ApiError && err.code === 'field_not_editable') {
+      // The back end set the value since we last looked: show it, read-only.
+      st.client.payment(st.id).then((v) => applyView(v, st.seq, false), () => {});
+    }
   } finally {
     st.busy = false;
     renderActions();
