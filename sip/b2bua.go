@@ -471,9 +471,12 @@ func (b *B2BUA) check(req *sipmsg.Request, src netip.Addr, br *bridge, fromCalle
 	if br == nil {
 		return RefusedNoDialog, true
 	}
-	peer := br.agentPeer
-	if fromCaller {
-		peer = br.callerPeer
+	// agentPeer is read only for a bridge found by the agent's Call-ID:
+	// it is set before that is registered, while the caller's may come
+	// first.
+	peer := br.callerPeer
+	if !fromCaller {
+		peer = br.agentPeer
 	}
 	if !peer.from(src) {
 		return RefusedWrongSource, true

@@ -348,7 +348,7 @@ func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 	d := e.only(p.ID)
 	var b Body
 	if err := json.Unmarshal(d.Body, &b); err != nil || b.Data.Payment.Result == nil || b.Data.Payment.Result.State != "failed" ||
-		b.Data.Payment.Result.Reason != "settled after a restart" {
+		b.Data.Payment.Result.Reason != "settled by asking the processor" {
 		t.Fatalf("body %s, %v", d.Body, err)
 	}
 	e.round()
