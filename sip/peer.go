@@ -1,11 +1,8 @@
 package sip
 
 import (
-	"bytes"
-	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -197,49 +194,4 @@ func tagOf(h interface{ Value() string }) string {
 		}
 	}
 	return ""
-}
-
-// cancelFilter sees every datagram of the UDP listener before sipgo
-// parses it, for one kind of request: sipgo's transaction layer answers a
-// CANCEL that matches a pending INVITE transaction itself (200 to the
-// CANCEL, then 487 to the INVITE, RFC 3261 §9.2), on the INVITE's Via
-// branch alone and before any handler of ours could check its source. So
-// a CANCEL of a call's pending INVITE must pass admit's check here: from
-// the caller's peer, inside the ACL, with the caller's From tag. A refused
-// one is answered here and never reaches sipgo. Every other datagram, and
-// a CANCEL that names no call (onCancel answers it), passes unchanged.
-//
-// It never returns an error: sipgo stops reading the socket on one.
-func (b *B2BUA) cancelFilter(info sipmsg.TransportReadProps, data []byte) ([]byte, error) {
-	if !bytes.HasPrefix(data, []byte("CANCEL ")) || !strings.EqualFold(info.Transport, "udp") {
-		return data, nil
-	}
-	raddr, ok := info.RemoteAddr.(*net.UDPAddr)
-	if !ok {
-		return data, nil
-	}
-	msg, err := sipmsg.ParseMessage(data)
-	if err != nil {
-		return data, nil // sipgo refuses what does not parse
-	}
-	req, ok := msg.(*sipmsg.Request)
-	if !ok {
-		return data, nil
-	}
-	src := raddr.AddrPort().Addr().Unmap()
-	br, fromCaller := b.lookup(req)
-	why, refused := b.check(req, src, br, fromCaller)
-	if !refused || (br == nil && why == RefusedNoDialog) {
-		return data, nil
-	}
-	b.msgs.refuse([]byte(req.Method), why)
-	code, text := why.status()
-	b.log.Info("SIP request refused", "method", "CANCEL", "reason", why.String(), "source", src.String(), "status", code)
-	if b.udpConn != nil {
-		res := response(req, code, text)
-		if _, err := b.udpConn.WriteTo([]byte(res.String()), raddr); err != nil {
-			b.log.Debug("SIP response not sent", "method", "CANCEL", "status", code, "err", err)
-		}
-	}
-	return nil, nil
 }

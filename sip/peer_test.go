@@ -62,13 +62,11 @@ type forged struct {
 	extraHeaderLine string
 }
 
-// send sends f to gw and returns the status of the final response (0 for
-// an ACK, which gets none).
-func (s *rawSender) send(gw netip.AddrPort, f forged) int {
-	s.t.Helper()
+// bytes is f as from sends it to gw over transport.
+func (f forged) bytes(from, gw netip.AddrPort, transport string) []byte {
 	via := f.via
 	if via == "" {
-		via = fmt.Sprintf("SIP/2.0/UDP %s;branch=z9hG4bK-forged-%d", s.addr(), time.Now().UnixNano())
+		via = fmt.Sprintf("SIP/2.0/%s %s;branch=z9hG4bK-forged-%d", transport, from, time.Now().UnixNano())
 	}
 	to := "<sip:gw@" + gw.String() + ">"
 	if f.toTag != "" {
@@ -77,15 +75,22 @@ func (s *rawSender) send(gw netip.AddrPort, f forged) int {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s sip:gw@%s SIP/2.0\r\n", f.method, gw)
 	fmt.Fprintf(&b, "Via: %s\r\nMax-Forwards: 70\r\n", via)
-	fmt.Fprintf(&b, "From: <sip:caller@%s>;tag=%s\r\nTo: %s\r\n", s.addr().Addr(), f.fromTag, to)
+	fmt.Fprintf(&b, "From: <sip:caller@%s>;tag=%s\r\nTo: %s\r\n", from.Addr(), f.fromTag, to)
 	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\n", f.callID, f.cseq, f.method)
-	fmt.Fprintf(&b, "Contact: <sip:caller@%s>\r\n", s.addr())
+	fmt.Fprintf(&b, "Contact: <sip:caller@%s>\r\n", from)
 	if f.contentType != "" {
 		fmt.Fprintf(&b, "Content-Type: %s\r\n", f.contentType)
 	}
 	b.WriteString(f.extraHeaderLine)
 	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(f.body), f.body)
-	if _, err := s.conn.WriteToUDPAddrPort([]byte(b.String()), gw); err != nil {
+	return []byte(b.String())
+}
+
+// send sends f to gw and returns the status of the final response (0 for
+// an ACK, which gets none).
+func (s *rawSender) send(gw netip.AddrPort, f forged) int {
+	s.t.Helper()
+	if _, err := s.conn.WriteToUDPAddrPort(f.bytes(s.addr(), gw, "UDP"), gw); err != nil {
 		s.t.Fatal(err)
 	}
 	if f.method == sipmsg.ACK {
@@ -111,11 +116,64 @@ func (s *rawSender) send(gw netip.AddrPort, f forged) int {
 	}
 }
 
+// requestSender sends a forged request and returns the final status.
+type requestSender interface {
+	send(gw netip.AddrPort, f forged) int
+}
+
+// tcpSender sends each forged request on a TCP connection of its own from
+// its address.
+type tcpSender struct {
+	t  *testing.T
+	ip string
+}
+
+func (s tcpSender) send(gw netip.AddrPort, f forged) int {
+	s.t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(s.ip)}, Timeout: waitLimit}
+	conn, err := d.Dial("tcp", gw.String())
+	if err != nil {
+		s.t.Fatalf("dial from %s: %v", s.ip, err)
+	}
+	defer conn.Close()
+	from := conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	if _, err := conn.Write(f.bytes(from, gw, "TCP")); err != nil {
+		s.t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(waitLimit))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		// Responses come one after another; the first final one for f's
+		// method is the answer.
+		for {
+			end := strings.Index(string(got), "\r\n\r\n")
+			if end < 0 {
+				break
+			}
+			msg, perr := sipmsg.ParseMessage(got[:end+4])
+			got = got[end+4:]
+			if res, ok := msg.(*sipmsg.Response); perr == nil && ok && !res.IsProvisional() && res.CSeq() != nil && res.CSeq().MethodName == f.method {
+				return res.StatusCode
+			}
+		}
+		if err != nil {
+			// No answer on this connection (sipgo answers a CANCEL it
+			// matched on the INVITE's own connection): 0, for the caller
+			// to judge with what else it sees.
+			s.t.Logf("%s over TCP from %s: no final response: %v", f.method, s.ip, err)
+			return 0
+		}
+	}
+}
+
 // attempt is one forged request's variant: who sends it, with which tags,
 // and what it must get.
 type attempt struct {
 	name           string
-	from           *rawSender
+	from           requestSender
 	fromTag, toTag string
 	status         int
 	why            Refusal
@@ -126,7 +184,12 @@ type attempt struct {
 // the right tags, an address inside the ACL that is not the peer with the
 // right tags, and the peer's own host with a wrong tag each way.
 func attempts(t *testing.T, theirs, ours string) []attempt {
-	outsider, insider, self := newRawSender(t, outsiderIP), newRawSender(t, insiderIP), newRawSender(t, peerIP)
+	return attemptsFrom(theirs, ours, func(ip string) requestSender { return newRawSender(t, ip) })
+}
+
+// attemptsFrom is attempts with the senders newSender makes.
+func attemptsFrom(theirs, ours string, newSender func(ip string) requestSender) []attempt {
+	outsider, insider, self := newSender(outsiderIP), newSender(insiderIP), newSender(peerIP)
 	return []attempt{
 		{"outside the ACL", outsider, theirs, ours, 403, RefusedACL},
 		{"inside the ACL, not the peer", insider, theirs, ours, 403, RefusedWrongSource},
@@ -344,9 +407,23 @@ func TestAgentDialogRequestsFromOthersChangeNothing(t *testing.T) {
 
 func TestCancelFromOthersLeavesTheCallRinging(t *testing.T) {
 	// sipgo answers a CANCEL that matches a pending INVITE itself, on the
-	// INVITE's Via branch alone. A forged CANCEL with that Via, from the
-	// outsider, an insider or with the wrong From tag, must not end the
-	// ringing call; the caller's own CANCEL then does.
+	// INVITE's Via branch alone, whichever transport either came by. A
+	// forged CANCEL with that Via, from the outsider, an insider or with
+	// the wrong From tag, over UDP or TCP, must not end the ringing call;
+	// the caller's own CANCEL then does.
+	for _, transport := range []string{"UDP", "TCP"} {
+		t.Run(transport, func(t *testing.T) {
+			testCancelFromOthers(t, func(ip string) requestSender {
+				if transport == "TCP" {
+					return tcpSender{t: t, ip: ip}
+				}
+				return newRawSender(t, ip)
+			})
+		})
+	}
+}
+
+func testCancelFromOthers(t *testing.T, newSender func(ip string) requestSender) {
 	agent := newPeerUA(t, "agent")
 	agent.answerCalls(200, time.Hour)
 	gw := gatewayTo(t, agent, adversarialACL)
@@ -366,7 +443,7 @@ func TestCancelFromOthersLeavesTheCallRinging(t *testing.T) {
 	<-agent.invites // the agent rings
 	inv := d.InviteRequest
 	theirs := tagOf(inv.From())
-	for _, a := range attempts(t, theirs, "") {
+	for _, a := range attemptsFrom(theirs, "", newSender) {
 		if a.toTag != "" {
 			continue // a CANCEL's To has no tag (RFC 3261 §9.1)
 		}
