@@ -141,4 +141,3 @@ func FuzzScreenedConn(f *testing.F) {
 		}
 	})
 }
-
