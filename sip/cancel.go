@@ -41,7 +41,9 @@ func (b *B2BUA) screenCancel(req *sipmsg.Request, src netip.Addr) *sipmsg.Respon
 // parses it, and screens the CANCELs. It never returns an error: sipgo
 // stops reading the socket on one.
 func (b *B2BUA) cancelFilter(info sipmsg.TransportReadProps, data []byte) ([]byte, error) {
-	if !bytes.HasPrefix(data, []byte("CANCEL ")) || !strings.EqualFold(info.Transport, "udp") {
+	// sipgo's parser takes the start line from the datagram's first byte,
+	// so whatever it reads as a CANCEL starts with the method.
+	if !bytes.HasPrefix(data, []byte("CANCEL")) || !strings.EqualFold(info.Transport, "udp") {
 		return data, nil
 	}
 	raddr, ok := info.RemoteAddr.(*net.UDPAddr)
