@@ -54,7 +54,7 @@ func TestBrandAndValidityPerBrand(t *testing.T) {
 		{"4012888888881881", BrandVisa, true},
 		{"4222222222222", BrandVisa, true}, // 13 digits
 		{fill("4", 19), BrandVisa, true},
-		{fill("4", 15), BrandVisa, false}, // Visa issues 13, 16, 19
+		{fill("4", 15), BrandVisa, false}, // Visa numbers are 13, 16 or 19 digits long
 		{"5555555555554444", BrandMastercard, true},
 		{"5105105105105100", BrandMastercard, true},
 		{"2223003122003222", BrandMastercard, true},
