@@ -428,15 +428,7 @@ func TestB2BUACallerCancelWhileRinging(t *testing.T) {
 	agent.answerCalls(200, time.Hour) // rings until cancelled
 	gw := gatewayTo(t, agent, nil)
 	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	ringCtx, hangUp := context.WithCancel(ctx)
-	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: "127.0.0.1", Port: int(gw.addr.Port())}
-	ct := sipmsg.ContentTypeHeader("application/sdp")
-	d, err := caller.client.Invite(ringCtx, to, caller.sdpFor(true, ""), &ct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ctx, ringCtx, hangUp := caller.inviteRinging(t, gw.addr)
 	done := make(chan error, 1)
 	go func() {
 		done <- d.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sipmsg.Response) error {

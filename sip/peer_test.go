@@ -428,16 +428,7 @@ func testCancelFromOthers(t *testing.T, newSender func(ip string) requestSender)
 	agent.answerCalls(200, time.Hour)
 	gw := gatewayTo(t, agent, adversarialACL)
 	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	ringCtx, hangUp := context.WithCancel(ctx)
-	defer hangUp()
-	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: peerIP, Port: int(gw.addr.Port())}
-	ct := sipmsg.ContentTypeHeader("application/sdp")
-	d, err := caller.client.Invite(ringCtx, to, caller.sdpFor(true, ""), &ct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ctx, ringCtx, hangUp := caller.inviteRinging(t, gw.addr)
 	answered := make(chan error, 1)
 	go func() { answered <- d.WaitAnswer(ringCtx, sipgo.AnswerOptions{}) }()
 	<-agent.invites // the agent rings
@@ -512,16 +503,7 @@ func TestCallerCancelReleasesTheCallAtOnce(t *testing.T) {
 	agent := newRawAgent(t)
 	gw := startGateway(t, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.addr().String() })
 	caller := newPeerUA(t, "caller")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	ringCtx, hangUp := context.WithCancel(ctx)
-	defer hangUp()
-	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: peerIP, Port: int(gw.addr.Port())}
-	ct := sipmsg.ContentTypeHeader("application/sdp")
-	d, err := caller.client.Invite(ringCtx, to, caller.sdpFor(true, ""), &ct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _, ringCtx, hangUp := caller.inviteRinging(t, gw.addr)
 	inv, from := agent.read(sipmsg.INVITE)
 	ringing := sipmsg.NewResponseFromRequest(inv, 180, "Ringing", nil)
 	ringing.To().Params.Add("tag", "agent-rings")
@@ -579,4 +561,23 @@ func TestRingTimeoutWithoutProvisionalResponse(t *testing.T) {
 	if n := gw.calls.Stats().Ends[session.EndRingTimeout]; n != 1 {
 		t.Errorf("calls ended by the ring timeout = %d, want 1", n)
 	}
+}
+
+// inviteRinging sends the caller's INVITE to gw and returns without
+// waiting for an answer: the dialog, a context bounding the test's waits,
+// and the INVITE's own context, which hangUp cancels to send the caller's
+// CANCEL.
+func (p *peerUA) inviteRinging(t *testing.T, gw netip.AddrPort) (d *sipgo.DialogClientSession, ctx, ringCtx context.Context, hangUp context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	ringCtx, hangUp = context.WithCancel(ctx)
+	t.Cleanup(hangUp)
+	to := sipmsg.Uri{Scheme: "sip", User: "1000", Host: gw.Addr().String(), Port: int(gw.Port())}
+	ct := sipmsg.ContentTypeHeader("application/sdp")
+	d, err := p.client.Invite(ringCtx, to, p.sdpFor(true, ""), &ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, ctx, ringCtx, hangUp
 }
