@@ -2,8 +2,8 @@ package dtmf
 
 // The in-band DTMF Detector (ITU-T Q.23 signals, Q.24 receiver limits).
 //
-// Design, and the Q.24 row (as tabulated in /work/shared/DTMF.md) each part
-// answers:
+// Design, and the ITU-T Q.24 receiver requirement (docs/dtmf-detector.md)
+// each part answers:
 //
 //  1. Goertzel bank (goertzel.go). Every 32-sample block (4 ms) yields the
 //     complex DFT of the eight DTMF frequencies, phase-referred to the

@@ -523,8 +523,8 @@ func TestDetectorConfig(t *testing.T) {
 	}
 }
 
-// TestDetectorProcessAllocs: the hot path allocates nothing (ARCHITECTURE.md
-// invariant), whatever the audio.
+// TestDetectorProcessAllocs: the hot path allocates nothing (docs/code.md),
+// whatever the audio.
 func TestDetectorProcessAllocs(t *testing.T) {
 	pcm, _ := toneSignal(100, toneBurst{spec: testTone('1')}, toneBurst{spec: testTone('2'), gap: 50 * time.Millisecond})
 	addNoiseAtSNR(pcm, 0, len(pcm), 20, 1)

@@ -10,7 +10,7 @@ import (
 const module = "dtmfgw"
 
 // layer returns the rank of one of our packages in the one-way import order
-// cmd → api/sip → session → media → dtmf (ARCHITECTURE.md): a package may
+// cmd → api/sip → session → media → dtmf (docs/code.md): a package may
 // import only packages of a lower rank, or of its own top-level folder.
 // Leaf helpers under internal/ sit just above dtmf, so media and the command
 // line can share them but dtmf stays free of everything of ours.

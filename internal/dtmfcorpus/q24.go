@@ -19,7 +19,7 @@ const (
 	CodecAlaw   = "A-law"
 )
 
-// Q.24 categories (ITU-T Q.24 Table A-1 as summarised in /work/shared/DTMF.md).
+// Q.24 categories (ITU-T Q.24 Table A-1: the DTMF receiver's limits).
 const (
 	CatFreqAccept     = "Q.24 frequency ±1.5% (detect)"
 	CatFreqReject     = "Q.24 frequency ±3.5% and beyond (reject)"
