@@ -272,7 +272,10 @@ admin:
 
 // sipOptions sends an OPTIONS to addr over UDP and returns the answer's
 // status line, retransmitting as RFC 3261 §17.1.2.1 does (T1 = 500 ms,
-// doubling), a bounded number of times.
+// doubling), a bounded number of times: so it also waits for a listener
+// that is still starting. The socket is not connected: a connected one
+// reports the ICMP port unreachable of a try before the listener is up as
+// an immediate error.
 func sipOptions(t *testing.T, addr string) string {
 	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")

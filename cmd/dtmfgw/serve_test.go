@@ -107,34 +107,10 @@ func TestServeAnswersOptionsAndDrainsOnSignal(t *testing.T) {
 		exited <- run(ctx, []string{"serve", "--sip-listen", addr, "--rtp-ports", "41000-41099", "--log-format", "json",
 			"--storage", "sqlite:" + filepath.Join(dir, "dtmfgw.db"), "--http-listen", httpAddr, "--api-key", apiKey, "--admin-listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
 	}()
-	// An OPTIONS health check, retried until the listener is up. The
-	// socket is not connected: a connected one reports the ICMP port
-	// unreachable of a try before the listener is up as an immediate
-	// error, and the retries would all be spent in a few microseconds.
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	dst, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	options := "OPTIONS sip:" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK-opt1\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:" + addr + ">\r\nCall-ID: opt-1@probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-	buf := make([]byte, 4096)
-	got := ""
-	for range 50 {
-		if _, err := conn.WriteTo([]byte(options), dst); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if n, _, err := conn.ReadFrom(buf); err == nil {
-			got = string(buf[:n])
-			break
-		}
-	}
+	// An OPTIONS health check, retransmitted until the listener is up.
+	got := sipOptions(t, addr)
 	if !strings.HasPrefix(got, "SIP/2.0 200") {
-		t.Fatalf("OPTIONS answered %q; log:\n%s", firstLine(got), stderr.String())
+		t.Fatalf("OPTIONS answered %q; log:\n%s", got, stderr.String())
 	}
 	// SIP is up, so is the API (it starts first): the configured key
 	// reads the configurations, no key does not.
