@@ -11,7 +11,8 @@ import (
 // Zones keep the packages whose tests run at the same time (go test runs
 // packages in parallel) in ranges of their own, below the kernel's
 // ephemeral range (32768 and up by default) so that other tests' ":0"
-// sockets do not land in them.
+// sockets do not land in them. 16000–18000 is sipptest's, for SIPp's media
+// ports.
 const (
 	ZoneAPI     = 4000  // api's tests
 	ZoneMedia   = 10000 // media's tests

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -61,15 +62,29 @@ type probe struct {
 // maxPortTries bounds freePorts' attempts.
 const maxPortTries = 64
 
+// The zone SIPp's media ports come from: below the kernel's ephemeral
+// range (32768 and up by default), between porttest's media and session
+// zones, so that no other test's ":0" socket takes a port between the
+// check here and SIPp's own bind.
+const (
+	mediaZone     = 16000
+	mediaZoneSpan = 2000
+)
+
 // freePorts returns a base port on ip such that every probe could be bound
 // at once a moment ago; it holds them all while it checks, then releases
 // them. The base comes from the kernel's ephemeral range (port 0).
 func freePorts(ip netip.Addr, probes ...probe) (uint16, error) {
+	return freePortsFrom(ip, func() (uint16, error) { return FreePort(probes[0].network, ip) }, probes...)
+}
+
+// freePortsFrom is freePorts with the bases pick proposes.
+func freePortsFrom(ip netip.Addr, pick func() (uint16, error), probes ...probe) (uint16, error) {
 	if len(probes) == 0 || probes[0].offset != 0 {
 		return 0, errors.New("sipptest: freePorts needs a first probe at offset 0")
 	}
 	for range maxPortTries {
-		base, err := FreePort(probes[0].network, ip)
+		base, err := pick()
 		if err != nil {
 			return 0, err
 		}
@@ -108,9 +123,12 @@ func listen(network string, addr netip.AddrPort) (io.Closer, error) {
 
 // FreeMediaPort returns a UDP port p on ip such that p and p+2 are free:
 // SIPp binds both at start (audio and video, -mp) and exits with status
-// 254 if either is taken.
+// 254 if either is taken. p is an even port of the media zone, where no
+// ":0" socket of another test lands in the meantime (one did, in the
+// ephemeral range).
 func FreeMediaPort(ip netip.Addr) (uint16, error) {
-	return freePorts(ip, probe{"udp", 0}, probe{"udp", 2})
+	pick := func() (uint16, error) { return uint16(mediaZone + 2*rand.IntN((mediaZoneSpan-2)/2)), nil }
+	return freePortsFrom(ip, pick, probe{"udp", 0}, probe{"udp", 2})
 }
 
 // Loopback is 127.0.0.1, where the harness runs everything by default.

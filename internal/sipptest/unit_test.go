@@ -445,6 +445,9 @@ func TestFreeMediaPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p < mediaZone || p+2 >= mediaZone+mediaZoneSpan || p%2 != 0 || p >= 32768 {
+		t.Errorf("media port %d: want an even port of [%d, %d), below the ephemeral range", p, mediaZone, mediaZone+mediaZoneSpan)
+	}
 	for _, port := range []uint16{p, p + 2} {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(Loopback, port)))
 		if err != nil {
