@@ -317,7 +317,7 @@ func checkAttributes(amount int64, currency, reference, name string) error {
 		return cardNumberIn("cardholder_name")
 	case amount < 0 || amount > session.MaxAmount:
 		return errorf(http.StatusBadRequest, "invalid_amount", "amount is in minor units, 0 to 99999999")
-	case currency != "" && !validCurrency(currency):
+	case currency != "" && !session.ValidCurrency(currency):
 		return errorf(http.StatusBadRequest, "invalid_currency", "currency is an ISO 4217 code: three capital letters")
 	case len(reference) > processor.MaxTextLen || !printableText(reference):
 		return errorf(http.StatusBadRequest, "invalid_reference", "reference is at most 200 bytes without control characters")
@@ -332,18 +332,6 @@ func checkAttributes(amount int64, currency, reference, name string) error {
 func cardNumberIn(field string) error {
 	return errorf(http.StatusBadRequest, "card_number_in_text",
 		field+" holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
-}
-
-func validCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := range 3 {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 func printableText(s string) bool {

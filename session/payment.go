@@ -151,7 +151,7 @@ func (a Attributes) validate() error {
 	switch {
 	case a.Amount < 0 || a.Amount > MaxAmount:
 		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
-	case a.Currency != "" && !validCurrency(a.Currency):
+	case a.Currency != "" && !ValidCurrency(a.Currency):
 		return fmt.Errorf("%w: currency is not an ISO 4217 code (three capital letters)", ErrBadAttributes)
 	case HoldsCardNumber(a.Reference):
 		return fmt.Errorf("%w: reference", ErrCardNumberInText)

@@ -383,7 +383,7 @@ func (c PaymentConfig) validate(prefix string) error {
 	if err := checkID(c.Processor); err != nil {
 		return bad("processor", "%v", err)
 	}
-	if c.Currency != "" && !validCurrency(c.Currency) {
+	if c.Currency != "" && !ValidCurrency(c.Currency) {
 		return bad("currency", "%q is not an ISO 4217 code (three capital letters)", clip([]byte(c.Currency), 16))
 	}
 	var editable AttributeSet
@@ -460,10 +460,10 @@ func hasControl(s string) bool {
 	return false
 }
 
-// validCurrency reports whether s looks like an ISO 4217 alphabetic code:
+// ValidCurrency reports whether s looks like an ISO 4217 alphabetic code:
 // three capital letters. Whether the processor knows it is the
 // processor's to say.
-func validCurrency(s string) bool {
+func ValidCurrency(s string) bool {
 	if len(s) != 3 {
 		return false
 	}
