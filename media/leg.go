@@ -145,8 +145,9 @@ const MaxBatchRead = 64
 //     digits. It latches when it has sent LatchPackets valid RTP packets
 //     in a row, one SSRC, each sequence number 1 to 4 ahead of the one
 //     before (RFC 3550 §5.1), spanning at least LatchMinSpan of arrival
-//     time, with no valid packet from any other source between them. A valid packet from another candidate starts the proof over,
-//     for that one: while two sources on the IP contend, neither latches
+//     time, with no valid packet from any other source between them. A
+//     valid packet from another candidate starts the proof over, for
+//     that one: while two sources on the IP contend, neither latches
 //     and nothing of either is handed on — the leg fails closed. The span
 //     keeps a burst from proving itself between two packets of a real
 //     stream (a phone sends every 10 to 60 ms).
@@ -245,11 +246,11 @@ func (l *Leg) RTCP() *net.UDPConn { return l.ports.RTCP }
 // SetRemote sets the peer's RTP address (from SDP, again on re-INVITE).
 // From now on only datagrams from it are accepted; in NAT mode the leg may
 // latch once more, to a source on its IP that proves itself (see Leg). A
-// candidate's proof under the previous address is forgotten. An unspecified address
-// (the old c=0.0.0.0 hold, RFC 3264 §8.4) or port 0 (a refused or removed
-// stream, §6 and §8.2) means no remote: everything is dropped and WriteRTP
-// returns ErrNoRemote (on Linux a datagram to 0.0.0.0 would reach this
-// host).
+// candidate's proof under the previous address is forgotten. An
+// unspecified address (the old c=0.0.0.0 hold, RFC 3264 §8.4) or port 0 (a
+// refused or removed stream, §6 and §8.2) means no remote: everything is
+// dropped and WriteRTP returns ErrNoRemote (on Linux a datagram to
+// 0.0.0.0 would reach this host).
 func (l *Leg) SetRemote(remote netip.AddrPort) { l.recv.setRemote(remote) }
 
 // Remote returns the address datagrams are accepted from and written to:
