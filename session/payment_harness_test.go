@@ -205,6 +205,24 @@ func (e *env) newPayment() *Payment {
 }
 
 // keys presses keys as the call's digit path delivers them.
+// unknownPayment makes a payment whose Process the processor leaves
+// without an answer (ErrStillUnknown), and which reconciling will settle
+// with later: the payment is left reconciling.
+func (e *env) unknownPayment(later processor.Result) *Payment {
+	e.t.Helper()
+	e.proc.result = processor.Result{Status: processor.Unknown}
+	e.proc.reconcileRes = later
+	p := e.newPayment()
+	if err := p.Arm("card_number"); err != nil {
+		e.t.Fatal(err)
+	}
+	e.keys(cardKeys)
+	if _, err := p.Process(context.Background()); !isErr(err, ErrStillUnknown) {
+		e.t.Fatalf("Process: %v, want ErrStillUnknown", err)
+	}
+	return p
+}
+
 func (e *env) keys(s string) {
 	for i := range len(s) {
 		e.number++

@@ -976,14 +976,7 @@ func TestConsume(t *testing.T) {
 func TestReconcileLaterLeavesTheCallAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.proc.result = processor.Result{Status: processor.Unknown}
-		e.proc.reconcileRes = processor.Result{Status: processor.Declined}
-		first := e.newPayment()
-		first.Arm("card_number")
-		e.keys(cardKeys)
-		if _, err := first.Process(context.Background()); !errors.Is(err, ErrStillUnknown) {
-			t.Fatal(err)
-		}
+		first := e.unknownPayment(processor.Result{Status: processor.Declined})
 		second := e.newPayment()
 		e.events()
 		before := len(e.all)

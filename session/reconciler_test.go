@@ -308,16 +308,7 @@ func TestReconcilerKeepsAskingWithBackoff(t *testing.T) {
 func TestReconcilerSettlesThisRunsPaymentsAndLeavesALiveChargeAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.proc.result = processor.Result{Status: processor.Unknown}
-		e.proc.reconcileRes = processor.Result{Status: processor.Approved, Reference: "ch_late"}
-		first := e.newPayment()
-		if err := first.Arm("card_number"); err != nil {
-			t.Fatal(err)
-		}
-		e.keys(cardKeys)
-		if _, err := first.Process(context.Background()); !isErr(err, ErrStillUnknown) {
-			t.Fatalf("Process: %v, want ErrStillUnknown", err)
-		}
+		first := e.unknownPayment(processor.Result{Status: processor.Approved, Reference: "ch_late"})
 		st := newMemStore()
 		// The record the payment's own store made: the store lists it.
 		st.addRecord(store.Payment{ID: first.ID(), State: store.StateUnknown, Processor: "sandbox",
@@ -465,16 +456,7 @@ func TestReconcilerProcessingGraceLeavesAnotherNodesChargeAlone(t *testing.T) {
 func TestReconcilerAcceptsAResultAnotherNodeRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.proc.result = processor.Result{Status: processor.Unknown}
-		e.proc.reconcileRes = processor.Result{Status: processor.Approved, Reference: "ch_late"}
-		p := e.newPayment()
-		if err := p.Arm("card_number"); err != nil {
-			t.Fatal(err)
-		}
-		e.keys(cardKeys)
-		if _, err := p.Process(context.Background()); !isErr(err, ErrStillUnknown) {
-			t.Fatalf("Process: %v, want ErrStillUnknown", err)
-		}
+		p := e.unknownPayment(processor.Result{Status: processor.Approved, Reference: "ch_late"})
 		e.store.setFail(func(r PaymentRecord) error {
 			if r.State.Final() {
 				return fmt.Errorf("store: %w: payment is approved", store.ErrFinal)
