@@ -490,36 +490,3 @@ func settleStored(ctx context.Context, st ReconcileStore, procs map[string]proce
 	}
 	return to, nil
 }
-
-// ReconcileStored settles the payments a previous run of the process left
-// in processing or unknown in st, one at a time, once: each is asked of
-// its processor by its idempotency key, never charged again. A final
-// answer is committed with an audit entry; "no such charge" settles the
-// payment as failed once NotFoundGrace has passed since its last update;
-// anything else leaves it unresolved. It returns how many payments it
-// settled. now is the clock NotFoundGrace is judged by. The gateway runs a
-// Reconciler instead, which does not hold up the start and keeps asking.
-func ReconcileStored(ctx context.Context, st *store.Store, procs map[string]processor.Processor, now func() time.Time, log *slog.Logger) (int, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	pending, err := st.Unresolved(ctx)
-	if err != nil {
-		return 0, err
-	}
-	settled := 0
-	var errs []error
-	for _, rec := range pending {
-		to, err := settleStored(ctx, st, procs, now, rec)
-		switch {
-		case err == nil:
-			settled++
-			log.Info("payment reconciled", "payment", rec.ID, "state", string(to))
-		case errors.Is(err, errNotCommitted):
-			errs = append(errs, err)
-		default:
-			log.Info("payment still unresolved", "payment", rec.ID, "err", err)
-		}
-	}
-	return settled, errors.Join(errs...)
-}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,11 +11,12 @@ import (
 	"dtmfgw/store"
 )
 
-// TestReconcileStoredAfterARestart: payments a run left in processing are
-// settled by asking the processor under their idempotency keys, never by
-// charging again: one the processor charged becomes approved, one it never
-// saw becomes failed only after NotFoundGrace.
-func TestReconcileStoredAfterARestart(t *testing.T) {
+// TestReconcilerSettlesStoredPaymentsAfterARestart: payments a run left in
+// processing, in a real store, are settled by asking the processor under
+// their idempotency keys, never by charging again: one the processor
+// charged becomes approved, one it never saw becomes failed only after
+// NotFoundGrace.
+func TestReconcilerSettlesStoredPaymentsAfterARestart(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"))
 	if err != nil {
@@ -47,24 +49,48 @@ func TestReconcileStoredAfterARestart(t *testing.T) {
 	processing("pay_lost", "idem-lost")
 	procs := map[string]processor.Processor{"sandbox": sandbox}
 
-	n, err := ReconcileStored(ctx, st, procs, time.Now, nil)
-	if err != nil || n != 1 {
-		t.Fatalf("ReconcileStored = %d, %v; want 1 settled", n, err)
+	state := func(id string) store.State {
+		rec, _ := st.GetPayment(ctx, id)
+		return rec.State
 	}
-	if rec, _ := st.GetPayment(ctx, "pay_charged"); rec.State != store.StateApproved {
-		t.Errorf("the charged payment is %s, want approved", rec.State)
-	}
-	if rec, _ := st.GetPayment(ctx, "pay_lost"); rec.State != store.StateProcessing {
-		t.Errorf("the unseen payment is %s before the grace, want processing", rec.State)
+	// Both are asked at the Reconciler's first look: the charged one
+	// settles; the unseen one, inside NotFoundGrace, is left for later.
+	reconcileUntil(t, st, procs, time.Now, func(r *Reconciler) bool {
+		n, _ := r.Unresolved()
+		return state("pay_charged") == store.StateApproved && n == 1
+	})
+	if got := state("pay_lost"); got != store.StateProcessing {
+		t.Errorf("the unseen payment is %s before the grace, want processing", got)
 	}
 	later := func() time.Time { return time.Now().Add(NotFoundGrace + time.Minute) }
-	if n, err := ReconcileStored(ctx, st, procs, later, nil); err != nil || n != 1 {
-		t.Fatalf("ReconcileStored after the grace = %d, %v; want 1", n, err)
-	}
-	if rec, _ := st.GetPayment(ctx, "pay_lost"); rec.State != store.StateFailed {
-		t.Errorf("the unseen payment is %s after the grace, want failed", rec.State)
-	}
+	reconcileUntil(t, st, procs, later, func(*Reconciler) bool { return state("pay_lost") == store.StateFailed })
 	if left, _ := st.Unresolved(ctx); len(left) != 0 {
 		t.Errorf("%d payments still unresolved", len(left))
+	}
+}
+
+// reconcileUntil runs a Reconciler of st, with now as its clock, until
+// done holds (looked at every few milliseconds, for at most 10 s), then
+// stops it.
+func reconcileUntil(t *testing.T, st *store.Store, procs map[string]processor.Processor, now func() time.Time, done func(*Reconciler) bool) {
+	t.Helper()
+	r, err := NewReconciler(st, procs, ReconcileConfig{}, WithReconcileClock(now), WithReconcileLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !done(r); {
+		if time.Now().After(deadline) {
+			t.Fatal("the Reconciler did not settle in time")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

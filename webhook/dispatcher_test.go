@@ -341,9 +341,28 @@ func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The gateway's Reconciler, at a time past the not-found grace: the
+	// sandbox never saw the charge, so the payment is settled as failed.
 	later := func() time.Time { return e.clock.Now().Add(time.Hour) }
-	if n, err := session.ReconcileStored(ctx, e.st, map[string]processor.Processor{"sandbox": sandbox}, later, slog.New(slog.DiscardHandler)); err != nil || n != 1 {
-		t.Fatalf("ReconcileStored = %d, %v", n, err)
+	r, err := session.NewReconciler(e.st, map[string]processor.Processor{"sandbox": sandbox}, session.ReconcileConfig{},
+		session.WithReconcileClock(later), session.WithReconcileLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(rctx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if rec, err := e.st.GetPayment(ctx, p.ID); err == nil && rec.State == store.StateFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Reconciler did not settle the payment in time")
+		}
+	}
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 	d := e.only(p.ID)
 	var b Body
