@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/store"
@@ -122,7 +122,7 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	mc := session.DefaultMediaConfig()
-	first := porttest.FreeRange(t, porttest.ZoneAPI, 16)
+	first := testkit.FreeRange(t, testkit.ZoneAPI, 16)
 	mc.RTPPorts = session.PortRange{Min: first, Max: first + 31}
 	mc.PortDrain = 0
 	mc.Reactors = -1

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -17,7 +17,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // that are free right now and returns its first port.
 func freeRange(t testing.TB, pairs int) int {
 	t.Helper()
-	return porttest.FreeRange(t, porttest.ZoneMedia, pairs)
+	return testkit.FreeRange(t, testkit.ZoneMedia, pairs)
 }
 
 // fakeClock is a clock tests move by hand.

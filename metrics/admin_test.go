@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 )
@@ -64,7 +64,7 @@ func serve(t *testing.T, h http.Handler) string {
 
 func TestReadyzNamesEachFailingCheck(t *testing.T) {
 	mc := session.DefaultMediaConfig()
-	first := porttest.FreeRange(t, porttest.ZoneMetrics, 2)
+	first := testkit.FreeRange(t, testkit.ZoneMetrics, 2)
 	mc.RTPPorts = session.PortRange{Min: first, Max: first + 3} // two pairs: room for one call
 	mc.Reactors = -1
 	calls, err := session.NewManager(mc, session.WithLogger(slog.New(slog.DiscardHandler)))

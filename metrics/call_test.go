@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/sipptest"
 	"dtmfgw/processor"
 	"dtmfgw/session"
@@ -57,7 +57,7 @@ func startGateway(t *testing.T, target string) *gateway {
 		t.Fatal(err)
 	}
 	mc := session.DefaultMediaConfig()
-	first := porttest.FreeRange(t, porttest.ZoneMetrics, 8)
+	first := testkit.FreeRange(t, testkit.ZoneMetrics, 8)
 	mc.RTPPorts = session.PortRange{Min: first, Max: first + 15}
 	calls, err := session.NewManager(mc, session.WithLogger(log), session.WithPayments(payments))
 	if err != nil {

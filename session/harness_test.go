@@ -14,7 +14,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 )
 
 // waitLimit bounds every wait of these tests for something that should
@@ -46,7 +46,7 @@ func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 // nothing holds right now.
 func freePorts(t testing.TB, pairs int) PortRange {
 	t.Helper()
-	first := porttest.FreeRange(t, porttest.ZoneSession, pairs)
+	first := testkit.FreeRange(t, testkit.ZoneSession, pairs)
 	return PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 

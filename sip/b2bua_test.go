@@ -32,7 +32,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/leakcheck"
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/session"
 )
 
@@ -52,7 +52,7 @@ func testLog() *slog.Logger {
 // (where the SIPp harness's free ports come from).
 func freeRTPRange(t testing.TB, pairs int) session.PortRange {
 	t.Helper()
-	first := porttest.FreeRange(t, porttest.ZoneSIP, pairs)
+	first := testkit.FreeRange(t, testkit.ZoneSIP, pairs)
 	return session.PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/session"
 )
 
@@ -75,7 +75,7 @@ func TestCanaryInFreeTextThroughTheGateway(t *testing.T) {
 	rcv := newHookReceiver(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "dtmfgw.db")
-	rtp := porttest.FreeRange(t, porttest.ZoneE2E, 8)
+	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 8)
 	path := filepath.Join(dir, "dtmfgw.yaml")
 	yaml := fmt.Sprintf(`sip:
   listen: 127.0.0.1:0

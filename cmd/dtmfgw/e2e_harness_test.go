@@ -25,7 +25,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -62,7 +62,7 @@ func startE2EGateway(t *testing.T, agent netip.AddrPort, o e2eOptions) *e2eGatew
 	dir := t.TempDir()
 	sipPort := freeUDPPort(t)
 	httpPort := freeTCPPort(t)
-	rtp := porttest.FreeRange(t, porttest.ZoneE2E, 50)
+	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 50)
 	timeout := ""
 	if o.SessionTimeout > 0 {
 		timeout = "\n      session_timeout: " + o.SessionTimeout.String()

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 )
 
 // TestServeRefusesATakenPort: a listener that cannot open (its port taken)
@@ -24,7 +24,7 @@ func TestServeRefusesATakenPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	first := porttest.FreeRange(t, porttest.ZoneE2E, 4)
+	first := testkit.FreeRange(t, testkit.ZoneE2E, 4)
 	for _, c := range []struct{ key, yaml string }{
 		{"http.listen", "http:\n  listen: " + busy.Addr().String() + "\nadmin:\n  listen: 127.0.0.1:0\n"},
 		{"admin.listen", "http:\n  listen: 127.0.0.1:0\nadmin:\n  listen: " + busy.Addr().String() + "\n"},

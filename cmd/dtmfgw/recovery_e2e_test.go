@@ -28,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/simcall"
 	"dtmfgw/processor"
 )
@@ -225,7 +225,7 @@ func recoveryConfig(t *testing.T, dir, name, db, stripeURL, agentURI string) (pa
 	sipAddr = "127.0.0.1:" + freeUDPPort(t)
 	httpAddr = "127.0.0.1:" + freeTCPPort(t)
 	adminAddr = "127.0.0.1:" + freeTCPPort(t)
-	rtp := porttest.FreeRange(t, porttest.ZoneE2E, 8)
+	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 8)
 	yaml := fmt.Sprintf(`sip:
   listen: %s
   default_target: %s

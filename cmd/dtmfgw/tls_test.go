@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/porttest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/tlstest"
 )
 
@@ -24,7 +24,7 @@ func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert := tlstest.SelfSigned(t, dir)
 	missing := filepath.Join(dir, "missing.pem")
-	first := porttest.FreeRange(t, porttest.ZoneE2E, 4)
+	first := testkit.FreeRange(t, testkit.ZoneE2E, 4)
 	base := fmt.Sprintf("sip:\n  listen: 127.0.0.1:0\nmedia:\n  rtp_ports: %d-%d\nadmin:\n  listen: 127.0.0.1:0\nstorage:\n  dsn: sqlite:%s\nhttp:\n  listen: 127.0.0.1:0\n",
 		first, first+7, filepath.Join(dir, "dtmfgw.db"))
 	tlsYAML := func(certFile, keyFile string) string {

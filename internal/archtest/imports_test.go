@@ -115,3 +115,39 @@ func mustRank(t *testing.T, pkg string) float64 {
 	r, _ := layer(pkg)
 	return r
 }
+
+// testSupport reports whether pkg is one of the packages that exist only
+// for tests: the test kit and the harnesses under it.
+func testSupport(pkg string) bool {
+	return pkg == module+"/internal/testkit" || strings.HasPrefix(pkg, module+"/internal/testkit/")
+}
+
+// TestProductDoesNotImportTheTestKit keeps test support out of the
+// product binary: only tests, the test kit itself, end-to-end tests and
+// the benchmarks' load tools may use it.
+func TestProductDoesNotImportTheTestKit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		from := f[0]
+		checked++
+		if testSupport(from) || strings.HasPrefix(from, module+"/bench/") || strings.HasPrefix(from, module+"/e2e") {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if testSupport(imp) {
+				t.Errorf("%s imports %s: product code must not import the test kit", from, imp)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("listed no packages: the check did not run")
+	}
+}

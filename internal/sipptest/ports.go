@@ -63,7 +63,7 @@ type probe struct {
 const maxPortTries = 64
 
 // The zone SIPp's media ports come from: below the kernel's ephemeral
-// range (32768 and up by default), between porttest's media and session
+// range (32768 and up by default), between testkit.s media and session
 // zones, so that no other test's ":0" socket takes a port between the
 // check here and SIPp's own bind.
 const (

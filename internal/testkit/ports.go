@@ -1,6 +1,4 @@
-// Package porttest finds free loopback UDP port ranges for tests that need
-// a media port pool of their own.
-package porttest
+package testkit
 
 import (
 	"math/rand/v2"
@@ -34,7 +32,7 @@ const (
 func FreeRange(t testing.TB, zone, pairs int) int {
 	t.Helper()
 	if 2*pairs > zoneSpan {
-		t.Fatalf("porttest: %d pairs do not fit a zone", pairs)
+		t.Fatalf("testkit: %d pairs do not fit a zone", pairs)
 	}
 	for range 50 {
 		first := zone + 2*rand.IntN((zoneSpan-2*pairs)/2)
@@ -42,7 +40,7 @@ func FreeRange(t testing.TB, zone, pairs int) int {
 			return first
 		}
 	}
-	t.Fatalf("porttest: no free range of %d port pairs from %d", pairs, zone)
+	t.Fatalf("testkit: no free range of %d port pairs from %d", pairs, zone)
 	return 0
 }
 
@@ -63,4 +61,26 @@ func free(first, n int) bool {
 		conns = append(conns, c)
 	}
 	return true
+}
+
+// FreePort returns a loopback port that is free right now for both UDP
+// and TCP (SIP listens on both), from the kernel's ephemeral range. It
+// tries a bounded number of times, then fails the test.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 20 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("testkit: no loopback port free for both UDP and TCP")
+	return 0
 }
