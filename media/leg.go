@@ -66,10 +66,10 @@ type Packet struct {
 	// Arrival is when the datagram was read, by the leg's clock.
 	Arrival time.Time
 
-	// warm, when a Reactor reads the leg, is where handlers name the
-	// memory the leg's next datagram will use (see warmList); nil
-	// otherwise.
-	warm *warmList
+	// Warm, when a Reactor reads the leg, is where handlers name the
+	// memory the leg's next datagram will use (see WarmList); nil
+	// otherwise, and adding to a nil list does nothing.
+	Warm *WarmList
 }
 
 // PacketHandler receives a leg's accepted RTP packets. HandleRTP is called
@@ -481,8 +481,8 @@ type receiver struct {
 	timeoutCh    chan struct{}
 	// onDrop, if set (by tests, before Start), sees every dropped datagram's verdict.
 	onDrop func(verdict)
-	// warm is pkt.warm's list when a Reactor reads the leg.
-	warm warmList
+	// warm is pkt.Warm's list when a Reactor reads the leg.
+	warm WarmList
 	// cand is the NAT latch candidate being proven, if any.
 	cand latchCandidate
 }
@@ -563,7 +563,7 @@ func (r *receiver) receive(b []byte, from netip.AddrPort, now time.Time) verdict
 	p.From = from
 	p.Arrival = now
 	r.stats.Update(&p.Header, len(b), len(payload), now)
-	if p.warm != nil {
+	if p.Warm != nil {
 		r.noteWarm()
 	}
 	if r.handler != nil {

@@ -33,6 +33,12 @@ type TickHandler interface {
 	Tick(now time.Time)
 }
 
+// Sender writes one RTP datagram toward the agent; LegSender{agentLeg}
+// fits. The masking pipeline reuses the slice after SendRTP returns.
+type Sender interface {
+	SendRTP(b []byte) error
+}
+
 // LegSender adapts a Leg to a sender of RTP datagrams with a SendRTP
 // method (the masking pipeline's output): SendRTP writes to the leg's
 // remote. It is one pointer wide, so storing it in an interface does not
@@ -314,7 +320,7 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 		r.tickLocked(p.Arrival)
 	}
 	// The next packet takes the lock and reads the tick time again.
-	p.warm.add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
+	p.Warm.Add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
 	r.mu.Unlock()
 }
 
@@ -494,7 +500,7 @@ func (w *TickWheel) Visit() {
 	defer w.mu.Unlock()
 	for i, r := range w.members {
 		// A thousand relays' locks and tick times are out of the cache:
-		// fetch a few relays ahead of the one visited (see warmList).
+		// fetch a few relays ahead of the one visited (see WarmList).
 		if j := i + wheelAhead; j < len(w.members) {
 			next := w.members[j]
 			prefetchLines(uintptr(unsafe.Pointer(next)), (unsafe.Offsetof(next.lastTick)+unsafe.Sizeof(next.lastTick)+cacheLine-1)/cacheLine)

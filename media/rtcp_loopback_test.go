@@ -262,3 +262,38 @@ func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
 		t.Errorf("fraction lost = %d, want %d", blk.FractionLost, want)
 	}
 }
+
+// The RTCP bookkeeping on the packet path (each leg's HighestSeq, the
+// forwarded packets' SentCounters, the sessions' Tick on the relay's
+// ticks) allocates nothing per packet.
+func TestRelayRTCPNotesWithoutAllocating(t *testing.T) {
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) {
+		c.TickInterval = time.Nanosecond // tick on every packet
+		c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
+	})
+	caller, agent := rp.relay.noteForRTCP((*tickingHandler)(rp.relay), &forwarder{to: rp.caller})
+	raw := rtpBytes(t, 1, make([]byte, 160))
+	pkt := Packet{Raw: raw, Payload: raw[12:], Arrival: time.Now()}
+	if _, err := pkt.Header.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		// 200 ms in all: before the first report is due (§6.2).
+		pkt.Arrival = pkt.Arrival.Add(time.Millisecond)
+		pkt.Header.SequenceNumber++
+		caller.HandleRTP(&pkt)
+		agent.HandleRTP(&pkt)
+		rp.relay.tickIfIdle(pkt.Arrival)
+	}); n != 0 {
+		t.Fatalf("%v allocations per packet, want 0", n)
+	}
+	if _, ext, ok := rp.relay.rtcp.callerSeq.Load(); !ok || ext == 0 {
+		t.Errorf("caller leg's highest sequence not noted: %d %v", ext, ok)
+	}
+	if s := rp.relay.rtcp.toAgent.Load(); s.Packets == 0 {
+		t.Errorf("packets forwarded to the agent not noted: %+v", s)
+	}
+	if s := rp.relay.rtcp.toCaller.Load(); s.Packets == 0 {
+		t.Errorf("packets forwarded to the caller not noted: %+v", s)
+	}
+}

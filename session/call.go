@@ -11,6 +11,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // Errors of Call.
@@ -106,7 +107,7 @@ type CallStats struct {
 	// Pipeline is the caller→agent masking pipeline's, summed over the
 	// pipelines the call has had (one more per re-INVITE that changed the
 	// caller's payload types); LookAhead is the current one's.
-	Pipeline media.PipelineStats
+	Pipeline mask.Stats
 	// PipelineSwaps counts the pipelines replaced mid-call.
 	PipelineSwaps uint64
 	// Digits are the digit path's counters.
@@ -126,7 +127,7 @@ type Call struct {
 	relay   *media.Relay
 	path    *callerPath
 	out     *agentStream
-	presses chan media.Press
+	presses chan mask.Press
 	digits  *digitPath
 
 	// The agent stream's SSRC and start (RFC 3550 §5.1), random per call
@@ -150,8 +151,8 @@ type Call struct {
 	callerTO, agentTO time.Duration // media timeouts the legs were given
 	// live are the pipelines that may still count: the current one and a
 	// pending one; retired sums those swapped out.
-	live    []*media.Pipeline
-	retired media.PipelineStats
+	live    []*mask.Pipeline
+	retired mask.Stats
 }
 
 // ID returns the call's id: random, opaque, URL-safe, unique per process.
@@ -238,13 +239,13 @@ func (c *Call) SetAgentMedia(p MediaParams) error {
 // hands it to the caller path, which takes it at the next packet or tick.
 func (c *Call) newPipelineLocked(p MediaParams) error {
 	cfg := c.m.cfg
-	pl, err := media.NewPipeline(media.PipelineConfig{
+	pl, err := mask.NewPipeline(mask.Config{
 		Law:            p.Law,
 		AudioPT:        p.AudioPT,
 		EventPTs:       p.eventPTs(),
 		EventClockRate: p.EventClockRate,
-		MaskEvents:     media.MaskPolicy(cfg.MaskEvents),
-		MaskInband:     media.MaskPolicy(cfg.MaskInband),
+		MaskEvents:     mask.Policy(cfg.MaskEvents),
+		MaskInband:     mask.Policy(cfg.MaskInband),
 		LookAhead:      cfg.LookAhead,
 		Presses:        c.presses,
 		SSRC:           c.ssrc,
@@ -378,7 +379,7 @@ func (c *Call) Secure() bool {
 	}
 	secure := c.secureMode.Load()
 	masks := func(pol Policy) bool {
-		return media.MaskPolicy(pol) == media.MaskAlways || (media.MaskPolicy(pol) == media.MaskSecureOnly && secure)
+		return mask.Policy(pol) == mask.Always || (mask.Policy(pol) == mask.SecureOnly && secure)
 	}
 	return masks(c.m.cfg.MaskEvents) && masks(c.m.cfg.MaskInband)
 }
@@ -498,7 +499,7 @@ func (c *Call) run() {
 }
 
 // addPipelineStats adds b's counters to a; the look-ahead is b's.
-func addPipelineStats(a *media.PipelineStats, b media.PipelineStats) {
+func addPipelineStats(a *mask.Stats, b mask.Stats) {
 	a.AudioPackets += b.AudioPackets
 	a.EventPackets += b.EventPackets
 	a.GuessedEventPackets += b.GuessedEventPackets

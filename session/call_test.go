@@ -14,6 +14,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // reactorModes are the two ways a Manager reads sockets: a goroutine per
@@ -553,20 +554,20 @@ func TestCallSecure(t *testing.T) {
 	opus := func(p MediaParams) MediaParams { p.Law, p.AudioPT = 0, 111; return p }
 	cases := []struct {
 		name       string
-		events     media.MaskPolicy
-		inband     media.MaskPolicy
+		events     mask.Policy
+		inband     mask.Policy
 		media      func(MediaParams) MediaParams
 		secureMode bool
 		want       bool
 	}{
-		{"always", media.MaskAlways, media.MaskAlways, nil, false, true},
-		{"secure-only-off", media.MaskSecureOnly, media.MaskSecureOnly, nil, false, false},
-		{"secure-only-on", media.MaskSecureOnly, media.MaskSecureOnly, nil, true, true},
-		{"inband-off", media.MaskAlways, media.MaskOff, nil, true, false},
-		{"events-off", media.MaskOff, media.MaskAlways, nil, true, false},
-		{"not-g711", media.MaskAlways, media.MaskAlways, opus, true, false},
-		{"caller-holds", media.MaskAlways, media.MaskAlways, func(p MediaParams) MediaParams { p.Hold = true; return p }, true, false},
-		{"no-caller-address", media.MaskAlways, media.MaskAlways, func(p MediaParams) MediaParams { p.Remote = netip.AddrPortFrom(p.Remote.Addr(), 0); return p }, true, false},
+		{"always", mask.Always, mask.Always, nil, false, true},
+		{"secure-only-off", mask.SecureOnly, mask.SecureOnly, nil, false, false},
+		{"secure-only-on", mask.SecureOnly, mask.SecureOnly, nil, true, true},
+		{"inband-off", mask.Always, mask.Off, nil, true, false},
+		{"events-off", mask.Off, mask.Always, nil, true, false},
+		{"not-g711", mask.Always, mask.Always, opus, true, false},
+		{"caller-holds", mask.Always, mask.Always, func(p MediaParams) MediaParams { p.Hold = true; return p }, true, false},
+		{"no-caller-address", mask.Always, mask.Always, func(p MediaParams) MediaParams { p.Remote = netip.AddrPortFrom(p.Remote.Addr(), 0); return p }, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // callerPath is the relay's caller→agent handler and ticker: the call's
@@ -21,8 +22,8 @@ import (
 // packet: one atomic load per packet decides that there is nothing to
 // swap.
 type callerPath struct {
-	cur     *media.Pipeline
-	pending atomic.Pointer[media.Pipeline]
+	cur     *mask.Pipeline
+	pending atomic.Pointer[mask.Pipeline]
 	out     *agentStream
 	swaps   atomic.Uint64
 }

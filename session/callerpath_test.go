@@ -7,6 +7,7 @@ import (
 
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // sentRecorder is a media.Sender that keeps the headers it was given.
@@ -77,7 +78,7 @@ func newBenchPath(tb testing.TB) (*callerPath, *media.Packet) {
 	tb.Helper()
 	out := &agentStream{next: discard{}}
 	path := &callerPath{out: out}
-	pl, err := media.NewPipeline(media.PipelineConfig{Law: g711.Ulaw, AudioPT: testAudioPT, EventPTs: []uint8{testEventPT}, Presses: make(chan media.Press, 4)}, out)
+	pl, err := mask.NewPipeline(mask.Config{Law: g711.Ulaw, AudioPT: testAudioPT, EventPTs: []uint8{testEventPT}, Presses: make(chan mask.Press, 4)}, out)
 	if err != nil {
 		tb.Fatal(err)
 	}

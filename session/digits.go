@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // Digit is one key press of the caller, as the session hands it on: one
@@ -124,7 +124,7 @@ type digitPath struct {
 	// media and info are the presses each path delivered that the other
 	// has not reported (yet).
 	media, info history
-	// lastPress is the Number of the last media.Press of the current
+	// lastPress is the Number of the last mask.Press of the current
 	// pipeline, to see the pipeline's own overflows as gaps.
 	lastPress uint64
 	stats     DigitStats
@@ -135,7 +135,7 @@ func newDigitPath(depth int) *digitPath {
 }
 
 // fromMedia takes one press from the masking pipeline.
-func (d *digitPath) fromMedia(p media.Press) {
+func (d *digitPath) fromMedia(p mask.Press) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

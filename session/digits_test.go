@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // report is one press as a test feeds it to a digitPath: from the media
-// (a media.Press) or from SIP INFO.
+// (a mask.Press) or from SIP INFO.
 type report struct {
 	info bool
 	key  byte
@@ -62,7 +62,7 @@ func TestDigitPathJoinsSIPInfoAndMedia(t *testing.T) {
 				if r.info {
 					d.fromSIPInfo(k, r.dur, epoch.Add(r.at))
 				} else {
-					d.fromMedia(media.Press{Key: k, Source: dtmf.SourceRFC4733, FirstSeen: epoch.Add(r.at), Number: r.num})
+					d.fromMedia(mask.Press{Key: k, Source: dtmf.SourceRFC4733, FirstSeen: epoch.Add(r.at), Number: r.num})
 				}
 			}
 			d.close()
@@ -92,8 +92,8 @@ func TestDigitPathNeverBlocks(t *testing.T) {
 		d.fromSIPInfo(key('0'+byte(i)), 0, epoch.Add(time.Duration(i)*time.Second))
 	}
 	// The pipeline's own queue lost presses 2 and 3: a gap in its numbers.
-	d.fromMedia(media.Press{Key: key('9'), Number: 1, FirstSeen: epoch.Add(10 * time.Second)})
-	d.fromMedia(media.Press{Key: key('9'), Number: 4, FirstSeen: epoch.Add(11 * time.Second)})
+	d.fromMedia(mask.Press{Key: key('9'), Number: 1, FirstSeen: epoch.Add(10 * time.Second)})
+	d.fromMedia(mask.Press{Key: key('9'), Number: 4, FirstSeen: epoch.Add(11 * time.Second)})
 	st := d.snapshot()
 	if st.Delivered != 2 || st.Overflows != 3+2+2 {
 		t.Errorf("stats %+v: want 2 delivered, 7 lost", st)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // ErrManagerClosed is returned by NewCall after Close.
@@ -215,7 +216,7 @@ func (m *Manager) newCall(corr Correlation) (*Call, error) {
 		m:        m,
 		caller:   caller,
 		agent:    agent,
-		presses:  make(chan media.Press, m.cfg.DigitQueue),
+		presses:  make(chan mask.Press, m.cfg.DigitQueue),
 		digits:   newDigitPath(m.cfg.DigitQueue),
 		ssrc:     binary.BigEndian.Uint32(b[16:]) | 1, // never 0: NewPipeline would pick its own
 		firstSeq: binary.BigEndian.Uint16(b[20:]),

@@ -7,6 +7,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/histo"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 	"dtmfgw/processor"
 )
 
@@ -54,7 +55,7 @@ type MediaMetrics struct {
 	// leg received nothing are not observed).
 	CallerJitter, AgentJitter histo.Snapshot
 	// DetectRFC4733 and DetectInband are the presses' detection latency
-	// (media.Press.Decided − FirstSeen), by the source that told them.
+	// (mask.Press.Decided − FirstSeen), by the source that told them.
 	DetectRFC4733, DetectInband histo.Snapshot
 	// CallerToAgent and AgentToCaller are the relay's added latency,
 	// summed over the reactors (empty when no reactor reads the calls).
@@ -92,7 +93,7 @@ func (m *Manager) noteEndLocked(st CallStats, t Termination) {
 }
 
 // noteDetect records one press's detection latency.
-func (m *Manager) noteDetect(p media.Press) {
+func (m *Manager) noteDetect(p mask.Press) {
 	i := 0
 	if p.Source == dtmf.SourceInband {
 		i = 1

@@ -15,7 +15,7 @@ import (
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/leakcheck"
 	"dtmfgw/internal/sipptest"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 	"dtmfgw/session"
 
 	"github.com/pion/rtp"
@@ -282,7 +282,7 @@ func TestSIPpCardDigitsNeverReachTheAgent(t *testing.T) {
 			var editMedia func(*session.MediaConfig)
 			if tc.maskOff {
 				editMedia = func(mc *session.MediaConfig) {
-					mc.MaskEvents, mc.MaskInband = session.Policy(media.MaskOff), session.Policy(media.MaskOff)
+					mc.MaskEvents, mc.MaskInband = session.Policy(mask.Off), session.Policy(mask.Off)
 				}
 			}
 			gw := startGatewayMedia(t, 8, editMedia, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.Local().String() })

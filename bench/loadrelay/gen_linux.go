@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // Pacing: a call's packets go out every packetGap; the calls are spread
@@ -348,7 +348,7 @@ func drive(children []*child, p plan) error {
 		c.res.Up.windows = make([][windowBuckets]uint32, len(p.measured[i]))
 		delay := 0 // look-ahead, in samples, of the caller→agent audio
 		if c.res.Mode == modeRelayMask || c.res.Mode == modeMaskReactor {
-			delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
+			delay = int(mask.DefaultLookAhead / (time.Second / dtmf.SampleRate))
 		}
 		for _, rx := range []struct {
 			conn  *net.UDPConn

@@ -5,19 +5,20 @@ import (
 
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // pressSink stands in for session: one bounded queue that every call's
 // pipeline sends its presses to, drained by one goroutine.
 type pressSink struct {
-	ch   chan media.Press
+	ch   chan mask.Press
 	done chan struct{}
 	once sync.Once
 	n    int
 }
 
 func newPressSink() *pressSink {
-	s := &pressSink{ch: make(chan media.Press, 1024), done: make(chan struct{})}
+	s := &pressSink{ch: make(chan mask.Press, 1024), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		for range s.ch {
@@ -42,7 +43,7 @@ func newMask(agent *media.Leg, presses *pressSink) (media.PacketHandler, media.T
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := media.NewPipeline(media.PipelineConfig{
+	p, err := mask.NewPipeline(mask.Config{
 		Law:      g711.Ulaw,
 		AudioPT:  audioPT,
 		EventPTs: []uint8{eventPT},

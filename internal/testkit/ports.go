@@ -22,6 +22,7 @@ const (
 	// lands there costs a pair, not a failure.
 	ZoneE2E     = 30000
 	ZoneMetrics = 4000 // metrics' tests
+	ZoneMask    = 4000 // media/mask's loopback tests (a few pairs; the pool skips a held one)
 	zoneSpan    = 6000
 )
 

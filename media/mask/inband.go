@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"time"
 
 	"dtmfgw/dtmf"
@@ -32,7 +33,7 @@ const ringCap = 2048
 
 // maxAudioPayload is the largest audio payload the stage takes, in samples
 // (one byte per G.711 sample); a datagram cannot carry more.
-const maxAudioPayload = MaxDatagram
+const maxAudioPayload = media.MaxDatagram
 
 // lookAhead is the in-band stage of the pipeline: it decodes each G.711
 // payload, runs the DTMF Detector on it, and delays the agent-bound audio by

@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -28,11 +29,11 @@ func pipelineFuzzOne(t *testing.T, data []byte) {
 	{
 		for _, law := range []g711.Law{g711.Ulaw, 0} {
 			var sink fuzzSink
-			p, err := NewPipeline(PipelineConfig{Law: law, AudioPT: 0, EventPTs: []uint8{101}, SSRC: 1}, &sink)
+			p, err := NewPipeline(Config{Law: law, AudioPT: 0, EventPTs: []uint8{101}, SSRC: 1}, &sink)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pk Packet
+			var pk media.Packet
 			at := hEpoch
 			rest := data
 			for len(rest) >= 10 {

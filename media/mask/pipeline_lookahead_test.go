@@ -1,4 +1,4 @@
-package media
+package mask
 
 import (
 	"os"
@@ -55,7 +55,7 @@ func lookAheadLeaks(t testing.TB, la time.Duration, v lookAheadVariant) int {
 		}
 	}
 	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Presses: ps, Total: pos + 1600}
-	_, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, LookAhead: la}, sc.packets())
+	_, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, LookAhead: la}, sc.packets())
 	n, _, _ := leaks(sink.agentPCM(g711.Ulaw), maskRef(dtmf.DefaultMaskTone(), g711.Ulaw))
 	return n
 }

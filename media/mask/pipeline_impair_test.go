@@ -1,4 +1,4 @@
-package media
+package mask
 
 import (
 	"math"
@@ -50,7 +50,7 @@ func TestPipelineUnderImpairments(t *testing.T) {
 			sc := hScenario{Law: g711.Ulaw, Mode: mode.m, Presses: ps, Total: total, MuteEvents: mode.mute}
 			q := make(chan Press, 64)
 			pkts := impair(sc.packets(), seed, reorder)
-			_, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, pkts)
+			_, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, pkts)
 			for _, o := range sink.got {
 				if isEventPacket(o) {
 					t.Fatalf("%s seed %d: telephone-event packet out", mode.name, seed)

@@ -1,6 +1,6 @@
 //go:build !race
 
-package media
+package mask
 
 // onsetStep spreads the look-ahead proof's onsets over a packet: 18 onsets
 // per 160-sample packet.

@@ -1,4 +1,4 @@
-package media
+package mask
 
 import (
 	"time"
@@ -7,14 +7,14 @@ import (
 )
 
 // Press is one key press of the caller, as the pipeline hands it to the
-// session through PipelineConfig.Presses. One press is one Press, however
+// session through Config.Presses. One press is one Press, however
 // many ways it arrived (telephone events, in-band tone, both).
 type Press struct {
 	// Key is the key pressed.
 	Key dtmf.Key
 	// Source is how the press was first heard. The Press is queued at
 	// once, so a second source that reports the same press later is not
-	// in it (it is counted in PipelineStats.Joined).
+	// in it (it is counted in Stats.Joined).
 	Source dtmf.Source
 	// FirstSeen is the arrival time of the first packet that carried the
 	// press (for in-band, of the tone's onset), by the leg's clock.

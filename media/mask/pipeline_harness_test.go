@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -174,7 +175,7 @@ func (s *hSink) SendRTP(b []byte) error {
 
 // hRun feeds pkts to a new pipeline in order, ticking like the Relay (after
 // a packet when 20 ms passed since the last tick, and every 20 ms in gaps).
-func hRun(t testing.TB, cfg PipelineConfig, pkts []hPkt) (*Pipeline, *hSink) {
+func hRun(t testing.TB, cfg Config, pkts []hPkt) (*Pipeline, *hSink) {
 	t.Helper()
 	sink := &hSink{}
 	if cfg.SSRC == 0 {
@@ -192,7 +193,7 @@ func hRun(t testing.TB, cfg PipelineConfig, pkts []hPkt) (*Pipeline, *hSink) {
 }
 
 func hFeed(p *Pipeline, pkts []hPkt) {
-	var pk Packet
+	var pk media.Packet
 	var lastTick time.Time
 	tick := 20 * time.Millisecond
 	for _, x := range pkts {

@@ -1,4 +1,4 @@
-package media
+package mask
 
 // The caller→agent masking pipeline.
 //
@@ -39,6 +39,7 @@ package media
 
 import (
 	"crypto/rand"
+	"dtmfgw/media"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,51 +50,45 @@ import (
 	"dtmfgw/dtmf/g711"
 )
 
-// MaskPolicy says when a source of key presses (telephone events, in-band
+// Policy says when a source of key presses (telephone events, in-band
 // tones) is masked toward the agent.
-type MaskPolicy uint8
+type Policy uint8
 
 const (
-	// MaskAlways masks at all times: the default, for a gateway that
+	// Always masks at all times: the default, for a gateway that
 	// carries only the leg transferred for payment.
-	MaskAlways MaskPolicy = iota
-	// MaskSecureOnly masks only while the pipeline is in secure mode
+	Always Policy = iota
+	// SecureOnly masks only while the pipeline is in secure mode
 	// (SetSecure), for a gateway in the path of whole calls.
-	MaskSecureOnly
-	// MaskOff never masks: telephone events are forwarded, in-band audio
+	SecureOnly
+	// Off never masks: telephone events are forwarded, in-band audio
 	// is not delayed. Presses are still reported.
-	MaskOff
+	Off
 )
 
 // String returns the policy's configuration name.
-func (m MaskPolicy) String() string {
+func (m Policy) String() string {
 	switch m {
-	case MaskAlways:
+	case Always:
 		return "always"
-	case MaskSecureOnly:
+	case SecureOnly:
 		return "secure-only"
-	case MaskOff:
+	case Off:
 		return "off"
 	}
 	return "unknown"
 }
 
 // active reports whether the policy masks now.
-func (m MaskPolicy) active(secure bool) bool {
-	return m == MaskAlways || (m == MaskSecureOnly && secure)
+func (m Policy) active(secure bool) bool {
+	return m == Always || (m == SecureOnly && secure)
 }
 
-// ErrPipelineConfig is wrapped by NewPipeline for an unusable configuration.
-var ErrPipelineConfig = errors.New("media: bad pipeline configuration")
+// ErrConfig is wrapped by NewPipeline for an unusable configuration.
+var ErrConfig = errors.New("mask: bad pipeline configuration")
 
-// Sender writes one RTP datagram toward the agent; LegSender{agentLeg}
-// fits. The pipeline reuses the slice after SendRTP returns.
-type Sender interface {
-	SendRTP(b []byte) error
-}
-
-// PipelineConfig configures a Pipeline.
-type PipelineConfig struct {
+// Config configures a Pipeline.
+type Config struct {
 	// Law is the negotiated G.711 audio codec (both directions toward the
 	// agent use it). Zero means another codec: telephone events are still
 	// dropped and presses reported, but the audio is relayed as it is —
@@ -108,8 +103,8 @@ type PipelineConfig struct {
 	// EventClockRate is the telephone-event RTP clock in Hz; 0 means 8000.
 	EventClockRate uint32
 	// MaskEvents and MaskInband are the policies for the two sources.
-	// The zero value is MaskAlways.
-	MaskEvents, MaskInband MaskPolicy
+	// The zero value is Always.
+	MaskEvents, MaskInband Policy
 	// LookAhead is how long agent-bound G.711 audio is held while in-band
 	// masking is on. Zero means DefaultLookAhead; at most MaxLookAhead.
 	LookAhead time.Duration
@@ -128,8 +123,8 @@ type PipelineConfig struct {
 	FirstTimestamp uint32
 }
 
-// PipelineStats are a pipeline's counters. They never hold a key.
-type PipelineStats struct {
+// Stats are a pipeline's counters. They never hold a key.
+type Stats struct {
 	// AudioPackets, EventPackets, GuessedEventPackets and ComfortNoise
 	// count caller packets by class; Other counts packets of any other
 	// payload type and empty audio payloads, dropped.
@@ -205,8 +200,8 @@ const (
 type Pipeline struct {
 	law     g711.Law
 	audioPT uint8
-	maskEv  MaskPolicy
-	maskIb  MaskPolicy
+	maskEv  Policy
+	maskIb  Policy
 	laLen   int // look-ahead in samples
 
 	events eventStage
@@ -215,11 +210,11 @@ type Pipeline struct {
 	spans  maskSpans
 	joiner pressJoiner
 	rw     rewriter
-	out    Sender
+	out    media.Sender
 
 	secure atomic.Bool
 	c      pipelineCounters
-	sent   SentCounter // our stream toward the agent, for RTCP SRs
+	sent   media.SentCounter // our stream toward the agent, for RTCP SRs
 
 	ib          inbandState
 	suspectFell bool  // a suspicion fell and has not come back yet
@@ -237,33 +232,33 @@ type Pipeline struct {
 	nrecent      int
 
 	evs [32]dtmf.KeyEvent
-	buf [rtpHeaderLen + MaxDatagram]byte
+	buf [rtpHeaderLen + media.MaxDatagram]byte
 }
 
 // NewPipeline returns a pipeline for cfg writing to out.
-func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
+func NewPipeline(cfg Config, out media.Sender) (*Pipeline, error) {
 	if out == nil {
-		return nil, fmt.Errorf("%w: nil Sender", ErrPipelineConfig)
+		return nil, fmt.Errorf("%w: nil media.Sender", ErrConfig)
 	}
 	if cfg.Law != 0 && !cfg.Law.Valid() {
-		return nil, fmt.Errorf("%w: unknown G.711 law %d", ErrPipelineConfig, cfg.Law)
+		return nil, fmt.Errorf("%w: unknown G.711 law %d", ErrConfig, cfg.Law)
 	}
 	if cfg.AudioPT > 127 {
-		return nil, fmt.Errorf("%w: audio payload type %d", ErrPipelineConfig, cfg.AudioPT)
+		return nil, fmt.Errorf("%w: audio payload type %d", ErrConfig, cfg.AudioPT)
 	}
 	if len(cfg.EventPTs) > maxEventPTs {
-		return nil, fmt.Errorf("%w: %d event payload types (at most %d)", ErrPipelineConfig, len(cfg.EventPTs), maxEventPTs)
+		return nil, fmt.Errorf("%w: %d event payload types (at most %d)", ErrConfig, len(cfg.EventPTs), maxEventPTs)
 	}
 	for _, pt := range cfg.EventPTs {
 		if pt > 127 || pt == cfg.AudioPT {
-			return nil, fmt.Errorf("%w: event payload type %d", ErrPipelineConfig, pt)
+			return nil, fmt.Errorf("%w: event payload type %d", ErrConfig, pt)
 		}
 	}
-	if cfg.MaskEvents > MaskOff || cfg.MaskInband > MaskOff {
-		return nil, fmt.Errorf("%w: unknown mask policy", ErrPipelineConfig)
+	if cfg.MaskEvents > Off || cfg.MaskInband > Off {
+		return nil, fmt.Errorf("%w: unknown mask policy", ErrConfig)
 	}
 	if cfg.LookAhead < 0 || cfg.LookAhead > MaxLookAhead {
-		return nil, fmt.Errorf("%w: look-ahead %v outside 0–%v", ErrPipelineConfig, cfg.LookAhead, MaxLookAhead)
+		return nil, fmt.Errorf("%w: look-ahead %v outside 0–%v", ErrConfig, cfg.LookAhead, MaxLookAhead)
 	}
 	if cfg.LookAhead == 0 {
 		cfg.LookAhead = DefaultLookAhead
@@ -272,7 +267,7 @@ func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
 		cfg.MaskTone = dtmf.DefaultMaskTone()
 	}
 	if err := cfg.MaskTone.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPipelineConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if cfg.SSRC == 0 {
 		var b [10]byte
@@ -304,7 +299,7 @@ func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
 			tone = append(tone, f...)
 		}
 		p.player = maskPlayer{tone: tone, silence: cfg.Law.Silence()}
-		p.la = &lookAhead{law: cfg.Law, det: dtmf.NewDetector(dtmf.DetectorConfig{}), keepLast: cfg.MaskInband == MaskSecureOnly}
+		p.la = &lookAhead{law: cfg.Law, det: dtmf.NewDetector(dtmf.DetectorConfig{}), keepLast: cfg.MaskInband == SecureOnly}
 		p.la.target = p.inbandTarget()
 		p.la.delay = p.la.target
 		for i := range p.la.delay {
@@ -313,7 +308,7 @@ func NewPipeline(cfg PipelineConfig, out Sender) (*Pipeline, error) {
 		p.la.preN = p.la.delay
 		p.c.lookAhead.Store(int64(p.la.delay))
 	}
-	p.sent.SetClockRate(DefaultClockRate)
+	p.sent.SetClockRate(media.DefaultClockRate)
 	return p, nil
 }
 
@@ -337,17 +332,17 @@ func samplesDuration(n int) time.Duration {
 // agent actually receives, not the caller's (RFC 3550 §6.4.1, §7.2: the
 // caller's SRs describe packets we dropped or rewrote, so they are not
 // forwarded but regenerated from this). Safe from any goroutine.
-func (p *Pipeline) Sent() SentStream { return p.sent.Load() }
+func (p *Pipeline) Sent() media.SentStream { return p.sent.Load() }
 
-// SetSecure switches secure mode, which the MaskSecureOnly policies follow.
+// SetSecure switches secure mode, which the SecureOnly policies follow.
 // The look-ahead grows or shrinks at the next audio packet without a gap
 // and without a click (docs/masking.md).
 func (p *Pipeline) SetSecure(secure bool) { p.secure.Store(secure) }
 
 // Stats returns the pipeline's counters. Safe from any goroutine.
-func (p *Pipeline) Stats() PipelineStats {
+func (p *Pipeline) Stats() Stats {
 	c := &p.c
-	return PipelineStats{
+	return Stats{
 		AudioPackets: c.audio.Load(), EventPackets: c.events.Load(), GuessedEventPackets: c.guessed.Load(),
 		ComfortNoise: c.cn.Load(), Other: c.other.Load(), EventsDropped: c.eventsDropped.Load(),
 		Duplicates: c.dups.Load(), Late: c.late.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
@@ -371,7 +366,7 @@ func (p *Pipeline) inbandTarget() int {
 // HandleRTP takes one caller packet (PacketHandler). It is called on the
 // caller leg's reading goroutine and sends what the agent must hear, if
 // anything, before it returns.
-func (p *Pipeline) HandleRTP(pkt *Packet) {
+func (p *Pipeline) HandleRTP(pkt *media.Packet) {
 	h := &pkt.Header
 	now := pkt.Arrival
 	info := dtmf.RTPInfo{SSRC: h.SSRC, Sequence: h.SequenceNumber, Timestamp: h.Timestamp, Marker: h.Marker}
@@ -402,7 +397,7 @@ func (p *Pipeline) HandleRTP(pkt *Packet) {
 		p.c.other.Add(1)
 		p.rw.drop(h.SSRC, h.SequenceNumber)
 	}
-	p.noteWarm(pkt.warm)
+	p.noteWarm(pkt.Warm)
 }
 
 // Tick lets time pass without a packet: it ends presses whose end packets
@@ -457,7 +452,7 @@ func (p *Pipeline) countPress(isNew bool, c *atomic.Uint64) {
 // detect stores an audio payload in the look-ahead and runs the Detector
 // over it a hop at a time, applying its events and suspicion after each.
 func (p *Pipeline) detect(payload []byte, now time.Time) {
-	var buf [MaxDatagram]int16
+	var buf [media.MaxDatagram]int16
 	pcm := p.la.store(buf[:], payload)
 	for off := 0; off < len(pcm); off += detectChunk {
 		end := min(off+detectChunk, len(pcm))
@@ -542,7 +537,7 @@ func (p *Pipeline) isDuplicate(ssrc uint32, seq uint16) bool {
 }
 
 // audio handles one packet of the negotiated audio type.
-func (p *Pipeline) audio(pkt *Packet) {
+func (p *Pipeline) audio(pkt *media.Packet) {
 	h := &pkt.Header
 	now := pkt.Arrival
 	if p.la == nil {
@@ -644,7 +639,7 @@ func (p *Pipeline) stall(now time.Time) {
 }
 
 // forwardAsIs sends a packet with our header and its payload unchanged.
-func (p *Pipeline) forwardAsIs(pkt *Packet, samples uint32) {
+func (p *Pipeline) forwardAsIs(pkt *media.Packet, samples uint32) {
 	h := &pkt.Header
 	n := copy(p.buf[rtpHeaderLen:], pkt.Payload)
 	p.rw.forward(p.buf[:], h.SSRC, h.SequenceNumber, h.Timestamp, h.Marker, h.PayloadType, samples, pkt.Arrival)

@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"fmt"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestPipelineMasksEveryKeyWhateverTheSource(t *testing.T) {
 			sc := hScenario{Law: tc.law, Mode: tc.mode, Presses: ps, Total: total, MuteEvents: tc.mute}
 			pkts := sc.packets()
 			q := make(chan Press, 64)
-			p, sink := hRun(t, PipelineConfig{Law: tc.law, AudioPT: hAudioPT, Presses: q}, pkts)
+			p, sink := hRun(t, Config{Law: tc.law, AudioPT: hAudioPT, Presses: q}, pkts)
 
 			for _, o := range sink.got {
 				if isEventPacket(o) {
@@ -123,7 +124,7 @@ func checkStream(t *testing.T, sink *hSink) {
 }
 
 func TestPipelineString(t *testing.T) {
-	p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw}, &hSink{})
+	p, err := NewPipeline(Config{Law: g711.Ulaw}, &hSink{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestPipelineString(t *testing.T) {
 func TestPipelineSentDescribesOurStream(t *testing.T) {
 	ps, total := sixteenPresses(1600)
 	sc := hScenario{Law: g711.Ulaw, Mode: modeEvents, Presses: ps, Total: total, MuteEvents: true}
-	p, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT}, sc.packets())
+	p, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT}, sc.packets())
 	st := p.Sent()
 	var octets uint64
 	for _, o := range sink.got {
@@ -152,9 +153,9 @@ func TestPipelineSentDescribesOurStream(t *testing.T) {
 
 // The relay drives a Pipeline as its caller→agent handler and ticker.
 var (
-	_ PacketHandler = (*Pipeline)(nil)
-	_ TickHandler   = (*Pipeline)(nil)
-	_ Sender        = LegSender{}
+	_ media.PacketHandler = (*Pipeline)(nil)
+	_ media.TickHandler   = (*Pipeline)(nil)
+	_ media.Sender        = media.LegSender{}
 )
 
 // TestPipelineInterruptedToneIsOnePressOneMask: a tone interrupted by 10 ms
@@ -167,7 +168,7 @@ func TestPipelineInterruptedToneIsOnePressOneMask(t *testing.T) {
 	}
 	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Presses: ps, Total: total}
 	q := make(chan Press, 64)
-	p, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, sc.packets())
+	p, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, sc.packets())
 	first := string(dtmf.DefaultMaskTone().Frames(g711.Ulaw, hFrame)[0])
 	starts := 0
 	for _, o := range sink.got {

@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"math"
 	"testing"
 	"time"
@@ -16,23 +17,23 @@ func TestPipelinePolicies(t *testing.T) {
 	cases := []struct {
 		name              string
 		mode              hMode
-		ev, ib            MaskPolicy
+		ev, ib            Policy
 		secure            bool
 		wantEventsOut     bool
 		wantDigitsInAudio bool
 	}{
-		{"always: nothing passes", modeBoth, MaskAlways, MaskAlways, false, false, false},
-		{"events off: events forwarded", modeEvents, MaskOff, MaskAlways, false, true, false},
-		{"inband off: tones pass", modeInband, MaskAlways, MaskOff, false, false, true},
-		{"secure-only, not secure: both pass", modeBoth, MaskSecureOnly, MaskSecureOnly, false, true, true},
-		{"secure-only, secure: nothing passes", modeBoth, MaskSecureOnly, MaskSecureOnly, true, false, false},
+		{"always: nothing passes", modeBoth, Always, Always, false, false, false},
+		{"events off: events forwarded", modeEvents, Off, Always, false, true, false},
+		{"inband off: tones pass", modeInband, Always, Off, false, false, true},
+		{"secure-only, not secure: both pass", modeBoth, SecureOnly, SecureOnly, false, true, true},
+		{"secure-only, secure: nothing passes", modeBoth, SecureOnly, SecureOnly, true, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := hScenario{Law: g711.Ulaw, Mode: tc.mode, Presses: ps, Total: total}
 			q := make(chan Press, 64)
 			sink := &hSink{}
-			p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{hEventPT},
+			p, err := NewPipeline(Config{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{hEventPT},
 				MaskEvents: tc.ev, MaskInband: tc.ib, Presses: q, SSRC: 0xABCDEF01}, sink)
 			if err != nil {
 				t.Fatal(err)
@@ -74,14 +75,14 @@ func TestPipelinePolicies(t *testing.T) {
 // consecutive samples out is larger than the sine's own (a click would be).
 func TestSetSecureSwitchesLookAheadWithoutGapOrClick(t *testing.T) {
 	sink := &hSink{}
-	p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, MaskEvents: MaskSecureOnly,
-		MaskInband: MaskSecureOnly, SSRC: 0xABCDEF01}, sink)
+	p, err := NewPipeline(Config{Law: g711.Ulaw, AudioPT: hAudioPT, MaskEvents: SecureOnly,
+		MaskInband: SecureOnly, SSRC: 0xABCDEF01}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var osc dtmf.Oscillator
 	osc.Set(440, 8000)
-	var pk Packet
+	var pk media.Packet
 	pcm := make([]int16, hFrame)
 	for i := 0; i < 200; i++ {
 		switch i {
@@ -95,7 +96,7 @@ func TestSetSecureSwitchesLookAheadWithoutGapOrClick(t *testing.T) {
 		}
 		pay := make([]byte, hFrame)
 		g711.Ulaw.Encode(pay, pcm)
-		pk = Packet{Header: rtp.Header{Version: 2, PayloadType: hAudioPT, SequenceNumber: uint16(i), Timestamp: uint32(i * hFrame), SSRC: 3},
+		pk = media.Packet{Header: rtp.Header{Version: 2, PayloadType: hAudioPT, SequenceNumber: uint16(i), Timestamp: uint32(i * hFrame), SSRC: 3},
 			Payload: pay, Arrival: hEpoch.Add(time.Duration(i) * 20 * time.Millisecond)}
 		p.HandleRTP(&pk)
 		// On at once; off by at most one packet's worth of samples per
@@ -133,7 +134,7 @@ func TestPipelineGuessedEventPayloadType(t *testing.T) {
 		}
 	}
 	q := make(chan Press, 64)
-	p, sink := hRun(t, PipelineConfig{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{101}, Presses: q}, pkts)
+	p, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{101}, Presses: q}, pkts)
 	for _, o := range sink.got {
 		if o.header.PayloadType != hAudioPT {
 			t.Fatalf("payload type %d reached the agent", o.header.PayloadType)
@@ -155,7 +156,7 @@ func TestPipelineOtherCodecMasksEventsOnly(t *testing.T) {
 	sc := hScenario{Law: g711.Ulaw, Mode: modeBoth, Presses: ps, Total: total}
 	pkts := sc.packets()
 	q := make(chan Press, 64)
-	_, sink := hRun(t, PipelineConfig{Law: 0, AudioPT: hAudioPT, Presses: q}, pkts)
+	_, sink := hRun(t, Config{Law: 0, AudioPT: hAudioPT, Presses: q}, pkts)
 	var in, out [][]byte
 	for _, x := range pkts {
 		if x.header.PayloadType == hAudioPT {
@@ -183,7 +184,7 @@ func TestPipelineOtherCodecMasksEventsOnly(t *testing.T) {
 }
 
 func TestNewPipelineRejectsBadConfig(t *testing.T) {
-	bad := []PipelineConfig{
+	bad := []Config{
 		{Law: 7},
 		{AudioPT: 200},
 		{EventPTs: []uint8{0}},
@@ -198,7 +199,7 @@ func TestNewPipelineRejectsBadConfig(t *testing.T) {
 			t.Errorf("config %d accepted: %+v", i, cfg)
 		}
 	}
-	if _, err := NewPipeline(PipelineConfig{}, nil); err == nil {
-		t.Error("nil Sender accepted")
+	if _, err := NewPipeline(Config{}, nil); err == nil {
+		t.Error("nil media.Sender accepted")
 	}
 }

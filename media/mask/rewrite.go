@@ -1,6 +1,7 @@
-package media
+package mask
 
 import (
+	"dtmfgw/media"
 	"encoding/binary"
 	"time"
 )
@@ -78,7 +79,7 @@ func (w *rewriter) anchor(ssrc uint32, seq uint16, ts uint32, elapsed time.Durat
 		// Keep the timestamp gap the wall clock saw (RFC 3550 §5.1: the
 		// timestamp reflects the sampling instant), at least one packet.
 		step := w.lastOutN
-		if e := elapsed / (time.Second / DefaultClockRate); elapsed > 0 && e < 1<<30 && uint32(e) > step {
+		if e := elapsed / (time.Second / media.DefaultClockRate); elapsed > 0 && e < 1<<30 && uint32(e) > step {
 			step = uint32(e)
 		}
 		w.tsOff = w.lastOutTS + step - ts

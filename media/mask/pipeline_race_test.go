@@ -1,6 +1,6 @@
 //go:build race
 
-package media
+package mask
 
 // onsetStep spreads the look-ahead proof's onsets over a packet; the race
 // build, ~20× slower, takes every third onset of the normal build so that

@@ -1,7 +1,8 @@
-package media
+package mask
 
 import (
 	"context"
+	"dtmfgw/media"
 	"fmt"
 	"os/exec"
 	"sort"
@@ -47,7 +48,7 @@ type handledSignal struct {
 	done chan struct{}
 }
 
-func (h *handledSignal) HandleRTP(pkt *Packet) {
+func (h *handledSignal) HandleRTP(pkt *media.Packet) {
 	h.p.HandleRTP(pkt)
 	h.done <- struct{}{}
 }
@@ -55,7 +56,7 @@ func (h *handledSignal) HandleRTP(pkt *Packet) {
 // e2eRun is one relayed call and its recording.
 type e2eRun struct {
 	pipeline *Pipeline
-	relay    *Relay
+	relay    *media.Relay
 	presses  []Press
 	epoch    time.Time // hEpoch on the legs' clock
 	agent    []hOut    // every datagram the agent socket received, parsed
@@ -71,11 +72,11 @@ const e2eSSRC = 0x5EC0DE01
 // paced true they run on the wall clock and a 20 ms ticker paces the
 // sender, each tick sending the packets due by then.
 func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool) *e2eRun {
-	return runLoopbackPolicy(t, law, audioPT, pkts, paced, MaskAlways)
+	return runLoopbackPolicy(t, law, audioPT, pkts, paced, Always)
 }
 
 // runLoopbackPolicy is runLoopback with both masking policies set to mask.
-func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool, mask MaskPolicy) *e2eRun {
+func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool, mask Policy) *e2eRun {
 	t.Helper()
 	clock := &e2eClock{}
 	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
@@ -83,28 +84,28 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 	if paced {
 		now = time.Now
 	}
-	pool, _ := testPool(t, 2, -1, nil)
+	pool, _ := testPool(t, 2)
 	callerPeer, agentPeer := listenLoopback(t), listenLoopback(t)
-	caller, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: now, EventPayloadTypes: []uint8{hEventPT}})
+	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: now, EventPayloadTypes: []uint8{hEventPT}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := NewLeg(LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: now})
+	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := make(chan Press, 64)
-	p, err := NewPipeline(PipelineConfig{Law: law, AudioPT: audioPT, EventPTs: []uint8{hEventPT}, Presses: q,
-		MaskEvents: mask, MaskInband: mask, SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, LegSender{Leg: agent})
+	p, err := NewPipeline(Config{Law: law, AudioPT: audioPT, EventPTs: []uint8{hEventPT}, Presses: q,
+		MaskEvents: mask, MaskInband: mask, SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, media.LegSender{Leg: agent})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &handledSignal{p: p, done: make(chan struct{}, len(pkts)+1)}
-	var handler PacketHandler = h
+	var handler media.PacketHandler = h
 	if paced {
 		handler = p
 	}
-	relay, err := NewRelay(RelayConfig{Caller: caller, Agent: agent, CallerToAgent: handler, Tick: p, Now: now})
+	relay, err := media.NewRelay(media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: handler, Tick: p, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 	arrived := make(chan struct{}, 1)
 	go func() {
 		var got [][]byte
-		buf := make([]byte, MaxDatagram+1)
+		buf := make([]byte, media.MaxDatagram+1)
 		for {
 			n, _, err := agentPeer.ReadFromUDPAddrPort(buf)
 			if err != nil || len(got) > 4*len(pkts) {
@@ -530,7 +531,7 @@ func TestLoopbackLeakChecksCatchAnUnmaskedCall(t *testing.T) {
 	needMultimon(t)
 	ps, total := sixteenPresses(1600)
 	sc := hScenario{Law: g711.Ulaw, Mode: modeBoth, Presses: ps, Total: total}
-	run := runLoopbackPolicy(t, g711.Ulaw, 0, sc.packets(), false, MaskOff)
+	run := runLoopbackPolicy(t, g711.Ulaw, 0, sc.packets(), false, Off)
 	events := 0
 	for _, o := range run.agent {
 		if o.header.PayloadType == hEventPT && e2eEventShaped(o.pay) {
