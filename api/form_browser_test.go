@@ -128,7 +128,7 @@ func (e *formEnv) press(k byte) {
 	e.number++
 	n := e.number
 	e.mu.Unlock()
-	e.set.HandleDigit(session.Digit{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, At: time.Now(), Number: n})
+	e.set.HandleDigit(dtmf.Press{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: n})
 }
 
 // browser is one headless Chromium for a test and its subtests.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-
 )
 
 // stepClock is a leg clock that moves on by step at every reading, so

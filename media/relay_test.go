@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // relayPeers is a relayed call on loopback: the relay, and the caller's

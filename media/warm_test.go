@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/pion/rtp"
-
 )
 
 func TestWarmListSpansWholeLines(t *testing.T) {

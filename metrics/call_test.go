@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
-	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"

@@ -127,7 +127,7 @@ func (b *bridge) press(p *peer, k dtmf.Key, events, inband bool, eventPT uint8) 
 // synthesised while events had no audio beside them). It checks that the
 // agent received one RTP stream: audio only, one SSRC, sequence numbers
 // without a gap, timestamps going forward, and no key our detector hears.
-func (b *bridge) finish() []Digit {
+func (b *bridge) finish() []dtmf.Press {
 	b.t.Helper()
 	digits := endAndCollect(b.t, b.c)
 	st := b.c.Stats()
@@ -254,7 +254,7 @@ func TestCallSIPInfoAndMediaPressCountOnce(t *testing.T) {
 	b.c.SIPInfoDigit(dtmf.Key('x'), 0, time.Time{})
 
 	digits := b.finish()
-	st := b.c.Stats().Digits
+	st := b.c.Stats().Presses
 	if got := keysOf(digits); got != "7899" {
 		t.Fatalf("digits %q, want 7899", got)
 	}
@@ -283,7 +283,7 @@ func TestCallFullDigitQueueNeverBlocksTheMedia(t *testing.T) {
 		t.Errorf("digits %q, want the first press only", keysOf(digits))
 	}
 	// finish waited for the queue to close: every press is counted.
-	if st := b.c.Stats().Digits; st.Delivered != 1 || st.Overflows != 3 {
+	if st := b.c.Stats().Presses; st.Delivered != 1 || st.Overflows != 3 {
 		t.Errorf("digit stats %+v, want 1 delivered and 3 overflows", st)
 	}
 }

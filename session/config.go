@@ -96,7 +96,7 @@ type MediaConfig struct {
 	// leaves (docs/masking.md). Zero means mask.DefaultLookAhead; at most
 	// mask.MaxLookAhead.
 	LookAhead time.Duration `yaml:"look_ahead"`
-	// DigitQueue is the depth of each call's digit queue (Call.Digits).
+	// DigitQueue is the depth of each call's press queue (Call.Presses).
 	// A full queue drops and counts; it never blocks the media path.
 	DigitQueue int `yaml:"digit_queue"`
 }

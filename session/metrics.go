@@ -7,7 +7,6 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/histo"
 	"dtmfgw/media"
-	"dtmfgw/media/mask"
 	"dtmfgw/processor"
 )
 
@@ -93,7 +92,7 @@ func (m *Manager) noteEndLocked(st CallStats, t Termination) {
 }
 
 // noteDetect records one press's detection latency.
-func (m *Manager) noteDetect(p mask.Press) {
+func (m *Manager) noteDetect(p dtmf.Press) {
 	i := 0
 	if p.Source == dtmf.SourceInband {
 		i = 1
@@ -142,10 +141,10 @@ func addCallStats(a *CallStats, b CallStats) {
 	addLeg(&a.Relay.Agent, b.Relay.Agent)
 	a.Relay.Ticks += b.Relay.Ticks
 	la := a.Pipeline.LookAhead
-	addPipelineStats(&a.Pipeline, b.Pipeline)
+	a.Pipeline.Add(b.Pipeline)
 	a.Pipeline.LookAhead = la
 	a.PipelineSwaps += b.PipelineSwaps
-	d, e := &a.Digits, b.Digits
+	d, e := &a.Presses, b.Presses
 	d.Delivered += e.Delivered
 	d.Overflows += e.Overflows
 	d.SIPInfo += e.SIPInfo
@@ -212,7 +211,7 @@ type PaymentsMetrics struct {
 	// Processor holds each configured processor's request durations
 	// (charges and reconciliations) by outcome (PaymentOutcomes' index).
 	Processor map[string][len(PaymentOutcomes)]histo.Snapshot
-	// PressEvent is the latency from a press being told (Digit.Decided)
+	// PressEvent is the latency from a press being told (dtmf.Press.Decided)
 	// to its progress event being published.
 	PressEvent histo.Snapshot
 }

@@ -181,7 +181,7 @@ type fieldState struct {
 	cfg      FieldConfig
 	complete bool
 	valid    bool
-	// lost: a key press went missing (a gap in Digit.Number) while the
+	// lost: a key press went missing (a gap in dtmf.Press.Number) while the
 	// field was armed, so its digits cannot be trusted.
 	lost bool
 	// reported is the validity last sent in an EventFieldComplete.
@@ -392,7 +392,7 @@ func (p *Payment) clearLocked(i int) {
 // handleDigit puts a key press into the armed field; lost says a press
 // went missing before it. Keys: a digit is typed; `*` clears the field
 // and `#` ends a variable-length one, where the configuration says so.
-func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
+func (p *Payment) handleDigit(d dtmf.Press, lost bool) digitOutcome {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.state.open() || p.armed < 0 {
@@ -409,7 +409,7 @@ func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
 			return digitIgnored
 		}
 		e := p.lengthEventLocked(i)
-		e.PressAt = d.At
+		e.PressAt = d.FirstSeen
 		p.publishLocked(e)
 		if p.completeNowLocked(i) {
 			p.completeLocked(i)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/dtmf"
 	"dtmfgw/processor"
 )
 
@@ -279,8 +280,8 @@ type PaymentSetStats struct {
 	// that went into a field (or cleared or ended one); Dropped those that
 	// came with no payment open or no field armed; Ignored those that
 	// meant nothing to the armed field (A–D, a key switched off, a digit
-	// into a complete field); Lost the presses the call's digit path lost
-	// (gaps in Digit.Number).
+	// into a complete field); Lost the presses the call's press queue lost
+	// (gaps in dtmf.Press.Number).
 	Digits, Captured, Dropped, Ignored, Lost uint64
 }
 
@@ -446,10 +447,10 @@ func (s *PaymentSet) Payment(id string) *Payment {
 }
 
 // HandleDigit is the one way a key press reaches a payment: from the
-// call's digit path (Call.Digits), where RFC 4733, in-band and SIP INFO
-// presses are already one Digit per press. It goes to the open payment's
+// call's press queue (Call.Presses), where RFC 4733, in-band and SIP INFO
+// presses are already one dtmf.Press per press. It goes to the open payment's
 // armed field, or nowhere. It never blocks on a subscriber.
-func (s *PaymentSet) HandleDigit(d Digit) {
+func (s *PaymentSet) HandleDigit(d dtmf.Press) {
 	s.mu.Lock()
 	s.stats.Digits++
 	lost := false
@@ -487,7 +488,7 @@ func (s *PaymentSet) HandleDigit(d Digit) {
 // Consume feeds the call's digits to HandleDigit until the channel is
 // closed (the call ended), then closes the set. Run it on a goroutine of
 // its own per call.
-func (s *PaymentSet) Consume(digits <-chan Digit) {
+func (s *PaymentSet) Consume(digits <-chan dtmf.Press) {
 	for d := range digits {
 		s.HandleDigit(d)
 	}

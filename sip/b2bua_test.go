@@ -545,7 +545,7 @@ func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
 	}
 	for _, want := range "78" {
 		select {
-		case dg := <-call.Digits():
+		case dg := <-call.Presses():
 			if dg.Key.Reveal() != string(want) || dg.Source != dtmf.SourceSIPInfo {
 				t.Errorf("digit %s from %v, want %c from SIP INFO", dg.Key.Reveal(), dg.Source, want)
 			}
@@ -1047,7 +1047,7 @@ func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA,
 	sendKeyAsEvents(t, caller.rtp, to, five, &seq, uint32(seq+1)*160)
 	audio(10)
 	select {
-	case dg := <-call.Digits():
+	case dg := <-call.Presses():
 		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
 			t.Errorf("digit from %v, want 5 from RFC 4733", dg.Source)
 		}

@@ -57,7 +57,7 @@ func (h *handledSignal) HandleRTP(pkt *media.Packet) {
 type e2eRun struct {
 	pipeline *Pipeline
 	relay    *media.Relay
-	presses  []Press
+	presses  []dtmf.Press
 	epoch    time.Time // hEpoch on the legs' clock
 	agent    []hOut    // every datagram the agent socket received, parsed
 	raw      int       // datagrams the agent socket received
@@ -94,7 +94,7 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := make(chan Press, 64)
+	q := NewJoiner(64)
 	p, err := NewPipeline(Config{Law: law, AudioPT: audioPT, EventPTs: []uint8{hEventPT}, Presses: q,
 		MaskEvents: mask, MaskInband: mask, SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, media.LegSender{Leg: agent})
 	if err != nil {

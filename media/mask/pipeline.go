@@ -22,8 +22,8 @@ package mask
 //  3. maskSpans records, on the audio timeline, what must not reach the
 //     agent: from a suspected or decided tone's onset to its end, and from
 //     the moment an event press begins to its end.
-//  4. pressJoiner makes one press of the reports of every source and queues
-//     it to the session without blocking; maskPlayer plays the uniform mask
+//  4. the call's Joiner (press.go) makes one press of the reports of every
+//     source, SIP INFO included, and queues it without blocking; maskPlayer plays the uniform mask
 //     tone once per press, replacing whole packets: the tone for its fixed
 //     length, then silence while the press lasts. A suspected tone that is
 //     not (yet) a press is masked with silence, not the tone, so talk-off
@@ -111,10 +111,11 @@ type Config struct {
 	// MaskTone is what the agent hears for every press. The zero value
 	// means dtmf.DefaultMaskTone().
 	MaskTone dtmf.MaskTone
-	// Presses receives one Press per key press. Sends never block: when
-	// the channel is full the press is counted in QueueOverflows and
-	// dropped. Nil reports nothing.
-	Presses chan<- Press
+	// Presses is the call's Joiner, which every pipeline of the call
+	// reports its presses to (and SIP INFO too): one Press per key press,
+	// queued without blocking. Nil reports nothing; presses are still
+	// masked.
+	Presses *Joiner
 	// SSRC is the SSRC of the stream toward the agent. Zero picks a
 	// random SSRC, first sequence number and first timestamp (RFC 3550
 	// §5.1); otherwise FirstSequence and FirstTimestamp are used.
@@ -141,19 +142,13 @@ type Stats struct {
 	// Masked counts packets sent with their audio replaced (mask tone or
 	// silence).
 	Masked uint64
-	// PressesRFC4733 and PressesInband count presses by the source that
-	// reported them first; Joined counts reports of one press by a second
-	// source.
-	PressesRFC4733, PressesInband, Joined uint64
-	// MaskedPresses counts the presses (as PressesRFC4733 and
-	// PressesInband count them, first source) that the agent heard as
-	// the mask tone: those whose source was masked when they were heard.
+	// MaskedPresses counts the presses (first source; the Joiner counts
+	// them all) that the agent heard as the mask tone: those whose source
+	// was masked when they were heard.
 	MaskedPresses uint64
 	// Suspicions counts suspected tones that were masked but never
 	// became a press.
 	Suspicions uint64
-	// QueueOverflows counts presses the session's queue had no room for.
-	QueueOverflows uint64
 	// TonesMerged counts presses that got no mask tone of their own
 	// because maxPendingTones were already waiting.
 	TonesMerged uint64
@@ -166,8 +161,8 @@ type Stats struct {
 
 type pipelineCounters struct {
 	audio, events, guessed, cn, other, eventsDropped, dups, late atomic.Uint64
-	sent, sendErrors, synth, masked, prRFC, prInband, joined     atomic.Uint64
-	suspicions, overflows, merged, stalls                        atomic.Uint64
+	sent, sendErrors, synth, masked                              atomic.Uint64
+	suspicions, merged, stalls                                   atomic.Uint64
 	lookAhead                                                    atomic.Int64 // samples
 	// maskedPresses is last: a press's counter, kept off the lines the
 	// per-packet counters above share.
@@ -208,7 +203,7 @@ type Pipeline struct {
 	la     *lookAhead
 	player maskPlayer
 	spans  maskSpans
-	joiner pressJoiner
+	joiner *Joiner
 	rw     rewriter
 	out    media.Sender
 
@@ -260,6 +255,9 @@ func NewPipeline(cfg Config, out media.Sender) (*Pipeline, error) {
 	if cfg.LookAhead < 0 || cfg.LookAhead > MaxLookAhead {
 		return nil, fmt.Errorf("%w: look-ahead %v outside 0–%v", ErrConfig, cfg.LookAhead, MaxLookAhead)
 	}
+	if cfg.Presses == nil {
+		cfg.Presses = &Joiner{} // judges presses for masking, queues none
+	}
 	if cfg.LookAhead == 0 {
 		cfg.LookAhead = DefaultLookAhead
 	}
@@ -284,7 +282,7 @@ func NewPipeline(cfg Config, out media.Sender) (*Pipeline, error) {
 		laLen:   int(cfg.LookAhead / (time.Second / dtmf.SampleRate)),
 		out:     out,
 		ptime:   160,
-		joiner:  pressJoiner{queue: cfg.Presses},
+		joiner:  cfg.Presses,
 		rw:      newRewriter(cfg.SSRC, cfg.FirstSequence, cfg.FirstTimestamp),
 	}
 	p.events.audioPT = cfg.AudioPT
@@ -346,9 +344,8 @@ func (p *Pipeline) Stats() Stats {
 		AudioPackets: c.audio.Load(), EventPackets: c.events.Load(), GuessedEventPackets: c.guessed.Load(),
 		ComfortNoise: c.cn.Load(), Other: c.other.Load(), EventsDropped: c.eventsDropped.Load(),
 		Duplicates: c.dups.Load(), Late: c.late.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
-		Synthesised: c.synth.Load(), Masked: c.masked.Load(), PressesRFC4733: c.prRFC.Load(),
-		PressesInband: c.prInband.Load(), MaskedPresses: c.maskedPresses.Load(), Joined: c.joined.Load(), Suspicions: c.suspicions.Load(),
-		QueueOverflows: c.overflows.Load(), TonesMerged: c.merged.Load(), Stalls: c.stalls.Load(),
+		Synthesised: c.synth.Load(), Masked: c.masked.Load(), MaskedPresses: c.maskedPresses.Load(),
+		Suspicions: c.suspicions.Load(), TonesMerged: c.merged.Load(), Stalls: c.stalls.Load(),
 		LookAhead: samplesDuration(int(c.lookAhead.Load())),
 	}
 }
@@ -416,7 +413,6 @@ func (p *Pipeline) onEvents(evs []dtmf.KeyEvent, now time.Time) {
 		switch ev.Kind {
 		case dtmf.Begin:
 			isNew := p.joiner.begin(ev.Key, dtmf.SourceRFC4733, now, ev.FirstSeen)
-			p.countPress(isNew, &p.c.prRFC)
 			if isNew && p.masksEvents() {
 				p.c.maskedPresses.Add(1)
 			}
@@ -440,15 +436,6 @@ func (p *Pipeline) onEvents(evs []dtmf.KeyEvent, now time.Time) {
 	p.c.merged.Store(p.player.merged)
 }
 
-func (p *Pipeline) countPress(isNew bool, c *atomic.Uint64) {
-	if isNew {
-		c.Add(1)
-	} else {
-		p.c.joined.Add(1)
-	}
-	p.c.overflows.Store(p.joiner.overflow)
-}
-
 // detect stores an audio payload in the look-ahead and runs the Detector
 // over it a hop at a time, applying its events and suspicion after each.
 func (p *Pipeline) detect(payload []byte, now time.Time) {
@@ -469,7 +456,6 @@ func (p *Pipeline) onInband(evs []dtmf.KeyEvent, now time.Time) {
 		case dtmf.Begin:
 			back := samplesDuration(int(p.la.writePos - ev.Onset))
 			isNew := p.joiner.begin(ev.Key, dtmf.SourceInband, now, now.Add(-back))
-			p.countPress(isNew, &p.c.prInband)
 			p.ib = inbandPress
 			if !mask {
 				continue

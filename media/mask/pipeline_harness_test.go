@@ -321,8 +321,9 @@ func leaks(pcm []int16, ref [8]float64) (n int, worst float64, at int) {
 func detectKeys(pcm []int16) []dtmf.Key { return leakcheck.DetectorKeys(pcm) }
 
 // drain reads every press queued.
-func drain(ch chan Press) []Press {
-	var out []Press
+func drain(j *Joiner) []dtmf.Press {
+	ch := j.Presses()
+	var out []dtmf.Press
 	for {
 		select {
 		case p := <-ch:

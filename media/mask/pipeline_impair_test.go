@@ -48,7 +48,7 @@ func TestPipelineUnderImpairments(t *testing.T) {
 		for seed := uint64(1); seed <= 6; seed++ {
 			reorder := seed > 3
 			sc := hScenario{Law: g711.Ulaw, Mode: mode.m, Presses: ps, Total: total, MuteEvents: mode.mute}
-			q := make(chan Press, 64)
+			q := NewJoiner(64)
 			pkts := impair(sc.packets(), seed, reorder)
 			_, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, pkts)
 			for _, o := range sink.got {

@@ -31,7 +31,7 @@ func TestPipelinePolicies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := hScenario{Law: g711.Ulaw, Mode: tc.mode, Presses: ps, Total: total}
-			q := make(chan Press, 64)
+			q := NewJoiner(64)
 			sink := &hSink{}
 			p, err := NewPipeline(Config{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{hEventPT},
 				MaskEvents: tc.ev, MaskInband: tc.ib, Presses: q, SSRC: 0xABCDEF01}, sink)
@@ -133,7 +133,7 @@ func TestPipelineGuessedEventPayloadType(t *testing.T) {
 			pkts[i].header.PayloadType = 110
 		}
 	}
-	q := make(chan Press, 64)
+	q := NewJoiner(64)
 	p, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{101}, Presses: q}, pkts)
 	for _, o := range sink.got {
 		if o.header.PayloadType != hAudioPT {
@@ -155,7 +155,7 @@ func TestPipelineOtherCodecMasksEventsOnly(t *testing.T) {
 	ps, total := sixteenPresses(1600)
 	sc := hScenario{Law: g711.Ulaw, Mode: modeBoth, Presses: ps, Total: total}
 	pkts := sc.packets()
-	q := make(chan Press, 64)
+	q := NewJoiner(64)
 	_, sink := hRun(t, Config{Law: 0, AudioPT: hAudioPT, Presses: q}, pkts)
 	var in, out [][]byte
 	for _, x := range pkts {

@@ -40,7 +40,7 @@ func TestPipelineMasksEveryKeyWhateverTheSource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := hScenario{Law: tc.law, Mode: tc.mode, Presses: ps, Total: total, MuteEvents: tc.mute}
 			pkts := sc.packets()
-			q := make(chan Press, 64)
+			q := NewJoiner(64)
 			p, sink := hRun(t, Config{Law: tc.law, AudioPT: hAudioPT, Presses: q}, pkts)
 
 			for _, o := range sink.got {
@@ -167,7 +167,7 @@ func TestPipelineInterruptedToneIsOnePressOneMask(t *testing.T) {
 		ps[i].Gap = [2]int{64, 144}
 	}
 	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Presses: ps, Total: total}
-	q := make(chan Press, 64)
+	q := NewJoiner(64)
 	p, sink := hRun(t, Config{Law: g711.Ulaw, AudioPT: hAudioPT, Presses: q}, sc.packets())
 	first := string(dtmf.DefaultMaskTone().Frames(g711.Ulaw, hFrame)[0])
 	starts := 0

@@ -45,6 +45,10 @@ type rewriter struct {
 	// resync is set after synthesised packets: the next input packet in
 	// order must land after them.
 	resync bool
+	// reanchor is set when the rewriter carries on another pipeline's
+	// stream (continueFrom): the next input packet is anchored after the
+	// last packet out, whatever its SSRC.
+	reanchor bool
 
 	firstSeq uint16
 	firstTS  uint32
@@ -88,6 +92,21 @@ func (w *rewriter) anchor(ssrc uint32, seq uint16, ts uint32, elapsed time.Durat
 	w.inSSRC = ssrc
 	w.lastInSeq = seq - 1
 	w.resync = false
+	w.reanchor = false
+}
+
+// continueFrom makes w carry on prev's stream toward the agent: a call's
+// new pipeline (a re-INVITE changed the caller's payload types) writes
+// the same SSRC, the next sequence number and a timestamp advanced by the
+// time that passed (RFC 3550 §5.1), with the marker set, as if one
+// pipeline had written it all. A prev that never sent leaves w to start
+// the stream itself.
+func (w *rewriter) continueFrom(prev *rewriter) {
+	if !prev.started {
+		return
+	}
+	*w = *prev
+	w.reanchor = true
 }
 
 // forward writes the header of an input packet's successor into dst (at
@@ -95,7 +114,7 @@ func (w *rewriter) anchor(ssrc uint32, seq uint16, ts uint32, elapsed time.Durat
 // audio samples the packet carries (its timestamp span); pt the payload type
 // out.
 func (w *rewriter) forward(dst []byte, ssrc uint32, seq uint16, ts uint32, marker bool, pt uint8, samples uint32, now time.Time) {
-	if !w.started || ssrc != w.inSSRC {
+	if !w.started || ssrc != w.inSSRC || w.reanchor {
 		w.anchor(ssrc, seq, ts, now.Sub(w.lastOut))
 		marker = true
 	}
@@ -129,7 +148,7 @@ func (w *rewriter) forward(dst []byte, ssrc uint32, seq uint16, ts uint32, marke
 // drop records an input packet that is not forwarded (a telephone-event
 // packet), so that the sequence numbers out close over it.
 func (w *rewriter) drop(ssrc uint32, seq uint16) {
-	if !w.started || ssrc != w.inSSRC || !newer(seq, w.lastInSeq) {
+	if !w.started || w.reanchor || ssrc != w.inSSRC || !newer(seq, w.lastInSeq) {
 		return
 	}
 	// Everything after seq moves down by one, plus any input gap between
