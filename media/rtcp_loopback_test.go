@@ -271,7 +271,10 @@ func TestRelayRTCPNotesWithoutAllocating(t *testing.T) {
 		c.TickInterval = time.Nanosecond // tick on every packet
 		c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
 	})
-	caller, agent := rp.relay.noteForRTCP((*tickingHandler)(rp.relay), &forwarder{to: rp.caller})
+	caller, agent, err := rp.relay.chains()
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw := rtpBytes(t, 1, make([]byte, 160))
 	pkt := Packet{Raw: raw, Payload: raw[12:], Arrival: time.Now()}
 	if _, err := pkt.Header.Unmarshal(raw); err != nil {
