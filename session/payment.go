@@ -208,11 +208,9 @@ type Payment struct {
 	set     *PaymentSet
 	proc    processor.Processor
 	created time.Time
-	// deadline is the session timeout by the time package's clock (the
-	// timers' clock); wallDeadline the same moment by the payments'
-	// clock, for events.
-	deadline     time.Time
-	wallDeadline time.Time
+	// deadline is the session timeout, by the payments' clock: the one
+	// clock events, views and the timers are judged by.
+	deadline time.Time
 
 	stateA atomic.Uint32 // PaymentState, readable without mu
 
@@ -932,8 +930,9 @@ func (p *Payment) recordLocked() PaymentRecord {
 // startTimersLocked starts the session timeout and the ticker that
 // reports the time left and watches the secure status.
 func (p *Payment) startTimersLocked() {
-	p.expiry = time.AfterFunc(time.Until(p.deadline), p.expire)
-	p.nextRemaining = time.Now()
+	now := p.set.ps.now()
+	p.expiry = time.AfterFunc(p.deadline.Sub(now), p.expire)
+	p.nextRemaining = now
 	p.ticker = time.AfterFunc(0, p.tick)
 }
 
@@ -964,7 +963,7 @@ func (p *Payment) tick() {
 	if !p.state.open() {
 		return
 	}
-	now := time.Now()
+	now := p.set.ps.now()
 	if !now.Before(p.nextRemaining) {
 		p.publishLocked(p.remainingEventLocked(now))
 		p.nextRemaining = now.Add(p.set.ps.remainingEvery)
@@ -974,7 +973,7 @@ func (p *Payment) tick() {
 
 func (p *Payment) remainingEventLocked(now time.Time) Event {
 	left := max(p.deadline.Sub(now), 0)
-	return Event{Type: EventRemaining, Deadline: p.wallDeadline, Remaining: int64((left + time.Second - 1) / time.Second)}
+	return Event{Type: EventRemaining, Deadline: p.deadline, Remaining: int64((left + time.Second - 1) / time.Second)}
 }
 
 // FieldView is a field's progress as the API and the form see it: never
@@ -1022,11 +1021,11 @@ func (p *Payment) View() PaymentView {
 	defer p.mu.Unlock()
 	v := PaymentView{
 		ID: p.id, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
-		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.wallDeadline,
+		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.deadline,
 		Fields: make([]FieldView, len(p.fields)),
 	}
 	if p.state.open() {
-		v.Remaining = p.remainingEventLocked(time.Now()).Remaining
+		v.Remaining = p.remainingEventLocked(p.set.ps.now()).Remaining
 		v.AgentEditable = AgentEditable(p.fixed, p.cfg.agentEditable())
 	}
 	if p.state.Final() || p.state == StateReconciling {

@@ -51,10 +51,11 @@ var _ PaymentCall = (*Call)(nil)
 // PaymentsOption changes how NewPayments builds Payments.
 type PaymentsOption func(*Payments)
 
-// WithPaymentClock makes payments stamp events and records, and judge
-// expiry dates, by now instead of time.Now. The timers (session timeout,
-// time left) run on the time package's clock, which testing/synctest
-// fakes.
+// WithPaymentClock makes payments tell time by now instead of time.Now:
+// events' and records' stamps, card expiry dates, the session deadline and
+// the time left. The timers that wake a payment (session timeout, time
+// left) wait the durations now gives on the time package's timers, which
+// testing/synctest fakes, so a test drives them in a bubble.
 func WithPaymentClock(now func() time.Time) PaymentsOption {
 	return func(ps *Payments) { ps.now = now }
 }
@@ -391,8 +392,7 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 	}
 	p.caps = newCaptures(caps)
 	timeout := cfg.sessionTimeout()
-	p.deadline = time.Now().Add(timeout)
-	p.wallDeadline = now.Add(timeout)
+	p.deadline = now.Add(timeout)
 
 	s.ps.mu.Lock()
 	s.ps.payments[id] = p
