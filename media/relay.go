@@ -1,6 +1,7 @@
 package media
 
 import (
+	"dtmfgw/media/rtcp"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -400,7 +401,7 @@ type RelayStats struct {
 	Ticks uint64
 	// CallerRTCP and AgentRTCP are the legs' RTCP sessions' counters and
 	// what each peer last reported; zero without RelayConfig.RTCP.
-	CallerRTCP, AgentRTCP RTCPStats
+	CallerRTCP, AgentRTCP rtcp.Stats
 }
 
 // Stats returns the relay's counters.

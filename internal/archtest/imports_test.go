@@ -17,10 +17,10 @@ const module = "dtmfgw"
 func layer(pkg string) (rank float64, top string) {
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 	top, _, _ = strings.Cut(rel, "/")
-	if top == "media" && strings.HasPrefix(rel, "media/mask") {
+	if top == "media" && (strings.HasPrefix(rel, "media/mask") || strings.HasPrefix(rel, "media/rtcp")) {
 		// The masking pipeline is a concern of its own, above the
-		// sockets it is handed packets by.
-		top = "media/mask"
+		// sockets it is handed packets by; RTCP one below them.
+		top = rel
 	}
 	if top == "internal" {
 		// Each internal helper is its own concern.
@@ -34,6 +34,8 @@ func layer(pkg string) (rank float64, top string) {
 		return 0, top
 	case strings.HasPrefix(top, "internal/"):
 		return 0.5, top
+	case top == "media/rtcp":
+		return 0.75, top
 	case top == "media":
 		return 1, top
 	case top == "media/mask":
@@ -95,7 +97,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 }
 
 func TestLayerRanks(t *testing.T) {
-	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media", "dtmfgw/media/mask", "dtmfgw/processor", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/cmd/dtmfgw"}
+	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media/rtcp", "dtmfgw/media", "dtmfgw/media/mask", "dtmfgw/processor", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/cmd/dtmfgw"}
 	for i := 1; i < len(order); i++ {
 		a, _ := layer(order[i-1])
 		b, _ := layer(order[i])

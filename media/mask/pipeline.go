@@ -40,6 +40,7 @@ package mask
 import (
 	"crypto/rand"
 	"dtmfgw/media"
+	"dtmfgw/media/rtcp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -209,7 +210,7 @@ type Pipeline struct {
 
 	secure atomic.Bool
 	c      pipelineCounters
-	sent   media.SentCounter // our stream toward the agent, for RTCP SRs
+	sent   rtcp.SentCounter // our stream toward the agent, for RTCP SRs
 
 	ib          inbandState
 	suspectFell bool  // a suspicion fell and has not come back yet
@@ -330,7 +331,7 @@ func samplesDuration(n int) time.Duration {
 // agent actually receives, not the caller's (RFC 3550 §6.4.1, §7.2: the
 // caller's SRs describe packets we dropped or rewrote, so they are not
 // forwarded but regenerated from this). Safe from any goroutine.
-func (p *Pipeline) Sent() media.SentStream { return p.sent.Load() }
+func (p *Pipeline) Sent() rtcp.SentStream { return p.sent.Load() }
 
 // SetSecure switches secure mode, which the SecureOnly policies follow.
 // The look-ahead grows or shrinks at the next audio packet without a gap

@@ -1,4 +1,4 @@
-package media
+package rtcp
 
 import (
 	"crypto/rand"
@@ -13,19 +13,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/rtcp"
+	pionrtcp "github.com/pion/rtcp"
 )
 
-// Errors of RTCPSession.
+// Errors of Session.
 var (
-	// ErrRTCPConfig is wrapped by NewRTCPSession for an unusable
+	// ErrConfig is wrapped by NewSession for an unusable
 	// configuration.
-	ErrRTCPConfig = errors.New("media: bad RTCP configuration")
-	// ErrRTCPClosed is returned by Close after the first call.
-	ErrRTCPClosed = errors.New("media: RTCP session closed")
-	// errRTCPNotCompound is why a datagram that does not start with an SR
+	ErrConfig = errors.New("rtcp: bad configuration")
+	// ErrClosed is returned by Close after the first call.
+	ErrClosed = errors.New("rtcp: session closed")
+	// errNotCompound is why a datagram that does not start with an SR
 	// or RR is dropped (RFC 3550 §6.1, §A.2).
-	errRTCPNotCompound = errors.New("media: RTCP datagram does not start with SR or RR")
+	errNotCompound = errors.New("rtcp: datagram does not start with SR or RR")
 )
 
 // SentStream is what a leg has sent of RTP so far: the facts an RTCP
@@ -43,7 +43,7 @@ type SentStream struct {
 	LastTimestamp uint32
 	LastSent      time.Time
 	// ClockRate is the stream's RTP clock rate; zero means
-	// DefaultClockRate.
+	// defaultClockRate.
 	ClockRate uint32
 }
 
@@ -67,28 +67,10 @@ type Reception struct {
 	JitterTS float64
 }
 
-// ReceptionOf builds a Reception from a leg's receive snapshot and the
-// HighestSeq the relay feeds with the leg's accepted audio packets (until
-// ReceiveSnapshot carries the extended highest sequence number). If h
-// holds another source than the snapshot's current one, the block's
-// extended highest sequence number is 0 rather than another source's.
-func ReceptionOf(s ReceiveSnapshot, h *HighestSeq) Reception {
-	r := Reception{
-		SSRC:     s.SSRC,
-		Expected: s.Expected,
-		Received: s.Received,
-		JitterTS: s.JitterTS,
-	}
-	if ssrc, ext, ok := h.Load(); ok && ssrc == s.SSRC {
-		r.ExtHighestSeq = ext
-	}
-	return r
-}
-
-// Defaults of RTCPConfig (RFC 3550 §6.2).
+// Defaults of Config (RFC 3550 §6.2).
 const (
-	// DefaultRTCPMinInterval is the minimum report interval.
-	DefaultRTCPMinInterval = 5 * time.Second
+	// DefaultMinInterval is the minimum report interval.
+	DefaultMinInterval = 5 * time.Second
 	// DefaultSessionBandwidth is G.711 at 20 ms per packet with its
 	// IPv4, UDP and RTP headers (50 × 200 octets per second, in bits/s):
 	// the session bandwidth §6.2 divides RTCP's 5% share from.
@@ -109,8 +91,8 @@ const (
 	udpIPv4Overhead = 28
 )
 
-// RTCPConfig configures an RTCPSession for one leg.
-type RTCPConfig struct {
+// Config configures an Session for one leg.
+type Config struct {
 	// Remote is the peer's RTCP address: the RTP port + 1 (RFC 3550
 	// §11), or the one from SDP a=rtcp (RFC 3605). It may be left zero
 	// and set later with SetRemote; until it is valid every datagram is
@@ -138,7 +120,7 @@ type RTCPConfig struct {
 	// returning nor call the session. Required; see UDPWriter.
 	Write func(b []byte, to netip.AddrPort) error
 	// MinInterval is the minimum report interval Tmin (§6.2). Zero means
-	// DefaultRTCPMinInterval.
+	// DefaultMinInterval.
 	MinInterval time.Duration
 	// ReducedMinimum uses the reduced minimum of §6.2 instead of
 	// MinInterval: 360 divided by the session bandwidth in kbit/s,
@@ -152,11 +134,11 @@ type RTCPConfig struct {
 	Rand func() float64
 }
 
-// RTCPAddr returns the peer's RTCP address for its RTP address rtp: the
+// Addr returns the peer's RTCP address for its RTP address rtp: the
 // port of an SDP a=rtcp attribute (RFC 3605 §2.1) if sdpPort is non-zero,
 // else the RTP port + 1 (RFC 3550 §11). An a=rtcp connection address
 // other than the media's is the signalling layer's to pass as rtp.
-func RTCPAddr(rtp netip.AddrPort, sdpPort uint16) netip.AddrPort {
+func Addr(rtp netip.AddrPort, sdpPort uint16) netip.AddrPort {
 	if sdpPort != 0 {
 		return netip.AddrPortFrom(rtp.Addr(), sdpPort)
 	}
@@ -166,7 +148,7 @@ func RTCPAddr(rtp netip.AddrPort, sdpPort uint16) netip.AddrPort {
 	return netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
 }
 
-// UDPWriter returns an RTCPConfig.Write that writes to conn, e.g. the
+// UDPWriter returns an Config.Write that writes to conn, e.g. the
 // leg's RTCP socket (Leg.RTCP), so reports leave from RTP port + 1.
 func UDPWriter(conn *net.UDPConn) func(b []byte, to netip.AddrPort) error {
 	return func(b []byte, to netip.AddrPort) error {
@@ -198,8 +180,8 @@ type PeerReport struct {
 	RTT time.Duration
 }
 
-// RTCPStats is a plain copy of an RTCPSession's counters.
-type RTCPStats struct {
+// Stats is a plain copy of an Session's counters.
+type Stats struct {
 	// Accepted counts compound packets from the peer that were parsed.
 	Accepted uint64
 	// DroppedWrongSource counts datagrams from an address other than the
@@ -223,7 +205,7 @@ type RTCPStats struct {
 	Peer PeerReport
 }
 
-// RTCPSession terminates RTCP on one leg and regenerates it. dtmfgw
+// Session terminates RTCP on one leg and regenerates it. dtmfgw
 // rewrites the caller's stream (its own SSRC, renumbered sequence numbers,
 // mask packets in place of digits), so the peers' reports cannot be
 // relayed truthfully: as a media-translating RTP translator (RFC 3550
@@ -238,9 +220,9 @@ type RTCPStats struct {
 // RTCP socket (see Serve). All methods are safe for concurrent use; RTCP
 // is a few packets per call per interval, so one mutex costs nothing that
 // matters.
-type RTCPSession struct {
+type Session struct {
 	mu  sync.Mutex
-	cfg RTCPConfig // Write, Sent, Received, intervals; read-only after New
+	cfg Config // Write, Sent, Received, intervals; read-only after New
 	// handled, if set (by tests, before Serve), is called by Serve after
 	// each datagram it read has been handled.
 	handled func()
@@ -269,24 +251,24 @@ type RTCPSession struct {
 	ourSSRCs [2]uint32
 	nOurs    int
 
-	stats RTCPStats
+	stats Stats
 	buf   [maxCompoundLen]byte
 }
 
-// NewRTCPSession returns a session for one leg. It writes nothing until
+// NewSession returns a session for one leg. It writes nothing until
 // the first Tick.
-func NewRTCPSession(cfg RTCPConfig) (*RTCPSession, error) {
+func NewSession(cfg Config) (*Session, error) {
 	if cfg.Write == nil {
-		return nil, fmt.Errorf("%w: Write is required", ErrRTCPConfig)
+		return nil, fmt.Errorf("%w: Write is required", ErrConfig)
 	}
 	if len(cfg.CNAME) > maxCNAMELen {
-		return nil, fmt.Errorf("%w: CNAME longer than %d octets", ErrRTCPConfig, maxCNAMELen)
+		return nil, fmt.Errorf("%w: CNAME longer than %d octets", ErrConfig, maxCNAMELen)
 	}
 	if cfg.MinInterval < 0 || cfg.SessionBandwidth < 0 {
-		return nil, fmt.Errorf("%w: negative interval or bandwidth", ErrRTCPConfig)
+		return nil, fmt.Errorf("%w: negative interval or bandwidth", ErrConfig)
 	}
 	if cfg.MinInterval == 0 {
-		cfg.MinInterval = DefaultRTCPMinInterval
+		cfg.MinInterval = DefaultMinInterval
 	}
 	if cfg.SessionBandwidth == 0 {
 		cfg.SessionBandwidth = DefaultSessionBandwidth
@@ -305,7 +287,7 @@ func NewRTCPSession(cfg RTCPConfig) (*RTCPSession, error) {
 			cfg.SSRC = binary.BigEndian.Uint32(r[12:]) | 1 // never zero
 		}
 	}
-	s := &RTCPSession{cfg: cfg}
+	s := &Session{cfg: cfg}
 	s.setRemote(cfg.Remote)
 	// The first avg_rtcp_size is the size of a packet we are about to
 	// send (§6.3.2): an SR with one block and the CNAME.
@@ -317,13 +299,13 @@ func NewRTCPSession(cfg RTCPConfig) (*RTCPSession, error) {
 // SetRemote sets the peer's RTCP address (again on re-INVITE). From now
 // on only datagrams from it are accepted (NAT mode may latch once more),
 // and reports go to it. An unspecified address or port 0 means none.
-func (s *RTCPSession) SetRemote(remote netip.AddrPort) {
+func (s *Session) SetRemote(remote netip.AddrPort) {
 	s.mu.Lock()
 	s.setRemote(remote)
 	s.mu.Unlock()
 }
 
-func (s *RTCPSession) setRemote(remote netip.AddrPort) {
+func (s *Session) setRemote(remote netip.AddrPort) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	if !validRemote(remote) {
 		remote = netip.AddrPort{}
@@ -340,17 +322,17 @@ func validRemote(a netip.AddrPort) bool {
 
 // Remote returns the address datagrams are accepted from and reports are
 // written to, after any latching.
-func (s *RTCPSession) Remote() netip.AddrPort {
+func (s *Session) Remote() netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.remote
 }
 
 // CNAME returns the session's SDES canonical name.
-func (s *RTCPSession) CNAME() string { return s.cfg.CNAME }
+func (s *Session) CNAME() string { return s.cfg.CNAME }
 
 // Stats returns the session's counters and what the peer last reported.
-func (s *RTCPSession) Stats() RTCPStats {
+func (s *Session) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
@@ -361,7 +343,7 @@ func (s *RTCPSession) Stats() RTCPStats {
 // remote is dropped and counted; so is one that is not a valid compound
 // RTCP packet (RFC 3550 §6.1, §A.2). What a valid one says is kept for
 // LSR/DLSR and statistics; nothing is forwarded. b is not kept.
-func (s *RTCPSession) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
+func (s *Session) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -370,7 +352,7 @@ func (s *RTCPSession) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 		s.stats.DroppedWrongSource++
 		return
 	}
-	if len(b) > MaxDatagram {
+	if len(b) > maxDatagram {
 		// The read buffer was full: the kernel may have truncated it.
 		s.stats.DroppedMalformed++
 		return
@@ -390,15 +372,15 @@ func (s *RTCPSession) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 	s.noteSize(len(b))
 	for _, p := range pkts {
 		switch p := p.(type) {
-		case *rtcp.SenderReport:
+		case *pionrtcp.SenderReport:
 			s.stats.PeerSenderReports++
 			s.peerSRSSRC, s.peerSRNTP, s.peerSRAt = p.SSRC, p.NTPTime, now
 			s.stats.PeerSRAt, s.stats.PeerSRNTP = now, p.NTPTime
 			s.notePeerBlocks(p.Reports, now)
-		case *rtcp.ReceiverReport:
+		case *pionrtcp.ReceiverReport:
 			s.stats.PeerReceiverReports++
 			s.notePeerBlocks(p.Reports, now)
-		case *rtcp.Goodbye:
+		case *pionrtcp.Goodbye:
 			s.stats.PeerByes++
 		}
 	}
@@ -407,21 +389,21 @@ func (s *RTCPSession) HandleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 // parseCompound parses b with pion/rtcp and checks the compound rule of
 // RFC 3550 §6.1 that matters for validity (§A.2): the first packet is an
 // SR or RR.
-func parseCompound(b []byte) ([]rtcp.Packet, error) {
-	pkts, err := rtcp.Unmarshal(b)
+func parseCompound(b []byte) ([]pionrtcp.Packet, error) {
+	pkts, err := pionrtcp.Unmarshal(b)
 	if err != nil {
 		return nil, err
 	}
 	switch pkts[0].(type) {
-	case *rtcp.SenderReport, *rtcp.ReceiverReport:
+	case *pionrtcp.SenderReport, *pionrtcp.ReceiverReport:
 		return pkts, nil
 	}
-	return nil, errRTCPNotCompound
+	return nil, errNotCompound
 }
 
 // notePeerBlocks keeps the peer's reception block about our stream, if the
 // report holds one (a report has at most 31 blocks, §6.4.1).
-func (s *RTCPSession) notePeerBlocks(blocks []rtcp.ReceptionReport, now time.Time) {
+func (s *Session) notePeerBlocks(blocks []pionrtcp.ReceptionReport, now time.Time) {
 	for i := range blocks {
 		blk := &blocks[i]
 		if !s.isOurs(blk.SSRC) {
@@ -450,18 +432,18 @@ func (s *RTCPSession) notePeerBlocks(blocks []rtcp.ReceptionReport, now time.Tim
 }
 
 // clockRate is the sent stream's RTP clock rate, for the peer's jitter.
-func (s *RTCPSession) clockRate() uint32 {
+func (s *Session) clockRate() uint32 {
 	if s.cfg.Sent != nil {
 		if r := s.cfg.Sent().ClockRate; r != 0 {
 			return r
 		}
 	}
-	return DefaultClockRate
+	return defaultClockRate
 }
 
 // isOurs reports whether ssrc is a source we reported as, or the one we
 // send now.
-func (s *RTCPSession) isOurs(ssrc uint32) bool {
+func (s *Session) isOurs(ssrc uint32) bool {
 	for i := range s.nOurs {
 		if s.ourSSRCs[i] == ssrc {
 			return true
@@ -476,7 +458,7 @@ func (s *RTCPSession) isOurs(ssrc uint32) bool {
 // noteOurs remembers ssrc as one we reported as; the table keeps the two
 // most recent (the receiver SSRC and the stream's, or a stream's old and
 // new after a transfer).
-func (s *RTCPSession) noteOurs(ssrc uint32) {
+func (s *Session) noteOurs(ssrc uint32) {
 	for i := range s.nOurs {
 		if s.ourSSRCs[i] == ssrc {
 			return
@@ -492,7 +474,7 @@ func (s *RTCPSession) noteOurs(ssrc uint32) {
 
 // noteSize folds one RTCP packet, sent or received, into avg_rtcp_size
 // (§6.3.3: avg = size/16 + avg·15/16).
-func (s *RTCPSession) noteSize(n int) {
+func (s *Session) noteSize(n int) {
 	s.avgSize += (float64(n+udpIPv4Overhead) - s.avgSize) / 16
 }
 
@@ -501,7 +483,7 @@ func (s *RTCPSession) noteSize(n int) {
 // a lock and a comparison, so a 20 ms wheel may simply call it every round. The first call only
 // schedules the first report, at half the minimum interval (RFC 3550
 // §6.2). After Close it writes nothing and returns the zero time.
-func (s *RTCPSession) Tick(now time.Time) time.Time {
+func (s *Session) Tick(now time.Time) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -521,7 +503,7 @@ func (s *RTCPSession) Tick(now time.Time) time.Time {
 
 // Next returns when the next report is due (zero before the first Tick
 // and after Close).
-func (s *RTCPSession) Next() time.Time {
+func (s *Session) Next() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -534,23 +516,23 @@ func (s *RTCPSession) Next() time.Time {
 // this leg reported as, and stops the session: later Ticks write nothing
 // (datagrams are still handled, for the statistics). It returns the
 // write's error, ErrNoRemote if there is no remote to write to, and
-// ErrRTCPClosed on a second call. Call it before the RTCP socket closes.
-func (s *RTCPSession) Close(now time.Time) error {
+// ErrClosed on a second call. Call it before the RTCP socket closes.
+func (s *Session) Close(now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrRTCPClosed
+		return ErrClosed
 	}
 	s.closed = true
 	return s.send(now, true)
 }
 
 // send builds and writes one compound packet. Called with s.mu held.
-func (s *RTCPSession) send(now time.Time, bye bool) error {
+func (s *Session) send(now time.Time, bye bool) error {
 	if !s.remote.IsValid() {
 		return ErrNoRemote
 	}
-	var c rtcpCompound
+	var c compound
 	s.build(&c, now)
 	if bye {
 		c.bye = true
@@ -572,7 +554,7 @@ func (s *RTCPSession) send(now time.Time, bye bool) error {
 
 // build fills c with the report due at now and advances the per-report
 // state (sender history, fraction-lost baseline). Called with s.mu held.
-func (s *RTCPSession) build(c *rtcpCompound, now time.Time) {
+func (s *Session) build(c *compound, now time.Time) {
 	c.cname = s.cfg.CNAME
 	c.reporterSSRC = s.cfg.SSRC
 	if s.cfg.Sent != nil {
@@ -606,7 +588,7 @@ func (s *RTCPSession) build(c *rtcpCompound, now time.Time) {
 
 // block builds the reception report block for r at now (RFC 3550 §6.4.1,
 // §A.3) and moves the fraction-lost baseline to r.
-func (s *RTCPSession) block(r Reception, now time.Time) reportBlock {
+func (s *Session) block(r Reception, now time.Time) reportBlock {
 	b := reportBlock{
 		ssrc:       r.SSRC,
 		cumLost:    clampCumLost(int64(r.Expected) - int64(r.Received)),
@@ -644,7 +626,7 @@ func (s *RTCPSession) block(r Reception, now time.Time) reportBlock {
 func rtpTimestampAt(st SentStream, now time.Time) uint32 {
 	rate := st.ClockRate
 	if rate == 0 {
-		rate = DefaultClockRate
+		rate = defaultClockRate
 	}
 	if st.LastSent.IsZero() {
 		return st.LastTimestamp
@@ -663,7 +645,7 @@ func rtpTimestampAt(st SentStream, now time.Time) uint32 {
 
 // interval is the randomised report interval of RFC 3550 §6.3.1 and §A.7
 // for a two-party session. Called with s.mu held.
-func (s *RTCPSession) interval(initial bool) time.Duration {
+func (s *Session) interval(initial bool) time.Duration {
 	return rtcpInterval(s.cfg.MinInterval, s.cfg.ReducedMinimum, s.cfg.SessionBandwidth,
 		s.avgSize, initial, s.cfg.Rand())
 }
@@ -701,11 +683,11 @@ func rtcpInterval(minInterval time.Duration, reduced bool, bandwidth int, avgSiz
 // packets per interval of about five seconds), so even a thousand calls
 // cost nothing but parked stacks; the relay's shared timer does the
 // sending through Tick.
-func (s *RTCPSession) Serve(conn *net.UDPConn, now func() time.Time) error {
+func (s *Session) Serve(conn *net.UDPConn, now func() time.Time) error {
 	if now == nil {
 		now = time.Now
 	}
-	var buf [MaxDatagram + 1]byte
+	var buf [maxDatagram + 1]byte
 	errs := 0
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf[:])
@@ -728,5 +710,5 @@ func (s *RTCPSession) Serve(conn *net.UDPConn, now func() time.Time) error {
 	}
 }
 
-// randFloat64 is the default RTCPConfig.Rand.
+// randFloat64 is the default Config.Rand.
 func randFloat64() float64 { return mrand.Float64() }

@@ -1,4 +1,4 @@
-package media
+package rtcp
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
+	pionrtcp "github.com/pion/rtcp"
 )
 
 // rtcpT0 is the fake clock's origin in the RTCP tests.
@@ -39,7 +39,7 @@ func (c *rtcpCapture) write(b []byte, to netip.AddrPort) error {
 
 // last parses the last written compound packet with pion/rtcp, checks the
 // compound rules (report first, CNAME) and returns it.
-func (c *rtcpCapture) last(t *testing.T) []rtcp.Packet {
+func (c *rtcpCapture) last(t *testing.T) []pionrtcp.Packet {
 	t.Helper()
 	if len(c.pkts) == 0 {
 		t.Fatal("nothing written")
@@ -48,11 +48,11 @@ func (c *rtcpCapture) last(t *testing.T) []rtcp.Packet {
 	if len(b)%4 != 0 {
 		t.Fatalf("compound packet of %d octets is not 32-bit aligned", len(b))
 	}
-	pkts, err := rtcp.Unmarshal(b)
+	pkts, err := pionrtcp.Unmarshal(b)
 	if err != nil {
 		t.Fatalf("our report does not parse: %v", err)
 	}
-	if err := rtcp.CompoundPacket(pkts).Validate(); err != nil {
+	if err := pionrtcp.CompoundPacket(pkts).Validate(); err != nil {
 		t.Fatalf("our report breaks the compound rules: %v", err)
 	}
 	return pkts
@@ -60,17 +60,17 @@ func (c *rtcpCapture) last(t *testing.T) []rtcp.Packet {
 
 // rtcpFixture is a session with stream facts the test controls.
 type rtcpFixture struct {
-	s    *RTCPSession
+	s    *Session
 	out  rtcpCapture
 	sent SentStream
 	recv Reception
 	u    float64 // the randomisation draw
 }
 
-func newRTCPFixture(t *testing.T, edit func(*RTCPConfig)) *rtcpFixture {
+func newRTCPFixture(t *testing.T, edit func(*Config)) *rtcpFixture {
 	t.Helper()
 	f := &rtcpFixture{u: 0.5}
-	cfg := RTCPConfig{
+	cfg := Config{
 		Remote:   rtcpPeer,
 		SSRC:     rtcpRecv,
 		CNAME:    "leg@dtmfgw",
@@ -82,7 +82,7 @@ func newRTCPFixture(t *testing.T, edit func(*RTCPConfig)) *rtcpFixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := NewRTCPSession(cfg)
+	s, err := NewSession(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func newRTCPFixture(t *testing.T, edit func(*RTCPConfig)) *rtcpFixture {
 
 // report makes the session write one report at now, scheduling first if
 // needed, and returns it parsed.
-func (f *rtcpFixture) report(t *testing.T, now time.Time) []rtcp.Packet {
+func (f *rtcpFixture) report(t *testing.T, now time.Time) []pionrtcp.Packet {
 	t.Helper()
 	if f.s.Next().IsZero() {
 		f.s.Tick(now.Add(-time.Hour))
@@ -107,11 +107,11 @@ func (f *rtcpFixture) report(t *testing.T, now time.Time) []rtcp.Packet {
 }
 
 // peerSR is a compound SR + SDES from the peer, as it would send it.
-func peerSR(t testing.TB, ntp uint64, blocks ...rtcp.ReceptionReport) []byte {
+func peerSR(t testing.TB, ntp uint64, blocks ...pionrtcp.ReceptionReport) []byte {
 	t.Helper()
-	b, err := rtcp.Marshal([]rtcp.Packet{
-		&rtcp.SenderReport{SSRC: rtcpTheir, NTPTime: ntp, RTPTime: 1234, PacketCount: 10, OctetCount: 1600, Reports: blocks},
-		&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "peer"}}}}},
+	b, err := pionrtcp.Marshal([]pionrtcp.Packet{
+		&pionrtcp.SenderReport{SSRC: rtcpTheir, NTPTime: ntp, RTPTime: 1234, PacketCount: 10, OctetCount: 1600, Reports: blocks},
+		&pionrtcp.SourceDescription{Chunks: []pionrtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []pionrtcp.SourceDescriptionItem{{Type: pionrtcp.SDESCNAME, Text: "peer"}}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +120,11 @@ func peerSR(t testing.TB, ntp uint64, blocks ...rtcp.ReceptionReport) []byte {
 }
 
 // peerRR is a compound RR + SDES from the peer.
-func peerRR(t testing.TB, blocks ...rtcp.ReceptionReport) []byte {
+func peerRR(t testing.TB, blocks ...pionrtcp.ReceptionReport) []byte {
 	t.Helper()
-	b, err := rtcp.Marshal([]rtcp.Packet{
-		&rtcp.ReceiverReport{SSRC: rtcpTheir, Reports: blocks},
-		&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "peer"}}}}},
+	b, err := pionrtcp.Marshal([]pionrtcp.Packet{
+		&pionrtcp.ReceiverReport{SSRC: rtcpTheir, Reports: blocks},
+		&pionrtcp.SourceDescription{Chunks: []pionrtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []pionrtcp.SourceDescriptionItem{{Type: pionrtcp.SDESCNAME, Text: "peer"}}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestRTCPSenderReportCarriesEveryField(t *testing.T) {
 	if len(pkts) != 2 {
 		t.Fatalf("compound has %d packets, want SR + SDES", len(pkts))
 	}
-	sr, ok := pkts[0].(*rtcp.SenderReport)
+	sr, ok := pkts[0].(*pionrtcp.SenderReport)
 	if !ok {
 		t.Fatalf("first packet is %T, want SR", pkts[0])
 	}
@@ -210,7 +210,7 @@ func TestRTCPSenderReportCarriesEveryField(t *testing.T) {
 	if len(sr.Reports) != 1 {
 		t.Fatalf("SR has %d blocks, want 1", len(sr.Reports))
 	}
-	want := rtcp.ReceptionReport{
+	want := pionrtcp.ReceptionReport{
 		SSRC:               rtcpTheir,
 		FractionLost:       6, // 10 of 400 lost: floor(10·256/400)
 		TotalLost:          10,
@@ -222,9 +222,9 @@ func TestRTCPSenderReportCarriesEveryField(t *testing.T) {
 	if sr.Reports[0] != want {
 		t.Errorf("block = %+v\nwant    %+v", sr.Reports[0], want)
 	}
-	sdes, ok := pkts[1].(*rtcp.SourceDescription)
+	sdes, ok := pkts[1].(*pionrtcp.SourceDescription)
 	if !ok || len(sdes.Chunks) != 1 || sdes.Chunks[0].Source != rtcpOurs ||
-		len(sdes.Chunks[0].Items) != 1 || sdes.Chunks[0].Items[0].Type != rtcp.SDESCNAME ||
+		len(sdes.Chunks[0].Items) != 1 || sdes.Chunks[0].Items[0].Type != pionrtcp.SDESCNAME ||
 		sdes.Chunks[0].Items[0].Text != "leg@dtmfgw" {
 		t.Errorf("SDES = %+v, want one CNAME chunk for %#x", pkts[1], rtcpOurs)
 	}
@@ -248,11 +248,11 @@ func TestRTCPFractionLostIsOverTheIntervalSinceTheLastReport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newRTCPFixture(t, func(c *RTCPConfig) { c.Sent = nil })
+			f := newRTCPFixture(t, func(c *Config) { c.Sent = nil })
 			f.recv = Reception{SSRC: rtcpTheir, Expected: 100, Received: 90}
 			f.report(t, rtcpT0.Add(5*time.Second))
 			f.recv.Expected, f.recv.Received = tt.expected, tt.received
-			rr := f.report(t, rtcpT0.Add(10*time.Second))[0].(*rtcp.ReceiverReport)
+			rr := f.report(t, rtcpT0.Add(10*time.Second))[0].(*pionrtcp.ReceiverReport)
 			blk := rr.Reports[0]
 			if blk.FractionLost != tt.wantFraction || blk.TotalLost != tt.wantCumulative {
 				t.Errorf("fraction %d cumulative %d, want %d and %d", blk.FractionLost, blk.TotalLost, tt.wantFraction, tt.wantCumulative)
@@ -266,39 +266,39 @@ func TestRTCPReceiverReportWhenNotSending(t *testing.T) {
 	f.recv = Reception{SSRC: rtcpTheir, Expected: 10, Received: 10}
 
 	// Nothing sent yet: an RR from the receiver SSRC.
-	rr, ok := f.report(t, rtcpT0.Add(5*time.Second))[0].(*rtcp.ReceiverReport)
+	rr, ok := f.report(t, rtcpT0.Add(5*time.Second))[0].(*pionrtcp.ReceiverReport)
 	if !ok || rr.SSRC != rtcpRecv || len(rr.Reports) != 1 || rr.Reports[0].SSRC != rtcpTheir {
 		t.Fatalf("first report = %+v, want an RR from %#x about %#x", rr, rtcpRecv, rtcpTheir)
 	}
 	// Sending: SRs.
 	f.sent = SentStream{SSRC: rtcpOurs, Packets: 100, PayloadOctets: 16000, LastSent: rtcpT0.Add(9 * time.Second)}
-	if _, ok := f.report(t, rtcpT0.Add(10*time.Second))[0].(*rtcp.SenderReport); !ok {
+	if _, ok := f.report(t, rtcpT0.Add(10*time.Second))[0].(*pionrtcp.SenderReport); !ok {
 		t.Fatal("report after sending is not an SR")
 	}
 	// Stopped sending: still an SR at the next report (we sent since the
 	// report before last, §6.4), then an RR from the stream's SSRC.
-	if _, ok := f.report(t, rtcpT0.Add(15*time.Second))[0].(*rtcp.SenderReport); !ok {
+	if _, ok := f.report(t, rtcpT0.Add(15*time.Second))[0].(*pionrtcp.SenderReport); !ok {
 		t.Fatal("first report after the last packet is not an SR")
 	}
-	rr, ok = f.report(t, rtcpT0.Add(20*time.Second))[0].(*rtcp.ReceiverReport)
+	rr, ok = f.report(t, rtcpT0.Add(20*time.Second))[0].(*pionrtcp.ReceiverReport)
 	if !ok || rr.SSRC != rtcpOurs {
 		t.Fatalf("second report after the last packet = %+v, want an RR from %#x", rr, rtcpOurs)
 	}
 }
 
 func TestRTCPReportHasNoBlockBeforeAnythingWasReceived(t *testing.T) {
-	f := newRTCPFixture(t, func(c *RTCPConfig) { c.Sent = nil })
-	rr := f.report(t, rtcpT0)[0].(*rtcp.ReceiverReport)
+	f := newRTCPFixture(t, func(c *Config) { c.Sent = nil })
+	rr := f.report(t, rtcpT0)[0].(*pionrtcp.ReceiverReport)
 	if len(rr.Reports) != 0 {
 		t.Errorf("RR has %d blocks, want none", len(rr.Reports))
 	}
 }
 
 func TestRTCPBlockOnlyForASourceHeardSinceTheLastReport(t *testing.T) {
-	f := newRTCPFixture(t, func(c *RTCPConfig) { c.Sent = nil })
+	f := newRTCPFixture(t, func(c *Config) { c.Sent = nil })
 	f.recv = Reception{SSRC: rtcpTheir, Expected: 50, Received: 50}
 	blocks := func(at time.Duration) int {
-		return len(f.report(t, rtcpT0.Add(at))[0].(*rtcp.ReceiverReport).Reports)
+		return len(f.report(t, rtcpT0.Add(at))[0].(*pionrtcp.ReceiverReport).Reports)
 	}
 	if n := blocks(5 * time.Second); n != 1 {
 		t.Fatalf("first report has %d blocks, want 1", n)
@@ -331,16 +331,16 @@ func TestRTCPPeerSRThenOurRRCarriesLSRAndDLSR(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newRTCPFixture(t, func(c *RTCPConfig) { c.Sent = nil })
+			f := newRTCPFixture(t, func(c *Config) { c.Sent = nil })
 			f.recv = Reception{SSRC: rtcpTheir, Expected: 5, Received: 5}
 			ntp := uint64(0x00C0_FFEE) << 16
-			b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: tt.srSSRC, NTPTime: ntp}})
+			b, err := pionrtcp.Marshal([]pionrtcp.Packet{&pionrtcp.SenderReport{SSRC: tt.srSSRC, NTPTime: ntp}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			at := rtcpT0.Add(3 * time.Second)
 			f.s.HandleRTCP(b, rtcpPeer, at)
-			rr := f.report(t, at.Add(tt.delay))[0].(*rtcp.ReceiverReport)
+			rr := f.report(t, at.Add(tt.delay))[0].(*pionrtcp.ReceiverReport)
 			blk := rr.Reports[0]
 			if blk.LastSenderReport != tt.wantLSR || blk.Delay != tt.wantDLSR {
 				t.Errorf("LSR %#x DLSR %d, want %#x and %d", blk.LastSenderReport, blk.Delay, tt.wantLSR, tt.wantDLSR)
@@ -355,10 +355,10 @@ func TestRTCPPeerReportAboutOurStreamIsKept(t *testing.T) {
 	// Our SR at t0+5 s; the peer answers at t0+5.3 s having held it
 	// 100 ms: the round trip is 200 ms.
 	srAt := rtcpT0.Add(5 * time.Second)
-	sr := f.report(t, srAt)[0].(*rtcp.SenderReport)
+	sr := f.report(t, srAt)[0].(*pionrtcp.SenderReport)
 	lsr := ntpMiddle(sr.NTPTime)
-	other := rtcp.ReceptionReport{SSRC: 0xDEAD, FractionLost: 200, TotalLost: 999}
-	ours := rtcp.ReceptionReport{
+	other := pionrtcp.ReceptionReport{SSRC: 0xDEAD, FractionLost: 200, TotalLost: 999}
+	ours := pionrtcp.ReceptionReport{
 		SSRC: rtcpOurs, FractionLost: 64, TotalLost: 0xFFFFFE, // −2: duplicates
 		LastSequenceNumber: 3<<16 | 7, Jitter: 80,
 		LastSenderReport: lsr, Delay: compactDuration(100 * time.Millisecond),
@@ -398,7 +398,7 @@ func TestRTCPWrongSourceIsDroppedAndCounted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newRTCPFixture(t, func(c *RTCPConfig) { c.NATLatch = tt.nat })
+			f := newRTCPFixture(t, func(c *Config) { c.NATLatch = tt.nat })
 			f.recv = Reception{SSRC: rtcpTheir, Expected: 5, Received: 5}
 			f.s.HandleRTCP(peerSR(t, 0xAAAA_BBBB_CCCC_DDDD), tt.from, rtcpT0)
 			st := f.s.Stats()
@@ -406,7 +406,7 @@ func TestRTCPWrongSourceIsDroppedAndCounted(t *testing.T) {
 				t.Errorf("stats = %+v, want one wrong-source drop and nothing accepted", st)
 			}
 			// The injected SR must not reach our report's LSR.
-			rr := f.report(t, rtcpT0.Add(time.Second))[0].(*rtcp.ReceiverReport)
+			rr := f.report(t, rtcpT0.Add(time.Second))[0].(*pionrtcp.ReceiverReport)
 			if blk := rr.Reports[0]; blk.LastSenderReport != 0 || blk.Delay != 0 {
 				t.Errorf("block LSR %#x DLSR %d, want zero: no SR was accepted", blk.LastSenderReport, blk.Delay)
 			}
@@ -416,11 +416,11 @@ func TestRTCPWrongSourceIsDroppedAndCounted(t *testing.T) {
 
 func TestRTCPMalformedIsDroppedAndCounted(t *testing.T) {
 	valid := peerSR(t, 1)
-	sdesOnly, err := rtcp.Marshal([]rtcp.Packet{&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: 1, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "x"}}}}}})
+	sdesOnly, err := pionrtcp.Marshal([]pionrtcp.Packet{&pionrtcp.SourceDescription{Chunks: []pionrtcp.SourceDescriptionChunk{{Source: 1, Items: []pionrtcp.SourceDescriptionItem{{Type: pionrtcp.SDESCNAME, Text: "x"}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byeOnly, err := (&rtcp.Goodbye{Sources: []uint32{1}}).Marshal()
+	byeOnly, err := (&pionrtcp.Goodbye{Sources: []uint32{1}}).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestRTCPMalformedIsDroppedAndCounted(t *testing.T) {
 		{"SDES first", sdesOnly},
 		{"BYE alone", byeOnly},
 		{"an RTP packet", []byte{0x80, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}},
-		{"oversize", make([]byte, MaxDatagram+1)},
+		{"oversize", make([]byte, maxDatagram+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,7 +455,7 @@ func TestRTCPMalformedIsDroppedAndCounted(t *testing.T) {
 }
 
 func TestRTCPNATLatchesOnceToAValidPacketFromTheSignalledIP(t *testing.T) {
-	f := newRTCPFixture(t, func(c *RTCPConfig) { c.NATLatch = true })
+	f := newRTCPFixture(t, func(c *Config) { c.NATLatch = true })
 	natted := netip.MustParseAddrPort("192.0.2.10:61001")
 	other := netip.MustParseAddrPort("192.0.2.10:61002")
 
@@ -480,7 +480,7 @@ func TestRTCPNATLatchesOnceToAValidPacketFromTheSignalledIP(t *testing.T) {
 
 func TestRTCPNoRemoteDropsEverythingAndWritesNothing(t *testing.T) {
 	for _, remote := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:40001"), netip.MustParseAddrPort("192.0.2.10:0")} {
-		f := newRTCPFixture(t, func(c *RTCPConfig) { c.Remote = remote; c.NATLatch = true })
+		f := newRTCPFixture(t, func(c *Config) { c.Remote = remote; c.NATLatch = true })
 		f.s.HandleRTCP(peerRR(t), rtcpPeer, rtcpT0)
 		f.s.Tick(rtcpT0)
 		f.s.Tick(rtcpT0.Add(time.Minute))
@@ -503,15 +503,15 @@ func TestRTCPByeOnClose(t *testing.T) {
 	if len(pkts) != 3 {
 		t.Fatalf("closing compound has %d packets, want SR, SDES, BYE", len(pkts))
 	}
-	if _, ok := pkts[0].(*rtcp.SenderReport); !ok {
+	if _, ok := pkts[0].(*pionrtcp.SenderReport); !ok {
 		t.Errorf("first packet is %T, want the final SR", pkts[0])
 	}
-	bye, ok := pkts[2].(*rtcp.Goodbye)
+	bye, ok := pkts[2].(*pionrtcp.Goodbye)
 	if !ok || len(bye.Sources) != 2 || bye.Sources[0] != rtcpRecv || bye.Sources[1] != rtcpOurs {
 		t.Errorf("last packet = %+v, want BYE for %#x and %#x", pkts[2], rtcpRecv, rtcpOurs)
 	}
-	if err := f.s.Close(rtcpT0.Add(3 * time.Second)); !errors.Is(err, ErrRTCPClosed) {
-		t.Errorf("second Close = %v, want ErrRTCPClosed", err)
+	if err := f.s.Close(rtcpT0.Add(3 * time.Second)); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close = %v, want ErrClosed", err)
 	}
 	n := len(f.out.pkts)
 	if next := f.s.Tick(rtcpT0.Add(time.Hour)); !next.IsZero() || len(f.out.pkts) != n {
@@ -566,7 +566,7 @@ func TestRTCPTickSchedulesWithinTheRandomisedBounds(t *testing.T) {
 	// With the real random source: every scheduled interval stays within
 	// [0.5, 1.5] × Tmin / (e − 3/2), the first one within half of that.
 	const comp = math.E - 1.5
-	f := newRTCPFixture(t, func(c *RTCPConfig) { c.Rand = nil })
+	f := newRTCPFixture(t, func(c *Config) { c.Rand = nil })
 	now := rtcpT0
 	next := f.s.Tick(now)
 	sec := float64(time.Second)
@@ -601,27 +601,27 @@ func TestNewRTCPSessionRejectsBadConfig(t *testing.T) {
 	w := func([]byte, netip.AddrPort) error { return nil }
 	tests := []struct {
 		name string
-		cfg  RTCPConfig
+		cfg  Config
 	}{
-		{"no Write", RTCPConfig{}},
-		{"CNAME over 255 octets", RTCPConfig{Write: w, CNAME: string(make([]byte, 256))}},
-		{"negative interval", RTCPConfig{Write: w, MinInterval: -time.Second}},
-		{"negative bandwidth", RTCPConfig{Write: w, SessionBandwidth: -1}},
+		{"no Write", Config{}},
+		{"CNAME over 255 octets", Config{Write: w, CNAME: string(make([]byte, 256))}},
+		{"negative interval", Config{Write: w, MinInterval: -time.Second}},
+		{"negative bandwidth", Config{Write: w, SessionBandwidth: -1}},
 	}
 	for _, tt := range tests {
-		if _, err := NewRTCPSession(tt.cfg); !errors.Is(err, ErrRTCPConfig) {
-			t.Errorf("%s: err = %v, want ErrRTCPConfig", tt.name, err)
+		if _, err := NewSession(tt.cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err = %v, want ErrConfig", tt.name, err)
 		}
 	}
 }
 
 func TestNewRTCPSessionPicksRandomCNAMEAndSSRC(t *testing.T) {
 	w := func([]byte, netip.AddrPort) error { return nil }
-	a, err := NewRTCPSession(RTCPConfig{Write: w})
+	a, err := NewSession(Config{Write: w})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewRTCPSession(RTCPConfig{Write: w})
+	b, err := NewSession(Config{Write: w})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +634,7 @@ func TestNewRTCPSessionPicksRandomCNAMEAndSSRC(t *testing.T) {
 }
 
 func TestRTCPBuildingAReportAllocatesNothing(t *testing.T) {
-	f := newRTCPFixture(t, func(c *RTCPConfig) {
+	f := newRTCPFixture(t, func(c *Config) {
 		c.Write = func([]byte, netip.AddrPort) error { return nil }
 	})
 	f.sent = SentStream{SSRC: rtcpOurs, Packets: 1, LastSent: rtcpT0}
@@ -684,21 +684,6 @@ func TestHighestSeq(t *testing.T) {
 				t.Errorf("Load = %#x %#x %v, want %#x %#x true", ssrc, ext, ok, last, tt.want)
 			}
 		})
-	}
-}
-
-func TestReceptionOfTakesTheHighestSeqOfTheCurrentSourceOnly(t *testing.T) {
-	snap := ReceiveSnapshot{SSRC: 9, Expected: 100, Received: 97, JitterTS: 12.5}
-	var h HighestSeq
-	h.Note(9, 4242)
-	want := Reception{SSRC: 9, ExtHighestSeq: 4242, Expected: 100, Received: 97, JitterTS: 12.5}
-	if got := ReceptionOf(snap, &h); got != want {
-		t.Errorf("ReceptionOf = %+v, want %+v", got, want)
-	}
-	h.Note(10, 5)
-	want.ExtHighestSeq = 0
-	if got := ReceptionOf(snap, &h); got != want {
-		t.Errorf("with another source noted: %+v, want %+v", got, want)
 	}
 }
 
@@ -767,8 +752,8 @@ func TestRTCPAddrIsRTPPortPlusOneOrTheSDPPort(t *testing.T) {
 		{"no port above 65535", "192.0.2.1:65535", 0, "192.0.2.1:0"},
 	}
 	for _, tt := range tests {
-		if got := RTCPAddr(netip.MustParseAddrPort(tt.rtp), tt.sdpPort); got != netip.MustParseAddrPort(tt.want) {
-			t.Errorf("%s: RTCPAddr = %v, want %v", tt.name, got, tt.want)
+		if got := Addr(netip.MustParseAddrPort(tt.rtp), tt.sdpPort); got != netip.MustParseAddrPort(tt.want) {
+			t.Errorf("%s: Addr = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
@@ -776,7 +761,7 @@ func TestRTCPAddrIsRTPPortPlusOneOrTheSDPPort(t *testing.T) {
 func TestRTCPLongestCNAMEFitsWithSRBlockAndBye(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 4, 254, 255} {
 		cname := string(bytes.Repeat([]byte{'c'}, n))
-		f := newRTCPFixture(t, func(c *RTCPConfig) { c.CNAME = cname })
+		f := newRTCPFixture(t, func(c *Config) { c.CNAME = cname })
 		f.recv = Reception{SSRC: rtcpTheir, Expected: 1, Received: 1}
 		f.report(t, rtcpT0) // an RR as the receiver SSRC, then an SR: two BYE sources
 		f.recv.Received++
@@ -786,11 +771,11 @@ func TestRTCPLongestCNAMEFitsWithSRBlockAndBye(t *testing.T) {
 			t.Fatal(err)
 		}
 		pkts := f.out.last(t)
-		sdes := pkts[1].(*rtcp.SourceDescription)
+		sdes := pkts[1].(*pionrtcp.SourceDescription)
 		if got := sdes.Chunks[0].Items[0].Text; got != cname {
 			t.Errorf("CNAME of %d octets came back as %d octets", n, len(got))
 		}
-		if len(pkts) != 3 || len(pkts[0].(*rtcp.SenderReport).Reports) != 1 || len(pkts[2].(*rtcp.Goodbye).Sources) != 2 {
+		if len(pkts) != 3 || len(pkts[0].(*pionrtcp.SenderReport).Reports) != 1 || len(pkts[2].(*pionrtcp.Goodbye).Sources) != 2 {
 			t.Errorf("CNAME of %d octets: closing compound = %+v", n, pkts)
 		}
 	}

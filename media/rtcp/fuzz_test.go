@@ -1,14 +1,14 @@
-package media
+package rtcp
 
 import (
 	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
+	pionrtcp "github.com/pion/rtcp"
 )
 
-// FuzzRTCPReceive feeds arbitrary datagrams to an RTCPSession, from the
+// FuzzRTCPReceive feeds arbitrary datagrams to an Session, from the
 // remote and from a stranger, and checks: it never panics; each datagram
 // is either accepted or dropped and counted, once; a stranger's datagram
 // is always dropped as wrong-source; handling writes nothing (peer RTCP is
@@ -22,7 +22,7 @@ func FuzzRTCPReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var written [][]byte
 		var sent SentStream
-		s, err := NewRTCPSession(RTCPConfig{
+		s, err := NewSession(Config{
 			Remote:   rtcpPeer,
 			NATLatch: len(b) > 0 && b[0]&1 != 0,
 			SSRC:     rtcpRecv,
@@ -61,11 +61,11 @@ func FuzzRTCPReceive(f *testing.F) {
 		if len(written) != 1 {
 			t.Fatalf("Close wrote %d packets, want 1", len(written))
 		}
-		pkts, err := rtcp.Unmarshal(written[0])
+		pkts, err := pionrtcp.Unmarshal(written[0])
 		if err != nil {
 			t.Fatalf("our closing report does not parse: %v", err)
 		}
-		if err := rtcp.CompoundPacket(pkts).Validate(); err != nil {
+		if err := pionrtcp.CompoundPacket(pkts).Validate(); err != nil {
 			t.Fatalf("our closing report breaks the compound rules: %v", err)
 		}
 	})
@@ -75,16 +75,16 @@ func FuzzRTCPReceive(f *testing.F) {
 // sends, for the fuzzer to mutate (the checked-in corpus holds more).
 func rtcpFuzzSeeds(tb testing.TB) [][]byte {
 	tb.Helper()
-	blk := rtcp.ReceptionReport{SSRC: rtcpOurs, FractionLost: 3, TotalLost: 7, LastSequenceNumber: 99, Jitter: 4, LastSenderReport: 1, Delay: 2}
+	blk := pionrtcp.ReceptionReport{SSRC: rtcpOurs, FractionLost: 3, TotalLost: 7, LastSequenceNumber: 99, Jitter: 4, LastSenderReport: 1, Delay: 2}
 	var seeds [][]byte
-	for _, pkts := range [][]rtcp.Packet{
-		{&rtcp.SenderReport{SSRC: rtcpTheir, NTPTime: 1 << 40, Reports: []rtcp.ReceptionReport{blk}}},
-		{&rtcp.ReceiverReport{SSRC: rtcpTheir, Reports: []rtcp.ReceptionReport{blk}},
-			&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "peer"}}}}}},
-		{&rtcp.ReceiverReport{SSRC: rtcpTheir}, &rtcp.Goodbye{Sources: []uint32{rtcpTheir}, Reason: "bye"}},
-		{&rtcp.ReceiverReport{SSRC: rtcpTheir}, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 2}},
+	for _, pkts := range [][]pionrtcp.Packet{
+		{&pionrtcp.SenderReport{SSRC: rtcpTheir, NTPTime: 1 << 40, Reports: []pionrtcp.ReceptionReport{blk}}},
+		{&pionrtcp.ReceiverReport{SSRC: rtcpTheir, Reports: []pionrtcp.ReceptionReport{blk}},
+			&pionrtcp.SourceDescription{Chunks: []pionrtcp.SourceDescriptionChunk{{Source: rtcpTheir, Items: []pionrtcp.SourceDescriptionItem{{Type: pionrtcp.SDESCNAME, Text: "peer"}}}}}},
+		{&pionrtcp.ReceiverReport{SSRC: rtcpTheir}, &pionrtcp.Goodbye{Sources: []uint32{rtcpTheir}, Reason: "bye"}},
+		{&pionrtcp.ReceiverReport{SSRC: rtcpTheir}, &pionrtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 2}},
 	} {
-		b, err := rtcp.Marshal(pkts)
+		b, err := pionrtcp.Marshal(pkts)
 		if err != nil {
 			tb.Fatal(err)
 		}

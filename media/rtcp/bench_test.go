@@ -1,4 +1,4 @@
-package media
+package rtcp
 
 import (
 	"net/netip"
@@ -11,7 +11,7 @@ import (
 // it to Write (a no-op here). It runs once per leg per ~5 s interval.
 func BenchmarkRTCPBuildReport(b *testing.B) {
 	sent := SentStream{SSRC: rtcpOurs, Packets: 1, PayloadOctets: 160, LastSent: rtcpT0}
-	s, err := NewRTCPSession(RTCPConfig{
+	s, err := NewSession(Config{
 		Remote: rtcpPeer,
 		CNAME:  "bench",
 		Sent:   func() SentStream { return sent },
@@ -41,7 +41,7 @@ func BenchmarkRTCPBuildReport(b *testing.B) {
 // BenchmarkRTCPHandleCompound measures handling one peer compound packet
 // (SR with a block about our stream, SDES CNAME) through pion/rtcp.
 func BenchmarkRTCPHandleCompound(b *testing.B) {
-	s, err := NewRTCPSession(RTCPConfig{
+	s, err := NewSession(Config{
 		Remote: rtcpPeer,
 		SSRC:   rtcpOurs,
 		Write:  func([]byte, netip.AddrPort) error { return nil },
@@ -64,7 +64,7 @@ func BenchmarkRTCPHandleCompound(b *testing.B) {
 // BenchmarkRTCPDropWrongSource measures the cost of an injected datagram:
 // it is dropped before parsing.
 func BenchmarkRTCPDropWrongSource(b *testing.B) {
-	s, err := NewRTCPSession(RTCPConfig{Remote: rtcpPeer, Write: func([]byte, netip.AddrPort) error { return nil }})
+	s, err := NewSession(Config{Remote: rtcpPeer, Write: func([]byte, netip.AddrPort) error { return nil }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func BenchmarkHighestSeqNote(b *testing.B) {
 // BenchmarkRTCPTickNotDue is what a shared 20 ms wheel pays per leg per
 // round between reports.
 func BenchmarkRTCPTickNotDue(b *testing.B) {
-	s, err := NewRTCPSession(RTCPConfig{Remote: rtcpPeer, Write: func([]byte, netip.AddrPort) error { return nil }})
+	s, err := NewSession(Config{Remote: rtcpPeer, Write: func([]byte, netip.AddrPort) error { return nil }})
 	if err != nil {
 		b.Fatal(err)
 	}

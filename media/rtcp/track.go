@@ -1,4 +1,4 @@
-package media
+package rtcp
 
 import (
 	"runtime"
@@ -87,7 +87,7 @@ const maxSentLoadRetries = 100
 // SentCounter keeps what a leg has sent of one RTP stream, for the Sender
 // Report (RFC 3550 §6.4.1): the relay (agent→caller, packets forwarded
 // unchanged) or the masking pipeline (caller→agent, its own stream) notes
-// each packet it writes; RTCPConfig.Sent is its Load.
+// each packet it writes; Config.Sent is its Load.
 //
 // Note must not be called concurrently with itself (the relay's reader and
 // its ticks never overlap); it takes no lock and allocates nothing. Load is
@@ -107,7 +107,7 @@ type SentCounter struct {
 	lastGood SentStream
 }
 
-// SetClockRate sets the stream's RTP clock rate (0: DefaultClockRate).
+// SetClockRate sets the stream's RTP clock rate (0: defaultClockRate).
 func (c *SentCounter) SetClockRate(hz uint32) { c.clockRate.Store(hz) }
 
 // Note records one RTP packet sent: its SSRC and timestamp, its payload

@@ -1,4 +1,4 @@
-package media
+package rtcp
 
 import (
 	"encoding/binary"
@@ -74,10 +74,10 @@ type reportBlock struct {
 	lsr, dlsr    uint32
 }
 
-// rtcpCompound describes one compound packet to write: an SR (with the
+// compound describes one compound packet to write: an SR (with the
 // sender information of RFC 3550 §6.4.1) or an RR, at most one reception
 // report block, the SDES CNAME, and optionally a BYE.
-type rtcpCompound struct {
+type compound struct {
 	sender          bool // SR with the fields below; false: RR
 	ntp             uint64
 	rtpTS           uint32
@@ -117,7 +117,7 @@ func clampCumLost(v int64) int32 {
 // with the CNAME, then BYE if asked (RFC 3550 §6.1: every compound packet
 // starts with a report and carries a CNAME; BYE comes last, §6.6). It does
 // not allocate.
-func writeCompound(b []byte, r *rtcpCompound) int {
+func writeCompound(b []byte, r *compound) int {
 	n := 0
 	// Report.
 	blocks := 0
