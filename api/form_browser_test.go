@@ -16,6 +16,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/session"
+	"dtmfgw/store"
 )
 
 // The agent form in headless Chromium (Debian's chromium, driven with
@@ -100,9 +101,7 @@ func newFormEnv(t *testing.T, configs ...session.PaymentConfig) *formEnv {
 func (e *formEnv) newPayment(config string, attrs session.Attributes) string {
 	e.t.Helper()
 	s := e.env.srv
-	s.createMu.Lock()
-	f, err := s.create(e.call.ID(), config, attrs, attrs.Given())
-	s.createMu.Unlock()
+	f, err := s.payments.Create(e.call.ID(), config, store.NewID(), attrs, attrs.Given())
 	if err != nil {
 		e.t.Fatalf("new payment: %v", err)
 	}

@@ -74,6 +74,10 @@ func (s PaymentState) Final() bool { return s >= StateApproved && s <= StateTime
 // open reports whether the payment takes digits and agent edits.
 func (s PaymentState) open() bool { return s >= StateCreated && s <= StateReady }
 
+// blocking reports whether a payment in s keeps another from starting on
+// its call.
+func (s PaymentState) blocking() bool { return s >= StateCreated && s <= StateProcessing }
+
 // Errors of payments.
 var (
 	// ErrPaymentActive: the call already has a payment that is not over.

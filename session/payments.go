@@ -132,9 +132,15 @@ type Payments struct {
 	hook           EventHook
 	metrics        paymentsMetrics
 
+	// createMu serialises the creation of payments and the choice of a
+	// waiting payment's configuration: they are rare, and it makes "one
+	// payment in progress per call" hold across the two kinds.
+	createMu sync.Mutex
+
 	mu       sync.Mutex
 	sets     map[string]*PaymentSet // by call id
 	payments map[string]*Payment    // by payment id: live calls' and unsettled ones
+	waiting  map[string]*waiting    // by payment id: those with no configuration yet
 }
 
 // NewPayments validates cfg and checks that every configuration's
@@ -148,6 +154,7 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
+		waiting:  make(map[string]*waiting),
 	}
 	for _, o := range opts {
 		o(ps)
@@ -359,7 +366,7 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 	case s.closed.Load():
 		s.mu.Unlock()
 		return nil, ErrSetClosed
-	case s.active != nil && (s.active.State().open() || s.active.State() == StateProcessing):
+	case s.active != nil && s.active.State().blocking():
 		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
