@@ -21,6 +21,7 @@ import (
 	"dtmfgw/internal/histo"
 	"dtmfgw/media"
 	"dtmfgw/session"
+	"dtmfgw/sip/sdp"
 )
 
 // userAgent is our User-Agent and Server header value, and the user part
@@ -408,7 +409,7 @@ func response(req *sipmsg.Request, code int, reason string, headers ...sipmsg.He
 }
 
 // warning is a Warning header (RFC 3261 §20.43) with our agent name; text
-// must already be safe (SDPError texts are).
+// must already be safe (sdp.Error texts are).
 func warning(code int, text string) sipmsg.Header {
 	return sipmsg.NewHeader("Warning", strconv.Itoa(code)+" "+userAgent+" \""+text+"\"")
 }
@@ -571,16 +572,16 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	// An INVITE without a body is a late offer (RFC 3261 §13.2.1): the
 	// agent then offers in its 200, and the caller answers in its ACK.
-	var offer *MediaDescription
+	var offer *sdp.Media
 	if body := req.Body(); len(body) > 0 {
-		if offer, err = ParseSDP(body); err != nil {
+		if offer, err = sdp.Parse(body); err != nil {
 			offer = nil
 		}
 	}
 	if len(req.Body()) > 0 && offer == nil {
 		b.stats.BadSDP.Add(1)
-		code, text := WarnMisc, "unusable SDP"
-		var se *SDPError
+		code, text := sdp.WarnMisc, "unusable SDP"
+		var se *sdp.Error
 		if errors.As(err, &se) {
 			code, text = se.Code, se.Text
 		}
@@ -766,7 +767,7 @@ func (b *B2BUA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	if len(req.Body()) > 0 {
-		b.respond(req, tx, 488, "Not Acceptable Here", warning(WarnMisc, "offer in UPDATE not supported, use re-INVITE"))
+		b.respond(req, tx, 488, "Not Acceptable Here", warning(sdp.WarnMisc, "offer in UPDATE not supported, use re-INVITE"))
 		return
 	}
 	b.respond(req, tx, 200, "OK")

@@ -1,4 +1,4 @@
-package sip
+package sdp
 
 import (
 	"errors"
@@ -13,9 +13,9 @@ import (
 // every SDP it receives tells it where one leg's peer receives. A call
 // that the caller offers runs:
 //
-//	o1, err := ParseSDP(invite.Body)                 // 488 on error
-//	o2, err := OfferToAgent(o1, agentRelay, opts)    // agentOrigin.Marshal(o2) → INVITE to the agent
-//	a2, err := ParseSDP(agent200.Body)
+//	o1, err := Parse(invite.Body)                      // 488 on error
+//	o2, err := OfferToAgent(o1, agentRelay, opts)      // agentOrigin.Marshal(o2) → INVITE to the agent
+//	a2, err := Parse(agent200.Body)
 //	a1, err := AnswerToCaller(o1, o2, a2, callerRelay) // callerOrigin.Marshal(a1) → 200 to the caller
 //
 // A re-INVITE from the caller runs the same steps with the same two
@@ -52,11 +52,11 @@ type AgentOptions struct {
 // free dynamic type is used). It is the late-offer case: an INVITE without
 // SDP is answered with our offer, and the peer answers in the ACK (RFC
 // 3261 §13.2.1); G711Formats is the usual list.
-func BuildOffer(relay netip.AddrPort, formats []Format, eventPT uint8) (*MediaDescription, error) {
+func BuildOffer(relay netip.AddrPort, formats []Format, eventPT uint8) (*Media, error) {
 	if len(formats) == 0 {
 		return nil, errors.New("sip: an offer needs a format")
 	}
-	m := &MediaDescription{Addr: relay, Formats: slices.Clone(formats)}
+	m := &Media{Addr: relay, Formats: slices.Clone(formats)}
 	if eventPT != 0 {
 		ev, err := eventFormat(eventPT, formats)
 		if err != nil {
@@ -104,7 +104,7 @@ var errNoFreePT = errors.New("sip: no free payload type for telephone-event")
 // reaches the agent. An RFC 2543 hold (c=0.0.0.0) becomes sendonly or
 // inactive, never a 0.0.0.0 of ours (RFC 3264 §8.4). No telephone-event
 // unless opts asks for it.
-func OfferToAgent(callerOffer *MediaDescription, relay netip.AddrPort, opts AgentOptions) (*MediaDescription, error) {
+func OfferToAgent(callerOffer *Media, relay netip.AddrPort, opts AgentOptions) (*Media, error) {
 	return offerFor(callerOffer, relay, opts.EventPT)
 }
 
@@ -115,14 +115,14 @@ func OfferToAgent(callerOffer *MediaDescription, relay netip.AddrPort, opts Agen
 // caller's phone sends key presses as RFC 4733 events we can capture.
 // eventPT is its payload type (the one the caller used so far keeps the
 // numbering stable); 0 means DefaultEventPT.
-func OfferToCaller(agentOffer *MediaDescription, relay netip.AddrPort, eventPT uint8) (*MediaDescription, error) {
+func OfferToCaller(agentOffer *Media, relay netip.AddrPort, eventPT uint8) (*Media, error) {
 	if eventPT == 0 {
 		eventPT = DefaultEventPT
 	}
 	return offerFor(agentOffer, relay, eventPT)
 }
 
-func offerFor(from *MediaDescription, relay netip.AddrPort, eventPT uint8) (*MediaDescription, error) {
+func offerFor(from *Media, relay netip.AddrPort, eventPT uint8) (*Media, error) {
 	if from == nil {
 		return nil, errors.New("sip: no offer to follow")
 	}
@@ -145,8 +145,8 @@ func offerFor(from *MediaDescription, relay netip.AddrPort, eventPT uint8) (*Med
 // the codec it selects: the answer's first format that is in the offer,
 // comfort noise (RFC 3389) skipped, in the answer's numbering. Payload
 // type numbers may differ between the two; the codec is matched by name,
-// clock rate and channels. An answer with none is an *SDPError.
-func CheckAnswer(offer, answer *MediaDescription) (Format, error) {
+// clock rate and channels. An answer with none is an *Error.
+func CheckAnswer(offer, answer *Media) (Format, error) {
 	if offer == nil || answer == nil {
 		return Format{}, badSDP(WarnMisc, "no SDP")
 	}
@@ -154,7 +154,7 @@ func CheckAnswer(offer, answer *MediaDescription) (Format, error) {
 		if f.isComfortNoise() {
 			continue
 		}
-		if _, ok := offer.lookup(f); ok {
+		if _, ok := offer.Lookup(f); ok {
 			return f, nil
 		}
 	}
@@ -172,7 +172,7 @@ func CheckAnswer(offer, answer *MediaDescription) (Format, error) {
 // direction that answers the caller's (RFC 3264 §6.1) and agrees with the
 // agent's. Every other stream of the caller's offer is rejected with port
 // 0 (RFC 3264 §6). Errors are *SDPErrors (488 to the caller).
-func AnswerToCaller(callerOffer, agentOffer, agentAnswer *MediaDescription, relay netip.AddrPort) (*MediaDescription, error) {
+func AnswerToCaller(callerOffer, agentOffer, agentAnswer *Media, relay netip.AddrPort) (*Media, error) {
 	return answerFor(callerOffer, agentOffer, agentAnswer, relay, true)
 }
 
@@ -181,13 +181,13 @@ func AnswerToCaller(callerOffer, agentOffer, agentAnswer *MediaDescription, rela
 // (callerOffer): the mirror image of AnswerToCaller, with telephone-event
 // only when opts.EventPT asks for events on the agent leg and the agent
 // offered them.
-func AnswerToAgent(agentOffer, callerOffer, callerAnswer *MediaDescription, relay netip.AddrPort, opts AgentOptions) (*MediaDescription, error) {
+func AnswerToAgent(agentOffer, callerOffer, callerAnswer *Media, relay netip.AddrPort, opts AgentOptions) (*Media, error) {
 	return answerFor(agentOffer, callerOffer, callerAnswer, relay, opts.EventPT != 0)
 }
 
 // answerFor answers offer on one leg, given the other leg's answer to what
 // we forwarded to it.
-func answerFor(offer, forwarded, reply *MediaDescription, relay netip.AddrPort, events bool) (*MediaDescription, error) {
+func answerFor(offer, forwarded, reply *Media, relay netip.AddrPort, events bool) (*Media, error) {
 	if offer == nil {
 		return nil, badSDP(WarnMisc, "no SDP")
 	}
@@ -195,7 +195,7 @@ func answerFor(offer, forwarded, reply *MediaDescription, relay netip.AddrPort, 
 	if err != nil {
 		return nil, err
 	}
-	own, ok := offer.lookup(chosen)
+	own, ok := offer.Lookup(chosen)
 	if !ok {
 		return nil, badSDP(WarnMediaFormat, "no common codec")
 	}
@@ -206,7 +206,7 @@ func answerFor(offer, forwarded, reply *MediaDescription, relay netip.AddrPort, 
 	if !own.isComfortNoise() {
 		for _, cn := range offer.Formats {
 			if cn.isComfortNoise() && cn.ClockRate == own.ClockRate {
-				if _, ok := reply.lookup(cn); ok {
+				if _, ok := reply.Lookup(cn); ok {
 					formats = append(formats, cn)
 				}
 				break
@@ -218,7 +218,7 @@ func answerFor(offer, forwarded, reply *MediaDescription, relay netip.AddrPort, 
 		lines = []mLine{{media: "audio", proto: offer.proto}}
 	}
 	d, r := offer.effectiveDirection(), reply.effectiveDirection()
-	m := &MediaDescription{
+	m := &Media{
 		Addr:    relay,
 		Formats: formats,
 		Ptime:   reply.Ptime,
@@ -315,12 +315,12 @@ func (c Change) Any() bool { return c.Addr || c.Hold || c.Direction || c.Formats
 
 // Compare returns what changed from prev to next, two SDPs of the same
 // side. A nil prev counts as a first SDP: everything next has is new.
-func Compare(prev, next *MediaDescription) Change {
+func Compare(prev, next *Media) Change {
 	if next == nil {
 		return Change{}
 	}
 	if prev == nil {
-		prev = &MediaDescription{}
+		prev = &Media{}
 	}
 	return Change{
 		Addr:      !next.Addr.Addr().IsUnspecified() && next.Addr != prev.Addr,

@@ -1,12 +1,12 @@
-package sip
+package sdp
 
 import (
 	"errors"
 	"testing"
 )
 
-// checkParsed checks the promises of a MediaDescription ParseSDP returned.
-func checkParsed(t *testing.T, m *MediaDescription) {
+// checkParsed checks the promises of a Media Parse returned.
+func checkParsed(t *testing.T, m *Media) {
 	t.Helper()
 	if !m.Addr.IsValid() || m.Addr.Port() == 0 || m.Addr.Addr().Zone() != "" || m.Addr.Addr().IsMulticast() {
 		t.Fatalf("address %v", m.Addr)
@@ -34,9 +34,9 @@ func checkParsed(t *testing.T, m *MediaDescription) {
 // header.
 func checkRefusal(t *testing.T, err error) {
 	t.Helper()
-	var se *SDPError
-	if !errors.As(err, &se) || !errors.Is(err, ErrBadSDP) {
-		t.Fatalf("%v (%T) is not an *SDPError", err, err)
+	var se *Error
+	if !errors.As(err, &se) || !errors.Is(err, ErrUnacceptable) {
+		t.Fatalf("%v (%T) is not an *Error", err, err)
 	}
 	if se.Code < 300 || se.Code > 399 {
 		t.Fatalf("warning code %d", se.Code)
@@ -44,17 +44,17 @@ func checkRefusal(t *testing.T, err error) {
 	checkWarningText(t, se.Text)
 }
 
-// FuzzParseSDP feeds arbitrary bodies to ParseSDP. It must refuse with a
-// Warning-ready *SDPError or return a description that keeps its promises;
+// FuzzParse feeds arbitrary bodies to Parse. It must refuse with a
+// Warning-ready *Error or return a description that keeps its promises;
 // and what we offer the agent for it must marshal, pass strict pion/sdp
 // and parse back to the same formats.
-func FuzzParseSDP(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add(carrierOffer)
 	f.Add(callerSDP("0 8 13 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15", "a=ptime:20", "a=sendonly"))
 	f.Add([]byte("v=0\no=- 1 1 IN IP6 2001:db8::7\nt=0 0\nc=IN IP6 2001:db8::7\nm=audio 40000 RTP/AVP 18 0\na=fmtp:18 annexb=no\n"))
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=video 1 RTP/AVP 96\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:4005 IN IP4 192.0.2.1\r\nm=image 0 udptl t38\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		m, err := ParseSDP(body)
+		m, err := Parse(body)
 		if err != nil {
 			checkRefusal(t, err)
 			return
@@ -70,7 +70,7 @@ func FuzzParseSDP(f *testing.F) {
 			t.Fatalf("Marshal: %v", err)
 		}
 		strictParse(t, b)
-		back, err := ParseSDP(b)
+		back, err := Parse(b)
 		if err != nil {
 			t.Fatalf("our offer does not parse: %v\n%s", err, b)
 		}
@@ -87,7 +87,7 @@ func FuzzParseSDP(f *testing.F) {
 
 // FuzzNegotiate runs a caller's offer and an agent's answer, both
 // arbitrary, through the whole caller-offered exchange: any failure is a
-// Warning-ready *SDPError, and an answer we send the caller marshals,
+// Warning-ready *Error, and an answer we send the caller marshals,
 // parses back, selects a codec the caller offered in the caller's
 // numbering, and carries telephone-event only with the caller's type.
 func FuzzNegotiate(f *testing.F) {
@@ -97,7 +97,7 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add(crlf("v=0", "o=- 1 1 IN IP4 198.51.100.7", "s=-", "c=IN IP4 198.51.100.7", "t=0 0", "m=video 5 RTP/AVP 96", "m=audio 40000 RTP/AVP 0 13", "a=sendonly"),
 		agentSDP("0 13", "a=recvonly"))
 	f.Fuzz(func(t *testing.T, offer, answer []byte) {
-		o1, err := ParseSDP(offer)
+		o1, err := Parse(offer)
 		if err != nil {
 			return
 		}
@@ -105,7 +105,7 @@ func FuzzNegotiate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("OfferToAgent: %v", err)
 		}
-		a2, err := ParseSDP(answer)
+		a2, err := Parse(answer)
 		if err != nil {
 			return
 		}
@@ -120,12 +120,12 @@ func FuzzNegotiate(f *testing.F) {
 			t.Fatalf("Marshal: %v", err)
 		}
 		strictParseOurs(t, b)
-		back, err := ParseSDP(b)
+		back, err := Parse(b)
 		if err != nil {
 			t.Fatalf("our answer does not parse: %v\n%s", err, b)
 		}
 		codec, _ := back.Audio()
-		if own, ok := o1.lookup(codec); !ok || own.PT != codec.PT {
+		if own, ok := o1.Lookup(codec); !ok || own.PT != codec.PT {
 			t.Fatalf("answer selects %v, not the caller's %v", codec, own)
 		}
 		if back.Event != nil {

@@ -1,4 +1,4 @@
-package sip
+package sdp
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ func callerSDP(fmts string, attrs ...string) []byte {
 
 // negotiate runs a caller-offered call through both legs and checks what
 // every step sends with strict pion/sdp and our own parser.
-func negotiate(t *testing.T, offer, answer []byte, opts AgentOptions) (o1, o2, a2, a1 *MediaDescription, err error) {
+func negotiate(t *testing.T, offer, answer []byte, opts AgentOptions) (o1, o2, a2, a1 *Media, err error) {
 	t.Helper()
 	o1 = mustParse(t, offer)
 	o2, err = OfferToAgent(o1, agentRelay, opts)
@@ -47,7 +47,7 @@ func negotiate(t *testing.T, offer, answer []byte, opts AgentOptions) (o1, o2, a
 	if back := mustParse(t, b); back.Addr != agentRelay || !slices.Equal(back.Formats, o2.Formats) || !sameEvent(back.Event, o2.Event) {
 		t.Fatalf("offer to agent parses back as %+v", back)
 	}
-	a2, err = ParseSDP(answer)
+	a2, err = Parse(answer)
 	if err != nil {
 		return o1, o2, nil, nil, err
 	}
@@ -278,9 +278,9 @@ func TestAnswerToCallerErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, _, a1, err := negotiate(t, tc.offer, tc.answer, AgentOptions{})
-			var se *SDPError
-			if !errors.As(err, &se) || !errors.Is(err, ErrBadSDP) {
-				t.Fatalf("got %+v, %v; want an *SDPError", a1, err)
+			var se *Error
+			if !errors.As(err, &se) || !errors.Is(err, ErrUnacceptable) {
+				t.Fatalf("got %+v, %v; want an *Error", a1, err)
 			}
 			if se.Code != tc.code {
 				t.Errorf("code %d %q, want %d", se.Code, se.Text, tc.code)
@@ -288,7 +288,7 @@ func TestAnswerToCallerErrors(t *testing.T) {
 			checkWarningText(t, se.Text)
 		})
 	}
-	if _, err := AnswerToCaller(nil, nil, nil, callerRelay); !errors.Is(err, ErrBadSDP) {
+	if _, err := AnswerToCaller(nil, nil, nil, callerRelay); !errors.Is(err, ErrUnacceptable) {
 		t.Errorf("nil SDPs: %v", err)
 	}
 }
@@ -317,7 +317,7 @@ func TestCallerReInvite(t *testing.T) {
 		{name: "RFC 2543 hold", offer: rfc2543, answer: agentSDP("0", "a=recvonly"), change: Change{Hold: true}, version: 3, held: true},
 		{name: "codec change", offer: callerSDP("8"), answer: agentSDP("8"), change: Change{Addr: true, Hold: true, Formats: true}, version: 4},
 	}
-	var prev *MediaDescription
+	var prev *Media
 	for _, s := range steps {
 		o1 := mustParse(t, s.offer)
 		if ch := Compare(prev, o1); ch != s.change {
@@ -475,15 +475,15 @@ func TestBuildOfferAndCheckAnswer(t *testing.T) {
 		t.Error("telephone-event placed with no dynamic type free")
 	}
 	// Following a peer's offer, that is no reason to fail the call.
-	if oc, err := OfferToCaller(&MediaDescription{Formats: full}, callerRelay, 0); err != nil || oc.Event != nil || len(oc.Formats) != 32 {
+	if oc, err := OfferToCaller(&Media{Formats: full}, callerRelay, 0); err != nil || oc.Event != nil || len(oc.Formats) != 32 {
 		t.Errorf("offer after 32 dynamic codecs: %+v, %v; want no event", oc, err)
 	}
 }
 
-func BenchmarkParseSDP(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseSDP(carrierOffer); err != nil {
+		if _, err := Parse(carrierOffer); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -496,12 +496,12 @@ func BenchmarkNegotiate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var agentOrigin, callerOrigin Origin
-		o1, _ := ParseSDP(carrierOffer)
+		o1, _ := Parse(carrierOffer)
 		o2, _ := OfferToAgent(o1, agentRelay, AgentOptions{})
 		if _, err := agentOrigin.Marshal(o2); err != nil {
 			b.Fatal(err)
 		}
-		a2, _ := ParseSDP(answer)
+		a2, _ := Parse(answer)
 		a1, err := AnswerToCaller(o1, o2, a2, callerRelay)
 		if err != nil {
 			b.Fatal(err)
