@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"dtmfgw/internal/cli"
 	"dtmfgw/internal/simcall"
 )
 
@@ -50,12 +51,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: dtmfgw demo [--http-listen ADDR:PORT] [--wait 10s] [--linger 60s] [--storage DSN] [--log-level warn]")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 || *wait < 0 || *linger < 0 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	cfg := defaultConfig()
 	cfg.SIP.Listen = "127.0.0.1:0"

@@ -17,6 +17,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/audiofile"
 	"dtmfgw/internal/capture"
+	"dtmfgw/internal/cli"
 )
 
 // detectFormats are the values --format accepts.
@@ -74,12 +75,12 @@ Flags:
 `)
 		fset.PrintDefaults()
 	}
-	if err := parseFlags(fset, args); err != nil {
+	if err := cli.ParseFlags(fset, args); err != nil {
 		return err
 	}
 	if fset.NArg() != 1 {
 		fset.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	path := fset.Arg(0)
 	f := strings.ToLower(strings.TrimSpace(*format))
@@ -89,7 +90,7 @@ Flags:
 		var err error
 		if audioFormat, err = audiofile.ParseFormat(f); err != nil {
 			fmt.Fprintf(stderr, "dtmfgw detect: --format %q: want one of %s\n", *format, detectFormats)
-			return errUsage
+			return cli.ErrUsage
 		}
 	}
 

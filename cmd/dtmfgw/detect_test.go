@@ -25,6 +25,7 @@ import (
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
 	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/cli"
 )
 
 // pressPlan renders keys at 8 kHz: lead silence, then each key on for on
@@ -607,7 +608,7 @@ func TestDetectErrorsNameTheFileAndTheReason(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, _, err := runDetectArgs(t, tc.args...)
-			if err == nil || errors.Is(err, errUsage) {
+			if err == nil || errors.Is(err, cli.ErrUsage) {
 				t.Fatalf("err %v, want a file error", err)
 			}
 			if !strings.Contains(err.Error(), tc.msg) {
@@ -633,9 +634,9 @@ func TestDetectUsage(t *testing.T) {
 		args []string
 		want error
 	}{
-		{"no file", nil, errUsage},
-		{"two files", []string{"a.wav", "b.wav"}, errUsage},
-		{"bad format", []string{"--format", "mp3", "a.wav"}, errUsage},
+		{"no file", nil, cli.ErrUsage},
+		{"two files", []string{"a.wav", "b.wav"}, cli.ErrUsage},
+		{"bad format", []string{"--format", "mp3", "a.wav"}, cli.ErrUsage},
 		{"unknown flag", []string{"--frobnicate", "a.wav"}, nil},
 		{"help", []string{"-h"}, flag.ErrHelp},
 	}

@@ -18,6 +18,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/capture"
+	"dtmfgw/internal/cli"
 	"dtmfgw/media"
 )
 
@@ -25,12 +26,6 @@ import (
 // carries DTMF: distinct from 1 (failure) and 2 (usage) so that scripts
 // can tell a leak from a broken run.
 const exitDTMFFound = 3
-
-// exitStatus is an error that sets the process exit code without a
-// message: the command has already printed what it had to say.
-type exitStatus int
-
-func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
 
 // streamReport is one RTP stream as `dtmfgw inspect` prints it; with
 // --json, one object per line. It never holds a digit unless --show-digits
@@ -121,12 +116,12 @@ Flags:
 `)
 		fset.PrintDefaults()
 	}
-	if err := parseFlags(fset, args); err != nil {
+	if err := cli.ParseFlags(fset, args); err != nil {
 		return err
 	}
 	if fset.NArg() != 1 {
 		fset.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	path := fset.Arg(0)
 	reports, err := inspectFile(ctx, path, stderr)
@@ -144,7 +139,7 @@ Flags:
 	if *failOnDTMF {
 		for _, r := range reports {
 			if r.DTMF {
-				return exitStatus(exitDTMFFound)
+				return cli.ExitStatus(exitDTMFFound)
 			}
 		}
 	}

@@ -22,6 +22,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+
+	"dtmfgw/internal/cli"
 )
 
 // version is set at link time (-ldflags "-X main.version=..."); otherwise it
@@ -46,20 +48,6 @@ func commands() []command {
 	}
 }
 
-// errUsage marks an error already explained to the user by a usage message.
-var errUsage = errors.New("usage")
-
-// parseFlags parses a command's flags; the flag package has already printed
-// what was wrong, so a failure becomes errUsage (exit code 2), and -h stays
-// flag.ErrHelp (exit code 0).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return errUsage
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -82,23 +70,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
-		var status exitStatus
-		switch {
-		case errors.As(err, &status):
-			return int(status) // already explained by the command
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
+		code := exitCode(err)
+		if code == 1 {
+			fmt.Fprintf(stderr, "dtmfgw %s: %v\n", c.name, err)
 		}
-		fmt.Fprintf(stderr, "dtmfgw %s: %v\n", c.name, err)
-		return 1
+		return code
 	}
 	fmt.Fprintf(stderr, "dtmfgw: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// exitCode is the exit code for a command's outcome (package cli): 0 for
+// success or help, 2 for a usage error, the code of a cli.ExitStatus, and
+// 1 for any other error, which run prints.
+func exitCode(err error) int {
+	var status cli.ExitStatus
+	switch {
+	case errors.As(err, &status):
+		return int(status) // already explained by the command
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, cli.ErrUsage):
+		return 2
+	}
+	return 1
 }
 
 func usage(w io.Writer) {
@@ -135,12 +131,12 @@ func versionString() string {
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: dtmfgw version")
-		return errUsage
+		return cli.ErrUsage
 	}
 	fmt.Fprintf(stdout, "dtmfgw %s", versionString())
 	fmt.Fprintf(stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"dtmfgw/internal/cli"
 	"dtmfgw/internal/redact"
 )
 
@@ -52,12 +53,12 @@ func runServeWith(ctx context.Context, args, environ []string, stdout, stderr io
 		fmt.Fprintln(stderr, "precedence: embedded defaults < file < environment < flags.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	cfg, err := src.build()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/audiofile"
+	"dtmfgw/internal/cli"
 )
 
 // toneOptions are the flags of `dtmfgw tone`.
@@ -42,12 +43,12 @@ func runTone(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: dtmfgw tone [flags] --out FILE KEYS\n\nKEYS are DTMF keys: 0-9 * # A-D.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || o.out == "" {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	pcm, err := renderKeys([]byte(fs.Arg(0)), o)
 	if err != nil {
