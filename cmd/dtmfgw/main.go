@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"dtmfgw/internal/cli"
+	"dtmfgw/offline"
 )
 
 // version is set at link time (-ldflags "-X main.version=..."); otherwise it
@@ -42,9 +43,9 @@ func commands() []command {
 		{"serve", "run the gateway: SIP B2BUA and masking media relay", runServe},
 		{"demo", "the gateway with a simulated caller and agent: one card payment to watch in a browser", runDemo},
 		{"version", "print the version and build details", runVersion},
-		{"detect", "print the DTMF digits found in an audio file or an RTP capture", runDetect},
-		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", runInspect},
-		{"tone", "write DTMF key presses as audio (WAV or headerless G.711/PCM)", runTone},
+		{"detect", "print the DTMF digits found in an audio file or an RTP capture", offline.Detect},
+		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", offline.Inspect},
+		{"tone", "write DTMF key presses as audio (WAV or headerless G.711/PCM)", offline.Tone},
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bufio"
@@ -83,10 +83,10 @@ type reportKeys struct {
 	SIPInfo string `json:"sipinfo,omitempty"`
 }
 
-// runInspect implements `dtmfgw inspect [--json] [--show-digits]
+// Inspect implements `dtmfgw inspect [--json] [--show-digits]
 // [--fail-on-dtmf] FILE`: per RTP stream of a capture, its codec, counts,
 // RFC 3550 loss and jitter, and whether it carries DTMF.
-func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Inspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	asJSON := fset.Bool("json", false, "print one JSON object per stream instead of a table")

@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bufio"
@@ -43,11 +43,11 @@ type detection struct {
 	order int // stream index, to keep the output order stable
 }
 
-// runDetect implements `dtmfgw detect [--format F] [--json] FILE`: it
+// Detect implements `dtmfgw detect [--format F] [--json] FILE`: it
 // prints the DTMF key presses found in an audio file (in-band tones) or in
 // a pcap/pcapng capture of RTP (telephone-event packets and in-band tones
 // in G.711 audio), one line per press, in order of onset.
-func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Detect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("detect", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	format := fset.String("format", "auto", "input format: "+detectFormats+" (pcap also reads pcapng)")

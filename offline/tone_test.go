@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -87,8 +87,8 @@ func TestEncodeAudioFormats(t *testing.T) {
 func TestToneWritesFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "k.ul")
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"tone", "--format", "ulaw", "--lead", "0s", "--on", "40ms", "--out", out, "5"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	if err := Tone(context.Background(), []string{"--format", "ulaw", "--lead", "0s", "--on", "40ms", "--out", out, "5"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -95,7 +95,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 func runDetectArgs(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var o, e bytes.Buffer
-	err = runDetect(context.Background(), args, &o, &e)
+	err = Detect(context.Background(), args, &o, &e)
 	return o.String(), e.String(), err
 }
 
@@ -135,7 +135,7 @@ func TestDetectPrintsTheDigitsOfAudioFiles(t *testing.T) {
 			path := writeTemp(t, tc.file, tc.data)
 			out, errOut, err := runDetectArgs(t, append(tc.args, path)...)
 			if err != nil {
-				t.Fatalf("runDetect: %v (stderr %q)", err, errOut)
+				t.Fatalf("Detect: %v (stderr %q)", err, errOut)
 			}
 			if out != want {
 				t.Errorf("output:\n%s\nwant:\n%s", out, want)
@@ -378,7 +378,7 @@ func TestDetectPrintsTheDigitsOfCaptures(t *testing.T) {
 			path := writeTemp(t, tc.file, data)
 			out, errOut, err := runDetectArgs(t, append(tc.args, path)...)
 			if err != nil {
-				t.Fatalf("runDetect: %v (stderr %q)", err, errOut)
+				t.Fatalf("Detect: %v (stderr %q)", err, errOut)
 			}
 			if out != callCaptureWant {
 				t.Errorf("output:\n%s\nwant:\n%s", out, callCaptureWant)
@@ -653,19 +653,6 @@ func TestDetectUsage(t *testing.T) {
 	}
 }
 
-func TestDetectExitCodesThroughMain(t *testing.T) {
-	var o, e bytes.Buffer
-	if code := run(context.Background(), []string{"detect", filepath.Join(t.TempDir(), "none.wav")}, &o, &e); code != 1 {
-		t.Errorf("missing file: exit %d, want 1", code)
-	}
-	if !strings.Contains(e.String(), "none.wav") {
-		t.Errorf("stderr %q does not name the file", e.String())
-	}
-	if code := run(context.Background(), []string{"detect"}, &o, &e); code != 2 {
-		t.Errorf("no file: exit %d, want 2", code)
-	}
-}
-
 func TestDetectStopsWhenCancelled(t *testing.T) {
 	path := writeTemp(t, "call.wav", wavFile(pressPlan("12", time.Second, 100*time.Millisecond, 100*time.Millisecond), 8000, 1))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -673,7 +660,7 @@ func TestDetectStopsWhenCancelled(t *testing.T) {
 	pcapPath := writeTemp(t, "call.pcap", callCapture().build(capturetest.Ethernet).Pcap())
 	for _, p := range []string{path, pcapPath} {
 		var o, e bytes.Buffer
-		if err := runDetect(ctx, []string{p}, &o, &e); !errors.Is(err, context.Canceled) {
+		if err := Detect(ctx, []string{p}, &o, &e); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: err %v, want context.Canceled", filepath.Base(p), err)
 		}
 	}

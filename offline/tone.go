@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"context"
@@ -26,9 +26,9 @@ type toneOptions struct {
 	out    string
 }
 
-// runTone writes key presses as audio: a tool for telephony engineers
+// Tone writes key presses as audio: a tool for telephony engineers
 // testing a receiver, and the source of `make run`'s sample.
-func runTone(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func Tone(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	var o toneOptions
 	fs := flag.NewFlagSet("tone", flag.ContinueOnError)
 	fs.SetOutput(stderr)

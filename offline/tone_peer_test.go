@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -28,9 +28,9 @@ func TestToneDecodedByMultimonNG(t *testing.T) {
 	} {
 		wav := filepath.Join(t.TempDir(), "keys.wav")
 		var stdout, stderr bytes.Buffer
-		argv := append([]string{"tone", "--out", wav}, args...)
-		if code := run(context.Background(), append(argv, keys), &stdout, &stderr); code != 0 {
-			t.Fatalf("tone %v: exit %d: %s", args, code, stderr.String())
+		argv := append([]string{"--out", wav}, args...)
+		if err := Tone(context.Background(), append(argv, keys), &stdout, &stderr); err != nil {
+			t.Fatalf("tone %v: %v: %s", args, err, stderr.String())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, "sh", "-c",

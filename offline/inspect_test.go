@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +24,7 @@ import (
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
 	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/cli"
 )
 
 // sentPacket is one RTP packet of a test stream, in the order it was
@@ -200,7 +202,7 @@ func leakCapture() *networkPlan {
 func runInspectArgs(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var o, e bytes.Buffer
-	err = runInspect(context.Background(), args, &o, &e)
+	err = Inspect(context.Background(), args, &o, &e)
 	return o.String(), e.String(), err
 }
 
@@ -439,8 +441,8 @@ func TestInspectReportsSIPInfoPerHop(t *testing.T) {
 // joinFields joins f with single spaces, as strings.Fields splits a line.
 func joinFields(f ...string) string { return strings.Join(strings.Fields(strings.Join(f, " ")), " ") }
 
-// --fail-on-dtmf turns a leak into exit code 3, for scripts; without it,
-// or with a clean capture, the exit code is 0.
+// --fail-on-dtmf turns a leak into exit code 3 (cli.ExitStatus), for
+// scripts; without it, or with a clean capture, Inspect succeeds.
 func TestInspectFailOnDTMFExitCode(t *testing.T) {
 	leak := writeTemp(t, "leak.pcap", leakCapture().pcap())
 	var clean networkPlan
@@ -450,16 +452,21 @@ func TestInspectFailOnDTMFExitCode(t *testing.T) {
 		args []string
 		code int
 	}{
-		{[]string{"inspect", leak}, 0},
-		{[]string{"inspect", "--fail-on-dtmf", leak}, 3},
-		{[]string{"inspect", "--fail-on-dtmf", "--json", leak}, 3},
-		{[]string{"inspect", "--fail-on-dtmf", cleanPath}, 0},
-		{[]string{"inspect", cleanPath}, 0},
+		{[]string{leak}, 0},
+		{[]string{"--fail-on-dtmf", leak}, 3},
+		{[]string{"--fail-on-dtmf", "--json", leak}, 3},
+		{[]string{"--fail-on-dtmf", cleanPath}, 0},
+		{[]string{cleanPath}, 0},
 	}
 	for _, tc := range tests {
 		var o, e bytes.Buffer
-		if code := run(context.Background(), tc.args, &o, &e); code != tc.code {
-			t.Errorf("%v: exit %d, want %d (stderr %q)", tc.args[1:len(tc.args)-1], code, tc.code, e.String())
+		err := Inspect(context.Background(), tc.args, &o, &e)
+		var status cli.ExitStatus
+		switch {
+		case tc.code == 0 && err != nil:
+			t.Errorf("%v: %v, want success (stderr %q)", tc.args[:len(tc.args)-1], err, e.String())
+		case tc.code != 0 && (!errors.As(err, &status) || int(status) != tc.code):
+			t.Errorf("%v: %v, want exit status %d (stderr %q)", tc.args[:len(tc.args)-1], err, tc.code, e.String())
 		}
 		if o.Len() == 0 || e.Len() != 0 {
 			t.Errorf("%v: stdout %q, stderr %q", tc.args, o.String(), e.String())
@@ -490,11 +497,13 @@ func TestInspectErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var o, e bytes.Buffer
-			if code := run(context.Background(), []string{"inspect", tc.path}, &o, &e); code != 1 {
-				t.Errorf("exit %d, want 1", code)
+			err := Inspect(context.Background(), []string{tc.path}, &o, &e)
+			var status cli.ExitStatus
+			if err == nil || errors.Is(err, cli.ErrUsage) || errors.As(err, &status) {
+				t.Fatalf("%v, want a failure the command line prints (exit 1)", err)
 			}
-			if o.Len() != 0 || !strings.Contains(e.String(), "dtmfgw inspect: ") || !strings.Contains(e.String(), tc.want) {
-				t.Errorf("stdout %q, stderr %q, want %q", o.String(), e.String(), tc.want)
+			if o.Len() != 0 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("stdout %q, error %q, want %q", o.String(), err, tc.want)
 			}
 		})
 	}
@@ -510,28 +519,23 @@ func TestInspectUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		code int
+		want error
 	}{
-		{"no file", []string{"inspect"}, 2},
-		{"two files", []string{"inspect", "a.pcap", "b.pcap"}, 2},
-		{"unknown flag", []string{"inspect", "--format", "pcap", "a.pcap"}, 2},
-		{"help", []string{"inspect", "-h"}, 0},
+		{"no file", nil, cli.ErrUsage},
+		{"two files", []string{"a.pcap", "b.pcap"}, cli.ErrUsage},
+		{"unknown flag", []string{"--format", "pcap", "a.pcap"}, cli.ErrUsage},
+		{"help", []string{"-h"}, flag.ErrHelp},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var o, e bytes.Buffer
-			if code := run(context.Background(), tc.args, &o, &e); code != tc.code {
-				t.Errorf("exit %d, want %d", code, tc.code)
+			if err := Inspect(context.Background(), tc.args, &o, &e); !errors.Is(err, tc.want) {
+				t.Errorf("%v, want %v", err, tc.want)
 			}
 			if o.Len() != 0 || !strings.Contains(e.String(), "dtmfgw inspect") {
 				t.Errorf("stdout %q, stderr %q", o.String(), e.String())
 			}
 		})
-	}
-	var o, e bytes.Buffer
-	run(context.Background(), []string{"help"}, &o, &e)
-	if !strings.Contains(e.String(), "  inspect  ") {
-		t.Errorf("help does not list inspect:\n%s", e.String())
 	}
 }
 
@@ -562,7 +566,7 @@ func TestInspectStopsWhenCancelled(t *testing.T) {
 	cancel()
 	path := writeTemp(t, "call.pcap", leakCapture().pcap())
 	var o, e bytes.Buffer
-	if err := runInspect(ctx, []string{path}, &o, &e); !errors.Is(err, context.Canceled) {
+	if err := Inspect(ctx, []string{path}, &o, &e); !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
 	}
 }
