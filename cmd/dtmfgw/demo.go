@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"dtmfgw/gateway"
 	"dtmfgw/internal/cli"
 	"dtmfgw/internal/simcall"
 )
@@ -58,7 +59,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return cli.ErrUsage
 	}
-	cfg := defaultConfig()
+	cfg := gateway.DefaultConfig()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Listen = *httpListen
 	cfg.Admin.Listen = "127.0.0.1:0" // the demo's admin listener is logged, not fixed
@@ -73,14 +74,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(dir)
 		cfg.Storage.DSN = "sqlite:" + filepath.Join(dir, "demo.db")
 	}
-	cfg.HTTP.APIKeys = []string{generatedKey()}
+	cfg.HTTP.APIKeys = []string{gateway.NewAPIKey()}
 	// Checked before the agent exists: its URI is the only default target.
 	cfg.SIP.DefaultTarget = "sip:agent@127.0.0.1:5070"
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
 	d := &demo{out: stdout, wait: *wait, linger: *linger}
-	log, _ := newLogger(stderr, cfg.Log)
+	log, _ := gateway.NewLogger(stderr, cfg.Log)
 	err := d.run(ctx, cfg, log)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C: the parts have been stopped; that is the end asked for.
@@ -95,7 +96,7 @@ type demo struct {
 	out          io.Writer
 	wait, linger time.Duration
 	api          *apiClient
-	g            *gateway
+	g            *gateway.Gateway
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -103,7 +104,7 @@ func (d *demo) say(format string, args ...any) {
 }
 
 // run plays the demo: everything it starts is stopped before it returns.
-func (d *demo) run(ctx context.Context, cfg config, log *slog.Logger) error {
+func (d *demo) run(ctx context.Context, cfg gateway.Config, log *slog.Logger) error {
 	// ctx ends on Ctrl-C; the parts run until run returns.
 	partsCtx, stopParts := context.WithCancel(context.Background())
 	defer stopParts()
@@ -113,14 +114,14 @@ func (d *demo) run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer agent.Close()
 	cfg.SIP.DefaultTarget = agent.URI()
-	g, err := startGateway(ctx, cfg, log)
+	g, err := gateway.Start(ctx, cfg, log, gateway.Options{Version: versionString()})
 	if err != nil {
 		return err
 	}
 	d.g = g
 	gwDone := make(chan error, 1)
 	gwCtx, stopGateway := context.WithCancel(context.Background())
-	go func() { gwDone <- g.run(gwCtx, nil, nil) }()
+	go func() { gwDone <- g.Run(gwCtx, nil, nil) }()
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -131,10 +132,10 @@ func (d *demo) run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return <-gwDone
 	}
 	defer stop()
-	base := "http://" + g.httpAddr.String()
+	base := "http://" + g.HTTPAddr().String()
 	d.api = &apiClient{base: base, key: cfg.HTTP.APIKeys[0], client: &http.Client{Timeout: demoStepTimeout}}
 	d.say("dtmfgw demo: the gateway, a simulated caller and a simulated agent, in this process")
-	d.say("  gateway   SIP %s (UDP, TCP), API %s/v1/, payment records %s", g.sipAddr, base, strings.TrimPrefix(cfg.Storage.DSN, "sqlite:"))
+	d.say("  gateway   SIP %s (UDP, TCP), API %s/v1/, payment records %s", g.SIPAddr(), base, strings.TrimPrefix(cfg.Storage.DSN, "sqlite:"))
 	d.say("  agent     %s answers and hears only what the gateway relays", agent.URI())
 
 	caller, err := simcall.NewCaller(partsCtx, log)
@@ -147,12 +148,12 @@ func (d *demo) run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// keying, the processor and the result.
 	step, cancel := context.WithTimeout(ctx, demoStepTimeout+d.wait)
 	defer cancel()
-	if err := caller.Call(step, g.sipAddr, "1000",
+	if err := caller.Call(step, g.SIPAddr(), "1000",
 		simcall.Header{Name: cfg.SIP.Headers.PrimaryCallID, Value: primary},
 		simcall.Header{Name: cfg.SIP.Headers.AgentID, Value: "demo-agent"}); err != nil {
 		return fmt.Errorf("the simulated caller's call: %w", err)
 	}
-	d.say("  caller    called sip:1000@%s; the gateway bridged it to the agent (primary call id %s)", g.sipAddr, primary)
+	d.say("  caller    called sip:1000@%s; the gateway bridged it to the agent (primary call id %s)", g.SIPAddr(), primary)
 
 	created, err := d.createPayment(step, primary)
 	if err != nil {
@@ -275,7 +276,7 @@ func (d *demo) waitForForm(ctx context.Context, callID string) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if set := d.g.payments.Set(callID); set != nil && set.Events().Stats().Subscribers > 1 {
+		if set := d.g.Payments().Set(callID); set != nil && set.Events().Stats().Subscribers > 1 {
 			d.say("  form      open: here come the dots")
 			return
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 // TestDemoPlaysAnApprovedPayment is the proof of `dtmfgw demo`:
@@ -16,7 +18,7 @@ import (
 func TestDemoPlaysAnApprovedPayment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	code := run(ctx, []string{"demo", "--wait", "0", "--linger", "0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	out := stdout.String()
 	if code != 0 {

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 // environment variable (or "file only") and whether SIGHUP reloads it,
 // and no row for a key that does not exist.
 func TestConfigurationReferenceIsComplete(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/configuration.md")
+	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}

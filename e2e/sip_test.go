@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The SIP side of the end-to-end tests: the agent (a Go user agent the test
 // drives), the SIPp caller whose key presses wait for the agent's signal,

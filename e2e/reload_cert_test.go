@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/tls"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/tlstest"
 )
 
@@ -40,20 +41,17 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 		}
 	}
 	install(first.CertFile, first.KeyFile)
-	httpLn, sipTLS := "127.0.0.1:"+freeTCPPort(t), "127.0.0.1:"+freeTCPPort(t)
-	path := filepath.Join(dir, "dtmfgw.yaml")
-	yaml := "sip:\n  listen: 127.0.0.1:0\n  tls:\n    cert: " + certFile + "\n    key: " + keyFile + "\n    listen: " + sipTLS + "\n" +
-		"http:\n  listen: " + httpLn + "\n  tls:\n    cert_file: " + certFile + "\n    key_file: " + keyFile + "\n" +
-		"storage:\n  dsn: sqlite:" + filepath.Join(dir, "a.db") + "\nmedia:\n  rtp_ports: 41200-41299\nadmin:\n  listen: 127.0.0.1:0\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, sighup, logs := serveForReload(t, path)
+	sipTLS := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	yaml := "sip:\n  tls:\n    cert: " + certFile + "\n    key: " + keyFile + "\n    listen: " + sipTLS + "\n" +
+		"http:\n  tls:\n    cert_file: " + certFile + "\n    key_file: " + keyFile + "\n"
+	g := startGateway(t, yaml)
+	httpLn := g.HTTP
+	sighup := func() error { t.Helper(); return g.Reload(t, yaml) }
 	// expiry returns what the admin listener's metrics say of listener's
 	// certificate: its NotAfter, as a Unix time.
 	expiry := func(listener string) int64 {
 		t.Helper()
-		res, err := http.Get("http://" + g.adminAddr.String() + "/metrics")
+		res, err := http.Get("http://" + g.Admin + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +114,7 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 
 	install(renewed.CertFile, renewed.KeyFile)
 	if err := sighup(); err != nil {
-		t.Fatalf("reload refused: %v\n%s", err, logs.String())
+		t.Fatalf("reload refused: %v\n%s", err, g.Log.String())
 	}
 	for _, addr := range []string{httpLn, sipTLS} {
 		got, conn := served(addr, renewed.Pool)
@@ -135,8 +133,8 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 		t.Fatalf("a connection opened before the reload got %q", b)
 	}
 	for _, listener := range []string{"http", "sip"} {
-		if want := `"msg":"certificate reloaded","listener":"` + listener + `"`; !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		if want := `"msg":"certificate reloaded","listener":"` + listener + `"`; !strings.Contains(g.Log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, g.Log.String())
 		}
 		if got, want := expiry(listener), leaf(renewed).NotAfter.Unix(); got != want {
 			t.Errorf("%s certificate expiry %d in the metrics after the reload, want the renewed one's %d", listener, got, want)
@@ -150,8 +148,8 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "http.tls.key_file") || !strings.Contains(err.Error(), "sip.tls.key") {
 		t.Fatalf("reload of a mismatched pair: %v, want a refusal naming http.tls.key_file and sip.tls.key", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"certificate reload refused; the certificate in use stays"`) {
-		t.Errorf("the refusal is not logged:\n%s", logs.String())
+	if !strings.Contains(g.Log.String(), `"msg":"certificate reload refused; the certificate in use stays"`) {
+		t.Errorf("the refusal is not logged:\n%s", g.Log.String())
 	}
 	for _, addr := range []string{httpLn, sipTLS} {
 		got, conn := served(addr, renewed.Pool)
@@ -160,7 +158,7 @@ func TestServeReloadsCertificatesOnSIGHUP(t *testing.T) {
 			t.Fatalf("%s serves %v after a refused reload, want the renewed certificate still", addr, got.SerialNumber)
 		}
 	}
-	if strings.Contains(logs.String(), "PRIVATE KEY") {
+	if strings.Contains(g.Log.String(), "PRIVATE KEY") {
 		t.Error("the log holds key material")
 	}
 }

@@ -1,7 +1,9 @@
-package main
+package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,18 +25,20 @@ import (
 	"dtmfgw/webhook"
 )
 
-// gateway is a running dtmfgw: the store, the payments, the calls' media,
-// the SIP B2BUA and the public HTTP listener, wired as `dtmfgw serve` runs
-// them. `dtmfgw demo` runs the same one in-process. SIGHUP reloads its
+// Gateway is a running dtmfgw: the store, the payments, the calls' media,
+// the SIP B2BUA, the public HTTP listener and the admin listener, wired as
+// `dtmfgw serve` runs them. `dtmfgw demo` runs the same one in-process.
+// Start it with Start, serve with Run; a SIGHUP given to Run reloads its
 // configuration (reload.go).
-type gateway struct {
+type Gateway struct {
 	// src is what the configuration was built from, for reload to build
 	// it again; level is the loggers' level, which reload may change.
-	src   sources
-	level *slog.LevelVar
+	src     Sources
+	level   *slog.LevelVar
+	version string
 
 	mu  sync.Mutex // serialises reloads
-	cfg config     // the configuration in force: read it with config()
+	cfg Config     // the configuration in force: read it with Config()
 
 	log   *slog.Logger
 	store *store.Store
@@ -70,9 +74,24 @@ type gateway struct {
 	stopReconciler func()
 }
 
-// startGateway opens everything cfg describes and starts serving. On an
+// Options are what a gateway takes besides its configuration.
+type Options struct {
+	// Version is the build's version, for the log and the metrics;
+	// "devel" when empty.
+	Version string
+	// Sources are what the configuration was built from: a reload
+	// builds it again from them.
+	Sources Sources
+	// Level is the level of log's handler (NewLogger's), which a reload
+	// sets from log.level; nil leaves the level to the caller.
+	Level *slog.LevelVar
+}
+
+// Start opens everything cfg describes (the store, the webhook
+// dispatcher, the processors, the port pool, the listeners) and starts
+// serving, logging to log. It returns once every listener is open. On an
 // error, what was opened is closed again.
-func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway, err error) {
+func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *Gateway, err error) {
 	// The public listener's certificate is read before anything opens: a
 	// missing or bad file is refused at once, naming its key (api.New
 	// reads it again, for the listener).
@@ -84,7 +103,10 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	}
 	// g is not the named result: an error return sets that to nil before
 	// the deferred closers, which use g, run.
-	g := &gateway{cfg: cfg, log: log}
+	g := &Gateway{cfg: cfg, log: log, src: opts.Sources, level: opts.Level, version: opts.Version}
+	if g.version == "" {
+		g.version = "devel"
+	}
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -144,7 +166,7 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	if len(httpCfg.APIKeys) == 0 {
 		// make run works with nothing configured: a key for this run,
 		// logged once (an API key is not card data).
-		key := generatedKey()
+		key := NewAPIKey()
 		httpCfg.APIKeys = []string{key}
 		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
 		log.Info("api_key_generated", "api_key", key)
@@ -193,7 +215,7 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	if target == "" {
 		target = "none (calls need a route or the override header)"
 	}
-	log.Info("dtmfgw serving", "version", versionString(), "sip", g.sipAddr.String(), "http", g.httpAddr.String(),
+	log.Info("dtmfgw serving", "version", g.version, "sip", g.sipAddr.String(), "http", g.httpAddr.String(),
 		"https", httpCfg.TLS.Enabled(),
 		"admin", g.adminAddr.String(),
 		"rtp_ports", cfg.Media.RTPPorts.String(), "default_target", target,
@@ -202,12 +224,12 @@ func startGateway(ctx context.Context, cfg config, log *slog.Logger) (_ *gateway
 	return g, nil
 }
 
-// run serves until ctx ends, then drains: new calls and API changes are
+// Run serves until ctx ends, then drains: new calls and API changes are
 // refused, calls in progress get up to sip.drain_timeout, and everything
 // is closed. A listener that fails ends it early with its error. Each
-// receive on hup reloads the configuration (reload), its outcome given to
-// reloaded if not nil.
-func (g *gateway) run(ctx context.Context, hup <-chan os.Signal, reloaded func(error)) error {
+// receive on hup (SIGHUP, nil for none) reloads the configuration
+// (reload), its outcome given to reloaded if not nil.
+func (g *Gateway) Run(ctx context.Context, hup <-chan os.Signal, reloaded func(error)) error {
 	var early error
 wait:
 	for {
@@ -232,8 +254,8 @@ wait:
 }
 
 // shutdown drains and closes the gateway.
-func (g *gateway) shutdown() error {
-	drain := g.config().SIP.DrainTimeout // SIGHUP may have changed it
+func (g *Gateway) shutdown() error {
+	drain := g.Config().SIP.DrainTimeout // SIGHUP may have changed it
 	g.log.Info("draining", "calls", g.b2b.Calls(), "drain_timeout", drain.String())
 	g.api.Drain()
 	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
@@ -253,11 +275,44 @@ func (g *gateway) shutdown() error {
 	return err
 }
 
+// SIPAddr returns the address SIP listens on, UDP and TCP.
+func (g *Gateway) SIPAddr() netip.AddrPort { return g.sipAddr }
+
+// HTTPAddr returns the address of the public listener: the API and the
+// agent form.
+func (g *Gateway) HTTPAddr() net.Addr { return g.httpAddr }
+
+// AdminAddr returns the address of the admin listener: /metrics,
+// /healthz, /readyz, /debug/pprof/.
+func (g *Gateway) AdminAddr() net.Addr { return g.adminAddr }
+
+// Calls returns the calls' media: the manager the B2BUA asks for each
+// call's sockets.
+func (g *Gateway) Calls() *session.Manager { return g.calls }
+
+// Payments returns the payments: their configurations and each call's
+// payment set.
+func (g *Gateway) Payments() *session.Payments { return g.payments }
+
+// B2BUA returns the SIP B2BUA.
+func (g *Gateway) B2BUA() *sip.B2BUA { return g.b2b }
+
+// Webhooks returns the webhook of each payment configuration, as a reload
+// last set them.
+func (g *Gateway) Webhooks() *webhook.Directory { return g.webhooks }
+
+// NewAPIKey returns a random API key, for a run that configured none.
+func NewAPIKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // adminHandler registers the gateway's metrics on a registry of its own
 // and returns the admin listener's handler: /metrics, /healthz, /readyz
 // (ports, storage, every processor; 503 while draining), /debug/pprof/.
-func (g *gateway) adminHandler(procs []processor.Processor) (http.Handler, error) {
-	reg := metrics.New(versionString())
+func (g *Gateway) adminHandler(procs []processor.Processor) (http.Handler, error) {
+	reg := metrics.New(g.version)
 	err := errors.Join(reg.AddMedia(g.calls), reg.AddPayments(g.payments), reg.AddSIP(g.b2b),
 		reg.SSESubscribers(func() float64 { return float64(g.api.Streams()) }),
 		reg.PaymentsUnresolved(func() (int, time.Duration) {

@@ -1,8 +1,8 @@
-package main
+package gateway
 
 import (
-	"bytes"
-	"context"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,17 +23,28 @@ func writeConfig(t *testing.T, yaml string) string {
 	return path
 }
 
-// checkConfig runs `dtmfgw serve --check-config` with env and args.
-func checkConfig(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+// sourcesOf returns the sources `dtmfgw serve` reads from the environment
+// env and the command-line arguments args.
+func sourcesOf(t *testing.T, env []string, args ...string) Sources {
 	t.Helper()
-	var out, errb bytes.Buffer
-	err := runServeWith(context.Background(), append([]string{"--check-config"}, args...), env, &out, &errb, serveHooks{})
-	code = 0
-	if err != nil {
-		code = 1
-		errb.WriteString(err.Error())
+	src := Sources{Environ: env}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	src.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("%v: %v", args, err)
 	}
-	return code, out.String(), errb.String()
+	return src
+}
+
+// checkConfig builds the configuration from env and args, as `dtmfgw
+// serve --check-config` does, and returns the refusal ("" when valid).
+func checkConfig(t *testing.T, env []string, args ...string) (refusal string) {
+	t.Helper()
+	if _, err := sourcesOf(t, env, args...).Build(); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // TestConfigRefusalsFromEveryLayer: a bad value from the file, the
@@ -74,13 +85,13 @@ func TestConfigRefusalsFromEveryLayer(t *testing.T) {
 			if c.yaml != "" {
 				args = append([]string{"--config", writeConfig(t, c.yaml)}, args...)
 			}
-			code, _, stderr := checkConfig(t, c.env, args...)
-			if code != 1 {
-				t.Fatalf("exit %d, want 1", code)
+			refusal := checkConfig(t, c.env, args...)
+			if refusal == "" {
+				t.Fatal("accepted")
 			}
 			for _, w := range c.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("refusal lacks %q:\n%s", w, stderr)
+				if !strings.Contains(refusal, w) {
+					t.Errorf("refusal lacks %q:\n%s", w, refusal)
 				}
 			}
 		})
@@ -113,12 +124,12 @@ func TestConfigRefusalWithholdsCardNumbers(t *testing.T) {
 			if c.yaml != "" {
 				args = append([]string{"--config", writeConfig(t, c.yaml)}, args...)
 			}
-			code, stdout, stderr := checkConfig(t, c.env, args...)
-			if code != 1 || !strings.Contains(stderr, c.key) {
-				t.Fatalf("exit %d, want 1 naming %s:\n%s", code, c.key, stderr)
+			refusal := checkConfig(t, c.env, args...)
+			if !strings.Contains(refusal, c.key) {
+				t.Fatalf("refusal %q, want one naming %s", refusal, c.key)
 			}
-			if strings.Contains(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(stdout+stderr), pan) {
-				t.Errorf("the refusal repeats the card number:\n%s", stderr)
+			if strings.Contains(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(refusal), pan) {
+				t.Errorf("the refusal repeats the card number:\n%s", refusal)
 			}
 		})
 	}
@@ -134,8 +145,8 @@ func TestConfigAllowedEnvironment(t *testing.T) {
 	path := writeConfig(t, "processors:\n  psp:\n    type: stripe\n    api_key_env: DTMFGW_PSP_KEY\n")
 	t.Setenv("DTMFGW_PSP_KEY", "sk_test_1") // the processor reads it itself
 	env := []string{"DTMFGW_API_KEY=test-key-0123456789", "DTMFGW_ARTIFACTS=/tmp/a", "DTMFGW_TEST_POSTGRES_DSN=postgres://x", "DTMFGW_PSP_KEY=sk_test_1", "HOME=/root", "XDTMFGW_SIP_X=1"}
-	if code, _, stderr := checkConfig(t, env, "--config", path); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, stderr)
+	if refusal := checkConfig(t, env, "--config", path); refusal != "" {
+		t.Fatal(refusal)
 	}
 }
 
@@ -143,7 +154,7 @@ func TestConfigAllowedEnvironment(t *testing.T) {
 // key by key.
 func TestConfigPrecedence(t *testing.T) {
 	path := writeConfig(t, "sip:\n  listen: 127.0.0.1:5101\n  default_target: sip:file@127.0.0.1\n  ring_timeout: 20s\nmedia:\n  rtp_ports: 40000-40999\n")
-	src := sources{path: path, environ: []string{
+	src := Sources{Path: path, Environ: []string{
 		"DTMFGW_SIP_LISTEN=127.0.0.1:5102",
 		"DTMFGW_SIP_ACL=10.0.0.0/8, 192.0.2.7",
 		"DTMFGW_MEDIA_RTP_PORTS=41000-41999",
@@ -151,11 +162,11 @@ func TestConfigPrecedence(t *testing.T) {
 		"DTMFGW_MEDIA_NAT_LATCH=true",
 	}}
 	src.flags = []flagValue{{flag: serveFlags[0], values: []string{"127.0.0.1:5103"}}}
-	cfg, err := src.build()
+	cfg, err := src.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := defaultConfig()
+	def := DefaultConfig()
 	for _, c := range []struct {
 		key       string
 		got, want any
@@ -200,19 +211,23 @@ func TestConfigKeysHaveDistinctEnvironmentNames(t *testing.T) {
 // configuration, and secrets are shown as <redacted>.
 func TestPrintConfig(t *testing.T) {
 	path := writeConfig(t, "sip:\n  default_target: sip:agent@127.0.0.1:5070\n  routes:\n    - {name: sales, user_prefix: \"44\", target: \"sip:sales@127.0.0.1\"}\nstorage:\n  dsn: postgres://dtmfgw:hunter2@db.example/dtmfgw?sslmode=disable\n")
-	var out bytes.Buffer
-	if err := runServeWith(context.Background(), []string{"--config", path, "--print-config"}, []string{"DTMFGW_MEDIA_RTP_PORTS=42000-42999"}, &out, &bytes.Buffer{}, serveHooks{}); err != nil {
+	built, err := sourcesOf(t, []string{"DTMFGW_MEDIA_RTP_PORTS=42000-42999"}, "--config", path).Build()
+	if err != nil {
 		t.Fatal(err)
 	}
-	printed := out.String()
+	out, err := PrintConfig(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := string(out)
 	if strings.Contains(printed, "hunter2") || !strings.Contains(printed, "postgres://dtmfgw:<redacted>@db.example") {
 		t.Errorf("the DSN's password is not redacted:\n%s", printed)
 	}
-	back, err := loadConfig(writeConfig(t, printed))
+	back, err := LoadConfig(writeConfig(t, printed))
 	if err != nil {
 		t.Fatalf("the printed configuration does not load: %v\n%s", err, printed)
 	}
-	want, err := sources{path: path, environ: []string{"DTMFGW_MEDIA_RTP_PORTS=42000-42999"}}.build()
+	want, err := Sources{Path: path, Environ: []string{"DTMFGW_MEDIA_RTP_PORTS=42000-42999"}}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +239,9 @@ func TestPrintConfig(t *testing.T) {
 	}
 
 	// Secrets by name, in any section.
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.Processors = processor.Configs{"psp": {Type: processor.TypeStripe, APIKey: "sk_test_secret123"}}
-	b, err := printConfig(cfg)
+	b, err := PrintConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,16 +255,15 @@ func TestPrintConfig(t *testing.T) {
 	}
 }
 
-func TestCheckConfigAcceptsTheDefaults(t *testing.T) {
-	code, stdout, stderr := checkConfig(t, nil)
-	if code != 0 || !strings.Contains(stdout, "configuration valid") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+func TestTheDefaultsAreValid(t *testing.T) {
+	if refusal := checkConfig(t, nil); refusal != "" {
+		t.Fatal(refusal)
 	}
 }
 
-func mustPrint(t *testing.T, c config) string {
+func mustPrint(t *testing.T, c Config) string {
 	t.Helper()
-	b, err := printConfig(c)
+	b, err := PrintConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}

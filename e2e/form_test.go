@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests: a SIPp caller keys a card through dtmfgw
 // (serving in-process) to a Go agent; the agent's form, in headless
@@ -34,7 +34,7 @@ const (
 type e2eRun struct {
 	t       *testing.T
 	ctx     context.Context
-	gw      *e2eGateway
+	gw      *testGateway
 	agent   *e2eAgent
 	caller  *e2eCaller
 	api     *e2eAPI
@@ -54,7 +54,7 @@ func startRun(t *testing.T, agentID string, o e2eOptions, steps ...string) *e2eR
 	r.agent = newE2EAgent(t)
 	r.gw = startE2EGateway(t, r.agent.addr, o)
 	r.api = r.gw.api(t)
-	r.caller = startE2ECaller(ctx, t, r.gw.sip, agentID, steps, pressTone, pressGap)
+	r.caller = startE2ECaller(ctx, t, r.gw.SIP, agentID, steps, pressTone, pressGap)
 	if err := r.agent.answered(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func (r *e2eRun) checkArtifacts(cards ...string) {
 	dom := eval[string](r.browser, `document.documentElement.outerHTML`)
 	names := strings.Join(r.browser.shots, "\n")
 	artifacts := map[string]string{
-		"gateway log":        r.gw.log.String(),
+		"gateway log":        r.gw.Log.String(),
 		"API bodies":         r.api.Transcript(),
 		"SSE stream":         r.stream.String(),
 		"form DOM":           dom,

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package gateway
 
 // disableCoreDumps does nothing where there is no RLIMIT_CORE to set.
 func disableCoreDumps() error { return nil }

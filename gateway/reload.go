@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"errors"
@@ -11,8 +11,9 @@ import (
 	"dtmfgw/session"
 )
 
-// config returns the configuration in force.
-func (g *gateway) config() config {
+// Config returns the configuration in force: the one Start was given, as
+// the last reload changed it.
+func (g *Gateway) Config() Config {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.cfg
@@ -28,7 +29,7 @@ func (g *gateway) config() config {
 // Payments already created keep their configuration; calls in progress
 // keep their routing. The TLS certificates are read again too
 // (reloadCertificates), whatever becomes of the configuration.
-func (g *gateway) reload() error {
+func (g *Gateway) reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	certErr := g.reloadCertificates()
@@ -41,7 +42,7 @@ func (g *gateway) reload() error {
 // connections already open keep theirs. A pair that does not load (a
 // renewal half written) is refused with a log line naming its key, and
 // the certificate in use stays.
-func (g *gateway) reloadCertificates() error {
+func (g *Gateway) reloadCertificates() error {
 	var errs error
 	for i, pair := range g.certificates() {
 		if pair == nil {
@@ -60,13 +61,13 @@ func (g *gateway) reloadCertificates() error {
 
 // certificates returns the TLS listeners' certificates in the order of
 // metrics.TLSListeners (http, sip), nil for a listener without TLS.
-func (g *gateway) certificates() [2]*certfile.Pair {
+func (g *Gateway) certificates() [2]*certfile.Pair {
 	return [2]*certfile.Pair{g.api.Certificate(), g.sipCert}
 }
 
 // reloadConfig is reload's configuration part; g.mu is held.
-func (g *gateway) reloadConfig() error {
-	next, err := g.src.build()
+func (g *Gateway) reloadConfig() error {
+	next, err := g.src.Build()
 	if err != nil {
 		g.log.Error("configuration reload refused; the running configuration stays", "err", err)
 		return err
@@ -99,8 +100,10 @@ func (g *gateway) reloadConfig() error {
 	if g.webhooks != nil {
 		g.webhooks.SetConfigs(next.Payments.Configurations)
 	}
-	level, _ := parseLevel(next.Log.Level)
-	g.level.Set(level)
+	if g.level != nil {
+		level, _ := parseLevel(next.Log.Level)
+		g.level.Set(level)
+	}
 	g.cfg = next
 	g.log.Info("configuration reloaded", "changed", changed)
 	return nil

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bytes"
@@ -22,31 +22,31 @@ import (
 // maxConfigSize bounds the configuration file: it is read whole.
 const maxConfigSize = 1 << 20
 
-// config is the whole configuration file. Every section starts from its
-// embedded default, so an empty file (or none) runs the gateway as
-// `make run` does.
-type config struct {
+// Config is the whole configuration file (docs/configuration.md is its
+// reference). Every section starts from its embedded default, so an empty
+// file (or none) runs the gateway as `make run` does.
+type Config struct {
 	SIP        sip.Config             `yaml:"sip"`
 	Media      session.MediaConfig    `yaml:"media"`
 	Payments   session.PaymentsConfig `yaml:"payments"`
 	Processors processor.Configs      `yaml:"processors"`
-	Storage    storageConfig          `yaml:"storage"`
+	Storage    StorageConfig          `yaml:"storage"`
 	HTTP       api.Config             `yaml:"http"`
-	Log        logConfig              `yaml:"log"`
+	Log        LogConfig              `yaml:"log"`
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
-	Admin    adminConfig    `yaml:"admin"`
+	Admin    AdminConfig    `yaml:"admin"`
 }
 
-// adminConfig is the "admin:" section: the operator's HTTP listener
+// AdminConfig is the "admin:" section: the operator's HTTP listener
 // (/metrics, /healthz, /readyz, /debug/pprof/).
-type adminConfig struct {
+type AdminConfig struct {
 	// Listen is the admin listener's address, host:port.
 	Listen string `yaml:"listen"`
 }
 
-// storageConfig is the "storage:" section.
-type storageConfig struct {
+// StorageConfig is the "storage:" section.
+type StorageConfig struct {
 	// DSN is "sqlite:PATH" or a postgres:// URL (package store).
 	DSN string `yaml:"dsn"`
 }
@@ -54,34 +54,34 @@ type storageConfig struct {
 // defaultDSN keeps payment records in a SQLite file under ./data.
 const defaultDSN = "sqlite:data/dtmfgw.db"
 
-// logConfig is the "log:" section.
-type logConfig struct {
+// LogConfig is the "log:" section.
+type LogConfig struct {
 	// Format is "text" or "json".
 	Format string `yaml:"format"`
 	// Level is "debug", "info", "warn" or "error".
 	Level string `yaml:"level"`
 }
 
-// defaultConfig returns the embedded defaults.
-func defaultConfig() config {
-	return config{
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{
 		SIP:        sip.DefaultConfig(),
 		Media:      session.DefaultMediaConfig(),
 		Payments:   session.DefaultPaymentsConfig(),
 		Processors: processor.DefaultConfigs(),
-		Storage:    storageConfig{DSN: defaultDSN},
+		Storage:    StorageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),
-		Log:        logConfig{Format: "text", Level: "info"},
+		Log:        LogConfig{Format: "text", Level: "info"},
 		Webhooks:   webhook.DefaultConfig(),
-		Admin:      adminConfig{Listen: metrics.DefaultAdminListen},
+		Admin:      AdminConfig{Listen: metrics.DefaultAdminListen},
 	}
 }
 
-// loadConfig reads path over the defaults ("" means none). Unknown keys
+// LoadConfig reads path over the defaults ("" means none). Unknown keys
 // are errors (a typo must not silently fall back to a default); YAML
 // errors carry the line.
-func loadConfig(path string) (config, error) {
-	cfg := defaultConfig()
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
 	if path == "" {
 		return cfg, nil
 	}
@@ -130,7 +130,7 @@ func failingKey(data []byte) string {
 			one := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{section, {
 				Kind: yaml.MappingNode, Content: []*yaml.Node{body.Content[j], body.Content[j+1]},
 			}}}
-			probe := defaultConfig()
+			probe := DefaultConfig()
 			if one.Decode(&probe) != nil {
 				return section.Value + "." + body.Content[j].Value
 			}
@@ -139,8 +139,8 @@ func failingKey(data []byte) string {
 	return ""
 }
 
-// validate checks every section; each message names its key.
-func (c *config) validate() error {
+// Validate checks every section; each message names its key.
+func (c *Config) Validate() error {
 	var errs []error
 	if err := c.SIP.Validate(); err != nil {
 		errs = append(errs, err)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Key press → dot latency: from the caller's RTP packet
 // arriving at the gateway to the dot drawn in the agent's form, measured
@@ -91,7 +91,7 @@ func TestE2EKeyToDotLatency(t *testing.T) {
 	if raceEnabled {
 		// make test runs it again without -race, where the figures mean
 		// something: the race detector slows the gateway's Go code.
-		t.Skip("timing is measured without the race detector: make test runs go test -run '^TestE2EKeyToDotLatency$' ./cmd/dtmfgw")
+		t.Skip("timing is measured without the race detector: make test runs go test -run '^TestE2EKeyToDotLatency$' ./e2e")
 	}
 	card := sipptest.CanaryCard
 	steps := make([]string, latencyRounds)
@@ -178,7 +178,7 @@ func writeLatencyReport(path string, s, gw latencyStats, userAgent string) error
 	fmt.Fprintf(&b, "%s\n## Key press → dot latency (agent form, headless Chromium)\n\n", latencyBegin)
 	b.WriteString("From the caller's first RTP packet of a press arriving at dtmfgw (the session's `press_at`) to the dot drawn in the form (the animation frame after it is inserted, `data-drawn-at`), ")
 	fmt.Fprintf(&b, "for %d RFC 4733 presses keyed by SIPp at about 8 a second (%v tones, %v gaps) through dtmfgw serving in-process, the form in headless Chromium on the same machine. The bar is p99 < %v.\n\n", s.N, pressTone, pressGap, latencyBar)
-	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./cmd/dtmfgw -args -latency-report docs/benchmarks.md)`\n")
+	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./e2e -args -latency-report docs/benchmarks.md)`\n")
 	fmt.Fprintf(&b, "- Date: %s\n- CPUs: %d\n- Go: %s %s/%s\n- Browser: %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, userAgent)
 	verdict := "met"
 	if s.P99 >= latencyBar {

@@ -1,9 +1,9 @@
-package main
+package e2e
 
-// The end-to-end harness: dtmfgw serving in-process as `dtmfgw serve` runs
-// it, its JSON API seen through a recording client, the agent form in
-// headless Chromium (chromedp), screenshots as artifacts, and the search
-// for card digits in everything the run left behind.
+// The end-to-end harness: dtmfgw serving in-process (gateway_test.go), its
+// JSON API seen through a recording client, the agent form in headless
+// Chromium (chromedp), screenshots as artifacts, and the search for card
+// digits in everything the run left behind.
 
 import (
 	"bufio"
@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -24,8 +23,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"dtmfgw/internal/testkit"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -41,37 +38,17 @@ type e2eOptions struct {
 	SessionTimeout time.Duration
 }
 
-// e2eGateway is dtmfgw serving in-process, from a configuration file, as
-// `dtmfgw serve --config FILE` runs it.
-type e2eGateway struct {
-	sip  netip.AddrPort
-	base string // the public listener: http://127.0.0.1:PORT
-	key  string // the API key
-	log  *syncBuffer
-	stop context.CancelFunc
-	exit chan int
-}
-
-// e2eAPIKey is the back end's API key in the tests.
-const e2eAPIKey = "e2e-test-key-0f3c9a7d2b41"
-
-// startE2EGateway starts the gateway bridging calls to agent, with SIP,
-// HTTP and RTP on free loopback ports, and stops it when the test ends.
-func startE2EGateway(t *testing.T, agent netip.AddrPort, o e2eOptions) *e2eGateway {
+// startE2EGateway starts the gateway bridging calls to agent, with a card
+// configuration on the sandbox processor, and stops it when the test ends.
+func startE2EGateway(t *testing.T, agent netip.AddrPort, o e2eOptions) *testGateway {
 	t.Helper()
-	dir := t.TempDir()
-	sipPort := freeUDPPort(t)
-	httpPort := freeTCPPort(t)
-	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 50)
 	timeout := ""
 	if o.SessionTimeout > 0 {
 		timeout = "\n      session_timeout: " + o.SessionTimeout.String()
 	}
-	yaml := fmt.Sprintf(`sip:
-  listen: 127.0.0.1:%s
+	return startGateway(t, fmt.Sprintf(`sip:
   default_target: sip:agent@%s
 media:
-  rtp_ports: %d-%d
   media_timeout: 0s
 payments:
   configurations:
@@ -89,80 +66,9 @@ processors:
     type: sandbox
     min_delay: 1ms
     max_delay: 20ms
-storage:
-  dsn: sqlite:%s
 log:
-  format: json
   level: debug
-http:
-  listen: 127.0.0.1:%s
-  api_keys: [%s]
-admin:
-  listen: 127.0.0.1:0
-`, sipPort, agent, rtp, rtp+99, timeout, filepath.Join(dir, "dtmfgw.db"), httpPort, e2eAPIKey)
-	path := filepath.Join(dir, "dtmfgw.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	g := &e2eGateway{
-		sip:  netip.MustParseAddrPort("127.0.0.1:" + sipPort),
-		base: "http://127.0.0.1:" + httpPort,
-		key:  e2eAPIKey,
-		log:  &syncBuffer{},
-		stop: stop,
-		exit: make(chan int, 1),
-	}
-	go func() { g.exit <- run(ctx, []string{"serve", "--config", path}, io.Discard, g.log) }()
-	t.Cleanup(func() {
-		g.stop()
-		select {
-		case <-g.exit:
-		case <-time.After(e2eWait):
-			t.Error("the gateway did not stop")
-		}
-		if t.Failed() {
-			// Its log, for the failure (it holds no card digit: the tests
-			// search it for them).
-			path := filepath.Join(os.TempDir(), strings.ReplaceAll(t.Name(), "/", "_")+"-dtmfgw.log")
-			if err := os.WriteFile(path, []byte(g.log.String()), 0o600); err == nil {
-				t.Logf("the gateway's log: %s", path)
-			}
-		}
-	})
-	// The listener is up when a connection is accepted; each try is
-	// bounded, and so is their number.
-	for range 100 {
-		select {
-		case code := <-g.exit:
-			t.Fatalf("dtmfgw serve exited %d:\n%s", code, g.log.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+httpPort, time.Second)
-		if err == nil {
-			c.Close()
-			return g
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case code := <-g.exit:
-			t.Fatalf("dtmfgw serve exited %d:\n%s", code, g.log.String())
-		}
-	}
-	t.Fatalf("the public listener never accepted a connection; log:\n%s", g.log.String())
-	return nil
-}
-
-// freeTCPPort returns a TCP port on 127.0.0.1 free right now.
-func freeTCPPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+`, agent, timeout))
 }
 
 // e2eAPI is a client of the gateway's JSON API that keeps every request
@@ -176,8 +82,8 @@ type e2eAPI struct {
 	transcript bytes.Buffer
 }
 
-func (g *e2eGateway) api(t *testing.T) *e2eAPI {
-	return &e2eAPI{t: t, base: g.base, key: g.key}
+func (g *testGateway) api(t *testing.T) *e2eAPI {
+	return &e2eAPI{t: t, base: g.base(), key: g.Key}
 }
 
 // do sends a request with the API key and returns the status and body.
@@ -299,11 +205,20 @@ func (a *e2eAPI) newPayment(ctx context.Context, callID, reference string) e2ePa
 
 // e2eStream reads a payment's Server-Sent Events into a buffer until the
 // stream ends or the test does: what an agent form receives, searched
-// for card digits afterwards.
+// for card digits afterwards. The events' types and states are kept too,
+// for a test to wait for one.
 type e2eStream struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{}
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	events  []e2eEvent
+	changed chan struct{} // closed, and replaced, at each event
+	done    chan struct{}
+}
+
+// e2eEvent is the part of a payment's event the tests wait for.
+type e2eEvent struct {
+	Type  string `json:"type"`
+	State string `json:"state"`
 }
 
 func (a *e2eAPI) stream(ctx context.Context, paymentID string) *e2eStream {
@@ -321,7 +236,7 @@ func (a *e2eAPI) stream(ctx context.Context, paymentID string) *e2eStream {
 		res.Body.Close()
 		a.t.Fatalf("GET events: %d", res.StatusCode)
 	}
-	s := &e2eStream{done: make(chan struct{})}
+	s := &e2eStream{changed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		defer res.Body.Close()
@@ -331,6 +246,14 @@ func (a *e2eAPI) stream(ctx context.Context, paymentID string) *e2eStream {
 			s.mu.Lock()
 			s.buf.Write(sc.Bytes())
 			s.buf.WriteByte('\n')
+			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				var ev e2eEvent
+				if json.Unmarshal([]byte(data), &ev) == nil && ev.Type != "" {
+					s.events = append(s.events, ev)
+					close(s.changed)
+					s.changed = make(chan struct{})
+				}
+			}
 			s.mu.Unlock()
 		}
 	}()
@@ -343,6 +266,33 @@ func (s *e2eStream) String() string {
 	return s.buf.String()
 }
 
+// waitEvent waits for an event of type typ (and state, for a state event)
+// and returns nil; or the error of keyed (the caller's keying) if it
+// fails first, or why the wait ended.
+func (s *e2eStream) waitEvent(ctx context.Context, typ, state string, keyed <-chan error) error {
+	for {
+		s.mu.Lock()
+		found := slices.Contains(s.events, e2eEvent{Type: typ, State: state})
+		changed := s.changed
+		s.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-changed:
+		case err := <-keyed:
+			if err != nil {
+				return fmt.Errorf("the caller's keys: %w", err)
+			}
+			keyed = nil
+		case <-s.done:
+			return fmt.Errorf("the event stream ended before a %s %s event", typ, state)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a %s %s event: %w", typ, state, ctx.Err())
+		}
+	}
+}
+
 // artifactDir returns where this test's screenshots go:
 // $DTMFGW_ARTIFACTS, or test-artifacts/e2e in the repository, then the
 // test's name.
@@ -350,7 +300,7 @@ func artifactDir(t *testing.T) string {
 	t.Helper()
 	root := os.Getenv("DTMFGW_ARTIFACTS")
 	if root == "" {
-		root = filepath.Join("..", "..", "test-artifacts", "e2e")
+		root = filepath.Join("..", "test-artifacts", "e2e")
 	}
 	dir, err := filepath.Abs(filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_")))
 	if err != nil {

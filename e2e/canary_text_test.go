@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/testkit"
 	"dtmfgw/session"
 )
 
@@ -59,7 +58,7 @@ func digitsOnly(s string) string {
 	return strings.NewReplacer(" ", "", "-", "", ".", "").Replace(joinDigitGroups(s))
 }
 
-// TestCanaryInFreeTextThroughTheGateway runs `dtmfgw serve` with a
+// TestCanaryInFreeTextThroughTheGateway runs a gateway with a
 // webhook (results and progress) to a test receiver, and types a
 // Luhn-valid canary card number, in several writings, into the reference
 // and the cardholder name of POST /v1/payments and of PATCH with the API
@@ -73,15 +72,8 @@ func TestCanaryInFreeTextThroughTheGateway(t *testing.T) {
 	const canary = "4917613849275031" // Luhn-valid, no test card's
 	writings := []string{canary, "4917 6138 4927 5031", "4917-6138-4927-5031", "4917.6138.4927.5031", "pan " + canary + " exp 12/30"}
 	rcv := newHookReceiver(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "dtmfgw.db")
-	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 8)
-	path := filepath.Join(dir, "dtmfgw.yaml")
-	yaml := fmt.Sprintf(`sip:
-  listen: 127.0.0.1:0
-media:
-  rtp_ports: %d-%d
-payments:
+	db := filepath.Join(t.TempDir(), "dtmfgw.db")
+	g := startGateway(t, fmt.Sprintf(`payments:
   configurations:
     - id: card
       name: Card payment
@@ -95,20 +87,11 @@ payments:
       webhook: {url: %q, secret: 0123456789abcdef0123456789abcdef, progress: true}
 storage:
   dsn: sqlite:%s
-http:
-  listen: 127.0.0.1:0
-  api_keys: [%s]
-admin:
-  listen: 127.0.0.1:0
 log:
   level: debug
-`, rtp, rtp+15, rcv.srv.URL+"/hook", db, e2eAPIKey)
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, _, logs := serveForReload(t, path)
-	base := "http://" + g.httpAddr.String() + "/v1/"
-	call, err := g.calls.NewCall(session.Correlation{AgentID: "agent-canary"})
+`, rcv.srv.URL+"/hook", db))
+	base := g.base() + "/v1/"
+	call, err := g.Calls().NewCall(session.Correlation{AgentID: "agent-canary"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +126,12 @@ log:
 	}
 	for _, w := range writings {
 		q, _ := json.Marshal(w)
-		code, b := do("POST", "payments", e2eAPIKey, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":`+string(q)+`}}`)
+		code, b := do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":`+string(q)+`}}`)
 		refused("POST reference", code, b)
-		code, b = do("POST", "payments", e2eAPIKey, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"cardholder_name":`+string(q)+`}}`)
+		code, b = do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"cardholder_name":`+string(q)+`}}`)
 		refused("POST cardholder_name", code, b)
 	}
-	code, b := do("POST", "payments", e2eAPIKey, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":"order-7"}}`)
+	code, b := do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":"order-7"}}`)
 	var cr struct {
 		Payment   struct{ ID string } `json:"payment"`
 		FormToken string              `json:"form_token"`
@@ -158,7 +141,7 @@ log:
 	}
 	for _, w := range writings {
 		q, _ := json.Marshal(w)
-		for _, cred := range []string{e2eAPIKey, cr.FormToken} {
+		for _, cred := range []string{g.Key, cr.FormToken} {
 			for _, key := range []string{"reference", "cardholder_name"} {
 				code, b := do("PATCH", "payments/"+cr.Payment.ID, cred, `{"`+key+`":`+string(q)+`}`)
 				refused("PATCH "+key, code, b)
@@ -186,7 +169,7 @@ log:
 
 	hooks, _ := rcv.text()
 	files, _ := filepath.Glob(db + "*")
-	texts := map[string]string{"webhook requests": hooks, "gateway log": logs.String()}
+	texts := map[string]string{"webhook requests": hooks, "gateway log": g.Log.String()}
 	var stored strings.Builder
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -211,7 +194,7 @@ log:
 	if len(files) < 2 || !strings.Contains(stored.String(), "order-7") {
 		t.Errorf("the payment's rows are not in %v: the search proves nothing", files)
 	}
-	if !strings.Contains(logs.String(), `"payment created"`) {
+	if !strings.Contains(g.Log.String(), `"payment created"`) {
 		t.Error("the log holds no payment: the search proves nothing")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"errors"
@@ -42,22 +42,26 @@ type flagValue struct {
 	values []string
 }
 
-// sources are what the effective configuration is built from, in order
+// Sources are what the effective configuration is built from, in order
 // of precedence: the embedded defaults, the file, the environment, the
-// flags. Kept by serve, so that SIGHUP builds it again the same way.
-type sources struct {
-	// path is the configuration file; "" for none.
-	path string
-	// environ is the environment, as os.Environ gives it.
-	environ []string
+// flags. A running gateway keeps them (Options.Sources), so that SIGHUP
+// builds the configuration again the same way.
+type Sources struct {
+	// Path is the configuration file; "" for none.
+	Path string
+	// Environ is the environment, as os.Environ gives it.
+	Environ []string
 	// flags are the key flags given, in command-line order.
 	flags []flagValue
 }
 
-// addFlags defines serveFlags on fs; what the command line gives is
-// appended to s.flags.
-func (s *sources) addFlags(fs *flag.FlagSet) {
-	def := defaultConfig()
+// AddFlags defines on fs the flags `dtmfgw serve` reads its configuration
+// from: --config FILE, which sets s.Path, and one flag per key in
+// serveFlags (--sip-listen, --default-target…), whose values are kept in
+// s in command-line order and override the file and the environment.
+func (s *Sources) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&s.Path, "config", "", "YAML configuration file (every key has an embedded default; docs/configuration.md)")
+	def := DefaultConfig()
 	for _, f := range serveFlags {
 		k, ok := keyByPath(f.key)
 		if !ok {
@@ -111,11 +115,11 @@ func scalarText(v reflect.Value) string {
 // environment or a flag: "DTMFGW_SIP_LISTEN" or "--sip-listen".
 type origins map[string]string
 
-// build returns the effective configuration, validated. Every refusal
+// Build returns the effective configuration, validated. Every refusal
 // names the key and the reason, and where the value came from:
 // "FILE: sip.listen: …", "DTMFGW_SIP_LISTEN (sip.listen): …",
 // "--sip-listen (sip.listen): …".
-func (s sources) build() (config, error) {
+func (s Sources) Build() (Config, error) {
 	cfg, err := s.buildQuoting()
 	return cfg, withholdCardNumbers(err)
 }
@@ -140,7 +144,10 @@ type withheldError struct {
 	err error
 }
 
+// Error returns the masked message.
 func (e *withheldError) Error() string { return e.msg }
+
+// Unwrap returns the error whose message was masked.
 func (e *withheldError) Unwrap() error { return e.err }
 
 // maskDigitRuns replaces with '*' every digit of each run of digits (with
@@ -175,9 +182,9 @@ func maskDigitRuns(s string) string {
 	return string(b)
 }
 
-// buildQuoting is build without withholdCardNumbers.
-func (s sources) buildQuoting() (config, error) {
-	cfg, err := loadConfig(s.path)
+// buildQuoting is Build without withholdCardNumbers.
+func (s Sources) buildQuoting() (Config, error) {
+	cfg, err := LoadConfig(s.Path)
 	if err != nil {
 		return cfg, err
 	}
@@ -194,13 +201,13 @@ func (s sources) buildQuoting() (config, error) {
 	}
 	// DTMFGW_API_KEY adds one key to http.api_keys, whatever else set
 	// them (the variable the deployment guides name).
-	for _, kv := range s.environ {
+	for _, kv := range s.Environ {
 		if k, ok := strings.CutPrefix(kv, "DTMFGW_API_KEY="); ok && k != "" {
 			cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, k)
 		}
 	}
-	if err := cfg.validate(); err != nil {
-		errs = append(errs, from.annotate(err, s.path))
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, from.annotate(err, s.Path))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -208,7 +215,7 @@ func (s sources) buildQuoting() (config, error) {
 // applyEnv sets the keys the environment names. A DTMFGW_ variable that
 // names no key is refused unless extraEnv or extraEnvPrefixes allow it,
 // or a processor's api_key_env names it.
-func (s sources) applyEnv(cfg *config, from origins) []error {
+func (s Sources) applyEnv(cfg *Config, from origins) []error {
 	byEnv := map[string]configKey{}
 	for _, k := range configKeys() {
 		byEnv[k.Env] = k
@@ -222,7 +229,7 @@ func (s sources) applyEnv(cfg *config, from origins) []error {
 			allowed[p.APIKeyEnv] = true
 		}
 	}
-	env := slices.Clone(s.environ)
+	env := slices.Clone(s.Environ)
 	slices.Sort(env)
 	var errs []error
 	for _, kv := range env {
@@ -296,9 +303,9 @@ func isSecretKey(name string) bool {
 	return false
 }
 
-// printConfig renders c as the YAML file that would configure it, with
+// PrintConfig renders c as the YAML file that would configure it, with
 // secrets (and a password in a DSN) shown as "<redacted>".
-func printConfig(c config) ([]byte, error) {
+func PrintConfig(c Config) ([]byte, error) {
 	var doc yaml.Node
 	if err := doc.Encode(c); err != nil {
 		return nil, err

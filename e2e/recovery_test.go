@@ -1,11 +1,12 @@
-package main
+package e2e
 
 // A gateway killed with SIGKILL while a processor has a card, restarted:
 // it answers before the processor tells what became of the charge, and
 // then settles the payment to what the processor says, without charging
-// again. The gateway runs as a child process (this test binary, re-run as
-// `dtmfgw serve`: see TestMain); the processor is a Stripe-like server in
-// the test that holds requests until the test lets them go.
+// again. The gateway runs as a child process (this test binary, re-run to
+// serve a configuration file: see TestMain); the processor is a
+// Stripe-like server in the test that holds requests until the test lets
+// them go.
 
 import (
 	"bufio"
@@ -28,22 +29,26 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/simcall"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 )
 
-// serveChildEnv, when set, makes the test binary `dtmfgw serve --config`
-// the file it names, until a signal ends it. (DTMFGW_TEST_ variables are
-// ones serve lets through.)
+// serveChildEnv, when set, makes the test binary serve the configuration
+// file it names (serveFile, as `dtmfgw serve --config` does), logging to
+// standard error, until a signal ends it.
 const serveChildEnv = "DTMFGW_TEST_SERVE_CHILD_CONFIG"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(serveChildEnv); path != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, []string{"serve", "--config", path}, os.Stdout, os.Stderr)
+		err := serveFile(ctx, path, os.Stderr, nil, nil, nil)
 		stop()
-		os.Exit(code)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dtmfgw serve: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -142,11 +147,12 @@ func (h *heldStripe) log() (charges []string, methods int) {
 type serveChild struct {
 	cmd   *exec.Cmd
 	lines chan string // every stderr line (JSON log), until it exits
-	log   *syncBuffer
+	log   *testkit.Buffer
 	done  chan struct{} // closed once stderr is read to its end
 }
 
-// startServeChild runs the test binary as `dtmfgw serve --config path`.
+// startServeChild runs the test binary serving the configuration file at
+// path.
 func startServeChild(t *testing.T, path string) *serveChild {
 	t.Helper()
 	exe, err := os.Executable()
@@ -159,7 +165,7 @@ func startServeChild(t *testing.T, path string) *serveChild {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &serveChild{cmd: cmd, lines: make(chan string, 4096), log: &syncBuffer{}, done: make(chan struct{})}
+	c := &serveChild{cmd: cmd, lines: make(chan string, 4096), log: &testkit.Buffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,19 +224,15 @@ func (c *serveChild) waitLog(t *testing.T, msg string, with map[string]string) m
 	}
 }
 
-// recoveryConfig writes a configuration for one run: fresh listeners, the
-// database and the processor given.
-func recoveryConfig(t *testing.T, dir, name, db, stripeURL, agentURI string) (path, sipAddr, httpAddr, adminAddr string) {
+// recoveryConfig writes a configuration for one run into dir: the
+// database and the processor given, listeners and RTP ports of its own
+// (the child logs where: serving).
+func recoveryConfig(t *testing.T, dir, db, stripeURL, agentURI string) (path string) {
 	t.Helper()
-	sipAddr = "127.0.0.1:" + freeUDPPort(t)
-	httpAddr = "127.0.0.1:" + freeTCPPort(t)
-	adminAddr = "127.0.0.1:" + freeTCPPort(t)
-	rtp := testkit.FreeRange(t, testkit.ZoneE2E, 8)
-	yaml := fmt.Sprintf(`sip:
-  listen: %s
+	g := &testGateway{path: filepath.Join(dir, "dtmfgw.yaml"), defaults: loopbackDefaults(t, dir)}
+	g.writeConfig(t, fmt.Sprintf(`sip:
   default_target: %s
 media:
-  rtp_ports: %d-%d
   media_timeout: 0s
 payments:
   configurations:
@@ -255,19 +257,23 @@ processors:
 storage:
   dsn: sqlite:%s
 log:
-  format: json
   level: debug
-http:
-  listen: %s
-  api_keys: [%s]
-admin:
-  listen: %s
-`, sipAddr, agentURI, rtp, rtp+15, stripeURL, db, httpAddr, e2eAPIKey, adminAddr)
-	path = filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
+`, agentURI, stripeURL, db))
+	return g.path
+}
+
+// serving waits for the child's "dtmfgw serving" line and returns the
+// addresses it logs: SIP, the public listener, the admin listener.
+func (c *serveChild) serving(t *testing.T) (sipAddr, httpAddr, adminAddr string) {
+	t.Helper()
+	rec := c.waitLog(t, "dtmfgw serving", nil)
+	sipAddr, _ = rec["sip"].(string)
+	httpAddr, _ = rec["http"].(string)
+	adminAddr, _ = rec["admin"].(string)
+	if sipAddr == "" || httpAddr == "" || adminAddr == "" {
+		t.Fatalf("the serving line lacks an address: %v", rec)
 	}
-	return path, sipAddr, httpAddr, adminAddr
+	return sipAddr, httpAddr, adminAddr
 }
 
 // sipOptions sends an OPTIONS to addr over UDP and returns the answer's
@@ -350,9 +356,9 @@ func metricLine(scrape, name string) string {
 func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "dtmfgw.db")
+	db := filepath.Join(t.TempDir(), "dtmfgw.db")
 	psp := newHeldStripe(t)
+	const card = cardApproved
 	log := slog.New(slog.DiscardHandler)
 	agent, err := simcall.NewAgent(ctx, log)
 	if err != nil {
@@ -362,9 +368,8 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 
 	// The first run: a call, a card keyed, Process; the processor takes
 	// the charge and never answers.
-	path, sipAddr, httpAddr, _ := recoveryConfig(t, dir, "first.yaml", db, psp.srv.URL, agent.URI())
-	first := startServeChild(t, path)
-	first.waitLog(t, "dtmfgw serving", nil)
+	first := startServeChild(t, recoveryConfig(t, t.TempDir(), db, psp.srv.URL, agent.URI()))
+	sipAddr, httpAddr, _ := first.serving(t)
 	caller, err := simcall.NewCaller(ctx, log)
 	if err != nil {
 		t.Fatal(err)
@@ -378,28 +383,25 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 	call := api.findCall(ctx, agentID)
 	pay := api.newPayment(ctx, call.ID, "recovery-1")
 	id := pay.Payment.ID
-	client := &apiClient{base: api.base, key: e2eAPIKey, client: &http.Client{Timeout: e2eWait}}
-	events, err := client.events(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := api.stream(ctx, id)
 	api.must(ctx, 200, "POST", "/v1/payments/"+id+"/fields/card_number/arm", nil, nil)
-	keys := scriptKeys(time.Now())
+	keys := []byte(card + cardExpiry + cardCVC)
 	defer clear(keys)
 	keyed := make(chan error, 1)
 	go func() { keyed <- caller.KeyDigits(ctx, keys, 80*time.Millisecond, 80*time.Millisecond) }()
-	for {
-		ev, err := events.nextOrKeyed(ctx, keyed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Type == "state" && ev.State == "ready" {
-			break
-		}
+	if err := events.waitEvent(ctx, "state", "ready", keyed); err != nil {
+		t.Fatal(err)
 	}
 	go func() {
 		// Its answer never comes: the gateway is killed meanwhile.
-		_ = client.do(context.WithoutCancel(ctx), "POST", "/v1/payments/"+id+"/process", nil, nil)
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), "POST", api.base+"/v1/payments/"+id+"/process", nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+e2eAPIKey)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
 	}()
 	var key string
 	select {
@@ -418,9 +420,8 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 
 	// The second run, on the same database: the processor holds the
 	// question about the payment until the gateway has answered.
-	path, sipAddr, httpAddr, adminAddr := recoveryConfig(t, dir, "second.yaml", db, psp.srv.URL, agent.URI())
 	started := time.Now()
-	second := startServeChild(t, path)
+	second := startServeChild(t, recoveryConfig(t, t.TempDir(), db, psp.srv.URL, agent.URI()))
 	select {
 	case asked := <-psp.searched:
 		if asked != key {
@@ -431,6 +432,7 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 	case <-time.After(e2eWait):
 		t.Fatal("the restarted gateway never asked the processor about the payment")
 	}
+	sipAddr, httpAddr, adminAddr := second.serving(t)
 	if code, body := httpGet(t, "http://"+adminAddr+"/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
 		t.Errorf("GET /healthz while the processor holds: %d %q", code, body)
 	}
@@ -451,11 +453,14 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 
 	close(psp.releaseSearch)
 	second.waitLog(t, "payment reconciled", map[string]string{"payment": id, "state": "approved"})
-	var view paymentJSON
-	client.base = "http://" + httpAddr
-	if err := client.do(ctx, "GET", "/v1/payments/"+id, nil, &view); err != nil {
-		t.Fatal(err)
+	var view struct {
+		State  string `json:"state"`
+		Result *struct {
+			ProcessorReference string `json:"processor_reference"`
+		} `json:"result"`
 	}
+	api.base = "http://" + httpAddr
+	api.must(ctx, 200, "GET", "/v1/payments/"+id, nil, &view)
 	if view.State != "approved" || view.Result == nil || view.Result.ProcessorReference != "pi_recovery_a" {
 		t.Errorf("after the processor answered: the payment is %s (%+v), want approved with pi_recovery_a", view.State, view.Result)
 	}
@@ -476,5 +481,5 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 		t.Errorf("the second gateway's exit after SIGTERM: %v", err)
 	}
 	// Both runs logged at debug level; neither log holds the card.
-	checkNoCardDigits(t, map[string]string{"the first run's log": first.log.String(), "the second run's log": second.log.String()}, demoPAN)
+	checkNoCardDigits(t, map[string]string{"the first run's log": first.log.String(), "the second run's log": second.log.String()}, card)
 }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"encoding"
@@ -63,7 +63,7 @@ const (
 	keyFileOnly
 )
 
-// configKey is one leaf of the configuration, found by walking config's
+// configKey is one leaf of the configuration, found by walking Config's
 // yaml tags: a new section gets its keys, environment variables, the
 // printed configuration and its place in the reload diff with no code.
 type configKey struct {
@@ -75,7 +75,7 @@ type configKey struct {
 	Kind keyKind
 	// Type is the Go type of the value.
 	Type reflect.Type
-	// index finds the field from config.
+	// index finds the field from Config.
 	index []int
 }
 
@@ -85,10 +85,10 @@ var (
 	durationType    = reflect.TypeFor[time.Duration]()
 )
 
-// configKeys returns every key of config, in the order of the fields.
+// configKeys returns every key of Config, in the order of the fields.
 func configKeys() []configKey {
 	var keys []configKey
-	walkKeys(reflect.TypeFor[config](), "", nil, &keys)
+	walkKeys(reflect.TypeFor[Config](), "", nil, &keys)
 	return keys
 }
 
@@ -166,7 +166,7 @@ func keyByPath(path string) (configKey, bool) {
 }
 
 // value returns the key's field in c.
-func (k configKey) value(c *config) reflect.Value {
+func (k configKey) value(c *Config) reflect.Value {
 	return reflect.ValueOf(c).Elem().FieldByIndex(k.index)
 }
 
@@ -174,7 +174,7 @@ func (k configKey) value(c *config) reflect.Value {
 // so that types, parsers and their errors are the file's: one value for a
 // scalar; for a list, each value is split at commas. The error is the
 // decoder's, without its "yaml:" and line decorations.
-func (k configKey) set(c *config, values []string) error {
+func (k configKey) set(c *Config, values []string) error {
 	var leaf *yaml.Node
 	switch k.Kind {
 	case keyScalar:
