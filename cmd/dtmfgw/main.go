@@ -23,6 +23,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"dtmfgw/demo"
 	"dtmfgw/internal/cli"
 	"dtmfgw/offline"
 )
@@ -127,6 +128,11 @@ func versionString() string {
 		v += " (" + rev + ")"
 	}
 	return v
+}
+
+// runDemo runs `dtmfgw demo` (package demo) with this build's version.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return demo.Run(ctx, versionString(), args, stdout, stderr)
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {

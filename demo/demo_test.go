@@ -1,13 +1,15 @@
-package main
+package demo
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"dtmfgw/internal/cli"
 	"dtmfgw/internal/testkit"
 )
 
@@ -19,10 +21,10 @@ func TestDemoPlaysAnApprovedPayment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr testkit.Buffer
-	code := run(ctx, []string{"demo", "--wait", "0", "--linger", "0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+	err := Run(ctx, "test", []string{"--wait", "0", "--linger", "0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	out := stdout.String()
-	if code != 0 {
-		t.Fatalf("demo exited %d; stdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+	if err != nil {
+		t.Fatalf("demo: %v; stdout:\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
 	checks := []struct {
 		what string
@@ -57,13 +59,13 @@ func TestDemoPlaysAnApprovedPayment(t *testing.T) {
 
 func TestDemoRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"demo", "--wait", "-1s"},
-		{"demo", "--linger", "soon"},
-		{"demo", "extra"},
+		{"--wait", "-1s"},
+		{"--linger", "soon"},
+		{"extra"},
 	} {
 		var stderr bytes.Buffer
-		if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (usage); stderr:\n%s", args, code, stderr.String())
+		if err := Run(context.Background(), "test", args, &bytes.Buffer{}, &stderr); !errors.Is(err, cli.ErrUsage) {
+			t.Errorf("%v: %v, want a usage error; stderr:\n%s", args, err, stderr.String())
 		}
 	}
 }
