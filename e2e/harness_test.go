@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/internal/testkit"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -163,29 +165,26 @@ type e2ePayment struct {
 }
 
 // findCall returns the live call of the agent, asking GET /v1/calls until
-// the gateway lists it as secure (it lists it from the INVITE, secure once
-// the media has started; the loop is bounded in count and time).
+// the gateway lists it as secure: it lists it from the INVITE, secure once
+// the media has started, which has no event of its own to wait for.
 func (a *e2eAPI) findCall(ctx context.Context, agentID string) e2eCall {
 	a.t.Helper()
-	for range 50 {
+	var found e2eCall
+	testkit.WaitFor(a.t, "GET /v1/calls lists the call of agent "+agentID+" as secure", func() bool {
 		var list struct {
 			Calls []e2eCall `json:"calls"`
 		}
 		a.must(ctx, 200, "GET", "/v1/calls?agent_id="+agentID, nil, &list)
-		if len(list.Calls) == 1 && list.Calls[0].Secure {
-			return list.Calls[0]
-		}
 		if len(list.Calls) > 1 {
 			a.t.Fatalf("%d calls for agent %s", len(list.Calls), agentID)
 		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			a.t.Fatal(ctx.Err())
+		if len(list.Calls) == 1 && list.Calls[0].Secure {
+			found = list.Calls[0]
+			return true
 		}
-	}
-	a.t.Fatalf("GET /v1/calls never listed the call of agent %s as secure", agentID)
-	return e2eCall{}
+		return false
+	})
+	return found
 }
 
 // newPayment creates a card payment of £19.99 on the call.
