@@ -76,12 +76,10 @@ log:
 // e2eAPI is a client of the gateway's JSON API that keeps every request
 // and response body it sent or read, for the search for card digits.
 type e2eAPI struct {
-	t    *testing.T
-	base string
-	key  string
-
-	mu         sync.Mutex
-	transcript bytes.Buffer
+	t          *testing.T
+	base       string
+	key        string
+	transcript testkit.Buffer
 }
 
 func (g *testGateway) api(t *testing.T) *e2eAPI {
@@ -119,9 +117,7 @@ func (a *e2eAPI) do(ctx context.Context, method, path string, body any) (int, []
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	a.mu.Lock()
 	fmt.Fprintf(&a.transcript, "%s %s\n%s\n%d\n%s\n\n", method, path, sent, res.StatusCode, got)
-	a.mu.Unlock()
 	return res.StatusCode, got
 }
 
@@ -141,8 +137,6 @@ func (a *e2eAPI) must(ctx context.Context, want int, method, path string, body, 
 
 // Transcript returns every body sent and read so far.
 func (a *e2eAPI) Transcript() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	return a.transcript.String()
 }
 
