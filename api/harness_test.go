@@ -126,7 +126,7 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	mc.RTPPorts = session.PortRange{Min: first, Max: first + 31}
 	mc.PortDrain = 0
 	mc.Reactors = -1
-	e.calls, err = session.NewManager(mc, session.WithLogger(log), session.WithPayments(e.ps))
+	e.calls, err = session.NewManager(mc, session.WithLogger(log), session.WithNewCall(e.ps.TakeCall))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	if g.reconciler, err = session.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err
 	}
-	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
+	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithNewCall(g.payments.TakeCall)); err != nil {
 		return nil, err
 	}
 	closers = append(closers, func() { g.calls.Close() })

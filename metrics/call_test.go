@@ -59,7 +59,7 @@ func startGateway(t *testing.T, target string) *gateway {
 	mc := session.DefaultMediaConfig()
 	first := testkit.FreeRange(t, testkit.ZoneMetrics, 8)
 	mc.RTPPorts = session.PortRange{Min: first, Max: first + 15}
-	calls, err := session.NewManager(mc, session.WithLogger(log), session.WithPayments(payments))
+	calls, err := session.NewManager(mc, session.WithLogger(log), session.WithNewCall(payments.TakeCall))
 	if err != nil {
 		t.Fatal(err)
 	}

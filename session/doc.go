@@ -26,9 +26,9 @@
 //     media path (Call.Presses).
 //   - Payments (payments.go) is one per process: the payment
 //     configurations (payment_config.go), the processors and the durable
-//     store. With Manager.WithPayments every call gets a PaymentSet that
-//     takes its digits; a PaymentSet holds the call's payments, one open
-//     at a time. A Payment (payment.go) is the state machine created →
+//     store. Handed to the Manager as its WithNewCall hook
+//     (Payments.TakeCall), it gives every call a PaymentSet that takes its
+//     digits; a PaymentSet holds the call's payments, one open at a time. A Payment (payment.go) is the state machine created →
 //     collecting ⇄ ready → processing → approved | declined | failed |
 //     reconciling, or cancelled | timed out: digits go only to the armed
 //     field, into fixed []byte capture buffers (capture.go) that are never

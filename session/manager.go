@@ -32,7 +32,7 @@ type Manager struct {
 	now       func() time.Time
 	log       *slog.Logger
 	check     time.Duration
-	payments  *Payments // nil: digits are not taken for payments
+	onNew     []func(*Call) // WithNewCall
 	advertise netip.Addr
 	pool      *media.PortPool
 	wheel     *media.TickWheel
@@ -54,10 +54,10 @@ type Manager struct {
 type Option func(*managerOptions)
 
 type managerOptions struct {
-	now      func() time.Time
-	log      *slog.Logger
-	payments *Payments
-	check    time.Duration
+	now   func() time.Time
+	log   *slog.Logger
+	onNew []func(*Call)
+	check time.Duration
 }
 
 // WithClock makes the Manager, its legs, reactors and tick wheel judge
@@ -73,11 +73,14 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *managerOptions) { o.log = l }
 }
 
-// WithPayments gives every call a PaymentSet of ps that takes the call's
-// presses (Call.Presses) until the call ends, so payments can be made on it.
-// Without it nothing reads the digits but the caller of Digits.
-func WithPayments(ps *Payments) Option {
-	return func(o *managerOptions) { o.payments = ps }
+// WithNewCall hands every new call to f, on NewCall's goroutine, once the
+// call is registered and before NewCall returns: how the call's presses
+// (Call.Presses) reach whoever takes them, such as the payments
+// (Payments.TakeCall). f must not block; it may start goroutines. Given
+// more than once, every f is called, in order. Without it nothing reads a
+// call's presses but the caller of Presses.
+func WithNewCall(f func(*Call)) Option {
+	return func(o *managerOptions) { o.onNew = append(o.onNew, f) }
 }
 
 // WithTimeoutCheck sets how often (wall-clock time) idle legs and reactors
@@ -122,7 +125,7 @@ func NewManager(cfg MediaConfig, opts ...Option) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg:       cfg,
-		payments:  o.payments,
+		onNew:     o.onNew,
 		now:       o.now,
 		log:       o.log,
 		check:     o.check,
@@ -188,10 +191,8 @@ func (m *Manager) NewCall(corr Correlation) (*Call, error) {
 	m.mu.Unlock()
 	m.created.Add(1)
 	go c.run()
-	if m.payments != nil {
-		// The set closes itself when the call's digit queue closes, after
-		// the call's end.
-		go m.payments.ForCall(c).Consume(c.Presses())
+	for _, f := range m.onNew {
+		f(c)
 	}
 	m.log.Debug("call created", "call", c.id, "inbound_call_id", corr.InboundCallID)
 	return c, nil

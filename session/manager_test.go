@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -252,4 +253,35 @@ func TestStatsCountTheEndBeforeWaitIdleReturns(t *testing.T) {
 			t.Fatal("WaitIdle did not return after the last call ended")
 		}
 	}
+}
+
+func TestNewCallHandsTheCallToEveryHook(t *testing.T) {
+	cfg := DefaultMediaConfig()
+	cfg.RTPPorts = freePorts(t, 2)
+	cfg.PortDrain = 0
+	cfg.Reactors = -1
+	var m *Manager
+	var got []string
+	hook := func(name string) func(*Call) {
+		return func(c *Call) {
+			if live, ok := m.Get(c.ID()); !ok || live != c {
+				t.Errorf("hook %s: call %v not registered yet", name, c)
+			}
+			got = append(got, name+" "+c.Correlation().InboundCallID)
+		}
+	}
+	m, err := NewManager(cfg, WithLogger(quietLog()), WithNewCall(hook("first")), WithNewCall(hook("second")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := m.NewCall(Correlation{InboundCallID: "in-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hooks ran before NewCall returned, in the order given.
+	if want := []string{"first in-1", "second in-1"}; !slices.Equal(got, want) {
+		t.Errorf("hooks saw %q, want %q", got, want)
+	}
+	c.End(EndCallerHangup)
 }

@@ -225,6 +225,15 @@ func (ps *Payments) ForCall(call PaymentCall) *PaymentSet {
 	return s
 }
 
+// TakeCall gives the call a PaymentSet that takes its presses until the
+// call ends: the set is registered before TakeCall returns, and a
+// goroutine of its own feeds it the call's press queue (Consume), closing
+// it when the queue closes after the call's end. It is the Manager's
+// WithNewCall hook.
+func (ps *Payments) TakeCall(c *Call) {
+	go ps.ForCall(c).Consume(c.Presses())
+}
+
 // Set returns the PaymentSet of a live call, or nil.
 func (ps *Payments) Set(callID string) *PaymentSet {
 	ps.mu.Lock()
