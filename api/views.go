@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"time"
-
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 	"dtmfgw/store"
+	"time"
 )
 
 // paymentView is a payment as the API answers it (PaymentView+ in the
@@ -13,10 +13,10 @@ import (
 // taken on, the form session's id, and the configurations to choose from
 // while none is chosen.
 type paymentView struct {
-	session.PaymentView
+	payment.PaymentView
 	Call           *callInfo               `json:"call,omitempty"`
 	WebSessionID   string                  `json:"web_session_id"`
-	Configurations []session.PaymentConfig `json:"configurations,omitempty"`
+	Configurations []payment.PaymentConfig `json:"configurations,omitempty"`
 }
 
 // callInfo is what the form's session information shows of the call: the
@@ -35,24 +35,24 @@ type callInfo struct {
 
 // callJSON is a live call in GET /v1/calls.
 type callJSON struct {
-	ID             string            `json:"id"`
-	InboundCallID  string            `json:"inbound_call_id"`
-	OutboundCallID string            `json:"outbound_call_id"`
-	PrimaryCallID  string            `json:"primary_call_id"`
-	AgentID        string            `json:"agent_id"`
-	CallerNumber   string            `json:"caller_number"`
-	CalledNumber   string            `json:"called_number"`
-	Direction      session.Direction `json:"direction"`
-	Secure         bool              `json:"secure"`
-	Started        time.Time         `json:"started"`
-	Answered       time.Time         `json:"answered,omitzero"`
-	PaymentID      string            `json:"payment_id,omitempty"`
+	ID             string         `json:"id"`
+	InboundCallID  string         `json:"inbound_call_id"`
+	OutboundCallID string         `json:"outbound_call_id"`
+	PrimaryCallID  string         `json:"primary_call_id"`
+	AgentID        string         `json:"agent_id"`
+	CallerNumber   string         `json:"caller_number"`
+	CalledNumber   string         `json:"called_number"`
+	Direction      call.Direction `json:"direction"`
+	Secure         bool           `json:"secure"`
+	Started        time.Time      `json:"started"`
+	Answered       time.Time      `json:"answered,omitzero"`
+	PaymentID      string         `json:"payment_id,omitempty"`
 }
 
 // view builds the answer for a payment: the domain's view, with the call
 // it is taken on and, while it waits for one, the configurations to
 // choose from.
-func (s *Server) view(ctx context.Context, ref session.PaymentRef) paymentView {
+func (s *Server) view(ctx context.Context, ref payment.PaymentRef) paymentView {
 	v := paymentView{PaymentView: ref.View()}
 	if ref.Waiting() {
 		v.Configurations = s.payments.Configs()

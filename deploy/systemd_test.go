@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"bufio"
+	"dtmfgw/call"
+	"dtmfgw/sip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,9 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"dtmfgw/session"
-	"dtmfgw/sip"
 )
 
 const systemdUnit = "systemd/dtmfgw.service"
@@ -142,7 +141,7 @@ func TestSystemdUnitHardening(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LimitNOFILE %q: %v", nofile, err)
 	}
-	sockets := 2 * session.DefaultMediaConfig().RTPPorts.Pairs()
+	sockets := 2 * call.DefaultMediaConfig().RTPPorts.Pairs()
 	if n < sockets+1024 {
 		t.Errorf("LimitNOFILE %d < %d RTP/RTCP sockets of the default range + 1024", n, sockets)
 	}

@@ -12,9 +12,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"dtmfgw/api"
+	"dtmfgw/call"
 	"dtmfgw/metrics"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/webhook"
 )
@@ -27,8 +28,8 @@ const maxConfigSize = 1 << 20
 // file (or none) runs the gateway as `make run` does.
 type Config struct {
 	SIP        sip.Config             `yaml:"sip"`
-	Media      session.MediaConfig    `yaml:"media"`
-	Payments   session.PaymentsConfig `yaml:"payments"`
+	Media      call.MediaConfig       `yaml:"media"`
+	Payments   payment.PaymentsConfig `yaml:"payments"`
 	Processors processor.Configs      `yaml:"processors"`
 	Storage    StorageConfig          `yaml:"storage"`
 	HTTP       api.Config             `yaml:"http"`
@@ -66,8 +67,8 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		SIP:        sip.DefaultConfig(),
-		Media:      session.DefaultMediaConfig(),
-		Payments:   session.DefaultPaymentsConfig(),
+		Media:      call.DefaultMediaConfig(),
+		Payments:   payment.DefaultPaymentsConfig(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    StorageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),
@@ -157,7 +158,7 @@ func (c *Config) Validate() error {
 	for name := range c.Processors {
 		// The name is the key: say which without repeating it. (package
 		// processor sits below session and cannot ask it.)
-		if session.HoldsCardNumber(name) {
+		if payment.HoldsCardNumber(name) {
 			errs = append(errs, errors.New("processors: a processor's name holds what looks like a card number"))
 		}
 	}

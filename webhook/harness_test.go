@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"dtmfgw/payment"
+	"dtmfgw/store"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,9 +17,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"dtmfgw/session"
-	"dtmfgw/store"
 )
 
 // clock is a settable clock for the store and the dispatcher.
@@ -89,11 +88,11 @@ func (r *receiver) requests() []received {
 }
 
 // paymentConfig is the built-in card configuration with a webhook to url.
-func paymentConfig(url string, progress bool) session.PaymentConfig {
-	c := session.DefaultPaymentConfigs()[0]
+func paymentConfig(url string, progress bool) payment.PaymentConfig {
+	c := payment.DefaultPaymentConfigs()[0]
 	c.Currency = "GBP"
 	if url != "" {
-		c.Webhook = session.WebhookConfig{URL: url, Secret: session.Secret(testSecret), Progress: progress}
+		c.Webhook = payment.WebhookConfig{URL: url, Secret: payment.Secret(testSecret), Progress: progress}
 	}
 	return c
 }
@@ -111,20 +110,20 @@ type env struct {
 	t       *testing.T
 	dsn     string
 	clock   *clock
-	configs []session.PaymentConfig
+	configs []payment.PaymentConfig
 	cfg     Config
 	dir     *Directory
 	st      *store.Store
 	d       *Dispatcher
 }
 
-func newEnv(t *testing.T, cfg Config, configs ...session.PaymentConfig) *env {
+func newEnv(t *testing.T, cfg Config, configs ...payment.PaymentConfig) *env {
 	t.Helper()
 	return newEnvOn(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), cfg, configs...)
 }
 
 // newEnvOn is newEnv on the database dsn.
-func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...session.PaymentConfig) *env {
+func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.PaymentConfig) *env {
 	t.Helper()
 	e := &env{t: t, dsn: dsn, clock: newClock(), configs: configs, cfg: cfg}
 	e.open()
