@@ -2,10 +2,11 @@ package api
 
 import (
 	"context"
+	"time"
+
 	"dtmfgw/call"
 	"dtmfgw/payment"
 	"dtmfgw/store"
-	"time"
 )
 
 // paymentView is a payment as the API answers it (PaymentView+ in the

@@ -2,8 +2,6 @@ package deploy
 
 import (
 	"bufio"
-	"dtmfgw/call"
-	"dtmfgw/sip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dtmfgw/call"
+	"dtmfgw/sip"
 )
 
 const systemdUnit = "systemd/dtmfgw.service"

@@ -1,10 +1,11 @@
 package metrics
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"dtmfgw/call"
 	"dtmfgw/payment"
 	"dtmfgw/sip"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Label values of the media series. Each is a fixed set: a metric never

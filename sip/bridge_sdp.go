@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	sipmsg "github.com/emiago/sipgo/sip"
+
 	"dtmfgw/call"
 	"dtmfgw/sip/sdp"
-	sipmsg "github.com/emiago/sipgo/sip"
 )
 
 // contentTypeSDP is the body type of every offer and answer.

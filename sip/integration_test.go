@@ -17,6 +17,7 @@ import (
 	"dtmfgw/internal/leakcheck"
 	"dtmfgw/internal/sipptest"
 	"dtmfgw/media/mask"
+
 	"github.com/pion/rtp"
 )
 

@@ -1,12 +1,13 @@
 package webhook
 
 import (
-	"dtmfgw/payment"
-	"dtmfgw/store"
 	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"dtmfgw/payment"
+	"dtmfgw/store"
 )
 
 // The event types of a delivery (Body.Type, the Dtmfgw-Event header).

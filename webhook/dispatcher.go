@@ -3,8 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"dtmfgw/payment"
-	"dtmfgw/store"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"dtmfgw/payment"
+	"dtmfgw/store"
 )
 
 // Internal timings of the dispatcher.

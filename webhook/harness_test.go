@@ -3,8 +3,6 @@ package webhook
 import (
 	"context"
 	"database/sql"
-	"dtmfgw/payment"
-	"dtmfgw/store"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"dtmfgw/payment"
+	"dtmfgw/store"
 )
 
 // clock is a settable clock for the store and the dispatcher.

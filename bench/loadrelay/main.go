@@ -39,8 +39,9 @@ import (
 	"strings"
 	"time"
 
-	"dtmfgw/call"
 	"dtmfgw/media/mask"
+
+	"dtmfgw/call"
 )
 
 func main() {
