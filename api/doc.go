@@ -17,7 +17,7 @@
 //     value, unknown fields refused; errors (errors.go) are JSON with a
 //     stable code, and bad input is a 4xx, never a 500.
 //   - Payments (payments.go, views.go) are the session's: the API finds a
-//     live call, makes the payment on its PaymentSet and drives it; once
+//     live call, makes the payment on its payment.Set and drives it; once
 //     the call has ended a payment is read from the store.
 //   - Events (events.go) are the call's session.EventBus as Server-Sent
 //     Events, resumable with Last-Event-ID; streams.go bounds them per

@@ -262,11 +262,11 @@ func TestCreateSelectorsAndIdempotency(t *testing.T) {
 // With several configurations and none named, the payment waits for the
 // form's choice.
 func TestPendingConfiguration(t *testing.T) {
-	card := payment.DefaultPaymentConfigs()[0]
+	card := payment.DefaultConfigs()[0]
 	card.Currency = "GBP"
 	amex := card
 	amex.ID, amex.Name, amex.AcceptedBrands = "amex", "Amex only", []payment.Brand{payment.BrandAmex}
-	e := newTestEnv(t, envOptions{configs: []payment.PaymentConfig{card, amex}})
+	e := newTestEnv(t, envOptions{configs: []payment.Config{card, amex}})
 	c := e.newCall(call.Correlation{})
 	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken

@@ -79,7 +79,7 @@ func asAPIError(err error) *apiError {
 	case errors.Is(err, payment.ErrCardNumberInText):
 		return errorf(http.StatusBadRequest, "card_number_in_text",
 			"a reference or name holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
-	case errors.Is(err, payment.ErrPaymentActive):
+	case errors.Is(err, payment.ErrInProgress):
 		return errPaymentActive
 	case errors.Is(err, payment.ErrNoConfig):
 		return errConfigNotFound
@@ -87,13 +87,13 @@ func asAPIError(err error) *apiError {
 		return errFieldNotFound
 	case errors.Is(err, payment.ErrNotReady):
 		return errNotReady
-	case errors.Is(err, payment.ErrProcessing), errors.Is(err, payment.ErrPaymentEnded):
+	case errors.Is(err, payment.ErrProcessing), errors.Is(err, payment.ErrEnded):
 		return errInvalidState
 	case errors.Is(err, payment.ErrBadAttributes):
 		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
 	case errors.Is(err, payment.ErrSetClosed), errors.Is(err, payment.ErrNoCall):
 		return errCallNotFound
-	case errors.Is(err, payment.ErrPaymentNotFound):
+	case errors.Is(err, payment.ErrNotFound):
 		return errPaymentNotFound
 	case errors.Is(err, payment.ErrStoreUnavailable):
 		return errStorage

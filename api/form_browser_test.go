@@ -23,7 +23,7 @@ import (
 
 // The agent form in headless Chromium (Debian's chromium, driven with
 // chromedp) against a server on loopback over a real payment.Payments:
-// the caller's key presses are fed with PaymentSet.HandleDigit, as the
+// the caller's key presses are fed with payment.Set.HandleDigit, as the
 // call's digit path does. Every wait is for a DOM condition, bounded by a
 // context timeout; screenshots of each step go to $DTMFGW_ARTIFACTS
 // (default test-artifacts/form/ at the repository's root).
@@ -36,7 +36,7 @@ const (
 	formWidth, formHeight = 360, 900
 )
 
-// formCall is the PaymentCall of the browser tests: its secure status is
+// formCall is the payment.Call of the browser tests: its secure status is
 // what the test says.
 type formCall struct {
 	mu     sync.Mutex
@@ -68,7 +68,7 @@ func (c *formCall) setSecure(on bool) {
 type formEnv struct {
 	t    *testing.T
 	env  *testEnv
-	set  *payment.PaymentSet
+	set  *payment.Set
 	call *formCall
 	url  string
 
@@ -76,8 +76,8 @@ type formEnv struct {
 	number uint64
 }
 
-func cardConfig(id, name string, timeout time.Duration) payment.PaymentConfig {
-	c := payment.DefaultPaymentConfigs()[0]
+func cardConfig(id, name string, timeout time.Duration) payment.Config {
+	c := payment.DefaultConfigs()[0]
 	c.ID, c.Name, c.Currency = id, name, "GBP"
 	if timeout > 0 {
 		c.SessionTimeout = timeout
@@ -85,10 +85,10 @@ func cardConfig(id, name string, timeout time.Duration) payment.PaymentConfig {
 	return c
 }
 
-func newFormEnv(t *testing.T, configs ...payment.PaymentConfig) *formEnv {
+func newFormEnv(t *testing.T, configs ...payment.Config) *formEnv {
 	t.Helper()
 	if len(configs) == 0 {
-		configs = []payment.PaymentConfig{cardConfig("card", "Card payment", 0)}
+		configs = []payment.Config{cardConfig("card", "Card payment", 0)}
 	}
 	env := newTestEnv(t, envOptions{configs: configs})
 	c := &formCall{secure: true}

@@ -378,7 +378,7 @@ func (tb *tab) untilLogged(what, substr string) string {
 func newFormEnvWith(t *testing.T, o envOptions) *formEnv {
 	t.Helper()
 	if len(o.configs) == 0 {
-		o.configs = []payment.PaymentConfig{cardConfig("card", "Card payment", 0)}
+		o.configs = []payment.Config{cardConfig("card", "Card payment", 0)}
 	}
 	env := newTestEnv(t, o)
 	call := &formCall{secure: true}

@@ -89,7 +89,7 @@ type testEnv struct {
 }
 
 type envOptions struct {
-	configs []payment.PaymentConfig
+	configs []payment.Config
 	edit    func(*Config)
 	opts    []Option
 }
@@ -112,13 +112,13 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	configs := o.configs
 	if configs == nil {
-		cfg := payment.DefaultPaymentConfigs()[0]
+		cfg := payment.DefaultConfigs()[0]
 		cfg.Currency = "GBP"
-		configs = []payment.PaymentConfig{cfg}
+		configs = []payment.Config{cfg}
 	}
-	e.ps, err = payment.NewPayments(payment.PaymentsConfig{Configurations: configs},
-		payment.WithProcessors(procs["sandbox"]), payment.WithPaymentStore(payment.StorePayments(e.st)),
-		payment.WithPaymentLogger(log))
+	e.ps, err = payment.NewPayments(payment.Settings{Configurations: configs},
+		payment.WithProcessors(procs["sandbox"]), payment.WithStore(payment.StorePayments(e.st)),
+		payment.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Configurations []payment.PaymentConfig `json:"configurations"`
+		Configurations []payment.Config `json:"configurations"`
 	}{s.payments.Configs()})
 }
 
@@ -193,7 +193,7 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 
 // writeCreated answers a new (or idempotently repeated) payment with a
 // fresh form token.
-func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f payment.PaymentRef) {
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f payment.Ref) {
 	v := s.view(r.Context(), f)
 	exp := s.now().Add(s.cfg.FormTokenTTL).Truncate(time.Second).UTC()
 	tok := mintFormToken(s.secret, v.ID, exp)
@@ -314,21 +314,21 @@ func (s *Server) findCall(req createRequest) (*call.Call, error) {
 
 // paymentFor authorises a request on the payment {id} and finds it.
 // write says the request changes something (refused while draining).
-func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (payment.PaymentRef, principal, bool) {
+func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (payment.Ref, principal, bool) {
 	id := r.PathValue("id")
 	who, err := s.authPayment(r, id, false)
 	if err != nil {
 		writeError(w, err)
-		return payment.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	if write && s.draining.Load() {
 		writeError(w, errDraining)
-		return payment.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	f, err := s.payments.Find(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
-		return payment.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -336,14 +336,14 @@ func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) 
 // changeFor is paymentFor for a request that changes the payment: it is
 // refused while draining, and its body is decoded into body (nil: the body
 // must be empty or {}).
-func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (payment.PaymentRef, principal, bool) {
+func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (payment.Ref, principal, bool) {
 	f, who, ok := s.paymentFor(w, r, true)
 	if !ok {
-		return payment.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	if err := decodeBody(w, r, body); err != nil {
 		writeError(w, err)
-		return payment.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -415,7 +415,7 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 }
 
 // fieldAction arms or clears the field {field}.
-func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(payment.PaymentRef, string) error) {
+func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(payment.Ref, string) error) {
 	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
@@ -428,11 +428,11 @@ func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(pa
 }
 
 func (s *Server) postArm(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, payment.PaymentRef.Arm)
+	s.fieldAction(w, r, payment.Ref.Arm)
 }
 
 func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, payment.PaymentRef.Clear)
+	s.fieldAction(w, r, payment.Ref.Clear)
 }
 
 func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {

@@ -90,9 +90,9 @@ func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 // agent_editable lets the form token change the back end's amount, and
 // nothing else it set.
 func TestAgentEditableConfiguration(t *testing.T) {
-	cfg := payment.DefaultPaymentConfigs()[0]
+	cfg := payment.DefaultConfigs()[0]
 	cfg.AgentEditable = []payment.Attribute{payment.AttrAmount}
-	e := newTestEnv(t, envOptions{configs: []payment.PaymentConfig{cfg}})
+	e := newTestEnv(t, envOptions{configs: []payment.Config{cfg}})
 	theCall := e.newCall(call.Correlation{AgentID: "agent-e"})
 	cr := e.create(theCall, "")
 	id, tok := cr.Payment.ID, cr.FormToken

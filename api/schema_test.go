@@ -211,14 +211,14 @@ func check(s *jsonschema.Schema, body []byte) []string {
 // (the snapshot) or Event.
 func TestResponsesMatchTheSchemas(t *testing.T) {
 	const secret = "webhook-secret-0123456789abcdef"
-	card := payment.DefaultPaymentConfigs()[0]
+	card := payment.DefaultConfigs()[0]
 	card.Currency = "GBP"
 	card.Webhook = payment.WebhookConfig{URL: "https://crm.example.com/hook", Secret: secret, Progress: true,
 		Events: []payment.EventType{payment.EventState, payment.EventFieldComplete}}
-	other := payment.DefaultPaymentConfigs()[0]
+	other := payment.DefaultConfigs()[0]
 	other.ID, other.Name = "card-2", "Card 2"
 	other.Fields = append(other.Fields, payment.FieldConfig{ID: "account", Label: "Account", Kind: payment.FieldDigits, MinLen: 4, MaxLen: 8})
-	e := newTestEnv(t, envOptions{configs: []payment.PaymentConfig{card, other}})
+	e := newTestEnv(t, envOptions{configs: []payment.Config{card, other}})
 	doc := loadOpenAPIDoc(t)
 
 	code, b, _ := e.req("GET", "/v1/configurations", testKey, "")

@@ -14,10 +14,10 @@ import (
 // taken on, the form session's id, and the configurations to choose from
 // while none is chosen.
 type paymentView struct {
-	payment.PaymentView
-	Call           *callInfo               `json:"call,omitempty"`
-	WebSessionID   string                  `json:"web_session_id"`
-	Configurations []payment.PaymentConfig `json:"configurations,omitempty"`
+	payment.View
+	Call           *callInfo        `json:"call,omitempty"`
+	WebSessionID   string           `json:"web_session_id"`
+	Configurations []payment.Config `json:"configurations,omitempty"`
 }
 
 // callInfo is what the form's session information shows of the call: the
@@ -53,8 +53,8 @@ type callJSON struct {
 // view builds the answer for a payment: the domain's view, with the call
 // it is taken on and, while it waits for one, the configurations to
 // choose from.
-func (s *Server) view(ctx context.Context, ref payment.PaymentRef) paymentView {
-	v := paymentView{PaymentView: ref.View()}
+func (s *Server) view(ctx context.Context, ref payment.Ref) paymentView {
+	v := paymentView{View: ref.View()}
 	if ref.Waiting() {
 		v.Configurations = s.payments.Configs()
 	}

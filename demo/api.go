@@ -50,7 +50,7 @@ type eventJSON struct {
 }
 
 // finalState reports whether a payment state is one it never leaves
-// (session.PaymentState.Final, by name).
+// (payment.State.Final, by name).
 func finalState(s string) bool {
 	switch s {
 	case "approved", "declined", "failed", "cancelled", "timed_out":

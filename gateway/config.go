@@ -27,13 +27,13 @@ const maxConfigSize = 1 << 20
 // reference). Every section starts from its embedded default, so an empty
 // file (or none) runs the gateway as `make run` does.
 type Config struct {
-	SIP        sip.Config             `yaml:"sip"`
-	Media      call.MediaConfig       `yaml:"media"`
-	Payments   payment.PaymentsConfig `yaml:"payments"`
-	Processors processor.Configs      `yaml:"processors"`
-	Storage    StorageConfig          `yaml:"storage"`
-	HTTP       api.Config             `yaml:"http"`
-	Log        LogConfig              `yaml:"log"`
+	SIP        sip.Config        `yaml:"sip"`
+	Media      call.MediaConfig  `yaml:"media"`
+	Payments   payment.Settings  `yaml:"payments"`
+	Processors processor.Configs `yaml:"processors"`
+	Storage    StorageConfig     `yaml:"storage"`
+	HTTP       api.Config        `yaml:"http"`
+	Log        LogConfig         `yaml:"log"`
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
 	Admin    AdminConfig    `yaml:"admin"`
@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		SIP:        sip.DefaultConfig(),
 		Media:      call.DefaultMediaConfig(),
-		Payments:   payment.DefaultPaymentsConfig(),
+		Payments:   payment.DefaultSettings(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    StorageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),

@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		procList = append(procList, p)
 	}
 	if g.payments, err = payment.NewPayments(cfg.Payments, payment.WithProcessors(procList...),
-		payment.WithPaymentStore(payment.StorePayments(g.store)), payment.WithPaymentLogger(log),
+		payment.WithStore(payment.StorePayments(g.store)), payment.WithLogger(log),
 		payment.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
 		return nil, err
 	}

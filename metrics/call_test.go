@@ -52,8 +52,8 @@ func startGateway(t *testing.T, target string) *gateway {
 	for _, p := range procs {
 		list = append(list, p)
 	}
-	payments, err := payment.NewPayments(payment.DefaultPaymentsConfig(), payment.WithProcessors(list...),
-		payment.WithPaymentStore(payment.StorePayments(st)), payment.WithPaymentLogger(log))
+	payments, err := payment.NewPayments(payment.DefaultSettings(), payment.WithProcessors(list...),
+		payment.WithStore(payment.StorePayments(st)), payment.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}

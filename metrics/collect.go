@@ -186,7 +186,7 @@ type paymentsCollector struct {
 }
 
 // paymentStates maps the result label values to payment states.
-var paymentStates = map[string]payment.PaymentState{
+var paymentStates = map[string]payment.State{
 	"approved": payment.StateApproved, "declined": payment.StateDeclined, "failed": payment.StateFailed,
 	"cancelled": payment.StateCancelled, "timed_out": payment.StateTimedOut, "reconciling": payment.StateReconciling,
 }

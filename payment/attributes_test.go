@@ -172,17 +172,17 @@ func TestAttributesRefuseCardNumber(t *testing.T) {
 // number given where an id, a kind or a brand goes, through YAML.
 func TestPaymentConfigRefusesCardNumber(t *testing.T) {
 	const canary = "4111-1111-1111-1111"
-	for key, edit := range map[string]func(*PaymentConfig){
-		"id":                func(c *PaymentConfig) { c.ID = "4111111111111111" },
-		"name":              func(c *PaymentConfig) { c.Name = "Card " + canary },
-		"processor":         func(c *PaymentConfig) { c.Processor = "p4111111111111111" },
-		"currency":          func(c *PaymentConfig) { c.Currency = canary },
-		"webhook.url":       func(c *PaymentConfig) { c.Webhook.URL = "https://crm.example/hook?pan=" + canary },
-		"fields[1].id":      func(c *PaymentConfig) { c.Fields[1].ID = "4111111111111111" },
-		"fields[2].label":   func(c *PaymentConfig) { c.Fields[2].Label = "CVV for " + canary },
-		"agent_editable[0]": func(c *PaymentConfig) { c.AgentEditable = []Attribute{canary} },
+	for key, edit := range map[string]func(*Config){
+		"id":                func(c *Config) { c.ID = "4111111111111111" },
+		"name":              func(c *Config) { c.Name = "Card " + canary },
+		"processor":         func(c *Config) { c.Processor = "p4111111111111111" },
+		"currency":          func(c *Config) { c.Currency = canary },
+		"webhook.url":       func(c *Config) { c.Webhook.URL = "https://crm.example/hook?pan=" + canary },
+		"fields[1].id":      func(c *Config) { c.Fields[1].ID = "4111111111111111" },
+		"fields[2].label":   func(c *Config) { c.Fields[2].Label = "CVV for " + canary },
+		"agent_editable[0]": func(c *Config) { c.AgentEditable = []Attribute{canary} },
 	} {
-		c := DefaultPaymentsConfig()
+		c := DefaultSettings()
 		edit(&c.Configurations[0])
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), "payments.configurations[0]."+key+":") {
@@ -216,28 +216,28 @@ func TestPaymentConfigAgentEditable(t *testing.T) {
 		{[]Attribute{AttrAmount, "colour"}, "payments.configurations[0].agent_editable[1]: \"colour\" is not an attribute"},
 		{[]Attribute{AttrReference, AttrReference}, "payments.configurations[0].agent_editable[1]: reference is listed twice"},
 	} {
-		c := DefaultPaymentsConfig()
+		c := DefaultSettings()
 		c.Configurations[0].AgentEditable = tc.list
 		err := c.Validate()
 		if tc.key == "" && err != nil || tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)) {
 			t.Errorf("%v: %v, want %q", tc.list, err, tc.key)
 		}
 	}
-	var c PaymentsConfig
+	var c Settings
 	if err := decodeInto("configurations:\n  - id: x\n    agent_editable: [amount, reference]\n", &c); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Configurations[0].agentEditable(); got != AttributeSetOf(AttrAmount, AttrReference) {
 		t.Errorf("decoded %v", got.List())
 	}
-	b, _ := json.Marshal(DefaultPaymentConfigs()[0])
+	b, _ := json.Marshal(DefaultConfigs()[0])
 	if !strings.Contains(string(b), `"agent_editable":[]`) {
 		t.Errorf("JSON %s", b)
 	}
 }
 
 // decodeInto decodes a "payments:" section strictly, as the file is read.
-func decodeInto(doc string, c *PaymentsConfig) error {
+func decodeInto(doc string, c *Settings) error {
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
 	return dec.Decode(c)
@@ -245,7 +245,7 @@ func decodeInto(doc string, c *PaymentsConfig) error {
 
 // decodePaymentsYAML decodes and validates a "payments:" section.
 func decodePaymentsYAML(doc string) error {
-	var c PaymentsConfig
+	var c Settings
 	if err := decodeInto(doc, &c); err != nil {
 		return err
 	}

@@ -1,14 +1,14 @@
 // Package payment is dtmfgw's payment domain: the card payments taken on
 // the calls of package call, from the caller's key presses to the
 // processor's answer, durably recorded. A call reaches it only through the
-// small PaymentCall interface (its id, correlation, secure status and
+// small Call interface (its id, correlation, secure status and
 // secure mode) and its press queue.
 //
 //   - Payments (payments.go) is one per process: the payment
 //     configurations (payment_config.go), the processors and the durable
 //     store. Handed to the call.Manager as its WithNewCall hook
-//     (Payments.TakeCall), it gives every call a PaymentSet that takes its
-//     digits; a PaymentSet holds the call's payments, one open at a time.
+//     (Payments.TakeCall), it gives every call a Set that takes its
+//     digits; a Set holds the call's payments, one open at a time.
 //   - A Payment (payment.go) is the state machine (payment_state.go)
 //     created → collecting ⇄ ready → processing → approved | declined |
 //     failed | reconciling, or cancelled | timed out: digits go only to the
@@ -20,7 +20,7 @@
 //     currency, reference and name are its attributes (attributes.go),
 //     which the back end may fix for the agent. What the API and the form
 //     see of it is a view (payment_view.go) that holds no digit.
-//   - A PaymentRef (payment_ref.go) is a payment found by id, wherever it
+//   - A Ref (payment_ref.go) is a payment found by id, wherever it
 //     is: live, waiting for the form to choose its configuration, or
 //     stored once its call has ended (Payments.Find).
 //   - Progress events (events.go) go out through a non-blocking,
@@ -40,6 +40,6 @@
 //
 // Keys stay dtmf.Key, which prints as "•": nothing here logs, formats or
 // stores a key outside a capture buffer. Every timed behaviour runs off
-// the payments' clock (WithPaymentClock) and the time package's timers, so
+// the payments' clock (WithClock) and the time package's timers, so
 // tests drive them in a testing/synctest bubble.
 package payment

@@ -32,7 +32,7 @@ const (
 	// counts down between.
 	EventRemaining
 	// EventSecure: Secure says whether a key pressed now is masked toward
-	// the agent and heard by us (Call.Secure).
+	// the agent and heard by us (call.Call.Secure).
 	EventSecure
 	// EventAgentState: the agent's state in the contact centre's terms
 	// (AgentState).
@@ -114,7 +114,7 @@ type Event struct {
 	// Length is how many digits the field holds.
 	Length int `json:"length,omitempty"`
 	// PressAt is, on a field_length event that a key press caused, when
-	// that press's first packet arrived (dtmf.Press.FirstSeen, by the Manager's
+	// that press's first packet arrived (dtmf.Press.FirstSeen, by the call.Manager's
 	// clock): a time, not card data. The agent form puts it on the dot it
 	// draws, so the key press to dot latency can be measured
 	// in a browser. Zero on a clear.
@@ -131,8 +131,8 @@ type Event struct {
 
 	// State is the payment's state, on EventState and EventResult; Reason
 	// says why it ended, where no processor result does.
-	State  PaymentState `json:"state,omitzero"`
-	Reason string       `json:"reason,omitempty"`
+	State  State  `json:"state,omitzero"`
+	Reason string `json:"reason,omitempty"`
 
 	// Deadline is when the session timeout ends the payment; Remaining is
 	// what is left, in whole seconds.
@@ -149,7 +149,7 @@ type Event struct {
 
 // Result is a payment's outcome as the API, the form and webhooks see it.
 type Result struct {
-	State PaymentState `json:"state"`
+	State State `json:"state"`
 	// ProcessorReference is the processor's id of the charge.
 	ProcessorReference string `json:"processor_reference,omitempty"`
 	// DeclineCode and Message are the processor's (Message with any run

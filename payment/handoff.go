@@ -13,13 +13,13 @@ import (
 // buffers, and so the request, as soon as Charge returns. An Unknown
 // status is settled with Reconcile, never charged again.
 //
-// Durable storage is the small PaymentStore interface below, for the
+// Durable storage is the small Store interface below, for the
 // store package to implement.
 
-// PaymentRecord is what durable storage keeps of a payment: never a card
+// Record is what durable storage keeps of a payment: never a card
 // number, expiry, security code or any typed digit, only the brand and
 // the last four digits of a valid card number.
-type PaymentRecord struct {
+type Record struct {
 	PaymentID      string
 	CallID         string
 	ConfigID       string
@@ -31,8 +31,8 @@ type PaymentRecord struct {
 	// its creation, the hand-off (processing), the processor's answer
 	// (approved, declined, failed, reconciling and what reconciling
 	// settles to) and an end without a charge (cancelled, timed out).
-	State    PaymentState
-	Previous PaymentState
+	State    State
+	Previous State
 	// Actor says who caused the record, for the audit trail: ActorAgent
 	// (an action of the agent, through the form or the API on its behalf)
 	// or ActorSystem (dtmfgw by itself: a timeout, the call's end, a
@@ -54,17 +54,17 @@ type PaymentRecord struct {
 	Created, Updated   time.Time
 }
 
-// Actors of PaymentRecord.
+// Actors of Record.
 const (
 	ActorAgent  = "agent"
 	ActorSystem = "system"
 )
 
-// PaymentStore keeps payment records durably. RecordPayment inserts or
+// Store keeps payment records durably. RecordPayment inserts or
 // replaces the record of r.PaymentID and returns once it is committed.
 // A payment records itself before it calls the processor (so a crash in
 // the middle leaves an idempotency key to reconcile), and records a result
 // before any event reports it.
-type PaymentStore interface {
-	RecordPayment(ctx context.Context, r PaymentRecord) error
+type Store interface {
+	RecordPayment(ctx context.Context, r Record) error
 }

@@ -27,7 +27,7 @@ import (
 // in 2030 are valid.
 func paymentClock() time.Time { return time.Now().AddDate(26, 0, 0) }
 
-// fakeCall is a PaymentCall.
+// fakeCall is a Call.
 type fakeCall struct {
 	id  string
 	dir call.Direction
@@ -120,14 +120,14 @@ func (f *fakeProc) Reconcile(_ context.Context, key string) (processor.Result, e
 	return f.reconcileRes, f.reconcileErr
 }
 
-// fakeStore is a PaymentStore in memory.
+// fakeStore is a Store in memory.
 type fakeStore struct {
 	mu   sync.Mutex
-	recs []PaymentRecord
-	fail func(PaymentRecord) error
+	recs []Record
+	fail func(Record) error
 }
 
-func (s *fakeStore) RecordPayment(_ context.Context, r PaymentRecord) error {
+func (s *fakeStore) RecordPayment(_ context.Context, r Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -139,13 +139,13 @@ func (s *fakeStore) RecordPayment(_ context.Context, r PaymentRecord) error {
 	return nil
 }
 
-func (s *fakeStore) records() []PaymentRecord {
+func (s *fakeStore) records() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]PaymentRecord(nil), s.recs...)
+	return append([]Record(nil), s.recs...)
 }
 
-func (s *fakeStore) setFail(f func(PaymentRecord) error) {
+func (s *fakeStore) setFail(f func(Record) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = f
@@ -157,7 +157,7 @@ type env struct {
 	t      *testing.T
 	ps     *Payments
 	call   *fakeCall
-	set    *PaymentSet
+	set    *Set
 	proc   *fakeProc
 	store  *fakeStore
 	sub    *Subscription
@@ -169,23 +169,23 @@ type env struct {
 }
 
 // newEnv must run inside a synctest bubble.
-func newEnv(t *testing.T, edit func(*PaymentConfig), opts ...PaymentsOption) *env {
+func newEnv(t *testing.T, edit func(*Config), opts ...Option) *env {
 	t.Helper()
 	e := &env{t: t, call: &fakeCall{id: "call-1", secure: true}, proc: &fakeProc{result: processor.Result{Status: processor.Approved, Reference: "ch_test"}},
 		store: &fakeStore{}, logs: &bytes.Buffer{}}
-	cfg := DefaultPaymentConfigs()[0]
+	cfg := DefaultConfigs()[0]
 	cfg.Currency = "GBP"
 	if edit != nil {
 		edit(&cfg)
 	}
 	var err error
-	opts = append([]PaymentsOption{
-		WithPaymentClock(paymentClock),
+	opts = append([]Option{
+		WithClock(paymentClock),
 		WithProcessors(e.proc),
-		WithPaymentStore(e.store),
-		WithPaymentLogger(slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		WithStore(e.store),
+		WithLogger(slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 	}, opts...)
-	e.ps, err = NewPayments(PaymentsConfig{Configurations: []PaymentConfig{cfg}}, opts...)
+	e.ps, err = NewPayments(Settings{Configurations: []Config{cfg}}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +242,9 @@ func (e *env) events() []Event {
 }
 
 // states returns the states payment id went through, from its events.
-func (e *env) states(id string) []PaymentState {
+func (e *env) states(id string) []State {
 	e.events()
-	var out []PaymentState
+	var out []State
 	for _, ev := range e.all {
 		if ev.Type == EventState && ev.PaymentID == id {
 			out = append(out, ev.State)

@@ -33,12 +33,12 @@ var PressEventBuckets = []time.Duration{
 var PaymentOutcomes = [...]string{processor.Unknown: "unknown", processor.Approved: "approved",
 	processor.Declined: "declined", processor.Failed: "error"}
 
-// PaymentsMetrics is what the metrics package reads from Payments.
-type PaymentsMetrics struct {
+// Metrics is what the metrics package reads from Payments.
+type Metrics struct {
 	// Results counts payments entering each state that ends a payment or
 	// awaits reconciliation. A payment that was reconciling is counted
 	// there and again under the state reconciling settled it to.
-	Results map[PaymentState]uint64
+	Results map[State]uint64
 	// Processor holds each configured processor's request durations
 	// (charges and reconciliations) by outcome (PaymentOutcomes' index).
 	Processor map[string][len(PaymentOutcomes)]histo.Snapshot
@@ -68,7 +68,7 @@ func (pm *paymentsMetrics) init(procs map[string]processor.Processor) {
 }
 
 // noteState counts a payment entering s, if s is a result.
-func (ps *Payments) noteState(s PaymentState) {
+func (ps *Payments) noteState(s State) {
 	if (s.Final() || s == StateReconciling) && int(s) < len(ps.metrics.results) {
 		ps.metrics.results[s].Add(1)
 	}
@@ -84,12 +84,12 @@ func (ps *Payments) noteProcessor(name string, st processor.Status, d time.Durat
 
 // Metrics returns the counters and histograms the metrics package
 // exports.
-func (ps *Payments) Metrics() PaymentsMetrics {
-	pm := PaymentsMetrics{Results: make(map[PaymentState]uint64),
+func (ps *Payments) Metrics() Metrics {
+	pm := Metrics{Results: make(map[State]uint64),
 		Processor:  make(map[string][len(PaymentOutcomes)]histo.Snapshot, len(ps.metrics.processor)),
 		PressEvent: ps.metrics.pressEvent.Snapshot()}
 	for s := range ps.metrics.results {
-		if st := PaymentState(s); st.Final() || st == StateReconciling {
+		if st := State(s); st.Final() || st == StateReconciling {
 			pm.Results[st] = ps.metrics.results[s].Load()
 		}
 	}

@@ -36,23 +36,23 @@ const (
 
 // Payment is one card payment taken during a call: its fields' digits in
 // capture buffers, its state, its timers. Digits reach it only through
-// its PaymentSet (HandleDigit), and only the armed field takes them. All
+// its Set (HandleDigit), and only the armed field takes them. All
 // methods are safe for concurrent use.
 type Payment struct {
 	id      string
 	key     string // idempotency key
-	cfg     PaymentConfig
-	set     *PaymentSet
+	cfg     Config
+	set     *Set
 	proc    processor.Processor
 	created time.Time
 	// deadline is the session timeout, by the payments' clock: the one
 	// clock events, views and the timers are judged by.
 	deadline time.Time
 
-	stateA atomic.Uint32 // PaymentState, readable without mu
+	stateA atomic.Uint32 // State, readable without mu
 
 	mu            sync.Mutex
-	state         PaymentState
+	state         State
 	reason        string
 	attrs         Attributes
 	fixed         AttributeSet // set by the back end: the agent's only where cfg.AgentEditable says
@@ -68,13 +68,13 @@ type Payment struct {
 	cardBrand   Brand
 	cardLast4   string
 	kept        bool
-	result      *Result      // set when the payment ends or awaits reconciliation
-	pending     *Result      // an outcome not yet recorded durably
-	reconciling bool         // a Reconcile is asking the processor
-	chargedAt   time.Time    // when Charge was called, by the timers' clock
-	recorded    PaymentState // the state of the last record storage took
-	left        bool         // the agent went back to the call (leaveLocked)
-	updated     time.Time    // the last change of state
+	result      *Result   // set when the payment ends or awaits reconciliation
+	pending     *Result   // an outcome not yet recorded durably
+	reconciling bool      // a Reconcile is asking the processor
+	chargedAt   time.Time // when Charge was called, by the timers' clock
+	recorded    State     // the state of the last record storage took
+	left        bool      // the agent went back to the call (leaveLocked)
+	updated     time.Time // the last change of state
 }
 
 // ID returns the payment's id: random, opaque, URL-safe.
@@ -91,12 +91,12 @@ func (p *Payment) GoString() string { return p.String() }
 func (p *Payment) IdempotencyKey() string { return p.key }
 
 // Config returns the payment's configuration.
-func (p *Payment) Config() PaymentConfig { return p.cfg }
+func (p *Payment) Config() Config { return p.cfg }
 
 // State returns the payment's state.
-func (p *Payment) State() PaymentState { return PaymentState(p.stateA.Load()) }
+func (p *Payment) State() State { return State(p.stateA.Load()) }
 
-func (p *Payment) setStateLocked(s PaymentState, reason string) {
+func (p *Payment) setStateLocked(s State, reason string) {
 	p.state, p.reason = s, reason
 	p.stateA.Store(uint32(s))
 	p.set.ps.noteState(s)
@@ -160,7 +160,7 @@ func (p *Payment) editableLocked() error {
 	case p.state == StateProcessing:
 		return ErrProcessing
 	}
-	return ErrPaymentEnded
+	return ErrEnded
 }
 
 // Arm makes the field the one the caller's digits go to. A field that is
@@ -451,7 +451,7 @@ func (p *Payment) cancel(reason string) bool {
 // endLocked ends an open payment without a processor result: zeroed,
 // state st, recorded (a failure is logged: the payment ends regardless,
 // its card data gone), reported. actor caused it.
-func (p *Payment) endLocked(st PaymentState, reason, actor string) {
+func (p *Payment) endLocked(st State, reason, actor string) {
 	p.stopTimersLocked()
 	p.zeroLocked()
 	if p.armed >= 0 {
@@ -518,7 +518,7 @@ func (p *Payment) cardLocked() (Brand, string) {
 
 // writeLocked hands rec to the store, as the successor of the last record
 // it took.
-func (p *Payment) writeLocked(ctx context.Context, rec PaymentRecord) error {
+func (p *Payment) writeLocked(ctx context.Context, rec Record) error {
 	rec.Previous = p.recorded
 	if err := p.set.ps.record(ctx, rec); err != nil {
 		return err
@@ -528,8 +528,8 @@ func (p *Payment) writeLocked(ctx context.Context, rec PaymentRecord) error {
 }
 
 // recordLocked returns the payment's record as it stands.
-func (p *Payment) recordLocked() PaymentRecord {
-	r := PaymentRecord{
+func (p *Payment) recordLocked() Record {
+	r := Record{
 		PaymentID:      p.id,
 		CallID:         p.set.callID,
 		ConfigID:       p.cfg.ID,

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// ErrPaymentConfig is wrapped by PaymentsConfig.Validate and
-// PaymentConfig.Validate. The message names the configuration key.
-var ErrPaymentConfig = errors.New("payment: bad payment configuration")
+// ErrConfig is wrapped by Settings.Validate and
+// Config.Validate. The message names the configuration key.
+var ErrConfig = errors.New("payment: bad payment configuration")
 
-// Defaults and limits of PaymentConfig.
+// Defaults and limits of Config.
 const (
 	// DefaultSessionTimeout is how long a payment may take from its
 	// creation to the processor hand-off before it ends by itself, its
@@ -153,16 +153,16 @@ func (f FieldConfig) label() string {
 	return f.ID
 }
 
-// PaymentConfig is one kind of payment an agent can take: the fields the
+// Config is one kind of payment an agent can take: the fields the
 // caller types, the brands accepted, the processor, and how keys behave.
 // Amount, currency and reference are not fields: they are the payment's
 // Attributes, prefilled by the API or entered by the agent.
 //
-// A PaymentConfig built in Go should start from DefaultPaymentConfigs or
-// NewPaymentConfig: AutoAdvance, HashEndsField and StarClearsField default
+// A Config built in Go should start from DefaultConfigs or
+// NewConfig: AutoAdvance, HashEndsField and StarClearsField default
 // to true, which a zero value cannot say. Decoding YAML sets those
 // defaults before it reads the element (UnmarshalYAML).
-type PaymentConfig struct {
+type Config struct {
 	// ID names the configuration in the API: lower-case letters, digits,
 	// '_' and '-'.
 	ID string `yaml:"id" json:"id"`
@@ -202,10 +202,10 @@ type PaymentConfig struct {
 	Webhook WebhookConfig `yaml:"webhook" json:"webhook,omitzero"`
 }
 
-// NewPaymentConfig returns a configuration with the given id, name,
+// NewConfig returns a configuration with the given id, name,
 // fields, brands and processor and the defaults of everything else.
-func NewPaymentConfig(id, name string, fields []FieldConfig, brands []Brand, processor string) PaymentConfig {
-	return PaymentConfig{
+func NewConfig(id, name string, fields []FieldConfig, brands []Brand, processor string) Config {
+	return Config{
 		ID: id, Name: name, Fields: fields, AcceptedBrands: brands, Processor: processor,
 		SessionTimeout:  DefaultSessionTimeout,
 		AutoAdvance:     true,
@@ -218,21 +218,21 @@ func NewPaymentConfig(id, name string, fields []FieldConfig, brands []Brand, pro
 // a configuration in the file that leaves out auto_advance gets true.
 // (It uses the decoder's older interface, which needs no import of a YAML
 // package here; the decoder's strictness about unknown keys carries over.)
-func (c *PaymentConfig) UnmarshalYAML(unmarshal func(any) error) error {
-	type plain PaymentConfig // no methods: no recursion
-	p := plain(NewPaymentConfig("", "", nil, nil, ""))
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Config // no methods: no recursion
+	p := plain(NewConfig("", "", nil, nil, ""))
 	if err := unmarshal(&p); err != nil {
 		return err
 	}
-	*c = PaymentConfig(p)
+	*c = Config(p)
 	return nil
 }
 
 // agentEditable returns AgentEditable as a set.
-func (c PaymentConfig) agentEditable() AttributeSet { return AttributeSetOf(c.AgentEditable...) }
+func (c Config) agentEditable() AttributeSet { return AttributeSetOf(c.AgentEditable...) }
 
 // sessionTimeout returns SessionTimeout or its default.
-func (c PaymentConfig) sessionTimeout() time.Duration {
+func (c Config) sessionTimeout() time.Duration {
 	if c.SessionTimeout == 0 {
 		return DefaultSessionTimeout
 	}
@@ -240,7 +240,7 @@ func (c PaymentConfig) sessionTimeout() time.Duration {
 }
 
 // field returns the index of the field with the id, or -1.
-func (c PaymentConfig) field(id string) int {
+func (c Config) field(id string) int {
 	for i, f := range c.Fields {
 		if f.ID == id {
 			return i
@@ -249,39 +249,39 @@ func (c PaymentConfig) field(id string) int {
 	return -1
 }
 
-// DefaultPaymentConfigs returns the built-in configurations `make run`
+// DefaultConfigs returns the built-in configurations `make run`
 // uses when the file has none: "card", a card number, an expiry date and a
 // security code, the common brands, the sandbox processor.
-func DefaultPaymentConfigs() []PaymentConfig {
-	return []PaymentConfig{NewPaymentConfig("card", "Card payment", []FieldConfig{
+func DefaultConfigs() []Config {
+	return []Config{NewConfig("card", "Card payment", []FieldConfig{
 		{ID: "card_number", Label: "Card number", Kind: FieldCardNumber, Required: true},
 		{ID: "expiry", Label: "Expiry date (MMYY)", Kind: FieldExpiry, Required: true},
 		{ID: "security_code", Label: "Security code", Kind: FieldSecurityCode, Required: true},
 	}, AllBrands(), "sandbox")}
 }
 
-// PaymentsConfig is the "payments:" section of the configuration file.
-type PaymentsConfig struct {
+// Settings is the "payments:" section of the configuration file.
+type Settings struct {
 	// Configurations are the kinds of payment agents can take. A file
 	// that lists any replaces the built-in ones.
-	Configurations []PaymentConfig `yaml:"configurations" json:"configurations"`
+	Configurations []Config `yaml:"configurations" json:"configurations"`
 	// Reconcile is how payments whose outcome a processor has not told
 	// are settled in the background (Reconciler).
 	Reconcile ReconcileConfig `yaml:"reconcile" json:"reconcile"`
 }
 
-// DefaultPaymentsConfig returns the section with DefaultPaymentConfigs
+// DefaultSettings returns the section with DefaultConfigs
 // and the reconciliation defaults.
-func DefaultPaymentsConfig() PaymentsConfig {
-	return PaymentsConfig{Configurations: DefaultPaymentConfigs(), Reconcile: ReconcileConfig{}.withDefaults()}
+func DefaultSettings() Settings {
+	return Settings{Configurations: DefaultConfigs(), Reconcile: ReconcileConfig{}.withDefaults()}
 }
 
 // Validate reports the first unusable setting, naming its key as the
 // file writes it ("payments.configurations[1].fields[0].kind").
-func (c PaymentsConfig) Validate() error {
+func (c Settings) Validate() error {
 	const key = "payments.configurations"
 	if len(c.Configurations) == 0 {
-		return fmt.Errorf("%w: %s: at least one configuration is required", ErrPaymentConfig, key)
+		return fmt.Errorf("%w: %s: at least one configuration is required", ErrConfig, key)
 	}
 	seen := make(map[string]int, len(c.Configurations))
 	for i, pc := range c.Configurations {
@@ -290,7 +290,7 @@ func (c PaymentsConfig) Validate() error {
 			return err
 		}
 		if j, dup := seen[pc.ID]; dup {
-			return fmt.Errorf("%w: %s.id: %q is also configurations[%d]'s", ErrPaymentConfig, prefix, pc.ID, j)
+			return fmt.Errorf("%w: %s.id: %q is also configurations[%d]'s", ErrConfig, prefix, pc.ID, j)
 		}
 		seen[pc.ID] = i
 	}
@@ -299,14 +299,14 @@ func (c PaymentsConfig) Validate() error {
 
 // Validate reports the first unusable setting, naming its key within the
 // configuration ("fields[0].kind").
-func (c PaymentConfig) Validate() error { return c.validate("") }
+func (c Config) Validate() error { return c.validate("") }
 
-func (c PaymentConfig) validate(prefix string) error {
+func (c Config) validate(prefix string) error {
 	bad := func(key, format string, args ...any) error {
 		if prefix != "" {
 			key = prefix + "." + key
 		}
-		return fmt.Errorf("%w: %s: %s", ErrPaymentConfig, key, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, args...))
 	}
 	// Checked first, so that no message below quotes such a value.
 	for _, t := range c.texts() {
@@ -409,7 +409,7 @@ type keyedText struct{ key, value string }
 // texts returns every text value of the configuration that is shown,
 // sent or logged: ids, names, labels, the processor's name, the currency
 // and the webhook's URL.
-func (c PaymentConfig) texts() []keyedText {
+func (c Config) texts() []keyedText {
 	t := []keyedText{{"id", c.ID}, {"name", c.Name}, {"processor", c.Processor}, {"currency", c.Currency}, {"webhook.url", c.Webhook.URL}}
 	for i, f := range c.Fields {
 		t = append(t, keyedText{fmt.Sprintf("fields[%d].id", i), f.ID}, keyedText{fmt.Sprintf("fields[%d].label", i), f.Label})
@@ -479,8 +479,8 @@ func ValidCurrency(s string) bool {
 // timeout as whole seconds (session_timeout_seconds, the default filled
 // in) rather than a Go duration's nanoseconds, which no client should
 // have to know about.
-func (c PaymentConfig) MarshalJSON() ([]byte, error) {
-	type plain PaymentConfig // without this method
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // without this method
 	timeout := c.SessionTimeout
 	if timeout == 0 {
 		timeout = DefaultSessionTimeout

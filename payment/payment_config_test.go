@@ -15,7 +15,7 @@ import (
 )
 
 func TestDefaultPaymentConfigs(t *testing.T) {
-	c := DefaultPaymentsConfig()
+	c := DefaultSettings()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the built-in configuration is invalid: %v", err)
 	}
@@ -40,96 +40,96 @@ func TestPaymentConfigValidateNamesTheKey(t *testing.T) {
 	postcode := FieldConfig{ID: "postcode", Kind: FieldDigits, MinLen: 4, MaxLen: 8}
 	cases := []struct {
 		key  string
-		edit func(*PaymentsConfig)
+		edit func(*Settings)
 	}{
-		{"payments.configurations", func(c *PaymentsConfig) { c.Configurations = nil }},
-		{"payments.configurations[1].id", func(c *PaymentsConfig) {
+		{"payments.configurations", func(c *Settings) { c.Configurations = nil }},
+		{"payments.configurations[1].id", func(c *Settings) {
 			c.Configurations = append(c.Configurations, c.Configurations[0])
 		}},
-		{"payments.configurations[0].id", func(c *PaymentsConfig) { c.Configurations[0].ID = "" }},
-		{"payments.configurations[0].id", func(c *PaymentsConfig) { c.Configurations[0].ID = "Card Payment" }},
-		{"payments.configurations[0].id", func(c *PaymentsConfig) { c.Configurations[0].ID = strings.Repeat("a", 65) }},
-		{"payments.configurations[0].name", func(c *PaymentsConfig) { c.Configurations[0].Name = "" }},
-		{"payments.configurations[0].name", func(c *PaymentsConfig) { c.Configurations[0].Name = "a\nb" }},
-		{"payments.configurations[0].fields", func(c *PaymentsConfig) { c.Configurations[0].Fields = nil }},
-		{"payments.configurations[0].fields", func(c *PaymentsConfig) {
+		{"payments.configurations[0].id", func(c *Settings) { c.Configurations[0].ID = "" }},
+		{"payments.configurations[0].id", func(c *Settings) { c.Configurations[0].ID = "Card Payment" }},
+		{"payments.configurations[0].id", func(c *Settings) { c.Configurations[0].ID = strings.Repeat("a", 65) }},
+		{"payments.configurations[0].name", func(c *Settings) { c.Configurations[0].Name = "" }},
+		{"payments.configurations[0].name", func(c *Settings) { c.Configurations[0].Name = "a\nb" }},
+		{"payments.configurations[0].fields", func(c *Settings) { c.Configurations[0].Fields = nil }},
+		{"payments.configurations[0].fields", func(c *Settings) {
 			c.Configurations[0].Fields = c.Configurations[0].Fields[:2]
 		}},
-		{"payments.configurations[0].fields", func(c *PaymentsConfig) {
+		{"payments.configurations[0].fields", func(c *Settings) {
 			for range MaxFields {
 				c.Configurations[0].Fields = append(c.Configurations[0].Fields, postcode)
 			}
 		}},
-		{"payments.configurations[0].fields[0].kind", func(c *PaymentsConfig) { c.Configurations[0].Fields[0].Kind = 0 }},
-		{"payments.configurations[0].fields[0].kind", func(c *PaymentsConfig) { c.Configurations[0].Fields[0].Kind = 9 }},
-		{"payments.configurations[0].fields[1].kind", func(c *PaymentsConfig) { c.Configurations[0].Fields[1].Kind = FieldCardNumber }},
-		{"payments.configurations[0].fields[2].id", func(c *PaymentsConfig) { c.Configurations[0].Fields[2].ID = "expiry" }},
-		{"payments.configurations[0].fields[2].id", func(c *PaymentsConfig) { c.Configurations[0].Fields[2].ID = "cvv?" }},
-		{"payments.configurations[0].fields[0].label", func(c *PaymentsConfig) { c.Configurations[0].Fields[0].Label = "a\x00" }},
-		{"payments.configurations[0].fields[0].min_len", func(c *PaymentsConfig) { c.Configurations[0].Fields[0].MinLen = 12 }},
-		{"payments.configurations[0].fields[1].max_len", func(c *PaymentsConfig) { c.Configurations[0].Fields[1].MaxLen = 4 }},
-		{"payments.configurations[0].fields[3].min_len", func(c *PaymentsConfig) {
+		{"payments.configurations[0].fields[0].kind", func(c *Settings) { c.Configurations[0].Fields[0].Kind = 0 }},
+		{"payments.configurations[0].fields[0].kind", func(c *Settings) { c.Configurations[0].Fields[0].Kind = 9 }},
+		{"payments.configurations[0].fields[1].kind", func(c *Settings) { c.Configurations[0].Fields[1].Kind = FieldCardNumber }},
+		{"payments.configurations[0].fields[2].id", func(c *Settings) { c.Configurations[0].Fields[2].ID = "expiry" }},
+		{"payments.configurations[0].fields[2].id", func(c *Settings) { c.Configurations[0].Fields[2].ID = "cvv?" }},
+		{"payments.configurations[0].fields[0].label", func(c *Settings) { c.Configurations[0].Fields[0].Label = "a\x00" }},
+		{"payments.configurations[0].fields[0].min_len", func(c *Settings) { c.Configurations[0].Fields[0].MinLen = 12 }},
+		{"payments.configurations[0].fields[1].max_len", func(c *Settings) { c.Configurations[0].Fields[1].MaxLen = 4 }},
+		{"payments.configurations[0].fields[3].min_len", func(c *Settings) {
 			p := postcode
 			p.MinLen = 0
 			c.Configurations[0].Fields = append(c.Configurations[0].Fields, p)
 		}},
-		{"payments.configurations[0].fields[3].max_len", func(c *PaymentsConfig) {
+		{"payments.configurations[0].fields[3].max_len", func(c *Settings) {
 			p := postcode
 			p.MaxLen = 3
 			c.Configurations[0].Fields = append(c.Configurations[0].Fields, p)
 		}},
-		{"payments.configurations[0].fields[3].max_len", func(c *PaymentsConfig) {
+		{"payments.configurations[0].fields[3].max_len", func(c *Settings) {
 			p := postcode
 			p.MaxLen = MaxDigitsLen + 1
 			c.Configurations[0].Fields = append(c.Configurations[0].Fields, p)
 		}},
-		{"payments.configurations[0].accepted_brands", func(c *PaymentsConfig) { c.Configurations[0].AcceptedBrands = nil }},
-		{"payments.configurations[0].accepted_brands[1]", func(c *PaymentsConfig) {
+		{"payments.configurations[0].accepted_brands", func(c *Settings) { c.Configurations[0].AcceptedBrands = nil }},
+		{"payments.configurations[0].accepted_brands[1]", func(c *Settings) {
 			c.Configurations[0].AcceptedBrands = []Brand{BrandVisa, BrandUnknown}
 		}},
-		{"payments.configurations[0].accepted_brands[1]", func(c *PaymentsConfig) {
+		{"payments.configurations[0].accepted_brands[1]", func(c *Settings) {
 			c.Configurations[0].AcceptedBrands = []Brand{BrandVisa, BrandVisa}
 		}},
-		{"payments.configurations[0].processor", func(c *PaymentsConfig) { c.Configurations[0].Processor = "" }},
-		{"payments.configurations[0].currency", func(c *PaymentsConfig) { c.Configurations[0].Currency = "gbp" }},
-		{"payments.configurations[0].session_timeout", func(c *PaymentsConfig) { c.Configurations[0].SessionTimeout = time.Second }},
-		{"payments.configurations[0].session_timeout", func(c *PaymentsConfig) { c.Configurations[0].SessionTimeout = -time.Minute }},
-		{"payments.configurations[0].session_timeout", func(c *PaymentsConfig) { c.Configurations[0].SessionTimeout = 2 * time.Hour }},
+		{"payments.configurations[0].processor", func(c *Settings) { c.Configurations[0].Processor = "" }},
+		{"payments.configurations[0].currency", func(c *Settings) { c.Configurations[0].Currency = "gbp" }},
+		{"payments.configurations[0].session_timeout", func(c *Settings) { c.Configurations[0].SessionTimeout = time.Second }},
+		{"payments.configurations[0].session_timeout", func(c *Settings) { c.Configurations[0].SessionTimeout = -time.Minute }},
+		{"payments.configurations[0].session_timeout", func(c *Settings) { c.Configurations[0].SessionTimeout = 2 * time.Hour }},
 	}
 	for _, tc := range cases {
-		c := DefaultPaymentsConfig()
+		c := DefaultSettings()
 		tc.edit(&c)
 		err := c.Validate()
-		if !errors.Is(err, ErrPaymentConfig) || !strings.Contains(err.Error(), tc.key+":") {
-			t.Errorf("want ErrPaymentConfig naming %s, got %v", tc.key, err)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.key+":") {
+			t.Errorf("want ErrConfig naming %s, got %v", tc.key, err)
 		}
 	}
 
-	good := []func(*PaymentsConfig){
-		func(c *PaymentsConfig) {
+	good := []func(*Settings){
+		func(c *Settings) {
 			c.Configurations[0].Fields = append(c.Configurations[0].Fields, postcode)
 		},
-		func(c *PaymentsConfig) { c.Configurations[0].SessionTimeout = 0 },
-		func(c *PaymentsConfig) { c.Configurations[0].Currency = "GBP" },
-		func(c *PaymentsConfig) { c.Configurations[0].AcceptedBrands = []Brand{BrandAmex} },
-		func(c *PaymentsConfig) {
+		func(c *Settings) { c.Configurations[0].SessionTimeout = 0 },
+		func(c *Settings) { c.Configurations[0].Currency = "GBP" },
+		func(c *Settings) { c.Configurations[0].AcceptedBrands = []Brand{BrandAmex} },
+		func(c *Settings) {
 			second := c.Configurations[0]
 			second.ID = "donation"
 			c.Configurations = append(c.Configurations, second)
 		},
 	}
 	for i, edit := range good {
-		c := DefaultPaymentsConfig()
+		c := DefaultSettings()
 		edit(&c)
 		if err := c.Validate(); err != nil {
 			t.Errorf("good configuration %d: %v", i, err)
 		}
 	}
-	// PaymentConfig.Validate names keys within the configuration.
-	pc := DefaultPaymentConfigs()[0]
+	// Config.Validate names keys within the configuration.
+	pc := DefaultConfigs()[0]
 	pc.Fields[0].Kind = 0
 	if err := pc.Validate(); err == nil || !strings.Contains(err.Error(), ": fields[0].kind:") {
-		t.Errorf("PaymentConfig.Validate = %v", err)
+		t.Errorf("Config.Validate = %v", err)
 	}
 }
 
@@ -161,7 +161,7 @@ configurations:
     hash_ends_field: false
     star_clears_field: false
 `
-	var c PaymentsConfig
+	var c Settings
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
@@ -188,7 +188,7 @@ configurations:
 		"configurations:\n  - id: x\n    accepted_brands: [visa, diners-club]\n",
 		"configurations:\n  - id: x\n    session_timeout: soon\n",
 	} {
-		var c PaymentsConfig
+		var c Settings
 		dec := yaml.NewDecoder(strings.NewReader(bad))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err == nil {
@@ -199,10 +199,10 @@ configurations:
 	// And back: the built-in configuration marshals to what decodes to it.
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(DefaultPaymentsConfig()); err != nil {
+	if err := enc.Encode(DefaultSettings()); err != nil {
 		t.Fatal(err)
 	}
-	var back PaymentsConfig
+	var back Settings
 	if err := yaml.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
@@ -266,7 +266,7 @@ func FuzzPaymentsConfigYAML(f *testing.F) {
 		if len(doc) > 4096 {
 			return
 		}
-		var c PaymentsConfig
+		var c Settings
 		dec := yaml.NewDecoder(bytes.NewReader(doc))
 		dec.KnownFields(true)
 		if dec.Decode(&c) != nil {
@@ -312,7 +312,7 @@ func TestPaymentConfigJSONTimeoutInSeconds(t *testing.T) {
 		{0, `"session_timeout_seconds":300`},
 		{90 * time.Second, `"session_timeout_seconds":90`},
 	} {
-		cfg := DefaultPaymentConfigs()[0]
+		cfg := DefaultConfigs()[0]
 		cfg.SessionTimeout = c.timeout
 		b, err := json.Marshal(cfg)
 		if err != nil {

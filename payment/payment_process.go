@@ -141,7 +141,7 @@ func (p *Payment) resultLocked(cr processor.Result) Result {
 	return r
 }
 
-func (p *Payment) baseResultLocked(st PaymentState) Result {
+func (p *Payment) baseResultLocked(st State) Result {
 	brand, last4 := p.cardLocked()
 	return Result{State: st, Brand: brand, Last4: last4, Amount: p.attrs.Amount, Currency: p.attrs.Currency, Reference: p.attrs.Reference}
 }

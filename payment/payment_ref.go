@@ -9,10 +9,10 @@ import (
 	"dtmfgw/store"
 )
 
-// Errors of a payment looked up by id (PaymentRef).
+// Errors of a payment looked up by id (Ref).
 var (
-	// ErrPaymentNotFound: no payment has this id, live, waiting or stored.
-	ErrPaymentNotFound = errors.New("payment: no such payment")
+	// ErrNotFound: no payment has this id, live, waiting or stored.
+	ErrNotFound = errors.New("payment: no such payment")
 	// ErrNoCall: no live call with this id takes payments.
 	ErrNoCall = errors.New("payment: no such live call")
 	// ErrInvalidState: the payment cannot do this in its current state.
@@ -26,16 +26,16 @@ var (
 	ErrStoreUnavailable = errors.New("payment: payment store unavailable")
 )
 
-// PaymentReader reads a payment's durable record: the store gives it
+// Reader reads a payment's durable record: the store gives it
 // (StorePayments). Payments finds through it a payment whose call has
 // ended.
-type PaymentReader interface {
+type Reader interface {
 	GetPayment(ctx context.Context, id string) (store.Payment, error)
 }
 
 // waiting is a payment made while several configurations exist and none
 // was named: it waits, in state created, for the form to choose one
-// (PaymentRef.Choose), and only then becomes a Payment under the same id.
+// (Ref.Choose), and only then becomes a Payment under the same id.
 // It holds no field and is not stored: once its call has ended it is
 // answered a last time (cancelled) and forgotten. Payments.mu guards it.
 type waiting struct {
@@ -44,16 +44,16 @@ type waiting struct {
 	fixed      AttributeSet // the attributes the back end set
 	created    time.Time
 	deadline   time.Time
-	state      PaymentState
+	state      State
 	reason     string
 }
 
-// PaymentRef is a payment found by id, wherever it is: live (in memory,
+// Ref is a payment found by id, wherever it is: live (in memory,
 // with its configuration), waiting for a configuration, or stored (its
 // call has ended). Its methods are the payment's operations, whichever
 // kind it is: each refuses, with an error that says why, what the payment
 // cannot do now.
-type PaymentRef struct {
+type Ref struct {
 	ps      *Payments
 	live    *Payment
 	waiting *waiting // a copy, as of the lookup
@@ -61,48 +61,48 @@ type PaymentRef struct {
 }
 
 // Live returns the payment in memory, or nil (waiting or stored).
-func (r PaymentRef) Live() *Payment { return r.live }
+func (r Ref) Live() *Payment { return r.live }
 
 // Stored returns the payment's record when its call has ended and it is
 // no longer in memory, or nil.
-func (r PaymentRef) Stored() *store.Payment { return r.stored }
+func (r Ref) Stored() *store.Payment { return r.stored }
 
 // Waiting reports whether the payment waits for its configuration.
-func (r PaymentRef) Waiting() bool { return r.waiting != nil && r.waiting.state == StateCreated }
+func (r Ref) Waiting() bool { return r.waiting != nil && r.waiting.state == StateCreated }
 
 // Create makes a payment on the live call callID under id: of the
 // configuration configID, or of the only one there is, or, with several
 // to choose from and none named, a payment waiting for the form to choose
-// (PaymentRef.Choose). fixed are the attributes the back end set.
-func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed AttributeSet) (PaymentRef, error) {
+// (Ref.Choose). fixed are the attributes the back end set.
+func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed AttributeSet) (Ref, error) {
 	ps.createMu.Lock()
 	defer ps.createMu.Unlock()
 	set := ps.Set(callID)
 	if set == nil {
-		return PaymentRef{}, ErrNoCall
+		return Ref{}, ErrNoCall
 	}
 	if ps.waitingOnCall(callID) != nil {
-		return PaymentRef{}, ErrPaymentActive
+		return Ref{}, ErrInProgress
 	}
 	if configID == "" {
 		if cfgs := ps.Configs(); len(cfgs) == 1 {
 			configID = cfgs[0].ID
 		}
 	} else if _, ok := ps.Config(configID); !ok {
-		return PaymentRef{}, ErrNoConfig
+		return Ref{}, ErrNoConfig
 	}
 	if configID != "" {
 		p, err := set.NewWithFixed(id, configID, attrs, fixed)
 		if err != nil {
-			return PaymentRef{}, err
+			return Ref{}, err
 		}
-		return PaymentRef{ps: ps, live: p}, nil
+		return Ref{ps: ps, live: p}, nil
 	}
 	if a := set.Active(); a != nil && a.State().blocking() {
-		return PaymentRef{}, ErrPaymentActive
+		return Ref{}, ErrInProgress
 	}
 	if !validPaymentID(id) {
-		return PaymentRef{}, fmt.Errorf("%w: payment id", ErrBadAttributes)
+		return Ref{}, fmt.Errorf("%w: payment id", ErrBadAttributes)
 	}
 	now := ps.now()
 	w := &waiting{id: id, callID: callID, attrs: attrs, fixed: fixed, created: now,
@@ -112,30 +112,30 @@ func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed 
 	ps.mu.Unlock()
 	ps.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
 	cp := *w
-	return PaymentRef{ps: ps, waiting: &cp}, nil
+	return Ref{ps: ps, waiting: &cp}, nil
 }
 
 // Find looks the payment id up: in memory, waiting, or in the store.
-func (ps *Payments) Find(ctx context.Context, id string) (PaymentRef, error) {
+func (ps *Payments) Find(ctx context.Context, id string) (Ref, error) {
 	if p := ps.Payment(id); p != nil {
-		return PaymentRef{ps: ps, live: p}, nil
+		return Ref{ps: ps, live: p}, nil
 	}
 	if w := ps.waitingPayment(id); w != nil {
-		return PaymentRef{ps: ps, waiting: w}, nil
+		return Ref{ps: ps, waiting: w}, nil
 	}
-	rd, ok := ps.store.(PaymentReader)
+	rd, ok := ps.store.(Reader)
 	if !ok || !validPaymentID(id) {
-		return PaymentRef{}, ErrPaymentNotFound
+		return Ref{}, ErrNotFound
 	}
 	sp, err := rd.GetPayment(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return PaymentRef{}, ErrPaymentNotFound
+		return Ref{}, ErrNotFound
 	}
 	if err != nil {
 		ps.log.Warn("reading a payment from the store", "payment", id, "err", err)
-		return PaymentRef{}, ErrStoreUnavailable
+		return Ref{}, ErrStoreUnavailable
 	}
-	return PaymentRef{ps: ps, stored: &sp}, nil
+	return Ref{ps: ps, stored: &sp}, nil
 }
 
 // InProgress returns the id of the call's payment in progress, waiting or
@@ -195,18 +195,18 @@ func (ps *Payments) waitingOnCall(callID string) *waiting {
 }
 
 // ID returns the payment's id.
-func (r PaymentRef) ID() string { return r.View().ID }
+func (r Ref) ID() string { return r.View().ID }
 
 // View returns what the API and the form see of the payment: never a
 // digit. A stored payment shows its state, amounts, result and times (the
 // fields' progress is not stored).
-func (r PaymentRef) View() PaymentView {
+func (r Ref) View() View {
 	switch {
 	case r.live != nil:
 		return r.live.View()
 	case r.waiting != nil:
 		w := r.waiting
-		v := PaymentView{
+		v := View{
 			ID: w.id, CallID: w.callID, State: w.state, Reason: w.reason, Attributes: w.attrs,
 			Fields: []FieldView{}, Created: w.created, Updated: w.created, Deadline: w.deadline,
 		}
@@ -218,13 +218,13 @@ func (r PaymentRef) View() PaymentView {
 	case r.stored != nil:
 		return storedView(*r.stored)
 	}
-	return PaymentView{Fields: []FieldView{}}
+	return View{Fields: []FieldView{}}
 }
 
 // PatchAttributes changes the attributes editor may change (a waiting
 // payment: none is opened by a configuration, and the currency has no
 // default).
-func (r *PaymentRef) PatchAttributes(editor Editor, ch AttributesPatch) error {
+func (r *Ref) PatchAttributes(editor Editor, ch AttributesPatch) error {
 	switch {
 	case r.live != nil:
 		_, err := r.live.PatchAttributes(editor, ch)
@@ -248,17 +248,17 @@ func (r *PaymentRef) PatchAttributes(editor Editor, ch AttributesPatch) error {
 }
 
 // Arm arms the field fieldID (Payment.Arm).
-func (r PaymentRef) Arm(fieldID string) error {
+func (r Ref) Arm(fieldID string) error {
 	return r.onLive(func(p *Payment) error { return p.Arm(fieldID) })
 }
 
 // Clear clears the field fieldID (Payment.Clear).
-func (r PaymentRef) Clear(fieldID string) error {
+func (r Ref) Clear(fieldID string) error {
 	return r.onLive(func(p *Payment) error { return p.Clear(fieldID) })
 }
 
 // onLive runs op on a live payment; a waiting one has no field yet.
-func (r PaymentRef) onLive(op func(*Payment) error) error {
+func (r Ref) onLive(op func(*Payment) error) error {
 	switch {
 	case r.live != nil:
 		return op(r.live)
@@ -270,7 +270,7 @@ func (r PaymentRef) onLive(op func(*Payment) error) error {
 
 // Process hands the card to the processor (Payment.Process). A waiting
 // payment is not ready.
-func (r PaymentRef) Process(ctx context.Context) (Result, error) {
+func (r Ref) Process(ctx context.Context) (Result, error) {
 	switch {
 	case r.live != nil:
 		return r.live.Process(ctx)
@@ -282,7 +282,7 @@ func (r PaymentRef) Process(ctx context.Context) (Result, error) {
 
 // End ends the payment unprocessed: a live one as Payment.End, a waiting
 // one as cancelled by the agent.
-func (r *PaymentRef) End() error {
+func (r *Ref) End() error {
 	switch {
 	case r.live != nil:
 		return r.live.End()
@@ -302,44 +302,44 @@ func (r *PaymentRef) End() error {
 
 // Choose gives a waiting payment its configuration: it becomes a live
 // Payment under the same id, with the attributes it has so far.
-func (r PaymentRef) Choose(configID string) (PaymentRef, error) {
+func (r Ref) Choose(configID string) (Ref, error) {
 	ps := r.ps
 	if _, ok := ps.Config(configID); !ok {
-		return PaymentRef{}, ErrNoConfig
+		return Ref{}, ErrNoConfig
 	}
 	if r.waiting == nil {
-		return PaymentRef{}, ErrConfigChosen
+		return Ref{}, ErrConfigChosen
 	}
 	ps.createMu.Lock()
 	defer ps.createMu.Unlock()
 	w := ps.waitingPayment(r.waiting.id)
 	if w == nil || w.state != StateCreated {
-		return PaymentRef{}, ErrInvalidState
+		return Ref{}, ErrInvalidState
 	}
 	set := ps.Set(w.callID)
 	if set == nil {
-		return PaymentRef{}, ErrNoCall
+		return Ref{}, ErrNoCall
 	}
 	live, err := set.NewWithFixed(w.id, configID, w.attrs, w.fixed)
 	if err != nil {
-		return PaymentRef{}, err
+		return Ref{}, err
 	}
 	ps.mu.Lock()
 	delete(ps.waiting, w.id)
 	ps.mu.Unlock()
-	return PaymentRef{ps: ps, live: live}, nil
+	return Ref{ps: ps, live: live}, nil
 }
 
 // Another starts the next payment on the call of a finished one, under
 // id, with its configuration and its attributes but the amount ("take
 // another payment" in the form). What the back end set stays fixed, but
 // the amount, which the next payment starts without.
-func (r PaymentRef) Another(id string) (PaymentRef, error) {
+func (r Ref) Another(id string) (Ref, error) {
 	switch {
 	case r.stored != nil:
-		return PaymentRef{}, ErrNoCall
+		return Ref{}, ErrNoCall
 	case r.live == nil || !r.live.State().Final():
-		return PaymentRef{}, fmt.Errorf("%w: another payment follows only a finished one", ErrInvalidState)
+		return Ref{}, fmt.Errorf("%w: another payment follows only a finished one", ErrInvalidState)
 	}
 	attrs := r.live.Attributes()
 	attrs.Amount = 0
@@ -349,10 +349,10 @@ func (r PaymentRef) Another(id string) (PaymentRef, error) {
 
 // storedView is a stored payment as a view: state, amounts, result and
 // times; the fields' progress is not stored.
-func storedView(sp store.Payment) PaymentView {
+func storedView(sp store.Payment) View {
 	st := storedState(sp.State)
 	attrs := Attributes{Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference}
-	v := PaymentView{
+	v := View{
 		ID: sp.ID, CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st, Attributes: attrs,
 		Fields: []FieldView{}, Created: sp.CreatedAt, Updated: sp.UpdatedAt,
 	}
@@ -367,9 +367,9 @@ func storedView(sp store.Payment) PaymentView {
 	return v
 }
 
-// storedState maps the store's state name to a PaymentState ("unknown" is
+// storedState maps the store's state name to a State ("unknown" is
 // reconciling).
-func storedState(st store.State) PaymentState {
+func storedState(st store.State) State {
 	if st == store.StateUnknown {
 		return StateReconciling
 	}

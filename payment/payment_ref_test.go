@@ -15,7 +15,7 @@ func withTwoConfigs(t *testing.T, e *env) {
 	first := e.ps.Configs()[0]
 	second := first
 	second.ID, second.Name = "other", "Other"
-	if err := e.ps.SetConfigs(PaymentsConfig{Configurations: []PaymentConfig{first, second}}); err != nil {
+	if err := e.ps.SetConfigs(Settings{Configurations: []Config{first, second}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -42,8 +42,8 @@ func TestWaitingPaymentBecomesLiveWhenAConfigurationIsChosen(t *testing.T) {
 		if got := e.ps.InProgress("call-1"); got != "pay-w" {
 			t.Errorf("InProgress = %q, want the waiting payment", got)
 		}
-		if _, err := e.ps.Create("call-1", "", "pay-x", Attributes{}, 0); !errors.Is(err, ErrPaymentActive) {
-			t.Errorf("a second payment on the call: %v, want ErrPaymentActive", err)
+		if _, err := e.ps.Create("call-1", "", "pay-x", Attributes{}, 0); !errors.Is(err, ErrInProgress) {
+			t.Errorf("a second payment on the call: %v, want ErrInProgress", err)
 		}
 		if err := ref.Arm("card_number"); !errors.Is(err, ErrNoConfigYet) {
 			t.Errorf("Arm: %v, want ErrNoConfigYet", err)
@@ -127,8 +127,8 @@ func TestWaitingPaymentEnds(t *testing.T) {
 		if v := ref.View(); v.State != StateCancelled || v.Reason != ReasonCallEnded {
 			t.Errorf("after the call ended: %+v", v)
 		}
-		if _, err := e.ps.Find(context.Background(), "pay-c"); !errors.Is(err, ErrPaymentNotFound) {
-			t.Errorf("asked again after the call ended: %v, want ErrPaymentNotFound", err)
+		if _, err := e.ps.Find(context.Background(), "pay-c"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("asked again after the call ended: %v, want ErrNotFound", err)
 		}
 		if _, err := e.ps.Create("call-1", "", "pay-d", Attributes{}, 0); !errors.Is(err, ErrNoCall) {
 			t.Errorf("a payment on an ended call: %v, want ErrNoCall", err)

@@ -8,7 +8,7 @@ import (
 	"dtmfgw/processor"
 )
 
-// PaymentState is where a payment is in its life:
+// State is where a payment is in its life:
 //
 //	created → collecting ⇄ ready → processing → approved | declined | failed
 //	                                          ↘ reconciling → approved | declined | failed
@@ -19,12 +19,12 @@ import (
 // card may have been charged, so it is neither charged again nor reported
 // as failed until Reconcile has asked the processor by idempotency key.
 // Its card data is zeroed all the same: reconciling needs none.
-type PaymentState uint8
+type State uint8
 
 // The payment states.
 const (
 	// StateCreated: made for a call, no field armed yet.
-	StateCreated PaymentState = iota + 1
+	StateCreated State = iota + 1
 	// StateCollecting: the caller is typing; not every required field is
 	// complete and valid.
 	StateCollecting
@@ -46,22 +46,22 @@ const (
 	// what became of the charge.
 	StateReconciling
 
-	numPaymentStates
+	numStates
 )
 
-var paymentStateNames = [numPaymentStates]string{"", "created", "collecting", "ready", "processing", "approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
+var stateNames = [numStates]string{"", "created", "collecting", "ready", "processing", "approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
 
 // String returns the state's name ("timed_out").
-func (s PaymentState) String() string {
-	if s == 0 || s >= numPaymentStates {
+func (s State) String() string {
+	if s == 0 || s >= numStates {
 		return "invalid"
 	}
-	return paymentStateNames[s]
+	return stateNames[s]
 }
 
 // MarshalText writes the state's name.
-func (s PaymentState) MarshalText() ([]byte, error) {
-	if s == 0 || s >= numPaymentStates {
+func (s State) MarshalText() ([]byte, error) {
+	if s == 0 || s >= numStates {
 		return nil, fmt.Errorf("payment: payment state %d: unknown", uint8(s))
 	}
 	return []byte(s.String()), nil
@@ -69,19 +69,19 @@ func (s PaymentState) MarshalText() ([]byte, error) {
 
 // Final reports whether the state is an end: approved, declined, failed,
 // cancelled or timed out.
-func (s PaymentState) Final() bool { return s >= StateApproved && s <= StateTimedOut }
+func (s State) Final() bool { return s >= StateApproved && s <= StateTimedOut }
 
 // open reports whether the payment takes digits and agent edits.
-func (s PaymentState) open() bool { return s >= StateCreated && s <= StateReady }
+func (s State) open() bool { return s >= StateCreated && s <= StateReady }
 
 // blocking reports whether a payment in s keeps another from starting on
 // its call.
-func (s PaymentState) blocking() bool { return s >= StateCreated && s <= StateProcessing }
+func (s State) blocking() bool { return s >= StateCreated && s <= StateProcessing }
 
 // Errors of payments.
 var (
-	// ErrPaymentActive: the call already has a payment that is not over.
-	ErrPaymentActive = errors.New("payment: the call already has a payment in progress")
+	// ErrInProgress: the call already has a payment that is not over.
+	ErrInProgress = errors.New("payment: the call already has a payment in progress")
 	// ErrNoConfig: no payment configuration has the id.
 	ErrNoConfig = errors.New("payment: no such payment configuration")
 	// ErrNoField: the payment's configuration has no field with the id.
@@ -92,8 +92,8 @@ var (
 	// ErrProcessing: the processor has the card; the payment cannot be
 	// changed or ended until it answers.
 	ErrProcessing = errors.New("payment: payment being processed")
-	// ErrPaymentEnded: the payment is over.
-	ErrPaymentEnded = errors.New("payment: payment ended")
+	// ErrEnded: the payment is over.
+	ErrEnded = errors.New("payment: payment ended")
 	// ErrBadAttributes wraps an unusable amount, currency, reference or
 	// name.
 	ErrBadAttributes = errors.New("payment: bad payment attributes")

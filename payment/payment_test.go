@@ -84,25 +84,25 @@ const (
 )
 
 func TestPaymentStateMachine(t *testing.T) {
-	postcode := func(required bool) func(*PaymentConfig) {
-		return func(c *PaymentConfig) {
+	postcode := func(required bool) func(*Config) {
+		return func(c *Config) {
 			c.Fields = append(c.Fields, FieldConfig{ID: PostcodeFieldID, Kind: FieldDigits, MinLen: 4, MaxLen: 8, Required: required})
 		}
 	}
 	created, collecting, ready, processing := StateCreated, StateCollecting, StateReady, StateProcessing
 	cases := []struct {
 		name   string
-		edit   func(*PaymentConfig)
+		edit   func(*Config)
 		proc   func(*fakeProc)
 		store  func(*fakeStore)
 		steps  []step
-		states []PaymentState // of the last payment
+		states []State // of the last payment
 		check  func(*testing.T, *env, *Payment)
 	}{
 		{
 			name:   "approved",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if e.proc.pan != visa || e.proc.cvc != cvc || e.proc.expM != 12 || e.proc.expY != 2030 || e.proc.key != p.IdempotencyKey() {
 					t.Errorf("processor was handed %d PAN digits, exp %d/%d", len(e.proc.pan), e.proc.expM, e.proc.expY)
@@ -115,7 +115,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				f.result = processor.Result{Status: processor.Declined, DeclineCode: "insufficient_funds"}
 			},
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateDeclined},
+			states: []State{created, collecting, ready, processing, StateDeclined},
 		},
 		{
 			name: "failed",
@@ -123,7 +123,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				f.result = processor.Result{Status: processor.Failed, Message: "currency not supported"}
 			},
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateFailed},
+			states: []State{created, collecting, ready, processing, StateFailed},
 		},
 		{
 			name: "unknown-then-reconciled-approved",
@@ -135,7 +135,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrStillUnknown}, {do: "reconcile"}, {do: "reconcile", err: ErrNotReconciling},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateReconciling, StateApproved},
+			states: []State{created, collecting, ready, processing, StateReconciling, StateApproved},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if e.proc.charges != 1 || e.proc.reconciles != 1 {
 					t.Errorf("%d charges, %d reconciliations: want 1 and 1", e.proc.charges, e.proc.reconciles)
@@ -154,9 +154,9 @@ func TestPaymentStateMachine(t *testing.T) {
 			steps: []step{
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrStillUnknown}, {do: "reconcile", err: ErrStillUnknown},
-				{do: "end", err: ErrPaymentEnded}, {do: "new"}, // another payment may start meanwhile
+				{do: "end", err: ErrEnded}, {do: "new"}, // another payment may start meanwhile
 			},
-			states: []PaymentState{created},
+			states: []State{created},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				first := e.set.Payments()[0]
 				if first.State() != StateReconciling || e.proc.charges != 1 {
@@ -174,7 +174,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				f.result, f.err = processor.Result{Status: processor.Failed, Message: "bad credentials"}, processor.ErrProcessor
 			},
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}, {do: "process"}, {do: "reconcile", err: ErrNotReconciling}},
-			states: []PaymentState{created, collecting, ready, processing, StateFailed},
+			states: []State{created, collecting, ready, processing, StateFailed},
 		},
 		{
 			name: "not-found-is-not-charged-only-after-the-grace",
@@ -187,7 +187,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "process", err: ErrStillUnknown}, {do: "reconcile", err: ErrStillUnknown},
 				{do: "wait", arg: "4m"}, {do: "reconcile", err: ErrStillUnknown}, {do: "wait", arg: "1m"}, {do: "reconcile"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateReconciling, StateFailed},
+			states: []State{created, collecting, ready, processing, StateReconciling, StateFailed},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if v := p.View(); v.Result == nil || v.Result.Reason != ReasonNotCharged {
 					t.Errorf("result %+v", v.Result)
@@ -201,12 +201,12 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrStillUnknown},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateReconciling},
+			states: []State{created, collecting, ready, processing, StateReconciling},
 		},
 		{
 			name:   "timeout-while-created",
-			steps:  []step{{do: "new"}, {do: "wait", arg: "4m59s"}, {do: "wait", arg: "1s"}, {do: "arm", arg: "expiry", err: ErrPaymentEnded}},
-			states: []PaymentState{created, StateTimedOut},
+			steps:  []step{{do: "new"}, {do: "wait", arg: "4m59s"}, {do: "wait", arg: "1s"}, {do: "arm", arg: "expiry", err: ErrEnded}},
+			states: []State{created, StateTimedOut},
 		},
 		{
 			name: "timeout-while-collecting",
@@ -214,21 +214,21 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa[:6]},
 				{do: "wait", arg: "4m59s"}, {do: "keys", arg: visa[6:]}, {do: "wait", arg: "1s"},
 			},
-			states: []PaymentState{created, collecting, StateTimedOut},
+			states: []State{created, collecting, StateTimedOut},
 		},
 		{
 			name: "timeout-while-ready",
 			steps: []step{
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
-				{do: "wait", arg: "5m"}, {do: "process", err: ErrPaymentEnded},
+				{do: "wait", arg: "5m"}, {do: "process", err: ErrEnded},
 			},
-			states: []PaymentState{created, collecting, ready, StateTimedOut},
+			states: []State{created, collecting, ready, StateTimedOut},
 		},
 		{
 			name:   "configured-session-timeout",
-			edit:   func(c *PaymentConfig) { c.SessionTimeout = time.Minute },
+			edit:   func(c *Config) { c.SessionTimeout = time.Minute },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "wait", arg: "59s"}, {do: "keys", arg: "4"}, {do: "wait", arg: "1s"}},
-			states: []PaymentState{created, collecting, StateTimedOut},
+			states: []State{created, collecting, StateTimedOut},
 		},
 		{
 			// The processor takes 20 s, past the session timeout: the
@@ -239,12 +239,12 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "wait", arg: "4m50s"}, {do: "process"}, {do: "wait", arg: "10m"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 		},
 		{
 			name:   "agent-ends",
-			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa}, {do: "end"}, {do: "end", err: ErrPaymentEnded}, {do: "wait", arg: "10m"}},
-			states: []PaymentState{created, collecting, StateCancelled},
+			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa}, {do: "end"}, {do: "end", err: ErrEnded}, {do: "wait", arg: "10m"}},
+			states: []State{created, collecting, StateCancelled},
 		},
 		{
 			name: "call-ends",
@@ -252,7 +252,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa}, {do: "close"}, {do: "close"},
 				{do: "new", err: ErrSetClosed},
 			},
-			states: []PaymentState{created, collecting, StateCancelled},
+			states: []State{created, collecting, StateCancelled},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if v := p.View(); v.Reason != ReasonCallEnded {
 					t.Errorf("reason %q", v.Reason)
@@ -265,7 +265,7 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name:   "process-before-ready",
 			steps:  []step{{do: "new"}, {do: "process", err: ErrNotReady}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa + expiry}, {do: "process", err: ErrNotReady}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 		},
 		{
 			name: "process-needs-an-amount",
@@ -273,12 +273,12 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new-no-amount"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrNotReady}, {do: "attrs", arg: "-5", err: ErrBadAttributes}, {do: "attrs", arg: "500"}, {do: "process"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 		},
 		{
 			name:   "bad-check-digit",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: breakCheck("5555555555554444") + expiry + cvc}, {do: "process", err: ErrNotReady}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if ev, _ := e.last(EventFieldComplete, "card_number"); ev.Valid || ev.MaskedPAN != "" || ev.Brand != BrandMastercard {
 					t.Errorf("card number %+v", ev)
@@ -290,13 +290,13 @@ func TestPaymentStateMachine(t *testing.T) {
 			steps: []step{
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "4242*" + cardKeys}, {do: "process"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 		},
 		{
 			name:   "star-switched-off",
-			edit:   func(c *PaymentConfig) { c.StarClearsField = false },
+			edit:   func(c *Config) { c.StarClearsField = false },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "4242*424242424242" + expiry + cvc}},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if st := e.set.Stats(); st.Ignored != 1 || st.Captured != 23 {
 					t.Errorf("stats %+v", st)
@@ -306,23 +306,23 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name:   "hash-ends-a-13-digit-visa",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "4222222222222#" + expiry + cvc}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 		},
 		{
 			name:   "hash-means-nothing-in-a-fixed-length-field",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa + "12#30" + cvc}},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 		},
 		{
 			name:   "hash-on-an-empty-required-field-is-ignored",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "#" + cardKeys}},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 		},
 		{
 			name:   "hash-switched-off",
-			edit:   func(c *PaymentConfig) { c.HashEndsField = false },
+			edit:   func(c *Config) { c.HashEndsField = false },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "4222222222222#"}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if f := p.View().Fields[0]; f.Complete || f.Length != 13 || e.set.Stats().Ignored != 1 {
 					t.Errorf("card number %+v", f)
@@ -331,12 +331,12 @@ func TestPaymentStateMachine(t *testing.T) {
 		},
 		{
 			name: "no-auto-advance",
-			edit: func(c *PaymentConfig) { c.AutoAdvance = false },
+			edit: func(c *Config) { c.AutoAdvance = false },
 			steps: []step{
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa + expiry},
 				{do: "arm", arg: "expiry"}, {do: "keys", arg: expiry}, {do: "arm", arg: "security_code"}, {do: "keys", arg: cvc},
 			},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if st := e.set.Stats(); st.Ignored != 4 {
 					t.Errorf("digits into a complete field: %+v", st)
@@ -346,12 +346,12 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name:   "amex-four-digit-code",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: amex + expiry + "1234"}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 		},
 		{
 			name:   "amex-three-digit-code-ended-by-hash",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: amex + expiry + "123#"}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if ev, _ := e.last(EventFieldComplete, "security_code"); ev.Valid || ev.Length != 3 {
 					t.Errorf("code %+v", ev)
@@ -367,7 +367,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "arm", arg: "card_number"}, {do: "keys", arg: visa + expiry},
 				{do: "clear", arg: "security_code"}, {do: "keys", arg: cvc},
 			},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				var valid []bool
 				for _, ev := range e.all {
@@ -388,18 +388,18 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "security_code"}, {do: "keys", arg: cvc},
 				{do: "arm", arg: "card_number"}, {do: "keys", arg: visa + expiry},
 			},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 		},
 		{
 			name:   "brand-not-accepted",
-			edit:   func(c *PaymentConfig) { c.AcceptedBrands = []Brand{BrandVisa} },
+			edit:   func(c *Config) { c.AcceptedBrands = []Brand{BrandVisa} },
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: "5555555555554444" + expiry + cvc}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 		},
 		{
 			name:   "expired-card",
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa + "1225" + cvc}},
-			states: []PaymentState{created, collecting},
+			states: []State{created, collecting},
 		},
 		{
 			name: "clear-and-retype",
@@ -407,7 +407,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: visa + "1225" + cvc},
 				{do: "clear", arg: "expiry"}, {do: "keys", arg: expiry},
 			},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 		},
 		{
 			name: "arm-a-complete-field-clears-it",
@@ -416,13 +416,13 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "arm", arg: "card_number"}, {do: "keys", arg: amex}, {do: "arm", arg: "nope", err: ErrNoField},
 			},
 			// Amex wants a 4-digit code: the 3-digit one no longer does.
-			states: []PaymentState{created, collecting, ready, collecting},
+			states: []State{created, collecting, ready, collecting},
 		},
 		{
 			name:   "optional-postcode-skipped-with-hash",
 			edit:   postcode(false),
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys + "#"}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if e.proc.postcode != "" {
 					t.Error("an empty postcode was handed on")
@@ -433,13 +433,13 @@ func TestPaymentStateMachine(t *testing.T) {
 			name:   "optional-postcode-partly-typed-is-not-ready",
 			edit:   postcode(false),
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys + "12"}},
-			states: []PaymentState{created, collecting, ready, collecting},
+			states: []State{created, collecting, ready, collecting},
 		},
 		{
 			name:   "required-postcode",
 			edit:   postcode(true),
 			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys + "#12345#"}, {do: "process"}},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if e.proc.postcode != "12345" {
 					t.Errorf("postcode of %d digits handed on", len(e.proc.postcode))
@@ -449,7 +449,7 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name:   "digits-before-arming-go-nowhere",
 			steps:  []step{{do: "keys", arg: "99"}, {do: "new"}, {do: "keys", arg: visa}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}},
-			states: []PaymentState{created, collecting, ready},
+			states: []State{created, collecting, ready},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if st := e.set.Stats(); st.Dropped != 18 || st.Captured != 23 || st.Digits != 41 {
 					t.Errorf("stats %+v", st)
@@ -465,16 +465,16 @@ func TestPaymentStateMachine(t *testing.T) {
 		{
 			name: "several-payments-one-at-a-time",
 			steps: []step{
-				{do: "new"}, {do: "new", err: ErrPaymentActive}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
+				{do: "new"}, {do: "new", err: ErrInProgress}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process"}, {do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: amex}, {do: "end"}, {do: "new"},
 			},
-			states: []PaymentState{created},
+			states: []State{created},
 			check: func(t *testing.T, e *env, _ *Payment) {
-				var got []PaymentState
+				var got []State
 				for _, p := range e.set.Payments() {
 					got = append(got, p.State())
 				}
-				if !slices.Equal(got, []PaymentState{StateApproved, StateCancelled, StateCreated}) {
+				if !slices.Equal(got, []State{StateApproved, StateCancelled, StateCreated}) {
 					t.Errorf("payments %v", got)
 				}
 			},
@@ -486,7 +486,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrNotRecorded}, {do: "process"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 			check: func(t *testing.T, e *env, _ *Payment) {
 				if e.proc.charges != 1 {
 					t.Errorf("%d charges", e.proc.charges)
@@ -500,7 +500,7 @@ func TestPaymentStateMachine(t *testing.T) {
 				{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys},
 				{do: "process", err: ErrNotRecorded}, {do: "end", err: ErrProcessing}, {do: "reconcile"},
 			},
-			states: []PaymentState{created, collecting, ready, processing, StateApproved},
+			states: []State{created, collecting, ready, processing, StateApproved},
 			check: func(t *testing.T, e *env, p *Payment) {
 				if e.proc.charges != 1 || e.proc.reconciles != 0 {
 					t.Errorf("%d charges, %d reconciliations", e.proc.charges, e.proc.reconciles)
@@ -568,8 +568,8 @@ func TestPaymentStateMachine(t *testing.T) {
 }
 
 // failState fails the first n records of state st.
-func failState(st PaymentState, n int) func(PaymentRecord) error {
-	return func(r PaymentRecord) error {
+func failState(st State, n int) func(Record) error {
+	return func(r Record) error {
 		if r.State == st && n > 0 {
 			n--
 			return errors.New("disk full")
@@ -722,7 +722,7 @@ func TestConcurrentActionsWhileProcessing(t *testing.T) {
 				t.Errorf("%s while processing: %v", name, err)
 			}
 		}
-		if _, err := e.set.New("card", Attributes{}); !errors.Is(err, ErrPaymentActive) {
+		if _, err := e.set.New("card", Attributes{}); !errors.Is(err, ErrInProgress) {
 			t.Errorf("New while processing: %v", err)
 		}
 		e.keys("1234")
@@ -760,7 +760,7 @@ func TestRecords(t *testing.T) {
 		p.Arm("card_number")
 		e.keys(amex + expiry + "1234")
 		p.Process(context.Background())
-		var states []PaymentState
+		var states []State
 		for _, r := range e.store.records() {
 			states = append(states, r.State)
 			if r.PaymentID != p.ID() || r.CallID != "call-1" || r.Correlation.AgentID != "agent-7" || r.IdempotencyKey != p.IdempotencyKey() ||
@@ -768,7 +768,7 @@ func TestRecords(t *testing.T) {
 				t.Errorf("record %+v", r)
 			}
 		}
-		if !slices.Equal(states, []PaymentState{StateCreated, StateProcessing, StateApproved}) {
+		if !slices.Equal(states, []State{StateCreated, StateProcessing, StateApproved}) {
 			t.Errorf("recorded %v", states)
 		}
 		var steps []string
@@ -810,7 +810,7 @@ func TestCanary(t *testing.T) {
 	canary := withCheckDigit("491761384927503") // a Visa no test card uses
 	exp := "0929"
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, func(c *PaymentConfig) {
+		e := newEnv(t, func(c *Config) {
 			c.Fields = append(c.Fields, FieldConfig{ID: PostcodeFieldID, Kind: FieldDigits, MinLen: 4, MaxLen: 8})
 		})
 		var texts []string
@@ -852,9 +852,9 @@ func TestCanary(t *testing.T) {
 		p = pay(canary, nil)
 		time.Sleep(DefaultSessionTimeout)
 		synctest.Wait()
-		e.note(p.End()) // timed out: ErrPaymentEnded
+		e.note(p.End()) // timed out: ErrEnded
 
-		e.store.setFail(func(PaymentRecord) error { return errors.New("store down") })
+		e.store.setFail(func(Record) error { return errors.New("store down") })
 		e.proc.err = nil
 		e.proc.result = processor.Result{Status: processor.Approved}
 		p = pay(full, nil)
@@ -919,19 +919,19 @@ func TestMaskDigitRuns(t *testing.T) {
 }
 
 func TestNewPaymentsChecksProcessors(t *testing.T) {
-	if _, err := NewPayments(DefaultPaymentsConfig()); !errors.Is(err, ErrPaymentConfig) || !strings.Contains(err.Error(), "configurations[0].processor") {
+	if _, err := NewPayments(DefaultSettings()); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "configurations[0].processor") {
 		t.Errorf("no processor: %v", err)
 	}
-	if _, err := NewPayments(PaymentsConfig{}, WithProcessors(&fakeProc{})); !errors.Is(err, ErrPaymentConfig) {
+	if _, err := NewPayments(Settings{}, WithProcessors(&fakeProc{})); !errors.Is(err, ErrConfig) {
 		t.Errorf("no configuration: %v", err)
 	}
-	ps, err := NewPayments(DefaultPaymentsConfig(), WithProcessors(&fakeProc{}))
+	ps, err := NewPayments(DefaultSettings(), WithProcessors(&fakeProc{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	set := ps.ForCall(&fakeCall{id: "c"})
 	if ps.ForCall(&fakeCall{id: "c"}) != set || ps.Set("c") != set {
-		t.Error("a second PaymentSet for one call")
+		t.Error("a second Set for one call")
 	}
 	if _, err := set.New("nope", Attributes{}); !errors.Is(err, ErrNoConfig) {
 		t.Errorf("unknown configuration: %v", err)
@@ -1001,7 +1001,7 @@ func TestReconcileLaterLeavesTheCallAlone(t *testing.T) {
 }
 
 // allowedMoves are the state machine's edges.
-var allowedMoves = map[[2]PaymentState]bool{
+var allowedMoves = map[[2]State]bool{
 	{StateCreated, StateCollecting}: true, {StateCreated, StateCancelled}: true, {StateCreated, StateTimedOut}: true,
 	{StateCollecting, StateReady}: true, {StateCollecting, StateCancelled}: true, {StateCollecting, StateTimedOut}: true,
 	{StateReady, StateCollecting}: true, {StateReady, StateProcessing}: true, {StateReady, StateCancelled}: true, {StateReady, StateTimedOut}: true,
@@ -1061,7 +1061,7 @@ func FuzzPaymentKeys(f *testing.F) {
 			return
 		}
 		synctest.Test(t, func(t *testing.T) {
-			e := newEnv(t, func(c *PaymentConfig) {
+			e := newEnv(t, func(c *Config) {
 				c.Fields = append(c.Fields, FieldConfig{ID: PostcodeFieldID, Kind: FieldDigits, MinLen: 4, MaxLen: 8})
 			})
 			e.proc.reconcileRes = processor.Result{Status: processor.Approved}
@@ -1112,7 +1112,7 @@ func FuzzPaymentKeys(f *testing.F) {
 			if e.sub.Dropped() {
 				t.Fatal("the test's subscriber fell behind")
 			}
-			prev := PaymentState(0)
+			prev := State(0)
 			for _, ev := range e.all {
 				if b, err := json.Marshal(ev); err != nil || digitRun5(string(b)) {
 					t.Fatalf("event %s (%v)", b, err)
@@ -1120,7 +1120,7 @@ func FuzzPaymentKeys(f *testing.F) {
 				if ev.Type != EventState {
 					continue
 				}
-				if prev != 0 && !allowedMoves[[2]PaymentState{prev, ev.State}] {
+				if prev != 0 && !allowedMoves[[2]State{prev, ev.State}] {
 					t.Fatalf("moved from %v to %v", prev, ev.State)
 				}
 				prev = ev.State
@@ -1135,7 +1135,7 @@ func FuzzPaymentKeys(f *testing.F) {
 // BenchmarkHandleDigit is a key press from the call's digit path to the
 // event the agent form shows as a dot.
 func BenchmarkHandleDigit(b *testing.B) {
-	ps, err := NewPayments(DefaultPaymentsConfig(), WithProcessors(&fakeProc{}), WithPaymentLogger(slog.New(slog.DiscardHandler)))
+	ps, err := NewPayments(DefaultSettings(), WithProcessors(&fakeProc{}), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -1168,7 +1168,7 @@ func TestWithTheSandbox(t *testing.T) {
 		card      string
 		process   error
 		reconcile []error // in turn, a minute apart after the first
-		want      PaymentState
+		want      State
 		decline   string
 	}{
 		{card: "4242424242424242", want: StateApproved},
@@ -1274,7 +1274,7 @@ func TestNewWithID(t *testing.T) {
 		if err := p.End(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{}); !errors.Is(err, ErrPaymentActive) {
+		if _, err := e.set.NewWithID("pay_chosen", e.ps.Configs()[0].ID, Attributes{}); !errors.Is(err, ErrInProgress) {
 			t.Errorf("taken id: %v", err)
 		}
 		e.set.Close("")

@@ -20,14 +20,14 @@ type FieldView struct {
 	MaskedPAN string `json:"masked_pan,omitempty"`
 }
 
-// PaymentView is a payment as the API and the form see it: never a digit.
-type PaymentView struct {
-	ID         string       `json:"id"`
-	CallID     string       `json:"call_id"`
-	ConfigID   string       `json:"config_id"`
-	State      PaymentState `json:"state"`
-	Reason     string       `json:"reason,omitempty"`
-	Attributes Attributes   `json:"attributes"`
+// View is a payment as the API and the form see it: never a digit.
+type View struct {
+	ID         string     `json:"id"`
+	CallID     string     `json:"call_id"`
+	ConfigID   string     `json:"config_id"`
+	State      State      `json:"state"`
+	Reason     string     `json:"reason,omitempty"`
+	Attributes Attributes `json:"attributes"`
 	// AgentEditable are the attributes the agent's form may change: those
 	// the back end did not set, and those the configuration lets the agent
 	// change all the same. Nothing is editable once the payment is being
@@ -44,10 +44,10 @@ type PaymentView struct {
 }
 
 // View returns the payment as it stands.
-func (p *Payment) View() PaymentView {
+func (p *Payment) View() View {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v := PaymentView{
+	v := View{
 		ID: p.id, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
 		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.deadline,
 		Fields: make([]FieldView, len(p.fields)),

@@ -28,12 +28,12 @@ const (
 	// DefaultSecureCheck is how often an open payment looks at its call's
 	// secure status, besides UpdateSecure.
 	DefaultSecureCheck = time.Second
-	// storeTimeout bounds one write to the PaymentStore.
+	// storeTimeout bounds one write to the Store.
 	storeTimeout = 5 * time.Second
 )
 
-// PaymentCall is what a payment needs of its call; *Call has it all.
-type PaymentCall interface {
+// Call is what a payment needs of its call; *call.Call has it all.
+type Call interface {
 	// ID is the call's id.
 	ID() string
 	// Correlation gives the call's direction and identifiers for records
@@ -47,30 +47,30 @@ type PaymentCall interface {
 }
 
 // A call's media is what its payments watch and switch.
-var _ PaymentCall = (*call.Call)(nil)
+var _ Call = (*call.Call)(nil)
 
-// PaymentsOption changes how NewPayments builds Payments.
-type PaymentsOption func(*Payments)
+// Option changes how NewPayments builds Payments.
+type Option func(*Payments)
 
-// WithPaymentClock makes payments tell time by now instead of time.Now:
+// WithClock makes payments tell time by now instead of time.Now:
 // events' and records' stamps, card expiry dates, the session deadline and
 // the time left. The timers that wake a payment (session timeout, time
 // left) wait the durations now gives on the time package's timers, which
 // testing/synctest fakes, so a test drives them in a bubble.
-func WithPaymentClock(now func() time.Time) PaymentsOption {
+func WithClock(now func() time.Time) Option {
 	return func(ps *Payments) { ps.now = now }
 }
 
-// WithPaymentLogger sets the logger (nil: slog.Default()). Nothing logged
+// WithLogger sets the logger (nil: slog.Default()). Nothing logged
 // holds a digit.
-func WithPaymentLogger(l *slog.Logger) PaymentsOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(ps *Payments) { ps.log = l }
 }
 
 // WithProcessors gives the processors configurations name (by their
 // Name, as processor.NewAll builds them). Every configuration's processor
 // must be among them.
-func WithProcessors(procs ...processor.Processor) PaymentsOption {
+func WithProcessors(procs ...processor.Processor) Option {
 	return func(ps *Payments) {
 		for _, p := range procs {
 			if p != nil {
@@ -80,20 +80,20 @@ func WithProcessors(procs ...processor.Processor) PaymentsOption {
 	}
 }
 
-// WithPaymentStore records payments durably (nil: nowhere).
-func WithPaymentStore(s PaymentStore) PaymentsOption {
+// WithStore records payments durably (nil: nowhere).
+func WithStore(s Store) Option {
 	return func(ps *Payments) { ps.store = s }
 }
 
 // WithProcessTimeout bounds each processor call (0: DefaultProcessTimeout),
 // besides the processor's own timeout.
-func WithProcessTimeout(d time.Duration) PaymentsOption {
+func WithProcessTimeout(d time.Duration) Option {
 	return func(ps *Payments) { ps.processTimeout = d }
 }
 
 // WithRemainingEvery sets how often open payments report the time left
 // (0: DefaultRemainingEvery).
-func WithRemainingEvery(d time.Duration) PaymentsOption {
+func WithRemainingEvery(d time.Duration) Option {
 	return func(ps *Payments) { ps.remainingEvery = d }
 }
 
@@ -110,20 +110,20 @@ type EventHook func(configID string, e Event)
 // WithEventHook calls h with every payment event (nil: none). Events of a
 // call with no payment (the secure status before the first) are not
 // passed.
-func WithEventHook(h EventHook) PaymentsOption {
+func WithEventHook(h EventHook) Option {
 	return func(ps *Payments) { ps.hook = h }
 }
 
 // Payments is the process's payment desk: the configurations, the
 // processors and the store, and the payments of every live call. The API
-// creates payments through the call's PaymentSet (ForCall) and finds them
+// creates payments through the call's Set (ForCall) and finds them
 // by id (Payment). Safe for concurrent use.
 type Payments struct {
 	// configs is swapped whole by SetConfigs: a payment copies its
 	// configuration when it is created, so running ones keep theirs.
-	configs        atomic.Pointer[[]PaymentConfig]
+	configs        atomic.Pointer[[]Config]
 	procs          map[string]processor.Processor
-	store          PaymentStore
+	store          Store
 	now            func() time.Time
 	log            *slog.Logger
 	processTimeout time.Duration
@@ -139,21 +139,21 @@ type Payments struct {
 	createMu sync.Mutex
 
 	mu       sync.Mutex
-	sets     map[string]*PaymentSet // by call id
-	payments map[string]*Payment    // by payment id: live calls' and unsettled ones
-	waiting  map[string]*waiting    // by payment id: those with no configuration yet
+	sets     map[string]*Set     // by call id
+	payments map[string]*Payment // by payment id: live calls' and unsettled ones
+	waiting  map[string]*waiting // by payment id: those with no configuration yet
 }
 
 // NewPayments validates cfg and checks that every configuration's
 // processor is given (WithProcessors).
-func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) {
+func NewPayments(cfg Settings, opts ...Option) (*Payments, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	ps := &Payments{
 		newID:    randomID,
 		procs:    make(map[string]processor.Processor),
-		sets:     make(map[string]*PaymentSet),
+		sets:     make(map[string]*Set),
 		payments: make(map[string]*Payment),
 		waiting:  make(map[string]*waiting),
 	}
@@ -185,14 +185,14 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 // configuration they were created with. cfg must pass Validate and name
 // only the processors Payments was built with (a new processor needs a
 // restart); otherwise nothing changes. Safe to call at any time.
-func (ps *Payments) SetConfigs(cfg PaymentsConfig) error {
+func (ps *Payments) SetConfigs(cfg Settings) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	configs := slices.Clone(cfg.Configurations)
 	for i, c := range configs {
 		if ps.procs[c.Processor] == nil {
-			return fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrPaymentConfig, i, c.Processor)
+			return fmt.Errorf("%w: payments.configurations[%d].processor: no processor named %q", ErrConfig, i, c.Processor)
 		}
 	}
 	ps.configs.Store(&configs)
@@ -200,43 +200,43 @@ func (ps *Payments) SetConfigs(cfg PaymentsConfig) error {
 }
 
 // Configs returns the configurations.
-func (ps *Payments) Configs() []PaymentConfig { return slices.Clone(*ps.configs.Load()) }
+func (ps *Payments) Configs() []Config { return slices.Clone(*ps.configs.Load()) }
 
 // Config returns the configuration with the id.
-func (ps *Payments) Config(id string) (PaymentConfig, bool) {
+func (ps *Payments) Config(id string) (Config, bool) {
 	for _, c := range *ps.configs.Load() {
 		if c.ID == id {
 			return c, true
 		}
 	}
-	return PaymentConfig{}, false
+	return Config{}, false
 }
 
-// ForCall returns the call's PaymentSet, made at the first call. The
+// ForCall returns the call's Set, made at the first call. The
 // caller feeds it the call's digits (Consume) and closes it when the call
 // ends.
-func (ps *Payments) ForCall(call PaymentCall) *PaymentSet {
+func (ps *Payments) ForCall(call Call) *Set {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if s := ps.sets[call.ID()]; s != nil {
 		return s
 	}
-	s := &PaymentSet{ps: ps, call: call, callID: call.ID(), bus: NewEventBus(ps.now)}
+	s := &Set{ps: ps, call: call, callID: call.ID(), bus: NewEventBus(ps.now)}
 	ps.sets[s.callID] = s
 	return s
 }
 
-// TakeCall gives the call a PaymentSet that takes its presses until the
+// TakeCall gives the call a Set that takes its presses until the
 // call ends: the set is registered before TakeCall returns, and a
 // goroutine of its own feeds it the call's press queue (Consume), closing
-// it when the queue closes after the call's end. It is the Manager's
+// it when the queue closes after the call's end. It is the call.Manager's
 // WithNewCall hook.
 func (ps *Payments) TakeCall(c *call.Call) {
 	go ps.ForCall(c).Consume(c.Presses())
 }
 
-// Set returns the PaymentSet of a live call, or nil.
-func (ps *Payments) Set(callID string) *PaymentSet {
+// Set returns the Set of a live call, or nil.
+func (ps *Payments) Set(callID string) *Set {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.sets[callID]
@@ -283,7 +283,7 @@ func (ps *Payments) forgetIfDone(p *Payment) {
 // record writes r to the store, bounded in time and not cancelled with
 // ctx: a record half written because an HTTP client went away is worse
 // than one a little late.
-func (ps *Payments) record(ctx context.Context, r PaymentRecord) error {
+func (ps *Payments) record(ctx context.Context, r Record) error {
 	if ps.store == nil {
 		return nil
 	}
@@ -292,8 +292,8 @@ func (ps *Payments) record(ctx context.Context, r PaymentRecord) error {
 	return ps.store.RecordPayment(ctx, r)
 }
 
-// PaymentSetStats are a call's digit counters. They never hold a key.
-type PaymentSetStats struct {
+// SetStats are a call's digit counters. They never hold a key.
+type SetStats struct {
 	// Digits counts key presses handed to HandleDigit; Captured those
 	// that went into a field (or cleared or ended one); Dropped those that
 	// came with no payment open or no field armed; Ignored those that
@@ -303,13 +303,13 @@ type PaymentSetStats struct {
 	Digits, Captured, Dropped, Ignored, Lost uint64
 }
 
-// PaymentSet is one call's payments: several in turn, one open at a time.
+// Set is one call's payments: several in turn, one open at a time.
 // The call's digits come in through HandleDigit (or Consume) and go to the
 // open payment's armed field only. Its EventBus carries the progress of
 // every payment of the call. Safe for concurrent use.
-type PaymentSet struct {
+type Set struct {
 	ps     *Payments
-	call   PaymentCall
+	call   Call
 	callID string
 	bus    *EventBus
 
@@ -324,31 +324,31 @@ type PaymentSet struct {
 	lastNumber uint64
 	secure     bool
 	secureSent bool
-	stats      PaymentSetStats
+	stats      SetStats
 }
 
 // CallID returns the call's id.
-func (s *PaymentSet) CallID() string { return s.callID }
+func (s *Set) CallID() string { return s.callID }
 
 // Events returns the bus of the call's payment events.
-func (s *PaymentSet) Events() *EventBus { return s.bus }
+func (s *Set) Events() *EventBus { return s.bus }
 
-func (s *PaymentSet) isOpen() bool { return !s.closed.Load() }
+func (s *Set) isOpen() bool { return !s.closed.Load() }
 
 // New starts a payment of configuration configID with attrs prefilled
 // (a zero Currency takes the configuration's). It fails while another
 // payment of the call is open or processing. The session timeout runs
 // from now; the agent arms a field to start collecting.
-func (s *PaymentSet) New(configID string, attrs Attributes) (*Payment, error) {
+func (s *Set) New(configID string, attrs Attributes) (*Payment, error) {
 	return s.NewWithID("", configID, attrs)
 }
 
 // NewWithID is New with the payment's id chosen by the caller (empty: a
 // random one): the API hands out a payment's id, and its form token,
 // before the agent has picked the configuration. The id must be URL-safe
-// and not taken (ErrPaymentActive otherwise: it names a payment that is
+// and not taken (ErrInProgress otherwise: it names a payment that is
 // there already).
-func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
+func (s *Set) NewWithID(id, configID string, attrs Attributes) (*Payment, error) {
 	return s.NewWithFixed(id, configID, attrs, 0)
 }
 
@@ -357,7 +357,7 @@ func (s *PaymentSet) NewWithID(id, configID string, attrs Attributes) (*Payment,
 // lists them. The API passes its prefill's (Attributes.Given), or, for
 // the payment that follows a finished one, what the back end had set of
 // the finished one's.
-func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed AttributeSet) (*Payment, error) {
+func (s *Set) NewWithFixed(id, configID string, attrs Attributes, fixed AttributeSet) (*Payment, error) {
 	if !validPaymentID(id) {
 		return nil, errors.New("payment: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
 	}
@@ -378,13 +378,13 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 		return nil, ErrSetClosed
 	case s.active != nil && s.active.State().blocking():
 		s.mu.Unlock()
-		return nil, ErrPaymentActive
+		return nil, ErrInProgress
 	}
 	if id == "" {
 		id = s.ps.newID()
 	} else if s.ps.Payment(id) != nil {
 		s.mu.Unlock()
-		return nil, ErrPaymentActive
+		return nil, ErrInProgress
 	}
 	now := s.ps.now()
 	p := &Payment{
@@ -438,21 +438,21 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 }
 
 // Active returns the call's latest payment, open or not, or nil.
-func (s *PaymentSet) Active() *Payment {
+func (s *Set) Active() *Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.active
 }
 
 // Payments returns the call's payments, oldest first.
-func (s *PaymentSet) Payments() []*Payment {
+func (s *Set) Payments() []*Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.payments)
 }
 
 // Payment returns the call's payment with the id, or nil.
-func (s *PaymentSet) Payment(id string) *Payment {
+func (s *Set) Payment(id string) *Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.payments {
@@ -464,10 +464,10 @@ func (s *PaymentSet) Payment(id string) *Payment {
 }
 
 // HandleDigit is the one way a key press reaches a payment: from the
-// call's press queue (Call.Presses), where RFC 4733, in-band and SIP INFO
+// call's press queue (call.Call.Presses), where RFC 4733, in-band and SIP INFO
 // presses are already one dtmf.Press per press. It goes to the open payment's
 // armed field, or nowhere. It never blocks on a subscriber.
-func (s *PaymentSet) HandleDigit(d dtmf.Press) {
+func (s *Set) HandleDigit(d dtmf.Press) {
 	s.mu.Lock()
 	s.stats.Digits++
 	lost := false
@@ -505,7 +505,7 @@ func (s *PaymentSet) HandleDigit(d dtmf.Press) {
 // Consume feeds the call's digits to HandleDigit until the channel is
 // closed (the call ended), then closes the set. Run it on a goroutine of
 // its own per call.
-func (s *PaymentSet) Consume(digits <-chan dtmf.Press) {
+func (s *Set) Consume(digits <-chan dtmf.Press) {
 	for d := range digits {
 		s.HandleDigit(d)
 	}
@@ -515,7 +515,7 @@ func (s *PaymentSet) Consume(digits <-chan dtmf.Press) {
 // UpdateSecure looks at the call's secure status now and reports a change
 // (EventSecure). The SIP layer calls it when the media change (re-INVITE,
 // hold, the call's end); open payments also look every second.
-func (s *PaymentSet) UpdateSecure() {
+func (s *Set) UpdateSecure() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -538,7 +538,7 @@ func (s *PaymentSet) UpdateSecure() {
 }
 
 // Stats returns the call's digit counters.
-func (s *PaymentSet) Stats() PaymentSetStats {
+func (s *Set) Stats() SetStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
@@ -548,7 +548,7 @@ func (s *PaymentSet) Stats() PaymentSetStats {
 // (its digits zeroed); one being processed finishes and is recorded, and
 // stays findable by Payments.Payment until it is settled. The event bus is
 // closed after the last event. Closing twice does nothing.
-func (s *PaymentSet) Close(reason string) {
+func (s *Set) Close(reason string) {
 	if reason == "" {
 		reason = ReasonCallEnded
 	}

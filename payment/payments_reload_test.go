@@ -16,7 +16,7 @@ func TestPaymentsSetConfigs(t *testing.T) {
 	open := e.newPayment()
 	old := open.Config()
 
-	next := DefaultPaymentConfigs()[0]
+	next := DefaultConfigs()[0]
 	next.ID, next.Name, next.SessionTimeout = "card-v2", "Card payment v2", 90*time.Second
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -25,7 +25,7 @@ func TestPaymentsSetConfigs(t *testing.T) {
 			defer wg.Done()
 			for range 100 {
 				if i%2 == 0 {
-					if err := e.ps.SetConfigs(PaymentsConfig{Configurations: []PaymentConfig{next}}); err != nil {
+					if err := e.ps.SetConfigs(Settings{Configurations: []Config{next}}); err != nil {
 						t.Errorf("SetConfigs: %v", err)
 						return
 					}
@@ -65,10 +65,10 @@ func TestPaymentsSetConfigs(t *testing.T) {
 
 	for _, bad := range []struct {
 		name string
-		cfg  PaymentsConfig
+		cfg  Settings
 	}{
-		{"unknown processor", PaymentsConfig{Configurations: []PaymentConfig{func() PaymentConfig { c := next; c.Processor = "acme"; return c }()}}},
-		{"invalid", PaymentsConfig{Configurations: []PaymentConfig{func() PaymentConfig { c := next; c.ID = ""; return c }()}}},
+		{"unknown processor", Settings{Configurations: []Config{func() Config { c := next; c.Processor = "acme"; return c }()}}},
+		{"invalid", Settings{Configurations: []Config{func() Config { c := next; c.ID = ""; return c }()}}},
 	} {
 		if err := e.ps.SetConfigs(bad.cfg); err == nil {
 			t.Errorf("%s: SetConfigs accepted it", bad.name)

@@ -62,11 +62,11 @@ func (c ReconcileConfig) validate() error {
 	d := c.withDefaults()
 	switch {
 	case d.Concurrency < 1 || d.Concurrency > MaxReconcileConcurrency:
-		return fmt.Errorf("%w: payments.reconcile.concurrency: %d outside 1 … %d", ErrPaymentConfig, c.Concurrency, MaxReconcileConcurrency)
+		return fmt.Errorf("%w: payments.reconcile.concurrency: %d outside 1 … %d", ErrConfig, c.Concurrency, MaxReconcileConcurrency)
 	case d.Interval < 10*time.Millisecond || d.Interval > time.Hour:
-		return fmt.Errorf("%w: payments.reconcile.interval: %v outside 10ms … 1h", ErrPaymentConfig, c.Interval)
+		return fmt.Errorf("%w: payments.reconcile.interval: %v outside 10ms … 1h", ErrConfig, c.Interval)
 	case d.MaxBackoff < d.Interval || d.MaxBackoff > 24*time.Hour:
-		return fmt.Errorf("%w: payments.reconcile.max_backoff: %v outside interval (%v) … 24h", ErrPaymentConfig, c.MaxBackoff, d.Interval)
+		return fmt.Errorf("%w: payments.reconcile.max_backoff: %v outside interval (%v) … 24h", ErrConfig, c.MaxBackoff, d.Interval)
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ type reconcileRetry struct {
 
 // NewReconciler returns a Reconciler of the unresolved payments in st,
 // asking the processors in procs (by configured name). cfg's zero fields
-// take their defaults; it must pass validation (PaymentsConfig.Validate).
+// take their defaults; it must pass validation (Settings.Validate).
 func NewReconciler(st ReconcileStore, procs map[string]processor.Processor, cfg ReconcileConfig, opts ...ReconcilerOption) (*Reconciler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -457,7 +457,7 @@ func TestReconcilerAcceptsAResultAnotherNodeRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
 		p := e.unknownPayment(processor.Result{Status: processor.Approved, Reference: "ch_late"})
-		e.store.setFail(func(r PaymentRecord) error {
+		e.store.setFail(func(r Record) error {
 			if r.State.Final() {
 				return fmt.Errorf("store: %w: payment is approved", store.ErrFinal)
 			}
@@ -521,10 +521,10 @@ func TestReconcileConfigRefusalsNameTheKey(t *testing.T) {
 		if _, err := NewReconciler(newMemStore(), nil, c.cfg); err == nil {
 			t.Errorf("NewReconciler accepted %+v", c.cfg)
 		}
-		pc := DefaultPaymentsConfig()
+		pc := DefaultSettings()
 		pc.Reconcile = c.cfg
 		if err := pc.Validate(); err == nil {
-			t.Errorf("PaymentsConfig.Validate accepted reconcile %+v", c.cfg)
+			t.Errorf("Settings.Validate accepted reconcile %+v", c.cfg)
 		}
 	}
 }

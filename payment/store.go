@@ -7,27 +7,27 @@ import (
 	"dtmfgw/store"
 )
 
-// StorePayments returns a PaymentStore that keeps payment records in s
+// StorePayments returns a Store that keeps payment records in s
 // (SQLite or PostgreSQL through package store). It maps each record onto
 // the store's transitions: the first record creates the payment, a
 // processor's answer after processing commits the result together with
 // its audit entry (CommitResult), anything else is a compare-and-set state
 // change from the state the store last took (UpdateState). Only the brand
 // and the last four digits of the card leave the payment.
-func StorePayments(s *store.Store) PaymentStore { return storeAdapter{s} }
+func StorePayments(s *store.Store) Store { return storeAdapter{s} }
 
 type storeAdapter struct{ s *store.Store }
 
 // storeState names a payment state as the store does; the store calls a
 // charge whose outcome is not known yet "unknown".
-func storeState(s PaymentState) store.State {
+func storeState(s State) store.State {
 	if s == StateReconciling {
 		return store.StateUnknown
 	}
 	return store.State(s.String())
 }
 
-func (a storeAdapter) RecordPayment(ctx context.Context, r PaymentRecord) error {
+func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 	entry := store.Entry{Actor: store.Actor(r.Actor), Action: r.Action, Detail: r.Reason}
 	brand := ""
 	if r.Brand != 0 {
@@ -74,7 +74,7 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r PaymentRecord) error 
 	return err
 }
 
-// GetPayment reads a payment's record (PaymentReader): how Payments.Find
+// GetPayment reads a payment's record (Reader): how Payments.Find
 // finds a payment whose call has ended.
 func (a storeAdapter) GetPayment(ctx context.Context, id string) (store.Payment, error) {
 	return a.s.GetPayment(ctx, id)

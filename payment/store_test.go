@@ -32,10 +32,10 @@ func TestPaymentsOnTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultPaymentConfigs()[0]
+	cfg := DefaultConfigs()[0]
 	cfg.Currency = "GBP"
-	ps, err := NewPayments(PaymentsConfig{Configurations: []PaymentConfig{cfg}},
-		WithProcessors(sandbox), WithPaymentStore(StorePayments(st)), WithPaymentLogger(log))
+	ps, err := NewPayments(Settings{Configurations: []Config{cfg}},
+		WithProcessors(sandbox), WithStore(StorePayments(st)), WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}

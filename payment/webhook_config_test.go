@@ -49,7 +49,7 @@ func TestWebhookConfigValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultPaymentsConfig()
+			c := DefaultSettings()
 			c.Configurations[0].Webhook = good
 			tc.edit(&c.Configurations[0].Webhook)
 			err := c.Validate()
@@ -60,7 +60,7 @@ func TestWebhookConfigValidate(t *testing.T) {
 				return
 			}
 			want := "payments.configurations[0]." + tc.key + ":"
-			if err == nil || !errors.Is(err, ErrPaymentConfig) || !strings.Contains(err.Error(), want) {
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), want) {
 				t.Fatalf("error %v; want one naming %s", err, want)
 			}
 			if strings.Contains(err.Error(), testWebhookSecret) || strings.Contains(err.Error(), "user:pw") {
@@ -73,7 +73,7 @@ func TestWebhookConfigValidate(t *testing.T) {
 // TestWebhookSecretNeverShows: the secret is read from YAML, and appears
 // in no JSON, no fmt verb and no log line.
 func TestWebhookSecretNeverShows(t *testing.T) {
-	var c PaymentsConfig
+	var c Settings
 	doc := fmt.Sprintf(`configurations:
   - id: card
     name: Card
@@ -118,11 +118,11 @@ func TestWebhookSecretNeverShows(t *testing.T) {
 		t.Errorf("JSON %s", js)
 	}
 	// No webhook: no key at all.
-	js, _ = json.Marshal(DefaultPaymentConfigs()[0])
+	js, _ = json.Marshal(DefaultConfigs()[0])
 	if strings.Contains(string(js), "webhook") {
 		t.Errorf("JSON without a webhook: %s", js)
 	}
-	var bad PaymentsConfig
+	var bad Settings
 	if err := yaml.Unmarshal([]byte(strings.Replace(doc, "field_complete", "nonsense", 1)), &bad); err == nil {
 		t.Error("an unknown event type was accepted")
 	}

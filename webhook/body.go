@@ -45,7 +45,7 @@ type Data struct {
 	Event *payment.Event `json:"event,omitempty"`
 }
 
-// Payment is a payment in a webhook: the fields of payment.PaymentView
+// Payment is a payment in a webhook: the fields of payment.View
 // that the store keeps, and its correlation ids. It never holds a card
 // digit beyond the last four of a card number.
 type Payment struct {
@@ -111,7 +111,7 @@ func resultPayment(p store.Payment, reason string) Payment {
 // webhooks indexes the configurations that have a webhook.
 type webhooks map[string]payment.WebhookConfig
 
-func indexWebhooks(configs []payment.PaymentConfig) webhooks {
+func indexWebhooks(configs []payment.Config) webhooks {
 	w := make(webhooks)
 	for _, c := range configs {
 		if c.Webhook.Enabled() {
@@ -130,7 +130,7 @@ type Directory struct {
 }
 
 // NewDirectory returns the directory of configs' webhooks.
-func NewDirectory(configs []payment.PaymentConfig) *Directory {
+func NewDirectory(configs []payment.Config) *Directory {
 	d := &Directory{}
 	d.SetConfigs(configs)
 	return d
@@ -140,7 +140,7 @@ func NewDirectory(configs []payment.PaymentConfig) *Directory {
 // payment.Payments.SetConfigs does). Pending deliveries follow: each
 // attempt goes to the URL, signed with the secret, in force when it is
 // made; one whose configuration no longer has a webhook is given up.
-func (d *Directory) SetConfigs(configs []payment.PaymentConfig) {
+func (d *Directory) SetConfigs(configs []payment.Config) {
 	w := indexWebhooks(configs)
 	d.hooks.Store(&w)
 }
@@ -169,4 +169,4 @@ func (d *Directory) Outbox(p store.Payment, e store.Entry) ([]store.Delivery, er
 
 // Outbox returns the outbox function of a Directory of configs that never
 // changes.
-func Outbox(configs []payment.PaymentConfig) store.OutboxFunc { return NewDirectory(configs).Outbox }
+func Outbox(configs []payment.Config) store.OutboxFunc { return NewDirectory(configs).Outbox }

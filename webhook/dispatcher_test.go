@@ -216,7 +216,7 @@ func TestUnreachableAndRemovedWebhooks(t *testing.T) {
 	}
 	// A restart with the webhook taken out of the configuration.
 	e.crash()
-	e.configs = []payment.PaymentConfig{paymentConfig("", false)}
+	e.configs = []payment.Config{paymentConfig("", false)}
 	e.open()
 	e.clock.Set(testNow.Add(time.Hour))
 	e.round()
@@ -441,7 +441,7 @@ func TestDirectoryReload(t *testing.T) {
 	}
 	moved := paymentConfig(newRcv.srv.URL, false)
 	moved.Webhook.Secret = "a-rotated-secret-0123456789"
-	e.dir.SetConfigs([]payment.PaymentConfig{moved})
+	e.dir.SetConfigs([]payment.Config{moved})
 	e.clock.Set(e.only(p.ID).NextAttemptAt)
 	e.round()
 	got := newRcv.requests()
@@ -452,11 +452,11 @@ func TestDirectoryReload(t *testing.T) {
 		t.Errorf("not signed with the new secret: %v", err)
 	}
 
-	e.dir.SetConfigs([]payment.PaymentConfig{paymentConfig("", false)})
+	e.dir.SetConfigs([]payment.Config{paymentConfig("", false)})
 	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 0 {
 		t.Error("a configuration without a webhook any more got a delivery")
 	}
-	e.dir.SetConfigs([]payment.PaymentConfig{moved})
+	e.dir.SetConfigs([]payment.Config{moved})
 	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 1 {
 		t.Error("a configuration that gained a webhook got no delivery")
 	}

@@ -37,7 +37,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// fakeCall is a payment.PaymentCall.
+// fakeCall is a payment.Call.
 type fakeCall struct{ id string }
 
 func (c fakeCall) ID() string { return c.id }
@@ -81,7 +81,7 @@ func leaks(text, secret string) []string {
 func TestPaymentThroughTheDispatcher(t *testing.T) {
 	canary := withCheckDigit("491761384927503")
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
-	configs := []payment.PaymentConfig{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
+	configs := []payment.Config{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
 	ctx := context.Background()
 	dir := NewDirectory(configs)
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
@@ -99,8 +99,8 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := payment.NewPayments(payment.PaymentsConfig{Configurations: configs}, payment.WithProcessors(sandbox),
-		payment.WithPaymentStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithPaymentLogger(logger))
+	ps, err := payment.NewPayments(payment.Settings{Configurations: configs}, payment.WithProcessors(sandbox),
+		payment.WithStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

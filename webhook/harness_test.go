@@ -89,8 +89,8 @@ func (r *receiver) requests() []received {
 }
 
 // paymentConfig is the built-in card configuration with a webhook to url.
-func paymentConfig(url string, progress bool) payment.PaymentConfig {
-	c := payment.DefaultPaymentConfigs()[0]
+func paymentConfig(url string, progress bool) payment.Config {
+	c := payment.DefaultConfigs()[0]
 	c.Currency = "GBP"
 	if url != "" {
 		c.Webhook = payment.WebhookConfig{URL: url, Secret: payment.Secret(testSecret), Progress: progress}
@@ -111,20 +111,20 @@ type env struct {
 	t       *testing.T
 	dsn     string
 	clock   *clock
-	configs []payment.PaymentConfig
+	configs []payment.Config
 	cfg     Config
 	dir     *Directory
 	st      *store.Store
 	d       *Dispatcher
 }
 
-func newEnv(t *testing.T, cfg Config, configs ...payment.PaymentConfig) *env {
+func newEnv(t *testing.T, cfg Config, configs ...payment.Config) *env {
 	t.Helper()
 	return newEnvOn(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), cfg, configs...)
 }
 
 // newEnvOn is newEnv on the database dsn.
-func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.PaymentConfig) *env {
+func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.Config) *env {
 	t.Helper()
 	e := &env{t: t, dsn: dsn, clock: newClock(), configs: configs, cfg: cfg}
 	e.open()
