@@ -91,17 +91,17 @@ func usable(a netip.AddrPort) bool {
 	return a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0
 }
 
-// CallTimes are the moments of a call's life, by the Manager's clock;
+// Times are the moments of a call's life, by the Manager's clock;
 // zero for what has not happened.
-type CallTimes struct {
+type Times struct {
 	// Created is when NewCall made the call, MediaStarted when Start
 	// started its relay (early media may start it before the answer),
 	// Answered when MarkAnswered was called, Ended when End was.
 	Created, MediaStarted, Answered, Ended time.Time
 }
 
-// CallStats are a call's counters. They never hold a key.
-type CallStats struct {
+// Stats are a call's counters. They never hold a key.
+type Stats struct {
 	// Relay is the relay's: both legs' received and sent streams.
 	Relay media.RelayStats
 	// Pipeline is the caller→agent masking pipeline's, summed over the
@@ -135,7 +135,7 @@ type Call struct {
 
 	mu                sync.Mutex
 	corr              Correlation
-	times             CallTimes
+	times             Times
 	reason            EndReason
 	callerP, agentP   MediaParams
 	haveCaller        bool
@@ -385,15 +385,15 @@ func (c *Call) EndReason() EndReason {
 }
 
 // Times returns the call's timestamps.
-func (c *Call) Times() CallTimes {
+func (c *Call) Times() Times {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.times
 }
 
 // Stats returns the call's counters.
-func (c *Call) Stats() CallStats {
-	return CallStats{Relay: c.relay.Stats(), Pipeline: c.path.Stats(), PipelineSwaps: c.path.Swaps(), Presses: c.presses.Stats()}
+func (c *Call) Stats() Stats {
+	return Stats{Relay: c.relay.Stats(), Pipeline: c.path.Stats(), PipelineSwaps: c.path.Swaps(), Presses: c.presses.Stats()}
 }
 
 // End ends the call: the relay stops, the ports go back to the pool, the

@@ -251,7 +251,7 @@ func (m *Manager) mediaAddr(l *media.Leg) netip.AddrPort {
 // remove takes an ended call out of the registry. The call's end is
 // counted before WaitIdle is woken, so that a drain (or a test) reading
 // Stats once WaitIdle returns sees every call's end.
-func (m *Manager) remove(c *Call, reason EndReason, started time.Time, final CallStats, answered bool) {
+func (m *Manager) remove(c *Call, reason EndReason, started time.Time, final Stats, answered bool) {
 	m.mu.Lock()
 	delete(m.calls, c.id)
 	m.noteEndLocked(final, Termination{Answered: answered, Reason: reason})

@@ -44,7 +44,7 @@ type MediaMetrics struct {
 	Stats ManagerStats
 	// Calls is every call's counters since start, summed (the look-ahead
 	// and the RTCP figures are not summed and stay zero).
-	Calls CallStats
+	Calls Stats
 	// Terminated counts ended calls by kind of end.
 	Terminated map[Termination]uint64
 	// CallerJitter and AgentJitter are each ended call's jitter of the
@@ -63,7 +63,7 @@ type MediaMetrics struct {
 // calls' running totals (under Manager.mu, updated with the registry so
 // that a scrape counts each call exactly once) and the histograms.
 type managerMetrics struct {
-	ended      CallStats              // guarded by Manager.mu
+	ended      Stats                  // guarded by Manager.mu
 	terminated map[Termination]uint64 // guarded by Manager.mu
 	jitter     [2]*histo.Histogram    // caller, agent
 	detect     [2]*histo.Histogram    // rfc4733, inband
@@ -79,7 +79,7 @@ func newManagerMetrics() managerMetrics {
 }
 
 // noteEndLocked adds an ended call's final counters; m.mu is held.
-func (m *Manager) noteEndLocked(st CallStats, t Termination) {
+func (m *Manager) noteEndLocked(st Stats, t Termination) {
 	addCallStats(&m.metrics.ended, st)
 	m.metrics.terminated[t]++
 	for i, r := range []media.ReceiveSnapshot{st.Relay.Caller.Received, st.Relay.Agent.Received} {
@@ -134,7 +134,7 @@ func (m *Manager) Metrics() MediaMetrics {
 }
 
 // addCallStats adds b's counters to a (not the look-ahead nor RTCP).
-func addCallStats(a *CallStats, b CallStats) {
+func addCallStats(a *Stats, b Stats) {
 	addLeg(&a.Relay.Caller, b.Relay.Caller)
 	addLeg(&a.Relay.Agent, b.Relay.Agent)
 	a.Relay.Ticks += b.Relay.Ticks
