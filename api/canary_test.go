@@ -34,13 +34,13 @@ func withCheckDigit(body string) string {
 	panic("no check digit")
 }
 
-// TestCanary takes payments keyed with session's canary card number over
+// TestCanary takes payments keyed with package payment's canary card number over
 // the API (one approved, one cleared half-way and ended, one read after the
 // call), following the event stream, then searches every response body and
 // header, every event and the log for the number and its last eight
 // digits.
 func TestCanary(t *testing.T) {
-	canary := withCheckDigit("491761384927503") // session's canary: a Visa no test card uses
+	canary := withCheckDigit("491761384927503") // payment's canary: a Visa no test card uses
 	e := newTestEnv(t, envOptions{})
 	c := e.newCall(call.Correlation{AgentID: "agent-c"})
 	cr := e.create(c, "")

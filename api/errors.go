@@ -53,7 +53,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers err: an *apiError as it is, a session error by its
+// writeError answers err: an *apiError as it is, a payment error by its
 // meaning, anything else as a 500 that says nothing of the cause (the
 // cause is logged by the caller).
 func writeError(w http.ResponseWriter, err error) {

@@ -506,7 +506,7 @@ func (tb *tab) watchDots() {
 func TestFormStreamResume(t *testing.T) {
 	browser := newBrowser(t)
 	// flood is more events than a call's bus keeps for a stream that
-	// resumes (session's replayLen, 256).
+	// resumes (package payment's replayLen, 256).
 	const flood = 300
 
 	for _, tc := range []struct {

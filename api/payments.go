@@ -257,7 +257,7 @@ func (req createRequest) hash() [sha256.Size]byte {
 }
 
 // checkAttributes checks a payment's attributes field by field, so the
-// error names the field (the session checks them again).
+// error names the field (package payment checks them again).
 func checkAttributes(amount int64, currency, reference, name string) error {
 	switch {
 	case payment.HoldsCardNumber(reference):
@@ -368,7 +368,7 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := payment.AttributesPatch{Amount: req.Amount, Currency: req.Currency, Reference: req.Reference, CardholderName: req.CardholderName}
 	// The form token is the agent's: it may not change what the back end
-	// set, unless the configuration says so (session decides).
+	// set, unless the configuration says so (package payment decides).
 	editor := payment.EditorAgent
 	if who.apiKey {
 		editor = payment.EditorBackEnd

@@ -54,7 +54,7 @@ func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 			t.Fatalf("a refused PATCH %s changed the payment: %+v", body, got.Attributes)
 		}
 		if got := e.ps.Payment(id).Attributes(); got != before.Attributes {
-			t.Fatalf("a refused PATCH %s changed the session's payment: %+v", body, got)
+			t.Fatalf("a refused PATCH %s changed the domain's payment: %+v", body, got)
 		}
 	}
 	// What it shows, sent back unchanged, and the empty name: accepted.

@@ -10,7 +10,7 @@ import (
 )
 
 // paymentView is a payment as the API answers it (PaymentView+ in the
-// contract): the session's view, which holds no digit, with the call it is
+// contract): the payment domain's view, which holds no digit, with the call it is
 // taken on, the form session's id, and the configurations to choose from
 // while none is chosen.
 type paymentView struct {

@@ -157,7 +157,7 @@ func (c *Config) Validate() error {
 	}
 	for name := range c.Processors {
 		// The name is the key: say which without repeating it. (package
-		// processor sits below session and cannot ask it.)
+		// processor sits below payment and cannot ask it.)
 		if payment.HoldsCardNumber(name) {
 			errs = append(errs, errors.New("processors: a processor's name holds what looks like a card number"))
 		}

@@ -30,7 +30,7 @@ var (
 	PaymentResults = []string{"approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
 )
 
-// endReasonLabels maps session's end reasons to the reason label of
+// endReasonLabels maps the call's end reasons to the reason label of
 // dtmfgw_calls_terminated_total.
 var endReasonLabels = map[call.EndReason]string{
 	call.EndCallerHangup:       "bye_caller",

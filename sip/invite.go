@@ -69,7 +69,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	corr := Correlate(req, live.cfg.Headers)
-	c, err := b.calls.NewCall(sessionCorrelation(corr))
+	c, err := b.calls.NewCall(callCorrelation(corr))
 	if err != nil {
 		if errors.Is(err, media.ErrPortsExhausted) {
 			b.stats.Unavailable.Add(1)
@@ -154,8 +154,8 @@ func checkCopied(req *sipmsg.Request) error {
 	return nil
 }
 
-// sessionCorrelation turns what Correlate found into session's record.
-func sessionCorrelation(c Correlation) call.Correlation {
+// callCorrelation turns what Correlate found into the call's record.
+func callCorrelation(c Correlation) call.Correlation {
 	d := call.Inbound
 	if c.Direction == CallOutbound {
 		d = call.Outbound

@@ -74,7 +74,7 @@ func leaks(text, secret string) []string {
 	return out
 }
 
-// TestPaymentThroughTheDispatcher: a payment taken through session with a
+// TestPaymentThroughTheDispatcher: a payment taken through package payment with a
 // canary card, on a real store, with Run delivering: the receiver gets
 // progress and the result, every request verifies, and no body or header
 // holds the card number or six of its digits in a row.
