@@ -112,6 +112,7 @@ var ErrNotEditable = errors.New("payment: attribute not editable by the agent")
 // AgentEditable. Nothing was changed.
 type NotEditableError struct{ Attribute Attribute }
 
+// Error names the attribute and wraps ErrNotEditable.
 func (e *NotEditableError) Error() string {
 	return fmt.Sprintf("%v: %s was set by the back end", ErrNotEditable, e.Attribute)
 }

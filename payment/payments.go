@@ -215,13 +215,13 @@ func (ps *Payments) Config(id string) (Config, bool) {
 // ForCall returns the call's Set, made at the first call. The
 // caller feeds it the call's digits (Consume) and closes it when the call
 // ends.
-func (ps *Payments) ForCall(call Call) *Set {
+func (ps *Payments) ForCall(c Call) *Set {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if s := ps.sets[call.ID()]; s != nil {
+	if s := ps.sets[c.ID()]; s != nil {
 		return s
 	}
-	s := &Set{ps: ps, call: call, callID: call.ID(), bus: NewEventBus(ps.now)}
+	s := &Set{ps: ps, call: c, callID: c.ID(), bus: NewEventBus(ps.now)}
 	ps.sets[s.callID] = s
 	return s
 }

@@ -27,6 +27,7 @@ func storeState(s State) store.State {
 	return store.State(s.String())
 }
 
+// RecordPayment maps r onto the store's transition (see StorePayments).
 func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 	entry := store.Entry{Actor: store.Actor(r.Actor), Action: r.Action, Detail: r.Reason}
 	brand := ""
