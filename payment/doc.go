@@ -1,14 +1,14 @@
 // Package payment is dtmfgw's payment domain: the card payments taken on
 // the calls of package call, from the caller's key presses to the
 // processor's answer, durably recorded. A call reaches it only through the
-// small Call interface (its id, correlation, secure status and
-// secure mode) and its press queue.
+// small Call interface (its id, correlation, secure status and secure
+// mode) and its press queue.
 //
 //   - Payments (payments.go) is one per process: the payment
 //     configurations (payment_config.go), the processors and the durable
-//     store. Handed to the call.Manager as its WithNewCall hook
-//     (Payments.TakeCall), it gives every call a Set that takes its
-//     digits; a Set holds the call's payments, one open at a time.
+//     store. Its TakeCall, the call.Manager's WithNewCall hook, gives
+//     every call a Set that takes its digits; a Set holds the call's
+//     payments, one open at a time.
 //   - A Payment (payment.go) is the state machine (payment_state.go)
 //     created → collecting ⇄ ready → processing → approved | declined |
 //     failed | reconciling, or cancelled | timed out: digits go only to the
