@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // apiError is an error as the API answers it: a status and a stable
@@ -53,7 +53,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers err: an *apiError as it is, a session error by its
+// writeError answers err: an *apiError as it is, a payment error by its
 // meaning, anything else as a 500 that says nothing of the cause (the
 // cause is logged by the caller).
 func writeError(w http.ResponseWriter, err error) {
@@ -69,41 +69,41 @@ func writeError(w http.ResponseWriter, err error) {
 // asAPIError maps err to what the client is told.
 func asAPIError(err error) *apiError {
 	var e *apiError
-	var ne *session.NotEditableError
+	var ne *payment.NotEditableError
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &ne):
 		return errorf(http.StatusForbidden, "field_not_editable",
 			string(ne.Attribute)+" was set by the back end, and the payment's configuration does not let the agent's form change it")
-	case errors.Is(err, session.ErrCardNumberInText):
+	case errors.Is(err, payment.ErrCardNumberInText):
 		return errorf(http.StatusBadRequest, "card_number_in_text",
 			"a reference or name holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
-	case errors.Is(err, session.ErrPaymentActive):
+	case errors.Is(err, payment.ErrInProgress):
 		return errPaymentActive
-	case errors.Is(err, session.ErrNoConfig):
+	case errors.Is(err, payment.ErrNoConfig):
 		return errConfigNotFound
-	case errors.Is(err, session.ErrNoField):
+	case errors.Is(err, payment.ErrNoField):
 		return errFieldNotFound
-	case errors.Is(err, session.ErrNotReady):
+	case errors.Is(err, payment.ErrNotReady):
 		return errNotReady
-	case errors.Is(err, session.ErrProcessing), errors.Is(err, session.ErrPaymentEnded):
+	case errors.Is(err, payment.ErrProcessing), errors.Is(err, payment.ErrEnded):
 		return errInvalidState
-	case errors.Is(err, session.ErrBadAttributes):
+	case errors.Is(err, payment.ErrBadAttributes):
 		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
-	case errors.Is(err, session.ErrSetClosed), errors.Is(err, session.ErrNoCall):
+	case errors.Is(err, payment.ErrSetClosed), errors.Is(err, payment.ErrNoCall):
 		return errCallNotFound
-	case errors.Is(err, session.ErrPaymentNotFound):
+	case errors.Is(err, payment.ErrNotFound):
 		return errPaymentNotFound
-	case errors.Is(err, session.ErrStoreUnavailable):
+	case errors.Is(err, payment.ErrStoreUnavailable):
 		return errStorage
-	case errors.Is(err, session.ErrNoConfigYet):
+	case errors.Is(err, payment.ErrNoConfigYet):
 		return errNotArmable
-	case errors.Is(err, session.ErrConfigChosen):
+	case errors.Is(err, payment.ErrConfigChosen):
 		return errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")
-	case errors.Is(err, session.ErrInvalidState):
+	case errors.Is(err, payment.ErrInvalidState):
 		return errInvalidState
-	case errors.Is(err, session.ErrNotRecorded):
+	case errors.Is(err, payment.ErrNotRecorded):
 		return errStorage
 	}
 	return errorf(http.StatusInternalServerError, "internal", "an internal error occurred")
