@@ -414,13 +414,15 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(r.Context(), live))
 }
 
-// fieldAction arms or clears the field {field}.
-func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(payment.Ref, string) error) {
+// change authorises a change to the payment {id} (refused while
+// draining; the body, if any, must be empty or {}), applies op and answers
+// the payment as it is then.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, op func(f *payment.Ref) error) {
 	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
-	if err := act(f, r.PathValue("field")); err != nil {
+	if err := op(&f); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -428,47 +430,35 @@ func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(pa
 }
 
 func (s *Server) postArm(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, payment.Ref.Arm)
+	s.change(w, r, func(f *payment.Ref) error { return f.Arm(r.PathValue("field")) })
 }
 
 func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, payment.Ref.Clear)
-}
-
-func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
-	f, _, ok := s.changeFor(w, r, nil)
-	if !ok {
-		return
-	}
-	// Process waits for the processor (bounded by the processor timeout)
-	// and is not cancelled by the client going away.
-	_, err := f.Process(r.Context())
-	switch {
-	case err == nil, errors.Is(err, payment.ErrStillUnknown):
-	case errors.Is(err, payment.ErrNotRecorded) && f.Live().State() == payment.StateReady:
-		s.log.Warn("payment not processed: not recorded", "payment", f.ID(), "err", err)
-		writeError(w, err)
-		return
-	case errors.Is(err, payment.ErrNotRecorded):
-		// The result is known and kept in memory; the store will get it.
-		s.log.Warn("payment result not recorded yet", "payment", f.ID(), "err", err)
-	default:
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+	s.change(w, r, func(f *payment.Ref) error { return f.Clear(r.PathValue("field")) })
 }
 
 func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
-	f, _, ok := s.changeFor(w, r, nil)
-	if !ok {
-		return
-	}
-	if err := f.End(); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+	s.change(w, r, (*payment.Ref).End)
+}
+
+func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
+	s.change(w, r, func(f *payment.Ref) error {
+		// Process waits for the processor (bounded by the processor
+		// timeout) and is not cancelled by the client going away.
+		_, err := f.Process(r.Context())
+		switch {
+		case err == nil, errors.Is(err, payment.ErrStillUnknown):
+		case errors.Is(err, payment.ErrNotRecorded) && f.Live().State() == payment.StateReady:
+			s.log.Warn("payment not processed: not recorded", "payment", f.ID(), "err", err)
+			return err
+		case errors.Is(err, payment.ErrNotRecorded):
+			// The result is known and kept in memory; the store will get it.
+			s.log.Warn("payment result not recorded yet", "payment", f.ID(), "err", err)
+		default:
+			return err
+		}
+		return nil
+	})
 }
 
 // postAnother starts the next payment on the call of a finished one, with
