@@ -79,32 +79,33 @@ func asAPIError(err error) *apiError {
 	case errors.Is(err, payment.ErrCardNumberInText):
 		return errorf(http.StatusBadRequest, "card_number_in_text",
 			"a reference or name holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
-	case errors.Is(err, payment.ErrInProgress):
-		return errPaymentActive
-	case errors.Is(err, payment.ErrNoConfig):
-		return errConfigNotFound
-	case errors.Is(err, payment.ErrNoField):
-		return errFieldNotFound
-	case errors.Is(err, payment.ErrNotReady):
-		return errNotReady
-	case errors.Is(err, payment.ErrProcessing), errors.Is(err, payment.ErrEnded):
-		return errInvalidState
-	case errors.Is(err, payment.ErrBadAttributes):
-		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
-	case errors.Is(err, payment.ErrSetClosed), errors.Is(err, payment.ErrNoCall):
-		return errCallNotFound
-	case errors.Is(err, payment.ErrNotFound):
-		return errPaymentNotFound
-	case errors.Is(err, payment.ErrStoreUnavailable):
-		return errStorage
-	case errors.Is(err, payment.ErrNoConfigYet):
-		return errNotArmable
-	case errors.Is(err, payment.ErrConfigChosen):
-		return errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")
-	case errors.Is(err, payment.ErrInvalidState):
-		return errInvalidState
-	case errors.Is(err, payment.ErrNotRecorded):
-		return errStorage
+	}
+	for _, m := range domainErrors {
+		if errors.Is(err, m.err) {
+			return m.api
+		}
 	}
 	return errorf(http.StatusInternalServerError, "internal", "an internal error occurred")
+}
+
+// domainErrors are what the payment domain's errors tell the client.
+var domainErrors = []struct {
+	err error
+	api *apiError
+}{
+	{payment.ErrInProgress, errPaymentActive},
+	{payment.ErrNoConfig, errConfigNotFound},
+	{payment.ErrNoField, errFieldNotFound},
+	{payment.ErrNotReady, errNotReady},
+	{payment.ErrProcessing, errInvalidState},
+	{payment.ErrEnded, errInvalidState},
+	{payment.ErrInvalidState, errInvalidState},
+	{payment.ErrBadAttributes, errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")},
+	{payment.ErrSetClosed, errCallNotFound},
+	{payment.ErrNoCall, errCallNotFound},
+	{payment.ErrNotFound, errPaymentNotFound},
+	{payment.ErrStoreUnavailable, errStorage},
+	{payment.ErrNotRecorded, errStorage},
+	{payment.ErrNoConfigYet, errNotArmable},
+	{payment.ErrConfigChosen, errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")},
 }
