@@ -291,15 +291,7 @@ func (br *bridge) callerReoffer(offer *sdp.Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := br.agentOrigin.Marshal(agentOffer)
-	if err != nil {
-		return nil, err
-	}
-	res, err := br.sendReinvite(false, body)
-	if err != nil {
-		return nil, err
-	}
-	agentAnswer, err := sdp.Parse(res.Body())
+	agentAnswer, err := br.reoffer(false, agentOffer)
 	if err != nil {
 		return nil, err
 	}
@@ -325,15 +317,7 @@ func (br *bridge) agentReoffer(offer *sdp.Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := br.callerOrigin.Marshal(callerOffer)
-	if err != nil {
-		return nil, err
-	}
-	res, err := br.sendReinvite(true, body)
-	if err != nil {
-		return nil, err
-	}
-	callerAnswer, err := sdp.Parse(res.Body())
+	callerAnswer, err := br.reoffer(true, callerOffer)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +331,24 @@ func (br *bridge) agentReoffer(offer *sdp.Media) ([]byte, error) {
 	// The caller leg's "offer" is now its answer: what it sends and where.
 	br.callerOffer, br.callerAnswer, br.agentOffer, br.agentAnswer = callerAnswer, callerOffer, answer, offer
 	return br.agentOrigin.Marshal(answer)
+}
+
+// reoffer sends our offer to one side (the caller's when toCaller) in a
+// re-INVITE and returns that side's answer.
+func (br *bridge) reoffer(toCaller bool, offer *sdp.Media) (*sdp.Media, error) {
+	origin := &br.agentOrigin
+	if toCaller {
+		origin = &br.callerOrigin
+	}
+	body, err := origin.Marshal(offer)
+	if err != nil {
+		return nil, err
+	}
+	res, err := br.sendReinvite(toCaller, body)
+	if err != nil {
+		return nil, err
+	}
+	return sdp.Parse(res.Body())
 }
 
 // sendReinvite sends a re-INVITE with body on one leg, ACKs its 2xx (RFC
