@@ -19,6 +19,34 @@ const paymentColumns = `id, call_id, inbound_call_id, outbound_call_id, primary_
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs query on q and reads every row with scan. op names the
+// operation in errors ("list payments"). The rows are closed when it
+// returns, so a transaction may go on with other statements.
+func queryAll[T any](ctx context.Context, q querier, op string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return out, nil
+}
+
 func scanPayment(r rowScanner) (Payment, error) {
 	var p Payment
 	var key sql.NullString
@@ -45,7 +73,10 @@ const idAlphabet = "abcdefghijklmnopqrstuvwxyz"
 
 // NewID returns a new random payment id: "pay_" and 24 lower-case letters
 // (112 bits).
-func NewID() string {
+func NewID() string { return randomID("pay_") }
+
+// randomID returns prefix and 24 random lower-case letters (112 bits).
+func randomID(prefix string) string {
 	var b [24]byte
 	// crypto/rand.Read never fails (Go 1.24+); the bias of taking bytes
 	// mod 26 costs under a bit of the 112.
@@ -53,7 +84,7 @@ func NewID() string {
 	for i := range b {
 		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
 	}
-	return "pay_" + string(b[:])
+	return prefix + string(b[:])
 }
 
 // CreatePayment stores a new payment and its first audit entry in one
@@ -398,44 +429,16 @@ func (s *Store) Unresolved(ctx context.Context) ([]Payment, error) {
 }
 
 func (s *Store) queryPayments(ctx context.Context, q string, args ...any) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.bind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list payments: %w", err)
-	}
-	defer rows.Close()
-	var ps []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list payments: %w", err)
-		}
-		ps = append(ps, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list payments: %w", err)
-	}
-	return ps, nil
+	return queryAll(ctx, s.db, "list payments", scanPayment, s.d.bind(q), args...)
 }
 
 // Audit returns the audit trail of the payment id, oldest first, or
 // ErrNotFound for a payment the store does not hold.
 func (s *Store) Audit(ctx context.Context, paymentID string) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.bind(`SELECT seq, payment_id, at, actor, action, detail
+	as, err := queryAll(ctx, s.db, "read audit", scanAudit, s.d.bind(`SELECT seq, payment_id, at, actor, action, detail
 		FROM payment_audit WHERE payment_id = ? ORDER BY seq`), paymentID)
 	if err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	defer rows.Close()
-	var as []AuditEntry
-	for rows.Next() {
-		var a AuditEntry
-		if err := rows.Scan(&a.Seq, &a.PaymentID, timeValue{&a.At}, &a.Actor, &a.Action, &a.Detail); err != nil {
-			return nil, fmt.Errorf("store: read audit: %w", err)
-		}
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
+		return nil, err
 	}
 	if len(as) == 0 {
 		// Every payment has at least its creation entry.
@@ -444,4 +447,10 @@ func (s *Store) Audit(ctx context.Context, paymentID string) ([]AuditEntry, erro
 		}
 	}
 	return as, nil
+}
+
+func scanAudit(r rowScanner) (AuditEntry, error) {
+	var a AuditEntry
+	err := r.Scan(&a.Seq, &a.PaymentID, timeValue{&a.At}, &a.Actor, &a.Action, &a.Detail)
+	return a, err
 }
