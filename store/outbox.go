@@ -187,19 +187,9 @@ func (s *Store) EnqueueDelivery(ctx context.Context, d Delivery) (Delivery, erro
 	if err := d.check(); err != nil {
 		return Delivery{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Delivery{}, fmt.Errorf("store: enqueue delivery: begin: %w", err)
-	}
-	defer tx.Rollback()
-	d, err = s.insertDelivery(ctx, tx, d, s.clock())
-	if err != nil {
-		return Delivery{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Delivery{}, fmt.Errorf("store: enqueue delivery: commit: %w", err)
-	}
-	return d, nil
+	return inTx(ctx, s, "enqueue delivery", func(tx *sql.Tx) (Delivery, error) {
+		return s.insertDelivery(ctx, tx, d, s.clock())
+	})
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (at
@@ -213,35 +203,29 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, fmt.Errorf("%w: claim needs a positive limit and lease", ErrInvalid)
 	}
 	limit = min(limit, MaxClaim)
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: begin: %w", err)
-	}
-	defer tx.Rollback()
-	skip := ""
-	if s.d.forUpdate != "" {
-		// Nodes sharing the database each take other rows.
-		skip = s.d.forUpdate + " SKIP LOCKED"
-	}
-	ds, err := queryAll(ctx, tx, "claim deliveries", scanDelivery, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT ?`+skip), s.d.timeArg(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	leased := now.Add(lease).UTC().Truncate(time.Microsecond)
-	for i := range ds {
-		ds[i].Attempts++
-		ds[i].NextAttemptAt = leased
-		if _, err := tx.ExecContext(ctx, s.d.bind(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?`),
-			ds[i].Attempts, s.d.timeArg(leased), ds[i].ID); err != nil {
-			return nil, fmt.Errorf("store: claim deliveries: %w", err)
+	return inTx(ctx, s, "claim deliveries", func(tx *sql.Tx) ([]Delivery, error) {
+		skip := ""
+		if s.d.forUpdate != "" {
+			// Nodes sharing the database each take other rows.
+			skip = s.d.forUpdate + " SKIP LOCKED"
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: commit: %w", err)
-	}
-	return ds, nil
+		ds, err := queryAll(ctx, tx, "claim deliveries", scanDelivery, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
+			WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`+skip), s.d.timeArg(now), limit)
+		if err != nil {
+			return nil, err
+		}
+		leased := now.Add(lease).UTC().Truncate(time.Microsecond)
+		for i := range ds {
+			ds[i].Attempts++
+			ds[i].NextAttemptAt = leased
+			if _, err := tx.ExecContext(ctx, s.d.bind(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?`),
+				ds[i].Attempts, s.d.timeArg(leased), ds[i].ID); err != nil {
+				return nil, fmt.Errorf("store: claim deliveries: %w", err)
+			}
+		}
+		return ds, nil
+	})
 }
 
 // Outcome is how an attempt at a delivery ended.
