@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"dtmfgw/internal/wake"
 	"dtmfgw/processor"
 	"dtmfgw/store"
 )
@@ -259,17 +260,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		switch wake.Wait(ctx, wait, r.wake) {
+		case wake.Done:
 			return nil
-		case <-r.wake:
+		case wake.Woken:
 			relist = false
-		case <-t.C:
+		case wake.Elapsed:
 			relist = true
 		}
-		t.Stop()
 	}
 }
 
