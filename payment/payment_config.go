@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"dtmfgw/internal/enumtext"
 )
 
 // ErrConfig is wrapped by Settings.Validate and
@@ -60,34 +61,20 @@ const (
 	numFieldKinds
 )
 
-var fieldKindNames = [numFieldKinds]string{"", "card_number", "expiry", "security_code", "digits"}
+var fieldKindText = enumtext.Table[FieldKind]{What: "payment: field kind", Invalid: "invalid", FoldCase: true, Names: []string{
+	FieldCardNumber: "card_number", FieldExpiry: "expiry", FieldSecurityCode: "security_code", FieldDigits: "digits",
+}}
 
 // String returns the kind's configuration name.
-func (k FieldKind) String() string {
-	if k == 0 || k >= numFieldKinds {
-		return "invalid"
-	}
-	return fieldKindNames[k]
-}
+func (k FieldKind) String() string { return fieldKindText.String(k) }
 
 // MarshalText writes the kind's configuration name.
-func (k FieldKind) MarshalText() ([]byte, error) {
-	if k == 0 || k >= numFieldKinds {
-		return nil, fmt.Errorf("payment: field kind %d: unknown", uint8(k))
-	}
-	return []byte(k.String()), nil
-}
+func (k FieldKind) MarshalText() ([]byte, error) { return fieldKindText.MarshalText(k) }
 
 // UnmarshalText reads "card_number", "expiry", "security_code" or
 // "digits" (ASCII case ignored).
 func (k *FieldKind) UnmarshalText(t []byte) error {
-	for i := FieldCardNumber; i < numFieldKinds; i++ {
-		if strings.EqualFold(string(t), fieldKindNames[i]) {
-			*k = i
-			return nil
-		}
-	}
-	return fmt.Errorf("field kind %q: want card_number, expiry, security_code or digits", clip(t, 32))
+	return unmarshalName(fieldKindText, k, t, "field kind", "want card_number, expiry, security_code or digits")
 }
 
 // card reports whether the kind is one of the three card fields, whose

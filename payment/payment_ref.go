@@ -377,10 +377,8 @@ func storedState(st store.State) State {
 	if st == store.StateUnknown {
 		return StateReconciling
 	}
-	for s := StateCreated; s <= StateReconciling; s++ {
-		if s.String() == string(st) {
-			return s
-		}
+	if s, ok := stateText.Parse([]byte(st)); ok {
+		return s
 	}
 	return StateFailed
 }
