@@ -407,11 +407,8 @@ func (c Config) texts() []keyedText {
 // checkID accepts 1 to maxIDLen lower-case letters, digits, '_' and '-':
 // ids go into URLs, events and metric labels unescaped.
 func checkID(s string) error {
-	if s == "" {
-		return errors.New("required")
-	}
-	if len(s) > maxIDLen {
-		return fmt.Errorf("%d characters, at most %d", len(s), maxIDLen)
+	if err := checkLength(s, maxIDLen, "characters"); err != nil {
+		return err
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -425,14 +422,23 @@ func checkID(s string) error {
 // checkText accepts 1 to maxLabelLen bytes of text without control
 // characters.
 func checkText(s string) error {
-	if s == "" {
-		return errors.New("required")
-	}
-	if len(s) > maxLabelLen {
-		return fmt.Errorf("%d bytes, at most %d", len(s), maxLabelLen)
+	if err := checkLength(s, maxLabelLen, "bytes"); err != nil {
+		return err
 	}
 	if hasControl(s) {
 		return errors.New("holds a control character")
+	}
+	return nil
+}
+
+// checkLength refuses s empty or longer than limit bytes; unit is how
+// the error counts them ("characters" for ids, which are ASCII).
+func checkLength(s string, limit int, unit string) error {
+	if s == "" {
+		return errors.New("required")
+	}
+	if len(s) > limit {
+		return fmt.Errorf("%d %s, at most %d", len(s), unit, limit)
 	}
 	return nil
 }
