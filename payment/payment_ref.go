@@ -9,23 +9,6 @@ import (
 	"dtmfgw/store"
 )
 
-// Errors of a payment looked up by id (Ref).
-var (
-	// ErrNotFound: no payment has this id, live, waiting or stored.
-	ErrNotFound = errors.New("payment: no such payment")
-	// ErrNoCall: no live call with this id takes payments.
-	ErrNoCall = errors.New("payment: no such live call")
-	// ErrInvalidState: the payment cannot do this in its current state.
-	ErrInvalidState = errors.New("payment: not in the payment's current state")
-	// ErrNoConfigYet: the payment waits for its configuration to be
-	// chosen; it has no field to arm and nothing to process.
-	ErrNoConfigYet = errors.New("payment: no configuration chosen yet")
-	// ErrConfigChosen: the payment's configuration is chosen already.
-	ErrConfigChosen = errors.New("payment: the payment's configuration is chosen already")
-	// ErrStoreUnavailable: the store could not be read.
-	ErrStoreUnavailable = errors.New("payment: payment store unavailable")
-)
-
 // Reader reads a payment's durable record: the store gives it
 // (StorePayments). Payments finds through it a payment whose call has
 // ended.

@@ -63,15 +63,7 @@ func NewAgent(ctx context.Context, log *slog.Logger) (*Agent, error) {
 	a := &Agent{e: e, answered: make(chan struct{}), more: make(chan struct{}), dialogs: sipgo.NewDialogServerCache(e.cli, e.contact)}
 	e.srv.OnInvite(a.onInvite)
 	e.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = a.dialogs.ReadAck(req, tx) })
-	e.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := a.dialogs.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		}
-	})
-	e.onClose = a.byeOnClose
-	e.serve(ctx, a.Close)
-	e.wg.Add(1)
-	go a.receive()
+	e.start(ctx, a.dialogs.ReadBye, a.byeOnClose, a.Close, a.receive)
 	return a, nil
 }
 

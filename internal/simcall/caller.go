@@ -43,15 +43,7 @@ func NewCaller(ctx context.Context, log *slog.Logger) (*Caller, error) {
 		return nil, err
 	}
 	c := &Caller{e: e, jobs: make(chan *keyJob), dialogs: sipgo.NewDialogClientCache(e.cli, e.contact)}
-	e.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := c.dialogs.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		}
-	})
-	e.onClose = c.byeOnClose
-	e.serve(ctx, c.Close)
-	e.wg.Add(1)
-	go c.receive()
+	e.start(ctx, c.dialogs.ReadBye, c.byeOnClose, c.Close, c.receive)
 	return c, nil
 }
 

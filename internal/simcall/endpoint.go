@@ -80,6 +80,22 @@ func newEndpoint(name string, log *slog.Logger) (*endpoint, error) {
 	return e, nil
 }
 
+// start is what an Agent and a Caller both do once their own handlers are
+// set: BYEs go to readBye (481 for a dialog it does not know), hangUp ends
+// a call in progress before the sockets close, SIP is served until ctx
+// ends (then closeEnd), and receive reads the media.
+func (e *endpoint) start(ctx context.Context, readBye func(*sip.Request, sip.ServerTransaction) error, hangUp func(), closeEnd func() error, receive func()) {
+	e.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := readBye(req, tx); err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		}
+	})
+	e.onClose = hangUp
+	e.serve(ctx, closeEnd)
+	e.wg.Add(1)
+	go receive()
+}
+
 // serve starts reading SIP, and closes the end when ctx ends.
 func (e *endpoint) serve(ctx context.Context, close func() error) {
 	e.wg.Add(1)
