@@ -252,20 +252,6 @@ func agentAudio(outs []hOut, law g711.Law, audioPT uint8) []int16 {
 	return pcm
 }
 
-// eventShaped reports whether a payload could be RFC 4733 events: 1–8
-// whole 4-octet events with codes 0–15 (the pipeline's own guess rule).
-func e2eEventShaped(pay []byte) bool {
-	if len(pay) == 0 || len(pay)%4 != 0 || len(pay) > 32 {
-		return false
-	}
-	for i := 0; i < len(pay); i += 4 {
-		if pay[i] > 15 {
-			return false
-		}
-	}
-	return true
-}
-
 // checkNoEventPackets asserts the agent got only audio (or comfort noise)
 // of the negotiated type, nothing shaped like a telephone event.
 func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
@@ -277,7 +263,7 @@ func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
 		if pt := o.header.PayloadType; pt != audioPT && pt != ptComfortNoise {
 			t.Errorf("agent packet %d has payload type %d (events are %d, audio %d)", i, pt, hEventPT, audioPT)
 		}
-		if e2eEventShaped(o.pay) {
+		if dtmf.EventShaped(o.pay) {
 			t.Errorf("agent packet %d carries an event-shaped payload % x", i, o.pay)
 		}
 		if o.header.SSRC != e2eSSRC {
@@ -533,7 +519,7 @@ func TestLoopbackLeakChecksCatchAnUnmaskedCall(t *testing.T) {
 	run := runLoopbackPolicy(t, g711.Ulaw, 0, sc.packets(), false, MaskOff)
 	events := 0
 	for _, o := range run.agent {
-		if o.header.PayloadType == hEventPT && e2eEventShaped(o.pay) {
+		if o.header.PayloadType == hEventPT && dtmf.EventShaped(o.pay) {
 			events++
 		}
 	}

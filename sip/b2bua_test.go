@@ -31,7 +31,6 @@ import (
 	"github.com/pion/rtp"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/internal/leakcheck"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/session"
 )
@@ -1062,7 +1061,7 @@ func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA,
 			t.Fatalf("the agent got %d packets, want at least 20: %v", got, err)
 		}
 		var p rtp.Packet
-		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 0 || leakcheck.EventShaped(p.Payload) {
+		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 0 || dtmf.EventShaped(p.Payload) {
 			t.Fatalf("agent packet %d: payload type %d, %d-byte payload, %v: only audio may reach the agent", got, p.PayloadType, len(p.Payload), err)
 		}
 	}
