@@ -111,7 +111,7 @@ test-go: $(STRIPE_MOCK)
 	@echo "==> go test -race ./... (fuzz seed corpora included)"
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
-	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
+	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/testkit/dtmfcorpus
 	@echo "==> key press → dot, SIPp through dtmfgw to the form in headless Chromium, without -race (figures logged; make bench judges the p99 < 100 ms bar)"
 	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw | grep -vE '^=== (RUN|PAUSE|CONT)'
 	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
@@ -143,7 +143,7 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"
-	@$(GO) test ./internal/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
+	@$(GO) test ./internal/testkit/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 	"dtmfgw/session"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit/leakcheck"
 )
 
 // The end-to-end leak proof over loopback: a caller socket sends
@@ -283,7 +283,7 @@ func needMultimon(t *testing.T) {
 }
 
 // multimonKeys returns the keys multimon-ng hears in 8 kHz PCM, as
-// characters (internal/leakcheck runs sox and multimon-ng).
+// characters (internal/testkit/leakcheck runs sox and multimon-ng).
 func multimonKeys(t *testing.T, pcm []int16) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

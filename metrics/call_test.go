@@ -15,7 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"dtmfgw/internal/testkit"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/sip"

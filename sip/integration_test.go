@@ -13,8 +13,8 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/leakcheck"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/media"
 	"dtmfgw/session"
 

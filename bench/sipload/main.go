@@ -34,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/session"
 	"dtmfgw/sip"
 )

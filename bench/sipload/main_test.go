@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/session"
 )
 

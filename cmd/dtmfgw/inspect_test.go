@@ -22,7 +22,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
-	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/testkit/capturetest"
 )
 
 // sentPacket is one RTP packet of a test stream, in the order it was

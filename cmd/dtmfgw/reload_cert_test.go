@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 )
 
 // TestServeReloadsCertificatesOnSIGHUP serves HTTPS and SIP over TLS from

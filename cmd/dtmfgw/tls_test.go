@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/testkit"
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 )
 
 // TestServeTLS: a gateway with http.tls configured answers the API over

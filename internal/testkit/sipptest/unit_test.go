@@ -19,7 +19,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit/leakcheck"
 
 	"github.com/pion/rtp"
 )
