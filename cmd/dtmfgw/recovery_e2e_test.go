@@ -28,8 +28,8 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/simcall"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 )
 
