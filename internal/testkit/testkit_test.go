@@ -63,6 +63,23 @@ func TestWaitForReturnsOnceTheConditionHolds(t *testing.T) {
 	}
 }
 
+func TestPollReportsWhetherTheConditionHeld(t *testing.T) {
+	n := 0
+	if !Poll(func() bool { n++; return n == 2 }) || n != 2 {
+		t.Fatalf("Poll returned after %d polls, want true after 2", n)
+	}
+	if testing.Short() {
+		return // the negative case waits out WaitLimit
+	}
+	start := time.Now()
+	if Poll(func() bool { return false }) {
+		t.Fatal("Poll reported a condition that never held")
+	}
+	if d := time.Since(start); d < WaitLimit {
+		t.Fatalf("Poll gave up after %v, before WaitLimit", d)
+	}
+}
+
 func TestFreePortIsFreeForUDPAndTCP(t *testing.T) {
 	p := FreePort(t)
 	if p <= 0 || p > 65535 {
