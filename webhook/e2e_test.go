@@ -1,40 +1,21 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 	"dtmfgw/session"
 	"dtmfgw/store"
 )
-
-// syncBuffer is a bytes.Buffer for loggers on several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeCall is a session.PaymentCall.
 type fakeCall struct{ id string }
@@ -88,7 +69,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := New(testConfig(), dir, st, WithLogger(logger))
 	if err != nil {
