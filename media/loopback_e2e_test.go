@@ -3,7 +3,6 @@ package media
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/leakcheck"
 )
 
@@ -31,12 +31,6 @@ import (
 // hiccup cannot turn into a stall) and takes milliseconds, not the 7 s of
 // audio it carries; the sockets, the leg readers, the relay's ticking and
 // the pipeline are the real ones.
-
-// e2eClock is the legs' clock: the scheduled arrival of the packet in flight.
-type e2eClock struct{ ns atomic.Int64 }
-
-func (c *e2eClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-func (c *e2eClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 
 // handledSignal wraps the pipeline as the relay's caller→agent handler and
 // says, after each packet, that the pipeline is done with it (and has sent
@@ -77,8 +71,8 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced b
 // runLoopbackPolicy is runLoopback with both masking policies set to mask.
 func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool, mask MaskPolicy) *e2eRun {
 	t.Helper()
-	clock := &e2eClock{}
-	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
+	// The legs' clock: the scheduled arrival of the packet in flight.
+	clock := testkit.NewClock(pkts[0].at.Add(-20 * time.Millisecond))
 	now := clock.Now
 	if paced {
 		now = time.Now
@@ -275,10 +269,8 @@ func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
 // needMultimon fails the test when the independent receiver is missing.
 func needMultimon(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"sox", "multimon-ng"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install sox and multimon-ng (make test does it)", tool)
-		}
+	if err := leakcheck.NeedMultimon(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,7 +3,6 @@ package media
 import (
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 )
 
 // readRTCPWithin reads one datagram from c within d and parses it as a
@@ -48,8 +48,7 @@ func TestRelayRTCPReportsTheStreamsEachPeerReceives(t *testing.T) {
 }
 
 func testRelayRTCP(t *testing.T, withReactor bool) {
-	clock := &e2eClock{}
-	clock.Set(hEpoch)
+	clock := testkit.NewClock(hEpoch)
 	pool, _ := testPool(t, 2, -1, nil)
 	callerRTP, callerRTCP := listenLoopback(t), listenLoopback(t)
 	agentRTP, agentRTCP := listenLoopback(t), listenLoopback(t)
@@ -98,11 +97,7 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 	send(t, callerRTCP, udpAddr(caller.RTCP()), append(rr, sdes...))
 	// Wait (bounded) until the caller leg's session has read it, so that
 	// Close cannot discard it unread.
-	for deadline := time.Now().Add(5 * time.Second); relay.Stats().CallerRTCP.Accepted == 0; runtime.Gosched() {
-		if time.Now().After(deadline) {
-			t.Fatal("the caller leg's RTCP session did not take the caller's RR within 5 s")
-		}
-	}
+	testkit.WaitFor(t, "the caller leg's RTCP session takes the caller's RR", func() bool { return relay.Stats().CallerRTCP.Accepted > 0 })
 
 	// 50 caller packets, 20 ms apart on the legs' clock.
 	sendCaller := func(i int, at time.Time) {
