@@ -55,6 +55,18 @@ func TestBufferKeepsEveryWrite(t *testing.T) {
 	}
 }
 
+func TestLimitedBufferKeepsItsStartAndNeverFails(t *testing.T) {
+	b := NewLimitedBuffer(5)
+	for _, w := range []string{"abc", "defg", "hij"} {
+		if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v: want all of it written, no error", w, n, err)
+		}
+	}
+	if got := b.String(); got != "abcde" {
+		t.Fatalf("kept %q, want the first 5 bytes %q", got, "abcde")
+	}
+}
+
 func TestWaitForReturnsOnceTheConditionHolds(t *testing.T) {
 	n := 0
 	WaitFor(t, "third poll", func() bool { n++; return n == 3 })
