@@ -121,24 +121,17 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	// Wait for the result's delivery (the result kicks the dispatcher)
 	// and for the outbox to empty: progress may come after the result.
 	var result *received
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-rcv.seen:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("outbox not delivered in 10 s; %d requests, result %v", len(rcv.requests()), result != nil)
-		}
+	delivered := testkit.Poll(func() bool {
 		for _, r := range rcv.requests() {
 			if r.header.Get(EventHeader) == EventResult {
 				result = &r
 			}
 		}
-		if n, err := st.PendingDeliveries(ctx); result != nil && err == nil && n == 0 && len(d.progress) == 0 {
-			break
-		}
+		n, err := st.PendingDeliveries(ctx)
+		return result != nil && err == nil && n == 0 && len(d.progress) == 0
+	})
+	if !delivered {
+		t.Fatalf("outbox not delivered in %v; %d requests, result %v", testkit.WaitLimit, len(rcv.requests()), result != nil)
 	}
 	var b Body
 	if err := json.Unmarshal(result.body, &b); err != nil {
