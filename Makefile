@@ -52,7 +52,7 @@ TEST_TIMEOUT  ?= 30m
 CHECK_SKIP    ?= ^TestE2E
 # Where the browser tests save their screenshots (the form at each step):
 # test-artifacts/form (api's form tests) and test-artifacts/e2e (the
-# end-to-end tests in cmd/dtmfgw), or $DTMFGW_ARTIFACTS when it is set.
+# end-to-end tests in e2e), or $DTMFGW_ARTIFACTS when it is set.
 ARTIFACTS_WHERE = $(if $(DTMFGW_ARTIFACTS),$(DTMFGW_ARTIFACTS),$(CURDIR)/test-artifacts/form and $(CURDIR)/test-artifacts/e2e)
 
 export GOFLAGS := -buildvcs=false
@@ -137,7 +137,7 @@ test-go: $(STRIPE_MOCK)
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
 	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/testkit/dtmfcorpus
 	@echo "==> key press → dot, SIPp through dtmfgw to the form in headless Chromium, without -race (figures logged; make bench judges the p99 < 100 ms bar)"
-	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e | grep -vE '^=== (RUN|PAUSE|CONT)'
 	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
 
 fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
@@ -163,7 +163,7 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
 	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/benchmarks.md"
-	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./cmd/dtmfgw -args -latency-report $(CURDIR)/docs/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e -args -latency-report $(CURDIR)/docs/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"

@@ -91,8 +91,18 @@ func asAPIError(err error) *apiError {
 		return errInvalidState
 	case errors.Is(err, session.ErrBadAttributes):
 		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
-	case errors.Is(err, session.ErrSetClosed):
+	case errors.Is(err, session.ErrSetClosed), errors.Is(err, session.ErrNoCall):
 		return errCallNotFound
+	case errors.Is(err, session.ErrPaymentNotFound):
+		return errPaymentNotFound
+	case errors.Is(err, session.ErrStoreUnavailable):
+		return errStorage
+	case errors.Is(err, session.ErrNoConfigYet):
+		return errNotArmable
+	case errors.Is(err, session.ErrConfigChosen):
+		return errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")
+	case errors.Is(err, session.ErrInvalidState):
+		return errInvalidState
 	case errors.Is(err, session.ErrNotRecorded):
 		return errStorage
 	}

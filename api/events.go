@@ -39,14 +39,14 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f, err := s.lookup(r.Context(), id)
+	f, err := s.payments.Find(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	callID := s.view(r.Context(), f).CallID
+	callID := f.View().CallID
 	var bus *session.EventBus
-	if set := s.payments.Set(callID); set != nil && f.stored == nil {
+	if set := s.payments.Set(callID); set != nil && f.Stored() == nil {
 		bus = set.Events()
 	}
 
@@ -95,7 +95,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		// The view reflects at least every event up to seen; later events
 		// are sent as well, and applying one twice changes nothing.
-		f, err = s.lookup(r.Context(), id)
+		f, err = s.payments.Find(r.Context(), id)
 		if err != nil {
 			return
 		}

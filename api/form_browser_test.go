@@ -15,7 +15,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/session"
+	"dtmfgw/store"
 )
 
 // The agent form in headless Chromium (Debian's chromium, driven with
@@ -100,9 +102,7 @@ func newFormEnv(t *testing.T, configs ...session.PaymentConfig) *formEnv {
 func (e *formEnv) newPayment(config string, attrs session.Attributes) string {
 	e.t.Helper()
 	s := e.env.srv
-	s.createMu.Lock()
-	f, err := s.create(e.call.ID(), config, attrs, attrs.Given())
-	s.createMu.Unlock()
+	f, err := s.payments.Create(e.call.ID(), config, store.NewID(), attrs, attrs.Given())
 	if err != nil {
 		e.t.Fatalf("new payment: %v", err)
 	}
@@ -128,7 +128,7 @@ func (e *formEnv) press(k byte) {
 	e.number++
 	n := e.number
 	e.mu.Unlock()
-	e.set.HandleDigit(session.Digit{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, At: time.Now(), Number: n})
+	e.set.HandleDigit(dtmf.Press{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: n})
 }
 
 // browser is one headless Chromium for a test and its subtests. The
@@ -492,9 +492,13 @@ func TestFormBrowser(t *testing.T) {
 			t.Fatal("the amount shows nothing to replace")
 		}
 		tb.do("change the amount", chromedp.SendKeys(chromedp.ID("amount"), "20.00"), chromedp.KeyEvent(kb.Tab))
-		tb.until("amount saved", `document.getElementById('amount').value === '20.00'`)
-		if a := env.env.ps.Payment(eval[string](tb, `location.pathname.split('/').pop()`)).Attributes(); a.Amount != 2000 || a.Reference != "INV-2" {
-			t.Errorf("attributes %+v, want 2000 and INV-2", a)
+		tb.until("amount typed", `document.getElementById('amount').value === '20.00'`)
+		// The form saves the change with a PATCH of its own: wait for the
+		// payment to have it, not for the field to show it.
+		p := env.env.ps.Payment(eval[string](tb, `location.pathname.split('/').pop()`))
+		testkit.WaitFor(t, "the amount saved", func() bool { return p.Attributes().Amount == 2000 })
+		if a := p.Attributes(); a.Reference != "INV-2" {
+			t.Errorf("attributes %+v, want the reference INV-2 kept", a)
 		}
 	})
 

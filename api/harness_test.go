@@ -163,7 +163,7 @@ func (e *testEnv) press(c *session.Call, keys string) {
 		if !ok {
 			e.t.Fatalf("key %d is not a DTMF key", i)
 		}
-		set.HandleDigit(session.Digit{Key: k, Source: dtmf.SourceRFC4733, At: time.Now()})
+		set.HandleDigit(dtmf.Press{Key: k, Source: dtmf.SourceRFC4733, FirstSeen: time.Now()})
 	}
 }
 

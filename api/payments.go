@@ -128,20 +128,8 @@ func (s *Server) callJSON(c *session.Call) callJSON {
 	if times.Answered.IsZero() {
 		cj.Answered = time.Time{}
 	}
-	if p := s.pendingOnCall(c.ID()); p != nil {
-		cj.PaymentID = p.id
-	} else if set := s.payments.Set(c.ID()); set != nil {
-		if a := set.Active(); a != nil && blocking(a.State()) {
-			cj.PaymentID = a.ID()
-		}
-	}
+	cj.PaymentID = s.payments.InProgress(c.ID())
 	return cj
-}
-
-// blocking reports whether a payment in st keeps another from starting on
-// its call (as PaymentSet.New judges).
-func blocking(st session.PaymentState) bool {
-	return st >= session.StateCreated && st <= session.StateProcessing
 }
 
 func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +159,7 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 				writeError(w, errorf(http.StatusConflict, "idempotency_conflict", "the idempotency key was used with a different request"))
 				return
 			}
-			f, err := s.lookup(r.Context(), id)
+			f, err := s.payments.Find(r.Context(), id)
 			if err != nil {
 				writeError(w, err)
 				return
@@ -191,7 +179,7 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
 	}
 	// What the back end prefills is fixed for the agent's form.
-	f, err := s.create(call.ID(), req.Configuration, attrs, attrs.Given())
+	f, err := s.payments.Create(call.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -202,49 +190,9 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 	s.writeCreated(w, r, http.StatusCreated, f)
 }
 
-// create makes a payment on the call: of the configuration, or of the only
-// one, or pending when there are several to choose from. fixed are the
-// attributes the back end set. s.createMu is held.
-func (s *Server) create(callID, configID string, attrs session.Attributes, fixed session.AttributeSet) (found, error) {
-	set := s.payments.Set(callID)
-	if set == nil {
-		return found{}, errCallNotFound
-	}
-	if s.pendingOnCall(callID) != nil {
-		return found{}, errPaymentActive
-	}
-	if configID == "" {
-		if cfgs := s.payments.Configs(); len(cfgs) == 1 {
-			configID = cfgs[0].ID
-		}
-	} else if _, ok := s.payments.Config(configID); !ok {
-		return found{}, errConfigNotFound
-	}
-	id := store.NewID()
-	if configID != "" {
-		p, err := set.NewWithFixed(id, configID, attrs, fixed)
-		if err != nil {
-			return found{}, err
-		}
-		return found{live: p}, nil
-	}
-	if a := set.Active(); a != nil && blocking(a.State()) {
-		return found{}, errPaymentActive
-	}
-	now := s.now()
-	p := &pending{id: id, callID: callID, attrs: attrs, fixed: fixed, created: now,
-		deadline: now.Add(session.DefaultSessionTimeout), state: session.StateCreated}
-	s.pmu.Lock()
-	s.pending[id] = p
-	s.pmu.Unlock()
-	s.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
-	cp := *p
-	return found{pend: &cp}, nil
-}
-
 // writeCreated answers a new (or idempotently repeated) payment with a
 // fresh form token.
-func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f found) {
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f session.PaymentRef) {
 	v := s.view(r.Context(), f)
 	exp := s.now().Add(s.cfg.FormTokenTTL).Truncate(time.Second).UTC()
 	tok := mintFormToken(s.secret, v.ID, exp)
@@ -365,21 +313,21 @@ func (s *Server) findCall(req createRequest) (*session.Call, error) {
 
 // paymentFor authorises a request on the payment {id} and finds it.
 // write says the request changes something (refused while draining).
-func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (found, principal, bool) {
+func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (session.PaymentRef, principal, bool) {
 	id := r.PathValue("id")
 	who, err := s.authPayment(r, id, false)
 	if err != nil {
 		writeError(w, err)
-		return found{}, principal{}, false
+		return session.PaymentRef{}, principal{}, false
 	}
 	if write && s.draining.Load() {
 		writeError(w, errDraining)
-		return found{}, principal{}, false
+		return session.PaymentRef{}, principal{}, false
 	}
-	f, err := s.lookup(r.Context(), id)
+	f, err := s.payments.Find(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
-		return found{}, principal{}, false
+		return session.PaymentRef{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -387,14 +335,14 @@ func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) 
 // changeFor is paymentFor for a request that changes the payment: it is
 // refused while draining, and its body is decoded into body (nil: the body
 // must be empty or {}).
-func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (found, principal, bool) {
+func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (session.PaymentRef, principal, bool) {
 	f, who, ok := s.paymentFor(w, r, true)
 	if !ok {
-		return found{}, principal{}, false
+		return session.PaymentRef{}, principal{}, false
 	}
 	if err := decodeBody(w, r, body); err != nil {
 		writeError(w, err)
-		return found{}, principal{}, false
+		return session.PaymentRef{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -424,35 +372,8 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 	if who.apiKey {
 		editor = session.EditorBackEnd
 	}
-	switch {
-	case f.live != nil:
-		if _, err := f.live.PatchAttributes(editor, ch); err != nil {
-			writeError(w, err)
-			return
-		}
-	case f.pend != nil:
-		s.pmu.Lock()
-		p := s.pending[f.pend.id]
-		var err error
-		if p == nil || p.state != session.StateCreated {
-			err = errInvalidState
-		} else {
-			// No configuration yet: none opens a fixed attribute, and the
-			// currency has no default.
-			var a session.Attributes
-			var fixed session.AttributeSet
-			if a, fixed, err = ch.Apply(editor, p.attrs, p.fixed, 0, ""); err == nil {
-				p.attrs, p.fixed = a, fixed
-				f.pend.attrs, f.pend.fixed = a, fixed
-			}
-		}
-		s.pmu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-	default:
-		writeError(w, errInvalidState)
+	if err := f.PatchAttributes(editor, ch); err != nil {
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
@@ -484,67 +405,33 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := s.payments.Config(req.Configuration); !ok {
-		writeError(w, errConfigNotFound)
-		return
-	}
-	if f.pend == nil {
-		writeError(w, errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already"))
-		return
-	}
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
-	s.pmu.Lock()
-	p := s.pending[f.pend.id]
-	s.pmu.Unlock()
-	if p == nil || s.pendingPayment(p.id) == nil || p.state != session.StateCreated {
-		writeError(w, errInvalidState)
-		return
-	}
-	set := s.payments.Set(p.callID)
-	if set == nil {
-		writeError(w, errCallNotFound)
-		return
-	}
-	live, err := set.NewWithFixed(p.id, req.Configuration, p.attrs, p.fixed)
+	live, err := f.Choose(req.Configuration)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.pmu.Lock()
-	delete(s.pending, p.id)
-	s.pmu.Unlock()
-	writeJSON(w, http.StatusOK, s.view(r.Context(), found{live: live}))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), live))
 }
 
 // fieldAction arms or clears the field {field}.
-func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(*session.Payment, string) error) {
+func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(session.PaymentRef, string) error) {
 	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
-	switch {
-	case f.live != nil:
-		if err := act(f.live, r.PathValue("field")); err != nil {
-			writeError(w, err)
-			return
-		}
-	case f.pend != nil && f.pend.state == session.StateCreated:
-		writeError(w, errNotArmable)
-		return
-	default:
-		writeError(w, errInvalidState)
+	if err := act(f, r.PathValue("field")); err != nil {
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
 }
 
 func (s *Server) postArm(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, (*session.Payment).Arm)
+	s.fieldAction(w, r, session.PaymentRef.Arm)
 }
 
 func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, (*session.Payment).Clear)
+	s.fieldAction(w, r, session.PaymentRef.Clear)
 }
 
 func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
@@ -552,27 +439,18 @@ func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch {
-	case f.live != nil:
-	case f.pend != nil && f.pend.state == session.StateCreated:
-		writeError(w, errNotReady)
-		return
-	default:
-		writeError(w, errInvalidState)
-		return
-	}
 	// Process waits for the processor (bounded by the processor timeout)
 	// and is not cancelled by the client going away.
-	_, err := f.live.Process(r.Context())
+	_, err := f.Process(r.Context())
 	switch {
 	case err == nil, errors.Is(err, session.ErrStillUnknown):
-	case errors.Is(err, session.ErrNotRecorded) && f.live.State() == session.StateReady:
-		s.log.Warn("payment not processed: not recorded", "payment", f.live.ID(), "err", err)
+	case errors.Is(err, session.ErrNotRecorded) && f.Live().State() == session.StateReady:
+		s.log.Warn("payment not processed: not recorded", "payment", f.ID(), "err", err)
 		writeError(w, err)
 		return
 	case errors.Is(err, session.ErrNotRecorded):
 		// The result is known and kept in memory; the store will get it.
-		s.log.Warn("payment result not recorded yet", "payment", f.live.ID(), "err", err)
+		s.log.Warn("payment result not recorded yet", "payment", f.ID(), "err", err)
 	default:
 		writeError(w, err)
 		return
@@ -585,27 +463,8 @@ func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch {
-	case f.live != nil:
-		if err := f.live.End(); err != nil {
-			writeError(w, err)
-			return
-		}
-	case f.pend != nil:
-		s.pmu.Lock()
-		p := s.pending[f.pend.id]
-		ok := p != nil && p.state == session.StateCreated
-		if ok {
-			p.state, p.reason = session.StateCancelled, session.ReasonAgentEnded
-			f.pend = new(*p)
-		}
-		s.pmu.Unlock()
-		if !ok {
-			writeError(w, errInvalidState)
-			return
-		}
-	default:
-		writeError(w, errInvalidState)
+	if err := f.End(); err != nil {
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
@@ -619,22 +478,7 @@ func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch {
-	case f.stored != nil:
-		writeError(w, errCallNotFound)
-		return
-	case f.live == nil || !f.live.State().Final():
-		writeError(w, errorf(http.StatusConflict, "invalid_state", "another payment follows only a finished one"))
-		return
-	}
-	attrs := f.live.Attributes()
-	attrs.Amount = 0
-	// What the back end set of the finished payment stays fixed, but the
-	// amount, which the next payment starts without.
-	fixed := f.live.FixedAttributes() &^ session.AttributeSetOf(session.AttrAmount)
-	s.createMu.Lock()
-	nf, err := s.create(f.live.View().CallID, f.live.Config().ID, attrs, fixed)
-	s.createMu.Unlock()
+	nf, err := f.Another(store.NewID())
 	if err != nil {
 		writeError(w, err)
 		return

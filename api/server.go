@@ -74,12 +74,10 @@ type Server struct {
 
 	idem *idempotency
 
-	// createMu serialises the creation of payments and the choice of a
-	// pending payment's configuration: they are rare, and it makes "one
-	// open payment per call" and idempotency keys race-free.
+	// createMu serialises the creation of payments with their
+	// idempotency keys: a key's lookup and its payment's creation are one
+	// step.
 	createMu sync.Mutex
-	pmu      sync.Mutex
-	pending  map[string]*pending
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -125,8 +123,8 @@ func New(cfg Config, calls *session.Manager, payments *session.Payments, st *sto
 	s := &Server{
 		cfg: cfg, calls: calls, payments: payments, store: st, log: log,
 		now: time.Now, keepalive: DefaultKeepalive, keys: newKeyring(cfg.APIKeys),
-		pending: make(map[string]*pending), drained: make(chan struct{}),
-		slots: newStreamRegistry(MaxStreamsPerCredential, MaxStreamsPerCall, MaxStreams),
+		drained: make(chan struct{}),
+		slots:   newStreamRegistry(MaxStreamsPerCredential, MaxStreamsPerCall, MaxStreams),
 	}
 	for _, o := range opts {
 		o(s)

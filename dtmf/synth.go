@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"dtmfgw/dtmf/g711"
@@ -40,36 +41,20 @@ func KeyFrequencies(k Key) (low, high float64, ok bool) {
 	return lowGroup[row], highGroup[col], true
 }
 
+// keypad is the 4×4 keypad row by row: a key's index is 4·row + column.
+const keypad = "123A456B789C*0#D"
+
 // keyPosition returns the row and column of a key on the 4×4 keypad.
 func keyPosition(k Key) (row, col int, ok bool) {
-	switch k {
-	case '1', '2', '3', 'A':
-		row = 0
-	case '4', '5', '6', 'B':
-		row = 1
-	case '7', '8', '9', 'C':
-		row = 2
-	case '*', '0', '#', 'D':
-		row = 3
-	default:
+	i := strings.IndexByte(keypad, byte(k))
+	if i < 0 {
 		return 0, 0, false
 	}
-	switch k {
-	case '1', '4', '7', '*':
-		col = 0
-	case '2', '5', '8', '0':
-		col = 1
-	case '3', '6', '9', '#':
-		col = 2
-	default:
-		col = 3
-	}
-	return row, col, true
+	return i / 4, i % 4, true
 }
 
 // keyAt returns the key at a keypad row and column.
 func keyAt(row, col int) Key {
-	const keypad = "123A456B789C*0#D"
 	return Key(keypad[row*4+col])
 }
 

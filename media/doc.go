@@ -20,14 +20,11 @@
 //     reordering and interarrival jitter (RFC 3550 §A.1, §A.3, §A.8),
 //     updated lock-free on the reading goroutine and readable at any time
 //     through Snapshot.
-//   - Pipeline is the caller→agent masking pipeline: it drops RFC 4733
-//     telephone events, holds G.711 audio in a short look-ahead while
-//     dtmf.Detector listens for in-band tones, replaces every key press
-//     with one fixed mask tone, rewrites the stream as our own (SSRC,
-//     sequence, timestamps) and queues one Press per key press, without
-//     blocking. docs/masking.md says what the agent hears and why.
+//   - The caller→agent handler a Relay is given is not here: it is the
+//     masking path of package media/mask, which takes media's Packet and
+//     writes through a Sender (DirectSender, LegSender) to the agent leg.
 //   - Relay carries one call: the caller leg's packets through the
-//     Pipeline to the agent leg, the agent's unchanged to the caller, on
+//     caller→agent handler (the masking path) to the agent leg, the agent's unchanged to the caller, on
 //     the legs' reading goroutines, with ticks driven by the caller's
 //     packets and, while the caller is silent, by a TickWheel shared by
 //     many calls. A Reactor (Linux, epoll) can read many calls' sockets
@@ -37,16 +34,15 @@
 //     else), each ready call's state prefetched before any is served,
 //     sends with a plain sendto(2). Leg and Reactor share the leg's
 //     receive path (receiver), so a packet is judged the same either way.
-//   - RTCPSession terminates and regenerates RTCP on one leg (RFC 3550
-//     §7.2: the agent's stream is rewritten, so the caller's reports
-//     cannot be relayed truthfully, and are never forwarded). With
-//     RelayConfig.RTCP the Relay runs one per leg: Sender Reports from
-//     Pipeline.Sent toward the agent and from the forwarded packets
-//     toward the caller, reception blocks from each leg's statistics,
-//     ticked from the relay's tick path, BYE on Close, counters in
-//     Relay.Stats.
+//   - With RelayConfig.RTCP the Relay runs one rtcp.Session (package
+//     media/rtcp) per leg on the leg's RTCP socket: RTCP is terminated and
+//     regenerated, never forwarded (RFC 3550 §7.2: the agent's stream is
+//     rewritten), Sender Reports from what the masking path sent toward
+//     the agent and from the forwarded packets toward the caller,
+//     reception blocks from each leg's statistics (ReceptionOf), ticked
+//     from the relay's tick path, BYE on Close, counters in Relay.Stats.
 //
-// The end-to-end proof is media/loopback_e2e_test.go: a caller stream
+// The end-to-end proof is media/mask/loopback_test.go: a caller stream
 // carrying all sixteen keys as events, tones and both, relayed over UDP on
 // 127.0.0.1 (also under seeded loss, duplicates, reordering and jitter),
 // and an agent recording in which neither our Detector nor multimon-ng
@@ -54,5 +50,5 @@
 //
 // All timed behaviour (drain, media timeout, arrival times) is judged by an
 // injected clock, so tests do not sleep. media imports nothing of ours but
-// dtmf.
+// dtmf and media/rtcp.
 package media

@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/rtp"
 
-	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/testkit"
 )
 
@@ -37,13 +36,13 @@ func latchPkt(t testing.TB, ssrc uint32, seq uint16, event bool) []byte {
 }
 
 // latchLeg is a NAT-latching leg on loopback whose handler records every
-// packet and feeds the masking pipeline, whose presses are the digits the
-// call would take; drops reports each dropped datagram's verdict.
+// packet and every telephone-event packet (PT 101: a digit the call would
+// take); drops reports each dropped datagram's verdict.
 type latchLeg struct {
 	*Leg
 	rec     recorder
 	drops   chan verdict
-	presses chan Press
+	presses chan uint16 // sequence numbers of the events handed on
 }
 
 func startLatchLeg(t *testing.T, batch int, signalled netip.AddrPort) *latchLeg {
@@ -54,15 +53,11 @@ func startLatchLeg(t *testing.T, batch int, signalled netip.AddrPort) *latchLeg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ll := &latchLeg{Leg: l, rec: make(recorder, 64), drops: make(chan verdict, 64), presses: make(chan Press, 16)}
+	ll := &latchLeg{Leg: l, rec: make(recorder, 64), drops: make(chan verdict, 64), presses: make(chan uint16, 16)}
 	l.recv.onDrop = func(v verdict) { ll.drops <- v }
-	p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}, Presses: ll.presses, SSRC: 9}, discardSender{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := l.Start(PacketHandlerFunc(func(pk *Packet) {
 		ll.rec.HandleRTP(pk)
-		p.HandleRTP(pk)
+		ll.noteEvent(pk)
 	})); err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +104,24 @@ func (l *latchLeg) handed(t *testing.T, p *peer, b []byte) got {
 	return got{}
 }
 
-// noPresses fails if the call took a digit.
+// noteEvent records a telephone-event packet handed on: a key the call's
+// masking pipeline would take.
+func (l *latchLeg) noteEvent(pk *Packet) {
+	if pk.Header.PayloadType != 101 {
+		return
+	}
+	select {
+	case l.presses <- pk.Header.SequenceNumber:
+	default:
+	}
+}
+
+// noPresses fails if a telephone event reached the call.
 func (l *latchLeg) noPresses(t *testing.T) {
 	t.Helper()
 	select {
-	case p := <-l.presses:
-		t.Fatalf("a key press (source %v) reached the call", p.Source)
+	case seq := <-l.presses:
+		t.Fatalf("a telephone event (seq %d) reached the call", seq)
 	default:
 	}
 }
@@ -381,16 +388,12 @@ func TestRelayNATLatchOutsiderNeverWins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := &latchLeg{Leg: callerLeg, rec: make(recorder, 64), drops: make(chan verdict, 64), presses: make(chan Press, 16)}
+			l := &latchLeg{Leg: callerLeg, rec: make(recorder, 64), drops: make(chan verdict, 64), presses: make(chan uint16, 16)}
 			callerLeg.recv.onDrop = func(v verdict) { l.drops <- v }
-			pipe, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}, Presses: l.presses, SSRC: 9}, discardSender{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			relay, err := NewRelay(RelayConfig{Caller: callerLeg, Agent: agentLeg, Reactor: reactor, Now: clock.Now,
 				CallerToAgent: PacketHandlerFunc(func(pk *Packet) {
 					l.rec.HandleRTP(pk)
-					pipe.HandleRTP(pk)
+					l.noteEvent(pk)
 				})})
 			if err != nil {
 				t.Fatal(err)

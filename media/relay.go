@@ -1,6 +1,7 @@
 package media
 
 import (
+	"dtmfgw/media/rtcp"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,12 @@ var (
 // HandleRTP.
 type TickHandler interface {
 	Tick(now time.Time)
+}
+
+// Sender writes one RTP datagram toward the agent; LegSender{agentLeg}
+// fits. The masking pipeline reuses the slice after SendRTP returns.
+type Sender interface {
+	SendRTP(b []byte) error
 }
 
 // LegSender adapts a Leg to a sender of RTP datagrams with a SendRTP
@@ -230,9 +237,11 @@ func (r *Relay) Start() error {
 			return errors.Join(err, r.Close())
 		}
 	}
-	var h PacketHandler = r.mask
+	callerH, agentH, err := r.chains()
+	if err != nil {
+		return errors.Join(err, r.Close())
+	}
 	if r.tick != nil || r.rtcp != nil {
-		h = (*tickingHandler)(r)
 		if r.wheel == nil {
 			r.wheel = NewTickWheel(r.interval, r.now)
 			r.ownWheel = true
@@ -243,61 +252,61 @@ func (r *Relay) Start() error {
 		r.rtcp.start(r)
 	}
 	if r.reactor != nil {
-		return r.startReactor(h)
-	}
-	var back PacketHandler = &forwarder{to: r.caller}
-	h, back = r.noteForRTCP(h, back)
-	if err := r.caller.Start(h); err != nil {
-		return errors.Join(err, r.Close())
-	}
-	if err := r.agent.Start(back); err != nil {
-		return errors.Join(err, r.Close())
-	}
-	return nil
-}
-
-// startReactor hands both legs to the relay's Reactor. The directions
-// that need no masking are written with a DirectSender.
-func (r *Relay) startReactor(h PacketHandler) error {
-	back, err := NewDirectSender(r.caller)
-	if err != nil {
-		return errors.Join(err, r.Close())
-	}
-	if _, plain := r.mask.(*forwarder); plain {
-		fwd, err := NewDirectSender(r.agent)
-		if err != nil {
+		if r.reactorSlots[0], err = r.reactor.attach(r.caller, CallerSide, callerH); err != nil {
 			return errors.Join(err, r.Close())
 		}
-		r.mask = fwd
-		if r.tick == nil && r.rtcp == nil {
-			h = fwd
+		if r.reactorSlots[1], err = r.reactor.attach(r.agent, AgentSide, agentH); err != nil {
+			return errors.Join(err, r.Close())
 		}
+		return nil
 	}
-	var backH PacketHandler = back
-	h, backH = r.noteForRTCP(h, backH)
-	if r.reactorSlots[0], err = r.reactor.attach(r.caller, CallerSide, h); err != nil {
+	if err := r.caller.Start(callerH); err != nil {
 		return errors.Join(err, r.Close())
 	}
-	if r.reactorSlots[1], err = r.reactor.attach(r.agent, AgentSide, backH); err != nil {
+	if err := r.agent.Start(agentH); err != nil {
 		return errors.Join(err, r.Close())
 	}
 	return nil
 }
 
-// noteForRTCP wraps the legs' handlers so that they note, for the RTCP
-// sessions, the packets each leg received and the packets the relay
-// forwards unchanged. Without RTCP it returns them as they are.
-func (r *Relay) noteForRTCP(callerH, agentH PacketHandler) (PacketHandler, PacketHandler) {
-	if r.rtcp == nil {
-		return callerH, agentH
+// chains assembles, in one place, the way each leg's accepted packets go
+// (the leg itself has checked the source, parsed the header and counted
+// the packet in its receive statistics):
+//
+//	caller: RTCP's note of it → under the relay's lock, the caller→agent
+//	        handler (the masking path: its stages, its rewriter, its
+//	        Sender to the agent leg), then a tick when one is due
+//	agent:  RTCP's note of it → written unchanged to the caller leg
+//
+// With a Reactor the unmasked directions write with a DirectSender (one
+// sendto(2), never waiting on a full socket buffer).
+func (r *Relay) chains() (callerH, agentH PacketHandler, err error) {
+	agentH = &forwarder{to: r.caller}
+	if r.reactor != nil {
+		if agentH, err = NewDirectSender(r.caller); err != nil {
+			return nil, nil, err
+		}
+		if r.plainForward {
+			if r.mask, err = NewDirectSender(r.agent); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
-	if r.plainForward {
-		// tickingHandler (callerH) reads r.mask on every packet.
-		r.mask = &noteSent{sent: &r.rtcp.toAgent, next: r.mask}
+	if r.rtcp != nil {
+		if r.plainForward {
+			r.mask = &noteSent{sent: &r.rtcp.toAgent, next: r.mask}
+		}
+		agentH = &noteSent{sent: &r.rtcp.toCaller, next: agentH}
 	}
-	callerH = &noteReceived{seq: &r.rtcp.callerSeq, next: callerH}
-	agentH = &noteReceived{seq: &r.rtcp.agentSeq, next: &noteSent{sent: &r.rtcp.toCaller, next: agentH}}
-	return callerH, agentH
+	callerH = r.mask
+	if r.tick != nil || r.rtcp != nil {
+		callerH = (*tickingHandler)(r) // reads r.mask on every packet
+	}
+	if r.rtcp != nil {
+		callerH = &noteReceived{seq: &r.rtcp.callerSeq, next: callerH}
+		agentH = &noteReceived{seq: &r.rtcp.agentSeq, next: agentH}
+	}
+	return callerH, agentH, nil
 }
 
 // tickingHandler is the caller leg's handler when the relay has a
@@ -314,7 +323,7 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 		r.tickLocked(p.Arrival)
 	}
 	// The next packet takes the lock and reads the tick time again.
-	p.warm.add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
+	p.Warm.Add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
 	r.mu.Unlock()
 }
 
@@ -392,7 +401,7 @@ type RelayStats struct {
 	Ticks uint64
 	// CallerRTCP and AgentRTCP are the legs' RTCP sessions' counters and
 	// what each peer last reported; zero without RelayConfig.RTCP.
-	CallerRTCP, AgentRTCP RTCPStats
+	CallerRTCP, AgentRTCP rtcp.Stats
 }
 
 // Stats returns the relay's counters.
@@ -494,7 +503,7 @@ func (w *TickWheel) Visit() {
 	defer w.mu.Unlock()
 	for i, r := range w.members {
 		// A thousand relays' locks and tick times are out of the cache:
-		// fetch a few relays ahead of the one visited (see warmList).
+		// fetch a few relays ahead of the one visited (see WarmList).
 		if j := i + wheelAhead; j < len(w.members) {
 			next := w.members[j]
 			prefetchLines(uintptr(unsafe.Pointer(next)), (unsafe.Offsetof(next.lastTick)+unsafe.Sizeof(next.lastTick)+cacheLine-1)/cacheLine)

@@ -226,7 +226,7 @@ func (r *Reactor) poll(uintptr) bool {
 	ready := r.events[:n]
 	if n > 1 {
 		// Fetch every ready call's state before serving the first (see
-		// warmList): first the lists, then what they name.
+		// WarmList): first the lists, then what they name.
 		for _, ev := range ready {
 			if s := r.slot(ev); s != nil {
 				prefetchLines(uintptr(unsafe.Pointer(&s.leg.recv.warm)), warmListLines)
@@ -234,7 +234,7 @@ func (r *Reactor) poll(uintptr) bool {
 		}
 		for _, ev := range ready {
 			if s := r.slot(ev); s != nil {
-				s.leg.recv.warm.prefetch()
+				s.leg.recv.warm.Prefetch()
 			}
 		}
 	}
@@ -343,7 +343,7 @@ func (r *Reactor) attach(l *Leg, side Side, h PacketHandler) (int32, error) {
 	l.recv.handler = h
 	l.recv.lastAccepted = r.now()
 	if prefetchSupported {
-		l.recv.pkt.warm = &l.recv.warm
+		l.recv.pkt.Warm = &l.recv.warm
 	}
 	var idx int32
 	if k := len(r.free); k > 0 {
@@ -487,7 +487,7 @@ func NewDirectSender(l *Leg) (*DirectSender, error) {
 // HandleRTP writes p's datagram unchanged.
 func (d *DirectSender) HandleRTP(p *Packet) {
 	_ = d.SendRTP(p.Raw)
-	d.to.noteSendWarm(p.warm)
+	d.to.noteSendWarm(p.Warm)
 }
 
 // Target returns the leg d writes to (LegWriter).

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"dtmfgw/media/rtcp"
 	"errors"
 	"net/netip"
 	"time"
@@ -21,7 +22,7 @@ type RelayRTCP struct {
 	// Sent. Nil with a nil RelayConfig.CallerToAgent: the relay counts
 	// the packets it forwards. Nil with a handler: the agent leg sends
 	// Receiver Reports only.
-	AgentSent func() SentStream
+	AgentSent func() rtcp.SentStream
 	// NATLatch, MinInterval, ReducedMinimum, SessionBandwidth and Rand
 	// are passed to both sessions (see RTCPConfig).
 	NATLatch         bool
@@ -34,13 +35,13 @@ type RelayRTCP struct {
 // relayRTCP is a relay's RTCP state: a session per leg, what each leg's
 // reader notes for them, and the sessions' reading goroutines.
 type relayRTCP struct {
-	caller, agent *RTCPSession
+	caller, agent *rtcp.Session
 	// callerSeq and agentSeq are the highest sequence numbers received on
 	// each leg, noted by the leg's reader; toCaller counts what the relay
 	// forwards to the caller, toAgent what it forwards to the agent when
 	// it has no caller→agent handler.
-	callerSeq, agentSeq HighestSeq
-	toCaller, toAgent   SentCounter
+	callerSeq, agentSeq rtcp.HighestSeq
+	toCaller, toAgent   rtcp.SentCounter
 	served              chan struct{} // one value per Serve that returned
 }
 
@@ -51,23 +52,23 @@ func newRelayRTCP(r *Relay, cfg *RelayRTCP, plainForward bool) (*relayRTCP, erro
 	if agentSent == nil && plainForward {
 		agentSent = x.toAgent.Load
 	}
-	base := RTCPConfig{NATLatch: cfg.NATLatch, MinInterval: cfg.MinInterval, ReducedMinimum: cfg.ReducedMinimum,
+	base := rtcp.Config{NATLatch: cfg.NATLatch, MinInterval: cfg.MinInterval, ReducedMinimum: cfg.ReducedMinimum,
 		SessionBandwidth: cfg.SessionBandwidth, Rand: cfg.Rand}
 	cc := base
 	cc.Remote = cfg.CallerRemote
 	cc.Sent = x.toCaller.Load
-	cc.Received = func() Reception { return ReceptionOf(r.caller.Stats().Received, &x.callerSeq) }
-	cc.Write = UDPWriter(r.caller.RTCP())
+	cc.Received = func() rtcp.Reception { return ReceptionOf(r.caller.Stats().Received, &x.callerSeq) }
+	cc.Write = rtcp.UDPWriter(r.caller.RTCP())
 	ac := base
 	ac.Remote = cfg.AgentRemote
 	ac.Sent = agentSent
-	ac.Received = func() Reception { return ReceptionOf(r.agent.Stats().Received, &x.agentSeq) }
-	ac.Write = UDPWriter(r.agent.RTCP())
+	ac.Received = func() rtcp.Reception { return ReceptionOf(r.agent.Stats().Received, &x.agentSeq) }
+	ac.Write = rtcp.UDPWriter(r.agent.RTCP())
 	var err error
-	if x.caller, err = NewRTCPSession(cc); err != nil {
+	if x.caller, err = rtcp.NewSession(cc); err != nil {
 		return nil, errors.Join(ErrRelayConfig, err)
 	}
-	if x.agent, err = NewRTCPSession(ac); err != nil {
+	if x.agent, err = rtcp.NewSession(ac); err != nil {
 		return nil, errors.Join(ErrRelayConfig, err)
 	}
 	return x, nil
@@ -77,7 +78,7 @@ func newRelayRTCP(r *Relay, cfg *RelayRTCP, plainForward bool) (*relayRTCP, erro
 // its leg closes the socket.
 func (x *relayRTCP) start(r *Relay) {
 	for _, s := range []struct {
-		s   *RTCPSession
+		s   *rtcp.Session
 		leg *Leg
 	}{{x.caller, r.caller}, {x.agent, r.agent}} {
 		go func() {
@@ -98,7 +99,7 @@ func (x *relayRTCP) tick(now time.Time) {
 // legs close the sockets. A leg without a remote has nobody to say it to.
 func (x *relayRTCP) bye(now time.Time) error {
 	var err error
-	for _, s := range []*RTCPSession{x.caller, x.agent} {
+	for _, s := range []*rtcp.Session{x.caller, x.agent} {
 		if e := s.Close(now); e != nil && !errors.Is(e, ErrNoRemote) {
 			err = errors.Join(err, e)
 		}
@@ -128,7 +129,7 @@ const closeWait = 2 * time.Second
 // (for its reception block), then hands it on. RFC 4733 events share the
 // stream's SSRC and sequence numbers, so every accepted packet counts.
 type noteReceived struct {
-	seq  *HighestSeq
+	seq  *rtcp.HighestSeq
 	next PacketHandler
 }
 
@@ -142,7 +143,7 @@ func (h *noteReceived) HandleRTP(p *Packet) {
 // A write that failed is noted too: only local errors fail a UDP send, and
 // they are counted in the leg's send statistics.
 type noteSent struct {
-	sent *SentCounter
+	sent *rtcp.SentCounter
 	next PacketHandler
 }
 
@@ -153,7 +154,7 @@ func (h *noteSent) HandleRTP(p *Packet) {
 
 // RTCPSession returns the relay's RTCP session of side s (nil when RTCP
 // is off or s is NoSide), e.g. to SetRemote after a re-INVITE.
-func (r *Relay) RTCPSession(s Side) *RTCPSession {
+func (r *Relay) RTCPSession(s Side) *rtcp.Session {
 	if r.rtcp == nil {
 		return nil
 	}
@@ -164,4 +165,22 @@ func (r *Relay) RTCPSession(s Side) *RTCPSession {
 		return r.rtcp.agent
 	}
 	return nil
+}
+
+// ReceptionOf builds a Reception from a leg's receive snapshot and the
+// HighestSeq the relay feeds with the leg's accepted audio packets (until
+// ReceiveSnapshot carries the extended highest sequence number). If h
+// holds another source than the snapshot's current one, the block's
+// extended highest sequence number is 0 rather than another source's.
+func ReceptionOf(s ReceiveSnapshot, h *rtcp.HighestSeq) rtcp.Reception {
+	r := rtcp.Reception{
+		SSRC:     s.SSRC,
+		Expected: s.Expected,
+		Received: s.Received,
+		JitterTS: s.JitterTS,
+	}
+	if ssrc, ext, ok := h.Load(); ok && ssrc == s.SSRC {
+		r.ExtHighestSeq = ext
+	}
+	return r
 }

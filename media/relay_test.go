@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/testkit"
 )
 
@@ -533,22 +532,20 @@ func TestRelayHandlersDoNotAllocate(t *testing.T) {
 
 // BenchmarkRelayPacket measures one caller→agent packet through a
 // started relay over loopback: the caller leg's read, source check,
-// parse, stats, the handler (a pass-through forwarder, a stand-in
-// pipeline that rewrites the payload and is ticked, or the masking
-// Pipeline with events and in-band masking on), and the agent leg's
-// write; a reader on the agent's socket takes the packet. One call at a
+// parse, stats, the handler (a pass-through forwarder, or a stand-in
+// pipeline that rewrites the payload and is ticked; the masking pipeline's
+// own cases are media/mask's BenchmarkRelayPacketMasking), and the agent
+// leg's write; a reader on the agent's socket takes the packet. One call at a
 // time: the Reactor's gain, fewer wake-ups when many calls are ready at
 // once, shows only under bench/loadrelay.
 func BenchmarkRelayPacket(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
-		pipe    int // 0 none, 1 stand-in, 2 the masking Pipeline
+		pipe    int // 0 none, 1 stand-in
 		reactor bool
-		rtcp    bool // RelayConfig.RTCP on
 	}{
-		{"forward", 0, false, false}, {"handler+tick", 1, false, false}, {"masking", 2, false, false},
-		{"masking+rtcp", 2, false, true},
-		{"reactor/forward", 0, true, false}, {"reactor/handler+tick", 1, true, false}, {"reactor/masking", 2, true, false},
+		{"forward", 0, false}, {"handler+tick", 1, false},
+		{"reactor/forward", 0, true}, {"reactor/handler+tick", 1, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			pipe := &recordingPipeline{}
@@ -562,19 +559,6 @@ func BenchmarkRelayPacket(b *testing.B) {
 				case 1:
 					pipe.out = LegSender{c.Agent}
 					c.CallerToAgent, c.Tick = pipe, pipe
-				case 2:
-					out, err := NewDirectSender(c.Agent)
-					if err != nil {
-						b.Fatal(err)
-					}
-					p, err := NewPipeline(PipelineConfig{Law: g711.Ulaw, AudioPT: 0, EventPTs: []uint8{101}}, out)
-					if err != nil {
-						b.Fatal(err)
-					}
-					c.CallerToAgent, c.Tick = p, p
-					if bc.rtcp {
-						c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(b)), AgentRemote: udpAddr(listenLoopback(b)), AgentSent: p.Sent}
-					}
 				}
 			})
 			if err := rp.relay.Start(); err != nil {

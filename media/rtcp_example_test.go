@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"dtmfgw/media"
+	"dtmfgw/media/rtcp"
 )
 
 // The relay wires one RTCPSession per leg. This is the agent leg: its
 // reports describe the masked stream the pipeline sends to the agent and
 // the agent's stream it receives; the caller leg is wired the same way
 // with the SentCounter the relay notes forwarded agent packets in.
-func ExampleRTCPSession() {
+func Example_agentLegRTCP() {
 	pool, err := media.NewPortPool(media.PortPoolConfig{BindAddr: netip.MustParseAddr("127.0.0.1")})
 	if err != nil {
 		log.Fatal(err)
@@ -24,26 +25,26 @@ func ExampleRTCPSession() {
 	}
 	defer leg.Close()
 
-	var sent media.SentCounter // the pipeline: sent.Note(ssrc, ts, len(payload), now) per packet written
-	var heard media.HighestSeq // the agent leg's handler: heard.Note(h.SSRC, h.SequenceNumber) per audio packet
-	rtcp, err := media.NewRTCPSession(media.RTCPConfig{
+	var sent rtcp.SentCounter // the pipeline: sent.Note(ssrc, ts, len(payload), now) per packet written
+	var heard rtcp.HighestSeq // the agent leg's handler: heard.Note(h.SSRC, h.SequenceNumber) per audio packet
+	session, err := rtcp.NewSession(rtcp.Config{
 		// RTP port + 1 (RFC 3550 §11), or the port of a=rtcp (RFC 3605).
-		Remote:   media.RTCPAddr(agentRTP, 0),
+		Remote:   rtcp.Addr(agentRTP, 0),
 		Sent:     sent.Load,
-		Received: func() media.Reception { return media.ReceptionOf(leg.Stats().Received, &heard) },
-		Write:    media.UDPWriter(leg.RTCP()),
+		Received: func() rtcp.Reception { return media.ReceptionOf(leg.Stats().Received, &heard) },
+		Write:    rtcp.UDPWriter(leg.RTCP()),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	go rtcp.Serve(leg.RTCP(), nil) // returns when the leg closes its RTCP socket
+	go session.Serve(leg.RTCP(), nil) // returns when the leg closes its RTCP socket
 
 	// The relay's shared timer calls Tick and sleeps until the time it
 	// returns (or its next round).
-	next := rtcp.Tick(time.Now())
+	next := session.Tick(time.Now())
 	_ = next
 
 	// On hang-up: the BYE goes out before the leg closes the socket.
-	_ = rtcp.Close(time.Now())
-	_ = rtcp.Stats().Peer // the agent's view of our stream: loss, jitter, RTT
+	_ = session.Close(time.Now())
+	_ = session.Stats().Peer // the agent's view of our stream: loss, jitter, RTT
 }

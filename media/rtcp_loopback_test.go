@@ -1,185 +1,21 @@
 package media
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
+	pionrtcp "github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"dtmfgw/media/rtcp"
 )
 
-// rtcpLoopbackEnd is one side of the loopback test: a session on a real
-// UDP socket served by Serve, with a fake clock, and every datagram Serve
-// has handled announced on arrived. (Announced from the clock reading,
-// which Serve takes before handling, a datagram could be "arrived" while
-// its report was not yet recorded: the next Tick then reported LSR 0.)
-type rtcpLoopbackEnd struct {
-	conn    *net.UDPConn
-	s       *RTCPSession
-	clock   atomic.Int64 // fake time, ns since rtcpT0
-	arrived chan struct{}
-	served  chan error
-}
-
-func (e *rtcpLoopbackEnd) now() time.Time { return rtcpT0.Add(time.Duration(e.clock.Load())) }
-
-// serve runs Serve on the end's socket, announcing each datagram handled.
-func (e *rtcpLoopbackEnd) serve(s *RTCPSession) {
-	s.handled = func() { e.arrived <- struct{}{} }
-	go func() { e.served <- s.Serve(e.conn, e.now) }()
-}
-
-// waitArrival waits for Serve to have handled one datagram, bounded.
-func (e *rtcpLoopbackEnd) waitArrival(t *testing.T) {
-	t.Helper()
-	select {
-	case <-e.arrived:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no RTCP datagram arrived within 5 s")
-	}
-}
-
-// stop closes the socket and waits for Serve to return: after that every
-// datagram Serve read has been handled.
-func (e *rtcpLoopbackEnd) stop(t *testing.T) {
-	t.Helper()
-	e.conn.Close()
-	select {
-	case err := <-e.served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after Close")
-	}
-}
-
-func TestRTCPLoopbackBetweenTwoUDPSockets(t *testing.T) {
-	var a, b rtcpLoopbackEnd
-	for _, e := range []*rtcpLoopbackEnd{&a, &b} {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.conn = c
-		e.arrived = make(chan struct{}, 1)
-		e.served = make(chan error, 1)
-	}
-	addr := func(e *rtcpLoopbackEnd) netip.AddrPort { return e.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
-	half := func() float64 { return 0.5 }
-
-	// A sends a stream (SSRC A) and receives B's; B only receives.
-	sentA := SentStream{SSRC: 0xA, Packets: 250, PayloadOctets: 40000, LastTimestamp: 8000, LastSent: rtcpT0.Add(4 * time.Second)}
-	var err error
-	a.s, err = NewRTCPSession(RTCPConfig{
-		Remote: addr(&b), SSRC: 0xA0, CNAME: "a", Write: UDPWriter(a.conn), Rand: half,
-		Sent:     func() SentStream { return sentA },
-		Received: func() Reception { return Reception{SSRC: 0xB, ExtHighestSeq: 77, Expected: 80, Received: 80} },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.s, err = NewRTCPSession(RTCPConfig{
-		Remote: addr(&a), SSRC: 0xB, CNAME: "b", Write: UDPWriter(b.conn), Rand: half,
-		Received: func() Reception {
-			return Reception{SSRC: 0xA, ExtHighestSeq: 300, Expected: 250, Received: 245, JitterTS: 3}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.serve(a.s)
-	b.serve(b.s)
-
-	// A's first report: scheduled on the first Tick, written when due.
-	// Each receiver's clock is set before the datagram is sent.
-	due := a.s.Tick(rtcpT0)
-	b.clock.Store(int64(due.Sub(rtcpT0)))
-	a.s.Tick(due)
-	b.waitArrival(t)
-
-	// In fake time A's SR reaches B at once, B reports 300 ms later and
-	// its RR takes 100 ms back: A − LSR − DLSR is a 100 ms round trip.
-	bAt := due.Add(300 * time.Millisecond)
-	b.s.Tick(bAt)
-	b.s.next = bAt
-	a.clock.Store(int64(bAt.Add(100 * time.Millisecond).Sub(rtcpT0)))
-	b.s.Tick(bAt)
-	a.waitArrival(t)
-
-	// A hangs up: BYE.
-	if err := a.s.Close(bAt.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	b.waitArrival(t)
-	a.stop(t)
-	b.stop(t)
-
-	sa, sb := a.s.Stats(), b.s.Stats()
-	if sb.Accepted != 2 || sb.PeerSenderReports != 2 || sb.PeerByes != 1 || sb.DroppedWrongSource+sb.DroppedMalformed != 0 {
-		t.Errorf("B stats = %+v, want A's SR and its closing SR+BYE accepted", sb)
-	}
-	if sa.Accepted != 1 || sa.PeerReceiverReports != 1 || sa.ReportsSent != 2 || sa.SenderReportsSent != 2 {
-		t.Errorf("A stats = %+v, want B's RR accepted and two SRs sent", sa)
-	}
-	p := sa.Peer
-	if p.SSRC != 0xA || p.CumulativeLost != 5 || p.FractionLost != float64(5*256/250)/256 || p.ExtHighestSeq != 300 || p.JitterTS != 3 {
-		t.Errorf("A's view of B's report = %+v", p)
-	}
-	if d := p.RTT - 100*time.Millisecond; d < -31*time.Microsecond || d > 31*time.Microsecond {
-		t.Errorf("RTT = %v, want 100ms", p.RTT)
-	}
-	if sb.PeerSRNTP == 0 || ntpMiddle(sb.PeerSRNTP) == 0 {
-		t.Errorf("B kept no SR NTP time: %+v", sb)
-	}
-}
-
-func TestRTCPServeDropsADatagramFromAThirdSocket(t *testing.T) {
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	e := rtcpLoopbackEnd{conn: listen(), arrived: make(chan struct{}, 1), served: make(chan error, 1)}
-	peer, intruder := listen(), listen()
-	defer peer.Close()
-	defer intruder.Close()
-	s, err := NewRTCPSession(RTCPConfig{
-		Remote: peer.LocalAddr().(*net.UDPAddr).AddrPort(),
-		Write:  UDPWriter(e.conn),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.s = s
-	e.serve(s)
-	to := e.conn.LocalAddr().(*net.UDPAddr)
-	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := intruder.WriteToUDP(b, to); err != nil {
-		t.Fatal(err)
-	}
-	e.waitArrival(t)
-	if _, err := peer.WriteToUDP(b, to); err != nil {
-		t.Fatal(err)
-	}
-	e.waitArrival(t)
-	e.stop(t)
-	if st := s.Stats(); st.DroppedWrongSource != 1 || st.Accepted != 1 {
-		t.Errorf("stats = %+v, want the intruder's RR dropped and the peer's accepted", st)
-	}
-}
-
 // rtcpTestLeg is a started Leg on 127.0.0.1 whose accepted packets are
-// noted in a HighestSeq and announced on arrived.
-func rtcpTestLeg(t *testing.T, remote netip.AddrPort, heard *HighestSeq, arrived chan<- struct{}) *Leg {
+// noted in a rtcp.HighestSeq and announced on arrived.
+func rtcpTestLeg(t *testing.T, remote netip.AddrPort, heard *rtcp.HighestSeq, arrived chan<- struct{}) *Leg {
 	t.Helper()
 	var pool *PortPool
 	var err error
@@ -213,7 +49,7 @@ func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peer.Close()
-	var heard HighestSeq
+	var heard rtcp.HighestSeq
 	arrived := make(chan struct{}, 1)
 	leg := rtcpTestLeg(t, peer.LocalAddr().(*net.UDPAddr).AddrPort(), &heard, arrived)
 
@@ -235,18 +71,18 @@ func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
 	}
 
 	var out rtcpCapture
-	s, err := NewRTCPSession(RTCPConfig{
-		Remote:   RTCPAddr(peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0),
-		SSRC:     rtcpRecv,
-		Received: func() Reception { return ReceptionOf(leg.Stats().Received, &heard) },
+	s, err := rtcp.NewSession(rtcp.Config{
+		Remote:   rtcp.Addr(peer.LocalAddr().(*net.UDPAddr).AddrPort(), 0),
+		SSRC:     0x55667788, // receiver-only
+		Received: func() rtcp.Reception { return ReceptionOf(leg.Stats().Received, &heard) },
 		Write:    out.write,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tick(rtcpT0)
+	s.Tick(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s.Tick(s.Next())
-	rr := out.last(t)[0].(*rtcp.ReceiverReport)
+	rr := out.last(t)[0].(*pionrtcp.ReceiverReport)
 	if len(rr.Reports) != 1 {
 		t.Fatalf("RR has %d blocks, want 1", len(rr.Reports))
 	}
@@ -261,4 +97,78 @@ func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
 	if want := uint8(2 * 256 / snap.Expected); blk.FractionLost != want {
 		t.Errorf("fraction lost = %d, want %d", blk.FractionLost, want)
 	}
+}
+
+// The RTCP bookkeeping on the packet path (each leg's rtcp.HighestSeq, the
+// forwarded packets' SentCounters, the sessions' Tick on the relay's
+// ticks) allocates nothing per packet.
+func TestRelayRTCPNotesWithoutAllocating(t *testing.T) {
+	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) {
+		c.TickInterval = time.Nanosecond // tick on every packet
+		c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
+	})
+	caller, agent, err := rp.relay.chains()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rtpBytes(t, 1, make([]byte, 160))
+	pkt := Packet{Raw: raw, Payload: raw[12:], Arrival: time.Now()}
+	if _, err := pkt.Header.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		// 200 ms in all: before the first report is due (§6.2).
+		pkt.Arrival = pkt.Arrival.Add(time.Millisecond)
+		pkt.Header.SequenceNumber++
+		caller.HandleRTP(&pkt)
+		agent.HandleRTP(&pkt)
+		rp.relay.tickIfIdle(pkt.Arrival)
+	}); n != 0 {
+		t.Fatalf("%v allocations per packet, want 0", n)
+	}
+	if _, ext, ok := rp.relay.rtcp.callerSeq.Load(); !ok || ext == 0 {
+		t.Errorf("caller leg's highest sequence not noted: %d %v", ext, ok)
+	}
+	if s := rp.relay.rtcp.toAgent.Load(); s.Packets == 0 {
+		t.Errorf("packets forwarded to the agent not noted: %+v", s)
+	}
+	if s := rp.relay.rtcp.toCaller.Load(); s.Packets == 0 {
+		t.Errorf("packets forwarded to the caller not noted: %+v", s)
+	}
+}
+
+func TestReceptionOfTakesTheHighestSeqOfTheCurrentSourceOnly(t *testing.T) {
+	snap := ReceiveSnapshot{SSRC: 9, Expected: 100, Received: 97, JitterTS: 12.5}
+	var h rtcp.HighestSeq
+	h.Note(9, 4242)
+	want := rtcp.Reception{SSRC: 9, ExtHighestSeq: 4242, Expected: 100, Received: 97, JitterTS: 12.5}
+	if got := ReceptionOf(snap, &h); got != want {
+		t.Errorf("ReceptionOf = %+v, want %+v", got, want)
+	}
+	h.Note(10, 5)
+	want.ExtHighestSeq = 0
+	if got := ReceptionOf(snap, &h); got != want {
+		t.Errorf("with another source noted: %+v, want %+v", got, want)
+	}
+}
+
+// rtcpCapture keeps what an RTCP session wrote.
+type rtcpCapture struct{ pkts [][]byte }
+
+func (c *rtcpCapture) write(b []byte, _ netip.AddrPort) error {
+	c.pkts = append(c.pkts, bytes.Clone(b))
+	return nil
+}
+
+// last parses the last compound written.
+func (c *rtcpCapture) last(t *testing.T) []pionrtcp.Packet {
+	t.Helper()
+	if len(c.pkts) == 0 {
+		t.Fatal("nothing written")
+	}
+	pkts, err := pionrtcp.Unmarshal(c.pkts[len(c.pkts)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts
 }

@@ -159,7 +159,7 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- constHistogram(c.jitter, mm.AgentJitter, "agent")
 	ch <- constHistogram(c.relayLatency, mm.CallerToAgent, "caller_to_agent")
 	ch <- constHistogram(c.relayLatency, mm.AgentToCaller, "agent_to_caller")
-	d := st.Digits
+	d := st.Presses
 	counter(c.presses, d.RFC4733, "rfc4733")
 	counter(c.presses, d.Inband, "inband")
 	counter(c.presses, d.SIPInfoFirst, "sip_info")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"dtmfgw/processor"
 )
 
 // Attribute names one of a payment's Attributes as the configuration
@@ -205,4 +207,50 @@ func (a Attributes) differ(b Attributes) AttributeSet {
 func AgentEditable(fixed, editable AttributeSet) AttributeSet {
 	const all = AttributeSet(1<<len(allAttributes) - 1)
 	return all &^ (fixed &^ editable)
+}
+
+// Attributes are a payment's data that are not typed by the caller:
+// prefilled by the API or entered by the agent. They are not card data.
+type Attributes struct {
+	// Amount is in the currency's minor units (cents); it must be positive
+	// to process.
+	Amount int64 `json:"amount"`
+	// Currency is an ISO 4217 code ("GBP"); required to process.
+	Currency string `json:"currency,omitempty"`
+	// Reference is the merchant's (an order or invoice number).
+	Reference string `json:"reference,omitempty"`
+	// CardholderName is the name on the card, where the agent takes it.
+	CardholderName string `json:"cardholder_name,omitempty"`
+}
+
+// validate checks what is given; an amount and currency are required
+// only to process (processable). A reference or name that holds a card
+// number is refused (ErrCardNumberInText): the payment would keep it,
+// record it and send it in webhooks.
+func (a Attributes) validate() error {
+	switch {
+	case a.Amount < 0 || a.Amount > MaxAmount:
+		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
+	case a.Currency != "" && !ValidCurrency(a.Currency):
+		return fmt.Errorf("%w: currency is not an ISO 4217 code (three capital letters)", ErrBadAttributes)
+	case HoldsCardNumber(a.Reference):
+		return fmt.Errorf("%w: reference", ErrCardNumberInText)
+	case HoldsCardNumber(a.CardholderName):
+		return fmt.Errorf("%w: cardholder name", ErrCardNumberInText)
+	case len(a.Reference) > processor.MaxTextLen || hasControl(a.Reference):
+		return fmt.Errorf("%w: reference: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
+	case len(a.CardholderName) > processor.MaxTextLen || hasControl(a.CardholderName):
+		return fmt.Errorf("%w: cardholder name: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
+	}
+	return nil
+}
+
+func (a Attributes) processable() error {
+	if a.Amount <= 0 {
+		return fmt.Errorf("%w: no amount", ErrNotReady)
+	}
+	if a.Currency == "" {
+		return fmt.Errorf("%w: no currency", ErrNotReady)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // Errors of Call.
@@ -106,15 +107,15 @@ type CallStats struct {
 	// Pipeline is the caller→agent masking pipeline's, summed over the
 	// pipelines the call has had (one more per re-INVITE that changed the
 	// caller's payload types); LookAhead is the current one's.
-	Pipeline media.PipelineStats
+	Pipeline mask.Stats
 	// PipelineSwaps counts the pipelines replaced mid-call.
 	PipelineSwaps uint64
-	// Digits are the digit path's counters.
-	Digits DigitStats
+	// Presses are the press joiner's counters.
+	Presses mask.PressStats
 }
 
 // Call is one bridged call's media, as the SIP layer drives it: two legs
-// with their ports, a relay with its masking pipeline, and one digit path.
+// with their ports, a relay with its masking path, and one press joiner.
 // The SIP layer creates it with Manager.NewCall before it sends an offer
 // (it needs our addresses), tells it each side's SDP, starts it, and ends
 // it. All methods are safe for concurrent use.
@@ -124,16 +125,8 @@ type Call struct {
 	caller  *media.Leg
 	agent   *media.Leg
 	relay   *media.Relay
-	path    *callerPath
-	out     *agentStream
-	presses chan media.Press
-	digits  *digitPath
-
-	// The agent stream's SSRC and start (RFC 3550 §5.1), random per call
-	// and shared by every pipeline of the call.
-	ssrc     uint32
-	firstSeq uint16
-	firstTS  uint32
+	path    *mask.Path
+	presses *mask.Joiner
 
 	secureMode atomic.Bool
 	endOnce    sync.Once
@@ -148,10 +141,6 @@ type Call struct {
 	haveCaller        bool
 	haveAgent         bool
 	callerTO, agentTO time.Duration // media timeouts the legs were given
-	// live are the pipelines that may still count: the current one and a
-	// pending one; retired sums those swapped out.
-	live    []*media.Pipeline
-	retired media.PipelineStats
 }
 
 // ID returns the call's id: random, opaque, URL-safe, unique per process.
@@ -235,38 +224,22 @@ func (c *Call) SetAgentMedia(p MediaParams) error {
 }
 
 // newPipelineLocked makes the masking pipeline for the caller's p and
-// hands it to the caller path, which takes it at the next packet or tick.
+// hands it to the caller's masking path, which takes it at the next packet
+// or tick.
 func (c *Call) newPipelineLocked(p MediaParams) error {
 	cfg := c.m.cfg
-	pl, err := media.NewPipeline(media.PipelineConfig{
+	err := c.path.Configure(mask.Config{
 		Law:            p.Law,
 		AudioPT:        p.AudioPT,
 		EventPTs:       p.eventPTs(),
 		EventClockRate: p.EventClockRate,
-		MaskEvents:     media.MaskPolicy(cfg.MaskEvents),
-		MaskInband:     media.MaskPolicy(cfg.MaskInband),
+		MaskEvents:     mask.Policy(cfg.MaskEvents),
+		MaskInband:     mask.Policy(cfg.MaskInband),
 		LookAhead:      cfg.LookAhead,
-		Presses:        c.presses,
-		SSRC:           c.ssrc,
-		FirstSequence:  c.firstSeq,
-		FirstTimestamp: c.firstTS,
-	}, c.out)
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadMedia, err)
 	}
-	pl.SetSecure(c.secureMode.Load())
-	if displaced := c.path.pending.Swap(pl); displaced != nil {
-		// Replaced before it saw a packet: it counted nothing.
-		c.live = c.live[:len(c.live)-1]
-	} else if n := len(c.live); n > 1 {
-		// The path took the last pending one: those before it are done
-		// for good.
-		for _, old := range c.live[:n-1] {
-			addPipelineStats(&c.retired, old.Stats())
-		}
-		c.live = append(c.live[:0], c.live[n-1])
-	}
-	c.live = append(c.live, pl)
 	return nil
 }
 
@@ -356,9 +329,7 @@ func (c *Call) SetSecureMode(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.secureMode.Store(on)
-	for _, pl := range c.live {
-		pl.SetSecure(on)
-	}
+	c.path.SetSecure(on)
 }
 
 // Secure reports whether a key pressed now would be masked toward the
@@ -378,17 +349,17 @@ func (c *Call) Secure() bool {
 	}
 	secure := c.secureMode.Load()
 	masks := func(pol Policy) bool {
-		return media.MaskPolicy(pol) == media.MaskAlways || (media.MaskPolicy(pol) == media.MaskSecureOnly && secure)
+		return mask.Policy(pol) == mask.Always || (mask.Policy(pol) == mask.SecureOnly && secure)
 	}
 	return masks(c.m.cfg.MaskEvents) && masks(c.m.cfg.MaskInband)
 }
 
-// Digits returns the call's digit queue: one Digit per key press from the
-// media (RFC 4733, in-band) and SIP INFO alike. It is bounded
+// Presses returns the call's press queue: one dtmf.Press per key press
+// from the media (RFC 4733, in-band) and SIP INFO alike. It is bounded
 // (MediaConfig.DigitQueue); when it is full a press is counted in
-// DigitStats.Overflows and dropped, never waited for. It is closed after
+// PressStats.Overflows and dropped, never waited for. It is closed after
 // the call ends and its last presses are queued.
-func (c *Call) Digits() <-chan Digit { return c.digits.out }
+func (c *Call) Presses() <-chan dtmf.Press { return c.presses.Presses() }
 
 // SIPInfoDigit takes a key press the caller sent in a SIP INFO request
 // (application/dtmf-relay or application/dtmf): duration is the body's
@@ -399,7 +370,7 @@ func (c *Call) SIPInfoDigit(key dtmf.Key, duration time.Duration, at time.Time) 
 	if at.IsZero() {
 		at = c.m.now()
 	}
-	c.digits.fromSIPInfo(key, duration, at)
+	c.presses.SIPInfo(key, duration, at)
 }
 
 // Done returns a channel closed when the call has ended and released its
@@ -422,14 +393,7 @@ func (c *Call) Times() CallTimes {
 
 // Stats returns the call's counters.
 func (c *Call) Stats() CallStats {
-	st := CallStats{Relay: c.relay.Stats(), PipelineSwaps: c.path.swaps.Load(), Digits: c.digits.snapshot()}
-	c.mu.Lock()
-	st.Pipeline = c.retired
-	for _, pl := range c.live {
-		addPipelineStats(&st.Pipeline, pl.Stats())
-	}
-	c.mu.Unlock()
-	return st
+	return CallStats{Relay: c.relay.Stats(), Pipeline: c.path.Stats(), PipelineSwaps: c.path.Swaps(), Presses: c.presses.Stats()}
 }
 
 // End ends the call: the relay stops, the ports go back to the pool, the
@@ -463,61 +427,20 @@ func (c *Call) End(reason EndReason) bool {
 	return first
 }
 
-// run is the call's one goroutine: it moves the pipeline's presses into
-// the digit path and turns a media timeout into the call's end. It ends
-// after End, once the presses already queued are delivered.
+// run is the call's one goroutine: it turns a media timeout into the
+// call's end, and closes the press queue once the relay is closed (no
+// pipeline reports a press after that).
 func (c *Call) run() {
 	defer c.m.wg.Done()
-	defer c.digits.close()
-	timeout := c.relay.MediaTimeout()
-	for {
-		select {
-		case p := <-c.presses:
-			c.m.noteDetect(p)
-			c.digits.fromMedia(p)
-		case <-timeout:
-			timeout = nil
-			reason := EndCallerMediaTimeout
-			if c.relay.TimedOut() == media.AgentSide {
-				reason = EndAgentMediaTimeout
-			}
-			c.End(reason)
-		case <-c.stop:
-			// The relay is closed: nothing more will be queued.
-			for {
-				select {
-				case p := <-c.presses:
-					c.m.noteDetect(p)
-					c.digits.fromMedia(p)
-				default:
-					return
-				}
-			}
+	defer c.presses.Close()
+	select {
+	case <-c.relay.MediaTimeout():
+		reason := EndCallerMediaTimeout
+		if c.relay.TimedOut() == media.AgentSide {
+			reason = EndAgentMediaTimeout
 		}
+		c.End(reason)
+	case <-c.stop:
 	}
-}
-
-// addPipelineStats adds b's counters to a; the look-ahead is b's.
-func addPipelineStats(a *media.PipelineStats, b media.PipelineStats) {
-	a.AudioPackets += b.AudioPackets
-	a.EventPackets += b.EventPackets
-	a.GuessedEventPackets += b.GuessedEventPackets
-	a.ComfortNoise += b.ComfortNoise
-	a.Other += b.Other
-	a.EventsDropped += b.EventsDropped
-	a.Duplicates += b.Duplicates
-	a.Late += b.Late
-	a.Sent += b.Sent
-	a.SendErrors += b.SendErrors
-	a.Synthesised += b.Synthesised
-	a.Masked += b.Masked
-	a.PressesRFC4733 += b.PressesRFC4733
-	a.PressesInband += b.PressesInband
-	a.MaskedPresses += b.MaskedPresses
-	a.Joined += b.Joined
-	a.Suspicions += b.Suspicions
-	a.QueueOverflows += b.QueueOverflows
-	a.TonesMerged += b.TonesMerged
-	a.Stalls += b.Stalls
-	a.LookAhead = b.LookAhead
+	<-c.stop
 }

@@ -15,6 +15,7 @@ import (
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // reactorModes are the two ways a Manager reads sockets: a goroutine per
@@ -127,7 +128,7 @@ func (b *bridge) press(p *peer, k dtmf.Key, events, inband bool, eventPT uint8) 
 // synthesised while events had no audio beside them). It checks that the
 // agent received one RTP stream: audio only, one SSRC, sequence numbers
 // without a gap, timestamps going forward, and no key our detector hears.
-func (b *bridge) finish() []Digit {
+func (b *bridge) finish() []dtmf.Press {
 	b.t.Helper()
 	digits := endAndCollect(b.t, b.c)
 	st := b.c.Stats()
@@ -254,7 +255,7 @@ func TestCallSIPInfoAndMediaPressCountOnce(t *testing.T) {
 	b.c.SIPInfoDigit(dtmf.Key('x'), 0, time.Time{})
 
 	digits := b.finish()
-	st := b.c.Stats().Digits
+	st := b.c.Stats().Presses
 	if got := keysOf(digits); got != "7899" {
 		t.Fatalf("digits %q, want 7899", got)
 	}
@@ -283,7 +284,7 @@ func TestCallFullDigitQueueNeverBlocksTheMedia(t *testing.T) {
 		t.Errorf("digits %q, want the first press only", keysOf(digits))
 	}
 	// finish waited for the queue to close: every press is counted.
-	if st := b.c.Stats().Digits; st.Delivered != 1 || st.Overflows != 3 {
+	if st := b.c.Stats().Presses; st.Delivered != 1 || st.Overflows != 3 {
 		t.Errorf("digit stats %+v, want 1 delivered and 3 overflows", st)
 	}
 }
@@ -554,20 +555,20 @@ func TestCallSecure(t *testing.T) {
 	opus := func(p MediaParams) MediaParams { p.Law, p.AudioPT = 0, 111; return p }
 	cases := []struct {
 		name       string
-		events     media.MaskPolicy
-		inband     media.MaskPolicy
+		events     mask.Policy
+		inband     mask.Policy
 		media      func(MediaParams) MediaParams
 		secureMode bool
 		want       bool
 	}{
-		{"always", media.MaskAlways, media.MaskAlways, nil, false, true},
-		{"secure-only-off", media.MaskSecureOnly, media.MaskSecureOnly, nil, false, false},
-		{"secure-only-on", media.MaskSecureOnly, media.MaskSecureOnly, nil, true, true},
-		{"inband-off", media.MaskAlways, media.MaskOff, nil, true, false},
-		{"events-off", media.MaskOff, media.MaskAlways, nil, true, false},
-		{"not-g711", media.MaskAlways, media.MaskAlways, opus, true, false},
-		{"caller-holds", media.MaskAlways, media.MaskAlways, func(p MediaParams) MediaParams { p.Hold = true; return p }, true, false},
-		{"no-caller-address", media.MaskAlways, media.MaskAlways, func(p MediaParams) MediaParams { p.Remote = netip.AddrPortFrom(p.Remote.Addr(), 0); return p }, true, false},
+		{"always", mask.Always, mask.Always, nil, false, true},
+		{"secure-only-off", mask.SecureOnly, mask.SecureOnly, nil, false, false},
+		{"secure-only-on", mask.SecureOnly, mask.SecureOnly, nil, true, true},
+		{"inband-off", mask.Always, mask.Off, nil, true, false},
+		{"events-off", mask.Off, mask.Always, nil, true, false},
+		{"not-g711", mask.Always, mask.Always, opus, true, false},
+		{"caller-holds", mask.Always, mask.Always, func(p MediaParams) MediaParams { p.Hold = true; return p }, true, false},
+		{"no-caller-address", mask.Always, mask.Always, func(p MediaParams) MediaParams { p.Remote = netip.AddrPortFrom(p.Remote.Addr(), 0); return p }, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

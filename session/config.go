@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // ErrConfig is wrapped by MediaConfig.Validate and NewManager for an
@@ -92,10 +93,10 @@ type MediaConfig struct {
 	MaskInband Policy `yaml:"mask_inband"`
 	// LookAhead is how long agent-bound G.711 audio is held while in-band
 	// masking is on, so the detector has judged a tone before any of it
-	// leaves (docs/masking.md). Zero means media.DefaultLookAhead; at most
-	// media.MaxLookAhead.
+	// leaves (docs/masking.md). Zero means mask.DefaultLookAhead; at most
+	// mask.MaxLookAhead.
 	LookAhead time.Duration `yaml:"look_ahead"`
-	// DigitQueue is the depth of each call's digit queue (Call.Digits).
+	// DigitQueue is the depth of each call's press queue (Call.Presses).
 	// A full queue drops and counts; it never blocks the media path.
 	DigitQueue int `yaml:"digit_queue"`
 }
@@ -111,9 +112,9 @@ func DefaultMediaConfig() MediaConfig {
 		RTPPorts:     PortRange{Min: media.DefaultPortMin, Max: media.DefaultPortMax},
 		PortDrain:    media.DefaultDrain,
 		MediaTimeout: DefaultMediaTimeout,
-		MaskEvents:   Policy(media.MaskAlways),
-		MaskInband:   Policy(media.MaskAlways),
-		LookAhead:    media.DefaultLookAhead,
+		MaskEvents:   Policy(mask.Always),
+		MaskInband:   Policy(mask.Always),
+		LookAhead:    mask.DefaultLookAhead,
 		DigitQueue:   DefaultDigitQueue,
 	}
 }
@@ -166,8 +167,8 @@ func (c MediaConfig) Validate() error {
 	if !c.MaskInband.valid() {
 		return bad("mask_inband", "unknown policy %d", uint8(c.MaskInband))
 	}
-	if c.LookAhead < 0 || c.LookAhead > media.MaxLookAhead {
-		return bad("look_ahead", "%v outside 0 (default %v) … %v", c.LookAhead, media.DefaultLookAhead, media.MaxLookAhead)
+	if c.LookAhead < 0 || c.LookAhead > mask.MaxLookAhead {
+		return bad("look_ahead", "%v outside 0 (default %v) … %v", c.LookAhead, mask.DefaultLookAhead, mask.MaxLookAhead)
 	}
 	if c.DigitQueue < 1 || c.DigitQueue > MaxDigitQueue {
 		return bad("digit_queue", "%d outside 1 … %d", c.DigitQueue, MaxDigitQueue)
@@ -264,14 +265,14 @@ func (r *PortRange) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Policy is a media.MaskPolicy as the configuration file writes it:
+// Policy is a mask.Policy as the configuration file writes it:
 // "always", "secure-only" or "off". Its zero value is "always".
-type Policy media.MaskPolicy
+type Policy mask.Policy
 
-func (p Policy) valid() bool { return media.MaskPolicy(p) <= media.MaskOff }
+func (p Policy) valid() bool { return mask.Policy(p) <= mask.Off }
 
 // String returns the policy's configuration name.
-func (p Policy) String() string { return media.MaskPolicy(p).String() }
+func (p Policy) String() string { return mask.Policy(p).String() }
 
 // MarshalText writes the policy's configuration name.
 func (p Policy) MarshalText() ([]byte, error) {
@@ -284,7 +285,7 @@ func (p Policy) MarshalText() ([]byte, error) {
 // UnmarshalText reads "always", "secure-only" or "off" (ASCII case
 // ignored).
 func (p *Policy) UnmarshalText(b []byte) error {
-	for _, v := range []media.MaskPolicy{media.MaskAlways, media.MaskSecureOnly, media.MaskOff} {
+	for _, v := range []mask.Policy{mask.Always, mask.SecureOnly, mask.Off} {
 		if strings.EqualFold(string(b), v.String()) {
 			*p = Policy(v)
 			return nil

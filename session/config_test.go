@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -19,7 +19,7 @@ func TestDefaultMediaConfig(t *testing.T) {
 		t.Fatalf("the default configuration is invalid: %v", err)
 	}
 	if c.RTPPorts != (PortRange{20000, 29999}) || c.BindAddress != loopback || c.MediaTimeout != DefaultMediaTimeout ||
-		media.MaskPolicy(c.MaskEvents) != media.MaskAlways || media.MaskPolicy(c.MaskInband) != media.MaskAlways {
+		mask.Policy(c.MaskEvents) != mask.Always || mask.Policy(c.MaskInband) != mask.Always {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -47,7 +47,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"media_timeout", func(c *MediaConfig) { c.MediaTimeout = 100 * time.Millisecond }},
 		{"mask_events", func(c *MediaConfig) { c.MaskEvents = 9 }},
 		{"mask_inband", func(c *MediaConfig) { c.MaskInband = 9 }},
-		{"look_ahead", func(c *MediaConfig) { c.LookAhead = media.MaxLookAhead + time.Millisecond }},
+		{"look_ahead", func(c *MediaConfig) { c.LookAhead = mask.MaxLookAhead + time.Millisecond }},
 		{"look_ahead", func(c *MediaConfig) { c.LookAhead = -time.Millisecond }},
 		{"digit_queue", func(c *MediaConfig) { c.DigitQueue = 0 }},
 		{"digit_queue", func(c *MediaConfig) { c.DigitQueue = MaxDigitQueue + 1 }},
@@ -136,7 +136,7 @@ func TestConfigTextFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--rtp-ports", "30000-30999", "--mask-inband", "Secure-Only"}); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.RTPPorts != (PortRange{30000, 30999}) || media.MaskPolicy(cfg.MaskInband) != media.MaskSecureOnly {
+	if cfg.RTPPorts != (PortRange{30000, 30999}) || mask.Policy(cfg.MaskInband) != mask.SecureOnly {
 		t.Errorf("flags gave %v and %v", cfg.RTPPorts, cfg.MaskInband)
 	}
 }
@@ -144,20 +144,20 @@ func TestConfigTextFlags(t *testing.T) {
 func TestPolicyText(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want media.MaskPolicy
+		want mask.Policy
 		ok   bool
 	}{
-		{"always", media.MaskAlways, true},
-		{"ALWAYS", media.MaskAlways, true},
-		{"secure-only", media.MaskSecureOnly, true},
-		{"off", media.MaskOff, true},
+		{"always", mask.Always, true},
+		{"ALWAYS", mask.Always, true},
+		{"secure-only", mask.SecureOnly, true},
+		{"off", mask.Off, true},
 		{"", 0, false},
 		{"on", 0, false},
 		{"secure_only", 0, false},
 	} {
 		var p Policy
 		err := p.UnmarshalText([]byte(tc.in))
-		if (err == nil) != tc.ok || (tc.ok && media.MaskPolicy(p) != tc.want) {
+		if (err == nil) != tc.ok || (tc.ok && mask.Policy(p) != tc.want) {
 			t.Errorf("UnmarshalText(%q) = %v, %v", tc.in, p, err)
 		}
 		if tc.ok {

@@ -17,14 +17,13 @@
 //     included), and ends it; a media timeout ends it by itself, with a
 //     reason that tells the SIP layer to send BYE both ways. Secure says
 //     whether a key pressed now would be masked toward the agent.
-//   - The caller path (callerpath.go) is the relay's caller→agent handler:
-//     the call's masking pipeline, replaced at a packet boundary when the
-//     caller's payload types change, with the agent's stream carrying on as
-//     one RTP stream (RFC 3550 §5.1).
-//   - The digit path (digits.go) is the one way key presses leave a call:
-//     presses from the pipeline (RFC 4733 and in-band, already one per
-//     press) and SIP INFO presses are joined into one Digit per press,
-//     numbered, and queued without ever blocking the media path.
+//   - The caller's packets never come up here: the call hands its relay a
+//     mask.Path (media/mask), which it configures — a new masking pipeline
+//     when the caller's payload types change, secure mode — and a
+//     mask.Joiner, the one way key presses leave the call: RFC 4733,
+//     in-band and SIP INFO (Call.SIPInfoDigit) reports joined into one
+//     dtmf.Press per press, numbered, queued without ever blocking the
+//     media path (Call.Presses).
 //   - Payments (payments.go) is one per process: the payment
 //     configurations (payment_config.go), the processors and the durable
 //     store. With Manager.WithPayments every call gets a PaymentSet that

@@ -112,7 +112,7 @@ type Event struct {
 	// Length is how many digits the field holds.
 	Length int `json:"length,omitempty"`
 	// PressAt is, on a field_length event that a key press caused, when
-	// that press's first packet arrived (Digit.At, by the Manager's
+	// that press's first packet arrived (dtmf.Press.FirstSeen, by the Manager's
 	// clock): a time, not card data. The agent form puts it on the dot it
 	// draws, so the key press to dot latency can be measured
 	// in a browser. Zero on a clear.

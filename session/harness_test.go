@@ -223,14 +223,14 @@ func waitDone(t testing.TB, c *Call) {
 // endAndCollect ends the call and returns every digit it delivered: the
 // queue is closed after the last, so nothing is missed and nothing waited
 // for beyond that.
-func endAndCollect(t testing.TB, c *Call) []Digit {
+func endAndCollect(t testing.TB, c *Call) []dtmf.Press {
 	t.Helper()
 	c.End(EndCallerHangup)
-	var got []Digit
+	var got []dtmf.Press
 	deadline := time.After(waitLimit)
 	for {
 		select {
-		case d, ok := <-c.Digits():
+		case d, ok := <-c.Presses():
 			if !ok {
 				return got
 			}
@@ -242,7 +242,7 @@ func endAndCollect(t testing.TB, c *Call) []Digit {
 }
 
 // keysOf writes keys with %c: a Key's own formatting masks it.
-func keysOf(ds []Digit) string {
+func keysOf(ds []dtmf.Press) string {
 	b := make([]byte, len(ds))
 	for i, d := range ds {
 		b[i] = byte(d.Key)

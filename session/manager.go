@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // ErrManagerClosed is returned by NewCall after Close.
@@ -74,7 +74,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithPayments gives every call a PaymentSet of ps that takes the call's
-// digits (Call.Digits) until the call ends, so payments can be made on it.
+// presses (Call.Presses) until the call ends, so payments can be made on it.
 // Without it nothing reads the digits but the caller of Digits.
 func WithPayments(ps *Payments) Option {
 	return func(o *managerOptions) { o.payments = ps }
@@ -191,7 +191,7 @@ func (m *Manager) NewCall(corr Correlation) (*Call, error) {
 	if m.payments != nil {
 		// The set closes itself when the call's digit queue closes, after
 		// the call's end.
-		go m.payments.ForCall(c).Consume(c.Digits())
+		go m.payments.ForCall(c).Consume(c.Presses())
 	}
 	m.log.Debug("call created", "call", c.id, "inbound_call_id", corr.InboundCallID)
 	return c, nil
@@ -208,21 +208,17 @@ func (m *Manager) newCall(corr Correlation) (*Call, error) {
 		caller.Close()
 		return nil, fmt.Errorf("session: agent leg ports: %w", err)
 	}
-	var b [16 + 10]byte
+	var b [16]byte
 	_, _ = rand.Read(b[:])
 	c := &Call{
-		id:       base64.RawURLEncoding.EncodeToString(b[:16]),
-		m:        m,
-		caller:   caller,
-		agent:    agent,
-		presses:  make(chan media.Press, m.cfg.DigitQueue),
-		digits:   newDigitPath(m.cfg.DigitQueue),
-		ssrc:     binary.BigEndian.Uint32(b[16:]) | 1, // never 0: NewPipeline would pick its own
-		firstSeq: binary.BigEndian.Uint16(b[20:]),
-		firstTS:  binary.BigEndian.Uint32(b[22:]),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		corr:     corr,
+		id:      base64.RawURLEncoding.EncodeToString(b[:16]),
+		m:       m,
+		caller:  caller,
+		agent:   agent,
+		presses: mask.NewJoiner(m.cfg.DigitQueue),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		corr:    corr,
 	}
 	c.times.Created = m.now()
 	// The pipelines write with one sendto(2) each, failing rather than
@@ -231,8 +227,8 @@ func (m *Manager) newCall(corr Correlation) (*Call, error) {
 	if ds, err := media.NewDirectSender(agent); err == nil {
 		out = ds
 	}
-	c.out = &agentStream{next: out}
-	c.path = &callerPath{out: c.out}
+	c.presses.OnMediaPress(m.noteDetect)
+	c.path = mask.NewPath(out, c.presses)
 	rc := media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: c.path, Tick: c.path, Wheel: m.wheel, Now: m.now}
 	if len(m.reactors) > 0 {
 		rc.Reactor = m.reactors[(m.nextRx.Add(1)-1)%uint64(len(m.reactors))]

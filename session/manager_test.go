@@ -149,7 +149,7 @@ func TestCloseReleasesEveryPort(t *testing.T) {
 				if r := c.EndReason(); r != EndShutdown {
 					t.Errorf("%v ended with %v, want shutdown", c, r)
 				}
-				if _, open := <-c.Digits(); open {
+				if _, open := <-c.Presses(); open {
 					t.Errorf("%v: digit queue still open", c)
 				}
 			}

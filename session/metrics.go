@@ -54,7 +54,7 @@ type MediaMetrics struct {
 	// leg received nothing are not observed).
 	CallerJitter, AgentJitter histo.Snapshot
 	// DetectRFC4733 and DetectInband are the presses' detection latency
-	// (media.Press.Decided − FirstSeen), by the source that told them.
+	// (mask.Press.Decided − FirstSeen), by the source that told them.
 	DetectRFC4733, DetectInband histo.Snapshot
 	// CallerToAgent and AgentToCaller are the relay's added latency,
 	// summed over the reactors (empty when no reactor reads the calls).
@@ -92,7 +92,7 @@ func (m *Manager) noteEndLocked(st CallStats, t Termination) {
 }
 
 // noteDetect records one press's detection latency.
-func (m *Manager) noteDetect(p media.Press) {
+func (m *Manager) noteDetect(p dtmf.Press) {
 	i := 0
 	if p.Source == dtmf.SourceInband {
 		i = 1
@@ -141,10 +141,10 @@ func addCallStats(a *CallStats, b CallStats) {
 	addLeg(&a.Relay.Agent, b.Relay.Agent)
 	a.Relay.Ticks += b.Relay.Ticks
 	la := a.Pipeline.LookAhead
-	addPipelineStats(&a.Pipeline, b.Pipeline)
+	a.Pipeline.Add(b.Pipeline)
 	a.Pipeline.LookAhead = la
 	a.PipelineSwaps += b.PipelineSwaps
-	d, e := &a.Digits, b.Digits
+	d, e := &a.Presses, b.Presses
 	d.Delivered += e.Delivered
 	d.Overflows += e.Overflows
 	d.SIPInfo += e.SIPInfo
@@ -211,7 +211,7 @@ type PaymentsMetrics struct {
 	// Processor holds each configured processor's request durations
 	// (charges and reconciliations) by outcome (PaymentOutcomes' index).
 	Processor map[string][len(PaymentOutcomes)]histo.Snapshot
-	// PressEvent is the latency from a press being told (Digit.Decided)
+	// PressEvent is the latency from a press being told (dtmf.Press.Decided)
 	// to its progress event being published.
 	PressEvent histo.Snapshot
 }

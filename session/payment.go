@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,169 +10,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/processor"
-	"dtmfgw/store"
 )
-
-// PaymentState is where a payment is in its life:
-//
-//	created → collecting ⇄ ready → processing → approved | declined | failed
-//	                                          ↘ reconciling → approved | declined | failed
-//	created, collecting, ready → cancelled | timed out
-//
-// A processor whose answer is processor.Unknown (no answer in time, a
-// lost connection) leaves the payment reconciling rather than failed: the
-// card may have been charged, so it is neither charged again nor reported
-// as failed until Reconcile has asked the processor by idempotency key.
-// Its card data is zeroed all the same: reconciling needs none.
-type PaymentState uint8
-
-// The payment states.
-const (
-	// StateCreated: made for a call, no field armed yet.
-	StateCreated PaymentState = iota + 1
-	// StateCollecting: the caller is typing; not every required field is
-	// complete and valid.
-	StateCollecting
-	// StateReady: every required field is complete and valid; Process
-	// may hand the card to the processor.
-	StateReady
-	// StateProcessing: the processor has the card.
-	StateProcessing
-	// StateApproved, StateDeclined, StateFailed: the processor's answer.
-	StateApproved
-	StateDeclined
-	StateFailed
-	// StateCancelled: ended by the agent, or by the call's end, before
-	// processing.
-	StateCancelled
-	// StateTimedOut: the session timeout ended it before processing.
-	StateTimedOut
-	// StateReconciling: the processor gave no answer; Reconcile asks it
-	// what became of the charge.
-	StateReconciling
-
-	numPaymentStates
-)
-
-var paymentStateNames = [numPaymentStates]string{"", "created", "collecting", "ready", "processing", "approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
-
-// String returns the state's name ("timed_out").
-func (s PaymentState) String() string {
-	if s == 0 || s >= numPaymentStates {
-		return "invalid"
-	}
-	return paymentStateNames[s]
-}
-
-// MarshalText writes the state's name.
-func (s PaymentState) MarshalText() ([]byte, error) {
-	if s == 0 || s >= numPaymentStates {
-		return nil, fmt.Errorf("session: payment state %d: unknown", uint8(s))
-	}
-	return []byte(s.String()), nil
-}
-
-// Final reports whether the state is an end: approved, declined, failed,
-// cancelled or timed out.
-func (s PaymentState) Final() bool { return s >= StateApproved && s <= StateTimedOut }
-
-// open reports whether the payment takes digits and agent edits.
-func (s PaymentState) open() bool { return s >= StateCreated && s <= StateReady }
-
-// Errors of payments.
-var (
-	// ErrPaymentActive: the call already has a payment that is not over.
-	ErrPaymentActive = errors.New("session: the call already has a payment in progress")
-	// ErrNoConfig: no payment configuration has the id.
-	ErrNoConfig = errors.New("session: no such payment configuration")
-	// ErrNoField: the payment's configuration has no field with the id.
-	ErrNoField = errors.New("session: no such field")
-	// ErrNotReady: Process was called before every required field was
-	// complete and valid, or without an amount and currency.
-	ErrNotReady = errors.New("session: payment not ready")
-	// ErrProcessing: the processor has the card; the payment cannot be
-	// changed or ended until it answers.
-	ErrProcessing = errors.New("session: payment being processed")
-	// ErrPaymentEnded: the payment is over.
-	ErrPaymentEnded = errors.New("session: payment ended")
-	// ErrBadAttributes wraps an unusable amount, currency, reference or
-	// name.
-	ErrBadAttributes = errors.New("session: bad payment attributes")
-	// ErrNotRecorded: durable storage refused the record. Before
-	// processing, nothing was charged; after, the result is kept in memory
-	// and Reconcile records it.
-	ErrNotRecorded = errors.New("session: payment record not stored")
-	// ErrStillUnknown: Reconcile got no answer either.
-	ErrStillUnknown = errors.New("session: charge outcome still unknown")
-	// ErrNotReconciling: Reconcile was called on a payment with nothing to
-	// reconcile.
-	ErrNotReconciling = errors.New("session: payment not awaiting reconciliation")
-	// ErrSetClosed: the call has ended.
-	ErrSetClosed = errors.New("session: call's payments closed")
-)
-
-// Reasons a payment ends without a processor result.
-const (
-	ReasonAgentEnded     = "agent ended"
-	ReasonSessionTimeout = "session timeout"
-	ReasonCallEnded      = "call ended"
-	ReasonUnknown        = "no answer from the processor: reconciling"
-	ReasonNotCharged     = "the processor has no charge under the key: not charged"
-)
-
-// NotFoundGrace is how long after a charge attempt a processor's "no
-// charge under this key" (processor.ErrNotFound) is taken to mean none
-// will appear: some processors index charges with a delay.
-const NotFoundGrace = 5 * time.Minute
-
-// MaxAmount bounds Attributes.Amount (minor units): the processors'.
-const MaxAmount = processor.MaxAmount
-
-// Attributes are a payment's data that are not typed by the caller:
-// prefilled by the API or entered by the agent. They are not card data.
-type Attributes struct {
-	// Amount is in the currency's minor units (cents); it must be positive
-	// to process.
-	Amount int64 `json:"amount"`
-	// Currency is an ISO 4217 code ("GBP"); required to process.
-	Currency string `json:"currency,omitempty"`
-	// Reference is the merchant's (an order or invoice number).
-	Reference string `json:"reference,omitempty"`
-	// CardholderName is the name on the card, where the agent takes it.
-	CardholderName string `json:"cardholder_name,omitempty"`
-}
-
-// validate checks what is given; an amount and currency are required
-// only to process (processable). A reference or name that holds a card
-// number is refused (ErrCardNumberInText): the payment would keep it,
-// record it and send it in webhooks.
-func (a Attributes) validate() error {
-	switch {
-	case a.Amount < 0 || a.Amount > MaxAmount:
-		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
-	case a.Currency != "" && !ValidCurrency(a.Currency):
-		return fmt.Errorf("%w: currency is not an ISO 4217 code (three capital letters)", ErrBadAttributes)
-	case HoldsCardNumber(a.Reference):
-		return fmt.Errorf("%w: reference", ErrCardNumberInText)
-	case HoldsCardNumber(a.CardholderName):
-		return fmt.Errorf("%w: cardholder name", ErrCardNumberInText)
-	case len(a.Reference) > processor.MaxTextLen || hasControl(a.Reference):
-		return fmt.Errorf("%w: reference: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
-	case len(a.CardholderName) > processor.MaxTextLen || hasControl(a.CardholderName):
-		return fmt.Errorf("%w: cardholder name: at most %d bytes, no control characters", ErrBadAttributes, processor.MaxTextLen)
-	}
-	return nil
-}
-
-func (a Attributes) processable() error {
-	if a.Amount <= 0 {
-		return fmt.Errorf("%w: no amount", ErrNotReady)
-	}
-	if a.Currency == "" {
-		return fmt.Errorf("%w: no currency", ErrNotReady)
-	}
-	return nil
-}
 
 // fieldState is one field's progress. Its digits are in Payment.caps at
 // the same index.
@@ -181,7 +18,7 @@ type fieldState struct {
 	cfg      FieldConfig
 	complete bool
 	valid    bool
-	// lost: a key press went missing (a gap in Digit.Number) while the
+	// lost: a key press went missing (a gap in dtmf.Press.Number) while the
 	// field was armed, so its digits cannot be trusted.
 	lost bool
 	// reported is the validity last sent in an EventFieldComplete.
@@ -208,11 +45,9 @@ type Payment struct {
 	set     *PaymentSet
 	proc    processor.Processor
 	created time.Time
-	// deadline is the session timeout by the time package's clock (the
-	// timers' clock); wallDeadline the same moment by the payments'
-	// clock, for events.
-	deadline     time.Time
-	wallDeadline time.Time
+	// deadline is the session timeout, by the payments' clock: the one
+	// clock events, views and the timers are judged by.
+	deadline time.Time
 
 	stateA atomic.Uint32 // PaymentState, readable without mu
 
@@ -392,7 +227,7 @@ func (p *Payment) clearLocked(i int) {
 // handleDigit puts a key press into the armed field; lost says a press
 // went missing before it. Keys: a digit is typed; `*` clears the field
 // and `#` ends a variable-length one, where the configuration says so.
-func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
+func (p *Payment) handleDigit(d dtmf.Press, lost bool) digitOutcome {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.state.open() || p.armed < 0 {
@@ -409,7 +244,7 @@ func (p *Payment) handleDigit(d Digit, lost bool) digitOutcome {
 			return digitIgnored
 		}
 		e := p.lengthEventLocked(i)
-		e.PressAt = d.At
+		e.PressAt = d.FirstSeen
 		p.publishLocked(e)
 		if p.completeNowLocked(i) {
 			p.completeLocked(i)
@@ -583,221 +418,6 @@ func (p *Payment) refreshLocked() bool {
 	return ready
 }
 
-// Process hands the card to the processor when the payment is ready (every
-// required field complete and valid, an amount and a currency) and
-// returns its outcome. The card data is zeroed as soon as the processor
-// returns, whatever it says. Before the charge the payment is recorded
-// durably with its idempotency key (if that fails, nothing is charged and
-// the payment stays ready); the outcome is recorded before it is reported.
-// The processor's status decides, with or without an error
-// (processor.Processor): Unknown leaves the payment reconciling
-// (Reconcile) and Process returns ErrStillUnknown.
-//
-// The charge is not cancelled with ctx (the agent closing the form must
-// not abandon a charge half made): it runs for at most the processing
-// timeout (WithProcessTimeout).
-func (p *Payment) Process(ctx context.Context) (Result, error) {
-	p.mu.Lock()
-	if p.state != StateReady {
-		err := p.editableLocked()
-		if err == nil {
-			err = fmt.Errorf("%w: %s", ErrNotReady, p.state)
-		}
-		p.mu.Unlock()
-		return Result{}, err
-	}
-	if !p.refreshLocked() {
-		// The expiry month has just ended, say.
-		p.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: a field is no longer valid", ErrNotReady)
-	}
-	if err := p.attrs.processable(); err != nil {
-		p.mu.Unlock()
-		return Result{}, err
-	}
-	rec := p.recordLocked()
-	rec.State, rec.Actor, rec.Action = StateProcessing, ActorAgent, "payment.processing"
-	if err := p.writeLocked(ctx, rec); err != nil {
-		p.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: before processing, so nothing was charged: %v", ErrNotRecorded, err)
-	}
-	req := p.requestLocked()
-	// The processor may zero or scribble on what it is handed: the brand
-	// and last four are taken now.
-	p.keepCardLocked()
-	p.stopTimersLocked()
-	if p.armed >= 0 {
-		p.armLocked(-1)
-	}
-	p.setStateLocked(StateProcessing, "")
-	p.mu.Unlock()
-
-	// Nothing changes the buffers now: every edit and digit is refused
-	// while processing.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.set.ps.processTimeout)
-	p.chargedAt = time.Now()
-	cr, err := p.proc.Charge(pctx, req)
-	cancel()
-	p.set.ps.noteProcessor(p.proc.Name(), cr.Status, time.Since(p.chargedAt))
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	zeroRequest(req)
-	p.zeroLocked()
-	if err != nil {
-		// The status still says what may be concluded; the error says why.
-		p.set.ps.log.Warn("payment processor error", "payment", p.id, "processor", p.proc.Name(),
-			"status", cr.Status.String(), "err", err)
-	}
-	res := p.resultLocked(cr)
-	return res, p.finishWithResultLocked(ctx, res)
-}
-
-// requestLocked builds the charge request on the capture buffers, without
-// copying a digit.
-func (p *Payment) requestLocked() *processor.Request {
-	req := &processor.Request{
-		IdempotencyKey: p.key,
-		Amount:         p.attrs.Amount,
-		Currency:       p.attrs.Currency,
-		Reference:      p.attrs.Reference,
-		CardholderName: p.attrs.CardholderName,
-	}
-	for i, f := range p.fields {
-		b := p.caps[i].bytes()
-		switch {
-		case f.cfg.Kind == FieldCardNumber:
-			req.PAN = b
-		case f.cfg.Kind == FieldExpiry:
-			req.ExpMonth, req.ExpYear, _ = ExpiryOf(b, p.set.ps.now())
-		case f.cfg.Kind == FieldSecurityCode:
-			req.CVC = b
-		case f.cfg.ID == PostcodeFieldID && len(b) > 0:
-			req.Postcode = b
-		}
-	}
-	return req
-}
-
-// zeroRequest zeroes the request's card data, wherever its slices point.
-func zeroRequest(r *processor.Request) {
-	clear(r.PAN)
-	clear(r.CVC)
-	clear(r.Postcode)
-	r.PAN, r.CVC, r.Postcode = nil, nil, nil
-	r.ExpMonth, r.ExpYear = 0, 0
-}
-
-// resultLocked turns the processor's answer into the payment's result.
-// The card's brand and last four are taken before the buffers are zeroed
-// (zeroLocked keeps them).
-func (p *Payment) resultLocked(cr processor.Result) Result {
-	st := StateReconciling
-	switch cr.Status {
-	case processor.Approved:
-		st = StateApproved
-	case processor.Declined:
-		st = StateDeclined
-	case processor.Failed:
-		st = StateFailed
-	}
-	r := p.baseResultLocked(st)
-	if st == StateReconciling {
-		r.Reason = ReasonUnknown
-	}
-	r.ProcessorReference = clipText(cr.Reference)
-	r.DeclineCode = clipText(cr.DeclineCode)
-	r.Message = maskDigitRuns(clipText(cr.Message))
-	return r
-}
-
-func (p *Payment) baseResultLocked(st PaymentState) Result {
-	brand, last4 := p.cardLocked()
-	return Result{State: st, Brand: brand, Last4: last4, Amount: p.attrs.Amount, Currency: p.attrs.Currency, Reference: p.attrs.Reference}
-}
-
-// finishWithResultLocked records res and then reports it. When storage
-// refuses, the result waits in pending for Reconcile to record it, and
-// the payment stays where it is — unless the record is final already
-// (store.ErrFinal): another node sharing the store settled it by asking
-// the same processor under the same key, its result stands in the
-// record, and res is reported all the same rather than kept for a write
-// that can never succeed.
-func (p *Payment) finishWithResultLocked(ctx context.Context, res Result) error {
-	rec := p.recordLocked()
-	rec.State, rec.Reason, rec.Actor, rec.Action = res.State, res.Reason, ActorSystem, "payment.result"
-	rec.ProcessorReference, rec.DeclineCode, rec.Message = res.ProcessorReference, res.DeclineCode, res.Message
-	if err := p.writeLocked(ctx, rec); err != nil && errors.Is(err, store.ErrFinal) && res.State.Final() {
-		p.set.ps.log.Warn("payment result already recorded elsewhere; reported, not recorded", "payment", p.id, "state", res.State.String())
-	} else if err != nil {
-		p.pending = &res
-		p.set.ps.log.Error("payment result not recorded; kept for Reconcile", "payment", p.id, "state", res.State.String(), "err", err)
-		return fmt.Errorf("%w: the %s result is kept until Reconcile records it: %v", ErrNotRecorded, res.State, err)
-	}
-	p.pending = nil
-	p.result = &res
-	p.setStateLocked(res.State, res.Reason)
-	p.publishLocked(Event{Type: EventResult, State: res.State, Reason: res.Reason, Result: &res})
-	p.leaveLocked()
-	p.set.ps.log.Info("payment result", "payment", p.id, "call", p.set.callID, "state", res.State.String(),
-		"processor", p.proc.Name(), "processor_reference", res.ProcessorReference)
-	if res.State == StateReconciling {
-		return fmt.Errorf("%w: %s", ErrStillUnknown, ReasonUnknown)
-	}
-	if res.State.Final() {
-		p.set.ps.forgetIfDone(p)
-	}
-	return nil
-}
-
-// Reconcile settles a payment the processor left without an answer: it
-// asks the processor, by idempotency key, what became of the charge (it
-// never charges), and records and reports the outcome. A processor that
-// has no charge under the key NotFoundGrace after the attempt settles it
-// as failed (not charged). It also records a result that storage refused
-// earlier. ErrStillUnknown: ask again later.
-func (p *Payment) Reconcile(ctx context.Context) (Result, error) {
-	p.mu.Lock()
-	if p.pending != nil {
-		defer p.mu.Unlock()
-		res := *p.pending
-		return res, p.finishWithResultLocked(ctx, res)
-	}
-	if p.state != StateReconciling {
-		p.mu.Unlock()
-		return Result{}, ErrNotReconciling
-	}
-	if p.reconciling {
-		p.mu.Unlock()
-		return Result{}, fmt.Errorf("%w: a Reconcile is already asking", ErrStillUnknown)
-	}
-	p.reconciling = true
-	p.mu.Unlock()
-
-	rctx, cancel := context.WithTimeout(ctx, p.set.ps.processTimeout)
-	asked := time.Now()
-	cr, err := p.proc.Reconcile(rctx, p.key)
-	cancel()
-	p.set.ps.noteProcessor(p.proc.Name(), cr.Status, time.Since(asked))
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.reconciling = false
-	switch {
-	case errors.Is(err, processor.ErrNotFound) && time.Since(p.chargedAt) >= NotFoundGrace:
-		res := p.baseResultLocked(StateFailed)
-		res.Reason = ReasonNotCharged
-		return res, p.finishWithResultLocked(ctx, res)
-	case !cr.Status.Final():
-		if err != nil {
-			p.set.ps.log.Warn("payment reconciliation: no answer yet", "payment", p.id, "processor", p.proc.Name(), "err", err)
-		}
-		return *p.result, ErrStillUnknown
-	}
-	res := p.resultLocked(cr)
-	return res, p.finishWithResultLocked(ctx, res)
-}
-
 // unsettled reports whether the payment awaits Reconcile.
 func (p *Payment) unsettled() bool {
 	p.mu.Lock()
@@ -932,8 +552,9 @@ func (p *Payment) recordLocked() PaymentRecord {
 // startTimersLocked starts the session timeout and the ticker that
 // reports the time left and watches the secure status.
 func (p *Payment) startTimersLocked() {
-	p.expiry = time.AfterFunc(time.Until(p.deadline), p.expire)
-	p.nextRemaining = time.Now()
+	now := p.set.ps.now()
+	p.expiry = time.AfterFunc(p.deadline.Sub(now), p.expire)
+	p.nextRemaining = now
 	p.ticker = time.AfterFunc(0, p.tick)
 }
 
@@ -964,7 +585,7 @@ func (p *Payment) tick() {
 	if !p.state.open() {
 		return
 	}
-	now := time.Now()
+	now := p.set.ps.now()
 	if !now.Before(p.nextRemaining) {
 		p.publishLocked(p.remainingEventLocked(now))
 		p.nextRemaining = now.Add(p.set.ps.remainingEvery)
@@ -974,85 +595,8 @@ func (p *Payment) tick() {
 
 func (p *Payment) remainingEventLocked(now time.Time) Event {
 	left := max(p.deadline.Sub(now), 0)
-	return Event{Type: EventRemaining, Deadline: p.wallDeadline, Remaining: int64((left + time.Second - 1) / time.Second)}
+	return Event{Type: EventRemaining, Deadline: p.deadline, Remaining: int64((left + time.Second - 1) / time.Second)}
 }
-
-// FieldView is a field's progress as the API and the form see it: never
-// a digit.
-type FieldView struct {
-	ID       string    `json:"id"`
-	Label    string    `json:"label"`
-	Kind     FieldKind `json:"kind"`
-	Required bool      `json:"required"`
-	Armed    bool      `json:"armed,omitempty"`
-	Length   int       `json:"length"`
-	Complete bool      `json:"complete,omitempty"`
-	Valid    bool      `json:"valid,omitempty"`
-	// Brand and MaskedPAN are the card number's, as in events.
-	Brand     Brand  `json:"brand,omitzero"`
-	MaskedPAN string `json:"masked_pan,omitempty"`
-}
-
-// PaymentView is a payment as the API and the form see it: never a digit.
-type PaymentView struct {
-	ID         string       `json:"id"`
-	CallID     string       `json:"call_id"`
-	ConfigID   string       `json:"config_id"`
-	State      PaymentState `json:"state"`
-	Reason     string       `json:"reason,omitempty"`
-	Attributes Attributes   `json:"attributes"`
-	// AgentEditable are the attributes the agent's form may change: those
-	// the back end did not set, and those the configuration lets the agent
-	// change all the same. Nothing is editable once the payment is being
-	// processed.
-	AgentEditable AttributeSet `json:"agent_editable"`
-	Fields        []FieldView  `json:"fields"`
-	Created       time.Time    `json:"created"`
-	Updated       time.Time    `json:"updated"`
-	Deadline      time.Time    `json:"deadline"`
-	// Remaining is the time left, in whole seconds, while the payment is
-	// open.
-	Remaining int64   `json:"remaining_seconds,omitempty"`
-	Result    *Result `json:"result,omitempty"`
-}
-
-// View returns the payment as it stands.
-func (p *Payment) View() PaymentView {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v := PaymentView{
-		ID: p.id, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
-		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.wallDeadline,
-		Fields: make([]FieldView, len(p.fields)),
-	}
-	if p.state.open() {
-		v.Remaining = p.remainingEventLocked(time.Now()).Remaining
-		v.AgentEditable = AgentEditable(p.fixed, p.cfg.agentEditable())
-	}
-	if p.state.Final() || p.state == StateReconciling {
-		r := *p.result
-		v.Result = &r
-	}
-	for i, f := range p.fields {
-		fv := FieldView{
-			ID: f.cfg.ID, Label: f.cfg.label(), Kind: f.cfg.Kind, Required: f.cfg.required(),
-			Armed: i == p.armed, Length: p.caps[i].len(), Complete: f.complete, Valid: f.complete && f.valid,
-		}
-		if f.cfg.Kind == FieldCardNumber {
-			brand, last4 := p.cardLocked()
-			fv.Brand = brand
-			if last4 != "" {
-				fv.MaskedPAN = "•••• " + last4
-			}
-		}
-		v.Fields[i] = fv
-	}
-	return v
-}
-
-// maxProcessorText bounds what is kept of a processor's reference, code
-// and message.
-const maxProcessorText = 256
 
 func clipText(s string) string {
 	if len(s) > maxProcessorText {

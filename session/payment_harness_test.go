@@ -226,7 +226,7 @@ func (e *env) unknownPayment(later processor.Result) *Payment {
 func (e *env) keys(s string) {
 	for i := range len(s) {
 		e.number++
-		e.set.HandleDigit(Digit{Key: dtmf.Key(s[i]), Source: dtmf.SourceRFC4733, At: time.Now(), Number: e.number})
+		e.set.HandleDigit(dtmf.Press{Key: dtmf.Key(s[i]), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: e.number})
 	}
 }
 

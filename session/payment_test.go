@@ -950,10 +950,10 @@ func TestConsume(t *testing.T) {
 		e := newEnv(t, nil)
 		p := e.newPayment()
 		p.Arm("card_number")
-		digits := make(chan Digit, 4)
+		digits := make(chan dtmf.Press, 4)
 		go e.set.Consume(digits)
 		for i, k := range "4242" {
-			digits <- Digit{Key: dtmf.Key(k), Number: uint64(i + 1)}
+			digits <- dtmf.Press{Key: dtmf.Key(k), Number: uint64(i + 1)}
 		}
 		synctest.Wait()
 		if v := p.View(); v.Fields[0].Length != 4 {
@@ -1150,7 +1150,7 @@ func BenchmarkHandleDigit(b *testing.B) {
 	n := uint64(0)
 	for b.Loop() {
 		n++
-		set.HandleDigit(Digit{Key: dtmf.Key(keys[n%uint64(len(keys))]), Number: n})
+		set.HandleDigit(dtmf.Press{Key: dtmf.Key(keys[n%uint64(len(keys))]), Number: n})
 		if n%1024 == 0 {
 			drain(sub)
 		}
@@ -1233,7 +1233,7 @@ func TestFieldLengthCarriesPressAt(t *testing.T) {
 		e.events()
 		pressed := time.Now().Add(-3 * time.Millisecond)
 		e.number++
-		e.set.HandleDigit(Digit{Key: '4', Source: dtmf.SourceRFC4733, At: pressed, Number: e.number})
+		e.set.HandleDigit(dtmf.Press{Key: '4', Source: dtmf.SourceRFC4733, FirstSeen: pressed, Number: e.number})
 		ev, ok := e.last(EventFieldLength, "card_number")
 		if !ok || !ev.PressAt.Equal(pressed) {
 			t.Fatalf("field_length press_at %v, want %v", ev.PressAt, pressed)

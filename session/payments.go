@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/dtmf"
 	"dtmfgw/processor"
 )
 
@@ -50,10 +51,11 @@ var _ PaymentCall = (*Call)(nil)
 // PaymentsOption changes how NewPayments builds Payments.
 type PaymentsOption func(*Payments)
 
-// WithPaymentClock makes payments stamp events and records, and judge
-// expiry dates, by now instead of time.Now. The timers (session timeout,
-// time left) run on the time package's clock, which testing/synctest
-// fakes.
+// WithPaymentClock makes payments tell time by now instead of time.Now:
+// events' and records' stamps, card expiry dates, the session deadline and
+// the time left. The timers that wake a payment (session timeout, time
+// left) wait the durations now gives on the time package's timers, which
+// testing/synctest fakes, so a test drives them in a bubble.
 func WithPaymentClock(now func() time.Time) PaymentsOption {
 	return func(ps *Payments) { ps.now = now }
 }
@@ -130,9 +132,15 @@ type Payments struct {
 	hook           EventHook
 	metrics        paymentsMetrics
 
+	// createMu serialises the creation of payments and the choice of a
+	// waiting payment's configuration: they are rare, and it makes "one
+	// payment in progress per call" hold across the two kinds.
+	createMu sync.Mutex
+
 	mu       sync.Mutex
 	sets     map[string]*PaymentSet // by call id
 	payments map[string]*Payment    // by payment id: live calls' and unsettled ones
+	waiting  map[string]*waiting    // by payment id: those with no configuration yet
 }
 
 // NewPayments validates cfg and checks that every configuration's
@@ -146,6 +154,7 @@ func NewPayments(cfg PaymentsConfig, opts ...PaymentsOption) (*Payments, error) 
 		procs:    make(map[string]processor.Processor),
 		sets:     make(map[string]*PaymentSet),
 		payments: make(map[string]*Payment),
+		waiting:  make(map[string]*waiting),
 	}
 	for _, o := range opts {
 		o(ps)
@@ -279,8 +288,8 @@ type PaymentSetStats struct {
 	// that went into a field (or cleared or ended one); Dropped those that
 	// came with no payment open or no field armed; Ignored those that
 	// meant nothing to the armed field (A–D, a key switched off, a digit
-	// into a complete field); Lost the presses the call's digit path lost
-	// (gaps in Digit.Number).
+	// into a complete field); Lost the presses the call's press queue lost
+	// (gaps in dtmf.Press.Number).
 	Digits, Captured, Dropped, Ignored, Lost uint64
 }
 
@@ -357,7 +366,7 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 	case s.closed.Load():
 		s.mu.Unlock()
 		return nil, ErrSetClosed
-	case s.active != nil && (s.active.State().open() || s.active.State() == StateProcessing):
+	case s.active != nil && s.active.State().blocking():
 		s.mu.Unlock()
 		return nil, ErrPaymentActive
 	}
@@ -390,8 +399,7 @@ func (s *PaymentSet) NewWithFixed(id, configID string, attrs Attributes, fixed A
 	}
 	p.caps = newCaptures(caps)
 	timeout := cfg.sessionTimeout()
-	p.deadline = time.Now().Add(timeout)
-	p.wallDeadline = now.Add(timeout)
+	p.deadline = now.Add(timeout)
 
 	s.ps.mu.Lock()
 	s.ps.payments[id] = p
@@ -446,10 +454,10 @@ func (s *PaymentSet) Payment(id string) *Payment {
 }
 
 // HandleDigit is the one way a key press reaches a payment: from the
-// call's digit path (Call.Digits), where RFC 4733, in-band and SIP INFO
-// presses are already one Digit per press. It goes to the open payment's
+// call's press queue (Call.Presses), where RFC 4733, in-band and SIP INFO
+// presses are already one dtmf.Press per press. It goes to the open payment's
 // armed field, or nowhere. It never blocks on a subscriber.
-func (s *PaymentSet) HandleDigit(d Digit) {
+func (s *PaymentSet) HandleDigit(d dtmf.Press) {
 	s.mu.Lock()
 	s.stats.Digits++
 	lost := false
@@ -487,7 +495,7 @@ func (s *PaymentSet) HandleDigit(d Digit) {
 // Consume feeds the call's digits to HandleDigit until the channel is
 // closed (the call ended), then closes the set. Run it on a goroutine of
 // its own per call.
-func (s *PaymentSet) Consume(digits <-chan Digit) {
+func (s *PaymentSet) Consume(digits <-chan dtmf.Press) {
 	for d := range digits {
 		s.HandleDigit(d)
 	}

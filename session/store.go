@@ -73,3 +73,9 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r PaymentRecord) error 
 	})
 	return err
 }
+
+// GetPayment reads a payment's record (PaymentReader): how Payments.Find
+// finds a payment whose call has ended.
+func (a storeAdapter) GetPayment(ctx context.Context, id string) (store.Payment, error) {
+	return a.s.GetPayment(ctx, id)
+}

@@ -45,7 +45,7 @@ func TestPaymentsOnTheStore(t *testing.T) {
 	keys := func(s string) {
 		for i := range len(s) {
 			number++
-			set.HandleDigit(Digit{Key: dtmf.Key(s[i]), Source: dtmf.SourceRFC4733, At: time.Now(), Number: number})
+			set.HandleDigit(dtmf.Press{Key: dtmf.Key(s[i]), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: number})
 		}
 	}
 	cases := []struct {

@@ -26,6 +26,7 @@ import (
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/tlstest"
 	"dtmfgw/session"
+	"dtmfgw/sip/sdp"
 )
 
 // waitLimit bounds every wait for something that happens at once on
@@ -303,7 +304,7 @@ func (p *peerUA) call(ctx context.Context, gw netip.AddrPort, user string, body 
 // remoteOf reads the RTP address from an SDP body.
 func remoteOf(t *testing.T, body []byte) netip.AddrPort {
 	t.Helper()
-	md, err := ParseSDP(body)
+	md, err := sdp.Parse(body)
 	if err != nil {
 		t.Fatalf("SDP from the gateway: %v", err)
 	}
@@ -493,12 +494,12 @@ func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
 		if !strings.Contains(string(reinv.Body()), "a="+dir) {
 			t.Errorf("agent re-INVITE for %s:\n%s", dir, reinv.Body())
 		}
-		answer, err := ParseSDP(res.Body())
+		answer, err := sdp.Parse(res.Body())
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantHold := dir == "sendonly"
-		if wantHold != (answer.Direction == RecvOnly) {
+		if wantHold != (answer.Direction == sdp.RecvOnly) {
 			t.Errorf("answer to %s has direction %v", dir, answer.Direction)
 		}
 		if got := call.Secure(); got == wantHold {
@@ -537,7 +538,7 @@ func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
 	}
 	for _, want := range "78" {
 		select {
-		case dg := <-call.Digits():
+		case dg := <-call.Presses():
 			if dg.Key.Reveal() != string(want) || dg.Source != dtmf.SourceSIPInfo {
 				t.Errorf("digit %s from %v, want %c from SIP INFO", dg.Key.Reveal(), dg.Source, want)
 			}
@@ -930,7 +931,7 @@ func TestB2BUALateOffer(t *testing.T) {
 	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		t.Fatalf("late-offer call: %v", err)
 	}
-	ourOffer, err := ParseSDP(d.InviteResponse.Body())
+	ourOffer, err := sdp.Parse(d.InviteResponse.Body())
 	if err != nil {
 		t.Fatalf("the 200 to a late offer must carry our offer: %v", err)
 	}
@@ -954,7 +955,7 @@ func TestB2BUALateOffer(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the agent got no ACK")
 	}
-	answer, err := ParseSDP(agentAck.Body())
+	answer, err := sdp.Parse(agentAck.Body())
 	if err != nil {
 		t.Fatalf("the agent's ACK must carry our answer: %v", err)
 	}
@@ -992,7 +993,7 @@ func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA,
 	sendKeyAsEvents(t, caller.rtp, to, five, &seq, uint32(seq+1)*160)
 	audio(10)
 	select {
-	case dg := <-call.Digits():
+	case dg := <-call.Presses():
 		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
 			t.Errorf("digit from %v, want 5 from RFC 4733", dg.Source)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/session"
+	"dtmfgw/sip/sdp"
 )
 
 // requestTimeout bounds an in-dialog request we send (re-INVITE, BYE):
@@ -52,12 +53,12 @@ type bridge struct {
 	mu sync.Mutex
 	// The last offer/answer of each leg. Ours are kept as sent; the
 	// Origins keep our o= lines per leg (RFC 3264 §8).
-	callerOffer  *MediaDescription // the caller's last offer
-	callerAnswer *MediaDescription // our last answer to it
-	agentOffer   *MediaDescription // our last offer to the agent
-	agentAnswer  *MediaDescription // the agent's answer to it
-	callerOrigin Origin
-	agentOrigin  Origin
+	callerOffer  *sdp.Media // the caller's last offer
+	callerAnswer *sdp.Media // our last answer to it
+	agentOffer   *sdp.Media // our last offer to the agent
+	agentAnswer  *sdp.Media // the agent's answer to it
+	callerOrigin sdp.Origin
+	agentOrigin  sdp.Origin
 	mediaStarted bool
 	// ringMu orders the agent's provisional responses (onAgentResponse)
 	// against the ring ending (waitAgent): once abandoned is set, none is

@@ -8,6 +8,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"dtmfgw/session"
+	"dtmfgw/sip/sdp"
 )
 
 // contentTypeSDP is the body type of every offer and answer.
@@ -25,7 +26,7 @@ func (br *bridge) agentInvite(req *sipmsg.Request) (*sipmsg.Request, error) {
 	if br.callerOffer != nil {
 		// A late offer (no SDP from the caller) goes on without one: the
 		// agent offers in its 200 (runLateOffer).
-		offer, err := OfferToAgent(br.callerOffer, br.call.AgentMediaAddr(), AgentOptions{})
+		offer, err := sdp.OfferToAgent(br.callerOffer, br.call.AgentMediaAddr(), sdp.AgentOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -114,11 +115,11 @@ func (br *bridge) onAgentResponse(res *sipmsg.Response) error {
 func (br *bridge) answerCaller(res *sipmsg.Response) ([]byte, error) {
 	br.mu.Lock()
 	defer br.mu.Unlock()
-	agentAnswer, err := ParseSDP(res.Body())
+	agentAnswer, err := sdp.Parse(res.Body())
 	if err != nil {
 		return nil, err
 	}
-	answer, err := AnswerToCaller(br.callerOffer, br.agentOffer, agentAnswer, br.call.CallerMediaAddr())
+	answer, err := sdp.AnswerToCaller(br.callerOffer, br.agentOffer, agentAnswer, br.call.CallerMediaAddr())
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (br *bridge) answerCaller(res *sipmsg.Response) ([]byte, error) {
 // SDP (its address, hold state and payload numbering) and the answer of
 // that leg's last exchange (which selects the codec, and whether events
 // were agreed): ours when the peer offered, the peer's when we did.
-func (br *bridge) applyMedia(callerPeer, callerAnswer, agentPeer, agentAnswer *MediaDescription) error {
+func (br *bridge) applyMedia(callerPeer, callerAnswer, agentPeer, agentAnswer *sdp.Media) error {
 	cp, err := mediaParams(callerPeer, callerAnswer)
 	if err != nil {
 		return err
@@ -166,12 +167,12 @@ func (br *bridge) applyMedia(callerPeer, callerAnswer, agentPeer, agentAnswer *M
 // from the peer's SDP; the codec the answer selected (its first format,
 // RFC 3264 §6.1), in the peer's own numbering; and the peer's
 // telephone-event type if the answer kept events.
-func mediaParams(peer, answer *MediaDescription) (session.MediaParams, error) {
+func mediaParams(peer, answer *sdp.Media) (session.MediaParams, error) {
 	chosen, ok := answer.Audio()
 	if !ok {
 		return session.MediaParams{}, errors.New("sip: no audio format")
 	}
-	if f, ok := peer.lookup(chosen); ok {
+	if f, ok := peer.Lookup(chosen); ok {
 		chosen = f
 	}
 	p := session.MediaParams{Remote: peer.Addr, AudioPT: chosen.PT, Hold: peer.Hold}
@@ -228,10 +229,10 @@ func (br *bridge) followReinvite(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		}
 		return br.sdpResponse(req, body)
 	}
-	offer, err := ParseSDP(req.Body())
+	offer, err := sdp.Parse(req.Body())
 	if err != nil {
-		code, text := WarnMisc, "unusable SDP"
-		var se *SDPError
+		code, text := sdp.WarnMisc, "unusable SDP"
+		var se *sdp.Error
 		if errors.As(err, &se) {
 			code, text = se.Code, se.Text
 		}
@@ -244,7 +245,7 @@ func (br *bridge) followReinvite(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		body, err = br.agentReoffer(offer)
 	}
 	if err != nil {
-		var se *SDPError
+		var se *sdp.Error
 		if errors.As(err, &se) {
 			return response(req, 488, "Not Acceptable Here", warning(se.Code, se.Text))
 		}
@@ -285,8 +286,8 @@ func (e *reofferRejected) Error() string { return fmt.Sprintf("re-INVITE answere
 
 // callerReoffer passes the caller's new offer to the agent and returns our
 // answer to the caller. Called with mu held.
-func (br *bridge) callerReoffer(offer *MediaDescription) ([]byte, error) {
-	agentOffer, err := OfferToAgent(offer, br.call.AgentMediaAddr(), AgentOptions{})
+func (br *bridge) callerReoffer(offer *sdp.Media) ([]byte, error) {
+	agentOffer, err := sdp.OfferToAgent(offer, br.call.AgentMediaAddr(), sdp.AgentOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -298,11 +299,11 @@ func (br *bridge) callerReoffer(offer *MediaDescription) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	agentAnswer, err := ParseSDP(res.Body())
+	agentAnswer, err := sdp.Parse(res.Body())
 	if err != nil {
 		return nil, err
 	}
-	answer, err := AnswerToCaller(offer, agentOffer, agentAnswer, br.call.CallerMediaAddr())
+	answer, err := sdp.AnswerToCaller(offer, agentOffer, agentAnswer, br.call.CallerMediaAddr())
 	if err != nil {
 		return nil, err
 	}
@@ -315,12 +316,12 @@ func (br *bridge) callerReoffer(offer *MediaDescription) ([]byte, error) {
 
 // agentReoffer passes the agent's new offer to the caller and returns our
 // answer to the agent. Called with mu held.
-func (br *bridge) agentReoffer(offer *MediaDescription) ([]byte, error) {
+func (br *bridge) agentReoffer(offer *sdp.Media) ([]byte, error) {
 	var eventPT uint8
 	if br.callerOffer != nil && br.callerOffer.Event != nil {
 		eventPT = br.callerOffer.Event.PT
 	}
-	callerOffer, err := OfferToCaller(offer, br.call.CallerMediaAddr(), eventPT)
+	callerOffer, err := sdp.OfferToCaller(offer, br.call.CallerMediaAddr(), eventPT)
 	if err != nil {
 		return nil, err
 	}
@@ -332,11 +333,11 @@ func (br *bridge) agentReoffer(offer *MediaDescription) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	callerAnswer, err := ParseSDP(res.Body())
+	callerAnswer, err := sdp.Parse(res.Body())
 	if err != nil {
 		return nil, err
 	}
-	answer, err := AnswerToAgent(offer, callerOffer, callerAnswer, br.call.AgentMediaAddr(), AgentOptions{})
+	answer, err := sdp.AnswerToAgent(offer, callerOffer, callerAnswer, br.call.AgentMediaAddr(), sdp.AgentOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -405,11 +406,11 @@ func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, er
 func (br *bridge) offerCaller(res *sipmsg.Response) ([]byte, error) {
 	br.mu.Lock()
 	defer br.mu.Unlock()
-	agentOffer, err := ParseSDP(res.Body())
+	agentOffer, err := sdp.Parse(res.Body())
 	if err != nil {
 		return nil, err
 	}
-	offer, err := OfferToCaller(agentOffer, br.call.CallerMediaAddr(), 0)
+	offer, err := sdp.OfferToCaller(agentOffer, br.call.CallerMediaAddr(), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -432,12 +433,12 @@ func (br *bridge) answerAgent(ackBody *[]byte) ([]byte, error) {
 	if ackBody == nil {
 		return nil, errors.New("sip: the caller's ACK carried no answer")
 	}
-	callerAnswer, err := ParseSDP(*ackBody)
+	callerAnswer, err := sdp.Parse(*ackBody)
 	if err != nil {
 		return nil, err
 	}
 	agentOffer, ourOffer := br.agentAnswer, br.callerAnswer
-	answer, err := AnswerToAgent(agentOffer, ourOffer, callerAnswer, br.call.AgentMediaAddr(), AgentOptions{})
+	answer, err := sdp.AnswerToAgent(agentOffer, ourOffer, callerAnswer, br.call.AgentMediaAddr(), sdp.AgentOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 				sendKeyAsEvents(t, caller.rtp, relay, key, &seq, uint32(1000+i*1600))
 			}
 			select {
-			case dg := <-call.Digits():
+			case dg := <-call.Presses():
 				if dg.Key != key || dg.Source != src {
 					t.Fatalf("a press came as %v from %v", dg.Key, dg.Source)
 				}

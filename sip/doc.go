@@ -18,4 +18,7 @@
 //     a reason.
 //   - Config is the "sip:" section of the config file, with DefaultConfig and
 //     Validate, whose errors name the key.
+//
+// The SDP offer/answer between the two legs is package sip/sdp; the B2BUA
+// answers what it refuses with 488 and the Warning it gives.
 package sip

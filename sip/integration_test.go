@@ -15,7 +15,7 @@ import (
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/testkit/leakcheck"
 	"dtmfgw/internal/testkit/sipptest"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 	"dtmfgw/session"
 
 	"github.com/pion/rtp"
@@ -169,12 +169,12 @@ func wantEnds(t *testing.T, gw *testGateway, reason session.EndReason, calls uin
 
 // collectDigits reads a call's digit queue until it is closed (the call
 // has ended and its last presses are queued).
-func collectDigits(ctx context.Context, t *testing.T, call *session.Call) []session.Digit {
+func collectDigits(ctx context.Context, t *testing.T, call *session.Call) []dtmf.Press {
 	t.Helper()
-	var got []session.Digit
+	var got []dtmf.Press
 	for {
 		select {
-		case d, ok := <-call.Digits():
+		case d, ok := <-call.Presses():
 			if !ok {
 				return got
 			}
@@ -188,7 +188,7 @@ func collectDigits(ctx context.Context, t *testing.T, call *session.Call) []sess
 // digitsMismatch compares the digits' keys with want without revealing
 // either: "" when they are equal, else the lengths and the first position
 // that differs.
-func digitsMismatch(got []session.Digit, want string) string {
+func digitsMismatch(got []dtmf.Press, want string) string {
 	for i := range min(len(got), len(want)) {
 		if got[i].Key.Reveal() != want[i:i+1] {
 			return fmt.Sprintf("%d digits, want %d; the first difference is at position %d", len(got), len(want), i+1)
@@ -282,7 +282,7 @@ func TestSIPpCardDigitsNeverReachTheAgent(t *testing.T) {
 			var editMedia func(*session.MediaConfig)
 			if tc.maskOff {
 				editMedia = func(mc *session.MediaConfig) {
-					mc.MaskEvents, mc.MaskInband = session.Policy(media.MaskOff), session.Policy(media.MaskOff)
+					mc.MaskEvents, mc.MaskInband = session.Policy(mask.Off), session.Policy(mask.Off)
 				}
 			}
 			gw := startGatewayMedia(t, 8, editMedia, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.Local().String() })
@@ -563,10 +563,10 @@ func TestBaresipDigitsThroughGateway(t *testing.T) {
 	if err := b.SendDigits(ctx, sipptest.CanaryCard); err != nil {
 		fail(err)
 	}
-	var digits []session.Digit
+	var digits []dtmf.Press
 	for len(digits) < len(sipptest.CanaryCard) {
 		select {
-		case dg := <-call.Digits():
+		case dg := <-call.Presses():
 			digits = append(digits, dg)
 		case <-ctx.Done():
 			fail(fmt.Errorf("%d of %d digits reached dtmfgw: %w", len(digits), len(sipptest.CanaryCard), ctx.Err()))

@@ -302,7 +302,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Fatalf("the caller's INFO: %v %v", res, err)
 	}
 	select {
-	case dg := <-call.Digits():
+	case dg := <-call.Presses():
 		if dg.Key.Reveal() != "7" || dg.Source != dtmf.SourceSIPInfo {
 			t.Fatalf("the call took %s from %v first, want the caller's 7: a refused INFO was counted", dg.Key.Reveal(), dg.Source)
 		}
@@ -388,7 +388,7 @@ func TestAgentDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Fatal("a refused BYE ended the call")
 	case <-caller.byes:
 		t.Fatal("a refused BYE hung up the caller")
-	case dg := <-call.Digits():
+	case dg := <-call.Presses():
 		t.Fatalf("the agent's INFO gave a digit from %v", dg.Source)
 	default:
 	}

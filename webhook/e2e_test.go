@@ -111,7 +111,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	}
 	keys := canary + "1230" + "321"
 	for i := range len(keys) {
-		set.HandleDigit(session.Digit{Key: dtmf.Key(keys[i]), Source: dtmf.SourceRFC4733, At: time.Now(), Number: uint64(i + 1)})
+		set.HandleDigit(dtmf.Press{Key: dtmf.Key(keys[i]), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: uint64(i + 1)})
 	}
 	res, err := p.Process(ctx)
 	if err != nil || res.State != session.StateApproved {

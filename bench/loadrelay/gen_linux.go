@@ -1,23 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
-	"fmt"
 	"net"
-	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"dtmfgw/dtmf"
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 )
 
 // Pacing: a call's packets go out every packetGap; the calls are spread
@@ -200,140 +195,6 @@ func runPlan(cfgs []runConfig, p plan) ([]*result, error) {
 	return rs, nil
 }
 
-// child is a relaying child process and the generator's two sockets
-// facing it: one sends every call's caller stream and receives what the
-// child relays toward the callers, the other the same for the agents.
-type child struct {
-	callerConn, agentConn *net.UDPConn
-	legs                  []relayPorts
-	pid                   int
-	res                   *result
-	stopProcess           func() error
-}
-
-// startChild starts the child for cfg, to relay for at most life, and
-// waits until it is ready.
-func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
-	c := &child{res: &result{runConfig: cfg, Up: new(direction), Down: new(direction)}}
-	defer func() {
-		if err != nil {
-			c.closeConns()
-		}
-	}()
-	if c.callerConn, err = listenGen(); err != nil {
-		return nil, err
-	}
-	if c.agentConn, err = listenGen(); err != nil {
-		return nil, err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
-		"-caller", c.callerConn.LocalAddr().String(), "-agent", c.agentConn.LocalAddr().String(),
-		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-reactors-per-cpu", strconv.Itoa(max(cfg.PerCPU, 1)), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
-		"-life", (life + childStartTimeout + time.Minute).String())
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c.pid = cmd.Process.Pid
-	exited := make(chan error, 1)
-	c.stopProcess = func() error {
-		stdin.Close()
-		t := time.NewTimer(childStopTimeout)
-		defer t.Stop()
-		select {
-		case err := <-exited:
-			return err
-		case <-t.C:
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("%s child did not exit in %v; killed", cfg.Mode, childStopTimeout)
-		}
-	}
-	legs, err := readPorts(stdout, cfg.Calls)
-	go func() { exited <- cmd.Wait() }()
-	if err != nil {
-		return nil, errors.Join(err, c.stopProcess())
-	}
-	c.legs = legs
-	return c, nil
-}
-
-// stop ends the child process and closes the generator's sockets.
-func (c *child) stop() error {
-	err := c.stopProcess()
-	c.closeConns()
-	return err
-}
-
-func (c *child) closeConns() {
-	for _, conn := range []*net.UDPConn{c.callerConn, c.agentConn} {
-		if conn != nil {
-			conn.Close()
-		}
-	}
-}
-
-// relayPorts are one call's two addresses on the relaying process.
-type relayPorts struct{ caller, agent netip.AddrPort }
-
-// readPorts reads the child's "call I CALLERPORT AGENTPORT" lines up to
-// "ready", within childStartTimeout.
-func readPorts(r interface{ Read([]byte) (int, error) }, calls int) ([]relayPorts, error) {
-	type out struct {
-		legs []relayPorts
-		err  error
-	}
-	ch := make(chan out, 1)
-	go func() {
-		legs := make([]relayPorts, 0, calls)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) == 1 && f[0] == "ready" {
-				if len(legs) != calls {
-					ch <- out{err: fmt.Errorf("child set up %d calls, want %d", len(legs), calls)}
-				} else {
-					ch <- out{legs: legs}
-				}
-				return
-			}
-			if len(f) != 4 || f[0] != "call" || len(legs) >= calls {
-				ch <- out{err: fmt.Errorf("child said %q", sc.Text())}
-				return
-			}
-			c, err1 := strconv.ParseUint(f[2], 10, 16)
-			a, err2 := strconv.ParseUint(f[3], 10, 16)
-			if err := errors.Join(err1, err2); err != nil {
-				ch <- out{err: err}
-				return
-			}
-			lo := netip.MustParseAddr("127.0.0.1")
-			legs = append(legs, relayPorts{netip.AddrPortFrom(lo, uint16(c)), netip.AddrPortFrom(lo, uint16(a))})
-		}
-		ch <- out{err: fmt.Errorf("child stopped before it was ready: %v", sc.Err())}
-	}()
-	t := time.NewTimer(childStartTimeout)
-	defer t.Stop()
-	select {
-	case o := <-ch:
-		return o.legs, o.err
-	case <-t.C:
-		return nil, fmt.Errorf("child not ready within %v", childStartTimeout)
-	}
-}
-
 // drive sends both directions of every call of the child the plan has
 // active, paced, until the plan's end; receives and times what every child
 // relays; and samples the children's CPU, this process's and the
@@ -348,7 +209,7 @@ func drive(children []*child, p plan) error {
 		c.res.Up.windows = make([][windowBuckets]uint32, len(p.measured[i]))
 		delay := 0 // look-ahead, in samples, of the caller→agent audio
 		if c.res.Mode == modeRelayMask || c.res.Mode == modeMaskReactor {
-			delay = int(media.DefaultLookAhead / (time.Second / dtmf.SampleRate))
+			delay = int(mask.DefaultLookAhead / (time.Second / dtmf.SampleRate))
 		}
 		for _, rx := range []struct {
 			conn  *net.UDPConn
@@ -650,52 +511,6 @@ func (d *direction) release(st stampInfo) (sent, slip int64, slipped bool) {
 	// Only with no events between (they pause the audio) is the releasing
 	// packet's schedule known.
 	return sent, sent - nominal, sent-nominal < int64(packetGap)
-}
-
-// procCPU returns the user+system CPU time of process pid, all threads,
-// from /proc/PID/stat (fields 14 and 15, in clock ticks; USER_HZ is 100 on
-// Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const tick = 10 * time.Millisecond // 1/USER_HZ
-	return time.Duration(ut+st) * tick, nil
-}
-
-// stealTime returns the machine's steal time so far, all CPUs: the
-// eighth figure of /proc/stat's "cpu" line (proc(5)), in clock ticks.
-func stealTime() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("unexpected /proc/stat line %q", line)
-	}
-	ticks, err := strconv.ParseInt(f[8], 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	const tick = 10 * time.Millisecond // 1/USER_HZ
-	return time.Duration(ticks) * tick, nil
 }
 
 func atomicLoad(p *int64) int64 { return atomic.LoadInt64(p) }

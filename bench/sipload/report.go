@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"dtmfgw/media"
+	"dtmfgw/media/mask"
 	"dtmfgw/session"
 )
 
@@ -124,7 +124,7 @@ func (r *report) markdown(o options) string {
 	p("- Date: %s; Go %s %s/%s; %d CPUs visible; %s; 1-minute load average at the end: %s (SIPp's two processes run on the same CPUs)\n",
 		r.started.UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), r.sippVer, r.loadAvg)
 	p("- Setup: dtmfgw's B2BUA (`sip.B2BUA`, UDP) and media (`session.Manager` with the default media configuration: one reactor per CPU, masking %s, %v look-ahead, %v port drain) in the benchmark's process; SIPp `uac_load` as the caller (`-r %d -m %d`), SIPp `uas_load` as the agent, whose answers send the media to a counting recorder in the benchmark's process; everything on 127.0.0.1\n",
-		media.MaskPolicy(mc.MaskInband), mc.LookAhead, mc.PortDrain, o.rate, r.calls)
+		mask.Policy(mc.MaskInband), mc.LookAhead, mc.PortDrain, o.rate, r.calls)
 	what := "silence"
 	if o.keys {
 		what = "the 16-digit canary card number pressed as RFC 4733 events and in-band tones at once, every key masked toward the agent"

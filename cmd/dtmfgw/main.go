@@ -22,6 +22,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+
+	"dtmfgw/demo"
+	"dtmfgw/internal/cli"
+	"dtmfgw/offline"
 )
 
 // version is set at link time (-ldflags "-X main.version=..."); otherwise it
@@ -40,24 +44,10 @@ func commands() []command {
 		{"serve", "run the gateway: SIP B2BUA and masking media relay", runServe},
 		{"demo", "the gateway with a simulated caller and agent: one card payment to watch in a browser", runDemo},
 		{"version", "print the version and build details", runVersion},
-		{"detect", "print the DTMF digits found in an audio file or an RTP capture", runDetect},
-		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", runInspect},
-		{"tone", "write DTMF key presses as audio (WAV or headerless G.711/PCM)", runTone},
+		{"detect", "print the DTMF digits found in an audio file or an RTP capture", offline.Detect},
+		{"inspect", "per RTP stream of a capture: codec, loss, jitter, and whether it carries DTMF", offline.Inspect},
+		{"tone", "write DTMF key presses as audio (WAV or headerless G.711/PCM)", offline.Tone},
 	}
-}
-
-// errUsage marks an error already explained to the user by a usage message.
-var errUsage = errors.New("usage")
-
-// parseFlags parses a command's flags; the flag package has already printed
-// what was wrong, so a failure becomes errUsage (exit code 2), and -h stays
-// flag.ErrHelp (exit code 0).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return errUsage
 }
 
 func main() {
@@ -82,23 +72,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
-		var status exitStatus
-		switch {
-		case errors.As(err, &status):
-			return int(status) // already explained by the command
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
+		code := exitCode(err)
+		if code == 1 {
+			fmt.Fprintf(stderr, "dtmfgw %s: %v\n", c.name, err)
 		}
-		fmt.Fprintf(stderr, "dtmfgw %s: %v\n", c.name, err)
-		return 1
+		return code
 	}
 	fmt.Fprintf(stderr, "dtmfgw: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// exitCode is the exit code for a command's outcome (package cli): 0 for
+// success or help, 2 for a usage error, the code of a cli.ExitStatus, and
+// 1 for any other error, which run prints.
+func exitCode(err error) int {
+	var status cli.ExitStatus
+	switch {
+	case errors.As(err, &status):
+		return int(status) // already explained by the command
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, cli.ErrUsage):
+		return 2
+	}
+	return 1
 }
 
 func usage(w io.Writer) {
@@ -132,15 +130,20 @@ func versionString() string {
 	return v
 }
 
+// runDemo runs `dtmfgw demo` (package demo) with this build's version.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return demo.Run(ctx, versionString(), args, stdout, stderr)
+}
+
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: dtmfgw version")
-		return errUsage
+		return cli.ErrUsage
 	}
 	fmt.Fprintf(stdout, "dtmfgw %s", versionString())
 	fmt.Fprintf(stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)

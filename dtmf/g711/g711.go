@@ -43,28 +43,26 @@ func Linear2Alaw(s int16) byte { return linearToAlaw[uint16(s)>>3] }
 
 // DecodeUlaw decodes µ-law codes from src into dst and returns the number of
 // samples written, min(len(dst), len(src)).
-func DecodeUlaw(dst []int16, src []byte) int {
-	n := min(len(dst), len(src))
-	dst, src = dst[:n], src[:n]
-	for i, u := range src {
-		dst[i] = ulawToLinear[u]
-	}
-	return n
-}
+func DecodeUlaw(dst []int16, src []byte) int { return decode(dst, src, &ulawToLinear) }
 
 // DecodeAlaw decodes A-law codes from src into dst and returns the number of
 // samples written, min(len(dst), len(src)).
-func DecodeAlaw(dst []int16, src []byte) int {
+func DecodeAlaw(dst []int16, src []byte) int { return decode(dst, src, &alawToLinear) }
+
+// decode looks every code of src up in table.
+func decode(dst []int16, src []byte, table *[256]int16) int {
 	n := min(len(dst), len(src))
 	dst, src = dst[:n], src[:n]
-	for i, a := range src {
-		dst[i] = alawToLinear[a]
+	for i, c := range src {
+		dst[i] = table[c]
 	}
 	return n
 }
 
 // EncodeUlaw encodes linear samples from src into µ-law codes in dst and
-// returns the number of codes written, min(len(dst), len(src)).
+// returns the number of codes written, min(len(dst), len(src)). (The
+// look-ahead encodes every packet it sends: the table is indexed directly,
+// with no bounds check, in each law's own loop.)
 func EncodeUlaw(dst []byte, src []int16) int {
 	n := min(len(dst), len(src))
 	dst, src = dst[:n], src[:n]

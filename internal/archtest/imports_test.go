@@ -10,13 +10,20 @@ import (
 const module = "dtmfgw"
 
 // layer returns the rank of one of our packages in the one-way import order
-// cmd → api/sip → session → media → dtmf (docs/code.md): a package may
-// import only packages of a lower rank, or of its own top-level folder.
-// Leaf helpers under internal/ sit just above dtmf, so media and the command
-// line can share them but dtmf stays free of everything of ours.
+// cmd → demo/offline → gateway → api/sip → session → media/mask →
+// media → media/rtcp → dtmf
+// (docs/code.md): a package may import only packages of a lower rank, or
+// of its own top-level folder. Leaf helpers under internal/ sit just above
+// dtmf, so media and the command line can share them but dtmf stays free
+// of everything of ours.
 func layer(pkg string) (rank float64, top string) {
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 	top, _, _ = strings.Cut(rel, "/")
+	if top == "media" && (strings.HasPrefix(rel, "media/mask") || strings.HasPrefix(rel, "media/rtcp")) {
+		// The masking pipeline is a concern of its own, above the
+		// sockets it is handed packets by; RTCP one below them.
+		top = rel
+	}
 	if top == "internal" {
 		// Each internal helper is its own concern.
 		parts := strings.SplitN(rel, "/", 3)
@@ -29,8 +36,12 @@ func layer(pkg string) (rank float64, top string) {
 		return 0, top
 	case strings.HasPrefix(top, "internal/"):
 		return 0.5, top
+	case top == "media/rtcp":
+		return 0.75, top
 	case top == "media":
 		return 1, top
+	case top == "media/mask":
+		return 1.25, top
 	case top == "processor", top == "store":
 		// The payment domain's hand-offs: session calls them;
 		// they import nothing of ours but internal helpers.
@@ -45,8 +56,18 @@ func layer(pkg string) (rank float64, top string) {
 		// The exporter reads sip, session, store and processor; only
 		// main imports it.
 		return 3.5, top
-	case top == "cmd", top == "bench":
+	case top == "gateway":
+		// The wiring of all of the above into one running dtmfgw, and its
+		// configuration; the command line, the demo and the end-to-end
+		// tests run it.
+		return 3.75, top
+	case top == "demo", top == "offline", top == "bench", top == "e2e":
+		// The command's features beside serve (the demo; the offline
+		// tools), the load tools and the end-to-end tests: each may
+		// import the gateway, and nothing of ours imports them but cmd.
 		return 4, top
+	case top == "cmd":
+		return 5, top
 	}
 	return 4, top
 }
@@ -78,7 +99,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 			// Tests of internal helpers may use the whole engine they serve
 			// (the detector corpus drives dtmf), but nothing may import upward.
 			if toRank >= fromRank {
-				t.Errorf("%s imports %s: imports must flow cmd → api/sip → session → media → dtmf", from, imp)
+				t.Errorf("%s imports %s: imports must flow cmd → demo/offline → gateway → api/sip → session → media → dtmf", from, imp)
 			}
 		}
 	}
@@ -88,7 +109,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 }
 
 func TestLayerRanks(t *testing.T) {
-	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media", "dtmfgw/processor", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/cmd/dtmfgw"}
+	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media/rtcp", "dtmfgw/media", "dtmfgw/media/mask", "dtmfgw/processor", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/gateway", "dtmfgw/demo", "dtmfgw/cmd/dtmfgw"}
 	for i := 1; i < len(order); i++ {
 		a, _ := layer(order[i-1])
 		b, _ := layer(order[i])
@@ -104,6 +125,25 @@ func TestLayerRanks(t *testing.T) {
 	}
 	if mustRank(t, "dtmfgw/api") >= mustRank(t, "dtmfgw/cmd/dtmfgw") {
 		t.Error("dtmfgw/api must sit below dtmfgw/cmd/dtmfgw")
+	}
+	// The gateway sits just below the command line and beside nothing:
+	// above everything it wires (metrics too), below what runs it.
+	for _, above := range []string{"dtmfgw/demo", "dtmfgw/offline", "dtmfgw/e2e", "dtmfgw/cmd/dtmfgw"} {
+		if mustRank(t, "dtmfgw/gateway") >= mustRank(t, above) {
+			t.Errorf("dtmfgw/gateway must sit below %s", above)
+		}
+	}
+	// The demo and the offline tools are the command's: only cmd may
+	// import them; they do not import each other.
+	for _, feature := range []string{"dtmfgw/demo", "dtmfgw/offline"} {
+		if mustRank(t, feature) >= mustRank(t, "dtmfgw/cmd/dtmfgw") {
+			t.Errorf("%s must sit below dtmfgw/cmd/dtmfgw", feature)
+		}
+		for _, other := range []string{"dtmfgw/demo", "dtmfgw/offline", "dtmfgw/gateway", "dtmfgw/e2e", "dtmfgw/bench/sipload", "dtmfgw/api"} {
+			if other != feature && mustRank(t, other) > mustRank(t, feature) {
+				t.Errorf("%s could import %s", other, feature)
+			}
+		}
 	}
 	if _, top := layer("dtmfgw/internal/audiofile/x"); top != "internal/audiofile" {
 		t.Errorf("internal helpers are their own concern, got %q", top)

@@ -17,12 +17,13 @@ const (
 	ZoneMedia   = 10000 // media's tests
 	ZoneSession = 18000 // session's tests
 	ZoneSIP     = 24000 // sip's tests
-	// ZoneE2E is cmd/dtmfgw's end-to-end tests' (the gateway's RTP
+	// ZoneE2E is the end-to-end tests' (package e2e: the gateways' RTP
 	// ports). Its top reaches into the ephemeral range: the gateway's
 	// port pool skips a pair another socket holds, so a ":0" socket that
 	// lands there costs a pair, not a failure.
 	ZoneE2E     = 30000
 	ZoneMetrics = 4000 // metrics' tests
+	ZoneMask    = 4000 // media/mask's loopback tests (a few pairs; the pool skips a held one)
 	zoneSpan    = 6000
 	// ZoneSIPp is sipptest's, for SIPp's media ports: ZoneSIPpSpan ports
 	// between the media and session zones.

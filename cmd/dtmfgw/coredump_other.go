@@ -1,6 +1,0 @@
-//go:build !linux
-
-package main
-
-// disableCoreDumps does nothing where there is no RLIMIT_CORE to set.
-func disableCoreDumps() error { return nil }

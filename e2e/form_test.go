@@ -1,0 +1,234 @@
+package e2e
+
+// End-to-end tests: a SIPp caller keys a card through dtmfgw
+// (serving in-process) to a Go agent; the agent's form, in headless
+// Chromium, shows the dots, the brand and the ticks; Process gives the
+// processor's answer. Screenshots of each step are kept as artifacts.
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Sandbox test cards (docs/processor.md) and the rest of a card.
+const (
+	cardApproved = "4242424242424242" // approved, Visa
+	cardDeclined = "4000000000000002" // declined, do_not_honor
+	cardExpiry   = "1230"             // December 2030
+	cardCVC      = "123"
+)
+
+// A fast caller: 40 ms tones with 80 ms gaps, about 8 presses a second.
+const (
+	pressTone = 40 * time.Millisecond
+	pressGap  = 80 * time.Millisecond
+)
+
+// e2eRun is one end-to-end call: the gateway, the agent, the SIPp caller
+// with its steps, the API, and the form in a browser.
+type e2eRun struct {
+	t       *testing.T
+	ctx     context.Context
+	gw      *testGateway
+	agent   *e2eAgent
+	caller  *e2eCaller
+	api     *e2eAPI
+	call    e2eCall
+	payment e2ePayment
+	stream  *e2eStream
+	browser *e2eBrowser
+	steps   int // steps cued so far
+}
+
+// startRun brings up everything and opens the form of a new payment.
+func startRun(t *testing.T, agentID string, o e2eOptions, steps ...string) *e2eRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	r := &e2eRun{t: t, ctx: ctx}
+	r.agent = newE2EAgent(t)
+	r.gw = startE2EGateway(t, r.agent.addr, o)
+	r.api = r.gw.api(t)
+	r.caller = startE2ECaller(ctx, t, r.gw.SIP, agentID, steps, pressTone, pressGap)
+	if err := r.agent.answered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.call = r.api.findCall(ctx, agentID)
+	r.payment = r.api.newPayment(ctx, r.call.ID, "e2e-"+agentID)
+	r.stream = r.api.stream(ctx, r.payment.Payment.ID)
+	r.browser = newBrowser(t)
+	r.browser.run("open the form", chromedp.Navigate(r.payment.FormURL))
+	r.browser.until("the form", `!!document.querySelector('#badge.secure') && !!document.querySelector('`+field("card_number")+`')`, e2eWait)
+	r.browser.shot("form-open")
+	return r
+}
+
+// cue makes the caller key its next step: the agent's re-INVITE reaches
+// the caller through the gateway, and the caller plays the step's keys.
+func (r *e2eRun) cue() {
+	r.t.Helper()
+	if r.steps >= r.caller.steps {
+		r.t.Fatalf("no step %d: the caller has %d", r.steps+1, r.caller.steps)
+	}
+	r.steps++
+	if err := r.agent.signal(r.ctx, false); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// hangUp makes the caller hang up (its scenario's last cue) and waits for
+// SIPp to finish the call.
+func (r *e2eRun) hangUp() {
+	r.t.Helper()
+	if r.steps != r.caller.steps {
+		r.t.Fatalf("hanging up after %d of %d steps", r.steps, r.caller.steps)
+	}
+	if err := r.agent.signal(r.ctx, true); err != nil {
+		r.t.Fatal(err)
+	}
+	r.caller.wait(r.t)
+}
+
+// click clicks an element of the form.
+func (r *e2eRun) click(what, sel string) {
+	r.t.Helper()
+	r.browser.run(what, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// keyField arms a field on the form (unless it is armed already), cues
+// the caller, and waits for the field to complete with n dots.
+func (r *e2eRun) keyField(id string, n int, valid bool, shot string) {
+	r.t.Helper()
+	if !eval[bool](r.browser, fieldArmed(id, 0)) {
+		r.click("arm "+id, field(id)+" .arm")
+		r.browser.until(id+" armed", fieldArmed(id, 0), e2eWait)
+	}
+	r.cue()
+	r.browser.until(id+" complete", fieldDone(id, n, valid), e2eWait)
+	r.browser.shot(shot)
+}
+
+// checkArtifacts searches everything the run left for the card numbers'
+// digits: the gateway's log, the API's bodies, the SSE stream, the form's
+// DOM, SIPp's logs and the screenshots' names.
+func (r *e2eRun) checkArtifacts(cards ...string) {
+	r.t.Helper()
+	dom := eval[string](r.browser, `document.documentElement.outerHTML`)
+	names := strings.Join(r.browser.shots, "\n")
+	artifacts := map[string]string{
+		"gateway log":        r.gw.Log.String(),
+		"API bodies":         r.api.Transcript(),
+		"SSE stream":         r.stream.String(),
+		"form DOM":           dom,
+		"screenshot names":   names,
+		"SIPp error log":     readFile(r.caller.dir + "/errors.log"),
+		"SIPp screen output": readFile(r.caller.dir + "/screen.log"),
+	}
+	if !strings.Contains(artifacts["SSE stream"], "event: field_length") {
+		r.t.Errorf("the SSE stream holds no field_length event: was it read?")
+	}
+	for k, v := range artifacts {
+		if strings.HasPrefix(k, "SIPp") && v == "" {
+			artifacts[k] = "(empty)"
+		}
+	}
+	checkNoCardDigits(r.t, artifacts, cards...)
+	if n := r.agent.eventPackets.Load(); n != 0 {
+		r.t.Errorf("the agent received %d RTP packets that are not PCMU", n)
+	}
+	if r.agent.packets.Load() == 0 {
+		r.t.Error("the agent received no RTP at all")
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// TestE2EApprovedClearAndHangUp: a SIPp caller keys a Visa test card,
+// its expiry and security code; the form shows a dot per key, the brand
+// and a tick per field; the agent clears the card number and the caller
+// keys it again; Process gives Approved; the caller hangs up and the
+// secure badge turns grey.
+func TestE2EApprovedClearAndHangUp(t *testing.T) {
+	t.Parallel()
+	r := startRun(t, "agent-approved", e2eOptions{}, cardApproved, cardExpiry, cardCVC, cardApproved)
+	b := r.browser
+
+	r.keyField("card_number", 16, true, "card-number-keyed")
+	if brand := eval[string](b, `document.querySelector('`+field("card_number")+`').dataset.brand`); brand != "visa" {
+		t.Errorf("brand %q, want visa", brand)
+	}
+	if !strings.Contains(eval[string](b, `document.querySelector('`+field("card_number")+` .brand')?.textContent || ""`), "Visa") {
+		t.Error("the form does not show the brand Visa")
+	}
+	// The gateway armed the expiry itself (auto-advance).
+	r.keyField("expiry", 4, true, "expiry-keyed")
+	r.keyField("security_code", 3, true, "security-code-keyed")
+	b.until("Process enabled", `!document.querySelector('#process').disabled`, e2eWait)
+
+	r.click("clear the card number", field("card_number")+" .clear")
+	b.until("card number cleared", fieldArmed("card_number", 0), e2eWait)
+	b.until("Process disabled", `document.querySelector('#process').disabled`, e2eWait)
+	b.shot("card-number-cleared")
+	r.keyField("card_number", 16, true, "card-number-rekeyed")
+	b.until("Process enabled again", `!document.querySelector('#process').disabled`, e2eWait)
+
+	r.click("Process", "#process")
+	b.until("Approved", `document.querySelector('#result')?.dataset.state === 'approved'`, e2eWait)
+	if txt := eval[string](b, `document.querySelector('#result').textContent`); !strings.Contains(txt, "Approved") || !strings.Contains(txt, "4242") {
+		t.Errorf("result %q lacks Approved or the last four", txt)
+	}
+	b.shot("approved")
+
+	r.hangUp()
+	b.until("badge grey", `!document.querySelector('#badge').classList.contains('secure')`, e2eWait)
+	b.shot("caller-hung-up")
+	r.checkArtifacts(cardApproved)
+}
+
+// TestE2EDeclined: the sandbox's do_not_honor card is declined, with the
+// processor's message on the form.
+func TestE2EDeclined(t *testing.T) {
+	t.Parallel()
+	r := startRun(t, "agent-declined", e2eOptions{}, cardDeclined, cardExpiry, cardCVC)
+	b := r.browser
+	r.keyField("card_number", 16, true, "card-number-keyed")
+	r.keyField("expiry", 4, true, "expiry-keyed")
+	r.keyField("security_code", 3, true, "security-code-keyed")
+	r.click("Process", "#process")
+	b.until("Declined", `document.querySelector('#result')?.dataset.state === 'declined'`, e2eWait)
+	if txt := eval[string](b, `document.querySelector('#result').textContent`); !strings.Contains(txt, "Declined") {
+		t.Errorf("result %q lacks Declined", txt)
+	}
+	b.shot("declined")
+	r.hangUp()
+	b.until("badge grey", `!document.querySelector('#badge').classList.contains('secure')`, e2eWait)
+	r.checkArtifacts(cardDeclined)
+}
+
+// TestE2ETimeout: a payment nobody finishes times out (the shortest
+// session timeout the configuration takes, 30 s); the form says so.
+func TestE2ETimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 30 * time.Second
+	r := startRun(t, "agent-timeout", e2eOptions{SessionTimeout: timeout}, cardApproved[:6])
+	b := r.browser
+	b.until("the countdown", `!document.querySelector('#countdown').hidden`, e2eWait)
+	r.click("arm the card number", field("card_number")+" .arm")
+	b.until("card number armed", fieldArmed("card_number", 0), e2eWait)
+	r.cue()
+	b.until("six dots", `document.querySelectorAll('`+field("card_number")+` .dot').length === 6`, e2eWait)
+	b.shot("part-keyed")
+	b.until("Timed out", `document.querySelector('#result')?.dataset.state === 'timed_out'`, timeout+e2eWait)
+	b.shot("timed-out")
+	r.hangUp()
+	b.until("badge grey", `!document.querySelector('#badge').classList.contains('secure')`, e2eWait)
+	r.checkArtifacts(cardApproved)
+}
