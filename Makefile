@@ -45,11 +45,6 @@ RUN_ARGS      ?=
 # DEMO_ARGS are passed to `dtmfgw demo` by `make demo`, e.g. DEMO_ARGS='--wait 30s'.
 DEMO_ARGS     ?=
 TEST_TIMEOUT  ?= 30m
-# make check runs go test -short, which leaves out what is long. The
-# end-to-end runs of cmd/dtmfgw (SIPp through the gateway to the agent form
-# in headless Chromium, over a minute in all) do not look at -short, so
-# make check names them here; make test runs them.
-CHECK_SKIP    ?= ^TestE2E
 # Where the browser tests save their screenshots (the form at each step):
 # test-artifacts/form (api's form tests) and test-artifacts/e2e (the
 # end-to-end tests in e2e), or $DTMFGW_ARTIFACTS when it is set.
@@ -127,7 +122,7 @@ check: modules gofmt $(GOLANGCI_LINT) $(STRIPE_MOCK) ## the inner loop: gofmt, g
 	@echo "==> golangci-lint (.golangci.yml: go vet, staticcheck and more)"
 	@$(GOLANGCI_LINT) run ./...
 	@echo "==> go test -short ./... (the long tests are left to make test)"
-	@$(GO) test -short -skip '$(CHECK_SKIP)' -timeout 5m ./...
+	@$(GO) test -short -timeout 5m ./...
 
 test: deps lint test-go ## install what the tests need, lint, run every test (race detector on)
 
