@@ -12,9 +12,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"dtmfgw/internal/testkit"
@@ -91,10 +94,64 @@ func listen(network string, addr netip.AddrPort) (io.Closer, error) {
 // SIPp binds both at start (audio and video, -mp) and exits with status
 // 254 if either is taken. p is an even port of the media zone, where no
 // ":0" socket of another test lands in the meantime (one did, in the
-// ephemeral range).
+// ephemeral range), and this test process holds p and p+2 for as long as
+// it runs (reservePorts), so that no other hands them out meanwhile (the
+// sip and sipptest tests run at once and share the zone: two of them once
+// picked the same port, and the second SIPp could not bind it).
 func FreeMediaPort(ip netip.Addr) (uint16, error) {
-	pick := func() (uint16, error) { return uint16(testkit.ZoneSIPp + 2*rand.IntN((testkit.ZoneSIPpSpan-2)/2)), nil }
+	pick := func() (uint16, error) {
+		for range maxPortTries {
+			p := uint16(testkit.ZoneSIPp + 2*rand.IntN((testkit.ZoneSIPpSpan-2)/2))
+			if reservePorts(p, p+2) {
+				return p, nil
+			}
+		}
+		return 0, fmt.Errorf("sipptest: no media port of %d–%d left to reserve", testkit.ZoneSIPp, testkit.ZoneSIPp+testkit.ZoneSIPpSpan)
+	}
 	return freePortsFrom(ip, pick, probe{"udp", 0}, probe{"udp", 2})
+}
+
+// reserved keeps the lock files of the ports reservePorts reserved open,
+// and with them their locks, for the life of the process. A test process
+// starts a few dozen SIPps; the zone has a thousand pairs.
+var reserved struct {
+	sync.Mutex
+	files []*os.File
+}
+
+// reservePorts takes, for the life of the process, an exclusive lock on a
+// file per port in a directory every test process on the machine shares;
+// it reports false, holding nothing, when another open file (in this
+// process or another) holds one of them. Where the directory cannot be
+// used it reports true: the bind check alone decides, as before.
+func reservePorts(ports ...uint16) bool {
+	dir := filepath.Join(os.TempDir(), "dtmfgw-sipptest-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true
+	}
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}
+	for _, p := range ports {
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(int(p))), os.O_RDONLY|os.O_CREATE, 0o666)
+		if err != nil {
+			release()
+			return true
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			release()
+			return false
+		}
+		held = append(held, f)
+	}
+	reserved.Lock()
+	reserved.files = append(reserved.files, held...)
+	reserved.Unlock()
+	return true
 }
 
 // Loopback is 127.0.0.1, where the harness runs everything by default.

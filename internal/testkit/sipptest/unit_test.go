@@ -458,6 +458,29 @@ func TestFreeMediaPort(t *testing.T) {
 	}
 }
 
+// FreeMediaPort reserves what it hands out: never the same port, nor one
+// whose pair overlaps, twice, whichever test process asks (the lock on a
+// port's file is the same between two files opened here as between two
+// processes).
+func TestFreeMediaPortReservesItsPorts(t *testing.T) {
+	a, err := FreeMediaPort(Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FreeMediaPort(Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a+2 == b || b+2 == a {
+		t.Fatalf("media ports %d and %d overlap", a, b)
+	}
+	for _, p := range []uint16{a, a + 2, b, b + 2} {
+		if reservePorts(p) {
+			t.Errorf("port %d, handed out already, reserved again", p)
+		}
+	}
+}
+
 func TestRecorder(t *testing.T) {
 	rec, err := NewRecorder(3)
 	if err != nil {
