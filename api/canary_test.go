@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 // withCheckDigit appends the Luhn check digit to body.
@@ -34,23 +34,23 @@ func withCheckDigit(body string) string {
 	panic("no check digit")
 }
 
-// TestCanary takes payments keyed with session's canary card number over
+// TestCanary takes payments keyed with package payment's canary card number over
 // the API (one approved, one cleared half-way and ended, one read after the
 // call), following the event stream, then searches every response body and
 // header, every event and the log for the number and its last eight
 // digits.
 func TestCanary(t *testing.T) {
-	canary := withCheckDigit("491761384927503") // session's canary: a Visa no test card uses
+	canary := withCheckDigit("491761384927503") // payment's canary: a Visa no test card uses
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-c"})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{AgentID: "agent-c"})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	s := e.openStream("/v1/payments/"+id+"/events?access_token="+tok, "")
 	e.must(200, "POST", "/v1/payments/"+id+"/fields/card_number/arm", tok, "", nil)
-	e.press(call, canary[:10])
+	e.press(c, canary[:10])
 	e.must(200, "GET", "/v1/payments/"+id, tok, "", nil)
 	e.must(200, "POST", "/v1/payments/"+id+"/fields/card_number/clear", tok, "", nil)
-	e.press(call, canary+"1230"+"321")
+	e.press(c, canary+"1230"+"321")
 	e.must(200, "GET", "/v1/payments/"+id, testKey, "", nil)
 	e.must(200, "GET", "/v1/calls", testKey, "", nil)
 	var v viewJSON
@@ -61,9 +61,9 @@ func TestCanary(t *testing.T) {
 	var next created
 	e.must(201, "POST", "/v1/payments/"+id+"/another", tok, "", &next)
 	e.must(200, "POST", "/v1/payments/"+next.Payment.ID+"/fields/card_number/arm", next.FormToken, "", nil)
-	e.press(call, canary[:12])
+	e.press(c, canary[:12])
 	e.must(200, "POST", "/v1/payments/"+next.Payment.ID+"/end", next.FormToken, "", nil)
-	e.endCall(call)
+	e.endCall(c)
 	var streamed []string
 	for range 10000 {
 		m, ok := s.next(true)
@@ -136,9 +136,9 @@ func canaryWritings(pan string) []string {
 func TestCanaryInFreeText(t *testing.T) {
 	canary := withCheckDigit("491761384927503")
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-t"})
+	c := e.newCall(call.Correlation{AgentID: "agent-t"})
 	post := func(prefill string) string {
-		return `{"call_id":"` + call.ID() + `","prefill":{"amount":1999,` + prefill + `}}`
+		return `{"call_id":"` + c.ID() + `","prefill":{"amount":1999,` + prefill + `}}`
 	}
 	refused := func(what string, code int, b []byte) {
 		t.Helper()
@@ -160,12 +160,12 @@ func TestCanaryInFreeText(t *testing.T) {
 			PaymentID string `json:"payment_id"`
 		} `json:"calls"`
 	}
-	e.must(http.StatusOK, "GET", "/v1/calls?call_id="+call.ID(), testKey, "", &calls)
+	e.must(http.StatusOK, "GET", "/v1/calls?call_id="+c.ID(), testKey, "", &calls)
 	if len(calls.Calls) != 1 || calls.Calls[0].PaymentID != "" {
 		t.Fatalf("a refused POST made a payment: %+v", calls.Calls)
 	}
 
-	cr := e.create(call, "")
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	s := e.openStream("/v1/payments/"+id+"/events?access_token="+tok, "")
 	before := e.ps.Payment(id).Attributes()
@@ -183,7 +183,7 @@ func TestCanaryInFreeText(t *testing.T) {
 	}
 	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"cardholder_name":"A Person"}`, nil)
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/end", tok, "", nil)
-	e.endCall(call)
+	e.endCall(c)
 	var streamed bytes.Buffer
 	for range 1000 {
 		m, ok := s.next(true)

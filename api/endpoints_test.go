@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 )
 
 // endpoint is one route as the table tests call it.
@@ -37,8 +38,8 @@ func endpoints(id string) []endpoint {
 
 func TestEndpointAuth(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	mine := e.create(e.newCall(session.Correlation{}), "")
-	other := e.create(e.newCall(session.Correlation{}), "")
+	mine := e.create(e.newCall(call.Correlation{}), "")
+	other := e.create(e.newCall(call.Correlation{}), "")
 	id := mine.Payment.ID
 	for _, ep := range endpoints(id) {
 		if ep.public {
@@ -106,8 +107,8 @@ func TestNoAPIKeyConfigured(t *testing.T) {
 
 func TestMalformedRequests(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "a1"})
-	id := e.create(call, "").Payment.ID
+	theCall := e.newCall(call.Correlation{AgentID: "a1"})
+	id := e.create(theCall, "").Payment.ID
 	big := `{"agent_id":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
 	for _, ep := range endpoints(id) {
 		if ep.method == "GET" {
@@ -207,9 +208,9 @@ func TestMalformedRequests(t *testing.T) {
 
 func TestCreateSelectorsAndIdempotency(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	a := e.newCall(session.Correlation{InboundCallID: "in-a@x", AgentID: "agent-1", PrimaryCallID: "p-1"})
-	e.newCall(session.Correlation{InboundCallID: "in-b@x", AgentID: "agent-2", PrimaryCallID: "p-2"})
-	e.newCall(session.Correlation{InboundCallID: "in-c@x", AgentID: "agent-2", PrimaryCallID: "p-3"})
+	a := e.newCall(call.Correlation{InboundCallID: "in-a@x", AgentID: "agent-1", PrimaryCallID: "p-1"})
+	e.newCall(call.Correlation{InboundCallID: "in-b@x", AgentID: "agent-2", PrimaryCallID: "p-2"})
+	e.newCall(call.Correlation{InboundCallID: "in-c@x", AgentID: "agent-2", PrimaryCallID: "p-3"})
 	code, b, _ := e.req("POST", "/v1/payments", testKey, `{"agent_id":"agent-2"}`)
 	if code != 409 || errorCode(t, b) != "ambiguous_call" {
 		t.Errorf("two calls: %d %s", code, b)
@@ -261,13 +262,13 @@ func TestCreateSelectorsAndIdempotency(t *testing.T) {
 // With several configurations and none named, the payment waits for the
 // form's choice.
 func TestPendingConfiguration(t *testing.T) {
-	card := session.DefaultPaymentConfigs()[0]
+	card := payment.DefaultConfigs()[0]
 	card.Currency = "GBP"
 	amex := card
-	amex.ID, amex.Name, amex.AcceptedBrands = "amex", "Amex only", []session.Brand{session.BrandAmex}
-	e := newTestEnv(t, envOptions{configs: []session.PaymentConfig{card, amex}})
-	call := e.newCall(session.Correlation{})
-	cr := e.create(call, "")
+	amex.ID, amex.Name, amex.AcceptedBrands = "amex", "Amex only", []payment.Brand{payment.BrandAmex}
+	e := newTestEnv(t, envOptions{configs: []payment.Config{card, amex}})
+	c := e.newCall(call.Correlation{})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	if cr.Payment.State != "created" || cr.Payment.ConfigID != "" || len(cr.Payment.Configurations) != 2 {
 		t.Fatalf("pending %+v", cr.Payment)
@@ -276,7 +277,7 @@ func TestPendingConfiguration(t *testing.T) {
 	if code != 409 || errorCode(t, b) != "field_not_armable" {
 		t.Errorf("arm before the choice: %d %s", code, b)
 	}
-	code, b, _ = e.req("POST", "/v1/payments", testKey, `{"call_id":"`+call.ID()+`"}`)
+	code, b, _ = e.req("POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`"}`)
 	if code != 409 || errorCode(t, b) != "payment_active" {
 		t.Errorf("second on the call: %d %s", code, b)
 	}

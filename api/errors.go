@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // apiError is an error as the API answers it: a status and a stable
@@ -53,7 +53,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers err: an *apiError as it is, a session error by its
+// writeError answers err: an *apiError as it is, a payment error by its
 // meaning, anything else as a 500 that says nothing of the cause (the
 // cause is logged by the caller).
 func writeError(w http.ResponseWriter, err error) {
@@ -69,42 +69,43 @@ func writeError(w http.ResponseWriter, err error) {
 // asAPIError maps err to what the client is told.
 func asAPIError(err error) *apiError {
 	var e *apiError
-	var ne *session.NotEditableError
+	var ne *payment.NotEditableError
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &ne):
 		return errorf(http.StatusForbidden, "field_not_editable",
 			string(ne.Attribute)+" was set by the back end, and the payment's configuration does not let the agent's form change it")
-	case errors.Is(err, session.ErrCardNumberInText):
+	case errors.Is(err, payment.ErrCardNumberInText):
 		return errorf(http.StatusBadRequest, "card_number_in_text",
 			"a reference or name holds what looks like a card number: card numbers are keyed by the caller, never typed into text")
-	case errors.Is(err, session.ErrPaymentActive):
-		return errPaymentActive
-	case errors.Is(err, session.ErrNoConfig):
-		return errConfigNotFound
-	case errors.Is(err, session.ErrNoField):
-		return errFieldNotFound
-	case errors.Is(err, session.ErrNotReady):
-		return errNotReady
-	case errors.Is(err, session.ErrProcessing), errors.Is(err, session.ErrPaymentEnded):
-		return errInvalidState
-	case errors.Is(err, session.ErrBadAttributes):
-		return errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")
-	case errors.Is(err, session.ErrSetClosed), errors.Is(err, session.ErrNoCall):
-		return errCallNotFound
-	case errors.Is(err, session.ErrPaymentNotFound):
-		return errPaymentNotFound
-	case errors.Is(err, session.ErrStoreUnavailable):
-		return errStorage
-	case errors.Is(err, session.ErrNoConfigYet):
-		return errNotArmable
-	case errors.Is(err, session.ErrConfigChosen):
-		return errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")
-	case errors.Is(err, session.ErrInvalidState):
-		return errInvalidState
-	case errors.Is(err, session.ErrNotRecorded):
-		return errStorage
+	}
+	for _, m := range domainErrors {
+		if errors.Is(err, m.err) {
+			return m.api
+		}
 	}
 	return errorf(http.StatusInternalServerError, "internal", "an internal error occurred")
+}
+
+// domainErrors are what the payment domain's errors tell the client.
+var domainErrors = []struct {
+	err error
+	api *apiError
+}{
+	{payment.ErrInProgress, errPaymentActive},
+	{payment.ErrNoConfig, errConfigNotFound},
+	{payment.ErrNoField, errFieldNotFound},
+	{payment.ErrNotReady, errNotReady},
+	{payment.ErrProcessing, errInvalidState},
+	{payment.ErrEnded, errInvalidState},
+	{payment.ErrInvalidState, errInvalidState},
+	{payment.ErrBadAttributes, errorf(http.StatusBadRequest, "invalid_attributes", "the amount, currency, reference or cardholder name is not usable")},
+	{payment.ErrSetClosed, errCallNotFound},
+	{payment.ErrNoCall, errCallNotFound},
+	{payment.ErrNotFound, errPaymentNotFound},
+	{payment.ErrStoreUnavailable, errStorage},
+	{payment.ErrNotRecorded, errStorage},
+	{payment.ErrNoConfigYet, errNotArmable},
+	{payment.ErrConfigChosen, errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")},
 }

@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // getEvents streams the payment's progress as Server-Sent Events (HTML
-// Living Standard §9.2): a snapshot first, then each session.Event of the
+// Living Standard §9.2): a snapshot first, then each payment.Event of the
 // payment (and of its call: the secure status) as
 //
 //	id: <seq>
@@ -45,13 +45,13 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callID := f.View().CallID
-	var bus *session.EventBus
+	var bus *payment.EventBus
 	if set := s.payments.Set(callID); set != nil && f.Stored() == nil {
 		bus = set.Events()
 	}
 
 	// Subscribe before the snapshot, so nothing falls between them.
-	var sub *session.Subscription
+	var sub *payment.Subscription
 	var slot *streamSlot
 	complete := true
 	if bus != nil {

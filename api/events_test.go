@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 // sseMsg is one message of an event stream: an event, or a comment.
@@ -120,8 +120,8 @@ func (s *stream) until(typ string) []sseMsg {
 
 func TestEventsSnapshotOrderResume(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	path := "/v1/payments/" + id + "/events"
 
@@ -133,11 +133,11 @@ func TestEventsSnapshotOrderResume(t *testing.T) {
 		t.Fatalf("first message %+v", snap)
 	}
 	snapSeq, _ := strconv.ParseUint(snap.id, 10, 64)
-	if snapSeq == 0 || snapSeq != e.ps.Set(call.ID()).Events().LastSeq() {
-		t.Errorf("snapshot id %q, bus at %d", snap.id, e.ps.Set(call.ID()).Events().LastSeq())
+	if snapSeq == 0 || snapSeq != e.ps.Set(c.ID()).Events().LastSeq() {
+		t.Errorf("snapshot id %q, bus at %d", snap.id, e.ps.Set(c.ID()).Events().LastSeq())
 	}
 	e.must(200, "POST", "/v1/payments/"+id+"/fields/card_number/arm", tok, "", nil)
-	e.press(call, "4242424242424242")
+	e.press(c, "4242424242424242")
 	got := s.until("field_complete")
 	prev := snapSeq
 	lengths := 0
@@ -183,14 +183,14 @@ func TestEventsSnapshotOrderResume(t *testing.T) {
 		t.Errorf("%d streams counted, want 2", n)
 	}
 	// ... then the live ones, on both streams alike.
-	e.press(call, "1230")
+	e.press(c, "1230")
 	a, b := s.until("field_complete"), r.until("field_complete")
 	if len(a) == 0 || len(a) != len(b) || a[0] != b[0] || a[len(a)-1] != b[len(b)-1] {
 		t.Errorf("live: %v vs %v", a, b)
 	}
 
 	// The end of the call ends the streams, after the cancellation.
-	e.endCall(call)
+	e.endCall(c)
 	for _, st := range []*stream{s, r} {
 		cancelled := false
 		for range 1000 {
@@ -220,8 +220,8 @@ func TestEventsSnapshotOrderResume(t *testing.T) {
 
 func TestEventsResetWhenTooOld(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{})
+	cr := e.create(c, "")
 	p := e.ps.Payment(cr.Payment.ID)
 	// The bus holds the last 256 events: push far more.
 	for i := range 200 {
@@ -234,7 +234,7 @@ func TestEventsResetWhenTooOld(t *testing.T) {
 		t.Fatalf("first %+v", m)
 	}
 	m := s.mustNext()
-	if m.event != "snapshot" || m.id != strconv.FormatUint(e.ps.Set(call.ID()).Events().LastSeq(), 10) {
+	if m.event != "snapshot" || m.id != strconv.FormatUint(e.ps.Set(c.ID()).Events().LastSeq(), 10) {
 		t.Errorf("then %+v", m)
 	}
 	var v viewJSON
@@ -246,8 +246,8 @@ func TestEventsResetWhenTooOld(t *testing.T) {
 
 func TestEventsKeepaliveAndDrain(t *testing.T) {
 	e := newTestEnv(t, envOptions{opts: []Option{WithKeepalive(10 * time.Millisecond)}})
-	call := e.newCall(session.Correlation{})
-	cr := e.create(call, "")
+	theCall := e.newCall(call.Correlation{})
+	cr := e.create(theCall, "")
 	s := e.openStream("/v1/payments/"+cr.Payment.ID+"/events", cr.FormToken)
 	if m := s.mustNext(); m.event != "snapshot" {
 		t.Fatalf("first %+v", m)
@@ -265,7 +265,7 @@ func TestEventsKeepaliveAndDrain(t *testing.T) {
 	// Draining: reads go on, changes are refused.
 	e.must(200, "GET", "/v1/payments/"+cr.Payment.ID, cr.FormToken, "", nil)
 	for _, c := range []struct{ method, path, body string }{
-		{"POST", "/v1/payments", `{"call_id":"` + call.ID() + `"}`},
+		{"POST", "/v1/payments", `{"call_id":"` + theCall.ID() + `"}`},
 		{"POST", "/v1/payments/" + cr.Payment.ID + "/end", ""},
 	} {
 		code, b, _ := e.req(c.method, c.path, testKey, c.body)

@@ -14,15 +14,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
-	"dtmfgw/session"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
 // The agent form in headless Chromium (Debian's chromium, driven with
-// chromedp) against a server on loopback over a real session.Payments:
-// the caller's key presses are fed with PaymentSet.HandleDigit, as the
+// chromedp) against a server on loopback over a real payment.Payments:
+// the caller's key presses are fed with payment.Set.HandleDigit, as the
 // call's digit path does. Every wait is for a DOM condition, bounded by a
 // context timeout; screenshots of each step go to $DTMFGW_ARTIFACTS
 // (default test-artifacts/form/ at the repository's root).
@@ -35,7 +36,7 @@ const (
 	formWidth, formHeight = 360, 900
 )
 
-// formCall is the PaymentCall of the browser tests: its secure status is
+// formCall is the payment.Call of the browser tests: its secure status is
 // what the test says.
 type formCall struct {
 	mu     sync.Mutex
@@ -43,8 +44,8 @@ type formCall struct {
 }
 
 func (c *formCall) ID() string { return "call-1" }
-func (c *formCall) Correlation() session.Correlation {
-	return session.Correlation{
+func (c *formCall) Correlation() call.Correlation {
+	return call.Correlation{
 		InboundCallID: "in-1@carrier.example", OutboundCallID: "out-1@gw.example", SecondaryCallID: "sc-1",
 		CallerNumber: "+441234567890", CalledNumber: "+442071234567",
 		AgentID: "agent-7", PrimaryCallID: "pc-1",
@@ -67,7 +68,7 @@ func (c *formCall) setSecure(on bool) {
 type formEnv struct {
 	t    *testing.T
 	env  *testEnv
-	set  *session.PaymentSet
+	set  *payment.Set
 	call *formCall
 	url  string
 
@@ -75,8 +76,8 @@ type formEnv struct {
 	number uint64
 }
 
-func cardConfig(id, name string, timeout time.Duration) session.PaymentConfig {
-	c := session.DefaultPaymentConfigs()[0]
+func cardConfig(id, name string, timeout time.Duration) payment.Config {
+	c := payment.DefaultConfigs()[0]
 	c.ID, c.Name, c.Currency = id, name, "GBP"
 	if timeout > 0 {
 		c.SessionTimeout = timeout
@@ -84,22 +85,22 @@ func cardConfig(id, name string, timeout time.Duration) session.PaymentConfig {
 	return c
 }
 
-func newFormEnv(t *testing.T, configs ...session.PaymentConfig) *formEnv {
+func newFormEnv(t *testing.T, configs ...payment.Config) *formEnv {
 	t.Helper()
 	if len(configs) == 0 {
-		configs = []session.PaymentConfig{cardConfig("card", "Card payment", 0)}
+		configs = []payment.Config{cardConfig("card", "Card payment", 0)}
 	}
 	env := newTestEnv(t, envOptions{configs: configs})
-	call := &formCall{secure: true}
-	set := env.ps.ForCall(call)
-	t.Cleanup(func() { set.Close(session.ReasonCallEnded) })
-	return &formEnv{t: t, env: env, set: set, call: call, url: env.ts.URL}
+	c := &formCall{secure: true}
+	set := env.ps.ForCall(c)
+	t.Cleanup(func() { set.Close(payment.ReasonCallEnded) })
+	return &formEnv{t: t, env: env, set: set, call: c, url: env.ts.URL}
 }
 
 // newPayment starts a payment on the call as POST /v1/payments does
 // (config "" leaves the choice to the form's picker when there are
 // several) and returns the form's URL on the test server.
-func (e *formEnv) newPayment(config string, attrs session.Attributes) string {
+func (e *formEnv) newPayment(config string, attrs payment.Attributes) string {
 	e.t.Helper()
 	s := e.env.srv
 	f, err := s.payments.Create(e.call.ID(), config, store.NewID(), attrs, attrs.Given())
@@ -415,7 +416,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-1"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-1"}))
 		env.resendSecure()
 		tb.badge(true)
 		tb.until("three fields", `document.querySelectorAll('li.field').length === 3`)
@@ -482,10 +483,10 @@ func TestFormBrowser(t *testing.T) {
 	t.Run("agent_editable", func(t *testing.T) {
 		t.Parallel()
 		cfg := cardConfig("card", "Card payment", 0)
-		cfg.AgentEditable = []session.Attribute{session.AttrAmount}
+		cfg.AgentEditable = []payment.Attribute{payment.AttrAmount}
 		env := newFormEnv(t, cfg)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-2"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-2"}))
 		tb.until("amount editable, reference not", `!document.getElementById('amount').readOnly && document.getElementById('reference').readOnly`)
 		// Select the shown amount, so the keys replace it.
 		if !eval[bool](tb, `(() => { const e = document.getElementById('amount'); e.focus(); e.select(); return e.selectionEnd > 0; })()`) {
@@ -506,7 +507,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		u := env.newPayment("card", session.Attributes{Amount: 500, Currency: "GBP"})
+		u := env.newPayment("card", payment.Attributes{Amount: 500, Currency: "GBP"})
 		tb.open(u)
 		tb.until("stream open", `document.getElementById('app').getAttribute('aria-busy') === 'false'`)
 		// The same token opens MaxStreamsPerCredential more streams (the
@@ -522,7 +523,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 500, Currency: "GBP"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 500, Currency: "GBP"}))
 		tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
 		tb.armed("card_number")
 		tb.key(env, "card_number", "5555555555554443") // a Mastercard number failing the Luhn check
@@ -544,7 +545,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{})) // the agent enters the amount
+		tb.open(env.newPayment("card", payment.Attributes{})) // the agent enters the amount
 		tb.until("amount editable", `!document.getElementById('amount').readOnly`)
 		tb.do("enter the amount", chromedp.SendKeys(chromedp.ID("amount"), "9.99"), chromedp.KeyEvent(kb.Tab))
 		tb.until("amount saved", `document.getElementById('amount').value === '9.99'`)
@@ -561,12 +562,12 @@ func TestFormBrowser(t *testing.T) {
 
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
-		env := newFormEnv(t, cardConfig("card", "Card payment", session.MinSessionTimeout))
+		env := newFormEnv(t, cardConfig("card", "Card payment", payment.MinSessionTimeout))
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"}))
 		tb.until("countdown", `(() => { const c = document.getElementById('countdown'); return !c.hidden && /^0:[0-3]\d$/.test(c.textContent) && Number(c.dataset.remaining) <= 30; })()`)
 		tb.shot("countdown")
-		tb.untilWithin(session.MinSessionTimeout+15*time.Second, "timed out", `document.getElementById('result').dataset.state === 'timed_out'`)
+		tb.untilWithin(payment.MinSessionTimeout+15*time.Second, "timed out", `document.getElementById('result').dataset.state === 'timed_out'`)
 		tb.until("countdown gone, fields off", `document.getElementById('countdown').hidden && document.querySelector('`+field("card_number")+` .arm').disabled && document.getElementById('process').disabled`)
 		tb.shot("timed-out")
 	})
@@ -575,7 +576,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"}))
 		env.resendSecure()
 		tb.badge(true)
 		tb.do("open the session info", chromedp.Click(chromedp.ID("badge")))
@@ -593,7 +594,7 @@ func TestFormBrowser(t *testing.T) {
 		env.set.UpdateSecure()
 		tb.badge(true)
 
-		env.set.Close(session.ReasonCallEnded) // the caller hangs up
+		env.set.Close(payment.ReasonCallEnded) // the caller hangs up
 		tb.badge(false)
 		tb.until("call ended", `document.getElementById('badge-text').textContent === 'Call ended' && document.getElementById('result').dataset.state === 'cancelled' && document.getElementById('another').hidden`)
 		tb.shot("call-ended")
@@ -602,10 +603,10 @@ func TestFormBrowser(t *testing.T) {
 	t.Run("picker", func(t *testing.T) {
 		t.Parallel()
 		postcode := cardConfig("card_postcode", "Card payment with postcode", 0)
-		postcode.Fields = append(postcode.Fields, session.FieldConfig{ID: "postcode", Label: "Postcode digits", Kind: session.FieldDigits, MinLen: 3, MaxLen: 6})
+		postcode.Fields = append(postcode.Fields, payment.FieldConfig{ID: "postcode", Label: "Postcode digits", Kind: payment.FieldDigits, MinLen: 3, MaxLen: 6})
 		env := newFormEnv(t, cardConfig("card", "Card payment", 0), postcode)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.open(env.newPayment("", payment.Attributes{Amount: 100, Currency: "GBP"}))
 		tb.until("the picker", `!document.getElementById('picker').hidden && document.querySelectorAll('#picker-list button').length === 2 && document.getElementById('card').hidden`)
 		tb.shot("picker")
 		tb.do("choose the postcode configuration", chromedp.Click(chromedp.CSS(`#picker-list button[data-config="card_postcode"]`)))
@@ -621,7 +622,7 @@ func TestFormBrowser(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)
 		tb := newTab(t, browser)
-		tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"}))
 		tb.until("fields", `document.querySelectorAll('li.field').length === 3`)
 		// Tab to the expiry's field, as an agent without a mouse would.
 		tb.tabTo(field("expiry")+" .arm", false)

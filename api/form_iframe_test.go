@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // The agent form where agents use it: inside an agent desktop's iframe,
@@ -378,12 +378,12 @@ func (tb *tab) untilLogged(what, substr string) string {
 func newFormEnvWith(t *testing.T, o envOptions) *formEnv {
 	t.Helper()
 	if len(o.configs) == 0 {
-		o.configs = []session.PaymentConfig{cardConfig("card", "Card payment", 0)}
+		o.configs = []payment.Config{cardConfig("card", "Card payment", 0)}
 	}
 	env := newTestEnv(t, o)
 	call := &formCall{secure: true}
 	set := env.ps.ForCall(call)
-	t.Cleanup(func() { set.Close(session.ReasonCallEnded) })
+	t.Cleanup(func() { set.Close(payment.ReasonCallEnded) })
 	return &formEnv{t: t, env: env, set: set, call: call, url: env.ts.URL}
 }
 
@@ -397,7 +397,7 @@ func TestFormIframe(t *testing.T) {
 		env := newFormEnvWith(t, envOptions{edit: func(c *Config) { c.FrameAncestors = []string{desk.origin} }})
 		newGateway(t, env)
 		top := newTab(t, browser)
-		desk.open(top, env.newPayment("card", session.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-1"}))
+		desk.open(top, env.newPayment("card", payment.Attributes{Amount: 1250, Currency: "GBP", Reference: "INV-1"}))
 		tb := top.frame(env.url + "/form/")
 		tb.until("the snapshot", `document.getElementById('app').getAttribute('aria-busy') === 'false'`)
 		env.resendSecure()
@@ -423,7 +423,7 @@ func TestFormIframe(t *testing.T) {
 		env := newFormEnvWith(t, envOptions{})
 		newGateway(t, env)
 		top := newTab(t, browser)
-		desk.open(top, env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+		desk.open(top, env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"}))
 		tb := top.frame(env.url + "/form/")
 		tb.until("fields", `document.querySelectorAll('li.field').length === 3`)
 		// The agent's keys go to the desktop; Tab carries the focus from
@@ -466,7 +466,7 @@ func TestFormIframe(t *testing.T) {
 			env := newFormEnvWith(t, envOptions{edit: func(c *Config) { c.FrameAncestors = tc.ancestors(desk) }})
 			gw := newGateway(t, env)
 			top := newTab(t, browser)
-			url := env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"})
+			url := env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"})
 			desk.open(top, url)
 			if tc.framed {
 				tb := top.frame(env.url + "/form/")
@@ -506,7 +506,7 @@ func (tb *tab) watchDots() {
 func TestFormStreamResume(t *testing.T) {
 	browser := newBrowser(t)
 	// flood is more events than a call's bus keeps for a stream that
-	// resumes (session's replayLen, 256).
+	// resumes (package payment's replayLen, 256).
 	const flood = 300
 
 	for _, tc := range []struct {
@@ -523,7 +523,7 @@ func TestFormStreamResume(t *testing.T) {
 			env := newFormEnv(t)
 			gw := newGateway(t, env)
 			tb := newTab(t, browser)
-			tb.open(env.newPayment("card", session.Attributes{Amount: 100, Currency: "GBP"}))
+			tb.open(env.newPayment("card", payment.Attributes{Amount: 100, Currency: "GBP"}))
 			if id := gw.nextStream("the first stream"); id != "" {
 				t.Errorf("the first stream asked to resume after %s", id)
 			}

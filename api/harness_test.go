@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/store"
 )
 
@@ -38,8 +39,8 @@ type testEnv struct {
 	t     *testing.T
 	srv   *Server
 	ts    *httptest.Server
-	calls *session.Manager
-	ps    *session.Payments
+	calls *call.Manager
+	ps    *payment.Payments
 	st    *store.Store
 	db    string // the SQLite file (its -wal and -shm beside it)
 	logs  *testkit.Buffer
@@ -50,7 +51,7 @@ type testEnv struct {
 }
 
 type envOptions struct {
-	configs []session.PaymentConfig
+	configs []payment.Config
 	edit    func(*Config)
 	opts    []Option
 }
@@ -73,22 +74,22 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	configs := o.configs
 	if configs == nil {
-		cfg := session.DefaultPaymentConfigs()[0]
+		cfg := payment.DefaultConfigs()[0]
 		cfg.Currency = "GBP"
-		configs = []session.PaymentConfig{cfg}
+		configs = []payment.Config{cfg}
 	}
-	e.ps, err = session.NewPayments(session.PaymentsConfig{Configurations: configs},
-		session.WithProcessors(procs["sandbox"]), session.WithPaymentStore(session.StorePayments(e.st)),
-		session.WithPaymentLogger(log))
+	e.ps, err = payment.NewPayments(payment.Settings{Configurations: configs},
+		payment.WithProcessors(procs["sandbox"]), payment.WithStore(payment.StorePayments(e.st)),
+		payment.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc := session.DefaultMediaConfig()
+	mc := call.DefaultMediaConfig()
 	first := testkit.FreeRange(t, testkit.ZoneAPI, 16)
-	mc.RTPPorts = session.PortRange{Min: first, Max: first + 31}
+	mc.RTPPorts = call.PortRange{Min: first, Max: first + 31}
 	mc.PortDrain = 0
 	mc.Reactors = -1
-	e.calls, err = session.NewManager(mc, session.WithLogger(log), session.WithPayments(e.ps))
+	e.calls, err = call.NewManager(mc, call.WithLogger(log), call.WithNewCall(e.ps.TakeCall))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ var callSeq struct {
 }
 
 // newCall starts a call with corr (ids filled in when empty).
-func (e *testEnv) newCall(corr session.Correlation) *session.Call {
+func (e *testEnv) newCall(corr call.Correlation) *call.Call {
 	e.t.Helper()
 	if corr.InboundCallID == "" {
 		callSeq.Lock()
@@ -130,10 +131,10 @@ func (e *testEnv) newCall(corr session.Correlation) *session.Call {
 }
 
 // endCall ends the call and waits until its payments are closed.
-func (e *testEnv) endCall(c *session.Call) {
+func (e *testEnv) endCall(c *call.Call) {
 	e.t.Helper()
 	set := e.ps.Set(c.ID())
-	c.End(session.EndCallerHangup)
+	c.End(call.EndCallerHangup)
 	<-c.Done()
 	for i := 0; set != nil && i < 1000 && e.ps.Set(c.ID()) != nil; i++ {
 		// Consume closes the set once the digit queue is drained: an
@@ -152,7 +153,7 @@ func (e *testEnv) endCall(c *session.Call) {
 }
 
 // press types keys on the call as the caller's digit path would.
-func (e *testEnv) press(c *session.Call, keys string) {
+func (e *testEnv) press(c *call.Call, keys string) {
 	e.t.Helper()
 	set := e.ps.Set(c.ID())
 	if set == nil {
@@ -273,7 +274,7 @@ func (v viewJSON) field(id string) (i int) {
 }
 
 // create makes a payment on the call with the API key.
-func (e *testEnv) create(c *session.Call, extra string) created {
+func (e *testEnv) create(c *call.Call, extra string) created {
 	e.t.Helper()
 	var out created
 	e.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`","prefill":{"amount":1999,"reference":"order-7"}`+extra+`}`, &out)

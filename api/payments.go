@@ -7,8 +7,9 @@ import (
 	"net/http"
 	"time"
 
+	"dtmfgw/call"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/store"
 )
 
@@ -70,7 +71,7 @@ func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Configurations []session.PaymentConfig `json:"configurations"`
+		Configurations []payment.Config `json:"configurations"`
 	}{s.payments.Configs()})
 }
 
@@ -80,7 +81,7 @@ func (s *Server) getCalls(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := session.ListFilter{AgentID: q.Get("agent_id"), PrimaryCallID: q.Get("primary_call_id")}
+	f := call.ListFilter{AgentID: q.Get("agent_id"), PrimaryCallID: q.Get("primary_call_id")}
 	callID := q.Get("call_id")
 	for name, v := range map[string]string{"agent_id": f.AgentID, "primary_call_id": f.PrimaryCallID, "call_id": callID} {
 		if len(v) > maxSelectorLen {
@@ -99,7 +100,7 @@ func (s *Server) getCalls(w http.ResponseWriter, r *http.Request) {
 
 // listCalls returns the live calls f selects, and callID (ours, or either
 // SIP Call-ID) when given.
-func (s *Server) listCalls(f session.ListFilter, callID string) []*session.Call {
+func (s *Server) listCalls(f call.ListFilter, callID string) []*call.Call {
 	if s.calls == nil {
 		return nil
 	}
@@ -109,7 +110,7 @@ func (s *Server) listCalls(f session.ListFilter, callID string) []*session.Call 
 	if c, ok := s.calls.Get(callID); ok {
 		corr := c.Correlation()
 		if (f.AgentID == "" || f.AgentID == corr.AgentID) && (f.PrimaryCallID == "" || f.PrimaryCallID == corr.PrimaryCallID) {
-			return []*session.Call{c}
+			return []*call.Call{c}
 		}
 		return nil
 	}
@@ -117,7 +118,7 @@ func (s *Server) listCalls(f session.ListFilter, callID string) []*session.Call 
 	return s.calls.List(f)
 }
 
-func (s *Server) callJSON(c *session.Call) callJSON {
+func (s *Server) callJSON(c *call.Call) callJSON {
 	corr, times := c.Correlation(), c.Times()
 	cj := callJSON{
 		ID: c.ID(), InboundCallID: corr.InboundCallID, OutboundCallID: corr.OutboundCallID,
@@ -168,18 +169,18 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	call, err := s.findCall(req)
+	c, err := s.findCall(req)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	var attrs session.Attributes
+	var attrs payment.Attributes
 	if req.Prefill != nil {
-		attrs = session.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
+		attrs = payment.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
 			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
 	}
 	// What the back end prefills is fixed for the agent's form.
-	f, err := s.payments.Create(call.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+	f, err := s.payments.Create(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -192,7 +193,7 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 
 // writeCreated answers a new (or idempotently repeated) payment with a
 // fresh form token.
-func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f session.PaymentRef) {
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, f payment.Ref) {
 	v := s.view(r.Context(), f)
 	exp := s.now().Add(s.cfg.FormTokenTTL).Truncate(time.Second).UTC()
 	tok := mintFormToken(s.secret, v.ID, exp)
@@ -235,7 +236,7 @@ func (req *createRequest) normalize(idemHeader string) error {
 	case idemHeader != "":
 		req.IdempotencyKey = idemHeader
 	}
-	if session.HoldsCardNumber(req.IdempotencyKey) {
+	if payment.HoldsCardNumber(req.IdempotencyKey) {
 		return cardNumberIn("idempotency_key")
 	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(req.IdempotencyKey) {
@@ -256,16 +257,16 @@ func (req createRequest) hash() [sha256.Size]byte {
 }
 
 // checkAttributes checks a payment's attributes field by field, so the
-// error names the field (the session checks them again).
+// error names the field (package payment checks them again).
 func checkAttributes(amount int64, currency, reference, name string) error {
 	switch {
-	case session.HoldsCardNumber(reference):
+	case payment.HoldsCardNumber(reference):
 		return cardNumberIn("reference")
-	case session.HoldsCardNumber(name):
+	case payment.HoldsCardNumber(name):
 		return cardNumberIn("cardholder_name")
-	case amount < 0 || amount > session.MaxAmount:
+	case amount < 0 || amount > payment.MaxAmount:
 		return errorf(http.StatusBadRequest, "invalid_amount", "amount is in minor units, 0 to 99999999")
-	case currency != "" && !session.ValidCurrency(currency):
+	case currency != "" && !payment.ValidCurrency(currency):
 		return errorf(http.StatusBadRequest, "invalid_currency", "currency is an ISO 4217 code: three capital letters")
 	case len(reference) > processor.MaxTextLen || !printableText(reference):
 		return errorf(http.StatusBadRequest, "invalid_reference", "reference is at most 200 bytes without control characters")
@@ -292,15 +293,15 @@ func printableText(s string) bool {
 }
 
 // findCall returns the one live call the request names.
-func (s *Server) findCall(req createRequest) (*session.Call, error) {
-	var calls []*session.Call
+func (s *Server) findCall(req createRequest) (*call.Call, error) {
+	var calls []*call.Call
 	switch {
 	case req.CallID != "":
-		calls = s.listCalls(session.ListFilter{}, req.CallID)
+		calls = s.listCalls(call.ListFilter{}, req.CallID)
 	case req.PrimaryCallID != "":
-		calls = s.listCalls(session.ListFilter{PrimaryCallID: req.PrimaryCallID}, "")
+		calls = s.listCalls(call.ListFilter{PrimaryCallID: req.PrimaryCallID}, "")
 	default:
-		calls = s.listCalls(session.ListFilter{AgentID: req.AgentID}, "")
+		calls = s.listCalls(call.ListFilter{AgentID: req.AgentID}, "")
 	}
 	switch len(calls) {
 	case 0:
@@ -313,21 +314,21 @@ func (s *Server) findCall(req createRequest) (*session.Call, error) {
 
 // paymentFor authorises a request on the payment {id} and finds it.
 // write says the request changes something (refused while draining).
-func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (session.PaymentRef, principal, bool) {
+func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) (payment.Ref, principal, bool) {
 	id := r.PathValue("id")
 	who, err := s.authPayment(r, id, false)
 	if err != nil {
 		writeError(w, err)
-		return session.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	if write && s.draining.Load() {
 		writeError(w, errDraining)
-		return session.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	f, err := s.payments.Find(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
-		return session.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -335,14 +336,14 @@ func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) 
 // changeFor is paymentFor for a request that changes the payment: it is
 // refused while draining, and its body is decoded into body (nil: the body
 // must be empty or {}).
-func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (session.PaymentRef, principal, bool) {
+func (s *Server) changeFor(w http.ResponseWriter, r *http.Request, body any) (payment.Ref, principal, bool) {
 	f, who, ok := s.paymentFor(w, r, true)
 	if !ok {
-		return session.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	if err := decodeBody(w, r, body); err != nil {
 		writeError(w, err)
-		return session.PaymentRef{}, principal{}, false
+		return payment.Ref{}, principal{}, false
 	}
 	return f, who, true
 }
@@ -365,12 +366,12 @@ func (s *Server) patchPayment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ch := session.AttributesPatch{Amount: req.Amount, Currency: req.Currency, Reference: req.Reference, CardholderName: req.CardholderName}
+	ch := payment.AttributesPatch{Amount: req.Amount, Currency: req.Currency, Reference: req.Reference, CardholderName: req.CardholderName}
 	// The form token is the agent's: it may not change what the back end
-	// set, unless the configuration says so (session decides).
-	editor := session.EditorAgent
+	// set, unless the configuration says so (package payment decides).
+	editor := payment.EditorAgent
 	if who.apiKey {
-		editor = session.EditorBackEnd
+		editor = payment.EditorBackEnd
 	}
 	if err := f.PatchAttributes(editor, ch); err != nil {
 		writeError(w, err)
@@ -413,13 +414,15 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(r.Context(), live))
 }
 
-// fieldAction arms or clears the field {field}.
-func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(session.PaymentRef, string) error) {
+// change authorises a change to the payment {id} (refused while
+// draining; the body, if any, must be empty or {}), applies op and answers
+// the payment as it is then.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, op func(f *payment.Ref) error) {
 	f, _, ok := s.changeFor(w, r, nil)
 	if !ok {
 		return
 	}
-	if err := act(f, r.PathValue("field")); err != nil {
+	if err := op(&f); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -427,47 +430,35 @@ func (s *Server) fieldAction(w http.ResponseWriter, r *http.Request, act func(se
 }
 
 func (s *Server) postArm(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, session.PaymentRef.Arm)
+	s.change(w, r, func(f *payment.Ref) error { return f.Arm(r.PathValue("field")) })
 }
 
 func (s *Server) postClear(w http.ResponseWriter, r *http.Request) {
-	s.fieldAction(w, r, session.PaymentRef.Clear)
-}
-
-func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
-	f, _, ok := s.changeFor(w, r, nil)
-	if !ok {
-		return
-	}
-	// Process waits for the processor (bounded by the processor timeout)
-	// and is not cancelled by the client going away.
-	_, err := f.Process(r.Context())
-	switch {
-	case err == nil, errors.Is(err, session.ErrStillUnknown):
-	case errors.Is(err, session.ErrNotRecorded) && f.Live().State() == session.StateReady:
-		s.log.Warn("payment not processed: not recorded", "payment", f.ID(), "err", err)
-		writeError(w, err)
-		return
-	case errors.Is(err, session.ErrNotRecorded):
-		// The result is known and kept in memory; the store will get it.
-		s.log.Warn("payment result not recorded yet", "payment", f.ID(), "err", err)
-	default:
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+	s.change(w, r, func(f *payment.Ref) error { return f.Clear(r.PathValue("field")) })
 }
 
 func (s *Server) postEnd(w http.ResponseWriter, r *http.Request) {
-	f, _, ok := s.changeFor(w, r, nil)
-	if !ok {
-		return
-	}
-	if err := f.End(); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), f))
+	s.change(w, r, (*payment.Ref).End)
+}
+
+func (s *Server) postProcess(w http.ResponseWriter, r *http.Request) {
+	s.change(w, r, func(f *payment.Ref) error {
+		// Process waits for the processor (bounded by the processor
+		// timeout) and is not cancelled by the client going away.
+		_, err := f.Process(r.Context())
+		switch {
+		case err == nil, errors.Is(err, payment.ErrStillUnknown):
+		case errors.Is(err, payment.ErrNotRecorded) && f.Live().State() == payment.StateReady:
+			s.log.Warn("payment not processed: not recorded", "payment", f.ID(), "err", err)
+			return err
+		case errors.Is(err, payment.ErrNotRecorded):
+			// The result is known and kept in memory; the store will get it.
+			s.log.Warn("payment result not recorded yet", "payment", f.ID(), "err", err)
+		default:
+			return err
+		}
+		return nil
+	})
 }
 
 // postAnother starts the next payment on the call of a finished one, with

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 )
 
 // A payment's life over HTTP: armed, typed, a field cleared and typed
@@ -19,8 +20,8 @@ func TestPaymentLife(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newTestEnv(t, envOptions{})
-			call := e.newCall(session.Correlation{AgentID: "agent-7", PrimaryCallID: "pc-1", CallerNumber: "447700900123"})
-			cr := e.create(call, "")
+			theCall := e.newCall(call.Correlation{AgentID: "agent-7", PrimaryCallID: "pc-1", CallerNumber: "447700900123"})
+			cr := e.create(theCall, "")
 			id, tok := cr.Payment.ID, cr.FormToken
 			if cr.Payment.State != "created" || cr.Payment.ConfigID != "card" || cr.Payment.WebSessionID != id || cr.Payment.Call == nil || cr.Payment.Call.PrimaryCallID != "pc-1" {
 				t.Fatalf("created %+v", cr.Payment)
@@ -34,7 +35,7 @@ func TestPaymentLife(t *testing.T) {
 			if v.State != "collecting" || !v.Fields[v.field("card_number")].Armed {
 				t.Fatalf("after arm %+v", v)
 			}
-			e.press(call, c.card+"1230"+"123")
+			e.press(theCall, c.card+"1230"+"123")
 			e.must(http.StatusOK, "GET", "/v1/payments/"+id, tok, "", &v)
 			pan := v.Fields[v.field("card_number")]
 			if v.State != "ready" || pan.Length != 16 || !pan.Complete || !pan.Valid || pan.Brand != c.brand || pan.MaskedPAN != "•••• "+c.last4 {
@@ -45,7 +46,7 @@ func TestPaymentLife(t *testing.T) {
 			if sc := v.Fields[v.field("security_code")]; v.State != "collecting" || sc.Length != 0 || !sc.Armed {
 				t.Fatalf("after clear %+v", v)
 			}
-			e.press(call, "321")
+			e.press(theCall, "321")
 			e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/process", tok, "", &v)
 			if v.State != c.state || v.Result == nil || v.Result.State != c.state || v.Result.DeclineCode != c.decline || v.Result.Last4 != c.last4 || v.Result.Amount != 1999 {
 				t.Fatalf("after process %+v %+v", v, v.Result)
@@ -55,7 +56,7 @@ func TestPaymentLife(t *testing.T) {
 			if code != http.StatusConflict || errorCode(t, b) != "invalid_state" {
 				t.Errorf("second process: %d %s", code, b)
 			}
-			e.endCall(call)
+			e.endCall(theCall)
 			if e.ps.Payment(id) != nil {
 				t.Fatal("the payment is still in memory")
 			}
@@ -75,8 +76,8 @@ func TestPaymentLife(t *testing.T) {
 
 func TestPaymentEndAndAnother(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-7"})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{AgentID: "agent-7"})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	// Another payment while this one is open: refused.
 	code, b, _ := e.req("POST", "/v1/payments", testKey, `{"agent_id":"agent-7"}`)
@@ -93,7 +94,7 @@ func TestPaymentEndAndAnother(t *testing.T) {
 		t.Errorf("patched %+v", v.Attributes)
 	}
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/end", tok, "", &v)
-	if v.State != "cancelled" || v.Reason != session.ReasonAgentEnded {
+	if v.State != "cancelled" || v.Reason != payment.ReasonAgentEnded {
 		t.Fatalf("ended %+v", v)
 	}
 	var next created
@@ -123,11 +124,11 @@ func TestFormCallInfoHoldsNoSIPCallID(t *testing.T) {
 	// (with the tags) is what an outsider needs to try the call's
 	// dialogs, and the form has no use for one: neither leg's is shown.
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{
+	c := e.newCall(call.Correlation{
 		InboundCallID: "in-9@carrier.example", OutboundCallID: "out-9@gw.example",
 		PrimaryCallID: "pc-9", SecondaryCallID: "sc-9", CallerNumber: "447700900123",
 	})
-	cr := e.create(call, "")
+	cr := e.create(c, "")
 	status, body, _ := e.req("GET", "/v1/payments/"+cr.Payment.ID, cr.FormToken, "")
 	if status != http.StatusOK {
 		t.Fatalf("GET with the form token: %d %s", status, body)

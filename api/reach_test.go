@@ -6,12 +6,13 @@ import (
 	"slices"
 	"testing"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 )
 
 // reachView is what a reach test reads of a payment.
 type reachView struct {
-	Attributes    session.Attributes `json:"attributes"`
+	Attributes    payment.Attributes `json:"attributes"`
 	AgentEditable []string           `json:"agent_editable"`
 }
 
@@ -29,10 +30,10 @@ func (e *testEnv) attrs(id string) reachView {
 // says which attributes the form may change.
 func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-r"})
+	c := e.newCall(call.Correlation{AgentID: "agent-r"})
 	var cr created
 	e.must(http.StatusCreated, "POST", "/v1/payments", testKey,
-		`{"call_id":"`+call.ID()+`","prefill":{"amount":1999,"currency":"EUR","reference":"order-7"}}`, &cr)
+		`{"call_id":"`+c.ID()+`","prefill":{"amount":1999,"currency":"EUR","reference":"order-7"}}`, &cr)
 	id, tok := cr.Payment.ID, cr.FormToken
 	before := e.attrs(id)
 	if want := []string{"cardholder_name"}; !slices.Equal(before.AgentEditable, want) {
@@ -53,7 +54,7 @@ func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 			t.Fatalf("a refused PATCH %s changed the payment: %+v", body, got.Attributes)
 		}
 		if got := e.ps.Payment(id).Attributes(); got != before.Attributes {
-			t.Fatalf("a refused PATCH %s changed the session's payment: %+v", body, got)
+			t.Fatalf("a refused PATCH %s changed the domain's payment: %+v", body, got)
 		}
 	}
 	// What it shows, sent back unchanged, and the empty name: accepted.
@@ -89,11 +90,11 @@ func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 // agent_editable lets the form token change the back end's amount, and
 // nothing else it set.
 func TestAgentEditableConfiguration(t *testing.T) {
-	cfg := session.DefaultPaymentConfigs()[0]
-	cfg.AgentEditable = []session.Attribute{session.AttrAmount}
-	e := newTestEnv(t, envOptions{configs: []session.PaymentConfig{cfg}})
-	call := e.newCall(session.Correlation{AgentID: "agent-e"})
-	cr := e.create(call, "")
+	cfg := payment.DefaultConfigs()[0]
+	cfg.AgentEditable = []payment.Attribute{payment.AttrAmount}
+	e := newTestEnv(t, envOptions{configs: []payment.Config{cfg}})
+	theCall := e.newCall(call.Correlation{AgentID: "agent-e"})
+	cr := e.create(theCall, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	var v reachView
 	e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, `{"amount":5}`, &v)
@@ -123,9 +124,9 @@ func TestAgentEditableConfiguration(t *testing.T) {
 // prefill lets the form token enter every attribute and change it again.
 func TestFormMadePaymentIsTheAgents(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-f"})
+	c := e.newCall(call.Correlation{AgentID: "agent-f"})
 	var cr created
-	e.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+call.ID()+`"}`, &cr)
+	e.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`"}`, &cr)
 	id, tok := cr.Payment.ID, cr.FormToken
 	for _, body := range []string{
 		`{"amount":100,"currency":"EUR","reference":"r1","cardholder_name":"N"}`,
@@ -133,7 +134,7 @@ func TestFormMadePaymentIsTheAgents(t *testing.T) {
 	} {
 		e.must(http.StatusOK, "PATCH", "/v1/payments/"+id, tok, body, nil)
 	}
-	if a := e.attrs(id).Attributes; a != (session.Attributes{Amount: 200, Currency: "USD", Reference: "r2", CardholderName: "M"}) {
+	if a := e.attrs(id).Attributes; a != (payment.Attributes{Amount: 200, Currency: "USD", Reference: "r2", CardholderName: "M"}) {
 		t.Errorf("attributes %+v", a)
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 )
 
 // openAPIDoc is the served document, decoded, and a JSON Schema compiler
@@ -210,14 +211,14 @@ func check(s *jsonschema.Schema, body []byte) []string {
 // (the snapshot) or Event.
 func TestResponsesMatchTheSchemas(t *testing.T) {
 	const secret = "webhook-secret-0123456789abcdef"
-	card := session.DefaultPaymentConfigs()[0]
+	card := payment.DefaultConfigs()[0]
 	card.Currency = "GBP"
-	card.Webhook = session.WebhookConfig{URL: "https://crm.example.com/hook", Secret: secret, Progress: true,
-		Events: []session.EventType{session.EventState, session.EventFieldComplete}}
-	other := session.DefaultPaymentConfigs()[0]
+	card.Webhook = payment.WebhookConfig{URL: "https://crm.example.com/hook", Secret: secret, Progress: true,
+		Events: []payment.EventType{payment.EventState, payment.EventFieldComplete}}
+	other := payment.DefaultConfigs()[0]
 	other.ID, other.Name = "card-2", "Card 2"
-	other.Fields = append(other.Fields, session.FieldConfig{ID: "account", Label: "Account", Kind: session.FieldDigits, MinLen: 4, MaxLen: 8})
-	e := newTestEnv(t, envOptions{configs: []session.PaymentConfig{card, other}})
+	other.Fields = append(other.Fields, payment.FieldConfig{ID: "account", Label: "Account", Kind: payment.FieldDigits, MinLen: 4, MaxLen: 8})
+	e := newTestEnv(t, envOptions{configs: []payment.Config{card, other}})
 	doc := loadOpenAPIDoc(t)
 
 	code, b, _ := e.req("GET", "/v1/configurations", testKey, "")
@@ -228,11 +229,11 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 		t.Fatalf("the webhook secret is shown: %s", b)
 	}
 	e.req("GET", "/v1/configurations", "", "")
-	call := e.newCall(session.Correlation{AgentID: "agent-s", PrimaryCallID: "pc-s", CallerNumber: "447700900123", CalledNumber: "441134960000"})
+	c := e.newCall(call.Correlation{AgentID: "agent-s", PrimaryCallID: "pc-s", CallerNumber: "447700900123", CalledNumber: "441134960000"})
 	e.req("GET", "/v1/calls?agent_id=agent-s", testKey, "")
 	e.req("GET", "/v1/calls?agent_id="+strings.Repeat("a", 300), testKey, "")
 	// No configuration named: the payment waits, listing them.
-	cr := e.create(call, "")
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	if len(cr.Payment.Configurations) != 2 {
 		t.Fatalf("pending payment %+v", cr.Payment)
@@ -244,9 +245,9 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	e.req("PATCH", "/v1/payments/"+id, tok, `{"amount":1}`)                            // field_not_editable
 	e.req("PATCH", "/v1/payments/"+id, testKey, `{"reference":"4111 1111 1111 1111"}`) // card_number_in_text
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/card_number/arm", tok, "", nil)
-	e.press(call, "4242424242424242"+"1230"+"123")
+	e.press(c, "4242424242424242"+"1230"+"123")
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/security_code/clear", tok, "", nil)
-	e.press(call, "321")
+	e.press(c, "321")
 	e.req("POST", "/v1/payments/"+id+"/fields/nope/arm", tok, "")
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/process", tok, "", nil)
 	e.req("POST", "/v1/payments/"+id+"/process", tok, "")
@@ -256,7 +257,7 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	e.must(http.StatusCreated, "POST", "/v1/payments/"+id+"/another", tok, "", &next)
 	e.req("POST", "/v1/payments/"+next.Payment.ID+"/process", next.FormToken, "")
 	e.must(http.StatusOK, "POST", "/v1/payments/"+next.Payment.ID+"/end", next.FormToken, "", nil)
-	e.endCall(call)
+	e.endCall(c)
 	e.must(http.StatusOK, "GET", "/v1/payments/"+id, testKey, "", nil)
 	e.req("GET", "/v1/payments/pay_unknown", testKey, "")
 	e.req("POST", "/v1/payments", testKey, `{"call_id":`)

@@ -12,8 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/certfile"
-	"dtmfgw/session"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
@@ -58,8 +59,8 @@ func withStreamLimits(perCredential, perCall, total int) Option {
 // the agent form under /form/. Safe for concurrent use.
 type Server struct {
 	cfg       Config
-	calls     *session.Manager
-	payments  *session.Payments
+	calls     *call.Manager
+	payments  *payment.Payments
 	store     *store.Store
 	log       *slog.Logger
 	now       func() time.Time
@@ -109,7 +110,7 @@ type route struct {
 // ended calls are not found). The form tokens' secret is cfg's or random.
 // With TLS configured, the certificate and key are read here (an error
 // names the key of the file at fault).
-func New(cfg Config, calls *session.Manager, payments *session.Payments, st *store.Store, log *slog.Logger, opts ...Option) (*Server, error) {
+func New(cfg Config, calls *call.Manager, payments *payment.Payments, st *store.Store, log *slog.Logger, opts ...Option) (*Server, error) {
 	err := cfg.Validate()
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"sync"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // Bounds of the event streams. One client must not be able to take every
@@ -39,7 +39,7 @@ type streamSlot struct {
 	// replaced is closed when a newer stream takes the slot's place; the
 	// stream then ends with "event: replaced".
 	replaced chan struct{}
-	sub      *session.Subscription // under streamRegistry.mu; nil until attached
+	sub      *payment.Subscription // under streamRegistry.mu; nil until attached
 }
 
 // wasReplaced reports whether a newer stream took this one's place.
@@ -127,7 +127,7 @@ func (r *streamRegistry) greediestLocked(slots []*streamSlot) *streamSlot {
 
 // attach records the stream's subscription, so that a replacement closes
 // it. It reports false, closing sub, when the stream was replaced before.
-func (r *streamRegistry) attach(st *streamSlot, sub *session.Subscription) bool {
+func (r *streamRegistry) attach(st *streamSlot, sub *payment.Subscription) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st.wasReplaced() {

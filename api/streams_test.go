@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 // eventsPath is the payment's event stream with tok in the query, as the
@@ -67,8 +67,8 @@ func (e *testEnv) agentToken(id string) string {
 // credential) connects and follows it too, replacing none of them.
 func TestStreamsPerCredentialReplaceTheOldest(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-s"})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{AgentID: "agent-s"})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	greedy := e.openAll(MaxStreamsPerCredential+2, eventsPath(id, tok), "")
 	mustBeReplaced(t, greedy[0], "the oldest stream")
@@ -81,7 +81,7 @@ func TestStreamsPerCredentialReplaceTheOldest(t *testing.T) {
 	agentTok := e.agentToken(id)
 	agent := e.openAll(1, eventsPath(id, agentTok), "")[0]
 	keyed := e.openAll(1, "/v1/payments/"+id+"/events", testKey)[0] // a CRM, by its API key
-	if n := e.ps.Set(call.ID()).Events().Stats().Subscribers; n != MaxStreamsPerCredential+2 {
+	if n := e.ps.Set(c.ID()).Events().Stats().Subscribers; n != MaxStreamsPerCredential+2 {
 		t.Errorf("%d subscribers on the call's bus, want %d: a replaced stream kept its place", n, MaxStreamsPerCredential+2)
 	}
 	e.must(http.StatusOK, "POST", "/v1/payments/"+id+"/fields/card_number/arm", agentTok, "", nil)
@@ -97,8 +97,8 @@ func TestStreamsPerCredentialReplaceTheOldest(t *testing.T) {
 // credential that holds the most there, and no other.
 func TestStreamsFullCallReplaceTheGreediest(t *testing.T) {
 	e := newTestEnv(t, envOptions{opts: []Option{withStreamLimits(4, 6, 100)}})
-	call := e.newCall(session.Correlation{AgentID: "agent-g"})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{AgentID: "agent-g"})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	// The token's streams are the call's oldest: the key's are replaced
 	// because the key holds the most, not because they are older.
@@ -117,8 +117,8 @@ func TestStreamsFullCallReplaceTheGreediest(t *testing.T) {
 // refused with 503 too_many_streams.
 func TestStreamsGlobalBound(t *testing.T) {
 	e := newTestEnv(t, envOptions{opts: []Option{withStreamLimits(4, 48, 2)}})
-	call := e.newCall(session.Correlation{AgentID: "agent-b"})
-	cr := e.create(call, "")
+	c := e.newCall(call.Correlation{AgentID: "agent-b"})
+	cr := e.create(c, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	e.openAll(1, "/v1/payments/"+id+"/events", testKey)
 	e.openAll(1, eventsPath(id, tok), "")
@@ -162,8 +162,8 @@ func (e *testEnv) getBounded(path, auth string) (int, []byte) {
 // logged without the key.
 func TestAPIKeyNeverInURL(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	call := e.newCall(session.Correlation{AgentID: "agent-u"})
-	cr := e.create(call, "")
+	theCall := e.newCall(call.Correlation{AgentID: "agent-u"})
+	cr := e.create(theCall, "")
 	id, tok := cr.Payment.ID, cr.FormToken
 	for _, c := range []struct{ path, auth string }{
 		{eventsPath(id, testKey), ""},

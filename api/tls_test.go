@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/testkit/tlstest"
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // TestTLSLoadNamesTheFile: every file problem is refused by Load (and so
@@ -71,7 +72,7 @@ func TestTLSLoadNamesTheFile(t *testing.T) {
 			}
 			cfg := DefaultConfig()
 			cfg.TLS = TLSConfig{CertFile: c.cert, KeyFile: c.key}
-			if _, err := New(cfg, nil, &session.Payments{}, nil, nil); err == nil || !strings.Contains(err.Error(), c.wantKey) {
+			if _, err := New(cfg, nil, &payment.Payments{}, nil, nil); err == nil || !strings.Contains(err.Error(), c.wantKey) {
 				t.Errorf("New: %v, want an error naming %s", err, c.wantKey)
 			}
 		})
@@ -145,8 +146,8 @@ func TestServeTLS(t *testing.T) {
 	})
 
 	t.Run("form url is https", func(t *testing.T) {
-		call := e.newCall(session.Correlation{AgentID: "agent-tls"})
-		resp, b, err := do("POST", "https://"+addr+"/v1/payments", `{"call_id":"`+call.ID()+`","prefill":{"amount":100}}`)
+		theCall := e.newCall(call.Correlation{AgentID: "agent-tls"})
+		resp, b, err := do("POST", "https://"+addr+"/v1/payments", `{"call_id":"`+theCall.ID()+`","prefill":{"amount":100}}`)
 		if err != nil {
 			t.Fatal(err)
 		}

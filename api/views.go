@@ -4,19 +4,20 @@ import (
 	"context"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
 // paymentView is a payment as the API answers it (PaymentView+ in the
-// contract): the session's view, which holds no digit, with the call it is
+// contract): the payment domain's view, which holds no digit, with the call it is
 // taken on, the form session's id, and the configurations to choose from
 // while none is chosen.
 type paymentView struct {
-	session.PaymentView
-	Call           *callInfo               `json:"call,omitempty"`
-	WebSessionID   string                  `json:"web_session_id"`
-	Configurations []session.PaymentConfig `json:"configurations,omitempty"`
+	payment.View
+	Call           *callInfo        `json:"call,omitempty"`
+	WebSessionID   string           `json:"web_session_id"`
+	Configurations []payment.Config `json:"configurations,omitempty"`
 }
 
 // callInfo is what the form's session information shows of the call: the
@@ -35,25 +36,25 @@ type callInfo struct {
 
 // callJSON is a live call in GET /v1/calls.
 type callJSON struct {
-	ID             string            `json:"id"`
-	InboundCallID  string            `json:"inbound_call_id"`
-	OutboundCallID string            `json:"outbound_call_id"`
-	PrimaryCallID  string            `json:"primary_call_id"`
-	AgentID        string            `json:"agent_id"`
-	CallerNumber   string            `json:"caller_number"`
-	CalledNumber   string            `json:"called_number"`
-	Direction      session.Direction `json:"direction"`
-	Secure         bool              `json:"secure"`
-	Started        time.Time         `json:"started"`
-	Answered       time.Time         `json:"answered,omitzero"`
-	PaymentID      string            `json:"payment_id,omitempty"`
+	ID             string         `json:"id"`
+	InboundCallID  string         `json:"inbound_call_id"`
+	OutboundCallID string         `json:"outbound_call_id"`
+	PrimaryCallID  string         `json:"primary_call_id"`
+	AgentID        string         `json:"agent_id"`
+	CallerNumber   string         `json:"caller_number"`
+	CalledNumber   string         `json:"called_number"`
+	Direction      call.Direction `json:"direction"`
+	Secure         bool           `json:"secure"`
+	Started        time.Time      `json:"started"`
+	Answered       time.Time      `json:"answered,omitzero"`
+	PaymentID      string         `json:"payment_id,omitempty"`
 }
 
 // view builds the answer for a payment: the domain's view, with the call
 // it is taken on and, while it waits for one, the configurations to
 // choose from.
-func (s *Server) view(ctx context.Context, ref session.PaymentRef) paymentView {
-	v := paymentView{PaymentView: ref.View()}
+func (s *Server) view(ctx context.Context, ref payment.Ref) paymentView {
+	v := paymentView{View: ref.View()}
 	if ref.Waiting() {
 		v.Configurations = s.payments.Configs()
 	}

@@ -22,7 +22,7 @@ type paymentJSON struct {
 	Result *resultJSON `json:"result"`
 }
 
-// resultJSON is a payment's result (session.Result): no card data, the
+// resultJSON is a payment's result (payment.Result): no card data, the
 // last four digits only.
 type resultJSON struct {
 	State              string `json:"state"`
@@ -34,7 +34,7 @@ type resultJSON struct {
 	Currency           string `json:"currency"`
 }
 
-// eventJSON is the part of a session.Event the demo prints: lengths,
+// eventJSON is the part of a payment.Event the demo prints: lengths,
 // validity, brand, the masked card number, states, the result.
 type eventJSON struct {
 	Type      string      `json:"type"`
@@ -50,7 +50,7 @@ type eventJSON struct {
 }
 
 // finalState reports whether a payment state is one it never leaves
-// (session.PaymentState.Final, by name).
+// (payment.State.Final, by name).
 func finalState(s string) bool {
 	switch s {
 	case "approved", "declined", "failed", "cancelled", "timed_out":

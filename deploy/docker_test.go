@@ -14,7 +14,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 const dockerfile = "docker/Dockerfile"
@@ -153,7 +153,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("CMD %s %q: inside a container it must listen on 0.0.0.0", f, flags[f])
 		}
 	}
-	rtp := session.DefaultMediaConfig().RTPPorts.String()
+	rtp := call.DefaultMediaConfig().RTPPorts.String()
 	if flags["--rtp-ports"] != rtp {
 		t.Errorf("CMD --rtp-ports %q, want the default %s (the EXPOSEd range)", flags["--rtp-ports"], rtp)
 	}

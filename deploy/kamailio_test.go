@@ -258,10 +258,10 @@ func startKamailio(t *testing.T, list string) (port int, log *syncBuffer) {
 	return port, log
 }
 
-// call sends an INVITE for user through the proxy and returns the final
+// invite sends an INVITE for user through the proxy and returns the final
 // response, ACKing it (RFC 3261 §17.1.1.3: the ACK of a non-2xx is part of
 // the INVITE transaction, same branch).
-func call(t *testing.T, proxyPort int, user string, headers ...string) *sip.Response {
+func invite(t *testing.T, proxyPort int, user string, headers ...string) *sip.Response {
 	t.Helper()
 	conn, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: proxyPort})
 	if err != nil {
@@ -360,7 +360,7 @@ func TestKamailioDispatchesSecureCalls(t *testing.T) {
 		{"plain call", "4000", nil, "4000", agents, 480},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := call(t, port, tc.user, tc.headers...)
+			res := invite(t, port, tc.user, tc.headers...)
 			if res.StatusCode != tc.status {
 				t.Fatalf("final response %d %s, want %d", res.StatusCode, res.Reason, tc.status)
 			}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 	"dtmfgw/sip"
 )
 
@@ -142,7 +142,7 @@ func TestSystemdUnitHardening(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LimitNOFILE %q: %v", nofile, err)
 	}
-	sockets := 2 * session.DefaultMediaConfig().RTPPorts.Pairs()
+	sockets := 2 * call.DefaultMediaConfig().RTPPorts.Pairs()
 	if n < sockets+1024 {
 		t.Errorf("LimitNOFILE %d < %d RTP/RTCP sockets of the default range + 1024", n, sockets)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 // hookReceiver is a webhook receiver that keeps every request it takes.
@@ -91,11 +91,11 @@ log:
   level: debug
 `, rcv.srv.URL+"/hook", db))
 	base := g.base() + "/v1/"
-	call, err := g.Calls().NewCall(session.Correlation{AgentID: "agent-canary"})
+	c, err := g.Calls().NewCall(call.Correlation{AgentID: "agent-canary"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { call.End(session.EndCallerHangup) })
+	t.Cleanup(func() { c.End(call.EndCallerHangup) })
 
 	do := func(method, path, cred, body string) (int, []byte) {
 		t.Helper()
@@ -126,12 +126,12 @@ log:
 	}
 	for _, w := range writings {
 		q, _ := json.Marshal(w)
-		code, b := do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":`+string(q)+`}}`)
+		code, b := do("POST", "payments", g.Key, `{"call_id":"`+c.ID()+`","prefill":{"amount":100,"reference":`+string(q)+`}}`)
 		refused("POST reference", code, b)
-		code, b = do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"cardholder_name":`+string(q)+`}}`)
+		code, b = do("POST", "payments", g.Key, `{"call_id":"`+c.ID()+`","prefill":{"amount":100,"cardholder_name":`+string(q)+`}}`)
 		refused("POST cardholder_name", code, b)
 	}
-	code, b := do("POST", "payments", g.Key, `{"call_id":"`+call.ID()+`","prefill":{"amount":100,"reference":"order-7"}}`)
+	code, b := do("POST", "payments", g.Key, `{"call_id":"`+c.ID()+`","prefill":{"amount":100,"reference":"order-7"}}`)
 	var cr struct {
 		Payment   struct{ ID string } `json:"payment"`
 		FormToken string              `json:"form_token"`

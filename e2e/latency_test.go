@@ -3,7 +3,7 @@ package e2e
 // Key press → dot latency: from the caller's RTP packet
 // arriving at the gateway to the dot drawn in the agent's form, measured
 // in headless Chromium. The gateway stamps each field_length event with
-// when the press's first packet arrived (session.Event.PressAt); the form
+// when the press's first packet arrived (payment.Event.PressAt); the form
 // puts it on the dot as data-press-at and, in the animation frame after
 // inserting the dot, data-drawn-at (both ms since the epoch, one clock:
 // the same machine).
@@ -176,7 +176,7 @@ func writeLatencyReport(path string, s, gw latencyStats, userAgent string) error
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n## Key press → dot latency (agent form, headless Chromium)\n\n", latencyBegin)
-	b.WriteString("From the caller's first RTP packet of a press arriving at dtmfgw (the session's `press_at`) to the dot drawn in the form (the animation frame after it is inserted, `data-drawn-at`), ")
+	b.WriteString("From the caller's first RTP packet of a press arriving at dtmfgw (the payment event's `press_at`) to the dot drawn in the form (the animation frame after it is inserted, `data-drawn-at`), ")
 	fmt.Fprintf(&b, "for %d RFC 4733 presses keyed by SIPp at about 8 a second (%v tones, %v gaps) through dtmfgw serving in-process, the form in headless Chromium on the same machine. The bar is p99 < %v.\n\n", s.N, pressTone, pressGap, latencyBar)
 	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./e2e -args -latency-report docs/benchmarks.md)`\n")
 	fmt.Fprintf(&b, "- Date: %s\n- CPUs: %d\n- Go: %s %s/%s\n- Browser: %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, userAgent)

@@ -12,9 +12,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"dtmfgw/api"
+	"dtmfgw/call"
 	"dtmfgw/metrics"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/webhook"
 )
@@ -26,13 +27,13 @@ const maxConfigSize = 1 << 20
 // reference). Every section starts from its embedded default, so an empty
 // file (or none) runs the gateway as `make run` does.
 type Config struct {
-	SIP        sip.Config             `yaml:"sip"`
-	Media      session.MediaConfig    `yaml:"media"`
-	Payments   session.PaymentsConfig `yaml:"payments"`
-	Processors processor.Configs      `yaml:"processors"`
-	Storage    StorageConfig          `yaml:"storage"`
-	HTTP       api.Config             `yaml:"http"`
-	Log        LogConfig              `yaml:"log"`
+	SIP        sip.Config        `yaml:"sip"`
+	Media      call.MediaConfig  `yaml:"media"`
+	Payments   payment.Settings  `yaml:"payments"`
+	Processors processor.Configs `yaml:"processors"`
+	Storage    StorageConfig     `yaml:"storage"`
+	HTTP       api.Config        `yaml:"http"`
+	Log        LogConfig         `yaml:"log"`
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
 	Admin    AdminConfig    `yaml:"admin"`
@@ -66,8 +67,8 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		SIP:        sip.DefaultConfig(),
-		Media:      session.DefaultMediaConfig(),
-		Payments:   session.DefaultPaymentsConfig(),
+		Media:      call.DefaultMediaConfig(),
+		Payments:   payment.DefaultSettings(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    StorageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),
@@ -156,8 +157,8 @@ func (c *Config) Validate() error {
 	}
 	for name := range c.Processors {
 		// The name is the key: say which without repeating it. (package
-		// processor sits below session and cannot ask it.)
-		if session.HoldsCardNumber(name) {
+		// processor sits below payment and cannot ask it.)
+		if payment.HoldsCardNumber(name) {
 			errs = append(errs, errors.New("processors: a processor's name holds what looks like a card number"))
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // flagKey is a serve flag that sets a configuration key. Flags are
@@ -131,7 +131,7 @@ func (s Sources) Build() (Config, error) {
 // names the key; keys never hold 12 digits. Free-text keys refuse a card
 // number themselves, without quoting it.
 func withholdCardNumbers(err error) error {
-	if err == nil || !session.HoldsCardNumber(err.Error()) {
+	if err == nil || !payment.HoldsCardNumber(err.Error()) {
 		return err
 	}
 	return &withheldError{msg: maskDigitRuns(err.Error()), err: err}
@@ -152,7 +152,7 @@ func (e *withheldError) Unwrap() error { return e.err }
 
 // maskDigitRuns replaces with '*' every digit of each run of digits (with
 // spaces, hyphens and dots between them) that holds 12 digits or more:
-// wider than session.HoldsCardNumber's catch, so nothing it finds is left.
+// wider than payment.HoldsCardNumber's catch, so nothing it finds is left.
 func maskDigitRuns(s string) string {
 	b := []byte(s)
 	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }

@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"dtmfgw/api"
+	"dtmfgw/call"
 	"dtmfgw/internal/certfile"
 	"dtmfgw/metrics"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/store"
 	"dtmfgw/webhook"
@@ -46,11 +47,11 @@ type Gateway struct {
 	// it); dispatcher delivers from the store's outbox.
 	webhooks   *webhook.Directory
 	dispatcher *webhook.Dispatcher
-	payments   *session.Payments
+	payments   *payment.Payments
 	// reconciler settles payments whose outcome a processor has not
 	// told, behind the listeners (it starts after them).
-	reconciler *session.Reconciler
-	calls      *session.Manager
+	reconciler *payment.Reconciler
+	calls      *call.Manager
 	b2b        *sip.B2BUA
 	api        *api.Server
 	// sipCert is the SIP TLS listener's certificate (nil without TLS);
@@ -137,25 +138,25 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	for _, p := range procs {
 		procList = append(procList, p)
 	}
-	if g.payments, err = session.NewPayments(cfg.Payments, session.WithProcessors(procList...),
-		session.WithPaymentStore(session.StorePayments(g.store)), session.WithPaymentLogger(log),
-		session.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
+	if g.payments, err = payment.NewPayments(cfg.Payments, payment.WithProcessors(procList...),
+		payment.WithStore(payment.StorePayments(g.store)), payment.WithLogger(log),
+		payment.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
 		return nil, err
 	}
 	// Payments a previous run left with a processor, and those a
 	// processor leaves without an answer in this one, are settled by
 	// asking, never by charging again; in the background, once the
 	// listeners are open, so that no processor holds up the start.
-	reconcileOpts := []session.ReconcilerOption{session.WithReconcilePayments(g.payments), session.WithReconcileLogger(log)}
+	reconcileOpts := []payment.ReconcilerOption{payment.WithReconcilePayments(g.payments), payment.WithReconcileLogger(log)}
 	if g.store.Dialect() == "postgres" {
 		// Several nodes may share it: a record in processing may be
 		// another node's charge, under way.
-		reconcileOpts = append(reconcileOpts, session.WithReconcileProcessingGrace(session.DefaultProcessingGrace))
+		reconcileOpts = append(reconcileOpts, payment.WithReconcileProcessingGrace(payment.DefaultProcessingGrace))
 	}
-	if g.reconciler, err = session.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
+	if g.reconciler, err = payment.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err
 	}
-	if g.calls, err = session.NewManager(cfg.Media, session.WithLogger(log), session.WithPayments(g.payments)); err != nil {
+	if g.calls, err = call.NewManager(cfg.Media, call.WithLogger(log), call.WithNewCall(g.payments.TakeCall)); err != nil {
 		return nil, err
 	}
 	closers = append(closers, func() { g.calls.Close() })
@@ -288,11 +289,11 @@ func (g *Gateway) AdminAddr() net.Addr { return g.adminAddr }
 
 // Calls returns the calls' media: the manager the B2BUA asks for each
 // call's sockets.
-func (g *Gateway) Calls() *session.Manager { return g.calls }
+func (g *Gateway) Calls() *call.Manager { return g.calls }
 
 // Payments returns the payments: their configurations and each call's
 // payment set.
-func (g *Gateway) Payments() *session.Payments { return g.payments }
+func (g *Gateway) Payments() *payment.Payments { return g.payments }
 
 // B2BUA returns the SIP B2BUA.
 func (g *Gateway) B2BUA() *sip.B2BUA { return g.b2b }

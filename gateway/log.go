@@ -11,7 +11,7 @@ import (
 
 // NewLogger returns the process logger: text or JSON on w, behind the
 // redaction layer (internal/redact), so every logger the gateway hands out
-// (session's, processor's, sip's and sipgo's derive from it) masks digit
+// (call's, payment's, processor's, sip's and sipgo's derive from it) masks digit
 // runs. The level is a LevelVar so that SIGHUP can change it: give it to
 // Start in Options.Level.
 func NewLogger(w io.Writer, c LogConfig) (*slog.Logger, *slog.LevelVar) {

@@ -8,7 +8,7 @@ import (
 
 	"dtmfgw/internal/certfile"
 	"dtmfgw/metrics"
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // Config returns the configuration in force: the one Start was given, as
@@ -85,7 +85,7 @@ func (g *Gateway) reloadConfig() error {
 		}
 		changed = append(changed, k.Path)
 	}
-	prev := session.PaymentsConfig{Configurations: g.payments.Configs()}
+	prev := payment.Settings{Configurations: g.payments.Configs()}
 	if err := g.payments.SetConfigs(next.Payments); err != nil {
 		g.log.Error("configuration reload refused; the running configuration stays", "err", err)
 		return err

@@ -10,8 +10,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/store"
 )
 
@@ -33,7 +33,7 @@ type Check struct {
 
 // PortsCheck is ready while the port pool has a free pair for a call's
 // two legs.
-func PortsCheck(m *session.Manager) Check {
+func PortsCheck(m *call.Manager) Check {
 	return Check{Name: "ports", Check: func(context.Context) error {
 		st := m.Stats()
 		if free := st.PortPairs - st.PortPairsInUse; free < 2 {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 )
 
 // pingProc is a processor with a Ping of its own, for ProcessorCheck.
@@ -63,11 +63,11 @@ func serve(t *testing.T, h http.Handler) string {
 }
 
 func TestReadyzNamesEachFailingCheck(t *testing.T) {
-	mc := session.DefaultMediaConfig()
+	mc := call.DefaultMediaConfig()
 	first := testkit.FreeRange(t, testkit.ZoneMetrics, 2)
-	mc.RTPPorts = session.PortRange{Min: first, Max: first + 3} // two pairs: room for one call
+	mc.RTPPorts = call.PortRange{Min: first, Max: first + 3} // two pairs: room for one call
 	mc.Reactors = -1
-	calls, err := session.NewManager(mc, session.WithLogger(slog.New(slog.DiscardHandler)))
+	calls, err := call.NewManager(mc, call.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +105,11 @@ func TestReadyzNamesEachFailingCheck(t *testing.T) {
 	}{
 		{"store down", func() func() { storeDown.Store(true); return func() { storeDown.Store(false) } }, "storage"},
 		{"ports exhausted", func() func() {
-			c, err := calls.NewCall(session.Correlation{})
+			c, err := calls.NewCall(call.Correlation{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return func() { c.End(session.EndError) }
+			return func() { c.End(call.EndError) }
 		}, "ports"},
 		{"processor unusable", nil, "processor:psp"},
 	} {

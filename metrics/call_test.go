@@ -14,10 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/sipptest"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/sip"
 	"dtmfgw/store"
 )
@@ -27,8 +28,8 @@ import (
 // a registry with every collector.
 type gateway struct {
 	b2b      *sip.B2BUA
-	calls    *session.Manager
-	payments *session.Payments
+	calls    *call.Manager
+	payments *payment.Payments
 	store    *store.Store
 	reg      *Registry
 	addr     string
@@ -51,15 +52,15 @@ func startGateway(t *testing.T, target string) *gateway {
 	for _, p := range procs {
 		list = append(list, p)
 	}
-	payments, err := session.NewPayments(session.DefaultPaymentsConfig(), session.WithProcessors(list...),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithPaymentLogger(log))
+	payments, err := payment.NewPayments(payment.DefaultSettings(), payment.WithProcessors(list...),
+		payment.WithStore(payment.StorePayments(st)), payment.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc := session.DefaultMediaConfig()
+	mc := call.DefaultMediaConfig()
 	first := testkit.FreeRange(t, testkit.ZoneMetrics, 8)
-	mc.RTPPorts = session.PortRange{Min: first, Max: first + 15}
-	calls, err := session.NewManager(mc, session.WithLogger(log), session.WithPayments(payments))
+	mc.RTPPorts = call.PortRange{Min: first, Max: first + 15}
+	calls, err := call.NewManager(mc, call.WithLogger(log), call.WithNewCall(payments.TakeCall))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ var enums = map[string][]string{
 	"result":    append(append([]string{}, CallResults...), PaymentResults...),
 	"method":    sip.Methods[:],
 	"class":     sip.ResponseClasses[:],
-	"outcome":   append(append([]string{}, session.PaymentOutcomes[:]...), WebhookOutcomes...),
+	"outcome":   append(append([]string{}, payment.PaymentOutcomes[:]...), WebhookOutcomes...),
 	"processor": {"sandbox"},
 	"listener":  TLSListeners,
 	"version":   {"test"},
@@ -203,7 +204,7 @@ func TestCallThroughGatewayShowsInMetrics(t *testing.T) {
 	if err := rec.WaitPackets(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	live := gw.calls.List(session.ListFilter{})
+	live := gw.calls.List(call.ListFilter{})
 	if len(live) != 1 {
 		t.Fatalf("%d calls, want 1", len(live))
 	}
@@ -215,7 +216,7 @@ func TestCallThroughGatewayShowsInMetrics(t *testing.T) {
 	if set == nil {
 		t.Fatal("no payment set for the call")
 	}
-	p, err := set.New("card", session.Attributes{Amount: 100, Currency: "GBP"})
+	p, err := set.New("card", payment.Attributes{Amount: 100, Currency: "GBP"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestCallThroughGatewayShowsInMetrics(t *testing.T) {
 	}
 	// The payment set's bus closes after the payment's last event, once
 	// the call has ended: the test waits on it for the cancellation.
-	sub, err := set.Events().Subscribe(session.MaxSubscriberBuffer)
+	sub, err := set.Events().Subscribe(payment.MaxSubscriberBuffer)
 	if err != nil {
 		t.Fatal(err)
 	}

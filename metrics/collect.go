@@ -3,7 +3,8 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
+	"dtmfgw/payment"
 	"dtmfgw/sip"
 )
 
@@ -29,22 +30,22 @@ var (
 	PaymentResults = []string{"approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
 )
 
-// endReasonLabels maps session's end reasons to the reason label of
+// endReasonLabels maps the call's end reasons to the reason label of
 // dtmfgw_calls_terminated_total.
-var endReasonLabels = map[session.EndReason]string{
-	session.EndCallerHangup:       "bye_caller",
-	session.EndAgentHangup:        "bye_agent",
-	session.EndCallerCancel:       "cancel",
-	session.EndAgentRejected:      "rejected",
-	session.EndRingTimeout:        "ring_timeout",
-	session.EndCallerMediaTimeout: "media_timeout",
-	session.EndAgentMediaTimeout:  "media_timeout",
-	session.EndShutdown:           "drain",
-	session.EndError:              "error",
+var endReasonLabels = map[call.EndReason]string{
+	call.EndCallerHangup:       "bye_caller",
+	call.EndAgentHangup:        "bye_agent",
+	call.EndCallerCancel:       "cancel",
+	call.EndAgentRejected:      "rejected",
+	call.EndRingTimeout:        "ring_timeout",
+	call.EndCallerMediaTimeout: "media_timeout",
+	call.EndAgentMediaTimeout:  "media_timeout",
+	call.EndShutdown:           "drain",
+	call.EndError:              "error",
 }
 
 // termination returns the result and reason labels of an ended call.
-func termination(t session.Termination) (result, reason string) {
+func termination(t call.Termination) (result, reason string) {
 	reason = endReasonLabels[t.Reason]
 	if reason == "" {
 		reason = "error"
@@ -52,17 +53,17 @@ func termination(t session.Termination) (result, reason string) {
 	switch {
 	case t.Answered:
 		return "answered", reason
-	case t.Reason == session.EndCallerCancel:
+	case t.Reason == call.EndCallerCancel:
 		return "cancelled", reason
-	case t.Reason == session.EndAgentRejected:
+	case t.Reason == call.EndAgentRejected:
 		return "rejected", reason
 	}
 	return "failed", reason
 }
 
-// mediaCollector reads a session.Manager once per scrape.
+// mediaCollector reads a call.Manager once per scrape.
 type mediaCollector struct {
-	m *session.Manager
+	m *call.Manager
 
 	active, total, terminated             *prometheus.Desc
 	packets, bytes, dropped, lost, jitter *prometheus.Desc
@@ -72,7 +73,7 @@ type mediaCollector struct {
 
 // AddMedia registers the call, RTP, relay, DTMF and port pool series,
 // read from m at scrape time.
-func (r *Registry) AddMedia(m *session.Manager) error {
+func (r *Registry) AddMedia(m *call.Manager) error {
 	c := &mediaCollector{
 		m:          m,
 		active:     newDesc("calls_active", "Calls bridged through the gateway now (ports held)."),
@@ -178,21 +179,21 @@ func sat(a, b uint64) uint64 {
 	return a - b
 }
 
-// paymentsCollector reads session.Payments once per scrape.
+// paymentsCollector reads payment.Payments once per scrape.
 type paymentsCollector struct {
-	p                                *session.Payments
+	p                                *payment.Payments
 	results, processor, pressToEvent *prometheus.Desc
 }
 
 // paymentStates maps the result label values to payment states.
-var paymentStates = map[string]session.PaymentState{
-	"approved": session.StateApproved, "declined": session.StateDeclined, "failed": session.StateFailed,
-	"cancelled": session.StateCancelled, "timed_out": session.StateTimedOut, "reconciling": session.StateReconciling,
+var paymentStates = map[string]payment.State{
+	"approved": payment.StateApproved, "declined": payment.StateDeclined, "failed": payment.StateFailed,
+	"cancelled": payment.StateCancelled, "timed_out": payment.StateTimedOut, "reconciling": payment.StateReconciling,
 }
 
 // AddPayments registers the payment, processor and press-to-event series,
 // read from p at scrape time.
-func (r *Registry) AddPayments(p *session.Payments) error {
+func (r *Registry) AddPayments(p *payment.Payments) error {
 	return r.register(&paymentsCollector{
 		p: p,
 		results: newDesc("payments_total",
@@ -217,7 +218,7 @@ func (c *paymentsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for name, hs := range pm.Processor {
 		for i, h := range hs {
-			ch <- constHistogram(c.processor, h, name, session.PaymentOutcomes[i])
+			ch <- constHistogram(c.processor, h, name, payment.PaymentOutcomes[i])
 		}
 	}
 	ch <- constHistogram(c.pressToEvent, pm.PressEvent)

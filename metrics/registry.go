@@ -3,16 +3,16 @@
 //
 // Everything is on a private registry (Registry), never the global one,
 // with the dtmfgw_ prefix and units in the names. The media hot path does
-// no Prometheus work at all: the counters media and session already keep
+// no Prometheus work at all: the counters media and call already keep
 // per leg and per call are read at scrape time by custom collectors (the
 // live calls' counters plus the ended calls' running totals kept by
-// session.Manager), and the latency histograms the hot path feeds are
+// call.Manager), and the latency histograms the hot path feeds are
 // internal/histo histograms owned by their producers (one per reactor),
 // exported as constant histograms. Every label is a bounded enum: no call
 // id, number, address or digit ever becomes a label value.
 //
-// Only package main imports metrics; the packages it reads (session, sip,
-// store, processor) know nothing of it, and the api and webhook figures
+// Only the gateway imports metrics; the packages it reads (call, payment,
+// sip, store, processor) know nothing of it, and the api and webhook figures
 // come in through registration functions that take plain funcs.
 package metrics
 

@@ -1,7 +1,7 @@
 // Package processor hands a captured card to a payment processor (PSP)
 // and says what became of the charge.
 //
-// Processor is the interface the payment domain (session) calls: Charge
+// Processor is the interface the payment domain (package payment) calls: Charge
 // once per idempotency key, and Reconcile when a charge's outcome is
 // Unknown (a timeout, a lost answer) — never a second charge under a new
 // key. Two adapters implement it, built by New from the "processors:"

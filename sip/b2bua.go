@@ -13,8 +13,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/histo"
-	"dtmfgw/session"
 )
 
 // userAgent is our User-Agent and Server header value, and the user part
@@ -23,7 +23,7 @@ const userAgent = "dtmfgw"
 
 // B2BUA bridges each INVITE from a trusted peer (the caller's leg, usually
 // transferred to us by the contact centre's platform) to an agent target,
-// as two dialogs joined by one session.Call that anchors the media on our
+// as two dialogs joined by one call.Call that anchors the media on our
 // relay (RFC 3261 §6 "back-to-back user agent"). It answers OPTIONS for
 // dispatcher health checks, captures SIP INFO digits from the caller
 // without forwarding them, and follows re-INVITEs from either side.
@@ -33,7 +33,7 @@ type B2BUA struct {
 	// live is what Reload may change: read it once per INVITE, so that a
 	// call is routed, admitted and correlated by one configuration.
 	live  atomic.Pointer[liveConfig]
-	calls *session.Manager
+	calls *call.Manager
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -86,12 +86,12 @@ type Stats struct {
 // calls' media through calls. log may be nil. sipgo's own package-level
 // log records go to the newest B2BUA's log, redacted (one B2BUA per
 // process is the rule outside tests).
-func NewB2BUA(cfg Config, calls *session.Manager, log *slog.Logger) (*B2BUA, error) {
+func NewB2BUA(cfg Config, calls *call.Manager, log *slog.Logger) (*B2BUA, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if calls == nil {
-		return nil, errors.New("sip: NewB2BUA needs a session.Manager")
+		return nil, errors.New("sip: NewB2BUA needs a call.Manager")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

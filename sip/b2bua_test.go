@@ -22,10 +22,10 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/tlstest"
-	"dtmfgw/session"
 	"dtmfgw/sip/sdp"
 )
 
@@ -43,16 +43,16 @@ func testLog() *slog.Logger {
 // freeRTPRange returns a range of pairs RTP/RTCP port pairs on 127.0.0.1
 // that nothing holds right now, in sip's zone below the ephemeral ports
 // (where the SIPp harness's free ports come from).
-func freeRTPRange(t testing.TB, pairs int) session.PortRange {
+func freeRTPRange(t testing.TB, pairs int) call.PortRange {
 	t.Helper()
 	first := testkit.FreeRange(t, testkit.ZoneSIP, pairs)
-	return session.PortRange{Min: first, Max: first + 2*pairs - 1}
+	return call.PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 
-// testGateway is a B2BUA on loopback with its own session.Manager.
+// testGateway is a B2BUA on loopback with its own call.Manager.
 type testGateway struct {
 	b2b   *B2BUA
-	calls *session.Manager
+	calls *call.Manager
 	addr  netip.AddrPort
 	tls   netip.AddrPort // the TLS listener, when configured
 }
@@ -65,21 +65,21 @@ func startGateway(t *testing.T, edit func(*Config)) *testGateway {
 // startGatewayMedia is startGateway with room for pairs RTP/RTCP port
 // pairs (a call takes two, and a released pair drains before reuse) and
 // the media configuration changed by editMedia, if not nil.
-func startGatewayMedia(t *testing.T, pairs int, editMedia func(*session.MediaConfig), edit func(*Config)) *testGateway {
+func startGatewayMedia(t *testing.T, pairs int, editMedia func(*call.MediaConfig), edit func(*Config)) *testGateway {
 	t.Helper()
 	return startGatewayLog(t, pairs, testLog(), editMedia, edit)
 }
 
 // startGatewayLog is startGatewayMedia with the Manager and the B2BUA
 // logging to log.
-func startGatewayLog(t *testing.T, pairs int, log *slog.Logger, editMedia func(*session.MediaConfig), edit func(*Config)) *testGateway {
+func startGatewayLog(t *testing.T, pairs int, log *slog.Logger, editMedia func(*call.MediaConfig), edit func(*Config)) *testGateway {
 	t.Helper()
-	mc := session.DefaultMediaConfig()
+	mc := call.DefaultMediaConfig()
 	mc.RTPPorts = freeRTPRange(t, pairs)
 	if editMedia != nil {
 		editMedia(&mc)
 	}
-	calls, err := session.NewManager(mc, session.WithLogger(log))
+	calls, err := call.NewManager(mc, call.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,15 +358,15 @@ func TestB2BUABridgesACallAndMasksEvents(t *testing.T) {
 	if strings.Contains(string(inv.Body()), "telephone-event") {
 		t.Errorf("offer to the agent carries telephone-event:\n%s", inv.Body())
 	}
-	calls := gw.calls.List(session.ListFilter{PrimaryCallID: "cc-42"})
+	calls := gw.calls.List(call.ListFilter{PrimaryCallID: "cc-42"})
 	if len(calls) != 1 {
 		t.Fatalf("%d calls with the primary call id, want 1", len(calls))
 	}
-	call := calls[0]
-	if c := call.Correlation(); c.AgentID != "agent-7" || c.OutboundCallID == "" || c.InboundCallID == "" {
+	theCall := calls[0]
+	if c := theCall.Correlation(); c.AgentID != "agent-7" || c.OutboundCallID == "" || c.InboundCallID == "" {
 		t.Errorf("correlation %+v", c)
 	}
-	checkEventsMasked(ctx, t, caller, agent, call, remoteOf(t, d.InviteResponse.Body()))
+	checkEventsMasked(ctx, t, caller, agent, theCall, remoteOf(t, d.InviteResponse.Body()))
 	// The caller hangs up: the agent gets a BYE and the call ends.
 	if err := d.Bye(ctx); err != nil {
 		t.Fatalf("BYE: %v", err)
@@ -377,8 +377,8 @@ func TestB2BUABridgesACallAndMasksEvents(t *testing.T) {
 		t.Fatal("the agent got no BYE")
 	}
 	select {
-	case <-call.Done():
-		if r := call.EndReason(); r != session.EndCallerHangup {
+	case <-theCall.Done():
+		if r := theCall.EndReason(); r != call.EndCallerHangup {
 			t.Errorf("end reason %v, want caller-hangup", r)
 		}
 	case <-ctx.Done():
@@ -454,7 +454,7 @@ func TestB2BUAAgentHangsUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	ad := <-agent.dialogs
-	call := onlyCall(t, gw)
+	c := onlyCall(t, gw)
 	if err := ad.Bye(ctx); err != nil {
 		t.Fatalf("agent BYE: %v", err)
 	}
@@ -463,8 +463,8 @@ func TestB2BUAAgentHangsUp(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the caller got no BYE")
 	}
-	<-call.Done()
-	if r := call.EndReason(); r != session.EndAgentHangup {
+	<-c.Done()
+	if r := c.EndReason(); r != call.EndAgentHangup {
 		t.Errorf("end reason %v, want agent-hangup", r)
 	}
 }
@@ -476,7 +476,7 @@ func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-agent.invites // the first INVITE
-	call := onlyCall(t, gw)
+	c := onlyCall(t, gw)
 	for _, dir := range []string{"sendonly", "sendrecv"} {
 		req := sipmsg.NewRequest(sipmsg.INVITE, d.InviteResponse.Contact().Address)
 		ct := sipmsg.ContentTypeHeader("application/sdp")
@@ -502,7 +502,7 @@ func TestB2BUAFollowsHoldAndUnhold(t *testing.T) {
 		if wantHold != (answer.Direction == sdp.RecvOnly) {
 			t.Errorf("answer to %s has direction %v", dir, answer.Direction)
 		}
-		if got := call.Secure(); got == wantHold {
+		if got := c.Secure(); got == wantHold {
 			t.Errorf("Secure() = %v while the caller's direction is %s", got, dir)
 		}
 	}
@@ -517,7 +517,7 @@ func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := onlyCall(t, gw)
+	theCall := onlyCall(t, gw)
 	for _, c := range []struct {
 		ct, body string
 		status   int
@@ -538,7 +538,7 @@ func TestB2BUACapturesSIPInfoDigits(t *testing.T) {
 	}
 	for _, want := range "78" {
 		select {
-		case dg := <-call.Presses():
+		case dg := <-theCall.Presses():
 			if dg.Key.Reveal() != string(want) || dg.Source != dtmf.SourceSIPInfo {
 				t.Errorf("digit %s from %v, want %c from SIP INFO", dg.Key.Reveal(), dg.Source, want)
 			}
@@ -627,9 +627,9 @@ func TestB2BUARingTimeout(t *testing.T) {
 }
 
 // onlyCall returns the gateway's one live call.
-func onlyCall(t *testing.T, gw *testGateway) *session.Call {
+func onlyCall(t *testing.T, gw *testGateway) *call.Call {
 	t.Helper()
-	calls := gw.calls.List(session.ListFilter{})
+	calls := gw.calls.List(call.ListFilter{})
 	if len(calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(calls))
 	}
@@ -962,12 +962,12 @@ func TestB2BUALateOffer(t *testing.T) {
 	if answer.Addr != onlyCall(t, gw).AgentMediaAddr() {
 		t.Errorf("answer to the agent at %v, want the relay's %v", answer.Addr, onlyCall(t, gw).AgentMediaAddr())
 	}
-	call := onlyCall(t, gw)
-	checkEventsMasked(ctx, t, caller, agent, call, ourOffer.Addr)
+	c := onlyCall(t, gw)
+	checkEventsMasked(ctx, t, caller, agent, c, ourOffer.Addr)
 	if err := d.Bye(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-call.Done()
+	<-c.Done()
 }
 
 // checkEventsMasked sends caller audio with one press of 5 as RFC 4733
@@ -976,7 +976,7 @@ func TestB2BUALateOffer(t *testing.T) {
 // packet the agent receives for it is audio (payload type 0, not shaped
 // like an event): one per caller audio packet at least, since the
 // pipeline fills the press with the mask tone.
-func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA, call *session.Call, to netip.AddrPort) {
+func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA, c *call.Call, to netip.AddrPort) {
 	t.Helper()
 	silence := bytes.Repeat([]byte{0xFF}, 160)
 	var seq uint16
@@ -993,7 +993,7 @@ func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA,
 	sendKeyAsEvents(t, caller.rtp, to, five, &seq, uint32(seq+1)*160)
 	audio(10)
 	select {
-	case dg := <-call.Presses():
+	case dg := <-c.Presses():
 		if dg.Key != five || dg.Source != dtmf.SourceRFC4733 {
 			t.Errorf("digit from %v, want 5 from RFC 4733", dg.Source)
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
-	"dtmfgw/session"
 	"dtmfgw/sip/sdp"
 )
 
@@ -22,7 +22,7 @@ import (
 const requestTimeout = 32 * time.Second
 
 // bridge is one call: the caller's dialog (we are its UAS), the agent's
-// (we are its UAC) and the session.Call carrying the media between them.
+// (we are its UAC) and the call.Call carrying the media between them.
 // The goroutine of the caller's INVITE runs it (run) from the first
 // response to the last BYE; handlers of in-dialog requests reach it
 // through the B2BUA's Call-ID maps.
@@ -32,7 +32,7 @@ type bridge struct {
 	// does not change a call in progress).
 	conf  *Config
 	acl   *ACL // conf's
-	call  *session.Call
+	call  *call.Call
 	in    *sipgo.DialogServerSession
 	out   *sipgo.DialogClientSession
 	route Route
@@ -80,11 +80,11 @@ type bridge struct {
 // run sets up the agent leg and relays the call until one side hangs up.
 func (br *bridge) run(req *sipmsg.Request) {
 	b := br.b
-	reason := session.EndError
+	reason := call.EndError
 	defer func() { br.call.End(reason) }()
 
 	if err := br.in.Respond(100, "Trying", nil); err != nil {
-		reason = session.EndCallerCancel
+		reason = call.EndCallerCancel
 		return
 	}
 	outReq, err := br.agentInvite(req)
@@ -106,7 +106,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 	br.outCallID = outReq.CallID().Value()
 	br.agentPeer = newAgentPeer(outReq, br.route.Target)
 	b.registerOutbound(br, br.outCallID)
-	br.call.UpdateCorrelation(func(c *session.Correlation) { c.OutboundCallID = br.outCallID })
+	br.call.UpdateCorrelation(func(c *call.Correlation) { c.OutboundCallID = br.outCallID })
 
 	// The caller's CANCEL ends its dialog's context: stop ringing the
 	// agent (WaitAnswer sends the CANCEL, RFC 3261 §9.1).
@@ -139,7 +139,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 	}
 	if br.in.Context().Err() != nil {
 		br.byeAgent()
-		reason = session.EndCallerCancel
+		reason = call.EndCallerCancel
 		return
 	}
 	answer, err := br.answerCaller(out.InviteResponse)
@@ -168,7 +168,7 @@ func (br *bridge) run(req *sipmsg.Request) {
 		br.log.Info("caller did not take the answer", "err", err)
 		br.byeAgent()
 		if br.in.Context().Err() != nil {
-			reason = session.EndCallerCancel
+			reason = call.EndCallerCancel
 			return
 		}
 		br.byeCaller()
@@ -183,19 +183,19 @@ func (br *bridge) run(req *sipmsg.Request) {
 // ours (anchored on our relay, with telephone-event so the caller's keys
 // come as RFC 4733), the caller answers in its ACK, and our answer to the
 // agent goes in the agent's ACK. It returns why the call ended.
-func (br *bridge) runLateOffer() session.EndReason {
+func (br *bridge) runLateOffer() call.EndReason {
 	offer, err := br.offerCaller(br.out.InviteResponse)
 	if err != nil {
 		br.log.Warn("agent offer unusable", "err", err)
 		br.ackAgent(nil)
 		br.byeAgent()
 		br.fail(502, "Bad Gateway")
-		return session.EndError
+		return call.EndError
 	}
 	if br.in.Context().Err() != nil {
 		br.ackAgent(nil)
 		br.byeAgent()
-		return session.EndCallerCancel
+		return call.EndCallerCancel
 	}
 	br.call.MarkAnswered()
 	br.b.stats.Bridged.Add(1)
@@ -210,10 +210,10 @@ func (br *bridge) runLateOffer() session.EndReason {
 		br.log.Info("caller did not take the offer", "err", err)
 		br.byeAgent()
 		if br.in.Context().Err() != nil {
-			return session.EndCallerCancel
+			return call.EndCallerCancel
 		}
 		br.byeCaller()
-		return session.EndError
+		return call.EndError
 	}
 	answer, err := br.answerAgent(br.ackBody.Load())
 	if err != nil {
@@ -221,7 +221,7 @@ func (br *bridge) runLateOffer() session.EndReason {
 		br.ackAgent(nil)
 		br.byeAgent()
 		br.byeCaller()
-		return session.EndError
+		return call.EndError
 	}
 	br.ackAgent(answer)
 	br.log.Info("call bridged (late offer)", "target", br.route.Target.String(), "route", br.route.Source.String())
@@ -308,20 +308,20 @@ func (br *bridge) cancelAgent(out *sipgo.DialogClientSession, answered <-chan er
 // ringEnded answers the caller after the ring ended before the agent
 // answered (waitAgent abandoned the agent's INVITE), and returns why the
 // call ended.
-func (br *bridge) ringEnded(ringCtx context.Context) session.EndReason {
+func (br *bridge) ringEnded(ringCtx context.Context) call.EndReason {
 	switch {
 	case br.in.Context().Err() != nil:
 		// The transaction layer has answered the CANCEL with 200 and the
 		// INVITE with 487.
 		br.log.Info("caller cancelled while ringing")
-		return session.EndCallerCancel
+		return call.EndCallerCancel
 	case context.Cause(ringCtx) == errRingTimeout:
 		br.log.Info("agent did not answer in time", "ring_timeout", br.conf.RingTimeout.String())
 		br.fail(480, "Temporarily Unavailable")
-		return session.EndRingTimeout
+		return call.EndRingTimeout
 	default: // shutdown
 		br.fail(503, "Service Unavailable")
-		return session.EndShutdown
+		return call.EndShutdown
 	}
 }
 
@@ -330,7 +330,7 @@ var errRingTimeout = errors.New("ring timeout")
 
 // ringFailed answers the caller after the agent leg failed before an
 // answer, and returns why the call ended.
-func (br *bridge) ringFailed(ringCtx context.Context, err error) session.EndReason {
+func (br *bridge) ringFailed(ringCtx context.Context, err error) call.EndReason {
 	var rejected *sipgo.ErrDialogResponse
 	switch {
 	case br.in.Context().Err() != nil:
@@ -338,25 +338,25 @@ func (br *bridge) ringFailed(ringCtx context.Context, err error) session.EndReas
 		// INVITE with 487.
 		br.log.Info("caller cancelled while ringing")
 		br.byeAgentIfAnswered()
-		return session.EndCallerCancel
+		return call.EndCallerCancel
 	case errors.As(err, &rejected):
 		code := rejected.Res.StatusCode
 		br.log.Info("agent refused the call", "status", code)
 		br.fail(mapAgentFailure(code), rejected.Res.Reason)
-		return session.EndAgentRejected
+		return call.EndAgentRejected
 	case context.Cause(ringCtx) == errRingTimeout:
 		br.log.Info("agent did not answer in time", "ring_timeout", br.conf.RingTimeout.String())
 		br.byeAgentIfAnswered()
 		br.fail(480, "Temporarily Unavailable")
-		return session.EndRingTimeout
+		return call.EndRingTimeout
 	case br.b.draining.Load():
 		br.byeAgentIfAnswered()
 		br.fail(503, "Service Unavailable")
-		return session.EndShutdown
+		return call.EndShutdown
 	}
 	br.log.Warn("agent leg failed", "err", err)
 	br.fail(502, "Bad Gateway")
-	return session.EndError
+	return call.EndError
 }
 
 // mapAgentFailure maps the agent's final non-2xx status to the one the
@@ -421,15 +421,15 @@ func (br *bridge) byeCaller() {
 
 // wait relays until a BYE from either side, the media timing out, or the
 // drain ending, then hangs up the side that is still up.
-func (br *bridge) wait() session.EndReason {
+func (br *bridge) wait() call.EndReason {
 	select {
 	case <-br.hangup:
 		if br.byCaller {
 			br.byeAgent()
-			return session.EndCallerHangup
+			return call.EndCallerHangup
 		}
 		br.byeCaller()
-		return session.EndAgentHangup
+		return call.EndAgentHangup
 	case <-br.call.Done():
 		reason := br.call.EndReason()
 		br.log.Info("media ended the call", "reason", reason.String())
@@ -439,7 +439,7 @@ func (br *bridge) wait() session.EndReason {
 	case <-br.b.stop:
 		br.byeAgent()
 		br.byeCaller()
-		return session.EndShutdown
+		return call.EndShutdown
 	}
 }
 

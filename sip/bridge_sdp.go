@@ -7,7 +7,7 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 	"dtmfgw/sip/sdp"
 )
 
@@ -167,15 +167,15 @@ func (br *bridge) applyMedia(callerPeer, callerAnswer, agentPeer, agentAnswer *s
 // from the peer's SDP; the codec the answer selected (its first format,
 // RFC 3264 §6.1), in the peer's own numbering; and the peer's
 // telephone-event type if the answer kept events.
-func mediaParams(peer, answer *sdp.Media) (session.MediaParams, error) {
+func mediaParams(peer, answer *sdp.Media) (call.MediaParams, error) {
 	chosen, ok := answer.Audio()
 	if !ok {
-		return session.MediaParams{}, errors.New("sip: no audio format")
+		return call.MediaParams{}, errors.New("sip: no audio format")
 	}
 	if f, ok := peer.Lookup(chosen); ok {
 		chosen = f
 	}
-	p := session.MediaParams{Remote: peer.Addr, AudioPT: chosen.PT, Hold: peer.Hold}
+	p := call.MediaParams{Remote: peer.Addr, AudioPT: chosen.PT, Hold: peer.Hold}
 	if law, ok := chosen.Law(); ok {
 		p.Law = law
 	}

@@ -10,10 +10,10 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/redact"
 	"dtmfgw/internal/testkit"
-	"dtmfgw/session"
 )
 
 // logCanary is a card number that appears nowhere else in the tests of
@@ -79,11 +79,11 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the agent got no call")
 		}
-		all := calls.List(session.ListFilter{})
+		all := calls.List(call.ListFilter{})
 		if len(all) != 1 {
 			t.Fatalf("%d calls", len(all))
 		}
-		call := all[0]
+		theCall := all[0]
 		relay := remoteOf(t, d.InviteResponse.Body())
 		var seq uint16
 		for i := range len(logCanary) {
@@ -104,7 +104,7 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 				sendKeyAsEvents(t, caller.rtp, relay, key, &seq, uint32(1000+i*1600))
 			}
 			select {
-			case dg := <-call.Presses():
+			case dg := <-theCall.Presses():
 				if dg.Key != key || dg.Source != src {
 					t.Fatalf("a press came as %v from %v", dg.Key, dg.Source)
 				}
@@ -116,11 +116,11 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case <-call.Done():
+		case <-theCall.Done():
 		case <-ctx.Done():
 			t.Fatal("the call did not end")
 		}
-		testkit.WaitFor(t, "every call ended", func() bool { return len(calls.List(session.ListFilter{})) == 0 })
+		testkit.WaitFor(t, "every call ended", func() bool { return len(calls.List(call.ListFilter{})) == 0 })
 	}
 
 	for name, out := range map[string]string{"text": text.String(), "json": js.String()} {

@@ -1,6 +1,6 @@
 // Package sip is dtmfgw's signalling edge: a SIP B2BUA on
 // github.com/emiago/sipgo that bridges the caller's leg to the agent's and
-// asks session and media for the RTP sockets; it never opens one itself.
+// asks call and media for the RTP sockets; it never opens one itself.
 //
 // The pieces here are pure and typed on sipgo's messages:
 //

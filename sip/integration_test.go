@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/testkit/leakcheck"
 	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/media/mask"
-	"dtmfgw/session"
 
 	"github.com/pion/rtp"
 )
@@ -159,7 +159,7 @@ func waitIdle(ctx context.Context, t *testing.T, gw *testGateway) {
 
 // wantEnds checks that every call the gateway's Manager created ended, and
 // for the reason given.
-func wantEnds(t *testing.T, gw *testGateway, reason session.EndReason, calls uint64) {
+func wantEnds(t *testing.T, gw *testGateway, reason call.EndReason, calls uint64) {
 	t.Helper()
 	st := gw.calls.Stats()
 	if st.Created != calls || st.Ended != calls || st.Ends[reason] != calls {
@@ -169,12 +169,12 @@ func wantEnds(t *testing.T, gw *testGateway, reason session.EndReason, calls uin
 
 // collectDigits reads a call's digit queue until it is closed (the call
 // has ended and its last presses are queued).
-func collectDigits(ctx context.Context, t *testing.T, call *session.Call) []dtmf.Press {
+func collectDigits(ctx context.Context, t *testing.T, c *call.Call) []dtmf.Press {
 	t.Helper()
 	var got []dtmf.Press
 	for {
 		select {
-		case d, ok := <-call.Presses():
+		case d, ok := <-c.Presses():
 			if !ok {
 				return got
 			}
@@ -279,10 +279,10 @@ func TestSIPpCardDigitsNeverReachTheAgent(t *testing.T) {
 			c := sipptest.CallerRTP{Keys: sipptest.CanaryCard, Mode: tc.mode}
 			pcap, d := writeCallerPcap(t, c)
 			agent, rec := sippAgent(t, ctx, sipptest.UASAnswer, sipptest.Options{})
-			var editMedia func(*session.MediaConfig)
+			var editMedia func(*call.MediaConfig)
 			if tc.maskOff {
-				editMedia = func(mc *session.MediaConfig) {
-					mc.MaskEvents, mc.MaskInband = session.Policy(mask.Off), session.Policy(mask.Off)
+				editMedia = func(mc *call.MediaConfig) {
+					mc.MaskEvents, mc.MaskInband = call.Policy(mask.Off), call.Policy(mask.Off)
 				}
 			}
 			gw := startGatewayMedia(t, 8, editMedia, func(c *Config) { c.DefaultTarget = "sip:agent@" + agent.Local().String() })
@@ -293,11 +293,11 @@ func TestSIPpCardDigitsNeverReachTheAgent(t *testing.T) {
 			if err := rec.WaitPackets(ctx, 1); err != nil {
 				t.Fatal(err)
 			}
-			call := onlyCall(t, gw)
+			theCall := onlyCall(t, gw)
 			checkCaller(ctx, t, caller, 1)
 			checkAgent(t, agent, 1)
-			digits := collectDigits(ctx, t, call)
-			if r := call.EndReason(); r != session.EndCallerHangup {
+			digits := collectDigits(ctx, t, theCall)
+			if r := theCall.EndReason(); r != call.EndCallerHangup {
 				t.Errorf("end reason %v, want caller-hangup", r)
 			}
 
@@ -379,7 +379,7 @@ func TestSIPpCallerCancelsWhileRinging(t *testing.T) {
 	runCaller(ctx, t, sipptest.UACCancel, gw, sipptest.Options{})
 	checkAgent(t, agent, 1)
 	waitIdle(ctx, t, gw)
-	wantEnds(t, gw, session.EndCallerCancel, 1)
+	wantEnds(t, gw, call.EndCallerCancel, 1)
 }
 
 // The agent is busy: its 486 reaches the caller as 486.
@@ -392,7 +392,7 @@ func TestSIPpAgentBusy(t *testing.T) {
 	runCaller(ctx, t, sipptest.UACBusy, gw, sipptest.Options{})
 	checkAgent(t, agent, 1)
 	waitIdle(ctx, t, gw)
-	wantEnds(t, gw, session.EndAgentRejected, 1)
+	wantEnds(t, gw, call.EndAgentRejected, 1)
 }
 
 // The agent hangs up: the caller gets a BYE (uac_wait_bye requires it)
@@ -407,7 +407,7 @@ func TestSIPpAgentHangsUp(t *testing.T) {
 	runCaller(ctx, t, sipptest.UACWaitBye, gw, sipptest.Options{CallerPcap: pcap})
 	checkAgent(t, agent, 1)
 	waitIdle(ctx, t, gw)
-	wantEnds(t, gw, session.EndAgentHangup, 1)
+	wantEnds(t, gw, call.EndAgentHangup, 1)
 	if rec.Stats().Packets == 0 {
 		t.Error("no RTP reached the agent during the call")
 	}
@@ -427,7 +427,7 @@ func TestSIPpHoldAndUnhold(t *testing.T) {
 	runCaller(ctx, t, sipptest.UACHold, gw, sipptest.Options{CallerPcap: pcap, CallDuration: 300 * time.Millisecond})
 	res := checkAgent(t, agent, 1)
 	waitIdle(ctx, t, gw)
-	wantEnds(t, gw, session.EndCallerHangup, 1)
+	wantEnds(t, gw, call.EndCallerHangup, 1)
 	msgs, err := res.Messages()
 	if err != nil {
 		t.Fatal(err)
@@ -468,10 +468,10 @@ func TestSIPpInfoDigitCapturedNotForwarded(t *testing.T) {
 	if err := rec.WaitPackets(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	call := onlyCall(t, gw)
+	c := onlyCall(t, gw)
 	checkCaller(ctx, t, caller, 1)
 	res := checkAgent(t, agent, 1)
-	digits := collectDigits(ctx, t, call)
+	digits := collectDigits(ctx, t, c)
 	if m := digitsMismatch(digits, key); m != "" {
 		t.Errorf("dtmfgw's digit path: %s", m)
 	}
@@ -559,14 +559,14 @@ func TestBaresipDigitsThroughGateway(t *testing.T) {
 	if ev.Type != "CALL_ESTABLISHED" {
 		fail(fmt.Errorf("call closed before it was established: %s", ev.Param))
 	}
-	call := onlyCall(t, gw)
+	c := onlyCall(t, gw)
 	if err := b.SendDigits(ctx, sipptest.CanaryCard); err != nil {
 		fail(err)
 	}
 	var digits []dtmf.Press
 	for len(digits) < len(sipptest.CanaryCard) {
 		select {
-		case dg := <-call.Presses():
+		case dg := <-c.Presses():
 			digits = append(digits, dg)
 		case <-ctx.Done():
 			fail(fmt.Errorf("%d of %d digits reached dtmfgw: %w", len(digits), len(sipptest.CanaryCard), ctx.Err()))
@@ -584,7 +584,7 @@ func TestBaresipDigitsThroughGateway(t *testing.T) {
 		fail(err)
 	}
 	checkAgent(t, agent, 1)
-	digits = append(digits, collectDigits(ctx, t, call)...)
+	digits = append(digits, collectDigits(ctx, t, c)...)
 	if m := digitsMismatch(digits, sipptest.CanaryCard); m != "" {
 		t.Errorf("dtmfgw's digit path: %s", m)
 	}
@@ -631,7 +631,7 @@ func TestSIPpLoadSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIdle(ctx, t, gw)
-	wantEnds(t, gw, session.EndCallerHangup, calls)
+	wantEnds(t, gw, call.EndCallerHangup, calls)
 	if n := gw.b2b.Stats().Bridged.Load(); n != calls {
 		t.Errorf("Bridged = %d, want %d", n, calls)
 	}
@@ -661,7 +661,7 @@ func TestSIPpOverTCP(t *testing.T) {
 			runCaller(ctx, t, sipptest.UACCall, gw, sipptest.Options{Transport: tc.caller, CallerPcap: pcap, CallDuration: d})
 			checkAgent(t, agent, 1)
 			waitIdle(ctx, t, gw)
-			wantEnds(t, gw, session.EndCallerHangup, 1)
+			wantEnds(t, gw, call.EndCallerHangup, 1)
 			if rec.Stats().Packets == 0 {
 				t.Error("no RTP reached the agent")
 			}

@@ -6,8 +6,8 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/call"
 	"dtmfgw/media"
-	"dtmfgw/session"
 	"dtmfgw/sip/sdp"
 )
 
@@ -69,7 +69,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	corr := Correlate(req, live.cfg.Headers)
-	call, err := b.calls.NewCall(sessionCorrelation(corr))
+	c, err := b.calls.NewCall(callCorrelation(corr))
 	if err != nil {
 		if errors.Is(err, media.ErrPortsExhausted) {
 			b.stats.Unavailable.Add(1)
@@ -83,7 +83,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	in, err := b.dialogs.ReadInvite(req, tx)
 	if err != nil {
-		call.End(session.EndError)
+		c.End(call.EndError)
 		b.respond(req, tx, 400, "Bad Request")
 		return
 	}
@@ -93,19 +93,19 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		callerPeer:  newCallerPeer(in.InviteRequest, src),
 		conf:        &live.cfg,
 		acl:         live.acl,
-		call:        call,
+		call:        c,
 		in:          in,
 		inCallID:    req.CallID().Value(),
 		callerOffer: offer,
 		route:       route,
 		corr:        corr,
 		hangup:      make(chan struct{}),
-		log:         b.log.With(callLogAttrs(call.ID(), corr)...),
+		log:         b.log.With(callLogAttrs(c.ID(), corr)...),
 	}
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
-		call.End(session.EndShutdown)
+		c.End(call.EndShutdown)
 		b.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
@@ -115,7 +115,7 @@ func (b *B2BUA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !b.register(br) {
 		// A second INVITE with a live Call-ID and no To tag is a loop or a
 		// retransmission the transaction layer did not match.
-		call.End(session.EndError)
+		c.End(call.EndError)
 		b.respond(req, tx, 482, "Loop Detected")
 		return
 	}
@@ -154,13 +154,13 @@ func checkCopied(req *sipmsg.Request) error {
 	return nil
 }
 
-// sessionCorrelation turns what Correlate found into session's record.
-func sessionCorrelation(c Correlation) session.Correlation {
-	d := session.Inbound
+// callCorrelation turns what Correlate found into the call's record.
+func callCorrelation(c Correlation) call.Correlation {
+	d := call.Inbound
 	if c.Direction == CallOutbound {
-		d = session.Outbound
+		d = call.Outbound
 	}
-	return session.Correlation{
+	return call.Correlation{
 		InboundCallID:   c.CallID,
 		CallerNumber:    c.Caller,
 		CalledNumber:    c.Called,

@@ -13,9 +13,9 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
-	"dtmfgw/session"
 )
 
 // The addresses of the adversarial tests. The gateway's ACL holds the
@@ -228,7 +228,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-agent.invites // the call's INVITE
-	call := onlyCall(t, gw)
+	theCall := onlyCall(t, gw)
 	callID := d.InviteRequest.CallID().Value()
 	theirs, ours := tagOf(d.InviteRequest.From()), tagOf(d.InviteResponse.To())
 	if theirs == "" || ours == "" {
@@ -274,7 +274,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 	// Nothing changed: the call is up, the agent saw none of it, no
 	// digit was taken.
 	select {
-	case <-call.Done():
+	case <-theCall.Done():
 		t.Fatal("a refused request ended the call")
 	default:
 	}
@@ -302,7 +302,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Fatalf("the caller's INFO: %v %v", res, err)
 	}
 	select {
-	case dg := <-call.Presses():
+	case dg := <-theCall.Presses():
 		if dg.Key.Reveal() != "7" || dg.Source != dtmf.SourceSIPInfo {
 			t.Fatalf("the call took %s from %v first, want the caller's 7: a refused INFO was counted", dg.Key.Reveal(), dg.Source)
 		}
@@ -333,8 +333,8 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 	if err := d.Bye(ctx); err != nil {
 		t.Fatalf("the caller's BYE: %v", err)
 	}
-	<-call.Done()
-	if r := call.EndReason(); r != session.EndCallerHangup {
+	<-theCall.Done()
+	if r := theCall.EndReason(); r != call.EndCallerHangup {
 		t.Errorf("end reason %v, want caller-hangup", r)
 	}
 	// The refusals were logged, without the INFO's body.
@@ -361,7 +361,7 @@ func TestAgentDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ad := <-agent.dialogs
-	call := onlyCall(t, gw)
+	c := onlyCall(t, gw)
 	callID := ad.InviteRequest.CallID().Value()
 	theirs, ours := tagOf(ad.InviteRequest.To()), tagOf(ad.InviteRequest.From())
 	outsider, insider, self := newRawSender(t, outsiderIP), newRawSender(t, insiderIP), newRawSender(t, "127.0.0.4")
@@ -384,11 +384,11 @@ func TestAgentDialogRequestsFromOthersChangeNothing(t *testing.T) {
 		t.Errorf("the agent's INFO: got %d, want 200", got)
 	}
 	select {
-	case <-call.Done():
+	case <-c.Done():
 		t.Fatal("a refused BYE ended the call")
 	case <-caller.byes:
 		t.Fatal("a refused BYE hung up the caller")
-	case dg := <-call.Presses():
+	case dg := <-c.Presses():
 		t.Fatalf("the agent's INFO gave a digit from %v", dg.Source)
 	default:
 	}
@@ -400,8 +400,8 @@ func TestAgentDialogRequestsFromOthersChangeNothing(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the agent's BYE did not reach the caller")
 	}
-	<-call.Done()
-	if r := call.EndReason(); r != session.EndAgentHangup {
+	<-c.Done()
+	if r := c.EndReason(); r != call.EndAgentHangup {
 		t.Errorf("end reason %v, want agent-hangup", r)
 	}
 }
@@ -526,8 +526,8 @@ func TestCallerCancelReleasesTheCallAtOnce(t *testing.T) {
 		t.Fatalf("CANCEL for %s, want the agent's INVITE", c.CallID().Value())
 	}
 	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
-	if st := gw.calls.Stats(); st.PortPairsInUse != 0 || st.Ends[session.EndCallerCancel] != 1 {
-		t.Errorf("after the CANCEL: %d port pairs in use, %d calls ended by a cancel; want 0 and 1", st.PortPairsInUse, st.Ends[session.EndCallerCancel])
+	if st := gw.calls.Stats(); st.PortPairsInUse != 0 || st.Ends[call.EndCallerCancel] != 1 {
+		t.Errorf("after the CANCEL: %d port pairs in use, %d calls ended by a cancel; want 0 and 1", st.PortPairsInUse, st.Ends[call.EndCallerCancel])
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
 	defer scancel()
@@ -559,7 +559,7 @@ func TestRingTimeoutWithoutProvisionalResponse(t *testing.T) {
 		t.Fatalf("caller got %d, want 480", got)
 	}
 	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
-	if n := gw.calls.Stats().Ends[session.EndRingTimeout]; n != 1 {
+	if n := gw.calls.Stats().Ends[call.EndRingTimeout]; n != 1 {
 		t.Errorf("calls ended by the ring timeout = %d, want 1", n)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 )
 
 // ErrNoRoute is returned by Router.Route when no rule matched, no override
@@ -177,7 +177,7 @@ func compileRule(key string, rr RouteRule) (rule, error) {
 	if rr.HeaderRegexp != "" && rr.Header == "" {
 		errs = append(errs, fmt.Errorf("%s.header_regexp: needs header", key))
 	}
-	if session.HoldsCardNumber(rr.Name) {
+	if payment.HoldsCardNumber(rr.Name) {
 		// The name is logged with every call the rule routes.
 		errs = append(errs, fmt.Errorf("%s.name: holds what looks like a card number", key))
 	} else if reason := checkValue(rr.Name, MaxHeaderNameLen); reason != "" {

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/simcall"
-	"dtmfgw/session"
 )
 
 // TestSimcallThroughTheB2BUA is internal/simcall's proof against the real
@@ -41,8 +41,8 @@ func TestSimcallThroughTheB2BUA(t *testing.T) {
 			if err := caller.Call(ctx, gw.addr, "1000", simcall.Header{Name: "X-Agent-Id", Value: "agent-7"}); err != nil {
 				t.Fatalf("Call: %v", err)
 			}
-			call := onlyCall(t, gw)
-			if got := call.Correlation().AgentID; got != "agent-7" {
+			theCall := onlyCall(t, gw)
+			if got := theCall.Correlation().AgentID; got != "agent-7" {
 				t.Errorf("agent id %q, want agent-7", got)
 			}
 			keys := []byte(c.keys)
@@ -60,7 +60,7 @@ func TestSimcallThroughTheB2BUA(t *testing.T) {
 			if err := caller.Hangup(ctx); err != nil {
 				t.Fatalf("Hangup: %v", err)
 			}
-			got := collectDigits(ctx, t, call)
+			got := collectDigits(ctx, t, theCall)
 			if m := digitsMismatch(got, c.keys); m != "" {
 				t.Errorf("digit path: %s", m)
 			}
@@ -69,7 +69,7 @@ func TestSimcallThroughTheB2BUA(t *testing.T) {
 					t.Errorf("digit %d from %v, want RFC 4733", i+1, d.Source)
 				}
 			}
-			if r := call.EndReason(); r != session.EndCallerHangup {
+			if r := theCall.EndReason(); r != call.EndCallerHangup {
 				t.Errorf("end reason %v, want caller-hangup", r)
 			}
 			st := agent.Stats()

@@ -9,7 +9,7 @@ import (
 )
 
 // TestCanary: payments are written while a canary card number is in
-// scope, the way the session holds one (a []byte capture buffer). The
+// scope, the way package payment holds one (a []byte capture buffer). The
 // store has no field for it and refuses it in the one free-text field it
 // checks; afterwards neither the SQLite file nor its WAL contains the
 // canary, nor its middle digits, nor a grouped form of it.

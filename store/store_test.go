@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// samplePayment is a payment as the session creates one.
+// samplePayment is a payment as package payment creates one.
 func samplePayment(callID string) Payment {
 	return Payment{
 		CallID:          callID,

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
@@ -42,10 +42,10 @@ type Data struct {
 	Payment Payment `json:"payment"`
 	// Event is the payment event, on EventProgress only: the same
 	// document the SSE stream sends.
-	Event *session.Event `json:"event,omitempty"`
+	Event *payment.Event `json:"event,omitempty"`
 }
 
-// Payment is a payment in a webhook: the fields of session.PaymentView
+// Payment is a payment in a webhook: the fields of payment.View
 // that the store keeps, and its correlation ids. It never holds a card
 // digit beyond the last four of a card number.
 type Payment struct {
@@ -78,7 +78,7 @@ type Attributes struct {
 	Reference string `json:"reference,omitempty"`
 }
 
-// Result is a payment's outcome, as session.Result writes it.
+// Result is a payment's outcome, as payment.Result writes it.
 type Result struct {
 	State              string `json:"state"`
 	ProcessorReference string `json:"processor_reference,omitempty"`
@@ -109,9 +109,9 @@ func resultPayment(p store.Payment, reason string) Payment {
 }
 
 // webhooks indexes the configurations that have a webhook.
-type webhooks map[string]session.WebhookConfig
+type webhooks map[string]payment.WebhookConfig
 
-func indexWebhooks(configs []session.PaymentConfig) webhooks {
+func indexWebhooks(configs []payment.Config) webhooks {
 	w := make(webhooks)
 	for _, c := range configs {
 		if c.Webhook.Enabled() {
@@ -130,23 +130,23 @@ type Directory struct {
 }
 
 // NewDirectory returns the directory of configs' webhooks.
-func NewDirectory(configs []session.PaymentConfig) *Directory {
+func NewDirectory(configs []payment.Config) *Directory {
 	d := &Directory{}
 	d.SetConfigs(configs)
 	return d
 }
 
 // SetConfigs replaces the configurations (validated by the caller, as
-// session.Payments.SetConfigs does). Pending deliveries follow: each
+// payment.Payments.SetConfigs does). Pending deliveries follow: each
 // attempt goes to the URL, signed with the secret, in force when it is
 // made; one whose configuration no longer has a webhook is given up.
-func (d *Directory) SetConfigs(configs []session.PaymentConfig) {
+func (d *Directory) SetConfigs(configs []payment.Config) {
 	w := indexWebhooks(configs)
 	d.hooks.Store(&w)
 }
 
 // Webhook returns the webhook of the configuration id, if it has one.
-func (d *Directory) Webhook(configID string) (session.WebhookConfig, bool) {
+func (d *Directory) Webhook(configID string) (payment.WebhookConfig, bool) {
 	w, ok := (*d.hooks.Load())[configID]
 	return w, ok
 }
@@ -169,4 +169,4 @@ func (d *Directory) Outbox(p store.Payment, e store.Entry) ([]store.Delivery, er
 
 // Outbox returns the outbox function of a Directory of configs that never
 // changes.
-func Outbox(configs []session.PaymentConfig) store.OutboxFunc { return NewDirectory(configs).Outbox }
+func Outbox(configs []payment.Config) store.OutboxFunc { return NewDirectory(configs).Outbox }

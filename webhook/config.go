@@ -43,7 +43,7 @@ var ErrConfig = errors.New("webhook: bad configuration")
 
 // Config is the "webhooks:" section of the configuration file: how every
 // payment configuration's webhook is delivered. Where each goes, and its
-// secret, are the payment configuration's (session.WebhookConfig).
+// secret, are the payment configuration's (payment.WebhookConfig).
 type Config struct {
 	// MaxAge is how long after its creation a delivery is still tried;
 	// an attempt that fails past it gives the delivery up (logged and

@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"dtmfgw/session"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
@@ -104,12 +104,12 @@ type Dispatcher struct {
 // progressEvent is a payment event waiting to become a delivery.
 type progressEvent struct {
 	configID string
-	e        session.Event
+	e        payment.Event
 }
 
 // New returns a dispatcher for the outbox of st, delivering to the
 // webhooks of dir. Give the store dir.Outbox (store.WithOutbox) so that
-// results are enqueued, the payments session.WithEventHook(d.HandleEvent)
+// results are enqueued, the payments payment.WithEventHook(d.HandleEvent)
 // for progress and prompt delivery, and run Run.
 func New(cfg Config, dir *Directory, st *store.Store, opts ...Option) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
@@ -176,13 +176,13 @@ func (d *Dispatcher) Stats() Stats {
 // nodes on one database, it is the shared outbox's count.
 func (d *Dispatcher) Pending(ctx context.Context) (int, error) { return d.st.PendingDeliveries(ctx) }
 
-// HandleEvent is the session.EventHook of the payments: a result wakes
+// HandleEvent is the payment.EventHook of the payments: a result wakes
 // the dispatcher (its delivery is already in the outbox, committed with
 // the result), and an event a configuration wants as progress is queued
 // for the outbox, or dropped and counted when the queue is full. It never
 // blocks.
-func (d *Dispatcher) HandleEvent(configID string, e session.Event) {
-	if e.Type == session.EventResult && e.State.Final() {
+func (d *Dispatcher) HandleEvent(configID string, e payment.Event) {
+	if e.Type == payment.EventResult && e.State.Final() {
 		// payment.result reports it: no progress copy.
 		d.Kick()
 		return
@@ -375,7 +375,7 @@ const statusShutdown = "shutdown"
 
 // post sends del to hook and returns the attempt's status and whether the
 // receiver took it.
-func (d *Dispatcher) post(ctx context.Context, hook session.WebhookConfig, del store.Delivery) (string, bool) {
+func (d *Dispatcher) post(ctx context.Context, hook payment.WebhookConfig, del store.Delivery) (string, bool) {
 	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, hook.URL, bytes.NewReader(del.Body))

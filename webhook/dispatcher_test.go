@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"dtmfgw/internal/testkit"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/store"
 )
 
@@ -217,7 +217,7 @@ func TestUnreachableAndRemovedWebhooks(t *testing.T) {
 	}
 	// A restart with the webhook taken out of the configuration.
 	e.crash()
-	e.configs = []session.PaymentConfig{paymentConfig("", false)}
+	e.configs = []payment.Config{paymentConfig("", false)}
 	e.open()
 	e.clock.Set(testNow.Add(time.Hour))
 	e.round()
@@ -345,8 +345,8 @@ func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 	// The gateway's Reconciler, at a time past the not-found grace: the
 	// sandbox never saw the charge, so the payment is settled as failed.
 	later := func() time.Time { return e.clock.Now().Add(time.Hour) }
-	r, err := session.NewReconciler(e.st, map[string]processor.Processor{"sandbox": sandbox}, session.ReconcileConfig{},
-		session.WithReconcileClock(later), session.WithReconcileLogger(slog.New(slog.DiscardHandler)))
+	r, err := payment.NewReconciler(e.st, map[string]processor.Processor{"sandbox": sandbox}, payment.ReconcileConfig{},
+		payment.WithReconcileClock(later), payment.WithReconcileLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestDirectoryReload(t *testing.T) {
 	}
 	moved := paymentConfig(newRcv.srv.URL, false)
 	moved.Webhook.Secret = "a-rotated-secret-0123456789"
-	e.dir.SetConfigs([]session.PaymentConfig{moved})
+	e.dir.SetConfigs([]payment.Config{moved})
 	e.clock.Set(e.only(p.ID).NextAttemptAt)
 	e.round()
 	got := newRcv.requests()
@@ -449,11 +449,11 @@ func TestDirectoryReload(t *testing.T) {
 		t.Errorf("not signed with the new secret: %v", err)
 	}
 
-	e.dir.SetConfigs([]session.PaymentConfig{paymentConfig("", false)})
+	e.dir.SetConfigs([]payment.Config{paymentConfig("", false)})
 	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 0 {
 		t.Error("a configuration without a webhook any more got a delivery")
 	}
-	e.dir.SetConfigs([]session.PaymentConfig{moved})
+	e.dir.SetConfigs([]payment.Config{moved})
 	if q := e.approve("card"); len(mustDeliveries(t, e, q.ID)) != 1 {
 		t.Error("a configuration that gained a webhook got no delivery")
 	}

@@ -21,7 +21,7 @@
 //
 // Progress (payment.progress, for configurations with progress: true) is
 // best-effort: the payment events reach the dispatcher through
-// session.WithEventHook, wait in a bounded queue (dropped and counted
+// payment.WithEventHook, wait in a bounded queue (dropped and counted
 // when it is full), and are then written to the outbox and delivered like
 // results. Their order of arrival is not guaranteed; the event's seq
 // gives the order.
@@ -32,6 +32,6 @@
 // Verify (docs/webhooks.md shows it in Go and with openssl).
 //
 // No card data: a body holds the payment's correlation ids, amount,
-// state and result (brand and last four at most), or a session.Event,
+// state and result (brand and last four at most), or a payment.Event,
 // which holds no digit.
 package webhook

@@ -10,19 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/session"
 	"dtmfgw/store"
 )
 
-// fakeCall is a session.PaymentCall.
+// fakeCall is a payment.Call.
 type fakeCall struct{ id string }
 
 func (c fakeCall) ID() string { return c.id }
-func (c fakeCall) Correlation() session.Correlation {
-	return session.Correlation{InboundCallID: "in-1@example.net", AgentID: "agent-7", PrimaryCallID: "cc-1"}
+func (c fakeCall) Correlation() call.Correlation {
+	return call.Correlation{InboundCallID: "in-1@example.net", AgentID: "agent-7", PrimaryCallID: "cc-1"}
 }
 func (fakeCall) Secure() bool       { return true }
 func (fakeCall) SetSecureMode(bool) {}
@@ -54,14 +55,14 @@ func leaks(text, secret string) []string {
 	return out
 }
 
-// TestPaymentThroughTheDispatcher: a payment taken through session with a
+// TestPaymentThroughTheDispatcher: a payment taken through package payment with a
 // canary card, on a real store, with Run delivering: the receiver gets
 // progress and the result, every request verifies, and no body or header
 // holds the card number or six of its digits in a row.
 func TestPaymentThroughTheDispatcher(t *testing.T) {
 	canary := withCheckDigit("491761384927503")
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
-	configs := []session.PaymentConfig{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
+	configs := []payment.Config{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
 	ctx := context.Background()
 	dir := NewDirectory(configs)
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
@@ -79,8 +80,8 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := session.NewPayments(session.PaymentsConfig{Configurations: configs}, session.WithProcessors(sandbox),
-		session.WithPaymentStore(session.StorePayments(st)), session.WithEventHook(d.HandleEvent), session.WithPaymentLogger(logger))
+	ps, err := payment.NewPayments(payment.Settings{Configurations: configs}, payment.WithProcessors(sandbox),
+		payment.WithStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 
 	set := ps.ForCall(fakeCall{"call-1"})
 	defer set.Close("")
-	p, err := set.New("card", session.Attributes{Amount: 1999, Reference: "order-7"})
+	p, err := set.New("card", payment.Attributes{Amount: 1999, Reference: "order-7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		set.HandleDigit(dtmf.Press{Key: dtmf.Key(keys[i]), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: uint64(i + 1)})
 	}
 	res, err := p.Process(ctx)
-	if err != nil || res.State != session.StateApproved {
+	if err != nil || res.State != payment.StateApproved {
 		t.Fatalf("Process = %+v, %v", res, err)
 	}
 
@@ -149,7 +150,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		}
 		if r.header.Get(EventHeader) == EventProgress {
 			progress++
-			// session.Event is written, not read, by Go: a receiver
+			// payment.Event is written, not read, by Go: a receiver
 			// reads it as plain JSON.
 			var pb struct {
 				Type string

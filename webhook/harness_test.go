@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/testkit"
-	"dtmfgw/session"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
@@ -70,11 +70,11 @@ func (r *receiver) requests() []received {
 }
 
 // paymentConfig is the built-in card configuration with a webhook to url.
-func paymentConfig(url string, progress bool) session.PaymentConfig {
-	c := session.DefaultPaymentConfigs()[0]
+func paymentConfig(url string, progress bool) payment.Config {
+	c := payment.DefaultConfigs()[0]
 	c.Currency = "GBP"
 	if url != "" {
-		c.Webhook = session.WebhookConfig{URL: url, Secret: session.Secret(testSecret), Progress: progress}
+		c.Webhook = payment.WebhookConfig{URL: url, Secret: payment.Secret(testSecret), Progress: progress}
 	}
 	return c
 }
@@ -92,20 +92,20 @@ type env struct {
 	t       *testing.T
 	dsn     string
 	clock   *testkit.Clock
-	configs []session.PaymentConfig
+	configs []payment.Config
 	cfg     Config
 	dir     *Directory
 	st      *store.Store
 	d       *Dispatcher
 }
 
-func newEnv(t *testing.T, cfg Config, configs ...session.PaymentConfig) *env {
+func newEnv(t *testing.T, cfg Config, configs ...payment.Config) *env {
 	t.Helper()
 	return newEnvOn(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), cfg, configs...)
 }
 
 // newEnvOn is newEnv on the database dsn.
-func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...session.PaymentConfig) *env {
+func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.Config) *env {
 	t.Helper()
 	e := &env{t: t, dsn: dsn, clock: testkit.NewClock(testNow), configs: configs, cfg: cfg}
 	e.open()

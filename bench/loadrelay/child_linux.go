@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/media"
-	"dtmfgw/session"
 )
 
 // childEnv marks the relaying child process.
@@ -161,7 +161,7 @@ func forward(in, out *net.UDPConn, to netip.AddrPort) {
 // startRelays starts calls media.Relays, masking or not, on one shared
 // TickWheel.
 func startRelays(calls int, callerPeer, agentPeer netip.AddrPort, batch int, ports string, mask bool, reactors int, coalesce time.Duration) ([]func() error, error) {
-	r, err := session.ParsePortRange(ports)
+	r, err := call.ParsePortRange(ports)
 	if err != nil {
 		return nil, fmt.Errorf("-ports: %w", err)
 	}

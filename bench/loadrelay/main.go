@@ -41,7 +41,7 @@ import (
 
 	"dtmfgw/media/mask"
 
-	"dtmfgw/session"
+	"dtmfgw/call"
 )
 
 func main() {
@@ -78,7 +78,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.measure, "measure", 5*time.Second, "measurement window")
 	fs.IntVar(&o.batch, "batch", 0, "relay legs' BatchRead (recvmmsg batch; 0 = one datagram per read)")
 	fs.DurationVar(&o.coalesce, "coalesce", 0, "the reactors' Coalesce (reactor modes)")
-	fs.IntVar(&o.perCPU, "reactors-per-cpu", session.DefaultReactorsPerCPU, "media.Reactors per CPU in the reactor modes (1–16; the default is dtmfgw's)")
+	fs.IntVar(&o.perCPU, "reactors-per-cpu", call.DefaultReactorsPerCPU, "media.Reactors per CPU in the reactor modes (1–16; the default is dtmfgw's)")
 	// Below Linux's ephemeral ports (32768 up), where the reference's
 	// sockets and the generator's land; wide enough for four relaying
 	// modes of 1000 calls at once (4 ports a call each).
@@ -204,7 +204,7 @@ func splitPorts(ports string, parts, need int) ([]string, error) {
 	if parts == 0 {
 		return nil, nil
 	}
-	r, err := session.ParsePortRange(ports)
+	r, err := call.ParsePortRange(ports)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func splitPorts(ports string, parts, need int) ([]string, error) {
 	var out []string
 	for i := range parts {
 		from := r.Min + i*each
-		out = append(out, session.PortRange{Min: from, Max: from + each - 1}.String())
+		out = append(out, call.PortRange{Min: from, Max: from + each - 1}.String())
 	}
 	return out, nil
 }

@@ -1,7 +1,7 @@
 //go:build linux
 
 // Command sipload is dtmfgw's SIP load benchmark: SIPp calls with RTP
-// through the real B2BUA and media relay (sip.B2BUA on a session.Manager,
+// through the real B2BUA and media relay (sip.B2BUA on a call.Manager,
 // run in this process as `dtmfgw serve` runs them), from a SIPp caller
 // (uac_load) to a SIPp agent (uas_load) whose media goes to a counting
 // recorder, all on loopback. It reports the calls per second dtmfgw took,
@@ -34,8 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/testkit/sipptest"
-	"dtmfgw/session"
 	"dtmfgw/sip"
 )
 
@@ -48,7 +48,7 @@ type options struct {
 	rate     int
 	duration time.Duration
 	keys     bool
-	ports    session.PortRange
+	ports    call.PortRange
 	settle   time.Duration
 	out      string
 	command  string
@@ -62,7 +62,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rate, "rate", 50, "calls started per second (SIPp -r)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long calls are started for: rate × duration calls")
 	fs.BoolVar(&o.keys, "keys", true, "each caller presses the 16-digit canary card number as RFC 4733 events and in-band tones at once (else 3 s of silence)")
-	fs.TextVar(&o.ports, "rtp-ports", session.DefaultMediaConfig().RTPPorts, "the gateway's RTP port range LOW-HIGH")
+	fs.TextVar(&o.ports, "rtp-ports", call.DefaultMediaConfig().RTPPorts, "the gateway's RTP port range LOW-HIGH")
 	fs.DurationVar(&o.settle, "settle", 35*time.Second, "after the last call, how long to wait before the last heap figure: sipgo keeps finished transactions for RFC 3261's timers D and J, 32 s over UDP")
 	fs.StringVar(&o.out, "out", "", "also write the report as Markdown to this file")
 	fs.StringVar(&o.command, "command", "", "the command line the report says produced it (default: this one)")
@@ -135,7 +135,7 @@ type gateway struct {
 
 // startGateway serves the B2BUA on a free loopback port, bridging every
 // call to agent.
-func startGateway(calls *session.Manager, agent netip.AddrPort, log *slog.Logger) (*gateway, error) {
+func startGateway(calls *call.Manager, agent netip.AddrPort, log *slog.Logger) (*gateway, error) {
 	cfg := sip.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DefaultTarget = "sip:agent@" + agent.String()
@@ -167,13 +167,13 @@ type memory struct {
 	at         time.Time
 	heap       uint64 // HeapAlloc right after a forced GC: the live heap
 	goroutines int
-	active     int // live calls (session.Manager)
+	active     int // live calls (call.Manager)
 	created    uint64
 }
 
 // measure forces a collection and reads the live heap, goroutines and
 // calls.
-func measure(calls *session.Manager) memory {
+func measure(calls *call.Manager) memory {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -202,7 +202,7 @@ func readUsage() usage {
 // the rate and the peak), and at a few points of the steady state a full
 // memory measurement.
 type sampler struct {
-	calls   *session.Manager
+	calls   *call.Manager
 	total   uint64
 	window  time.Duration // how long calls are started for
 	stopped chan struct{}
@@ -224,7 +224,7 @@ const samplePeriod = 20 * time.Millisecond
 // as fast as they start (the window is at least twice a call's length).
 var steadyPoints = []float64{0.5, 0.7, 0.9}
 
-func newSampler(calls *session.Manager, total uint64, window time.Duration) *sampler {
+func newSampler(calls *call.Manager, total uint64, window time.Duration) *sampler {
 	s := &sampler{calls: calls, total: total, window: window, stopped: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
@@ -282,7 +282,7 @@ type report struct {
 	endUsage   usage // when the caller finished
 	wall       time.Duration
 	gwStats    gatewayStats
-	ends       map[session.EndReason]uint64
+	ends       map[call.EndReason]uint64
 	sippVer    string
 	loadAvg    string
 }
@@ -294,9 +294,9 @@ type gatewayStats struct {
 
 func run(o options, stderr io.Writer) (*report, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	mc := session.DefaultMediaConfig()
+	mc := call.DefaultMediaConfig()
 	mc.RTPPorts = o.ports
-	calls, err := session.NewManager(mc, session.WithLogger(log))
+	calls, err := call.NewManager(mc, call.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/call"
 	"dtmfgw/internal/testkit/sipptest"
-	"dtmfgw/session"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -21,14 +21,14 @@ func TestParseOptions(t *testing.T) {
 	if o.rate != 50 || o.duration != 20*time.Second || !o.keys || o.settle != 35*time.Second || o.command != "go run ./bench/sipload" {
 		t.Errorf("defaults %+v", o)
 	}
-	if o.ports != session.DefaultMediaConfig().RTPPorts {
+	if o.ports != call.DefaultMediaConfig().RTPPorts {
 		t.Errorf("ports %v", o.ports)
 	}
 	o, err = parseOptions([]string{"-rate", "10", "-duration", "5s", "-rtp-ports", "30000-30999", "-keys=false"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rate != 10 || o.duration != 5*time.Second || o.keys || o.ports != (session.PortRange{Min: 30000, Max: 30999}) {
+	if o.rate != 10 || o.duration != 5*time.Second || o.keys || o.ports != (call.PortRange{Min: 30000, Max: 30999}) {
 		t.Errorf("parsed %+v", o)
 	}
 	if !strings.Contains(o.command, "-rate 10") {
@@ -70,7 +70,7 @@ func TestResponseBuckets(t *testing.T) {
 }
 
 func TestEndsText(t *testing.T) {
-	got := endsText(map[session.EndReason]uint64{session.EndError: 2, session.EndCallerHangup: 998, session.EndAgentHangup: 0})
+	got := endsText(map[call.EndReason]uint64{call.EndError: 2, call.EndCallerHangup: 998, call.EndAgentHangup: 0})
 	if want := "caller-hangup 998, error 2"; got != want {
 		t.Errorf("endsText = %q, want %q", got, want)
 	}
@@ -122,7 +122,7 @@ func TestMarkdown(t *testing.T) {
 		points:     []memory{{heap: 20 << 20, active: 150, created: 500, goroutines: 457}},
 		idle:       memory{heap: 10 << 20, goroutines: 7},
 		settled:    memory{heap: 1 << 20, goroutines: 7},
-		ends:       map[session.EndReason]uint64{session.EndCallerHangup: 1000},
+		ends:       map[call.EndReason]uint64{call.EndCallerHangup: 1000},
 		sippVer:    "SIPp v3.6.1",
 		loadAvg:    "1.00",
 		wall:       23 * time.Second,

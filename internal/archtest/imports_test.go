@@ -10,7 +10,7 @@ import (
 const module = "dtmfgw"
 
 // layer returns the rank of one of our packages in the one-way import order
-// cmd → demo/offline → gateway → api/sip → session → media/mask →
+// cmd → demo/offline → gateway → api/sip → payment → call → media/mask →
 // media → media/rtcp → dtmf
 // (docs/code.md): a package may import only packages of a lower rank, or
 // of its own top-level folder. Leaf helpers under internal/ sit just above
@@ -43,18 +43,23 @@ func layer(pkg string) (rank float64, top string) {
 	case top == "media/mask":
 		return 1.25, top
 	case top == "processor", top == "store":
-		// The payment domain's hand-offs: session calls them;
+		// The payment domain's hand-offs: payment calls them;
 		// they import nothing of ours but internal helpers.
 		return 1.5, top
-	case top == "session":
+	case top == "call":
+		// The call domain: the calls over media, and their presses.
 		return 2, top
+	case top == "payment":
+		// The payment domain: it takes a call's presses, so it sits
+		// just above the call domain, which knows nothing of it.
+		return 2.25, top
 	case top == "sip", top == "api", top == "webhook":
-		// webhook delivers the session's results from the store's
+		// webhook delivers the payments' results from the store's
 		// outbox.
 		return 3, top
 	case top == "metrics":
-		// The exporter reads sip, session, store and processor; only
-		// main imports it.
+		// The exporter reads sip, call, payment, store and processor;
+		// only the gateway imports it.
 		return 3.5, top
 	case top == "gateway":
 		// The wiring of all of the above into one running dtmfgw, and its
@@ -99,7 +104,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 			// Tests of internal helpers may use the whole engine they serve
 			// (the detector corpus drives dtmf), but nothing may import upward.
 			if toRank >= fromRank {
-				t.Errorf("%s imports %s: imports must flow cmd → demo/offline → gateway → api/sip → session → media → dtmf", from, imp)
+				t.Errorf("%s imports %s: imports must flow cmd → demo/offline → gateway → api/sip → payment → call → media → dtmf", from, imp)
 			}
 		}
 	}
@@ -109,7 +114,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 }
 
 func TestLayerRanks(t *testing.T) {
-	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media/rtcp", "dtmfgw/media", "dtmfgw/media/mask", "dtmfgw/processor", "dtmfgw/session", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/gateway", "dtmfgw/demo", "dtmfgw/cmd/dtmfgw"}
+	order := []string{"dtmfgw/dtmf/g711", "dtmfgw/internal/capture", "dtmfgw/media/rtcp", "dtmfgw/media", "dtmfgw/media/mask", "dtmfgw/processor", "dtmfgw/call", "dtmfgw/payment", "dtmfgw/sip", "dtmfgw/metrics", "dtmfgw/gateway", "dtmfgw/demo", "dtmfgw/cmd/dtmfgw"}
 	for i := 1; i < len(order); i++ {
 		a, _ := layer(order[i-1])
 		b, _ := layer(order[i])
@@ -117,8 +122,9 @@ func TestLayerRanks(t *testing.T) {
 			t.Errorf("%s (rank %v) must sit below %s (rank %v)", order[i-1], a, order[i], b)
 		}
 	}
-	// The API sits beside sip: above session, below cmd (cmd → api → session).
-	for _, below := range []string{"dtmfgw/session", "dtmfgw/store"} {
+	// The API sits beside sip: above the two domains, below cmd
+	// (cmd → api → payment → call).
+	for _, below := range []string{"dtmfgw/call", "dtmfgw/payment", "dtmfgw/store"} {
 		if a, _ := layer(below); a >= mustRank(t, "dtmfgw/api") {
 			t.Errorf("%s must sit below dtmfgw/api", below)
 		}

@@ -1,6 +1,6 @@
 // Package redact masks runs of digits in log output, so that a card number
 // that reached a log line by mistake is not written out. Card data never
-// becomes a string in dtmfgw (session keeps it in []byte and dtmf.Key
+// becomes a string in dtmfgw (package payment keeps it in []byte and dtmf.Key
 // prints as "•"); this is the second line of defence, applied to every
 // logger `dtmfgw serve` builds.
 //

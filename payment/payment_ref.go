@@ -1,0 +1,382 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"dtmfgw/store"
+)
+
+// Errors of a payment looked up by id (Ref).
+var (
+	// ErrNotFound: no payment has this id, live, waiting or stored.
+	ErrNotFound = errors.New("payment: no such payment")
+	// ErrNoCall: no live call with this id takes payments.
+	ErrNoCall = errors.New("payment: no such live call")
+	// ErrInvalidState: the payment cannot do this in its current state.
+	ErrInvalidState = errors.New("payment: not in the payment's current state")
+	// ErrNoConfigYet: the payment waits for its configuration to be
+	// chosen; it has no field to arm and nothing to process.
+	ErrNoConfigYet = errors.New("payment: no configuration chosen yet")
+	// ErrConfigChosen: the payment's configuration is chosen already.
+	ErrConfigChosen = errors.New("payment: the payment's configuration is chosen already")
+	// ErrStoreUnavailable: the store could not be read.
+	ErrStoreUnavailable = errors.New("payment: payment store unavailable")
+)
+
+// Reader reads a payment's durable record: the store gives it
+// (StorePayments). Payments finds through it a payment whose call has
+// ended.
+type Reader interface {
+	GetPayment(ctx context.Context, id string) (store.Payment, error)
+}
+
+// waiting is a payment made while several configurations exist and none
+// was named: it waits, in state created, for the form to choose one
+// (Ref.Choose), and only then becomes a Payment under the same id.
+// It holds no field and is not stored: once its call has ended it is
+// answered a last time (cancelled) and forgotten. Payments.mu guards it.
+type waiting struct {
+	id, callID string
+	attrs      Attributes
+	fixed      AttributeSet // the attributes the back end set
+	created    time.Time
+	deadline   time.Time
+	state      State
+	reason     string
+}
+
+// Ref is a payment found by id, wherever it is: live (in memory,
+// with its configuration), waiting for a configuration, or stored (its
+// call has ended). Its methods are the payment's operations, whichever
+// kind it is: each refuses, with an error that says why, what the payment
+// cannot do now.
+type Ref struct {
+	ps      *Payments
+	live    *Payment
+	waiting *waiting // a copy, as of the lookup
+	stored  *store.Payment
+}
+
+// Live returns the payment in memory, or nil (waiting or stored).
+func (r Ref) Live() *Payment { return r.live }
+
+// Stored returns the payment's record when its call has ended and it is
+// no longer in memory, or nil.
+func (r Ref) Stored() *store.Payment { return r.stored }
+
+// Waiting reports whether the payment waits for its configuration.
+func (r Ref) Waiting() bool { return r.waiting != nil && r.waiting.state == StateCreated }
+
+// Create makes a payment on the live call callID under id: of the
+// configuration configID, or of the only one there is, or, with several
+// to choose from and none named, a payment waiting for the form to choose
+// (Ref.Choose). fixed are the attributes the back end set.
+func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed AttributeSet) (Ref, error) {
+	ps.createMu.Lock()
+	defer ps.createMu.Unlock()
+	set := ps.Set(callID)
+	if set == nil {
+		return Ref{}, ErrNoCall
+	}
+	if ps.waitingOnCall(callID) != nil {
+		return Ref{}, ErrInProgress
+	}
+	if configID == "" {
+		if cfgs := ps.Configs(); len(cfgs) == 1 {
+			configID = cfgs[0].ID
+		}
+	} else if _, ok := ps.Config(configID); !ok {
+		return Ref{}, ErrNoConfig
+	}
+	if configID != "" {
+		p, err := set.NewWithFixed(id, configID, attrs, fixed)
+		if err != nil {
+			return Ref{}, err
+		}
+		return Ref{ps: ps, live: p}, nil
+	}
+	if a := set.Active(); a != nil && a.State().blocking() {
+		return Ref{}, ErrInProgress
+	}
+	if !validPaymentID(id) {
+		return Ref{}, fmt.Errorf("%w: payment id", ErrBadAttributes)
+	}
+	now := ps.now()
+	w := &waiting{id: id, callID: callID, attrs: attrs, fixed: fixed, created: now,
+		deadline: now.Add(DefaultSessionTimeout), state: StateCreated}
+	ps.mu.Lock()
+	ps.waiting[id] = w
+	ps.mu.Unlock()
+	ps.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
+	cp := *w
+	return Ref{ps: ps, waiting: &cp}, nil
+}
+
+// Find looks the payment id up: in memory, waiting, or in the store.
+func (ps *Payments) Find(ctx context.Context, id string) (Ref, error) {
+	if p := ps.Payment(id); p != nil {
+		return Ref{ps: ps, live: p}, nil
+	}
+	if w := ps.waitingPayment(id); w != nil {
+		return Ref{ps: ps, waiting: w}, nil
+	}
+	rd, ok := ps.store.(Reader)
+	if !ok || !validPaymentID(id) {
+		return Ref{}, ErrNotFound
+	}
+	sp, err := rd.GetPayment(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Ref{}, ErrNotFound
+	}
+	if err != nil {
+		ps.log.Warn("reading a payment from the store", "payment", id, "err", err)
+		return Ref{}, ErrStoreUnavailable
+	}
+	return Ref{ps: ps, stored: &sp}, nil
+}
+
+// InProgress returns the id of the call's payment in progress, waiting or
+// live, or "".
+func (ps *Payments) InProgress(callID string) string {
+	if w := ps.waitingOnCall(callID); w != nil {
+		return w.id
+	}
+	if set := ps.Set(callID); set != nil {
+		if a := set.Active(); a != nil && a.State().blocking() {
+			return a.ID()
+		}
+	}
+	return ""
+}
+
+// waitingPayment returns a copy of the waiting payment id, judging its
+// timeout and its call's end first. One whose call has ended is answered a
+// last time (cancelled) and forgotten.
+func (ps *Payments) waitingPayment(id string) *waiting {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	w := ps.waiting[id]
+	if w == nil {
+		return nil
+	}
+	if w.state == StateCreated && !ps.now().Before(w.deadline) {
+		w.state, w.reason = StateTimedOut, ReasonSessionTimeout
+	}
+	if ps.sets[w.callID] == nil {
+		if w.state == StateCreated {
+			w.state, w.reason = StateCancelled, ReasonCallEnded
+		}
+		delete(ps.waiting, id)
+	}
+	cp := *w
+	return &cp
+}
+
+// waitingOnCall returns the call's payment waiting for a configuration,
+// if any.
+func (ps *Payments) waitingOnCall(callID string) *waiting {
+	ps.mu.Lock()
+	var ids []string
+	for id, w := range ps.waiting {
+		if w.callID == callID {
+			ids = append(ids, id)
+		}
+	}
+	ps.mu.Unlock()
+	for _, id := range ids {
+		if w := ps.waitingPayment(id); w != nil && w.state == StateCreated {
+			return w
+		}
+	}
+	return nil
+}
+
+// ID returns the payment's id.
+func (r Ref) ID() string { return r.View().ID }
+
+// View returns what the API and the form see of the payment: never a
+// digit. A stored payment shows its state, amounts, result and times (the
+// fields' progress is not stored).
+func (r Ref) View() View {
+	switch {
+	case r.live != nil:
+		return r.live.View()
+	case r.waiting != nil:
+		w := r.waiting
+		v := View{
+			ID: w.id, CallID: w.callID, State: w.state, Reason: w.reason, Attributes: w.attrs,
+			Fields: []FieldView{}, Created: w.created, Updated: w.created, Deadline: w.deadline,
+		}
+		if w.state == StateCreated {
+			v.AgentEditable = AgentEditable(w.fixed, 0)
+			v.Remaining = int64(w.deadline.Sub(r.ps.now()) / time.Second)
+		}
+		return v
+	case r.stored != nil:
+		return storedView(*r.stored)
+	}
+	return View{Fields: []FieldView{}}
+}
+
+// PatchAttributes changes the attributes editor may change (a waiting
+// payment: none is opened by a configuration, and the currency has no
+// default).
+func (r *Ref) PatchAttributes(editor Editor, ch AttributesPatch) error {
+	switch {
+	case r.live != nil:
+		_, err := r.live.PatchAttributes(editor, ch)
+		return err
+	case r.waiting != nil:
+		r.ps.mu.Lock()
+		defer r.ps.mu.Unlock()
+		w := r.ps.waiting[r.waiting.id]
+		if w == nil || w.state != StateCreated {
+			return ErrInvalidState
+		}
+		a, fixed, err := ch.Apply(editor, w.attrs, w.fixed, 0, "")
+		if err != nil {
+			return err
+		}
+		w.attrs, w.fixed = a, fixed
+		r.waiting.attrs, r.waiting.fixed = a, fixed
+		return nil
+	}
+	return ErrInvalidState
+}
+
+// Arm arms the field fieldID (Payment.Arm).
+func (r Ref) Arm(fieldID string) error {
+	return r.onLive(func(p *Payment) error { return p.Arm(fieldID) })
+}
+
+// Clear clears the field fieldID (Payment.Clear).
+func (r Ref) Clear(fieldID string) error {
+	return r.onLive(func(p *Payment) error { return p.Clear(fieldID) })
+}
+
+// onLive runs op on a live payment; a waiting one has no field yet.
+func (r Ref) onLive(op func(*Payment) error) error {
+	switch {
+	case r.live != nil:
+		return op(r.live)
+	case r.Waiting():
+		return ErrNoConfigYet
+	}
+	return ErrInvalidState
+}
+
+// Process hands the card to the processor (Payment.Process). A waiting
+// payment is not ready.
+func (r Ref) Process(ctx context.Context) (Result, error) {
+	switch {
+	case r.live != nil:
+		return r.live.Process(ctx)
+	case r.Waiting():
+		return Result{}, ErrNotReady
+	}
+	return Result{}, ErrInvalidState
+}
+
+// End ends the payment unprocessed: a live one as Payment.End, a waiting
+// one as cancelled by the agent.
+func (r *Ref) End() error {
+	switch {
+	case r.live != nil:
+		return r.live.End()
+	case r.waiting != nil:
+		r.ps.mu.Lock()
+		defer r.ps.mu.Unlock()
+		w := r.ps.waiting[r.waiting.id]
+		if w == nil || w.state != StateCreated {
+			return ErrInvalidState
+		}
+		w.state, w.reason = StateCancelled, ReasonAgentEnded
+		*r.waiting = *w
+		return nil
+	}
+	return ErrInvalidState
+}
+
+// Choose gives a waiting payment its configuration: it becomes a live
+// Payment under the same id, with the attributes it has so far.
+func (r Ref) Choose(configID string) (Ref, error) {
+	ps := r.ps
+	if _, ok := ps.Config(configID); !ok {
+		return Ref{}, ErrNoConfig
+	}
+	if r.waiting == nil {
+		return Ref{}, ErrConfigChosen
+	}
+	ps.createMu.Lock()
+	defer ps.createMu.Unlock()
+	w := ps.waitingPayment(r.waiting.id)
+	if w == nil || w.state != StateCreated {
+		return Ref{}, ErrInvalidState
+	}
+	set := ps.Set(w.callID)
+	if set == nil {
+		return Ref{}, ErrNoCall
+	}
+	live, err := set.NewWithFixed(w.id, configID, w.attrs, w.fixed)
+	if err != nil {
+		return Ref{}, err
+	}
+	ps.mu.Lock()
+	delete(ps.waiting, w.id)
+	ps.mu.Unlock()
+	return Ref{ps: ps, live: live}, nil
+}
+
+// Another starts the next payment on the call of a finished one, under
+// id, with its configuration and its attributes but the amount ("take
+// another payment" in the form). What the back end set stays fixed, but
+// the amount, which the next payment starts without.
+func (r Ref) Another(id string) (Ref, error) {
+	switch {
+	case r.stored != nil:
+		return Ref{}, ErrNoCall
+	case r.live == nil || !r.live.State().Final():
+		return Ref{}, fmt.Errorf("%w: another payment follows only a finished one", ErrInvalidState)
+	}
+	attrs := r.live.Attributes()
+	attrs.Amount = 0
+	fixed := r.live.FixedAttributes() &^ AttributeSetOf(AttrAmount)
+	return r.ps.Create(r.live.View().CallID, r.live.Config().ID, id, attrs, fixed)
+}
+
+// storedView is a stored payment as a view: state, amounts, result and
+// times; the fields' progress is not stored.
+func storedView(sp store.Payment) View {
+	st := storedState(sp.State)
+	attrs := Attributes{Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference}
+	v := View{
+		ID: sp.ID, CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st, Attributes: attrs,
+		Fields: []FieldView{}, Created: sp.CreatedAt, Updated: sp.UpdatedAt,
+	}
+	if st.Final() || st == StateReconciling {
+		var brand Brand
+		_ = brand.UnmarshalText([]byte(sp.Brand))
+		v.Result = &Result{
+			State: st, ProcessorReference: sp.ProcessorReference, DeclineCode: sp.DeclineCode,
+			Brand: brand, Last4: sp.Last4, Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference,
+		}
+	}
+	return v
+}
+
+// storedState maps the store's state name to a State ("unknown" is
+// reconciling).
+func storedState(st store.State) State {
+	if st == store.StateUnknown {
+		return StateReconciling
+	}
+	for s := StateCreated; s <= StateReconciling; s++ {
+		if s.String() == string(st) {
+			return s
+		}
+	}
+	return StateFailed
+}
