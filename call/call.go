@@ -178,33 +178,16 @@ func (c *Call) AgentMediaAddr() netip.AddrPort { return c.m.mediaAddr(c.agent) }
 // touching the relay; new payload types get a new masking pipeline at the
 // next packet, with the agent's stream carrying on (same SSRC, no
 // sequence gap).
-func (c *Call) SetCallerMedia(p MediaParams) error {
-	if err := p.validate(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reason != NotEnded {
-		return ErrCallEnded
-	}
-	if !c.haveCaller || !p.sameStream(c.callerP) {
-		if err := c.newPipelineLocked(p); err != nil {
-			return err
-		}
-	}
-	moved := !c.haveCaller || p.Remote != c.callerP.Remote
-	if moved {
-		c.caller.SetRemote(p.Remote)
-	}
-	c.caller.SetEventPayloadTypes(p.eventPTs()...)
-	c.callerP, c.haveCaller = p, true
-	c.applyTimeoutsLocked(moved, false)
-	return nil
-}
+func (c *Call) SetCallerMedia(p MediaParams) error { return c.setMedia(p, true) }
 
 // SetAgentMedia applies the agent's SDP: from its answer (a 183 or the
 // 200), again on every re-INVITE.
-func (c *Call) SetAgentMedia(p MediaParams) error {
+func (c *Call) SetAgentMedia(p MediaParams) error { return c.setMedia(p, false) }
+
+// setMedia points one side's leg at p: the caller's when caller, else the
+// agent's. Only the caller's side has a masking pipeline, made again when
+// p changes its stream.
+func (c *Call) setMedia(p MediaParams, caller bool) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
@@ -213,13 +196,22 @@ func (c *Call) SetAgentMedia(p MediaParams) error {
 	if c.reason != NotEnded {
 		return ErrCallEnded
 	}
-	moved := !c.haveAgent || p.Remote != c.agentP.Remote
-	if moved {
-		c.agent.SetRemote(p.Remote)
+	leg, cur, have := c.agent, &c.agentP, &c.haveAgent
+	if caller {
+		leg, cur, have = c.caller, &c.callerP, &c.haveCaller
+		if !*have || !p.sameStream(*cur) {
+			if err := c.newPipelineLocked(p); err != nil {
+				return err
+			}
+		}
 	}
-	c.agent.SetEventPayloadTypes(p.eventPTs()...)
-	c.agentP, c.haveAgent = p, true
-	c.applyTimeoutsLocked(false, moved)
+	moved := !*have || p.Remote != cur.Remote
+	if moved {
+		leg.SetRemote(p.Remote)
+	}
+	leg.SetEventPayloadTypes(p.eventPTs()...)
+	*cur, *have = p, true
+	c.applyTimeoutsLocked(caller && moved, !caller && moved)
 	return nil
 }
 

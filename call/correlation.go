@@ -1,6 +1,6 @@
 package call
 
-import "fmt"
+import "dtmfgw/internal/enumtext"
 
 // Direction says which way the contact centre placed the call.
 type Direction uint8
@@ -12,24 +12,15 @@ const (
 	Outbound
 )
 
+var directionText = enumtext.Table[Direction]{What: "call: direction", Invalid: "unknown", Names: []string{
+	Inbound: "inbound", Outbound: "outbound",
+}}
+
 // String returns "inbound" or "outbound".
-func (d Direction) String() string {
-	switch d {
-	case Inbound:
-		return "inbound"
-	case Outbound:
-		return "outbound"
-	}
-	return "unknown"
-}
+func (d Direction) String() string { return directionText.String(d) }
 
 // MarshalText writes "inbound" or "outbound" (for JSON).
-func (d Direction) MarshalText() ([]byte, error) {
-	if d > Outbound {
-		return nil, fmt.Errorf("call: direction %d: unknown", uint8(d))
-	}
-	return []byte(d.String()), nil
-}
+func (d Direction) MarshalText() ([]byte, error) { return directionText.MarshalText(d) }
 
 // Correlation ties a call to the identifiers the signalling and the
 // contact centre know it by, so the API can find the call an agent is on.

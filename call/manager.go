@@ -3,8 +3,6 @@ package call
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/internal/randid"
 	"dtmfgw/media"
 	"dtmfgw/media/mask"
 )
@@ -209,10 +208,8 @@ func (m *Manager) newCall(corr Correlation) (*Call, error) {
 		caller.Close()
 		return nil, fmt.Errorf("call: agent leg ports: %w", err)
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
 	c := &Call{
-		id:      base64.RawURLEncoding.EncodeToString(b[:16]),
+		id:      randid.New(16),
 		m:       m,
 		caller:  caller,
 		agent:   agent,

@@ -1,6 +1,6 @@
 package call
 
-import "fmt"
+import "dtmfgw/internal/enumtext"
 
 // EndReason says why a call ended. It is one of a small fixed set, so it
 // can label a metric (calls_terminated_total{reason}) without growing it.
@@ -37,7 +37,7 @@ const (
 	numEndReasons
 )
 
-var endReasonNames = [numEndReasons]string{
+var endReasonText = enumtext.Table[EndReason]{What: "call: end reason", Invalid: "unknown", Names: []string{
 	NotEnded:              "not-ended",
 	EndCallerHangup:       "caller-hangup",
 	EndAgentHangup:        "agent-hangup",
@@ -48,23 +48,13 @@ var endReasonNames = [numEndReasons]string{
 	EndAgentMediaTimeout:  "agent-media-timeout",
 	EndShutdown:           "shutdown",
 	EndError:              "error",
-}
+}}
 
 // String returns the reason's metric label.
-func (r EndReason) String() string {
-	if r < numEndReasons {
-		return endReasonNames[r]
-	}
-	return "unknown"
-}
+func (r EndReason) String() string { return endReasonText.String(r) }
 
 // MarshalText writes the reason's metric label (for JSON).
-func (r EndReason) MarshalText() ([]byte, error) {
-	if r >= numEndReasons {
-		return nil, fmt.Errorf("call: end reason %d: unknown", uint8(r))
-	}
-	return []byte(r.String()), nil
-}
+func (r EndReason) MarshalText() ([]byte, error) { return endReasonText.MarshalText(r) }
 
 // MediaTimeout reports whether the call ended because a leg's media
 // stopped: the signalling layer must then end both dialogs itself.

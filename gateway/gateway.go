@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"dtmfgw/api"
 	"dtmfgw/call"
 	"dtmfgw/internal/certfile"
+	"dtmfgw/internal/randid"
 	"dtmfgw/metrics"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
@@ -304,9 +303,7 @@ func (g *Gateway) Webhooks() *webhook.Directory { return g.webhooks }
 
 // NewAPIKey returns a random API key, for a run that configured none.
 func NewAPIKey() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return "dtmfgw_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return "dtmfgw_" + randid.New(24)
 }
 
 // adminHandler registers the gateway's metrics on a registry of its own

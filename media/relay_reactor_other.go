@@ -6,31 +6,12 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
-	"time"
 
 	"dtmfgw/internal/histo"
 )
 
-// DefaultReactorEvents is how many ready sockets a Reactor takes from the
-// kernel per wait when none is configured.
-const DefaultReactorEvents = 256
-
 // ErrNoReactor is returned by NewReactor where there is no epoll(7).
 var ErrNoReactor = errors.New("media: Reactor needs Linux (epoll)")
-
-// ErrReactorClosed is returned when a relay starts on a closed Reactor.
-var ErrReactorClosed = errors.New("media: reactor closed")
-
-// ReactorConfig configures a Reactor (see the Linux version).
-type ReactorConfig struct {
-	Now          func() time.Time
-	TimeoutCheck time.Duration
-	Events       int
-	Coalesce     time.Duration
-}
-
-// MaxReactorCoalesce bounds ReactorConfig.Coalesce.
-const MaxReactorCoalesce = 2 * time.Millisecond
 
 // Reactor reads many legs' sockets on one goroutine; Linux only.
 type Reactor struct{ mu sync.Mutex }

@@ -75,19 +75,14 @@ Flags:
 `)
 		fset.PrintDefaults()
 	}
-	if err := cli.ParseFlags(fset, args); err != nil {
+	path, err := fileArg(fset, args)
+	if err != nil {
 		return err
 	}
-	if fset.NArg() != 1 {
-		fset.Usage()
-		return cli.ErrUsage
-	}
-	path := fset.Arg(0)
 	f := strings.ToLower(strings.TrimSpace(*format))
 	isCapture := f == "pcap" || f == "pcapng"
 	var audioFormat audiofile.Format
 	if !isCapture {
-		var err error
 		if audioFormat, err = audiofile.ParseFormat(f); err != nil {
 			fmt.Fprintf(stderr, "dtmfgw detect: --format %q: want one of %s\n", *format, detectFormats)
 			return cli.ErrUsage
@@ -99,6 +94,19 @@ Flags:
 		return fileError(path, err)
 	}
 	return printDetections(stdout, found, *asJSON)
+}
+
+// fileArg parses a file tool's flags and returns its one argument, the
+// file; anything else is a usage error.
+func fileArg(fset *flag.FlagSet, args []string) (string, error) {
+	if err := cli.ParseFlags(fset, args); err != nil {
+		return "", err
+	}
+	if fset.NArg() != 1 {
+		fset.Usage()
+		return "", cli.ErrUsage
+	}
+	return fset.Arg(0), nil
 }
 
 // fileError names the file in an error, once.

@@ -66,14 +66,7 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 	events := map[direction][]streamPress{}
 	inband := map[direction][]streamPress{}
 	var order []direction
-	for i, s := range c.Streams {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		a, err := analyzeStream(ctx, s, c.First)
-		if err != nil {
-			return nil, err
-		}
+	err := analyzeStreams(ctx, c, func(i int, s *capture.Stream, a streamAnalysis) {
 		ev, ib := a.events, a.inband
 		if verbose {
 			describeStream(stderr, s, a.audio.String(), len(ev), len(ib))
@@ -90,6 +83,9 @@ func detectCapture(ctx context.Context, c *capture.Capture, stderr io.Writer, ve
 		}
 		events[d] = append(events[d], ev...)
 		inband[d] = append(inband[d], ib...)
+	})
+	if err != nil {
+		return nil, err
 	}
 	var found []detection
 	for _, d := range order {
@@ -150,6 +146,23 @@ type streamAnalysis struct {
 	events []streamPress // from telephone-event packets (RFC 4733)
 	inband []streamPress // from tones in the G.711 audio
 	audio  audioSummary
+}
+
+// analyzeStreams analyzes every stream of c, in the capture's order, and
+// hands each analysis to f as soon as it is made; it stops at the first
+// error or when ctx ends.
+func analyzeStreams(ctx context.Context, c *capture.Capture, f func(i int, s *capture.Stream, a streamAnalysis)) error {
+	for i, s := range c.Streams {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a, err := analyzeStream(ctx, s, c.First)
+		if err != nil {
+			return err
+		}
+		f(i, s, a)
+	}
+	return nil
 }
 
 // analyzeStream finds the presses of one stream, timed from first.

@@ -116,14 +116,10 @@ Flags:
 `)
 		fset.PrintDefaults()
 	}
-	if err := cli.ParseFlags(fset, args); err != nil {
+	path, err := fileArg(fset, args)
+	if err != nil {
 		return err
 	}
-	if fset.NArg() != 1 {
-		fset.Usage()
-		return cli.ErrUsage
-	}
-	path := fset.Arg(0)
 	reports, err := inspectFile(ctx, path, stderr)
 	if err != nil {
 		return fileError(path, err)
@@ -177,15 +173,11 @@ func inspectFile(ctx context.Context, path string, stderr io.Writer) ([]streamRe
 // then on the SIP INFO DTMF of each SIP hop.
 func inspectCapture(ctx context.Context, c *capture.Capture) ([]streamReport, error) {
 	out := make([]streamReport, 0, len(c.Streams))
-	for _, s := range c.Streams {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		a, err := analyzeStream(ctx, s, c.First)
-		if err != nil {
-			return nil, err
-		}
+	err := analyzeStreams(ctx, c, func(_ int, s *capture.Stream, a streamAnalysis) {
 		out = append(out, inspectStream(s, c.Media, a))
+	})
+	if err != nil {
+		return nil, err
 	}
 	return append(out, inspectSIPInfo(c)...), nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"dtmfgw/internal/enumtext"
 )
 
 // Brand is a card scheme, told from the leading digits of the card number
@@ -26,7 +28,10 @@ const (
 	numBrands
 )
 
-var brandNames = [numBrands]string{"unknown", "visa", "mastercard", "amex", "discover", "diners", "jcb", "maestro", "unionpay"}
+var brandText = enumtext.Table[Brand]{What: "payment: brand", Invalid: "invalid", FoldCase: true, Names: []string{
+	BrandUnknown: "unknown", BrandVisa: "visa", BrandMastercard: "mastercard", BrandAmex: "amex",
+	BrandDiscover: "discover", BrandDiners: "diners", BrandJCB: "jcb", BrandMaestro: "maestro", BrandUnionPay: "unionpay",
+}}
 
 // AllBrands returns every known brand, in a fixed order.
 func AllBrands() []Brand {
@@ -34,31 +39,19 @@ func AllBrands() []Brand {
 }
 
 // String returns the brand's configuration name ("visa", "amex", …).
-func (b Brand) String() string {
-	if b >= numBrands {
-		return "invalid"
-	}
-	return brandNames[b]
-}
+func (b Brand) String() string { return brandText.String(b) }
 
 // MarshalText writes the brand's configuration name, for YAML and JSON.
-func (b Brand) MarshalText() ([]byte, error) {
-	if b >= numBrands {
-		return nil, fmt.Errorf("payment: brand %d: unknown", uint8(b))
-	}
-	return []byte(b.String()), nil
-}
+func (b Brand) MarshalText() ([]byte, error) { return brandText.MarshalText(b) }
 
 // UnmarshalText reads a brand's configuration name (ASCII case ignored).
 // "unknown" is not a brand one can accept, so it is refused.
 func (b *Brand) UnmarshalText(t []byte) error {
-	for i := BrandVisa; i < numBrands; i++ {
-		if strings.EqualFold(string(t), brandNames[i]) {
-			*b = i
-			return nil
-		}
+	if v, ok := brandText.Parse(t); ok && v != BrandUnknown {
+		*b = v
+		return nil
 	}
-	return fmt.Errorf("card brand %q: want one of %s", clip(t, 32), strings.Join(brandNames[1:], ", "))
+	return fmt.Errorf("card brand %q: want one of %s", clip(t, 32), strings.Join(brandText.Names[BrandVisa:], ", "))
 }
 
 // lengths is a set of card-number lengths: bit n is length n.
@@ -342,6 +335,18 @@ func clip(b []byte, n int) string {
 		return cardNumberWithheld
 	}
 	return string(b)
+}
+
+// unmarshalName sets *v to the value of t that text names, or returns
+// "<what> "<text>": <want>" with text clipped: it comes from a
+// configuration file or a request and may be anything, a card number too.
+func unmarshalName[E ~uint8](t enumtext.Table[E], v *E, text []byte, what, want string) error {
+	got, ok := t.Parse(text)
+	if !ok {
+		return fmt.Errorf("%s %q: %s", what, clip(text, 32), want)
+	}
+	*v = got
+	return nil
 }
 
 // cardNumberWithheld stands in an error message for a value that holds a

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
+	"dtmfgw/internal/enumtext"
 )
 
 // EventType says what an Event reports.
@@ -44,34 +45,22 @@ const (
 	numEventTypes
 )
 
-var eventTypeNames = [numEventTypes]string{"", "field_armed", "field_length", "field_complete", "state", "remaining", "secure", "agent_state", "result"}
+var eventTypeText = enumtext.Table[EventType]{What: "payment: event type", Invalid: "invalid", Names: []string{
+	EventFieldArmed: "field_armed", EventFieldLength: "field_length", EventFieldComplete: "field_complete",
+	EventState: "state", EventRemaining: "remaining", EventSecure: "secure", EventAgentState: "agent_state",
+	EventResult: "result",
+}}
 
 // String returns the type's name as events write it ("field_length").
-func (t EventType) String() string {
-	if t == 0 || t >= numEventTypes {
-		return "invalid"
-	}
-	return eventTypeNames[t]
-}
+func (t EventType) String() string { return eventTypeText.String(t) }
 
 // MarshalText writes the type's name.
-func (t EventType) MarshalText() ([]byte, error) {
-	if t == 0 || t >= numEventTypes {
-		return nil, fmt.Errorf("payment: event type %d: unknown", uint8(t))
-	}
-	return []byte(t.String()), nil
-}
+func (t EventType) MarshalText() ([]byte, error) { return eventTypeText.MarshalText(t) }
 
 // UnmarshalText reads a type's name ("field_length"), as a webhook's
 // events list in the configuration file gives it.
 func (t *EventType) UnmarshalText(b []byte) error {
-	for i := EventFieldArmed; i < numEventTypes; i++ {
-		if string(b) == eventTypeNames[i] {
-			*t = i
-			return nil
-		}
-	}
-	return fmt.Errorf("event type %q: unknown", clip(b, 32))
+	return unmarshalName(eventTypeText, t, b, "event type", "unknown")
 }
 
 // AgentState is the agent's state as the contact centre's platform names

@@ -167,27 +167,15 @@ func (p *Payment) editableLocked() error {
 // complete is cleared first (its digits zeroed), so the caller types it
 // afresh; one that is not keeps its digits and goes on. The first Arm
 // moves a created payment to collecting.
-func (p *Payment) Arm(fieldID string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.editableLocked(); err != nil {
-		return err
-	}
-	i := p.cfg.field(fieldID)
-	if i < 0 {
-		return fmt.Errorf("%w: %q", ErrNoField, clip([]byte(fieldID), maxIDLen))
-	}
-	if p.fields[i].complete {
-		p.clearLocked(i)
-	}
-	p.armLocked(i)
-	p.refreshLocked()
-	return nil
-}
+func (p *Payment) Arm(fieldID string) error { return p.arm(fieldID, false) }
 
 // Clear zeroes the field's digits and arms it, so the caller can type it
 // again at once (the agent form's per-field clear button).
-func (p *Payment) Clear(fieldID string) error {
+func (p *Payment) Clear(fieldID string) error { return p.arm(fieldID, true) }
+
+// arm is Arm, and with zero Clear: the field's digits are zeroed first
+// when zero says so or when the field is complete.
+func (p *Payment) arm(fieldID string, zero bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.editableLocked(); err != nil {
@@ -197,7 +185,9 @@ func (p *Payment) Clear(fieldID string) error {
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrNoField, clip([]byte(fieldID), maxIDLen))
 	}
-	p.clearLocked(i)
+	if zero || p.fields[i].complete {
+		p.clearLocked(i)
+	}
 	p.armLocked(i)
 	p.refreshLocked()
 	return nil

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"dtmfgw/internal/enumtext"
 )
 
 // ErrConfig is wrapped by Settings.Validate and
@@ -60,34 +61,20 @@ const (
 	numFieldKinds
 )
 
-var fieldKindNames = [numFieldKinds]string{"", "card_number", "expiry", "security_code", "digits"}
+var fieldKindText = enumtext.Table[FieldKind]{What: "payment: field kind", Invalid: "invalid", FoldCase: true, Names: []string{
+	FieldCardNumber: "card_number", FieldExpiry: "expiry", FieldSecurityCode: "security_code", FieldDigits: "digits",
+}}
 
 // String returns the kind's configuration name.
-func (k FieldKind) String() string {
-	if k == 0 || k >= numFieldKinds {
-		return "invalid"
-	}
-	return fieldKindNames[k]
-}
+func (k FieldKind) String() string { return fieldKindText.String(k) }
 
 // MarshalText writes the kind's configuration name.
-func (k FieldKind) MarshalText() ([]byte, error) {
-	if k == 0 || k >= numFieldKinds {
-		return nil, fmt.Errorf("payment: field kind %d: unknown", uint8(k))
-	}
-	return []byte(k.String()), nil
-}
+func (k FieldKind) MarshalText() ([]byte, error) { return fieldKindText.MarshalText(k) }
 
 // UnmarshalText reads "card_number", "expiry", "security_code" or
 // "digits" (ASCII case ignored).
 func (k *FieldKind) UnmarshalText(t []byte) error {
-	for i := FieldCardNumber; i < numFieldKinds; i++ {
-		if strings.EqualFold(string(t), fieldKindNames[i]) {
-			*k = i
-			return nil
-		}
-	}
-	return fmt.Errorf("field kind %q: want card_number, expiry, security_code or digits", clip(t, 32))
+	return unmarshalName(fieldKindText, k, t, "field kind", "want card_number, expiry, security_code or digits")
 }
 
 // card reports whether the kind is one of the three card fields, whose
@@ -420,11 +407,8 @@ func (c Config) texts() []keyedText {
 // checkID accepts 1 to maxIDLen lower-case letters, digits, '_' and '-':
 // ids go into URLs, events and metric labels unescaped.
 func checkID(s string) error {
-	if s == "" {
-		return errors.New("required")
-	}
-	if len(s) > maxIDLen {
-		return fmt.Errorf("%d characters, at most %d", len(s), maxIDLen)
+	if err := checkLength(s, maxIDLen, "characters"); err != nil {
+		return err
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -438,14 +422,23 @@ func checkID(s string) error {
 // checkText accepts 1 to maxLabelLen bytes of text without control
 // characters.
 func checkText(s string) error {
-	if s == "" {
-		return errors.New("required")
-	}
-	if len(s) > maxLabelLen {
-		return fmt.Errorf("%d bytes, at most %d", len(s), maxLabelLen)
+	if err := checkLength(s, maxLabelLen, "bytes"); err != nil {
+		return err
 	}
 	if hasControl(s) {
 		return errors.New("holds a control character")
+	}
+	return nil
+}
+
+// checkLength refuses s empty or longer than limit bytes; unit is how
+// the error counts them ("characters" for ids, which are ASCII).
+func checkLength(s string, limit int, unit string) error {
+	if s == "" {
+		return errors.New("required")
+	}
+	if len(s) > limit {
+		return fmt.Errorf("%d %s, at most %d", len(s), unit, limit)
 	}
 	return nil
 }

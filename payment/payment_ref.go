@@ -230,21 +230,29 @@ func (r *Ref) PatchAttributes(editor Editor, ch AttributesPatch) error {
 		_, err := r.live.PatchAttributes(editor, ch)
 		return err
 	case r.waiting != nil:
-		r.ps.mu.Lock()
-		defer r.ps.mu.Unlock()
-		w := r.ps.waiting[r.waiting.id]
-		if w == nil || w.state != StateCreated {
-			return ErrInvalidState
-		}
-		a, fixed, err := ch.Apply(editor, w.attrs, w.fixed, 0, "")
-		if err != nil {
-			return err
-		}
-		w.attrs, w.fixed = a, fixed
-		r.waiting.attrs, r.waiting.fixed = a, fixed
-		return nil
+		return r.onWaiting(func(w *waiting) error {
+			a, fixed, err := ch.Apply(editor, w.attrs, w.fixed, 0, "")
+			if err != nil {
+				return err
+			}
+			w.attrs, w.fixed = a, fixed
+			r.waiting.attrs, r.waiting.fixed = a, fixed
+			return nil
+		})
 	}
 	return ErrInvalidState
+}
+
+// onWaiting runs op, under Payments.mu, on the waiting payment r was
+// found as, if it still waits for its configuration.
+func (r *Ref) onWaiting(op func(*waiting) error) error {
+	r.ps.mu.Lock()
+	defer r.ps.mu.Unlock()
+	w := r.ps.waiting[r.waiting.id]
+	if w == nil || w.state != StateCreated {
+		return ErrInvalidState
+	}
+	return op(w)
 }
 
 // Arm arms the field fieldID (Payment.Arm).
@@ -287,15 +295,11 @@ func (r *Ref) End() error {
 	case r.live != nil:
 		return r.live.End()
 	case r.waiting != nil:
-		r.ps.mu.Lock()
-		defer r.ps.mu.Unlock()
-		w := r.ps.waiting[r.waiting.id]
-		if w == nil || w.state != StateCreated {
-			return ErrInvalidState
-		}
-		w.state, w.reason = StateCancelled, ReasonAgentEnded
-		*r.waiting = *w
-		return nil
+		return r.onWaiting(func(w *waiting) error {
+			w.state, w.reason = StateCancelled, ReasonAgentEnded
+			*r.waiting = *w
+			return nil
+		})
 	}
 	return ErrInvalidState
 }
@@ -373,10 +377,8 @@ func storedState(st store.State) State {
 	if st == store.StateUnknown {
 		return StateReconciling
 	}
-	for s := StateCreated; s <= StateReconciling; s++ {
-		if s.String() == string(st) {
-			return s
-		}
+	if s, ok := stateText.Parse([]byte(st)); ok {
+		return s
 	}
 	return StateFailed
 }

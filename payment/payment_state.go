@@ -2,9 +2,9 @@ package payment
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
+	"dtmfgw/internal/enumtext"
 	"dtmfgw/processor"
 )
 
@@ -45,27 +45,19 @@ const (
 	// StateReconciling: the processor gave no answer; Reconcile asks it
 	// what became of the charge.
 	StateReconciling
-
-	numStates
 )
 
-var stateNames = [numStates]string{"", "created", "collecting", "ready", "processing", "approved", "declined", "failed", "cancelled", "timed_out", "reconciling"}
+var stateText = enumtext.Table[State]{What: "payment: payment state", Invalid: "invalid", Names: []string{
+	StateCreated: "created", StateCollecting: "collecting", StateReady: "ready", StateProcessing: "processing",
+	StateApproved: "approved", StateDeclined: "declined", StateFailed: "failed", StateCancelled: "cancelled",
+	StateTimedOut: "timed_out", StateReconciling: "reconciling",
+}}
 
 // String returns the state's name ("timed_out").
-func (s State) String() string {
-	if s == 0 || s >= numStates {
-		return "invalid"
-	}
-	return stateNames[s]
-}
+func (s State) String() string { return stateText.String(s) }
 
 // MarshalText writes the state's name.
-func (s State) MarshalText() ([]byte, error) {
-	if s == 0 || s >= numStates {
-		return nil, fmt.Errorf("payment: payment state %d: unknown", uint8(s))
-	}
-	return []byte(s.String()), nil
-}
+func (s State) MarshalText() ([]byte, error) { return stateText.MarshalText(s) }
 
 // Final reports whether the state is an end: approved, declined, failed,
 // cancelled or timed out.

@@ -2,8 +2,6 @@ package payment
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/randid"
 	"dtmfgw/processor"
 )
 
@@ -593,8 +592,4 @@ func validPaymentID(id string) bool {
 }
 
 // randomID returns 128 random bits, URL-safe.
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func randomID() string { return randid.New(16) }

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"dtmfgw/internal/wake"
 	"dtmfgw/processor"
 	"dtmfgw/store"
 )
@@ -153,9 +155,10 @@ type Reconciler struct {
 	// wake is poked when an ask ends, so that a free slot is used at
 	// once and a settled payment leaves the figures.
 	wake chan struct{}
+	// running is set by the first Run, so that a second one refuses.
+	running atomic.Bool
 
 	mu       sync.Mutex
-	running  bool
 	inFlight map[string]bool
 	retries  map[string]reconcileRetry
 	// unresolved holds, by payment id, since when each payment the last
@@ -232,13 +235,9 @@ func (r *Reconciler) OldestAge() time.Duration {
 // Run settles unresolved payments until ctx ends, then waits for the
 // asks under way (their processor calls end with ctx) and returns nil.
 func (r *Reconciler) Run(ctx context.Context) error {
-	r.mu.Lock()
-	if r.running {
-		r.mu.Unlock()
+	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("payment: Reconciler.Run is already running")
 	}
-	r.running = true
-	r.mu.Unlock()
 
 	slots := make(chan struct{}, r.cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -259,17 +258,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		switch wake.Wait(ctx, wait, r.wake) {
+		case wake.Done:
 			return nil
-		case <-r.wake:
+		case wake.Woken:
 			relist = false
-		case <-t.C:
+		case wake.Elapsed:
 			relist = true
 		}
-		t.Stop()
 	}
 }
 

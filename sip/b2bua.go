@@ -220,11 +220,11 @@ func (b *B2BUA) Serve(ctx context.Context, ls *Listeners) error {
 	// sent messages. TLS and connections sipgo dials itself are not.
 	b.udpConn = countingPacketConn{ls.UDP, &b.msgs}
 	go func() { errs <- srv.ServeUDP(b.udpConn) }()
-	go func() { errs <- srv.ServeTCP(screenedListener{countingListener{ls.TCP, &b.msgs}, b}) }()
+	go func() { errs <- srv.ServeTCP(screenedListener(countingListener(ls.TCP, &b.msgs), b)) }()
 	n := 2
 	if ls.TLS != nil {
 		n++
-		go func() { errs <- srv.ServeTLS(screenedListener{ls.TLS, b}) }()
+		go func() { errs <- srv.ServeTLS(screenedListener(ls.TLS, b)) }()
 	}
 	b.log.Info("SIP listening", "udp", addr.String(), "tcp", addr.String(), "tls", ls.TLS != nil)
 	var err2 error

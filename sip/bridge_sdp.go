@@ -291,15 +291,7 @@ func (br *bridge) callerReoffer(offer *sdp.Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := br.agentOrigin.Marshal(agentOffer)
-	if err != nil {
-		return nil, err
-	}
-	res, err := br.sendReinvite(false, body)
-	if err != nil {
-		return nil, err
-	}
-	agentAnswer, err := sdp.Parse(res.Body())
+	agentAnswer, err := br.reoffer(false, agentOffer)
 	if err != nil {
 		return nil, err
 	}
@@ -325,15 +317,7 @@ func (br *bridge) agentReoffer(offer *sdp.Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := br.callerOrigin.Marshal(callerOffer)
-	if err != nil {
-		return nil, err
-	}
-	res, err := br.sendReinvite(true, body)
-	if err != nil {
-		return nil, err
-	}
-	callerAnswer, err := sdp.Parse(res.Body())
+	callerAnswer, err := br.reoffer(true, callerOffer)
 	if err != nil {
 		return nil, err
 	}
@@ -349,36 +333,50 @@ func (br *bridge) agentReoffer(offer *sdp.Media) ([]byte, error) {
 	return br.agentOrigin.Marshal(answer)
 }
 
+// reoffer sends our offer to one side (the caller's when toCaller) in a
+// re-INVITE and returns that side's answer.
+func (br *bridge) reoffer(toCaller bool, offer *sdp.Media) (*sdp.Media, error) {
+	origin := &br.agentOrigin
+	if toCaller {
+		origin = &br.callerOrigin
+	}
+	body, err := origin.Marshal(offer)
+	if err != nil {
+		return nil, err
+	}
+	res, err := br.sendReinvite(toCaller, body)
+	if err != nil {
+		return nil, err
+	}
+	return sdp.Parse(res.Body())
+}
+
 // sendReinvite sends a re-INVITE with body on one leg, ACKs its 2xx (RFC
 // 3261 §13.2.2.4) and returns it.
 func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
+	// The leg's dialog, the peer's Contact (RFC 3261 §12.2.1.1) and the
+	// dialog's transport: in-dialog requests keep the transport sipgo
+	// set from the INVITE, and so must our choice of socket.
+	var dialog interface {
+		Do(context.Context, *sipmsg.Request) (*sipmsg.Response, error)
+		WriteRequest(*sipmsg.Request) error
+	}
 	var target sipmsg.Uri
+	var transport string
 	if toCaller {
-		target = br.in.InviteRequest.Contact().Address
+		dialog, target, transport = br.in, br.in.InviteRequest.Contact().Address, br.in.InviteRequest.Transport()
 	} else {
-		target = br.out.InviteResponse.Contact().Address
+		dialog, target, transport = br.out, br.out.InviteResponse.Contact().Address, br.out.InviteRequest.Transport()
 	}
 	req := sipmsg.NewRequest(sipmsg.INVITE, *target.Clone())
 	ct := contentTypeSDP
 	req.AppendHeader(&ct)
 	req.SetBody(body)
-	// In-dialog requests keep the dialog's transport (sipgo sets it from
-	// the INVITE); so must our choice of socket.
-	if toCaller {
-		req.SetTransport(br.in.InviteRequest.Transport())
-	} else {
-		req.SetTransport(br.out.InviteRequest.Transport())
-	}
+	req.SetTransport(transport)
 	br.b.fromListener(req)
-	var res *sipmsg.Response
-	var err error
-	if toCaller {
-		res, err = br.in.Do(ctx, req)
-	} else {
-		res, err = br.out.Do(ctx, req)
-	}
+	res, err := dialog.Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -389,12 +387,7 @@ func (br *bridge) sendReinvite(toCaller bool, body []byte) (*sipmsg.Response, er
 	ack.SetBody(nil)
 	ack.SetTransport(req.Transport())
 	br.b.fromListener(ack)
-	if toCaller {
-		err = br.in.WriteRequest(ack)
-	} else {
-		err = br.out.WriteRequest(ack)
-	}
-	if err != nil {
+	if err := dialog.WriteRequest(ack); err != nil {
 		br.log.Debug("ACK of the re-INVITE not sent", "err", err)
 	}
 	return res, nil

@@ -72,17 +72,8 @@ func (b *B2BUA) cancelFilter(info sipmsg.TransportReadProps, data []byte) ([]byt
 
 // screenedListener hands out connections whose CANCELs are screened
 // (screenedConn): the TCP and TLS connections peers open to us.
-type screenedListener struct {
-	net.Listener
-	b *B2BUA
-}
-
-func (l screenedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &screenedConn{Conn: c, b: l.b, par: newStreamParser()}, nil
+func screenedListener(l net.Listener, b *B2BUA) net.Listener {
+	return wrapListener{l, func(c net.Conn) net.Conn { return &screenedConn{Conn: c, b: b, par: newStreamParser()} }}
 }
 
 // newStreamParser is a stream parser with sipgo's defaults: the ones its

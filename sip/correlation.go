@@ -209,14 +209,7 @@ func correlateCalled(req *sipmsg.Request, drop func(field, header, reason string
 // checkID, else "" and why. A URI with no user, or of a scheme other than
 // sip, sips and tel, gives "", "".
 func checkedUser(u *sipmsg.Uri) (user, reason string) {
-	var raw string
-	switch strings.ToLower(u.Scheme) {
-	case "sip", "sips":
-		raw = u.User
-	case "tel":
-		raw, _, _ = strings.Cut(u.Raw(), ";")
-	}
-	if raw == "" {
+	if rawUser(u) == "" {
 		return "", ""
 	}
 	if user = URIUser(u); user == "" {

@@ -145,17 +145,23 @@ func (p countingPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // countingListener hands out connections that count what is written on
 // them: the TCP connections peers open to us.
-type countingListener struct {
-	net.Listener
-	c *messageCounters
+func countingListener(l net.Listener, c *messageCounters) net.Listener {
+	return wrapListener{l, func(conn net.Conn) net.Conn { return countingConn{Conn: conn, c: c} }}
 }
 
-func (l countingListener) Accept() (net.Conn, error) {
+// wrapListener hands out each connection it accepts wrapped by wrap: the
+// listeners sipgo serves see our connections, not the sockets.
+type wrapListener struct {
+	net.Listener
+	wrap func(net.Conn) net.Conn
+}
+
+func (l wrapListener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{Conn: conn, c: l.c}, nil
+	return l.wrap(conn), nil
 }
 
 type countingConn struct {

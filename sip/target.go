@@ -186,15 +186,7 @@ func isHex(c byte) bool {
 // to the first parameter). It returns "" for any other URI, a URI without
 // a user, or a user whose escapes are malformed.
 func URIUser(u *sipmsg.Uri) string {
-	var raw string
-	switch strings.ToLower(u.Scheme) {
-	case "sip", "sips":
-		raw = u.User
-	case "tel":
-		raw, _, _ = strings.Cut(u.Raw(), ";")
-	default:
-		return ""
-	}
+	raw := rawUser(u)
 	if !strings.Contains(raw, "%") {
 		return raw
 	}
@@ -203,4 +195,18 @@ func URIUser(u *sipmsg.Uri) string {
 		return ""
 	}
 	return user
+}
+
+// rawUser returns the user a URI addresses as written: the user part of a
+// sip: or sips: URI, the number of a tel: URI up to its first parameter;
+// "" for any other URI.
+func rawUser(u *sipmsg.Uri) string {
+	switch strings.ToLower(u.Scheme) {
+	case "sip", "sips":
+		return u.User
+	case "tel":
+		raw, _, _ := strings.Cut(u.Raw(), ";")
+		return raw
+	}
+	return ""
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -65,14 +64,7 @@ const deliveryPrefix = "whd_"
 
 // NewDeliveryID returns a new random delivery id: "whd_" and 24
 // lower-case letters (112 bits), no digit, as payment ids.
-func NewDeliveryID() string {
-	var b [24]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
-	}
-	return deliveryPrefix + string(b[:])
-}
+func NewDeliveryID() string { return randomID(deliveryPrefix) }
 
 // Limits of the outbox.
 const (
@@ -195,19 +187,9 @@ func (s *Store) EnqueueDelivery(ctx context.Context, d Delivery) (Delivery, erro
 	if err := d.check(); err != nil {
 		return Delivery{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Delivery{}, fmt.Errorf("store: enqueue delivery: begin: %w", err)
-	}
-	defer tx.Rollback()
-	d, err = s.insertDelivery(ctx, tx, d, s.clock())
-	if err != nil {
-		return Delivery{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Delivery{}, fmt.Errorf("store: enqueue delivery: commit: %w", err)
-	}
-	return d, nil
+	return inTx(ctx, s, "enqueue delivery", func(tx *sql.Tx) (Delivery, error) {
+		return s.insertDelivery(ctx, tx, d, s.clock())
+	})
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (at
@@ -221,48 +203,29 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, fmt.Errorf("%w: claim needs a positive limit and lease", ErrInvalid)
 	}
 	limit = min(limit, MaxClaim)
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: begin: %w", err)
-	}
-	defer tx.Rollback()
-	skip := ""
-	if s.d.forUpdate != "" {
-		// Nodes sharing the database each take other rows.
-		skip = s.d.forUpdate + " SKIP LOCKED"
-	}
-	rows, err := tx.QueryContext(ctx, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT ?`+skip), s.d.timeArg(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: %w", err)
-	}
-	var ds []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
+	return inTx(ctx, s, "claim deliveries", func(tx *sql.Tx) ([]Delivery, error) {
+		skip := ""
+		if s.d.forUpdate != "" {
+			// Nodes sharing the database each take other rows.
+			skip = s.d.forUpdate + " SKIP LOCKED"
+		}
+		ds, err := queryAll(ctx, tx, "claim deliveries", scanDelivery, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
+			WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`+skip), s.d.timeArg(now), limit)
 		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: claim deliveries: %w", err)
+			return nil, err
 		}
-		ds = append(ds, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: %w", err)
-	}
-	leased := now.Add(lease).UTC().Truncate(time.Microsecond)
-	for i := range ds {
-		ds[i].Attempts++
-		ds[i].NextAttemptAt = leased
-		if _, err := tx.ExecContext(ctx, s.d.bind(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?`),
-			ds[i].Attempts, s.d.timeArg(leased), ds[i].ID); err != nil {
-			return nil, fmt.Errorf("store: claim deliveries: %w", err)
+		leased := now.Add(lease).UTC().Truncate(time.Microsecond)
+		for i := range ds {
+			ds[i].Attempts++
+			ds[i].NextAttemptAt = leased
+			if _, err := tx.ExecContext(ctx, s.d.bind(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?`),
+				ds[i].Attempts, s.d.timeArg(leased), ds[i].ID); err != nil {
+				return nil, fmt.Errorf("store: claim deliveries: %w", err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: claim deliveries: commit: %w", err)
-	}
-	return ds, nil
+		return ds, nil
+	})
 }
 
 // Outcome is how an attempt at a delivery ended.
@@ -340,24 +303,8 @@ func (s *Store) Delivery(ctx context.Context, id string) (Delivery, error) {
 
 // Deliveries returns the deliveries of the payment id, oldest first.
 func (s *Store) Deliveries(ctx context.Context, paymentID string) ([]Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
+	return queryAll(ctx, s.db, "list deliveries", scanDelivery, s.d.bind(`SELECT `+deliveryColumns+` FROM webhook_deliveries
 		WHERE payment_id = ? ORDER BY created_at, id`), paymentID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list deliveries: %w", err)
-	}
-	defer rows.Close()
-	var ds []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list deliveries: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list deliveries: %w", err)
-	}
-	return ds, nil
 }
 
 // NextDeliveryDue returns when the earliest pending delivery is due, and

@@ -282,43 +282,30 @@ func checkBrand(s string) error {
 
 // checkLast4: empty or exactly four ASCII digits; never more.
 func checkLast4(s string) error {
-	if s == "" {
-		return nil
-	}
-	if len(s) != 4 || !isDigits(s) {
-		return fmt.Errorf("%w: last4 must be exactly 4 digits", ErrInvalid)
-	}
-	return nil
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return checkCode(s, 4, '0', '9', "last4 must be exactly 4 digits")
 }
 
 // checkCurrency: empty or three upper-case letters (ISO 4217 alphabetic
 // code).
 func checkCurrency(s string) error {
+	return checkCode(s, 3, 'A', 'Z', "currency must be an ISO 4217 code of 3 upper-case letters")
+}
+
+// checkCode accepts s empty or of exactly n bytes, each from lo to hi; it
+// refuses anything else as ErrInvalid because want.
+func checkCode(s string, n int, lo, hi byte, want string) error {
 	if s == "" {
 		return nil
 	}
-	if len(s) != 3 || !isUpper(s) {
-		return fmt.Errorf("%w: currency must be an ISO 4217 code of 3 upper-case letters", ErrInvalid)
+	if len(s) != n {
+		return fmt.Errorf("%w: %s", ErrInvalid, want)
 	}
-	return nil
-}
-
-func isUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
+		if s[i] < lo || s[i] > hi {
+			return fmt.Errorf("%w: %s", ErrInvalid, want)
 		}
 	}
-	return true
+	return nil
 }
 
 // checkName checks a short machine name (an action, a processor): 1 to

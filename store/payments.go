@@ -19,6 +19,55 @@ const paymentColumns = `id, call_id, inbound_call_id, outbound_call_id, primary_
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs query on q and reads every row with scan. op names the
+// operation in errors ("list payments"). The rows are closed when it
+// returns, so a transaction may go on with other statements.
+func queryAll[T any](ctx context.Context, q querier, op string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return out, nil
+}
+
+// inTx runs f in a transaction of s and commits it when f succeeds, so a
+// failure anywhere leaves the database as it was. op names the operation
+// in the errors of the transaction itself ("create payment"); f's own
+// errors are returned as they are.
+func inTx[T any](ctx context.Context, s *Store, op string, f func(*sql.Tx) (T, error)) (T, error) {
+	var zero T
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return zero, fmt.Errorf("store: %s: begin: %w", op, err)
+	}
+	defer tx.Rollback()
+	v, err := f(tx)
+	if err != nil {
+		return zero, err
+	}
+	if err := tx.Commit(); err != nil {
+		return zero, fmt.Errorf("store: %s: commit: %w", op, err)
+	}
+	return v, nil
+}
+
 func scanPayment(r rowScanner) (Payment, error) {
 	var p Payment
 	var key sql.NullString
@@ -45,7 +94,10 @@ const idAlphabet = "abcdefghijklmnopqrstuvwxyz"
 
 // NewID returns a new random payment id: "pay_" and 24 lower-case letters
 // (112 bits).
-func NewID() string {
+func NewID() string { return randomID("pay_") }
+
+// randomID returns prefix and 24 random lower-case letters (112 bits).
+func randomID(prefix string) string {
 	var b [24]byte
 	// crypto/rand.Read never fails (Go 1.24+); the bias of taking bytes
 	// mod 26 costs under a bit of the 112.
@@ -53,7 +105,7 @@ func NewID() string {
 	for i := range b {
 		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
 	}
-	return "pay_" + string(b[:])
+	return prefix + string(b[:])
 }
 
 // CreatePayment stores a new payment and its first audit entry in one
@@ -88,30 +140,24 @@ func (s *Store) CreatePayment(ctx context.Context, p Payment, e Entry) (Payment,
 	now := s.clock()
 	p.CreatedAt, p.UpdatedAt, p.CompletedAt = now, now, time.Time{}
 
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Payment{}, fmt.Errorf("store: create payment: begin: %w", err)
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, s.d.bind(`INSERT INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		p.ID, p.CallID, p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.AgentID,
-		p.ConfigurationID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
-		p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-		s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil)
-	if err != nil {
-		if s.d.isUnique(err) {
-			return Payment{}, ErrDuplicate
+	return inTx(ctx, s, "create payment", func(tx *sql.Tx) (Payment, error) {
+		_, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO payments (`+paymentColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.ID, p.CallID, p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.AgentID,
+			p.ConfigurationID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
+			p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
+			s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil)
+		if err != nil {
+			if s.d.isUnique(err) {
+				return Payment{}, ErrDuplicate
+			}
+			return Payment{}, fmt.Errorf("store: create payment: %w", err)
 		}
-		return Payment{}, fmt.Errorf("store: create payment: %w", err)
-	}
-	if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
-		return Payment{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Payment{}, fmt.Errorf("store: create payment: commit: %w", err)
-	}
-	return p, nil
+		if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
+			return Payment{}, err
+		}
+		return p, nil
+	})
 }
 
 // UpdateState applies c to the payment id (compare-and-set on c.From) and
@@ -192,59 +238,53 @@ func (s *Store) apply(ctx context.Context, id string, from State, e Entry, chang
 	if err := checkID(id); err != nil {
 		return Payment{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Payment{}, fmt.Errorf("store: update payment: begin: %w", err)
-	}
-	defer tx.Rollback()
-	p, err := scanPayment(tx.QueryRowContext(ctx, s.d.bind(`SELECT `+paymentColumns+` FROM payments WHERE id = ?`+s.d.forUpdate), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Payment{}, ErrNotFound
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("store: read payment: %w", err)
-	}
-	if p.State.Final() {
-		return Payment{}, fmt.Errorf("%w: payment is %s", ErrFinal, p.State)
-	}
-	if p.State != from {
-		return Payment{}, fmt.Errorf("%w: payment is %s, not %s", ErrConflict, p.State, from)
-	}
-	if err := change(&p); err != nil {
-		return Payment{}, err
-	}
-	if err := p.checkFacts(); err != nil {
-		return Payment{}, err
-	}
-	now := s.clock()
-	p.UpdatedAt = now
-	if p.State.Final() {
-		p.CompletedAt = now
-	}
-	_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
-		amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
-		decline_code = ?, updated_at = ?, completed_at = ? WHERE id = ?`),
-		p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
-		p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-		s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ID)
-	if err != nil {
-		if s.d.isUnique(err) {
-			return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)
+	return inTx(ctx, s, "update payment", func(tx *sql.Tx) (Payment, error) {
+		p, err := scanPayment(tx.QueryRowContext(ctx, s.d.bind(`SELECT `+paymentColumns+` FROM payments WHERE id = ?`+s.d.forUpdate), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return Payment{}, ErrNotFound
 		}
-		return Payment{}, fmt.Errorf("store: update payment: %w", err)
-	}
-	if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
-		return Payment{}, err
-	}
-	if p.State.Final() {
-		if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
+		if err != nil {
+			return Payment{}, fmt.Errorf("store: read payment: %w", err)
+		}
+		if p.State.Final() {
+			return Payment{}, fmt.Errorf("%w: payment is %s", ErrFinal, p.State)
+		}
+		if p.State != from {
+			return Payment{}, fmt.Errorf("%w: payment is %s, not %s", ErrConflict, p.State, from)
+		}
+		if err := change(&p); err != nil {
 			return Payment{}, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return Payment{}, fmt.Errorf("store: update payment: commit: %w", err)
-	}
-	return p, nil
+		if err := p.checkFacts(); err != nil {
+			return Payment{}, err
+		}
+		now := s.clock()
+		p.UpdatedAt = now
+		if p.State.Final() {
+			p.CompletedAt = now
+		}
+		_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
+			amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
+			decline_code = ?, updated_at = ?, completed_at = ? WHERE id = ?`),
+			p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
+			p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
+			s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ID)
+		if err != nil {
+			if s.d.isUnique(err) {
+				return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)
+			}
+			return Payment{}, fmt.Errorf("store: update payment: %w", err)
+		}
+		if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
+			return Payment{}, err
+		}
+		if p.State.Final() {
+			if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
+				return Payment{}, err
+			}
+		}
+		return p, nil
+	})
 }
 
 // AppendAudit adds an entry to a payment's audit trail without changing
@@ -257,27 +297,17 @@ func (s *Store) AppendAudit(ctx context.Context, paymentID string, e Entry) (Aud
 	if err := e.check(); err != nil {
 		return AuditEntry{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return AuditEntry{}, fmt.Errorf("store: append audit: begin: %w", err)
-	}
-	defer tx.Rollback()
-	var one int
-	err = tx.QueryRowContext(ctx, s.d.bind(`SELECT 1 FROM payments WHERE id = ?`), paymentID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return AuditEntry{}, ErrNotFound
-	}
-	if err != nil {
-		return AuditEntry{}, fmt.Errorf("store: append audit: %w", err)
-	}
-	a, err := s.appendAudit(ctx, tx, paymentID, s.clock(), e)
-	if err != nil {
-		return AuditEntry{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return AuditEntry{}, fmt.Errorf("store: append audit: commit: %w", err)
-	}
-	return a, nil
+	return inTx(ctx, s, "append audit", func(tx *sql.Tx) (AuditEntry, error) {
+		var one int
+		err := tx.QueryRowContext(ctx, s.d.bind(`SELECT 1 FROM payments WHERE id = ?`), paymentID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return AuditEntry{}, ErrNotFound
+		}
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("store: append audit: %w", err)
+		}
+		return s.appendAudit(ctx, tx, paymentID, s.clock(), e)
+	})
 }
 
 // appendAudit writes one audit entry in tx. e is checked already.
@@ -398,44 +428,16 @@ func (s *Store) Unresolved(ctx context.Context) ([]Payment, error) {
 }
 
 func (s *Store) queryPayments(ctx context.Context, q string, args ...any) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.bind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list payments: %w", err)
-	}
-	defer rows.Close()
-	var ps []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list payments: %w", err)
-		}
-		ps = append(ps, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list payments: %w", err)
-	}
-	return ps, nil
+	return queryAll(ctx, s.db, "list payments", scanPayment, s.d.bind(q), args...)
 }
 
 // Audit returns the audit trail of the payment id, oldest first, or
 // ErrNotFound for a payment the store does not hold.
 func (s *Store) Audit(ctx context.Context, paymentID string) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.bind(`SELECT seq, payment_id, at, actor, action, detail
+	as, err := queryAll(ctx, s.db, "read audit", scanAudit, s.d.bind(`SELECT seq, payment_id, at, actor, action, detail
 		FROM payment_audit WHERE payment_id = ? ORDER BY seq`), paymentID)
 	if err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	defer rows.Close()
-	var as []AuditEntry
-	for rows.Next() {
-		var a AuditEntry
-		if err := rows.Scan(&a.Seq, &a.PaymentID, timeValue{&a.At}, &a.Actor, &a.Action, &a.Detail); err != nil {
-			return nil, fmt.Errorf("store: read audit: %w", err)
-		}
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
+		return nil, err
 	}
 	if len(as) == 0 {
 		// Every payment has at least its creation entry.
@@ -444,4 +446,10 @@ func (s *Store) Audit(ctx context.Context, paymentID string) ([]AuditEntry, erro
 		}
 	}
 	return as, nil
+}
+
+func scanAudit(r rowScanner) (AuditEntry, error) {
+	var a AuditEntry
+	err := r.Scan(&a.Seq, &a.PaymentID, timeValue{&a.At}, &a.Actor, &a.Action, &a.Detail)
+	return a, err
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/internal/wake"
 	"dtmfgw/payment"
 	"dtmfgw/store"
 )
@@ -241,15 +242,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				wait = min(wait, max(next.Sub(d.now()), 10*time.Millisecond))
 			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if wake.Wait(ctx, wait, d.kick) == wake.Done {
 			return nil
-		case <-d.kick:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 
