@@ -2,6 +2,8 @@
 # On a fresh Debian 12 machine, as root, with only Go installed:
 #   make run    build and start dtmfgw on its embedded defaults
 #   make test   install test dependencies, lint, and run every test
+# While working on the code (no root, once make test or make deps has run):
+#   make check  lint and the short tests, in under two minutes
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -11,6 +13,9 @@ GO            ?= go
 BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+# golangci-lint runs the linters .golangci.yml configures (make lint, make check).
+GOLANGCI_LINT := $(BIN)/golangci-lint
+GOLANGCI_LINT_VERSION := v2.15.0
 # stripe-mock is Stripe's mock of its API; the processor package's Stripe
 # tests start it on a free loopback port.
 STRIPE_MOCK   := $(BIN)/stripe-mock
@@ -47,7 +52,7 @@ ARTIFACTS_WHERE = $(if $(DTMFGW_ARTIFACTS),$(DTMFGW_ARTIFACTS),$(CURDIR)/test-ar
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: help build run demo test test-go lint deps modules tools fuzz bench detector-report clean
+.PHONY: help build run demo test test-go check lint gofmt deps modules tools fuzz bench detector-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,24 +91,38 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
 	fi
 
-tools: $(STATICCHECK) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
+tools: $(STATICCHECK) $(GOLANGCI_LINT) $(STRIPE_MOCK) ## install the lint tools and stripe-mock into bin/
 
 $(STATICCHECK):
 	@echo "==> installing staticcheck $(STATICCHECK_VERSION) into bin/"
 	@GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+$(GOLANGCI_LINT):
+	@echo "==> installing golangci-lint $(GOLANGCI_LINT_VERSION) into bin/ (a few minutes, once)"
+	@GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
 $(STRIPE_MOCK):
 	@echo "==> installing stripe-mock $(STRIPE_MOCK_VERSION) into bin/"
 	@GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
-lint: modules tools ## gofmt, go vet, staticcheck
-	@echo "==> gofmt"
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+lint: modules tools gofmt ## gofmt, go vet, staticcheck, golangci-lint (.golangci.yml)
 	@echo "==> go vet"
 	@$(GO) vet ./...
 	@echo "==> staticcheck"
 	@$(STATICCHECK) ./...
+	@echo "==> golangci-lint (.golangci.yml)"
+	@$(GOLANGCI_LINT) run ./...
+
+gofmt:
+	@echo "==> gofmt"
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+check: modules gofmt $(GOLANGCI_LINT) $(STRIPE_MOCK) ## the inner loop: gofmt, golangci-lint and go test -short ./... (no root, no apt-get; the Debian packages of make deps must be there)
+	@echo "==> golangci-lint (.golangci.yml: go vet, staticcheck and more)"
+	@$(GOLANGCI_LINT) run ./...
+	@echo "==> go test -short ./... (the long tests are left to make test)"
+	@$(GO) test -short -timeout 5m ./...
 
 test: deps lint test-go ## install what the tests need, lint, run every test (race detector on)
 
@@ -111,7 +130,7 @@ test-go: $(STRIPE_MOCK)
 	@echo "==> go test -race ./... (fuzz seed corpora included)"
 	@$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "==> the detector's whole Q.24 and talk-off corpus (the race build above scores a sample of it)"
-	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/dtmfcorpus
+	@$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestDetectorCorpus' ./internal/testkit/dtmfcorpus
 	@echo "==> key press → dot, SIPp through dtmfgw to the form in headless Chromium, without -race (figures logged; make bench judges the p99 < 100 ms bar)"
 	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e | grep -vE '^=== (RUN|PAUSE|CONT)'
 	@echo "==> the agent form's screenshots are in $(ARTIFACTS_WHERE)"
@@ -143,7 +162,7 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 
 detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"
-	@$(GO) test ./internal/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
+	@$(GO) test ./internal/testkit/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
 
 clean: ## remove build output
 	rm -rf $(BIN)

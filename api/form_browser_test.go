@@ -132,9 +132,14 @@ func (e *formEnv) press(k byte) {
 	e.set.HandleDigit(dtmf.Press{Key: dtmf.Key(k), Source: dtmf.SourceRFC4733, FirstSeen: time.Now(), Number: n})
 }
 
-// browser is one headless Chromium for a test and its subtests.
+// browser is one headless Chromium for a test and its subtests. The
+// browser tests are long (a minute in all, a form's real-time expiry among
+// them): -short (make check) leaves them to make test.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("drives the agent form in headless Chromium, about a minute in all: make test runs it")
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the agent form's browser tests need Chromium at %s (Debian package chromium): run `make deps`", chromiumPath)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -24,43 +23,6 @@ import (
 
 const testKey = "test-key-0123456789abcdef"
 
-// syncBuffer is a log sink safe for the server and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// testClock is the server's clock: real time plus an offset the test
-// moves (form token expiry).
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 // exchange is one HTTP request and its answer, kept for the canary search.
 type exchange struct {
 	method, path string
@@ -81,8 +43,8 @@ type testEnv struct {
 	ps    *payment.Payments
 	st    *store.Store
 	db    string // the SQLite file (its -wal and -shm beside it)
-	logs  *syncBuffer
-	clock *testClock
+	logs  *testkit.Buffer
+	clock *testkit.Clock // real time plus an offset the test moves (form token expiry)
 
 	mu        sync.Mutex
 	exchanges []exchange
@@ -96,7 +58,7 @@ type envOptions struct {
 
 func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, logs: &syncBuffer{}, clock: &testClock{}}
+	e := &testEnv{t: t, logs: &testkit.Buffer{}, clock: testkit.NewWallClock()}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	var err error

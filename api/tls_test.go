@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 	"dtmfgw/payment"
 )
 

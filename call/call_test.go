@@ -13,6 +13,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/media"
 	"dtmfgw/media/mask"
 )
@@ -38,7 +39,7 @@ func modeName(reactors int) string {
 type bridge struct {
 	t             *testing.T
 	m             *Manager
-	clock         *testClock
+	clock         *testkit.Clock
 	c             *Call
 	caller, agent *peer
 	// agentGot is every datagram the agent received, in order.
@@ -81,7 +82,7 @@ func (b *bridge) newCall(corr Correlation) *Call {
 // audio packet (its look-ahead delays the audio inside, not the packets).
 func (b *bridge) callerAudio(p *peer, payload []byte) rtp.Packet {
 	b.t.Helper()
-	b.clock.Add(ptime)
+	b.clock.Advance(ptime)
 	p.audio(b.c.CallerMediaAddr(), payload)
 	pkt := b.agent.readRTP()
 	b.agentGot = append(b.agentGot, pkt)
@@ -248,7 +249,7 @@ func TestCallSIPInfoAndMediaPressCountOnce(t *testing.T) {
 	// 9: SIP INFO only, then a real second press of 9 in events 2 s
 	// later, far outside the first one's window.
 	b.c.SIPInfoDigit(key('9'), 0, time.Time{})
-	b.clock.Add(2 * time.Second)
+	b.clock.Advance(2 * time.Second)
 	b.press(b.caller, key('9'), true, false, testEventPT)
 	// Not a key: refused and counted.
 	b.c.SIPInfoDigit(dtmf.Key('x'), 0, time.Time{})
@@ -307,7 +308,7 @@ func TestCallReinviteKeepsTheAgentStream(t *testing.T) {
 				// Everything the caller sent so far has been taken in
 				// before it moves (an agent packet read may be a tick's
 				// fill rather than the answer to the last caller packet).
-				waitUntil(t, func() bool { return b.c.Stats().Relay.Caller.Received.Packets >= b.caller.sent })
+				testkit.WaitFor(t, "the caller leg takes in all the caller sent", func() bool { return b.c.Stats().Relay.Caller.Received.Packets >= b.caller.sent })
 				// The caller moves (a re-INVITE with a new c= and port):
 				// a new socket, a new SSRC, its own sequence numbers.
 				moved := newPeer(t, 0x33330000, 40000)
@@ -341,10 +342,10 @@ func TestCallReinviteKeepsTheAgentStream(t *testing.T) {
 // and waits up to a few timeout checks (every 2 ms of wall time, see
 // newTestManager) for the end: the checks judge the fake clock, but run
 // on their own wall-clock pace.
-func advanceUntilDone(t *testing.T, clock *testClock, c *Call, step time.Duration, steps int, between func()) {
+func advanceUntilDone(t *testing.T, clock *testkit.Clock, c *Call, step time.Duration, steps int, between func()) {
 	t.Helper()
 	for range steps {
-		clock.Add(step)
+		clock.Advance(step)
 		if between != nil {
 			between()
 		}
@@ -604,18 +605,5 @@ func TestCallSecure(t *testing.T) {
 				t.Error("Secure after End")
 			}
 		})
-	}
-}
-
-// waitUntil polls cond, a state with no event to wait on, until it holds,
-// within waitLimit.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in time")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

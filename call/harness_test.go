@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,19 +28,6 @@ const (
 
 var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 
-// testClock is a clock tests move by hand; the Manager, its legs,
-// reactors and wheel all read it.
-type testClock struct{ ns atomic.Int64 }
-
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-
 // freePorts returns a range of pairs RTP/RTCP pairs on 127.0.0.1 that
 // nothing holds right now.
 func freePorts(t testing.TB, pairs int) PortRange {
@@ -59,9 +45,10 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// newTestManager returns a Manager on loopback with a fake clock, pairs
-// port pairs, no drain and reactors reactors, after edit.
-func newTestManager(t testing.TB, pairs, reactors int, edit func(*MediaConfig)) (*Manager, *testClock) {
+// newTestManager returns a Manager on loopback with a fake clock (the
+// Manager, its legs, reactors and wheel all read it), pairs port pairs, no
+// drain and reactors reactors, after edit.
+func newTestManager(t testing.TB, pairs, reactors int, edit func(*MediaConfig)) (*Manager, *testkit.Clock) {
 	t.Helper()
 	cfg := DefaultMediaConfig()
 	cfg.RTPPorts = freePorts(t, pairs)
@@ -70,7 +57,7 @@ func newTestManager(t testing.TB, pairs, reactors int, edit func(*MediaConfig)) 
 	if edit != nil {
 		edit(&cfg)
 	}
-	clock := newTestClock()
+	clock := testkit.NewClock(time.Time{})
 	m, err := NewManager(cfg, WithClock(clock.Now), WithLogger(quietLog()), WithTimeoutCheck(2*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func TestListFilters(t *testing.T) {
 	}
 	byIn := map[string]*Call{}
 	for _, c := range corrs {
-		clock.Add(time.Millisecond) // List is oldest first
+		clock.Advance(time.Millisecond) // List is oldest first
 		call, err := m.NewCall(c)
 		if err != nil {
 			t.Fatal(err)

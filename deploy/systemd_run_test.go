@@ -51,6 +51,9 @@ func buildDtmfgw(t *testing.T) string {
 // (MemoryDenyWriteExecute) and no new namespace (RestrictNamespaces). The
 // process's whole output, every logger's, is searched for the card too.
 func TestSystemdFilterAllowsWhatDtmfgwCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gateway and plays the demo call under strace, about 12 s: make test runs it")
+	}
 	analyze := needTool(t, "systemd-analyze", "systemd")
 	strace := needTool(t, "strace", "strace")
 	bin := buildDtmfgw(t)

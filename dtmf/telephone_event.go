@@ -102,3 +102,28 @@ func (e TelephoneEvent) AppendTo(b []byte) []byte {
 func (e TelephoneEvent) Key() (k Key, ok bool) {
 	return KeyFromCode(e.Code)
 }
+
+// MaxEventsPerPacket bounds how many events EventShaped accepts in one
+// payload: RFC 4733 §2.5.1.5 packs a few events per packet, a sender needs
+// no more than a handful, and audio payloads are far longer.
+const MaxEventsPerPacket = 8
+
+// EventShaped reports whether an RTP payload could be RFC 4733 §2.3 DTMF
+// events: one to MaxEventsPerPacket whole four-byte events with event codes
+// 0–15 (RFC 4733 §3.2). It looks at the payload only, not at the payload
+// type, because a key press could travel on any type: it is the rule for
+// counting, or looking for, event-shaped packets among what an agent
+// receives. A 4–32 byte audio payload whose every fourth byte is below 16
+// passes too, which is why the rule is meant for streams whose audio
+// frames are longer (20 ms of G.711 is 160 bytes).
+func EventShaped(payload []byte) bool {
+	if len(payload) == 0 || len(payload)%TelephoneEventSize != 0 || len(payload) > MaxEventsPerPacket*TelephoneEventSize {
+		return false
+	}
+	for i := 0; i < len(payload); i += TelephoneEventSize {
+		if payload[i] > 15 {
+			return false
+		}
+	}
+	return true
+}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 )
 
 // latencyReport names a Markdown file (docs/benchmarks.md) whose section

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/testkit"
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 )
 
 // TestServeReloadsCertificatesOnSIGHUP serves HTTPS and SIP over TLS from

@@ -21,8 +21,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
-	"dtmfgw/internal/capture/capturetest"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/capturetest"
+	"dtmfgw/internal/testkit/sipptest"
 )
 
 // e2eAgent is the agent's phone: a sipgo user agent on loopback that

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 )
 
 // TestServeTLS: a gateway with http.tls configured answers the API over

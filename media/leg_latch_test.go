@@ -3,29 +3,19 @@ package media
 import (
 	"bytes"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+
+	"dtmfgw/internal/testkit"
 )
 
-// stepClock is a leg clock that moves on by step at every reading, so
-// that each datagram the reader takes (one reading each, when the test
-// sends one at a time) arrives step after the one before, as a 20 ms
-// stream's would.
-type stepClock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
-}
+// latchStep is how far the latch tests' leg clock (a stepping clock) moves
+// at every reading, so that each datagram the reader takes (one reading
+// each, when the test sends one at a time) arrives latchStep after the one
+// before, as a 20 ms stream's would.
+const latchStep = 20 * time.Millisecond
 
 // latchPkt marshals an RTP packet of one stream: PCMU audio (silence), or
 // with event set an RFC 4733 telephone-event (PT 101) for key 5, its
@@ -58,7 +48,7 @@ type latchLeg struct {
 func startLatchLeg(t *testing.T, batch int, signalled netip.AddrPort) *latchLeg {
 	t.Helper()
 	pool, _ := testPool(t, 1, -1, nil)
-	clock := &stepClock{t: t0, step: 20 * time.Millisecond}
+	clock := testkit.NewSteppingClock(t0, latchStep)
 	l, err := NewLeg(LegConfig{Pool: pool, BatchRead: batch, Remote: signalled, NATLatch: true, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -382,7 +372,7 @@ func TestReceiverNATLatchAllocatesNothing(t *testing.T) {
 func TestRelayNATLatchOutsiderNeverWins(t *testing.T) {
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
-			clock := &stepClock{t: t0, step: 20 * time.Millisecond}
+			clock := testkit.NewSteppingClock(t0, latchStep)
 			var reactor *Reactor
 			if rd.reactor {
 				reactor = testReactor(t, ReactorConfig{Now: clock.Now, Coalesce: rd.coalesce})

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"dtmfgw/internal/testkit"
 )
 
 // wait bounds every wait for an event in these tests.
@@ -284,7 +286,7 @@ func TestLegWithoutRemoteDropsEverything(t *testing.T) {
 func TestLegPacketFields(t *testing.T) { bothReaders(t, testLegPacketFields) }
 
 func testLegPacketFields(t *testing.T, batch int) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	caller := newPeer(t, "127.0.0.1")
 	l, rec := startLeg(t, LegConfig{BatchRead: batch, Remote: caller.addr(), Now: clock.Now})
 	// Padded packet (RFC 3550 §5.1): 3 payload bytes, 4 padding bytes.
@@ -329,7 +331,7 @@ func TestLegWriteRTP(t *testing.T) {
 func TestLegReportsMediaTimeout(t *testing.T) { bothReaders(t, testLegReportsMediaTimeout) }
 
 func testLegReportsMediaTimeout(t *testing.T, batch int) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	caller := newPeer(t, "127.0.0.1")
 	l, rec := startLeg(t, LegConfig{BatchRead: batch,
 		Remote: caller.addr(), Now: clock.Now,
@@ -752,7 +754,7 @@ func TestLegEventPayloadTypesReachStats(t *testing.T) {
 func TestNextCallNeverGetsThePreviousCallsPackets(t *testing.T) {
 	// Call N's peer keeps sending to call N's port after the hang-up; call
 	// N+1 gets another port while that one drains, so it sees none of it.
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	pool, _ := testPool(t, 2, 2*time.Second, clock)
 	peerN := newPeer(t, "127.0.0.1")
 	legN, err := NewLeg(LegConfig{Pool: pool, Remote: peerN.addr(), Now: clock.Now})

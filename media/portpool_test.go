@@ -20,28 +20,8 @@ func freeRange(t testing.TB, pairs int) int {
 	return testkit.FreeRange(t, testkit.ZoneMedia, pairs)
 }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testPool returns a pool of pairs pairs on 127.0.0.1 starting at pair 0.
-func testPool(t testing.TB, pairs int, drain time.Duration, clock *fakeClock) (*PortPool, int) {
+func testPool(t testing.TB, pairs int, drain time.Duration, clock *testkit.Clock) (*PortPool, int) {
 	t.Helper()
 	first := freeRange(t, pairs)
 	cfg := PortPoolConfig{
@@ -199,7 +179,7 @@ func TestPortPoolSkipsPortsHeldElsewhere(t *testing.T) {
 }
 
 func TestPortPoolDrain(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	p, first := testPool(t, 1, 2*time.Second, clock)
 	pp, err := p.Allocate()
 	if err != nil {
@@ -230,7 +210,7 @@ func TestPortPoolDrain(t *testing.T) {
 }
 
 func TestPortPoolDefaultDrainApplies(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	p, _ := testPool(t, 1, 0, clock)
 	pp, err := p.Allocate()
 	if err != nil {

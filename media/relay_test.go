@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 // relayPeers is a relayed call on loopback: the relay, and the caller's
@@ -260,7 +262,7 @@ func TestRelaySendsCallerPacketsThroughTheMaskingHandler(t *testing.T) {
 }
 
 func TestRelayTicksFromPacketsAndFromTheWheelWhenSilent(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(t0)
 	pipe := &recordingPipeline{}
 	// The wheel's own timer is an hour: the test drives Visit by hand.
 	wheel := NewTickWheel(time.Hour, clock.Now)
@@ -350,7 +352,7 @@ func TestTickWheelRemovesAnyMember(t *testing.T) {
 func TestRelayReportsAMediaTimeoutOnce(t *testing.T) {
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testkit.NewClock(t0)
 			var reactor *Reactor
 			if rd.reactor {
 				reactor = testReactor(t, ReactorConfig{Now: clock.Now, TimeoutCheck: 5 * time.Millisecond, Coalesce: rd.coalesce})
@@ -360,7 +362,7 @@ func TestRelayReportsAMediaTimeoutOnce(t *testing.T) {
 	}
 }
 
-func testRelayReportsAMediaTimeoutOnce(t *testing.T, clock *fakeClock, cfg LegConfig, reactor *Reactor) {
+func testRelayReportsAMediaTimeoutOnce(t *testing.T, clock *testkit.Clock, cfg LegConfig, reactor *Reactor) {
 	cfg.Now, cfg.MediaTimeout, cfg.TimeoutCheck = clock.Now, 5*time.Second, 5*time.Millisecond
 	rp := newRelayPeers(t, cfg, func(c *RelayConfig) { c.Reactor = reactor })
 	// The agent's leg times out later than the caller's: the caller's is
@@ -501,15 +503,9 @@ func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	poll := time.NewTicker(5 * time.Millisecond)
-	defer poll.Stop()
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		<-poll.C
+	if !testkit.Poll(func() bool { return runtime.NumGoroutine() <= before }) {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"dtmfgw/call"
-	"dtmfgw/internal/sipptest"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/sip"

@@ -24,8 +24,8 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
-	"dtmfgw/internal/capture/capturetest"
 	"dtmfgw/internal/cli"
+	"dtmfgw/internal/testkit/capturetest"
 )
 
 // pressPlan renders keys at 8 kHz: lead silence, then each key on for on

@@ -23,8 +23,8 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
-	"dtmfgw/internal/capture/capturetest"
 	"dtmfgw/internal/cli"
+	"dtmfgw/internal/testkit/capturetest"
 )
 
 // sentPacket is one RTP packet of a test stream, in the order it was

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/internal/testkit"
 	"dtmfgw/processor"
 	"dtmfgw/store"
 )
@@ -70,8 +71,7 @@ func TestReconcilerSettlesStoredPaymentsAfterARestart(t *testing.T) {
 }
 
 // reconcileUntil runs a Reconciler of st, with now as its clock, until
-// done holds (looked at every few milliseconds, for at most 10 s), then
-// stops it.
+// done holds (testkit.WaitFor), then stops it.
 func reconcileUntil(t *testing.T, st *store.Store, procs map[string]processor.Processor, now func() time.Time, done func(*Reconciler) bool) {
 	t.Helper()
 	r, err := NewReconciler(st, procs, ReconcileConfig{}, WithReconcileClock(now), WithReconcileLogger(slog.New(slog.DiscardHandler)))
@@ -87,10 +87,5 @@ func reconcileUntil(t *testing.T, st *store.Store, procs map[string]processor.Pr
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !done(r); {
-		if time.Now().After(deadline) {
-			t.Fatal("the Reconciler did not settle in time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the Reconciler settles", func() bool { return done(r) })
 }

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 // testNow is the sandbox's clock in tests: expiry dates are checked
@@ -43,26 +44,9 @@ func cardRequest(key, pan string) *Request {
 	}
 }
 
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// debugLogger logs everything, as JSON, into logs.
+func debugLogger(logs *testkit.Buffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func newTestSandbox(t *testing.T, cfg Config, opts ...Option) *Sandbox {
@@ -308,8 +292,8 @@ func TestSandboxLedgerIsBounded(t *testing.T) {
 // nor the errors hold the card.
 func TestSandboxCanary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs logBuffer
-		s := newTestSandbox(t, Config{}, WithLogger(logs.logger()))
+		var logs testkit.Buffer
+		s := newTestSandbox(t, Config{}, WithLogger(debugLogger(&logs)))
 		var seen []string
 		check := func(res Result, err error) {
 			seen = append(seen, res.Reference, res.DeclineCode, res.Message, fmt.Sprintf("%+v", res))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 const testStripeKey = "sk_test_dtmfgw"
@@ -22,12 +24,12 @@ func noRetries() Option {
 	}
 }
 
-func newTestStripe(t *testing.T, baseURL string, logs *logBuffer, opts ...Option) *Stripe {
+func newTestStripe(t *testing.T, baseURL string, logs *testkit.Buffer, opts ...Option) *Stripe {
 	t.Helper()
 	if logs == nil {
-		logs = &logBuffer{}
+		logs = &testkit.Buffer{}
 	}
-	all := append([]Option{WithLogger(logs.logger()), noRetries()}, opts...)
+	all := append([]Option{WithLogger(debugLogger(logs)), noRetries()}, opts...)
 	p, err := New("stripe", Config{Type: TypeStripe, APIKey: testStripeKey, BaseURL: baseURL}, all...)
 	if err != nil {
 		t.Fatal(err)
@@ -505,7 +507,7 @@ func TestStripeCanary(t *testing.T) {
 			})
 		}},
 	}
-	var logs logBuffer
+	var logs testkit.Buffer
 	var seen []string
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,22 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	crand "crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -32,8 +24,8 @@ import (
 
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
-	"dtmfgw/internal/leakcheck"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/tlstest"
 	"dtmfgw/sip/sdp"
 )
 
@@ -421,7 +413,7 @@ func TestB2BUAMapsTheAgentsRefusal(t *testing.T) {
 	if got := statusOf(t, err); got != 486 {
 		t.Fatalf("caller got %d, want 486", got)
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
 
 func TestB2BUACallerCancelWhileRinging(t *testing.T) {
@@ -453,7 +445,7 @@ func TestB2BUACallerCancelWhileRinging(t *testing.T) {
 	// The agent's INVITE is cancelled too: its dialog ends.
 	inv := <-agent.invites
 	_ = inv
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
 
 func TestB2BUAAgentHangsUp(t *testing.T) {
@@ -604,7 +596,7 @@ func TestB2BUAOptionsAndDrain(t *testing.T) {
 	}
 	shut := make(chan error, 1)
 	go func() { shut <- gw.b2b.Shutdown(ctx) }()
-	waitFor(t, gw.b2b.Draining)
+	testkit.WaitFor(t, "the B2BUA draining", gw.b2b.Draining)
 	if got := options(); got != 503 {
 		t.Errorf("OPTIONS while draining got %d, want 503", got)
 	}
@@ -644,53 +636,6 @@ func onlyCall(t *testing.T, gw *testGateway) *call.Call {
 	return calls[0]
 }
 
-// waitFor polls cond (a state with no event to wait on) until it holds,
-// within waitLimit.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in time")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// selfSigned writes a certificate and key for 127.0.0.1 into dir.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "dtmfgw test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 // optionsOver sends one OPTIONS on a stream connection and returns the
 // status line of the answer.
 func optionsOver(t *testing.T, conn net.Conn, transport string) string {
@@ -712,9 +657,9 @@ func optionsOver(t *testing.T, conn net.Conn, transport string) string {
 }
 
 func TestB2BUAServesTCPAndTLS(t *testing.T) {
-	certFile, keyFile := selfSigned(t, t.TempDir())
+	cert := tlstest.SelfSigned(t, t.TempDir())
 	gw := startGateway(t, func(c *Config) {
-		c.TLS = TLSConfig{Cert: certFile, Key: keyFile, Listen: "127.0.0.1:0"}
+		c.TLS = TLSConfig{Cert: cert.CertFile, Key: cert.KeyFile, Listen: "127.0.0.1:0"}
 	})
 	tcp, err := net.Dial("tcp", gw.addr.String())
 	if err != nil {
@@ -724,7 +669,7 @@ func TestB2BUAServesTCPAndTLS(t *testing.T) {
 	if got := optionsOver(t, tcp, "TCP"); !strings.HasPrefix(got, "SIP/2.0 200") {
 		t.Errorf("OPTIONS over TCP: %q", got)
 	}
-	tlsConn, err := tls.Dial("tcp", gw.tls.String(), &tls.Config{InsecureSkipVerify: true}) // a self-signed test certificate
+	tlsConn, err := tls.Dial("tcp", gw.tls.String(), &tls.Config{RootCAs: cert.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -787,7 +732,7 @@ func TestB2BUASendsFromItsListeningSocket(t *testing.T) {
 	}
 	// The caller sees the BYE before it answers it: the call is over once
 	// the gateway has its 200 (the test's end closes the caller).
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
 
 func TestB2BUALeavesNoGoroutineBehindPerCall(t *testing.T) {
@@ -806,7 +751,7 @@ func TestB2BUALeavesNoGoroutineBehindPerCall(t *testing.T) {
 		if err := d.Bye(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+		testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 	}
 	oneCall()
 	base := runtime.NumGoroutine()
@@ -816,7 +761,7 @@ func TestB2BUALeavesNoGoroutineBehindPerCall(t *testing.T) {
 	}
 	// sipgo's transactions linger for their timers; what must not happen is
 	// one goroutine more per call for good.
-	waitFor(t, func() bool { return runtime.NumGoroutine() < base+calls/2 })
+	testkit.WaitFor(t, "the calls' goroutines gone", func() bool { return runtime.NumGoroutine() < base+calls/2 })
 }
 
 // Regression: the gateway held a call's offer/answer lock until after it
@@ -857,7 +802,7 @@ func TestB2BUAReinvitesBackToBack(t *testing.T) {
 	if err := d.Bye(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 }
 
 // rawAgent is an agent at the UDP level, for what a user agent library
@@ -955,7 +900,7 @@ func TestB2BUAReAcksARetransmitted200(t *testing.T) {
 	}
 	bye, byeFrom := agent.read(sipmsg.BYE)
 	agent.send(byeFrom, sipmsg.NewResponseFromRequest(bye, 200, "OK", nil))
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 })
+	testkit.WaitFor(t, "every bridge gone", func() bool { return gw.b2b.Calls() == 0 })
 }
 
 // newCast starts the usual cast of a B2BUA test: a sipgo agent that
@@ -1063,7 +1008,7 @@ func checkEventsMasked(ctx context.Context, t *testing.T, caller, agent *peerUA,
 			t.Fatalf("the agent got %d packets, want at least 20: %v", got, err)
 		}
 		var p rtp.Packet
-		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 0 || leakcheck.EventShaped(p.Payload) {
+		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 0 || dtmf.EventShaped(p.Payload) {
 			t.Fatalf("agent packet %d: payload type %d, %d-byte payload, %v: only audio may reach the agent", got, p.PayloadType, len(p.Payload), err)
 		}
 	}

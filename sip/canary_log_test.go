@@ -1,12 +1,10 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +13,12 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/redact"
+	"dtmfgw/internal/testkit"
 )
 
 // logCanary is a card number that appears nowhere else in the tests of
 // this package (Luhn-valid, a Visa no test card uses).
 const logCanary = "4917613849275039"
-
-// lockedBuffer is a bytes.Buffer that many goroutines may log into.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // fanout sends each record to every handler.
 type fanout []slog.Handler
@@ -72,7 +53,7 @@ func (f fanout) WithGroup(name string) slog.Handler {
 // level behind the redaction layer serve uses, in text and JSON; then
 // searches both outputs for the canary, whole and its last 8 digits.
 func TestLogsNeverHoldTheCard(t *testing.T) {
-	var text, js lockedBuffer
+	var text, js testkit.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	log := slog.New(redact.NewHandler(fanout{slog.NewTextHandler(&text, opts), slog.NewJSONHandler(&js, opts)}))
 
@@ -139,7 +120,7 @@ func TestLogsNeverHoldTheCard(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the call did not end")
 		}
-		waitFor(t, func() bool { return len(calls.List(call.ListFilter{})) == 0 })
+		testkit.WaitFor(t, "every call ended", func() bool { return len(calls.List(call.ListFilter{})) == 0 })
 	}
 
 	for name, out := range map[string]string{"text": text.String(), "json": js.String()} {
@@ -193,7 +174,7 @@ func (h notifyHandler) WithGroup(name string) slog.Handler {
 // logger may hold the card. So must a record of sipgo's package-level
 // logger.
 func TestUnparsableSIPLogsNoCard(t *testing.T) {
-	var own, deflt lockedBuffer
+	var own, deflt testkit.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&deflt, opts)))

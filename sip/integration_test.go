@@ -14,8 +14,8 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/leakcheck"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/media/mask"
 
 	"github.com/pion/rtp"

@@ -15,6 +15,7 @@ import (
 
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/testkit"
 )
 
 // The addresses of the adversarial tests. The gateway's ACL holds the
@@ -211,7 +212,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 	// reason its variant calls for, and the call goes on as before: no
 	// digit, no re-INVITE or BYE at the agent, the call up. Then the
 	// caller's own requests of each method still work.
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	agent := newPeerUA(t, "agent")
 	agent.answerCalls(200, 0)
@@ -258,7 +259,7 @@ func TestInDialogRequestsFromOthersChangeNothing(t *testing.T) {
 	outsider.send(gw.addr, forged{method: sipmsg.ACK, callID: callID, fromTag: theirs, toTag: ours, cseq: 1,
 		contentType: "application/sdp", body: outsiderSDP()})
 	want[[2]int{methodIndex([]byte("ACK")), int(RefusedACL)}]++
-	waitFor(t, func() bool { return gw.b2b.Metrics().Refused[methodIndex([]byte("ACK"))][RefusedACL] == 1 })
+	testkit.WaitFor(t, "the ACK refused by the ACL counted", func() bool { return gw.b2b.Metrics().Refused[methodIndex([]byte("ACK"))][RefusedACL] == 1 })
 
 	// Counted by method and reason, and nothing else.
 	m := gw.b2b.Metrics()
@@ -468,7 +469,7 @@ func testCancelFromOthers(t *testing.T, newSender func(ip string) requestSender)
 	if d.InviteResponse == nil || d.InviteResponse.StatusCode != 487 {
 		t.Errorf("the caller's final response %v, want 487", d.InviteResponse)
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 })
+	testkit.WaitFor(t, "every bridge gone", func() bool { return gw.b2b.Calls() == 0 })
 }
 
 func TestOutOfDialogRequestsFromOutsideTheACL(t *testing.T) {
@@ -524,7 +525,7 @@ func TestCallerCancelReleasesTheCallAtOnce(t *testing.T) {
 	if c, _ := agent.read(sipmsg.CANCEL); c.CallID().Value() != inv.CallID().Value() {
 		t.Fatalf("CANCEL for %s, want the agent's INVITE", c.CallID().Value())
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 	if st := gw.calls.Stats(); st.PortPairsInUse != 0 || st.Ends[call.EndCallerCancel] != 1 {
 		t.Errorf("after the CANCEL: %d port pairs in use, %d calls ended by a cancel; want 0 and 1", st.PortPairsInUse, st.Ends[call.EndCallerCancel])
 	}
@@ -557,7 +558,7 @@ func TestRingTimeoutWithoutProvisionalResponse(t *testing.T) {
 	if got := statusOf(t, <-done); got != 480 {
 		t.Fatalf("caller got %d, want 480", got)
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
+	testkit.WaitFor(t, "every call ended", func() bool { return gw.b2b.Calls() == 0 && gw.calls.Len() == 0 })
 	if n := gw.calls.Stats().Ends[call.EndRingTimeout]; n != 1 {
 		t.Errorf("calls ended by the ring timeout = %d, want 1", n)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo"
+
+	"dtmfgw/internal/testkit"
 )
 
 // TestB2BUAReload changes the routing and the ACL of a serving gateway
@@ -101,5 +103,5 @@ func TestB2BUAReload(t *testing.T) {
 			t.Errorf("BYE: %v", err)
 		}
 	}
-	waitFor(t, func() bool { return gw.b2b.Calls() == 0 })
+	testkit.WaitFor(t, "every bridge gone", func() bool { return gw.b2b.Calls() == 0 })
 }

@@ -6,10 +6,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -75,36 +76,24 @@ func eachBackend(t *testing.T, f func(t *testing.T, dsn string)) {
 	}
 }
 
-// testClock is a clock that moves 1 ms at every reading, so that every
-// timestamp differs and ordering by time is deterministic.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)}
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Millisecond)
-	return c.t
+// newTestClock returns a clock that moves 1 ms at every reading, so that
+// every timestamp differs and ordering by time is deterministic.
+func newTestClock() *testkit.Clock {
+	return testkit.NewSteppingClock(time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC), time.Millisecond)
 }
 
 // openStore opens dsn with a test clock and closes it at the end of t.
-func openStore(t *testing.T, dsn string, clock *testClock) *Store {
+func openStore(t *testing.T, dsn string, clock *testkit.Clock) *Store {
 	t.Helper()
 	return openStoreWith(t, dsn, clock)
 }
 
 // openStoreWith is openStore with more options.
-func openStoreWith(t *testing.T, dsn string, clock *testClock, opts ...Option) *Store {
+func openStoreWith(t *testing.T, dsn string, clock *testkit.Clock, opts ...Option) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, dsn, append([]Option{WithClock(clock.now)}, opts...)...)
+	s, err := Open(ctx, dsn, append([]Option{WithClock(clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -112,7 +112,7 @@ func TestOutboxLifecycle(t *testing.T) {
 		if _, err := s.EnqueueDelivery(ctx, Delivery{ID: ids[0], PaymentID: p.ID, ConfigurationID: "c", Event: "e", Body: []byte("{}")}); !errors.Is(err, ErrDuplicate) {
 			t.Errorf("a repeated delivery id: %v", err)
 		}
-		now := clock.now()
+		now := clock.Now()
 		due, ok, err := s.NextDeliveryDue(ctx)
 		if err != nil || !ok || due.After(now) {
 			t.Fatalf("NextDeliveryDue = %v, %v, %v", due, ok, err)
@@ -199,7 +199,7 @@ func TestClaimConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		now := clock.now()
+		now := clock.Now()
 		var mu sync.Mutex
 		seen := map[string]int{}
 		var wg sync.WaitGroup

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 // postgresDSNEnv names a PostgreSQL database the tests may use instead of
@@ -145,11 +147,11 @@ func startPostgres() (dsn string, stop func(), err error) {
 	// A port found free may be taken before the server binds it; try a
 	// few.
 	for attempt := 0; ; attempt++ {
-		port, err := freePort()
+		port, err := testkit.FreePortOn("tcp", netip.AddrFrom4([4]byte{127, 0, 0, 1}))
 		if err != nil {
 			return "", nil, err
 		}
-		stop, err := runPostgres(bin, home, data, port, cred)
+		stop, err := runPostgres(bin, home, data, int(port), cred)
 		if err == nil {
 			return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 				func() { stop(); os.RemoveAll(base) }, nil
@@ -174,15 +176,6 @@ func unprivileged() (*syscall.Credential, error) {
 		}
 	}
 	return nil, errors.New("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // runPostgres starts the server in the foreground (a child of the test

@@ -188,7 +188,7 @@ func TestMigrations(t *testing.T) {
 
 		// A schema from a newer build is refused, not used.
 		if _, err := s.db.ExecContext(ctx, s.d.bind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
-			len(want)+1, "future", s.d.timeArg(clock.now())); err != nil {
+			len(want)+1, "future", s.d.timeArg(clock.Now())); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()

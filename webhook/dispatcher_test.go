@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/internal/testkit"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/store"
@@ -352,14 +353,10 @@ func testReconciledAfterRestartIsDelivered(t *testing.T, dsn string) {
 	rctx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- r.Run(rctx) }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if rec, err := e.st.GetPayment(ctx, p.ID); err == nil && rec.State == store.StateFailed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Reconciler did not settle the payment in time")
-		}
-	}
+	testkit.WaitFor(t, "the Reconciler settles the payment", func() bool {
+		rec, err := e.st.GetPayment(ctx, p.ID)
+		return err == nil && rec.State == store.StateFailed
+	})
 	stop()
 	if err := <-ran; err != nil {
 		t.Fatal(err)

@@ -1,41 +1,22 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/store"
 )
-
-// syncBuffer is a bytes.Buffer for loggers on several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeCall is a payment.Call.
 type fakeCall struct{ id string }
@@ -89,7 +70,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := New(testConfig(), dir, st, WithLogger(logger))
 	if err != nil {
@@ -141,24 +122,17 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	// Wait for the result's delivery (the result kicks the dispatcher)
 	// and for the outbox to empty: progress may come after the result.
 	var result *received
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-rcv.seen:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("outbox not delivered in 10 s; %d requests, result %v", len(rcv.requests()), result != nil)
-		}
+	delivered := testkit.Poll(func() bool {
 		for _, r := range rcv.requests() {
 			if r.header.Get(EventHeader) == EventResult {
 				result = &r
 			}
 		}
-		if n, err := st.PendingDeliveries(ctx); result != nil && err == nil && n == 0 && len(d.progress) == 0 {
-			break
-		}
+		n, err := st.PendingDeliveries(ctx)
+		return result != nil && err == nil && n == 0 && len(d.progress) == 0
+	})
+	if !delivered {
+		t.Fatalf("outbox not delivered in %v; %d requests, result %v", testkit.WaitLimit, len(rcv.requests()), result != nil)
 	}
 	var b Body
 	if err := json.Unmarshal(result.body, &b); err != nil {

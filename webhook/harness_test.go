@@ -16,29 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/internal/testkit"
 	"dtmfgw/payment"
 	"dtmfgw/store"
 )
-
-// clock is a settable clock for the store and the dispatcher.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: testNow} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // received is one request the receiver got.
 type received struct {
@@ -110,7 +91,7 @@ func testConfig() Config {
 type env struct {
 	t       *testing.T
 	dsn     string
-	clock   *clock
+	clock   *testkit.Clock
 	configs []payment.Config
 	cfg     Config
 	dir     *Directory
@@ -126,7 +107,7 @@ func newEnv(t *testing.T, cfg Config, configs ...payment.Config) *env {
 // newEnvOn is newEnv on the database dsn.
 func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.Config) *env {
 	t.Helper()
-	e := &env{t: t, dsn: dsn, clock: newClock(), configs: configs, cfg: cfg}
+	e := &env{t: t, dsn: dsn, clock: testkit.NewClock(testNow), configs: configs, cfg: cfg}
 	e.open()
 	return e
 }

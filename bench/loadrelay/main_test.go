@@ -143,6 +143,9 @@ func TestCallerScriptCarriesRealPresses(t *testing.T) {
 // performance bar, which only `go run ./bench/loadrelay` on a quiet
 // machine can judge.
 func TestShortLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real load through every mode for about 25 s: make test runs it")
+	}
 	calls := 100
 	if raceEnabled {
 		calls = 30
@@ -343,6 +346,9 @@ func TestSummaryPoolsRounds(t *testing.T) {
 // none), its stamped packets are timed, and masking holds in its windows
 // as in a run alone.
 func TestInterleavedLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real load, all modes at once, for several seconds: make test runs it")
+	}
 	calls := 100
 	if raceEnabled {
 		calls = 30

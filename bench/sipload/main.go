@@ -35,7 +35,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/sip"
 )
 
@@ -343,7 +343,7 @@ func run(o options, stderr io.Writer) (*report, error) {
 	r.wall = time.Since(start)
 	if err != nil {
 		if gw != nil {
-			gw.stop()
+			_ = gw.stop() // the run's own error is the one to report
 		}
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
-	"dtmfgw/internal/sipptest"
+	"dtmfgw/internal/testkit/sipptest"
 )
 
 func TestParseOptions(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/rtp"
 
-	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/testkit/capturetest"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/testkit/capturetest"
 )
 
 // FuzzSIPMessage feeds arbitrary SIP messages to the two SIP readers of

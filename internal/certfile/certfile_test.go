@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"dtmfgw/internal/tlstest"
+	"dtmfgw/internal/testkit/tlstest"
 )
 
 // copyPair writes the files of c at cert and key, as a renewal does.

@@ -13,7 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/dtmf"
 )
 
 // MaxRecorded bounds the RTP packets an Agent keeps: five minutes of
@@ -26,7 +26,7 @@ type AgentStats struct {
 	// payload type; Other those with another payload type.
 	Packets, Audio, Other uint64
 	// EventShaped counts payloads shaped like RFC 4733 telephone-events,
-	// whatever their payload type (leakcheck.EventShaped): a leak.
+	// whatever their payload type (dtmf.EventShaped): a leak.
 	EventShaped uint64
 	// Malformed counts datagrams that are not RTP; Unrecorded packets
 	// past MaxRecorded.
@@ -218,7 +218,7 @@ func (a *Agent) record(b []byte) {
 	} else {
 		a.stats.Other++
 	}
-	if leakcheck.EventShaped(p.Payload) {
+	if dtmf.EventShaped(p.Payload) {
 		a.stats.EventShaped++
 	}
 	if len(a.recorded) >= MaxRecorded {

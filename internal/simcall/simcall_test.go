@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit/leakcheck"
 )
 
 // waitLimit bounds every wait for something that happens at once on

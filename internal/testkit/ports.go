@@ -1,16 +1,17 @@
 package testkit
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"testing"
 )
 
 // Zones keep the packages whose tests run at the same time (go test runs
 // packages in parallel) in ranges of their own, below the kernel's
 // ephemeral range (32768 and up by default) so that other tests' ":0"
-// sockets do not land in them. 16000–18000 is sipptest's, for SIPp's media
-// ports.
+// sockets do not land in them.
 const (
 	ZoneAPI     = 4000  // api's tests
 	ZoneMedia   = 10000 // media's tests
@@ -24,6 +25,10 @@ const (
 	ZoneMetrics = 4000 // metrics' tests
 	ZoneMask    = 4000 // media/mask's loopback tests (a few pairs; the pool skips a held one)
 	zoneSpan    = 6000
+	// ZoneSIPp is sipptest's, for SIPp's media ports: ZoneSIPpSpan ports
+	// between the media and session zones.
+	ZoneSIPp     = 16000
+	ZoneSIPpSpan = 2000
 )
 
 // FreeRange returns the first port of pairs consecutive even/odd port
@@ -84,4 +89,30 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("testkit: no loopback port free for both UDP and TCP")
 	return 0
+}
+
+// FreePortOn returns a port on ip that was free for network ("udp" or
+// "tcp") a moment ago: it binds port 0 and closes the socket. It is for
+// the code that has no test to fail, and returns an error instead: the
+// harnesses (sipptest) and a server started once per test binary (store's
+// PostgreSQL). Another process can take the port before it is used, which
+// on a quiet loopback is rare enough for tests.
+func FreePortOn(network string, ip netip.Addr) (uint16, error) {
+	switch network {
+	case "udp":
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		if err != nil {
+			return 0, fmt.Errorf("testkit: free udp port on %s: %w", ip, err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).AddrPort().Port(), nil
+	case "tcp":
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		if err != nil {
+			return 0, fmt.Errorf("testkit: free tcp port on %s: %w", ip, err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).AddrPort().Port(), nil
+	}
+	return 0, fmt.Errorf("testkit: network %q is neither udp nor tcp", network)
 }

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 )
 
@@ -20,5 +21,31 @@ func TestFreeRangeIsFreeAndInItsZone(t *testing.T) {
 	defer c.Close()
 	if free(first, 16) {
 		t.Fatal("free ignores a bound port")
+	}
+}
+
+func TestFreePortOnBindsWhereItSays(t *testing.T) {
+	ip := netip.MustParseAddr("127.0.0.1")
+	for _, network := range []string{"udp", "tcp"} {
+		p, err := FreePortOn(network, ip)
+		if err != nil || p == 0 {
+			t.Fatalf("%s: port %d, %v", network, p, err)
+		}
+		if network == "udp" {
+			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, p)))
+			if err != nil {
+				t.Fatalf("udp port %d: %v", p, err)
+			}
+			c.Close()
+			continue
+		}
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, p)))
+		if err != nil {
+			t.Fatalf("tcp port %d: %v", p, err)
+		}
+		l.Close()
+	}
+	if _, err := FreePortOn("sctp", ip); err == nil {
+		t.Error("FreePortOn accepted sctp")
 	}
 }

@@ -55,11 +55,40 @@ func TestBufferKeepsEveryWrite(t *testing.T) {
 	}
 }
 
+func TestLimitedBufferKeepsItsStartAndNeverFails(t *testing.T) {
+	b := NewLimitedBuffer(5)
+	for _, w := range []string{"abc", "defg", "hij"} {
+		if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v: want all of it written, no error", w, n, err)
+		}
+	}
+	if got := b.String(); got != "abcde" {
+		t.Fatalf("kept %q, want the first 5 bytes %q", got, "abcde")
+	}
+}
+
 func TestWaitForReturnsOnceTheConditionHolds(t *testing.T) {
 	n := 0
 	WaitFor(t, "third poll", func() bool { n++; return n == 3 })
 	if n != 3 {
 		t.Fatalf("polled %d times, want 3", n)
+	}
+}
+
+func TestPollReportsWhetherTheConditionHeld(t *testing.T) {
+	n := 0
+	if !Poll(func() bool { n++; return n == 2 }) || n != 2 {
+		t.Fatalf("Poll returned after %d polls, want true after 2", n)
+	}
+	if testing.Short() {
+		return // the negative case waits out WaitLimit
+	}
+	start := time.Now()
+	if Poll(func() bool { return false }) {
+		t.Fatal("Poll reported a condition that never held")
+	}
+	if d := time.Since(start); d < WaitLimit {
+		t.Fatalf("Poll gave up after %v, before WaitLimit", d)
 	}
 }
 

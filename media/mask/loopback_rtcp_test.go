@@ -4,7 +4,6 @@ import (
 	"dtmfgw/media"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 )
 
 // readRTCPWithin reads one datagram from c within d and parses it as a
@@ -49,8 +49,7 @@ func TestRelayRTCPReportsTheStreamsEachPeerReceives(t *testing.T) {
 }
 
 func testRelayRTCP(t *testing.T, withReactor bool) {
-	clock := &e2eClock{}
-	clock.Set(hEpoch)
+	clock := testkit.NewClock(hEpoch)
 	pool, _ := testPool(t, 2)
 	callerRTP, callerRTCP := listenLoopback(t), listenLoopback(t)
 	agentRTP, agentRTCP := listenLoopback(t), listenLoopback(t)
@@ -99,11 +98,7 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 	send(t, callerRTCP, udpAddr(caller.RTCP()), append(rr, sdes...))
 	// Wait (bounded) until the caller leg's session has read it, so that
 	// Close cannot discard it unread.
-	for deadline := time.Now().Add(5 * time.Second); relay.Stats().CallerRTCP.Accepted == 0; runtime.Gosched() {
-		if time.Now().After(deadline) {
-			t.Fatal("the caller leg's RTCP session did not take the caller's RR within 5 s")
-		}
-	}
+	testkit.WaitFor(t, "the caller leg's RTCP session takes the caller's RR", func() bool { return relay.Stats().CallerRTCP.Accepted > 0 })
 
 	// 50 caller packets, 20 ms apart on the legs' clock.
 	sendCaller := func(i int, at time.Time) {

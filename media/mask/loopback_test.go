@@ -4,7 +4,6 @@ import (
 	"context"
 	"dtmfgw/media"
 	"fmt"
-	"os/exec"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -14,7 +13,8 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/leakcheck"
 )
 
 // The end-to-end leak proof over loopback: a caller socket sends
@@ -32,12 +32,6 @@ import (
 // hiccup cannot turn into a stall) and takes milliseconds, not the 7 s of
 // audio it carries; the sockets, the leg readers, the relay's ticking and
 // the pipeline are the real ones.
-
-// e2eClock is the legs' clock: the scheduled arrival of the packet in flight.
-type e2eClock struct{ ns atomic.Int64 }
-
-func (c *e2eClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-func (c *e2eClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 
 // handledSignal wraps the pipeline as the relay's caller→agent handler and
 // says, after each packet, that the pipeline is done with it (and has sent
@@ -78,8 +72,8 @@ func runLoopback(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced b
 // runLoopbackPolicy is runLoopback with both masking policies set to mask.
 func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, paced bool, mask Policy) *e2eRun {
 	t.Helper()
-	clock := &e2eClock{}
-	clock.Set(pkts[0].at.Add(-20 * time.Millisecond))
+	// The legs' clock: the scheduled arrival of the packet in flight.
+	clock := testkit.NewClock(pkts[0].at.Add(-20 * time.Millisecond))
 	now := clock.Now
 	if paced {
 		now = time.Now
@@ -253,20 +247,6 @@ func agentAudio(outs []hOut, law g711.Law, audioPT uint8) []int16 {
 	return pcm
 }
 
-// eventShaped reports whether a payload could be RFC 4733 events: 1–8
-// whole 4-octet events with codes 0–15 (the pipeline's own guess rule).
-func e2eEventShaped(pay []byte) bool {
-	if len(pay) == 0 || len(pay)%4 != 0 || len(pay) > 32 {
-		return false
-	}
-	for i := 0; i < len(pay); i += 4 {
-		if pay[i] > 15 {
-			return false
-		}
-	}
-	return true
-}
-
 // checkNoEventPackets asserts the agent got only audio (or comfort noise)
 // of the negotiated type, nothing shaped like a telephone event.
 func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
@@ -278,7 +258,7 @@ func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
 		if pt := o.header.PayloadType; pt != audioPT && pt != ptComfortNoise {
 			t.Errorf("agent packet %d has payload type %d (events are %d, audio %d)", i, pt, hEventPT, audioPT)
 		}
-		if e2eEventShaped(o.pay) {
+		if dtmf.EventShaped(o.pay) {
 			t.Errorf("agent packet %d carries an event-shaped payload % x", i, o.pay)
 		}
 		if o.header.SSRC != e2eSSRC {
@@ -290,15 +270,13 @@ func checkNoEventPackets(t *testing.T, run *e2eRun, audioPT uint8) {
 // needMultimon fails the test when the independent receiver is missing.
 func needMultimon(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"sox", "multimon-ng"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install sox and multimon-ng (make test does it)", tool)
-		}
+	if err := leakcheck.NeedMultimon(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // multimonKeys returns the keys multimon-ng hears in 8 kHz PCM, as
-// characters (internal/leakcheck runs sox and multimon-ng).
+// characters (internal/testkit/leakcheck runs sox and multimon-ng).
 func multimonKeys(t *testing.T, pcm []int16) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -534,7 +512,7 @@ func TestLoopbackLeakChecksCatchAnUnmaskedCall(t *testing.T) {
 	run := runLoopbackPolicy(t, g711.Ulaw, 0, sc.packets(), false, Off)
 	events := 0
 	for _, o := range run.agent {
-		if o.header.PayloadType == hEventPT && e2eEventShaped(o.pay) {
+		if o.header.PayloadType == hEventPT && dtmf.EventShaped(o.pay) {
 			events++
 		}
 	}

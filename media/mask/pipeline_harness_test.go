@@ -12,7 +12,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit/leakcheck"
 )
 
 // Test harness: a caller stream made of 20 ms G.711 packets and RFC 4733

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/audiofile"
+	"dtmfgw/internal/testkit"
 )
 
 // ErrBaresipMissing is wrapped by BaresipLookPath's error when baresip is
@@ -132,8 +133,8 @@ type Baresip struct {
 	aor    string
 	conn   net.Conn
 	exited chan struct{}
-	read   chan struct{} // closed when the reader ends
-	log    *lockedBuffer
+	read   chan struct{}   // closed when the reader ends
+	log    *testkit.Buffer // bounded: maxBaresipLog
 
 	cmdMu sync.Mutex // one command at a time
 	token int
@@ -173,7 +174,7 @@ func StartBaresip(ctx context.Context, opts BaresipOptions) (*Baresip, error) {
 	}
 	b := &Baresip{
 		sip: o.SIP, ctrl: o.Ctrl, aor: "sip:" + o.User + "@" + o.SIP.Addr().String(),
-		exited: make(chan struct{}), read: make(chan struct{}), log: &lockedBuffer{max: maxBaresipLog},
+		exited: make(chan struct{}), read: make(chan struct{}), log: testkit.NewLimitedBuffer(maxBaresipLog),
 		responses: map[string]chan BaresipResponse{}, changed: make(chan struct{}),
 	}
 	secs := int((o.Lifetime + time.Second - 1) / time.Second)
@@ -242,7 +243,7 @@ func resolveBaresip(o BaresipOptions) (BaresipOptions, error) {
 		o.Ctrl = netip.AddrPortFrom(Loopback, o.Ctrl.Port())
 	}
 	if o.Ctrl.Port() == 0 {
-		p, err := FreePort("tcp", o.Ctrl.Addr())
+		p, err := testkit.FreePortOn("tcp", o.Ctrl.Addr())
 		if err != nil {
 			return o, err
 		}
@@ -519,26 +520,4 @@ func (b *Baresip) Close() error {
 		<-b.exited
 	}
 	return nil
-}
-
-// lockedBuffer is a bounded, concurrency-safe log of a child's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if room := l.max - len(l.buf); room > 0 {
-		l.buf = append(l.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf)
 }

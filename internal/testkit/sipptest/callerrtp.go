@@ -9,7 +9,7 @@ import (
 
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/capture/capturetest"
+	"dtmfgw/internal/testkit/capturetest"
 
 	"github.com/pion/rtp"
 )

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
 )
 
 // endedPresses counts the presses whose end packet (E bit, RFC 4733
@@ -17,7 +17,7 @@ func endedPresses(got []Received) int {
 	ended := map[press]bool{}
 	for _, r := range got {
 		p := r.Packet
-		if leakcheck.EventShaped(p.Payload) && p.Payload[1]&0x80 != 0 {
+		if dtmf.EventShaped(p.Payload) && p.Payload[1]&0x80 != 0 {
 			ended[press{p.SSRC, p.Timestamp}] = true
 		}
 	}

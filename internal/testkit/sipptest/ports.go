@@ -12,45 +12,16 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
-
-// FreePort returns a port on ip that was free for network ("udp" or "tcp")
-// a moment ago: it binds port 0 and closes the socket. Another process can
-// take the port before it is used, which on a quiet loopback is rare enough
-// for tests; a SIPp that cannot bind exits with its bind error and Run says
-// so.
-func FreePort(network string, ip netip.Addr) (uint16, error) {
-	switch network {
-	case "udp":
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
-		if err != nil {
-			return 0, fmt.Errorf("sipptest: free udp port on %s: %w", ip, err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).AddrPort().Port(), nil
-	case "tcp":
-		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
-		if err != nil {
-			return 0, fmt.Errorf("sipptest: free tcp port on %s: %w", ip, err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).AddrPort().Port(), nil
-	}
-	return 0, fmt.Errorf("sipptest: network %q is neither udp nor tcp", network)
-}
-
-// FreeAddr returns ip with a port free for network, as FreePort.
-func FreeAddr(network string, ip netip.Addr) (netip.AddrPort, error) {
-	p, err := FreePort(network, ip)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	return netip.AddrPortFrom(ip, p), nil
-}
 
 // probe is one socket freePorts must be able to bind: network ("udp" or
 // "tcp") on the base port plus offset.
@@ -62,20 +33,18 @@ type probe struct {
 // maxPortTries bounds freePorts' attempts.
 const maxPortTries = 64
 
-// The zone SIPp's media ports come from: below the kernel's ephemeral
-// range (32768 and up by default), between testkit.s media and session
-// zones, so that no other test's ":0" socket takes a port between the
-// check here and SIPp's own bind.
-const (
-	mediaZone     = 16000
-	mediaZoneSpan = 2000
-)
+// SIPp's media ports come from testkit.ZoneSIPp: below the kernel's
+// ephemeral range (32768 and up by default), between the media and session
+// tests' zones, so that no other test's ":0" socket takes a port between
+// the check here and SIPp's own bind.
 
 // freePorts returns a base port on ip such that every probe could be bound
 // at once a moment ago; it holds them all while it checks, then releases
-// them. The base comes from the kernel's ephemeral range (port 0).
+// them. The base comes from the kernel's ephemeral range (port 0). A SIPp
+// or baresip that cannot bind a port taken meanwhile exits with its bind
+// error, and the harness says so.
 func freePorts(ip netip.Addr, probes ...probe) (uint16, error) {
-	return freePortsFrom(ip, func() (uint16, error) { return FreePort(probes[0].network, ip) }, probes...)
+	return freePortsFrom(ip, func() (uint16, error) { return testkit.FreePortOn(probes[0].network, ip) }, probes...)
 }
 
 // freePortsFrom is freePorts with the bases pick proposes.
@@ -125,10 +94,64 @@ func listen(network string, addr netip.AddrPort) (io.Closer, error) {
 // SIPp binds both at start (audio and video, -mp) and exits with status
 // 254 if either is taken. p is an even port of the media zone, where no
 // ":0" socket of another test lands in the meantime (one did, in the
-// ephemeral range).
+// ephemeral range), and this test process holds p and p+2 for as long as
+// it runs (reservePorts), so that no other hands them out meanwhile (the
+// sip and sipptest tests run at once and share the zone: two of them once
+// picked the same port, and the second SIPp could not bind it).
 func FreeMediaPort(ip netip.Addr) (uint16, error) {
-	pick := func() (uint16, error) { return uint16(mediaZone + 2*rand.IntN((mediaZoneSpan-2)/2)), nil }
+	pick := func() (uint16, error) {
+		for range maxPortTries {
+			p := uint16(testkit.ZoneSIPp + 2*rand.IntN((testkit.ZoneSIPpSpan-2)/2))
+			if reservePorts(p, p+2) {
+				return p, nil
+			}
+		}
+		return 0, fmt.Errorf("sipptest: no media port of %d–%d left to reserve", testkit.ZoneSIPp, testkit.ZoneSIPp+testkit.ZoneSIPpSpan)
+	}
 	return freePortsFrom(ip, pick, probe{"udp", 0}, probe{"udp", 2})
+}
+
+// reserved keeps the lock files of the ports reservePorts reserved open,
+// and with them their locks, for the life of the process. A test process
+// starts a few dozen SIPps; the zone has a thousand pairs.
+var reserved struct {
+	sync.Mutex
+	files []*os.File
+}
+
+// reservePorts takes, for the life of the process, an exclusive lock on a
+// file per port in a directory every test process on the machine shares;
+// it reports false, holding nothing, when another open file (in this
+// process or another) holds one of them. Where the directory cannot be
+// used it reports true: the bind check alone decides, as before.
+func reservePorts(ports ...uint16) bool {
+	dir := filepath.Join(os.TempDir(), "dtmfgw-sipptest-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true
+	}
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}
+	for _, p := range ports {
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(int(p))), os.O_RDONLY|os.O_CREATE, 0o666)
+		if err != nil {
+			release()
+			return true
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			release()
+			return false
+		}
+		held = append(held, f)
+	}
+	reserved.Lock()
+	reserved.files = append(reserved.files, held...)
+	reserved.Unlock()
+	return true
 }
 
 // Loopback is 127.0.0.1, where the harness runs everything by default.

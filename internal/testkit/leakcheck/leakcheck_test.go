@@ -75,29 +75,6 @@ func TestMultimonKeysHonoursContext(t *testing.T) {
 	}
 }
 
-func TestEventShaped(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		pay  []byte
-		want bool
-	}{
-		{"one event", []byte{5, 0x0a, 0, 160}, true},
-		{"end packet", []byte{11, 0x8a, 3, 0x20}, true},
-		{"two events", []byte{1, 0x0a, 0, 160, 2, 0x0a, 0, 80}, true},
-		{"empty", nil, false},
-		{"short", []byte{1, 2, 3}, false},
-		{"trailing byte", []byte{1, 0x0a, 0, 160, 2}, false},
-		{"flash event", []byte{16, 0x0a, 0, 160}, false},
-		{"second event not DTMF", []byte{1, 0x0a, 0, 160, 40, 0, 0, 0}, false},
-		{"G.711 frame", make([]byte, 160), false},
-		{"nine events", make([]byte, 36), false},
-	} {
-		if got := EventShaped(tc.pay); got != tc.want {
-			t.Errorf("%s: EventShaped(% x) = %v, want %v", tc.name, tc.pay, got, tc.want)
-		}
-	}
-}
-
 // eventPackets returns RFC 4733 packets for keys: updates every 20 ms, three
 // end packets (§2.5.1.4), each press at its own timestamp.
 func eventPackets(ssrc uint32, pt uint8, keys string) []rtp.Packet {

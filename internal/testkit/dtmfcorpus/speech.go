@@ -189,7 +189,7 @@ func pruneCache(dir string, keep map[string]bool, now time.Time) {
 		name := e.Name()
 		path := filepath.Join(dir, name)
 		if keep[name] {
-			os.Chtimes(path, now, now)
+			_ = os.Chtimes(path, now, now) // best effort: a stale time only lets the entry expire sooner
 			continue
 		}
 		info, err := e.Info()
@@ -255,7 +255,7 @@ func render(ctx context.Context, u Utterance) ([]int16, error) {
 	if len(wav) > maxWAVBytes {
 		// Stop espeak-ng rather than wait for it to fill a pipe nobody reads.
 		cancel()
-		cmd.Wait()
+		_ = cmd.Wait() // killed: the error says so, and the size is the failure to report
 		return nil, fmt.Errorf("espeak-ng %s: more than %d bytes of WAV for %q", u.Voice, maxWAVBytes, u.Text)
 	}
 	if err := cmd.Wait(); err != nil {

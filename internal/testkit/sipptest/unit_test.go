@@ -19,7 +19,8 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
 	"dtmfgw/internal/capture"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/leakcheck"
 
 	"github.com/pion/rtp"
 )
@@ -445,8 +446,8 @@ func TestFreeMediaPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p < mediaZone || p+2 >= mediaZone+mediaZoneSpan || p%2 != 0 || p >= 32768 {
-		t.Errorf("media port %d: want an even port of [%d, %d), below the ephemeral range", p, mediaZone, mediaZone+mediaZoneSpan)
+	if p < testkit.ZoneSIPp || p+2 >= testkit.ZoneSIPp+testkit.ZoneSIPpSpan || p%2 != 0 || p >= 32768 {
+		t.Errorf("media port %d: want an even port of [%d, %d), below the ephemeral range", p, testkit.ZoneSIPp, testkit.ZoneSIPp+testkit.ZoneSIPpSpan)
 	}
 	for _, port := range []uint16{p, p + 2} {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(Loopback, port)))
@@ -455,8 +456,28 @@ func TestFreeMediaPort(t *testing.T) {
 		}
 		c.Close()
 	}
-	if _, err := FreePort("sctp", Loopback); err == nil {
-		t.Error("FreePort accepted sctp")
+}
+
+// FreeMediaPort reserves what it hands out: never the same port, nor one
+// whose pair overlaps, twice, whichever test process asks (the lock on a
+// port's file is the same between two files opened here as between two
+// processes).
+func TestFreeMediaPortReservesItsPorts(t *testing.T) {
+	a, err := FreeMediaPort(Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FreeMediaPort(Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a+2 == b || b+2 == a {
+		t.Fatalf("media ports %d and %d overlap", a, b)
+	}
+	for _, p := range []uint16{a, a + 2, b, b + 2} {
+		if reservePorts(p) {
+			t.Errorf("port %d, handed out already, reserved again", p)
+		}
 	}
 }
 

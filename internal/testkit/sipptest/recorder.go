@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf/g711"
-	"dtmfgw/internal/leakcheck"
+	"dtmfgw/internal/testkit/leakcheck"
 
 	"github.com/pion/rtp"
 )

@@ -66,31 +66,6 @@ func DetectorKeys(pcm []int16) Keys {
 	return keys
 }
 
-// MaxEventsPerPacket bounds how many RFC 4733 events EventShaped accepts in
-// one payload: RFC 4733 §2.5.1.5 packs a few events per packet, a sender
-// needs no more than a handful, and audio payloads are far longer.
-const MaxEventsPerPacket = 8
-
-// EventShaped reports whether an RTP payload could be RFC 4733 §2.3 DTMF
-// events: one to MaxEventsPerPacket whole four-byte events with event codes
-// 0–15 (RFC 4733 §3.2). It looks at the payload only, not at the payload
-// type, because a leak could travel on any type: this is the rule a leak
-// check applies to every packet an agent receives. A 4–32 byte audio
-// payload whose every fourth byte is below 16 passes too, which is why the
-// rule is meant for streams whose audio frames are longer (20 ms of G.711
-// is 160 bytes).
-func EventShaped(payload []byte) bool {
-	if len(payload) == 0 || len(payload)%dtmf.TelephoneEventSize != 0 || len(payload) > MaxEventsPerPacket*dtmf.TelephoneEventSize {
-		return false
-	}
-	for i := 0; i < len(payload); i += dtmf.TelephoneEventSize {
-		if payload[i] > 15 {
-			return false
-		}
-	}
-	return true
-}
-
 // EventKeys returns the key presses carried by the telephone-event packets
 // of payload type pt among pkts, each press once, in order, as a dtmf.Tracker
 // per SSRC sees them (RFC 4733 §2.5: repeats, end retransmissions and
@@ -196,8 +171,8 @@ func Audio(pkts []rtp.Packet, pt uint8, law g711.Law) ([]int16, error) {
 type Findings struct {
 	// Packets is the number of RTP packets searched.
 	Packets int
-	// EventPackets counts the packets whose payload is EventShaped, on any
-	// payload type but the audio's.
+	// EventPackets counts the packets whose payload is dtmf.EventShaped, on
+	// any payload type but the audio's.
 	EventPackets int
 	// EventKeys are the presses those packets carry (EventKeys per payload
 	// type, in order of the types' first appearance).
@@ -230,7 +205,7 @@ func Find(ctx context.Context, pkts []rtp.Packet, audioPT uint8, law g711.Law) (
 	var eventPTs []uint8
 	var events []rtp.Packet
 	for _, p := range pkts {
-		if p.PayloadType == audioPT || !EventShaped(p.Payload) {
+		if p.PayloadType == audioPT || !dtmf.EventShaped(p.Payload) {
 			continue
 		}
 		f.EventPackets++

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 )
 
 // The positive controls below run SIPp against SIPp, the caller straight
@@ -346,10 +347,11 @@ func TestScenarioChecksBite(t *testing.T) {
 	t.Run("nobody answers", func(t *testing.T) {
 		t.Parallel()
 		ctx := testContext(t, 30*time.Second)
-		nobody, err := FreeAddr("udp", Loopback)
+		port, err := testkit.FreePortOn("udp", Loopback)
 		if err != nil {
 			t.Fatal(err)
 		}
+		nobody := netip.AddrPortFrom(Loopback, port)
 		res, err := Run(ctx, UACBusy, Options{Remote: nobody, Dir: t.TempDir(), RecvTimeout: time.Second, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"dtmfgw/dtmf"
+	"dtmfgw/internal/testkit"
 )
 
 // ErrMultimonMissing is wrapped by NeedMultimon's error when sox or
@@ -56,11 +57,9 @@ func MultimonKeys(ctx context.Context, pcm []int16) (Keys, error) {
 		return nil, fmt.Errorf("leakcheck: sox: %w", err)
 	}
 	mm.Stdin = pipe
-	var soxErr bytes.Buffer
-	sox.Stderr = &limitedBuffer{max: 4096, buf: &soxErr}
-	var out, mmErr bytes.Buffer
-	mm.Stdout = &limitedBuffer{max: maxMultimonOutput, buf: &out}
-	mm.Stderr = &limitedBuffer{max: 4096, buf: &mmErr}
+	// Bounded, so that a runaway child cannot fill memory.
+	soxErr, out, mmErr := testkit.NewLimitedBuffer(4096), testkit.NewLimitedBuffer(maxMultimonOutput), testkit.NewLimitedBuffer(4096)
+	sox.Stderr, mm.Stdout, mm.Stderr = soxErr, out, mmErr
 	if err := sox.Start(); err != nil {
 		return nil, fmt.Errorf("leakcheck: start sox: %w", err)
 	}
@@ -94,19 +93,4 @@ func parseMultimon(out []byte) Keys {
 		}
 	}
 	return keys
-}
-
-// limitedBuffer keeps the first max bytes written to it and discards the
-// rest, so a runaway child cannot fill memory; it never fails a write,
-// which would kill the child with SIGPIPE.
-type limitedBuffer struct {
-	max int
-	buf *bytes.Buffer
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"dtmfgw/internal/testkit"
 )
 
 // ErrSIPpMissing is wrapped by LookPath's error when sipp is not installed.
@@ -222,7 +224,7 @@ func (p *Process) prepare(ctx context.Context, o Options) ([]string, error) {
 		local = netip.AddrPortFrom(Loopback, local.Port())
 	}
 	if local.Port() == 0 {
-		port, err := FreePort(network, local.Addr())
+		port, err := testkit.FreePortOn(network, local.Addr())
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +244,7 @@ func (p *Process) prepare(ctx context.Context, o Options) ([]string, error) {
 	p.local, p.media = local, media
 	// SIPp's UDP control socket defaults to 0.0.0.0:8888; keep it on
 	// loopback and out of other runs' way.
-	ctrl, err := FreePort("udp", local.Addr())
+	ctrl, err := testkit.FreePortOn("udp", local.Addr())
 	if err != nil {
 		return nil, err
 	}
