@@ -144,26 +144,26 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: deps modules ## run the benchmarks, the relay load tests, the SIP load run and the key→dot latency; write docs/benchmarks.md (latency section included), docs/benchmarks-relay.md, docs/benchmarks-relay-1000.md and docs/benchmarks-sip.md
+bench: deps modules ## run the benchmarks, the relay load tests, the SIP load run and the key→dot latency; write docs/reports/benchmarks.md (latency section included), docs/reports/benchmarks-relay.md, docs/reports/benchmarks-relay-1000.md and docs/reports/benchmarks-sip.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
-	@echo "==> writing docs/benchmarks.md"
-	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/benchmarks.md \
+	@echo "==> writing docs/reports/benchmarks.md"
+	@$(GO) run ./bench/report -in $(CURDIR)/bin/bench.txt -out $(CURDIR)/docs/reports/benchmarks.md \
 	  -command "make bench  (go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./...)"
 	@echo "==> relay load on loopback: 100, 500, 1000 calls, every mode at once against a reference forwarder, the load handed round them each second, $(LOAD_ROUNDS) rounds (about 12 minutes)"
-	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/benchmarks-relay.md
+	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/reports/benchmarks-relay.md
 	@echo "==> the relay's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
-	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/benchmarks-relay-1000.md
+	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/reports/benchmarks-relay-1000.md
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
-	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/benchmarks-sip.md \
+	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/reports/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
-	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/benchmarks.md"
-	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e -args -latency-report $(CURDIR)/docs/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/reports/benchmarks.md"
+	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e -args -latency-report $(CURDIR)/docs/reports/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
 
-detector-report: deps modules ## run the detector corpus and write docs/dtmf-detector.md
+detector-report: deps modules ## run the detector corpus and write docs/reports/dtmf-detector.md
 	@echo "==> running the in-band detector over the Q.24 and talk-off corpus"
-	@$(GO) test ./internal/testkit/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/dtmf-detector.md
+	@$(GO) test ./internal/testkit/dtmfcorpus -run TestDetectorCorpus -count=1 -v -args -report $(CURDIR)/docs/reports/dtmf-detector.md
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -25,7 +25,7 @@ const (
 	// free CPU, and each batch is shorter. Measured with bench/loadrelay
 	// at 500 and 1000 calls: lower CPU per packet and a p99 latency at
 	// 1000 calls like the reference forwarder's, where one per CPU had
-	// three times its p99 (docs/benchmarks-relay.md).
+	// three times its p99 (docs/reports/benchmarks-relay.md).
 	DefaultReactorsPerCPU = 4
 	// MaxReactors bounds MediaConfig.Reactors: far more than the CPUs of
 	// any machine this runs on, so a typo does not start thousands of

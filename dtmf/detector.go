@@ -2,7 +2,7 @@ package dtmf
 
 // The in-band DTMF Detector (ITU-T Q.23 signals, Q.24 receiver limits).
 //
-// Design, and the ITU-T Q.24 receiver requirement (docs/dtmf-detector.md)
+// Design, and the ITU-T Q.24 receiver requirement (docs/reports/dtmf-detector.md)
 // each part answers:
 //
 //  1. Goertzel bank (goertzel.go). Every 32-sample block (4 ms) yields the

@@ -23,7 +23,7 @@ import (
 	"dtmfgw/internal/testkit/sipptest"
 )
 
-// latencyReport names a Markdown file (docs/benchmarks.md) whose section
+// latencyReport names a Markdown file (docs/reports/benchmarks.md) whose section
 // for this measurement the latency test writes: make bench passes it.
 var latencyReport = flag.String("latency-report", "", "write the key→dot latency figures into this Markdown file's section for them")
 
@@ -178,7 +178,7 @@ func writeLatencyReport(path string, s, gw latencyStats, userAgent string) error
 	fmt.Fprintf(&b, "%s\n## Key press → dot latency (agent form, headless Chromium)\n\n", latencyBegin)
 	b.WriteString("From the caller's first RTP packet of a press arriving at dtmfgw (the payment event's `press_at`) to the dot drawn in the form (the animation frame after it is inserted, `data-drawn-at`), ")
 	fmt.Fprintf(&b, "for %d RFC 4733 presses keyed by SIPp at about 8 a second (%v tones, %v gaps) through dtmfgw serving in-process, the form in headless Chromium on the same machine. The bar is p99 < %v.\n\n", s.N, pressTone, pressGap, latencyBar)
-	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./e2e -args -latency-report docs/benchmarks.md)`\n")
+	fmt.Fprintf(&b, "- Command: `make bench  (go test -run '^TestE2EKeyToDotLatency$' -count=1 ./e2e -args -latency-report docs/reports/benchmarks.md)`\n")
 	fmt.Fprintf(&b, "- Date: %s\n- CPUs: %d\n- Go: %s %s/%s\n- Browser: %s\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, userAgent)
 	verdict := "met"
 	if s.P99 >= latencyBar {

@@ -12,7 +12,7 @@
 //
 //	go run ./bench/loadrelay                        # 100, 500, 1000 calls, 5 s each, interleaved
 //	go run ./bench/loadrelay -calls 100 -measure 3s # short
-//	go run ./bench/loadrelay -out docs/benchmarks-relay.md
+//	go run ./bench/loadrelay -out docs/reports/benchmarks-relay.md
 //
 // The generator sends all calls' caller streams from one socket and all
 // agent streams from another, with sendmmsg(2), paced in 1 ms slots, and

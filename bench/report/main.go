@@ -1,4 +1,4 @@
-// Command report turns `go test -bench` output into docs/benchmarks.md: one
+// Command report turns `go test -bench` output into docs/reports/benchmarks.md: one
 // table row per benchmark (the median of its runs), the machine, and the
 // command that produced the figures, so every figure can be reproduced.
 package main
@@ -27,7 +27,7 @@ type result struct {
 
 func main() {
 	in := flag.String("in", "", "go test -bench output (default standard input)")
-	out := flag.String("out", "docs/benchmarks.md", "Markdown file to write")
+	out := flag.String("out", "docs/reports/benchmarks.md", "Markdown file to write")
 	command := flag.String("command", "", "the command that produced the input, shown in the report")
 	flag.Parse()
 	var r io.Reader = os.Stdin

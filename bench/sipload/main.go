@@ -10,7 +10,7 @@
 //
 //	go run ./bench/sipload                                # 50 calls/s for 20 s: 1000 calls
 //	go run ./bench/sipload -rate 10 -duration 5s -settle 0 # short
-//	go run ./bench/sipload -out docs/benchmarks-sip.md     # what make bench runs
+//	go run ./bench/sipload -out docs/reports/benchmarks-sip.md     # what make bench runs
 //
 // It needs sipp (Debian package sip-tester: make deps) and root or
 // CAP_NET_RAW: SIPp plays the caller's RTP through a raw socket. It exits

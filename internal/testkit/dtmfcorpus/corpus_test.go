@@ -20,7 +20,7 @@ import (
 )
 
 var (
-	reportPath = flag.String("report", "", "write the Markdown report (docs/dtmf-detector.md) to this path; env DTMF_CORPUS_REPORT also works")
+	reportPath = flag.String("report", "", "write the Markdown report (docs/reports/dtmf-detector.md) to this path; env DTMF_CORPUS_REPORT also works")
 	caseFilter = flag.String("case", "", "score only cases whose category, codec or name contains this substring")
 	dumpDir    = flag.String("dump", "", "write the audio of every failing case as a WAV file into this directory")
 )
