@@ -32,7 +32,7 @@ var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 // nothing holds right now.
 func freePorts(t testing.TB, pairs int) PortRange {
 	t.Helper()
-	first := testkit.FreeRange(t, testkit.ZoneSession, pairs)
+	first := testkit.FreeRange(t, testkit.ZoneCall, pairs)
 	return PortRange{Min: first, Max: first + 2*pairs - 1}
 }
 

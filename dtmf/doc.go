@@ -8,5 +8,5 @@
 // owns, a real one in the relay and a fake one in tests.
 //
 // It imports nothing else of dtmfgw's except its own g711 subpackage, so
-// media, session and the command line can all build on it.
+// media, the call and payment domains and the command line can all build on it.
 package dtmf

@@ -34,8 +34,8 @@ import (
 //
 // A relay uses a reactor when RelayConfig.Reactor is set; its legs must
 // then be closed through Relay.Close, which takes them out of the
-// reactor's set first. Run a few reactors per CPU (GOMAXPROCS; session
-// runs four) and spread the calls over them: a descheduled reactor then
+// reactor's set first. Run a few reactors per CPU (GOMAXPROCS; the call
+// domain runs four) and spread the calls over them: a descheduled reactor then
 // holds fewer calls. Safe for concurrent use.
 type Reactor struct {
 	epfd     int

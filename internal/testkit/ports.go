@@ -13,10 +13,10 @@ import (
 // ephemeral range (32768 and up by default) so that other tests' ":0"
 // sockets do not land in them.
 const (
-	ZoneAPI     = 4000  // api's tests
-	ZoneMedia   = 10000 // media's tests
-	ZoneSession = 18000 // session's tests
-	ZoneSIP     = 24000 // sip's tests
+	ZoneAPI   = 4000  // api's tests
+	ZoneMedia = 10000 // media's tests
+	ZoneCall  = 18000 // call's tests
+	ZoneSIP   = 24000 // sip's tests
 	// ZoneE2E is the end-to-end tests' (package e2e: the gateways' RTP
 	// ports). Its top reaches into the ephemeral range: the gateway's
 	// port pool skips a pair another socket holds, so a ":0" socket that
@@ -26,7 +26,7 @@ const (
 	ZoneMask    = 4000 // media/mask's loopback tests (a few pairs; the pool skips a held one)
 	zoneSpan    = 6000
 	// ZoneSIPp is sipptest's, for SIPp's media ports: ZoneSIPpSpan ports
-	// between the media and session zones.
+	// between the media and call zones.
 	ZoneSIPp     = 16000
 	ZoneSIPpSpan = 2000
 )

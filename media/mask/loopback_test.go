@@ -23,7 +23,7 @@ import (
 // everything the relay sends it. The recording is then judged the way the
 // agent's platform could hear it: packet types, our Detector, an
 // independent receiver (multimon-ng), Goertzel energy at the DTMF pairs, the
-// mask audio, and the presses the session was handed.
+// mask audio, and the presses the call was handed.
 //
 // Timing: the legs run on a clock the sender sets to each packet's
 // scheduled arrival before sending it, and the sender waits (bounded) for
