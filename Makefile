@@ -19,7 +19,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 # stripe-mock is Stripe's mock of its API; the processor package's Stripe
 # tests start it on a free loopback port.
 STRIPE_MOCK   := $(BIN)/stripe-mock
-STRIPE_MOCK_VERSION ?= latest
+STRIPE_MOCK_VERSION ?= v0.203.0
 # Debian packages the tests drive as real peers or use to make test material:
 # sip-tester is SIPp (callers and agents), baresip a softphone driven over ctrl_tcp.
 # postgresql gives the store tests a real server: they run initdb and postgres from
