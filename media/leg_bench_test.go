@@ -1,66 +1,19 @@
 package media
 
 import (
+	"dtmfgw/internal/testkit"
 	"net"
 	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// benchWindow is how many datagrams the loopback benchmarks keep in
-// flight: enough to keep the reader busy, few enough that the socket
-// buffer never overflows (a lost datagram would stall the credit count).
-const benchWindow = 32
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// sendLoopback sends b.N 172-byte RTP packets (PCMU, 20 ms) from sender to
-// to, keeping at most benchWindow unconsumed credits, and waits until the
-// receiving side took every credit. It reports the process CPU time per
-// packet (sender and receiver together) as cpu-ns/op.
-func sendLoopback(b *testing.B, sender *net.UDPConn, to netip.AddrPort, credits chan struct{}) {
-	pkt := rtpBytes(b, 1, make([]byte, 160))
-	abort := make(chan struct{})
-	watchdog := time.AfterFunc(2*time.Minute, func() { close(abort) })
-	defer watchdog.Stop()
-	take := func() {
-		select {
-		case credits <- struct{}{}:
-		case <-abort:
-			b.Fatal("receiver stalled: a datagram was lost on loopback")
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime(b)
-	for i := range b.N {
-		take()
-		pkt[2], pkt[3] = byte(i>>8), byte(i)
-		if _, err := sender.WriteToUDPAddrPort(pkt, to); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range benchWindow {
-		take()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-}
 
 // BenchmarkLegReceive measures a leg's whole receive path over loopback:
 // read, strict source check, RTP parse, stats, handler call.
 func BenchmarkLegReceive(b *testing.B) { benchLegReceive(b, 0) }
 
 // BenchmarkLegReceiveBatch is BenchmarkLegReceive with the recvmmsg
-// reader (16 per call). With benchWindow datagrams in flight the socket is
+// reader (16 per call). With testkit.BenchWindow datagrams in flight the socket is
 // always busy, the case batching is for; a leg carrying one 50 packet/s
 // stream mostly finds one datagram per wake-up.
 func BenchmarkLegReceiveBatch(b *testing.B) {
@@ -72,11 +25,11 @@ func BenchmarkLegReceiveBatch(b *testing.B) {
 
 func benchLegReceive(b *testing.B, batch int) {
 	l, sender := benchLeg(b, batch)
-	credits := make(chan struct{}, benchWindow)
+	credits := make(chan struct{}, testkit.BenchWindow)
 	if err := l.Start(PacketHandlerFunc(func(*Packet) { <-credits })); err != nil {
 		b.Fatal(err)
 	}
-	sendLoopback(b, sender, l.LocalAddr(), credits)
+	testkit.SendLoopback(b, sender, l.LocalAddr(), rtpBytes(b, 1, make([]byte, 160)), credits)
 	if s := l.Stats().Received; s.Packets != uint64(b.N) {
 		b.Fatalf("leg accepted %d of %d packets", s.Packets, b.N)
 	}
@@ -95,7 +48,7 @@ func BenchmarkPlainUDPRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sender.Close()
-	credits := make(chan struct{}, benchWindow)
+	credits := make(chan struct{}, testkit.BenchWindow)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -107,7 +60,7 @@ func BenchmarkPlainUDPRead(b *testing.B) {
 			<-credits
 		}
 	}()
-	sendLoopback(b, sender, recv.LocalAddr().(*net.UDPAddr).AddrPort(), credits)
+	testkit.SendLoopback(b, sender, recv.LocalAddr().(*net.UDPAddr).AddrPort(), rtpBytes(b, 1, make([]byte, 160)), credits)
 	recv.Close()
 	<-done
 }
@@ -204,14 +157,14 @@ func benchLegDrain(b *testing.B, batch int) {
 			}
 		}
 		b.StartTimer()
-		c0 := cpuTime(b)
+		c0 := testkit.CPUTime(b)
 		gate <- struct{}{}
 		select {
 		case <-drained:
 		case <-abort.C:
 			b.Fatal("reader stalled: a datagram was lost on loopback")
 		}
-		cpu += cpuTime(b) - c0
+		cpu += testkit.CPUTime(b) - c0
 		b.StopTimer()
 	}
 	rounds := (b.N + drainRound - 1) / drainRound

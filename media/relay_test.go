@@ -23,18 +23,6 @@ type relayPeers struct {
 	agentPeer     *net.UDPConn
 }
 
-func listenLoopback(t testing.TB) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func udpAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
-
 // newRelayPeers builds two legs from one pool, points them at two peer
 // sockets and lets edit adjust the relay's configuration before NewRelay.
 func newRelayPeers(t testing.TB, legCfg LegConfig, edit func(*RelayConfig)) *relayPeers {
@@ -42,15 +30,15 @@ func newRelayPeers(t testing.TB, legCfg LegConfig, edit func(*RelayConfig)) *rel
 	if legCfg.Pool == nil {
 		legCfg.Pool, _ = testPool(t, 2, -1, nil)
 	}
-	rp := &relayPeers{callerPeer: listenLoopback(t), agentPeer: listenLoopback(t)}
+	rp := &relayPeers{callerPeer: testkit.ListenUDP(t), agentPeer: testkit.ListenUDP(t)}
 	var err error
 	cc := legCfg
-	cc.Remote = udpAddr(rp.callerPeer)
+	cc.Remote = testkit.AddrOf(rp.callerPeer)
 	if rp.caller, err = NewLeg(cc); err != nil {
 		t.Fatal(err)
 	}
 	ac := legCfg
-	ac.Remote = udpAddr(rp.agentPeer)
+	ac.Remote = testkit.AddrOf(rp.agentPeer)
 	ac.MediaTimeout = 0
 	if rp.agent, err = NewLeg(ac); err != nil {
 		t.Fatal(err)
@@ -64,27 +52,6 @@ func newRelayPeers(t testing.TB, legCfg LegConfig, edit func(*RelayConfig)) *rel
 	}
 	t.Cleanup(func() { rp.relay.Close() })
 	return rp
-}
-
-// readWithin reads one datagram from c, failing the test after d.
-func readWithin(t testing.TB, c *net.UDPConn, d time.Duration) ([]byte, netip.AddrPort) {
-	t.Helper()
-	buf := make([]byte, MaxDatagram+1)
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		t.Fatal(err)
-	}
-	n, from, err := c.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("no datagram within %v: %v", d, err)
-	}
-	return buf[:n], from
-}
-
-func send(t testing.TB, from *net.UDPConn, to netip.AddrPort, b []byte) {
-	t.Helper()
-	if _, err := from.WriteToUDPAddrPort(b, to); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // readers are the ways a relay's sockets can be read: each leg's own
@@ -135,8 +102,8 @@ func TestRelayForwardsBothDirectionsByteForByte(t *testing.T) {
 			}
 			for i := range 5 {
 				up := rtpBytes(t, uint16(100+i), bytes.Repeat([]byte{byte(i)}, 160))
-				send(t, rp.callerPeer, rp.caller.LocalAddr(), up)
-				got, from := readWithin(t, rp.agentPeer, 5*time.Second)
+				testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), up)
+				got, from := testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
 				if !bytes.Equal(got, up) {
 					t.Fatalf("caller→agent packet %d changed: got %x, want %x", i, got, up)
 				}
@@ -145,8 +112,8 @@ func TestRelayForwardsBothDirectionsByteForByte(t *testing.T) {
 				}
 				// Agent→caller with padding and a CSRC: unchanged, whatever it holds.
 				down := rtpBytes(t, uint16(7000+i), bytes.Repeat([]byte{0xD5}, 160))
-				send(t, rp.agentPeer, rp.agent.LocalAddr(), down)
-				got, from = readWithin(t, rp.callerPeer, 5*time.Second)
+				testkit.SendUDP(t, rp.agentPeer, rp.agent.LocalAddr(), down)
+				got, from = testkit.ReadWithin(t, rp.callerPeer, 5*time.Second)
 				if !bytes.Equal(got, down) {
 					t.Fatalf("agent→caller packet %d changed: got %x, want %x", i, got, down)
 				}
@@ -175,7 +142,7 @@ func testRelayDropsPacketsFromWrongSource(t *testing.T, cfg LegConfig, reactor *
 	if err := rp.relay.Start(); err != nil {
 		t.Fatal(err)
 	}
-	intruder := listenLoopback(t)
+	intruder := testkit.ListenUDP(t)
 	tests := []struct {
 		name      string
 		to        func() netip.AddrPort
@@ -191,9 +158,9 @@ func testRelayDropsPacketsFromWrongSource(t *testing.T, cfg LegConfig, reactor *
 			good := rtpBytes(t, 2, bytes.Repeat([]byte{0x55}, 160))
 			// The intruder's packet goes first; the reader handles datagrams
 			// in order, so the first thing out must be the signalled peer's.
-			send(t, intruder, tc.to(), bad)
-			send(t, tc.signalled, tc.to(), good)
-			got, _ := readWithin(t, tc.listener, 5*time.Second)
+			testkit.SendUDP(t, intruder, tc.to(), bad)
+			testkit.SendUDP(t, tc.signalled, tc.to(), good)
+			got, _ := testkit.ReadWithin(t, tc.listener, 5*time.Second)
 			if !bytes.Equal(got, good) {
 				t.Fatalf("relayed %x, want only the signalled peer's %x", got, good)
 			}
@@ -244,16 +211,16 @@ func TestRelaySendsCallerPacketsThroughTheMaskingHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := rtpBytes(t, 9, bytes.Repeat([]byte{0x12}, 160))
-	send(t, rp.callerPeer, rp.caller.LocalAddr(), up)
-	got, _ := readWithin(t, rp.agentPeer, 5*time.Second)
+	testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), up)
+	got, _ := testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
 	want := rtpBytes(t, 9, bytes.Repeat([]byte{0xFF}, 160))
 	if !bytes.Equal(got, want) {
 		t.Fatalf("agent got %x, want the handler's rewrite %x", got, want)
 	}
 	// The agent's packets do not go through the handler.
 	down := rtpBytes(t, 10, bytes.Repeat([]byte{0x12}, 160))
-	send(t, rp.agentPeer, rp.agent.LocalAddr(), down)
-	if got, _ := readWithin(t, rp.callerPeer, 5*time.Second); !bytes.Equal(got, down) {
+	testkit.SendUDP(t, rp.agentPeer, rp.agent.LocalAddr(), down)
+	if got, _ := testkit.ReadWithin(t, rp.callerPeer, 5*time.Second); !bytes.Equal(got, down) {
 		t.Fatalf("caller got %x, want %x unchanged", got, down)
 	}
 	if n := pipe.packets.Load(); n != 1 {
@@ -294,8 +261,8 @@ func TestRelayTicksFromPacketsAndFromTheWheelWhenSilent(t *testing.T) {
 	for i, s := range steps {
 		clock.Advance(s.advance)
 		if s.packet {
-			send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(i), make([]byte, 160)))
-			readWithin(t, rp.agentPeer, 5*time.Second)
+			testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(i), make([]byte, 160)))
+			testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
 			// The handler sends before it ticks, under the relay's lock:
 			// taking the lock waits for the tick.
 			rp.relay.mu.Lock()
@@ -477,14 +444,14 @@ func TestRelayCloseLeavesNoGoroutines(t *testing.T) {
 				c.Reactor = reactor
 			}
 			if i%4 < 2 { // RTCP's readers must end too
-				c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
+				c.RTCP = &RelayRTCP{CallerRemote: testkit.AddrOf(testkit.ListenUDP(t)), AgentRemote: testkit.AddrOf(testkit.ListenUDP(t))}
 			}
 		})
 		if err := rp.relay.Start(); err != nil {
 			t.Fatal(err)
 		}
-		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, 1, make([]byte, 160)))
-		readWithin(t, rp.agentPeer, 5*time.Second)
+		testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, 1, make([]byte, 160)))
+		testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -564,7 +531,7 @@ func BenchmarkRelayPacket(b *testing.B) {
 			if err := rp.relay.Start(); err != nil {
 				b.Fatal(err)
 			}
-			credits := make(chan struct{}, benchWindow)
+			credits := make(chan struct{}, testkit.BenchWindow)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -576,7 +543,7 @@ func BenchmarkRelayPacket(b *testing.B) {
 					<-credits
 				}
 			}()
-			sendLoopback(b, rp.callerPeer, rp.caller.LocalAddr(), credits)
+			testkit.SendLoopback(b, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(b, 1, make([]byte, 160)), credits)
 			rp.agentPeer.Close()
 			<-done
 		})
@@ -605,13 +572,13 @@ func TestReactorRelaysBacklogsAndManyReadySockets(t *testing.T) {
 	reactor.mu.Lock()
 	for i, p := range peers {
 		for k := range perCall {
-			send(t, p.callerPeer, p.caller.LocalAddr(), rtpBytes(t, uint16(i*100+k), make([]byte, 160)))
+			testkit.SendUDP(t, p.callerPeer, p.caller.LocalAddr(), rtpBytes(t, uint16(i*100+k), make([]byte, 160)))
 		}
 	}
 	reactor.mu.Unlock()
 	for i, p := range peers {
 		for k := range perCall {
-			got, _ := readWithin(t, p.agentPeer, 5*time.Second)
+			got, _ := testkit.ReadWithin(t, p.agentPeer, 5*time.Second)
 			if seq := int(got[2])<<8 | int(got[3]); seq != i*100+k {
 				t.Fatalf("call %d: got sequence %d, want %d", i, seq, i*100+k)
 			}
@@ -632,11 +599,11 @@ func TestReactorEmptiesAFloodedSocketOverSeveralPolls(t *testing.T) {
 	const flood = 101
 	reactor.mu.Lock()
 	for k := range flood {
-		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+		testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
 	}
 	reactor.mu.Unlock()
 	for k := range flood {
-		got, _ := readWithin(t, rp.agentPeer, 5*time.Second)
+		got, _ := testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
 		if seq := int(got[2])<<8 | int(got[3]); seq != k {
 			t.Fatalf("got sequence %d, want %d", seq, k)
 		}
@@ -663,7 +630,7 @@ func TestReactorLegsLeaveTheRuntimePoller(t *testing.T) {
 	if err := rp.agent.WriteRTP(pkt); err != nil {
 		t.Fatal(err)
 	}
-	if got, from := readWithin(t, rp.agentPeer, 5*time.Second); !bytes.Equal(got, pkt) || from != rp.agent.LocalAddr() {
+	if got, from := testkit.ReadWithin(t, rp.agentPeer, 5*time.Second); !bytes.Equal(got, pkt) || from != rp.agent.LocalAddr() {
 		t.Fatalf("agent peer got %x from %v, want %x from %v", got, from, pkt, rp.agent.LocalAddr())
 	}
 	if st := rp.agent.Stats().Sent; st.Packets != 1 || st.Bytes != uint64(len(pkt)) {
@@ -718,7 +685,7 @@ func TestReactorRelaysWithoutAllocating(t *testing.T) {
 
 func TestDirectSenderWritesLikeWriteRTP(t *testing.T) {
 	pool, _ := testPool(t, 1, -1, nil)
-	peer := listenLoopback(t)
+	peer := testkit.ListenUDP(t)
 	leg, err := NewLeg(LegConfig{Pool: pool})
 	if err != nil {
 		t.Fatal(err)
@@ -732,16 +699,16 @@ func TestDirectSenderWritesLikeWriteRTP(t *testing.T) {
 	if err := d.SendRTP(pkt); !errors.Is(err, ErrNoRemote) {
 		t.Fatalf("SendRTP without a remote = %v, want ErrNoRemote", err)
 	}
-	leg.SetRemote(udpAddr(peer))
+	leg.SetRemote(testkit.AddrOf(peer))
 	if err := d.SendRTP(pkt); err != nil {
 		t.Fatal(err)
 	}
-	got, from := readWithin(t, peer, 5*time.Second)
+	got, from := testkit.ReadWithin(t, peer, 5*time.Second)
 	if !bytes.Equal(got, pkt) || from != leg.LocalAddr() {
 		t.Fatalf("peer got %x from %v, want %x from %v", got, from, pkt, leg.LocalAddr())
 	}
 	d.HandleRTP(&Packet{Raw: pkt})
-	if got, _ := readWithin(t, peer, 5*time.Second); !bytes.Equal(got, pkt) {
+	if got, _ := testkit.ReadWithin(t, peer, 5*time.Second); !bytes.Equal(got, pkt) {
 		t.Fatalf("HandleRTP sent %x", got)
 	}
 	if s := leg.Stats().Sent; s.Packets != 2 || s.Bytes != uint64(2*len(pkt)) || s.Errors != 1 {
@@ -782,10 +749,10 @@ func TestReactorRecordsAddedLatency(t *testing.T) {
 	}
 	const n = 5
 	for k := range n {
-		send(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
-		readWithin(t, rp.agentPeer, 5*time.Second)
-		send(t, rp.agentPeer, rp.agent.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
-		readWithin(t, rp.callerPeer, 5*time.Second)
+		testkit.SendUDP(t, rp.callerPeer, rp.caller.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+		testkit.ReadWithin(t, rp.agentPeer, 5*time.Second)
+		testkit.SendUDP(t, rp.agentPeer, rp.agent.LocalAddr(), rtpBytes(t, uint16(k), make([]byte, 160)))
+		testkit.ReadWithin(t, rp.callerPeer, 5*time.Second)
 	}
 	for _, side := range []Side{CallerSide, AgentSide} {
 		// The count is taken after the send, under the reactor's lock:

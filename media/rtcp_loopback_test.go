@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"dtmfgw/internal/testkit"
 	"net"
 	"net/netip"
 	"testing"
@@ -105,7 +106,7 @@ func TestRTCPReportFromARealLegsReceiveStats(t *testing.T) {
 func TestRelayRTCPNotesWithoutAllocating(t *testing.T) {
 	rp := newRelayPeers(t, LegConfig{}, func(c *RelayConfig) {
 		c.TickInterval = time.Nanosecond // tick on every packet
-		c.RTCP = &RelayRTCP{CallerRemote: udpAddr(listenLoopback(t)), AgentRemote: udpAddr(listenLoopback(t))}
+		c.RTCP = &RelayRTCP{CallerRemote: testkit.AddrOf(testkit.ListenUDP(t)), AgentRemote: testkit.AddrOf(testkit.ListenUDP(t))}
 	})
 	caller, agent, err := rp.relay.chains()
 	if err != nil {

@@ -1,10 +1,8 @@
 package mask
 
 import (
-	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"dtmfgw/internal/testkit"
 	"dtmfgw/media"
@@ -43,39 +41,4 @@ func testReactor(t testing.TB, cfg media.ReactorConfig) *media.Reactor {
 		}
 	})
 	return r
-}
-
-// listenLoopback is a peer's socket on 127.0.0.1, closed at the end of t.
-func listenLoopback(t testing.TB) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func udpAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
-
-// readWithin reads one datagram from c, failing the test when none comes
-// within d.
-func readWithin(t testing.TB, c *net.UDPConn, d time.Duration) ([]byte, netip.AddrPort) {
-	t.Helper()
-	buf := make([]byte, media.MaxDatagram+1)
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		t.Fatal(err)
-	}
-	n, from, err := c.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("no datagram within %v: %v", d, err)
-	}
-	return buf[:n], from
-}
-
-func send(t testing.TB, from *net.UDPConn, to netip.AddrPort, b []byte) {
-	t.Helper()
-	if _, err := from.WriteToUDPAddrPort(b, to); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -18,7 +18,7 @@ import (
 // compound RTCP packet.
 func readRTCPWithin(t *testing.T, c *net.UDPConn, d time.Duration) ([]rtcp.Packet, netip.AddrPort) {
 	t.Helper()
-	b, from := readWithin(t, c, d)
+	b, from := testkit.ReadWithin(t, c, d)
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		t.Fatalf("datagram from %v is not RTCP: %v (% x)", from, err, b)
@@ -51,13 +51,13 @@ func TestRelayRTCPReportsTheStreamsEachPeerReceives(t *testing.T) {
 func testRelayRTCP(t *testing.T, withReactor bool) {
 	clock := testkit.NewClock(hEpoch)
 	pool, _ := testPool(t, 2)
-	callerRTP, callerRTCP := listenLoopback(t), listenLoopback(t)
-	agentRTP, agentRTCP := listenLoopback(t), listenLoopback(t)
-	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(callerRTP), Now: clock.Now})
+	callerRTP, callerRTCP := testkit.ListenUDP(t), testkit.ListenUDP(t)
+	agentRTP, agentRTCP := testkit.ListenUDP(t), testkit.ListenUDP(t)
+	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(callerRTP), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(agentRTP), Now: clock.Now})
+	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(agentRTP), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 		reactor = testReactor(t, media.ReactorConfig{Now: clock.Now})
 	}
 	relay, err := media.NewRelay(media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: h, Tick: p, Now: clock.Now, Reactor: reactor,
-		RTCP: &media.RelayRTCP{CallerRemote: udpAddr(callerRTCP), AgentRemote: udpAddr(agentRTCP), AgentSent: p.Sent,
+		RTCP: &media.RelayRTCP{CallerRemote: testkit.AddrOf(callerRTCP), AgentRemote: testkit.AddrOf(agentRTCP), AgentSent: p.Sent,
 			Rand: func() float64 { return 0.5 }}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,14 +88,14 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 	for i := range 10 {
 		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(500 + i), Timestamp: uint32(i * hFrame),
 			SSRC: agentSSRC}, Payload: pay}).Marshal()
-		send(t, agentRTP, agent.LocalAddr(), b)
-		readWithin(t, callerRTP, 5*time.Second)
+		testkit.SendUDP(t, agentRTP, agent.LocalAddr(), b)
+		testkit.ReadWithin(t, callerRTP, 5*time.Second)
 	}
 	// The caller's own RTCP (an RR naming its source) goes to the caller
 	// leg's RTCP port; it must never reach the agent.
 	rr, _ := (&rtcp.ReceiverReport{SSRC: callerRTCPSSRC}).Marshal()
 	sdes, _ := rtcp.NewCNAMESourceDescription(callerRTCPSSRC, "caller").Marshal()
-	send(t, callerRTCP, udpAddr(caller.RTCP()), append(rr, sdes...))
+	testkit.SendUDP(t, callerRTCP, testkit.AddrOf(caller.RTCP()), append(rr, sdes...))
 	// Wait (bounded) until the caller leg's session has read it, so that
 	// Close cannot discard it unread.
 	testkit.WaitFor(t, "the caller leg's RTCP session takes the caller's RR", func() bool { return relay.Stats().CallerRTCP.Accepted > 0 })
@@ -105,7 +105,7 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 		clock.Set(at)
 		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(1000 + i), Timestamp: uint32(i * hFrame),
 			SSRC: callerSSRC}, Payload: pay}).Marshal()
-		send(t, callerRTP, caller.LocalAddr(), b)
+		testkit.SendUDP(t, callerRTP, caller.LocalAddr(), b)
 		select {
 		case <-h.done:
 		case <-time.After(5 * time.Second):
@@ -120,8 +120,8 @@ func testRelayRTCP(t *testing.T, withReactor bool) {
 	sendCaller(50, hEpoch.Add(11*time.Second))
 
 	agentReport, from := readRTCPWithin(t, agentRTCP, 5*time.Second)
-	if from != udpAddr(agent.RTCP()) {
-		t.Errorf("agent's RTCP came from %v, want the agent leg's RTCP port %v", from, udpAddr(agent.RTCP()))
+	if from != testkit.AddrOf(agent.RTCP()) {
+		t.Errorf("agent's RTCP came from %v, want the agent leg's RTCP port %v", from, testkit.AddrOf(agent.RTCP()))
 	}
 	sr, ok := agentReport[0].(*rtcp.SenderReport)
 	if !ok {

@@ -79,12 +79,12 @@ func runLoopbackPolicy(t *testing.T, law g711.Law, audioPT uint8, pkts []hPkt, p
 		now = time.Now
 	}
 	pool, _ := testPool(t, 2)
-	callerPeer, agentPeer := listenLoopback(t), listenLoopback(t)
-	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(callerPeer), Now: now, EventPayloadTypes: []uint8{hEventPT}})
+	callerPeer, agentPeer := testkit.ListenUDP(t), testkit.ListenUDP(t)
+	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(callerPeer), Now: now, EventPayloadTypes: []uint8{hEventPT}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(agentPeer), Now: now})
+	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(agentPeer), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

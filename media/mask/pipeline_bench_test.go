@@ -1,10 +1,8 @@
 package mask
 
 import (
+	"dtmfgw/internal/testkit"
 	"encoding/binary"
-	"net"
-	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -174,12 +172,12 @@ func BenchmarkRelayPacketMasking(b *testing.B) {
 	}{{"masking", false, false}, {"masking+rtcp", false, true}, {"reactor/masking", true, false}} {
 		b.Run(bc.name, func(b *testing.B) {
 			pool, _ := testPool(b, 2)
-			callerPeer, agentPeer := listenLoopback(b), listenLoopback(b)
-			caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(callerPeer), MediaTimeout: time.Minute})
+			callerPeer, agentPeer := testkit.ListenUDP(b), testkit.ListenUDP(b)
+			caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(callerPeer), MediaTimeout: time.Minute})
 			if err != nil {
 				b.Fatal(err)
 			}
-			agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: udpAddr(agentPeer)})
+			agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(agentPeer)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -196,7 +194,7 @@ func BenchmarkRelayPacketMasking(b *testing.B) {
 				cfg.Reactor = testReactor(b, media.ReactorConfig{})
 			}
 			if bc.rtcp {
-				cfg.RTCP = &media.RelayRTCP{CallerRemote: udpAddr(listenLoopback(b)), AgentRemote: udpAddr(listenLoopback(b)), AgentSent: p.Sent}
+				cfg.RTCP = &media.RelayRTCP{CallerRemote: testkit.AddrOf(testkit.ListenUDP(b)), AgentRemote: testkit.AddrOf(testkit.ListenUDP(b)), AgentSent: p.Sent}
 			}
 			relay, err := media.NewRelay(cfg)
 			if err != nil {
@@ -206,7 +204,7 @@ func BenchmarkRelayPacketMasking(b *testing.B) {
 			if err := relay.Start(); err != nil {
 				b.Fatal(err)
 			}
-			credits := make(chan struct{}, benchWindow)
+			credits := make(chan struct{}, testkit.BenchWindow)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -218,62 +216,20 @@ func BenchmarkRelayPacketMasking(b *testing.B) {
 					<-credits
 				}
 			}()
-			sendLoopback(b, callerPeer, caller.LocalAddr(), credits)
+			testkit.SendLoopback(b, callerPeer, caller.LocalAddr(), benchPacket(), credits)
 			agentPeer.Close()
 			<-done
 		})
 	}
 }
 
-// benchWindow is how many datagrams the loopback benchmark keeps in
-// flight: enough to keep the reader busy, few enough that the socket
-// buffer never overflows (a lost datagram would stall the credit count).
-const benchWindow = 32
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// sendLoopback sends b.N 172-byte RTP packets (PCMU, 20 ms) from sender to
-// to, keeping at most benchWindow unconsumed credits, and waits until the
-// receiving side took every credit. It reports the process CPU time per
-// packet (sender and receiver together) as cpu-ns/op.
-func sendLoopback(b *testing.B, sender *net.UDPConn, to netip.AddrPort, credits chan struct{}) {
-	// PCMU, sequence 1, timestamp 160, SSRC 0x1234: media's benchmark's
-	// packet, so that the two compare.
+// benchPacket is media's loopback benchmarks' packet (PCMU, sequence 1,
+// timestamp 160, SSRC 0x1234), so that the two compare.
+func benchPacket() []byte {
 	pkt := make([]byte, 12+160)
 	pkt[0] = 0x80
 	binary.BigEndian.PutUint16(pkt[2:], 1)
 	binary.BigEndian.PutUint32(pkt[4:], 160)
 	binary.BigEndian.PutUint32(pkt[8:], 0x1234)
-	abort := make(chan struct{})
-	watchdog := time.AfterFunc(2*time.Minute, func() { close(abort) })
-	defer watchdog.Stop()
-	take := func() {
-		select {
-		case credits <- struct{}{}:
-		case <-abort:
-			b.Fatal("receiver stalled: a datagram was lost on loopback")
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime(b)
-	for i := range b.N {
-		take()
-		pkt[2], pkt[3] = byte(i>>8), byte(i)
-		if _, err := sender.WriteToUDPAddrPort(pkt, to); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range benchWindow {
-		take()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	return pkt
 }
