@@ -113,7 +113,7 @@ type RelayConfig struct {
 	// Now is the clock ticks are judged by; it must be the legs' clock
 	// (their packets' Arrival). Nil means time.Now.
 	Now func() time.Time
-	// RTCP, if set, runs an RTCPSession on each leg's RTCP socket (see
+	// RTCP, if set, runs an rtcp.Session on each leg's RTCP socket (see
 	// RelayRTCP), ticked from the relay's tick path and closed with a
 	// BYE before the legs. Nil leaves RTCP to the caller of the relay.
 	RTCP *RelayRTCP

@@ -8,7 +8,7 @@ import (
 )
 
 // RelayRTCP turns on RTCP for a relay's two legs (RelayConfig.RTCP): one
-// RTCPSession per leg on the leg's RTCP socket (RTP port + 1), as a
+// rtcp.Session per leg on the leg's RTCP socket (RTP port + 1), as a
 // media-translating translator does it (RFC 3550 §7.2): each leg reports on
 // the stream it sends and the stream it receives, and nothing either peer
 // sends in RTCP is forwarded to the other.
@@ -24,7 +24,7 @@ type RelayRTCP struct {
 	// Receiver Reports only.
 	AgentSent func() rtcp.SentStream
 	// NATLatch, MinInterval, ReducedMinimum, SessionBandwidth and Rand
-	// are passed to both sessions (see RTCPConfig).
+	// are passed to both sessions (see rtcp.Config).
 	NATLatch         bool
 	MinInterval      time.Duration
 	ReducedMinimum   bool

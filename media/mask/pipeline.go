@@ -326,7 +326,7 @@ func samplesDuration(n int) time.Duration {
 }
 
 // Sent returns what the pipeline has sent toward the agent, for the agent
-// leg's RTCP Sender Reports (RTCPConfig.Sent): our SSRC, packets, payload
+// leg's RTCP Sender Reports (rtcp.Config.Sent): our SSRC, packets, payload
 // octets, and the last timestamp and when it went out — the stream the
 // agent actually receives, not the caller's (RFC 3550 §6.4.1, §7.2: the
 // caller's SRs describe packets we dropped or rewrote, so they are not
