@@ -178,7 +178,17 @@ func (ps *Payments) waitingOnCall(callID string) *waiting {
 }
 
 // ID returns the payment's id.
-func (r Ref) ID() string { return r.View().ID }
+func (r Ref) ID() string {
+	switch {
+	case r.live != nil:
+		return r.live.ID()
+	case r.waiting != nil:
+		return r.waiting.id
+	case r.stored != nil:
+		return r.stored.ID
+	}
+	return ""
+}
 
 // View returns what the API and the form see of the payment: never a
 // digit. A stored payment shows its state, amounts, result and times (the

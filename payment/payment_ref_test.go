@@ -33,7 +33,7 @@ func TestWaitingPaymentBecomesLiveWhenAConfigurationIsChosen(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := ref.View()
-		if !ref.Waiting() || v.State != StateCreated || v.ID != "pay-w" || v.Remaining != int64(DefaultSessionTimeout/time.Second) {
+		if !ref.Waiting() || v.State != StateCreated || v.ID != "pay-w" || ref.ID() != "pay-w" || v.Remaining != int64(DefaultSessionTimeout/time.Second) {
 			t.Fatalf("waiting payment: waiting %v, view %+v", ref.Waiting(), v)
 		}
 		if v.AgentEditable.Has(AttrAmount) {

@@ -78,19 +78,10 @@ func layer(pkg string) (rank float64, top string) {
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
 	checked := 0
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		from := f[0]
+	for from, imports := range ourImports(t, true) {
 		fromRank, fromTop := layer(from)
-		for _, imp := range f[1:] {
+		for _, imp := range imports {
 			if imp != module && !strings.HasPrefix(imp, module+"/") {
 				continue
 			}
@@ -172,22 +163,13 @@ func testSupport(pkg string) bool {
 // product binary: only tests, the test kit itself, end-to-end tests and
 // the benchmarks' load tools may use it.
 func TestProductDoesNotImportTheTestKit(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
 	checked := 0
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		from := f[0]
+	for from, imports := range ourImports(t, false) {
 		checked++
 		if testSupport(from) || strings.HasPrefix(from, module+"/bench/") || strings.HasPrefix(from, module+"/e2e") {
 			continue
 		}
-		for _, imp := range f[1:] {
+		for _, imp := range imports {
 			if testSupport(imp) {
 				t.Errorf("%s imports %s: product code must not import the test kit", from, imp)
 			}
@@ -196,4 +178,25 @@ func TestProductDoesNotImportTheTestKit(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("listed no packages: the check did not run")
 	}
+}
+
+// ourImports lists every package of the module with what it imports (and,
+// with tests, what its tests import), from go list.
+func ourImports(t *testing.T, tests bool) map[string][]string {
+	t.Helper()
+	format := `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`
+	if tests {
+		format += `{{range .TestImports}} {{.}}{{end}}`
+	}
+	out, err := exec.Command("go", "list", "-f", format, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	pkgs := make(map[string][]string)
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) > 0 {
+			pkgs[f[0]] = f[1:]
+		}
+	}
+	return pkgs
 }
