@@ -33,6 +33,7 @@ var metricTypes = map[string]string{
 	"dtmfgw_dtmf_presses_total":                       "counter",
 	"dtmfgw_dtmf_detect_latency_seconds":              "histogram",
 	"dtmfgw_dtmf_masked_presses_total":                "counter",
+	"dtmfgw_mask_packets_total":                       "counter",
 	"dtmfgw_press_event_latency_seconds":              "histogram",
 	"dtmfgw_payments_total":                           "counter",
 	"dtmfgw_processor_request_duration_seconds":       "histogram",

@@ -150,7 +150,7 @@ next:
 var enums = map[string][]string{
 	"leg":       Legs,
 	"kind":      PacketKinds,
-	"reason":    append(append(append([]string{}, DropReasons...), "bye_caller", "bye_agent", "cancel", "rejected", "ring_timeout", "media_timeout", "drain", "error"), sip.RefusalReasons[:]...),
+	"reason":    append(append(append(append([]string{}, DropReasons...), MaskReasons...), "bye_caller", "bye_agent", "cancel", "rejected", "ring_timeout", "media_timeout", "drain", "error"), sip.RefusalReasons[:]...),
 	"source":    PressSources,
 	"direction": append([]string{"in", "out"}, RelayDirections...),
 	"result":    append(append([]string{}, CallResults...), PaymentResults...),
@@ -269,6 +269,7 @@ func TestCallThroughGatewayShowsInMetrics(t *testing.T) {
 		{"dtmfgw_rtp_bytes_total", []string{"leg", "caller", "direction", "in"}, gt(0), "> 0"},
 		{"dtmfgw_rtp_bytes_total", []string{"leg", "agent", "direction", "out"}, gt(0), "> 0"},
 		{"dtmfgw_dtmf_masked_presses_total", nil, eq(keys), "every key"},
+		{"dtmfgw_mask_packets_total", []string{"reason", "replaced"}, gt(0), "> 0 (the presses)"},
 		{"dtmfgw_relay_added_latency_seconds", []string{"direction", "caller_to_agent"}, gt(0), "count > 0"},
 		{"dtmfgw_call_setup_seconds", nil, eq(1), "count 1"},
 		{"dtmfgw_rtp_jitter_seconds", []string{"leg", "caller"}, eq(1), "count 1"},

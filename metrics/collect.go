@@ -20,6 +20,9 @@ var (
 	DropReasons = []string{"wrong_source", "malformed", "oversize", "unknown_pt"}
 	// PressSources are the source label values of the DTMF series.
 	PressSources = []string{"rfc4733", "inband", "sip_info"}
+	// MaskReasons are the reason label values of
+	// dtmfgw_mask_packets_total.
+	MaskReasons = []string{"replaced", "stalled", "late", "reordered", "duplicate"}
 	// RelayDirections are the direction label values of
 	// dtmfgw_relay_added_latency_seconds.
 	RelayDirections = []string{"caller_to_agent", "agent_to_caller"}
@@ -68,7 +71,7 @@ type mediaCollector struct {
 	active, total, terminated             *prometheus.Desc
 	packets, bytes, dropped, lost, jitter *prometheus.Desc
 	relayLatency, presses, detect, masked *prometheus.Desc
-	poolInUse, poolSize                   *prometheus.Desc
+	maskPackets, poolInUse, poolSize      *prometheus.Desc
 }
 
 // AddMedia registers the call, RTP, relay, DTMF and port pool series,
@@ -89,6 +92,10 @@ func (r *Registry) AddMedia(m *call.Manager) error {
 		presses: newDesc("dtmf_presses_total", "Caller key presses, by the source that reported them first (one count per press).", "source"),
 		detect:  newDesc("dtmf_detect_latency_seconds", "Time from a press's first packet (RFC 4733) or tone onset (in-band) to its detection.", "source"),
 		masked:  newDesc("dtmf_masked_presses_total", "Key presses the agent heard as the mask tone instead of the digit."),
+		maskPackets: newDesc("mask_packets_total",
+			"Caller audio packets the masking pipeline did not send on time as they came, by reason: replaced (sent with the mask tone or silence for a press or a suspected tone), "+
+				"stalled (held look-ahead replaced by silence because the caller's audio stopped mid-stream), late (sent late, nothing replaced, because the gateway fell behind; counted in packet times), "+
+				"reordered (dropped: arrived after a later packet was sent), duplicate (dropped: a repeat).", "reason"),
 		poolInUse: newDesc("port_pool_in_use_ports",
 			"RTP ports held by live calls (two per RTP/RTCP pair; draining ports are not counted)."),
 		poolSize: newDesc("port_pool_size_ports", "RTP ports in the configured range usable as RTP/RTCP pairs."),
@@ -98,7 +105,7 @@ func (r *Registry) AddMedia(m *call.Manager) error {
 
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.active, c.total, c.terminated, c.packets, c.bytes, c.dropped,
-		c.lost, c.jitter, c.relayLatency, c.presses, c.detect, c.masked, c.poolInUse, c.poolSize} {
+		c.lost, c.jitter, c.relayLatency, c.presses, c.detect, c.masked, c.maskPackets, c.poolInUse, c.poolSize} {
 		ch <- d
 	}
 }
@@ -167,6 +174,9 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- constHistogram(c.detect, mm.DetectRFC4733, "rfc4733")
 	ch <- constHistogram(c.detect, mm.DetectInband, "inband")
 	counter(c.masked, pl.MaskedPresses)
+	for i, n := range []uint64{pl.Masked, pl.StalledPackets, pl.BehindPackets, pl.Late, pl.Duplicates} {
+		counter(c.maskPackets, n, MaskReasons[i])
+	}
 	gauge(c.poolInUse, float64(2*mm.Stats.PortPairsInUse))
 	gauge(c.poolSize, float64(2*mm.Stats.PortPairs))
 }

@@ -173,5 +173,8 @@ func (a *Stats) Add(b Stats) {
 	a.Suspicions += b.Suspicions
 	a.TonesMerged += b.TonesMerged
 	a.Stalls += b.Stalls
+	a.StalledPackets += b.StalledPackets
+	a.Behind += b.Behind
+	a.BehindPackets += b.BehindPackets
 	a.LookAhead = b.LookAhead
 }

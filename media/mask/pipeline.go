@@ -39,16 +39,18 @@ package mask
 
 import (
 	"crypto/rand"
-	"dtmfgw/media"
-	"dtmfgw/media/rtcp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/media"
+	"dtmfgw/media/rtcp"
 )
 
 // Policy says when a source of key presses (telephone events, in-band
@@ -153,9 +155,18 @@ type Stats struct {
 	// TonesMerged counts presses that got no mask tone of their own
 	// because maxPendingTones were already waiting.
 	TonesMerged uint64
-	// Stalls counts the times the caller's audio stopped with audio held
-	// in the look-ahead (it is dropped, not sent unjudged).
-	Stalls uint64
+	// Stalls counts the times the caller's audio really stopped with
+	// audio held in the look-ahead: the stream came back with a gap, so
+	// the held samples were never judged with what follows them and were
+	// replaced by silence (fail-closed); StalledPackets counts that audio
+	// in packets.
+	Stalls, StalledPackets uint64
+	// Behind counts the times the caller's audio seemed to stop but the
+	// stream came back without a gap: the gateway was late reading it (a
+	// busy machine, a pause) or the network delayed it. The held audio was
+	// judged with what followed and sent, late; nothing was replaced.
+	// BehindPackets counts, in packet times, how long that audio waited.
+	Behind, BehindPackets uint64
 	// LookAhead is the look-ahead in use now.
 	LookAhead time.Duration
 }
@@ -163,7 +174,7 @@ type Stats struct {
 type pipelineCounters struct {
 	audio, events, guessed, cn, other, eventsDropped, dups, late atomic.Uint64
 	sent, sendErrors, synth, masked                              atomic.Uint64
-	suspicions, merged, stalls                                   atomic.Uint64
+	suspicions, merged, stalls, stalledPkts, behind, behindPkts  atomic.Uint64
 	lookAhead                                                    atomic.Int64 // samples
 	// maskedPresses is last: a press's counter, kept off the lines the
 	// per-packet counters above share.
@@ -221,11 +232,16 @@ type Pipeline struct {
 	lastAudio time.Time
 	lastOut   time.Time
 	audioSSRC uint32
-	// lastAudioSeq is the highest audio sequence number of audioSSRC.
+	// lastAudioSeq is the highest audio sequence number of audioSSRC,
+	// lastAudioTS its timestamp.
 	lastAudioSeq uint16
+	lastAudioTS  uint32
 	haveAudioSeq bool
-	recent       [8]uint16
-	nrecent      int
+	// stalled is set when stall judged the caller's audio stopped, until
+	// the next audio packet tells whether it had (resume).
+	stalled bool
+	recent  [8]uint16
+	nrecent int
 
 	evs [32]dtmf.KeyEvent
 	buf [rtpHeaderLen + media.MaxDatagram]byte
@@ -346,7 +362,8 @@ func (p *Pipeline) Stats() Stats {
 		ComfortNoise: c.cn.Load(), Other: c.other.Load(), EventsDropped: c.eventsDropped.Load(),
 		Duplicates: c.dups.Load(), Late: c.late.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
 		Synthesised: c.synth.Load(), Masked: c.masked.Load(), MaskedPresses: c.maskedPresses.Load(),
-		Suspicions: c.suspicions.Load(), TonesMerged: c.merged.Load(), Stalls: c.stalls.Load(),
+		Suspicions: c.suspicions.Load(), TonesMerged: c.merged.Load(),
+		Stalls: c.stalls.Load(), StalledPackets: c.stalledPkts.Load(), Behind: c.behind.Load(), BehindPackets: c.behindPkts.Load(),
 		LookAhead: samplesDuration(int(c.lookAhead.Load())),
 	}
 }
@@ -399,9 +416,9 @@ func (p *Pipeline) HandleRTP(pkt *media.Packet) {
 }
 
 // Tick lets time pass without a packet: it ends presses whose end packets
-// were lost, and when the caller has stopped sending audio it drops the
-// audio held in the look-ahead and carries the mask tone on with
-// synthesised packets. The Relay calls it at least every 20 ms.
+// were lost, and when the caller has stopped sending audio it notes the
+// stall (the audio held in the look-ahead waits for resume) and carries
+// the mask tone on with synthesised packets. The Relay calls it at least every 20 ms.
 func (p *Pipeline) Tick(now time.Time) {
 	p.onEvents(p.events.tick(now, p.evs[:0]), now)
 	p.stall(now)
@@ -550,7 +567,10 @@ func (p *Pipeline) audio(pkt *media.Packet) {
 		p.c.late.Add(1)
 		return
 	}
-	p.lastAudioSeq, p.haveAudioSeq = h.SequenceNumber, true
+	if p.stalled {
+		p.resume(h, now)
+	}
+	p.lastAudioSeq, p.lastAudioTS, p.haveAudioSeq = h.SequenceNumber, h.Timestamp, true
 	p.detect(pkt.Payload, now)
 	p.la.target = p.inbandTarget()
 	dst := p.buf[rtpHeaderLen : rtpHeaderLen+n]
@@ -580,10 +600,12 @@ func (p *Pipeline) mask(dst []byte, a, b int64) {
 
 // stall acts when the caller's audio has stopped: after 1.5 packet times
 // while a press is being masked, after 3 otherwise (a lost packet is not a
-// stall). The held look-ahead is dropped rather than sent: its last
-// samples have not been judged, and may be a tone's first milliseconds.
-// While a press is open or its tone plays, mask packets are synthesised
-// at the packetisation, catching up at most 8 at a time.
+// stall). The audio held in the look-ahead stays held: its last samples
+// have not been judged, and may be a tone's first milliseconds, so it may
+// not leave now; whether it leaves at all is for resume to say, when the
+// caller's audio comes back. While a press is open or its tone plays, mask
+// packets are synthesised at the packetisation, catching up at most 8 at a
+// time.
 func (p *Pipeline) stall(now time.Time) {
 	if p.la == nil || p.lastAudio.IsZero() {
 		return
@@ -597,10 +619,7 @@ func (p *Pipeline) stall(now time.Time) {
 	if now.Sub(p.lastAudio) < after {
 		return
 	}
-	if p.la.held() > 0 {
-		p.c.stalls.Add(1)
-		p.la.discard()
-	}
+	p.stalled = true
 	if !masking {
 		return
 	}
@@ -623,6 +642,33 @@ func (p *Pipeline) stall(now time.Time) {
 	if now.Sub(p.lastOut) >= ptime {
 		p.lastOut = now
 	}
+}
+
+// resume settles a stall when the caller's audio comes back, before the
+// packet h heads enters the look-ahead. A packet that continues the stream
+// exactly (the next sequence number, the timestamp one packet on) shows the
+// caller never stopped: the gateway was late reading its audio (a busy
+// machine, a pause) or the network held it back, so the held audio is
+// judged with what follows, as it would have been on time, and sent late;
+// nothing is lost. Anything else means the caller's audio really stopped
+// (a gap, a new talkspurt, RFC 4733 events in its place: RFC 4733 §2.5.1.2
+// lets a sender mute its audio while an event lasts): the held samples can
+// never be judged with what follows them, so they are replaced by silence
+// and the delay stays the same.
+func (p *Pipeline) resume(h *rtp.Header, now time.Time) {
+	p.stalled = false
+	held := p.la.held()
+	if held == 0 || p.ptime == 0 {
+		return
+	}
+	if p.haveAudioSeq && h.Timestamp == p.lastAudioTS+uint32(p.ptime) {
+		p.c.behind.Add(1)
+		p.c.behindPkts.Add(uint64(now.Sub(p.lastAudio) / samplesDuration(p.ptime)))
+		return
+	}
+	p.c.stalls.Add(1)
+	p.c.stalledPkts.Add(uint64((held + p.ptime - 1) / p.ptime))
+	p.la.discard()
 }
 
 // forwardAsIs sends a packet with our header and its payload unchanged.
