@@ -22,7 +22,7 @@ import (
 var ErrManagerClosed = errors.New("call: manager closed")
 
 // Manager is the process's media registry: it owns the RTP port pool, the
-// reactors that read the calls' sockets, the tick wheel that times their
+// reactors that read the calls' sockets, the tick wheels that time their
 // masking pipelines, and the calls themselves. The SIP layer asks it for
 // media (NewCall) and never opens a socket of its own. Safe for
 // concurrent use.
@@ -34,9 +34,9 @@ type Manager struct {
 	onNew     []func(*Call) // WithNewCall
 	advertise netip.Addr
 	pool      *media.PortPool
-	wheel     *media.TickWheel
+	wheels    []*media.TickWheel
 	reactors  []*media.Reactor
-	nextRx    atomic.Uint64 // round robin over reactors
+	nextRx    atomic.Uint64 // round robin over reactors and wheels
 	wg        sync.WaitGroup
 
 	mu      sync.Mutex
@@ -59,7 +59,7 @@ type managerOptions struct {
 	check time.Duration
 }
 
-// WithClock makes the Manager, its legs, reactors and tick wheel judge
+// WithClock makes the Manager, its legs, reactors and tick wheels judge
 // time by now instead of time.Now: packet arrival, media timeouts, press
 // times, timestamps. Tests use a fake clock.
 func WithClock(now func() time.Time) Option {
@@ -148,9 +148,13 @@ func NewManager(cfg MediaConfig, opts ...Option) (*Manager, error) {
 		}
 		m.reactors = append(m.reactors, r)
 	}
-	// One wheel for every call: one wake-up per interval for all of
-	// them, instead of a timer per call (media.TickWheel).
-	m.wheel = media.NewTickWheel(media.DefaultTickInterval, o.now)
+	// A wheel per CPU, each for a share of the calls: one wake-up per
+	// interval for many calls instead of a timer per call
+	// (media.TickWheel), and no single goroutine or lock that every
+	// call's ticks wait on.
+	for range runtime.GOMAXPROCS(0) {
+		m.wheels = append(m.wheels, media.NewTickWheel(media.DefaultTickInterval, o.now))
+	}
 	return m, nil
 }
 
@@ -227,9 +231,11 @@ func (m *Manager) newCall(corr Correlation) (*Call, error) {
 	}
 	c.presses.OnMediaPress(m.noteDetect)
 	c.path = mask.NewPath(out, c.presses)
-	rc := media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: c.path, Tick: c.path, Wheel: m.wheel, Now: m.now}
+	next := m.nextRx.Add(1) - 1
+	rc := media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: c.path, Tick: c.path,
+		Wheel: m.wheels[next%uint64(len(m.wheels))], Now: m.now}
 	if len(m.reactors) > 0 {
-		rc.Reactor = m.reactors[(m.nextRx.Add(1)-1)%uint64(len(m.reactors))]
+		rc.Reactor = m.reactors[next%uint64(len(m.reactors))]
 	}
 	if c.relay, err = media.NewRelay(rc); err != nil {
 		caller.Close()
@@ -370,7 +376,7 @@ func (m *Manager) Stats() ManagerStats {
 }
 
 // Close ends every live call with EndShutdown, waits for their media to be
-// released, and stops the reactors and the tick wheel. NewCall fails
+// released, and stops the reactors and the tick wheels. NewCall fails
 // afterwards. Only the first call has an effect.
 func (m *Manager) Close() error {
 	m.mu.Lock()
@@ -388,7 +394,9 @@ func (m *Manager) Close() error {
 		c.End(EndShutdown)
 	}
 	m.wg.Wait() // each call's goroutine ends once its call has
-	m.wheel.Close()
+	for _, w := range m.wheels {
+		w.Close()
+	}
 	var err error
 	for _, r := range m.reactors {
 		err = errors.Join(err, r.Close())
