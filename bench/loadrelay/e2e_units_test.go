@@ -108,3 +108,13 @@ func TestValidCPUList(t *testing.T) {
 		t.Error("a comma taken in a mode's CPU list")
 	}
 }
+
+func TestDescribeNG(t *testing.T) {
+	got := describeNG(dtmfBlock("c", "f", 40*time.Millisecond))
+	if want := "`block DTMF` on the caller's from-tag, DTMF-security=silence, delay-buffer=40, flags=[detect-DTMF]"; got != want {
+		t.Fatalf("%s\nwant %s", got, want)
+	}
+	if _, ok := dtmfBlock("c", "f", 0)["delay-buffer"]; ok {
+		t.Fatal("a delay buffer of 0 sent")
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,10 +31,15 @@ const defaultRTPEngine = "/usr/bin/rtpengine"
 // rtpengineArgs are rtpengine's command line for an ng port and an RTP
 // port range: no configuration file (not /etc/rtpengine's), in the
 // foreground, logging warnings and worse to stderr, user space only
-// (table -1: no kernel forwarding), media and control on loopback. The
-// rest is rtpengine's defaults (worker threads: one per CPU).
+// (table -1: no kernel forwarding), media and control on loopback, and
+// an RTP timeout of 5 minutes instead of 1: an interleaved run sets
+// several relays' calls up one relay after another, and the first one's
+// calls carry no media until every relay is ready (a thousand calls take
+// 10 s each). The rest is rtpengine's defaults (worker threads: one per
+// CPU).
 func rtpengineArgs(ngPort int, ports call.PortRange) []string {
 	return []string{
+		"--timeout=300",
 		"--config-file=none",
 		"--foreground",
 		"--log-stderr",
@@ -150,7 +156,7 @@ func startRTPEngine(c *child, cfg runConfig) (err error) {
 	offer, answer := sdpBody(callerAddr, true), sdpBody(agentAddr, true)
 	dtmf := baseMode(cfg.Mode) == modeRTPEngineDTMF
 	if dtmf {
-		c.res.Counters = append(c.res.Counters, fmt.Sprintf("ng per call after the answer: %s", describeNG(dtmfBlock("CALL", "CALLER-TAG", cfg.DelayBuffer))))
+		c.res.Counters = append(c.res.Counters, fmt.Sprintf("ng per call after the answer: %s (delay-buffer in ms)", describeNG(dtmfBlock("CALL", "CALLER-TAG", cfg.DelayBuffer))))
 	}
 	fmt.Fprintf(os.Stderr, "loadrelay: %s: setting %d calls up over ng at %d/s\n", cfg.Mode, cfg.Calls, cfg.SetupRate)
 	tick := time.NewTicker(time.Second / time.Duration(cfg.SetupRate))
@@ -192,14 +198,21 @@ func startRTPEngine(c *child, cfg runConfig) (err error) {
 	return nil
 }
 
-// describeNG renders an ng request for the report, keys sorted.
+// describeNG renders an ng request for the report: its command, then
+// its other keys sorted, the call's identifiers left out.
 func describeNG(m map[string]any) string {
-	b, err := appendBencode(nil, m)
-	if err != nil {
-		return err.Error()
+	var keys []string
+	for k := range m {
+		if k != "command" && k != "call-id" && k != "from-tag" {
+			keys = append(keys, k)
+		}
 	}
-	v, _ := decodeBencode(b)
-	return fmt.Sprintf("%v", v)
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return fmt.Sprintf("`%v` on the caller's from-tag, %s", m["command"], strings.Join(parts, ", "))
 }
 
 // ngSDPAddr reads the relay's address from an ng response's SDP, which
