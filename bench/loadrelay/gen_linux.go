@@ -211,6 +211,7 @@ type result struct {
 	SentUp        int64 // caller→agent packets sent
 	SentDown      int64
 	LateSlots     int64         // pacing slots skipped because the generator fell behind
+	Driven        time.Duration // how long the generator drove this child: its turns, warm-up included
 	LoadAvg       string        // /proc/loadavg's 1-minute figure at the window's end: other work on the machine
 	Steal         time.Duration // the machine's steal time over the windows, all CPUs: time the host gave our vCPUs to others
 	Up, Down      *direction
@@ -354,6 +355,9 @@ func drive(children []*child, p plan) error {
 	tones := renderTones()
 	// A stream sends at most one packet per packetGap.
 	packets := min(int(p.end()/packetGap)+2, 1<<16)
+	for _, tu := range p.turns {
+		children[tu.target].res.Driven += tu.to - tu.from
+	}
 	for i, c := range children {
 		c.res.Up.sends = make([]sendLog, len(c.legs))
 		c.res.Up.windows = make([][windowBuckets]uint32, len(p.measured[i]))

@@ -109,6 +109,7 @@ func TestSustainable(t *testing.T) {
 		{"a dip below is told", []loadFigures{ok(100), at(slow, 200), ok(300), at(lossy, 400)}, 300, []int{200}},
 		{"none", []loadFigures{at(slow, 100), at(lossy, 200)}, 0, nil},
 		{"rounds of one load", []loadFigures{ok(100), ok(100)}, 100, nil},
+		{"a generator behind does not count", []loadFigures{ok(100), {calls: 200, genBehind: true}}, 100, nil},
 	} {
 		calls, failed := sustainable(c.points)
 		if calls != c.calls || !slices.Equal(failed, c.failed) {

@@ -59,6 +59,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"dtmfgw/call"
@@ -263,6 +264,20 @@ func prepare(o *options) error {
 	if rtpengine {
 		if _, err := os.Stat(o.rtpengine); err != nil {
 			return fmt.Errorf("modes rtpengine, rtpengine-dtmf need rtpengine (Debian package rtpengine-daemon; make deps installs it): %w", err)
+		}
+	}
+	if serve || rtpengine {
+		// rtpengine opens four sockets a call and keeps the open-file
+		// limit it is given; Go raises its own soft limit to the hard one
+		// but gives children back the original, unless it is set here.
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+			need := uint64(4*slices.Max(o.calls) + 256)
+			if lim.Max < need {
+				return fmt.Errorf("the open-file limit (%d) is below the %d sockets %d calls need in one relay: raise ulimit -n", lim.Max, need, slices.Max(o.calls))
+			}
+			lim.Cur = lim.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 		}
 	}
 	if serve && o.dtmfgw == "" {

@@ -19,11 +19,20 @@ type loadFigures struct {
 	calls            int
 	lossUp, lossDown float64
 	p99Up, p99Down   time.Duration // up: beyond the look-ahead
+	// genBehind: the generator fell behind its schedule for more than
+	// maxLate of the time it drove the mode, so the load was not offered
+	// in full and its figures do not say what the relay sustains.
+	genBehind bool
 }
 
-// sustained reports whether the load met both bounds in both directions.
+// maxLate is the largest share of pacing slots the generator may skip
+// for a load to count: the same bound as the loss.
+const maxLate = maxLoss
+
+// sustained reports whether the load was offered in full and met both
+// bounds in both directions.
 func (f loadFigures) sustained() bool {
-	return f.lossUp <= maxLoss && f.lossDown <= maxLoss && f.p99Up <= maxP99 && f.p99Down <= maxP99
+	return !f.genBehind && f.lossUp <= maxLoss && f.lossDown <= maxLoss && f.p99Up <= maxP99 && f.p99Down <= maxP99
 }
 
 // sustainable returns a mode's sustainable calls, the highest load tried
