@@ -163,14 +163,32 @@ func (p *process) stop(grace time.Duration) error {
 		if p.err != nil && !(errors.As(p.err, &ee) && !ee.Exited()) {
 			// Killed by our SIGTERM is how it should end; a non-zero exit
 			// code is worth telling.
-			return fmt.Errorf("%s: %v%s", p.name, p.err, p.logTail())
+			return fmt.Errorf("%s: %v%s%s", p.name, p.err, p.keepLog(), p.logTail())
 		}
 		return nil
 	case <-t.C:
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed%s", p.name, grace, p.logTail())
+		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed%s%s", p.name, grace, p.keepLog(), p.logTail())
 	}
+}
+
+// keepLog copies the process's log out of its temporary directory (which
+// goes when it stops) for a look after the run, and says where.
+func (p *process) keepLog() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return ""
+	}
+	f, err := os.CreateTemp("", "loadrelay-"+strings.ReplaceAll(p.name, " ", "-")+"-*.log")
+	if err != nil {
+		return ""
+	}
+	_, err = f.Write(b)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return ""
+	}
+	return " (its log kept in " + f.Name() + ")"
 }
 
 // logTail returns the last lines of the process's log, for an error.
