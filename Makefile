@@ -32,10 +32,20 @@ STRIPE_MOCK_VERSION ?= v0.203.0
 # fake dtmfgw nodes (package deploy); its own service is not started.
 # systemd (systemd-analyze, no running systemd needed) verifies deploy/systemd's unit
 # and expands its system call filter, and strace traces a demo call against it.
-DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio systemd strace
+# rtpengine-daemon is Sipwise's media proxy (/usr/bin/rtpengine), the relay the
+# end-to-end load benchmark compares dtmfgw with (bench/loadrelay, make bench; its
+# short run is one of make test's); the benchmark starts its own, in user space, and
+# Debian's service is not used.
+DEB_PACKAGES  := espeak-ng sox multimon-ng sip-tester baresip postgresql chromium kamailio systemd strace rtpengine-daemon
 FUZZTIME      ?= 30s
 BENCH_COUNT   ?= 5
 LOAD_ROUNDS   ?= 5
+# The end-to-end load run of make bench (bench/loadrelay): dtmfgw serve against
+# rtpengine with and without DTMF blocking and the reference forwarder, at each of
+# SERVE_CALLS calls, every mode also pinned to one core (MODE@0: taskset -c 0).
+SERVE_CALLS   ?= 100,200,300,400,500,600,800,1000
+SERVE_MODES   ?= reference,serve,rtpengine,rtpengine-dtmf,serve@0,rtpengine@0,rtpengine-dtmf@0
+SERVE_ROUNDS  ?= 1
 # The SIP load run of make bench: SIPp calls through dtmfgw (bench/sipload).
 SIP_RATE      ?= 50
 SIP_DURATION  ?= 20s
@@ -89,6 +99,13 @@ deps: ## install the Debian packages the tests need (apt-get, as root)
 	  echo "==> stopping and disabling the kamailio service Debian started (the tests run their own)"; \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  $$sudo systemctl disable --now kamailio >/dev/null 2>&1; \
+	fi
+	@# Likewise rtpengine-daemon's service: the load benchmark runs its own rtpengine,
+	@# and Debian's would relay nothing but take CPU from the measured one.
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet rtpengine-daemon 2>/dev/null; then \
+	  echo "==> stopping and disabling the rtpengine-daemon service Debian started (the load benchmark runs its own)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo systemctl disable --now rtpengine-daemon >/dev/null 2>&1; \
 	fi
 
 tools: $(STATICCHECK) $(STRIPE_MOCK) ## install staticcheck and stripe-mock into bin/ (make check installs golangci-lint)
@@ -144,7 +161,7 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: deps modules ## run the benchmarks, the relay load tests, the SIP load run and the key→dot latency; write docs/reports/benchmarks.md (latency section included), docs/reports/benchmarks-relay.md, docs/reports/benchmarks-relay-1000.md and docs/reports/benchmarks-sip.md
+bench: deps modules ## run the benchmarks, the relay load tests, the end-to-end load run against rtpengine, the SIP load run and the key→dot latency; write docs/reports/benchmarks.md (latency section included), docs/reports/benchmarks-relay.md, docs/reports/benchmarks-relay-1000.md, docs/reports/benchmarks-serve.md and docs/reports/benchmarks-sip.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
@@ -155,6 +172,8 @@ bench: deps modules ## run the benchmarks, the relay load tests, the SIP load ru
 	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/reports/benchmarks-relay.md
 	@echo "==> the relay's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
 	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/reports/benchmarks-relay-1000.md
+	@echo "==> end-to-end load on loopback: dtmfgw serve (built from this tree, calls set up over SIP) against rtpengine (ng, user space) with and without DTMF blocking and the reference forwarder, on both cores and pinned to core 0, at $(SERVE_CALLS) calls, interleaved, $(SERVE_ROUNDS) round(s) (about 12 minutes a round)"
+	@$(GO) run ./bench/loadrelay -calls $(SERVE_CALLS) -modes $(SERVE_MODES) -rounds $(SERVE_ROUNDS) -ports 2000-29999 -out docs/reports/benchmarks-serve.md
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/reports/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"

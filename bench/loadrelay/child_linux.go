@@ -38,10 +38,39 @@ const (
 	// instead of a goroutine per socket.
 	modeRelayReactor = "relay-reactor"
 	modeMaskReactor  = "relay+mask-reactor"
+	// modeServe is the product as users run it: `dtmfgw serve` on its
+	// default configuration, every call set up over SIP (serve_linux.go).
+	modeServe = "serve"
+	// modeRTPEngine is Debian's rtpengine in user space, driven over its
+	// ng control protocol (rtpengine_linux.go); modeRTPEngineDTMF the
+	// same with its DTMF blocking on.
+	modeRTPEngine     = "rtpengine"
+	modeRTPEngineDTMF = "rtpengine-dtmf"
 )
 
 // allModes are the modes in the order a table shows them.
-var allModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor}
+var allModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor, modeServe, modeRTPEngine, modeRTPEngineDTMF}
+
+// defaultModes are the modes a run measures unless -modes says: the
+// in-process relays (the end-to-end modes need a build of dtmfgw and
+// rtpengine installed).
+var defaultModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor}
+
+// A mode may name the CPUs its relaying process runs on, "MODE@CPUS"
+// (taskset -c CPUS): baseMode is the mode, cpusOf the CPUs ("" for none).
+func baseMode(mode string) string { m, _, _ := strings.Cut(mode, "@"); return m }
+
+func cpusOf(mode string) string { _, c, _ := strings.Cut(mode, "@"); return c }
+
+// endToEnd reports whether a mode's relay is a process of its own that
+// the generator sets calls up with (SIP or ng), not this program.
+func endToEnd(mode string) bool {
+	switch baseMode(mode) {
+	case modeServe, modeRTPEngine, modeRTPEngineDTMF:
+		return true
+	}
+	return false
+}
 
 // childMain is the relaying process: it sets up the calls, prints their
 // ports and "ready", relays until its standard input closes (or -life

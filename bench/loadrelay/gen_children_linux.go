@@ -10,10 +10,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"dtmfgw/media/mask"
 )
 
 // child is a relaying child process and the generator's two sockets
@@ -21,14 +22,26 @@ import (
 // child relays toward the callers, the other the same for the agents.
 type child struct {
 	callerConn, agentConn *net.UDPConn
-	legs                  []relayPorts
-	pid                   int
-	res                   *result
-	stopProcess           func() error
+	// rtcpSinks hold the ports after the generator's sockets (RTP port
+	// + 1, RFC 3550 §11), where a relay that sends RTCP sends it, so
+	// that no other socket of ours receives it as media.
+	rtcpSinks []*net.UDPConn
+	legs      []relayPorts
+	pid       int
+	res       *result
+	// lookAhead is how long the child delays the caller→agent audio by
+	// design (a masking relay's look-ahead): the receiver finds stamps
+	// shifted by it and times them from the packet that released them.
+	lookAhead time.Duration
+	// finish, if set, ends the calls (SIP BYE, ng delete) before the
+	// process is stopped.
+	finish      func() error
+	stopProcess func() error
 }
 
 // startChild starts the child for cfg, to relay for at most life, and
-// waits until it is ready.
+// waits until it is ready: this program itself for the in-process modes,
+// dtmfgw serve or rtpengine for the end-to-end ones.
 func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
 	c := &child{res: &result{runConfig: cfg, Up: new(direction), Down: new(direction)}}
 	defer func() {
@@ -36,17 +49,37 @@ func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
 			c.closeConns()
 		}
 	}()
-	if c.callerConn, err = listenGen(); err != nil {
+	if c.callerConn, err = c.listenGen(); err != nil {
 		return nil, err
 	}
-	if c.agentConn, err = listenGen(); err != nil {
+	if c.agentConn, err = c.listenGen(); err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
+	switch baseMode(cfg.Mode) {
+	case modeServe:
+		err = startServe(c, cfg)
+	case modeRTPEngine, modeRTPEngineDTMF:
+		err = startRTPEngine(c, cfg)
+	default:
+		err = startSelf(c, cfg, life)
+	}
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-mode", cfg.Mode, "-calls", strconv.Itoa(cfg.Calls),
+	return c, nil
+}
+
+// startSelf starts this program as the relaying child for the in-process
+// modes.
+func startSelf(c *child, cfg runConfig, life time.Duration) error {
+	if m := baseMode(cfg.Mode); m == modeRelayMask || m == modeMaskReactor {
+		c.lookAhead = mask.DefaultLookAhead
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := command(cfg.CPUs, self, "-mode", baseMode(cfg.Mode), "-calls", strconv.Itoa(cfg.Calls),
 		"-caller", c.callerConn.LocalAddr().String(), "-agent", c.agentConn.LocalAddr().String(),
 		"-batch", strconv.Itoa(cfg.Batch), "-coalesce", cfg.Coalesce.String(), "-reactors-per-cpu", strconv.Itoa(max(cfg.PerCPU, 1)), "-ports", cfg.Ports, "-cpuprofile", cfg.Profile,
 		"-life", (life + childStartTimeout + time.Minute).String())
@@ -54,15 +87,16 @@ func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
+	untrack := track(cmd.Process, cfg.Mode+" child")
 	c.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	c.stopProcess = func() error {
@@ -78,27 +112,58 @@ func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
 		}
 	}
 	legs, err := readPorts(stdout, cfg.Calls)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); untrack() }()
 	if err != nil {
-		return nil, errors.Join(err, c.stopProcess())
+		return errors.Join(err, c.stopProcess())
 	}
 	c.legs = legs
-	return c, nil
+	return nil
 }
 
-// stop ends the child process and closes the generator's sockets.
+// stop ends the calls and the child process and closes the generator's
+// sockets.
 func (c *child) stop() error {
-	err := c.stopProcess()
+	var err error
+	if c.finish != nil {
+		err = c.finish()
+	}
+	err = errors.Join(err, c.stopProcess())
 	c.closeConns()
 	return err
 }
 
 func (c *child) closeConns() {
-	for _, conn := range []*net.UDPConn{c.callerConn, c.agentConn} {
+	for _, conn := range append([]*net.UDPConn{c.callerConn, c.agentConn}, c.rtcpSinks...) {
 		if conn != nil {
 			conn.Close()
 		}
 	}
+}
+
+// listenGen opens a generator socket on an even loopback port whose next
+// port it holds too (kept in rtcpSinks, never read).
+func (c *child) listenGen() (*net.UDPConn, error) {
+	for range 200 {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, err
+		}
+		port := conn.LocalAddr().(*net.UDPAddr).Port
+		if port%2 != 0 || port == 65535 {
+			conn.Close()
+			continue
+		}
+		sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1})
+		if err != nil {
+			conn.Close()
+			continue
+		}
+		c.rtcpSinks = append(c.rtcpSinks, sink)
+		// A thousand calls' packets can arrive between two of our reads.
+		c.res.GenRcvBuf = setBuffers(conn)
+		return conn, nil
+	}
+	return nil, errors.New("no even loopback port with a free next port in 200 tries")
 }
 
 // relayPorts are one call's two addresses on the relaying process.

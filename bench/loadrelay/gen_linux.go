@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"math/bits"
 	"net"
 	"os"
 	"slices"
@@ -11,8 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"dtmfgw/dtmf"
-	"dtmfgw/media/mask"
 )
 
 // Pacing: a call's packets go out every packetGap; the calls are spread
@@ -48,13 +51,24 @@ type runConfig struct {
 	Round    int           // which repetition of the whole set of runs, from 1
 	Ports    string        // the relay's port range, "min-max"
 	Profile  string        // the child's CPU profile file, if any
+	// CPUs, if set, runs the relaying process under taskset -c CPUs.
+	CPUs string
+	// The end-to-end modes: the dtmfgw binary, the rtpengine binary and
+	// rtpengine-dtmf's delay buffer, the calls set up per second, and
+	// the bound on each call's set-up.
+	Dtmfgw       string
+	RTPEngine    string
+	DelayBuffer  time.Duration
+	SetupRate    int
+	SetupTimeout time.Duration
 }
 
 // direction is what one generator socket received: one direction of all
 // calls.
 type direction struct {
-	received     int64 // whole run
-	inWindow     int64 // received during the measurement window
+	received     int64 // RTP audio and event packets, whole run
+	inWindow     int64 // of these, received during the measurement window
+	other        int64 // datagrams neither (RTCP a relay sent to the wrong port, say)
 	timed        int64 // stamped packets timed during the window
 	eventPackets int64 // telephone-event packets received (whole run)
 	hist         [histBuckets]uint32
@@ -72,6 +86,74 @@ type direction struct {
 	windows [][windowBuckets]uint32
 	// WindowP99s are the windows' p99s, from windows once the run is over.
 	WindowP99s []time.Duration
+
+	// sent is what the generator sent this way; seen marks, by call and
+	// audio index, the stamps that arrived (bitsets sized as sent.clean).
+	sent *sentCounts
+	seen [][]uint64
+	// frames counts the audio packets received by what they carried
+	// (frameKind).
+	frames [4]int64
+	// Lost and Clean: of the stamped packets sent away from any press
+	// (all but a stream's last tailGuard), how many never arrived; set
+	// once the run is over.
+	Lost, Clean int64
+}
+
+// pauseGuard: the last packets a stream sends before it pauses (its
+// mode's turn ends, or the run) are left out of its loss: a look-ahead
+// holds them until the stream's next packet, and a masking pipeline
+// drops held audio that the stream's next packets come too late for (a
+// pause no real call has).
+const pauseGuard = 3
+
+// markSeen records that a stamp arrived.
+func (d *direction) markSeen(st stampInfo) {
+	if int(st.call) >= len(d.seen) {
+		return
+	}
+	if w := int(st.index) / 64; w < len(d.seen[st.call]) {
+		d.seen[st.call][w] |= 1 << (st.index % 64)
+	}
+}
+
+// countLoss sets Lost and Clean from the bitsets.
+func (d *direction) countLoss() {
+	if d.sent == nil {
+		return
+	}
+	d.Lost, d.Clean = 0, 0
+	for call, clean := range d.sent.clean {
+		for w, bits := range clean {
+			var seen uint64
+			if call < len(d.seen) && w < len(d.seen[call]) {
+				seen = d.seen[call][w]
+			}
+			d.Clean += int64(bitCount(bits))
+			d.Lost += int64(bitCount(bits &^ seen))
+		}
+	}
+}
+
+func bitCount(x uint64) int { return bits.OnesCount64(x) }
+
+// loss is the share of clean stamped packets that never arrived.
+func (d *direction) loss() float64 {
+	if d.Clean == 0 {
+		return 0
+	}
+	return float64(d.Lost) / float64(d.Clean)
+}
+
+// replaced is the share of the audio packets received that carried
+// neither the audio sent (a stamp with the noise around it) nor an
+// in-band tone frame sent.
+func (d *direction) replaced() float64 {
+	n := d.frames[frameIntact] + d.frames[frameChanged] + d.frames[frameTone] + d.frames[frameReplaced]
+	if n == 0 {
+		return 0
+	}
+	return float64(d.frames[frameChanged]+d.frames[frameReplaced]) / float64(n)
 }
 
 // A window's histogram: 10 µs buckets up to 100 ms, small enough to keep
@@ -129,9 +211,25 @@ type result struct {
 	SentUp        int64 // caller→agent packets sent
 	SentDown      int64
 	LateSlots     int64         // pacing slots skipped because the generator fell behind
+	Driven        time.Duration // how long the generator drove this child: its turns, warm-up included
 	LoadAvg       string        // /proc/loadavg's 1-minute figure at the window's end: other work on the machine
 	Steal         time.Duration // the machine's steal time over the windows, all CPUs: time the host gave our vCPUs to others
 	Up, Down      *direction
+	// GenDrops and RelayDrops: datagrams the kernel dropped, whole run,
+	// at the generator's two sockets and at the relay's sockets facing
+	// it (a full receive buffer: /proc/net/udp); RelaySockets is how
+	// many of the relay's sockets were found there. GenRcvBuf is the
+	// generator sockets' receive buffer, as the kernel reports it.
+	GenDrops, RelayDrops int64
+	RelaySockets         int
+	GenRcvBuf            int
+	// LookAhead is the caller→agent delay the relay adds by design.
+	LookAhead time.Duration
+	// Counters are the relay's own figures, read at the end (dtmfgw's
+	// /metrics), as "name value" pairs for the report.
+	Counters []string
+	// StopIssue is how an end-to-end relay failed to stop cleanly.
+	StopIssue string
 }
 
 // CPUPerPacket is the relaying process's CPU time per relayed packet.
@@ -142,15 +240,24 @@ func (r *result) CPUPerPacket() time.Duration {
 	return r.ChildCPU / time.Duration(r.WindowPackets)
 }
 
-func listenGen() (*net.UDPConn, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return nil, err
-	}
-	// A thousand calls' packets can arrive between two of our reads.
-	_ = c.SetReadBuffer(8 << 20)
+// genBuffer is the receive buffer the generator asks for: a thousand
+// calls' packets can arrive between two of its reads.
+const genBuffer = 8 << 20
+
+// setBuffers sizes a generator socket's buffers and returns the receive
+// buffer the kernel granted (SO_RCVBUF, which Linux reports doubled for
+// its bookkeeping). As root SO_RCVBUFFORCE passes net.core.rmem_max.
+func setBuffers(c *net.UDPConn) int {
+	_ = c.SetReadBuffer(genBuffer)
 	_ = c.SetWriteBuffer(4 << 20)
-	return c, nil
+	got := 0
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, genBuffer)
+			got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		})
+	}
+	return got
 }
 
 // run starts the child relaying process, drives cfg.Calls calls through
@@ -171,22 +278,63 @@ func runPlan(cfgs []runConfig, p plan) ([]*result, error) {
 	stopAll := func() error {
 		var errs error
 		for _, c := range children {
-			errs = errors.Join(errs, c.stop())
+			if c != nil {
+				errs = errors.Join(errs, c.stop())
+			}
 		}
 		return errs
 	}
-	for _, cfg := range cfgs {
-		c, err := startChild(cfg, p.end()+drainMax)
+	// The end-to-end relays start last, dtmfgw the very last: a relay
+	// hangs up calls that carry no media for long (dtmfgw after 30 s,
+	// rtpengine after 60 s), and setting a thousand calls up over SIP or
+	// ng takes seconds.
+	children = make([]*child, len(cfgs))
+	order := make([]int, len(cfgs))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(mode string) int {
+		switch baseMode(mode) {
+		case modeServe:
+			return 2
+		case modeRTPEngine, modeRTPEngineDTMF:
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank(cfgs[a].Mode), rank(cfgs[b].Mode)) })
+	for _, i := range order {
+		c, err := startChild(cfgs[i], p.end()+drainMax)
 		if err != nil {
 			return nil, errors.Join(err, stopAll())
 		}
-		children = append(children, c)
+		children[i] = c
 	}
 	if err := drive(children, p); err != nil {
 		return nil, errors.Join(err, stopAll())
 	}
-	if err := stopAll(); err != nil {
-		return nil, err
+	for _, c := range children {
+		if err := c.readDrops(); err != nil {
+			return nil, errors.Join(err, stopAll())
+		}
+	}
+	// The figures are taken: an end-to-end relay that does not stop
+	// cleanly (a BYE lost, a slow drain) is told in the report, not
+	// thrown away with them.
+	var errs error
+	for _, c := range children {
+		err := c.stop()
+		switch {
+		case err == nil:
+		case endToEnd(c.res.Mode):
+			fmt.Fprintf(os.Stderr, "loadrelay: %s: %v\n", c.res.Mode, err)
+			c.res.StopIssue = err.Error()
+		default:
+			errs = errors.Join(errs, err)
+		}
+	}
+	if errs != nil {
+		return nil, errs
 	}
 	rs := make([]*result, len(children))
 	for i, c := range children {
@@ -204,12 +352,23 @@ func drive(children []*child, p plan) error {
 	stopAt := start.Add(p.end() + drainMax)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*len(children)+1)
+	tones := renderTones()
+	// A stream sends at most one packet per packetGap.
+	packets := min(int(p.end()/packetGap)+2, 1<<16)
+	for _, tu := range p.turns {
+		children[tu.target].res.Driven += tu.to - tu.from
+	}
 	for i, c := range children {
 		c.res.Up.sends = make([]sendLog, len(c.legs))
 		c.res.Up.windows = make([][windowBuckets]uint32, len(p.measured[i]))
-		delay := 0 // look-ahead, in samples, of the caller→agent audio
-		if c.res.Mode == modeRelayMask || c.res.Mode == modeMaskReactor {
-			delay = int(mask.DefaultLookAhead / (time.Second / dtmf.SampleRate))
+		c.res.LookAhead = c.lookAhead
+		delay := int(c.lookAhead / (time.Second / dtmf.SampleRate)) // look-ahead, in samples, of the caller→agent audio
+		for _, d := range []*direction{c.res.Up, c.res.Down} {
+			d.sent = newSentCounts(len(c.legs), packets)
+			d.seen = make([][]uint64, len(c.legs))
+			for j := range d.seen {
+				d.seen[j] = make([]uint64, len(d.sent.clean[j]))
+			}
 		}
 		for _, rx := range []struct {
 			conn  *net.UDPConn
@@ -222,7 +381,7 @@ func drive(children []*child, p plan) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := receive(rx.conn, rx.d, rx.delay, start, p.measured[i]); err != nil {
+				if err := receive(rx.conn, rx.d, newAudioChecker(rx.delay, tones), start, p.measured[i]); err != nil {
 					errs <- err
 				}
 			}()
@@ -252,6 +411,10 @@ func drive(children []*child, p plan) error {
 		c.res.WindowPackets = c.res.Up.inWindow + c.res.Down.inWindow
 		c.res.Up.WindowP99s = c.res.Up.windowP99s()
 		c.res.Up.windows = nil
+		for _, d := range []*direction{c.res.Up, c.res.Down} {
+			d.countLoss()
+			d.seen, d.sent.clean = nil, nil
+		}
 	}
 	return errors.Join(sendErr, recvErr)
 }
@@ -360,9 +523,24 @@ func send(children []*child, p plan, start time.Time) error {
 			if j < len(c.res.Up.sends) {
 				s.upStreams[j].sends = &c.res.Up.sends[j]
 			}
+			s.upStreams[j].sent = c.res.Up.sent
 			s.downStreams[j] = newStream(j, true)
+			s.downStreams[j].sent = c.res.Down.sent
 		}
 	}
+	// A stream's last packets before each pause are left out of the loss.
+	prev := -1
+	pause := func(tg int) {
+		if tg < 0 {
+			return
+		}
+		for _, st := range [][]stream{senders[tg].upStreams, senders[tg].downStreams} {
+			for j := range st {
+				st[j].pause()
+			}
+		}
+	}
+	defer func() { pause(prev) }()
 	tones := renderTones()
 	lens := make([]int, perSlot)
 	ticker := time.NewTicker(slotGap)
@@ -385,6 +563,10 @@ func send(children []*child, p plan, start time.Time) error {
 		}
 		for ; next <= due; next++ {
 			tg := p.active(time.Duration(next) * slotGap)
+			if tg != prev {
+				pause(prev)
+				prev = tg
+			}
 			if tg < 0 {
 				continue
 			}
@@ -434,8 +616,10 @@ func (s *sender) sendSlot(slot int, tones *toneFrameSet, lens []int, start time.
 // receive reads one direction until the socket's deadline. A packet that
 // arrives inside a measured window counts toward the window's relayed
 // packets; a stamped packet is timed if it was released (sent, or with a
-// look-ahead, released by the send of a later packet) inside one.
-func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measured []span) error {
+// look-ahead, released by the send of a later packet) inside one. Every
+// audio packet is classified by what it carries (chk), and every stamp
+// that arrives is marked, for the loss.
+func receive(conn *net.UDPConn, d *direction, chk *audioChecker, start time.Time, measured []span) error {
 	b, err := newBatch(conn, 64)
 	if err != nil {
 		return err
@@ -452,17 +636,25 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measur
 		in := holds(measured, now)
 		for i := range n {
 			pkt := b.datagram(i)
-			atomic.AddInt64(&d.received, 1)
-			if len(pkt) >= 2 && pkt[1]&0x7F == eventPT {
-				d.eventPackets++
+			p, ok := payloadOf(pkt)
+			if !ok || pkt[1]&0x7F != audioPT && pkt[1]&0x7F != eventPT {
+				d.other++
+				continue
 			}
+			atomic.AddInt64(&d.received, 1)
 			if in {
 				d.inWindow++
 			}
-			st, ok := stamp(pkt, delay)
+			if pkt[1]&0x7F == eventPT {
+				d.eventPackets++
+				continue
+			}
+			st, ok, kind := chk.check(p)
+			d.frames[kind]++
 			if !ok {
 				continue
 			}
+			d.markSeen(st)
 			sent, slip, slipped := d.release(st)
 			w := spanAt(measured, time.Duration(sent))
 			if w < 0 {
@@ -479,6 +671,23 @@ func receive(conn *net.UDPConn, d *direction, delay int, start time.Time, measur
 			}
 		}
 	}
+}
+
+// readDrops reads the kernel's drop counters of the generator's sockets
+// and of the relay's sockets facing them, before the child stops.
+func (c *child) readDrops() error {
+	gen := map[uint16]bool{}
+	for _, conn := range []*net.UDPConn{c.callerConn, c.agentConn} {
+		gen[uint16(conn.LocalAddr().(*net.UDPAddr).Port)] = true
+	}
+	relay := map[uint16]bool{}
+	for _, l := range c.legs {
+		relay[l.caller.Port()], relay[l.agent.Port()] = true, true
+	}
+	var err1, err2 error
+	c.res.GenDrops, _, err1 = udpDrops(gen)
+	c.res.RelayDrops, c.res.RelaySockets, err2 = udpDrops(relay)
+	return errors.Join(err1, err2)
 }
 
 // countSlip counts one releasing packet's slip (ns) in the slip histogram.

@@ -25,23 +25,45 @@
 // many short windows spread over the same minute, so that the drift of a
 // shared virtual machine falls on every mode alike rather than on
 // whichever ran while it lasted. -interleave 0 runs each mode whole, one
-// after another. Linux only.
+// after another.
+//
+// The end-to-end modes measure what users run instead of the relay alone:
+// serve is `dtmfgw serve`, built from this tree, as a process of its own
+// on its default configuration, with every call set up over SIP by this
+// program (serve_linux.go); rtpengine and rtpengine-dtmf are Debian's
+// rtpengine in user space, driven over its ng control protocol, the
+// latter with DTMF blocking on (rtpengine_linux.go). Besides CPU and
+// latency (p50, p99, p99.9, caller→agent beyond a masking relay's
+// look-ahead), the report gives each mode's loss, the caller audio it
+// replaced, the RFC 4733 events and in-band tones that reached the
+// agent, the kernel's drops at either side's sockets, and the highest
+// call count tried at which it lost at most 0.1 % and kept p99 at most
+// 20 ms (its sustainable calls). MODE@CPUS or -taskset runs a relay under
+// taskset -c, to compare one core with two.
+//
+//	go run ./bench/loadrelay -modes reference,serve,rtpengine,rtpengine-dtmf -calls 100,300 -rounds 1
+//	go run ./bench/loadrelay -modes reference,serve,serve@0 -calls 500   # two cores against one
+//
+// Every process it starts is killed when it ends, also on an error or a
+// signal. Linux only.
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"dtmfgw/media/mask"
-
 	"dtmfgw/call"
+	"dtmfgw/media/mask"
 )
 
 func main() {
@@ -62,17 +84,29 @@ type options struct {
 	perCPU   int
 	ports    string
 	out      string
+	note     string
 	profile  string
 	rounds   int
 	// interleave, if positive, runs every mode of a call count at once
 	// and hands the load from one to the next in windows this long.
 	interleave time.Duration
+	// taskset runs every relaying process whose mode names no CPUs of
+	// its own under taskset -c taskset.
+	taskset string
+	// The end-to-end modes: calls set up per second, the bound on one
+	// call's set-up, a prebuilt dtmfgw (else built once), the rtpengine
+	// binary, rtpengine-dtmf's delay buffer.
+	setupRate    int
+	setupTimeout time.Duration
+	dtmfgw       string
+	rtpengine    string
+	delayBuffer  time.Duration
 }
 
 func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("loadrelay", flag.ContinueOnError)
 	calls := fs.String("calls", "100,500,1000", "comma-separated call counts")
-	modes := fs.String("modes", strings.Join(allModes, ","), "comma-separated: "+strings.Join(allModes, ", "))
+	modes := fs.String("modes", strings.Join(defaultModes, ","), "comma-separated: "+strings.Join(allModes, ", ")+"; MODE@CPUS runs that mode's relay under taskset -c CPUS (e.g. serve@0 beside serve: one core against all, interleaved)")
 	o := options{}
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before the measurement window")
 	fs.DurationVar(&o.measure, "measure", 5*time.Second, "measurement window")
@@ -86,9 +120,19 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.interleave, "interleave", time.Second, "start every mode's relay at once and hand the load from one to the next in measured windows this long, the measure split among them (0: each mode's run whole, one after another)")
 	fs.IntVar(&o.rounds, "rounds", 1, "repeat the whole set of runs this many times (1–10), interleaved, to see the spread")
 	fs.StringVar(&o.out, "out", "", "also write the table as Markdown to this file")
+	fs.StringVar(&o.note, "note", "", "a note the report shows under its title (e.g. that a run is a small check, not the measurement)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write each run's child CPU profile to this prefix + MODE-CALLS.pprof")
+	fs.StringVar(&o.taskset, "taskset", "", "run every relaying process (a mode without @CPUS) under taskset -c LIST, e.g. 0 for one core")
+	fs.IntVar(&o.setupRate, "setup-rate", 100, "end-to-end modes: calls set up per second (SIP INVITEs, ng offers), 1–1000")
+	fs.DurationVar(&o.setupTimeout, "setup-timeout", 10*time.Second, "end-to-end modes: the bound on one call's set-up")
+	fs.StringVar(&o.dtmfgw, "dtmfgw", "", "mode serve: a dtmfgw binary to run (default: go build ./cmd/dtmfgw once into a temporary directory)")
+	fs.StringVar(&o.rtpengine, "rtpengine", defaultRTPEngine, "modes rtpengine, rtpengine-dtmf: the rtpengine binary")
+	fs.DurationVar(&o.delayBuffer, "rtpengine-delay-buffer", 40*time.Millisecond, "mode rtpengine-dtmf: rtpengine's delay buffer (0: none; in-band DTMF is then detected but not replaced)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	for _, s := range strings.Split(*calls, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -99,10 +143,28 @@ func parseOptions(args []string) (options, error) {
 	}
 	for _, m := range strings.Split(*modes, ",") {
 		m = strings.TrimSpace(m)
-		if !slices.Contains(allModes, m) {
+		if !slices.Contains(allModes, baseMode(m)) {
 			return o, fmt.Errorf("unknown mode %q", m)
 		}
+		if strings.Contains(m, "@") && !validCPUList(cpusOf(m), false) {
+			return o, fmt.Errorf("mode %q: CPUS must be a CPU number or range, e.g. 0 or 0-1", m)
+		}
+		if slices.Contains(o.modes, m) {
+			return o, fmt.Errorf("mode %q given twice", m)
+		}
 		o.modes = append(o.modes, m)
+	}
+	if o.taskset != "" && !validCPUList(o.taskset, true) {
+		return o, fmt.Errorf("-taskset %q: want a CPU list such as 0, 0-1 or 0,2", o.taskset)
+	}
+	if o.setupRate < 1 || o.setupRate > 1000 {
+		return o, fmt.Errorf("setup-rate must be 1–1000 calls/s")
+	}
+	if o.setupTimeout < time.Second || o.setupTimeout > time.Minute {
+		return o, fmt.Errorf("setup-timeout must be 1 s – 1 min")
+	}
+	if o.delayBuffer < 0 || o.delayBuffer > time.Second {
+		return o, fmt.Errorf("rtpengine-delay-buffer must be 0 – 1 s")
 	}
 	if o.perCPU < 1 || o.perCPU > 16 {
 		return o, fmt.Errorf("reactors-per-cpu must be 1–16")
@@ -119,11 +181,42 @@ func parseOptions(args []string) (options, error) {
 	return o, nil
 }
 
+// validCPUList reports whether s is a taskset CPU list: numbers and
+// ranges (0, 0-1), comma-separated when commas is true (in a mode name a
+// comma would split the mode list).
+func validCPUList(s string, commas bool) bool {
+	if s == "" {
+		return false
+	}
+	parts := []string{s}
+	if commas {
+		parts = strings.Split(s, ",")
+	}
+	for _, p := range parts {
+		lo, hi, isRange := strings.Cut(p, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b > 1023 {
+			return false
+		}
+	}
+	return true
+}
+
 func parentMain(args []string, w io.Writer) int {
 	o, err := parseOptions(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadrelay:", err)
 		return 2
+	}
+	onSignals()
+	defer killAll()
+	if err := prepare(&o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadrelay:", err)
+		return 1
 	}
 	var results []*result
 	for _, n := range o.calls {
@@ -136,7 +229,14 @@ func parentMain(args []string, w io.Writer) int {
 			results = append(results, rs...)
 		}
 	}
-	table := markdown(results, o, strings.Join(append([]string{"go run ./bench/loadrelay"}, args...), " "))
+	quoted := []string{"go run ./bench/loadrelay"}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t'\"$;&|<>()*?`\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted = append(quoted, a)
+	}
+	table := markdown(results, o, strings.Join(quoted, " "))
 	fmt.Fprint(w, table)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(table), 0o644); err != nil {
@@ -147,17 +247,65 @@ func parentMain(args []string, w io.Writer) int {
 	return 0
 }
 
+// prepare checks what the modes need before anything runs, and builds
+// dtmfgw once for mode serve unless -dtmfgw names a binary.
+func prepare(o *options) error {
+	var serve, rtpengine, pinned bool
+	for _, m := range o.modes {
+		serve = serve || baseMode(m) == modeServe
+		rtpengine = rtpengine || baseMode(m) == modeRTPEngine || baseMode(m) == modeRTPEngineDTMF
+		pinned = pinned || cpusOf(m) != "" || o.taskset != ""
+	}
+	if pinned {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return fmt.Errorf("pinning a relay to CPUs needs taskset (util-linux): %w", err)
+		}
+	}
+	if rtpengine {
+		if _, err := os.Stat(o.rtpengine); err != nil {
+			return fmt.Errorf("modes rtpengine, rtpengine-dtmf need rtpengine (Debian package rtpengine-daemon; make deps installs it): %w", err)
+		}
+	}
+	if serve || rtpengine {
+		// rtpengine opens four sockets a call and keeps the open-file
+		// limit it is given; Go raises its own soft limit to the hard one
+		// but gives children back the original, unless it is set here.
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+			need := uint64(4*slices.Max(o.calls) + 256)
+			if lim.Max < need {
+				return fmt.Errorf("the open-file limit (%d) is below the %d sockets %d calls need in one relay: raise ulimit -n", lim.Max, need, slices.Max(o.calls))
+			}
+			lim.Cur = lim.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		}
+	}
+	if serve && o.dtmfgw == "" {
+		dir, err := os.MkdirTemp("", "loadrelay-dtmfgw-")
+		if err != nil {
+			return err
+		}
+		atExit(func() { os.RemoveAll(dir) })
+		fmt.Fprintln(os.Stderr, "loadrelay: building dtmfgw (go build ./cmd/dtmfgw) for mode serve")
+		if o.dtmfgw, err = buildDtmfgw(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runRound runs every mode once at n calls: interleaved, all at once,
 // or one whole run after another.
 func runRound(o options, n, round int) ([]*result, error) {
 	var cfgs []runConfig
 	relays := 0
 	for _, m := range o.modes {
-		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round}
+		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round,
+			CPUs: cmp.Or(cpusOf(m), o.taskset), Dtmfgw: o.dtmfgw, RTPEngine: o.rtpengine, DelayBuffer: o.delayBuffer, SetupRate: o.setupRate, SetupTimeout: o.setupTimeout}
 		if o.profile != "" {
 			cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
 		}
-		if m != modeReference {
+		if baseMode(m) != modeReference {
 			relays++
 		}
 		cfgs = append(cfgs, cfg)
@@ -182,7 +330,7 @@ func runRound(o options, n, round int) ([]*result, error) {
 		return nil, err
 	}
 	for i := range cfgs {
-		if cfgs[i].Mode != modeReference {
+		if baseMode(cfgs[i].Mode) != modeReference {
 			cfgs[i].Ports, ranges = ranges[0], ranges[1:]
 		}
 	}
@@ -331,6 +479,16 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
+// genRcvBufOf is the generator's receive buffer in the first result.
+func genRcvBufOf(results []*result) int {
+	for _, r := range results {
+		if r.GenRcvBuf > 0 {
+			return r.GenRcvBuf
+		}
+	}
+	return 0
+}
+
 // ms formats a latency in milliseconds with µs resolution.
 func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 3, 64) }
 
@@ -338,19 +496,58 @@ func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, '
 // reference run at the same call count in the same round.
 func markdown(results []*result, o options, command string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Relay load benchmark\n\n")
+	var e2e, rtpengine, masking, bar bool
+	for _, m := range o.modes {
+		e2e = e2e || endToEnd(m)
+		rtpengine = rtpengine || baseMode(m) == modeRTPEngine || baseMode(m) == modeRTPEngineDTMF
+		masking = masking || baseMode(m) == modeRelayMask || baseMode(m) == modeMaskReactor
+		bar = bar || baseMode(m) == modeMaskReactor
+	}
+	if e2e {
+		fmt.Fprintf(&b, "# End-to-end relay load benchmark\n\n")
+	} else {
+		fmt.Fprintf(&b, "# Relay load benchmark\n\n")
+	}
 	fmt.Fprintf(&b, "Generated by `%s`; do not edit by hand.\n\n", command)
-	fmt.Fprintf(&b, "- Date: %s; Go %s %s/%s; %d CPUs visible\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if o.note != "" {
+		fmt.Fprintf(&b, "> **Note:** %s\n\n", o.note)
+	}
+	fmt.Fprintf(&b, "- Date: %s; machine: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
+	if rtpengine {
+		args := strings.Join(rtpengineArgs(0, call.PortRange{}), " ")
+		args = strings.NewReplacer("127.0.0.1:0", "127.0.0.1:PORT", "--port-min=0", "--port-min=LOW", "--port-max=0", "--port-max=HIGH").Replace(args)
+		fmt.Fprintf(&b, "- rtpengine %s (%s), started as `rtpengine %s` (a free ng port; its share of -ports)\n", rtpengineVersion(o.rtpengine), o.rtpengine, args)
+	}
+	pins := []string{}
+	for _, m := range o.modes {
+		if c := cmp.Or(cpusOf(m), o.taskset); c != "" {
+			pins = append(pins, fmt.Sprintf("%s under `taskset -c %s`", m, c))
+		}
+	}
+	if len(pins) > 0 {
+		fmt.Fprintf(&b, "- CPUs: %s (the generator is not pinned); the others on every CPU\n", strings.Join(pins, ", "))
+	}
 	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, measured %v per mode and round; relay legs' BatchRead %d; reactors' Coalesce %v; %d reactor(s) per CPU\n", o.warmup, o.measure, o.batch, o.coalesce, o.perCPU)
 	if o.interleave > 0 {
 		fmt.Fprintf(&b, "- Interleaved: in each round every mode's relaying child is started at once; each is warmed up in turn, then the generator hands the load from one to the next in turns of %v unmeasured + %v measured + %v unmeasured (its streams pause meanwhile and go on where they stopped), so that every mode is measured in short windows spread over the same stretch of time and the machine's drift falls on all alike. A window counts the packets that arrive in it, and times the stamped packets released in it\n", settleTime, o.interleave, tailTime)
 	}
-	fmt.Fprintf(&b, "- CPU: user+system of the relaying child process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
-	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: with masking, the look-ahead (%v) is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time); 100.000 means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", mask.DefaultLookAhead)
-	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by media.Reactors (see reactors per CPU above), unmasked directions written with media.DirectSender; +mask = mask.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel\n")
-	fmt.Fprintf(&b, "- The bar: with masking on, CPU per packet ≤ 1.0× the reference at 500 and 1000 calls, and up p99 no worse than the reference's. Figures from a machine shared with other work (see load avg and late slots) vary by ±15%% in CPU and far more in latency between runs\n")
-	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (2 CPUs; other work counts); steal %% = the share of the machine's CPU time over the windows that the host gave to others (/proc/stat)\n\n")
-	b.WriteString(summary(results))
+	fmt.Fprintf(&b, "- CPU: user+system of the relaying process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
+	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: for a relay that delays the audio by a look-ahead by design (masking: %v in the in-process modes, dtmfgw's media.look_ahead for serve), the look-ahead is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time), which is the latency minus the look-ahead without the generator's own pacing slip; any other relay's delay (rtpengine's delay buffer) is its own and counted; 100.000 (≥100) means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", mask.DefaultLookAhead)
+	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by media.Reactors (see reactors per CPU above), unmasked directions written with media.DirectSender; +mask = mask.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel")
+	if e2e {
+		fmt.Fprintf(&b, "; serve = `dtmfgw serve` built from this tree, as a process of its own on its default configuration (listeners on free loopback ports, -ports' range as media.rtp_ports, an API key), every call set up over SIP by the generator at %d/s: an INVITE with the caller's SDP and `X-Dtmfgw-Target` naming the generator's own user agent server, which answers the agent leg, the relay's ports read from the SDPs dtmfgw sent, a BYE per call at the end; rtpengine = rtpengine in user space, every call an ng offer (caller's SDP) and answer (agent's SDP), a delete at the end; rtpengine-dtmf = the same plus a `block DTMF` request per call (see the relays' settings below): DTMF-security silence, flag detect-DTMF, delay buffer %v", o.setupRate, o.delayBuffer)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "- Loss: of the stamped packets sent at least %d packets (200 ms) away from any key press, those whose stamp never reached the other side; left out are the last %d packets a stream sends before it pauses (its mode's turn or the run ends): a look-ahead holds them until the stream's next packet, seconds later, and a masking pipeline drops audio held that long, which no real call's steady stream makes it do; near a press a masking relay replaces audio by design. Replaced: audio packets at the agent that carried neither the stamp and noise sent (µ-law's two zeros taken as one: a relay that decodes and re-encodes writes −0 as +0) nor an in-band tone frame sent unchanged (with a look-ahead, shifted by it), ÷ audio packets at the agent: mask tones, silence, audio sent in place of event packets, the first packet a look-ahead fills\n", pressGuard, pauseGuard)
+	fmt.Fprintf(&b, "- Generator's own socket buffers: SO_RCVBUF %d bytes as the kernel reports it (asked %d, forced as root); drops = /proc/net/udp's drops of the generator's two sockets, and of the relay's sockets facing it, whole run\n", genRcvBufOf(results), genBuffer)
+	if bar {
+		fmt.Fprintf(&b, "- The bar: with masking on, CPU per packet ≤ 1.0× the reference at 500 and 1000 calls, and up p99 no worse than the reference's. Figures from a machine shared with other work (see load avg and late slots) vary by ±15%% in CPU and far more in latency between runs\n")
+	}
+	fmt.Fprintf(&b, "- late slots = 1 ms pacing slots the generator skipped because it fell behind (the machine was busy): the offered load was short by that much; load avg = the machine's 1-minute load at the window's end (%d CPUs; other work counts); steal %% = the share of the machine's CPU time over the windows that the host gave to others (/proc/stat)\n\n", runtime.NumCPU())
+	b.WriteString(loadTables(results))
+	if bar {
+		b.WriteString(summary(results))
+	}
 	b.WriteString("## Every run\n\n")
 	b.WriteString("| mode | calls | round | relayed pkt/s | CPU µs/pkt | × reference | relay CPU (cores) | generator CPU (cores) | up p50 ms | up p99 ms | down p50 ms | down p99 ms | gen slip p99 ms | received/sent | events at agent | late slots | load avg | steal % |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -37,20 +37,94 @@ const (
 // stampMagic marks a payload that carries a send timestamp; only these
 // packets are timed at the receiver. Tone frames and events carry none
 // (a stamp would spoil the tone; events are masked away). The fourth
-// byte of the magic is the copy's index.
+// byte of the magic is the copy's index, plus stampNear when the packet
+// lies near a key press.
 const stampMagic = 0x4C52_5400 // "LRT"
 
-// stampBytes is a stamp's size: magic and copy index, call index (16
-// bits), the packet's audio index (16 bits: its place among the stream's
-// audio packets), send time in nanoseconds since the run started. An audio payload carries
-// two copies, at stampOffsets: the masking pipeline's look-ahead delays
-// the audio by a number of samples that need not be a whole packet, so a
-// stamp comes out shifted within the payload, and possibly split across
-// two packets; of two copies half a payload apart, one is always whole.
+// stampNear, in the magic's last byte, marks a packet sent within
+// pressGuard packets of a key press of its stream's script: audio that a
+// masking relay may replace by design.
+const stampNear = 0x02
+
+// pressGuard is how near (in packets, either side) to a press a packet is
+// flagged stampNear: 200 ms, more than any look-ahead, detector hang-over
+// or delay buffer the relays measured here use around a press.
+const pressGuard = 10
+
+// stampBytes is a stamp's size: magic, copy index and flag (4 bytes),
+// call index (2 digits), the packet's audio index (3 digits: its place
+// among the stream's audio packets, 16 bits), send time in nanoseconds
+// since the run started (7 digits, up to 147 hours). An audio payload
+// carries two copies, at stampOffsets: the masking pipeline's look-ahead
+// delays the audio by a number of samples that need not be a whole
+// packet, so a stamp comes out shifted within the payload, and possibly
+// split across two packets; of two copies half a payload apart, one is
+// always whole.
+//
+// The numbers are written in base 127, one digit a byte, 0x00–0x7E:
+// never 0x7F, µ-law's negative zero, which a relay that decodes and
+// re-encodes the audio (rtpengine when it transcodes, as for DTMF
+// blocking) writes back as 0xFF, positive zero. No byte of a stamp is
+// then changed by a lossless transcoding.
 const stampBytes = 16
+
+// stampBase is the base of a stamp's digits.
+const stampBase = 127
 
 // stampOffsets are where the copies of the stamp start in the payload.
 var stampOffsets = [2]int{0, frameBytes / 2}
+
+// putDigits writes v in base stampBase into b, most significant first;
+// false if it does not fit.
+func putDigits(b []byte, v uint64) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte(v % stampBase)
+		v /= stampBase
+	}
+	return v == 0
+}
+
+// digits reads a number putDigits wrote; false if a byte is not a digit.
+func digits(b []byte) (uint64, bool) {
+	var v uint64
+	for _, d := range b {
+		if d >= stampBase {
+			return 0, false
+		}
+		v = v*stampBase + uint64(d)
+	}
+	return v, true
+}
+
+// putStamp writes copy c of a stamp at p (stampBytes long).
+func putStamp(p []byte, c int, near bool, call uint32, idx uint16, sentNS int64) {
+	m := uint32(stampMagic | c)
+	if near {
+		m |= stampNear
+	}
+	binary.BigEndian.PutUint32(p, m)
+	putDigits(p[4:6], uint64(call))
+	putDigits(p[6:9], uint64(idx))
+	putDigits(p[9:16], uint64(max(sentNS, 0)))
+}
+
+// readStamp reads copy c of a stamp at p; false if there is none.
+func readStamp(p []byte, c int) (st stampInfo, ok bool) {
+	if len(p) < stampBytes {
+		return st, false
+	}
+	m := binary.BigEndian.Uint32(p)
+	if m&^stampNear != stampMagic|uint32(c) {
+		return st, false
+	}
+	call, ok1 := digits(p[4:6])
+	idx, ok2 := digits(p[6:9])
+	sent, ok3 := digits(p[9:16])
+	if !ok1 || !ok2 || !ok3 || idx > 0xFFFF || call > 0xFFFF {
+		return st, false
+	}
+	return stampInfo{call: uint16(call), index: uint16(idx), sentNS: int64(sent), near: m&stampNear != 0}, true
+}
 
 // noiseFrames and noiseDBm0: the audio between presses is white noise at
 // about a quiet talker's level, not digital silence, so that the in-band
@@ -108,6 +182,53 @@ type stream struct {
 	started  bool
 	audio    uint16   // audio packets sent so far (tone frames included, events not)
 	sends    *sendLog // where each audio packet's send time is recorded, if anywhere
+	// sent, if not nil, records what the stream sent, for the receiver's
+	// loss and replacement figures.
+	sent *sentCounts
+}
+
+// sentCounts is what one direction's streams sent, by kind; clean marks,
+// by call and audio index, the stamped packets sent away from any press
+// (the receiver's loss is counted on those).
+type sentCounts struct {
+	stamped, tone, events int64
+	clean                 [][]uint64 // bitsets by call, written by the sender only
+}
+
+func newSentCounts(calls, packets int) *sentCounts {
+	s := &sentCounts{clean: make([][]uint64, calls)}
+	for i := range s.clean {
+		s.clean[i] = make([]uint64, (packets+63)/64)
+	}
+	return s
+}
+
+// pause leaves the stream's last pauseGuard audio packets out of the
+// clean ones: it is about to pause.
+func (s *stream) pause() {
+	if s.sent == nil || int(s.call) >= len(s.sent.clean) {
+		return
+	}
+	clean := s.sent.clean[s.call]
+	for k := range pauseGuard {
+		idx := int(s.audio) - 1 - k
+		if idx < 0 {
+			break
+		}
+		if w := idx / 64; w < len(clean) {
+			clean[w] &^= 1 << (idx % 64)
+		}
+	}
+}
+
+// nearPress reports whether script position pos lies within pressGuard packets
+// of a press (the cycle wraps).
+func nearPress(pos int) bool {
+	in := func(from, n int) bool {
+		d := (pos - (from - pressGuard) + cycle) % cycle
+		return d < n+2*pressGuard
+	}
+	return in(eventAt, eventPackets) || in(toneAt, toneFrames)
 }
 
 // sendLogLen is how many recent audio packets' send times a sendLog keeps:
@@ -170,24 +291,40 @@ func (s *stream) next(b []byte, tones *toneFrameSet, sentNS int64) int {
 			p[1] |= 0x80
 		}
 		binary.BigEndian.PutUint16(p[2:], ev.Duration)
+		if s.sent != nil {
+			s.sent.events++
+		}
 		return rtpHeader + dtmf.TelephoneEventSize
 	case s.script && pos >= toneAt && pos < toneAt+toneFrames:
 		binary.BigEndian.PutUint32(b[4:], ts)
 		s.logAudio(sentNS)
 		copy(p, tones.tones[s.toneKey][pos-toneAt][:])
+		if s.sent != nil {
+			s.sent.tone++
+		}
 		return packetBytes
 	}
 	binary.BigEndian.PutUint32(b[4:], ts)
 	idx := s.logAudio(sentNS)
-	copy(p, tones.noise[(int(s.call)+pos)%noiseFrames][:])
+	copy(p, tones.noise[noiseIndex(s.call, idx)][:])
+	near := s.script && nearPress(pos)
 	for c, off := range stampOffsets {
-		binary.BigEndian.PutUint32(p[off:], stampMagic|uint32(c))
-		binary.BigEndian.PutUint16(p[off+4:], uint16(s.call))
-		binary.BigEndian.PutUint16(p[off+6:], idx)
-		binary.BigEndian.PutUint64(p[off+8:], uint64(sentNS))
+		putStamp(p[off:], c, near, s.call, idx, sentNS)
+	}
+	if s.sent != nil {
+		s.sent.stamped++
+		if !near && int(s.call) < len(s.sent.clean) {
+			if w := int(idx) / 64; w < len(s.sent.clean[s.call]) {
+				s.sent.clean[s.call][w] |= 1 << (idx % 64)
+			}
+		}
 	}
 	return packetBytes
 }
+
+// noiseIndex is the noise frame under a stamped packet: the receiver
+// knows it from the stamp, and checks the audio around the stamp.
+func noiseIndex(call uint32, idx uint16) int { return (int(call) + int(idx)) % noiseFrames }
 
 // logAudio counts an audio packet about to be sent at sentNS, records the
 // time, and returns the packet's audio index.
@@ -206,6 +343,26 @@ type stampInfo struct {
 	index  uint16 // the stamped packet's audio index
 	sentNS int64  // the stamped packet's send time
 	later  int    // how many audio packets after the stamped one it left with
+	near   bool   // the stamped packet was sent near a key press
+}
+
+// payloadOf returns an RTP packet's payload (RFC 3550 §5.1: after the
+// CSRCs and the header extension); false if b is not RTP.
+func payloadOf(b []byte) ([]byte, bool) {
+	if len(b) < rtpHeader || b[0]>>6 != 2 {
+		return nil, false
+	}
+	off := rtpHeader + 4*int(b[0]&0x0F)
+	if b[0]&0x10 != 0 {
+		if len(b) < off+4 {
+			return nil, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
+	}
+	if off > len(b) {
+		return nil, false
+	}
+	return b[off:], true
 }
 
 // stamp finds a whole stamp in a received packet b and returns what it
@@ -213,20 +370,15 @@ type stampInfo struct {
 // given that the relay delays the audio by delay samples (the look-ahead;
 // 0 for a plain relay). ok is false for a packet without a whole stamp.
 func stamp(b []byte, delay int) (st stampInfo, ok bool) {
-	if len(b) < rtpHeader || b[0]>>6 != 2 {
+	p, ok := payloadOf(b)
+	if !ok {
 		return st, false
 	}
-	off := rtpHeader + 4*int(b[0]&0x0F)
-	if b[0]&0x10 != 0 {
-		if len(b) < off+4 {
-			return st, false
-		}
-		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
-	}
-	if off > len(b) {
-		return st, false
-	}
-	p := b[off:]
+	return stampIn(p, delay)
+}
+
+// stampIn is stamp for a payload.
+func stampIn(p []byte, delay int) (st stampInfo, ok bool) {
 	// A copy written at stampOffsets[c] of packet k comes out delay
 	// samples later: at (stampOffsets[c]+delay) mod frameBytes of packet
 	// k+later. Only those two places are looked at: scanning the payload
@@ -234,15 +386,122 @@ func stamp(b []byte, delay int) (st stampInfo, ok bool) {
 	// lacked on this 2-core machine.
 	for c, o := range stampOffsets {
 		at := (o + delay) % frameBytes
-		if at+stampBytes > len(p) || binary.BigEndian.Uint32(p[at:]) != stampMagic|uint32(c) {
+		if at+stampBytes > len(p) {
 			continue
 		}
-		return stampInfo{
-			call:   binary.BigEndian.Uint16(p[at+4:]),
-			index:  binary.BigEndian.Uint16(p[at+6:]),
-			sentNS: int64(binary.BigEndian.Uint64(p[at+8:])),
-			later:  (o + delay) / frameBytes,
-		}, true
+		st, ok := readStamp(p[at:], c)
+		if !ok {
+			continue
+		}
+		st.later = (o + delay) / frameBytes
+		return st, true
 	}
 	return st, false
+}
+
+// What the receiver makes of an audio payload.
+type frameKind int
+
+const (
+	// frameIntact: a whole stamp, and the audio after every whole copy
+	// of it as far as it lies in the packet (a copy's half of the
+	// payload) as sent.
+	frameIntact frameKind = iota
+	// frameChanged: a whole stamp, the audio around it not as sent.
+	frameChanged
+	// frameTone: no stamp, but one of the generator's in-band DTMF
+	// frames, unchanged (shifted by the delay, as far as the larger of
+	// its two parts in the packet goes).
+	frameTone
+	// frameReplaced: neither: audio the relay made (a mask, silence, a
+	// tone of its own).
+	frameReplaced
+)
+
+// audioChecker classifies the audio payloads one receiver reads, for a
+// relay that delays the audio by delay samples.
+type audioChecker struct {
+	delay int // samples
+	set   *toneFrameSet
+	// tones maps the first bytes of the part of each tone frame a
+	// packet shows (see frameTone) to the frames that start so.
+	tones map[[16]byte][]*[frameBytes]byte
+}
+
+func newAudioChecker(delay int, set *toneFrameSet) *audioChecker {
+	a := &audioChecker{delay: delay, set: set, tones: map[[16]byte][]*[frameBytes]byte{}}
+	for code := range set.tones {
+		for f := range set.tones[code] {
+			fr := &set.tones[code][f]
+			from, _, _ := a.tonePart()
+			var k [16]byte
+			copy(k[:], fr[from:])
+			a.tones[k] = append(a.tones[k], fr)
+		}
+	}
+	return a
+}
+
+// tonePart says which part of a sent frame a received packet shows
+// whole, and where: sent bytes [from, from+n) at received offset at. A
+// delay of d samples puts a frame's head at d and its tail at 0: the
+// larger of the two is compared.
+func (a *audioChecker) tonePart() (from, at, n int) {
+	d := a.delay % frameBytes
+	if d <= frameBytes/2 {
+		return 0, d, frameBytes - d
+	}
+	return frameBytes - d, 0, d
+}
+
+// check classifies payload p and returns its stamp, if any.
+func (a *audioChecker) check(p []byte) (stampInfo, bool, frameKind) {
+	st, ok := stampIn(p, a.delay)
+	if !ok {
+		if len(p) == frameBytes {
+			from, at, n := a.tonePart()
+			var k [16]byte
+			copy(k[:], p[at:])
+			for _, fr := range a.tones[k] {
+				if sameAudio(p[at:at+n], fr[from:from+n]) {
+					return st, false, frameTone
+				}
+			}
+		}
+		return st, false, frameReplaced
+	}
+	noise := &a.set.noise[noiseIndex(uint32(st.call), st.index)]
+	for c, o := range stampOffsets {
+		at := (o + a.delay) % frameBytes
+		if at+stampBytes > len(p) || (o+a.delay)/frameBytes != st.later {
+			continue // not in this packet, or another packet's copy
+		}
+		got, ok := readStamp(p[at:], c)
+		if !ok || got.call != st.call || got.index != st.index || got.sentNS != st.sentNS {
+			return st, true, frameChanged
+		}
+		end := min(at+frameBytes/2, len(p))
+		if !sameAudio(p[at+stampBytes:end], noise[o+stampBytes:o+end-at]) {
+			return st, true, frameChanged
+		}
+	}
+	return st, true, frameIntact
+}
+
+// sameAudio compares µ-law bytes, taking negative zero (0x7F) and
+// positive zero (0xFF) as the same sample: a relay that decodes and
+// re-encodes writes every zero as 0xFF, without changing the audio.
+func sameAudio(a, b []byte) bool {
+	if string(a) == string(b) {
+		return true
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && a[i]|0x80 != 0xFF || a[i] != b[i] && b[i]|0x80 != 0xFF {
+			return false
+		}
+	}
+	return true
 }
