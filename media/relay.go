@@ -158,10 +158,12 @@ type Relay struct {
 	plainForward  bool // no caller→agent handler was configured
 
 	// mu serialises the caller→agent handler and its ticks; lastTick
-	// belongs to whoever holds it.
-	mu       sync.Mutex
-	lastTick time.Time
-	ticks    atomic.Uint64
+	// and lastPacket (the caller's last packet's arrival) belong to
+	// whoever holds it.
+	mu         sync.Mutex
+	lastTick   time.Time
+	lastPacket time.Time
+	ticks      atomic.Uint64
 
 	started   atomic.Bool
 	closed    atomic.Bool
@@ -229,6 +231,7 @@ func (r *Relay) Start() error {
 		return ErrRelayStarted
 	}
 	r.lastTick = r.now()
+	r.lastPacket = r.lastTick
 	go r.watchTimeouts()
 	if r.reactor != nil {
 		// Before anything can read or write the legs (the wheel's ticks
@@ -318,6 +321,7 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 	r := (*Relay)(h)
 	r.mu.Lock()
 	r.mask.HandleRTP(p)
+	r.lastPacket = p.Arrival
 	if p.Arrival.Sub(r.lastTick) >= r.interval {
 		r.lastTick = p.Arrival
 		r.tickLocked(p.Arrival)
@@ -338,14 +342,16 @@ func (r *Relay) tickLocked(now time.Time) {
 	}
 }
 
-// tickIfIdle is the wheel's visit at now: it ticks unless a tick happened
-// within the interval or the caller's reader is busy in the handler (and
-// will tick itself if one is due).
+// tickIfIdle is the wheel's visit at now: it ticks only a relay whose
+// caller has sent nothing for an interval. While the caller's packets flow
+// they tick the relay themselves, every interval or so (a packet's
+// arrival wakes its reader anyway), and a visit would add a second tick as
+// often as the first; nor does it wait for a reader busy in the handler.
 func (r *Relay) tickIfIdle(now time.Time) {
 	if !r.mu.TryLock() {
 		return
 	}
-	if now.Sub(r.lastTick) >= r.interval {
+	if now.Sub(r.lastPacket) >= r.interval && now.Sub(r.lastTick) >= r.interval {
 		r.lastTick = now
 		r.tickLocked(now)
 	}

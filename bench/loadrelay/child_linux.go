@@ -41,6 +41,10 @@ const (
 	// modeServe is the product as users run it: `dtmfgw serve` on its
 	// default configuration, every call set up over SIP (serve_linux.go).
 	modeServe = "serve"
+	// modeServeBase is modeServe with the binary -dtmfgw-base names (an
+	// earlier build, say), so that two builds are compared in one
+	// interleaved run.
+	modeServeBase = "serve-base"
 	// modeRTPEngine is Debian's rtpengine in user space, driven over its
 	// ng control protocol (rtpengine_linux.go); modeRTPEngineDTMF the
 	// same with its DTMF blocking on.
@@ -49,7 +53,7 @@ const (
 )
 
 // allModes are the modes in the order a table shows them.
-var allModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor, modeServe, modeRTPEngine, modeRTPEngineDTMF}
+var allModes = []string{modeReference, modeRelay, modeRelayReactor, modeRelayMask, modeMaskReactor, modeServe, modeServeBase, modeRTPEngine, modeRTPEngineDTMF}
 
 // defaultModes are the modes a run measures unless -modes says: the
 // in-process relays (the end-to-end modes need a build of dtmfgw and
@@ -66,7 +70,7 @@ func cpusOf(mode string) string { _, c, _ := strings.Cut(mode, "@"); return c }
 // the generator sets calls up with (SIP or ng), not this program.
 func endToEnd(mode string) bool {
 	switch baseMode(mode) {
-	case modeServe, modeRTPEngine, modeRTPEngineDTMF:
+	case modeServe, modeServeBase, modeRTPEngine, modeRTPEngineDTMF:
 		return true
 	}
 	return false

@@ -56,7 +56,7 @@ func startChild(cfg runConfig, life time.Duration) (_ *child, err error) {
 		return nil, err
 	}
 	switch baseMode(cfg.Mode) {
-	case modeServe:
+	case modeServe, modeServeBase:
 		err = startServe(c, cfg)
 	case modeRTPEngine, modeRTPEngineDTMF:
 		err = startRTPEngine(c, cfg)

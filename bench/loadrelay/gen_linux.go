@@ -295,7 +295,7 @@ func runPlan(cfgs []runConfig, p plan) ([]*result, error) {
 	}
 	rank := func(mode string) int {
 		switch baseMode(mode) {
-		case modeServe:
+		case modeServe, modeServeBase:
 			return 2
 		case modeRTPEngine, modeRTPEngineDTMF:
 			return 1

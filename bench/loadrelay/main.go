@@ -50,6 +50,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,6 +100,7 @@ type options struct {
 	setupRate    int
 	setupTimeout time.Duration
 	dtmfgw       string
+	dtmfgwBase   string
 	rtpengine    string
 	delayBuffer  time.Duration
 }
@@ -126,6 +128,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.setupRate, "setup-rate", 100, "end-to-end modes: calls set up per second (SIP INVITEs, ng offers), 1–1000")
 	fs.DurationVar(&o.setupTimeout, "setup-timeout", 10*time.Second, "end-to-end modes: the bound on one call's set-up")
 	fs.StringVar(&o.dtmfgw, "dtmfgw", "", "mode serve: a dtmfgw binary to run (default: go build ./cmd/dtmfgw once into a temporary directory)")
+	fs.StringVar(&o.dtmfgwBase, "dtmfgw-base", "", "mode serve-base: the dtmfgw binary it runs (an earlier build, to compare with serve in the same run)")
 	fs.StringVar(&o.rtpengine, "rtpengine", defaultRTPEngine, "modes rtpengine, rtpengine-dtmf: the rtpengine binary")
 	fs.DurationVar(&o.delayBuffer, "rtpengine-delay-buffer", 40*time.Millisecond, "mode rtpengine-dtmf: rtpengine's delay buffer (0: none; in-band DTMF is then detected but not replaced)")
 	if err := fs.Parse(args); err != nil {
@@ -253,6 +256,9 @@ func prepare(o *options) error {
 	var serve, rtpengine, pinned bool
 	for _, m := range o.modes {
 		serve = serve || baseMode(m) == modeServe
+		if baseMode(m) == modeServeBase && o.dtmfgwBase == "" {
+			return errors.New("mode serve-base needs -dtmfgw-base: the dtmfgw binary it runs")
+		}
 		rtpengine = rtpengine || baseMode(m) == modeRTPEngine || baseMode(m) == modeRTPEngineDTMF
 		pinned = pinned || cpusOf(m) != "" || o.taskset != ""
 	}
@@ -294,6 +300,15 @@ func prepare(o *options) error {
 	return nil
 }
 
+// dtmfgwFor returns the dtmfgw binary mode m runs ("" for a mode that
+// runs none).
+func (o *options) dtmfgwFor(m string) string {
+	if baseMode(m) == modeServeBase {
+		return o.dtmfgwBase
+	}
+	return o.dtmfgw
+}
+
 // runRound runs every mode once at n calls: interleaved, all at once,
 // or one whole run after another.
 func runRound(o options, n, round int) ([]*result, error) {
@@ -301,7 +316,7 @@ func runRound(o options, n, round int) ([]*result, error) {
 	relays := 0
 	for _, m := range o.modes {
 		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round,
-			CPUs: cmp.Or(cpusOf(m), o.taskset), Dtmfgw: o.dtmfgw, RTPEngine: o.rtpengine, DelayBuffer: o.delayBuffer, SetupRate: o.setupRate, SetupTimeout: o.setupTimeout}
+			CPUs: cmp.Or(cpusOf(m), o.taskset), Dtmfgw: o.dtmfgwFor(m), RTPEngine: o.rtpengine, DelayBuffer: o.delayBuffer, SetupRate: o.setupRate, SetupTimeout: o.setupTimeout}
 		if o.profile != "" {
 			cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
 		}
@@ -532,7 +547,7 @@ func markdown(results []*result, o options, command string) string {
 		fmt.Fprintf(&b, "- Interleaved: in each round every mode's relaying child is started at once; each is warmed up in turn, then the generator hands the load from one to the next in turns of %v unmeasured + %v measured + %v unmeasured (its streams pause meanwhile and go on where they stopped), so that every mode is measured in short windows spread over the same stretch of time and the machine's drift falls on all alike. A window counts the packets that arrive in it, and times the stamped packets released in it\n", settleTime, o.interleave, tailTime)
 	}
 	fmt.Fprintf(&b, "- CPU: user+system of the relaying process over the window (/proc/PID/stat, 10 ms ticks) ÷ packets it relayed in the window, both directions; the generator's CPU is its own process's\n")
-	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: for a relay that delays the audio by a look-ahead by design (masking: %v in the in-process modes, dtmfgw's media.look_ahead for serve), the look-ahead is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time), which is the latency minus the look-ahead without the generator's own pacing slip; any other relay's delay (rtpengine's delay buffer) is its own and counted; 100.000 (≥100) means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", mask.DefaultLookAhead)
+	fmt.Fprintf(&b, "- Latency: from just before the generator's sendmmsg to just after its recvmmsg returned, stamped packets only (not tone frames or events), 1 µs buckets; it includes the generator's own wake-up, the same for every mode. \"up\" is caller→agent: for a relay that delays the audio by a look-ahead by design (masking: %v in the in-process modes, dtmfgw's media.look_ahead for serve), the look-ahead is excluded — the pipeline sends one packet per packet in, and each stamp is timed from the actual send of the packet whose arrival released it (the generator logs every caller packet's send time), which is the latency minus the look-ahead without the generator's own pacing slip; rtpengine-dtmf's delay buffer is its look-ahead, excluded the same way (it holds the audio so that a detected tone's start can be replaced); 100.000 (≥100) means beyond the 100 ms histogram. \"gen slip p99\" is how late, against its schedule, the generator sent those releasing packets: what timing from the schedule instead would have wrongly charged to the relay\n", mask.DefaultLookAhead)
 	fmt.Fprintf(&b, "- Modes: reference = the simplest Go forwarder (goroutine per socket, ReadFromUDPAddrPort → WriteToUDPAddrPort); relay = media.Relay, leg goroutine per socket, pass-through; -reactor = legs read by media.Reactors (see reactors per CPU above), unmasked directions written with media.DirectSender; +mask = mask.Pipeline (events and in-band, always) on caller→agent, written with DirectSender, ticked by one shared TickWheel")
 	if e2e {
 		fmt.Fprintf(&b, "; serve = `dtmfgw serve` built from this tree, as a process of its own on its default configuration (listeners on free loopback ports, -ports' range as media.rtp_ports, an API key), every call set up over SIP by the generator at %d/s: an INVITE with the caller's SDP and `X-Dtmfgw-Target` naming the generator's own user agent server, which answers the agent leg, the relay's ports read from the SDPs dtmfgw sent, a BYE per call at the end; rtpengine = rtpengine in user space, every call an ng offer (caller's SDP) and answer (agent's SDP), a delete at the end; rtpengine-dtmf = the same plus a `block DTMF` request per call (see the relays' settings below): DTMF-security silence, flag detect-DTMF, delay buffer %v", o.setupRate, o.delayBuffer)

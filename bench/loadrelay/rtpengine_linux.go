@@ -156,6 +156,11 @@ func startRTPEngine(c *child, cfg runConfig) (err error) {
 	offer, answer := sdpBody(callerAddr, true), sdpBody(agentAddr, true)
 	dtmf := baseMode(cfg.Mode) == modeRTPEngineDTMF
 	if dtmf {
+		// The delay buffer is rtpengine's look-ahead: like dtmfgw's, it
+		// holds the caller's audio so that a tone's start can be replaced
+		// once the tone is detected; both are shown apart from the
+		// latency, so that the tail compared is what each adds beyond it.
+		c.lookAhead = cfg.DelayBuffer
 		c.res.Counters = append(c.res.Counters, fmt.Sprintf("ng per call after the answer: %s (delay-buffer in ms)", describeNG(dtmfBlock("CALL", "CALLER-TAG", cfg.DelayBuffer))))
 	}
 	fmt.Fprintf(os.Stderr, "loadrelay: %s: setting %d calls up over ng at %d/s\n", cfg.Mode, cfg.Calls, cfg.SetupRate)
