@@ -228,7 +228,7 @@ func TestRelaySendsCallerPacketsThroughTheMaskingHandler(t *testing.T) {
 	}
 }
 
-func TestRelayTicksFromPacketsAndFromTheWheelWhenSilent(t *testing.T) {
+func TestRelayTicksFromPacketsAndFromTheWheelOnlyWhenSilent(t *testing.T) {
 	clock := testkit.NewClock(t0)
 	pipe := &recordingPipeline{}
 	// The wheel's own timer is an hour: the test drives Visit by hand.
@@ -256,7 +256,11 @@ func TestRelayTicksFromPacketsAndFromTheWheelWhenSilent(t *testing.T) {
 		{"packet right after a tick", 5 * time.Millisecond, true, 1},
 		{"packet an interval after the tick", 15 * time.Millisecond, true, 2},
 		{"visit right after the packet's tick", 1 * time.Millisecond, false, 2},
-		{"visit after another interval of silence", 19 * time.Millisecond, false, 3},
+		{"packet within an interval of the tick", 15 * time.Millisecond, true, 2},
+		// The caller is talking: its packets tick the relay, and the
+		// wheel adds none of its own, however long since the last tick.
+		{"visit an interval after the tick, right after a packet", 6 * time.Millisecond, false, 2},
+		{"visit after an interval of silence since the packet", 14 * time.Millisecond, false, 3},
 	}
 	for i, s := range steps {
 		clock.Advance(s.advance)
