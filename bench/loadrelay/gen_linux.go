@@ -328,7 +328,7 @@ func runPlan(cfgs []runConfig, p plan) ([]*result, error) {
 		case err == nil:
 		case endToEnd(c.res.Mode):
 			fmt.Fprintf(os.Stderr, "loadrelay: %s: %v\n", c.res.Mode, err)
-			c.res.StopIssue = err.Error()
+			c.res.StopIssue = strings.TrimPrefix(c.res.StopIssue+"; "+err.Error(), "; ")
 		default:
 			errs = errors.Join(errs, err)
 		}

@@ -225,9 +225,53 @@ func startServe(c *child, cfg runConfig) (err error) {
 		} else {
 			c.res.Counters = append(c.res.Counters, pickCounters(body.String())...)
 		}
-		return calls.hangUp(cfg.Mode)
+		err := calls.hangUp(cfg.Mode)
+		if left, waited := waitCallsEnded(httpc, admin, callsEndTimeout); left != 0 {
+			c.res.StopIssue = fmt.Sprintf("%d calls still active %v after every BYE was answered", left, waited.Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "loadrelay: %s: %s\n", cfg.Mode, c.res.StopIssue)
+		}
+		return err
 	}
 	return nil
+}
+
+// callsEndTimeout bounds the wait for dtmfgw's calls to end after the
+// hang-up: more than a BYE transaction's timeout over UDP (64·T1 = 32 s,
+// RFC 3261 §17.1.2.2), so that a BYE left unanswered shows as a call
+// ended late rather than as one that never ended.
+const callsEndTimeout = 40 * time.Second
+
+// waitCallsEnded polls dtmfgw's /metrics until dtmfgw_calls_active is 0 or
+// timeout passes, and returns the calls still active (−1 if /metrics never
+// answered) and how long it waited. Stopping dtmfgw before its calls have
+// ended would make its drain wait for them.
+func waitCallsEnded(httpc *http.Client, admin string, timeout time.Duration) (left int, waited time.Duration) {
+	start := time.Now()
+	left = -1
+	for time.Since(start) < timeout {
+		var body strings.Builder
+		if err := httpGet(context.Background(), httpc, "http://"+admin+"/metrics", &body); err == nil {
+			left = gaugeValue(body.String(), "dtmfgw_calls_active")
+			if left == 0 {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return left, time.Since(start)
+}
+
+// gaugeValue returns the value of an unlabelled series in a Prometheus
+// text exposition, or −1 if it is not there.
+func gaugeValue(text, name string) int {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int(f)
+			}
+		}
+	}
+	return -1
 }
 
 // httpGet GETs url and wants 200; the body goes to w if not nil.
@@ -259,6 +303,7 @@ var reportedCounters = []string{
 	"dtmfgw_calls_total",
 	"dtmfgw_dtmf_presses_total",
 	"dtmfgw_dtmf_masked_presses_total",
+	"dtmfgw_mask_packets_total",
 	"dtmfgw_rtp_dropped_packets_total",
 	"dtmfgw_rtp_lost_packets_total",
 	"dtmfgw_rtp_packets_total{direction=\"out\",kind=\"event\",leg=\"agent\"}",
