@@ -56,9 +56,12 @@ type runConfig struct {
 	// The end-to-end modes: the dtmfgw binary, the rtpengine binary and
 	// rtpengine-dtmf's delay buffer, the calls set up per second, and
 	// the bound on each call's set-up.
-	Dtmfgw       string
-	RTPEngine    string
-	DelayBuffer  time.Duration
+	Dtmfgw      string
+	RTPEngine   string
+	DelayBuffer time.Duration
+	// StopRelay, if positive, is how long the relaying process is
+	// stopped (SIGSTOP) in the middle of each measured window (stopRelays).
+	StopRelay    time.Duration
 	SetupRate    int
 	SetupTimeout time.Duration
 }
@@ -394,6 +397,15 @@ func drive(children []*child, p plan) error {
 			errs <- err
 		}
 	}()
+	if stopFor := children[0].res.StopRelay; stopFor > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := stopRelays(children, p, start, stopFor); err != nil {
+				errs <- err
+			}
+		}()
+	}
 	sendErr := send(children, p, start)
 	waitQuiet(children, stopAt)
 	for _, c := range children {
@@ -723,3 +735,32 @@ func (d *direction) release(st stampInfo) (sent, slip int64, slipped bool) {
 }
 
 func atomicLoad(p *int64) int64 { return atomic.LoadInt64(p) }
+
+// stopRelays stops each child's relaying process with SIGSTOP for stopFor
+// in the middle of each of its measured windows, and continues it with
+// SIGCONT, while the generator goes on sending to it: the pause of a busy
+// host. It returns after the last window's pause.
+func stopRelays(children []*child, p plan, start time.Time, stopFor time.Duration) error {
+	type stop struct {
+		at  time.Duration
+		pid int
+	}
+	var stops []stop
+	for i, spans := range p.measured {
+		for _, s := range spans {
+			stops = append(stops, stop{at: s.from + (s.to-s.from-stopFor)/2, pid: children[i].pid})
+		}
+	}
+	slices.SortFunc(stops, func(a, b stop) int { return cmp.Compare(a.at, b.at) })
+	for _, s := range stops {
+		time.Sleep(time.Until(start.Add(s.at)))
+		if err := unix.Kill(s.pid, unix.SIGSTOP); err != nil {
+			return fmt.Errorf("stopping relay %d: %w", s.pid, err)
+		}
+		time.Sleep(stopFor)
+		if err := unix.Kill(s.pid, unix.SIGCONT); err != nil {
+			return fmt.Errorf("continuing relay %d: %w", s.pid, err)
+		}
+	}
+	return nil
+}

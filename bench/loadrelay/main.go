@@ -103,6 +103,7 @@ type options struct {
 	dtmfgwBase   string
 	rtpengine    string
 	delayBuffer  time.Duration
+	stopRelay    time.Duration
 }
 
 func parseOptions(args []string) (options, error) {
@@ -130,6 +131,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.dtmfgw, "dtmfgw", "", "mode serve: a dtmfgw binary to run (default: go build ./cmd/dtmfgw once into a temporary directory)")
 	fs.StringVar(&o.dtmfgwBase, "dtmfgw-base", "", "mode serve-base: the dtmfgw binary it runs (an earlier build, to compare with serve in the same run)")
 	fs.StringVar(&o.rtpengine, "rtpengine", defaultRTPEngine, "modes rtpengine, rtpengine-dtmf: the rtpengine binary")
+	fs.DurationVar(&o.stopRelay, "stop-relay", 0, "stop the relaying process (SIGSTOP, then SIGCONT) for this long in the middle of every measured window, while the generator goes on sending: what arrived meanwhile must be relayed late, not lost (0: never; at most 500ms)")
 	fs.DurationVar(&o.delayBuffer, "rtpengine-delay-buffer", 40*time.Millisecond, "mode rtpengine-dtmf: rtpengine's delay buffer (0: none; in-band DTMF is then detected but not replaced)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -165,6 +167,9 @@ func parseOptions(args []string) (options, error) {
 	}
 	if o.setupTimeout < time.Second || o.setupTimeout > time.Minute {
 		return o, fmt.Errorf("setup-timeout must be 1 s – 1 min")
+	}
+	if o.stopRelay < 0 || o.stopRelay > 500*time.Millisecond {
+		return o, fmt.Errorf("stop-relay must be 0 – 500ms")
 	}
 	if o.delayBuffer < 0 || o.delayBuffer > time.Second {
 		return o, fmt.Errorf("rtpengine-delay-buffer must be 0 – 1 s")
@@ -316,7 +321,7 @@ func runRound(o options, n, round int) ([]*result, error) {
 	relays := 0
 	for _, m := range o.modes {
 		cfg := runConfig{Mode: m, Calls: n, Warmup: o.warmup, Measure: o.measure, Batch: o.batch, Coalesce: o.coalesce, PerCPU: o.perCPU, Ports: o.ports, Round: round,
-			CPUs: cmp.Or(cpusOf(m), o.taskset), Dtmfgw: o.dtmfgwFor(m), RTPEngine: o.rtpengine, DelayBuffer: o.delayBuffer, SetupRate: o.setupRate, SetupTimeout: o.setupTimeout}
+			CPUs: cmp.Or(cpusOf(m), o.taskset), Dtmfgw: o.dtmfgwFor(m), RTPEngine: o.rtpengine, DelayBuffer: o.delayBuffer, StopRelay: o.stopRelay, SetupRate: o.setupRate, SetupTimeout: o.setupTimeout}
 		if o.profile != "" {
 			cfg.Profile = fmt.Sprintf("%s%s-%d-%d.pprof", o.profile, m, n, round)
 		}
@@ -543,6 +548,9 @@ func markdown(results []*result, o options, command string) string {
 		fmt.Fprintf(&b, "- CPUs: %s (the generator is not pinned); the others on every CPU\n", strings.Join(pins, ", "))
 	}
 	fmt.Fprintf(&b, "- Load: each call 50 packets/s each way (20 ms PCMU, 172-byte datagrams); white noise at −30 dBm0 between presses; per call every 5 s one key press as RFC 4733 events (7 packets, audio paused) and one as 100 ms in-band DTMF at −8 dBm0; loopback; warm-up %v, measured %v per mode and round; relay legs' BatchRead %d; reactors' Coalesce %v; %d reactor(s) per CPU\n", o.warmup, o.measure, o.batch, o.coalesce, o.perCPU)
+	if o.stopRelay > 0 {
+		fmt.Fprintf(&b, "- Stopped: in the middle of every measured window the relaying process was stopped (SIGSTOP) for %v and then continued (SIGCONT) while the generator went on sending, as a busy host or a long pause would stop it: the latency figures include the wait; the loss says whether audio that arrived meanwhile was relayed or thrown away\n", o.stopRelay)
+	}
 	if o.interleave > 0 {
 		fmt.Fprintf(&b, "- Interleaved: in each round every mode's relaying child is started at once; each is warmed up in turn, then the generator hands the load from one to the next in turns of %v unmeasured + %v measured + %v unmeasured (its streams pause meanwhile and go on where they stopped), so that every mode is measured in short windows spread over the same stretch of time and the machine's drift falls on all alike. A window counts the packets that arrive in it, and times the stamped packets released in it\n", settleTime, o.interleave, tailTime)
 	}
