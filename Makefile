@@ -173,7 +173,7 @@ bench: deps modules ## run the benchmarks, the relay load tests, the end-to-end 
 	@$(GO) run ./bench/loadrelay -rounds $(LOAD_ROUNDS) -out docs/reports/benchmarks-relay.md
 	@echo "==> the relay's bar at 1000 calls, where p99 varies most: the masking reactor relay against the reference, 5 rounds of ten 1 s windows each (about 3 minutes)"
 	@$(GO) run ./bench/loadrelay -calls 1000 -modes reference,relay+mask-reactor -measure 10s -rounds 5 -out docs/reports/benchmarks-relay-1000.md
-	@echo "==> end-to-end load on loopback: dtmfgw serve (built from this tree, calls set up over SIP) against rtpengine (ng, user space) with and without DTMF blocking and the reference forwarder, on both cores and pinned to core 0, at $(SERVE_CALLS) calls, interleaved, $(SERVE_ROUNDS) round(s) (about 8 minutes a round)"
+	@echo "==> end-to-end load on loopback: dtmfgw serve (built from this tree, calls set up over SIP) against rtpengine (ng, user space) with and without DTMF blocking and the reference forwarder, on both cores and pinned to core 0, at $(SERVE_CALLS) calls, interleaved, $(SERVE_ROUNDS) round(s) (about 7 minutes a round)"
 	@$(GO) run ./bench/loadrelay -calls $(SERVE_CALLS) -modes $(SERVE_MODES) -rounds $(SERVE_ROUNDS) -measure 5s -ports 2000-29999 -out docs/reports/benchmarks-serve.md
 	@echo "==> the same at 200 calls with each relay stopped (SIGSTOP) for 100 ms in every measured window: audio that arrived meanwhile must be relayed late, not lost (about a minute)"
 	@$(GO) run ./bench/loadrelay -calls 200 -modes reference,serve -rounds 2 -measure 5s -stop-relay 100ms -ports 2000-29999 -out docs/reports/benchmarks-serve-stopped.md

@@ -61,14 +61,14 @@ dtmfgw_rtp_dropped_packets_total{leg="caller",reason="wrong_source"} 2
 }
 
 func TestParseOptionsEndToEnd(t *testing.T) {
-	o, err := parseOptions([]string{"-calls", "100,300", "-modes", "reference,serve,serve@0,rtpengine,rtpengine-dtmf@1", "-taskset", "0,1", "-setup-rate", "50", "-rtpengine-delay-buffer", "20ms"})
+	o, err := parseOptions([]string{"-calls", "100,300", "-modes", "reference,serve,serve@0,rtpengine,rtpengine-dtmf@1", "-taskset", "0,1", "-setup-rate", "50", "-rtpengine-delay-buffer", "20ms", "-stop-relay", "100ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(o.calls, []int{100, 300}) || len(o.modes) != 5 || o.taskset != "0,1" || o.setupRate != 50 || o.delayBuffer != 20*time.Millisecond {
+	if !slices.Equal(o.calls, []int{100, 300}) || len(o.modes) != 5 || o.taskset != "0,1" || o.setupRate != 50 || o.delayBuffer != 20*time.Millisecond || o.stopRelay != 100*time.Millisecond {
 		t.Fatalf("%+v", o)
 	}
-	if baseMode("serve@0") != modeServe || cpusOf("serve@0") != "0" || cpusOf("serve") != "" || !endToEnd("rtpengine-dtmf@1") || endToEnd("relay+mask") {
+	if baseMode("serve@0") != modeServe || cpusOf("serve@0") != "0" || cpusOf("serve") != "" || !endToEnd("rtpengine-dtmf@1") || !endToEnd("serve-base@0") || endToEnd("relay+mask") {
 		t.Fatal("mode names")
 	}
 	d, err := parseOptions(nil)
@@ -78,7 +78,7 @@ func TestParseOptionsEndToEnd(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-modes", "serve@"}, {"-modes", "serve@a"}, {"-modes", "serve@1-0"}, {"-modes", "serve,serve"}, {"-modes", "asterisk"},
 		{"-taskset", "0;1"}, {"-taskset", "x"}, {"-setup-rate", "0"}, {"-setup-rate", "1001"}, {"-setup-timeout", "10ms"},
-		{"-rtpengine-delay-buffer", "-1ms"}, {"stray"},
+		{"-rtpengine-delay-buffer", "-1ms"}, {"-stop-relay", "-1ms"}, {"-stop-relay", "1s"}, {"stray"},
 	} {
 		if _, err := parseOptions(bad); err == nil {
 			t.Errorf("parseOptions(%q) gave no error", bad)
@@ -116,5 +116,22 @@ func TestDescribeNG(t *testing.T) {
 	}
 	if _, ok := dtmfBlock("c", "f", 0)["delay-buffer"]; ok {
 		t.Fatal("a delay buffer of 0 sent")
+	}
+}
+
+func TestServeBaseNeedsItsBinary(t *testing.T) {
+	o, err := parseOptions([]string{"-modes", "serve-base"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prepare(&o); err == nil || !strings.Contains(err.Error(), "-dtmfgw-base") {
+		t.Fatalf("prepare without -dtmfgw-base: %v, want an error naming it", err)
+	}
+	o.dtmfgwBase, o.dtmfgw = "/base/dtmfgw", "/new/dtmfgw"
+	if got := o.dtmfgwFor("serve-base@0"); got != "/base/dtmfgw" {
+		t.Errorf("serve-base runs %q", got)
+	}
+	if got := o.dtmfgwFor("serve"); got != "/new/dtmfgw" {
+		t.Errorf("serve runs %q", got)
 	}
 }
