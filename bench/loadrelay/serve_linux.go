@@ -226,6 +226,10 @@ func startServe(c *child, cfg runConfig) (err error) {
 			c.res.Counters = append(c.res.Counters, pickCounters(body.String())...)
 		}
 		err := calls.hangUp(cfg.Mode)
+		// The user agents stay up until dtmfgw's calls have ended: a
+		// response lost in the burst of hang-ups is answered again when
+		// dtmfgw retransmits its BYE (RFC 3261 §17.1.2.2).
+		defer calls.close()
 		if left, waited := waitCallsEnded(httpc, admin, callsEndTimeout); left != 0 {
 			c.res.StopIssue = fmt.Sprintf("%d calls still active %v after every BYE was answered", left, waited.Round(time.Millisecond))
 			fmt.Fprintf(os.Stderr, "loadrelay: %s: %s\n", cfg.Mode, c.res.StopIssue)
@@ -559,8 +563,8 @@ func setUpSIPCalls(c *child, cfg runConfig, gw netip.AddrPort, p *process) (_ *s
 	return sc, nil
 }
 
-// hangUp sends BYE on every call, waits for the agent side to have
-// received the gateway's BYEs, and closes both user agents. A call that
+// hangUp sends BYE on every call and waits for the agent side to have
+// received the gateway's BYEs; close closes the user agents. A call that
 // does not hang up cleanly is told on stderr, not failed: the figures
 // were taken by then.
 func (sc *sipCalls) hangUp(mode string) error {
@@ -597,7 +601,6 @@ func (sc *sipCalls) hangUp(mode string) error {
 	if got := sc.byes.Load(); got < want {
 		fmt.Fprintf(os.Stderr, "loadrelay: %s: the agent side received %d of %d BYEs\n", mode, got, want)
 	}
-	sc.close()
 	return nil
 }
 
