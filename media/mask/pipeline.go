@@ -418,7 +418,8 @@ func (p *Pipeline) HandleRTP(pkt *media.Packet) {
 // Tick lets time pass without a packet: it ends presses whose end packets
 // were lost, and when the caller has stopped sending audio it notes the
 // stall (the audio held in the look-ahead waits for resume) and carries
-// the mask tone on with synthesised packets. The Relay calls it at least every 20 ms.
+// the mask tone on with synthesised packets. The Relay calls it at least
+// every 20 ms.
 func (p *Pipeline) Tick(now time.Time) {
 	p.onEvents(p.events.tick(now, p.evs[:0]), now)
 	p.stall(now)
@@ -645,16 +646,16 @@ func (p *Pipeline) stall(now time.Time) {
 }
 
 // resume settles a stall when the caller's audio comes back, before the
-// packet h heads enters the look-ahead. A packet that continues the stream
-// exactly (the next sequence number, the timestamp one packet on) shows the
-// caller never stopped: the gateway was late reading its audio (a busy
-// machine, a pause) or the network held it back, so the held audio is
-// judged with what follows, as it would have been on time, and sent late;
-// nothing is lost. Anything else means the caller's audio really stopped
-// (a gap, a new talkspurt, RFC 4733 events in its place: RFC 4733 §2.5.1.2
-// lets a sender mute its audio while an event lasts): the held samples can
-// never be judged with what follows them, so they are replaced by silence
-// and the delay stays the same.
+// packet h heads enters the look-ahead. A packet that continues the audio
+// exactly (its timestamp one packet after the last audio packet's; the
+// sequence number may have moved on, as events sent beside the audio share
+// it) shows the caller never stopped: the gateway was late reading its
+// audio (a busy machine, a pause) or the network held it back, so the held
+// audio is judged with what follows, as it would have been on time, and
+// sent late; nothing is lost. Anything else means the caller's audio
+// really stopped (silence suppression, a loss burst, RFC 4733 events sent
+// in its place): the held samples can never be judged with what follows
+// them, so they are replaced by silence and the delay stays the same.
 func (p *Pipeline) resume(h *rtp.Header, now time.Time) {
 	p.stalled = false
 	held := p.la.held()
