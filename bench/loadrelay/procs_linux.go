@@ -142,6 +142,17 @@ func startProcess(name string, cmd *exec.Cmd, logPath string) (*process, error) 
 	return p, nil
 }
 
+// adopt makes p the child's relaying process: its pid is measured, and
+// stopping the child stops p, then calls cleanup (its directory, say).
+func (c *child) adopt(p *process, cleanup func()) {
+	c.pid = p.cmd.Process.Pid
+	c.stopProcess = func() error {
+		err := p.stop(childStopTimeout)
+		cleanup()
+		return err
+	}
+}
+
 // running returns an error if the process has exited.
 func (p *process) running() error {
 	select {

@@ -129,12 +129,7 @@ func startRTPEngine(c *child, cfg runConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	c.pid = p.cmd.Process.Pid
-	c.stopProcess = func() error {
-		err := p.stop(childStopTimeout)
-		removeDir()
-		return err
-	}
+	c.adopt(p, removeDir)
 	ng, err := dialNG(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ngPort)))
 	if err != nil {
 		return errors.Join(err, c.stopProcess())

@@ -196,12 +196,7 @@ func startServe(c *child, cfg runConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	c.pid = p.cmd.Process.Pid
-	c.stopProcess = func() error {
-		err := p.stop(childStopTimeout)
-		removeDir()
-		return err
-	}
+	c.adopt(p, removeDir)
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.stop(childStopTimeout))
