@@ -326,8 +326,9 @@ func (h *tickingHandler) HandleRTP(p *Packet) {
 		r.lastTick = p.Arrival
 		r.tickLocked(p.Arrival)
 	}
-	// The next packet takes the lock and reads the tick time again.
-	p.Warm.Add(unsafe.Pointer(r), unsafe.Offsetof(r.lastTick)+unsafe.Sizeof(r.lastTick))
+	// The next packet takes the lock and reads the tick and packet times
+	// again.
+	p.Warm.Add(unsafe.Pointer(r), unsafe.Offsetof(r.lastPacket)+unsafe.Sizeof(r.lastPacket))
 	r.mu.Unlock()
 }
 
@@ -512,7 +513,7 @@ func (w *TickWheel) Visit() {
 		// fetch a few relays ahead of the one visited (see WarmList).
 		if j := i + wheelAhead; j < len(w.members) {
 			next := w.members[j]
-			prefetchLines(uintptr(unsafe.Pointer(next)), (unsafe.Offsetof(next.lastTick)+unsafe.Sizeof(next.lastTick)+cacheLine-1)/cacheLine)
+			prefetchLines(uintptr(unsafe.Pointer(next)), (unsafe.Offsetof(next.lastPacket)+unsafe.Sizeof(next.lastPacket)+cacheLine-1)/cacheLine)
 		}
 		r.tickIfIdle(now)
 	}
