@@ -321,8 +321,15 @@ func (r *Reconciler) pass(ctx context.Context, jobs map[string]reconcileJob, slo
 		r.inFlight[id] = true
 		j := jobs[id]
 		wg.Go(func() {
-			defer func() { <-slots }()
 			r.ask(ctx, id, j)
+			// The slot is free before Run is woken, so that the pass it
+			// wakes for can use it: woken first, Run could find every
+			// slot still taken and wait a whole Interval.
+			<-slots
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
 		})
 	}
 	return wait
@@ -395,10 +402,6 @@ func (r *Reconciler) ask(ctx context.Context, id string, j reconcileJob) {
 		r.retries[id] = rt
 	}
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
 
 	switch {
 	case err == nil:
