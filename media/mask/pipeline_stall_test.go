@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"dtmfgw/dtmf"
 	"dtmfgw/dtmf/g711"
+	"dtmfgw/internal/testkit"
 	"dtmfgw/media"
 )
 
@@ -208,5 +211,98 @@ func TestPipelineReplacesHeldAudioWhenTheCallerStops(t *testing.T) {
 	}
 	if !bytes.Contains(out, in[40*hFrame-p.laLen-hFrame:40*hFrame-p.laLen]) || !bytes.Contains(out, in[50*hFrame:51*hFrame]) {
 		t.Error("the audio before the stall or after the caller came back is missing")
+	}
+}
+
+// TestLoopbackRelayLosesNoAudioWhenStopped runs the stopped-process case
+// through a real Relay on loopback sockets: the legs run on the test's
+// clock, the relay's tick wheel is visited by the test, and the gateway is
+// "stopped" for 100 ms by letting the caller's packets queue in the socket
+// while the clock jumps; on waking, the wheel's tick runs first, then the
+// relay reads what waited. Every byte the caller sent reaches the agent.
+func TestLoopbackRelayLosesNoAudioWhenStopped(t *testing.T) {
+	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Total: 60 * hFrame, Noise: 2000}
+	pkts := sc.packets()
+	clock := testkit.NewClock(pkts[0].at.Add(-20 * time.Millisecond))
+	pool, _ := testPool(t, 2)
+	callerPeer, agentPeer := testkit.ListenUDP(t), testkit.ListenUDP(t)
+	caller, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(callerPeer), Now: clock.Now, EventPayloadTypes: []uint8{hEventPT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := media.NewLeg(media.LegConfig{Pool: pool, Remote: testkit.AddrOf(agentPeer), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPipeline(Config{Law: g711.Ulaw, AudioPT: hAudioPT, EventPTs: []uint8{hEventPT}, Presses: NewJoiner(64),
+		SSRC: e2eSSRC, FirstSequence: 40000, FirstTimestamp: 7}, media.LegSender{Leg: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handledSignal{p: p, done: make(chan struct{}, len(pkts)+1)}
+	wheel := media.NewTickWheel(time.Hour, clock.Now) // visited by hand
+	defer wheel.Close()
+	relay, err := media.NewRelay(media.RelayConfig{Caller: caller, Agent: agent, CallerToAgent: h, Tick: p, Wheel: wheel, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	send := func(x hPkt) {
+		raw, err := (&rtp.Packet{Header: x.header, Payload: x.pay}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.SendUDP(t, callerPeer, caller.LocalAddr(), raw)
+	}
+	handled := func(i int) {
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("packet %d not handled by the relay within 5 s", i)
+		}
+	}
+	from, wake := pkts[30].at, pkts[30].at.Add(100*time.Millisecond)
+	var waiting []int
+	for i, x := range pkts {
+		if !x.at.Before(from) && x.at.Before(wake) {
+			send(x) // arrives while the gateway is stopped: it waits in the socket
+			waiting = append(waiting, i)
+			continue
+		}
+		if len(waiting) > 0 {
+			clock.Set(wake)
+			wheel.Visit() // the tick that fell due runs first
+			for _, j := range waiting {
+				handled(j)
+			}
+			waiting = nil
+		}
+		clock.Set(x.at)
+		send(x)
+		handled(i)
+	}
+	var out []byte
+	for range p.Sent().Packets {
+		d, _ := testkit.ReadWithin(t, agentPeer, 5*time.Second)
+		var o rtp.Packet
+		if err := o.Unmarshal(d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o.Payload...)
+	}
+	in := callerBytes(pkts)
+	k := bytes.Index(out, in[:hFrame])
+	if k < 0 {
+		t.Fatalf("the caller's first packet never reached the agent (%+v)", p.Stats())
+	}
+	if i := firstDiff(out[k:], in); i >= 0 || len(in)-len(out[k:]) > p.laLen {
+		t.Fatalf("the agent's audio differs from the caller's at byte %d (the stop began at byte %d), or ends %d bytes short (%+v)",
+			i, 30*hFrame, len(in)-len(out[k:]), p.Stats())
+	}
+	if st := p.Stats(); st.Behind != 1 || st.Stalls != 0 {
+		t.Errorf("stats %+v: want one Behind and no stall", st)
 	}
 }
