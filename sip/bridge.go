@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -263,7 +264,9 @@ func (br *bridge) ackAgent(body []byte) {
 func (br *bridge) waitAgent(ringCtx context.Context) (abandoned bool, err error) {
 	answered := make(chan error, 1)
 	go func() {
-		answered <- br.out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
+		answered <- noPanic(func() error {
+			return br.out.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: br.onAgentResponse})
+		})
 	}()
 	select {
 	case err := <-answered:
@@ -283,6 +286,24 @@ func (br *bridge) waitAgent(ringCtx context.Context) (abandoned bool, err error)
 	return true, nil
 }
 
+// errLibraryPanic is what noPanic returns for a panic.
+var errLibraryPanic = errors.New("sip: the SIP library panicked")
+
+// noPanic runs f and turns a panic into an error. The agent's INVITE is
+// waited on, and cancelled when the ring ends, inside the SIP library, on a
+// goroutine of its own: sipgo v1.7.3 dereferences a nil response when the
+// INVITE's transaction ends while it sends the CANCEL
+// (DialogClientSession.inviteCancel), which must end that call, not every
+// call of the process.
+func noPanic(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: %v", errLibraryPanic, v)
+		}
+	}()
+	return f()
+}
+
 // cancelAgent finishes an abandoned agent INVITE: WaitAnswer, whose
 // context has ended, sends the CANCEL and waits (bounded by 64·T1) for the
 // INVITE's final response; a 2xx that crossed the CANCEL is ACKed and
@@ -290,7 +311,9 @@ func (br *bridge) waitAgent(ringCtx context.Context) (abandoned bool, err error)
 // nothing of the bridge but the agent's dialog, which it closes.
 func (br *bridge) cancelAgent(out *sipgo.DialogClientSession, answered <-chan error) {
 	defer out.Close()
-	<-answered
+	if err := <-answered; errors.Is(err, errLibraryPanic) {
+		br.log.Warn("cancelling the agent's INVITE failed", "err", err)
+	}
 	res := out.InviteResponse
 	if res == nil || !res.IsSuccess() {
 		return
