@@ -217,9 +217,9 @@ func TestPipelineReplacesHeldAudioWhenTheCallerStops(t *testing.T) {
 // TestLoopbackRelayLosesNoAudioWhenStopped runs the stopped-process case
 // through a real Relay on loopback sockets: the legs run on the test's
 // clock, the relay's tick wheel is visited by the test, and the gateway is
-// "stopped" for 100 ms by letting the caller's packets queue in the socket
-// while the clock jumps; on waking, the wheel's tick runs first, then the
-// relay reads what waited. Every byte the caller sent reaches the agent.
+// "stopped" for 100 ms: the clock jumps, the wheel's due tick runs first,
+// and only then does the relay read the packets that arrived meanwhile, all
+// at the wake-up time. Every byte the caller sent reaches the agent.
 func TestLoopbackRelayLosesNoAudioWhenStopped(t *testing.T) {
 	sc := hScenario{Law: g711.Ulaw, Mode: modeInband, Total: 60 * hFrame, Noise: 2000}
 	pkts := sc.packets()
@@ -268,14 +268,19 @@ func TestLoopbackRelayLosesNoAudioWhenStopped(t *testing.T) {
 	var waiting []int
 	for i, x := range pkts {
 		if !x.at.Before(from) && x.at.Before(wake) {
-			send(x) // arrives while the gateway is stopped: it waits in the socket
-			waiting = append(waiting, i)
+			waiting = append(waiting, i) // arrives while the gateway is stopped
 			continue
 		}
 		if len(waiting) > 0 {
+			// Waking: the tick that fell due runs first (the visit may
+			// find the reader still finishing the last packet under the
+			// relay's lock, and then leaves the relay alone: visit
+			// again), then the reader gets what waited.
 			clock.Set(wake)
-			wheel.Visit() // the tick that fell due runs first
+			ticks := relay.Ticks()
+			testkit.WaitFor(t, "the due tick", func() bool { wheel.Visit(); return relay.Ticks() > ticks })
 			for _, j := range waiting {
+				send(pkts[j])
 				handled(j)
 			}
 			waiting = nil
