@@ -174,9 +174,11 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- constHistogram(c.detect, mm.DetectRFC4733, "rfc4733")
 	ch <- constHistogram(c.detect, mm.DetectInband, "inband")
 	counter(c.masked, pl.MaskedPresses)
-	for i, n := range []uint64{pl.Masked, pl.StalledPackets, pl.BehindPackets, pl.Late, pl.Duplicates} {
-		counter(c.maskPackets, n, MaskReasons[i])
-	}
+	counter(c.maskPackets, pl.Masked, "replaced")
+	counter(c.maskPackets, pl.StalledPackets, "stalled")
+	counter(c.maskPackets, pl.BehindPackets, "late")
+	counter(c.maskPackets, pl.Late, "reordered")
+	counter(c.maskPackets, pl.Duplicates, "duplicate")
 	gauge(c.poolInUse, float64(2*mm.Stats.PortPairsInUse))
 	gauge(c.poolSize, float64(2*mm.Stats.PortPairs))
 }
