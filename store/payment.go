@@ -105,12 +105,27 @@ const (
 // Valid reports whether a is one of the actors above.
 func (a Actor) Valid() bool { return a == ActorAgent || a == ActorAPI || a == ActorSystem }
 
+// Type is how a payment's card is taken.
+type Type string
+
+// The payment types.
+const (
+	// TypeAgentAssist: the caller keys the card on the telephone keypad
+	// while on the call with the agent.
+	TypeAgentAssist Type = "agent_assist"
+	// TypeDigital: the caller types the card into the hosted payment
+	// page, reached through a link sent by SMS (Link).
+	TypeDigital Type = "digital"
+)
+
 // Payment is the durable record of one payment. It holds no card data:
 // only the brand and the last 4 digits, which the caller provides.
 type Payment struct {
 	// ID identifies the payment. CreatePayment makes one when it is
 	// empty.
 	ID string
+	// Type is how the card is taken; empty means TypeAgentAssist.
+	Type Type
 	// CallID is dtmfgw's id of the call the payment was taken on.
 	CallID string
 	// InboundCallID and OutboundCallID are the SIP Call-IDs of the
@@ -378,6 +393,9 @@ func (p *Payment) checkFacts() error {
 	}
 	if !p.State.Valid() {
 		return fmt.Errorf("%w: unknown state", ErrInvalid)
+	}
+	if p.Type != TypeAgentAssist && p.Type != TypeDigital {
+		return fmt.Errorf("%w: payment type is agent_assist or digital", ErrInvalid)
 	}
 	// A charge cannot be under way without what reconciliation needs to
 	// find it again, nor without what it charged.

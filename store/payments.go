@@ -14,7 +14,7 @@ import (
 // in the order scanPayment expects.
 const paymentColumns = `id, call_id, inbound_call_id, outbound_call_id, primary_call_id, agent_id,
 	configuration_id, state, brand, last4, amount, currency, reference, processor,
-	processor_reference, idempotency_key, decline_code, created_at, updated_at, completed_at`
+	processor_reference, idempotency_key, decline_code, created_at, updated_at, completed_at, payment_type`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -74,7 +74,7 @@ func scanPayment(r rowScanner) (Payment, error) {
 	err := r.Scan(&p.ID, &p.CallID, &p.InboundCallID, &p.OutboundCallID, &p.PrimaryCallID, &p.AgentID,
 		&p.ConfigurationID, &p.State, &p.Brand, &p.Last4, &p.Amount, &p.Currency, &p.Reference, &p.Processor,
 		&p.ProcessorReference, &key, &p.DeclineCode,
-		timeValue{&p.CreatedAt}, timeValue{&p.UpdatedAt}, timeValue{&p.CompletedAt})
+		timeValue{&p.CreatedAt}, timeValue{&p.UpdatedAt}, timeValue{&p.CompletedAt}, &p.Type)
 	p.IdempotencyKey = key.String
 	return p, err
 }
@@ -114,11 +114,21 @@ func randomID(prefix string) string {
 // ready: it cannot begin with a charge under way or a result. Timestamps
 // are the store's.
 func (s *Store) CreatePayment(ctx context.Context, p Payment, e Entry) (Payment, error) {
+	return s.createPayment(ctx, p, e, nil)
+}
+
+// createPayment is CreatePayment, with also (when not nil) run in the
+// same transaction, after the payment's row is written, with the
+// transaction's time: the link of a digital payment.
+func (s *Store) createPayment(ctx context.Context, p Payment, e Entry, also func(*sql.Tx, time.Time) error) (Payment, error) {
 	if p.ID == "" {
 		p.ID = NewID()
 	}
 	if p.State == "" {
 		p.State = StateCreated
+	}
+	if p.Type == "" {
+		p.Type = TypeAgentAssist
 	}
 	if err := checkID(p.ID); err != nil {
 		return Payment{}, err
@@ -142,11 +152,11 @@ func (s *Store) CreatePayment(ctx context.Context, p Payment, e Entry) (Payment,
 
 	return inTx(ctx, s, "create payment", func(tx *sql.Tx) (Payment, error) {
 		_, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO payments (`+paymentColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			p.ID, p.CallID, p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.AgentID,
 			p.ConfigurationID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
 			p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-			s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil)
+			s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil, string(p.Type))
 		if err != nil {
 			if s.d.isUnique(err) {
 				return Payment{}, ErrDuplicate
@@ -155,6 +165,11 @@ func (s *Store) CreatePayment(ctx context.Context, p Payment, e Entry) (Payment,
 		}
 		if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
 			return Payment{}, err
+		}
+		if also != nil {
+			if err := also(tx, now); err != nil {
+				return Payment{}, err
+			}
 		}
 		return p, nil
 	})
@@ -239,52 +254,58 @@ func (s *Store) apply(ctx context.Context, id string, from State, e Entry, chang
 		return Payment{}, err
 	}
 	return inTx(ctx, s, "update payment", func(tx *sql.Tx) (Payment, error) {
-		p, err := scanPayment(tx.QueryRowContext(ctx, s.d.bind(`SELECT `+paymentColumns+` FROM payments WHERE id = ?`+s.d.forUpdate), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return Payment{}, ErrNotFound
-		}
-		if err != nil {
-			return Payment{}, fmt.Errorf("store: read payment: %w", err)
-		}
-		if p.State.Final() {
-			return Payment{}, fmt.Errorf("%w: payment is %s", ErrFinal, p.State)
-		}
-		if p.State != from {
-			return Payment{}, fmt.Errorf("%w: payment is %s, not %s", ErrConflict, p.State, from)
-		}
-		if err := change(&p); err != nil {
-			return Payment{}, err
-		}
-		if err := p.checkFacts(); err != nil {
-			return Payment{}, err
-		}
-		now := s.clock()
-		p.UpdatedAt = now
-		if p.State.Final() {
-			p.CompletedAt = now
-		}
-		_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
-			amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
-			decline_code = ?, updated_at = ?, completed_at = ? WHERE id = ?`),
-			p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
-			p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-			s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ID)
-		if err != nil {
-			if s.d.isUnique(err) {
-				return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)
-			}
-			return Payment{}, fmt.Errorf("store: update payment: %w", err)
-		}
-		if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
-			return Payment{}, err
-		}
-		if p.State.Final() {
-			if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
-				return Payment{}, err
-			}
-		}
-		return p, nil
+		return s.applyTx(ctx, tx, id, from, e, change)
 	})
+}
+
+// applyTx is apply inside the transaction tx, for the changes that move a
+// payment and another row together (a digital payment's link).
+func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, id string, from State, e Entry, change func(*Payment) error) (Payment, error) {
+	p, err := scanPayment(tx.QueryRowContext(ctx, s.d.bind(`SELECT `+paymentColumns+` FROM payments WHERE id = ?`+s.d.forUpdate), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payment{}, ErrNotFound
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("store: read payment: %w", err)
+	}
+	if p.State.Final() {
+		return Payment{}, fmt.Errorf("%w: payment is %s", ErrFinal, p.State)
+	}
+	if p.State != from {
+		return Payment{}, fmt.Errorf("%w: payment is %s, not %s", ErrConflict, p.State, from)
+	}
+	if err := change(&p); err != nil {
+		return Payment{}, err
+	}
+	if err := p.checkFacts(); err != nil {
+		return Payment{}, err
+	}
+	now := s.clock()
+	p.UpdatedAt = now
+	if p.State.Final() {
+		p.CompletedAt = now
+	}
+	_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
+		amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
+		decline_code = ?, updated_at = ?, completed_at = ? WHERE id = ?`),
+		p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
+		p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
+		s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ID)
+	if err != nil {
+		if s.d.isUnique(err) {
+			return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)
+		}
+		return Payment{}, fmt.Errorf("store: update payment: %w", err)
+	}
+	if _, err := s.appendAudit(ctx, tx, p.ID, now, e); err != nil {
+		return Payment{}, err
+	}
+	if p.State.Final() {
+		if err := s.enqueueFinal(ctx, tx, p, e, now); err != nil {
+			return Payment{}, err
+		}
+	}
+	return p, nil
 }
 
 // AppendAudit adds an entry to a payment's audit trail without changing
