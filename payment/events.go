@@ -41,6 +41,9 @@ const (
 	// EventResult: the processor's Result, recorded durably before this
 	// event is sent.
 	EventResult
+	// EventLink: a digital payment's link changed (Link): sent, opened,
+	// the caller on the page or gone, an SMS's delivery, a failed attempt.
+	EventLink
 
 	numEventTypes
 )
@@ -48,7 +51,7 @@ const (
 var eventTypeText = enumtext.Table[EventType]{What: "payment: event type", Invalid: "invalid", Names: []string{
 	EventFieldArmed: "field_armed", EventFieldLength: "field_length", EventFieldComplete: "field_complete",
 	EventState: "state", EventRemaining: "remaining", EventSecure: "secure", EventAgentState: "agent_state",
-	EventResult: "result",
+	EventResult: "result", EventLink: "link",
 }}
 
 // String returns the type's name as events write it ("field_length").
@@ -134,6 +137,8 @@ type Event struct {
 	AgentState AgentState `json:"agent_state,omitempty"`
 	// Result is the outcome on EventResult.
 	Result *Result `json:"result,omitempty"`
+	// Link is a digital payment's link as it stands (EventLink).
+	Link *LinkView `json:"link,omitempty"`
 }
 
 // Result is a payment's outcome as the API, the form and webhooks see it.

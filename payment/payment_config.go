@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"dtmfgw/internal/enumtext"
@@ -187,6 +188,77 @@ type Config struct {
 	// Webhook is where this configuration's results are POSTed, signed
 	// (package webhook); zero means none.
 	Webhook WebhookConfig `yaml:"webhook" json:"webhook,omitzero"`
+	// Types are the payment types the configuration allows: agent_assist
+	// (the caller keys the card on the call) and digital (a link by SMS to
+	// the hosted payment page). Empty means agent_assist only. When both
+	// are allowed, the agent's form asks which.
+	Types []PaymentType `yaml:"types" json:"types"`
+	// LinkTTL is how long a digital payment's link can be paid with, from
+	// its creation (DefaultLinkTTL when zero): long after the call.
+	LinkTTL time.Duration `yaml:"link_ttl" json:"-"`
+	// LinkMaxAttempts is how many failed attempts (declines, failures,
+	// cards the checks refused) lock a link (DefaultLinkMaxAttempts when
+	// zero).
+	LinkMaxAttempts int `yaml:"link_max_attempts" json:"link_max_attempts,omitempty"`
+	// AskCardholderName makes the hosted payment page ask for the name
+	// on the card.
+	AskCardholderName bool `yaml:"ask_cardholder_name" json:"ask_cardholder_name,omitempty"`
+}
+
+// PaymentType is how a payment's card is taken.
+type PaymentType string
+
+// The payment types.
+const (
+	// TypeAgentAssist: the caller keys the card on the telephone keypad
+	// while on the call with the agent.
+	TypeAgentAssist PaymentType = "agent_assist"
+	// TypeDigital: the caller types the card into the hosted payment page,
+	// reached through a single-use link sent by SMS.
+	TypeDigital PaymentType = "digital"
+)
+
+// Defaults and limits of a configuration's digital payments.
+const (
+	// DefaultLinkTTL is how long a payment link lasts: the caller may pay
+	// up to three days after the call.
+	DefaultLinkTTL = 72 * time.Hour
+	// MinLinkTTL and MaxLinkTTL bound LinkTTL.
+	MinLinkTTL = 5 * time.Minute
+	MaxLinkTTL = 30 * 24 * time.Hour
+	// DefaultLinkMaxAttempts is how many failed attempts lock a link.
+	DefaultLinkMaxAttempts = 3
+	// MaxLinkMaxAttempts bounds LinkMaxAttempts.
+	MaxLinkMaxAttempts = 10
+)
+
+// Allows reports whether the configuration allows payments of type t.
+func (c Config) Allows(t PaymentType) bool {
+	if len(c.Types) == 0 {
+		return t == TypeAgentAssist
+	}
+	for _, x := range c.Types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// linkTTL returns LinkTTL or its default.
+func (c Config) linkTTL() time.Duration {
+	if c.LinkTTL == 0 {
+		return DefaultLinkTTL
+	}
+	return c.LinkTTL
+}
+
+// linkMaxAttempts returns LinkMaxAttempts or its default.
+func (c Config) linkMaxAttempts() int {
+	if c.LinkMaxAttempts == 0 {
+		return DefaultLinkMaxAttempts
+	}
+	return c.LinkMaxAttempts
 }
 
 // NewConfig returns a configuration with the given id, name,
@@ -387,6 +459,21 @@ func (c Config) validate(prefix string) error {
 	if c.SessionTimeout != 0 && (c.SessionTimeout < MinSessionTimeout || c.SessionTimeout > MaxSessionTimeout) {
 		return bad("session_timeout", "%v outside %v … %v (0 means %v)", c.SessionTimeout, MinSessionTimeout, MaxSessionTimeout, DefaultSessionTimeout)
 	}
+	for i, t := range c.Types {
+		key := fmt.Sprintf("types[%d]", i)
+		switch {
+		case t != TypeAgentAssist && t != TypeDigital:
+			return bad(key, "%q is not a payment type: want agent_assist or digital", clip([]byte(t), 32))
+		case slices.Index(c.Types, t) < i:
+			return bad(key, "%s is listed twice", t)
+		}
+	}
+	if c.LinkTTL != 0 && (c.LinkTTL < MinLinkTTL || c.LinkTTL > MaxLinkTTL) {
+		return bad("link_ttl", "%v outside %v … %v (0 means %v)", c.LinkTTL, MinLinkTTL, MaxLinkTTL, DefaultLinkTTL)
+	}
+	if c.LinkMaxAttempts < 0 || c.LinkMaxAttempts > MaxLinkMaxAttempts {
+		return bad("link_max_attempts", "%d outside 1 … %d (0 means %d)", c.LinkMaxAttempts, MaxLinkMaxAttempts, DefaultLinkMaxAttempts)
+	}
 	return c.Webhook.validate(bad)
 }
 
@@ -481,8 +568,17 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if c.AgentEditable == nil {
 		c.AgentEditable = []Attribute{} // [], not null: a list to read
 	}
+	if len(c.Types) == 0 {
+		c.Types = []PaymentType{TypeAgentAssist}
+	}
+	var linkTTL int64
+	if c.Allows(TypeDigital) {
+		linkTTL = int64(c.linkTTL() / time.Second)
+		c.LinkMaxAttempts = c.linkMaxAttempts()
+	}
 	return json.Marshal(struct {
 		plain
 		SessionTimeoutSeconds int64 `json:"session_timeout_seconds"`
-	}{plain(c), int64(timeout / time.Second)})
+		LinkTTLSeconds        int64 `json:"link_ttl_seconds,omitempty"`
+	}{plain(c), int64(timeout / time.Second), linkTTL})
 }

@@ -23,12 +23,16 @@ type Reader interface {
 // answered a last time (cancelled) and forgotten. Payments.mu guards it.
 type waiting struct {
 	id, callID string
-	attrs      Attributes
-	fixed      AttributeSet // the attributes the back end set
-	created    time.Time
-	deadline   time.Time
-	state      State
-	reason     string
+	// configID is the configuration the back end named, if any; types
+	// the payment types the form chooses from (empty: agent assist only).
+	configID string
+	types    []PaymentType
+	attrs    Attributes
+	fixed    AttributeSet // the attributes the back end set
+	created  time.Time
+	deadline time.Time
+	state    State
+	reason   string
 }
 
 // Ref is a payment found by id, wherever it is: live (in memory,
@@ -41,6 +45,9 @@ type Ref struct {
 	live    *Payment
 	waiting *waiting // a copy, as of the lookup
 	stored  *store.Payment
+	// link and messages are a stored digital payment's.
+	link     *store.Link
+	messages []store.Message
 }
 
 // Live returns the payment in memory, or nil (waiting or stored).
@@ -58,6 +65,18 @@ func (r Ref) Waiting() bool { return r.waiting != nil && r.waiting.state == Stat
 // to choose from and none named, a payment waiting for the form to choose
 // (Ref.Choose). fixed are the attributes the back end set.
 func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed AttributeSet) (Ref, error) {
+	return ps.create(callID, configID, id, attrs, fixed, false)
+}
+
+// CreateChoosing is Create for a payment whose type the back end left
+// to the agent: when its configuration (or any, with none named) allows a
+// digital payment as well, the payment waits for the form to choose the
+// type (Ref.Choose or Ref.ChooseDigital).
+func (ps *Payments) CreateChoosing(callID, configID, id string, attrs Attributes, fixed AttributeSet) (Ref, error) {
+	return ps.create(callID, configID, id, attrs, fixed, true)
+}
+
+func (ps *Payments) create(callID, configID, id string, attrs Attributes, fixed AttributeSet, choose bool) (Ref, error) {
 	ps.createMu.Lock()
 	defer ps.createMu.Unlock()
 	set := ps.Set(callID)
@@ -74,21 +93,29 @@ func (ps *Payments) Create(callID, configID, id string, attrs Attributes, fixed 
 	} else if _, ok := ps.Config(configID); !ok {
 		return Ref{}, ErrNoConfig
 	}
-	if configID != "" {
+	var types []PaymentType
+	if choose && ps.links != nil {
+		for _, c := range ps.Configs() {
+			if (configID == "" || c.ID == configID) && c.Allows(TypeDigital) {
+				types = []PaymentType{TypeAgentAssist, TypeDigital}
+			}
+		}
+	}
+	if configID != "" && types == nil {
 		p, err := set.NewWithFixed(id, configID, attrs, fixed)
 		if err != nil {
 			return Ref{}, err
 		}
 		return Ref{ps: ps, live: p}, nil
 	}
-	if a := set.Active(); a != nil && a.State().blocking() {
+	if a := set.Active(); (a != nil && a.State().blocking()) || set.digitalInProgress() != "" {
 		return Ref{}, ErrInProgress
 	}
 	if !validPaymentID(id) {
 		return Ref{}, fmt.Errorf("%w: payment id", ErrBadAttributes)
 	}
 	now := ps.now()
-	w := &waiting{id: id, callID: callID, attrs: attrs, fixed: fixed, created: now,
+	w := &waiting{id: id, callID: callID, configID: configID, types: types, attrs: attrs, fixed: fixed, created: now,
 		deadline: now.Add(DefaultSessionTimeout), state: StateCreated}
 	ps.mu.Lock()
 	ps.waiting[id] = w
@@ -118,7 +145,14 @@ func (ps *Payments) Find(ctx context.Context, id string) (Ref, error) {
 		ps.log.Warn("reading a payment from the store", "payment", id, "err", err)
 		return Ref{}, ErrStoreUnavailable
 	}
-	return Ref{ps: ps, stored: &sp}, nil
+	r := Ref{ps: ps, stored: &sp}
+	if sp.Type == store.TypeDigital && ps.links != nil {
+		if err := ps.loadDigital(ctx, &r); err != nil {
+			ps.log.Warn("reading a payment link from the store", "payment", id, "err", err)
+			return Ref{}, ErrStoreUnavailable
+		}
+	}
+	return r, nil
 }
 
 // InProgress returns the id of the call's payment in progress, waiting or
@@ -131,6 +165,7 @@ func (ps *Payments) InProgress(callID string) string {
 		if a := set.Active(); a != nil && a.State().blocking() {
 			return a.ID()
 		}
+		return set.digitalInProgress()
 	}
 	return ""
 }
@@ -200,13 +235,21 @@ func (r Ref) View() View {
 	case r.waiting != nil:
 		w := r.waiting
 		v := View{
-			ID: w.id, CallID: w.callID, State: w.state, Reason: w.reason, Attributes: w.attrs,
-			Fields: []FieldView{}, Created: w.created, Updated: w.created, Deadline: w.deadline,
+			ID: w.id, CallID: w.callID, ConfigID: w.configID, State: w.state, Reason: w.reason, Attributes: w.attrs,
+			Fields: []FieldView{}, Created: w.created, Updated: w.created, Deadline: w.deadline, Types: w.types,
+		}
+		if len(w.types) == 0 {
+			v.Type = TypeAgentAssist
 		}
 		if w.state == StateCreated {
 			v.AgentEditable = AgentEditable(w.fixed, 0)
 			v.Remaining = int64(w.deadline.Sub(r.ps.now()) / time.Second)
 		}
+		return v
+	case r.link != nil:
+		v := storedView(*r.stored)
+		v.Link = r.linkView()
+		v.Deadline = v.Link.Expires
 		return v
 	case r.stored != nil:
 		return storedView(*r.stored)
@@ -282,11 +325,19 @@ func (r Ref) Process(ctx context.Context) (Result, error) {
 }
 
 // End ends the payment unprocessed: a live one as Payment.End, a waiting
-// one as cancelled by the agent.
+// one as cancelled by the agent, a digital one's link cancelled (refused
+// while a card of it is with the processor).
 func (r *Ref) End() error {
 	switch {
 	case r.live != nil:
 		return r.live.End()
+	case r.link != nil:
+		p, l, err := r.ps.closeLink(context.Background(), r.stored.ID, store.LinkCancelled, store.ActorAgent)
+		if err != nil {
+			return err
+		}
+		r.stored, r.link = &p, &l
+		return nil
 	case r.waiting != nil:
 		return r.onWaiting(func(w *waiting) error {
 			w.state, w.reason = StateCancelled, ReasonAgentEnded
@@ -327,6 +378,34 @@ func (r Ref) Choose(configID string) (Ref, error) {
 	return Ref{ps: ps, live: live}, nil
 }
 
+// ChooseDigital makes a waiting payment a digital one under the same id,
+// with the attributes it has so far (CreateDigital): configID empty takes
+// the one the back end named, or the only one.
+func (r Ref) ChooseDigital(ctx context.Context, configID, phone string, actor store.Actor) (Ref, DigitalLink, error) {
+	ps := r.ps
+	if r.waiting == nil {
+		return Ref{}, DigitalLink{}, ErrConfigChosen
+	}
+	ps.createMu.Lock()
+	defer ps.createMu.Unlock()
+	w := ps.waitingPayment(r.waiting.id)
+	if w == nil || w.state != StateCreated {
+		return Ref{}, DigitalLink{}, ErrInvalidState
+	}
+	if configID == "" {
+		configID = w.configID
+	}
+	req := DigitalRequest{ID: w.id, CallID: w.callID, ConfigID: configID, Attributes: w.attrs, Phone: phone, Actor: actor}
+	ref, link, err := ps.createDigitalLocked(ctx, req, w.id)
+	if err != nil {
+		return Ref{}, DigitalLink{}, err
+	}
+	ps.mu.Lock()
+	delete(ps.waiting, w.id)
+	ps.mu.Unlock()
+	return ref, link, nil
+}
+
 // Another starts the next payment on the call of a finished one, under
 // id, with its configuration and its attributes but the amount ("take
 // another payment" in the form). What the back end set stays fixed, but
@@ -350,8 +429,11 @@ func storedView(sp store.Payment) View {
 	st := storedState(sp.State)
 	attrs := Attributes{Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference}
 	v := View{
-		ID: sp.ID, CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st, Attributes: attrs,
+		ID: sp.ID, Type: TypeAgentAssist, CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st, Attributes: attrs,
 		Fields: []FieldView{}, Created: sp.CreatedAt, Updated: sp.UpdatedAt,
+	}
+	if sp.Type == store.TypeDigital {
+		v.Type = TypeDigital
 	}
 	if st.Final() || st == StateReconciling {
 		var brand Brand

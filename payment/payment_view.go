@@ -22,12 +22,17 @@ type FieldView struct {
 
 // View is a payment as the API and the form see it: never a digit.
 type View struct {
-	ID         string     `json:"id"`
-	CallID     string     `json:"call_id"`
-	ConfigID   string     `json:"config_id"`
-	State      State      `json:"state"`
-	Reason     string     `json:"reason,omitempty"`
-	Attributes Attributes `json:"attributes"`
+	ID string `json:"id"`
+	// Type is how the card is taken; empty while the payment waits for
+	// the form to choose (Types lists the choice).
+	Type PaymentType `json:"type,omitempty"`
+	// Types are the types to choose from while the payment waits.
+	Types      []PaymentType `json:"types,omitempty"`
+	CallID     string        `json:"call_id"`
+	ConfigID   string        `json:"config_id"`
+	State      State         `json:"state"`
+	Reason     string        `json:"reason,omitempty"`
+	Attributes Attributes    `json:"attributes"`
 	// AgentEditable are the attributes the agent's form may change: those
 	// the back end did not set, and those the configuration lets the agent
 	// change all the same. Nothing is editable once the payment is being
@@ -41,6 +46,8 @@ type View struct {
 	// open.
 	Remaining int64   `json:"remaining_seconds,omitempty"`
 	Result    *Result `json:"result,omitempty"`
+	// Link is a digital payment's link.
+	Link *LinkView `json:"link,omitempty"`
 }
 
 // View returns the payment as it stands.
@@ -48,7 +55,7 @@ func (p *Payment) View() View {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := View{
-		ID: p.id, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
+		ID: p.id, Type: TypeAgentAssist, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
 		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.deadline,
 		Fields: make([]FieldView, len(p.fields)),
 	}

@@ -131,6 +131,7 @@ type Payments struct {
 	newID          func() string // randomID; tests make ids predictable
 	hook           EventHook
 	metrics        paymentsMetrics
+	links          *links // digital payments (WithDigital); nil: none
 
 	// createMu serialises the creation of payments and the choice of a
 	// waiting payment's configuration: they are rare, and it makes "one
@@ -321,6 +322,7 @@ type Set struct {
 	payments   []*Payment
 	active     *Payment
 	lastNumber uint64
+	digital    string // the call's digital payment whose link is open
 	secure     bool
 	secureSent bool
 	stats      SetStats
@@ -375,7 +377,7 @@ func (s *Set) NewWithFixed(id, configID string, attrs Attributes, fixed Attribut
 	case s.closed.Load():
 		s.mu.Unlock()
 		return nil, ErrSetClosed
-	case s.active != nil && s.active.State().blocking():
+	case s.active != nil && s.active.State().blocking(), s.digital != "":
 		s.mu.Unlock()
 		return nil, ErrInProgress
 	}
