@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"dtmfgw/store"
 )
 
 // keyring holds the API keys as SHA-256 digests: a request's key is
@@ -119,6 +121,15 @@ type principal struct {
 	apiKey    bool
 	paymentID string // the form token's payment
 	cred      credID // the credential's digest: whose streams are whose
+}
+
+// actor is who the principal is in a payment's audit trail: the back end
+// with an API key, the agent with a form token.
+func (p principal) actor() store.Actor {
+	if p.apiKey {
+		return store.ActorAPI
+	}
+	return store.ActorAgent
 }
 
 // errKeyInURL refuses an API key found in the query string.

@@ -164,7 +164,7 @@ func TestMalformedRequests(t *testing.T) {
 	}{
 		{`{}`, 400, "bad_request"},
 		{`{"agent_id":"a1","call_id":"x"}`, 400, "bad_request"},
-		{`{"agent_id":"a1","type":"digital"}`, 400, "unsupported_type"},
+		{`{"agent_id":"a1","call_id":"x","type":"digital"}`, 400, "bad_request"},
 		{`{"agent_id":"a1","type":"fax"}`, 400, "invalid_type"},
 		{`{"agent_id":"a1","prefill":{"amount":-1}}`, 400, "invalid_amount"},
 		{`{"agent_id":"a1","prefill":{"amount":"ten"}}`, 400, "invalid_amount"},

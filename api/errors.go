@@ -108,4 +108,12 @@ var domainErrors = []struct {
 	{payment.ErrNotRecorded, errStorage},
 	{payment.ErrNoConfigYet, errNotArmable},
 	{payment.ErrConfigChosen, errorf(http.StatusConflict, "invalid_state", "the payment's configuration is chosen already")},
+	{payment.ErrDigitalOff, errorf(http.StatusServiceUnavailable, "digital_unavailable", "digital payments need the store and http.public_url")},
+	{payment.ErrTypeNotAllowed, errorf(http.StatusUnprocessableEntity, "type_not_allowed", "the payment configuration does not allow this payment type")},
+	{payment.ErrBadPhone, errorf(http.StatusBadRequest, "invalid_phone", "phone is an E.164 number: + and the country code, 8 to 15 digits")},
+	{payment.ErrNoPhone, errorf(http.StatusBadRequest, "no_phone", "give the phone number to send the link to")},
+	{payment.ErrSMSUnavailable, errorf(http.StatusServiceUnavailable, "sms_unavailable", "the SMS could not be queued: try again")},
+	{payment.ErrLinkClosed, errorf(http.StatusConflict, "link_closed", "the payment link is paid, expired, cancelled or locked")},
+	{payment.ErrLinkBusy, errorf(http.StatusConflict, "payment_processing", "a card of this payment is with the processor")},
+	{payment.ErrNotDigital, errorf(http.StatusConflict, "not_digital", "this is not a digital payment")},
 }

@@ -46,7 +46,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	callID := f.View().CallID
 	var bus *payment.EventBus
-	if set := s.payments.Set(callID); set != nil && f.Stored() == nil {
+	if set := s.payments.Set(callID); set != nil && (f.Stored() == nil || f.Digital()) {
 		bus = set.Events()
 	}
 

@@ -32,6 +32,27 @@ type exchange struct {
 	sent         []byte // the request's body, if any
 }
 
+// sentTexts is a payment.Texter that keeps the SMS it is handed.
+type sentTexts struct {
+	mu   sync.Mutex
+	sent []payment.TextMessage
+}
+
+func (s *sentTexts) Text(m payment.TextMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, m)
+	return nil
+}
+
+func (s *sentTexts) Provider() string { return "outbox" }
+
+func (s *sentTexts) all() []payment.TextMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]payment.TextMessage(nil), s.sent...)
+}
+
 // testEnv is a gateway without SIP: a Manager with payments, the sandbox
 // processor (instant), SQLite in a temporary directory, and the API on a
 // loopback httptest server.
@@ -54,6 +75,8 @@ type envOptions struct {
 	configs []payment.Config
 	edit    func(*Config)
 	opts    []Option
+	// texter, when set, enables digital payments, their SMS going to it.
+	texter payment.Texter
 }
 
 func newTestEnv(t *testing.T, o envOptions) *testEnv {
@@ -78,9 +101,12 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 		cfg.Currency = "GBP"
 		configs = []payment.Config{cfg}
 	}
-	e.ps, err = payment.NewPayments(payment.Settings{Configurations: configs},
-		payment.WithProcessors(procs["sandbox"]), payment.WithStore(payment.StorePayments(e.st)),
-		payment.WithLogger(log))
+	popts := []payment.Option{payment.WithProcessors(procs["sandbox"]), payment.WithStore(payment.StorePayments(e.st)),
+		payment.WithLogger(log)}
+	if o.texter != nil {
+		popts = append(popts, payment.WithDigital(e.st, "https://pay.example.com/pay/", o.texter))
+	}
+	e.ps, err = payment.NewPayments(payment.Settings{Configurations: configs}, popts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,11 +252,26 @@ type created struct {
 	FormURL          string    `json:"form_url"`
 	FormToken        string    `json:"form_token"`
 	FormTokenExpires time.Time `json:"form_token_expires"`
+	Link             *struct {
+		URL     string    `json:"url"`
+		Expires time.Time `json:"expires"`
+	} `json:"link"`
 }
 
 // viewJSON is a decoded paymentView, as a client reads it.
 type viewJSON struct {
-	ID       string `json:"id"`
+	ID    string   `json:"id"`
+	Type  string   `json:"type"`
+	Types []string `json:"types"`
+	Link  *struct {
+		State          string `json:"state"`
+		Phone          string `json:"phone"`
+		FailedAttempts int    `json:"failed_attempts"`
+		Messages       []struct {
+			State string `json:"state"`
+			To    string `json:"to"`
+		} `json:"messages"`
+	} `json:"link"`
 	CallID   string `json:"call_id"`
 	ConfigID string `json:"config_id"`
 	State    string `json:"state"`

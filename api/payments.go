@@ -24,6 +24,9 @@ type createRequest struct {
 	Type           string   `json:"type,omitempty"`
 	Prefill        *prefill `json:"prefill,omitempty"`
 	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	// Phone is where a digital payment's link is sent (E.164); empty
+	// takes the caller's number.
+	Phone string `json:"phone,omitempty"`
 }
 
 // prefill is a new payment's attributes.
@@ -53,13 +56,29 @@ type createResponse struct {
 	FormURL          string      `json:"form_url"`
 	FormToken        string      `json:"form_token"`
 	FormTokenExpires time.Time   `json:"form_token_expires"`
+	// Link is a digital payment's link, answered while this node holds
+	// its token (at its creation, a repeat of it, and a send).
+	Link *payment.DigitalLink `json:"link,omitempty"`
 }
 
-// Payment types: agent assist (the caller keys the card while on the
-// call with the agent) now; digital (a link by SMS) later.
+// digitalRequest is the body of PUT /v1/payments/{id}/digital.
+type digitalRequest struct {
+	Configuration string `json:"configuration"`
+	Phone         string `json:"phone"`
+}
+
+// sendRequest is the body of POST /v1/payments/{id}/link/send.
+type sendRequest struct {
+	Phone string `json:"phone"`
+}
+
+// Payment types: agent assist (the caller keys the card while on the call
+// with the agent) and digital (a link by SMS to the hosted payment page);
+// none given lets the agent's form choose when the configuration allows
+// both.
 const (
-	typeAgentAssist = "agent_assist"
-	typeDigital     = "digital"
+	typeAgentAssist = string(payment.TypeAgentAssist)
+	typeDigital     = string(payment.TypeDigital)
 )
 
 // maxSelectorLen bounds a call selector (a SIP Call-ID may be long).
@@ -169,18 +188,38 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c, err := s.findCall(req)
-	if err != nil {
-		writeError(w, err)
-		return
+	var c *call.Call
+	if req.Type != typeDigital || req.namesCall() {
+		var err error
+		if c, err = s.findCall(req); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	var attrs payment.Attributes
 	if req.Prefill != nil {
 		attrs = payment.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
 			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
 	}
-	// What the back end prefills is fixed for the agent's form.
-	f, err := s.payments.Create(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+	var f payment.Ref
+	var err error
+	switch req.Type {
+	case typeDigital:
+		callID := ""
+		if c != nil {
+			callID = c.ID()
+		}
+		f, _, err = s.payments.CreateDigital(r.Context(), payment.DigitalRequest{ID: store.NewID(), CallID: callID,
+			ConfigID: req.Configuration, Attributes: attrs, Phone: req.Phone, Actor: store.ActorAPI})
+		if errors.Is(err, payment.ErrNotReady) {
+			err = errAmountRequired
+		}
+	case typeAgentAssist:
+		// What the back end prefills is fixed for the agent's form.
+		f, err = s.payments.Create(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+	default:
+		f, err = s.payments.CreateChoosing(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -197,11 +236,27 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int
 	v := s.view(r.Context(), f)
 	exp := s.now().Add(s.cfg.FormTokenTTL).Truncate(time.Second).UTC()
 	tok := mintFormToken(s.secret, v.ID, exp)
-	writeJSON(w, status, createResponse{
+	resp := createResponse{
 		Payment: v, FormURL: s.cfg.publicBase() + "/form/" + v.ID + "#token=" + tok,
 		FormToken: tok, FormTokenExpires: exp,
-	})
+	}
+	if f.Digital() {
+		if u, ok := s.payments.LinkURL(v.ID); ok {
+			resp.Link = &payment.DigitalLink{URL: u, Expires: v.Link.Expires}
+		}
+	}
+	writeJSON(w, status, resp)
 }
+
+// namesCall reports whether the request names a call.
+func (req *createRequest) namesCall() bool {
+	return req.CallID != "" || req.PrimaryCallID != "" || req.AgentID != ""
+}
+
+// errAmountRequired refuses a digital payment without its amount: the
+// caller's page shows it.
+var errAmountRequired = errorf(http.StatusBadRequest, "amount_required",
+	"a digital payment needs its amount (and a currency, unless its configuration has one)")
 
 // normalize checks the request and fills in its defaults; idemHeader is
 // the Idempotency-Key header.
@@ -215,17 +270,20 @@ func (req *createRequest) normalize(idemHeader string) error {
 			return errorf(http.StatusBadRequest, "invalid_call", "a call selector is too long")
 		}
 	}
-	if given != 1 {
-		return errorf(http.StatusBadRequest, "bad_request", "give exactly one of call_id, primary_call_id and agent_id")
-	}
 	switch req.Type {
-	case "":
-		req.Type = typeAgentAssist
-	case typeAgentAssist:
+	case "", typeAgentAssist:
+		if given != 1 {
+			return errorf(http.StatusBadRequest, "bad_request", "give exactly one of call_id, primary_call_id and agent_id")
+		}
 	case typeDigital:
-		return errorf(http.StatusBadRequest, "unsupported_type", "digital payments are not supported yet")
+		if given > 1 {
+			return errorf(http.StatusBadRequest, "bad_request", "give at most one of call_id, primary_call_id and agent_id")
+		}
 	default:
 		return errorf(http.StatusBadRequest, "invalid_type", "type is agent_assist or digital")
+	}
+	if req.Phone != "" && req.Type != typeDigital {
+		return errorf(http.StatusBadRequest, "bad_request", "phone is for a digital payment")
 	}
 	if len(req.Configuration) > maxSelectorLen {
 		return errConfigNotFound
@@ -475,4 +533,55 @@ func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeCreated(w, r, http.StatusCreated, nf)
+}
+
+// putDigital makes a payment waiting for its type a digital one and
+// answers it with its link (the agent's form: "Next").
+func (s *Server) putDigital(w http.ResponseWriter, r *http.Request) {
+	var req digitalRequest
+	f, who, ok := s.changeFor(w, r, &req)
+	if !ok {
+		return
+	}
+	if len(req.Configuration) > maxSelectorLen {
+		writeError(w, errConfigNotFound)
+		return
+	}
+	nf, _, err := f.ChooseDigital(r.Context(), req.Configuration, req.Phone, who.actor())
+	if errors.Is(err, payment.ErrNotReady) {
+		err = errAmountRequired
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeCreated(w, r, http.StatusOK, nf)
+}
+
+// postSendLink sends a digital payment's link by SMS, to the number given
+// or the one it has.
+func (s *Server) postSendLink(w http.ResponseWriter, r *http.Request) {
+	var req sendRequest
+	f, who, ok := s.paymentFor(w, r, true)
+	if !ok {
+		return
+	}
+	// The body is optional: without one, the link goes to the number it
+	// has.
+	if r.ContentLength != 0 {
+		if err := decodeBody(w, r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if !f.Digital() {
+		writeError(w, payment.ErrNotDigital)
+		return
+	}
+	nf, err := s.payments.SendLink(r.Context(), f.ID(), req.Phone, who.actor())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeCreated(w, r, http.StatusOK, nf)
 }

@@ -213,12 +213,13 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	const secret = "webhook-secret-0123456789abcdef"
 	card := payment.DefaultConfigs()[0]
 	card.Currency = "GBP"
+	card.Types = []payment.PaymentType{payment.TypeAgentAssist, payment.TypeDigital}
 	card.Webhook = payment.WebhookConfig{URL: "https://crm.example.com/hook", Secret: secret, Progress: true,
 		Events: []payment.EventType{payment.EventState, payment.EventFieldComplete}}
 	other := payment.DefaultConfigs()[0]
 	other.ID, other.Name = "card-2", "Card 2"
 	other.Fields = append(other.Fields, payment.FieldConfig{ID: "account", Label: "Account", Kind: payment.FieldDigits, MinLen: 4, MaxLen: 8})
-	e := newTestEnv(t, envOptions{configs: []payment.Config{card, other}})
+	e := newTestEnv(t, envOptions{configs: []payment.Config{card, other}, texter: &sentTexts{}})
 	doc := loadOpenAPIDoc(t)
 
 	code, b, _ := e.req("GET", "/v1/configurations", testKey, "")
@@ -257,6 +258,22 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	e.must(http.StatusCreated, "POST", "/v1/payments/"+id+"/another", tok, "", &next)
 	e.req("POST", "/v1/payments/"+next.Payment.ID+"/process", next.FormToken, "")
 	e.must(http.StatusOK, "POST", "/v1/payments/"+next.Payment.ID+"/end", next.FormToken, "", nil)
+	// Digital: one with no call, sent, cancelled; one the form makes
+	// digital.
+	var d created
+	e.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"type":"digital","configuration":"card","prefill":{"amount":1250},"phone":"+447700900123"}`, &d)
+	e.must(http.StatusOK, "POST", "/v1/payments/"+d.Payment.ID+"/link/send", testKey, `{}`, nil)
+	e.req("POST", "/v1/payments/"+d.Payment.ID+"/link/send", testKey, `{"phone":"0770"}`)
+	e.must(http.StatusOK, "GET", "/v1/payments/"+d.Payment.ID, testKey, "", nil)
+	e.must(http.StatusOK, "POST", "/v1/payments/"+d.Payment.ID+"/end", testKey, "", nil)
+	e.req("POST", "/v1/payments/"+d.Payment.ID+"/link/send", testKey, "")
+	var w created
+	e.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`","configuration":"card","prefill":{"amount":700}}`, &w)
+	if len(w.Payment.Types) != 2 || w.Payment.Type != "" {
+		t.Fatalf("a payment whose configuration allows both types: %+v", w.Payment)
+	}
+	e.must(http.StatusOK, "PUT", "/v1/payments/"+w.Payment.ID+"/digital", w.FormToken, `{"phone":"+447700900123"}`, nil)
+	e.req("PUT", "/v1/payments/"+w.Payment.ID+"/digital", w.FormToken, `{}`)
 	e.endCall(c)
 	e.must(http.StatusOK, "GET", "/v1/payments/"+id, testKey, "", nil)
 	e.req("GET", "/v1/payments/pay_unknown", testKey, "")

@@ -155,6 +155,8 @@ func New(cfg Config, calls *call.Manager, payments *payment.Payments, st *store.
 		{"POST", "/v1/payments/{id}/process", s.postProcess},
 		{"POST", "/v1/payments/{id}/end", s.postEnd},
 		{"POST", "/v1/payments/{id}/another", s.postAnother},
+		{"PUT", "/v1/payments/{id}/digital", s.putDigital},
+		{"POST", "/v1/payments/{id}/link/send", s.postSendLink},
 		{"GET", "/v1/payments/{id}/events", s.getEvents},
 	}
 	s.mux = http.NewServeMux()

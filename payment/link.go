@@ -277,6 +277,22 @@ func (ps *Payments) createDigitalLocked(ctx context.Context, req DigitalRequest,
 	return r, DigitalLink{URL: lk.pageURL + "#" + token, Expires: expires.UTC()}, nil
 }
 
+// LinkURL returns the link of the digital payment id while this process
+// holds its token (it made the link or sent it since it started).
+func (ps *Payments) LinkURL(id string) (string, bool) {
+	lk := ps.links
+	if lk == nil {
+		return "", false
+	}
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	token, ok := lk.tokens[id]
+	if !ok {
+		return "", false
+	}
+	return lk.pageURL + "#" + token, true
+}
+
 // pick returns the configuration id names, or the only one.
 func (ps *Payments) pick(id string) (Config, error) {
 	if id == "" {
