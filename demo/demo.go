@@ -253,6 +253,7 @@ func (d *demo) finish(caller *simcall.Caller, stop func() error, err error) erro
 func (d *demo) createPayment(ctx context.Context, primary string) (createdJSON, error) {
 	body := map[string]any{
 		"primary_call_id": primary,
+		"type":            "agent_assist",
 		"configuration":   "card",
 		"prefill":         map[string]any{"amount": demoAmount, "currency": demoCurrency, "reference": "DEMO-" + strings.ToUpper(randomHex(3))},
 		"idempotency_key": "demo-" + randomHex(8),

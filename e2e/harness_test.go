@@ -187,6 +187,7 @@ func (a *e2eAPI) newPayment(ctx context.Context, callID, reference string) e2ePa
 	var p e2ePayment
 	a.must(ctx, 201, "POST", "/v1/payments", map[string]any{
 		"call_id":       callID,
+		"type":          "agent_assist",
 		"configuration": "card",
 		"prefill":       map[string]any{"amount": 1999, "currency": "GBP", "reference": reference},
 	}, &p)

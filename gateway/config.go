@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		SIP:        sip.DefaultConfig(),
 		Media:      call.DefaultMediaConfig(),
-		Payments:   payment.DefaultSettings(),
+		Payments:   defaultPayments(),
 		Processors: processor.DefaultConfigs(),
 		Storage:    StorageConfig{DSN: defaultDSN},
 		HTTP:       api.DefaultConfig(),
@@ -188,4 +188,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// defaultPayments is the built-in payment configuration, which takes both
+// payment types: the agent's form asks which.
+func defaultPayments() payment.Settings {
+	ps := payment.DefaultSettings()
+	for i := range ps.Configurations {
+		ps.Configurations[i].Types = []payment.PaymentType{payment.TypeAgentAssist, payment.TypeDigital}
+	}
+	return ps
 }

@@ -250,6 +250,13 @@ func (r Ref) View() View {
 		v := storedView(*r.stored)
 		v.Link = r.linkView()
 		v.Deadline = v.Link.Expires
+		// The fields the page asks for, for the agent's form to draw their
+		// dots as the page reports lengths (which are not stored).
+		if cfg, ok := r.ps.Config(v.ConfigID); ok {
+			for _, f := range cfg.Fields {
+				v.Fields = append(v.Fields, FieldView{ID: f.ID, Label: f.label(), Kind: f.Kind, Required: f.required()})
+			}
+		}
 		return v
 	case r.stored != nil:
 		return storedView(*r.stored)

@@ -75,4 +75,6 @@ export class Client {
   process(id) { return this.request('POST', `payments/${encodeURIComponent(id)}/process`); }
   end(id) { return this.request('POST', `payments/${encodeURIComponent(id)}/end`); }
   another(id) { return this.request('POST', `payments/${encodeURIComponent(id)}/another`); }
+  makeDigital(id, body) { return this.request('PUT', `payments/${encodeURIComponent(id)}/digital`, body); }
+  sendLink(id, phone) { return this.request('POST', `payments/${encodeURIComponent(id)}/link/send`, phone ? { phone } : {}); }
 }

@@ -8,7 +8,11 @@ const $ = (id) => document.getElementById(id);
 
 const OPEN = new Set(['created', 'collecting', 'ready']);
 const FINAL = new Set(['approved', 'declined', 'failed', 'cancelled', 'timed_out']);
-const EVENT_TYPES = ['field_armed', 'field_length', 'field_complete', 'state', 'remaining', 'secure', 'agent_state', 'result'];
+const EVENT_TYPES = ['field_armed', 'field_length', 'field_complete', 'state', 'remaining', 'secure', 'agent_state', 'result', 'link'];
+const LINK_STATES = {
+  created: 'Link made, not sent yet', sent: 'Link sent', opened: 'The caller opened the link', paid: 'Paid with the link',
+  expired: 'The link expired', cancelled: 'The link was cancelled', locked: 'The link is locked: too many failed attempts',
+};
 const BRANDS = {
   visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover',
   diners: 'Diners Club', jcb: 'JCB', maestro: 'Maestro', unionpay: 'UnionPay',
@@ -43,6 +47,13 @@ const st = {
   busy: false,
   retries: 0,
   fatal: false,
+  // A digital payment: the caller pays on the hosted page; the form shows
+  // the link, its state and the caller's progress. wantDigital: the agent
+  // chose digital on a payment still waiting for its type.
+  digital: false,
+  wantDigital: false,
+  link: null, // the view's link
+  linkURL: '', // known when this form made or sent it
 };
 
 // Dots wait here for the next animation frame, which stamps them with the
@@ -72,7 +83,8 @@ function main() {
   for (const id of ['app', 'title', 'countdown', 'badge', 'badge-text', 'info', 'notice', 'picker', 'picker-list',
     'details', 'amount', 'currency', 'reference', 'cardholder', 'card', 'fields', 'result', 'actions', 'process',
     'end', 'another', 'info-started', 'info-session', 'info-primary', 'info-secondary', 'info-caller',
-    'info-called', 'info-agent']) {
+    'info-called', 'info-agent', 'types', 'type-agent', 'type-digital', 'digital', 'digital-setup', 'phone', 'next',
+    'digital-link', 'link-url', 'send', 'link-state', 'link-messages', 'link-badge', 'card-title', 'card-hint']) {
     ui[id] = $(id);
   }
   const parts = location.pathname.split('/');
@@ -96,6 +108,20 @@ function main() {
   ui.process.addEventListener('click', () => act(() => st.client.process(st.id), 'Processing…'));
   ui.end.addEventListener('click', () => act(() => st.client.end(st.id)));
   ui.another.addEventListener('click', takeAnother);
+  ui['type-agent'].addEventListener('click', () => {
+    const v = st.view || {};
+    const configs = Array.isArray(v.configurations) ? v.configurations : [];
+    if (v.config_id) choose(v.config_id);
+    else if (configs.length === 1) choose(configs[0].id);
+    else { ui.types.hidden = true; renderPicker(configs); }
+  });
+  ui['type-digital'].addEventListener('click', () => {
+    st.wantDigital = true;
+    applyView(st.view, st.seq, false);
+    ui.phone.focus();
+  });
+  ui.next.addEventListener('click', makeDigital);
+  ui.send.addEventListener('click', () => act(() => st.client.sendLink(st.id, ui.phone.value.trim()), 'Sending the link…'));
   for (const [el, key] of [[ui.amount, 'amount'], [ui.currency, 'currency'], [ui.reference, 'reference'], [ui.cardholder, 'cardholder_name']]) {
     el.addEventListener('change', () => editAttribute(el, key));
   }
@@ -237,6 +263,12 @@ function onEvent(m) {
     case 'agent_state':
       ui['info-agent'].textContent = e.agent_state || '–';
       break;
+    case 'link':
+      if (e.link) {
+        st.link = e.link;
+        renderLink();
+      }
+      break;
   }
   renderActions();
 }
@@ -260,11 +292,28 @@ function applyView(v, seq, snapshot) {
   if (snapshot && typeof call.secure === 'boolean') st.callSecure = call.secure;
   renderInfo(v);
   const configs = Array.isArray(v.configurations) ? v.configurations : [];
-  const choosing = !v.config_id && configs.length > 0;
+  st.digital = v.type === 'digital';
+  if (v.link) st.link = v.link;
+  // A payment waiting for its type (its configuration allows both) asks
+  // first; "digital" then shows the amount and the caller's number.
+  const typing = !v.type && Array.isArray(v.types) && v.types.length > 1 && OPEN.has(v.state);
+  ui.types.hidden = !typing || st.wantDigital;
+  const setup = typing && st.wantDigital;
+  const choosing = !typing && !st.digital && !v.config_id && configs.length > 0;
   renderPicker(choosing ? configs : []);
-  if (!choosing) buildFields(v.fields || []);
-  ui.details.hidden = choosing;
-  ui.card.hidden = choosing;
+  if (!choosing && !typing) buildFields(v.fields || []);
+  ui.details.hidden = choosing || (typing && !setup);
+  ui.card.hidden = choosing || typing;
+  ui.digital.hidden = !(st.digital || setup);
+  ui['digital-setup'].hidden = !setup;
+  ui['digital-link'].hidden = !st.digital;
+  ui['card-title'].textContent = st.digital ? "Caller's page" : "Caller's keypad";
+  ui['card-hint'].hidden = st.digital;
+  if (setup && !ui.phone.value) ui.phone.value = (v.call && v.call.caller_number) || '';
+  if (st.digital) {
+    if (st.link && st.link.phone && document.activeElement !== ui.phone) ui.phone.value = st.link.phone;
+    renderLink();
+  }
   ui.actions.hidden = false;
   renderAttributes();
   if (OPEN.has(v.state) && v.remaining_seconds > 0) setDeadline(v.remaining_seconds, v.deadline);
@@ -283,7 +332,7 @@ function applyView(v, seq, snapshot) {
 function applyAnswer(v) {
   if (!v || v.id !== st.id) return;
   const order = (v.fields || []).map((f) => `${f.id}:${f.kind}`).join(',');
-  if (!st.streamOpen || !st.view || order !== st.fieldOrder) {
+  if (!st.streamOpen || !st.view || order !== st.fieldOrder || v.type !== st.view.type || v.link) {
     applyView(v, st.seq, false);
     return;
   }
@@ -629,14 +678,63 @@ function canProcess() {
 function renderActions() {
   const open = OPEN.has(st.state);
   ui.process.disabled = st.busy || !canProcess();
+  ui.process.hidden = st.digital;
+  ui.end.textContent = st.digital ? 'Cancel link' : 'End session';
+  ui.next.disabled = st.busy;
+  ui.send.disabled = st.busy || !st.link || ['paid', 'expired', 'cancelled', 'locked'].includes(st.link.state);
   ui.end.hidden = !(open || st.state === 'processing' || !st.state);
   ui.end.disabled = st.busy || !open;
   ui.another.hidden = !FINAL.has(st.state) || st.callEnded;
   ui.another.disabled = st.busy;
   for (const f of st.fields.values()) {
-    f.arm.disabled = !open;
-    f.clear.disabled = !open || (f.view.length === 0 && !f.view.complete);
+    // The caller types a digital payment's card on the page: nothing to
+    // arm or clear here.
+    f.arm.disabled = !open || st.digital;
+    f.clear.disabled = !open || st.digital || (f.view.length === 0 && !f.view.complete);
   }
+}
+
+// renderLink shows a digital payment's link: its URL (when this form made
+// or sent it), its state, the SMS sent, and the badge that is green while
+// the caller has the page open.
+function renderLink() {
+  const l = st.link;
+  if (!l) return;
+  ui['link-url'].value = st.linkURL || 'Shown when the link is made or sent from this form';
+  const present = !!l.present && !['paid', 'expired', 'cancelled', 'locked'].includes(l.state);
+  ui['link-badge'].dataset.present = String(present);
+  ui['link-badge'].textContent = present ? 'Digital · caller on the page' : 'Digital';
+  let text = LINK_STATES[l.state] || l.state;
+  if (l.failed_attempts > 0 && l.state !== 'paid') text += ` · ${l.failed_attempts} of ${l.max_attempts} attempts failed`;
+  if (l.last_attempt && l.last_attempt.outcome && !['paid'].includes(l.state)) text += ` · last attempt ${l.last_attempt.outcome}`;
+  if (l.expires && !['paid', 'expired', 'cancelled', 'locked'].includes(l.state)) {
+    const d = new Date(l.expires);
+    if (!Number.isNaN(d.getTime())) text += ` · valid until ${d.toLocaleString()}`;
+  }
+  ui['link-state'].textContent = text;
+  ui['link-state'].dataset.state = l.state;
+  const items = (l.messages || []).map((m) => {
+    const li = document.createElement('li');
+    li.dataset.state = m.state;
+    li.textContent = `SMS to ${m.to}: ${m.state}${m.error_code ? ` (${m.error_code})` : ''}`;
+    return li;
+  });
+  ui['link-messages'].replaceChildren(...items);
+  renderActions();
+}
+
+// makeDigital makes the waiting payment a digital one ("Next"): its link
+// is answered, and shown for the agent to send.
+async function makeDigital() {
+  const phone = ui.phone.value.trim();
+  if (phone && !/^\+?[0-9 ().-]{8,24}$/.test(phone)) {
+    ui.phone.setAttribute('aria-invalid', 'true');
+    notice('The number is in international format, such as +447700900123.');
+    ui.phone.focus();
+    return;
+  }
+  ui.phone.removeAttribute('aria-invalid');
+  await act(() => st.client.makeDigital(st.id, { phone }));
 }
 
 // ---- actions ---------------------------------------------------------------
@@ -655,6 +753,7 @@ async function act(fn, pending) {
   try {
     const v = await fn();
     st.busy = false;
+    if (v && v.link && v.link.url) st.linkURL = v.link.url;
     if (v) applyAnswer(v.payment || v);
   } catch (err) {
     st.busy = false;
