@@ -64,3 +64,34 @@ func FuzzCleanText(f *testing.F) {
 		}
 	})
 }
+
+// Any answer body and status becomes either a Receipt with a valid sid or
+// an *Error whose text is bounded, holds no number and no piece of the
+// message's token.
+func FuzzTwilioAnswer(f *testing.F) {
+	const token = "tok_fuzz_Zq9Xw8Vu7Ts6"
+	m := Message{ID: "m1", To: testTo, Body: linkText(token), Redacted: linkText(RedactedMark), PaymentID: "p1"}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		rc, err := parseTwilioAnswer(status, body, m)
+		if err == nil {
+			if status/100 != 2 || !twilioMessageSID(rc.ProviderID) || statusWord(rc.Status) != rc.Status {
+				t.Fatalf("status %d body %q: Receipt %+v", status, body, rc)
+			}
+			return
+		}
+		e, ok := err.(*Error)
+		if !ok || e.Status != status || rc != (Receipt{}) {
+			t.Fatalf("status %d body %q: %#v, %+v", status, body, err, rc)
+		}
+		if e.Transient && status/100 == 2 {
+			t.Fatalf("status %d: a 2xx failure is transient: the message could be sent twice", status)
+		}
+		text := e.Code + " " + e.Message
+		if longestDigitRun(text) >= minNumberRun || quotesSecret(text, m) || strings.ContainsAny(text, "\r\n\x00") {
+			t.Fatalf("status %d body %q: error %q", status, body, text)
+		}
+		if utf8.RuneCountInString(e.Message) > maxProviderText+1 {
+			t.Fatalf("a message of %d characters", utf8.RuneCountInString(e.Message))
+		}
+	})
+}
