@@ -131,6 +131,10 @@ func (c Config) Validate() error {
 }
 
 // publicBase is the base of form URLs, without a trailing slash.
+// PublicBase is the public URL of the listener, without a trailing
+// slash: http.public_url, or the listener's address.
+func (c Config) PublicBase() string { return c.publicBase() }
+
 func (c Config) publicBase() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")

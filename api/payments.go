@@ -10,6 +10,7 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
+	"dtmfgw/sms"
 	"dtmfgw/store"
 )
 
@@ -584,4 +585,25 @@ func (s *Server) postSendLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeCreated(w, r, http.StatusOK, nf)
+}
+
+// getOutbox lists the SMS the embedded outbox holds, newest last: with the
+// links they carry, for a developer (or the demo) to open instead of a
+// phone. API key only; 404 when another SMS provider is configured.
+func (s *Server) getOutbox(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authAPIKey(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.outbox == nil {
+		writeError(w, errorf(http.StatusNotFound, "sms_outbox_off", "the SMS provider is not the embedded outbox (sms.provider)"))
+		return
+	}
+	msgs := s.outbox()
+	if msgs == nil {
+		msgs = []sms.OutboxMessage{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Messages []sms.OutboxMessage `json:"messages"`
+	}{msgs})
 }

@@ -15,6 +15,7 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/internal/certfile"
 	"dtmfgw/payment"
+	"dtmfgw/sms"
 	"dtmfgw/store"
 )
 
@@ -49,6 +50,17 @@ func WithKeepalive(d time.Duration) Option {
 	}
 }
 
+// WithSMSOutbox lets GET /v1/sms/outbox read the embedded SMS outbox:
+// the messages a developer or the demo reads instead of a phone.
+func WithSMSOutbox(messages func() []sms.OutboxMessage) Option {
+	return func(s *Server) { s.outbox = messages }
+}
+
+// WithPage mounts the hosted payment page (package paypage) at /pay/.
+func WithPage(h http.Handler) Option {
+	return func(s *Server) { s.page = h }
+}
+
 // withStreamLimits sets the event streams' bounds (tests; New uses
 // MaxStreamsPerCredential, MaxStreamsPerCall and MaxStreams).
 func withStreamLimits(perCredential, perCall, total int) Option {
@@ -74,6 +86,11 @@ type Server struct {
 	cert *certfile.Pair
 
 	idem *idempotency
+
+	// outbox reads the SMS outbox (nil: another provider); page is the
+	// hosted payment page (nil: none).
+	outbox func() []sms.OutboxMessage
+	page   http.Handler
 
 	// createMu serialises the creation of payments with their
 	// idempotency keys: a key's lookup and its payment's creation are one
@@ -158,12 +175,16 @@ func New(cfg Config, calls *call.Manager, payments *payment.Payments, st *store.
 		{"PUT", "/v1/payments/{id}/digital", s.putDigital},
 		{"POST", "/v1/payments/{id}/link/send", s.postSendLink},
 		{"GET", "/v1/payments/{id}/events", s.getEvents},
+		{"GET", "/v1/sms/outbox", s.getOutbox},
 	}
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
 	}
 	s.mux.Handle("/form/", formHandler(cfg.FrameAncestors...))
+	if s.page != nil {
+		s.mux.Handle("/pay/", s.page)
+	}
 	return s, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/sip"
+	"dtmfgw/sms"
 	"dtmfgw/webhook"
 )
 
@@ -36,7 +37,9 @@ type Config struct {
 	Log        LogConfig         `yaml:"log"`
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
-	Admin    AdminConfig    `yaml:"admin"`
+	// SMS is how digital payments' links reach the caller.
+	SMS   sms.Config  `yaml:"sms"`
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // AdminConfig is the "admin:" section: the operator's HTTP listener
@@ -74,6 +77,7 @@ func DefaultConfig() Config {
 		HTTP:       api.DefaultConfig(),
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Webhooks:   webhook.DefaultConfig(),
+		SMS:        sms.Config{Provider: sms.OutboxName},
 		Admin:      AdminConfig{Listen: metrics.DefaultAdminListen},
 	}
 }
@@ -171,6 +175,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Webhooks.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.SMS.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {

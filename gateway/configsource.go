@@ -229,6 +229,9 @@ func (s Sources) applyEnv(cfg *Config, from origins) []error {
 			allowed[p.APIKeyEnv] = true
 		}
 	}
+	if name := cfg.SMS.Twilio.AuthTokenEnv; name != "" {
+		allowed[name] = true
+	}
 	env := slices.Clone(s.Environ)
 	slices.Sort(env)
 	var errs []error

@@ -21,6 +21,7 @@ import (
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/sip"
+	"dtmfgw/sms"
 	"dtmfgw/store"
 	"dtmfgw/webhook"
 )
@@ -69,6 +70,8 @@ type Gateway struct {
 	// the last calls are attempted, the rest wait in the outbox for the
 	// next start.
 	stopWebhooks func()
+	// stopBackground ends the SMS sender and the links' expiry sweep.
+	stopBackground func()
 	// stopReconciler ends the reconciler, after the drain: asks under way
 	// are abandoned (the payments stay unresolved for the next start).
 	stopReconciler func()
@@ -86,6 +89,24 @@ type Options struct {
 	// sets from log.level; nil leaves the level to the caller.
 	Level *slog.LevelVar
 }
+
+// linkExpiryEvery is how often links whose time has run out are ended,
+// so that their payments' webhooks go out on time.
+const linkExpiryEvery = time.Minute
+
+// smsTexter hands a payment's link messages to the SMS sender.
+type smsTexter struct {
+	sender   *sms.Sender
+	provider string
+}
+
+// Text queues m.
+func (t smsTexter) Text(m payment.TextMessage) error {
+	return t.sender.Send(sms.Message{ID: m.ID, To: m.To, Body: m.Body, Redacted: m.Redacted, PaymentID: m.PaymentID})
+}
+
+// Provider names the SMS provider.
+func (t smsTexter) Provider() string { return t.provider }
 
 // Start opens everything cfg describes (the store, the webhook
 // dispatcher, the processors, the port pool, the listeners) and starts
@@ -137,10 +158,61 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	for _, p := range procs {
 		procList = append(procList, p)
 	}
-	if g.payments, err = payment.NewPayments(cfg.Payments, payment.WithProcessors(procList...),
-		payment.WithStore(payment.StorePayments(g.store)), payment.WithLogger(log),
-		payment.WithEventHook(g.dispatcher.HandleEvent)); err != nil {
+	httpCfg := cfg.HTTP
+	if len(httpCfg.APIKeys) == 0 {
+		// make run works with nothing configured: a key for this run,
+		// logged once (an API key is not card data).
+		key := NewAPIKey()
+		httpCfg.APIKeys = []string{key}
+		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
+		log.Info("api_key_generated", "api_key", key)
+	}
+	ln, err := net.Listen("tcp", httpCfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	closers = append(closers, func() { ln.Close() })
+	g.httpAddr = ln.Addr()
+	if httpCfg.PublicURL == "" && httpCfg.Listen != ln.Addr().String() {
+		// Port 0 (tests, the demo's default): form URLs carry the real port.
+		httpCfg.Listen = ln.Addr().String()
+	}
+	// Digital payments' links go out by SMS through the configured
+	// provider, queued and retried by the sender; each message's delivery
+	// is recorded with its payment.
+	smsCfg := cfg.SMS
+	if err := smsCfg.Resolve(os.Getenv); err != nil {
 		return nil, err
+	}
+	provider, err := sms.New(smsCfg, sms.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	var payments *payment.Payments // set below; the sender reports after Start
+	sender, err := sms.NewSender(provider, sms.WithLogger(log), sms.WithReport(func(st sms.Status) {
+		payments.NoteMessage(context.Background(), payment.MessageStatus{ID: st.MessageID, PaymentID: st.PaymentID,
+			State: st.State, Attempts: st.Attempts, ProviderID: st.ProviderID, ErrorCode: st.ErrorCode})
+	}))
+	if err != nil {
+		return nil, err
+	}
+	pageURL := httpCfg.PublicBase() + "/pay/"
+	if payments, err = payment.NewPayments(cfg.Payments, payment.WithProcessors(procList...),
+		payment.WithStore(payment.StorePayments(g.store)), payment.WithLogger(log),
+		payment.WithEventHook(g.dispatcher.HandleEvent),
+		payment.WithDigital(g.store, pageURL, smsTexter{sender, provider.Name()})); err != nil {
+		return nil, err
+	}
+	g.payments = payments
+	backgroundCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Go(func() { _ = sender.Run(backgroundCtx) })
+	background.Go(func() { payments.RunLinkExpiry(backgroundCtx, linkExpiryEvery) })
+	g.stopBackground = func() { stopBackground(); background.Wait() }
+	closers = append(closers, g.stopBackground)
+	var apiOpts []api.Option
+	if ob, ok := provider.(*sms.Outbox); ok {
+		apiOpts = append(apiOpts, api.WithSMSOutbox(ob.Messages))
 	}
 	// Payments a previous run left with a processor, and those a
 	// processor leaves without an answer in this one, are settled by
@@ -162,26 +234,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	if g.b2b, err = sip.NewB2BUA(cfg.SIP, g.calls, log); err != nil {
 		return nil, err
 	}
-	httpCfg := cfg.HTTP
-	if len(httpCfg.APIKeys) == 0 {
-		// make run works with nothing configured: a key for this run,
-		// logged once (an API key is not card data).
-		key := NewAPIKey()
-		httpCfg.APIKeys = []string{key}
-		log.Warn("no API key configured (http.api_keys, --api-key, DTMFGW_API_KEY): generated one for this run")
-		log.Info("api_key_generated", "api_key", key)
-	}
-	ln, err := net.Listen("tcp", httpCfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("http.listen: %w", err)
-	}
-	closers = append(closers, func() { ln.Close() })
-	g.httpAddr = ln.Addr()
-	if httpCfg.PublicURL == "" && httpCfg.Listen != ln.Addr().String() {
-		// Port 0 (tests, the demo's default): form URLs carry the real port.
-		httpCfg.Listen = ln.Addr().String()
-	}
-	if g.api, err = api.New(httpCfg, g.calls, g.payments, g.store, log); err != nil {
+	if g.api, err = api.New(httpCfg, g.calls, g.payments, g.store, log, apiOpts...); err != nil {
 		return nil, err
 	}
 	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -268,6 +321,7 @@ func (g *Gateway) shutdown() error {
 	g.stopServing()
 	err = errors.Join(err, <-g.sipServed, <-g.httpServed, <-g.adminServed)
 	g.stopReconciler()
+	g.stopBackground()
 	g.calls.Close()
 	g.stopWebhooks()
 	g.store.Close()

@@ -29,6 +29,7 @@ import (
 
 	"dtmfgw/internal/randid"
 	"dtmfgw/processor"
+	"dtmfgw/sms"
 	"dtmfgw/store"
 )
 
@@ -159,31 +160,15 @@ type DigitalLink struct {
 	Expires time.Time `json:"expires"`
 }
 
-// NormalizePhone returns s as an E.164 number (ITU-T E.164: + and at most
-// 15 digits, the first not 0): spaces, hyphens, dots and brackets
-// dropped, a leading 00 read as +. ErrBadPhone otherwise; the error never
-// repeats the number.
+// NormalizePhone returns s as an E.164 number (sms.NormalizeE164: spaces,
+// hyphens, dots and brackets dropped, a leading 00 read as +), or
+// ErrBadPhone; the error never repeats the number.
 func NormalizePhone(s string) (string, error) {
-	if len(s) > 32 {
+	n, err := sms.NormalizeE164(s)
+	if err != nil {
 		return "", ErrBadPhone
 	}
-	b := make([]byte, 0, 16)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		case c == '+' && len(b) == 0, c >= '0' && c <= '9':
-			b = append(b, c)
-		default:
-			return "", ErrBadPhone
-		}
-	}
-	if len(b) > 2 && b[0] == '0' && b[1] == '0' {
-		b = append([]byte{'+'}, b[2:]...)
-	}
-	if len(b) < 9 || len(b) > 16 || b[0] != '+' || b[1] == '0' {
-		return "", ErrBadPhone
-	}
-	return string(b), nil
+	return n, nil
 }
 
 // linkToken returns a new token (256 random bits) and its hash.
