@@ -36,6 +36,8 @@ var metricTypes = map[string]string{
 	"dtmfgw_mask_packets_total":                       "counter",
 	"dtmfgw_press_event_latency_seconds":              "histogram",
 	"dtmfgw_payments_total":                           "counter",
+	"dtmfgw_payment_links_total":                      "counter",
+	"dtmfgw_sms_messages_total":                       "counter",
 	"dtmfgw_processor_request_duration_seconds":       "histogram",
 	"dtmfgw_sse_subscribers":                          "gauge",
 	"dtmfgw_webhook_deliveries_total":                 "counter",

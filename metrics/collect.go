@@ -195,6 +195,7 @@ func sat(a, b uint64) uint64 {
 type paymentsCollector struct {
 	p                                *payment.Payments
 	results, processor, pressToEvent *prometheus.Desc
+	links, sms                       *prometheus.Desc
 }
 
 // paymentStates maps the result label values to payment states.
@@ -214,6 +215,10 @@ func (r *Registry) AddPayments(p *payment.Payments) error {
 			"Duration of requests to a payment processor (charges and reconciliations), by configured processor and outcome (approved, declined, error, unknown).", "processor", "outcome"),
 		pressToEvent: newDesc("press_event_latency_seconds",
 			"Time from a key press being detected to its progress event (the agent form's dot) being published to subscribers."),
+		links: newDesc("payment_links_total",
+			"Digital payments' links entering each state: created, sent, opened, paid, expired, cancelled, locked.", "state"),
+		sms: newDesc("sms_messages_total",
+			"SMS carrying payment links, by delivery state as the SMS sender reports it: queued, sent, failed.", "state"),
 	})
 }
 
@@ -221,6 +226,8 @@ func (c *paymentsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.results
 	ch <- c.processor
 	ch <- c.pressToEvent
+	ch <- c.links
+	ch <- c.sms
 }
 
 func (c *paymentsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -234,6 +241,12 @@ func (c *paymentsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- constHistogram(c.pressToEvent, pm.PressEvent)
+	for st, n := range pm.Links {
+		ch <- prometheus.MustNewConstMetric(c.links, prometheus.CounterValue, float64(n), st.String())
+	}
+	for _, st := range payment.SMSStates {
+		ch <- prometheus.MustNewConstMetric(c.sms, prometheus.CounterValue, float64(pm.SMS[st]), st)
+	}
 }
 
 // sipCollector reads a B2BUA's counters once per scrape.

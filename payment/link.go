@@ -255,6 +255,7 @@ func (ps *Payments) createDigitalLocked(ctx context.Context, req DigitalRequest,
 	if set != nil {
 		set.holdDigital(sp.ID)
 	}
+	ps.noteLink(LinkCreated)
 	ps.log.Info("digital payment created", "payment", sp.ID, "call", req.CallID, "config", cfg.ID, "expires", expires.UTC())
 	r := Ref{ps: ps, stored: &sp, link: &sl}
 	ps.publishDigital(sp, Event{Type: EventState, State: StateCreated})
@@ -350,6 +351,9 @@ func (ps *Payments) SendLink(ctx context.Context, id, phone string, actor store.
 	lk.mu.Lock()
 	lk.tokens[id] = token
 	lk.mu.Unlock()
+	if r.link.State == store.LinkCreated {
+		ps.noteLink(LinkSent)
+	}
 	r.link = &sl
 	cfg, _ := ps.Config(r.stored.ConfigurationID)
 	m := TextMessage{ID: store.NewMessageID(), PaymentID: id, To: phone}
@@ -359,12 +363,14 @@ func (ps *Payments) SendLink(ctx context.Context, id, phone string, actor store.
 		return Ref{}, fmt.Errorf("%w: %v", ErrNotRecorded, err)
 	}
 	if err := lk.texter.Text(m); err != nil {
+		ps.noteSMS("failed")
 		rec.State, rec.ErrorCode = "failed", "queue_full"
 		if uerr := lk.st.UpdateMessage(ctx, rec); uerr != nil {
 			ps.log.Warn("sms status not recorded", "payment", id, "err", uerr)
 		}
 		return Ref{}, fmt.Errorf("%w: %v", ErrSMSUnavailable, err)
 	}
+	ps.noteSMS("queued")
 	ps.log.Info("payment link sent", "payment", id, "sms", m.ID, "provider", lk.texter.Provider())
 	r, err = ps.digitalRef(ctx, id)
 	if err != nil {
@@ -416,6 +422,7 @@ func (ps *Payments) NoteMessage(ctx context.Context, st MessageStatus) {
 		ps.log.Warn("sms status not recorded", "payment", st.PaymentID, "sms", st.ID, "err", err)
 		return
 	}
+	ps.noteSMS(st.State)
 	if st.State == "failed" {
 		ps.log.Warn("payment link SMS failed", "payment", st.PaymentID, "sms", st.ID, "code", st.ErrorCode)
 	}
@@ -476,6 +483,8 @@ func (ps *Payments) closeLink(ctx context.Context, id string, to store.LinkState
 	ps.log.Info("payment link closed", "payment", id, "state", string(to))
 	r := Ref{ps: ps, stored: &p, link: &l}
 	st := storedState(p.State)
+	ps.noteLink(r.linkView().State)
+	ps.noteState(st)
 	ps.publishDigital(p, Event{Type: EventLink, Link: r.linkView()})
 	ps.publishDigital(p, Event{Type: EventState, State: st, Reason: reason})
 	res := storedView(p).Result
@@ -648,6 +657,7 @@ func (ps *Payments) OpenLink(ctx context.Context, token string) (PageView, error
 			return ps.pageView(r, cfg), ps.linkErr(err)
 		}
 		r.link = &l
+		ps.noteLink(LinkOpened)
 		ps.log.Info("payment link opened", "payment", r.stored.ID)
 		if !ps.seen(r, true) {
 			ps.publishDigital(*r.stored, Event{Type: EventLink, Link: r.linkView()})
@@ -846,6 +856,8 @@ func (ps *Payments) afterAttempt(ctx context.Context, id string, cfg Config, fai
 		ps.publishDigital(p, Event{Type: EventState, State: st})
 	}
 	if st.Final() || st == StateReconciling {
+		ps.noteLink(v.State)
+		ps.noteState(st)
 		ps.publishDigital(p, Event{Type: EventResult, State: st, Result: storedView(p).Result})
 		ps.settledDigital(p)
 	}

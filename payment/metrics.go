@@ -45,13 +45,23 @@ type Metrics struct {
 	// PressEvent is the latency from a press being told (dtmf.Press.Decided)
 	// to its progress event being published.
 	PressEvent histo.Snapshot
+	// Links counts digital payments' links entering each state.
+	Links map[LinkState]uint64
+	// SMS counts the link messages by delivery state (queued, sent,
+	// failed) as the SMS sender reports them.
+	SMS map[string]uint64
 }
+
+// SMSStates are the delivery states Metrics.SMS counts.
+var SMSStates = []string{"queued", "sent", "failed"}
 
 // paymentsMetrics is the part of Payments that metrics read.
 type paymentsMetrics struct {
 	results    [StateReconciling + 1]atomic.Uint64
 	processor  map[string]*[len(PaymentOutcomes)]*histo.Histogram // read-only after NewPayments
 	pressEvent *histo.Histogram
+	links      [numLinkStates]atomic.Uint64
+	sms        [3]atomic.Uint64 // by SMSStates' index
 }
 
 // init makes the histograms, one set per processor.
@@ -74,6 +84,22 @@ func (ps *Payments) noteState(s State) {
 	}
 }
 
+// noteLink counts a link entering s.
+func (ps *Payments) noteLink(s LinkState) {
+	if s > 0 && s < numLinkStates {
+		ps.metrics.links[s].Add(1)
+	}
+}
+
+// noteSMS counts a message reaching a delivery state.
+func (ps *Payments) noteSMS(state string) {
+	for i, s := range SMSStates {
+		if s == state {
+			ps.metrics.sms[i].Add(1)
+		}
+	}
+}
+
 // noteProcessor records one processor request of d with the status it
 // gave.
 func (ps *Payments) noteProcessor(name string, st processor.Status, d time.Duration) {
@@ -92,6 +118,13 @@ func (ps *Payments) Metrics() Metrics {
 		if st := State(s); st.Final() || st == StateReconciling {
 			pm.Results[st] = ps.metrics.results[s].Load()
 		}
+	}
+	pm.Links, pm.SMS = make(map[LinkState]uint64), make(map[string]uint64)
+	for s := LinkCreated; s < numLinkStates; s++ {
+		pm.Links[s] = ps.metrics.links[s].Load()
+	}
+	for i, s := range SMSStates {
+		pm.SMS[s] = ps.metrics.sms[i].Load()
 	}
 	for name, hs := range ps.metrics.processor {
 		var snaps [len(PaymentOutcomes)]histo.Snapshot
