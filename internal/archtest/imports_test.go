@@ -53,9 +53,10 @@ func layer(pkg string) (rank float64, top string) {
 		// The payment domain: it takes a call's presses, so it sits
 		// just above the call domain, which knows nothing of it.
 		return 2.25, top
-	case top == "sip", top == "api", top == "webhook":
+	case top == "sip", top == "api", top == "webhook", top == "paypage":
 		// webhook delivers the payments' results from the store's
-		// outbox.
+		// outbox; paypage is the caller's hosted payment page, beside
+		// the API on the public listener.
 		return 3, top
 	case top == "metrics":
 		// The exporter reads sip, call, payment, store and processor;
