@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"dtmfgw/internal/randid"
 	"dtmfgw/metrics"
 	"dtmfgw/payment"
+	"dtmfgw/paypage"
 	"dtmfgw/processor"
 	"dtmfgw/sip"
 	"dtmfgw/sms"
@@ -93,6 +95,16 @@ type Options struct {
 // linkExpiryEvery is how often links whose time has run out are ended,
 // so that their payments' webhooks go out on time.
 const linkExpiryEvery = time.Minute
+
+// originOf is the scheme, host and port of a URL: the origin a browser
+// sends with the page's requests.
+func originOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	return u.Scheme + "://" + u.Host
+}
 
 // smsTexter hands a payment's link messages to the SMS sender.
 type smsTexter struct {
@@ -214,6 +226,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	if ob, ok := provider.(*sms.Outbox); ok {
 		apiOpts = append(apiOpts, api.WithSMSOutbox(ob.Messages))
 	}
+	// The hosted payment page, on the public listener beside the API: a
+	// POST of it must come from the page's own origin.
+	page, err := paypage.New(payments, paypage.WithLogger(log), paypage.WithHSTS(httpCfg.TLS.Enabled()),
+		paypage.WithPublicOrigin(originOf(httpCfg.PublicBase())))
+	if err != nil {
+		return nil, err
+	}
+	apiOpts = append(apiOpts, api.WithPage(page))
 	// Payments a previous run left with a processor, and those a
 	// processor leaves without an answer in this one, are settled by
 	// asking, never by charging again; in the background, once the
