@@ -287,16 +287,16 @@ func (s *e2eStream) waitEvent(ctx context.Context, typ, state string, keyed <-ch
 	}
 }
 
-// artifactDir returns where this test's screenshots go:
+// artifactDir returns where this test's screenshots go, emptied:
 // $DTMFGW_ARTIFACTS, or test-artifacts/e2e in the repository, then the
-// test's name.
-func artifactDir(t *testing.T) string {
+// test's name, then sub (when not empty: one of several browsers).
+func artifactDir(t *testing.T, sub ...string) string {
 	t.Helper()
 	root := os.Getenv("DTMFGW_ARTIFACTS")
 	if root == "" {
 		root = filepath.Join("..", "test-artifacts", "e2e")
 	}
-	dir, err := filepath.Abs(filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_")))
+	dir, err := filepath.Abs(filepath.Join(append([]string{root, strings.ReplaceAll(t.Name(), "/", "_")}, sub...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,6 +323,14 @@ type e2eBrowser struct {
 // test, naming the package to install.
 func newBrowser(t *testing.T) *e2eBrowser {
 	t.Helper()
+	return newSizedBrowser(t, "", 480, 900)
+}
+
+// newSizedBrowser is newBrowser with a window of w×h CSS pixels; a
+// non-empty name keeps its screenshots in a folder of that name, beside
+// another browser's of the same test.
+func newSizedBrowser(t *testing.T, name string, w, h int) *e2eBrowser {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("headless Chromium is needed at %s: install Debian's chromium (make deps): %v", chromiumPath, err)
 	}
@@ -330,7 +338,7 @@ func newBrowser(t *testing.T) *e2eBrowser {
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.DisableGPU,
-		chromedp.WindowSize(480, 900),
+		chromedp.WindowSize(w, h),
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
@@ -351,7 +359,13 @@ func newBrowser(t *testing.T) *e2eBrowser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	return &e2eBrowser{t: t, ctx: ctx, dir: artifactDir(t)}
+	var dir string
+	if name != "" {
+		dir = artifactDir(t, name)
+	} else {
+		dir = artifactDir(t)
+	}
+	return &e2eBrowser{t: t, ctx: ctx, dir: dir}
 }
 
 // run runs actions with a bounded wait.
@@ -373,6 +387,26 @@ func (b *e2eBrowser) until(what, cond string, timeout time.Duration) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout))); err != nil {
 		b.shot("failed-" + what)
 		b.t.Fatalf("browser: waiting for %s (%s): %v", what, cond, err)
+	}
+}
+
+// afterNavigation is until across a navigation the page makes itself: a
+// poll cut short by the page going away is started again on the new one,
+// within one bound.
+func (b *e2eBrowser) afterNavigation(what, cond string, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithDeadline(b.ctx, deadline)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || !(strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "attached") || strings.Contains(err.Error(), "context")) {
+			b.shot("failed-" + what)
+			b.t.Fatalf("browser: waiting for %s (%s): %v", what, cond, err)
+		}
 	}
 }
 

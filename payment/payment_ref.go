@@ -419,6 +419,11 @@ func (r Ref) ChooseDigital(ctx context.Context, configID, phone string, actor st
 // the amount, which the next payment starts without.
 func (r Ref) Another(id string) (Ref, error) {
 	switch {
+	case r.link != nil && storedState(r.stored.State).Final() && r.stored.CallID != "":
+		// After a digital payment, the next on its call may be of either
+		// type again.
+		attrs := Attributes{Currency: r.stored.Currency, Reference: r.stored.Reference}
+		return r.ps.create(r.stored.CallID, r.stored.ConfigurationID, id, attrs, 0, true)
 	case r.stored != nil:
 		return Ref{}, ErrNoCall
 	case r.live == nil || !r.live.State().Final():

@@ -311,6 +311,8 @@ function applyView(v, seq, snapshot) {
   ui['card-hint'].hidden = st.digital;
   if (setup && !ui.phone.value) ui.phone.value = (v.call && v.call.caller_number) || '';
   if (st.digital) {
+    // A link lasts days, not the keypad session's minutes: no countdown.
+    st.deadlineAt = 0;
     if (st.link && st.link.phone && document.activeElement !== ui.phone) ui.phone.value = st.link.phone;
     renderLink();
   }
@@ -690,6 +692,7 @@ function renderActions() {
     // The caller types a digital payment's card on the page: nothing to
     // arm or clear here.
     f.arm.disabled = !open || st.digital;
+    f.clear.hidden = st.digital;
     f.clear.disabled = !open || st.digital || (f.view.length === 0 && !f.view.complete);
   }
 }
