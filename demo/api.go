@@ -47,6 +47,10 @@ type eventJSON struct {
 	State     string      `json:"state"`
 	Secure    bool        `json:"secure"`
 	Result    *resultJSON `json:"result"`
+	Link      *struct {
+		State   string `json:"state"`
+		Present bool   `json:"present"`
+	} `json:"link"`
 }
 
 // finalState reports whether a payment state is one it never leaves

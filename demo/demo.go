@@ -47,14 +47,15 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	linger := fs.Duration("linger", 60*time.Second, "how long to keep the call and the form up after the result")
 	storage := fs.String("storage", "", "payment records: sqlite:PATH or a postgres:// URL (default: SQLite in a temporary directory)")
 	logLevel := fs.String("log-level", "warn", "the gateway's log level on standard error: debug, info, warn, error")
+	typ := fs.String("type", "agent_assist", "the payment type: agent_assist (the caller keys the card) or digital (a link by SMS to the hosted payment page)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dtmfgw demo [--http-listen ADDR:PORT] [--wait 10s] [--linger 60s] [--storage DSN] [--log-level warn]")
+		fmt.Fprintln(stderr, "usage: dtmfgw demo [--type agent_assist|digital] [--http-listen ADDR:PORT] [--wait 10s] [--linger 60s] [--storage DSN] [--log-level warn]")
 		fs.PrintDefaults()
 	}
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || *wait < 0 || *linger < 0 {
+	if fs.NArg() > 0 || *wait < 0 || *linger < 0 || (*typ != "agent_assist" && *typ != "digital") {
 		fs.Usage()
 		return cli.ErrUsage
 	}
@@ -79,7 +80,7 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration refused:\n%w", err)
 	}
-	d := &demo{out: stdout, wait: *wait, linger: *linger, version: version}
+	d := &demo{out: stdout, wait: *wait, linger: *linger, version: version, digital: *typ == "digital"}
 	log, _ := gateway.NewLogger(stderr, cfg.Log)
 	err := d.run(ctx, cfg, log)
 	if err != nil && ctx.Err() != nil {
@@ -97,6 +98,8 @@ type demo struct {
 	version      string
 	api          *apiClient
 	g            *gateway.Gateway
+	// digital: the caller pays on the hosted page through a link by SMS.
+	digital bool
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -155,6 +158,9 @@ func (d *demo) run(ctx context.Context, cfg gateway.Config, log *slog.Logger) er
 	}
 	d.say("  caller    called sip:1000@%s; the gateway bridged it to the agent (primary call id %s)", g.SIPAddr(), primary)
 
+	if d.digital {
+		return d.finish(caller, stop, d.runDigital(ctx, step, partsCtx, primary))
+	}
 	created, err := d.createPayment(step, primary)
 	if err != nil {
 		return err

@@ -69,3 +69,38 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoPlaysADigitalPayment is the proof of `dtmfgw demo --type
+// digital`: the link goes out by SMS to the outbox, the demo prints it,
+// and the simulated caller pays on the hosted page; no card digit but the
+// last four is printed.
+func TestDemoPlaysADigitalPayment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr testkit.Buffer
+	err := Run(ctx, "test", []string{"--type", "digital", "--wait", "0", "--linger", "0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+	out := stdout.String()
+	if err != nil {
+		t.Fatalf("demo: %v; stdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	for _, c := range []struct {
+		what string
+		re   *regexp.Regexp
+	}{
+		{"the SMS", regexp.MustCompile(`(?m)^  sms       to \+447700900123: Card payment: pay GBP 12\.50 securely at http://127\.0\.0\.1:\d+/pay/#[\w-]{43} `)},
+		{"the link", regexp.MustCompile(`(?m)^Payment link \(the caller's SMS\): http://127\.0\.0\.1:\d+/pay/#[\w-]{43}$`)},
+		{"the dots", regexp.MustCompile(`(?m)^  form      card_number +•{16}$`)},
+		{"the result", regexp.MustCompile(`(?m)^  result    approved: visa •••• 4242, GBP 12\.50`)},
+		{"a clean end", regexp.MustCompile(`(?m)Done\.$`)},
+	} {
+		if !c.re.MatchString(out) {
+			t.Errorf("%s: no line matches; stdout:\n%s", c.what, out)
+		}
+	}
+	both := out + stderr.String()
+	for _, leak := range []string{demoPAN, demoPAN[:12], "4242 4242"} {
+		if strings.Contains(both, leak) {
+			t.Errorf("the output carries card data (%d digits of it)", len(leak))
+		}
+	}
+}
