@@ -81,7 +81,7 @@ type Texter interface {
 func WithDigital(st *store.Store, pageURL string, t Texter) Option {
 	return func(ps *Payments) {
 		ps.links = &links{st: st, pageURL: pageURL, texter: t,
-			tokens: make(map[string]string), present: make(map[string]*presence), last: make(map[string]*PageAttempt)}
+			tokens: make(map[string]string), charging: make(map[string]bool), present: make(map[string]*presence), last: make(map[string]*PageAttempt)}
 	}
 }
 
@@ -91,10 +91,13 @@ type links struct {
 	pageURL string
 	texter  Texter
 
-	mu      sync.Mutex
-	tokens  map[string]string       // payment id → token of a link made here
-	present map[string]*presence    // payment id → the caller on the page
-	last    map[string]*PageAttempt // payment id → the last failed attempt
+	mu     sync.Mutex
+	tokens map[string]string // payment id → token of a link made here
+	// charging are the digital payments whose card is with the processor
+	// in this process: the Reconciler leaves them to PayLink.
+	charging map[string]bool
+	present  map[string]*presence    // payment id → the caller on the page
+	last     map[string]*PageAttempt // payment id → the last failed attempt
 }
 
 // presence is whether the caller is on the page: on at each sign of life,
@@ -589,6 +592,18 @@ func (r Ref) linkView() *LinkView {
 	return v
 }
 
+// chargingDigital reports whether the digital payment id's card is with
+// the processor in this process now.
+func (ps *Payments) chargingDigital(id string) bool {
+	lk := ps.links
+	if lk == nil {
+		return false
+	}
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.charging[id]
+}
+
 // Digital reports whether the payment is a digital one.
 func (r Ref) Digital() bool { return r.link != nil }
 
@@ -790,6 +805,14 @@ func (ps *Payments) PayLink(ctx context.Context, token string, card PageCard) (P
 		Entry: store.Entry{Actor: store.ActorSystem, Action: "payment.processing", Detail: "digital"}}); err != nil {
 		return ps.pageView(r, cfg), ps.linkErr(err)
 	}
+	lk.mu.Lock()
+	lk.charging[p.ID] = true
+	lk.mu.Unlock()
+	defer func() {
+		lk.mu.Lock()
+		delete(lk.charging, p.ID)
+		lk.mu.Unlock()
+	}()
 	ps.publishDigital(p, Event{Type: EventState, State: StateProcessing})
 	proc := ps.procs[p.Processor]
 	var cr processor.Result

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -58,6 +59,7 @@ func (c *numberCall) Correlation() call.Correlation {
 
 type digitalEnv struct {
 	t      *testing.T
+	proc   processor.Processor // nil: the sandbox
 	dir    string
 	clock  *testkit.Clock
 	st     *store.Store
@@ -73,10 +75,13 @@ func digitalConfig() Config {
 	return c
 }
 
-func newDigitalEnv(t *testing.T) *digitalEnv {
+func newDigitalEnv(t *testing.T, proc ...processor.Processor) *digitalEnv {
 	t.Helper()
 	e := &digitalEnv{t: t, dir: t.TempDir(), clock: testkit.NewClock(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)),
 		texter: &fakeTexter{}, log: &bytes.Buffer{}}
+	if len(proc) > 0 {
+		e.proc = proc[0]
+	}
 	e.open()
 	return e
 }
@@ -90,9 +95,13 @@ func (e *digitalEnv) open() {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Microsecond, MaxDelay: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	sandbox := e.proc
+	if sandbox == nil {
+		var err error
+		sandbox, err = processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Microsecond, MaxDelay: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ps, err := NewPayments(Settings{Configurations: []Config{digitalConfig()}}, WithProcessors(sandbox), WithStore(StorePayments(st)),
@@ -406,5 +415,99 @@ func TestNormalizePhone(t *testing.T) {
 		if got != want || err != nil {
 			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// gateProc is a processor whose Charge says it has the card (entered),
+// then waits for release and approves.
+type gateProc struct{ entered, release chan struct{} }
+
+func (g *gateProc) Name() string { return "sandbox" }
+
+func (g *gateProc) Charge(context.Context, *processor.Request) (processor.Result, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return processor.Result{Status: processor.Approved, Reference: "ch_gate"}, nil
+}
+
+func (g *gateProc) Reconcile(context.Context, string) (processor.Result, error) {
+	return processor.Result{Status: processor.Declined, DeclineCode: "asked_too_soon"}, nil
+}
+
+// A digital payment whose card is with the processor is the page's to
+// settle: the Reconciler, which would ask the processor about any record
+// in processing, leaves it alone while the charge is under way here.
+func TestReconcilerLeavesADigitalChargeUnderWay(t *testing.T) {
+	gp := &gateProc{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newDigitalEnv(t, gp)
+	ctx := t.Context()
+	r, token := e.create("")
+	paid := make(chan PageView, 1)
+	go func() {
+		c, _ := card(canaryPAN, "1230", "123")
+		v, err := e.ps.PayLink(ctx, token, c)
+		if err != nil {
+			t.Error(err)
+		}
+		paid <- v
+	}()
+	<-gp.entered
+	if recs, err := e.st.Unresolved(ctx); err != nil || len(recs) != 1 || recs[0].ID != r.ID() {
+		t.Fatalf("the store's unresolved: %+v, %v", recs, err)
+	}
+	rc, err := NewReconciler(e.st, map[string]processor.Processor{"sandbox": gp}, ReconcileConfig{},
+		WithReconcilePayments(e.ps), WithReconcileClock(e.clock.Now), WithReconcileLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rc.jobs(ctx)[r.ID()]; ok {
+		t.Fatal("the Reconciler would ask about a charge the page has under way")
+	}
+	close(gp.release)
+	if v := <-paid; v.State != LinkPaid || v.Result == nil || v.Result.State != StateApproved {
+		t.Fatalf("paid: %+v", v)
+	}
+	if _, ok := rc.jobs(ctx)[r.ID()]; ok {
+		t.Fatal("a settled digital payment is still to reconcile")
+	}
+}
+
+// The caller counts as gone once the page has been silent for a while:
+// the form's badge goes grey.
+func TestDigitalPresenceEnds(t *testing.T) {
+	e := newDigitalEnv(t)
+	ctx := t.Context()
+	c := &numberCall{fakeCall{id: "call-p"}}
+	set := e.ps.ForCall(c)
+	r, token := e.create("call-p")
+	sub, err := set.Events().Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ps.OpenLink(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-sub.C(); ev.Type != EventLink || !ev.Link.Present {
+		t.Fatalf("opened: %+v", ev)
+	}
+	// The presence timer's own function, as it fires.
+	e.ps.gone(*r.stored)
+	if ev := <-sub.C(); ev.Type != EventLink || ev.Link.Present {
+		t.Fatalf("gone: %+v", ev)
+	}
+	if err := e.ps.LinkPresence(ctx, token, true); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-sub.C(); ev.Type != EventLink || !ev.Link.Present {
+		t.Fatalf("back: %+v", ev)
+	}
+	if err := e.ps.LinkPresence(ctx, token, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-sub.C(); ev.Type != EventLink || ev.Link.Present {
+		t.Fatalf("left: %+v", ev)
+	}
+	if len(sub.C()) != 0 {
+		t.Fatalf("%d more events", len(sub.C()))
 	}
 }

@@ -349,6 +349,9 @@ func (r *Reconciler) jobs(ctx context.Context) map[string]reconcileJob {
 	}
 	for _, rec := range recs {
 		j := reconcileJob{rec: rec, since: rec.UpdatedAt}
+		if r.ps != nil && r.ps.chargingDigital(rec.ID) {
+			continue // PayLink is asking the processor now
+		}
 		if r.ps != nil {
 			if p := r.ps.Payment(rec.ID); p != nil {
 				if !p.unsettled() {
