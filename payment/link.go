@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/currency"
+
 	"dtmfgw/internal/randid"
 	"dtmfgw/processor"
 	"dtmfgw/sms"
@@ -394,11 +396,21 @@ func linkText(merchant string, p store.Payment, pageURL, token string, expires t
 	return head + pageURL + "#" + token + tail, head + pageURL + "#…" + tail
 }
 
-// formatAmount writes minor units as "GBP 12.50" (two decimals: the
-// currencies with none or three are written as if they had two — the page
-// formats them properly).
-func formatAmount(minor int64, currency string) string {
-	return fmt.Sprintf("%s %d.%02d", currency, minor/100, minor%100)
+// formatAmount writes minor units in the currency's own decimals, by its
+// ISO 4217 code: "GBP 12.50", "JPY 1250", "BHD 1.250".
+func formatAmount(minor int64, code string) string {
+	scale := 2
+	if u, err := currency.ParseISO(code); err == nil {
+		scale, _ = currency.Standard.Rounding(u)
+	}
+	if scale == 0 {
+		return fmt.Sprintf("%s %d", code, minor)
+	}
+	unit := int64(1)
+	for range scale {
+		unit *= 10
+	}
+	return fmt.Sprintf("%s %d.%0*d", code, minor/unit, scale, minor%unit)
 }
 
 // MessageStatus is what became of an SMS (package sms's report).

@@ -511,3 +511,15 @@ func TestDigitalPresenceEnds(t *testing.T) {
 		t.Fatalf("%d more events", len(sub.C()))
 	}
 }
+
+func TestLinkTextAmounts(t *testing.T) {
+	for _, c := range []struct {
+		minor int64
+		code  string
+		want  string
+	}{{1250, "GBP", "GBP 12.50"}, {1250, "JPY", "JPY 1250"}, {1250, "BHD", "BHD 1.250"}, {5, "EUR", "EUR 0.05"}} {
+		if got := formatAmount(c.minor, c.code); got != c.want {
+			t.Errorf("formatAmount(%d, %s) = %q, want %q", c.minor, c.code, got, c.want)
+		}
+	}
+}
