@@ -49,7 +49,10 @@ type Data struct {
 // that the store keeps, and its correlation ids. It never holds a card
 // digit beyond the last four of a card number.
 type Payment struct {
-	ID       string `json:"id"`
+	ID string `json:"id"`
+	// Type is how the card was taken: agent_assist or digital (on
+	// EventResult).
+	Type     string `json:"type,omitempty"`
 	CallID   string `json:"call_id,omitempty"`
 	ConfigID string `json:"config_id"`
 	// State is the payment's state ("approved", "timed_out", …); empty
@@ -97,7 +100,7 @@ type Result struct {
 // is the audit detail of the change that ended it.
 func resultPayment(p store.Payment, reason string) Payment {
 	return Payment{
-		ID: p.ID, CallID: p.CallID, ConfigID: p.ConfigurationID, State: string(p.State),
+		ID: p.ID, Type: string(p.Type), CallID: p.CallID, ConfigID: p.ConfigurationID, State: string(p.State),
 		PrimaryCallID: p.PrimaryCallID, AgentID: p.AgentID, InboundCallID: p.InboundCallID, OutboundCallID: p.OutboundCallID,
 		Attributes: &Attributes{Amount: p.Amount, Currency: p.Currency, Reference: p.Reference},
 		Created:    p.CreatedAt, Updated: p.UpdatedAt, Completed: p.CompletedAt,
