@@ -168,6 +168,18 @@ func TestDigitalPaymentPaysByLink(t *testing.T) {
 	if _, err := e.ps.OpenLink(ctx, token+"x"); !errors.Is(err, ErrLinkNotFound) {
 		t.Fatalf("a forged token: %v, want ErrLinkNotFound", err)
 	}
+	// A forged token pays nothing, counts no attempt, reports nothing.
+	forged, held := card("4000000000000002", "1230", "123")
+	if _, err := e.ps.PayLink(ctx, strings.ToUpper(token), forged); !errors.Is(err, ErrLinkNotFound) {
+		t.Fatalf("paying with a forged token: %v, want ErrLinkNotFound", err)
+	}
+	zeroed(t, held)
+	if err := e.ps.LinkProgress(ctx, "forged", "card_number", 3); !errors.Is(err, ErrLinkNotFound) {
+		t.Fatalf("progress with a forged token: %v", err)
+	}
+	if l, err := e.st.Link(ctx, r.ID()); err != nil || l.State != "created" || l.Attempts != 0 || l.FailedAttempts != 0 {
+		t.Fatalf("the link after forged tokens: %+v, %v", l, err)
+	}
 	v, err := e.ps.OpenLink(ctx, token)
 	if err != nil || v.State != LinkOpened || v.Amount != 1250 || v.Currency != "GBP" || v.Merchant != "Card payment" || len(v.Fields) != 3 || v.AttemptsLeft != 3 {
 		t.Fatalf("OpenLink = %+v, %v", v, err)
