@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"dtmfgw/internal/outbound"
 )
 
 // Processor types (Config.Type).
@@ -89,25 +89,7 @@ type Config struct {
 
 // Secret is a configuration value that must not be printed: it formats
 // as "[redacted]" in fmt, slog, JSON and YAML.
-type Secret string
-
-// String returns "[redacted]" (or "" for an empty secret).
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString returns the same as String, for %#v.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue keeps the secret out of slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText keeps the secret out of JSON and YAML renderings of a
-// configuration (slog's JSON handler included). Decoding is unaffected.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+type Secret = outbound.Secret
 
 // Configs is the "processors:" section: processors by name.
 type Configs map[string]Config
@@ -250,33 +232,7 @@ func (c Config) apiKey() (string, error) {
 
 // checkBaseURL accepts an absolute http(s) URL without query or fragment;
 // plain http only for a loopback host.
-func checkBaseURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("must be scheme://host[:port][/path] without user, query or fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !loopbackHost(u.Hostname()) {
-			return errors.New("plain http is accepted only for a loopback host (card data would cross the network in clear)")
-		}
-	default:
-		return errors.New("scheme must be https (or http for a loopback host)")
-	}
-	return nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+func checkBaseURL(raw string) error { return outbound.CheckBaseURL(raw, "card data") }
 
 // Option changes how New builds a processor.
 type Option func(*options)

@@ -3,13 +3,11 @@ package sms
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"dtmfgw/internal/outbound"
 )
 
 // Config is the "sms:" section of the configuration file:
@@ -182,7 +180,7 @@ func (c TwilioConfig) Validate() error {
 		bad("auth_token_env", "not resolved (Config.Resolve reads it)")
 	case c.AuthToken == "":
 		bad("auth_token", "missing (set auth_token_env to the variable that holds it)")
-	case string(c.AuthToken) == redactedText:
+	case string(c.AuthToken) == outbound.Redacted:
 		bad("auth_token", "holds the redaction mark, not a token (a configuration written out and read back?)")
 	case !tokenChars(string(c.AuthToken)):
 		bad("auth_token", "contains spaces, control or non-ASCII characters")
@@ -258,70 +256,11 @@ func validSender(s string) bool {
 
 // checkBaseURL accepts an absolute http(s) URL without user, query or
 // fragment; plain http only for a loopback host.
-func checkBaseURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("must be scheme://host[:port][/path] without user, query or fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !loopbackHost(u.Hostname()) {
-			return errors.New("plain http is accepted only for a loopback host (the credentials would cross the network in clear)")
-		}
-	default:
-		return errors.New("scheme must be https (or http for a loopback host)")
-	}
-	return nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// redactedText is what a Secret prints as.
-const redactedText = "[redacted]"
+func checkBaseURL(raw string) error { return outbound.CheckBaseURL(raw, "the credentials") }
 
 // Secret is a configuration value that must not be printed: it formats
 // as "[redacted]" with every fmt verb, in slog, and in JSON and YAML.
-// Decoding is unaffected.
-type Secret string
-
-// String returns "[redacted]" ("" for an empty secret, so a missing one
-// shows as missing).
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redactedText
-}
-
-// GoString returns the String form quoted, for %#v.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// Format writes the String form whatever the verb, so %x, %q or %d
-// cannot print the value either.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' || verb == 'v' && f.Flag('#') {
-		_, _ = io.WriteString(f, s.GoString())
-		return
-	}
-	_, _ = io.WriteString(f, s.String())
-}
-
-// LogValue keeps the secret out of slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText keeps the secret out of JSON and YAML renderings of a
-// configuration.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+type Secret = outbound.Secret
 
 // String prints the configuration with the auth token redacted (the
 // field's own formatting does it; this says so where a reader looks).

@@ -1,0 +1,39 @@
+package outbound
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestCheckBaseURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://api.example.com": true, "https://api.example.com:8443/v1": true, "http://127.0.0.1:12111": true,
+		"http://localhost:9": true, "http://[::1]:80": true,
+		"http://api.example.com": false, "ftp://x": false, "https://u:p@x": false, "https://x/?a=1": false,
+		"https://x/#f": false, "not a url": false, "": false, "%zz": false,
+	} {
+		err := CheckBaseURL(raw, "the secret")
+		if (err == nil) != ok {
+			t.Errorf("CheckBaseURL(%q) = %v, want ok %v", raw, err, ok)
+		}
+		if err != nil && strings.HasPrefix(raw, "http://api") && !strings.Contains(err.Error(), "the secret") {
+			t.Errorf("CheckBaseURL(%q): %v does not say what would cross in clear", raw, err)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	const value = "sk_live_canary_0123456789"
+	s := Secret(value)
+	j, _ := json.Marshal(struct{ S Secret }{s})
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s %q %x %d", s, s, s, s, s, s, s), string(j), s.LogValue().String()} {
+		if strings.Contains(out, value) || strings.Contains(out, "736b5f") {
+			t.Errorf("the secret printed: %s", out)
+		}
+	}
+	if Secret("").String() != "" {
+		t.Error("an empty secret prints as something")
+	}
+}
