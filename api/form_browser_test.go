@@ -17,6 +17,7 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/chromium"
 	"dtmfgw/payment"
 	"dtmfgw/store"
 )
@@ -29,7 +30,6 @@ import (
 // (default test-artifacts/form/ at the repository's root).
 
 const (
-	chromiumPath = "/usr/bin/chromium"
 	// stepTimeout bounds one step (a wait for the DOM, a click).
 	stepTimeout = 15 * time.Second
 	// formWidth is the narrowest width the form must work at.
@@ -140,39 +140,11 @@ func newBrowser(t *testing.T) context.Context {
 	if testing.Short() {
 		t.Skip("drives the agent form in headless Chromium, about a minute in all: make test runs it")
 	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the agent form's browser tests need Chromium at %s (Debian package chromium): run `make deps`", chromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.WindowSize(formWidth, formHeight),
-	)
-	if os.Geteuid() == 0 {
-		// Chromium's sandbox refuses to run as root; we are root in CI.
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil { // start it, with no timeout
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	return bctx
+	return chromium.Start(t, formWidth, formHeight)
 }
 
 // artifactsDir is where screenshots go.
-func artifactsDir(t *testing.T) string {
-	dir := os.Getenv("DTMFGW_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "test-artifacts", "form")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
+func artifactsDir(t *testing.T) string { return chromium.ArtifactsDir(t, "form") }
 
 // tab is one browser tab showing the form.
 type tab struct {

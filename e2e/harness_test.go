@@ -23,12 +23,10 @@ import (
 	"time"
 
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/chromium"
 
 	"github.com/chromedp/chromedp"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // e2eWait bounds each wait of the end-to-end tests for something the
 // gateway, the caller or the browser does.
@@ -331,34 +329,13 @@ func newBrowser(t *testing.T) *e2eBrowser {
 // another browser's of the same test.
 func newSizedBrowser(t *testing.T, name string, w, h int) *e2eBrowser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("headless Chromium is needed at %s: install Debian's chromium (make deps): %v", chromiumPath, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(w, h),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
+	// The defaults' own, and no throttling of a page in the background:
+	// two browsers run at once here.
+	ctx := chromium.Start(t, w, h,
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// The first Run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
+		chromedp.UserDataDir(t.TempDir()))
 	var dir string
 	if name != "" {
 		dir = artifactDir(t, name)

@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/chromium"
 	"dtmfgw/payment"
 )
 
@@ -36,50 +37,17 @@ import (
 // bodies, the log, all searched for the token and the card at its end.
 
 const (
-	chromiumPath = "/usr/bin/chromium"
 	// stepTimeout bounds one step (a wait for the DOM, a key press).
 	stepTimeout = 15 * time.Second
 	// pageWidth is the narrowest phone width the page must work at.
 	pageWidth, pageHeight = 360, 780
 )
 
-// newBrowser starts one headless Chromium for a test and its subtests. A
-// missing Chromium fails the test: the page is the one thing here a
-// caller sees, and a skipped check would pass unnoticed.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the payment page's browser test needs Chromium at %s: apt-get install chromium (%v)", chromiumPath, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.WindowSize(pageWidth, pageHeight),
-	)
-	if os.Geteuid() == 0 {
-		// Chromium's sandbox refuses to run as root; we are root in CI.
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil { // start it, with no timeout
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	return bctx
-}
+// newBrowser starts one headless Chromium for a test and its subtests at
+// a phone's width.
+func newBrowser(t *testing.T) context.Context { return chromium.Start(t, pageWidth, pageHeight) }
 
-func artifactsDir(t *testing.T) string {
-	dir := os.Getenv("DTMFGW_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "test-artifacts", "paypage")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
+func artifactsDir(t *testing.T) string { return chromium.ArtifactsDir(t, "paypage") }
 
 // pageEnv is one subtest's gateway: the Handler over a fakeDesk on a
 // loopback server that records what the browser sent.
