@@ -322,18 +322,9 @@ func (tb *tab) tabTo(sel string, back bool) {
 // until the new page is there, the old one's evaluations fail.
 func (tb *tab) afterNavigation(what, cond string) {
 	tb.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		ctx, cancel := context.WithDeadline(tb.ctx, deadline)
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || !(strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "attached") || strings.Contains(err.Error(), "context")) {
-			tb.shot("FAILED-" + what)
-			tb.t.Fatalf("%s: %v", what, err)
-		}
+	if err := chromium.PollAcrossNavigation(tb.ctx, cond, time.Now().Add(stepTimeout)); err != nil {
+		tb.shot("FAILED-" + what)
+		tb.t.Fatalf("%s: %v", what, err)
 	}
 }
 

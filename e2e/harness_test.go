@@ -372,18 +372,9 @@ func (b *e2eBrowser) until(what, cond string, timeout time.Duration) {
 // within one bound.
 func (b *e2eBrowser) afterNavigation(what, cond string, timeout time.Duration) {
 	b.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithDeadline(b.ctx, deadline)
-		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || !(strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "attached") || strings.Contains(err.Error(), "context")) {
-			b.shot("failed-" + what)
-			b.t.Fatalf("browser: waiting for %s (%s): %v", what, cond, err)
-		}
+	if err := chromium.PollAcrossNavigation(b.ctx, cond, time.Now().Add(timeout)); err != nil {
+		b.shot("failed-" + what)
+		b.t.Fatalf("browser: waiting for %s (%s): %v", what, cond, err)
 	}
 }
 

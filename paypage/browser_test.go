@@ -327,18 +327,9 @@ func (tb *tab) open(url string) {
 // fail, and those failures are retried until the step's deadline.
 func (tb *tab) afterReload(what, cond string) {
 	tb.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		ctx, cancel := context.WithDeadline(tb.ctx, deadline)
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || !(strings.Contains(err.Error(), "context") || strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "attached")) {
-			tb.shot("FAILED-" + what)
-			tb.t.Fatalf("%s: %v", what, err)
-		}
+	if err := chromium.PollAcrossNavigation(tb.ctx, cond, time.Now().Add(stepTimeout)); err != nil {
+		tb.shot("FAILED-" + what)
+		tb.t.Fatalf("%s: %v", what, err)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -57,4 +59,26 @@ func ArtifactsDir(t testing.TB, sub string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// PollAcrossNavigation polls the JavaScript condition cond on the page of
+// ctx until it holds, or deadline passes: a poll cut short because the
+// page itself navigated (its old document gone) starts again on the new
+// one. It returns the last error when the condition never held.
+func PollAcrossNavigation(ctx context.Context, cond string, deadline time.Time) error {
+	for {
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		_, err := chromedp.Run(pctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil || time.Now().After(deadline) || !navigated(err) {
+			return err
+		}
+	}
+}
+
+// navigated reports whether err is a page's evaluation failing because
+// the page went away under it.
+func navigated(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "navigated") || strings.Contains(s, "attached") || strings.Contains(s, "context")
 }
