@@ -82,23 +82,35 @@ type apiError struct {
 
 // do sends a JSON request and decodes a 2xx answer into out.
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	return sendJSON(ctx, c.client, method, c.base+path, http.Header{"Authorization": {"Bearer " + c.key}}, b, out)
+}
+
+// sendJSON sends body (none when nil) as JSON to url with hdr, and
+// decodes a 2xx answer into out (if not nil); another answer is an error
+// with the API's code and message.
+func sendJSON(ctx context.Context, client *http.Client, method, url string, hdr http.Header, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := c.client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -110,7 +122,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if res.StatusCode/100 != 2 {
 		var e apiError
 		_ = json.Unmarshal(data, &e)
-		return fmt.Errorf("%s %s: %s %s: %s", method, path, res.Status, e.Error.Code, e.Error.Message)
+		return fmt.Errorf("%s %s: %s %s: %s", method, req.URL.Path, res.Status, e.Error.Code, e.Error.Message)
 	}
 	if out == nil {
 		return nil

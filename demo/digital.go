@@ -1,11 +1,8 @@
 package demo
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -190,34 +187,13 @@ type pageClient struct {
 }
 
 func (c *pageClient) do(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
+	hdr := http.Header{"Authorization": {"Bearer " + c.token}}
 	if body != nil {
-		rd = bytes.NewReader(body)
+		hdr.Set("Origin", c.origin)
+		hdr.Set("X-Csrf-Token", c.csrf)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.api+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Origin", c.origin)
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	res, err := c.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("the payment page's %s: %w", path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("the payment page's %s: %s", path, res.Status)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
+	if err := sendJSON(ctx, c.client, method, c.api+path, hdr, body, out); err != nil {
+		return fmt.Errorf("the payment page: %w", err)
 	}
 	return nil
 }
