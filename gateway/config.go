@@ -177,7 +177,12 @@ func (c *Config) Validate() error {
 	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.SMS.Validate(); err != nil {
+	// The SMS provider's secret comes from the variable it names: checked
+	// as it will be used.
+	smsCfg := c.SMS
+	if err := smsCfg.Resolve(os.Getenv); err != nil {
+		errs = append(errs, err)
+	} else if err := smsCfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Storage.DSN == "" {
