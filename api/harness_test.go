@@ -77,6 +77,9 @@ type envOptions struct {
 	opts    []Option
 	// texter, when set, enables digital payments, their SMS going to it.
 	texter payment.Texter
+	// shared, when set, is the store, another env's: two nodes on one
+	// database.
+	shared *store.Store
 }
 
 func newTestEnv(t *testing.T, o envOptions) *testEnv {
@@ -86,11 +89,15 @@ func newTestEnv(t *testing.T, o envOptions) *testEnv {
 	ctx := context.Background()
 	var err error
 	e.db = filepath.Join(t.TempDir(), "dtmfgw.db")
-	e.st, err = store.Open(ctx, "sqlite:"+e.db)
-	if err != nil {
-		t.Fatal(err)
+	if o.shared != nil {
+		e.st = o.shared
+	} else {
+		e.st, err = store.Open(ctx, "sqlite:"+e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.st.Close() })
 	}
-	t.Cleanup(func() { e.st.Close() })
 	procs, err := processor.NewAll(processor.Configs{"sandbox": {Type: processor.TypeSandbox, MinDelay: time.Microsecond, MaxDelay: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

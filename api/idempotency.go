@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Idempotency keys of POST /v1/payments are kept in memory, per process:
-// a restart forgets them (a retry after a restart makes a new payment,
-// which the call's one-open-payment rule then refuses with
-// payment_active while the first is open).
+// Idempotency keys of POST /v1/payments are claimed in the store, which
+// every node shares and which outlives a restart (Server.claimKey). A
+// Server without a store (tests of the payment endpoints alone) keeps
+// them here, in memory.
 const (
 	// idempotencyTTL is how long a key is remembered.
 	idempotencyTTL = 24 * time.Hour
@@ -40,17 +40,17 @@ func newIdempotency(now func() time.Time) *idempotency {
 	return &idempotency{now: now, byKey: make(map[string]*idemEntry)}
 }
 
-// lookup returns the payment id made under key, and whether the request
-// hash matches the first one's.
-func (m *idempotency) lookup(key string, body [sha256.Size]byte) (paymentID string, same, found bool) {
+// lookup returns the payment id made under key and the hash of the
+// request that made it.
+func (m *idempotency) lookup(key string) (paymentID string, body [sha256.Size]byte, found bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expireLocked()
 	e := m.byKey[key]
 	if e == nil {
-		return "", false, false
+		return "", body, false
 	}
-	return e.paymentID, e.body == body, true
+	return e.paymentID, e.body, true
 }
 
 // remember records that key made the payment.
@@ -76,5 +76,20 @@ func (m *idempotency) expireLocked() {
 	}
 	if n > 0 {
 		m.order = m.order[n:]
+	}
+}
+
+// forget drops key when it names paymentID (its payment was not made).
+func (m *idempotency) forget(key, paymentID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.byKey[key]; e != nil && e.paymentID == paymentID {
+		delete(m.byKey, key)
+		for i, o := range m.order {
+			if o == e {
+				m.order = append(m.order[:i], m.order[i+1:]...)
+				break
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
+	"dtmfgw/cluster"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
 	"dtmfgw/sms"
@@ -174,21 +176,24 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
 	hash := req.hash()
+	id := store.NewID()
 	if req.IdempotencyKey != "" {
-		if id, same, ok := s.idem.lookup(req.IdempotencyKey, hash); ok {
-			if !same {
-				writeError(w, errorf(http.StatusConflict, "idempotency_conflict", "the idempotency key was used with a different request"))
-				return
-			}
-			f, err := s.payments.Find(r.Context(), id)
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			s.writeCreated(w, r, http.StatusOK, f)
+		earlier, taken, err := s.claimKey(r.Context(), req.IdempotencyKey, hash, id)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if taken {
+			s.answerRepeat(w, r, earlier, hash)
 			return
 		}
 	}
+	created := false
+	defer func() {
+		if req.IdempotencyKey != "" && !created {
+			s.releaseKey(req.IdempotencyKey, id)
+		}
+	}()
 	var c *call.Call
 	if req.Type != typeDigital || req.namesCall() {
 		var err error
@@ -210,25 +215,78 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 		if c != nil {
 			callID = c.ID()
 		}
-		f, _, err = s.payments.CreateDigital(r.Context(), payment.DigitalRequest{ID: store.NewID(), CallID: callID,
+		f, _, err = s.payments.CreateDigital(r.Context(), payment.DigitalRequest{ID: id, CallID: callID,
 			ConfigID: req.Configuration, Attributes: attrs, Phone: req.Phone, Actor: store.ActorAPI})
 		if errors.Is(err, payment.ErrNotReady) {
 			err = errAmountRequired
 		}
 	case typeAgentAssist:
 		// What the back end prefills is fixed for the agent's form.
-		f, err = s.payments.Create(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+		f, err = s.payments.Create(c.ID(), req.Configuration, id, attrs, attrs.Given())
 	default:
-		f, err = s.payments.CreateChoosing(c.ID(), req.Configuration, store.NewID(), attrs, attrs.Given())
+		f, err = s.payments.CreateChoosing(c.ID(), req.Configuration, id, attrs, attrs.Given())
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if req.IdempotencyKey != "" {
-		s.idem.remember(req.IdempotencyKey, s.view(r.Context(), f).ID, hash)
-	}
+	created = true
 	s.writeCreated(w, r, http.StatusCreated, f)
+}
+
+// claimKey claims an idempotency key for the payment id about to be made:
+// in the store, which every node shares (and which outlives a restart),
+// or in this process's memory without one. taken says an earlier request
+// claimed it: earlier is the payment it made and its request's hash.
+func (s *Server) claimKey(ctx context.Context, key string, hash [sha256.Size]byte, id string) (earlier store.IdempotencyKey, taken bool, err error) {
+	if s.store == nil {
+		if pid, body, ok := s.idem.lookup(key); ok {
+			return store.IdempotencyKey{Key: key, PaymentID: pid, RequestHash: body}, true, nil
+		}
+		s.idem.remember(key, id, hash)
+		return store.IdempotencyKey{}, false, nil
+	}
+	earlier, taken, err = s.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{Key: key, RequestHash: hash, PaymentID: id})
+	if err != nil {
+		s.log.Warn("idempotency key not claimed", "err", err)
+		return store.IdempotencyKey{}, false, errStorage
+	}
+	return earlier, taken, nil
+}
+
+// releaseKey lets go of a key whose payment was not made, so that the
+// client's retry can make it.
+func (s *Server) releaseKey(key, id string) {
+	if s.store == nil {
+		s.idem.forget(key, id)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseIdempotencyKey(ctx, key, id); err != nil {
+		s.log.Warn("idempotency key not released", "err", err)
+	}
+}
+
+// answerRepeat answers a request whose idempotency key was claimed
+// before: the payment the first made (with a new form token), a conflict
+// if this request differs, or 409 while the first is still being made
+// (on another node) or came to nothing.
+func (s *Server) answerRepeat(w http.ResponseWriter, r *http.Request, earlier store.IdempotencyKey, hash [sha256.Size]byte) {
+	if earlier.RequestHash != hash {
+		writeError(w, errorf(http.StatusConflict, "idempotency_conflict", "the idempotency key was used with a different request"))
+		return
+	}
+	f, err := s.payments.Find(r.Context(), earlier.PaymentID)
+	if errors.Is(err, payment.ErrNotFound) {
+		writeError(w, errorf(http.StatusConflict, "idempotency_in_progress", "a request with this idempotency key is still being handled: retry shortly"))
+		return
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeCreated(w, r, http.StatusOK, f)
 }
 
 // writeCreated answers a new (or idempotently repeated) payment with a
@@ -606,4 +664,26 @@ func (s *Server) getOutbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Messages []sms.OutboxMessage `json:"messages"`
 	}{msgs})
+}
+
+// getNodes lists the nodes sharing the store, alive or not, the answering
+// one marked (API key only).
+func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authAPIKey(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	nodes := []cluster.NodeView{}
+	if s.cluster != nil {
+		ns, err := s.cluster.Nodes(r.Context())
+		if err != nil {
+			s.log.Warn("listing the nodes", "err", err)
+			writeError(w, errStorage)
+			return
+		}
+		nodes = append(nodes, ns...)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Nodes []cluster.NodeView `json:"nodes"`
+	}{nodes})
 }

@@ -230,6 +230,7 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 		t.Fatalf("the webhook secret is shown: %s", b)
 	}
 	e.req("GET", "/v1/configurations", "", "")
+	e.req("GET", "/v1/nodes", testKey, "")
 	c := e.newCall(call.Correlation{AgentID: "agent-s", PrimaryCallID: "pc-s", CallerNumber: "447700900123", CalledNumber: "441134960000"})
 	e.req("GET", "/v1/calls?agent_id=agent-s", testKey, "")
 	e.req("GET", "/v1/calls?agent_id="+strings.Repeat("a", 300), testKey, "")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dtmfgw/call"
+	"dtmfgw/cluster"
 	"dtmfgw/internal/certfile"
 	"dtmfgw/payment"
 	"dtmfgw/sms"
@@ -56,6 +57,11 @@ func WithSMSOutbox(messages func() []sms.OutboxMessage) Option {
 	return func(s *Server) { s.outbox = messages }
 }
 
+// WithCluster lets GET /v1/nodes list the nodes sharing the store.
+func WithCluster(r *cluster.Registry) Option {
+	return func(s *Server) { s.cluster = r }
+}
+
 // WithPage mounts the hosted payment page (package paypage) at /pay/.
 func WithPage(h http.Handler) Option {
 	return func(s *Server) { s.page = h }
@@ -89,8 +95,9 @@ type Server struct {
 
 	// outbox reads the SMS outbox (nil: another provider); page is the
 	// hosted payment page (nil: none).
-	outbox func() []sms.OutboxMessage
-	page   http.Handler
+	outbox  func() []sms.OutboxMessage
+	page    http.Handler
+	cluster *cluster.Registry // nil: GET /v1/nodes lists none
 
 	// createMu serialises the creation of payments with their
 	// idempotency keys: a key's lookup and its payment's creation are one
@@ -176,6 +183,7 @@ func New(cfg Config, calls *call.Manager, payments *payment.Payments, st *store.
 		{"POST", "/v1/payments/{id}/link/send", s.postSendLink},
 		{"GET", "/v1/payments/{id}/events", s.getEvents},
 		{"GET", "/v1/sms/outbox", s.getOutbox},
+		{"GET", "/v1/nodes", s.getNodes},
 	}
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {

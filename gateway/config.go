@@ -13,6 +13,7 @@ import (
 
 	"dtmfgw/api"
 	"dtmfgw/call"
+	"dtmfgw/cluster"
 	"dtmfgw/metrics"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
@@ -38,8 +39,10 @@ type Config struct {
 	// Webhooks is how results reach each configuration's webhook.
 	Webhooks webhook.Config `yaml:"webhooks"`
 	// SMS is how digital payments' links reach the caller.
-	SMS   sms.Config  `yaml:"sms"`
-	Admin AdminConfig `yaml:"admin"`
+	SMS sms.Config `yaml:"sms"`
+	// Cluster is this node among the others sharing the store.
+	Cluster cluster.Config `yaml:"cluster"`
+	Admin   AdminConfig    `yaml:"admin"`
 }
 
 // AdminConfig is the "admin:" section: the operator's HTTP listener
@@ -78,6 +81,7 @@ func DefaultConfig() Config {
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Webhooks:   webhook.DefaultConfig(),
 		SMS:        sms.Config{Provider: sms.OutboxName},
+		Cluster:    cluster.DefaultConfig(),
 		Admin:      AdminConfig{Listen: metrics.DefaultAdminListen},
 	}
 }
@@ -187,6 +191,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.DSN == "" {
 		errs = append(errs, errors.New("storage.dsn: empty"))
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Cluster.Enabled {
+		// Nodes share the truth in PostgreSQL, and each must take the
+		// form tokens the others minted.
+		if !strings.HasPrefix(c.Storage.DSN, "postgres://") && !strings.HasPrefix(c.Storage.DSN, "postgresql://") {
+			errs = append(errs, errors.New("cluster.enabled: several nodes share a PostgreSQL store: storage.dsn must be a postgres:// URL"))
+		}
+		if c.HTTP.FormTokenSecret == "" {
+			errs = append(errs, errors.New("cluster.enabled: http.form_token_secret must be set, the same on every node (a form token minted by one node is checked by the others)"))
+		}
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -26,6 +26,10 @@ func TestConfigRefusalsNameTheKey(t *testing.T) {
 		{"bad admin listen", "admin:\n  listen: nowhere\n", []string{"admin.listen"}},
 		{"two problems", "sip:\n  ring_timeout: 1ns\nlog:\n  level: loud\n", []string{"sip.ring_timeout", "log.level"}},
 		{"short webhook retries", "webhooks:\n  max_age: 1h\n", []string{"webhooks.max_age"}},
+		{"cluster on SQLite, no shared secret", "cluster:\n  enabled: true\n", []string{"cluster.enabled", "postgres://", "http.form_token_secret"}},
+		{"cluster heartbeat", "cluster:\n  heartbeat: 1ms\n", []string{"cluster.heartbeat"}},
+		{"sms provider", "sms:\n  provider: pigeon\n", []string{"sms.provider"}},
+		{"sms token variable unset", "sms:\n  provider: twilio\n  twilio:\n    account_sid: AC0123456789abcdef0123456789abcdef\n    auth_token_env: DTMFGW_TEST_UNSET_TOKEN\n    from: \"+15005550006\"\n", []string{"sms.twilio.auth_token_env", "DTMFGW_TEST_UNSET_TOKEN is not set"}},
 		{"webhook secret too short", "payments:\n  configurations:\n    - id: card\n      name: Card\n      processor: sandbox\n      accepted_brands: [visa]\n      fields:\n        - {id: card_number, kind: card_number}\n        - {id: expiry, kind: expiry}\n        - {id: security_code, kind: security_code}\n      webhook:\n        url: https://crm.example.com/hook\n        secret: short-secret\n", []string{"payments.configurations[0].webhook.secret"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

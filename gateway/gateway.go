@@ -16,6 +16,7 @@ import (
 
 	"dtmfgw/api"
 	"dtmfgw/call"
+	"dtmfgw/cluster"
 	"dtmfgw/internal/certfile"
 	"dtmfgw/internal/randid"
 	"dtmfgw/metrics"
@@ -72,8 +73,11 @@ type Gateway struct {
 	// the last calls are attempted, the rest wait in the outbox for the
 	// next start.
 	stopWebhooks func()
-	// stopBackground ends the SMS sender and the links' expiry sweep.
+	// stopBackground ends the SMS sender, the links' expiry sweep and
+	// the cluster heartbeat.
 	stopBackground func()
+	// cluster is this node's membership among those sharing the store.
+	cluster *cluster.Registry
 	// stopReconciler ends the reconciler, after the drain: asks under way
 	// are abandoned (the payments stay unresolved for the next start).
 	stopReconciler func()
@@ -234,6 +238,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		return nil, err
 	}
 	apiOpts = append(apiOpts, api.WithPage(page))
+	// This node among those sharing the store: it heartbeats from now on
+	// (alone, on SQLite, it lists itself).
+	if g.cluster, err = cluster.New(cfg.Cluster, g.store, httpCfg.PublicBase(), cfg.SIP.Listen, cluster.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	apiOpts = append(apiOpts, api.WithCluster(g.cluster))
 	// Payments a previous run left with a processor, and those a
 	// processor leaves without an answer in this one, are settled by
 	// asking, never by charging again; in the background, once the
@@ -272,6 +282,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		return nil, err
 	}
 	g.sipAddr, g.sipCert = ls.Addr(), ls.Cert
+	// Registered once every address is known: the first heartbeat now,
+	// so that /readyz and the other nodes see this one at once.
+	g.cluster.SetSIPAddress(g.sipAddr.String())
+	_ = g.cluster.Beat(ctx)
+	background.Go(func() { g.cluster.Run(backgroundCtx) })
 	serveCtx, stop := context.WithCancel(context.Background())
 	g.stopServing = stop
 	g.sipServed, g.httpServed, g.adminServed = make(chan error, 1), make(chan error, 1), make(chan error, 1)
@@ -331,6 +346,7 @@ func (g *Gateway) shutdown() error {
 	drain := g.Config().SIP.DrainTimeout // SIGHUP may have changed it
 	g.log.Info("draining", "calls", g.b2b.Calls(), "drain_timeout", drain.String())
 	g.api.Drain()
+	g.cluster.SetDraining(true)
 	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
 	err := g.b2b.Shutdown(drainCtx)
 	cancel()
@@ -416,6 +432,9 @@ func (g *Gateway) adminHandler(procs []processor.Processor) (http.Handler, error
 		return nil, err
 	}
 	checks := []metrics.Check{metrics.PortsCheck(g.calls), metrics.StoreCheck(g.store)}
+	if g.cluster.Enabled() {
+		checks = append(checks, metrics.Check{Name: "cluster", Check: g.cluster.Ready})
+	}
 	for _, p := range procs {
 		checks = append(checks, metrics.ProcessorCheck(p))
 	}

@@ -49,6 +49,10 @@ func layer(pkg string) (rank float64, top string) {
 	case top == "call":
 		// The call domain: the calls over media, and their presses.
 		return 2, top
+	case top == "cluster":
+		// The nodes sharing one store: over store only, for the API and
+		// the gateway.
+		return 2.5, top
 	case top == "payment":
 		// The payment domain: it takes a call's presses, so it sits
 		// just above the call domain, which knows nothing of it.
