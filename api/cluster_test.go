@@ -8,6 +8,7 @@ import (
 
 	"dtmfgw/call"
 	"dtmfgw/cluster"
+	"dtmfgw/store"
 )
 
 // Two nodes on one store: an idempotency key claimed through one is
@@ -84,5 +85,102 @@ func TestNodesList(t *testing.T) {
 		if code, _, _ := a.req("GET", "/v1/nodes", cred, ""); code != http.StatusUnauthorized {
 			t.Fatalf("GET /v1/nodes with %q: %d", cred, code)
 		}
+	}
+}
+
+// twoNodes is two API servers on one store, with one form token secret,
+// each registered in the cluster as alive.
+func twoNodes(t *testing.T) (a, b *testEnv) {
+	t.Helper()
+	secret := func(c *Config) { c.FormTokenSecret = strings.Repeat("s", 32) }
+	a = newTestEnv(t, envOptions{edit: secret})
+	b = newTestEnv(t, envOptions{shared: a.st, edit: secret})
+	for _, n := range []struct {
+		e  *testEnv
+		id string
+	}{{a, "node-a"}, {b, "node-b"}} {
+		cfg := cluster.DefaultConfig()
+		cfg.Enabled, cfg.NodeID = true, n.id
+		reg, err := cluster.New(cfg, a.st, n.e.ts.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Beat(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		n.e.srv.cluster = reg
+	}
+	return a, b
+}
+
+// A CRM and an agent's form reach node B; the call is node A's. Every
+// command, and the event stream, is handed to A and answered as A
+// answers; the stream resumes through the other node.
+func TestCommandsReachTheCallsNode(t *testing.T) {
+	a, b := twoNodes(t)
+	c := a.newCall(call.Correlation{AgentID: "agent-x", PrimaryCallID: "pc-x"})
+	if err := a.st.AddLiveCall(t.Context(), store.LiveCall{ID: c.ID(), NodeID: "node-a", AgentID: "agent-x", PrimaryCallID: "pc-x"}); err != nil {
+		t.Fatal(err)
+	}
+	var p created
+	b.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"primary_call_id":"pc-x","type":"agent_assist","prefill":{"amount":1250,"currency":"GBP"},"idempotency_key":"x-1"}`, &p)
+	if p.Payment.CallID != c.ID() || a.ps.Payment(p.Payment.ID) == nil || b.ps.Payment(p.Payment.ID) != nil {
+		t.Fatalf("the payment %+v is not node A's", p.Payment)
+	}
+	// The same creation through A: the same payment.
+	var again created
+	a.must(http.StatusOK, "POST", "/v1/payments", testKey, `{"primary_call_id":"pc-x","type":"agent_assist","prefill":{"amount":1250,"currency":"GBP"},"idempotency_key":"x-1"}`, &again)
+	if again.Payment.ID != p.Payment.ID {
+		t.Fatalf("the repeat through A made %s, want %s", again.Payment.ID, p.Payment.ID)
+	}
+	s := b.openStream("/v1/payments/"+p.Payment.ID+"/events?access_token="+p.FormToken, "")
+	if m := s.mustNext(); m.event != "snapshot" {
+		t.Fatalf("first message through B: %+v", m)
+	}
+	b.must(http.StatusOK, "POST", "/v1/payments/"+p.Payment.ID+"/fields/card_number/arm", p.FormToken, "", nil)
+	a.press(c, "4242424242424242"+"1230"+"123")
+	msgs := s.until("state")
+	var lastID string
+	for _, m := range msgs {
+		if m.id != "" {
+			lastID = m.id
+		}
+	}
+	// An unknown field, through B: A's own answer.
+	code, got, _ := b.req("POST", "/v1/payments/"+p.Payment.ID+"/fields/nope/arm", p.FormToken, "")
+	if code != http.StatusNotFound || errorCode(t, got) != "not_found" {
+		t.Fatalf("an unknown field through B: %d %s", code, got)
+	}
+	// The stream resumes through A from the last event B passed on.
+	resumed := a.openStream("/v1/payments/"+p.Payment.ID+"/events?access_token="+p.FormToken, "", "Last-Event-ID", lastID)
+	var v viewJSON
+	b.must(http.StatusOK, "POST", "/v1/payments/"+p.Payment.ID+"/process", p.FormToken, "", &v)
+	if v.State != "approved" {
+		t.Fatalf("processed through B: %s", v.State)
+	}
+	found := false
+	for _, m := range resumed.until("result") {
+		if m.event == "snapshot" || m.event == "reset" {
+			t.Fatalf("the resumed stream started again (%s) rather than resuming", m.event)
+		}
+		found = found || m.event == "result"
+	}
+	if !found {
+		t.Fatal("no result on the resumed stream")
+	}
+	// A node's name without its signature, or with another's: refused,
+	// and nothing done.
+	for _, hdr := range [][]string{
+		{headerNode, "node-b"},
+		{headerNode, "node-b", headerNodeAuth, "1.00"},
+		{headerNode, "node-b", headerNodeAuth, b.srv.nodeSignature("node-b", time.Now().Add(-time.Hour).Unix(), "POST", "/v1/payments/"+p.Payment.ID+"/end")},
+	} {
+		code, got, _ := a.req("POST", "/v1/payments/"+p.Payment.ID+"/end", testKey, "", hdr...)
+		if code != http.StatusUnauthorized {
+			t.Fatalf("a forged node header %v: %d %s", hdr, code, got)
+		}
+	}
+	if st := a.ps.Payment(p.Payment.ID); st != nil && st.State().String() != "approved" {
+		t.Fatalf("the payment after forged requests: %s", st.State())
 	}
 }

@@ -18,14 +18,9 @@ const MaxBodyBytes = 64 << 10
 // only, at most MaxBodyBytes, one value, no unknown fields, nothing after
 // it. A body-less action (v is nil) takes an empty body, or {} as JSON.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
-		}
-		return errorf(http.StatusBadRequest, "bad_request", "the body could not be read")
+		return err
 	}
 	if v == nil && len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -96,4 +91,18 @@ func fieldName(s string) bool {
 		}
 	}
 	return true
+}
+
+// readBody reads the request's body, at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
+		}
+		return nil, errorf(http.StatusBadRequest, "bad_request", "the body could not be read")
+	}
+	return data, nil
 }

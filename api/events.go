@@ -40,6 +40,10 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := s.payments.Find(r.Context(), id)
+	if (err != nil || (f.Live() == nil && !f.Waiting())) && s.handOn(w, r, s.routeTo(r.Context(), id)) {
+		// The call's bus is another node's: its stream, passed on.
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return

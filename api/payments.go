@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -165,7 +167,12 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	raw, err := readBody(w, r)
+	if err == nil {
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		err = decodeBody(w, r, &req)
+	}
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -198,6 +205,19 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 	if req.Type != typeDigital || req.namesCall() {
 		var err error
 		if c, err = s.findCall(req); err != nil {
+			if errors.Is(err, errCallNotFound) {
+				// Another node's call: it makes the payment.
+				if node := s.callNode(r.Context(), req); node != "" {
+					r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
+					if req.IdempotencyKey != "" {
+						s.releaseKey(req.IdempotencyKey, id)
+					}
+					created = true // the key is the other node's to claim
+					if s.handOn(w, r, node) {
+						return
+					}
+				}
+			}
 			writeError(w, err)
 			return
 		}
@@ -208,7 +228,6 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
 	}
 	var f payment.Ref
-	var err error
 	switch req.Type {
 	case typeDigital:
 		callID := ""
@@ -231,7 +250,23 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created = true
+	if c != nil {
+		s.recordRoute(r.Context(), id, c.ID())
+	}
 	s.writeCreated(w, r, http.StatusCreated, f)
+}
+
+// callNode returns the other node that holds the one live call the
+// request names, or "".
+func (s *Server) callNode(ctx context.Context, req createRequest) string {
+	if s.cluster == nil || !s.cluster.Enabled() || s.store == nil {
+		return ""
+	}
+	cs, err := s.store.LiveCalls(ctx, store.CallFilter{ID: req.CallID, PrimaryCallID: req.PrimaryCallID, AgentID: req.AgentID}, 2)
+	if err != nil || len(cs) != 1 || cs[0].NodeID == s.cluster.Self() {
+		return ""
+	}
+	return cs[0].NodeID
 }
 
 // claimKey claims an idempotency key for the payment id about to be made:
@@ -438,11 +473,15 @@ func (s *Server) paymentFor(w http.ResponseWriter, r *http.Request, write bool) 
 		writeError(w, err)
 		return payment.Ref{}, principal{}, false
 	}
+	f, err := s.payments.Find(r.Context(), id)
+	if (err != nil || (f.Live() == nil && !f.Waiting())) && s.handOn(w, r, s.routeTo(r.Context(), id)) {
+		// Its call is another node's: that node answered.
+		return payment.Ref{}, principal{}, false
+	}
 	if write && s.draining.Load() {
 		writeError(w, errDraining)
 		return payment.Ref{}, principal{}, false
 	}
-	f, err := s.payments.Find(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
 		return payment.Ref{}, principal{}, false
@@ -591,6 +630,7 @@ func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.recordRoute(r.Context(), nf.ID(), nf.View().CallID)
 	s.writeCreated(w, r, http.StatusCreated, nf)
 }
 

@@ -202,6 +202,12 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if _, err := s.forwarded(r); err != nil {
+		// It says another node handed it on, and cannot prove it.
+		writeError(w, err)
+		s.log.Warn("a request with a node's name and no valid signature refused", "method", r.Method)
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	sw := &statusWriter{ResponseWriter: w}
 	if pattern == "" {

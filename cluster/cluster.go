@@ -224,3 +224,23 @@ func (r *Registry) Nodes(ctx context.Context) ([]NodeView, error) {
 	}
 	return out, nil
 }
+
+// ErrNoPeer: the node is not known, not alive, or this one.
+var ErrNoPeer = errors.New("cluster: no such live node")
+
+// Peer returns the live node id, other than this one.
+func (r *Registry) Peer(ctx context.Context, id string) (NodeView, error) {
+	if id == "" || id == r.self.ID {
+		return NodeView{}, ErrNoPeer
+	}
+	ns, err := r.Nodes(ctx)
+	if err != nil {
+		return NodeView{}, err
+	}
+	for _, n := range ns {
+		if n.ID == id && n.Alive {
+			return n, nil
+		}
+	}
+	return NodeView{}, ErrNoPeer
+}

@@ -96,6 +96,28 @@ type Options struct {
 	Level *slog.LevelVar
 }
 
+// shareCall records in the store that this node holds c, until c ends,
+// so that the other nodes hand its commands here. The call does not wait
+// for the store.
+func (g *Gateway) shareCall(c *call.Call) {
+	corr := c.Correlation()
+	lc := store.LiveCall{ID: c.ID(), NodeID: g.cluster.Self(), InboundCallID: corr.InboundCallID,
+		PrimaryCallID: corr.PrimaryCallID, AgentID: corr.AgentID}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := g.store.AddLiveCall(ctx, lc); err != nil {
+			g.log.Warn("cluster: call not shared", "call", lc.ID, "err", err)
+		}
+		cancel()
+		<-c.Done()
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.store.RemoveLiveCall(ctx, lc.ID); err != nil {
+			g.log.Warn("cluster: ended call not unshared", "call", lc.ID, "err", err)
+		}
+	}()
+}
+
 // linkExpiryEvery is how often links whose time has run out are ended,
 // so that their payments' webhooks go out on time.
 const linkExpiryEvery = time.Minute
@@ -257,7 +279,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	if g.reconciler, err = payment.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err
 	}
-	if g.calls, err = call.NewManager(cfg.Media, call.WithLogger(log), call.WithNewCall(g.payments.TakeCall)); err != nil {
+	newCall := g.payments.TakeCall
+	if cfg.Cluster.Enabled {
+		// Any node finds here which node holds a call. A previous run's
+		// calls died with it.
+		if _, err := g.store.RemoveNodeCalls(ctx, g.cluster.Self()); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		newCall = func(c *call.Call) {
+			g.payments.TakeCall(c)
+			g.shareCall(c)
+		}
+	}
+	if g.calls, err = call.NewManager(cfg.Media, call.WithLogger(log), call.WithNewCall(newCall)); err != nil {
 		return nil, err
 	}
 	closers = append(closers, func() { g.calls.Close() })
