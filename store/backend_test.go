@@ -2,15 +2,13 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +16,7 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(dsn))
 	}
 	code := m.Run()
-	stopTestPostgres()
+	pgtest.Stop()
 	os.Exit(code)
 }
 
@@ -33,39 +31,7 @@ var backends = []backend{
 	{"sqlite", func(t *testing.T) string {
 		return "sqlite:" + filepath.Join(t.TempDir(), "db", "dtmfgw.db")
 	}},
-	{"postgres", freshPostgres},
-}
-
-// schemaSeq numbers the per-test schemas.
-var schemaSeq atomic.Int64
-
-// freshPostgres makes a schema of t's own on the test server and returns
-// a DSN whose search_path is that schema, so every test starts empty
-// without the cost of a database per test.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	dsn, admin, err := postgresAdmin()
-	if err != nil {
-		t.Fatalf("PostgreSQL for the tests: %v", err)
-	}
-	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", postgresDSNEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	{"postgres", func(t *testing.T) string { return pgtest.Fresh(t) }},
 }
 
 // eachBackend runs f as a subtest per backend.

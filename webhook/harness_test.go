@@ -2,21 +2,17 @@ package webhook
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/pgtest"
 	"dtmfgw/payment"
 	"dtmfgw/store"
 )
@@ -112,47 +108,11 @@ func newEnvOn(t *testing.T, dsn string, cfg Config, configs ...payment.Config) *
 	return e
 }
 
-// postgresDSNEnv names a PostgreSQL database (as in package store's
-// tests) the restart tests run on as well, each in a schema of its own.
-// Package store's tests, which start a server of their own, prove the
-// outbox's queries on PostgreSQL whether it is set or not.
-const postgresDSNEnv = "DTMFGW_TEST_POSTGRES_DSN"
-
-var schemaSeq atomic.Int64
-
-// eachDatabase runs f on a fresh SQLite database, and on a fresh
-// PostgreSQL schema when postgresDSNEnv is set.
+// eachDatabase runs f on a fresh SQLite database and on a fresh
+// PostgreSQL schema (package pgtest's server).
 func eachDatabase(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db")) })
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		return
-	}
-	t.Run("postgres", func(t *testing.T) {
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		schema := fmt.Sprintf("webhook_%d_%d", os.Getpid(), schemaSeq.Add(1))
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if db, err := sql.Open("pgx", dsn); err == nil {
-				db.Exec("DROP SCHEMA " + schema + " CASCADE")
-				db.Close()
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		f(t, u.String())
-	})
+	t.Run("postgres", func(t *testing.T) { f(t, pgtest.Fresh(t)) })
 }
 
 // open opens (or reopens) the store and makes a new dispatcher: a

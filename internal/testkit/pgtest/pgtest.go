@@ -1,4 +1,9 @@
-package store
+// Package pgtest gives tests a PostgreSQL server: the one
+// DTMFGW_TEST_POSTGRES_DSN names, or a throw-away one started from
+// Debian's postgresql package on first use (Admin) and stopped by the test
+// binary's TestMain (Stop). Each test works in a schema of its own
+// (Fresh). A missing PostgreSQL fails the test, never skips it.
+package pgtest
 
 import (
 	"bufio"
@@ -8,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,19 +22,23 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"dtmfgw/internal/testkit"
 )
 
-// postgresDSNEnv names a PostgreSQL database the tests may use instead of
+// DSNEnv names a PostgreSQL database the tests may use instead of
 // starting their own server. Each test works in a schema of its own there
 // and drops it afterwards.
-const postgresDSNEnv = "DTMFGW_TEST_POSTGRES_DSN"
+const DSNEnv = "DTMFGW_TEST_POSTGRES_DSN"
 
 // testPostgres is the PostgreSQL server of this test binary: the one
-// postgresDSNEnv names, or one started from Debian's postgresql package on
+// DSNEnv names, or one started from Debian's postgresql package on
 // first use and stopped by TestMain.
 var testPostgres struct {
 	once  sync.Once
@@ -38,13 +48,13 @@ var testPostgres struct {
 	stop  func()
 }
 
-// postgresAdmin returns the test server's DSN and an admin connection to
+// Admin returns the test server's DSN and an admin connection to
 // it, starting the server on first use. A missing PostgreSQL is an error
 // for the caller to fail on, never a reason to skip: the store promises
 // PostgreSQL support, so the tests prove it.
-func postgresAdmin() (string, *sql.DB, error) {
+func Admin() (string, *sql.DB, error) {
 	testPostgres.once.Do(func() {
-		dsn := os.Getenv(postgresDSNEnv)
+		dsn := os.Getenv(DSNEnv)
 		if dsn == "" {
 			var stop func()
 			dsn, stop, testPostgres.err = startPostgres()
@@ -68,8 +78,9 @@ func postgresAdmin() (string, *sql.DB, error) {
 	return testPostgres.dsn, testPostgres.admin, testPostgres.err
 }
 
-// stopTestPostgres stops the server postgresAdmin started, if it did.
-func stopTestPostgres() {
+// Stop stops the server Admin started, if it did: TestMain calls it
+// after the tests.
+func Stop() {
 	if testPostgres.admin != nil {
 		testPostgres.admin.Close()
 	}
@@ -96,7 +107,7 @@ func postgresBin() (string, error) {
 		return filepath.Dir(p), nil
 	}
 	return "", fmt.Errorf("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): " +
-		"run `make deps` (it installs Debian's postgresql package) or set " + postgresDSNEnv)
+		"run `make deps` (it installs Debian's postgresql package) or set " + DSNEnv)
 }
 
 // startPostgres initialises a throw-away cluster in a temporary directory
@@ -249,4 +260,36 @@ func runPostgres(bin, home, data string, port int, cred *syscall.Credential) (st
 		stop()
 		return nil, fmt.Errorf("postgres did not become ready in 30 s:\n%s", tail())
 	}
+}
+
+// schemaSeq numbers the per-test schemas.
+var schemaSeq atomic.Int64
+
+// Fresh makes a schema of t's own on the test server, dropped when t
+// ends, and returns a DSN whose search_path is that schema: every test
+// starts empty without the cost of a database per test.
+func Fresh(t testing.TB) string {
+	t.Helper()
+	dsn, admin, err := Admin()
+	if err != nil {
+		t.Fatalf("PostgreSQL for the tests: %v", err)
+	}
+	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", DSNEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
