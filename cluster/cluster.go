@@ -108,6 +108,11 @@ type Registry struct {
 	log  *slog.Logger
 	self store.Node
 
+	onDead func(ctx context.Context, node string)
+	// mourned are the dead nodes onDead was called for, with the
+	// heartbeat they died at (Run's goroutine only).
+	mourned map[string]time.Time
+
 	mu       sync.Mutex
 	lastBeat time.Time // the last heartbeat the store took
 	lastErr  error
@@ -118,6 +123,14 @@ type Option func(*Registry)
 
 // WithClock makes the registry judge heartbeats by now (tests).
 func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now = now } }
+
+// WithOnDead calls f, from Run, once for each other node found dead (its
+// heartbeat older than DeadAfter), and again only if it comes back and
+// dies again. What f does must be safe for several survivors to do at
+// once (a lease, or a compare-and-set in the store).
+func WithOnDead(f func(ctx context.Context, node string)) Option {
+	return func(r *Registry) { r.onDead = f }
+}
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(r *Registry) { r.log = l } }
@@ -184,12 +197,36 @@ func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Heartbeat)
 	defer t.Stop()
 	for {
-		_ = r.Beat(ctx)
+		if r.Beat(ctx) == nil {
+			r.sweep(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// sweep calls onDead for each other node newly found dead.
+func (r *Registry) sweep(ctx context.Context) {
+	if r.onDead == nil {
+		return
+	}
+	ns, err := r.Nodes(ctx)
+	if err != nil {
+		return
+	}
+	if r.mourned == nil {
+		r.mourned = make(map[string]time.Time)
+	}
+	for _, n := range ns {
+		if n.Alive || n.Self || r.mourned[n.ID].Equal(n.Heartbeat) {
+			continue
+		}
+		r.mourned[n.ID] = n.Heartbeat
+		r.log.Warn("cluster: a node is dead", "node", n.ID, "last_heartbeat", n.Heartbeat)
+		r.onDead(ctx, n.ID)
 	}
 }
 

@@ -124,3 +124,34 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A node found dead is mourned once: onDead runs for it once, and again
+// only after it comes back and dies again.
+func TestOnDeadOncePerDeath(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	st := &memStore{now: clock.Now, nodes: map[string]store.Node{}}
+	var dead []string
+	cfg := Config{Enabled: true, NodeID: "a", Heartbeat: time.Second, DeadAfter: 3 * time.Second}
+	a, _ := New(cfg, st, "http://a", "", WithClock(clock.Now), WithOnDead(func(_ context.Context, n string) { dead = append(dead, n) }))
+	cfg.NodeID = "c"
+	c, _ := New(cfg, st, "http://c", "", WithClock(clock.Now))
+	ctx := t.Context()
+	_ = a.Beat(ctx)
+	_ = c.Beat(ctx)
+	a.sweep(ctx)
+	clock.Advance(4 * time.Second)
+	_ = a.Beat(ctx)
+	a.sweep(ctx)
+	a.sweep(ctx)
+	if strings.Join(dead, ",") != "c" {
+		t.Fatalf("onDead for %v, want c once", dead)
+	}
+	_ = c.Beat(ctx) // back
+	a.sweep(ctx)
+	clock.Advance(4 * time.Second)
+	_ = a.Beat(ctx)
+	a.sweep(ctx)
+	if strings.Join(dead, ",") != "c,c" {
+		t.Fatalf("onDead for %v, want c twice (two deaths)", dead)
+	}
+}

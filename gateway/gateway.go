@@ -96,6 +96,32 @@ type Options struct {
 	Level *slog.LevelVar
 }
 
+// reconcileLease is how long a node holds a payment's reconciliation:
+// longer than one ask (the processor timeout bounds it).
+const reconcileLease = 2 * payment.DefaultProcessTimeout
+
+// nodeDied settles what a dead node left: its calls are gone with it, so
+// its open keypad payments end as "call lost" (their records, the
+// webhooks, and the forms that reconnect through another node say so);
+// its charges under way are the reconciler's (under a lease). Several
+// survivors may run it at once: the store's compare-and-set ends each
+// payment once.
+func (g *Gateway) nodeDied(ctx context.Context, node string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := g.store.RemoveNodeCalls(ctx, node); err != nil {
+		g.log.Warn("cluster: a dead node's calls not forgotten", "node", node, "err", err)
+	}
+	ended, err := g.store.EndNodePayments(ctx, node, payment.ReasonCallLost)
+	if err != nil {
+		g.log.Warn("cluster: a dead node's payments not ended", "node", node, "err", err)
+	}
+	for _, p := range ended {
+		g.log.Info("payment ended: its node died with the call", "payment", p.ID, "node", node)
+	}
+	g.dispatcher.Kick() // their results' webhooks
+}
+
 // shareCall records in the store that this node holds c, until c ends,
 // so that the other nodes hand its commands here. The call does not wait
 // for the store.
@@ -262,7 +288,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	apiOpts = append(apiOpts, api.WithPage(page))
 	// This node among those sharing the store: it heartbeats from now on
 	// (alone, on SQLite, it lists itself).
-	if g.cluster, err = cluster.New(cfg.Cluster, g.store, httpCfg.PublicBase(), cfg.SIP.Listen, cluster.WithLogger(log)); err != nil {
+	if g.cluster, err = cluster.New(cfg.Cluster, g.store, httpCfg.PublicBase(), cfg.SIP.Listen, cluster.WithLogger(log),
+		cluster.WithOnDead(g.nodeDied)); err != nil {
 		return nil, err
 	}
 	apiOpts = append(apiOpts, api.WithCluster(g.cluster))
@@ -275,6 +302,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		// Several nodes may share it: a record in processing may be
 		// another node's charge, under way.
 		reconcileOpts = append(reconcileOpts, payment.WithReconcileProcessingGrace(payment.DefaultProcessingGrace))
+	}
+	if cfg.Cluster.Enabled {
+		// One node at a time asks a processor about a payment.
+		reconcileOpts = append(reconcileOpts, payment.WithReconcileLease(func(ctx context.Context, id string) bool {
+			ok, err := g.store.ClaimLease(ctx, "reconcile:"+id, g.cluster.Self(), reconcileLease)
+			return err == nil && ok
+		}))
 	}
 	if g.reconciler, err = payment.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err

@@ -123,8 +123,10 @@ const (
 	ReasonAgentEnded     = "agent ended"
 	ReasonSessionTimeout = "session timeout"
 	ReasonCallEnded      = "call ended"
-	ReasonUnknown        = "no answer from the processor: reconciling"
-	ReasonNotCharged     = "the processor has no charge under the key: not charged"
+	// ReasonCallLost: the node that held the call died (several nodes).
+	ReasonCallLost   = "call lost"
+	ReasonUnknown    = "no answer from the processor: reconciling"
+	ReasonNotCharged = "the processor has no charge under the key: not charged"
 )
 
 // NotFoundGrace is how long after a charge attempt a processor's "no

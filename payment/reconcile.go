@@ -114,6 +114,15 @@ func WithReconcileProcessingGrace(d time.Duration) ReconcilerOption {
 	return func(r *Reconciler) { r.grace = d }
 }
 
+// WithReconcileLease makes the Reconciler ask about a stored payment only
+// while lease(ctx, id) says this node holds its lease: with several nodes
+// on one store, one node asks a processor about a payment at a time (a
+// dead node's charge, above all). A payment whose lease another holds is
+// looked at again later.
+func WithReconcileLease(lease func(ctx context.Context, paymentID string) bool) ReconcilerOption {
+	return func(r *Reconciler) { r.lease = lease }
+}
+
 // WithReconcileClock sets the clock ages, NotFoundGrace and the retry
 // times are judged by (nil: the Payments' clock, else time.Now). The
 // waits themselves run on the time package's timers, which
@@ -150,7 +159,8 @@ type Reconciler struct {
 	cfg   ReconcileConfig
 	now   func() time.Time
 	log   *slog.Logger
-	grace time.Duration // see WithReconcileProcessingGrace
+	grace time.Duration                                    // see WithReconcileProcessingGrace
+	lease func(ctx context.Context, paymentID string) bool // see WithReconcileLease
 
 	// wake is poked when an ask ends, so that a free slot is used at
 	// once and a settled payment leaves the figures.
@@ -386,6 +396,9 @@ func (r *Reconciler) ask(ctx context.Context, id string, j reconcileJob) {
 		case errors.Is(err, ErrNotReconciling):
 			state, err = j.p.State().String(), nil // settled meanwhile
 		}
+	} else if r.lease != nil && !r.lease(ctx, id) {
+		// Another node asks about it now: not ours to ask.
+		err = errLeasedElsewhere
 	} else {
 		var to store.State
 		to, err = settleStored(ctx, r.st, r.procs, r.now, j.rec)
@@ -445,6 +458,8 @@ func sortedJobIDs(jobs map[string]reconcileJob) []string {
 var (
 	// errStillUnresolved: the processor gave no final answer; ask again.
 	errStillUnresolved = errors.New("payment: the processor has no final answer yet")
+	// errLeasedElsewhere: another node holds the payment's lease.
+	errLeasedElsewhere = errors.New("payment: another node is settling it")
 	// errNotCommitted: the processor answered, the store refused the
 	// result; ask again.
 	errNotCommitted = errors.New("payment: the processor's answer was not recorded")

@@ -528,3 +528,53 @@ func TestReconcileConfigRefusalsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// Two nodes' reconcilers on one store, a lease per payment between them
+// (as the store's ClaimLease gives): each payment is asked about by one
+// node only, and settled once.
+func TestReconcilersShareByLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemStore()
+		proc := &heldProc{gate: make(chan struct{}), truth: map[string]processor.Result{}}
+		close(proc.gate)
+		for i := range 6 {
+			id := fmt.Sprintf("pay-%02d", i)
+			st.add(id, store.StateProcessing, time.Now().Add(-time.Hour))
+			proc.truth["idem-"+id] = processor.Result{Status: processor.Approved, Reference: "pi_" + id}
+		}
+		var mu sync.Mutex
+		holder := map[string]string{}
+		lease := func(node string) func(context.Context, string) bool {
+			return func(_ context.Context, id string) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				if h, ok := holder[id]; ok && h != node {
+					return false
+				}
+				holder[id] = node
+				return true
+			}
+		}
+		for _, node := range []string{"node-a", "node-b"} {
+			r, err := NewReconciler(st, map[string]processor.Processor{"held": proc},
+				ReconcileConfig{Concurrency: 2, Interval: time.Second}, WithReconcileLogger(quietLog()), WithReconcileLease(lease(node)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := runReconciler(t, r)
+			defer stop()
+		}
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for i := range 6 {
+			id := fmt.Sprintf("pay-%02d", i)
+			if got := st.get(id); got.State != store.StateApproved {
+				t.Errorf("%s is %s, want approved", id, got.State)
+			}
+			if asks := len(proc.askTimes("idem-" + id)); asks != 1 {
+				t.Errorf("%s was asked about %d times by the two nodes, want 1", id, asks)
+			}
+		}
+	})
+}

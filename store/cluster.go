@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 
 	"fmt"
 	"time"
@@ -147,4 +148,58 @@ func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// ClaimLease gives holder the lease name until ttl from now, when no one
+// holds it or its holder's time has run out (or holder holds it already:
+// renewed). It reports whether holder holds it now.
+func (s *Store) ClaimLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if name == "" || holder == "" || len(name) > maxText || len(holder) > maxText {
+		return false, fmt.Errorf("%w: a lease needs its name and holder", ErrInvalid)
+	}
+	now := s.clock()
+	res, err := s.db.ExecContext(ctx, s.d.bind(`INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+		WHERE leases.until < ? OR leases.holder = excluded.holder`),
+		name, holder, s.d.timeArg(now.Add(ttl)), s.d.timeArg(now))
+	if err != nil {
+		return false, fmt.Errorf("store: claim lease: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// EndNodePayments ends, as cancelled with detail, the open agent-assist
+// payments taken on calls node held: the node is dead, and their calls
+// with it. (A digital payment's link outlives its call: it is left as it
+// is.) It returns the payments it ended; one another node ended first is
+// skipped.
+func (s *Store) EndNodePayments(ctx context.Context, node, detail string) ([]Payment, error) {
+	type open struct {
+		id    string
+		state State
+	}
+	rows, err := queryAll(ctx, s.db, "list a node's open payments", func(r rowScanner) (open, error) {
+		var o open
+		err := r.Scan(&o.id, &o.state)
+		return o, err
+	}, s.d.bind(`SELECT p.id, p.state FROM payments p JOIN payment_routes r ON r.payment_id = p.id
+		WHERE r.node_id = ? AND p.payment_type = 'agent_assist' AND p.state IN ('created', 'collecting', 'ready')
+		ORDER BY p.created_at, p.id LIMIT 1000`), node)
+	if err != nil {
+		return nil, err
+	}
+	var ended []Payment
+	for _, o := range rows {
+		p, err := s.UpdateState(ctx, o.id, Change{From: o.state, To: StateCancelled,
+			Entry: Entry{Actor: ActorSystem, Action: "payment.call_lost", Detail: detail}})
+		switch {
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrFinal):
+			continue // moved on meanwhile, by another node
+		case err != nil:
+			return ended, err
+		}
+		ended = append(ended, p)
+	}
+	return ended, nil
 }

@@ -82,3 +82,75 @@ func TestIdempotencyKeyClaims(t *testing.T) {
 		}
 	})
 }
+
+func TestLeases(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := ctxT(t)
+		clock := newTestClock()
+		s := openStore(t, dsn, clock)
+		if ok, err := s.ClaimLease(ctx, "reconcile:pay_a", "node-a", 30*time.Second); err != nil || !ok {
+			t.Fatalf("first claim: %v, %v", ok, err)
+		}
+		if ok, _ := s.ClaimLease(ctx, "reconcile:pay_a", "node-b", 30*time.Second); ok {
+			t.Fatal("node-b took a lease node-a holds")
+		}
+		if ok, _ := s.ClaimLease(ctx, "reconcile:pay_a", "node-a", 30*time.Second); !ok {
+			t.Fatal("node-a could not renew its lease")
+		}
+		clock.Advance(31 * time.Second)
+		if ok, _ := s.ClaimLease(ctx, "reconcile:pay_a", "node-b", 30*time.Second); !ok {
+			t.Fatal("node-b could not take a lease whose time ran out")
+		}
+		if ok, _ := s.ClaimLease(ctx, "reconcile:pay_a", "node-a", 30*time.Second); ok {
+			t.Fatal("node-a took back a lease node-b holds")
+		}
+	})
+}
+
+func TestEndNodePayments(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := ctxT(t)
+		s := openStore(t, dsn, newTestClock())
+		mk := func(node string, st State) string {
+			p := samplePayment("c-" + node)
+			p.State = st
+			p, err := s.CreatePayment(ctx, p, byAgent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddPaymentRoute(ctx, PaymentRoute{PaymentID: p.ID, NodeID: node, CallID: p.CallID}); err != nil {
+				t.Fatal(err)
+			}
+			return p.ID
+		}
+		open1, open2 := mk("node-c", StateCreated), mk("node-c", StateReady)
+		other := mk("node-a", StateCollecting)
+		charging := processing(t, s, "c-x", "k-dead")
+		if err := s.AddPaymentRoute(ctx, PaymentRoute{PaymentID: charging.ID, NodeID: "node-c"}); err != nil {
+			t.Fatal(err)
+		}
+		ended, err := s.EndNodePayments(ctx, "node-c", "call lost: node node-c died")
+		if err != nil || len(ended) != 2 {
+			t.Fatalf("EndNodePayments = %d, %v; want the two open ones", len(ended), err)
+		}
+		for _, id := range []string{open1, open2} {
+			if p, _ := s.GetPayment(ctx, id); p.State != StateCancelled {
+				t.Errorf("%s is %s, want cancelled", id, p.State)
+			}
+		}
+		if p, _ := s.GetPayment(ctx, other); p.State != StateCollecting {
+			t.Errorf("another node's payment is %s", p.State)
+		}
+		if p, _ := s.GetPayment(ctx, charging.ID); p.State != StateProcessing {
+			t.Errorf("a charge under way was ended: %s (the reconciler settles it)", p.State)
+		}
+		// A second survivor doing the same ends nothing more.
+		if again, err := s.EndNodePayments(ctx, "node-c", "call lost"); err != nil || len(again) != 0 {
+			t.Fatalf("again: %d, %v", len(again), err)
+		}
+		audit, _ := s.Audit(ctx, open1)
+		if last := audit[len(audit)-1]; last.Action != "payment.call_lost" || last.Actor != ActorSystem {
+			t.Fatalf("audit %+v", last)
+		}
+	})
+}
