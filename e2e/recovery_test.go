@@ -31,6 +31,7 @@ import (
 
 	"dtmfgw/internal/simcall"
 	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/pgtest"
 	"dtmfgw/processor"
 )
 
@@ -50,7 +51,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // heldStripe is a Stripe-like processor: the card's PaymentMethod at once;

@@ -122,6 +122,21 @@ func (g *Gateway) nodeDied(ctx context.Context, node string) {
 	g.dispatcher.Kick() // their results' webhooks
 }
 
+// ownerGone reports whether the node that held the payment's call is dead
+// (or was this node's previous run): a charge of it in processing cannot
+// be under way any more.
+func (g *Gateway) ownerGone(ctx context.Context, paymentID string) bool {
+	rt, err := g.store.PaymentRouteOf(ctx, paymentID)
+	if err != nil {
+		return false
+	}
+	if rt.NodeID == g.cluster.Self() {
+		return g.payments.Payment(paymentID) == nil
+	}
+	_, err = g.cluster.Peer(ctx, rt.NodeID)
+	return errors.Is(err, cluster.ErrNoPeer)
+}
+
 // shareCall records in the store that this node holds c, until c ends,
 // so that the other nodes hand its commands here. The call does not wait
 // for the store.
@@ -308,7 +323,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		reconcileOpts = append(reconcileOpts, payment.WithReconcileLease(func(ctx context.Context, id string) bool {
 			ok, err := g.store.ClaimLease(ctx, "reconcile:"+id, g.cluster.Self(), reconcileLease)
 			return err == nil && ok
-		}))
+		}), payment.WithReconcileOwnerGone(g.ownerGone))
 	}
 	if g.reconciler, err = payment.NewReconciler(g.store, procs, cfg.Payments.Reconcile, reconcileOpts...); err != nil {
 		return nil, err

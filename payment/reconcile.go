@@ -123,6 +123,19 @@ func WithReconcileLease(lease func(ctx context.Context, paymentID string) bool) 
 	return func(r *Reconciler) { r.lease = lease }
 }
 
+// WithReconcileOwnerGone lets the Reconciler ask at once, without the
+// processing grace, about a payment in processing whose node gone(ctx, id)
+// says is dead: no charge of it can be under way any more.
+func WithReconcileOwnerGone(gone func(ctx context.Context, paymentID string) bool) ReconcilerOption {
+	return func(r *Reconciler) { r.gone = gone }
+}
+
+// ownerGone reports whether the node that was charging the payment is
+// known to be dead.
+func (r *Reconciler) ownerGone(ctx context.Context, id string) bool {
+	return r.gone != nil && r.gone(ctx, id)
+}
+
 // WithReconcileClock sets the clock ages, NotFoundGrace and the retry
 // times are judged by (nil: the Payments' clock, else time.Now). The
 // waits themselves run on the time package's timers, which
@@ -161,6 +174,7 @@ type Reconciler struct {
 	log   *slog.Logger
 	grace time.Duration                                    // see WithReconcileProcessingGrace
 	lease func(ctx context.Context, paymentID string) bool // see WithReconcileLease
+	gone  func(ctx context.Context, paymentID string) bool // see WithReconcileOwnerGone
 
 	// wake is poked when an ask ends, so that a free slot is used at
 	// once and a settled payment leaves the figures.
@@ -316,7 +330,7 @@ func (r *Reconciler) pass(ctx context.Context, jobs map[string]reconcileJob, slo
 			wait = min(wait, rt.next.Sub(now))
 			continue
 		}
-		if j := jobs[id]; j.p == nil && j.rec.State == store.StateProcessing && r.grace > 0 {
+		if j := jobs[id]; j.p == nil && j.rec.State == store.StateProcessing && r.grace > 0 && !r.ownerGone(ctx, id) {
 			if due := j.rec.UpdatedAt.Add(r.grace); due.After(now) {
 				wait = min(wait, due.Sub(now))
 				continue // perhaps another node's charge, under way
