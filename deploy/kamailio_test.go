@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"dtmfgw/internal/testkit/kamailiotest"
 )
 
 const (
@@ -21,26 +22,12 @@ const (
 	kamailioList = "kamailio/dispatcher.list"
 )
 
-// kamailioPath returns the kamailio binary, failing the test loudly when it
-// is missing: it is a Debian package that `make deps` installs.
-func kamailioPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("kamailio"); err == nil {
-		return p
-	}
-	// root's PATH has /usr/sbin; another user's may not.
-	if _, err := os.Stat("/usr/sbin/kamailio"); err == nil {
-		return "/usr/sbin/kamailio"
-	}
-	t.Fatal("kamailio is not installed: run `make deps` (it installs the Debian package kamailio)")
-	return ""
-}
 
 // TestKamailioConfigCheck runs Kamailio's own syntax and module check
 // (kamailio -c) on the example configuration, and on a broken copy of it to
 // show the check is not a formality.
 func TestKamailioConfigCheck(t *testing.T) {
-	bin := kamailioPath(t)
+	bin := kamailiotest.Path(t)
 	list, err := filepath.Abs(kamailioList)
 	if err != nil {
 		t.Fatal(err)
@@ -171,92 +158,8 @@ func (n *fakeNode) await(t *testing.T, d time.Duration, what string, cond func()
 	}
 }
 
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
 
-func (b *syncBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4000 {
-		s = s[len(s)-4000:]
-	}
-	return s
-}
-
-// freePort returns a loopback port free for both UDP and TCP (Kamailio
-// listens on both).
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no loopback port free for both UDP and TCP")
-	return 0
-}
-
-// startKamailio runs the example configuration on loopback with the given
-// dispatcher list, probing every second; it is stopped when the test ends.
-func startKamailio(t *testing.T, list string) (port int, log *syncBuffer) {
-	t.Helper()
-	bin := kamailioPath(t)
-	dir := t.TempDir()
-	listPath := filepath.Join(dir, "dispatcher.list")
-	if err := os.WriteFile(listPath, []byte(list), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port = freePort(t)
-	cmd := exec.Command(bin, "-f", kamailioCfg, "-DD", "-E", "-m", "32", "-M", "4", "-n", "1",
-		"-Y", dir, "-P", filepath.Join(dir, "kamailio.pid"), "-w", dir,
-		"-A", fmt.Sprintf("LISTEN=udp:127.0.0.1:%d", port),
-		"-A", fmt.Sprintf("LISTEN_TCP=tcp:127.0.0.1:%d", port),
-		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", listPath),
-		"-A", fmt.Sprintf("CTL_SOCKET=%q", "unix:"+filepath.Join(dir, "ctl")),
-		"-A", "DS_PING_INTERVAL=1",
-		"-A", `TRUSTED_NETS="127.0.0.0/8"`)
-	log = &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group: Kamailio forks workers, and all of them go
-	// when the test ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kamailio output (tail):\n%s", log.tail())
-		}
-	})
-	return port, log
-}
 
 // invite sends an INVITE for user through the proxy and returns the final
 // response, ACKing it (RFC 3261 §17.1.1.3: the ACK of a non-2xx is part of
@@ -330,7 +233,7 @@ func TestKamailioDispatchesSecureCalls(t *testing.T) {
 	agents := newFakeNode(t, 200, 480, "Agents Unavailable")
 	list := fmt.Sprintf("1 sip:127.0.0.1:%d 8 0\n1 sip:127.0.0.1:%d 8 0\n1 sip:127.0.0.1:%d 8 0\n2 sip:127.0.0.1:%d 0 0\n",
 		draining.port(), refusing.port(), healthy.port(), agents.port())
-	port, _ := startKamailio(t, list)
+	port, _ := kamailiotest.Start(t, kamailioCfg, list)
 
 	// The draining node's 503s to two probes (ds_probing_threshold) take it
 	// out: wait for its third probe, sent a second after the second reply.

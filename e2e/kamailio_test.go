@@ -1,0 +1,134 @@
+package e2e
+
+// Kamailio (Debian's, with deploy/kamailio/kamailio.cfg) in front of
+// three dtmfgw nodes on one PostgreSQL: secure calls are spread over the
+// nodes; a node told to stop drains (it answers OPTIONS and INVITEs with
+// 503 while its last call finishes), Kamailio takes it out, and the new
+// calls land on the others, none refused.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"dtmfgw/internal/simcall"
+	"dtmfgw/internal/testkit"
+	"dtmfgw/internal/testkit/kamailiotest"
+	"dtmfgw/internal/testkit/pgtest"
+)
+
+// callsTaken counts the calls a node's log says it created.
+func callsTaken(g *testGateway) int { return strings.Count(g.Log.String(), `"msg":"call created"`) }
+
+func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kamailio in front of three nodes: make test runs it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dsn := pgtest.Fresh(t)
+	psp := newHeldStripe(t)
+	log := slog.New(slog.DiscardHandler)
+	agent, err := simcall.NewAgent(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	nodes := []*testGateway{
+		startGateway(t, clusterYAML("node-a", "127.0.0.2", dsn, psp.srv.URL, agent.URI())),
+		startGateway(t, clusterYAML("node-b", "127.0.0.3", dsn, psp.srv.URL, agent.URI())),
+		startGateway(t, clusterYAML("node-c", "127.0.0.4", dsn, psp.srv.URL, agent.URI())),
+	}
+	var list strings.Builder
+	for _, n := range nodes {
+		fmt.Fprintf(&list, "1 sip:%s;transport=udp 8 0\n", n.SIP)
+	}
+	list.WriteString("2 sip:" + strings.TrimPrefix(agent.URI(), "sip:agent@") + " 0 0\n")
+	port, _ := kamailiotest.Start(t, "../deploy/kamailio/kamailio.cfg", list.String())
+	proxy := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+
+	// A second agent: one takes one call at a time, and a call is kept up
+	// below.
+	agent2, err := simcall.NewAgent(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent2.Close()
+	// call places one secure call through Kamailio to the agent target
+	// (the first by default), and hangs it up unless keep.
+	call := func(i int, keep bool, target ...string) *simcall.Caller {
+		t.Helper()
+		c, err := simcall.NewCaller(ctx, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		hdrs := []simcall.Header{{Name: "X-Secure-Payment", Value: "yes"}, {Name: "X-Agent-Id", Value: fmt.Sprintf("kam-%d", i)}}
+		if len(target) > 0 {
+			hdrs = append(hdrs, simcall.Header{Name: "X-Dtmfgw-Target", Value: target[0]})
+		}
+		if err := c.Call(ctx, proxy, "1000", hdrs...); err != nil {
+			t.Fatalf("call %d through Kamailio: %v", i, err)
+		}
+		if !keep {
+			if err := c.Hangup(ctx); err != nil {
+				t.Fatalf("call %d's hangup: %v", i, err)
+			}
+			<-c.Ended()
+		}
+		return c
+	}
+	for i := range 6 {
+		call(i, false)
+	}
+	for i, n := range nodes {
+		if got := callsTaken(n); got == 0 {
+			t.Errorf("node %c took no call of six", 'a'+i)
+		}
+	}
+
+	// A call is kept up on a node (the next that Kamailio picks), which
+	// is then told to stop: it drains.
+	before := make([]int, len(nodes))
+	for i, n := range nodes {
+		before[i] = callsTaken(n)
+	}
+	kept := call(6, true)
+	draining := -1
+	for i, n := range nodes {
+		if callsTaken(n) > before[i] {
+			draining = i
+		}
+	}
+	if draining < 0 {
+		t.Fatal("the kept call landed on no node")
+	}
+	d := nodes[draining]
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop() }()
+	testkit.WaitFor(t, "the draining node answers OPTIONS with 503", func() bool {
+		return strings.HasPrefix(sipOptions(t, d.SIP.String()), "SIP/2.0 503")
+	})
+	taken := callsTaken(d)
+	for i := 7; i < 10; i++ {
+		call(i, false, agent2.URI())
+	}
+	if got := callsTaken(d); got != taken {
+		t.Errorf("the draining node took %d new calls", got-taken)
+	}
+	if err := kept.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("the drained node's stop: %v", err)
+		}
+	case <-time.After(e2eWait):
+		t.Fatal("the draining node did not stop once its last call ended")
+	}
+}
