@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestNodesList(t *testing.T) {
 
 // twoNodes is two API servers on one store, with one form token secret,
 // each registered in the cluster as alive.
-func twoNodes(t *testing.T) (a, b *testEnv) {
+func twoNodes(t testing.TB) (a, b *testEnv) {
 	t.Helper()
 	secret := func(c *Config) { c.FormTokenSecret = strings.Repeat("s", 32) }
 	a = newTestEnv(t, envOptions{edit: secret})
@@ -182,5 +183,40 @@ func TestCommandsReachTheCallsNode(t *testing.T) {
 	}
 	if st := a.ps.Payment(p.Payment.ID); st != nil && st.State().String() != "approved" {
 		t.Fatalf("the payment after forged requests: %s", st.State())
+	}
+}
+
+// A read of a payment through the node that holds its call, and through
+// another node that hands it on: the cost of the hand-off is the
+// difference (make bench writes both).
+func BenchmarkPaymentReadHandedOn(b *testing.B) {
+	a, bn := twoNodes(b)
+	c := a.newCall(call.Correlation{AgentID: "agent-bench"})
+	var p created
+	a.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`","type":"agent_assist","prefill":{"amount":500}}`, &p)
+	if err := a.st.AddPaymentRoute(b.Context(), store.PaymentRoute{PaymentID: p.Payment.ID, NodeID: "node-a", CallID: c.ID()}); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []struct {
+		name string
+		e    *testEnv
+	}{{"direct", a}, {"handed_on", bn}} {
+		b.Run(n.name, func(b *testing.B) {
+			client := n.e.ts.Client()
+			url := n.e.ts.URL + "/v1/payments/" + p.Payment.ID
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				res, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", res.StatusCode)
+				}
+			}
+		})
 	}
 }

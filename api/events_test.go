@@ -18,7 +18,7 @@ type sseMsg struct {
 
 // stream is an open event stream read on a goroutine of its own.
 type stream struct {
-	t    *testing.T
+	t    testing.TB
 	resp *http.Response
 	msgs chan sseMsg
 }

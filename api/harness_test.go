@@ -57,7 +57,7 @@ func (s *sentTexts) all() []payment.TextMessage {
 // processor (instant), SQLite in a temporary directory, and the API on a
 // loopback httptest server.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	ts    *httptest.Server
 	calls *call.Manager
@@ -82,7 +82,7 @@ type envOptions struct {
 	shared *store.Store
 }
 
-func newTestEnv(t *testing.T, o envOptions) *testEnv {
+func newTestEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, logs: &testkit.Buffer{}, clock: testkit.NewWallClock()}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

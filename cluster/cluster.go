@@ -116,6 +116,11 @@ type Registry struct {
 	mu       sync.Mutex
 	lastBeat time.Time // the last heartbeat the store took
 	lastErr  error
+	// peers is the last list of nodes Peer read, at peersAt: read again
+	// after a heartbeat interval, so that handing a request on costs no
+	// read of the store each time.
+	peers   []store.Node
+	peersAt time.Time
 }
 
 // Option changes how New builds a Registry.
@@ -270,13 +275,23 @@ func (r *Registry) Peer(ctx context.Context, id string) (NodeView, error) {
 	if id == "" || id == r.self.ID {
 		return NodeView{}, ErrNoPeer
 	}
-	ns, err := r.Nodes(ctx)
-	if err != nil {
-		return NodeView{}, err
+	now := r.now()
+	r.mu.Lock()
+	ns, fresh := r.peers, now.Sub(r.peersAt) < r.cfg.Heartbeat && !r.peersAt.IsZero()
+	r.mu.Unlock()
+	if !fresh {
+		var err error
+		if ns, err = r.st.Nodes(ctx); err != nil {
+			return NodeView{}, err
+		}
+		r.mu.Lock()
+		r.peers, r.peersAt = ns, now
+		r.mu.Unlock()
 	}
 	for _, n := range ns {
-		if n.ID == id && n.Alive {
-			return n, nil
+		if n.ID == id && now.Sub(n.Heartbeat) <= r.cfg.DeadAfter {
+			return NodeView{ID: n.ID, APIURL: n.APIURL, SIPAddress: n.SIPAddress, Started: n.Started,
+				Heartbeat: n.Heartbeat, Alive: true, Draining: n.Draining}, nil
 		}
 	}
 	return NodeView{}, ErrNoPeer
