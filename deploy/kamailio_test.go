@@ -22,7 +22,6 @@ const (
 	kamailioList = "kamailio/dispatcher.list"
 )
 
-
 // TestKamailioConfigCheck runs Kamailio's own syntax and module check
 // (kamailio -c) on the example configuration, and on a broken copy of it to
 // show the check is not a formality.
@@ -157,9 +156,6 @@ func (n *fakeNode) await(t *testing.T, d time.Duration, what string, cond func()
 		}
 	}
 }
-
-
-
 
 // invite sends an INVITE for user through the proxy and returns the final
 // response, ACKing it (RFC 3261 §17.1.1.3: the ACK of a non-2xx is part of
