@@ -123,6 +123,11 @@ func TestCommandsReachTheCallsNode(t *testing.T) {
 	if err := a.st.AddLiveCall(t.Context(), store.LiveCall{ID: c.ID(), NodeID: "node-a", AgentID: "agent-x", PrimaryCallID: "pc-x"}); err != nil {
 		t.Fatal(err)
 	}
+	// Node B lists the call, saying which node holds it.
+	code, got, _ := b.req("GET", "/v1/calls?agent_id=agent-x", testKey, "")
+	if code != http.StatusOK || !strings.Contains(string(got), `"id":"`+c.ID()+`"`) || !strings.Contains(string(got), `"node":"node-a"`) {
+		t.Fatalf("GET /v1/calls through B: %d %s", code, got)
+	}
 	var p created
 	b.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"primary_call_id":"pc-x","type":"agent_assist","prefill":{"amount":1250,"currency":"GBP"},"idempotency_key":"x-1"}`, &p)
 	if p.Payment.CallID != c.ID() || a.ps.Payment(p.Payment.ID) == nil || b.ps.Payment(p.Payment.ID) != nil {
@@ -148,7 +153,7 @@ func TestCommandsReachTheCallsNode(t *testing.T) {
 		}
 	}
 	// An unknown field, through B: A's own answer.
-	code, got, _ := b.req("POST", "/v1/payments/"+p.Payment.ID+"/fields/nope/arm", p.FormToken, "")
+	code, got, _ = b.req("POST", "/v1/payments/"+p.Payment.ID+"/fields/nope/arm", p.FormToken, "")
 	if code != http.StatusNotFound || errorCode(t, got) != "not_found" {
 		t.Fatalf("an unknown field through B: %d %s", code, got)
 	}

@@ -117,9 +117,40 @@ func (s *Server) getCalls(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.listCalls(f, callID) {
 		out = append(out, s.callJSON(c))
 	}
+	out = append(out, s.otherNodesCalls(r.Context(), f, callID)...)
 	writeJSON(w, http.StatusOK, struct {
 		Calls []callJSON `json:"calls"`
 	}{out})
+}
+
+// maxOtherCalls bounds the other nodes' calls one answer lists.
+const maxOtherCalls = 1000
+
+// otherNodesCalls returns, with several nodes, the calls the other nodes
+// hold that f and callID select: what the store knows of them (their ids,
+// the agent, the start; the node says where the rest is).
+func (s *Server) otherNodesCalls(ctx context.Context, f call.ListFilter, callID string) []callJSON {
+	if s.cluster == nil || !s.cluster.Enabled() || s.store == nil {
+		return nil
+	}
+	cs, err := s.store.LiveCalls(ctx, store.CallFilter{ID: callID, PrimaryCallID: f.PrimaryCallID, AgentID: f.AgentID}, maxOtherCalls)
+	if err != nil {
+		s.log.Warn("cluster: the other nodes' calls not listed", "err", err)
+		return nil
+	}
+	var out []callJSON
+	for _, c := range cs {
+		if c.NodeID == s.cluster.Self() {
+			continue
+		}
+		dir := call.Inbound
+		if c.Outbound {
+			dir = call.Outbound
+		}
+		out = append(out, callJSON{ID: c.ID, InboundCallID: c.InboundCallID, PrimaryCallID: c.PrimaryCallID,
+			AgentID: c.AgentID, Started: c.Started.UTC(), Node: c.NodeID, Direction: dir})
+	}
+	return out
 }
 
 // listCalls returns the live calls f selects, and callID (ours, or either

@@ -48,6 +48,9 @@ type callJSON struct {
 	Started        time.Time      `json:"started"`
 	Answered       time.Time      `json:"answered,omitzero"`
 	PaymentID      string         `json:"payment_id,omitempty"`
+	// Node is the node that holds the call, when it is another (several
+	// nodes): its other fields are known there.
+	Node string `json:"node,omitempty"`
 }
 
 // view builds the answer for a payment: the domain's view, with the call

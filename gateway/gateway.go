@@ -143,7 +143,7 @@ func (g *Gateway) ownerGone(ctx context.Context, paymentID string) bool {
 func (g *Gateway) shareCall(c *call.Call) {
 	corr := c.Correlation()
 	lc := store.LiveCall{ID: c.ID(), NodeID: g.cluster.Self(), InboundCallID: corr.InboundCallID,
-		PrimaryCallID: corr.PrimaryCallID, AgentID: corr.AgentID}
+		PrimaryCallID: corr.PrimaryCallID, AgentID: corr.AgentID, Outbound: corr.Direction == call.Outbound}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := g.store.AddLiveCall(ctx, lc); err != nil {

@@ -12,14 +12,16 @@ import (
 // find it, and the node that holds it.
 type LiveCall struct {
 	ID, NodeID, InboundCallID, PrimaryCallID, AgentID string
-	Started                                           time.Time
+	// Outbound says the contact centre placed the call.
+	Outbound bool
+	Started  time.Time
 }
 
-const liveCallColumns = `id, node_id, inbound_call_id, primary_call_id, agent_id, started_at`
+const liveCallColumns = `id, node_id, inbound_call_id, primary_call_id, agent_id, outbound, started_at`
 
 func scanLiveCall(r rowScanner) (LiveCall, error) {
 	var c LiveCall
-	err := r.Scan(&c.ID, &c.NodeID, &c.InboundCallID, &c.PrimaryCallID, &c.AgentID, timeValue{&c.Started})
+	err := r.Scan(&c.ID, &c.NodeID, &c.InboundCallID, &c.PrimaryCallID, &c.AgentID, &c.Outbound, timeValue{&c.Started})
 	return c, err
 }
 
@@ -34,9 +36,9 @@ func (s *Store) AddLiveCall(ctx context.Context, c LiveCall) error {
 	if c.ID == "" || c.NodeID == "" {
 		return fmt.Errorf("%w: a live call needs its id and its node", ErrInvalid)
 	}
-	_, err := s.db.ExecContext(ctx, s.d.bind(`INSERT INTO live_calls (`+liveCallColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.d.bind(`INSERT INTO live_calls (`+liveCallColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET node_id = excluded.node_id`),
-		c.ID, c.NodeID, c.InboundCallID, c.PrimaryCallID, c.AgentID, s.d.timeArg(s.clock()))
+		c.ID, c.NodeID, c.InboundCallID, c.PrimaryCallID, c.AgentID, c.Outbound, s.d.timeArg(s.clock()))
 	if err != nil {
 		return fmt.Errorf("store: add live call: %w", err)
 	}

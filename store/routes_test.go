@@ -11,7 +11,7 @@ func TestLiveCallsAndRoutes(t *testing.T) {
 		s := openStore(t, dsn, newTestClock())
 		for _, c := range []LiveCall{
 			{ID: "c-1", NodeID: "node-a", InboundCallID: "in-1@x", PrimaryCallID: "pc-1", AgentID: "agent-7"},
-			{ID: "c-2", NodeID: "node-b", InboundCallID: "in-2@x", PrimaryCallID: "pc-2", AgentID: "agent-8"},
+			{ID: "c-2", NodeID: "node-b", InboundCallID: "in-2@x", PrimaryCallID: "pc-2", AgentID: "agent-8", Outbound: true},
 		} {
 			if err := s.AddLiveCall(ctx, c); err != nil {
 				t.Fatal(err)
@@ -25,6 +25,9 @@ func TestLiveCallsAndRoutes(t *testing.T) {
 			if err != nil || len(cs) != 1 || cs[0].ID != tc.want {
 				t.Errorf("LiveCalls(%+v) = %+v, %v; want %s", tc.f, cs, err, tc.want)
 			}
+		}
+		if cs, _ := s.LiveCalls(ctx, CallFilter{ID: "c-2"}, 10); len(cs) != 1 || !cs[0].Outbound {
+			t.Errorf("an outbound call read back: %+v", cs)
 		}
 		if cs, _ := s.LiveCalls(ctx, CallFilter{ID: "c-1", AgentID: "agent-8"}, 10); len(cs) != 0 {
 			t.Errorf("a filter no call matches: %+v", cs)

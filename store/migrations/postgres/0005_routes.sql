@@ -10,6 +10,7 @@ CREATE TABLE live_calls (
     inbound_call_id TEXT NOT NULL DEFAULT '',
     primary_call_id TEXT NOT NULL DEFAULT '',
     agent_id        TEXT NOT NULL DEFAULT '',
+    outbound        BOOLEAN NOT NULL DEFAULT FALSE,
     started_at      TIMESTAMPTZ NOT NULL
 );
 

@@ -10,6 +10,7 @@ CREATE TABLE live_calls (
     inbound_call_id TEXT NOT NULL DEFAULT '',
     primary_call_id TEXT NOT NULL DEFAULT '',
     agent_id        TEXT NOT NULL DEFAULT '',
+    outbound        INTEGER NOT NULL DEFAULT 0 CHECK (outbound IN (0, 1)),
     started_at      TEXT NOT NULL
 ) STRICT;
 
