@@ -1,14 +1,20 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"dtmfgw/call"
 	"dtmfgw/cluster"
+	"dtmfgw/internal/testkit"
+	"dtmfgw/payment"
 	"dtmfgw/store"
 )
 
@@ -223,5 +229,102 @@ func BenchmarkPaymentReadHandedOn(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The call's node dies while a form follows the payment through another
+// node: the stream, resumed there with Last-Event-ID, gets the events it
+// missed from the shared event log, then the payment as it stands.
+func TestStreamResumesAfterTheCallsNodeDied(t *testing.T) {
+	var evlog atomic.Pointer[cluster.EventLog]
+	hook := func(configID string, e payment.Event) {
+		if l := evlog.Load(); l != nil {
+			l.Hook(configID, e)
+		}
+	}
+	secret := func(c *Config) { c.FormTokenSecret = strings.Repeat("s", 32) }
+	a := newTestEnv(t, envOptions{edit: secret, hook: hook})
+	b := newTestEnv(t, envOptions{shared: a.st, edit: secret})
+	l := cluster.NewEventLog(a.st, slog.New(slog.DiscardHandler))
+	evlog.Store(l)
+	logCtx, stopLog := context.WithCancel(t.Context())
+	logged := make(chan struct{})
+	go func() { l.Run(logCtx); close(logged) }()
+	regs := map[string]*cluster.Registry{}
+	for _, n := range []struct {
+		e  *testEnv
+		id string
+	}{{a, "node-a"}, {b, "node-b"}} {
+		cfg := cluster.Config{Enabled: true, NodeID: n.id, Heartbeat: 100 * time.Millisecond, DeadAfter: 200 * time.Millisecond}
+		reg, err := cluster.New(cfg, a.st, n.e.ts.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Beat(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		n.e.srv.cluster, regs[n.id] = reg, reg
+	}
+	c := a.newCall(call.Correlation{AgentID: "agent-d"})
+	var p created
+	a.must(http.StatusCreated, "POST", "/v1/payments", testKey, `{"call_id":"`+c.ID()+`","type":"agent_assist","prefill":{"amount":500,"currency":"GBP"}}`, &p)
+	if err := a.st.AddPaymentRoute(t.Context(), store.PaymentRoute{PaymentID: p.Payment.ID, NodeID: "node-a", CallID: c.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.openStream("/v1/payments/"+p.Payment.ID+"/events?access_token="+p.FormToken, "")
+	if m := s.mustNext(); m.event != "snapshot" {
+		t.Fatalf("first message: %+v", m)
+	}
+	b.must(http.StatusOK, "POST", "/v1/payments/"+p.Payment.ID+"/fields/card_number/arm", p.FormToken, "", nil)
+	a.press(c, "4242424242424242"+"1230"+"123")
+	var msgs []sseMsg
+	for range 200 {
+		m := s.mustNext()
+		msgs = append(msgs, m)
+		if m.event == "state" && strings.Contains(m.data, `"state":"ready"`) {
+			break
+		}
+	}
+	var resumeAt string
+	var missed []string
+	for i, m := range msgs {
+		if m.id == "" {
+			continue
+		}
+		if i < 3 {
+			resumeAt = m.id
+			continue
+		}
+		missed = append(missed, m.id+" "+m.event)
+	}
+	if resumeAt == "" || len(missed) < 10 {
+		t.Fatalf("the stream through B: %d messages", len(msgs))
+	}
+	stopLog()
+	<-logged // every event written
+
+	// Node A stops beating: dead for B once its heartbeat is stale.
+	testkit.WaitFor(t, "node A dead for node B", func() bool {
+		_ = regs["node-b"].Beat(t.Context())
+		_, err := regs["node-b"].Peer(t.Context(), "node-a")
+		return errors.Is(err, cluster.ErrNoPeer)
+	})
+	resumed := b.openStream("/v1/payments/"+p.Payment.ID+"/events?access_token="+p.FormToken, "", "Last-Event-ID", resumeAt)
+	var got []string
+	for {
+		m, ok := resumed.next(false)
+		if !ok {
+			break
+		}
+		if m.event == "snapshot" {
+			if !strings.Contains(m.data, `"state":"`) {
+				t.Fatalf("the closing snapshot: %s", m.data)
+			}
+			break
+		}
+		got = append(got, m.id+" "+m.event)
+	}
+	if strings.Join(got, ",") != strings.Join(missed, ",") {
+		t.Fatalf("replayed after %s:\n%v\nwant what the first stream had:\n%v", resumeAt, got, missed)
 	}
 }

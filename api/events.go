@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"dtmfgw/payment"
+	"dtmfgw/store"
 )
 
 // getEvents streams the payment's progress as Server-Sent Events (HTML
@@ -88,6 +90,26 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+
+	if bus == nil && resume {
+		if replay := s.storedEvents(r.Context(), callID, last); len(replay) > 0 {
+			// The call's node is gone, and its bus with it: the events this
+			// stream missed are the store's, then the payment as it ended.
+			seen := last
+			for _, e := range replay {
+				if e.PaymentID == "" || e.PaymentID == id {
+					writeSSE(w, seqID(e.Seq), e.Type, e.Data)
+				}
+				seen = e.Seq
+			}
+			if f, err = s.payments.Find(r.Context(), id); err == nil {
+				snap, _ := json.Marshal(s.view(r.Context(), f))
+				writeSSE(w, seqID(seen), "snapshot", snap)
+			}
+			_ = rc.Flush()
+			return
+		}
+	}
 
 	var seen uint64 // events up to seen are in what the client has
 	if !resume || !complete {
@@ -190,3 +212,21 @@ func lastEventID(r *http.Request) (uint64, bool, error) {
 	}
 	return n, true, nil
 }
+
+// storedEvents returns, with several nodes, the call's events after last
+// that the store keeps (package cluster's event log): what a stream missed
+// when the call's node died.
+func (s *Server) storedEvents(ctx context.Context, callID string, last uint64) []store.EventRow {
+	if s.cluster == nil || !s.cluster.Enabled() || s.store == nil || callID == "" {
+		return nil
+	}
+	rows, err := s.store.EventsAfter(ctx, callID, last, replayLimit)
+	if err != nil {
+		s.log.Warn("cluster: stored events not read", "err", err)
+		return nil
+	}
+	return rows
+}
+
+// replayLimit bounds the stored events one resumed stream replays.
+const replayLimit = 1024

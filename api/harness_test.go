@@ -80,6 +80,8 @@ type envOptions struct {
 	// shared, when set, is the store, another env's: two nodes on one
 	// database.
 	shared *store.Store
+	// hook, when set, gets every payment event (payment.WithEventHook).
+	hook payment.EventHook
 }
 
 func newTestEnv(t testing.TB, o envOptions) *testEnv {
@@ -112,6 +114,9 @@ func newTestEnv(t testing.TB, o envOptions) *testEnv {
 		payment.WithLogger(log)}
 	if o.texter != nil {
 		popts = append(popts, payment.WithDigital(e.st, "https://pay.example.com/pay/", o.texter))
+	}
+	if o.hook != nil {
+		popts = append(popts, payment.WithEventHook(o.hook))
 	}
 	e.ps, err = payment.NewPayments(payment.Settings{Configurations: configs}, popts...)
 	if err != nil {

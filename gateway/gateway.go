@@ -275,10 +275,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	if err != nil {
 		return nil, err
 	}
+	// Every payment event reaches the webhooks; with several nodes, the
+	// shared event log too (a stream resuming on another node reads it).
+	hook := g.dispatcher.HandleEvent
+	var events *cluster.EventLog
+	if cfg.Cluster.Enabled {
+		events = cluster.NewEventLog(g.store, log)
+		hook = func(configID string, e payment.Event) {
+			g.dispatcher.HandleEvent(configID, e)
+			events.Hook(configID, e)
+		}
+	}
 	pageURL := httpCfg.PublicBase() + "/pay/"
 	if payments, err = payment.NewPayments(cfg.Payments, payment.WithProcessors(procList...),
 		payment.WithStore(payment.StorePayments(g.store)), payment.WithLogger(log),
-		payment.WithEventHook(g.dispatcher.HandleEvent),
+		payment.WithEventHook(hook),
 		payment.WithDigital(g.store, pageURL, smsTexter{sender, provider.Name()})); err != nil {
 		return nil, err
 	}
@@ -287,6 +298,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	var background sync.WaitGroup
 	background.Go(func() { _ = sender.Run(backgroundCtx) })
 	background.Go(func() { payments.RunLinkExpiry(backgroundCtx, linkExpiryEvery) })
+	if events != nil {
+		background.Go(func() { events.Run(backgroundCtx) })
+	}
 	g.stopBackground = func() { stopBackground(); background.Wait() }
 	closers = append(closers, g.stopBackground)
 	var apiOpts []api.Option
