@@ -13,11 +13,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,20 +72,27 @@ log:
 `, node, ip, dsn, stripeURL, agentURI, clusterSecret)
 }
 
+// clusterFixture is what every node of a cluster test shares: a fresh
+// PostgreSQL schema, the held Stripe, an agent (closed when t ends), and a
+// quiet logger for the simulated parties.
+func clusterFixture(t *testing.T, ctx context.Context) (dsn string, psp *heldStripe, agent *simcall.Agent, log *slog.Logger) {
+	t.Helper()
+	log = slog.New(slog.DiscardHandler)
+	agent, err := simcall.NewAgent(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Close() })
+	return pgtest.Fresh(t), newHeldStripe(t), agent, log
+}
+
 func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nodes on PostgreSQL, one killed: make test runs it")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dsn := pgtest.Fresh(t)
-	psp := newHeldStripe(t)
-	log := slog.New(slog.DiscardHandler)
-	agent, err := simcall.NewAgent(ctx, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
+	dsn, psp, agent, log := clusterFixture(t, ctx)
 
 	a := startGateway(t, clusterYAML("node-a", "127.0.0.2", dsn, psp.srv.URL, agent.URI()))
 	b := startGateway(t, clusterYAML("node-b", "127.0.0.3", dsn, psp.srv.URL, agent.URI()))
@@ -166,26 +171,7 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	}
 	// Process through A: C hands the card to the processor, which holds
 	// its answer; C dies meanwhile.
-	go func() {
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), "POST", apiA.base+"/v1/payments/"+id+"/process", nil)
-		if err != nil {
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+e2eAPIKey)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	var key string
-	select {
-	case key = <-psp.charged:
-	case <-time.After(e2eWait):
-		t.Fatal("the processor never got the charge")
-	}
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-c.done
+	key := killDuringCharge(t, ctx, apiA.base, id, psp, c)
 	_ = c.cmd.Wait()
 
 	// A survivor asks the processor about it (under a lease: one asks),

@@ -9,7 +9,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"dtmfgw/internal/simcall"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/kamailiotest"
-	"dtmfgw/internal/testkit/pgtest"
 )
 
 // callsTaken counts the calls a node's log says it created.
@@ -30,14 +28,7 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dsn := pgtest.Fresh(t)
-	psp := newHeldStripe(t)
-	log := slog.New(slog.DiscardHandler)
-	agent, err := simcall.NewAgent(ctx, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
+	dsn, psp, agent, log := clusterFixture(t, ctx)
 	nodes := []*testGateway{
 		startGateway(t, clusterYAML("node-a", "127.0.0.2", dsn, psp.srv.URL, agent.URI())),
 		startGateway(t, clusterYAML("node-b", "127.0.0.3", dsn, psp.srv.URL, agent.URI())),

@@ -146,6 +146,35 @@ func (h *heldStripe) log() (charges []string, methods int) {
 	return append([]string(nil), h.charges...), h.methods
 }
 
+// killDuringCharge asks base to process the payment id (the answer is
+// never read: it does not come), waits for the held processor to get the
+// charge, kills child with SIGKILL and waits for its output to end. It
+// returns the charge's idempotency key.
+func killDuringCharge(t *testing.T, ctx context.Context, base, id string, psp *heldStripe, child *serveChild) string {
+	t.Helper()
+	go func() {
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), "POST", base+"/v1/payments/"+id+"/process", nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+e2eAPIKey)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	var key string
+	select {
+	case key = <-psp.charged:
+	case <-time.After(e2eWait):
+		t.Fatal("the processor never got the charge")
+	}
+	if err := child.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-child.done
+	return key
+}
+
 // serveChild is one `dtmfgw serve` process and its log lines.
 type serveChild struct {
 	cmd   *exec.Cmd
@@ -395,27 +424,8 @@ func TestRestartAfterKillAnswersBeforeTheProcessorAndSettlesWithoutCharging(t *t
 	if err := events.waitEvent(ctx, "state", "ready", keyed); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		// Its answer never comes: the gateway is killed meanwhile.
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), "POST", api.base+"/v1/payments/"+id+"/process", nil)
-		if err != nil {
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+e2eAPIKey)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	var key string
-	select {
-	case key = <-psp.charged:
-	case <-time.After(e2eWait):
-		t.Fatal("the processor never got the charge")
-	}
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-first.done
+	// Its answer never comes: the gateway is killed meanwhile.
+	key := killDuringCharge(t, ctx, api.base, id, psp, first)
 	werr := first.cmd.Wait()
 	if ws, ok := first.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("the first gateway was not killed by SIGKILL: %v", werr)
