@@ -34,6 +34,11 @@
 //     settles, in the background and with bounded concurrency, what a
 //     crash or a silent processor left unknown, by asking, never by
 //     charging again.
+//   - A digital payment (link.go) is paid by the caller on the hosted
+//     payment page through a single-use link sent by SMS: it lives in
+//     the store, each step one transaction of the payment and its link;
+//     the page's side (link_page.go) is the Desk of package paypage, its
+//     types in page.go.
 //   - The results and the processor and press-to-event latencies
 //     (metrics.go) are read by package metrics at scrape time
 //     (Payments.Metrics).
