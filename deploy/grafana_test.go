@@ -38,6 +38,8 @@ var metricTypes = map[string]string{
 	"dtmfgw_payments_total":                           "counter",
 	"dtmfgw_payment_links_total":                      "counter",
 	"dtmfgw_sms_messages_total":                       "counter",
+	"dtmfgw_cluster_nodes":                            "gauge",
+	"dtmfgw_cluster_events_dropped_total":             "counter",
 	"dtmfgw_processor_request_duration_seconds":       "histogram",
 	"dtmfgw_sse_subscribers":                          "gauge",
 	"dtmfgw_webhook_deliveries_total":                 "counter",

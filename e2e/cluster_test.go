@@ -207,6 +207,12 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 			t.Error("node C is listed alive after its death")
 		}
 	}
+	_, scrape := httpGet(t, "http://"+a.Admin+"/metrics", "")
+	for _, want := range []string{`dtmfgw_cluster_nodes{state="alive"} 2`, `dtmfgw_cluster_nodes{state="dead"} 1`, `dtmfgw_cluster_events_dropped_total 0`} {
+		if !strings.Contains(scrape, want+"\n") {
+			t.Errorf("node A's metrics lack %q", want)
+		}
+	}
 
 	artifacts := map[string]string{
 		"node A log":   a.Log.String(),

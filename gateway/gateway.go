@@ -76,8 +76,10 @@ type Gateway struct {
 	// stopBackground ends the SMS sender, the links' expiry sweep and
 	// the cluster heartbeat.
 	stopBackground func()
-	// cluster is this node's membership among those sharing the store.
+	// cluster is this node's membership among those sharing the store;
+	// events, with several nodes, the shared payment event log.
 	cluster *cluster.Registry
+	events  *cluster.EventLog
 	// stopReconciler ends the reconciler, after the drain: asks under way
 	// are abandoned (the payments stay unresolved for the next start).
 	stopReconciler func()
@@ -281,6 +283,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 	var events *cluster.EventLog
 	if cfg.Cluster.Enabled {
 		events = cluster.NewEventLog(g.store, log)
+		g.events = events
 		hook = func(configID string, e payment.Event) {
 			g.dispatcher.HandleEvent(configID, e)
 			events.Hook(configID, e)
@@ -531,6 +534,28 @@ func (g *Gateway) adminHandler(procs []processor.Processor) (http.Handler, error
 	checks := []metrics.Check{metrics.PortsCheck(g.calls), metrics.StoreCheck(g.store)}
 	if g.cluster.Enabled() {
 		checks = append(checks, metrics.Check{Name: "cluster", Check: g.cluster.Ready})
+		err := reg.ClusterNodes(func() (alive, dead float64) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			ns, err := g.cluster.Nodes(ctx)
+			if err != nil {
+				return math.NaN(), math.NaN() // unknown, not zero
+			}
+			for _, n := range ns {
+				if n.Alive {
+					alive++
+				} else {
+					dead++
+				}
+			}
+			return alive, dead
+		})
+		if g.events != nil {
+			err = errors.Join(err, reg.ClusterEventsDropped(g.events.Dropped))
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range procs {
 		checks = append(checks, metrics.ProcessorCheck(p))

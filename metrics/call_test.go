@@ -161,7 +161,7 @@ var enums = map[string][]string{
 	"listener":  TLSListeners,
 	"version":   {"test"},
 	"goversion": nil, // runtime.Version(): one value per binary
-	"state":     append([]string{"created", "sent", "opened", "paid", "expired", "cancelled", "locked"}, payment.SMSStates...),
+	"state":     append([]string{"created", "sent", "opened", "paid", "expired", "cancelled", "locked", "alive", "dead"}, payment.SMSStates...),
 }
 
 func TestCallThroughGatewayShowsInMetrics(t *testing.T) {

@@ -183,3 +183,25 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 func constHistogram(d *prometheus.Desc, s histo.Snapshot, labels ...string) prometheus.Metric {
 	return prometheus.MustNewConstHistogram(d, s.Count, s.Sum.Seconds(), s.Cumulative(), labels...)
 }
+
+// ClusterNodes registers dtmfgw_cluster_nodes, read from f at scrape time:
+// the nodes sharing the store, alive and dead, as this node sees them
+// (NaN when the store cannot be read).
+func (r *Registry) ClusterNodes(f func() (alive, dead float64)) error {
+	d := newDesc("cluster_nodes", "The nodes sharing the store by state (alive, dead), as this node sees their heartbeats.", "state")
+	return r.register(collectorFunc{desc: []*prometheus.Desc{d}, collect: func(ch chan<- prometheus.Metric) {
+		alive, dead := f()
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, alive, "alive")
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, dead, "dead")
+	}})
+}
+
+// ClusterEventsDropped registers dtmfgw_cluster_events_dropped_total, read
+// from f: payment events the shared event log could not keep up with
+// (a stream resuming on another node would miss them).
+func (r *Registry) ClusterEventsDropped(f func() uint64) error {
+	d := newDesc("cluster_events_dropped_total", "Payment events the shared event log could not keep up with and dropped.")
+	return r.register(collectorFunc{desc: []*prometheus.Desc{d}, collect: func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(f()))
+	}})
+}
