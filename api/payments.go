@@ -211,9 +211,37 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	hash := req.hash()
+	if req.IdempotencyKey != "" {
+		// A repeat answers the first payment wherever its call is now
+		// (ended, or another node's).
+		if earlier, found, err := s.lookupKey(r.Context(), req.IdempotencyKey); err != nil {
+			writeError(w, err)
+			return
+		} else if found {
+			s.answerRepeat(w, r, earlier, hash)
+			return
+		}
+	}
+	var c *call.Call
+	if req.Type != typeDigital || req.namesCall() {
+		if c, err = s.findCall(req); errors.Is(err, errCallNotFound) {
+			// Another node's call: that node makes the payment (and claims
+			// its idempotency key), this one passes its answer back.
+			if node := s.callNode(r.Context(), req); node != "" {
+				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
+				if s.handOn(w, r, node) {
+					return
+				}
+			}
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
-	hash := req.hash()
 	id := store.NewID()
 	if req.IdempotencyKey != "" {
 		earlier, taken, err := s.claimKey(r.Context(), req.IdempotencyKey, hash, id)
@@ -232,27 +260,6 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			s.releaseKey(req.IdempotencyKey, id)
 		}
 	}()
-	var c *call.Call
-	if req.Type != typeDigital || req.namesCall() {
-		var err error
-		if c, err = s.findCall(req); err != nil {
-			if errors.Is(err, errCallNotFound) {
-				// Another node's call: it makes the payment.
-				if node := s.callNode(r.Context(), req); node != "" {
-					r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
-					if req.IdempotencyKey != "" {
-						s.releaseKey(req.IdempotencyKey, id)
-					}
-					created = true // the key is the other node's to claim
-					if s.handOn(w, r, node) {
-						return
-					}
-				}
-			}
-			writeError(w, err)
-			return
-		}
-	}
 	var attrs payment.Attributes
 	if req.Prefill != nil {
 		attrs = payment.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
@@ -318,6 +325,20 @@ func (s *Server) claimKey(ctx context.Context, key string, hash [sha256.Size]byt
 		return store.IdempotencyKey{}, false, errStorage
 	}
 	return earlier, taken, nil
+}
+
+// lookupKey reads the claim of an idempotency key, without claiming it.
+func (s *Server) lookupKey(ctx context.Context, key string) (store.IdempotencyKey, bool, error) {
+	if s.store == nil {
+		pid, body, ok := s.idem.lookup(key)
+		return store.IdempotencyKey{Key: key, PaymentID: pid, RequestHash: body}, ok, nil
+	}
+	k, found, err := s.store.IdempotencyKeyOf(ctx, key)
+	if err != nil {
+		s.log.Warn("idempotency key not read", "err", err)
+		return store.IdempotencyKey{}, false, errStorage
+	}
+	return k, found, nil
 }
 
 // releaseKey lets go of a key whose payment was not made, so that the

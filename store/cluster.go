@@ -203,3 +203,22 @@ func (s *Store) EndNodePayments(ctx context.Context, node, detail string) ([]Pay
 	}
 	return ended, nil
 }
+
+// IdempotencyKeyOf returns the claim of key, if one is held within
+// IdempotencyTTL (found false otherwise).
+func (s *Store) IdempotencyKeyOf(ctx context.Context, key string) (k IdempotencyKey, found bool, err error) {
+	var hash string
+	err = s.db.QueryRowContext(ctx, s.d.bind(`SELECT key, request_hash, payment_id, created_at FROM idempotency_keys
+		WHERE key = ? AND created_at >= ?`), key, s.d.timeArg(s.clock().Add(-IdempotencyTTL))).
+		Scan(&k.Key, &hash, &k.PaymentID, timeValue{&k.Created})
+	if errors.Is(err, sql.ErrNoRows) {
+		return IdempotencyKey{}, false, nil
+	}
+	if err != nil {
+		return IdempotencyKey{}, false, fmt.Errorf("store: read idempotency key: %w", err)
+	}
+	if b, err := hex.DecodeString(hash); err == nil && len(b) == sha256.Size {
+		copy(k.RequestHash[:], b)
+	}
+	return k, true, nil
+}

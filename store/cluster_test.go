@@ -51,6 +51,12 @@ func TestIdempotencyKeyClaims(t *testing.T) {
 		if err != nil || taken || k.PaymentID != "pay_a" {
 			t.Fatalf("first claim: %+v, %v, %v", k, taken, err)
 		}
+		if k, found, err := s.IdempotencyKeyOf(ctx, "order-7"); err != nil || !found || k.PaymentID != "pay_a" || k.RequestHash != h1 {
+			t.Fatalf("IdempotencyKeyOf = %+v, %v, %v", k, found, err)
+		}
+		if _, found, err := s.IdempotencyKeyOf(ctx, "order-none"); err != nil || found {
+			t.Fatalf("an unclaimed key: %v, %v", found, err)
+		}
 		// Another node, the same key: the first claim, with its request.
 		k, taken, err = s.ClaimIdempotencyKey(ctx, IdempotencyKey{Key: "order-7", RequestHash: h2, PaymentID: "pay_b"})
 		if err != nil || !taken || k.PaymentID != "pay_a" || k.RequestHash != h1 {
@@ -76,6 +82,9 @@ func TestIdempotencyKeyClaims(t *testing.T) {
 		clock.Advance(IdempotencyTTL + time.Minute)
 		if k, taken, err = s.ClaimIdempotencyKey(ctx, IdempotencyKey{Key: "order-7", RequestHash: h1, PaymentID: "pay_e"}); err != nil || taken || k.PaymentID != "pay_e" {
 			t.Fatalf("claim after the TTL: %+v, %v, %v", k, taken, err)
+		}
+		if _, found, _ := s.IdempotencyKeyOf(ctx, "order-8"); found {
+			t.Fatal("a key past the TTL is still found")
 		}
 		if n, err := s.PruneIdempotencyKeys(ctx); err != nil || n != 1 {
 			t.Fatalf("PruneIdempotencyKeys = %d, %v; want 1 (order-8)", n, err)
