@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -103,6 +104,9 @@ func (s *Server) handOn(w http.ResponseWriter, r *http.Request, nodeID string) b
 		},
 		// Event streams pass each event on at once.
 		FlushInterval: -1,
+		// A stream cut by the node's death is the client's to resume: a
+		// debug line, not the standard logger's.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if !errors.Is(err, context.Canceled) {
 				s.log.Warn("cluster: handing a request on failed", "node", nodeID, "err", err)

@@ -42,26 +42,23 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 	port, _ := kamailiotest.Start(t, "../deploy/kamailio/kamailio.cfg", list.String())
 	proxy := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 
-	// A second agent: one takes one call at a time, and a call is kept up
-	// below.
-	agent2, err := simcall.NewAgent(ctx, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent2.Close()
-	// call places one secure call through Kamailio to the agent target
-	// (the first by default), and hangs it up unless keep.
-	call := func(i int, keep bool, target ...string) *simcall.Caller {
+	// call places one secure call through Kamailio, to an agent of its own
+	// (a simulated agent takes one call at a time, and may still be
+	// ending the last when the next arrives), and hangs it up unless keep.
+	call := func(i int, keep bool) *simcall.Caller {
 		t.Helper()
+		to, err := simcall.NewAgent(ctx, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { to.Close() })
 		c, err := simcall.NewCaller(ctx, log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
-		hdrs := []simcall.Header{{Name: "X-Secure-Payment", Value: "yes"}, {Name: "X-Agent-Id", Value: fmt.Sprintf("kam-%d", i)}}
-		if len(target) > 0 {
-			hdrs = append(hdrs, simcall.Header{Name: "X-Dtmfgw-Target", Value: target[0]})
-		}
+		hdrs := []simcall.Header{{Name: "X-Secure-Payment", Value: "yes"}, {Name: "X-Agent-Id", Value: fmt.Sprintf("kam-%d", i)},
+			{Name: "X-Dtmfgw-Target", Value: to.URI()}}
 		if err := c.Call(ctx, proxy, "1000", hdrs...); err != nil {
 			t.Fatalf("call %d through Kamailio: %v", i, err)
 		}
@@ -106,7 +103,7 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 	})
 	taken := callsTaken(d)
 	for i := 7; i < 10; i++ {
-		call(i, false, agent2.URI())
+		call(i, false)
 	}
 	if got := callsTaken(d); got != taken {
 		t.Errorf("the draining node took %d new calls", got-taken)
