@@ -293,7 +293,7 @@ function applyView(v, seq, snapshot) {
   renderInfo(v);
   const configs = Array.isArray(v.configurations) ? v.configurations : [];
   st.digital = v.type === 'digital';
-  if (v.link) st.link = v.link;
+  if (v.link) st.link = snapshot ? v.link : mergeLink(st.link, v.link);
   // A payment waiting for its type (its configuration allows both) asks
   // first; "digital" then shows the amount and the caller's number.
   const typing = !v.type && Array.isArray(v.types) && v.types.length > 1 && OPEN.has(v.state);
@@ -724,6 +724,26 @@ function renderLink() {
   });
   ui['link-messages'].replaceChildren(...items);
   renderActions();
+}
+
+// An action's answer may have been written before an event the stream
+// has shown already (an SMS delivered while the send was answered):
+// mergeLink keeps, of the two, the further state of the link and of each
+// message.
+const LINK_RANK = { created: 0, sent: 1, opened: 2, paid: 3, expired: 3, cancelled: 3, locked: 3 };
+const MESSAGE_RANK = { queued: 0, sent: 1, failed: 1 };
+function mergeLink(seen, answer) {
+  if (!seen) return answer;
+  const out = { ...answer };
+  if ((LINK_RANK[seen.state] || 0) > (LINK_RANK[answer.state] || 0)) out.state = seen.state;
+  out.present = seen.present;
+  out.failed_attempts = Math.max(seen.failed_attempts || 0, answer.failed_attempts || 0);
+  const known = new Map((seen.messages || []).map((m) => [m.id, m]));
+  out.messages = (answer.messages || []).map((m) => {
+    const k = known.get(m.id);
+    return k && (MESSAGE_RANK[k.state] || 0) > (MESSAGE_RANK[m.state] || 0) ? k : m;
+  });
+  return out;
 }
 
 // makeDigital makes the waiting payment a digital one ("Next"): its link
