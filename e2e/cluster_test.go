@@ -40,27 +40,7 @@ http:
   form_token_secret: %[6]s
 admin:
   listen: %[2]s:0
-payments:
-  configurations:
-    - id: card
-      name: Card payment
-      processor: psp
-      currency: GBP
-      accepted_brands: [visa, mastercard, amex]
-      fields:
-        - {id: card_number, label: Card number, kind: card_number, required: true}
-        - {id: expiry, label: Expiry date (MMYY), kind: expiry, required: true}
-        - {id: security_code, label: Security code, kind: security_code, required: true}
-  reconcile:
-    concurrency: 2
-    interval: 1s
-processors:
-  psp:
-    type: stripe
-    api_key: sk_test_cluster
-    base_url: %[4]s
-    timeout: 2m
-storage:
+%[4]sstorage:
   dsn: %[3]s
 cluster:
   enabled: true
@@ -69,7 +49,7 @@ cluster:
   dead_after: 1500ms
 log:
   level: debug
-`, node, ip, dsn, stripeURL, agentURI, clusterSecret)
+`, node, ip, dsn, heldStripePayments(stripeURL), agentURI, clusterSecret)
 }
 
 // clusterFixture is what every node of a cluster test shares: a fresh

@@ -266,7 +266,19 @@ func recoveryConfig(t *testing.T, dir, db, stripeURL, agentURI string) (path str
   default_target: %s
 media:
   media_timeout: 0s
-payments:
+%sstorage:
+  dsn: sqlite:%s
+log:
+  level: debug
+`, agentURI, heldStripePayments(stripeURL), db))
+	return g.path
+}
+
+// heldStripePayments is the configuration's payments and processors
+// sections for a card configuration charged through the held Stripe at
+// stripeURL, reconciled every second.
+func heldStripePayments(stripeURL string) string {
+	return fmt.Sprintf(`payments:
   configurations:
     - id: card
       name: Card payment
@@ -283,15 +295,10 @@ payments:
 processors:
   psp:
     type: stripe
-    api_key: sk_test_recovery
+    api_key: sk_test_held
     base_url: %s
     timeout: 2m
-storage:
-  dsn: sqlite:%s
-log:
-  level: debug
-`, agentURI, stripeURL, db))
-	return g.path
+`, stripeURL)
 }
 
 // serving waits for the child's "dtmfgw serving" line and returns the
