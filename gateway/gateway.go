@@ -311,9 +311,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *
 		apiOpts = append(apiOpts, api.WithSMSOutbox(ob.Messages))
 	}
 	// The hosted payment page, on the public listener beside the API: a
-	// POST of it must come from the page's own origin.
-	page, err := paypage.New(payments, paypage.WithLogger(log), paypage.WithHSTS(httpCfg.TLS.Enabled()),
-		paypage.WithPublicOrigin(originOf(httpCfg.PublicBase())))
+	// POST of it must come from the page's own origin. Its CSRF tokens are
+	// made under the form token's secret when one is set, so that every
+	// node of a cluster (and this node after a restart) accepts them.
+	pageOpts := []paypage.Option{paypage.WithLogger(log), paypage.WithHSTS(httpCfg.TLS.Enabled()),
+		paypage.WithPublicOrigin(originOf(httpCfg.PublicBase()))}
+	if httpCfg.FormTokenSecret != "" {
+		pageOpts = append(pageOpts, paypage.WithSecret([]byte(httpCfg.FormTokenSecret)))
+	}
+	page, err := paypage.New(payments, pageOpts...)
 	if err != nil {
 		return nil, err
 	}

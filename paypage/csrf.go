@@ -16,6 +16,9 @@ const maxTokenLen = 256
 // secret.
 const csrfLabel = "dtmfgw paypage csrf v1\x00"
 
+// minSecret is the shortest CSRF secret New accepts, in bytes.
+const minSecret = 32
+
 // bearer returns the link token of the request's Authorization header:
 // present says there is a bearer token at all, ok that it has the shape
 // of a link token (1–256 of the URL-safe characters A–Z a–z 0–9 - _ . ~).
@@ -47,10 +50,11 @@ func bearer(r *http.Request) (token string, present, ok bool) {
 func tokenHash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // csrfToken is the CSRF token of a link: HMAC-SHA256, under the
-// Handler's random secret, of the token's hash. Stateless: any request
-// with the link token can be checked against it, and it is worth nothing
-// without the secret. A restart makes a new secret; the page then fetches
-// the session again for a new CSRF token.
+// Handler's secret, of the token's hash. Stateless: any request with the
+// link token can be checked against it, by any node that shares the
+// secret (WithSecret), and it is worth nothing without the secret. With a
+// random secret a restart makes a new one; the page then fetches the
+// session again for a new CSRF token.
 func (h *Handler) csrfToken(hash [sha256.Size]byte) string {
 	mac := hmac.New(sha256.New, h.secret)
 	mac.Write([]byte(csrfLabel))

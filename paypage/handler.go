@@ -73,6 +73,16 @@ func WithRateLimits(l Limits) Option {
 	}
 }
 
+// WithSecret makes the page's CSRF tokens under secret instead of a
+// random secret of this process: several nodes serving one link must
+// share it, or a page whose session one node answered is refused by
+// another (and a restart would make every open page fetch its session
+// again). The gateway passes the form token's secret; the MAC's own label
+// keeps the two uses apart. New refuses a secret under 32 bytes.
+func WithSecret(secret []byte) Option {
+	return func(h *Handler) { h.secret = bytes.Clone(secret) }
+}
+
 // Handler serves the hosted payment page and its API under /pay/. Safe
 // for concurrent use. Mount it at /pay/ on the public listener.
 type Handler struct {
@@ -111,9 +121,14 @@ func New(desk payment.Desk, opts ...Option) (*Handler, error) {
 		}
 		h.origin = o
 	}
-	h.secret = make([]byte, 32)
-	if _, err := rand.Read(h.secret); err != nil {
-		return nil, fmt.Errorf("paypage: CSRF secret: %w", err)
+	switch {
+	case h.secret == nil:
+		h.secret = make([]byte, minSecret)
+		if _, err := rand.Read(h.secret); err != nil {
+			return nil, fmt.Errorf("paypage: CSRF secret: %w", err)
+		}
+	case len(h.secret) < minSecret:
+		return nil, fmt.Errorf("paypage: CSRF secret: %d bytes, want at least %d", len(h.secret), minSecret)
 	}
 	h.headers = securityHeaders(h.hsts)
 	var err error

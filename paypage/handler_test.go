@@ -215,6 +215,40 @@ func TestSessionOpen(t *testing.T) {
 	}
 }
 
+// Nodes that share a secret accept each other's CSRF tokens: the page's
+// session answered by one node, its POST served by another. A node with
+// another secret refuses the token before the desk is asked.
+func TestCSRFTokenAcrossNodesSharingTheSecret(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a, b := newEnv(t, WithSecret(secret)), newEnv(t, WithSecret(secret))
+	other := newEnv(t, WithSecret([]byte("another-secret-of-thirty-two-byt")))
+	var s struct {
+		CSRF string `json:"csrf"`
+	}
+	expect(t, a.do(req{method: "GET", path: "/pay/api/session", token: testToken}), 200, "", &s)
+	if s.CSRF == "" || s.CSRF != b.h.csrfToken(tokenHash(testToken)) {
+		t.Fatalf("node B makes another CSRF token than node A's %q", s.CSRF)
+	}
+	post := func(e *env) *http.Response {
+		return e.do(req{method: "POST", path: "/pay/api/presence", token: testToken, body: `{"present":true}`,
+			hdr: map[string]string{"X-CSRF-Token": s.CSRF}})
+	}
+	if res := post(b); res.StatusCode/100 != 2 {
+		t.Errorf("node B refused node A's CSRF token: %d", res.StatusCode)
+	}
+	expect(t, post(other), 403, "bad_csrf", nil)
+	b.desk.mu.Lock()
+	other.desk.mu.Lock()
+	if len(b.desk.presence) != 1 || len(other.desk.presence) != 0 {
+		t.Errorf("presence reached node B's desk %d times (want 1), the other node's %d (want 0)", len(b.desk.presence), len(other.desk.presence))
+	}
+	other.desk.mu.Unlock()
+	b.desk.mu.Unlock()
+	if _, err := New(newFakeDesk(), WithSecret([]byte("short"))); err == nil {
+		t.Error("New accepted a 5-byte CSRF secret")
+	}
+}
+
 func TestSessionClosed(t *testing.T) {
 	e := newEnv(t)
 	for _, st := range []payment.LinkState{payment.LinkPaid, payment.LinkExpired, payment.LinkCancelled, payment.LinkLocked} {
