@@ -14,8 +14,11 @@ import (
 // The calls' payment events are kept in the shared store as well as on
 // their node's bus, so that a stream resuming on another node after the
 // call's node died gets the events it missed (api's event stream reads
-// them). They are written in batches, off the publisher's path: an event
-// the log could not keep up with is counted, never waited for.
+// them). They are written off the publisher's path, each as soon as the
+// writer is free: the events that arrive during one write go together in
+// the next (a group commit), so a node that dies loses at most the events
+// of its last write, not of a batching interval. An event the log could
+// not keep up with is counted, never waited for.
 
 // Defaults of the event log.
 const (
@@ -26,8 +29,8 @@ const (
 	eventQueue = 4096
 	// eventBatch bounds one write.
 	eventBatch = 256
-	// eventFlush is how long an event may wait for its batch.
-	eventFlush = 100 * time.Millisecond
+	// eventWriteTimeout bounds one write.
+	eventWriteTimeout = 5 * time.Second
 )
 
 // EventStore is what the event log needs of the store; *store.Store has
@@ -67,40 +70,27 @@ func (l *EventLog) Hook(_ string, e payment.Event) {
 // Dropped counts the events the log could not keep up with.
 func (l *EventLog) Dropped() uint64 { return l.dropped.Load() }
 
-// Run writes the events in batches until ctx ends, and prunes those past
-// EventRetention every few minutes.
+// Run writes each event as it comes, with those queued behind it (up to
+// eventBatch in one write), until ctx ends, when it writes what is still
+// queued; and prunes events past EventRetention every few minutes.
 func (l *EventLog) Run(ctx context.Context) {
-	flush := time.NewTicker(eventFlush)
-	defer flush.Stop()
 	prune := time.NewTicker(5 * time.Minute)
 	defer prune.Stop()
 	batch := make([]store.EventRow, 0, eventBatch)
-	write := func() {
-		if len(batch) == 0 {
-			return
-		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := l.st.AppendEvents(wctx, batch); err != nil {
-			l.log.Warn("cluster: payment events not written", "events", len(batch), "err", err)
-		}
-		cancel()
-		batch = batch[:0]
-	}
 	for {
 		select {
 		case <-ctx.Done():
-			for len(l.ch) > 0 && len(batch) < eventBatch {
-				batch = append(batch, row(<-l.ch))
+			// The queue is bounded (eventQueue), so is this.
+			for len(l.ch) > 0 {
+				batch = l.take(batch, <-l.ch)
+				l.write(ctx, batch)
+				batch = batch[:0]
 			}
-			write()
 			return
 		case e := <-l.ch:
-			batch = append(batch, row(e))
-			if len(batch) == eventBatch {
-				write()
-			}
-		case <-flush.C:
-			write()
+			batch = l.take(batch, e)
+			l.write(ctx, batch)
+			batch = batch[:0]
 		case <-prune.C:
 			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			if _, err := l.st.PruneEvents(pctx, time.Now().Add(-EventRetention)); err != nil && ctx.Err() == nil {
@@ -108,6 +98,31 @@ func (l *EventLog) Run(ctx context.Context) {
 			}
 			cancel()
 		}
+	}
+}
+
+// take appends e and the events already queued behind it, up to
+// eventBatch, to batch.
+func (l *EventLog) take(batch []store.EventRow, e payment.Event) []store.EventRow {
+	batch = append(batch, row(e))
+	for len(batch) < eventBatch {
+		select {
+		case e := <-l.ch:
+			batch = append(batch, row(e))
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// write appends batch to the store, also while ctx ends (the last events
+// are the ones a resumed stream needs most).
+func (l *EventLog) write(ctx context.Context, batch []store.EventRow) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventWriteTimeout)
+	defer cancel()
+	if err := l.st.AppendEvents(wctx, batch); err != nil {
+		l.log.Warn("cluster: payment events not written", "events", len(batch), "err", err)
 	}
 }
 
