@@ -191,13 +191,14 @@ func tokenHash(token string) string {
 func (ps *Payments) CreateDigital(ctx context.Context, req DigitalRequest) (Ref, DigitalLink, error) {
 	ps.createMu.Lock()
 	defer ps.createMu.Unlock()
-	return ps.createDigitalLocked(ctx, req, "")
+	return ps.createDigitalLocked(ctx, req, "", false)
 }
 
 // createDigitalLocked is CreateDigital under createMu; replacing is the
 // id of the waiting payment that becomes this one, which does not count as
-// the call's payment in progress.
-func (ps *Payments) createDigitalLocked(ctx context.Context, req DigitalRequest, replacing string) (Ref, DigitalLink, error) {
+// the call's payment in progress, and stored says its record exists
+// (made digital in place, store.MakeDigital).
+func (ps *Payments) createDigitalLocked(ctx context.Context, req DigitalRequest, replacing string, stored bool) (Ref, DigitalLink, error) {
 	lk := ps.links
 	if lk == nil {
 		return Ref{}, DigitalLink{}, ErrDigitalOff
@@ -245,7 +246,11 @@ func (ps *Payments) createDigitalLocked(ctx context.Context, req DigitalRequest,
 	}
 	token, hash := linkToken()
 	expires := ps.now().Add(cfg.linkTTL())
-	sp, sl, err := lk.st.CreateDigitalPayment(ctx, rec,
+	create := lk.st.CreateDigitalPayment
+	if stored {
+		create = lk.st.MakeDigital
+	}
+	sp, sl, err := create(ctx, rec,
 		store.Link{TokenHash: hash, Phone: phone, ExpiresAt: expires, MaxAttempts: cfg.linkMaxAttempts()},
 		store.Entry{Actor: req.Actor, Action: "payment.created", Detail: "digital"})
 	if err != nil {

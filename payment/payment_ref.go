@@ -19,8 +19,12 @@ type Reader interface {
 // waiting is a payment made while several configurations exist and none
 // was named: it waits, in state created, for the form to choose one
 // (Ref.Choose), and only then becomes a Payment under the same id.
-// It holds no field and is not stored: once its call has ended it is
-// answered a last time (cancelled) and forgotten. Payments.mu guards it.
+// It holds no field. It is stored (created, with no configuration yet),
+// so that every node reads it and a survivor ends it if its node dies;
+// it records its end (timed out, ended by the agent, its call ended), and
+// the Payment it becomes carries on from its record. Once its call has
+// ended it is answered a last time (cancelled) from memory and forgotten.
+// Payments.mu guards it.
 type waiting struct {
 	id, callID string
 	// configID is the configuration the back end named, if any; types
@@ -33,6 +37,10 @@ type waiting struct {
 	deadline time.Time
 	state    State
 	reason   string
+	// stored says the store took its creation: its ends are recorded, and
+	// the payment it becomes updates its record rather than making one.
+	stored bool
+	expiry *time.Timer
 }
 
 // Ref is a payment found by id, wherever it is: live (in memory,
@@ -117,12 +125,79 @@ func (ps *Payments) create(callID, configID, id string, attrs Attributes, fixed 
 	now := ps.now()
 	w := &waiting{id: id, callID: callID, configID: configID, types: types, attrs: attrs, fixed: fixed, created: now,
 		deadline: now.Add(DefaultSessionTimeout), state: StateCreated}
+	rec := w.record(StateCreated, ActorAgent, "payment.created", "awaiting a configuration", now)
+	rec.Previous, rec.Correlation = 0, set.call.Correlation()
+	if err := ps.record(context.Background(), rec); err != nil {
+		ps.log.Warn("payment creation not recorded", "payment", id, "err", err)
+	} else {
+		w.stored = ps.store != nil
+	}
 	ps.mu.Lock()
 	ps.waiting[id] = w
+	w.expiry = time.AfterFunc(DefaultSessionTimeout, func() { ps.expireWaiting(id) })
 	ps.mu.Unlock()
 	ps.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
 	cp := *w
 	return Ref{ps: ps, waiting: &cp}, nil
+}
+
+// record is the waiting payment's record in state st (from created).
+func (w *waiting) record(st State, actor, action, reason string, now time.Time) Record {
+	return Record{PaymentID: w.id, CallID: w.callID, ConfigID: w.configID, State: st, Previous: StateCreated,
+		Actor: actor, Action: action, Reason: reason, Attributes: w.attrs, Created: w.created, Updated: now}
+}
+
+// endWaitingLocked ends the waiting payment w, still created, in state st
+// for reason, caused by actor, and returns its record for writeWaiting
+// once Payments.mu is let go.
+func (ps *Payments) endWaitingLocked(w *waiting, st State, reason, actor string) *Record {
+	w.state, w.reason = st, reason
+	if w.expiry != nil {
+		w.expiry.Stop()
+	}
+	if !w.stored {
+		return nil
+	}
+	rec := w.record(st, actor, "payment."+st.String(), reason, ps.now())
+	return &rec
+}
+
+// writeWaiting writes the records endWaitingLocked returned; a failure is
+// logged: the payment has ended regardless.
+func (ps *Payments) writeWaiting(recs ...*Record) {
+	for _, rec := range recs {
+		if rec == nil {
+			continue
+		}
+		if err := ps.record(context.Background(), *rec); err != nil {
+			ps.log.Error("payment end not recorded", "payment", rec.PaymentID, "state", rec.State.String(), "err", err)
+		}
+	}
+}
+
+// expireWaiting is a waiting payment's session timeout.
+func (ps *Payments) expireWaiting(id string) {
+	ps.mu.Lock()
+	var rec *Record
+	if w := ps.waiting[id]; w != nil && w.state == StateCreated && !ps.now().Before(w.deadline) {
+		rec = ps.endWaitingLocked(w, StateTimedOut, ReasonSessionTimeout, ActorSystem)
+	}
+	ps.mu.Unlock()
+	ps.writeWaiting(rec)
+}
+
+// endCallWaiting ends the payments of the call callID still waiting for
+// their configuration: the call has ended (reason).
+func (ps *Payments) endCallWaiting(callID, reason string) {
+	var recs []*Record
+	ps.mu.Lock()
+	for _, w := range ps.waiting {
+		if w.callID == callID && w.state == StateCreated {
+			recs = append(recs, ps.endWaitingLocked(w, StateCancelled, reason, ActorSystem))
+		}
+	}
+	ps.mu.Unlock()
+	ps.writeWaiting(recs...)
 }
 
 // Find looks the payment id up: in memory, waiting, or in the store.
@@ -174,6 +249,8 @@ func (ps *Payments) InProgress(callID string) string {
 // timeout and its call's end first. One whose call has ended is answered a
 // last time (cancelled) and forgotten.
 func (ps *Payments) waitingPayment(id string) *waiting {
+	var rec *Record
+	defer func() { ps.writeWaiting(rec) }()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	w := ps.waiting[id]
@@ -181,11 +258,11 @@ func (ps *Payments) waitingPayment(id string) *waiting {
 		return nil
 	}
 	if w.state == StateCreated && !ps.now().Before(w.deadline) {
-		w.state, w.reason = StateTimedOut, ReasonSessionTimeout
+		rec = ps.endWaitingLocked(w, StateTimedOut, ReasonSessionTimeout, ActorSystem)
 	}
 	if ps.sets[w.callID] == nil {
 		if w.state == StateCreated {
-			w.state, w.reason = StateCancelled, ReasonCallEnded
+			rec = ps.endWaitingLocked(w, StateCancelled, ReasonCallEnded, ActorSystem)
 		}
 		delete(ps.waiting, id)
 	}
@@ -346,11 +423,14 @@ func (r *Ref) End() error {
 		r.stored, r.link = &p, &l
 		return nil
 	case r.waiting != nil:
-		return r.onWaiting(func(w *waiting) error {
-			w.state, w.reason = StateCancelled, ReasonAgentEnded
+		var rec *Record
+		err := r.onWaiting(func(w *waiting) error {
+			rec = r.ps.endWaitingLocked(w, StateCancelled, ReasonAgentEnded, ActorAgent)
 			*r.waiting = *w
 			return nil
 		})
+		r.ps.writeWaiting(rec)
+		return err
 	}
 	return ErrInvalidState
 }
@@ -375,13 +455,11 @@ func (r Ref) Choose(configID string) (Ref, error) {
 	if set == nil {
 		return Ref{}, ErrNoCall
 	}
-	live, err := set.NewWithFixed(w.id, configID, w.attrs, w.fixed)
+	live, err := set.newPayment(w.id, configID, w.attrs, w.fixed, w.stored)
 	if err != nil {
 		return Ref{}, err
 	}
-	ps.mu.Lock()
-	delete(ps.waiting, w.id)
-	ps.mu.Unlock()
+	ps.forgetWaiting(w.id)
 	return Ref{ps: ps, live: live}, nil
 }
 
@@ -403,14 +481,23 @@ func (r Ref) ChooseDigital(ctx context.Context, configID, phone string, actor st
 		configID = w.configID
 	}
 	req := DigitalRequest{ID: w.id, CallID: w.callID, ConfigID: configID, Attributes: w.attrs, Phone: phone, Actor: actor}
-	ref, link, err := ps.createDigitalLocked(ctx, req, w.id)
+	ref, link, err := ps.createDigitalLocked(ctx, req, w.id, w.stored)
 	if err != nil {
 		return Ref{}, DigitalLink{}, err
 	}
-	ps.mu.Lock()
-	delete(ps.waiting, w.id)
-	ps.mu.Unlock()
+	ps.forgetWaiting(w.id)
 	return ref, link, nil
+}
+
+// forgetWaiting forgets the waiting payment id, which has become a live
+// or a digital payment.
+func (ps *Payments) forgetWaiting(id string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if w := ps.waiting[id]; w != nil && w.expiry != nil {
+		w.expiry.Stop()
+	}
+	delete(ps.waiting, id)
 }
 
 // Another starts the next payment on the call of a finished one, under

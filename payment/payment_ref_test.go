@@ -135,3 +135,109 @@ func TestWaitingPaymentEnds(t *testing.T) {
 		}
 	})
 }
+
+// A waiting payment is stored from its creation, so that every node reads
+// it and a survivor can end it: created with no configuration; its end
+// recorded once, whoever ends it (the agent, its timeout with nobody
+// asking, its call's end); and the payment it becomes carries on from its
+// record, configuration chosen, rather than making a second one.
+func TestWaitingPaymentIsRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		withTwoConfigs(t, e)
+		type step struct {
+			id            string
+			state, prev   State
+			config, actor string
+			action        string
+		}
+		steps := func() []step {
+			var out []step
+			for _, r := range e.store.records() {
+				out = append(out, step{r.PaymentID, r.State, r.Previous, r.ConfigID, r.Actor, r.Action})
+			}
+			return out
+		}
+		want := func(what string, w ...step) {
+			t.Helper()
+			got := steps()
+			if len(got) != len(w) {
+				t.Fatalf("%s: records %+v, want %+v", what, got, w)
+			}
+			for i := range w {
+				if got[i] != w[i] {
+					t.Fatalf("%s: record %d is %+v, want %+v", what, i, got[i], w[i])
+				}
+			}
+		}
+
+		ref, err := e.ps.Create("call-1", "", "pay-w", Attributes{Amount: 500}, AttributeSetOf(AttrAmount))
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := step{"pay-w", StateCreated, 0, "", ActorAgent, "payment.created"}
+		want("created", created)
+		if r := e.store.records()[0]; r.Amount != 500 || r.Reason != "awaiting a configuration" || r.Correlation != e.call.Correlation() {
+			t.Errorf("the waiting payment's record: %+v", r)
+		}
+		if _, err := ref.Choose("other"); err != nil {
+			t.Fatal(err)
+		}
+		configured := step{"pay-w", StateCreated, StateCreated, "other", ActorAgent, "payment.configured"}
+		want("configuration chosen", created, configured)
+		if err := e.ps.Payment("pay-w").End(); err != nil {
+			t.Fatal(err)
+		}
+		ended := step{"pay-w", StateCancelled, StateCreated, "other", ActorAgent, "payment.cancelled"}
+		want("ended live", created, configured, ended)
+
+		// Ended by the agent while it waits.
+		ref, err = e.ps.Create("call-1", "", "pay-a", Attributes{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.End(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.End(); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("ending twice: %v", err)
+		}
+		want("ended by the agent", created, configured, ended,
+			step{"pay-a", StateCreated, 0, "", ActorAgent, "payment.created"},
+			step{"pay-a", StateCancelled, StateCreated, "", ActorAgent, "payment.cancelled"})
+		if r := e.store.records()[4]; r.Reason != ReasonAgentEnded {
+			t.Errorf("reason %q", r.Reason)
+		}
+
+		// Its session timeout, with nobody asking about it; then a lookup
+		// records nothing more.
+		if _, err := e.ps.Create("call-1", "", "pay-t", Attributes{}, 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(DefaultSessionTimeout + time.Second)
+		synctest.Wait()
+		if _, err := e.ps.Find(context.Background(), "pay-t"); err != nil {
+			t.Fatal(err)
+		}
+		got := steps()
+		if len(got) != 7 || got[6] != (step{"pay-t", StateTimedOut, StateCreated, "", ActorSystem, "payment.timed_out"}) {
+			t.Fatalf("after the timeout: %+v", got)
+		}
+
+		// Its call's end, with nobody asking about it.
+		if _, err := e.ps.Create("call-1", "", "pay-c", Attributes{}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.set.Close(ReasonCallEnded)
+		got = steps()
+		if len(got) != 9 || got[8] != (step{"pay-c", StateCancelled, StateCreated, "", ActorSystem, "payment.cancelled"}) {
+			t.Fatalf("after the call ended: %+v", got)
+		}
+		if _, err := e.ps.Find(context.Background(), "pay-c"); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.store.records()); n != 9 {
+			t.Errorf("the last answer recorded again: %d records", n)
+		}
+	})
+}

@@ -359,6 +359,13 @@ func (s *Set) NewWithID(id, configID string, attrs Attributes) (*Payment, error)
 // the payment that follows a finished one, what the back end had set of
 // the finished one's.
 func (s *Set) NewWithFixed(id, configID string, attrs Attributes, fixed AttributeSet) (*Payment, error) {
+	return s.newPayment(id, configID, attrs, fixed, false)
+}
+
+// newPayment is NewWithFixed; stored says the payment's record exists
+// already (it waited for its configuration), so that its first record
+// updates it, configuration chosen, instead of making one.
+func (s *Set) newPayment(id, configID string, attrs Attributes, fixed AttributeSet, stored bool) (*Payment, error) {
 	if !validPaymentID(id) {
 		return nil, errors.New("payment: payment id: 1-64 characters of A-Z a-z 0-9 _ - wanted")
 	}
@@ -427,6 +434,9 @@ func (s *Set) NewWithFixed(id, configID string, attrs Attributes, fixed Attribut
 	s.mu.Unlock()
 	rec := p.recordLocked()
 	rec.Actor, rec.Action = ActorAgent, "payment.created"
+	if stored {
+		p.recorded, rec.Action = StateCreated, "payment.configured"
+	}
 	if err := p.writeLocked(context.Background(), rec); err != nil {
 		s.ps.log.Warn("payment creation not recorded", "payment", id, "err", err)
 	}
@@ -564,6 +574,7 @@ func (s *Set) Close(reason string) {
 	if p != nil {
 		p.cancel(reason)
 	}
+	s.ps.endCallWaiting(s.callID, reason)
 
 	s.ps.mu.Lock()
 	if s.ps.sets[s.callID] == s {

@@ -70,7 +70,7 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 		From: from, To: to, Entry: entry,
 		AgentID: r.Correlation.AgentID, Brand: brand, Last4: r.Last4,
 		Currency: r.Currency, Reference: r.Reference, Processor: r.Processor,
-		IdempotencyKey: r.IdempotencyKey, Amount: r.Amount,
+		IdempotencyKey: r.IdempotencyKey, Amount: r.Amount, ConfigurationID: r.ConfigID,
 	})
 	return err
 }

@@ -96,20 +96,61 @@ func (s *Store) CreateDigitalPayment(ctx context.Context, p Payment, l Link, e E
 		return Payment{}, Link{}, err
 	}
 	p, err := s.createPayment(ctx, p, e, func(tx *sql.Tx, now time.Time) error {
-		l.CreatedAt, l.UpdatedAt = now, now
-		_, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO payment_links (`+linkColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			l.PaymentID, l.TokenHash, string(l.State), l.Phone, s.d.timeArg(l.ExpiresAt), 0, 0, l.MaxAttempts,
-			s.d.timeArg(now), s.d.timeArg(now), nil)
-		if err != nil && s.d.isUnique(err) {
-			return ErrDuplicate
-		}
-		return err
+		return s.insertLinkTx(ctx, tx, &l, now)
 	})
 	if err != nil {
 		return Payment{}, Link{}, err
 	}
 	return p, l, nil
+}
+
+// MakeDigital turns the stored payment p.ID, still created and of agent
+// assist (one that waited for the agent to choose its type), into a
+// digital one with p's configuration, amounts, processor and correlation,
+// and stores its link, in one transaction. ErrConflict: the payment has
+// moved on meanwhile (ended, or chosen otherwise).
+func (s *Store) MakeDigital(ctx context.Context, p Payment, l Link, e Entry) (Payment, Link, error) {
+	l.PaymentID, l.State = p.ID, LinkCreated
+	if err := l.check(); err != nil {
+		return Payment{}, Link{}, err
+	}
+	if err := e.check(); err != nil {
+		return Payment{}, Link{}, err
+	}
+	var link Link
+	sp, err := inTx(ctx, s, "make a payment digital", func(tx *sql.Tx) (Payment, error) {
+		sp, err := s.applyTx(ctx, tx, p.ID, StateCreated, e, func(q *Payment) error {
+			if q.Type != TypeAgentAssist {
+				return fmt.Errorf("%w: payment is digital already", ErrConflict)
+			}
+			q.Type, q.ConfigurationID, q.Processor = TypeDigital, p.ConfigurationID, p.Processor
+			q.Amount, q.Currency, q.Reference = p.Amount, p.Currency, p.Reference
+			q.InboundCallID, q.OutboundCallID, q.PrimaryCallID, q.AgentID = p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.AgentID
+			return nil
+		})
+		if err != nil {
+			return Payment{}, err
+		}
+		link = l
+		return sp, s.insertLinkTx(ctx, tx, &link, sp.UpdatedAt)
+	})
+	if err != nil {
+		return Payment{}, Link{}, err
+	}
+	return sp, link, nil
+}
+
+// insertLinkTx writes the new link l, created at now, in tx.
+func (s *Store) insertLinkTx(ctx context.Context, tx *sql.Tx, l *Link, now time.Time) error {
+	l.CreatedAt, l.UpdatedAt = now, now
+	_, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO payment_links (`+linkColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		l.PaymentID, l.TokenHash, string(l.State), l.Phone, s.d.timeArg(l.ExpiresAt), 0, 0, l.MaxAttempts,
+		s.d.timeArg(now), s.d.timeArg(now), nil)
+	if err != nil && s.d.isUnique(err) {
+		return ErrDuplicate
+	}
+	return err
 }
 
 // Link reads the link of the digital payment paymentID.

@@ -198,3 +198,68 @@ func TestSMSMessages(t *testing.T) {
 		}
 	})
 }
+
+// A payment stored before its configuration and type were chosen (it
+// waited for the agent) gets its configuration once while created, or
+// becomes a digital payment with its link in one transaction; neither
+// after it has moved on.
+func TestWaitingPaymentChosen(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := ctxT(t)
+		clock := newTestClock()
+		s := openStore(t, dsn, clock)
+		waiting := func() Payment {
+			t.Helper()
+			p := samplePayment("call-w")
+			p.ID, p.ConfigurationID, p.Amount, p.Processor = NewID(), "", 0, ""
+			p, err := s.CreatePayment(ctx, p, Entry{Actor: ActorAPI, Action: "payment.created", Detail: "awaiting a configuration"})
+			if err != nil {
+				t.Fatalf("CreatePayment: %v", err)
+			}
+			return p
+		}
+		created := Entry{Actor: ActorAgent, Action: "payment.configured"}
+
+		p := waiting()
+		got, err := s.UpdateState(ctx, p.ID, Change{From: StateCreated, To: StateCollecting, ConfigurationID: "card", Entry: created})
+		if err != nil || got.ConfigurationID != "card" || got.State != StateCollecting {
+			t.Fatalf("configuration chosen: %+v, %v", got, err)
+		}
+		if got, err = s.GetPayment(ctx, p.ID); err != nil || got.ConfigurationID != "card" {
+			t.Fatalf("stored: %+v, %v", got, err)
+		}
+		if _, err := s.UpdateState(ctx, p.ID, Change{From: StateCollecting, To: StateReady, ConfigurationID: "other", Entry: created}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("a second configuration: %v, want ErrConflict", err)
+		}
+
+		q := waiting()
+		d := Payment{ID: q.ID, ConfigurationID: "card", Amount: 1250, Currency: "GBP", Reference: "INV-9", Processor: "sandbox", AgentID: "agent-7"}
+		link := Link{TokenHash: hashOf("tok-w"), ExpiresAt: clock.Now().Add(time.Hour), MaxAttempts: 3}
+		dp, dl, err := s.MakeDigital(ctx, d, link, Entry{Actor: ActorAgent, Action: "payment.created", Detail: "digital"})
+		if err != nil || dp.Type != TypeDigital || dp.ConfigurationID != "card" || dp.Amount != 1250 || dp.AgentID != "agent-7" || dl.State != LinkCreated {
+			t.Fatalf("MakeDigital: %+v / %+v, %v", dp, dl, err)
+		}
+		if l, err := s.LinkByTokenHash(ctx, hashOf("tok-w")); err != nil || l.PaymentID != q.ID {
+			t.Fatalf("the link: %+v, %v", l, err)
+		}
+		if sp, err := s.GetPayment(ctx, q.ID); err != nil || sp.Type != TypeDigital || sp.Processor != "sandbox" {
+			t.Fatalf("stored: %+v, %v", sp, err)
+		}
+		// Once digital, or once ended, it is not made digital (again).
+		link.TokenHash = hashOf("tok-w2")
+		if _, _, err := s.MakeDigital(ctx, d, link, Entry{Actor: ActorAgent, Action: "payment.created"}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("made digital twice: %v, want ErrConflict", err)
+		}
+		r := waiting()
+		if _, err := s.UpdateState(ctx, r.ID, Change{From: StateCreated, To: StateCancelled, Entry: Entry{Actor: ActorAgent, Action: "payment.ended"}}); err != nil {
+			t.Fatal(err)
+		}
+		d.ID, link.TokenHash = r.ID, hashOf("tok-w3")
+		if _, _, err := s.MakeDigital(ctx, d, link, Entry{Actor: ActorAgent, Action: "payment.created"}); !errors.Is(err, ErrFinal) {
+			t.Fatalf("an ended payment made digital: %v, want ErrFinal", err)
+		}
+		if _, err := s.LinkByTokenHash(ctx, hashOf("tok-w3")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused MakeDigital left a link: %v", err)
+		}
+	})
+}

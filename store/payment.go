@@ -214,6 +214,10 @@ type Change struct {
 	// processing, they are fixed.
 	AgentID, Brand, Last4, Currency, Reference, Processor, IdempotencyKey string
 	Amount                                                                int64
+	// ConfigurationID, when set, is the configuration chosen for a payment
+	// stored without one (it waited for the agent's choice): only while it
+	// is created, and only once.
+	ConfigurationID string
 }
 
 // Result is a processor's answer for a payment that is processing (or

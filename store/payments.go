@@ -200,6 +200,14 @@ func (s *Store) UpdateState(ctx context.Context, id string, c Change) (Payment, 
 		if p.IdempotencyKey != "" && c.IdempotencyKey != "" && c.IdempotencyKey != p.IdempotencyKey {
 			return fmt.Errorf("%w: a payment's idempotency key never changes", ErrConflict)
 		}
+		if c.ConfigurationID != "" && c.ConfigurationID != p.ConfigurationID {
+			// A payment made before its configuration was chosen gets it
+			// once, while it is created; it never changes after.
+			if p.ConfigurationID != "" || p.State != StateCreated {
+				return fmt.Errorf("%w: a payment's configuration is chosen once, while it is created", ErrConflict)
+			}
+			p.ConfigurationID = c.ConfigurationID
+		}
 		p.State = c.To
 		for _, f := range []struct {
 			dst *string
@@ -287,10 +295,12 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, id string, from State, 
 	}
 	_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
 		amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
-		decline_code = ?, updated_at = ?, completed_at = ? WHERE id = ?`),
+		decline_code = ?, updated_at = ?, completed_at = ?, configuration_id = ?, payment_type = ?,
+		inbound_call_id = ?, outbound_call_id = ?, primary_call_id = ? WHERE id = ?`),
 		p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
 		p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-		s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ID)
+		s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ConfigurationID, string(p.Type),
+		p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.ID)
 	if err != nil {
 		if s.d.isUnique(err) {
 			return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)
