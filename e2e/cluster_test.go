@@ -100,14 +100,20 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 		return alive == 3
 	})
 
-	// Two calls land on node C, to two agents (one answers one call).
-	agent2, err := simcall.NewAgent(ctx, log)
-	if err != nil {
-		t.Fatal(err)
+	// Three calls land on node C, to three agents (one answers one call).
+	agents := []*simcall.Agent{agent}
+	for range 2 {
+		ag, err := simcall.NewAgent(ctx, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ag.Close()
+		agents = append(agents, ag)
 	}
-	defer agent2.Close()
-	callers := make([]*simcall.Caller, 2)
-	for i, target := range []string{agent.URI(), agent2.URI()} {
+	callers := make([]*simcall.Caller, len(agents))
+	for i, ag := range agents {
+		target := ag.URI()
+		var err error
 		if callers[i], err = simcall.NewCaller(ctx, log); err != nil {
 			t.Fatal(err)
 		}
@@ -119,10 +125,13 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	}
 
 	// The CRM makes the payments through A and B; C makes them.
-	create := func(api *e2eAPI, agentID string) e2ePayment {
+	create := func(api *e2eAPI, agentID, typ string) e2ePayment {
 		var p e2ePayment
-		body := map[string]any{"agent_id": agentID, "type": "agent_assist", "idempotency_key": "crm-" + agentID,
+		body := map[string]any{"agent_id": agentID, "idempotency_key": "crm-" + agentID,
 			"prefill": map[string]any{"amount": 1999, "currency": "GBP", "reference": "cluster-" + agentID}}
+		if typ != "" {
+			body["type"] = typ
+		}
 		testkit.WaitFor(t, "the call of "+agentID+" shared by node C", func() bool {
 			code, out := api.do(ctx, "POST", "/v1/payments", body)
 			if code == 201 || code == 200 {
@@ -135,8 +144,19 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 		})
 		return p
 	}
-	pay := create(apiA, "agent-0")
-	open := create(apiB, "agent-1")
+	pay := create(apiA, "agent-0", "agent_assist")
+	open := create(apiB, "agent-1", "agent_assist")
+	// The third waits for the agent to choose its type; every node reads
+	// it (through B, from C).
+	waiting := create(apiA, "agent-2", "")
+	var wv struct {
+		State string   `json:"state"`
+		Types []string `json:"types"`
+	}
+	apiB.must(ctx, 200, "GET", "/v1/payments/"+waiting.Payment.ID, nil, &wv)
+	if wv.State != "created" || len(wv.Types) != 2 {
+		t.Fatalf("the payment made without a type: %+v, want one waiting for the agent's choice", wv)
+	}
 	id := pay.Payment.ID
 
 	// The form follows the payment through B; its commands go through B.
@@ -177,10 +197,12 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	}
 	// The dead node's open payment ends as the call's loss, seen through
 	// either survivor.
-	testkit.WaitFor(t, "the dead node's open payment ended", func() bool {
-		apiA.must(ctx, 200, "GET", "/v1/payments/"+open.Payment.ID, nil, &view)
-		return view.State == "cancelled"
-	})
+	for _, p := range []e2ePayment{open, waiting} {
+		testkit.WaitFor(t, "the dead node's open payment ended", func() bool {
+			apiA.must(ctx, 200, "GET", "/v1/payments/"+p.Payment.ID, nil, &view)
+			return view.State == "cancelled"
+		})
+	}
 	apiA.must(ctx, 200, "GET", "/v1/nodes", nil, &nodes)
 	for _, n := range nodes.Nodes {
 		if n.ID == "node-c" && n.Alive {

@@ -284,6 +284,7 @@ func heldStripePayments(stripeURL string) string {
       name: Card payment
       processor: psp
       currency: GBP
+      types: [agent_assist, digital]
       accepted_brands: [visa, mastercard, amex]
       fields:
         - {id: card_number, label: Card number, kind: card_number, required: true}
