@@ -327,4 +327,12 @@ func TestStreamResumesAfterTheCallsNodeDied(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(missed, ",") {
 		t.Fatalf("replayed after %s:\n%v\nwant what the first stream had:\n%v", resumeAt, got, missed)
 	}
+	// A client that had every event still gets the payment as it stands:
+	// a stream that ended with nothing would be resumed again and again.
+	lastSeen := strings.Fields(missed[len(missed)-1])[0]
+	again := b.openStream("/v1/payments/"+p.Payment.ID+"/events?access_token="+p.FormToken, "", "Last-Event-ID", lastSeen)
+	m, ok := again.next(false)
+	if !ok || m.event != "snapshot" || m.id != lastSeen || !strings.Contains(m.data, `"state":"`) {
+		t.Fatalf("resumed with nothing missed: %+v (%v), want the snapshot, id %s", m, ok, lastSeen)
+	}
 }

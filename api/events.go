@@ -91,24 +91,27 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 
-	if bus == nil && resume {
-		if replay := s.storedEvents(r.Context(), callID, last); len(replay) > 0 {
-			// The call's node is gone, and its bus with it: the events this
-			// stream missed are the store's, then the payment as it ended.
-			seen := last
-			for _, e := range replay {
+	if bus == nil {
+		// The call's bus is not here: its call has ended, or its node has
+		// died. A resumed stream gets the events it missed from the store
+		// (none when it had them all), then, always, the payment as it
+		// stands: a stream that ended with nothing would only be resumed
+		// again, and its client would never learn the payment's end.
+		seen := last
+		if resume {
+			for _, e := range s.storedEvents(r.Context(), callID, last) {
 				if e.PaymentID == "" || e.PaymentID == id {
 					writeSSE(w, seqID(e.Seq), e.Type, e.Data)
 				}
 				seen = e.Seq
 			}
-			if f, err = s.payments.Find(r.Context(), id); err == nil {
-				snap, _ := json.Marshal(s.view(r.Context(), f))
-				writeSSE(w, seqID(seen), "snapshot", snap)
-			}
-			_ = rc.Flush()
-			return
 		}
+		if f, err = s.payments.Find(r.Context(), id); err == nil {
+			snap, _ := json.Marshal(s.view(r.Context(), f))
+			writeSSE(w, seqID(seen), "snapshot", snap)
+		}
+		_ = rc.Flush()
+		return
 	}
 
 	var seen uint64 // events up to seen are in what the client has
@@ -116,9 +119,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		if resume {
 			writeSSE(w, "", "reset", []byte("{}"))
 		}
-		if bus != nil {
-			seen = bus.LastSeq()
-		}
+		seen = bus.LastSeq()
 		// The view reflects at least every event up to seen; later events
 		// are sent as well, and applying one twice changes nothing.
 		f, err = s.payments.Find(r.Context(), id)
@@ -131,9 +132,6 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		seen = last
 	}
 	_ = rc.Flush()
-	if sub == nil {
-		return // the call has ended: the snapshot is all there is
-	}
 	tick := time.NewTicker(s.keepalive)
 	defer tick.Stop()
 	for {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"dtmfgw/internal/simcall"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/pgtest"
@@ -159,6 +161,13 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	}
 	id := pay.Payment.ID
 
+	// The agent's form of the open payment, served by node B and following
+	// the payment through it.
+	form := newBrowser(t)
+	_, fragment, _ := strings.Cut(open.FormURL, "#")
+	form.run("open the form through node B", chromedp.Navigate(apiB.base+"/form/"+open.Payment.ID+"#"+fragment))
+	form.until("the form, secure", `!!document.querySelector('#badge.secure') && !!document.querySelector('`+field("card_number")+`') && document.querySelector('#result').hidden`, e2eWait)
+
 	// The form follows the payment through B; its commands go through B.
 	events := apiB.stream(ctx, id)
 	apiB.must(ctx, 200, "POST", "/v1/payments/"+id+"/fields/card_number/arm", nil, nil)
@@ -172,6 +181,7 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 	// Process through A: C hands the card to the processor, which holds
 	// its answer; C dies meanwhile.
 	key := killDuringCharge(t, ctx, apiA.base, id, psp, c)
+	died := time.Now()
 	_ = c.cmd.Wait()
 
 	// A survivor asks the processor about it (under a lease: one asks),
@@ -203,6 +213,11 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 			return view.State == "cancelled"
 		})
 	}
+	// The form, whose stream went through B to C, shows it: its stream
+	// resumed through B, which answers for the dead node.
+	form.until("the form shows the payment ended", `document.querySelector('#result')?.dataset.state === 'cancelled'`, e2eWait)
+	t.Logf("the form showed the lost call's payment ended %v after node C's death", time.Since(died).Round(100*time.Millisecond))
+	form.shot("call-lost")
 	apiA.must(ctx, 200, "GET", "/v1/nodes", nil, &nodes)
 	for _, n := range nodes.Nodes {
 		if n.ID == "node-c" && n.Alive {
@@ -222,6 +237,7 @@ func TestClusterHandsOnAndSurvivesANodesDeath(t *testing.T) {
 		"node C log":   c.log.String(),
 		"API bodies":   apiA.Transcript() + apiB.Transcript() + apiC.Transcript(),
 		"SSE stream":   events.String(),
+		"agent's form": eval[string](form, `document.body.innerText`),
 		"the database": dumpDatabase(t, dsn),
 	}
 	checkNoCardDigits(t, artifacts, cardApproved)
