@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"dtmfgw/internal/httpstatus"
 	"dtmfgw/payment"
 )
 
@@ -143,48 +144,29 @@ const (
 	routeNotFound  = "not_found"
 )
 
-// statusWriter remembers the status a handler answered, for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // ServeHTTP serves one request under /pay/.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := httpstatus.NewWriter(w)
 	hdr := w.Header()
 	for _, kv := range h.headers {
 		hdr.Set(kv[0], kv[1])
 	}
 	route := h.route(sw, r)
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+	status := sw.Status()
+	if status == 0 {
+		status = http.StatusOK
 	}
 	// The route and status only: never the path's rest, a header, the
 	// body or the desk's error, any of which could hold the token or a
 	// digit.
 	level := slog.LevelDebug
 	switch {
-	case sw.status >= 500:
+	case status >= 500:
 		level = slog.LevelError
 	case route == routeSession || route == routePay:
 		level = slog.LevelInfo
 	}
-	h.log.LogAttrs(r.Context(), level, "pay page request", slog.String("route", route), slog.Int("status", sw.status))
+	h.log.LogAttrs(r.Context(), level, "pay page request", slog.String("route", route), slog.Int("status", status))
 }
 
 // route serves r and returns its route's name.
