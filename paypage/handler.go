@@ -203,29 +203,28 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) string {
 			}
 		}
 		return routeAsset
-	case rest == "api/session":
-		if allow(w, r, http.MethodGet) {
-			h.session(w, r)
+	}
+	if api, ok := apiRoutes[rest]; ok {
+		if allow(w, r, api.method) {
+			api.serve(h, w, r)
 		}
-		return routeSession
-	case rest == "api/progress":
-		if allow(w, r, http.MethodPost) {
-			h.progress(w, r)
-		}
-		return routeProgress
-	case rest == "api/presence":
-		if allow(w, r, http.MethodPost) {
-			h.presence(w, r)
-		}
-		return routePresence
-	case rest == "api/pay":
-		if allow(w, r, http.MethodPost) {
-			h.pay(w, r)
-		}
-		return routePay
+		return api.route
 	}
 	writeError(w, errNotFound, nil)
 	return routeNotFound
+}
+
+// apiRoutes is the page's JSON API, by the path's rest after /pay/: the
+// one method each path takes, what serves it and its route's name.
+var apiRoutes = map[string]struct {
+	method string
+	serve  func(*Handler, http.ResponseWriter, *http.Request)
+	route  string
+}{
+	"api/session":  {http.MethodGet, (*Handler).session, routeSession},
+	"api/progress": {http.MethodPost, (*Handler).progress, routeProgress},
+	"api/presence": {http.MethodPost, (*Handler).presence, routePresence},
+	"api/pay":      {http.MethodPost, (*Handler).pay, routePay},
 }
 
 // allow answers 405 unless r's method is one of methods.
