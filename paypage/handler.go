@@ -2,6 +2,7 @@ package paypage
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -427,30 +428,22 @@ type progressBody struct {
 // maxProgressLen bounds a reported length, as maxDigits bounds a value.
 const maxProgressLen = maxDigits
 
-func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
-	l, ok := h.begin(w, r, false)
-	if !ok {
-		return
-	}
-	var b progressBody
-	if e := decodeSmall(w, r, &b); e != nil {
-		writeError(w, e, nil)
-		return
-	}
+// check refuses a progress body that does not name a field and a length.
+func (b *progressBody) check() *bodyError {
 	if b.Field == nil || !validFieldID(*b.Field) {
-		writeError(w, badBody("bad_field_id", "field must be a field id: lower-case letters, digits, _ and - only, at most 64."), nil)
-		return
+		return badBody("bad_field_id", "field must be a field id: lower-case letters, digits, _ and - only, at most 64.")
 	}
 	if b.Length == nil || *b.Length < 0 || *b.Length > maxProgressLen {
-		writeError(w, badBody("bad_length", "length must be a whole number from 0 to 64."), nil)
-		return
+		return badBody("bad_length", "length must be a whole number from 0 to 64.")
 	}
-	if err := h.desk.LinkProgress(r.Context(), l.token, *b.Field, *b.Length); err != nil {
-		writeError(w, deskError(err), nil)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
+	var b progressBody
+	h.postSmall(w, r, &b, b.check, func(ctx context.Context, token string) error {
+		return h.desk.LinkProgress(ctx, token, *b.Field, *b.Length)
+	})
 }
 
 // presenceBody is POST /pay/api/presence's body.
@@ -458,21 +451,38 @@ type presenceBody struct {
 	Present *bool `json:"present"`
 }
 
+// check refuses a presence body that does not say present or not.
+func (b *presenceBody) check() *bodyError {
+	if b.Present == nil {
+		return badBody("bad_present", "present must be true or false.")
+	}
+	return nil
+}
+
 func (h *Handler) presence(w http.ResponseWriter, r *http.Request) {
+	var b presenceBody
+	h.postSmall(w, r, &b, b.check, func(ctx context.Context, token string) error {
+		return h.desk.LinkPresence(ctx, token, *b.Present)
+	})
+}
+
+// postSmall serves a small POST (progress, presence): the link's checks,
+// then its body decoded strictly into body, refused if check says so,
+// and handed to the desk by tell; a 204 says the desk took it.
+func (h *Handler) postSmall(w http.ResponseWriter, r *http.Request, body any, check func() *bodyError, tell func(ctx context.Context, token string) error) {
 	l, ok := h.begin(w, r, false)
 	if !ok {
 		return
 	}
-	var b presenceBody
-	if e := decodeSmall(w, r, &b); e != nil {
+	if e := decodeSmall(w, r, body); e != nil {
 		writeError(w, e, nil)
 		return
 	}
-	if b.Present == nil {
-		writeError(w, badBody("bad_present", "present must be true or false."), nil)
+	if e := check(); e != nil {
+		writeError(w, e, nil)
 		return
 	}
-	if err := h.desk.LinkPresence(r.Context(), l.token, *b.Present); err != nil {
+	if err := tell(r.Context(), l.token); err != nil {
 		writeError(w, deskError(err), nil)
 		return
 	}
