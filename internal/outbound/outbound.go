@@ -1,5 +1,5 @@
 // Package outbound holds what an outbound HTTPS client of ours (a payment
-// processor's, an SMS provider's) is configured with: a base URL that
+// processor's, an SMS provider's, the webhooks') is configured with: a base URL that
 // keeps credentials and card data off the network in clear, and secrets
 // that never print.
 package outbound
