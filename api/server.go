@@ -15,6 +15,7 @@ import (
 	"dtmfgw/call"
 	"dtmfgw/cluster"
 	"dtmfgw/internal/certfile"
+	"dtmfgw/internal/httpstatus"
 	"dtmfgw/payment"
 	"dtmfgw/sms"
 	"dtmfgw/store"
@@ -209,7 +210,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, pattern := s.mux.Handler(r)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := httpstatus.NewWriter(w)
 	if pattern == "" {
 		// No route: find out whether the mux would say 404 or 405 (and
 		// its Allow header), and say it in JSON. Redirects (a path to
@@ -231,7 +232,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The route's pattern, not the URL: a URL can hold a token in its
 	// query, and a client could put anything in a path.
-	s.log.Debug("http request", "method", r.Method, "route", pattern, "status", sw.code, "duration", time.Since(start))
+	s.log.Debug("http request", "method", r.Method, "route", pattern, "status", sw.Status(), "duration", time.Since(start))
 }
 
 // Drain makes the server refuse changes (503 draining) and ends the
@@ -284,40 +285,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	return err
 }
-
-// statusWriter remembers the status for the log, and passes Flush on
-// (event streams need it), through any wrapper in front of the
-// connection's writer that only offers Unwrap (a middleware around
-// Handler): a plain http.Flusher assertion would find none there and the
-// stream would sit in the buffer.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() { _ = w.FlushError() }
-
-// FlushError is what http.ResponseController calls to flush.
-func (w *statusWriter) FlushError() error {
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // probeWriter records what the mux's own 404/405 handler would answer.
 type probeWriter struct {

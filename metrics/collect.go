@@ -104,10 +104,8 @@ func (r *Registry) AddMedia(m *call.Manager) error {
 }
 
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.active, c.total, c.terminated, c.packets, c.bytes, c.dropped,
-		c.lost, c.jitter, c.relayLatency, c.presses, c.detect, c.masked, c.maskPackets, c.poolInUse, c.poolSize} {
-		ch <- d
-	}
+	describe(ch, c.active, c.total, c.terminated, c.packets, c.bytes, c.dropped,
+		c.lost, c.jitter, c.relayLatency, c.presses, c.detect, c.masked, c.maskPackets, c.poolInUse, c.poolSize)
 }
 
 func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
@@ -223,11 +221,7 @@ func (r *Registry) AddPayments(p *payment.Payments) error {
 }
 
 func (c *paymentsCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.results
-	ch <- c.processor
-	ch <- c.pressToEvent
-	ch <- c.links
-	ch <- c.sms
+	describe(ch, c.results, c.processor, c.pressToEvent, c.links, c.sms)
 }
 
 func (c *paymentsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -271,10 +265,7 @@ func (r *Registry) AddSIP(b *sip.B2BUA) error {
 }
 
 func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.requests
-	ch <- c.responses
-	ch <- c.refused
-	ch <- c.setup
+	describe(ch, c.requests, c.responses, c.refused, c.setup)
 }
 
 func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {

@@ -165,13 +165,16 @@ type collectorFunc struct {
 	collect func(ch chan<- prometheus.Metric)
 }
 
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.desc {
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { describe(ch, c.desc...) }
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// describe sends a collector's fixed descriptions, as its Describe must.
+func describe(ch chan<- *prometheus.Desc, descs ...*prometheus.Desc) {
+	for _, d := range descs {
 		ch <- d
 	}
 }
-
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // newDesc builds a description of a dtmfgw series.
 func newDesc(name, help string, labels ...string) *prometheus.Desc {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/enumtext"
+	"dtmfgw/store"
 )
 
 // A digital payment is paid by the caller on the hosted payment page,
@@ -47,9 +48,12 @@ const (
 	numLinkStates
 )
 
+// linkStateText names each state as the store does: a stored link's state
+// is read back through it (linkView).
 var linkStateText = enumtext.Table[LinkState]{What: "payment: link state", Invalid: "invalid", Names: []string{
-	LinkCreated: "created", LinkSent: "sent", LinkOpened: "opened", LinkPaid: "paid",
-	LinkExpired: "expired", LinkCancelled: "cancelled", LinkLocked: "locked",
+	LinkCreated: string(store.LinkCreated), LinkSent: string(store.LinkSent), LinkOpened: string(store.LinkOpened),
+	LinkPaid: string(store.LinkPaid), LinkExpired: string(store.LinkExpired), LinkCancelled: string(store.LinkCancelled),
+	LinkLocked: string(store.LinkLocked),
 }}
 
 // String returns the state's name ("opened").

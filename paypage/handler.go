@@ -2,6 +2,7 @@ package paypage
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"dtmfgw/internal/httpstatus"
 	"dtmfgw/payment"
 )
 
@@ -158,48 +160,29 @@ const (
 	routeNotFound  = "not_found"
 )
 
-// statusWriter remembers the status a handler answered, for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // ServeHTTP serves one request under /pay/.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := httpstatus.NewWriter(w)
 	hdr := w.Header()
 	for _, kv := range h.headers {
 		hdr.Set(kv[0], kv[1])
 	}
 	route := h.route(sw, r)
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+	status := sw.Status()
+	if status == 0 {
+		status = http.StatusOK
 	}
 	// The route and status only: never the path's rest, a header, the
 	// body or the desk's error, any of which could hold the token or a
 	// digit.
 	level := slog.LevelDebug
 	switch {
-	case sw.status >= 500:
+	case status >= 500:
 		level = slog.LevelError
 	case route == routeSession || route == routePay:
 		level = slog.LevelInfo
 	}
-	h.log.LogAttrs(r.Context(), level, "pay page request", slog.String("route", route), slog.Int("status", sw.status))
+	h.log.LogAttrs(r.Context(), level, "pay page request", slog.String("route", route), slog.Int("status", status))
 }
 
 // route serves r and returns its route's name.
@@ -236,29 +219,28 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) string {
 			}
 		}
 		return routeAsset
-	case rest == "api/session":
-		if allow(w, r, http.MethodGet) {
-			h.session(w, r)
+	}
+	if api, ok := apiRoutes[rest]; ok {
+		if allow(w, r, api.method) {
+			api.serve(h, w, r)
 		}
-		return routeSession
-	case rest == "api/progress":
-		if allow(w, r, http.MethodPost) {
-			h.progress(w, r)
-		}
-		return routeProgress
-	case rest == "api/presence":
-		if allow(w, r, http.MethodPost) {
-			h.presence(w, r)
-		}
-		return routePresence
-	case rest == "api/pay":
-		if allow(w, r, http.MethodPost) {
-			h.pay(w, r)
-		}
-		return routePay
+		return api.route
 	}
 	writeError(w, errNotFound, nil)
 	return routeNotFound
+}
+
+// apiRoutes is the page's JSON API, by the path's rest after /pay/: the
+// one method each path takes, what serves it and its route's name.
+var apiRoutes = map[string]struct {
+	method string
+	serve  func(*Handler, http.ResponseWriter, *http.Request)
+	route  string
+}{
+	"api/session":  {http.MethodGet, (*Handler).session, routeSession},
+	"api/progress": {http.MethodPost, (*Handler).progress, routeProgress},
+	"api/presence": {http.MethodPost, (*Handler).presence, routePresence},
+	"api/pay":      {http.MethodPost, (*Handler).pay, routePay},
 }
 
 // allow answers 405 unless r's method is one of methods.
@@ -461,30 +443,22 @@ type progressBody struct {
 // maxProgressLen bounds a reported length, as maxDigits bounds a value.
 const maxProgressLen = maxDigits
 
-func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
-	l, ok := h.begin(w, r, false)
-	if !ok {
-		return
-	}
-	var b progressBody
-	if e := decodeSmall(w, r, &b); e != nil {
-		writeError(w, e, nil)
-		return
-	}
+// check refuses a progress body that does not name a field and a length.
+func (b *progressBody) check() *bodyError {
 	if b.Field == nil || !validFieldID(*b.Field) {
-		writeError(w, badBody("bad_field_id", "field must be a field id: lower-case letters, digits, _ and - only, at most 64."), nil)
-		return
+		return badBody("bad_field_id", "field must be a field id: lower-case letters, digits, _ and - only, at most 64.")
 	}
 	if b.Length == nil || *b.Length < 0 || *b.Length > maxProgressLen {
-		writeError(w, badBody("bad_length", "length must be a whole number from 0 to 64."), nil)
-		return
+		return badBody("bad_length", "length must be a whole number from 0 to 64.")
 	}
-	if err := h.desk.LinkProgress(r.Context(), l.token, *b.Field, *b.Length); err != nil {
-		writeError(w, deskError(err), nil)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
+	var b progressBody
+	h.postSmall(w, r, &b, b.check, func(ctx context.Context, token string) error {
+		return h.desk.LinkProgress(ctx, token, *b.Field, *b.Length)
+	})
 }
 
 // presenceBody is POST /pay/api/presence's body.
@@ -492,21 +466,38 @@ type presenceBody struct {
 	Present *bool `json:"present"`
 }
 
+// check refuses a presence body that does not say present or not.
+func (b *presenceBody) check() *bodyError {
+	if b.Present == nil {
+		return badBody("bad_present", "present must be true or false.")
+	}
+	return nil
+}
+
 func (h *Handler) presence(w http.ResponseWriter, r *http.Request) {
+	var b presenceBody
+	h.postSmall(w, r, &b, b.check, func(ctx context.Context, token string) error {
+		return h.desk.LinkPresence(ctx, token, *b.Present)
+	})
+}
+
+// postSmall serves a small POST (progress, presence): the link's checks,
+// then its body decoded strictly into body, refused if check says so,
+// and handed to the desk by tell; a 204 says the desk took it.
+func (h *Handler) postSmall(w http.ResponseWriter, r *http.Request, body any, check func() *bodyError, tell func(ctx context.Context, token string) error) {
 	l, ok := h.begin(w, r, false)
 	if !ok {
 		return
 	}
-	var b presenceBody
-	if e := decodeSmall(w, r, &b); e != nil {
+	if e := decodeSmall(w, r, body); e != nil {
 		writeError(w, e, nil)
 		return
 	}
-	if b.Present == nil {
-		writeError(w, badBody("bad_present", "present must be true or false."), nil)
+	if e := check(); e != nil {
+		writeError(w, e, nil)
 		return
 	}
-	if err := h.desk.LinkPresence(r.Context(), l.token, *b.Present); err != nil {
+	if err := tell(r.Context(), l.token); err != nil {
 		writeError(w, deskError(err), nil)
 		return
 	}

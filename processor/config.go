@@ -238,9 +238,7 @@ func checkBaseURL(raw string) error { return outbound.CheckBaseURL(raw, "card da
 type Option func(*options)
 
 type options struct {
-	log        *slog.Logger
-	now        func() time.Time
-	httpClient *http.Client
+	outbound.Options
 	// Test hooks of the Stripe adapter.
 	maxRetries   *int64
 	noRetrySleep bool
@@ -249,17 +247,17 @@ type options struct {
 
 // WithLogger sets where the processor logs one line per charge and
 // reconciliation (never card data). Default: nothing is logged.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Log = l } }
 
 // WithClock sets the clock the sandbox checks expiry dates against.
 // Default: time.Now. (Delays and deadlines use the runtime's timers;
 // tests run them under testing/synctest.)
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option { return func(o *options) { o.Now = now } }
 
 // WithHTTPClient sets the HTTP client the Stripe adapter sends through
 // (its Transport is wrapped, never changed). Default: a client of its
 // own on http.DefaultTransport's settings.
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.HTTPClient = c } }
 
 // New builds the processor name configures.
 func New(name string, cfg Config, opts ...Option) (Processor, error) {
@@ -275,12 +273,7 @@ func New(name string, cfg Config, opts ...Option) (Processor, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	if o.now == nil {
-		o.now = time.Now
-	}
+	o.SetDefaults()
 	switch cfg.Type {
 	case TypeSandbox:
 		return newSandbox(name, cfg, o), nil

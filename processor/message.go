@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"dtmfgw/internal/redact"
 )
 
 // Text that comes back from a processor (its message, error code, ids) is
@@ -67,25 +69,4 @@ const minPANRun = 12
 // ("pi_3Mtw…", "req_…", "sbx_…"): ASCII letters, digits and "_", at most
 // maxIDLen, and no run of minPANRun or more digits. Anything else
 // becomes "".
-func safeID(s string) string {
-	if len(s) > maxIDLen {
-		return ""
-	}
-	run := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			run++
-			if run >= minPANRun {
-				return ""
-			}
-			continue
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
-		default:
-			return ""
-		}
-		run = 0
-	}
-	return s
-}
+func safeID(s string) string { return redact.Ident(s, maxIDLen, minPANRun, "_") }

@@ -49,8 +49,8 @@ func newSandbox(name string, cfg Config, o options) *Sandbox {
 		timeout:  cfg.Timeout,
 		minDelay: cfg.MinDelay,
 		maxDelay: cfg.MaxDelay,
-		now:      o.now,
-		log:      o.log,
+		now:      o.Now,
+		log:      o.Log,
 		ledger:   make(map[string]*sandboxCharge),
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+
+	"dtmfgw/internal/outbound"
 )
 
 // Stripe charges cards through the Stripe API with its official Go
@@ -82,18 +84,13 @@ func newStripe(name string, cfg Config, o options) (*Stripe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: processors.%s.%w", ErrConfig, name, err)
 	}
-	hc := &http.Client{}
-	if o.httpClient != nil {
-		c := *o.httpClient
-		hc = &c
-	}
+	// Stripe never redirects; card data must not follow one elsewhere.
+	hc := outbound.Client(o.HTTPClient)
 	next := hc.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	hc.Transport = watchingTransport{next: next}
-	// Stripe never redirects; card data must not follow one elsewhere.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	bc := &stripe.BackendConfig{
 		HTTPClient:    hc,
@@ -116,7 +113,7 @@ func newStripe(name string, cfg Config, o options) (*Stripe, error) {
 		key:        key,
 		timeout:    cfg.Timeout,
 		moto:       cfg.MOTO,
-		log:        o.log,
+		log:        o.Log,
 		api:        backends.API,
 		client:     stripe.NewClient(key, stripe.WithBackends(backends)),
 		bodyZeroed: o.bodyZeroed,

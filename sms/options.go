@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"dtmfgw/internal/outbound"
 )
 
 // ErrConfig is wrapped by the errors of a bad configuration or option
@@ -17,9 +19,7 @@ var ErrConfig = errors.New("sms: bad configuration")
 type Option func(*options)
 
 type options struct {
-	log         *slog.Logger
-	now         func() time.Time
-	httpClient  *http.Client
+	outbound.Options
 	outboxSize  int
 	maxAttempts int
 	backoff     time.Duration
@@ -55,18 +55,18 @@ const (
 
 // WithLogger sets where the Outbox logs each message and the Sender each
 // attempt (never a Body). Default: nothing is logged.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Log = l } }
 
 // WithClock sets the clock of the Outbox's OutboxMessage.At and the
 // Sender's Status.At. Default: time.Now. (The Sender's waits run on the
 // runtime's timers; tests run them under testing/synctest.)
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option { return func(o *options) { o.Now = now } }
 
 // WithHTTPClient sets the client Twilio sends through; its Timeout and
 // redirect policy are replaced (the configuration's timeout; redirects
 // are not followed, so credentials go nowhere else). Default: a client
 // of its own on http.DefaultTransport.
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.HTTPClient = c } }
 
 // WithOutboxSize sets how many messages the Outbox keeps, 1 to 1,000,000
 // (default DefaultOutboxSize); older ones are forgotten.
@@ -105,12 +105,7 @@ func buildOptions(opts []Option) options {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	if o.now == nil {
-		o.now = time.Now
-	}
+	o.SetDefaults()
 	if o.report == nil {
 		o.report = func(Status) {}
 	}

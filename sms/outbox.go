@@ -63,8 +63,8 @@ func NewOutbox(opts ...Option) (*Outbox, error) {
 		return nil, fmt.Errorf("%w: sms outbox size %d is outside 1..%d", ErrConfig, o.outboxSize, maxOutboxSize)
 	}
 	return &Outbox{
-		now:  o.now,
-		log:  o.log,
+		now:  o.Now,
+		log:  o.Log,
 		ring: make([]OutboxMessage, 0, o.outboxSize),
 		byID: make(map[string]int),
 	}, nil

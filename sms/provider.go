@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"dtmfgw/internal/redact"
 )
 
 // Provider sends SMS: the Outbox (in memory, the default) or Twilio.
@@ -227,27 +229,7 @@ func maskNumbers(b []rune) {
 // cleanCode returns a provider's error code if it looks like one: 1 to 16
 // of A-Z a-z 0-9 "_" "-", with fewer than minNumberRun digits in a row
 // (Twilio's are 5 digits). Anything else becomes "".
-func cleanCode(s string) string {
-	if s == "" || len(s) > 16 {
-		return ""
-	}
-	run := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if run++; run >= minNumberRun {
-				return ""
-			}
-			continue
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == '-':
-		default:
-			return ""
-		}
-		run = 0
-	}
-	return s
-}
+func cleanCode(s string) string { return redact.Ident(s, 16, minNumberRun, "_-") }
 
 // secretWindow is the shortest piece of a secret word that quotesSecret
 // looks for: shorter pieces occur by chance in ordinary text.

@@ -112,8 +112,8 @@ func NewSender(p Provider, opts ...Option) (*Sender, error) {
 	}
 	return &Sender{
 		p:           p,
-		log:         o.log,
-		now:         o.now,
+		log:         o.Log,
+		now:         o.Now,
 		report:      o.report,
 		maxAttempts: o.maxAttempts,
 		backoff:     o.backoff,

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"dtmfgw/internal/outbound"
 )
 
 // Twilio sends SMS through Twilio's Programmable Messaging REST API: one
@@ -57,15 +59,10 @@ func NewTwilio(cfg TwilioConfig, opts ...Option) (*Twilio, error) {
 	}
 	cfg = cfg.withDefaults()
 	o := buildOptions(opts)
-	client := &http.Client{}
-	if o.httpClient != nil {
-		c := *o.httpClient
-		client = &c
-	}
-	client.Timeout = cfg.Timeout
 	// Twilio does not redirect this request; the credentials and the
 	// text must not follow one elsewhere.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := outbound.Client(o.HTTPClient)
+	client.Timeout = cfg.Timeout
 	user := cfg.AccountSID
 	if cfg.APIKeySID != "" {
 		user = cfg.APIKeySID
@@ -77,7 +74,7 @@ func NewTwilio(cfg TwilioConfig, opts ...Option) (*Twilio, error) {
 		from:     cfg.From,
 		service:  cfg.MessagingServiceSID,
 		client:   client,
-		log:      o.log,
+		log:      o.Log,
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dtmfgw/internal/outbound"
 	"dtmfgw/internal/wake"
 	"dtmfgw/payment"
 	"dtmfgw/store"
@@ -136,12 +137,7 @@ func New(cfg Config, dir *Directory, st *store.Store, opts ...Option) (*Dispatch
 	if d.jitter == nil {
 		d.jitter = equalJitter
 	}
-	client := http.Client{}
-	if d.client != nil {
-		client = *d.client
-	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	d.client = &client
+	d.client = outbound.Client(d.client)
 	return d, nil
 }
 

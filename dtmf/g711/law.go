@@ -28,7 +28,10 @@ func (l Law) String() string {
 func (l Law) Valid() bool { return l == Ulaw || l == Alaw }
 
 // Decode decodes codes from src into dst with the law and returns the number
-// of samples written; an invalid Law writes nothing.
+// of samples written; an invalid Law writes nothing. (Decode and Encode
+// switch to each law's function rather than call it from a table: through
+// a function value dst and src would escape, and the masking path's
+// per-packet buffers would be allocated on every packet.)
 func (l Law) Decode(dst []int16, src []byte) int {
 	switch l {
 	case Ulaw:

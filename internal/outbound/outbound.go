@@ -1,5 +1,5 @@
 // Package outbound holds what an outbound HTTPS client of ours (a payment
-// processor's, an SMS provider's) is configured with: a base URL that
+// processor's, an SMS provider's, the webhooks') is configured with: a base URL that
 // keeps credentials and card data off the network in clear, and secrets
 // that never print.
 package outbound
@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
+	"time"
 )
 
 // Redacted is what a Secret prints as.
@@ -79,4 +81,38 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Options is what an outbound client is given besides its configuration,
+// alike in processor and sms: where it logs, its clock, and the HTTP
+// client it sends through.
+type Options struct {
+	Log        *slog.Logger
+	Now        func() time.Time
+	HTTPClient *http.Client
+}
+
+// SetDefaults fills in what was not given: a logger that discards, and
+// time.Now. HTTPClient stays as given (Client copies it, or makes one).
+func (o *Options) SetDefaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Client returns a copy of c (a client of its own when c is nil) that
+// follows no redirect: the credentials, and the card data or the text a
+// request carries, must not follow one elsewhere. The caller's client is
+// not changed.
+func Client(c *http.Client) *http.Client {
+	hc := &http.Client{}
+	if c != nil {
+		cp := *c
+		hc = &cp
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc
 }

@@ -3,8 +3,11 @@ package outbound
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckBaseURL(t *testing.T) {
@@ -35,5 +38,35 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if Secret("").String() != "" {
 		t.Error("an empty secret prints as something")
+	}
+}
+
+func TestClientFollowsNoRedirect(t *testing.T) {
+	given := &http.Client{Timeout: time.Minute}
+	c := Client(given)
+	if c == given || given.CheckRedirect != nil {
+		t.Fatal("Client changed the caller's client")
+	}
+	if c.Timeout != time.Minute {
+		t.Errorf("Timeout %v, want the given client's", c.Timeout)
+	}
+	for _, c := range []*http.Client{c, Client(nil)} {
+		if c.CheckRedirect == nil || c.CheckRedirect(nil, nil) != http.ErrUseLastResponse {
+			t.Error("the client would follow a redirect")
+		}
+	}
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	var o Options
+	o.SetDefaults()
+	if o.Log == nil || o.Now == nil || o.HTTPClient != nil {
+		t.Errorf("defaults: %+v", o)
+	}
+	log, now := slog.New(slog.DiscardHandler), func() time.Time { return time.Time{} }
+	o = Options{Log: log, Now: now}
+	o.SetDefaults()
+	if o.Log != log || !o.Now().IsZero() {
+		t.Error("SetDefaults replaced what was given")
 	}
 }

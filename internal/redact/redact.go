@@ -31,6 +31,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // Thresholds of the rule in the package comment.
@@ -134,6 +135,34 @@ func maskRuns(s string, from, to, least int, mask func(int, int)) {
 		}
 		k = e
 	}
+}
+
+// Ident returns s if it is an identifier safe to log as it stands: at
+// most maxLen bytes of ASCII letters, digits and the bytes of punct, with
+// no run of minRun digits or more (a card number has no place in an id).
+// Anything else becomes "". It is for the ids and codes a remote service
+// answers with: better none in a log line than one that could hold a card
+// number.
+func Ident(s string, maxLen, minRun int, punct string) string {
+	if len(s) > maxLen {
+		return ""
+	}
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			if run++; run >= minRun {
+				return ""
+			}
+			continue
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', strings.IndexByte(punct, c) >= 0:
+		default:
+			return ""
+		}
+		run = 0
+	}
+	return s
 }
 
 // Handler is a slog.Handler that masks digit runs (String) in the message

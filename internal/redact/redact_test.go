@@ -148,3 +148,28 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+func TestIdent(t *testing.T) {
+	for _, c := range []struct {
+		in, punct string
+		maxLen    int
+		minRun    int
+		want      string
+	}{
+		{"pi_3Mtw12345", "_", 64, 12, "pi_3Mtw12345"},
+		{"", "_", 64, 12, ""},
+		{"too_long", "_", 7, 12, ""},
+		{"at_most", "_", 7, 12, "at_most"},
+		{"pan" + canary, "_", 64, 12, ""},
+		{"a12345b12345", "_", 64, 6, "a12345b12345"},
+		{"a123456", "_", 64, 6, ""},
+		{"card-declined", "_", 64, 6, ""},
+		{"card-declined", "_-", 64, 6, "card-declined"},
+		{"café", "_", 64, 6, ""},
+		{"a b", "_", 64, 6, ""},
+	} {
+		if got := Ident(c.in, c.maxLen, c.minRun, c.punct); got != c.want {
+			t.Errorf("Ident(%q, %d, %d, %q) = %q, want %q", c.in, c.maxLen, c.minRun, c.punct, got, c.want)
+		}
+	}
+}

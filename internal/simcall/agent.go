@@ -63,7 +63,7 @@ func NewAgent(ctx context.Context, log *slog.Logger) (*Agent, error) {
 	a := &Agent{e: e, answered: make(chan struct{}), more: make(chan struct{}), dialogs: sipgo.NewDialogServerCache(e.cli, e.contact)}
 	e.srv.OnInvite(a.onInvite)
 	e.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = a.dialogs.ReadAck(req, tx) })
-	e.start(ctx, a.dialogs.ReadBye, a.byeOnClose, a.Close, a.receive)
+	e.start(ctx, a.dialogs.ReadBye, a.Hangup, a.Close, a.receive)
 	return a, nil
 }
 
@@ -275,13 +275,6 @@ func (a *Agent) Hangup(ctx context.Context) error {
 		return fmt.Errorf("simcall: agent BYE: %w", err)
 	}
 	return nil
-}
-
-// byeOnClose hangs up a call still in progress when the agent closes.
-func (a *Agent) byeOnClose() {
-	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-	defer cancel()
-	_ = a.Hangup(ctx)
 }
 
 // Close hangs up a call in progress, closes the sockets and waits for the

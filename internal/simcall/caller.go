@@ -43,7 +43,7 @@ func NewCaller(ctx context.Context, log *slog.Logger) (*Caller, error) {
 		return nil, err
 	}
 	c := &Caller{e: e, jobs: make(chan *keyJob), dialogs: sipgo.NewDialogClientCache(e.cli, e.contact)}
-	e.start(ctx, c.dialogs.ReadBye, c.byeOnClose, c.Close, c.receive)
+	e.start(ctx, c.dialogs.ReadBye, c.Hangup, c.Close, c.receive)
 	return c, nil
 }
 
@@ -245,15 +245,6 @@ func (c *Caller) Hangup(ctx context.Context) error {
 		return fmt.Errorf("simcall: BYE: %w", err)
 	}
 	return nil
-}
-
-// byeOnClose hangs up a call still in progress when the caller closes.
-func (c *Caller) byeOnClose() {
-	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-	defer cancel()
-	if err := c.Hangup(ctx); err != nil && !errors.Is(err, ErrNoCall) {
-		c.e.log.Debug("simcall: caller hangup on close", "err", err)
-	}
 }
 
 // Close hangs up a call in progress, closes the sockets and waits for the

@@ -39,8 +39,8 @@ type endpoint struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup // every goroutine of the end but the context watch
-	onClose   func()         // hangs up a call in progress, before the sockets close
+	wg        sync.WaitGroup              // every goroutine of the end but the context watch
+	hangUp    func(context.Context) error // ends a call in progress, before the sockets close
 }
 
 // newEndpoint opens the sockets on 127.0.0.1 and the user agent; the
@@ -82,15 +82,16 @@ func newEndpoint(name string, log *slog.Logger) (*endpoint, error) {
 
 // start is what an Agent and a Caller both do once their own handlers are
 // set: BYEs go to readBye (481 for a dialog it does not know), hangUp ends
-// a call in progress before the sockets close, SIP is served until ctx
-// ends (then closeEnd), and receive reads the media.
-func (e *endpoint) start(ctx context.Context, readBye func(*sip.Request, sip.ServerTransaction) error, hangUp func(), closeEnd func() error, receive func()) {
+// a call in progress before the sockets close (ErrNoCall: there was
+// none), SIP is served until ctx ends (then closeEnd), and receive reads
+// the media.
+func (e *endpoint) start(ctx context.Context, readBye func(*sip.Request, sip.ServerTransaction) error, hangUp func(context.Context) error, closeEnd func() error, receive func()) {
 	e.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		if err := readBye(req, tx); err != nil {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		}
 	})
-	e.onClose = hangUp
+	e.hangUp = hangUp
 	e.serve(ctx, closeEnd)
 	e.wg.Add(1)
 	go receive()
@@ -127,12 +128,22 @@ func (e *endpoint) isClosed() bool {
 	}
 }
 
+// hangUpOnClose hangs up a call still in progress when the end closes,
+// within byeTimeout.
+func (e *endpoint) hangUpOnClose() {
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	if err := e.hangUp(ctx); err != nil && !errors.Is(err, ErrNoCall) {
+		e.log.Debug("simcall: "+e.name+" hangup on close", "err", err)
+	}
+}
+
 // close hangs up, closes the sockets and waits for the end's goroutines.
 func (e *endpoint) close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
-		if e.onClose != nil {
-			e.onClose()
+		if e.hangUp != nil {
+			e.hangUpOnClose()
 		}
 		e.closeSockets()
 		e.wg.Wait()
