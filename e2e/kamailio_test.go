@@ -1,8 +1,8 @@
 package e2e
 
 // Kamailio (Debian's, with deploy/kamailio/kamailio.cfg) in front of
-// three dtmfgw nodes on one PostgreSQL: secure calls are spread over the
-// nodes; a node told to stop drains (it answers OPTIONS and INVITEs with
+// three dtmfgw nodes on one PostgreSQL: SIPp's calls, with RTP, are spread
+// over the nodes; a node told to stop drains (it answers OPTIONS and INVITEs with
 // 503 while its last call finishes), Kamailio takes it out, and the new
 // calls land on the others, none refused.
 
@@ -17,6 +17,7 @@ import (
 	"dtmfgw/internal/simcall"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/internal/testkit/kamailiotest"
+	"dtmfgw/internal/testkit/sipptest"
 )
 
 // callsTaken counts the calls a node's log says it created.
@@ -29,18 +30,45 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dsn, psp, agent, log := clusterFixture(t, ctx)
-	nodes := []*testGateway{
-		startGateway(t, clusterYAML("node-a", "127.0.0.2", dsn, psp.srv.URL, agent.URI())),
-		startGateway(t, clusterYAML("node-b", "127.0.0.3", dsn, psp.srv.URL, agent.URI())),
-		startGateway(t, clusterYAML("node-c", "127.0.0.4", dsn, psp.srv.URL, agent.URI())),
+
+	// SIPp callers through Kamailio to a SIPp agent, with RTP:
+	// the nodes start, with the agent as their target, once the agent
+	// listens.
+	const sippCalls = 12
+	var nodes []*testGateway
+	var proxy netip.AddrPort
+	res, err := sipptest.RunLoad(ctx, sipptest.LoadOptions{
+		Calls: sippCalls, Rate: 6, RTP: sipptest.CallerRTP{Tail: 600 * time.Millisecond}, Dir: t.TempDir(),
+		// Kamailio's secure prefix: it sends the call to a node, stripped.
+		Service: "*88agent",
+	}, func(sippAgent netip.AddrPort) (netip.AddrPort, error) {
+		target := "sip:agent@" + sippAgent.String()
+		for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+			nodes = append(nodes, startGateway(t, clusterYAML(fmt.Sprintf("node-%c", 'a'+i), ip, dsn, psp.srv.URL, target)))
+		}
+		var list strings.Builder
+		for _, n := range nodes {
+			fmt.Fprintf(&list, "1 sip:%s;transport=udp 8 0\n", n.SIP)
+		}
+		// The agent platform's set, which Kamailio probes with OPTIONS: the
+		// simulated agent answers them (SIPp's would count each as a call).
+		list.WriteString("2 sip:" + strings.TrimPrefix(agent.URI(), "sip:agent@") + " 0 0\n")
+		port, _ := kamailiotest.Start(t, "../deploy/kamailio/kamailio.cfg", list.String())
+		proxy = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+		return proxy, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var list strings.Builder
-	for _, n := range nodes {
-		fmt.Fprintf(&list, "1 sip:%s;transport=udp 8 0\n", n.SIP)
+	if err := res.Check(sippCalls); err != nil {
+		t.Fatalf("SIPp's calls through Kamailio: %v", err)
 	}
-	list.WriteString("2 sip:" + strings.TrimPrefix(agent.URI(), "sip:agent@") + " 0 0\n")
-	port, _ := kamailiotest.Start(t, "../deploy/kamailio/kamailio.cfg", list.String())
-	proxy := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	for i, n := range nodes {
+		if got := callsTaken(n); got == 0 {
+			t.Errorf("node %c took no call of SIPp's %d", 'a'+i, sippCalls)
+		}
+	}
+	t.Logf("SIPp: %d calls through Kamailio, %d of %d audio packets at the agent", sippCalls, res.PacketsReceived, res.AudioPacketsSent)
 
 	// call places one secure call through Kamailio, to an agent of its own
 	// (a simulated agent takes one call at a time, and may still be
@@ -69,14 +97,6 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 			<-c.Ended()
 		}
 		return c
-	}
-	for i := range 6 {
-		call(i, false)
-	}
-	for i, n := range nodes {
-		if got := callsTaken(n); got == 0 {
-			t.Errorf("node %c took no call of six", 'a'+i)
-		}
 	}
 
 	// A call is kept up on a node (the next that Kamailio picks), which

@@ -27,6 +27,9 @@ type LoadOptions struct {
 	// Dir holds the pcap and both SIPp run directories. Default: a new
 	// temporary directory.
 	Dir string
+	// Service is the user part of the callers' Request-URI (Options.Service;
+	// default "agent"): the number they dial.
+	Service string
 	// AgentGrace is how long the agent may take to finish its last calls
 	// once the caller has finished, before it is told to stop. Default 5 s.
 	AgentGrace time.Duration
@@ -142,7 +145,7 @@ func RunLoad(ctx context.Context, o LoadOptions, gateway func(agent netip.AddrPo
 	}
 	r.Caller, err = Run(ctx, UACLoad, Options{
 		Remote: gw, CallerPcap: pcap, CallDuration: r.CallLength,
-		Calls: o.Calls, Rate: o.Rate, MaxConcurrent: o.MaxConcurrent, Dir: dirs["caller"],
+		Calls: o.Calls, Rate: o.Rate, MaxConcurrent: o.MaxConcurrent, Dir: dirs["caller"], Service: o.Service,
 	})
 	if err != nil {
 		stopAgent()
