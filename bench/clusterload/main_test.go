@@ -112,20 +112,25 @@ func TestTreeCPU(t *testing.T) {
 	}
 }
 
-func TestParseCPULine(t *testing.T) {
+func TestParseProcStat(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice
-	got, err := parseCPULine("cpu  100 2 30 5000 40 5 6 70 10 0")
+	text := "cpu  100 2 30 5000 40 5 6 70 10 0\ncpu0 50 1 15 2500 20 2 3 35 5 0\ncpu1 50 1 15 2500 20 3 3 35 5 0\nintr 1 2 3\n"
+	idle, cpus, err := parseProcStat(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 143 * tick; got != want {
-		t.Errorf("parseCPULine = %v, want %v", got, want)
+	if idle != 5110*tick || cpus != 2 {
+		t.Errorf("parseProcStat = %v, %d CPUs; want %v, 2", idle, cpus, 5110*tick)
 	}
-	if _, err := parseCPULine("intr 1 2 3"); err == nil {
-		t.Error("parseCPULine accepted a line that is not cpu's")
+	for _, bad := range []string{"", "intr 1 2 3\n", "cpu 1 2 3\ncpu0 1 2 3\n", "cpu  1 2 3 x 5 6 7 8 9\ncpu0 1\n"} {
+		if _, _, err := parseProcStat(bad); err == nil {
+			t.Errorf("parseProcStat(%q) accepted", bad)
+		}
 	}
-	if _, err := machineBusy(); err != nil {
-		t.Fatal(err)
+	a := cpuUse{machine: 1000 * tick, at: time.Unix(10, 0), cpus: 2}
+	b := cpuUse{machine: 400 * tick, at: time.Unix(0, 0), cpus: 2}
+	if got := a.sub(b).machine; got != 14*time.Second {
+		t.Errorf("busy = %v, want 14s (20 s of CPU less 6 s idle)", got)
 	}
 }
 

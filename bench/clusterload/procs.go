@@ -117,20 +117,28 @@ func postmaster(procs map[int]proc) int {
 // cpuUse is CPU time by party.
 type cpuUse struct {
 	nodes, kamailio, postgres, sipp time.Duration
-	// machine is the time the machine's CPUs were not idle, all CPUs.
+	// machine is the time the machine's CPUs were not idle, all CPUs:
+	// in a snapshot, the idle time so far and when it was read; after
+	// sub, the busy time between two snapshots.
 	machine time.Duration
+	at      time.Time
+	cpus    int
 }
 
+// sub returns the CPU time between b and a. The machine's busy time is
+// its CPUs' time less their idle time: the kernel measures idle periods
+// exactly, whereas it samples busy time at its tick, and a load woken by
+// timers (RTP every 20 ms) runs between ticks often enough to be missed.
 func (a cpuUse) sub(b cpuUse) cpuUse {
 	return cpuUse{nodes: a.nodes - b.nodes, kamailio: a.kamailio - b.kamailio, postgres: a.postgres - b.postgres,
-		sipp: a.sipp - b.sipp, machine: a.machine - b.machine}
+		sipp: a.sipp - b.sipp, machine: time.Duration(a.cpus)*a.at.Sub(b.at) - (a.machine - b.machine)}
 }
 
 // snapshot reads the CPU time so far of the nodes (pids), Kamailio's
 // process group (kamailio, its workers forked from it), PostgreSQL's
 // server and backends, the children this process has reaped (the SIPp
 // runs: the nodes, Kamailio and PostgreSQL are reaped only after a row),
-// and the machine.
+// and the machine's idle time.
 func snapshot(nodes []int, kamailio int) (cpuUse, error) {
 	procs, err := scanProcs()
 	if err != nil {
@@ -152,41 +160,45 @@ func snapshot(nodes []int, kamailio int) (cpuUse, error) {
 		return cpuUse{}, err
 	}
 	u.sipp = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	if u.machine, err = machineBusy(); err != nil {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuUse{}, err
+	}
+	u.at = time.Now()
+	if u.machine, u.cpus, err = parseProcStat(string(b)); err != nil {
 		return cpuUse{}, err
 	}
 	return u, nil
 }
 
-// machineBusy returns the time all CPUs spent working so far: user,
-// nice, system, irq and softirq of the "cpu" line of /proc/stat (proc(5));
-// not idle, iowait or steal (the hypervisor's).
-func machineBusy() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return parseCPULine(line)
-}
-
-// parseCPULine is machineBusy on the "cpu" line.
-func parseCPULine(line string) (time.Duration, error) {
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, fmt.Errorf("unexpected /proc/stat line %q", line)
-	}
-	var busy int64
-	// user nice system idle iowait irq softirq steal …: guest and
-	// guest_nice are already in user and nice.
-	for i, k := range f[1:min(len(f), 9)] {
-		n, err := strconv.ParseInt(k, 10, 64)
-		if err != nil {
-			return 0, err
+// parseProcStat reads the idle time so far of all CPUs from the text of
+// /proc/stat: idle, iowait and steal (the hypervisor's) of the "cpu" line
+// (proc(5)), and counts the CPUs (the "cpuN" lines).
+func parseProcStat(text string) (idle time.Duration, cpus int, err error) {
+	first := true
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "cpu") {
+			continue
 		}
-		if i != 3 && i != 4 && i != 7 { // idle, iowait, steal
-			busy += n
+		if f[0] != "cpu" {
+			cpus++
+			continue
+		}
+		if !first || len(f) < 9 {
+			return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", strings.TrimSpace(line))
+		}
+		first = false
+		for _, i := range []int{4, 5, 8} { // idle, iowait, steal
+			n, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return 0, 0, err
+			}
+			idle += time.Duration(n) * tick
 		}
 	}
-	return time.Duration(busy) * tick, nil
+	if first || cpus == 0 {
+		return 0, 0, errors.New("no cpu lines in /proc/stat")
+	}
+	return idle, cpus, nil
 }
