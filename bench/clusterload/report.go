@@ -171,6 +171,7 @@ func (r *row) kamailioMS() float64 { return ms(r.perCall(r.cpu.kamailio)) }
 func (r *row) postgresMS() float64 { return ms(r.perCall(r.cpu.postgres)) }
 func (r *row) sippMS() float64     { return ms(r.perCall(r.cpu.sipp)) }
 func (r *row) machineMS() float64  { return ms(r.perCall(r.cpu.machine)) }
+func (r *row) peak() float64       { return float64(r.load.Agent.PeakCalls) }
 
 // setupText is SIPp's mean call setup time; it counts whole milliseconds.
 func setupText(d time.Duration) string {
@@ -196,7 +197,7 @@ func (r *report) markdown() string {
 	p("- Date: %s; Go %s %s/%s; %d CPUs visible; %s; %s; %s; 1-minute load average at the start and at the end: %s, %s\n",
 		r.started.UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
 		r.sippVer, r.kamailioVer, r.pgVer, r.loadStart, r.loadEnd)
-	p("- Setup, for each row afresh: a new PostgreSQL schema (one server for the run); %s `dtmfgw serve` processes built from this tree with `cluster.enabled: true` on that schema, node *i* on 127.0.0.(1+*i*) with its own SIP, HTTP and admin listeners and its share of the RTP ports %d-%d, on the default media configuration (masking %s, %v look-ahead); Kamailio with [deploy/kamailio/kamailio.cfg](../../deploy/kamailio/kamailio.cfg) on 127.0.0.1 spreading the calls round-robin over the nodes (dispatcher set 1, OPTIONS probes every second); SIPp `uac_load` calling `%s` through Kamailio (the secure prefix, stripped) at the row's rate for %v; SIPp `uas_load` as the agent, every node's `sip.default_target`, whose answers send the media to a counting recorder\n",
+	p("- Setup, for each row afresh: a new PostgreSQL schema (one server for the run); the row's number of `dtmfgw serve` processes (%s) built from this tree with `cluster.enabled: true` on that schema, node *i* on 127.0.0.(1+*i*) with its own SIP, HTTP and admin listeners and its share of the RTP ports %d-%d, on the default media configuration (masking %s, %v look-ahead); Kamailio with [deploy/kamailio/kamailio.cfg](../../deploy/kamailio/kamailio.cfg) on 127.0.0.1 spreading the calls round-robin over the nodes (dispatcher set 1, OPTIONS probes every second); SIPp `uac_load` calling `%s` through Kamailio (the secure prefix, stripped) at the row's rate for %v; SIPp `uas_load` as the agent, every node's `sip.default_target`, whose answers send the media to a counting recorder\n",
 		nodesText, o.ports.Min, o.ports.Max, mask.Policy(mc.MaskInband), mc.LookAhead, secureService, o.duration)
 	p("- Rows: at each rate, the numbers of nodes in turn (%s), %d round(s), the rate stepped up%s\n",
 		nodesText, o.rounds, stoppedText(r.stoppedAt))
@@ -210,11 +211,11 @@ func (r *report) markdown() string {
 	p("- **On one machine**: the nodes, Kamailio, PostgreSQL and the load generator (SIPp and its recorder) all share the same %d CPUs, so a ratio of more nodes to one says what clustering costs here — the proxy hop is the same, the nodes' heartbeats, shared tables and idle processes are added — not what it gains on separate machines, where each node would bring CPUs of its own\n\n", runtime.NumCPU())
 
 	p("## Summary\n\n")
-	p("| nodes | highest rate with no failed call in any row, up to it | median calls/s achieved there | median dtmfgw CPU per call there | median machine CPU per call there |\n|---:|---:|---:|---:|---:|\n")
+	p("| nodes | highest rate with no failed call in any row, up to it | median calls/s achieved there | median peak concurrent calls there | median dtmfgw CPU per call there | median machine CPU per call there |\n|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range o.nodes {
 		h, top := r.highest(n)
 		if h == 0 {
-			p("| %d | none (calls failed at %d calls/s) | - | - | - |\n", n, slices.Min(o.rates))
+			p("| %d | none (calls failed at %d calls/s) | - | - | - | - |\n", n, slices.Min(o.rates))
 			continue
 		}
 		rows := r.rowsOf(n, h)
@@ -222,7 +223,8 @@ func (r *report) markdown() string {
 		if top {
 			limit = fmt.Sprintf("≥ %d calls/s (the highest run)", h)
 		}
-		p("| %d | %s | %.1f | %.2f ms | %.2f ms |\n", n, limit, median(rows, (*row).achieved), median(rows, (*row).nodesMS), median(rows, (*row).machineMS))
+		p("| %d | %s | %.1f | %.0f | %.2f ms | %.2f ms |\n", n, limit, median(rows, (*row).achieved), median(rows, (*row).peak),
+			median(rows, (*row).nodesMS), median(rows, (*row).machineMS))
 	}
 	if s := r.ratio(); s != "" {
 		p("\n**%s.**\n", s)
@@ -243,7 +245,7 @@ func (r *report) markdown() string {
 			}
 			p("| %d | %d | %d of %d | %.1f | %d | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
 				rate, n, clean, len(rows), median(rows, (*row).achieved), failed,
-				median(rows, func(rw *row) float64 { return float64(rw.load.Agent.PeakCalls) }),
+				median(rows, (*row).peak),
 				setupText(time.Duration(median(rows, func(rw *row) float64 { return float64(rw.load.Caller.ResponseTime) }))),
 				median(rows, (*row).nodesMS), median(rows, (*row).kamailioMS), median(rows, (*row).postgresMS),
 				median(rows, (*row).sippMS), median(rows, (*row).machineMS),
