@@ -255,6 +255,12 @@ func (nd *node) stop() error {
 	}
 }
 
+// kill ends the node at once and waits for it.
+func (nd *node) kill() {
+	_ = nd.cmd.Process.Kill()
+	<-nd.exited
+}
+
 // logTail returns the last lines of the node's log, for an error.
 func (nd *node) logTail() string {
 	b, err := os.ReadFile(nd.logPath)

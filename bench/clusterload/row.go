@@ -133,6 +133,7 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 	}()
 	rtp := callerRTP(o.keys)
 	rw = &row{nodes: n, rate: rate, calls: rate * int(o.duration/time.Second)}
+	interrupted := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.duration+rtp.Duration()+3*time.Minute)
 	defer cancel()
 
@@ -143,6 +144,11 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 			proxy.Stop()
 		}
 		for _, nd := range nodes {
+			if interrupted.Err() != nil {
+				// Calls may be up: no drain.
+				nd.kill()
+				continue
+			}
 			if stopErr := nd.stop(); stopErr != nil && err == nil {
 				err = stopErr
 			}
@@ -194,6 +200,9 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 		t0 = time.Now()
 		return netip.ParseAddrPort(proxy.Addr())
 	})
+	if err == nil && interrupted.Err() != nil {
+		err = fmt.Errorf("interrupted: %w", interrupted.Err())
+	}
 	if err != nil {
 		return nil, err
 	}
