@@ -43,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"dtmfgw/bench/internal/benchkit"
 	"dtmfgw/call"
 	"dtmfgw/internal/testkit/kamailiotest"
 	"dtmfgw/internal/testkit/pgtest"
@@ -203,7 +204,7 @@ func runBenchmark(ctx context.Context, o options, stderr io.Writer) (*report, er
 	defer os.RemoveAll(dir)
 	if o.dtmfgw == "" {
 		fmt.Fprintln(stderr, "clusterload: building dtmfgw from this tree")
-		if o.dtmfgw, err = buildDtmfgw(dir); err != nil {
+		if o.dtmfgw, err = benchkit.BuildDtmfgw(dir); err != nil {
 			return nil, err
 		}
 	}

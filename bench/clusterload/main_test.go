@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/bench/internal/benchkit"
 	"dtmfgw/call"
 	"dtmfgw/internal/testkit/pgtest"
 	"dtmfgw/internal/testkit/sipptest"
@@ -238,7 +239,7 @@ func TestClusterLoadShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if o.dtmfgw, err = buildDtmfgw(t.TempDir()); err != nil {
+	if o.dtmfgw, err = benchkit.BuildDtmfgw(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("dtmfgw built in %v", time.Since(start).Round(time.Millisecond))

@@ -12,18 +12,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"dtmfgw/bench/internal/benchkit"
 	"dtmfgw/call"
 	"dtmfgw/internal/testkit"
 )
@@ -34,21 +33,6 @@ const (
 	nodeStopTimeout  = 15 * time.Second // SIGTERM → exit (no call left to drain)
 	callsEndTimeout  = 15 * time.Second // the caller done → every node's calls ended
 )
-
-// buildDtmfgw builds ./cmd/dtmfgw into dir and returns the binary's path.
-func buildDtmfgw(dir string) (string, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("building dtmfgw: %w (or give -dtmfgw)", err)
-	}
-	out := filepath.Join(dir, "dtmfgw")
-	cmd := exec.Command(goTool, "build", "-o", out, "dtmfgw/cmd/dtmfgw")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build dtmfgw/cmd/dtmfgw: %w", err)
-	}
-	return out, nil
-}
 
 // moduleRoot returns the directory of the go.mod above the working
 // directory: where deploy/kamailio is.
@@ -125,19 +109,6 @@ type node struct {
 	logPath string
 }
 
-// serveEnv is this process's environment without DTMFGW_ variables, so
-// that the nodes run on their files and defaults whatever the shell has
-// set.
-func serveEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DTMFGW_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // freeSIPPort returns a port on ip free for both UDP and TCP (dtmfgw
 // listens for SIP on both).
 func freeSIPPort(ip netip.Addr) (uint16, error) {
@@ -184,7 +155,7 @@ func startNode(ctx context.Context, bin, dir string, i, n int, ports call.PortRa
 		return nil, err
 	}
 	nd.cmd = exec.Command(bin, "serve", "--config", cfg)
-	nd.cmd.Env, nd.cmd.Dir = serveEnv(), dir
+	nd.cmd.Env, nd.cmd.Dir = benchkit.ServeEnv(), dir
 	nd.cmd.Stdout, nd.cmd.Stderr = logf, logf
 	nd.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := nd.cmd.Start(); err != nil {
@@ -220,7 +191,7 @@ func (nd *node) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%s exited while starting: %v%s", nd.name, nd.err, nd.logTail())
 		default:
 		}
-		if last = httpGet(ctx, "http://"+nd.admin+"/readyz", nil); last == nil {
+		if last = benchkit.HTTPGet(ctx, httpc, "http://"+nd.admin+"/readyz", nil); last == nil {
 			return nil
 		}
 		select {
@@ -262,25 +233,17 @@ func (nd *node) kill() {
 }
 
 // logTail returns the last lines of the node's log, for an error.
-func (nd *node) logTail() string {
-	b, err := os.ReadFile(nd.logPath)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	lines = lines[max(0, len(lines)-10):]
-	return "\n  " + nd.name + " said:\n    " + strings.Join(lines, "\n    ")
-}
+func (nd *node) logTail() string { return benchkit.LogTail(nd.logPath, nd.name, 10) }
 
 // metrics reads the node's unlabelled series named (−1 for one missing).
 func (nd *node) metrics(ctx context.Context, names ...string) ([]int, error) {
 	var body strings.Builder
-	if err := httpGet(ctx, "http://"+nd.admin+"/metrics", &body); err != nil {
+	if err := benchkit.HTTPGet(ctx, httpc, "http://"+nd.admin+"/metrics", &body); err != nil {
 		return nil, fmt.Errorf("%s: %w", nd.name, err)
 	}
 	out := make([]int, len(names))
 	for i, name := range names {
-		out[i] = seriesValue(body.String(), name)
+		out[i] = benchkit.SeriesValue(body.String(), name)
 	}
 	return out, nil
 }
@@ -299,40 +262,4 @@ func (nd *node) waitCallsEnded(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// seriesValue returns the value of an unlabelled series in a Prometheus
-// text exposition, or −1 if it is not there.
-func seriesValue(text, name string) int {
-	for line := range strings.Lines(text) {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				return int(f)
-			}
-		}
-	}
-	return -1
-}
-
-// httpGet GETs url and wants 200; the body goes to w if not nil.
-func httpGet(ctx context.Context, url string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := httpc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if w == nil {
-		w = io.Discard
-	}
-	if _, err := io.Copy(w, io.LimitReader(res.Body, 16<<20)); err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, res.Status)
-	}
-	return nil
 }
