@@ -208,6 +208,20 @@ func TestSummary(t *testing.T) {
 		t.Error("the report holds the canary card number")
 	}
 
+	// Calls left up on the nodes make a row unclean, and say so.
+	left := fakeRow(13, 3, 60, 0)
+	left.leftUp = 2
+	if left.clean() {
+		t.Error("a row with calls left up on the nodes is clean")
+	}
+	r.rows = append(r.rows, left)
+	if md := r.markdown(); !strings.Contains(md, "| 2 calls still up on the nodes 15s after the caller ended |") {
+		t.Errorf("the report does not tell the calls left up:\n%s", md)
+	}
+	if h, _ := r.highest(3); h != 40 {
+		t.Errorf("highest(3) = %d with calls left up at 60, want 40", h)
+	}
+
 	// A failure at the lowest rate fails the run.
 	r.rows[0] = fakeRow(1, 1, 20, 1)
 	if err := r.lowestRateClean(); err == nil {

@@ -248,17 +248,21 @@ func (nd *node) metrics(ctx context.Context, names ...string) ([]int, error) {
 	return out, nil
 }
 
-// waitCallsEnded polls the node's dtmfgw_calls_active until it is 0, or
-// ctx ends.
-func (nd *node) waitCallsEnded(ctx context.Context) error {
+// waitCallsEnded polls the node's dtmfgw_calls_active until it is 0 or
+// ctx ends, and returns the calls still active then: those the caller
+// gave up on without a BYE last until the node's media timeout.
+func (nd *node) waitCallsEnded(ctx context.Context) (left int, err error) {
 	for {
 		v, err := nd.metrics(ctx, "dtmfgw_calls_active")
 		if err == nil && v[0] == 0 {
-			return nil
+			return 0, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: calls still active (%v): %w", nd.name, v, ctx.Err())
+			if err != nil {
+				return 0, err
+			}
+			return v[0], nil
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -268,7 +268,7 @@ func (r *report) markdown() string {
 	}
 
 	p("\n## Rows, in the order run\n\n")
-	p("| row | nodes | offered calls/s | calls | successful (caller / agent) | failed | calls/s achieved | peak concurrent | call setup (mean) | call setup (SIPp distribution) | RTP packets at the agent / audio packets sent | calls taken by each node | presses masked | dtmfgw ms/call | Kamailio ms/call | PostgreSQL ms/call | SIPp ms/call | machine cores | SIPp failure counters |\n")
+	p("| row | nodes | offered calls/s | calls | successful (caller / agent) | failed | calls/s achieved | peak concurrent | call setup (mean) | call setup (SIPp distribution) | RTP packets at the agent / audio packets sent | calls taken by each node | presses masked | dtmfgw ms/call | Kamailio ms/call | PostgreSQL ms/call | SIPp ms/call | machine cores | failures |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, rw := range r.rows {
 		l := rw.load
@@ -281,6 +281,9 @@ func (r *report) markdown() string {
 			per[i] = fmt.Sprint(v)
 		}
 		reasons := failureReasons(l)
+		if rw.leftUp > 0 {
+			reasons = strings.TrimPrefix(reasons+fmt.Sprintf(", %d calls still up on the nodes %v after the caller ended", rw.leftUp, callsEndTimeout), ", ")
+		}
 		if reasons == "" {
 			reasons = "-"
 		}

@@ -36,6 +36,7 @@ type row struct {
 	load       sipptest.LoadResult
 	perNode    []int // calls each node created (dtmfgw_calls_total)
 	masked     int   // key presses the agent heard masked, all nodes
+	leftUp     int   // calls still up on the nodes callsEndTimeout after the caller ended
 	cpu        cpuUse
 	wall       time.Duration // between the two CPU snapshots: the caller's run
 }
@@ -56,7 +57,7 @@ func (r *row) failed() int {
 
 // clean reports whether every call of the row succeeded on both sides.
 func (r *row) clean() bool {
-	return r.load.Caller.Successful == r.calls && r.load.Caller.Failed == 0 && r.load.Agent.Failed == 0
+	return r.load.Caller.Successful == r.calls && r.load.Caller.Failed == 0 && r.load.Agent.Failed == 0 && r.leftUp == 0
 }
 
 // achieved is the calls per second completed: the caller's successful
@@ -85,6 +86,9 @@ func (r *row) summary() string {
 		ms(r.perCall(r.cpu.nodes)), r.cores(r.cpu.machine))
 	if reasons := failureReasons(r.load); reasons != "" {
 		s += "; " + reasons
+	}
+	if r.leftUp > 0 {
+		s += fmt.Sprintf("; %d calls still up on the nodes %v after the caller ended", r.leftUp, callsEndTimeout)
 	}
 	return s
 }
@@ -144,7 +148,7 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 			proxy.Stop()
 		}
 		for _, nd := range nodes {
-			if interrupted.Err() != nil {
+			if interrupted.Err() != nil || rw.leftUp > 0 {
 				// Calls may be up: no drain.
 				nd.kill()
 				continue
@@ -217,11 +221,13 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 	defer ecancel()
 	var errs []error
 	for _, nd := range nodes {
-		if err := nd.waitCallsEnded(ectx); err != nil {
+		left, err := nd.waitCallsEnded(ectx)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		v, err := nd.metrics(ectx, "dtmfgw_calls_total", "dtmfgw_dtmf_masked_presses_total")
+		rw.leftUp += left
+		v, err := nd.metrics(ctx, "dtmfgw_calls_total", "dtmfgw_dtmf_masked_presses_total")
 		if err != nil {
 			errs = append(errs, err)
 			continue
