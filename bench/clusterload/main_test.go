@@ -295,6 +295,13 @@ func TestClusterLoadShort(t *testing.T) {
 	if err := r.lowestRateClean(); err != nil {
 		t.Error(err)
 	}
+	// A node that cannot start ends the run with an error, everything
+	// started stopped.
+	bad := o
+	bad.dtmfgw = "/bin/false"
+	if _, err := runRow(ctx, bad, 3, 5, t.TempDir(), io.Discard); err == nil || !strings.Contains(err.Error(), "node-1 exited while starting") {
+		t.Errorf("a row whose first node cannot start: %v", err)
+	}
 	md := r.markdown()
 	for _, want := range []string{
 		"# Cluster load benchmark",

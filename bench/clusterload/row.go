@@ -120,7 +120,7 @@ func failureReasons(l sipptest.LoadResult) string {
 // runRow runs one row: a fresh schema, n nodes, Kamailio in front, the
 // SIPp agent behind, and the caller at rate for o.duration. Everything it
 // started is stopped before it returns, whatever happened.
-func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.Writer) (rw *row, err error) {
+func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.Writer) (_ *row, err error) {
 	dir, err := os.MkdirTemp(base, "row-")
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func runRow(ctx context.Context, o options, n, rate int, base string, stderr io.
 		}
 	}()
 	rtp := callerRTP(o.keys)
-	rw = &row{nodes: n, rate: rate, calls: rate * int(o.duration/time.Second)}
+	rw := &row{nodes: n, rate: rate, calls: rate * int(o.duration/time.Second)}
 	interrupted := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.duration+rtp.Duration()+3*time.Minute)
 	defer cancel()
