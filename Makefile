@@ -29,7 +29,9 @@ STRIPE_MOCK_VERSION ?= v0.203.0
 # chromium is the headless browser the agent form's tests drive (chromedp,
 # /usr/bin/chromium).
 # kamailio checks deploy/kamailio/kamailio.cfg and runs it on loopback in front of
-# fake dtmfgw nodes (package deploy); its own service is not started.
+# fake dtmfgw nodes (package deploy) and real ones (e2e, and the cluster load run of
+# make bench, bench/clusterload, whose short run is one of make test's); its own
+# service is not started.
 # systemd (systemd-analyze, no running systemd needed) verifies deploy/systemd's unit
 # and expands its system call filter, and strace traces a demo call against it.
 # rtpengine-daemon is Sipwise's media proxy (/usr/bin/rtpengine), the relay the
@@ -50,6 +52,11 @@ SERVE_ROUNDS  ?= 2
 # The SIP load run of make bench: SIPp calls through dtmfgw (bench/sipload).
 SIP_RATE      ?= 50
 SIP_DURATION  ?= 20s
+# The cluster load run of make bench: SIPp calls through Kamailio to one and to three
+# dtmfgw nodes on one PostgreSQL, rows interleaved at each rate (bench/clusterload).
+CLUSTER_RATES    ?= 20,40,60,80
+CLUSTER_DURATION ?= 10s
+CLUSTER_ROUNDS   ?= 2
 # RUN_ARGS are passed to `dtmfgw serve` by `make run`, e.g.
 # RUN_ARGS='--default-target sip:agent@127.0.0.1:5070'.
 RUN_ARGS      ?=
@@ -162,7 +169,7 @@ fuzz: modules ## run every fuzz target for FUZZTIME (default 30s) each
 	  done; \
 	done
 
-bench: deps modules ## run the benchmarks, the relay load tests, the end-to-end load run against rtpengine, the SIP load run and the key→dot latency; write docs/reports/benchmarks.md (latency section included), docs/reports/benchmarks-relay.md, docs/reports/benchmarks-relay-1000.md, docs/reports/benchmarks-serve.md, docs/reports/benchmarks-serve-stopped.md and docs/reports/benchmarks-sip.md
+bench: deps modules ## run the benchmarks, the relay load tests, the end-to-end load run against rtpengine, the SIP load run, the cluster load run (one node against three behind Kamailio) and the key→dot latency; write docs/reports/benchmarks.md (latency section included), docs/reports/benchmarks-relay.md, docs/reports/benchmarks-relay-1000.md, docs/reports/benchmarks-serve.md, docs/reports/benchmarks-serve-stopped.md, docs/reports/benchmarks-sip.md and docs/reports/benchmarks-cluster.md
 	@echo "==> go test -run '^\$$' -bench . -benchmem -count $(BENCH_COUNT) ./..."
 	@mkdir -p $(BIN)
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CURDIR)/bin/bench.txt
@@ -180,6 +187,9 @@ bench: deps modules ## run the benchmarks, the relay load tests, the end-to-end 
 	@echo "==> SIP load through dtmfgw: SIPp calls with RTP at $(SIP_RATE) calls/s for $(SIP_DURATION), then 35 s for SIP timers (about a minute; needs root)"
 	@$(GO) run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION) -out $(CURDIR)/docs/reports/benchmarks-sip.md \
 	  -command "make bench  (go run ./bench/sipload -rate $(SIP_RATE) -duration $(SIP_DURATION))"
+	@echo "==> cluster load: SIPp calls through Kamailio to 1 and to 3 dtmfgw nodes (built from this tree) on one PostgreSQL, at $(CLUSTER_RATES) calls/s for $(CLUSTER_DURATION) a row, interleaved, $(CLUSTER_ROUNDS) round(s) (about 4 minutes; needs root)"
+	@$(GO) run ./bench/clusterload -rates $(CLUSTER_RATES) -duration $(CLUSTER_DURATION) -rounds $(CLUSTER_ROUNDS) -out $(CURDIR)/docs/reports/benchmarks-cluster.md \
+	  -command "make bench  (go run ./bench/clusterload -rates $(CLUSTER_RATES) -duration $(CLUSTER_DURATION) -rounds $(CLUSTER_ROUNDS))"
 	@echo "==> key press → dot latency: 161 presses by SIPp through dtmfgw to the form in headless Chromium (about 30 s); into docs/reports/benchmarks.md"
 	@$(GO) test -count=1 -timeout 5m -run '^TestE2EKeyToDotLatency$$' -v ./e2e -args -latency-report $(CURDIR)/docs/reports/benchmarks.md | grep -vE '^=== (RUN|PAUSE|CONT)'
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"dtmfgw/bench/internal/benchkit"
 )
 
 // TestEndToEndShort is a short real run of the end-to-end modes beside
@@ -29,7 +31,7 @@ func TestEndToEndShort(t *testing.T) {
 	}
 	o.dtmfgw = ""
 	dir := t.TempDir()
-	if o.dtmfgw, err = buildDtmfgw(dir); err != nil {
+	if o.dtmfgw, err = benchkit.BuildDtmfgw(dir); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(killAll)

@@ -63,6 +63,7 @@ import (
 	"syscall"
 	"time"
 
+	"dtmfgw/bench/internal/benchkit"
 	"dtmfgw/call"
 	"dtmfgw/media/mask"
 )
@@ -298,7 +299,7 @@ func prepare(o *options) error {
 		}
 		atExit(func() { os.RemoveAll(dir) })
 		fmt.Fprintln(os.Stderr, "loadrelay: building dtmfgw (go build ./cmd/dtmfgw) for mode serve")
-		if o.dtmfgw, err = buildDtmfgw(dir); err != nil {
+		if o.dtmfgw, err = benchkit.BuildDtmfgw(dir); err != nil {
 			return err
 		}
 	}

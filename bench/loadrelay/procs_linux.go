@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"dtmfgw/bench/internal/benchkit"
 )
 
 // live holds what must not outlive the benchmark: the processes it
@@ -203,15 +205,7 @@ func (p *process) keepLog() string {
 }
 
 // logTail returns the last lines of the process's log, for an error.
-func (p *process) logTail() string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	lines = lines[max(0, len(lines)-15):]
-	return "\n  " + p.name + " said:\n    " + strings.Join(lines, "\n    ")
-}
+func (p *process) logTail() string { return benchkit.LogTail(p.logPath, p.name, 15) }
 
 // waitFor polls ready every 50 ms until it returns nil, the process exits
 // or timeout passes.

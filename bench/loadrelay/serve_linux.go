@@ -31,6 +31,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"dtmfgw/bench/internal/benchkit"
 )
 
 // callIDHeader carries each call's index from our client to our server
@@ -41,21 +43,6 @@ const callIDHeader = "X-Primary-Call-Id"
 // targetHeader is dtmfgw's override header (sip.override_header's
 // default), honoured from loopback peers.
 const targetHeader = "X-Dtmfgw-Target"
-
-// buildDtmfgw builds ./cmd/dtmfgw into dir and returns the binary's path.
-func buildDtmfgw(dir string) (string, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("building dtmfgw for mode serve: %w (or give -dtmfgw)", err)
-	}
-	out := filepath.Join(dir, "dtmfgw")
-	cmd := exec.Command(goTool, "build", "-o", out, "dtmfgw/cmd/dtmfgw")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build dtmfgw/cmd/dtmfgw: %w", err)
-	}
-	return out, nil
-}
 
 // freePort returns a loopback port free for TCP and, if udp, for UDP too
 // at the moment it is asked.
@@ -78,19 +65,6 @@ func freePort(udp bool) (int, error) {
 		}
 	}
 	return 0, errors.New("no free loopback port in 50 tries")
-}
-
-// serveEnv is this process's environment without DTMFGW_ variables, so
-// that the gateway runs on its defaults whatever the shell has set, plus
-// extra.
-func serveEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DTMFGW_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }
 
 // serveConfig is what the benchmark needs to know of the gateway's
@@ -184,7 +158,7 @@ func startServe(c *child, cfg runConfig) (err error) {
 	}
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
-	env := serveEnv("DTMFGW_API_KEY=loadrelay-" + hex.EncodeToString(key))
+	env := benchkit.ServeEnv("DTMFGW_API_KEY=loadrelay-" + hex.EncodeToString(key))
 	sc, err := readServeConfig(cfg.Dtmfgw, args, env)
 	if err != nil {
 		return err
@@ -204,7 +178,7 @@ func startServe(c *child, cfg runConfig) (err error) {
 	}()
 	httpc := &http.Client{Timeout: 2 * time.Second}
 	if err := p.waitFor(15*time.Second, "ready (/readyz 200)", func(ctx context.Context) error {
-		return httpGet(ctx, httpc, "http://"+admin+"/readyz", nil)
+		return benchkit.HTTPGet(ctx, httpc, "http://"+admin+"/readyz", nil)
 	}); err != nil {
 		return err
 	}
@@ -215,7 +189,7 @@ func startServe(c *child, cfg runConfig) (err error) {
 	c.res.Counters = append(c.res.Counters, fmt.Sprintf("config: media.look_ahead %v, mask_events %s, mask_inband %s, media_timeout %s, reactors %s (0: one per CPU)", sc.lookAhead, sc.maskEvents, sc.maskInband, sc.mediaTimeout, sc.reactors))
 	c.finish = func() error {
 		var body strings.Builder
-		if err := httpGet(context.Background(), httpc, "http://"+admin+"/metrics", &body); err != nil {
+		if err := benchkit.HTTPGet(context.Background(), httpc, "http://"+admin+"/metrics", &body); err != nil {
 			fmt.Fprintln(os.Stderr, "loadrelay: serve: /metrics:", err)
 		} else {
 			c.res.Counters = append(c.res.Counters, pickCounters(body.String())...)
@@ -249,8 +223,8 @@ func waitCallsEnded(httpc *http.Client, admin string, timeout time.Duration) (le
 	left = -1
 	for time.Since(start) < timeout {
 		var body strings.Builder
-		if err := httpGet(context.Background(), httpc, "http://"+admin+"/metrics", &body); err == nil {
-			left = gaugeValue(body.String(), "dtmfgw_calls_active")
+		if err := benchkit.HTTPGet(context.Background(), httpc, "http://"+admin+"/metrics", &body); err == nil {
+			left = benchkit.SeriesValue(body.String(), "dtmfgw_calls_active")
 			if left == 0 {
 				break
 			}
@@ -258,42 +232,6 @@ func waitCallsEnded(httpc *http.Client, admin string, timeout time.Duration) (le
 		time.Sleep(100 * time.Millisecond)
 	}
 	return left, time.Since(start)
-}
-
-// gaugeValue returns the value of an unlabelled series in a Prometheus
-// text exposition, or −1 if it is not there.
-func gaugeValue(text, name string) int {
-	for line := range strings.Lines(text) {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				return int(f)
-			}
-		}
-	}
-	return -1
-}
-
-// httpGet GETs url and wants 200; the body goes to w if not nil.
-func httpGet(ctx context.Context, c *http.Client, url string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if w == nil {
-		w = io.Discard
-	}
-	if _, err := io.Copy(w, io.LimitReader(res.Body, 16<<20)); err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, res.Status)
-	}
-	return nil
 }
 
 // reportedCounters are the series of dtmfgw's /metrics a report shows:

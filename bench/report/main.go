@@ -150,6 +150,7 @@ func write(b *strings.Builder, results []*result, cpu, command string, now time.
 	fmt.Fprintln(b)
 	fmt.Fprintln(b, "The relay's loopback load test against a reference forwarder (`go run ./bench/loadrelay`, also run by `make bench`) writes [benchmarks-relay.md](benchmarks-relay.md).")
 	fmt.Fprintln(b, "The SIP load run through dtmfgw with SIPp as caller and agent (`go run ./bench/sipload`, also run by `make bench`: calls/s, failed calls, memory per call) writes [benchmarks-sip.md](benchmarks-sip.md).")
+	fmt.Fprintln(b, "The cluster load run through Kamailio to one and to three dtmfgw nodes on one PostgreSQL (`go run ./bench/clusterload`, also run by `make bench`: calls/s, failed calls, concurrent calls, CPU per call, the ratio) writes [benchmarks-cluster.md](benchmarks-cluster.md).")
 	fmt.Fprintln(b)
 	pkg := ""
 	for _, r := range results {

@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -309,7 +308,7 @@ func run(o options, stderr io.Writer) (*report, error) {
 	if o.duration < 2*rtp.Duration() {
 		return nil, fmt.Errorf("-duration %v is shorter than twice a call (%v): the load would not reach a steady state", o.duration, rtp.Duration())
 	}
-	r := &report{calls: o.rate * int(o.duration/time.Second), sippVer: sippVersion(), started: time.Now()}
+	r := &report{calls: o.rate * int(o.duration/time.Second), sippVer: sipptest.Version(), started: time.Now()}
 	dir, err := os.MkdirTemp("", "sipload-")
 	if err != nil {
 		return nil, err
@@ -395,17 +394,6 @@ func writeHeapProfile(prefix, name string, stderr io.Writer) {
 	if err != nil {
 		fmt.Fprintln(stderr, "sipload: heap profile:", err)
 	}
-}
-
-// sippVersion returns SIPp's version line, e.g. "SIPp v3.6.1-SCTP-PCAP-RTPSTREAM".
-func sippVersion() string {
-	out, _ := exec.Command("sipp", "-v").CombinedOutput()
-	for line := range strings.Lines(string(out)) {
-		if i := strings.Index(line, "SIPp v"); i >= 0 {
-			return strings.TrimRight(strings.TrimSpace(line[i:]), ".")
-		}
-	}
-	return "unknown"
 }
 
 // loadAverage returns the first field of /proc/loadavg (the 1-minute load).

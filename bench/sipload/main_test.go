@@ -50,25 +50,6 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestResponseBuckets(t *testing.T) {
-	stats := map[string]string{
-		"ResponseTimeRepartition1_<10":   "990",
-		"ResponseTimeRepartition1_<20":   "0",
-		"ResponseTimeRepartition1_<200":  "2",
-		"ResponseTimeRepartition1_<50":   "8",
-		"ResponseTimeRepartition1_>=500": "1",
-		"ResponseTimeRepartition1":       "",
-		"CallLengthRepartition_<1000":    "5",
-	}
-	want := "< 10 ms: 990, < 50 ms: 8, < 200 ms: 2, ≥ 500 ms: 1"
-	if got := responseBuckets(stats); got != want {
-		t.Errorf("responseBuckets = %q, want %q", got, want)
-	}
-	if got := responseBuckets(nil); got != "-" {
-		t.Errorf("responseBuckets(nil) = %q", got)
-	}
-}
-
 func TestEndsText(t *testing.T) {
 	got := endsText(map[call.EndReason]uint64{call.EndError: 2, call.EndCallerHangup: 998, call.EndAgentHangup: 0})
 	if want := "caller-hangup 998, error 2"; got != want {

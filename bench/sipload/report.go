@@ -7,11 +7,11 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"dtmfgw/call"
+	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/media/mask"
 )
 
@@ -69,50 +69,6 @@ const transactionLinger = 33 * time.Second
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-// responseBuckets lists SIPp's response-time distribution columns
-// ("ResponseTimeRepartition1_<10" …) in order, as "< 10 ms: 990".
-func responseBuckets(stats map[string]string) string {
-	type bucket struct {
-		limit int
-		label string
-		n     string
-	}
-	var bs []bucket
-	for k, v := range stats {
-		rest, ok := strings.CutPrefix(k, "ResponseTimeRepartition1_")
-		if !ok {
-			continue
-		}
-		op := "<"
-		num, ok := strings.CutPrefix(rest, "<")
-		if !ok {
-			op = "≥"
-			if num, ok = strings.CutPrefix(rest, ">="); !ok {
-				continue
-			}
-		}
-		limit, err := strconv.Atoi(num)
-		if err != nil {
-			continue
-		}
-		if op == "≥" {
-			limit++ // after the "<" bucket of the same bound
-		}
-		bs = append(bs, bucket{limit, op + " " + num + " ms", strings.TrimSpace(v)})
-	}
-	slices.SortFunc(bs, func(a, b bucket) int { return a.limit - b.limit })
-	parts := make([]string, 0, len(bs))
-	for _, b := range bs {
-		if b.n != "0" {
-			parts = append(parts, b.label+": "+b.n)
-		}
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ", ")
-}
-
 // markdown renders the report.
 func (r *report) markdown(o options) string {
 	var b strings.Builder
@@ -152,7 +108,7 @@ func (r *report) markdown(o options) string {
 		setup = "< 1 ms" // SIPp counts whole milliseconds
 	}
 	p("| call setup, INVITE → 200 at the caller (SIPp mean) | %s |\n", setup)
-	p("| call setup distribution (SIPp) | %s |\n", responseBuckets(l.Caller.Stats))
+	p("| call setup distribution (SIPp) | %s |\n", sipptest.ResponseBuckets(l.Caller.Stats))
 	delivered := 0.0
 	if l.AudioPacketsSent > 0 {
 		delivered = 100 * float64(l.PacketsReceived) / float64(l.AudioPacketsSent)

@@ -270,26 +270,43 @@ var schemaSeq atomic.Int64
 // starts empty without the cost of a database per test.
 func Fresh(t testing.TB) string {
 	t.Helper()
-	dsn, admin, err := Admin()
+	dsn, drop, err := Schema(context.Background())
 	if err != nil {
 		t.Fatalf("PostgreSQL for the tests: %v", err)
 	}
-	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
 	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		if err := drop(); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	u, err := url.Parse(dsn)
+	return dsn
+}
+
+// Schema is Fresh for code that has no test to fail, such as a benchmark:
+// it starts the server on first use (Admin), makes a new empty schema and
+// returns a DSN whose search_path is that schema, and drop, which drops
+// it and everything in it.
+func Schema(ctx context.Context) (dsn string, drop func() error, err error) {
+	admin, db, err := Admin()
 	if err != nil {
-		t.Fatalf("parse %s: %v", DSNEnv, err)
+		return "", nil, err
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("parse %s: %w", DSNEnv, err)
+	}
+	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), schemaSeq.Add(1))
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String()
+	drop = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		return err
+	}
+	return u.String(), drop, nil
 }

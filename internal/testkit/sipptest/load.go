@@ -27,12 +27,13 @@ type LoadOptions struct {
 	// Dir holds the pcap and both SIPp run directories. Default: a new
 	// temporary directory.
 	Dir string
-	// Service is the user part of the callers' Request-URI (Options.Service;
-	// default "agent"): the number they dial.
-	Service string
 	// AgentGrace is how long the agent may take to finish its last calls
 	// once the caller has finished, before it is told to stop. Default 5 s.
 	AgentGrace time.Duration
+	// Service is the user part of the caller's Request-URI (Options.Service),
+	// e.g. a prefix a proxy in front of the gateway routes on. Default
+	// "agent".
+	Service string
 }
 
 // LoadResult is what a load run did.
@@ -144,8 +145,8 @@ func RunLoad(ctx context.Context, o LoadOptions, gateway func(agent netip.AddrPo
 		return r, fmt.Errorf("sipptest: load gateway: %w", err)
 	}
 	r.Caller, err = Run(ctx, UACLoad, Options{
-		Remote: gw, CallerPcap: pcap, CallDuration: r.CallLength,
-		Calls: o.Calls, Rate: o.Rate, MaxConcurrent: o.MaxConcurrent, Dir: dirs["caller"], Service: o.Service,
+		Remote: gw, CallerPcap: pcap, CallDuration: r.CallLength, Service: o.Service,
+		Calls: o.Calls, Rate: o.Rate, MaxConcurrent: o.MaxConcurrent, Dir: dirs["caller"],
 	})
 	if err != nil {
 		stopAgent()

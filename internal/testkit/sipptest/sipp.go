@@ -34,6 +34,18 @@ func LookPath() (string, error) {
 	return p, nil
 }
 
+// Version returns SIPp's version line, e.g.
+// "SIPp v3.6.1-SCTP-PCAP-RTPSTREAM", or "unknown".
+func Version() string {
+	out, _ := exec.Command("sipp", "-v").CombinedOutput()
+	for line := range strings.Lines(string(out)) {
+		if i := strings.Index(line, "SIPp v"); i >= 0 {
+			return strings.TrimRight(strings.TrimSpace(line[i:]), ".")
+		}
+	}
+	return "unknown"
+}
+
 // NeedSIPp fails the test at once when sipp is not installed. Integration
 // tests never skip: a missing peer is a failure the developer must see.
 func NeedSIPp(tb testing.TB) string {
@@ -394,6 +406,7 @@ func (p *Process) Wait() (Result, error) {
 		if row, err := parseStats(data); err == nil {
 			r.fill(row)
 		}
+		r.PeakCalls = peakColumn(data, "CurrentCall")
 	}
 	r.Errors = strings.TrimSpace(excerpt(filepath.Join(p.dir, errorsFile), maxExcerpt))
 	switch {
@@ -486,6 +499,10 @@ type Result struct {
 	ResponseTime time.Duration
 	// CallLength is the mean length of the calls, over the whole run.
 	CallLength time.Duration
+	// PeakCalls is the highest number of calls in progress (the
+	// CurrentCall column) over the statistics rows SIPp wrote, one per
+	// -fd period (a second) and one at exit.
+	PeakCalls int
 	// Stats is the last statistics row by column name, for the figures
 	// Result has no field for (e.g. "ResponseTimeRepartition1_<10").
 	Stats map[string]string

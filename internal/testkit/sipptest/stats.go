@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,4 +72,80 @@ func parseStatDuration(s string) (time.Duration, error) {
 		d += time.Duration(n) * units[i]
 	}
 	return d, nil
+}
+
+// peakColumn returns the highest integer value of column col over the
+// complete lines of SIPp's -trace_stat CSV, or 0.
+func peakColumn(data []byte, col string) int {
+	lines := bytes.Split(bytes.TrimRight(data, "\r\n"), []byte("\n"))
+	if len(lines) < 2 {
+		return 0
+	}
+	header := bytes.Split(bytes.TrimRight(lines[0], "\r;"), []byte(";"))
+	at := -1
+	for i, h := range header {
+		if string(h) == col {
+			at = i
+		}
+	}
+	if at < 0 {
+		return 0
+	}
+	peak := 0
+	for _, line := range lines[1:] {
+		fields := bytes.Split(bytes.TrimRight(line, "\r;"), []byte(";"))
+		if len(fields) != len(header) {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(fields[at]))); err == nil {
+			peak = max(peak, n)
+		}
+	}
+	return peak
+}
+
+// ResponseBuckets lists the non-empty buckets of SIPp's response-time
+// distribution (the scenario's ResponseTimeRepartition: "…1_<10" and so
+// on) in a statistics row such as Result.Stats, in order, as
+// "< 10 ms: 990, < 50 ms: 8"; "-" when there is none.
+func ResponseBuckets(stats map[string]string) string {
+	type bucket struct {
+		limit int
+		label string
+		n     string
+	}
+	var bs []bucket
+	for k, v := range stats {
+		rest, ok := strings.CutPrefix(k, "ResponseTimeRepartition1_")
+		if !ok {
+			continue
+		}
+		op := "<"
+		num, ok := strings.CutPrefix(rest, "<")
+		if !ok {
+			op = "≥"
+			if num, ok = strings.CutPrefix(rest, ">="); !ok {
+				continue
+			}
+		}
+		limit, err := strconv.Atoi(num)
+		if err != nil {
+			continue
+		}
+		if op == "≥" {
+			limit++ // after the "<" bucket of the same bound
+		}
+		bs = append(bs, bucket{limit, op + " " + num + " ms", strings.TrimSpace(v)})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return a.limit - b.limit })
+	parts := make([]string, 0, len(bs))
+	for _, b := range bs {
+		if b.n != "0" {
+			parts = append(parts, b.label+": "+b.n)
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }

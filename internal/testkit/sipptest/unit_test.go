@@ -245,6 +245,43 @@ func TestParseStats(t *testing.T) {
 	}
 }
 
+func TestPeakColumn(t *testing.T) {
+	data := []byte("StartTime;CurrentCall;TotalCallCreated;\n" +
+		"t0;0;0;\n" +
+		"t1;148;150;\n" +
+		"t2;151;300;\n" +
+		"t3;12;310;\n" +
+		"t4;999\n") // cut short: not counted
+	if got := peakColumn(data, "CurrentCall"); got != 151 {
+		t.Errorf("peakColumn = %d, want 151", got)
+	}
+	if got := peakColumn(data, "Missing"); got != 0 {
+		t.Errorf("peakColumn of a missing column = %d", got)
+	}
+	if got := peakColumn(nil, "CurrentCall"); got != 0 {
+		t.Errorf("peakColumn(nil) = %d", got)
+	}
+}
+
+func TestResponseBuckets(t *testing.T) {
+	stats := map[string]string{
+		"ResponseTimeRepartition1_<10":   "990",
+		"ResponseTimeRepartition1_<20":   "0",
+		"ResponseTimeRepartition1_<200":  "2",
+		"ResponseTimeRepartition1_<50":   "8",
+		"ResponseTimeRepartition1_>=500": "1",
+		"ResponseTimeRepartition1":       "",
+		"CallLengthRepartition_<1000":    "5",
+	}
+	want := "< 10 ms: 990, < 50 ms: 8, < 200 ms: 2, ≥ 500 ms: 1"
+	if got := ResponseBuckets(stats); got != want {
+		t.Errorf("ResponseBuckets = %q, want %q", got, want)
+	}
+	if got := ResponseBuckets(nil); got != "-" {
+		t.Errorf("ResponseBuckets(nil) = %q", got)
+	}
+}
+
 func FuzzParseStats(f *testing.F) {
 	f.Add([]byte(statsSample))
 	f.Fuzz(func(t *testing.T, data []byte) {
