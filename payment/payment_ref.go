@@ -135,9 +135,9 @@ func (ps *Payments) create(callID, configID, id string, attrs Attributes, fixed 
 	ps.mu.Lock()
 	ps.waiting[id] = w
 	w.expiry = time.AfterFunc(DefaultSessionTimeout, func() { ps.expireWaiting(id) })
+	cp := *w // under the lock: the timeout may end it at any moment now
 	ps.mu.Unlock()
 	ps.log.Info("payment created, awaiting a configuration", "payment", id, "call", callID)
-	cp := *w
 	return Ref{ps: ps, waiting: &cp}, nil
 }
 
