@@ -1,8 +1,9 @@
 package e2e
 
 // Kamailio (Debian's, with deploy/kamailio/kamailio.cfg) in front of
-// three dtmfgw nodes on one PostgreSQL: SIPp's calls, with RTP, are spread
-// over the nodes; a node told to stop drains (it answers OPTIONS and INVITEs with
+// four dtmfgw nodes on one PostgreSQL: SIPp's calls, with RTP, are spread
+// over the nodes; a node killed is passed over, no call refused; a node
+// told to stop drains (it answers OPTIONS and INVITEs with
 // 503 while its last call finishes), Kamailio takes it out, and the new
 // calls land on the others, none refused.
 
@@ -10,7 +11,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +39,7 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 	// listens.
 	const sippCalls = 12
 	var nodes []*testGateway
+	var nodeD *serveChild // a fourth node, in a process of its own: it dies
 	var proxy netip.AddrPort
 	res, err := sipptest.RunLoad(ctx, sipptest.LoadOptions{
 		Calls: sippCalls, Rate: 6, RTP: sipptest.CallerRTP{Tail: 600 * time.Millisecond}, Dir: t.TempDir(),
@@ -46,10 +50,15 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 		for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
 			nodes = append(nodes, startGateway(t, clusterYAML(fmt.Sprintf("node-%c", 'a'+i), ip, dsn, psp.srv.URL, target)))
 		}
+		cfgD := &testGateway{path: filepath.Join(t.TempDir(), "dtmfgw.yaml"), defaults: loopbackDefaults(t, t.TempDir())}
+		cfgD.writeConfig(t, clusterYAML("node-d", "127.0.0.5", dsn, psp.srv.URL, target))
+		nodeD = startServeChild(t, cfgD.path)
+		sipD, _, _ := nodeD.serving(t)
 		var list strings.Builder
 		for _, n := range nodes {
 			fmt.Fprintf(&list, "1 sip:%s;transport=udp 8 0\n", n.SIP)
 		}
+		fmt.Fprintf(&list, "1 sip:%s;transport=udp 8 0\n", sipD)
 		// The agent platform's set, which Kamailio probes with OPTIONS: the
 		// simulated agent answers them (SIPp's would count each as a call).
 		list.WriteString("2 sip:" + strings.TrimPrefix(agent.URI(), "sip:agent@") + " 0 0\n")
@@ -67,6 +76,9 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 		if got := callsTaken(n); got == 0 {
 			t.Errorf("node %c took no call of SIPp's %d", 'a'+i, sippCalls)
 		}
+	}
+	if got := strings.Count(nodeD.log.String(), `"msg":"call created"`); got == 0 {
+		t.Errorf("node d took no call of SIPp's %d", sippCalls)
 	}
 	t.Logf("SIPp: %d calls through Kamailio, %d of %d audio packets at the agent", sippCalls, res.PacketsReceived, res.AudioPacketsSent)
 
@@ -97,6 +109,28 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 			<-c.Ended()
 		}
 		return c
+	}
+
+	// Node D dies (SIGKILL) before Kamailio's probes notice: the next
+	// calls are all taken by the others, none refused (one sent to D
+	// is tried on the next node once D has not answered within FR_TIMER).
+	if err := nodeD.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-nodeD.done
+	takenBefore := 0
+	for _, n := range nodes {
+		takenBefore += callsTaken(n)
+	}
+	for i := 100; i < 104; i++ {
+		call(i, false)
+	}
+	takenAfter := 0
+	for _, n := range nodes {
+		takenAfter += callsTaken(n)
+	}
+	if takenAfter-takenBefore != 4 {
+		t.Errorf("the living nodes took %d of the 4 calls after node d's death", takenAfter-takenBefore)
 	}
 
 	// A call is kept up on a node (the next that Kamailio picks), which
