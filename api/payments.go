@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"dtmfgw/call"
-	"dtmfgw/cluster"
 	"dtmfgw/payment"
 	"dtmfgw/processor"
-	"dtmfgw/sms"
 	"dtmfgw/store"
 )
 
@@ -89,104 +87,8 @@ const (
 // maxSelectorLen bounds a call selector (a SIP Call-ID may be long).
 const maxSelectorLen = 256
 
-func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authAPIKey(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Configurations []payment.Config `json:"configurations"`
-	}{s.payments.Configs()})
-}
-
-func (s *Server) getCalls(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authAPIKey(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	q := r.URL.Query()
-	f := call.ListFilter{AgentID: q.Get("agent_id"), PrimaryCallID: q.Get("primary_call_id")}
-	callID := q.Get("call_id")
-	for name, v := range map[string]string{"agent_id": f.AgentID, "primary_call_id": f.PrimaryCallID, "call_id": callID} {
-		if len(v) > maxSelectorLen {
-			writeError(w, errorf(http.StatusBadRequest, "invalid_"+name, name+" is too long"))
-			return
-		}
-	}
-	out := []callJSON{}
-	for _, c := range s.listCalls(f, callID) {
-		out = append(out, s.callJSON(c))
-	}
-	out = append(out, s.otherNodesCalls(r.Context(), f, callID)...)
-	writeJSON(w, http.StatusOK, struct {
-		Calls []callJSON `json:"calls"`
-	}{out})
-}
-
 // maxOtherCalls bounds the other nodes' calls one answer lists.
 const maxOtherCalls = 1000
-
-// otherNodesCalls returns, with several nodes, the calls the other nodes
-// hold that f and callID select: what the store knows of them (their ids,
-// the agent, the start; the node says where the rest is).
-func (s *Server) otherNodesCalls(ctx context.Context, f call.ListFilter, callID string) []callJSON {
-	if s.cluster == nil || !s.cluster.Enabled() || s.store == nil {
-		return nil
-	}
-	cs, err := s.store.LiveCalls(ctx, store.CallFilter{ID: callID, PrimaryCallID: f.PrimaryCallID, AgentID: f.AgentID}, maxOtherCalls)
-	if err != nil {
-		s.log.Warn("cluster: the other nodes' calls not listed", "err", err)
-		return nil
-	}
-	var out []callJSON
-	for _, c := range cs {
-		if c.NodeID == s.cluster.Self() {
-			continue
-		}
-		dir := call.Inbound
-		if c.Outbound {
-			dir = call.Outbound
-		}
-		out = append(out, callJSON{ID: c.ID, InboundCallID: c.InboundCallID, PrimaryCallID: c.PrimaryCallID,
-			AgentID: c.AgentID, Started: c.Started.UTC(), Node: c.NodeID, Direction: dir})
-	}
-	return out
-}
-
-// listCalls returns the live calls f selects, and callID (ours, or either
-// SIP Call-ID) when given.
-func (s *Server) listCalls(f call.ListFilter, callID string) []*call.Call {
-	if s.calls == nil {
-		return nil
-	}
-	if callID == "" {
-		return s.calls.List(f)
-	}
-	if c, ok := s.calls.Get(callID); ok {
-		corr := c.Correlation()
-		if (f.AgentID == "" || f.AgentID == corr.AgentID) && (f.PrimaryCallID == "" || f.PrimaryCallID == corr.PrimaryCallID) {
-			return []*call.Call{c}
-		}
-		return nil
-	}
-	f.CallID = callID
-	return s.calls.List(f)
-}
-
-func (s *Server) callJSON(c *call.Call) callJSON {
-	corr, times := c.Correlation(), c.Times()
-	cj := callJSON{
-		ID: c.ID(), InboundCallID: corr.InboundCallID, OutboundCallID: corr.OutboundCallID,
-		PrimaryCallID: corr.PrimaryCallID, AgentID: corr.AgentID, CallerNumber: corr.CallerNumber,
-		CalledNumber: corr.CalledNumber, Direction: corr.Direction, Secure: c.Secure(),
-		Started: times.Created.UTC(), Answered: times.Answered.UTC(),
-	}
-	if times.Answered.IsZero() {
-		cj.Answered = time.Time{}
-	}
-	cj.PaymentID = s.payments.InProgress(c.ID())
-	return cj
-}
 
 func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.authAPIKey(r); err != nil {
@@ -305,75 +207,6 @@ func (s *Server) callNode(ctx context.Context, req createRequest) string {
 		return ""
 	}
 	return cs[0].NodeID
-}
-
-// claimKey claims an idempotency key for the payment id about to be made:
-// in the store, which every node shares (and which outlives a restart),
-// or in this process's memory without one. taken says an earlier request
-// claimed it: earlier is the payment it made and its request's hash.
-func (s *Server) claimKey(ctx context.Context, key string, hash [sha256.Size]byte, id string) (earlier store.IdempotencyKey, taken bool, err error) {
-	if s.store == nil {
-		if pid, body, ok := s.idem.lookup(key); ok {
-			return store.IdempotencyKey{Key: key, PaymentID: pid, RequestHash: body}, true, nil
-		}
-		s.idem.remember(key, id, hash)
-		return store.IdempotencyKey{}, false, nil
-	}
-	earlier, taken, err = s.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{Key: key, RequestHash: hash, PaymentID: id})
-	if err != nil {
-		s.log.Warn("idempotency key not claimed", "err", err)
-		return store.IdempotencyKey{}, false, errStorage
-	}
-	return earlier, taken, nil
-}
-
-// lookupKey reads the claim of an idempotency key, without claiming it.
-func (s *Server) lookupKey(ctx context.Context, key string) (store.IdempotencyKey, bool, error) {
-	if s.store == nil {
-		pid, body, ok := s.idem.lookup(key)
-		return store.IdempotencyKey{Key: key, PaymentID: pid, RequestHash: body}, ok, nil
-	}
-	k, found, err := s.store.IdempotencyKeyOf(ctx, key)
-	if err != nil {
-		s.log.Warn("idempotency key not read", "err", err)
-		return store.IdempotencyKey{}, false, errStorage
-	}
-	return k, found, nil
-}
-
-// releaseKey lets go of a key whose payment was not made, so that the
-// client's retry can make it.
-func (s *Server) releaseKey(key, id string) {
-	if s.store == nil {
-		s.idem.forget(key, id)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.store.ReleaseIdempotencyKey(ctx, key, id); err != nil {
-		s.log.Warn("idempotency key not released", "err", err)
-	}
-}
-
-// answerRepeat answers a request whose idempotency key was claimed
-// before: the payment the first made (with a new form token), a conflict
-// if this request differs, or 409 while the first is still being made
-// (on another node) or came to nothing.
-func (s *Server) answerRepeat(w http.ResponseWriter, r *http.Request, earlier store.IdempotencyKey, hash [sha256.Size]byte) {
-	if earlier.RequestHash != hash {
-		writeError(w, errorf(http.StatusConflict, "idempotency_conflict", "the idempotency key was used with a different request"))
-		return
-	}
-	f, err := s.payments.Find(r.Context(), earlier.PaymentID)
-	if errors.Is(err, payment.ErrNotFound) {
-		writeError(w, errorf(http.StatusConflict, "idempotency_in_progress", "a request with this idempotency key is still being handled: retry shortly"))
-		return
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	s.writeCreated(w, r, http.StatusOK, f)
 }
 
 // writeCreated answers a new (or idempotently repeated) payment with a
@@ -684,98 +517,4 @@ func (s *Server) postAnother(w http.ResponseWriter, r *http.Request) {
 	}
 	s.recordRoute(r.Context(), nf.ID(), nf.View().CallID)
 	s.writeCreated(w, r, http.StatusCreated, nf)
-}
-
-// putDigital makes a payment waiting for its type a digital one and
-// answers it with its link (the agent's form: "Next").
-func (s *Server) putDigital(w http.ResponseWriter, r *http.Request) {
-	var req digitalRequest
-	f, who, ok := s.changeFor(w, r, &req)
-	if !ok {
-		return
-	}
-	if len(req.Configuration) > maxSelectorLen {
-		writeError(w, errConfigNotFound)
-		return
-	}
-	nf, _, err := f.ChooseDigital(r.Context(), req.Configuration, req.Phone, who.actor())
-	if errors.Is(err, payment.ErrNotReady) {
-		err = errAmountRequired
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	s.writeCreated(w, r, http.StatusOK, nf)
-}
-
-// postSendLink sends a digital payment's link by SMS, to the number given
-// or the one it has.
-func (s *Server) postSendLink(w http.ResponseWriter, r *http.Request) {
-	var req sendRequest
-	f, who, ok := s.paymentFor(w, r, true)
-	if !ok {
-		return
-	}
-	// The body is optional: without one, the link goes to the number it
-	// has.
-	if r.ContentLength != 0 {
-		if err := decodeBody(w, r, &req); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	if !f.Digital() {
-		writeError(w, payment.ErrNotDigital)
-		return
-	}
-	nf, err := s.payments.SendLink(r.Context(), f.ID(), req.Phone, who.actor())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	s.writeCreated(w, r, http.StatusOK, nf)
-}
-
-// getOutbox lists the SMS the embedded outbox holds, newest last: with the
-// links they carry, for a developer (or the demo) to open instead of a
-// phone. API key only; 404 when another SMS provider is configured.
-func (s *Server) getOutbox(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authAPIKey(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	if s.outbox == nil {
-		writeError(w, errorf(http.StatusNotFound, "sms_outbox_off", "the SMS provider is not the embedded outbox (sms.provider)"))
-		return
-	}
-	msgs := s.outbox()
-	if msgs == nil {
-		msgs = []sms.OutboxMessage{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Messages []sms.OutboxMessage `json:"messages"`
-	}{msgs})
-}
-
-// getNodes lists the nodes sharing the store, alive or not, the answering
-// one marked (API key only).
-func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authAPIKey(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	nodes := []cluster.NodeView{}
-	if s.cluster != nil {
-		ns, err := s.cluster.Nodes(r.Context())
-		if err != nil {
-			s.log.Warn("listing the nodes", "err", err)
-			writeError(w, errStorage)
-			return
-		}
-		nodes = append(nodes, ns...)
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Nodes []cluster.NodeView `json:"nodes"`
-	}{nodes})
 }
