@@ -19,7 +19,10 @@ type Processor interface {
 	Name() string
 	// Charge asks the processor to take req.Amount from the card, once
 	// per req.IdempotencyKey: the same key again never charges twice, it
-	// returns the outcome of the first charge.
+	// returns the outcome of the first charge. With req.Tokenize it takes
+	// nothing: it saves the card for later charges and answers its
+	// reusable token (Result.Token), once per key likewise; Approved then
+	// means "card saved".
 	//
 	// The Result's Status always says what the caller may conclude, even
 	// when the error is not nil: Failed means nothing was charged, Unknown
@@ -58,8 +61,12 @@ type Request struct {
 	// spaces and hyphens, at most 16 bytes.
 	Postcode []byte
 	// Amount is in the currency's minor units (pence, cents; yen for
-	// JPY), more than zero.
+	// JPY), more than zero; zero when Tokenize.
 	Amount int64
+	// Tokenize asks for the card to be saved, not charged: the processor
+	// answers a reusable token (Result.Token) and takes no money. Amount
+	// is zero; Currency still names the currency later charges will be in.
+	Tokenize bool
 	// Currency is the ISO 4217 code, three letters ("GBP", "usd").
 	Currency string
 	// Reference is the caller's reference for the payment (an order or
@@ -110,7 +117,10 @@ func (r *Request) Validate() error {
 	if len(r.Postcode) > MaxPostcodeLen || !postcodeBytes(r.Postcode) {
 		bad("postcode", fmt.Sprintf("not letters, digits, spaces and hyphens, at most %d", MaxPostcodeLen))
 	}
-	if r.Amount <= 0 || r.Amount > MaxAmount {
+	switch {
+	case r.Tokenize && r.Amount != 0:
+		bad("amount", "not zero: a card saved is not charged")
+	case !r.Tokenize && (r.Amount <= 0 || r.Amount > MaxAmount):
 		bad("amount", fmt.Sprintf("not 1 to %d minor units", MaxAmount))
 	}
 	if !isCurrency(r.Currency) {
@@ -261,8 +271,14 @@ type Result struct {
 	// Status is what became of the charge.
 	Status Status
 	// Reference is the processor's id for the charge (a Stripe
-	// PaymentIntent id, "pi_…"), when it gave one.
+	// PaymentIntent id, "pi_…"), or for the saving of a card (a Stripe
+	// SetupIntent id, "seti_…"), when it gave one.
 	Reference string
+	// Token is, for a card saved (Request.Tokenize) and Approved, the
+	// reusable token later charges name the card by (a Stripe
+	// PaymentMethod id attached to a Customer, "pm_…"; the HTTP
+	// connector's receiver's own). It is not card data; empty otherwise.
+	Token string
 	// DeclineCode says why a card was declined (or, when the processor
 	// gives one, why a charge failed), in the processor's vocabulary
 	// (Stripe's decline codes: "do_not_honor", "insufficient_funds",
