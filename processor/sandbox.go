@@ -40,6 +40,7 @@ type sandboxCharge struct {
 	amount    int64
 	currency  string
 	reference string
+	tokenize  bool
 	result    Result
 }
 
@@ -84,6 +85,7 @@ const (
 // Messages of the sandbox's results.
 const (
 	msgApproved          = "approved"
+	msgSaved             = "card saved"
 	msgDoNotHonor        = "declined by the issuer: do not honor"
 	msgInsufficientFunds = "declined: insufficient funds"
 	msgIncorrectNumber   = "declined: the card number is not valid"
@@ -172,7 +174,7 @@ func (s *Sandbox) Charge(ctx context.Context, req *Request) (Result, error) {
 	var out sandboxOutcome
 	switch {
 	case replay:
-		if charge.amount != req.Amount || charge.currency != req.Currency || charge.reference != req.Reference {
+		if charge.amount != req.Amount || charge.currency != req.Currency || charge.reference != req.Reference || charge.tokenize != req.Tokenize {
 			s.mu.Unlock()
 			s.log.Warn("processor charge refused: idempotency key reused with different parameters",
 				"processor", s.name, "idempotency_key", key)
@@ -187,7 +189,11 @@ func (s *Sandbox) Charge(ctx context.Context, req *Request) (Result, error) {
 			if out.result.Status == Approved || out.result.Status == Declined {
 				out.result.Reference = newSandboxReference()
 			}
-			s.record(key, &sandboxCharge{amount: req.Amount, currency: req.Currency, reference: req.Reference, result: out.result})
+			if req.Tokenize && out.result.Status == Approved {
+				// A card saved: the same cards decline, nothing is taken.
+				out.result.Token, out.result.Message = newSandboxToken(), msgSaved
+			}
+			s.record(key, &sandboxCharge{amount: req.Amount, currency: req.Currency, reference: req.Reference, tokenize: req.Tokenize, result: out.result})
 		}
 	}
 	s.mu.Unlock()
@@ -286,11 +292,18 @@ const referenceAlphabet = "abcdefghjkmnpqrs"
 
 // newSandboxReference returns a fresh sandbox charge id: "sbx_" and 24
 // letters (96 random bits).
-func newSandboxReference() string {
+func newSandboxReference() string { return newSandboxID("sbx_") }
+
+// newSandboxToken is a saved card's token: "sbxtok_" and 24 letters.
+func newSandboxToken() string { return newSandboxID("sbxtok_") }
+
+// newSandboxID is prefix and 24 letters of referenceAlphabet (96 random
+// bits).
+func newSandboxID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
-	out := make([]byte, 0, 4+2*len(b))
-	out = append(out, "sbx_"...)
+	out := make([]byte, 0, len(prefix)+2*len(b))
+	out = append(out, prefix...)
 	for _, c := range b {
 		out = append(out, referenceAlphabet[c>>4], referenceAlphabet[c&0xf])
 	}

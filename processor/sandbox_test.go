@@ -345,3 +345,39 @@ func TestLuhn(t *testing.T) {
 		}
 	}
 }
+
+// A card saved: the approving test cards answer a token and no charge,
+// the declining ones decline as for a charge, a replay answers the same
+// token, and the same key asking for a charge instead is refused.
+func TestSandboxTokenize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestSandbox(t, Config{})
+		save := func(key, pan string) *Request {
+			r := cardRequest(key, pan)
+			r.Tokenize, r.Amount = true, 0
+			return r
+		}
+		res, err := s.Charge(t.Context(), save("save-1", "4242424242424242"))
+		if err != nil || res.Status != Approved || !strings.HasPrefix(res.Token, "sbxtok_") || res.Message != msgSaved {
+			t.Fatalf("save = %+v, %v; want Approved with a sbxtok_ token", res, err)
+		}
+		if again, err := s.Charge(t.Context(), save("save-1", "4242424242424242")); err != nil || again != res {
+			t.Errorf("replay = %+v, %v; want %+v", again, err, res)
+		}
+		if rec, err := s.Reconcile(t.Context(), "save-1"); err != nil || rec != res {
+			t.Errorf("Reconcile = %+v, %v; want %+v", rec, err, res)
+		}
+		charge := cardRequest("save-1", "4242424242424242")
+		if r, err := s.Charge(t.Context(), charge); r.Status != Failed || !errors.Is(err, ErrIdempotencyMismatch) {
+			t.Errorf("a charge under a saved card's key = %+v, %v", r, err)
+		}
+		if r, err := s.Charge(t.Context(), save("save-2", "4000000000009995")); err != nil || r.Status != Declined || r.Token != "" {
+			t.Errorf("saving a declining card = %+v, %v", r, err)
+		}
+		withAmount := save("save-3", "4242424242424242")
+		withAmount.Amount = 100
+		if r, err := s.Charge(t.Context(), withAmount); r.Status != Failed || !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("saving with an amount = %+v, %v", r, err)
+		}
+	})
+}

@@ -418,8 +418,8 @@ func TestStripeReconcileNotFound(t *testing.T) {
 	if res.Status != Unknown || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Reconcile = %+v, %v; want Unknown, ErrNotFound", res, err)
 	}
-	if reqs := p.requests(); len(reqs) != 1 || reqs[0].Path != pathSearch {
-		t.Errorf("requests = %+v", reqs)
+	if reqs := p.requests(); len(reqs) != 2 || reqs[0].Path != pathSearch || reqs[1].Path != "/v1/customers/search" {
+		t.Errorf("requests = %+v, want the PaymentIntents' search, then the Customers' (a card saved)", reqs)
 	}
 	if res, err := s.Reconcile(t.Context(), "bad key"); res.Status != Unknown || !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("Reconcile(bad key) = %+v, %v", res, err)
@@ -542,5 +542,93 @@ func TestStripeCanary(t *testing.T) {
 		if strings.Contains(text, canaryPAN) || strings.Contains(text, canaryMiddle) {
 			t.Errorf("card data in %q", text)
 		}
+	}
+}
+
+// A card saved, not charged: the PaymentMethod, a Customer, and a
+// confirmed off-session SetupIntent attaching one to the other, each
+// under its own idempotency key; the token is the PaymentMethod, the
+// reference the SetupIntent. No PaymentIntent: nothing is charged. A
+// SetupIntent left without an answer is reconciled by its id.
+func TestStripeTokenize(t *testing.T) {
+	p := newMockProxy(t)
+	p.setRewrite(func(r recorded, a *answer) {
+		if isPost(r, "/v1/setup_intents") || r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/v1/setup_intents/") {
+			editJSON(t, a, func(o map[string]any) {
+				o["status"] = "succeeded"
+				o["payment_method"] = "pm_saved_1"
+			})
+		}
+	})
+	var zeroed int
+	s := newTestStripe(t, p.URL(), nil, func(o *options) {
+		o.bodyZeroed = func([]byte) { zeroed++ }
+	})
+	req := cardRequest("save-1", canaryPAN)
+	req.Tokenize, req.Amount = true, 0
+	res, err := s.Charge(t.Context(), req)
+	if err != nil || res.Status != Approved || res.Token != "pm_saved_1" || !strings.HasPrefix(res.Reference, "seti_") {
+		t.Fatalf("Charge(tokenize) = %+v, %v; want Approved, token pm_saved_1, a seti_ reference", res, err)
+	}
+	reqs := p.requests()
+	if len(reqs) != 3 || !isPost(reqs[0], pathPM) || !isPost(reqs[1], "/v1/customers") || !isPost(reqs[2], "/v1/setup_intents") {
+		t.Fatalf("requests = %+v, want the PaymentMethod, the Customer, the SetupIntent", reqs)
+	}
+	for i, key := range []string{"save-1:pm", "save-1:cus", "save-1:si"} {
+		if got := reqs[i].Header.Get("Idempotency-Key"); got != key {
+			t.Errorf("%s Idempotency-Key = %q, want %q", reqs[i].Path, got, key)
+		}
+	}
+	cus, si := form(t, reqs[1].Body), form(t, reqs[2].Body)
+	if cus.Get("metadata["+MetadataIdempotencyKey+"]") != "save-1" || cus.Get("name") != "Ada Lovelace" {
+		t.Errorf("Customer form = %v", cus)
+	}
+	want := map[string]string{"confirm": "true", "usage": "off_session", "payment_method_types[0]": "card",
+		"metadata[" + MetadataIdempotencyKey + "]": "save-1"}
+	for k, v := range want {
+		if si.Get(k) != v {
+			t.Errorf("SetupIntent %s = %q, want %q", k, si.Get(k), v)
+		}
+	}
+	if !strings.HasPrefix(si.Get("customer"), "cus_") || !strings.HasPrefix(si.Get("payment_method"), "pm_") {
+		t.Errorf("SetupIntent customer %q, payment_method %q", si.Get("customer"), si.Get("payment_method"))
+	}
+	for _, r := range reqs[1:] {
+		if strings.Contains(r.Body, canaryPAN) || strings.Contains(r.Body, "739") {
+			t.Errorf("card data in %s: %s", r.Path, r.Body)
+		}
+	}
+	if zeroed != 1 {
+		t.Errorf("card body zeroed %d times, want once", zeroed)
+	}
+
+	// Reconciled by the SetupIntent's id, known from the call.
+	res2, err := s.Reconcile(t.Context(), "save-1")
+	if err != nil || res2.Status != Approved || res2.Token != "pm_saved_1" || res2.Reference != res.Reference {
+		t.Fatalf("Reconcile = %+v, %v", res2, err)
+	}
+	if last := p.requests()[len(p.requests())-1]; last.Method != http.MethodGet || last.Path != "/v1/setup_intents/"+res.Reference {
+		t.Errorf("Reconcile asked %s %s", last.Method, last.Path)
+	}
+
+	// A declined card: the SetupIntent's last_setup_error.
+	p.setRewrite(func(r recorded, a *answer) {
+		if isPost(r, "/v1/setup_intents") {
+			editJSON(t, a, func(o map[string]any) {
+				o["status"] = "requires_payment_method"
+				o["last_setup_error"] = map[string]any{"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}
+			})
+		}
+	})
+	req = cardRequest("save-2", canaryPAN)
+	req.Tokenize, req.Amount = true, 0
+	if res, err := s.Charge(t.Context(), req); err != nil || res.Status != Declined || res.DeclineCode != "insufficient_funds" || res.Token != "" {
+		t.Errorf("declined save = %+v, %v", res, err)
+	}
+	// An amount with Tokenize is refused before anything is sent.
+	req = cardRequest("save-3", canaryPAN)
+	req.Tokenize = true
+	if res, err := s.Charge(t.Context(), req); !errors.Is(err, ErrInvalidRequest) || res.Status != Failed {
+		t.Errorf("tokenize with an amount = %+v, %v", res, err)
 	}
 }
