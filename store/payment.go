@@ -118,6 +118,18 @@ const (
 	TypeDigital Type = "digital"
 )
 
+// Intent is what a payment does with the card.
+type Intent string
+
+// The intents.
+const (
+	// IntentCharge takes the amount from the card.
+	IntentCharge Intent = "charge"
+	// IntentTokenize saves the card for later charges and keeps the
+	// processor's token (Payment.Token); the amount is zero.
+	IntentTokenize Intent = "tokenize"
+)
+
 // Payment is the durable record of one payment. It holds no card data:
 // only the brand and the last 4 digits, which the caller provides.
 type Payment struct {
@@ -126,6 +138,8 @@ type Payment struct {
 	ID string
 	// Type is how the card is taken; empty means TypeAgentAssist.
 	Type Type
+	// Intent is what is done with the card; empty means IntentCharge.
+	Intent Intent
 	// CallID is dtmfgw's id of the call the payment was taken on.
 	CallID string
 	// InboundCallID and OutboundCallID are the SIP Call-IDs of the
@@ -164,6 +178,9 @@ type Payment struct {
 	IdempotencyKey string
 	// DeclineCode is the processor's reason for a decline.
 	DeclineCode string
+	// Token is, for a card saved (IntentTokenize) and approved, the
+	// processor's reusable token of the card: an id, not card data.
+	Token string
 	// CreatedAt and UpdatedAt are when the record was created and last
 	// changed; CompletedAt when the payment reached a final state (zero
 	// until then). All are UTC, to the microsecond.
@@ -216,8 +233,10 @@ type Change struct {
 	Amount                                                                int64
 	// ConfigurationID, when set, is the configuration chosen for a payment
 	// stored without one (it waited for the agent's choice): only while it
-	// is created, and only once.
+	// is created, and only once. Intent, when set, is that configuration's
+	// intent, likewise.
 	ConfigurationID string
+	Intent          Intent
 }
 
 // Result is a processor's answer for a payment that is processing (or
@@ -235,6 +254,9 @@ type Result struct {
 	// DeclineCode is the processor's reason for a decline; only with
 	// StateDeclined.
 	DeclineCode string
+	// Token is the reusable token of a card saved (IntentTokenize),
+	// with StateApproved.
+	Token string
 	// Entry is written to the audit trail in the same transaction.
 	Entry
 }
@@ -401,6 +423,18 @@ func (p *Payment) checkFacts() error {
 	if p.Type != TypeAgentAssist && p.Type != TypeDigital {
 		return fmt.Errorf("%w: payment type is agent_assist or digital", ErrInvalid)
 	}
+	if p.Intent != IntentCharge && p.Intent != IntentTokenize {
+		return fmt.Errorf("%w: intent is charge or tokenize", ErrInvalid)
+	}
+	if p.Intent == IntentTokenize && p.Amount != 0 {
+		return fmt.Errorf("%w: a card saved has no amount", ErrInvalid)
+	}
+	if p.Token != "" && (p.Intent != IntentTokenize || p.State != StateApproved) {
+		return fmt.Errorf("%w: a token belongs to an approved card saved only", ErrInvalid)
+	}
+	if err := checkText("token", p.Token, maxText); err != nil {
+		return err
+	}
 	// A charge cannot be under way without what reconciliation needs to
 	// find it again, nor without what it charged.
 	if p.State == StateProcessing || p.State == StateUnknown || p.State == StateApproved || p.State == StateDeclined {
@@ -409,7 +443,7 @@ func (p *Payment) checkFacts() error {
 			return fmt.Errorf("%w: a %s payment needs its processor", ErrInvalid, p.State)
 		case p.IdempotencyKey == "":
 			return fmt.Errorf("%w: a %s payment needs its idempotency key", ErrInvalid, p.State)
-		case p.Amount == 0 || p.Currency == "":
+		case p.Amount == 0 && p.Intent == IntentCharge || p.Currency == "":
 			return fmt.Errorf("%w: a %s payment needs its amount and currency", ErrInvalid, p.State)
 		case p.Last4 == "":
 			return fmt.Errorf("%w: a %s payment needs the card's last 4 digits", ErrInvalid, p.State)

@@ -14,7 +14,8 @@ import (
 // in the order scanPayment expects.
 const paymentColumns = `id, call_id, inbound_call_id, outbound_call_id, primary_call_id, agent_id,
 	configuration_id, state, brand, last4, amount, currency, reference, processor,
-	processor_reference, idempotency_key, decline_code, created_at, updated_at, completed_at, payment_type`
+	processor_reference, idempotency_key, decline_code, created_at, updated_at, completed_at, payment_type,
+	intent, token`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -74,7 +75,7 @@ func scanPayment(r rowScanner) (Payment, error) {
 	err := r.Scan(&p.ID, &p.CallID, &p.InboundCallID, &p.OutboundCallID, &p.PrimaryCallID, &p.AgentID,
 		&p.ConfigurationID, &p.State, &p.Brand, &p.Last4, &p.Amount, &p.Currency, &p.Reference, &p.Processor,
 		&p.ProcessorReference, &key, &p.DeclineCode,
-		timeValue{&p.CreatedAt}, timeValue{&p.UpdatedAt}, timeValue{&p.CompletedAt}, &p.Type)
+		timeValue{&p.CreatedAt}, timeValue{&p.UpdatedAt}, timeValue{&p.CompletedAt}, &p.Type, &p.Intent, &p.Token)
 	p.IdempotencyKey = key.String
 	return p, err
 }
@@ -130,6 +131,9 @@ func (s *Store) createPayment(ctx context.Context, p Payment, e Entry, also func
 	if p.Type == "" {
 		p.Type = TypeAgentAssist
 	}
+	if p.Intent == "" {
+		p.Intent = IntentCharge
+	}
 	if err := checkID(p.ID); err != nil {
 		return Payment{}, err
 	}
@@ -138,7 +142,7 @@ func (s *Store) createPayment(ctx context.Context, p Payment, e Entry, also func
 	default:
 		return Payment{}, fmt.Errorf("%w: a new payment must be created, collecting or ready", ErrInvalid)
 	}
-	if p.ProcessorReference != "" || p.DeclineCode != "" {
+	if p.ProcessorReference != "" || p.DeclineCode != "" || p.Token != "" {
 		return Payment{}, fmt.Errorf("%w: a new payment has no result", ErrInvalid)
 	}
 	if err := p.checkFacts(); err != nil {
@@ -152,11 +156,11 @@ func (s *Store) createPayment(ctx context.Context, p Payment, e Entry, also func
 
 	return inTx(ctx, s, "create payment", func(tx *sql.Tx) (Payment, error) {
 		_, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO payments (`+paymentColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			p.ID, p.CallID, p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.AgentID,
 			p.ConfigurationID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
 			p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
-			s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil, string(p.Type))
+			s.d.timeArg(p.CreatedAt), s.d.timeArg(p.UpdatedAt), nil, string(p.Type), string(p.Intent), p.Token)
 		if err != nil {
 			if s.d.isUnique(err) {
 				return Payment{}, ErrDuplicate
@@ -208,6 +212,12 @@ func (s *Store) UpdateState(ctx context.Context, id string, c Change) (Payment, 
 			}
 			p.ConfigurationID = c.ConfigurationID
 		}
+		if c.Intent != "" && c.Intent != p.Intent {
+			if p.State != StateCreated {
+				return fmt.Errorf("%w: a payment's intent is chosen while it is created", ErrConflict)
+			}
+			p.Intent = c.Intent
+		}
 		p.State = c.To
 		for _, f := range []struct {
 			dst *string
@@ -248,6 +258,9 @@ func (s *Store) CommitResult(ctx context.Context, id string, r Result) (Payment,
 		p.State = r.State
 		if r.ProcessorReference != "" {
 			p.ProcessorReference = r.ProcessorReference
+		}
+		if r.Token != "" {
+			p.Token = r.Token
 		}
 		p.DeclineCode = r.DeclineCode
 		return nil
@@ -296,11 +309,11 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, id string, from State, 
 	_, err = tx.ExecContext(ctx, s.d.bind(`UPDATE payments SET agent_id = ?, state = ?, brand = ?, last4 = ?,
 		amount = ?, currency = ?, reference = ?, processor = ?, processor_reference = ?, idempotency_key = ?,
 		decline_code = ?, updated_at = ?, completed_at = ?, configuration_id = ?, payment_type = ?,
-		inbound_call_id = ?, outbound_call_id = ?, primary_call_id = ? WHERE id = ?`),
+		inbound_call_id = ?, outbound_call_id = ?, primary_call_id = ?, intent = ?, token = ? WHERE id = ?`),
 		p.AgentID, string(p.State), p.Brand, p.Last4, p.Amount, p.Currency, p.Reference, p.Processor,
 		p.ProcessorReference, nullString(p.IdempotencyKey), p.DeclineCode,
 		s.d.timeArg(p.UpdatedAt), s.d.nullTimeArg(p.CompletedAt), p.ConfigurationID, string(p.Type),
-		p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, p.ID)
+		p.InboundCallID, p.OutboundCallID, p.PrimaryCallID, string(p.Intent), p.Token, p.ID)
 	if err != nil {
 		if s.d.isUnique(err) {
 			return Payment{}, fmt.Errorf("%w: idempotency key", ErrDuplicate)

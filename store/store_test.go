@@ -780,3 +780,60 @@ func TestErrorsNameNoValue(t *testing.T) {
 		}
 	}
 }
+
+// A card saved: created with intent tokenize and no amount, processing
+// without one, approved with the processor's token, which the stored
+// payment keeps. An amount on a card saved, or a token on a charge, is
+// refused.
+func TestTokenizeLifecycle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := ctxT(t)
+		s := openStore(t, dsn, newTestClock())
+		p := samplePayment("call-t")
+		p.Intent = IntentTokenize
+		p, err := s.CreatePayment(ctx, p, byAgent)
+		if err != nil || p.Intent != IntentTokenize {
+			t.Fatalf("CreatePayment: %+v, %v", p, err)
+		}
+		ready := ch(StateCreated, StateReady, "payment.ready")
+		ready.Brand, ready.Last4, ready.Currency = "visa", "4242", "GBP"
+		if _, err := s.UpdateState(ctx, p.ID, ready); err != nil {
+			t.Fatal(err)
+		}
+		process := Change{From: StateReady, To: StateProcessing, Entry: Entry{Actor: ActorAgent, Action: "payment.process"},
+			Processor: "sandbox", IdempotencyKey: "idem-save"}
+		if _, err := s.UpdateState(ctx, p.ID, process); err != nil {
+			t.Fatalf("processing a card saved, amount zero: %v", err)
+		}
+		saved := result(StateProcessing, StateApproved)
+		saved.Token = "pm_saved"
+		if _, err := s.CommitResult(ctx, p.ID, saved); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetPayment(ctx, p.ID)
+		if err != nil || got.Token != "pm_saved" || got.Intent != IntentTokenize || got.Amount != 0 || got.State != StateApproved {
+			t.Fatalf("stored: %+v, %v", got, err)
+		}
+
+		withAmount := samplePayment("call-t2")
+		withAmount.Intent, withAmount.Amount = IntentTokenize, 100
+		if _, err := s.CreatePayment(ctx, withAmount, byAgent); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a card saved with an amount: %v, want ErrInvalid", err)
+		}
+		q, err := s.CreatePayment(ctx, samplePayment("call-t3"), byAgent)
+		if err != nil || q.Intent != IntentCharge {
+			t.Fatalf("a charge by default: %+v, %v", q, err)
+		}
+		ready.Amount = 500
+		if _, err := s.UpdateState(ctx, q.ID, ready); err != nil {
+			t.Fatal(err)
+		}
+		process.IdempotencyKey = "idem-charge"
+		if _, err := s.UpdateState(ctx, q.ID, process); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CommitResult(ctx, q.ID, saved); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a token on a charge: %v, want ErrInvalid", err)
+		}
+	})
+}
