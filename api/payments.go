@@ -20,11 +20,14 @@ import (
 type createRequest struct {
 	// CallID is our call id or either SIP Call-ID; PrimaryCallID the
 	// contact centre's; AgentID the agent's. Exactly one is given.
-	CallID         string   `json:"call_id,omitempty"`
-	PrimaryCallID  string   `json:"primary_call_id,omitempty"`
-	AgentID        string   `json:"agent_id,omitempty"`
-	Configuration  string   `json:"configuration,omitempty"`
-	Type           string   `json:"type,omitempty"`
+	CallID        string `json:"call_id,omitempty"`
+	PrimaryCallID string `json:"primary_call_id,omitempty"`
+	AgentID       string `json:"agent_id,omitempty"`
+	Configuration string `json:"configuration,omitempty"`
+	Type          string `json:"type,omitempty"`
+	// Intent is charge or tokenize (save the card, no amount); empty takes
+	// the configuration's.
+	Intent         string   `json:"intent,omitempty"`
 	Prefill        *prefill `json:"prefill,omitempty"`
 	IdempotencyKey string   `json:"idempotency_key,omitempty"`
 	// Phone is where a digital payment's link is sent (E.164); empty
@@ -162,10 +165,10 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request) {
 			s.releaseKey(req.IdempotencyKey, id)
 		}
 	}()
-	var attrs payment.Attributes
+	attrs := payment.Attributes{Intent: payment.Intent(req.Intent)}
 	if req.Prefill != nil {
 		attrs = payment.Attributes{Amount: req.Prefill.Amount, Currency: req.Prefill.Currency,
-			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName}
+			Reference: req.Prefill.Reference, CardholderName: req.Prefill.CardholderName, Intent: payment.Intent(req.Intent)}
 	}
 	var f payment.Ref
 	switch req.Type {
@@ -263,6 +266,18 @@ func (req *createRequest) normalize(idemHeader string) error {
 	}
 	if req.Phone != "" && req.Type != typeDigital {
 		return errorf(http.StatusBadRequest, "bad_request", "phone is for a digital payment")
+	}
+	switch req.Intent {
+	case "", string(payment.IntentCharge):
+	case string(payment.IntentTokenize):
+		if req.Type == typeDigital {
+			return errorf(http.StatusBadRequest, "invalid_intent", "a digital payment charges: tokenize is for agent_assist")
+		}
+		if req.Prefill != nil && req.Prefill.Amount != 0 {
+			return errorf(http.StatusBadRequest, "invalid_intent", "a card saved (intent tokenize) has no amount")
+		}
+	default:
+		return errorf(http.StatusBadRequest, "invalid_intent", "intent is charge or tokenize")
 	}
 	if len(req.Configuration) > maxSelectorLen {
 		return errConfigNotFound

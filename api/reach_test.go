@@ -53,7 +53,9 @@ func TestFormTokenCannotChangeWhatTheAPISet(t *testing.T) {
 		if got := e.attrs(id); got.Attributes != before.Attributes {
 			t.Fatalf("a refused PATCH %s changed the payment: %+v", body, got.Attributes)
 		}
-		if got := e.ps.Payment(id).Attributes(); got != before.Attributes {
+		got := e.ps.Payment(id).Attributes()
+		got.Intent = "" // not an attribute the API shows among them (the view's intent)
+		if got != before.Attributes {
 			t.Fatalf("a refused PATCH %s changed the domain's payment: %+v", body, got)
 		}
 	}

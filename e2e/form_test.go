@@ -64,7 +64,7 @@ func startRun(t *testing.T, agentID string, o e2eOptions, steps ...string) *e2eR
 		t.Fatal(err)
 	}
 	r.call = r.api.findCall(ctx, agentID)
-	r.payment = r.api.newPayment(ctx, r.call.ID, "e2e-"+agentID)
+	r.payment = r.api.newPaymentWith(ctx, r.call.ID, "e2e-"+agentID, o.Tokenize)
 	r.stream = r.api.stream(ctx, r.payment.Payment.ID)
 	r.browser = newBrowser(t)
 	r.browser.run("open the form", chromedp.Navigate(r.payment.FormURL))
@@ -200,6 +200,46 @@ func TestE2EApprovedClearAndHangUp(t *testing.T) {
 
 // TestE2EDeclined: the sandbox's do_not_honor card is declined, with the
 // processor's message on the form.
+// TestE2ECardSaved: the payment saves the card instead of charging it. A
+// SIPp caller keys a Visa test card, its expiry and security code; the
+// form asks for no amount and offers "Save card"; the result says "Card
+// saved" with the brand and last four, no amount; the API's result holds
+// the processor's token and the payment took nothing.
+func TestE2ECardSaved(t *testing.T) {
+	t.Parallel()
+	r := startRun(t, "agent-saved", e2eOptions{Tokenize: true}, cardApproved, cardExpiry, cardCVC)
+	b := r.browser
+	if !eval[bool](b, `document.querySelector('#amount').hidden`) {
+		t.Error("the form asks for an amount for a card saved")
+	}
+	r.keyField("card_number", 16, true, "card-number-keyed")
+	r.keyField("expiry", 4, true, "expiry-keyed")
+	r.keyField("security_code", 3, true, "security-code-keyed")
+	b.until("Save card enabled", `!document.querySelector('#process').disabled && document.querySelector('#process').textContent === 'Save card'`, e2eWait)
+	r.click("Save card", "#process")
+	b.until("Card saved", `document.querySelector('#result')?.dataset.state === 'approved'`, e2eWait)
+	txt := eval[string](b, `document.querySelector('#result').textContent`)
+	if !strings.Contains(txt, "Card saved") || !strings.Contains(txt, "4242") || strings.Contains(txt, "£") {
+		t.Errorf("result %q: want Card saved with the last four and no amount", txt)
+	}
+	b.shot("card-saved")
+	var v struct {
+		Intent string `json:"intent"`
+		Result struct {
+			State  string `json:"state"`
+			Token  string `json:"token"`
+			Amount int64  `json:"amount"`
+			Last4  string `json:"last4"`
+		} `json:"result"`
+	}
+	r.api.must(r.ctx, 200, "GET", "/v1/payments/"+r.payment.Payment.ID, nil, &v)
+	if v.Intent != "tokenize" || v.Result.State != "approved" || !strings.HasPrefix(v.Result.Token, "sbxtok_") || v.Result.Amount != 0 || v.Result.Last4 != "4242" {
+		t.Errorf("the payment as the API shows it: %+v", v)
+	}
+	r.hangUp()
+	r.checkArtifacts(cardApproved)
+}
+
 func TestE2EDeclined(t *testing.T) {
 	t.Parallel()
 	r := startRun(t, "agent-declined", e2eOptions{}, cardDeclined, cardExpiry, cardCVC)

@@ -36,6 +36,9 @@ const e2eWait = 20 * time.Second
 type e2eOptions struct {
 	// SessionTimeout of the card configuration (0: the default 5 min).
 	SessionTimeout time.Duration
+	// Tokenize makes the run's payment save the card instead of charging
+	// it (intent tokenize, no amount).
+	Tokenize bool
 }
 
 // startE2EGateway starts the gateway bridging calls to agent, with a card
@@ -181,14 +184,25 @@ func (a *e2eAPI) findCall(ctx context.Context, agentID string) e2eCall {
 
 // newPayment creates a card payment of £19.99 on the call.
 func (a *e2eAPI) newPayment(ctx context.Context, callID, reference string) e2ePayment {
+	return a.newPaymentWith(ctx, callID, reference, false)
+}
+
+// newPaymentWith is newPayment, or, with tokenize, a payment that saves
+// the card (no amount).
+func (a *e2eAPI) newPaymentWith(ctx context.Context, callID, reference string, tokenize bool) e2ePayment {
 	a.t.Helper()
 	var p e2ePayment
-	a.must(ctx, 201, "POST", "/v1/payments", map[string]any{
+	body := map[string]any{
 		"call_id":       callID,
 		"type":          "agent_assist",
 		"configuration": "card",
 		"prefill":       map[string]any{"amount": 1999, "currency": "GBP", "reference": reference},
-	}, &p)
+	}
+	if tokenize {
+		body["intent"] = "tokenize"
+		body["prefill"] = map[string]any{"currency": "GBP", "reference": reference}
+	}
+	a.must(ctx, 201, "POST", "/v1/payments", body, &p)
 	if p.Payment.ID == "" || p.FormURL == "" {
 		a.t.Fatalf("payment without id or form_url: %+v", p)
 	}

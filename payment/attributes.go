@@ -222,6 +222,10 @@ type Attributes struct {
 	Reference string `json:"reference,omitempty"`
 	// CardholderName is the name on the card, where the agent takes it.
 	CardholderName string `json:"cardholder_name,omitempty"`
+	// Intent is what the payment does with the card (empty: its
+	// configuration's). It is set when the payment is made, never
+	// patched; the view shows it apart (View.Intent).
+	Intent Intent `json:"-"`
 }
 
 // validate checks what is given; an amount and currency are required
@@ -230,6 +234,10 @@ type Attributes struct {
 // record it and send it in webhooks.
 func (a Attributes) validate() error {
 	switch {
+	case !a.Intent.valid():
+		return fmt.Errorf("%w: intent is charge or tokenize", ErrBadAttributes)
+	case a.Intent == IntentTokenize && a.Amount != 0:
+		return fmt.Errorf("%w: a card saved (intent tokenize) has no amount", ErrBadAttributes)
 	case a.Amount < 0 || a.Amount > MaxAmount:
 		return fmt.Errorf("%w: amount %d outside 0 … %d", ErrBadAttributes, a.Amount, int64(MaxAmount))
 	case a.Currency != "" && !ValidCurrency(a.Currency):
@@ -247,7 +255,7 @@ func (a Attributes) validate() error {
 }
 
 func (a Attributes) processable() error {
-	if a.Amount <= 0 {
+	if a.Amount <= 0 && a.Intent != IntentTokenize {
 		return fmt.Errorf("%w: no amount", ErrNotReady)
 	}
 	if a.Currency == "" {

@@ -32,7 +32,7 @@ func TestAttributesPatchApply(t *testing.T) {
 		refused   Attribute
 	}{
 		{"agent fills the empty name", EditorAgent, AttributesPatch{CardholderName: ptr("J Smith")}, 0,
-			Attributes{1999, "GBP", "order-7", "J Smith"}, fixed, ""},
+			Attributes{Amount: 1999, Currency: "GBP", Reference: "order-7", CardholderName: "J Smith"}, fixed, ""},
 		{"agent changes the amount", EditorAgent, AttributesPatch{Amount: ptr(int64(1))}, 0, prefill, fixed, AttrAmount},
 		{"agent changes the reference", EditorAgent, AttributesPatch{Reference: ptr("mine")}, 0, prefill, fixed, AttrReference},
 		{"agent empties the currency", EditorAgent, AttributesPatch{Currency: ptr("")}, 0, prefill, fixed, AttrCurrency},
@@ -40,19 +40,19 @@ func TestAttributesPatchApply(t *testing.T) {
 			AttributesPatch{CardholderName: ptr("J Smith"), Reference: ptr("mine")}, 0, prefill, fixed, AttrReference},
 		{"agent sends the fixed values unchanged", EditorAgent,
 			AttributesPatch{Amount: ptr(int64(1999)), Reference: ptr("order-7"), CardholderName: ptr("J")}, 0,
-			Attributes{1999, "GBP", "order-7", "J"}, fixed, ""},
+			Attributes{Amount: 1999, Currency: "GBP", Reference: "order-7", CardholderName: "J"}, fixed, ""},
 		{"agent changes an editable amount", EditorAgent, AttributesPatch{Amount: ptr(int64(500))}, AttributeSetOf(AttrAmount),
-			Attributes{500, "GBP", "order-7", ""}, fixed, ""},
+			Attributes{Amount: 500, Currency: "GBP", Reference: "order-7", CardholderName: ""}, fixed, ""},
 		{"editable amount does not open the reference", EditorAgent, AttributesPatch{Reference: ptr("x")}, AttributeSetOf(AttrAmount),
 			prefill, fixed, AttrReference},
 		{"back end changes the amount", EditorBackEnd, AttributesPatch{Amount: ptr(int64(5))}, 0,
-			Attributes{5, "GBP", "order-7", ""}, fixed, ""},
+			Attributes{Amount: 5, Currency: "GBP", Reference: "order-7", CardholderName: ""}, fixed, ""},
 		{"back end sets the name: fixed", EditorBackEnd, AttributesPatch{CardholderName: ptr("J")}, 0,
-			Attributes{1999, "GBP", "order-7", "J"}, fixed | AttributeSetOf(AttrCardholderName), ""},
+			Attributes{Amount: 1999, Currency: "GBP", Reference: "order-7", CardholderName: "J"}, fixed | AttributeSetOf(AttrCardholderName), ""},
 		{"back end withdraws the reference: the agent's", EditorBackEnd, AttributesPatch{Reference: ptr("")}, 0,
-			Attributes{1999, "GBP", "", ""}, AttributeSetOf(AttrAmount, AttrCurrency), ""},
+			Attributes{Amount: 1999, Currency: "GBP", Reference: "", CardholderName: ""}, AttributeSetOf(AttrAmount, AttrCurrency), ""},
 		{"back end withdraws the currency: the default, not fixed", EditorBackEnd, AttributesPatch{Currency: ptr("")}, 0,
-			Attributes{1999, "EUR", "order-7", ""}, AttributeSetOf(AttrAmount, AttrReference), ""},
+			Attributes{Amount: 1999, Currency: "EUR", Reference: "order-7", CardholderName: ""}, AttributeSetOf(AttrAmount, AttrReference), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, gotFixed, err := tc.patch.Apply(tc.editor, prefill, fixed, tc.editable, "EUR")

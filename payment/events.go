@@ -158,6 +158,9 @@ type Result struct {
 	Amount    int64  `json:"amount"`
 	Currency  string `json:"currency"`
 	Reference string `json:"reference,omitempty"`
+	// Token is, for a card saved (IntentTokenize) and approved, the
+	// processor's reusable token of the card: an id, not card data.
+	Token string `json:"token,omitempty"`
 }
 
 // Defaults and limits of subscriptions.

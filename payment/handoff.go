@@ -46,6 +46,9 @@ type Record struct {
 	// and valid; else empty.
 	Last4 string
 	Attributes
+	// Token is a saved card's reusable token (an approved IntentTokenize
+	// payment's).
+	Token string
 	// ProcessorReference, DeclineCode and Message are the processor's.
 	ProcessorReference string
 	DeclineCode        string

@@ -203,7 +203,36 @@ type Config struct {
 	// AskCardholderName makes the hosted payment page ask for the name
 	// on the card.
 	AskCardholderName bool `yaml:"ask_cardholder_name" json:"ask_cardholder_name,omitempty"`
+	// Intent is what the configuration's payments do with the card:
+	// charge it (the default) or save it for later charges, answering the
+	// processor's reusable token ("card saved"; no amount). The API may
+	// ask either of a payment.
+	Intent Intent `yaml:"intent" json:"intent,omitempty"`
 }
+
+// Intent is what a payment does with the card.
+type Intent string
+
+// The intents.
+const (
+	// IntentCharge takes the payment's amount from the card.
+	IntentCharge Intent = "charge"
+	// IntentTokenize saves the card with the processor for later charges
+	// and takes nothing: the result is the processor's reusable token
+	// (Result.Token), with the card's brand and last four.
+	IntentTokenize Intent = "tokenize"
+)
+
+// orCharge is i, or IntentCharge when i is empty.
+func (i Intent) orCharge() Intent {
+	if i == "" {
+		return IntentCharge
+	}
+	return i
+}
+
+// valid reports whether i is empty or an intent.
+func (i Intent) valid() bool { return i == "" || i == IntentCharge || i == IntentTokenize }
 
 // PaymentType is how a payment's card is taken.
 type PaymentType string
@@ -473,6 +502,12 @@ func (c Config) validate(prefix string) error {
 	}
 	if c.LinkMaxAttempts < 0 || c.LinkMaxAttempts > MaxLinkMaxAttempts {
 		return bad("link_max_attempts", "%d outside 1 … %d (0 means %d)", c.LinkMaxAttempts, MaxLinkMaxAttempts, DefaultLinkMaxAttempts)
+	}
+	switch {
+	case !c.Intent.valid():
+		return bad("intent", "%q is not an intent: want charge or tokenize", clip([]byte(c.Intent), 32))
+	case c.Intent == IntentTokenize && c.Allows(TypeDigital):
+		return bad("intent", "tokenize is for agent_assist payments only: the hosted payment page charges")
 	}
 	return c.Webhook.validate(bad)
 }

@@ -92,6 +92,7 @@ func (p *Payment) requestLocked() *processor.Request {
 		Currency:       p.attrs.Currency,
 		Reference:      p.attrs.Reference,
 		CardholderName: p.attrs.CardholderName,
+		Tokenize:       p.attrs.Intent == IntentTokenize,
 	}
 	for i, f := range p.fields {
 		b := p.caps[i].bytes()
@@ -107,6 +108,15 @@ func (p *Payment) requestLocked() *processor.Request {
 		}
 	}
 	return req
+}
+
+// savedToken is the token a processor's answer gives a payment that
+// reached st: a saved card's, when approved; nothing otherwise.
+func savedToken(st store.State, token string) string {
+	if st != store.StateApproved {
+		return ""
+	}
+	return token
 }
 
 // zeroRequest zeroes the request's card data, wherever its slices point.
@@ -136,6 +146,9 @@ func (p *Payment) resultLocked(cr processor.Result) Result {
 		r.Reason = ReasonUnknown
 	}
 	r.ProcessorReference = clipText(cr.Reference)
+	if p.attrs.Intent == IntentTokenize {
+		r.Token = clipText(savedToken(storeState(st), cr.Token))
+	}
 	r.DeclineCode = clipText(cr.DeclineCode)
 	r.Message = maskDigitRuns(clipText(cr.Message))
 	return r
@@ -156,7 +169,7 @@ func (p *Payment) baseResultLocked(st State) Result {
 func (p *Payment) finishWithResultLocked(ctx context.Context, res Result) error {
 	rec := p.recordLocked()
 	rec.State, rec.Reason, rec.Actor, rec.Action = res.State, res.Reason, ActorSystem, "payment.result"
-	rec.ProcessorReference, rec.DeclineCode, rec.Message = res.ProcessorReference, res.DeclineCode, res.Message
+	rec.ProcessorReference, rec.DeclineCode, rec.Message, rec.Token = res.ProcessorReference, res.DeclineCode, res.Message, res.Token
 	if err := p.writeLocked(ctx, rec); err != nil && errors.Is(err, store.ErrFinal) && res.State.Final() {
 		p.set.ps.log.Warn("payment result already recorded elsewhere; reported, not recorded", "payment", p.id, "state", res.State.String())
 	} else if err != nil {

@@ -528,8 +528,8 @@ func storedView(sp store.Payment) View {
 	st := storedState(sp.State)
 	attrs := Attributes{Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference}
 	v := View{
-		ID: sp.ID, Type: TypeAgentAssist, CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st, Attributes: attrs,
-		Fields: []FieldView{}, Created: sp.CreatedAt, Updated: sp.UpdatedAt,
+		ID: sp.ID, Type: TypeAgentAssist, Intent: Intent(sp.Intent), CallID: sp.CallID, ConfigID: sp.ConfigurationID, State: st,
+		Attributes: attrs, Fields: []FieldView{}, Created: sp.CreatedAt, Updated: sp.UpdatedAt,
 	}
 	if sp.Type == store.TypeDigital {
 		v.Type = TypeDigital
@@ -538,7 +538,7 @@ func storedView(sp store.Payment) View {
 		var brand Brand
 		_ = brand.UnmarshalText([]byte(sp.Brand))
 		v.Result = &Result{
-			State: st, ProcessorReference: sp.ProcessorReference, DeclineCode: sp.DeclineCode,
+			State: st, ProcessorReference: sp.ProcessorReference, DeclineCode: sp.DeclineCode, Token: sp.Token,
 			Brand: brand, Last4: sp.Last4, Amount: sp.Amount, Currency: sp.Currency, Reference: sp.Reference,
 		}
 	}

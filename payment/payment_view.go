@@ -27,8 +27,12 @@ type View struct {
 	// the form to choose (Types lists the choice).
 	Type PaymentType `json:"type,omitempty"`
 	// Types are the types to choose from while the payment waits.
-	Types      []PaymentType `json:"types,omitempty"`
-	CallID     string        `json:"call_id"`
+	Types []PaymentType `json:"types,omitempty"`
+	// Intent is what the payment does with the card: charge (the amount)
+	// or tokenize (save the card: its result holds the processor's
+	// token, and no amount was taken).
+	Intent     Intent `json:"intent,omitempty"`
+	CallID     string `json:"call_id"`
 	ConfigID   string        `json:"config_id"`
 	State      State         `json:"state"`
 	Reason     string        `json:"reason,omitempty"`
@@ -55,7 +59,7 @@ func (p *Payment) View() View {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := View{
-		ID: p.id, Type: TypeAgentAssist, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
+		ID: p.id, Type: TypeAgentAssist, Intent: p.attrs.Intent, CallID: p.set.callID, ConfigID: p.cfg.ID, State: p.state, Reason: p.reason,
 		Attributes: p.attrs, Created: p.created, Updated: p.updated, Deadline: p.deadline,
 		Fields: make([]FieldView, len(p.fields)),
 	}

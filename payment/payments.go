@@ -376,6 +376,9 @@ func (s *Set) newPayment(id, configID string, attrs Attributes, fixed AttributeS
 	if attrs.Currency == "" {
 		attrs.Currency = cfg.Currency
 	}
+	if attrs.Intent == "" {
+		attrs.Intent = cfg.Intent.orCharge()
+	}
 	if err := attrs.validate(); err != nil {
 		return nil, err
 	}

@@ -510,7 +510,7 @@ func settleStored(ctx context.Context, st ReconcileStore, procs map[string]proce
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	_, err = st.CommitResult(cctx, rec.ID, store.Result{
-		From: rec.State, State: to, ProcessorReference: res.Reference, DeclineCode: res.DeclineCode,
+		From: rec.State, State: to, ProcessorReference: res.Reference, DeclineCode: res.DeclineCode, Token: savedToken(to, res.Token),
 		Entry: store.Entry{Actor: store.ActorSystem, Action: "payment.reconciled", Detail: "settled by asking the processor"},
 	})
 	if errors.Is(err, store.ErrFinal) {

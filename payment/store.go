@@ -51,6 +51,7 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 			Reference:       r.Reference,
 			Processor:       r.Processor,
 			IdempotencyKey:  r.IdempotencyKey,
+			Intent:          store.Intent(r.Intent.orCharge()),
 		}, entry)
 		return err
 	}
@@ -60,7 +61,7 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 		case store.StateApproved, store.StateDeclined, store.StateFailed, store.StateUnknown:
 			_, err := a.s.CommitResult(ctx, r.PaymentID, store.Result{
 				From: from, State: to, ProcessorReference: r.ProcessorReference,
-				DeclineCode: r.DeclineCode, Entry: entry,
+				DeclineCode: r.DeclineCode, Token: r.Token, Entry: entry,
 			})
 			return err
 		}
@@ -71,6 +72,7 @@ func (a storeAdapter) RecordPayment(ctx context.Context, r Record) error {
 		AgentID: r.Correlation.AgentID, Brand: brand, Last4: r.Last4,
 		Currency: r.Currency, Reference: r.Reference, Processor: r.Processor,
 		IdempotencyKey: r.IdempotencyKey, Amount: r.Amount, ConfigurationID: r.ConfigID,
+		Intent: store.Intent(r.Intent.orCharge()),
 	})
 	return err
 }

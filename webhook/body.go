@@ -52,7 +52,10 @@ type Payment struct {
 	ID string `json:"id"`
 	// Type is how the card was taken: agent_assist or digital (on
 	// EventResult).
-	Type     string `json:"type,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Intent is charge or tokenize (a card saved: no amount taken, the
+	// result holds the processor's token), on EventResult.
+	Intent   string `json:"intent,omitempty"`
 	CallID   string `json:"call_id,omitempty"`
 	ConfigID string `json:"config_id"`
 	// State is the payment's state ("approved", "timed_out", …); empty
@@ -94,19 +97,22 @@ type Result struct {
 	Amount    int64  `json:"amount"`
 	Currency  string `json:"currency"`
 	Reference string `json:"reference,omitempty"`
+	// Token is a card saved's reusable token at the processor (intent
+	// tokenize, approved): an id, never card data.
+	Token string `json:"token,omitempty"`
 }
 
 // resultPayment is the webhook's view of a final payment record; reason
 // is the audit detail of the change that ended it.
 func resultPayment(p store.Payment, reason string) Payment {
 	return Payment{
-		ID: p.ID, Type: string(p.Type), CallID: p.CallID, ConfigID: p.ConfigurationID, State: string(p.State),
+		ID: p.ID, Type: string(p.Type), Intent: string(p.Intent), CallID: p.CallID, ConfigID: p.ConfigurationID, State: string(p.State),
 		PrimaryCallID: p.PrimaryCallID, AgentID: p.AgentID, InboundCallID: p.InboundCallID, OutboundCallID: p.OutboundCallID,
 		Attributes: &Attributes{Amount: p.Amount, Currency: p.Currency, Reference: p.Reference},
 		Created:    p.CreatedAt, Updated: p.UpdatedAt, Completed: p.CompletedAt,
 		Result: &Result{
 			State: string(p.State), ProcessorReference: p.ProcessorReference, DeclineCode: p.DeclineCode, Reason: reason,
-			Brand: p.Brand, Last4: p.Last4, Amount: p.Amount, Currency: p.Currency, Reference: p.Reference,
+			Brand: p.Brand, Last4: p.Last4, Amount: p.Amount, Currency: p.Currency, Reference: p.Reference, Token: p.Token,
 		},
 	}
 }

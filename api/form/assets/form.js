@@ -81,7 +81,7 @@ function epochMs(s) {
 
 function main() {
   for (const id of ['app', 'title', 'countdown', 'badge', 'badge-text', 'info', 'notice', 'picker', 'picker-list',
-    'details', 'amount', 'currency', 'reference', 'cardholder', 'card', 'fields', 'result', 'actions', 'process',
+    'details', 'amount', 'amount-label', 'currency', 'reference', 'cardholder', 'card', 'fields', 'result', 'actions', 'process',
     'end', 'another', 'info-started', 'info-session', 'info-primary', 'info-secondary', 'info-caller',
     'info-called', 'info-agent', 'types', 'type-agent', 'type-digital', 'digital', 'digital-setup', 'phone', 'next',
     'digital-link', 'link-url', 'send', 'link-state', 'link-messages', 'link-badge', 'card-title', 'card-hint']) {
@@ -588,6 +588,9 @@ function setArmed(id) {
 function renderAttributes() {
   const a = st.attrs;
   const exp = exponent(a.currency);
+  // A card saved has no amount to show or ask for.
+  ui.amount.hidden = ui['amount-label'].hidden = saving();
+  ui.process.textContent = saving() ? 'Save card' : 'Process Transaction';
   setInput(ui.amount, a.amount > 0 ? formatAmount(a.amount, exp) : '', st.editable.amount);
   setInput(ui.currency, a.currency || '', st.editable.currency);
   setInput(ui.reference, a.reference || '', st.editable.reference);
@@ -612,6 +615,14 @@ function renderResult() {
       cls = 'pending'; outcome = 'Processing…'; detail = 'Waiting for the payment processor.';
       break;
     case 'approved':
+      if (saving()) {
+        // A card saved: nothing was charged, so no amount; the token is
+        // what later charges name the card by.
+        cls = 'approved'; outcome = 'Card saved';
+        detail = [r && r.brand ? BRANDS[r.brand] || r.brand : '', r && r.last4 ? `•••• ${r.last4}` : '',
+          r && r.token ? `Token ${r.token}` : ''].filter(Boolean).join(' · ');
+        break;
+      }
       cls = 'approved'; outcome = 'Approved';
       detail = [r && r.brand ? BRANDS[r.brand] || r.brand : '', r && r.last4 ? `•••• ${r.last4}` : '',
         r ? formatMoney(r.amount, r.currency) : '', r && r.processor_reference ? `Reference ${r.processor_reference}` : '']
@@ -674,7 +685,13 @@ function canProcess() {
   for (const f of st.fields.values()) {
     if (f.view.required && !(f.view.complete && f.view.valid)) return false;
   }
-  return st.attrs.amount > 0 && /^[A-Z]{3}$/.test(st.attrs.currency || '');
+  return (st.attrs.amount > 0 || saving()) && /^[A-Z]{3}$/.test(st.attrs.currency || '');
+}
+
+// saving reports whether the payment saves the card instead of charging
+// it (intent tokenize): it has no amount.
+function saving() {
+  return !!st.view && st.view.intent === 'tokenize';
 }
 
 function renderActions() {
