@@ -31,12 +31,12 @@ type View struct {
 	// Intent is what the payment does with the card: charge (the amount)
 	// or tokenize (save the card: its result holds the processor's
 	// token, and no amount was taken).
-	Intent     Intent `json:"intent,omitempty"`
-	CallID     string `json:"call_id"`
-	ConfigID   string        `json:"config_id"`
-	State      State         `json:"state"`
-	Reason     string        `json:"reason,omitempty"`
-	Attributes Attributes    `json:"attributes"`
+	Intent     Intent     `json:"intent,omitempty"`
+	CallID     string     `json:"call_id"`
+	ConfigID   string     `json:"config_id"`
+	State      State      `json:"state"`
+	Reason     string     `json:"reason,omitempty"`
+	Attributes Attributes `json:"attributes"`
 	// AgentEditable are the attributes the agent's form may change: those
 	// the back end did not set, and those the configuration lets the agent
 	// change all the same. Nothing is editable once the payment is being
