@@ -318,7 +318,7 @@ func cardRequest(cfg Config, card PageCard, now time.Time) (req *processor.Reque
 		default:
 			n := len(b)
 			ok = ok && ((n == 0 && !f.required()) || (n >= f.MinLen && n <= f.MaxLen))
-			if ok && f.ID == PostcodeFieldID && n > 0 {
+			if ok && f.postcode() && n > 0 {
 				req.Postcode = b
 			}
 		}

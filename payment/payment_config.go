@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dtmfgw/internal/enumtext"
+	"dtmfgw/processor"
 )
 
 // ErrConfig is wrapped by Settings.Validate and
@@ -36,9 +37,9 @@ const (
 	maxLabelLen = 128
 )
 
-// PostcodeFieldID is the id of the digits field, if a configuration has
-// one, that is handed to the processor as the billing postcode (for
-// address verification).
+// PostcodeFieldID is the id of a digits field that is handed to the
+// processor as the billing postcode (for address verification), as a
+// postal_code field is.
 const PostcodeFieldID = "postcode"
 
 // FieldKind says what a field captures and so how it is checked.
@@ -55,15 +56,21 @@ const (
 	// FieldSecurityCode is the security code: 4 digits for American
 	// Express, 3 for the others.
 	FieldSecurityCode
-	// FieldDigits is any other run of digits (a postcode, a customer
-	// number), MinLen to MaxLen long.
+	// FieldDigits is any other run of digits (a customer number, an
+	// account number), MinLen to MaxLen long.
 	FieldDigits
+	// FieldPostalCode is the billing postal code, handed to the processor
+	// for address verification: digits only, as a keypad types them (a
+	// US ZIP code, 5 digits; postal codes with letters cannot be keyed),
+	// MinLen to MaxLen long. At most one per configuration.
+	FieldPostalCode
 
 	numFieldKinds
 )
 
 var fieldKindText = enumtext.Table[FieldKind]{What: "payment: field kind", Invalid: "invalid", FoldCase: true, Names: []string{
 	FieldCardNumber: "card_number", FieldExpiry: "expiry", FieldSecurityCode: "security_code", FieldDigits: "digits",
+	FieldPostalCode: "postal_code",
 }}
 
 // String returns the kind's configuration name.
@@ -72,11 +79,15 @@ func (k FieldKind) String() string { return fieldKindText.String(k) }
 // MarshalText writes the kind's configuration name.
 func (k FieldKind) MarshalText() ([]byte, error) { return fieldKindText.MarshalText(k) }
 
-// UnmarshalText reads "card_number", "expiry", "security_code" or
-// "digits" (ASCII case ignored).
+// UnmarshalText reads "card_number", "expiry", "security_code",
+// "digits" or "postal_code" (ASCII case ignored).
 func (k *FieldKind) UnmarshalText(t []byte) error {
-	return unmarshalName(fieldKindText, k, t, "field kind", "want card_number, expiry, security_code or digits")
+	return unmarshalName(fieldKindText, k, t, "field kind", "want card_number, expiry, security_code, digits or postal_code")
 }
+
+// postcode reports whether a field's digits go to the processor as the
+// billing postal code.
+func (f FieldConfig) postcode() bool { return f.Kind == FieldPostalCode || f.ID == PostcodeFieldID }
 
 // card reports whether the kind is one of the three card fields, whose
 // lengths the card rules set and which are always required.
@@ -122,7 +133,7 @@ func (f FieldConfig) capacity() int {
 // fixedLen reports whether the field has one length only, so `#` has
 // nothing to end.
 func (f FieldConfig) fixedLen() bool {
-	return f.Kind == FieldExpiry || (f.Kind == FieldDigits && f.MinLen == f.MaxLen)
+	return f.Kind == FieldExpiry || (!f.Kind.card() && f.MinLen == f.MaxLen)
 }
 
 // label returns Label, or a default from the kind.
@@ -428,7 +439,7 @@ func (c Config) validate(prefix string) error {
 			}
 		}
 		if f.Kind == 0 || f.Kind >= numFieldKinds {
-			return bad(fk("kind"), "required: card_number, expiry, security_code or digits")
+			return bad(fk("kind"), "required: card_number, expiry, security_code, digits or postal_code")
 		}
 		count[f.Kind]++
 		if f.Kind.card() {
@@ -442,6 +453,12 @@ func (c Config) validate(prefix string) error {
 				return bad(fk("kind"), "a second %s", f.Kind)
 			}
 			continue
+		}
+		if f.Kind == FieldPostalCode && count[f.Kind] > 1 {
+			return bad(fk("kind"), "a second postal_code")
+		}
+		if f.Kind == FieldPostalCode && f.MaxLen > processor.MaxPostcodeLen {
+			return bad(fk("max_len"), "%d: a postal code is at most %d digits", f.MaxLen, processor.MaxPostcodeLen)
 		}
 		if f.MinLen < 1 || f.MinLen > MaxDigitsLen {
 			return bad(fk("min_len"), "%d outside 1 … %d", f.MinLen, MaxDigitsLen)

@@ -83,6 +83,15 @@ func TestPaymentConfigValidateNamesTheKey(t *testing.T) {
 			p.MaxLen = MaxDigitsLen + 1
 			c.Configurations[0].Fields = append(c.Configurations[0].Fields, p)
 		}},
+		{"payments.configurations[0].fields[4].kind", func(c *Settings) {
+			zip := FieldConfig{ID: "zip", Kind: FieldPostalCode, MinLen: 5, MaxLen: 5}
+			zip2 := zip
+			zip2.ID = "zip2"
+			c.Configurations[0].Fields = append(c.Configurations[0].Fields, zip, zip2)
+		}},
+		{"payments.configurations[0].fields[3].max_len", func(c *Settings) {
+			c.Configurations[0].Fields = append(c.Configurations[0].Fields, FieldConfig{ID: "zip", Kind: FieldPostalCode, MinLen: 5, MaxLen: 17})
+		}},
 		{"payments.configurations[0].accepted_brands", func(c *Settings) { c.Configurations[0].AcceptedBrands = nil }},
 		{"payments.configurations[0].accepted_brands[1]", func(c *Settings) {
 			c.Configurations[0].AcceptedBrands = []Brand{BrandVisa, BrandUnknown}

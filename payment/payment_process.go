@@ -103,7 +103,7 @@ func (p *Payment) requestLocked() *processor.Request {
 			req.ExpMonth, req.ExpYear, _ = ExpiryOf(b, p.set.ps.now())
 		case f.cfg.Kind == FieldSecurityCode:
 			req.CVC = b
-		case f.cfg.ID == PostcodeFieldID && len(b) > 0:
+		case f.cfg.postcode() && len(b) > 0:
 			req.Postcode = b
 		}
 	}

@@ -447,6 +447,19 @@ func TestPaymentStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "postal-code-field",
+			edit: func(c *Config) {
+				c.Fields = append(c.Fields, FieldConfig{ID: "zip", Kind: FieldPostalCode, MinLen: 5, MaxLen: 5, Required: true})
+			},
+			steps:  []step{{do: "new"}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys + "90210"}, {do: "process"}},
+			states: []State{created, collecting, ready, processing, StateApproved},
+			check: func(t *testing.T, e *env, _ *Payment) {
+				if e.proc.postcode != "90210" {
+					t.Errorf("a postal code of %d digits handed on, want the 5 keyed", len(e.proc.postcode))
+				}
+			},
+		},
+		{
 			name:   "digits-before-arming-go-nowhere",
 			steps:  []step{{do: "keys", arg: "99"}, {do: "new"}, {do: "keys", arg: visa}, {do: "arm", arg: "card_number"}, {do: "keys", arg: cardKeys}},
 			states: []State{created, collecting, ready},
