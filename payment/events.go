@@ -103,8 +103,14 @@ type Event struct {
 
 	// Field is the id of the field the event is about.
 	Field string `json:"field,omitempty"`
-	// Length is how many digits the field holds.
+	// Length is how many digits the field holds; with Confirming, how
+	// many of its second entry are keyed.
 	Length int `json:"length,omitempty"`
+	// Confirming: the field is keyed twice (its configuration's confirm)
+	// and its first entry is in; the caller keys it again. Mismatch: the
+	// second entry differed from the first, and the field was cleared.
+	Confirming bool `json:"confirming,omitempty"`
+	Mismatch   bool `json:"mismatch,omitempty"`
 	// PressAt is, on a field_length event that a key press caused, when
 	// that press's first packet arrived (dtmf.Press.FirstSeen, by the call.Manager's
 	// clock): a time, not card data. The agent form puts it on the dot it

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"strings"
 	"sync"
@@ -23,6 +24,11 @@ type fieldState struct {
 	lost bool
 	// reported is the validity last sent in an EventFieldComplete.
 	reported bool
+	// confirm is the index in Payment.caps of the field's second entry
+	// (FieldConfig.Confirm), or -1; confirming says the first entry is
+	// in and the second is being keyed.
+	confirm    int
+	confirming bool
 }
 
 // digitOutcome says what became of a digit handed to a payment.
@@ -210,7 +216,10 @@ func (p *Payment) armLocked(i int) {
 func (p *Payment) clearLocked(i int) {
 	f := &p.fields[i]
 	p.caps[i].clear()
-	f.complete, f.valid, f.lost, f.reported = false, false, false, false
+	if f.confirm >= 0 {
+		p.caps[f.confirm].clear()
+	}
+	f.complete, f.valid, f.lost, f.reported, f.confirming = false, false, false, false, false
 	p.publishLocked(Event{Type: EventFieldLength, Field: f.cfg.ID})
 }
 
@@ -229,6 +238,15 @@ func (p *Payment) handleDigit(d dtmf.Press, lost bool) digitOutcome {
 		f.lost = true
 	}
 	switch {
+	case keyIsDigit(d.Key) && f.confirming:
+		cc := &p.caps[f.confirm]
+		if !cc.append(d.Key) { // full: cannot happen, compared first
+			return digitIgnored
+		}
+		p.publishLocked(Event{Type: EventFieldLength, Field: f.cfg.ID, Length: cc.len(), Confirming: true, PressAt: d.FirstSeen})
+		if cc.len() == c.len() {
+			p.confirmLocked(i)
+		}
 	case keyIsDigit(d.Key):
 		if f.complete || !c.append(d.Key) { // full: cannot happen, complete first
 			return digitIgnored
@@ -237,24 +255,65 @@ func (p *Payment) handleDigit(d dtmf.Press, lost bool) digitOutcome {
 		e.PressAt = d.FirstSeen
 		p.publishLocked(e)
 		if p.completeNowLocked(i) {
-			p.completeLocked(i)
+			p.enteredLocked(i)
 		}
 	case d.Key == '*' && p.cfg.StarClearsField:
 		p.clearLocked(i)
+	case d.Key == '#' && p.cfg.HashEndsField && f.confirming:
+		if p.caps[f.confirm].len() == 0 {
+			return digitIgnored
+		}
+		p.confirmLocked(i)
 	case d.Key == '#' && p.cfg.HashEndsField:
 		switch {
 		case f.complete || f.cfg.fixedLen():
 			return digitIgnored
 		case c.len() == 0 && f.cfg.required():
 			return digitIgnored
+		case c.len() == 0:
+			// An empty optional field is skipped: complete, valid, empty,
+			// with nothing to confirm.
+			p.completeLocked(i)
+		default:
+			p.enteredLocked(i)
 		}
-		// An empty optional field is skipped: complete, valid, empty.
-		p.completeLocked(i)
 	default:
 		return digitIgnored
 	}
 	p.refreshLocked()
 	return digitCaptured
+}
+
+// enteredLocked acts on field i's first entry being whole: it completes
+// the field, or, when the field is keyed twice (FieldConfig.Confirm),
+// waits for the second entry.
+func (p *Payment) enteredLocked(i int) {
+	f := &p.fields[i]
+	if !f.cfg.Confirm {
+		p.completeLocked(i)
+		return
+	}
+	f.confirming = true
+	p.publishLocked(Event{Type: EventFieldLength, Field: f.cfg.ID, Confirming: true})
+}
+
+// confirmLocked compares field i's two entries (in constant time: the
+// comparison must not tell which digit differed): the same completes the
+// field; a difference clears it, for the caller to key it again from the
+// start. The second entry is zeroed either way.
+func (p *Payment) confirmLocked(i int) {
+	f := &p.fields[i]
+	c, cc := &p.caps[i], &p.caps[f.confirm]
+	same := subtle.ConstantTimeCompare(c.bytes(), cc.bytes()) == 1
+	cc.clear()
+	f.confirming = false
+	if same {
+		p.completeLocked(i)
+		return
+	}
+	c.clear()
+	f.lost = false
+	p.publishLocked(Event{Type: EventFieldLength, Field: f.cfg.ID, Mismatch: true})
 }
 
 // lengthEventLocked reports field i's length (and a card number's brand).

@@ -112,6 +112,11 @@ type FieldConfig struct {
 	// Required says a digits field must be complete and valid before the
 	// payment can be processed. The card fields are always required.
 	Required bool `yaml:"required" json:"required"`
+	// Confirm makes the caller key the field twice: once entered, the
+	// field waits for the same digits again, and is complete only when
+	// both entries match; a mismatch clears it for the caller to start
+	// over (a slip of one key is caught before the processor sees it).
+	Confirm bool `yaml:"confirm" json:"confirm,omitempty"`
 }
 
 // required reports whether the field must be filled in.

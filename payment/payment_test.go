@@ -1293,3 +1293,73 @@ func TestNewWithID(t *testing.T) {
 		e.set.Close("")
 	})
 }
+
+// A field keyed twice (confirm): complete only once the second entry
+// matches the first; a mismatch clears it, and says so, for the caller to
+// start over; `*` while confirming clears both entries. The view shows the
+// second entry's progress; no event or view ever holds a digit.
+func TestFieldKeyedTwiceToConfirm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(c *Config) {
+			c.Fields[0].Confirm = true
+			c.StarClearsField = true
+		})
+		p, err := e.set.New(e.ps.Configs()[0].ID, Attributes{Amount: 100, Currency: "GBP"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Arm("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		e.keys(visa)
+		synctest.Wait()
+		v := p.View().Fields[0]
+		if v.Complete || !v.Confirming || !v.Confirm || v.Length != 16 || v.ConfirmLength != 0 {
+			t.Fatalf("after the first entry: %+v", v)
+		}
+		e.keys(visa[:6])
+		synctest.Wait()
+		if v := p.View().Fields[0]; !v.Confirming || v.ConfirmLength != 6 || v.Length != 16 {
+			t.Fatalf("during the second entry: %+v", v)
+		}
+		if ev, _ := e.last(EventFieldLength, "card_number"); !ev.Confirming || ev.Length != 6 {
+			t.Fatalf("the second entry's event: %+v", ev)
+		}
+		// A slip in the second entry: the field is cleared, and says so.
+		e.keys("9" + visa[7:])
+		synctest.Wait()
+		v = p.View().Fields[0]
+		if v.Complete || v.Confirming || v.Length != 0 {
+			t.Fatalf("after a mismatch: %+v", v)
+		}
+		if ev, _ := e.last(EventFieldLength, "card_number"); !ev.Mismatch || ev.Length != 0 {
+			t.Fatalf("the mismatch event: %+v", ev)
+		}
+		// `*` while confirming clears both entries.
+		e.keys(visa + "4242*")
+		synctest.Wait()
+		if v := p.View().Fields[0]; v.Length != 0 || v.Confirming {
+			t.Fatalf("after * while confirming: %+v", v)
+		}
+		// Twice the same: complete and valid, and the payment goes on.
+		e.keys(visa + visa + expiry + cvc)
+		synctest.Wait()
+		if v := p.View().Fields[0]; !v.Complete || !v.Valid || v.Confirming || v.MaskedPAN != "•••• 4242" {
+			t.Fatalf("after two matching entries: %+v", v)
+		}
+		if st := p.State(); st != StateReady {
+			t.Fatalf("state %s, want ready", st)
+		}
+		for _, ev := range e.all {
+			if ev.Confirming && (ev.Brand != 0 || ev.MaskedPAN != "") {
+				t.Errorf("a second entry's event tells more than its length: %+v", ev)
+			}
+		}
+		if _, err := p.Process(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if e.proc.pan != visa {
+			t.Errorf("the processor got a card of %d digits, want the 16 keyed", len(e.proc.pan))
+		}
+	})
+}

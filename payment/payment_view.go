@@ -18,6 +18,11 @@ type FieldView struct {
 	// Brand and MaskedPAN are the card number's, as in events.
 	Brand     Brand  `json:"brand,omitzero"`
 	MaskedPAN string `json:"masked_pan,omitempty"`
+	// Confirm says the field is keyed twice; Confirming that its first
+	// entry is in, and ConfirmLength how many digits of the second are.
+	Confirm       bool `json:"confirm,omitempty"`
+	Confirming    bool `json:"confirming,omitempty"`
+	ConfirmLength int  `json:"confirm_length,omitempty"`
 }
 
 // View is a payment as the API and the form see it: never a digit.
@@ -75,6 +80,10 @@ func (p *Payment) View() View {
 		fv := FieldView{
 			ID: f.cfg.ID, Label: f.cfg.label(), Kind: f.cfg.Kind, Required: f.cfg.required(),
 			Armed: i == p.armed, Length: p.caps[i].len(), Complete: f.complete, Valid: f.complete && f.valid,
+			Confirm: f.cfg.Confirm, Confirming: f.confirming,
+		}
+		if f.confirming {
+			fv.ConfirmLength = p.caps[f.confirm].len()
 		}
 		if f.cfg.Kind == FieldCardNumber {
 			brand, last4 := p.cardLocked()

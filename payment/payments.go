@@ -413,10 +413,16 @@ func (s *Set) newPayment(id, configID string, attrs Attributes, fixed AttributeS
 		updated: now,
 	}
 	p.stateA.Store(uint32(StateCreated))
-	caps := make([]int, len(cfg.Fields))
+	// A field keyed twice has a second buffer for its second entry,
+	// after the fields' own.
+	caps := make([]int, len(cfg.Fields), 2*len(cfg.Fields))
 	for i, f := range cfg.Fields {
-		p.fields[i].cfg = f
+		p.fields[i].cfg, p.fields[i].confirm = f, -1
 		caps[i] = f.capacity()
+		if f.Confirm {
+			p.fields[i].confirm = len(caps)
+			caps = append(caps, f.capacity())
+		}
 	}
 	p.caps = newCaptures(caps)
 	timeout := cfg.sessionTimeout()

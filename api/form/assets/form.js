@@ -226,7 +226,17 @@ function onEvent(m) {
       break;
     case 'field_length': {
       const f = st.fields.get(e.field);
+      if (f && e.confirming) {
+        // The field is keyed twice: these are the second entry's dots.
+        f.view.confirming = true;
+        f.view.confirm_length = e.length || 0;
+        renderField(f, epochMs(e.press_at));
+        break;
+      }
       if (f) {
+        f.view.confirming = false;
+        f.view.confirm_length = 0;
+        if (e.mismatch) notice(`The two entries of ${f.view.label || f.view.id} differed: the caller keys it again.`);
         f.view.length = e.length || 0;
         f.view.complete = false;
         f.view.valid = false;
@@ -239,6 +249,8 @@ function onEvent(m) {
     case 'field_complete': {
       const f = st.fields.get(e.field);
       if (f) {
+        f.view.confirming = false;
+        f.view.confirm_length = 0;
         f.view.length = e.length || 0;
         f.view.complete = true;
         f.view.valid = !!e.valid;
@@ -519,7 +531,9 @@ function buildFields(fields) {
 // the epoch): that dot carries it as data-press-at beside data-drawn-at.
 function renderField(f, pressAt) {
   const v = f.view;
-  const n = Math.max(0, Math.min(64, v.length | 0));
+  // While a field keyed twice takes its second entry, its dots are that
+  // entry's.
+  const n = Math.max(0, Math.min(64, (v.confirming ? v.confirm_length : v.length) | 0));
   const have = f.dots.childElementCount;
   if (n > have) {
     for (let i = have; i < n; i++) {
@@ -537,6 +551,7 @@ function renderField(f, pressAt) {
     while (f.dots.childElementCount > n) f.dots.lastElementChild.remove();
   }
   f.el.dataset.length = String(n);
+  f.el.dataset.confirming = String(!!v.confirming);
   f.el.dataset.complete = String(!!v.complete);
   f.el.dataset.valid = String(!!(v.complete && v.valid));
 
@@ -561,7 +576,8 @@ function renderField(f, pressAt) {
   }
   if (v.masked_pan) sub.push(v.masked_pan);
   if (v.complete && !v.valid) sub.push(v.kind === 'card_number' && brand && v.length >= 12 ? 'Not accepted or not valid: clear and key again' : 'Not valid: clear and key again');
-  else if (st.armed === v.id) sub.push(n === 0 ? 'Listening: ask the caller to key it in' : 'Listening…');
+  else if (v.confirming) sub.push(`Keyed once (${v.length | 0} digits): ask the caller to key it again`);
+  else if (st.armed === v.id) sub.push(n === 0 ? 'Listening: ask the caller to key it in' + (v.confirm ? ', then again' : '') : 'Listening…');
   if (sub.length) f.sub.append(document.createTextNode(sub.join(' · ')));
 
   const words = [`${n} ${n === 1 ? 'digit' : 'digits'}`];
