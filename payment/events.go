@@ -145,6 +145,52 @@ type Event struct {
 	Result *Result `json:"result,omitempty"`
 	// Link is a digital payment's link as it stands (EventLink).
 	Link *LinkView `json:"link,omitempty"`
+
+	// Kind, Missing and BrandRefused describe a field event of a payment
+	// taken on the call (field_armed naming a field, field_length,
+	// field_complete) for the event hook, where a webhook in another
+	// vocabulary needs them (the compatible format names captures by
+	// kind, lists the required ones left, and tells a refused brand from a
+	// mistyped number). They are never marshalled ("-"), so that the SSE
+	// stream, the JSON webhooks and the cluster's event log stay as they
+	// are; a digital payment's events leave them zero.
+	//
+	// Kind is the field's kind. Missing holds the ids of the required
+	// fields not complete and valid, in the configuration's order (empty
+	// when none is left). BrandRefused says, on an invalid field_complete
+	// of the card number, that the number itself is well formed (length,
+	// Luhn) but its brand is not one the configuration accepts.
+	Kind         FieldKind `json:"-"`
+	Missing      []string  `json:"-"`
+	BrandRefused bool      `json:"-"`
+}
+
+// describeFieldLocked fills e's Kind, Missing and BrandRefused when e is
+// about one of the payment's fields; it reads the fields' states and
+// judges the card number's digits without copying one. Called under p.mu.
+func (p *Payment) describeFieldLocked(e *Event) {
+	switch e.Type {
+	case EventFieldArmed, EventFieldLength, EventFieldComplete:
+	default:
+		return
+	}
+	i := p.cfg.field(e.Field)
+	if i < 0 {
+		return
+	}
+	f := &p.fields[i]
+	e.Kind = f.cfg.Kind
+	e.Missing = []string{}
+	for _, g := range p.fields {
+		if g.cfg.required() && !(g.complete && g.valid) {
+			e.Missing = append(e.Missing, g.cfg.ID)
+		}
+	}
+	if e.Type == EventFieldComplete && !e.Valid && f.cfg.Kind == FieldCardNumber && !f.lost {
+		// Valid against every brand, yet not valid: the brand is refused.
+		_, wellFormed := ValidPAN(p.caps[i].bytes(), nil)
+		e.BrandRefused = wellFormed
+	}
 }
 
 // Result is a payment's outcome as the API, the form and webhooks see it.

@@ -3,8 +3,10 @@ package payment
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -146,4 +148,62 @@ func TestEventJSON(t *testing.T) {
 	if _, err := json.Marshal(Event{Type: 99}); err == nil || !strings.Contains(err.Error(), "event type") {
 		t.Errorf("an unknown type marshalled: %v", err)
 	}
+}
+
+// TestEventFieldDescription: the field events a payment publishes carry
+// the field's kind, the required fields left and, for a card number of a
+// refused brand, BrandRefused; none of it reaches the JSON.
+func TestEventFieldDescription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.AcceptedBrands = []Brand{BrandAmex} })
+		p := e.newPayment()
+		if err := p.Arm("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		armed, _ := e.last(EventFieldArmed, "card_number")
+		if armed.Kind != FieldCardNumber || !slices.Equal(armed.Missing, []string{"card_number", "expiry", "security_code"}) {
+			t.Errorf("armed: kind %v, missing %v", armed.Kind, armed.Missing)
+		}
+		e.keys(visa) // well formed, but Visa is not accepted
+		refused, _ := e.last(EventFieldComplete, "card_number")
+		if refused.Valid || !refused.BrandRefused || len(refused.Missing) != 3 {
+			t.Errorf("a refused brand: %+v", refused)
+		}
+		if err := p.Clear("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		e.keys("5555555555554443") // Mastercard (refused too), but mistyped: Luhn fails first
+		mistyped, _ := e.last(EventFieldComplete, "card_number")
+		if mistyped.Valid || mistyped.BrandRefused {
+			t.Errorf("a mistyped number: %+v", mistyped)
+		}
+		if err := p.Clear("card_number"); err != nil {
+			t.Fatal(err)
+		}
+		e.keys(amex)
+		ok, _ := e.last(EventFieldComplete, "card_number")
+		if !ok.Valid || ok.BrandRefused || !slices.Equal(ok.Missing, []string{"expiry", "security_code"}) {
+			t.Errorf("a valid number: %+v", ok)
+		}
+		e.keys("1230")
+		exp, _ := e.last(EventFieldLength, "expiry")
+		if exp.Kind != FieldExpiry {
+			t.Errorf("expiry length event: kind %v", exp.Kind)
+		}
+		for _, ev := range e.all {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bare := ev
+			bare.Kind, bare.Missing, bare.BrandRefused = 0, nil, false
+			want, _ := json.Marshal(bare)
+			if string(b) != string(want) {
+				t.Errorf("the description reached the JSON: %s", b)
+			}
+			if ev.Type == EventState && (ev.Kind != 0 || ev.Missing != nil) {
+				t.Errorf("a state event described as a field's: %+v", ev)
+			}
+		}
+	})
 }

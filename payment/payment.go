@@ -112,6 +112,7 @@ func (p *Payment) setStateLocked(s State, reason string) {
 
 func (p *Payment) publishLocked(e Event) {
 	e.CallID, e.PaymentID = p.set.callID, p.id
+	p.describeFieldLocked(&e)
 	p.set.bus.publishFor(p.set.ps.hook, p.cfg.ID, e)
 }
 

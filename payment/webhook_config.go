@@ -53,6 +53,23 @@ func (s *Secret) UnmarshalText(t []byte) error {
 	return nil
 }
 
+// WebhookFormat is the vocabulary a webhook's deliveries are written in.
+type WebhookFormat string
+
+// The webhook formats.
+const (
+	// FormatDTMFGW is dtmfgw's own: signed JSON documents, payment.result
+	// and payment.progress (docs/webhooks.md). The default.
+	FormatDTMFGW WebhookFormat = "dtmfgw"
+	// FormatCompatible is form-urlencoded callbacks named and valued as
+	// the keypad payment verb of the best-known programmable-voice
+	// platform names its status callbacks (Capture, PartialResult,
+	// Required, ErrorType, Result, …), which many CRM integrations already
+	// parse; still signed with Dtmfgw-Signature and delivered from the
+	// same outbox. Its final result replaces the JSON payment.result.
+	FormatCompatible WebhookFormat = "compatible"
+)
+
 // WebhookConfig is where a configuration's payment results, and on
 // request its progress, are sent (package webhook): an HTTPS (or HTTP)
 // URL that receives signed POSTs.
@@ -72,10 +89,16 @@ type WebhookConfig struct {
 	// ("field_length", "state", …); empty means every type but
 	// "remaining", which only counts down.
 	Events []EventType `yaml:"events" json:"events,omitempty"`
+	// Format is the vocabulary of the deliveries: FormatDTMFGW (empty
+	// means it) or FormatCompatible.
+	Format WebhookFormat `yaml:"format" json:"format,omitempty"`
 }
 
 // Enabled reports whether a webhook is configured.
 func (w WebhookConfig) Enabled() bool { return w.URL != "" }
+
+// Compatible reports whether the deliveries are in FormatCompatible.
+func (w WebhookConfig) Compatible() bool { return w.Enabled() && w.Format == FormatCompatible }
 
 // SendsProgress reports whether a progress event of type t is sent.
 func (w WebhookConfig) SendsProgress(t EventType) bool {
@@ -95,8 +118,17 @@ func (w WebhookConfig) SendsProgress(t EventType) bool {
 
 // validate checks the webhook; bad names the key of a problem.
 func (w WebhookConfig) validate(bad func(key, format string, args ...any) error) error {
+	switch w.Format {
+	case "", FormatDTMFGW, FormatCompatible:
+	default:
+		// Not quoted: the value is the file's, and no text of a
+		// configuration is echoed unchecked.
+		return bad("webhook.format", "unknown format: want dtmfgw or compatible")
+	}
 	if !w.Enabled() {
 		switch {
+		case w.Format == FormatCompatible:
+			return bad("webhook.format", "compatible only with a webhook url")
 		case w.Secret != "":
 			return bad("webhook.url", "required with a secret")
 		case w.Progress || len(w.Events) > 0:

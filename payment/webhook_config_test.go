@@ -46,6 +46,12 @@ func TestWebhookConfigValidate(t *testing.T) {
 		{"long secret", func(w *WebhookConfig) { w.Secret = Secret(strings.Repeat("s", maxWebhookSecret+1)) }, "webhook.secret"},
 		{"events without progress", func(w *WebhookConfig) { w.Events = []EventType{EventState} }, "webhook.events"},
 		{"bad event", func(w *WebhookConfig) { w.Progress, w.Events = true, []EventType{numEventTypes} }, "webhook.events[0]"},
+		{"format dtmfgw", func(w *WebhookConfig) { w.Format = FormatDTMFGW }, ""},
+		{"format compatible", func(w *WebhookConfig) { w.Format, w.Progress = FormatCompatible, true }, ""},
+		{"format dtmfgw without url", func(w *WebhookConfig) { *w = WebhookConfig{Format: FormatDTMFGW} }, ""},
+		{"format compatible without url", func(w *WebhookConfig) { *w = WebhookConfig{Format: FormatCompatible} }, "webhook.format"},
+		{"unknown format", func(w *WebhookConfig) { w.Format = "twiml" }, "webhook.format"},
+		{"format in capitals", func(w *WebhookConfig) { w.Format = "Compatible" }, "webhook.format"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

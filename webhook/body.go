@@ -22,7 +22,8 @@ const (
 	EventProgress = "payment.progress"
 )
 
-// Body is the JSON document every delivery POSTs.
+// Body is the JSON document a delivery POSTs in dtmfgw's format (the
+// compatible format POSTs form-urlencoded callbacks instead).
 type Body struct {
 	// ID is the delivery's id, as in the Dtmfgw-Delivery header.
 	ID string `json:"id"`
@@ -117,14 +118,21 @@ func resultPayment(p store.Payment, reason string) Payment {
 	}
 }
 
+// hooked is a configuration that has a webhook: the webhook, and the
+// fields the compatible format names.
+type hooked struct {
+	hook   payment.WebhookConfig
+	fields []payment.FieldConfig
+}
+
 // webhooks indexes the configurations that have a webhook.
-type webhooks map[string]payment.WebhookConfig
+type webhooks map[string]hooked
 
 func indexWebhooks(configs []payment.Config) webhooks {
 	w := make(webhooks)
 	for _, c := range configs {
 		if c.Webhook.Enabled() {
-			w[c.ID] = c.Webhook
+			w[c.ID] = hooked{c.Webhook, c.Fields}
 		}
 	}
 	return w
@@ -157,23 +165,42 @@ func (d *Directory) SetConfigs(configs []payment.Config) {
 // Webhook returns the webhook of the configuration id, if it has one.
 func (d *Directory) Webhook(configID string) (payment.WebhookConfig, bool) {
 	w, ok := (*d.hooks.Load())[configID]
-	return w, ok
+	return w.hook, ok
+}
+
+// fieldKind returns the kind of the field fieldID of the configuration
+// configID, or 0 if it has none such (or no webhook).
+func (d *Directory) fieldKind(configID, fieldID string) payment.FieldKind {
+	for _, f := range (*d.hooks.Load())[configID].fields {
+		if f.ID == fieldID {
+			return f.Kind
+		}
+	}
+	return 0
 }
 
 // Outbox is the store's outbox function (store.WithOutbox): a payment
 // made final, of a configuration with a webhook, gets its payment.result
-// delivery in the same transaction.
+// delivery in the same transaction: a JSON Body, or in the compatible
+// format the form-urlencoded result callback instead.
 func (d *Directory) Outbox(p store.Payment, e store.Entry) ([]store.Delivery, error) {
-	if _, ok := d.Webhook(p.ConfigurationID); !ok {
+	hook, ok := d.Webhook(p.ConfigurationID)
+	if !ok {
 		return nil, nil
 	}
-	body := Body{ID: store.NewDeliveryID(), Type: EventResult, Created: p.UpdatedAt,
-		Data: Data{Payment: resultPayment(p, e.Detail)}}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: result body: %w", err)
+	id := store.NewDeliveryID()
+	var b []byte
+	if hook.Compatible() {
+		b = []byte(compatibleResult(p, e.Detail, savedCardToken(p)).Encode())
+	} else {
+		var err error
+		b, err = json.Marshal(Body{ID: id, Type: EventResult, Created: p.UpdatedAt,
+			Data: Data{Payment: resultPayment(p, e.Detail)}})
+		if err != nil {
+			return nil, fmt.Errorf("webhook: result body: %w", err)
+		}
 	}
-	return []store.Delivery{{ID: body.ID, PaymentID: p.ID, ConfigurationID: p.ConfigurationID, Event: EventResult, Body: b}}, nil
+	return []store.Delivery{{ID: id, PaymentID: p.ID, ConfigurationID: p.ConfigurationID, Event: EventResult, Body: b}}, nil
 }
 
 // Outbox returns the outbox function of a Directory of configs that never

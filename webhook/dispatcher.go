@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -98,15 +99,18 @@ type Dispatcher struct {
 	progress chan progressEvent
 	kick     chan struct{}
 	running  atomic.Bool
+	required requiredSent // the compatible format's Required, per payment
 
 	attempts, delivered, failed, gaveUp atomic.Uint64
 	progressEnqueued, progressDropped   atomic.Uint64
 }
 
-// progressEvent is a payment event waiting to become a delivery.
+// progressEvent is a payment event waiting to become a delivery: its
+// JSON Body, or, when form is not nil, that compatible callback.
 type progressEvent struct {
 	configID string
 	e        payment.Event
+	form     url.Values
 }
 
 // New returns a dispatcher for the outbox of st, delivering to the
@@ -176,20 +180,35 @@ func (d *Dispatcher) Pending(ctx context.Context) (int, error) { return d.st.Pen
 // HandleEvent is the payment.EventHook of the payments: a result wakes
 // the dispatcher (its delivery is already in the outbox, committed with
 // the result), and an event a configuration wants as progress is queued
-// for the outbox, or dropped and counted when the queue is full. It never
-// blocks.
+// for the outbox (in the compatible format, as the callbacks it makes),
+// or dropped and counted when the queue is full. It never blocks.
 func (d *Dispatcher) HandleEvent(configID string, e payment.Event) {
 	if e.Type == payment.EventResult && e.State.Final() {
 		// payment.result reports it: no progress copy.
+		d.required.forget(e.PaymentID)
 		d.Kick()
 		return
 	}
 	hook, ok := d.dir.Webhook(configID)
-	if !ok || !hook.SendsProgress(e.Type) {
+	if !ok {
 		return
 	}
+	if hook.Compatible() {
+		for _, form := range d.compatibleProgress(configID, hook, e) {
+			d.queueProgress(progressEvent{configID, e, form})
+		}
+		return
+	}
+	if hook.SendsProgress(e.Type) {
+		d.queueProgress(progressEvent{configID, e, nil})
+	}
+}
+
+// queueProgress queues pe for the outbox, or drops and counts it when
+// the queue is full.
+func (d *Dispatcher) queueProgress(pe progressEvent) {
 	select {
-	case d.progress <- progressEvent{configID, e}:
+	case d.progress <- pe:
 	default:
 		d.progressDropped.Add(1)
 	}
@@ -282,13 +301,19 @@ func (d *Dispatcher) writeProgress(ctx context.Context) {
 // enqueueProgress writes one progress delivery.
 func (d *Dispatcher) enqueueProgress(ctx context.Context, pe progressEvent) error {
 	e := pe.e
-	body := Body{ID: store.NewDeliveryID(), Type: EventProgress, Created: d.now().UTC(),
-		Data: Data{Payment: Payment{ID: e.PaymentID, CallID: e.CallID, ConfigID: pe.configID}, Event: &e}}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
+	id := store.NewDeliveryID()
+	var b []byte
+	if pe.form != nil {
+		b = []byte(pe.form.Encode())
+	} else {
+		var err error
+		b, err = json.Marshal(Body{ID: id, Type: EventProgress, Created: d.now().UTC(),
+			Data: Data{Payment: Payment{ID: e.PaymentID, CallID: e.CallID, ConfigID: pe.configID}, Event: &e}})
+		if err != nil {
+			return err
+		}
 	}
-	_, err = d.st.EnqueueDelivery(ctx, store.Delivery{ID: body.ID, PaymentID: e.PaymentID, ConfigurationID: pe.configID,
+	_, err := d.st.EnqueueDelivery(ctx, store.Delivery{ID: id, PaymentID: e.PaymentID, ConfigurationID: pe.configID,
 		Event: EventProgress, Body: b})
 	return err
 }
@@ -373,7 +398,7 @@ func (d *Dispatcher) post(ctx context.Context, hook payment.WebhookConfig, del s
 	if err != nil {
 		return "bad_request", false
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType(del.Body))
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(SignatureHeader, Sign(hook.Secret.Reveal(), d.now(), del.Body))
 	req.Header.Set(DeliveryHeader, del.ID)

@@ -31,7 +31,18 @@
 // over the timestamp, ".", and the body as sent. Receivers check it with
 // Verify (docs/webhooks.md shows it in Go and with openssl).
 //
+// Formats (payment.WebhookFormat): a configuration's webhook gets
+// dtmfgw's JSON documents (Body), or, with format: compatible,
+// form-urlencoded callbacks in the parameter names and values of the
+// best-known programmable-voice platform's keypad payment verb
+// (compatible.go): capture started, a partial result per key, the
+// required fields left, an error for a failed field, and the final
+// result, which replaces the JSON payment.result and is written in the
+// same transaction. Both go through the same outbox, retries and
+// signature; the Content-Type follows the body.
+//
 // No card data: a body holds the payment's correlation ids, amount,
 // state and result (brand and last four at most), or a payment.Event,
-// which holds no digit.
+// which holds no digit; a compatible callback masks every digit it
+// reports but the last four of a complete, valid card number.
 package webhook
