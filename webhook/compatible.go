@@ -89,8 +89,9 @@ type capture struct {
 }
 
 // captureOf names a field of kind, with id, in the compatible format.
-// A digits field is the billing postcode when its id is
-// payment.PostcodeFieldID, as the processor hand-off reads it.
+// A postal_code field is the billing postal code, and so is a digits
+// field whose id is payment.PostcodeFieldID, as the processor hand-off
+// reads them.
 func captureOf(kind payment.FieldKind, id string) capture {
 	switch {
 	case kind == payment.FieldCardNumber:
@@ -99,7 +100,7 @@ func captureOf(kind payment.FieldKind, id string) capture {
 		return capture{CaptureExpiry, "ExpirationDate", "invalid-date"}
 	case kind == payment.FieldSecurityCode:
 		return capture{CaptureSecurityCode, "SecurityCode", "invalid-security-code"}
-	case id == payment.PostcodeFieldID:
+	case kind == payment.FieldPostalCode, id == payment.PostcodeFieldID:
 		return capture{CapturePostalCode, "PaymentCardPostalCode", "invalid-postal-code"}
 	}
 	name := CaptureOwnPrefix + id
@@ -265,13 +266,15 @@ func (d *Dispatcher) compatibleProgress(configID string, hook payment.WebhookCon
 	return out
 }
 
-// savedCardToken is the hook for the token of a card that a payment
-// saved instead of charging (processor.Result.Token): the compatible
-// result's PaymentToken. The payment's record (store.Payment), which the
-// result is written from in the transaction that ends the payment, does
-// not hold the token, so there is none to send yet; when the record
-// carries it, return it here.
-func savedCardToken(store.Payment) string { return "" }
+// savedCardToken is the token of the card a payment saved instead of
+// charging it (intent tokenize, approved): the compatible result's
+// PaymentToken; "" for a charge.
+func savedCardToken(p store.Payment) string {
+	if p.Intent != store.IntentTokenize {
+		return ""
+	}
+	return p.Token
+}
 
 // compatibleResult returns the compatible final result of the payment p
 // as recorded, reason being why it ended where no processor said, and
