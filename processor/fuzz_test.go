@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -151,17 +150,4 @@ func check(t *testing.T, res Result, err error) {
 	if res.Status > Failed {
 		t.Fatalf("status %v", res.Status)
 	}
-}
-
-func FuzzListeningAddr(f *testing.F) {
-	f.Fuzz(func(t *testing.T, line string) {
-		addr, ok := listeningAddr(line)
-		if !ok {
-			return
-		}
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil || !ap.Addr().IsLoopback() || ap.Port() == 0 {
-			t.Fatalf("listeningAddr(%q) = %q", line, addr)
-		}
-	})
 }

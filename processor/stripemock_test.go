@@ -1,140 +1,50 @@
 package processor
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"dtmfgw/internal/testkit/stripemock"
 )
 
-// The Stripe adapter is tested against stripe-mock
-// (github.com/stripe/stripe-mock), Stripe's own mock of its API: it
-// validates every request against Stripe's OpenAPI spec and answers with
-// fixtures. `make tools` installs it into bin/; the tests start one on a
-// free loopback port and fail (never skip) when they cannot.
-//
-// stripe-mock is stateless: it answers every PaymentIntent with the same
-// fixture (status requires_payment_method, whatever the card), ignores
-// Idempotency-Key, and returns fixtures from search that match no
-// metadata. So the tests put a recording proxy in front of it that can
-// change the outcome fields of an answer (status, metadata, an error
-// body), hold a request (a timeout), or answer in its place.
+// The Stripe adapter is tested against stripe-mock (testkit/stripemock):
+// stripe-mock is stateless (every PaymentIntent the same fixture, status
+// requires_payment_method, whatever the card; Idempotency-Key ignored;
+// search fixtures that match no metadata). So the tests put a recording
+// proxy in front of it that can change the outcome fields of an answer
+// (status, metadata, an error body), hold a request (a timeout), or
+// answer in its place.
 
 var stripeMock struct {
 	once sync.Once
 	url  string
 	err  error
-	cmd  *exec.Cmd
+	stop func()
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if c := stripeMock.cmd; c != nil {
-		_ = c.Process.Kill()
-		_ = c.Wait()
+	if stop := stripeMock.stop; stop != nil {
+		stop()
 	}
 	os.Exit(code)
-}
-
-// stripeMockBinary finds stripe-mock: $STRIPE_MOCK, the repository's
-// bin/ (make tools), or $PATH.
-func stripeMockBinary() (string, error) {
-	if p := os.Getenv("STRIPE_MOCK"); p != "" {
-		return p, nil
-	}
-	if p, err := filepath.Abs(filepath.Join("..", "bin", "stripe-mock")); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("stripe-mock not found in $STRIPE_MOCK, bin/ or $PATH: run `make tools` (go install github.com/stripe/stripe-mock@latest into bin/)")
 }
 
 // stripeMockURL starts stripe-mock once per test binary and returns its
 // base URL.
 func stripeMockURL(t *testing.T) string {
 	t.Helper()
-	stripeMock.once.Do(func() { stripeMock.url, stripeMock.err = startStripeMock() })
+	stripeMock.once.Do(func() { stripeMock.url, stripeMock.stop, stripeMock.err = stripemock.Start() })
 	if stripeMock.err != nil {
 		t.Fatalf("stripe-mock: %v", stripeMock.err)
 	}
 	return stripeMock.url
-}
-
-// stripeMockStartTimeout bounds stripe-mock's start (it loads the whole
-// OpenAPI spec: about a second).
-const stripeMockStartTimeout = 60 * time.Second
-
-func startStripeMock() (string, error) {
-	bin, err := stripeMockBinary()
-	if err != nil {
-		return "", err
-	}
-	// An empty port lets the system choose; both listeners on loopback.
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", bin, err)
-	}
-	stripeMock.cmd = cmd
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sent := false
-		for sc.Scan() { // until stripe-mock exits: keeps its pipe drained
-			if addr, ok := listeningAddr(sc.Text()); ok && !sent {
-				found <- addr
-				sent = true
-			}
-		}
-		if !sent {
-			close(found)
-		}
-	}()
-	t := time.NewTimer(stripeMockStartTimeout)
-	defer t.Stop()
-	select {
-	case addr, ok := <-found:
-		if !ok {
-			return "", fmt.Errorf("%s exited without listening", bin)
-		}
-		return "http://" + addr, nil
-	case <-t.C:
-		return "", fmt.Errorf("%s did not listen within %v", bin, stripeMockStartTimeout)
-	}
-}
-
-// listeningAddr reads stripe-mock's "Listening for HTTP at address:
-// 127.0.0.1:PORT" line.
-func listeningAddr(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Listening for HTTP at address: ")
-	if !ok {
-		return "", false
-	}
-	ap, err := netip.ParseAddrPort(rest)
-	if err != nil || !ap.Addr().IsLoopback() || ap.Port() == 0 {
-		return "", false
-	}
-	return ap.String(), true
 }
 
 // recorded is one request the proxy saw.
@@ -281,24 +191,4 @@ func replaceJSON(t *testing.T, a *answer, status int, obj any) {
 		t.Fatalf("encode: %v", err)
 	}
 	a.status, a.body = status, b
-}
-
-func TestListeningAddr(t *testing.T) {
-	cases := []struct {
-		line, want string
-		ok         bool
-	}{
-		{"Listening for HTTP at address: 127.0.0.1:36117", "127.0.0.1:36117", true},
-		{"Listening for HTTP at address: [::1]:4000\n", "[::1]:4000", true},
-		{"Listening for HTTPS at address: 127.0.0.1:39023", "", false},
-		{"Listening for HTTP at address: 0.0.0.0:12111", "", false},
-		{"Listening for HTTP at address: 127.0.0.1:0", "", false},
-		{"stripe-mock master", "", false},
-	}
-	for _, tc := range cases {
-		got, ok := listeningAddr(tc.line)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("listeningAddr(%q) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
-		}
-	}
 }
