@@ -6,13 +6,23 @@ package e2e
 // processor's answer. Screenshots of each step are kept as artifacts.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"dtmfgw/internal/testkit/stripemock"
 )
 
 // Sandbox test cards (docs/processor.md) and the rest of a card.
@@ -200,14 +210,73 @@ func TestE2EApprovedClearAndHangUp(t *testing.T) {
 
 // TestE2EDeclined: the sandbox's do_not_honor card is declined, with the
 // processor's message on the form.
-// TestE2ECardSaved: the payment saves the card instead of charging it. A
-// SIPp caller keys a Visa test card, its expiry and security code; the
-// form asks for no amount and offers "Save card"; the result says "Card
-// saved" with the brand and last four, no amount; the API's result holds
-// the processor's token and the payment took nothing.
+// TestE2ECardSaved: the payment saves the card instead of charging it,
+// on the sandbox and on Stripe (stripe-mock, whose SetupIntent answer a
+// proxy makes "succeeded"). A SIPp caller keys a Visa test card, its
+// expiry and security code; the form asks for no amount and offers "Save
+// card"; the result says "Card saved" with the brand and last four, no
+// amount; the API's result holds the processor's token and the payment
+// took nothing.
 func TestE2ECardSaved(t *testing.T) {
-	t.Parallel()
-	r := startRun(t, "agent-saved", e2eOptions{Tokenize: true}, cardApproved, cardExpiry, cardCVC)
+	t.Run("sandbox", func(t *testing.T) {
+		t.Parallel()
+		cardSaved(t, "agent-saved", e2eOptions{Tokenize: true}, "sbxtok_")
+	})
+	t.Run("stripe-mock", func(t *testing.T) {
+		t.Parallel()
+		cardSaved(t, "agent-saved-stripe", e2eOptions{Tokenize: true, StripeURL: savingStripe(t)}, "pm_e2e_saved")
+	})
+}
+
+// savingStripe is stripe-mock behind a proxy that makes every SetupIntent
+// it answers succeeded, with the PaymentMethod pm_e2e_saved, and that
+// fails the test if a PaymentIntent (a charge) is asked for.
+func savingStripe(t *testing.T) string {
+	t.Helper()
+	base, stop, err := stripemock.Start()
+	if err != nil {
+		t.Fatalf("stripe-mock: %v", err)
+	}
+	t.Cleanup(stop)
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(res *http.Response) error {
+		if !strings.HasPrefix(res.Request.URL.Path, "/v1/setup_intents") {
+			return nil
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return err
+		}
+		obj["status"], obj["payment_method"] = "succeeded", "pm_e2e_saved"
+		if body, err = json.Marshal(obj); err != nil {
+			return err
+		}
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		res.ContentLength = int64(len(body))
+		res.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/payment_intents") {
+			t.Errorf("a card saved asked Stripe for a charge: %s %s", r.Method, r.URL.Path)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func cardSaved(t *testing.T, agentID string, o e2eOptions, tokenPrefix string) {
+	r := startRun(t, agentID, o, cardApproved, cardExpiry, cardCVC)
 	b := r.browser
 	if !eval[bool](b, `document.querySelector('#amount').hidden`) {
 		t.Error("the form asks for an amount for a card saved")
@@ -233,7 +302,7 @@ func TestE2ECardSaved(t *testing.T) {
 		} `json:"result"`
 	}
 	r.api.must(r.ctx, 200, "GET", "/v1/payments/"+r.payment.Payment.ID, nil, &v)
-	if v.Intent != "tokenize" || v.Result.State != "approved" || !strings.HasPrefix(v.Result.Token, "sbxtok_") || v.Result.Amount != 0 || v.Result.Last4 != "4242" {
+	if v.Intent != "tokenize" || v.Result.State != "approved" || !strings.HasPrefix(v.Result.Token, tokenPrefix) || v.Result.Amount != 0 || v.Result.Last4 != "4242" {
 		t.Errorf("the payment as the API shows it: %+v", v)
 	}
 	r.hangUp()

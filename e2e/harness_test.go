@@ -39,15 +39,25 @@ type e2eOptions struct {
 	// Tokenize makes the run's payment save the card instead of charging
 	// it (intent tokenize, no amount).
 	Tokenize bool
+	// StripeURL, when set, makes the card configuration's processor a
+	// Stripe one at this base URL (stripe-mock behind a test's proxy)
+	// instead of the sandbox.
+	StripeURL string
 }
 
 // startE2EGateway starts the gateway bridging calls to agent, with a card
-// configuration on the sandbox processor, and stops it when the test ends.
+// configuration on the sandbox processor (or Stripe, o.StripeURL), and
+// stops it when the test ends.
 func startE2EGateway(t *testing.T, agent netip.AddrPort, o e2eOptions) *testGateway {
 	t.Helper()
 	timeout := ""
 	if o.SessionTimeout > 0 {
 		timeout = "\n      session_timeout: " + o.SessionTimeout.String()
+	}
+	proc, stripe := "sandbox", ""
+	if o.StripeURL != "" {
+		proc = "stripe"
+		stripe = "  stripe:\n    type: stripe\n    api_key: sk_test_e2e\n    base_url: " + o.StripeURL + "\n"
 	}
 	return startGateway(t, fmt.Sprintf(`sip:
   default_target: sip:agent@%s
@@ -57,7 +67,7 @@ payments:
   configurations:
     - id: card
       name: Card payment
-      processor: sandbox
+      processor: %s
       currency: GBP%s
       accepted_brands: [visa, mastercard, amex]
       fields:
@@ -69,9 +79,9 @@ processors:
     type: sandbox
     min_delay: 1ms
     max_delay: 20ms
-log:
+%slog:
   level: debug
-`, agent, timeout))
+`, agent, proc, timeout, stripe))
 }
 
 // e2eAPI is a client of the gateway's JSON API that keeps every request
