@@ -504,6 +504,37 @@ func TestFormBrowser(t *testing.T) {
 		tb.shot("re-entered-tick")
 	})
 
+	t.Run("keyed twice", func(t *testing.T) {
+		t.Parallel()
+		cfg := cardConfig("card", "Card payment", 0)
+		cfg.Fields[0].Confirm = true
+		env := newFormEnv(t, cfg)
+		tb := newTab(t, browser)
+		tb.open(env.newPayment("card", payment.Attributes{Amount: 500, Currency: "GBP"}))
+		tb.do("arm the card number", chromedp.Click(chromedp.CSS(field("card_number")+" .arm")))
+		tb.armed("card_number")
+		tb.until("asks for it twice", `document.querySelector('`+field("card_number")+`').textContent.includes('then again')`)
+		press := func(digits string) {
+			for i := range len(digits) {
+				env.press(digits[i])
+			}
+		}
+		cn := `document.querySelector('` + field("card_number") + `')`
+		dots := `document.querySelectorAll('` + field("card_number") + ` .dot').length`
+		press("4242424242424242")
+		tb.until("keyed once", cn+`.dataset.confirming === 'true' && `+dots+` === 0 && `+cn+`.textContent.includes('key it again')`)
+		tb.shot("keyed-once")
+		press("424242")
+		tb.until("six dots of the second entry", cn+`.dataset.confirming === 'true' && `+dots+` === 6`)
+		press("9242424242")
+		tb.until("told they differed", `document.getElementById('notice').textContent.includes('differed') && `+cn+`.dataset.confirming === 'false' && `+dots+` === 0`)
+		tb.shot("mismatch")
+		press("4242424242424242" + "4242424242424242")
+		tb.complete("card_number", true)
+		tb.until("the mismatch notice gone", `document.getElementById('notice').hidden`)
+		tb.shot("confirmed")
+	})
+
 	t.Run("declined", func(t *testing.T) {
 		t.Parallel()
 		env := newFormEnv(t)

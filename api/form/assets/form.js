@@ -249,6 +249,8 @@ function onEvent(m) {
     case 'field_complete': {
       const f = st.fields.get(e.field);
       if (f) {
+        // A field keyed twice that now matches: the mismatch is behind us.
+        if (f.view.confirm && ui.notice.textContent.includes('differed')) notice('');
         f.view.confirming = false;
         f.view.confirm_length = 0;
         f.view.length = e.length || 0;
