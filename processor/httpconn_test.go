@@ -294,7 +294,10 @@ func TestHTTPConnectorOutcomes(t *testing.T) {
 	}{
 		{name: "approved", status: 200, body: `{"charge_id":"ch_123abc","error_code":null,"error_message":null}`, want: Approved, ref: "ch_123abc"},
 		{name: "approved-201", status: 201, body: `{"charge_id":"ch_1"}`, want: Approved, ref: "ch_1"},
-		{name: "approved-uuid", status: 200, body: `{"charge_id":"0f8fad5b-d9cb-469f-a165-708677289501"}`, want: Approved, ref: "0f8fad5b-d9cb-469f-a165-708677289501"},
+		{name: "approved-uuid", status: 200, body: `{"charge_id":"0f8fad5b-d9cb-469f-a165-70867728950e"}`, want: Approved, ref: "0f8fad5b-d9cb-469f-a165-70867728950e"},
+		// A UUID whose last group is all digits has a card-length run:
+		// withheld like any other id that could hold a card number.
+		{name: "approved-uuid-digits", status: 200, body: `{"charge_id":"0f8fad5b-d9cb-469f-a165-708677289501"}`, want: Approved, ref: ""},
 		{name: "approved-id-like-a-card", status: 200, body: `{"charge_id":"ch_` + canaryPAN + `"}`, want: Approved, ref: ""},
 		{name: "declined", status: 200, body: `{"charge_id":null,"error_code":"card_declined","error_message":"The card was declined."}`, want: Declined, decline: "card_declined", message: "The card was declined."},
 		{name: "declined-numeric-code", status: 200, body: `{"error_code":51,"error_message":"Insufficient funds"}`, want: Declined, decline: "51", message: "Insufficient funds"},
@@ -706,7 +709,9 @@ func TestHTTPConnectorConfig(t *testing.T) {
 		}, nil},
 		{"bearer-env", func(c *Config) { c.Username, c.Password, c.BearerTokenEnv = "", "", "DTMFGW_TEST_CONN_TOKEN" }, nil},
 		{"loopback-http", func(c *Config) { c.URL = "http://127.0.0.1:8099/pay" }, nil},
-		{"mutual-tls", func(c *Config) { c.TLSClientCert, c.TLSClientKey, c.TLSCA = client.CertFile, client.KeyFile, server.CertFile }, nil},
+		{"mutual-tls", func(c *Config) {
+			c.TLSClientCert, c.TLSClientKey, c.TLSCA = client.CertFile, client.KeyFile, server.CertFile
+		}, nil},
 		{"timeout", func(c *Config) { c.Timeout = 45 * time.Second }, nil},
 		{"no-url", func(c *Config) { c.URL = "" }, []string{"processors.vault.url: missing"}},
 		{"remote-http", func(c *Config) { c.URL = "http://pay.example.com/dtmfgw" }, []string{"processors.vault.url: plain http is accepted only for a loopback host"}},

@@ -251,41 +251,11 @@ func parseAnswer(body []byte) (connectorAnswer, error) {
 // codes ("05", "51") are kept: processors' response codes are short.
 func safeCode(s string) string { return redact.Ident(s, maxTokenLen, redact.MinRun, "_.-") }
 
-// safeConnectorID returns s if it is fit as a Reference or a Token: 1 to
-// maxIDLen bytes of ASCII letters, digits and "_-.:+/=", without a run of
-// minPANRun digits or more unless it is a UUID (whose last group is
-// twelve digits about once in three hundred). Anything else becomes "".
-func safeConnectorID(s string) string {
-	if s == "" {
-		return ""
-	}
-	if isUUID(s) {
-		return s
-	}
-	return redact.Ident(s, maxIDLen, minPANRun, "_-.:+/=")
-}
-
-// isUUID reports whether s is a UUID in its canonical text form
-// (8-4-4-4-12 hexadecimal digits).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// safeConnectorID returns s if it is fit as a Reference or a Token: at
+// most maxIDLen bytes of ASCII letters, digits and "_-.:+/=", without a
+// run of minPANRun digits or more (the rule of every id from a
+// processor: no id may carry a card number). Anything else becomes "".
+func safeConnectorID(s string) string { return redact.Ident(s, maxIDLen, minPANRun, "_-.:+/=") }
 
 // connectorOutcome is what an answer says, before it is logged.
 type connectorOutcome struct {
