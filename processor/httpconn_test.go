@@ -671,6 +671,12 @@ func TestConnectorSignatureIsTheWebhooksScheme(t *testing.T) {
 	if err := verifyTestSignature(got, append(body, ' '), at); err == nil {
 		t.Fatal("a changed body verified")
 	}
+	// The test vector of docs/processor.md.
+	vector := signConnector([]byte("example-signing-secret-0123456789abcdef"), time.Unix(1767225600, 0),
+		[]byte(`{"method":"status","transaction_id":"pay_7Hq2kX"}`))
+	if want := "t=1767225600,v1=49ddfcca9b17a8c0cab056df2e2f60df13781bb9c0ae7947d4ecd5ed689aa218"; vector != want {
+		t.Errorf("the documented test vector signs as %s, want %s", vector, want)
+	}
 }
 
 func TestAppendDecimal(t *testing.T) {
