@@ -317,8 +317,8 @@ type options struct {
 // reconciliation (never card data). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Log = l } }
 
-// WithClock sets the clock the sandbox checks expiry dates against.
-// Default: time.Now. (Delays and deadlines use the runtime's timers;
+// WithClock sets the clock the sandbox checks expiry dates against and
+// the HTTP connector stamps its signatures with. Default: time.Now. (Delays and deadlines use the runtime's timers;
 // tests run them under testing/synctest.)
 func WithClock(now func() time.Time) Option { return func(o *options) { o.Now = now } }
 

@@ -106,9 +106,11 @@ func connectorTransport(base *http.Transport, ours *tls.Config) *http.Transport 
 		tc = t.TLSClientConfig.Clone()
 		tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
 	}
-	var certs []tls.Certificate
+	certs := tc.Certificates
 	if ours != nil {
-		certs = ours.Certificates
+		if len(ours.Certificates) > 0 {
+			certs = ours.Certificates
+		}
 		if ours.RootCAs != nil {
 			tc.RootCAs = ours.RootCAs
 		}
