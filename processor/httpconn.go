@@ -116,6 +116,9 @@ func connectorTransport(base *http.Transport, ours *tls.Config) *http.Transport 
 		}
 	}
 	tc.Certificates = nil
+	// A transport once used for HTTP/2 (http.DefaultTransport) has "h2"
+	// in its configuration's ALPN list, which a copy would still offer.
+	tc.NextProtos = []string{"http/1.1"}
 	tc.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if len(certs) > 0 {
 			return &certs[0], nil

@@ -72,6 +72,8 @@ func newReceiver(t *testing.T, answer func(w http.ResponseWriter, r *http.Reques
 	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
 	// Refused handshakes are the point of some tests, not noise to print.
 	rc.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	// Offered, and refused by the connector: it speaks HTTP/1.1 only.
+	rc.srv.EnableHTTP2 = true
 	rc.cert = tlstest.SelfSigned(t, t.TempDir())
 	pair, err := tls.LoadX509KeyPair(rc.cert.CertFile, rc.cert.KeyFile)
 	if err != nil {
@@ -133,8 +135,8 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 
 // check verifies a request as a receiver must, with code of its own.
 func (rc *receiver) check(r *http.Request, body []byte) {
-	if r.Method != http.MethodPost || r.URL.Path != "/pay" || r.URL.RawQuery != "" {
-		rc.problem("request %s %s", r.Method, r.URL)
+	if r.Method != http.MethodPost || r.URL.Path != "/pay" || r.URL.RawQuery != "" || r.ProtoMajor != 1 {
+		rc.problem("request %s %s %s", r.Method, r.URL, r.Proto)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		rc.problem("Content-Type %q", ct)
