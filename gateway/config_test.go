@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"dtmfgw/processor"
 	"dtmfgw/webhook"
 )
 
@@ -110,6 +111,21 @@ func TestReadmeConfigExampleIsValid(t *testing.T) {
 	cfg := docExample(t, "../README.md")
 	if cfg.SIP.DefaultTarget == "" || len(cfg.SIP.Routes) != 1 || cfg.Log.Format != "json" {
 		t.Errorf("README example read as %+v", cfg)
+	}
+}
+
+// TestProcessorDocExampleIsValid: the processors of docs/processor.md,
+// the HTTP connector's included, are a configuration serve accepts.
+func TestProcessorDocExampleIsValid(t *testing.T) {
+	t.Setenv("STRIPE_SECRET_KEY", "sk_test_doc")
+	t.Setenv("VAULT_PASSWORD", "vault-password")
+	t.Setenv("VAULT_SIGNING_SECRET", "vault-signing-secret-0123456789abcdef")
+	cfg := docExample(t, "../docs/processor.md")
+	if v := cfg.Processors["vault"]; v.Type != processor.TypeHTTP || v.Timeout != 20*time.Second || len(cfg.Processors) != 3 {
+		t.Errorf("example read as %+v", cfg.Processors)
+	}
+	if _, err := processor.NewAll(cfg.Processors); err != nil {
+		t.Error(err)
 	}
 }
 

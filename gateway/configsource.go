@@ -214,7 +214,8 @@ func (s Sources) buildQuoting() (Config, error) {
 
 // applyEnv sets the keys the environment names. A DTMFGW_ variable that
 // names no key is refused unless extraEnv or extraEnvPrefixes allow it,
-// or a processor's api_key_env names it.
+// or a processor names it for a secret (api_key_env, password_env,
+// bearer_token_env, signing_secret_env).
 func (s Sources) applyEnv(cfg *Config, from origins) []error {
 	byEnv := map[string]configKey{}
 	for _, k := range configKeys() {
@@ -224,10 +225,8 @@ func (s Sources) applyEnv(cfg *Config, from origins) []error {
 	for name := range extraEnv {
 		allowed[name] = true
 	}
-	for _, p := range cfg.Processors {
-		if p.APIKeyEnv != "" {
-			allowed[p.APIKeyEnv] = true
-		}
+	for _, name := range cfg.Processors.EnvNames() {
+		allowed[name] = true
 	}
 	if name := cfg.SMS.Twilio.AuthTokenEnv; name != "" {
 		allowed[name] = true

@@ -150,6 +150,40 @@ func TestConfigAllowedEnvironment(t *testing.T) {
 	}
 }
 
+// TestConfigAllowsTheHTTPConnectorsVariables: the variables an http
+// processor names for its secrets are not refused as unknown keys, and
+// the connector is built from the file with nothing more.
+func TestConfigAllowsTheHTTPConnectorsVariables(t *testing.T) {
+	path := writeConfig(t, "processors:\n  vault:\n    type: http\n    url: http://127.0.0.1:9/pay\n"+
+		"    username: dtmfgw\n    password_env: DTMFGW_VAULT_PASSWORD\n    signing_secret_env: DTMFGW_VAULT_SIGNING\n"+
+		"  vault2:\n    type: http\n    url: http://127.0.0.1:9/pay\n"+
+		"    bearer_token_env: DTMFGW_VAULT_TOKEN\n    signing_secret_env: DTMFGW_VAULT_SIGNING\n")
+	vars := map[string]string{"DTMFGW_VAULT_PASSWORD": "pw-0123456789", "DTMFGW_VAULT_TOKEN": "tok-0123456789abcdef",
+		"DTMFGW_VAULT_SIGNING": "0123456789abcdef0123456789abcdef"}
+	var env []string
+	for k, v := range vars {
+		t.Setenv(k, v) // the processor reads them itself
+		env = append(env, k+"="+v)
+	}
+	cfg, err := sourcesOf(t, env, "--config", path).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := processor.NewAll(cfg.Processors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ps["vault"].(*processor.HTTPConnector); !ok {
+		t.Errorf("vault = %T, want the HTTP connector", ps["vault"])
+	}
+	out := mustPrint(t, cfg)
+	for _, v := range vars {
+		if strings.Contains(out, v) {
+			t.Errorf("--print-config shows a secret's value:\n%s", out)
+		}
+	}
+}
+
 // TestConfigPrecedence: embedded defaults < file < environment < flags,
 // key by key.
 func TestConfigPrecedence(t *testing.T) {
@@ -248,7 +282,7 @@ func TestPrintConfig(t *testing.T) {
 	if strings.Contains(string(b), "sk_test") || !strings.Contains(string(b), "api_key: <redacted>") {
 		t.Errorf("api_key not redacted:\n%s", b)
 	}
-	for name, secret := range map[string]bool{"api_key": true, "api_keys": true, "form_token_secret": true, "secret": true, "password": true, "form_token_ttl": false, "api_key_env": false, "key": false} {
+	for name, secret := range map[string]bool{"api_key": true, "api_keys": true, "form_token_secret": true, "secret": true, "password": true, "bearer_token": true, "signing_secret": true, "form_token_ttl": false, "api_key_env": false, "key": false} {
 		if isSecretKey(name) != secret {
 			t.Errorf("isSecretKey(%q) = %v, want %v", name, !secret, secret)
 		}

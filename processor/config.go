@@ -21,6 +21,9 @@ const (
 	// TypeStripe is the Stripe API through its official Go client
 	// (stripe.go).
 	TypeStripe = "stripe"
+	// TypeHTTP is the generic HTTP connector: the card as signed JSON to
+	// an HTTPS endpoint the merchant or a card vault runs (httpconn.go).
+	TypeHTTP = "http"
 )
 
 // Defaults of Config.
@@ -60,11 +63,22 @@ var ErrConfig = errors.New("processor: bad configuration")
 //	    timeout: 20s
 //	    moto: true
 //
+//	  vault:
+//	    type: http
+//	    url: https://pay.example.com/dtmfgw
+//	    username: dtmfgw
+//	    password_env: PAY_PASSWORD
+//	    signing_secret_env: PAY_SIGNING_SECRET
+//
 // A zero Timeout means DefaultTimeout; zero MinDelay and MaxDelay mean
 // the default delay (to make the sandbox answer at once, set max_delay
 // to 1ms).
+//
+// The HTTP connector's keys are omitted from a rendering when empty, so
+// that a printed sandbox or Stripe processor does not list a dozen keys
+// it cannot take.
 type Config struct {
-	// Type is "sandbox" or "stripe".
+	// Type is "sandbox", "stripe" or "http".
 	Type string `yaml:"type"`
 	// APIKey is the Stripe secret key (sk_…) or restricted key (rk_…).
 	// Prefer APIKeyEnv, which keeps the key out of the file.
@@ -85,6 +99,30 @@ type Config struct {
 	// Strong Customer Authentication; the Stripe account must be enabled
 	// for it.
 	MOTO bool `yaml:"moto"`
+
+	// URL is the HTTP connector's endpoint: https, or plain http for a
+	// loopback host (tests, a receiver on the same machine).
+	URL string `yaml:"url,omitempty"`
+	// Username and Password (or PasswordEnv, the variable holding it)
+	// are the connector's HTTP Basic credentials; BearerToken (or
+	// BearerTokenEnv) is the alternative. Exactly one of the two is set.
+	Username       string `yaml:"username,omitempty"`
+	Password       Secret `yaml:"password,omitempty"`
+	PasswordEnv    string `yaml:"password_env,omitempty"`
+	BearerToken    Secret `yaml:"bearer_token,omitempty"`
+	BearerTokenEnv string `yaml:"bearer_token_env,omitempty"`
+	// SigningSecret (or SigningSecretEnv) keys the HMAC-SHA256 signature
+	// of every connector request (Dtmfgw-Signature), at least
+	// MinSigningSecretLen bytes.
+	SigningSecret    Secret `yaml:"signing_secret,omitempty"`
+	SigningSecretEnv string `yaml:"signing_secret_env,omitempty"`
+	// TLSClientCert and TLSClientKey are PEM files of the certificate the
+	// connector presents (mutual TLS), both or neither; TLSCA is a PEM
+	// file of the certificates it trusts for the endpoint instead of the
+	// system's. Read at start.
+	TLSClientCert string `yaml:"tls_client_cert,omitempty"`
+	TLSClientKey  string `yaml:"tls_client_key,omitempty"`
+	TLSCA         string `yaml:"tls_ca,omitempty"`
 }
 
 // Secret is a configuration value that must not be printed: it formats
@@ -128,6 +166,23 @@ func (c Configs) Validate() error {
 	return errors.Join(errs...)
 }
 
+// EnvNames returns the environment variables the processors name for
+// their secrets (api_key_env, password_env, bearer_token_env,
+// signing_secret_env), sorted, without repeats: the gateway accepts them
+// in its DTMFGW_ namespace.
+func (c Configs) EnvNames() []string {
+	var names []string
+	for _, p := range c {
+		for _, n := range []string{p.APIKeyEnv, p.PasswordEnv, p.BearerTokenEnv, p.SigningSecretEnv} {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // validName accepts names that are safe as a log value and a metric
 // label: 1-64 of a-z 0-9 "-" "_", starting with a letter.
 func validName(name string) error {
@@ -165,6 +220,11 @@ func (c Config) validate(key string) error {
 	if c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
 		bad("timeout", "%v is outside %v..%v", c.Timeout, MinTimeout, MaxTimeout)
 	}
+	if c.Type != TypeHTTP {
+		if k := c.httpKeysSet(); len(k) > 0 {
+			bad(k[0], "only a processor of type http takes %s", strings.Join(k, ", "))
+		}
+	}
 	switch c.Type {
 	case TypeSandbox:
 		if c.APIKey != "" || c.APIKeyEnv != "" || c.BaseURL != "" || c.MOTO {
@@ -191,10 +251,18 @@ func (c Config) validate(key string) error {
 				bad("base_url", "%v", err)
 			}
 		}
+	case TypeHTTP:
+		if c.APIKey != "" || c.APIKeyEnv != "" || c.BaseURL != "" || c.MOTO || c.MinDelay != 0 || c.MaxDelay != 0 {
+			bad("type", "http takes no api_key, api_key_env, base_url, moto, min_delay or max_delay")
+		}
+		_, problems := c.connectorSettings()
+		for _, err := range problems {
+			errs = append(errs, fmt.Errorf("%w: %s.%w", ErrConfig, key, err))
+		}
 	case "":
-		bad("type", "missing (sandbox or stripe)")
+		bad("type", "missing (sandbox, stripe or http)")
 	default:
-		bad("type", "%q is not sandbox or stripe", truncate(c.Type, 32))
+		bad("type", "%q is not sandbox, stripe or http", truncate(c.Type, 32))
 	}
 	return errors.Join(errs...)
 }
@@ -249,14 +317,15 @@ type options struct {
 // reconciliation (never card data). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.Log = l } }
 
-// WithClock sets the clock the sandbox checks expiry dates against.
-// Default: time.Now. (Delays and deadlines use the runtime's timers;
+// WithClock sets the clock the sandbox checks expiry dates against and
+// the HTTP connector stamps its signatures with. Default: time.Now. (Delays and deadlines use the runtime's timers;
 // tests run them under testing/synctest.)
 func WithClock(now func() time.Time) Option { return func(o *options) { o.Now = now } }
 
-// WithHTTPClient sets the HTTP client the Stripe adapter sends through
-// (its Transport is wrapped, never changed). Default: a client of its
-// own on http.DefaultTransport's settings.
+// WithHTTPClient sets the HTTP client the Stripe adapter and the HTTP
+// connector send through (its Transport is wrapped, never changed; the
+// connector's TLS settings apply to a copy of it). Default: a client of
+// its own on http.DefaultTransport's settings.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.HTTPClient = c } }
 
 // New builds the processor name configures.
@@ -277,6 +346,8 @@ func New(name string, cfg Config, opts ...Option) (Processor, error) {
 	switch cfg.Type {
 	case TypeSandbox:
 		return newSandbox(name, cfg, o), nil
+	case TypeHTTP:
+		return newHTTPConnector(name, cfg, o)
 	default: // TypeStripe; validate refused the rest.
 		return newStripe(name, cfg, o)
 	}

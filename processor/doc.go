@@ -4,7 +4,7 @@
 // Processor is the interface the payment domain (package payment) calls: Charge
 // once per idempotency key, and Reconcile when a charge's outcome is
 // Unknown (a timeout, a lost answer) — never a second charge under a new
-// key. Two adapters implement it, built by New from the "processors:"
+// key. Three adapters implement it, built by New from the "processors:"
 // section of the configuration file (Config, Configs):
 //
 //   - Sandbox (sandbox.go), the default: no money moves; documented test
@@ -12,15 +12,19 @@
 //     default); an in-memory ledger makes each key charge once.
 //   - Stripe (stripe.go): the Stripe API through its official Go client,
 //     tested against stripe-mock.
+//   - HTTPConnector (httpconn.go, httpconn_wire.go, httpconn_config.go):
+//     the card as signed JSON to an HTTPS endpoint the merchant or a
+//     card vault runs, in the field names of Twilio <Pay>'s Generic Pay
+//     Connector; Reconcile is a status call to the same endpoint.
 //
 // # Card data
 //
 // Request carries the card number, security code and postcode as byte
 // slices that the caller owns and zeroes once Charge returns. Adapters
 // read them during the call and keep nothing: the sandbox decides its
-// outcome and forgets the card; the Stripe adapter copies the card into
-// one request body of its own, which it zeroes once net/http has closed
-// it. No card field ever becomes a string, a log value or part of an
+// outcome and forgets the card; the Stripe adapter and the HTTP
+// connector copy the card into one request body of their own, which they
+// zero once net/http has closed it. No card field ever becomes a string, a log value or part of an
 // error, and text coming back from a processor is filtered (no digits in
 // a message, no long digit runs in an id) before it reaches a Result, an
 // error or a log line.

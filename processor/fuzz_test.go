@@ -59,6 +59,22 @@ func FuzzRequestValidate(f *testing.F) {
 			v.Get("billing_details[address][postal_code]") != string(postcode) || v.Get("billing_details[name]") != name {
 			t.Fatalf("form %q decodes to %v, %v", body, v, perr)
 		}
+		// So is the HTTP connector's JSON body, with every field in it.
+		for _, tokenize := range []bool{false, true} {
+			r.Tokenize = tokenize
+			if tokenize {
+				r.Amount = 0
+			}
+			jb := connectorBody(r)
+			if cap(jb) != connectorBodyCap(r) {
+				t.Fatalf("the connector body grew from %d to %d bytes", connectorBodyCap(r), cap(jb))
+			}
+			var f map[string]any
+			if err := json.Unmarshal(jb, &f); err != nil || f["cardnumber"] != string(pan) || f["cvv"] != string(cvc) ||
+				f["postal_code"] != string(postcode) || f["cardholder_name"] != name || f["description"] != ref || f["transaction_id"] != key {
+				t.Fatalf("connector body %q decodes to %v, %v", jb, f, err)
+			}
+		}
 	})
 }
 
@@ -150,4 +166,30 @@ func check(t *testing.T, res Result, err error) {
 	if res.Status > Failed {
 		t.Fatalf("status %v", res.Status)
 	}
+}
+
+// Whatever a connector answers, with whatever HTTP status, the Result and
+// the error hold no card-length digit run, the status is one of the four,
+// and the ids obey the rules: an approved tokenize has a token, an
+// approved charge a reference unless the receiver's was withheld.
+func FuzzConnectorAnswer(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, status int, requestID string) {
+		for _, method := range []string{methodCharge, methodTokenize, methodStatus} {
+			out := connectorResult("vault", method, status, requestID, body)
+			check(t, out.res, out.err)
+			if longestDigitRun(out.res.Token) >= minPANRun {
+				t.Fatalf("a card-length digit run in the token: %q", out.res.Token)
+			}
+			switch {
+			case method == methodTokenize && out.res.Status == Approved && out.res.Token == "":
+				t.Fatalf("an approved tokenize without a token: %+v (body %q)", out.res, body)
+			case method == methodCharge && out.res.Token != "":
+				t.Fatalf("a charge with a token: %+v", out.res)
+			case (status < 200 || status >= 300) && out.res.Status == Approved:
+				t.Fatalf("approved on HTTP %d: %+v", status, out.res)
+			case out.res.Status == Unknown && method != methodStatus && out.err == nil:
+				t.Fatalf("an unknown charge without an error: %+v", out.res)
+			}
+		}
+	})
 }

@@ -553,14 +553,16 @@ func declineCode(e *stripe.Error) string {
 type APIError struct {
 	// Processor is the processor's configured name.
 	Processor string
-	// Stage is the request that failed: "payment_method",
-	// "payment_intent" or "reconcile".
+	// Stage is the request that failed: Stripe's "payment_method",
+	// "payment_intent" or "reconcile"; the HTTP connector's "charge",
+	// "tokenize" or "status".
 	Stage string
 	// HTTPStatus is the answer's HTTP status.
 	HTTPStatus int
 	// Type, Code and DeclineCode are Stripe's error type
 	// ("invalid_request_error"), code ("parameter_missing") and decline
-	// code; Param names the offending parameter ("card[exp_month]").
+	// code; Param names the offending parameter ("card[exp_month]"). The
+	// HTTP connector fills Code with the answer's error_code.
 	Type, Code, DeclineCode, Param string
 	// RequestID is the processor's request id, for its support.
 	RequestID string

@@ -40,6 +40,23 @@ func SelfSigned(t testing.TB, dir string) Cert {
 // now: a renewed certificate, say, that expires later than the first.
 func SelfSignedFor(t testing.TB, dir string, validFor time.Duration) Cert {
 	t.Helper()
+	return selfSigned(t, dir, "", validFor, x509.ExtKeyUsageServerAuth)
+}
+
+// SelfSignedClient writes a client certificate (extended key usage
+// client authentication, which a TLS server's verification requires) as
+// client.pem and client-key.pem into dir, valid from an hour ago for a
+// day: the certificate of a mutual-TLS client, its Pool the server's
+// ClientCAs.
+func SelfSignedClient(t testing.TB, dir string) Cert {
+	t.Helper()
+	return selfSigned(t, dir, "client", 24*time.Hour, x509.ExtKeyUsageClientAuth)
+}
+
+// selfSigned writes a certificate for usage as name.pem and name-key.pem
+// ("cert.pem" and "key.pem" for no name).
+func selfSigned(t testing.TB, dir, name string, validFor time.Duration, usage x509.ExtKeyUsage) Cert {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +76,7 @@ func SelfSignedFor(t testing.TB, dir string, validFor time.Duration) Cert {
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -73,7 +90,11 @@ func SelfSignedFor(t testing.TB, dir string, validFor time.Duration) Cert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Cert{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), Pool: x509.NewCertPool()}
+	certName, keyName := "cert.pem", "key.pem"
+	if name != "" {
+		certName, keyName = name+".pem", name+"-key.pem"
+	}
+	c := Cert{CertFile: filepath.Join(dir, certName), KeyFile: filepath.Join(dir, keyName), Pool: x509.NewCertPool()}
 	c.Pool.AddCert(cert)
 	write := func(path, typ string, b []byte) {
 		t.Helper()
