@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,12 +18,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"dtmfgw/internal/testkit/stripemock"
+	"dtmfgw/webhook"
 )
 
 // Sandbox test cards (docs/processor.md) and the rest of a card.
@@ -224,8 +227,91 @@ func TestE2ECardSaved(t *testing.T) {
 	})
 	t.Run("stripe-mock", func(t *testing.T) {
 		t.Parallel()
-		cardSaved(t, "agent-saved-stripe", e2eOptions{Tokenize: true, StripeURL: savingStripe(t)}, "pm_e2e_saved")
+		cardSaved(t, "agent-saved-stripe", e2eOptions{Tokenize: true, Processor: "stripe",
+			ProcessorYAML: "  stripe:\n    type: stripe\n    api_key: sk_test_e2e\n    base_url: " + savingStripe(t) + "\n"}, "pm_e2e_saved")
 	})
+	t.Run("http-connector", func(t *testing.T) {
+		t.Parallel()
+		recv := newVault(t)
+		cardSaved(t, "agent-saved-http", e2eOptions{Tokenize: true, Processor: "vault", ProcessorYAML: fmt.Sprintf(
+			"  vault:\n    type: http\n    url: %s/pay\n    username: dtmfgw\n    password: %s\n    signing_secret: %s\n",
+			recv.srv.URL, vaultPassword, vaultSecret)}, "tok_vault_")
+		// The receiving side is the one place the card is: it checked the
+		// request's credentials, signature and idempotency key.
+		bodies := recv.log()
+		if !strings.Contains(bodies, cardApproved) || !strings.Contains(bodies, `"method":"tokenize"`) {
+			t.Errorf("the receiver's request log lacks the tokenize request with the card")
+		}
+		if recv.refused() != 0 {
+			t.Errorf("the receiver refused %d requests", recv.refused())
+		}
+	})
+}
+
+// The e2e vault's credentials: the connector's configuration and the
+// receiver's checks share them.
+const (
+	vaultPassword = "e2e-vault-password"
+	vaultSecret   = "e2e-vault-signing-secret-0123456789abcdef"
+)
+
+// vault is a receiver of the HTTP connector, as a merchant's card vault
+// runs one: it checks the credentials, the signature and the idempotency
+// key of each request, keeps each body (the one place the card may be),
+// and saves the card under a token.
+type vault struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	bodies  strings.Builder
+	refusal int
+}
+
+func newVault(t *testing.T) *vault {
+	t.Helper()
+	v := &vault{}
+	v.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		user, pass, ok := r.BasicAuth()
+		var req struct {
+			Method        string `json:"method"`
+			TransactionID string `json:"transaction_id"`
+		}
+		switch {
+		case err != nil, !ok, user != "dtmfgw", pass != vaultPassword,
+			webhook.Verify([]byte(vaultSecret), r.Header.Get(webhook.SignatureHeader), body, time.Now(), time.Minute) != nil,
+			json.Unmarshal(body, &req) != nil, req.TransactionID == "", r.Header.Get("Idempotency-Key") != req.TransactionID:
+			v.mu.Lock()
+			v.refusal++
+			v.mu.Unlock()
+			http.Error(w, `{"error_code":"authentication_error"}`, http.StatusUnauthorized)
+			return
+		}
+		v.mu.Lock()
+		v.bodies.Write(body)
+		v.bodies.WriteByte('\n')
+		v.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if req.Method == "tokenize" {
+			fmt.Fprintf(w, `{"token_id":"tok_vault_%x"}`, len(req.TransactionID))
+			return
+		}
+		fmt.Fprint(w, `{"error_code":"not_supported","error_message":"this vault only saves cards"}`)
+	}))
+	t.Cleanup(v.srv.Close)
+	return v
+}
+
+func (v *vault) log() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.bodies.String()
+}
+
+func (v *vault) refused() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.refusal
 }
 
 // savingStripe is stripe-mock behind a proxy that makes every SetupIntent
@@ -275,6 +361,9 @@ func savingStripe(t *testing.T) string {
 	return srv.URL
 }
 
+// cardSaved runs a call whose payment saves the card on o's processor and
+// checks the form, the API's view (a token starting with tokenPrefix) and
+// every output for the card.
 func cardSaved(t *testing.T, agentID string, o e2eOptions, tokenPrefix string) {
 	r := startRun(t, agentID, o, cardApproved, cardExpiry, cardCVC)
 	b := r.browser

@@ -8,6 +8,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,26 +40,22 @@ type e2eOptions struct {
 	// Tokenize makes the run's payment save the card instead of charging
 	// it (intent tokenize, no amount).
 	Tokenize bool
-	// StripeURL, when set, makes the card configuration's processor a
-	// Stripe one at this base URL (stripe-mock behind a test's proxy)
-	// instead of the sandbox.
-	StripeURL string
+	// Processor, when set, is the card configuration's processor instead
+	// of the sandbox: its name and its entry under processors (YAML, at
+	// the processors' indentation, "  name:\n    type: …\n").
+	Processor, ProcessorYAML string
 }
 
 // startE2EGateway starts the gateway bridging calls to agent, with a card
-// configuration on the sandbox processor (or Stripe, o.StripeURL), and
-// stops it when the test ends.
+// configuration on the sandbox processor (or o.Processor), and stops it
+// when the test ends.
 func startE2EGateway(t *testing.T, agent netip.AddrPort, o e2eOptions) *testGateway {
 	t.Helper()
 	timeout := ""
 	if o.SessionTimeout > 0 {
 		timeout = "\n      session_timeout: " + o.SessionTimeout.String()
 	}
-	proc, stripe := "sandbox", ""
-	if o.StripeURL != "" {
-		proc = "stripe"
-		stripe = "  stripe:\n    type: stripe\n    api_key: sk_test_e2e\n    base_url: " + o.StripeURL + "\n"
-	}
+	proc := cmp.Or(o.Processor, "sandbox")
 	return startGateway(t, fmt.Sprintf(`sip:
   default_target: sip:agent@%s
 media:
@@ -81,7 +78,7 @@ processors:
     max_delay: 20ms
 %slog:
   level: debug
-`, agent, proc, timeout, stripe))
+`, agent, proc, timeout, o.ProcessorYAML))
 }
 
 // e2eAPI is a client of the gateway's JSON API that keeps every request
