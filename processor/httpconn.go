@@ -296,10 +296,13 @@ func notSent(err error) bool {
 }
 
 // brokenConnection reports whether err is the connection failing (a
-// reset, an alert, an early end) rather than anything else.
+// reset, an alert, an early end, or the transport closing it as it saw
+// the server go: under TLS 1.3 the server's refusal of a missing client
+// certificate comes after the request is written, and which of these the
+// client sees depends on timing) rather than anything else.
 func brokenConnection(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // logged logs one line for a request and returns its outcome.
