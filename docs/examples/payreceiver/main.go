@@ -307,9 +307,12 @@ func (rc *receiver) pay(w http.ResponseWriter, r *http.Request, req *payRequest)
 	rc.log.Info("payment", "transaction_id", req.TransactionID, "method", req.Method, "outcome", out.outcome())
 	if out.hang {
 		// Charged (or lost), but the answer never comes: dtmfgw gives up
-		// at its deadline and asks with the status call.
+		// at its deadline and asks with the status call. Aborting, not
+		// returning: a handler that returns answers 200 with no body, which
+		// a client whose request the transport sent again on a fresh
+		// connection would read as an answer.
 		<-r.Context().Done()
-		return
+		panic(http.ErrAbortHandler)
 	}
 	reply(w, status, body)
 }
