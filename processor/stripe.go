@@ -394,24 +394,37 @@ func intentResult(pi *stripe.PaymentIntent) Result {
 	case stripe.PaymentIntentStatusRequiresPaymentMethod:
 		// A confirmed PaymentIntent goes back to requires_payment_method
 		// when the card is declined; last_payment_error says why.
-		res.Status, res.DeclineCode, res.Message = Declined, "card_declined", "declined"
-		if e := pi.LastPaymentError; e != nil {
-			if code := declineCode(e); code != "" {
-				res.DeclineCode = code
-			}
-			res.Message = safeMessage(e.Msg, "declined")
-		}
+		declined(&res, pi.LastPaymentError)
 	case stripe.PaymentIntentStatusRequiresAction:
 		// 3-D Secure or another customer action: impossible on a phone
 		// payment (MOTO charges are exempt from it).
-		res.Status, res.DeclineCode = Declined, "authentication_required"
-		res.Message = "declined: the card requires the cardholder's authentication (3-D Secure)"
+		authenticationRequired(&res)
 	case stripe.PaymentIntentStatusCanceled, stripe.PaymentIntentStatusRequiresConfirmation:
 		res.Status, res.Message = Failed, "the payment was not completed; nothing was charged"
 	default: // processing, or a status this client does not know
 		res.Status, res.Message = Unknown, "the payment is still processing; it will be reconciled"
 	}
 	return res
+}
+
+// declined makes res a decline, with the card error e's code and message
+// when there is one.
+func declined(res *Result, e *stripe.Error) {
+	res.Status, res.DeclineCode, res.Message = Declined, "card_declined", "declined"
+	if e != nil {
+		if code := declineCode(e); code != "" {
+			res.DeclineCode = code
+		}
+		res.Message = safeMessage(e.Msg, "declined")
+	}
+}
+
+// authenticationRequired makes res the decline of a card that asks for
+// its holder's authentication (3-D Secure), which a phone payment cannot
+// give.
+func authenticationRequired(res *Result) {
+	res.Status, res.DeclineCode = Declined, "authentication_required"
+	res.Message = "declined: the card requires the cardholder's authentication (3-D Secure)"
 }
 
 // declineCode is the most specific code of a card error: the issuer's

@@ -83,16 +83,9 @@ func setupResult(si *stripe.SetupIntent) Result {
 			res.Status, res.Message = Unknown, "the card was saved but the processor named no token; it will be reconciled"
 		}
 	case stripe.SetupIntentStatusRequiresPaymentMethod:
-		res.Status, res.DeclineCode, res.Message = Declined, "card_declined", "declined"
-		if e := si.LastSetupError; e != nil {
-			if code := declineCode(e); code != "" {
-				res.DeclineCode = code
-			}
-			res.Message = safeMessage(e.Msg, "declined")
-		}
+		declined(&res, si.LastSetupError)
 	case stripe.SetupIntentStatusRequiresAction:
-		res.Status, res.DeclineCode = Declined, "authentication_required"
-		res.Message = "declined: the card requires the cardholder's authentication (3-D Secure)"
+		authenticationRequired(&res)
 	case stripe.SetupIntentStatusCanceled, stripe.SetupIntentStatusRequiresConfirmation:
 		res.Status, res.Message = Failed, "the card was not saved"
 	default: // processing, or a status this client does not know
