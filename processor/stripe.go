@@ -179,16 +179,22 @@ func (s *Stripe) Charge(ctx context.Context, req *Request) (Result, error) {
 	}
 	params.SetIdempotencyKey(req.IdempotencyKey + ":pi")
 	pi, err := s.client.V1PaymentIntents.Create(ctx, params)
+	return s.finish(ctx, req.IdempotencyKey, stagePaymentIntent, start, err, func() Result { return intentResult(pi) })
+}
+
+// finish reads the answer to a charge's last request (read, or err),
+// remembers the processor's id for Reconcile, and logs the call.
+func (s *Stripe) finish(ctx context.Context, key, stage string, start time.Time, err error, read func() Result) (Result, error) {
 	var res Result
 	if err != nil {
-		res, err = s.errorResult(ctx, stagePaymentIntent, err)
+		res, err = s.errorResult(ctx, stage, err)
 	} else {
-		res = intentResult(pi)
+		res = read()
 	}
 	if res.Reference != "" {
-		s.remember(req.IdempotencyKey, res.Reference)
+		s.remember(key, res.Reference)
 	}
-	s.logCharge(req.IdempotencyKey, stagePaymentIntent, res, err, start)
+	s.logCharge(key, stage, res, err, start)
 	return res, err
 }
 

@@ -55,17 +55,7 @@ func (s *Stripe) save(ctx context.Context, req *Request, pmID string, start time
 	}
 	sp.SetIdempotencyKey(req.IdempotencyKey + ":si")
 	si, err := s.client.V1SetupIntents.Create(ctx, sp)
-	var res Result
-	if err != nil {
-		res, err = s.errorResult(ctx, stageSetupIntent, err)
-	} else {
-		res = setupResult(si)
-	}
-	if res.Reference != "" {
-		s.remember(req.IdempotencyKey, res.Reference)
-	}
-	s.logCharge(req.IdempotencyKey, stageSetupIntent, res, err, start)
-	return res, err
+	return s.finish(ctx, req.IdempotencyKey, stageSetupIntent, start, err, func() Result { return setupResult(si) })
 }
 
 // setupResult reads a SetupIntent's status
