@@ -10,6 +10,11 @@
 // call-progress tones, the gateway's own mask tone and tone pairs that sit
 // just outside the DTMF tolerance.
 //
+// Beside the two halves are hard line conditions (HardConditionCases):
+// digits over a steady dial tone, tones split by one lost packet and card
+// numbers keyed over speech. They are scored and reported in the same run
+// but not yet held to the bar the two halves are (see UnderBar).
+//
 // Everything is deterministic: noise and music come from seeded generators
 // written here, and espeak-ng's output for a given text, voice, pitch and
 // speed is stable, so a failure seen once can be reproduced. Speech is

@@ -39,8 +39,13 @@ func total(stats []*Stats, keep func(*Stats) bool) Totals {
 	return t
 }
 
-func isConformance(s *Stats) bool { return s.Kind != TalkOff }
-func isTalkOff(s *Stats) bool     { return s.Kind == TalkOff }
+func isConformance(s *Stats) bool { return s.Kind != TalkOff && UnderBar(s.Category) }
+func isTalkOff(s *Stats) bool     { return s.Kind == TalkOff && UnderBar(s.Category) }
+func isHard(s *Stats) bool        { return !UnderBar(s.Category) }
+
+// HardSection is the heading of the report's section on the categories
+// not yet held to the bar.
+const HardSection = "Hard line conditions (not yet at the bar)"
 
 // TalkOffMinutes returns the minutes of distinct talk-off material (linear
 // PCM, before any G.711 copy) in stats.
@@ -53,6 +58,7 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	var b strings.Builder
 	conf := total(stats, isConformance)
 	talk := total(stats, isTalkOff)
+	hard := total(stats, isHard)
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
 	p("# In-band DTMF detector: conformance and talk-off\n\n")
@@ -63,9 +69,13 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	p("## Result\n\n")
 	p("| | cases | met the bar | false digits | audio |\n|---|---:|---:|---:|---:|\n")
 	p("| conformance: ITU-T Q.24, card-number entry, long presses | %d | %d (%s) | %d | %.1f min |\n", conf.Cases, conf.Passed, pct(conf.Passed, conf.Cases), conf.FalseDigits, conf.Seconds/60)
-	p("| talk-off | %d | %d (%s) | %d | %.1f min (%.1f min distinct, the rest G.711 copies) |\n\n",
+	p("| talk-off | %d | %d (%s) | %d | %.1f min (%.1f min distinct, the rest G.711 copies) |\n",
 		talk.Cases, talk.Passed, pct(talk.Passed, talk.Cases), talk.FalseDigits, talk.Seconds/60, TalkOffMinutes(stats))
-	p("The bar is 100%% of must-detect cases detected exactly once, 100%% of must-reject cases rejected and no false digit in the talk-off material")
+	if hard.Cases > 0 {
+		p("| hard line conditions (not yet at the bar, see below) | %d | %d (%s) | %d | %.1f min |\n", hard.Cases, hard.Passed, pct(hard.Passed, hard.Cases), hard.FalseDigits, hard.Seconds/60)
+	}
+	p("\n")
+	p("The bar is 100%% of the conformance must-detect cases detected exactly once, 100%% of must-reject cases rejected and no false digit in the talk-off material")
 	if talk.Seconds > 0 {
 		p(" (here: %.2f false digits per hour of talk-off audio)", float64(talk.FalseDigits)*3600/talk.Seconds)
 	}
@@ -77,7 +87,8 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	p("- **Card-number entry** (`SequenceCases`): the published test card numbers, expiry/security-code strings and runs of one repeated key, keyed with a caller's irregular rhythm (presses 45–200 ms, pauses 45–400 ms, each press at its own level −5 to −22 dBm0, twist −4 to +2 dB and frequency error ±1%%), three seeds each, linear, µ-law and A-law: every digit must come out exactly once, in a stream of up to 20 digits.\n")
 	p("- **Long presses** (`LongPressCases`): every key held 0.5, 1 and 3 s and four keys held 10 s, 1%% off nominal at −20 dBm0, linear, µ-law and A-law: one digit each.\n")
 	p("- **Talk-off speech** (`SpeechPlan`, `Speech`): %s. espeak-ng's 22050 Hz output is resampled to 8 kHz in Go (polyphase Kaiser-windowed sinc, pass band to 3400 Hz, ≥ 80 dB from 4000 Hz), scaled to an active level of −10 to −26 dBm0, and scored both as linear PCM and through µ-law. Renderings are cached under the user cache directory (`DTMF_CORPUS_CACHE` overrides) keyed by the espeak-ng version, voice, speed, pitch and text.\n", info.Speech)
-	p("- **Talk-off synthetic** (`MusicCases`): chord progressions and melodies over a bass line with harmonic timbres and vibrato (the generators never sound two notes whose fundamentals or octaves lie within 4%% of a DTMF row and a DTMF column, which would be a digit, not talk-off), linear and exponential sweeps of sines, of harmonic tones (partials 1–5, so a fundamental and its octave can come within about 2.2%% of the pairs of keys 2, 6 and C, whose ratio is 1.917, but never within the ±1.5%% a receiver must accept) and of sine pairs at ratios no DTMF pair has, church-bell partials, sung vowels from a formant synthesiser (bass to soprano and child voices with vibrato; a harmonic source through three formant resonators, a known source of talk-off; notes are not steered away from DTMF pairs, and dozens of them put two harmonics within 1.5%% of a DTMF row and column, which the receiver must refuse because the rest of the voice is there too), North American, UK, CEPT and Japanese call-progress tones, SIT, fax and modem tones, tone pairs midway between DTMF frequencies (≈5%% off) and single DTMF tones, the gateway's own mask tone (`dtmf.DefaultMaskTone`), and white noise. All of it is scored as linear PCM and again through A-law.\n\n")
+	p("- **Talk-off synthetic** (`MusicCases`): chord progressions and melodies over a bass line with harmonic timbres and vibrato (the generators never sound two notes whose fundamentals or octaves lie within 4%% of a DTMF row and a DTMF column, which would be a digit, not talk-off), linear and exponential sweeps of sines, of harmonic tones (partials 1–5, so a fundamental and its octave can come within about 2.2%% of the pairs of keys 2, 6 and C, whose ratio is 1.917, but never within the ±1.5%% a receiver must accept) and of sine pairs at ratios no DTMF pair has, church-bell partials, sung vowels from a formant synthesiser (bass to soprano and child voices with vibrato; a harmonic source through three formant resonators, a known source of talk-off; notes are not steered away from DTMF pairs, and dozens of them put two harmonics within 1.5%% of a DTMF row and column, which the receiver must refuse because the rest of the voice is there too), North American, UK, CEPT and Japanese call-progress tones, SIT, fax and modem tones, tone pairs midway between DTMF frequencies (≈5%% off) and single DTMF tones, the gateway's own mask tone (`dtmf.DefaultMaskTone`), and white noise. All of it is scored as linear PCM and again through A-law.\n")
+	p("- **Hard line conditions** (`HardConditionCases`, scored and reported in their own section, not yet held to the bar): the 16-digit test card numbers keyed as 80 ms tones with 80 ms gaps at −8 and −20 dBm0 per tone over a continuous dial tone that runs through the whole case (North American 350+440 Hz, CEPT 425 Hz, UK 400 Hz, from the call-progress generator), its power 10, 15, 18 and 20 dB below the DTMF pair's (both tones' power together), every digit exactly once; for every key, six single tones of 89–134 ms in which one 20 ms packet on the harness's 160-sample grid is silence, as a jitter buffer without concealment plays a lost G.711 packet, leaving parts of 29–57 ms either side (the longer ≥ 40 ms, first or last), the part after the gap keeping the tone's phase, at −8 to −20 dBm0, one digit exactly once; and card numbers keyed with a caller's rhythm (tones 60–120 ms, gaps 60–200 ms, one level per case from −8 to −20 dBm0) over the talk-off speech renderings, %d talkers each scaled to an active level 10, 15 and 20 dB below the pair's level, every digit exactly once. Each is scored as linear PCM and through µ-law.\n\n", hardSpeechTalkers)
 	p("The harness feeds each case to a fresh detector in 160-sample (20 ms) chunks, flushes it, and matches each Begin event to a wanted digit of the same key whose true onset is within 10 ms. The onset error is the distance from the Begin's `Onset` to the first sample of the tone, the end error from the End's `EndSample` to one past its last sample (where the agent-side mask may stop). A must-detect case passes when each wanted digit is matched by exactly one Begin, no other Begin occurs and every Begin has its End; a must-reject or talk-off case passes when there is no Begin at all. Decision latency is the Begin's `DecisionLatency` (samples after the onset when the detector decided).\n\n")
 
 	p("## Conformance: ITU-T Q.24, card-number entry, long presses\n\n")
@@ -113,6 +124,10 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	}
 	p("| **total** | | %d | %.1f | %s | %d | %.1f |\n\n", talk.Cases, talk.Seconds/60, pct(talk.Passed, talk.Cases), talk.FalseDigits, perHour)
 
+	if hard.Cases > 0 {
+		writeHard(p, stats, info.MaxFailures)
+	}
+
 	if len(info.Margins) > 0 {
 		p("## Margins (measured, not part of the bar)\n\n")
 		p("How far past each Q.24 must-detect limit the detector still detects every key exactly once, stepping one parameter outward from the limit (linear PCM, −10 dBm0, 60 ms unless stepped). Q.24 leaves the region between its detect and reject limits to the designer; a boundary close to the detect limit leaves little room for real lines, one close to the reject limit invites talk-off. Worst and best are over the sixteen keys; rejection beyond the reject limit is asserted by the bar above.\n\n")
@@ -125,7 +140,9 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 
 	var failures []*Outcome
 	for _, s := range stats {
-		failures = append(failures, s.Failures...)
+		if UnderBar(s.Category) {
+			failures = append(failures, s.Failures...)
+		}
 	}
 	p("## Failures\n\n")
 	if len(failures) == 0 {
@@ -143,6 +160,42 @@ func WriteReport(w io.Writer, stats []*Stats, info ReportInfo) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHard writes the section on the categories not yet held to the bar:
+// per category and codec, how many digits came out exactly once, were
+// missed or were doubled, then the failing cases (at most maxFailures).
+func writeHard(p func(string, ...any), stats []*Stats, maxFailures int) {
+	p("## %s\n\n", HardSection)
+	p("Line conditions worse than Q.24 describes, where the detector does not yet detect every digit exactly once. They are scored in the same run as the rest but are not part of the result above and do not fail `make test`; the bar (every digit exactly once, no false digit) will apply to them once the detector is improved for them. A case met the bar when all its digits came out exactly once and nothing else did. A digit whose Begin is more than 10 ms from its true onset counts as missed and the Begin as a false digit, as everywhere in the corpus; a doubled digit was reported and then reported again before its tone ended (each extra report is also a false digit).\n\n")
+	p("| category | codec | cases | met the bar | digits | exactly once | missed | doubled | false digits | max onset error | decision latency p99 / max |\n")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var failures []*Outcome
+	for _, s := range stats {
+		if !isHard(s) {
+			continue
+		}
+		// Exactly once here also excludes a digit split in two whose second
+		// report came too late to count as a repeat (Stats.Once keeps it).
+		exact := s.Digits - s.Missed - s.Doubled
+		p("| %s | %s | %d | %s | %d | %s | %d | %d | %d | %s | %s / %s |\n", strings.TrimPrefix(s.Category, CatHardPrefix), s.Codec, s.Cases, pct(s.Passed, s.Cases),
+			s.Digits, pct(exact, s.Digits), s.Missed, s.Doubled, s.FalseDigits, msOrDash(int(s.MaxOnsetError)), msOrDash(s.LatencyP99), msOrDash(s.LatencyMax))
+		failures = append(failures, s.Failures...)
+	}
+	p("\n")
+	if len(failures) == 0 {
+		return
+	}
+	p("%d cases failed", len(failures))
+	if maxFailures > 0 && len(failures) > maxFailures {
+		p(" (first %d listed)", maxFailures)
+		failures = failures[:maxFailures]
+	}
+	p(":\n\n")
+	for _, o := range failures {
+		p("- %s\n", strings.ReplaceAll(o.Describe(), "|", "\\|"))
+	}
+	p("\n")
 }
 
 func pct(n, of int) string {

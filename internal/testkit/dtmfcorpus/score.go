@@ -73,6 +73,25 @@ func (o *Outcome) FalseDigits() int {
 	return len(o.Extra) + o.Repeats
 }
 
+// Doubled counts wanted digits that were reported and then reported again:
+// a second Begin near the onset (a repeat), or one of the same key later in
+// the tone, before its end (the tone taken for two presses).
+func (o *Outcome) Doubled() int {
+	n := len(o.Repeated)
+	for _, w := range o.Case.Want {
+		if slices.Contains(o.Missed, w) || slices.Contains(o.Repeated, w) {
+			continue
+		}
+		for _, e := range o.Extra {
+			if e.Key == w.Key && e.Onset > w.Onset && e.Onset <= w.End {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
 // Score matches the events of one run against c.Want.
 func Score(c *Case, events []dtmf.KeyEvent) Outcome {
 	o := Outcome{Case: c, Events: events}
@@ -189,10 +208,13 @@ type Stats struct {
 	Category, Codec string
 	Kind            CaseKind
 	Cases, Passed   int
-	// Digits wanted and digits reported exactly once.
-	Digits, Once int
-	FalseDigits  int
-	Seconds      float64
+	// Digits wanted and digits reported exactly once; Missed and Doubled
+	// count wanted digits reported not at all and more than once (see
+	// Outcome.Doubled).
+	Digits, Once    int
+	Missed, Doubled int
+	FalseDigits     int
+	Seconds         float64
 	// MaxOnsetError, MaxEndError, LatencyP99 and LatencyMax are in samples;
 	// -1 when no digit was matched.
 	MaxOnsetError, MaxEndError int64
@@ -239,6 +261,8 @@ func Summarise(outcomes []Outcome) []*Stats {
 		}
 		s.Digits += len(o.Case.Want)
 		s.Once += o.Once
+		s.Missed += len(o.Missed)
+		s.Doubled += o.Doubled()
 		s.FalseDigits += o.FalseDigits()
 		s.Seconds += o.Case.Seconds()
 		for _, e := range o.OnsetErrors {
