@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"dtmfgw/dtmf"
 	"dtmfgw/internal/testkit"
 	"dtmfgw/payment"
-	"dtmfgw/processor"
 	"dtmfgw/store"
 )
 
@@ -405,27 +403,7 @@ func TestCompatibleCanary(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
 	configs := []payment.Config{compatibleConfig(rcv.srv.URL + "/hook")}
 	ctx := context.Background()
-	dir := NewDirectory(configs)
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs testkit.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := New(testConfig(), dir, st, WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := payment.NewPayments(payment.Settings{Configurations: configs}, payment.WithProcessors(sandbox),
-		payment.WithStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, d, ps, logs := dispatchedPayments(t, configs)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ran := make(chan error, 1)

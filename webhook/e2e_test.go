@@ -64,27 +64,7 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
 	configs := []payment.Config{paymentConfig(rcv.srv.URL+"/hook?tenant=a", true)}
 	ctx := context.Background()
-	dir := NewDirectory(configs)
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs testkit.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := New(testConfig(), dir, st, WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := payment.NewPayments(payment.Settings{Configurations: configs}, payment.WithProcessors(sandbox),
-		payment.WithStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, d, ps, logs := dispatchedPayments(t, configs)
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(runCtx) }()
@@ -188,4 +168,34 @@ func TestPaymentThroughTheDispatcher(t *testing.T) {
 	if st := d.Stats(); st.Delivered == 0 || st.ProgressEnqueued == 0 || st.GaveUp != 0 {
 		t.Errorf("stats %+v", st)
 	}
+}
+
+// dispatchedPayments is the payment domain of configs on the sandbox,
+// its records in a fresh SQLite store whose outbox the returned
+// Dispatcher delivers, every payment event handed to the Dispatcher, and
+// every log line (the dispatcher's and the payments') in logs.
+func dispatchedPayments(t *testing.T, configs []payment.Config) (*store.Store, *Dispatcher, *payment.Payments, *testkit.Buffer) {
+	t.Helper()
+	dir := NewDirectory(configs)
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "dtmfgw.db"), store.WithOutbox(dir.Outbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &testkit.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(testConfig(), dir, st, WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox, err := processor.New("sandbox", processor.Config{Type: processor.TypeSandbox, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := payment.NewPayments(payment.Settings{Configurations: configs}, payment.WithProcessors(sandbox),
+		payment.WithStore(payment.StorePayments(st)), payment.WithEventHook(d.HandleEvent), payment.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, d, ps, logs
 }
