@@ -212,7 +212,7 @@ func runBenchmark(ctx context.Context, o options, stderr io.Writer) (*report, er
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
-	r := &report{opts: o, started: time.Now(), loadStart: loadAverage(), sippVer: sipptest.Version(),
+	r := &report{opts: o, started: time.Now(), loadStart: benchkit.LoadAverage(), sippVer: sipptest.Version(),
 		kamailioVer: kamailioVersion(), pgVer: postgresVersion(ctx, admin)}
 	seq := 0
 	for _, rate := range o.rates {
@@ -237,20 +237,6 @@ func runBenchmark(ctx context.Context, o options, stderr io.Writer) (*report, er
 			break
 		}
 	}
-	r.loadEnd = loadAverage()
+	r.loadEnd = benchkit.LoadAverage()
 	return r, nil
-}
-
-// loadAverage returns the first field of /proc/loadavg (the 1-minute
-// load).
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"dtmfgw/bench/internal/benchkit"
 	"dtmfgw/call"
 	"dtmfgw/internal/testkit/sipptest"
 	"dtmfgw/sip"
@@ -374,7 +375,7 @@ func run(o options, stderr io.Writer) (*report, error) {
 	}
 	r.settled = measure(calls)
 	writeHeapProfile(o.heapProf, "settled.pprof", stderr)
-	r.loadAvg = loadAverage()
+	r.loadAvg = benchkit.LoadAverage()
 	if err := gw.stop(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -394,17 +395,4 @@ func writeHeapProfile(prefix, name string, stderr io.Writer) {
 	if err != nil {
 		fmt.Fprintln(stderr, "sipload: heap profile:", err)
 	}
-}
-
-// loadAverage returns the first field of /proc/loadavg (the 1-minute load).
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }

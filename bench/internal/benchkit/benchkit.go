@@ -93,3 +93,17 @@ func LogTail(path, who string, n int) string {
 	lines = lines[max(0, len(lines)-n):]
 	return "\n  " + who + " said:\n    " + strings.Join(lines, "\n    ")
 }
+
+// LoadAverage returns the first field of /proc/loadavg (the 1-minute
+// load), or "?", for a report's header.
+func LoadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
