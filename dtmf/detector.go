@@ -65,10 +65,12 @@ package dtmf
 //     checked for each of its tones at its bin (level against the confirmed
 //     level, share of block energy) and each must still lead its group over
 //     the window, so another key that shares a row or column ends the digit.
-//     A 10 ms gap can spoil at most three blocks; the digit ends after six
-//     absent blocks (24 ms), well short of a 40 ms pause. The end sample is
-//     the change point of the last model fitted while the digit was held
-//     (largest prefix score). The next digit may not start before it.
+//     A 10 ms gap can spoil at most three blocks, and one lost 20 ms packet
+//     played as silence (no concealment) at most six; the digit ends after
+//     seven absent blocks (28 ms), still short of a 40 ms pause. The end
+//     sample is the change point of the last model fitted while the digit
+//     was held (largest prefix score). The next digit may not start before
+//     it.
 //
 // Everything is in fixed-size arrays inside the Detector: Process allocates
 // nothing. The per-sample work is the Goertzel step and the copy into the
@@ -101,8 +103,10 @@ const (
 	onsetLookback = 512
 
 	// endAbsentBlocks is how many consecutive blocks without the pair end a
-	// held digit: 24 ms, between the 10 ms bridge and the 40 ms pause of Q.24.
-	endAbsentBlocks = 6
+	// held digit: 28 ms, between the 10 ms bridge and the 40 ms pause of
+	// Q.24, and longer than the six blocks one lost 20 ms packet can spoil
+	// (with six, a tone split by one lost packet was sometimes two digits).
+	endAbsentBlocks = 7
 
 	// Candidate (step 2) limits: loose on purpose. A window half covered by
 	// a clean pair gives a share near 0.5, a full one with both tones 1.5%

@@ -39,6 +39,7 @@ func TestDetectorCorpus(t *testing.T) {
 	cases := slices.Clone(builtQ24())
 	cases = append(cases, SequenceCases()...)
 	cases = append(cases, LongPressCases()...)
+	cases = append(cases, LostPacketCases()...)
 	cases = append(cases, builtMusic()...)
 	cases = append(cases, Companded(builtMusic(), CodecAlaw)...)
 	speech, rendered, speechInfo, err := speechCases(t)

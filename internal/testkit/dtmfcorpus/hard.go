@@ -20,7 +20,6 @@ const (
 	CatHardDialTone15 = CatHardPrefix + "card number over steady dial tone 15 dB below (detect)"
 	CatHardDialTone18 = CatHardPrefix + "card number over steady dial tone 18 dB below (detect)"
 	CatHardDialTone20 = CatHardPrefix + "card number over steady dial tone 20 dB below (detect)"
-	CatHardLostPacket = CatHardPrefix + "tone split by one lost 20 ms packet (one digit)"
 	CatHardSpeech10   = CatHardPrefix + "card number over speech 10 dB below (detect)"
 	CatHardSpeech15   = CatHardPrefix + "card number over speech 15 dB below (detect)"
 	CatHardSpeech20   = CatHardPrefix + "card number over speech 20 dB below (detect)"
@@ -58,7 +57,6 @@ func pairLevel(perTone float64) float64 { return perTone + 10*math.Log10(2) }
 func HardConditionCases(speech [][]int16) []Case {
 	var linear []Case
 	linear = append(linear, dialToneCases()...)
-	linear = append(linear, lostPacketCases()...)
 	linear = append(linear, speechUnderDigitCases(speech)...)
 	for i := range linear {
 		linear[i].Codec = CodecLinear
@@ -151,6 +149,19 @@ const (
 	lostPartMax  = 57 * SampleRate / 1000
 )
 
+// CatLostPacket is the category of LostPacketCases. It is held to the
+// bar: the detector bridges one lost packet inside a tone.
+const CatLostPacket = "tone split by one lost 20 ms packet (one digit)"
+
+// LostPacketCases are lostPacketCases as linear PCM and through µ-law.
+func LostPacketCases() []Case {
+	linear := lostPacketCases()
+	for i := range linear {
+		linear[i].Codec = CodecLinear
+	}
+	return append(linear, Companded(linear, CodecUlaw)...)
+}
+
 // lostPacketCases renders, for every key, six single tones in which one
 // 20 ms packet of the harness's 160-sample grid is silence, as a jitter
 // buffer without concealment plays a lost G.711 packet: the tone goes on
@@ -183,7 +194,7 @@ func lostPacketCases() []Case {
 			clear(pcm[gapStart : gapStart+ChunkSamples])
 			pcm = appendSilence(pcm, tailSamples)
 			out = append(out, Case{
-				Category: CatHardLostPacket,
+				Category: CatLostPacket,
 				Name: fmt.Sprintf("key=%c level=%gdBm0 tone=%.1fms phase=%d packet %d lost: %.1fms + 20ms silence + %.1fms",
 					k, s.LevelDBm0, float64(n)*1000/SampleRate, phase, packet, float64(first)*1000/SampleRate, float64(second)*1000/SampleRate),
 				PCM:  pcm,
