@@ -61,17 +61,7 @@ func TestConfigsValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !errors.Is(err, ErrConfig) {
-				t.Fatalf("Validate = %v, want ErrConfig", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate = %v\nwant it to say %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), "sk_test") || strings.Contains(err.Error(), "fromenv") {
-				t.Errorf("the error shows the key: %v", err)
-			}
+			wantConfigError(t, err, tc.want, "sk_test", "fromenv")
 			if _, err := NewAll(tc.cfgs); err == nil {
 				t.Error("NewAll accepted what Validate refused")
 			}
@@ -153,5 +143,24 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if Secret("").String() != "" || cfg.APIKey.String() != "[redacted]" {
 		t.Errorf("String = %q", cfg.APIKey.String())
+	}
+}
+
+// wantConfigError fails t unless err is an ErrConfig that says every one
+// of want and shows none of secrets.
+func wantConfigError(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if err == nil || !errors.Is(err, ErrConfig) {
+		t.Fatalf("Validate = %v, want ErrConfig", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate = %v\nwant it to say %q", err, w)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("the error shows a secret: %v", err)
+		}
 	}
 }
